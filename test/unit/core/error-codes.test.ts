@@ -1,0 +1,29 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { registeredCodes } from '../../../src/core/errors.js';
+
+// Every module that declares error codes keeps them in src/<module>/errors.ts and documents them in
+// docs/errors/<module>.md. This test keeps code and documentation in step (STYLE.md habit 8).
+const root = join(import.meta.dirname, '../../..');
+
+describe('error code registry', () => {
+  it('documents every declared code and declares every documented code', async () => {
+    for (const mod of readdirSync(join(root, 'src'))) {
+      try {
+        readFileSync(join(root, 'src', mod, 'errors.ts'));
+      } catch {
+        continue;
+      }
+      await import(join(root, 'src', mod, 'errors.ts'));
+    }
+    const docs = readdirSync(join(root, 'docs/errors'))
+      .filter((f) => f.endsWith('.md'))
+      .map((f) => readFileSync(join(root, 'docs/errors', f), 'utf8'))
+      .join('\n');
+    const documented = new Set(docs.match(/KA_ERR_[A-Z0-9_]+/g) ?? []);
+    const declared = [...registeredCodes().keys()];
+    for (const code of declared) expect(documented, `${code} is not in docs/errors/`).toContain(code);
+    for (const code of documented) expect(declared, `${code} is documented but not declared`).toContain(code);
+  });
+});
