@@ -1,0 +1,8 @@
+import { defineCodes } from '../core/errors.js';
+
+/** Error codes of the daemon process (documented in docs/errors/daemon.md). */
+export const DaemonErrors = defineCodes('daemon', {
+  KA_ERR_DAEMON_RUNNING: 'a pid file names another live process',
+  KA_ERR_DAEMON_PIDFILE: 'a pid file cannot be written',
+  KA_ERR_DAEMON_CONFIG: 'the configuration cannot be loaded at start',
+});
