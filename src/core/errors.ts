@@ -9,15 +9,24 @@ export type ErrorCodeTable = Readonly<Record<string, string>>;
 
 const registry = new Map<string, { module: string; summary: string }>();
 
-/** Declare a module's codes: `{ KA_ERR_VRRP_TRUNCATED: 'packet shorter than its header says' }`. */
-export function defineCodes<const T extends ErrorCodeTable>(module: string, table: T): T {
+/**
+ * Declare a module's codes: `defineCodes('vrrp', { KA_ERR_VRRP_TRUNCATED: 'packet shorter than its header says' })`.
+ * Returns a map from each code to itself, so callers write `new KaError(VrrpErrors.KA_ERR_VRRP_TRUNCATED, …)`.
+ */
+export function defineCodes<const T extends ErrorCodeTable>(
+  module: string,
+  table: T,
+): { readonly [K in keyof T]: K } {
   for (const [code, summary] of Object.entries(table)) {
     if (!/^KA_ERR_[A-Z0-9_]+$/.test(code)) throw new Error(`bad error code name ${code}`);
     const prior = registry.get(code);
-    if (prior && prior.module !== module) throw new Error(`error code ${code} declared by ${prior.module} and ${module}`);
+    if (prior && prior.module !== module)
+      throw new Error(`error code ${code} declared by ${prior.module} and ${module}`);
     registry.set(code, { module, summary });
   }
-  return table;
+  return Object.freeze(Object.fromEntries(Object.keys(table).map((k) => [k, k]))) as {
+    readonly [K in keyof T]: K;
+  };
 }
 
 /** Every code declared so far (modules register on import). */

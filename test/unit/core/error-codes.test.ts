@@ -27,3 +27,15 @@ describe('error code registry', () => {
     for (const code of documented) expect(declared, `${code} is documented but not declared`).toContain(code);
   });
 });
+
+describe('defineCodes', () => {
+  it('maps each code to its own name and registers its summary', async () => {
+    const { defineCodes } = await import('../../../src/core/errors.js');
+    const t = defineCodes('test-only', { KA_ERR_TEST_ONLY_X: 'an example' });
+    expect(t.KA_ERR_TEST_ONLY_X).toBe('KA_ERR_TEST_ONLY_X');
+    expect(registeredCodes().get('KA_ERR_TEST_ONLY_X')).toEqual({
+      module: 'test-only',
+      summary: 'an example',
+    });
+  });
+});
