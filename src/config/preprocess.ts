@@ -1,0 +1,693 @@
+/**
+ * keepalived's configuration preprocessor (surface §1.1–1.3), stage 1 of the config pipeline.
+ *
+ * Turns the main file into logical lines: comments removed, `include*` expanded (globs relative to the
+ * including file), `$NAME=` definitions recorded and substituted, `@ID`/`@^ID` lines selected by the
+ * config id, `~SEQ`/`~LST` lines repeated, and every `{`/`}` outside quotes split onto its own line,
+ * as keepalived does. Each output line keeps a column map back into its original file.
+ */
+import { readFileSync, realpathSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { globSync } from 'tinyglobby';
+import { type DiagnosticSink, KaClass, type SrcPos } from './diagnostics.js';
+
+/**
+ * One logical line. `segs` maps output columns to source columns as flat triples
+ * `[outIndex, srcCol, fixed]`: from `outIndex` on, the source column is `srcCol + (i - outIndex)`,
+ * or just `srcCol` when `fixed` is 1 (substituted text points at its `$` reference).
+ */
+export interface PpLine {
+  text: string;
+  file: string;
+  line: number;
+  segs: number[];
+}
+
+export interface PreprocessOptions {
+  /** For `@ID` lines and `${_INSTANCE}`; keepalived's default is the host name up to the first dot. */
+  configId: string;
+  /** `-e/--all-config`: every include is checked and a missing file stops the daemon. */
+  allConfig?: boolean;
+  /** Seed of `${_RANDOM}` (keepalived's `random_seed`); default from the clock. */
+  randomSeed?: number;
+}
+
+export interface PreprocessResult {
+  lines: PpLine[];
+  /** Every file read, main file first. */
+  files: string[];
+}
+
+/** Source position of column `idx` (0-based) of an output line. */
+export function mapPos(l: PpLine, idx: number): SrcPos {
+  const s = l.segs;
+  let k = 0;
+  for (let i = 3; i < s.length; i += 3) {
+    if (s[i]! <= idx) k = i;
+    else break;
+  }
+  const col = s[k + 2] ? s[k + 1]! : s[k + 1]! + (idx - s[k]!);
+  return { file: l.file, line: l.line, col };
+}
+
+// ---- line buffers with column maps ----
+
+interface Buf {
+  text: string;
+  segs: number[];
+}
+
+function slice(b: Buf, start: number, end = b.text.length): Buf {
+  if (start === 0 && end === b.text.length) return b;
+  const s = b.segs;
+  const out: number[] = [];
+  for (let i = 0; i < s.length; i += 3) {
+    const o = s[i]!;
+    const next = i + 3 < s.length ? s[i + 3]! : Number.POSITIVE_INFINITY;
+    if (next <= start || o >= end) continue;
+    const from = Math.max(o, start);
+    const fixed = s[i + 2]!;
+    out.push(from - start, fixed ? s[i + 1]! : s[i + 1]! + (from - o), fixed);
+  }
+  if (out.length === 0) out.push(0, s[1] ?? 1, 1);
+  return { text: b.text.slice(start, end), segs: out };
+}
+
+function concat(a: Buf, b: Buf): Buf {
+  if (a.text.length === 0) return b;
+  if (b.text.length === 0) return a;
+  const segs = a.segs.slice();
+  const n = a.text.length;
+  for (let i = 0; i < b.segs.length; i += 3) segs.push(b.segs[i]! + n, b.segs[i + 1]!, b.segs[i + 2]!);
+  return { text: a.text + b.text, segs };
+}
+
+function trim(b: Buf): Buf {
+  const t = b.text;
+  let s = 0;
+  let e = t.length;
+  while (s < e && isBlank(t.charCodeAt(s))) s++;
+  while (e > s && isBlank(t.charCodeAt(e - 1))) e--;
+  return slice(b, s, e);
+}
+
+function isBlank(c: number): boolean {
+  return c === 32 || c === 9 || c === 11 || c === 12 || c === 13;
+}
+
+// ---- the preprocessor ----
+
+const INCLUDE_RE = /^(include[rmwba]?)(?:[ \t]+(.*))?$/;
+const DEF_RE = /^\$([A-Za-z_][A-Za-z0-9_]*)=(.*)$/;
+const COND_RE = /^@(\^?)([^ \t]+)[ \t]*/;
+const SEQ_RE = /^~(SEQx?|LST)\(/;
+const NAME_RE = /[A-Za-z_][A-Za-z0-9_]*/y;
+const MAX_INCLUDE_DEPTH = 32;
+const MAX_LINE = 1024;
+const MAX_EXPANSION = 64;
+
+interface Param {
+  lines: string[];
+}
+
+interface IncludeChecks {
+  readable: boolean;
+  match: boolean;
+  wildcardMatch: boolean;
+  braceMatch: boolean;
+}
+
+const NO_CHECKS: IncludeChecks = { readable: false, match: false, wildcardMatch: false, braceMatch: false };
+const ALL_CHECKS: IncludeChecks = { readable: true, match: true, wildcardMatch: true, braceMatch: true };
+
+export class Preprocessor {
+  private readonly out: PpLine[] = [];
+  private readonly files: string[] = [];
+  private readonly params = new Map<string, Param>();
+  private readonly stack: string[] = [];
+  private defaultChecks: IncludeChecks;
+  private rand: number;
+
+  constructor(
+    private readonly opts: PreprocessOptions,
+    private readonly diags: DiagnosticSink,
+  ) {
+    this.defaultChecks = opts.allConfig ? ALL_CHECKS : NO_CHECKS;
+    this.rand = (opts.randomSeed ?? Date.now()) >>> 0 || 1;
+  }
+
+  run(path: string): PreprocessResult {
+    const abs = resolve(path);
+    let text: string;
+    try {
+      text = readFileSync(abs, 'utf8');
+    } catch (e) {
+      // keepalived -t only reports "Config files missing" (exit 0) unless -e is given.
+      this.diags.add(
+        'KA_ERR_CONF_FILE_NOT_FOUND',
+        this.opts.allConfig ? 'fatal' : 'warning',
+        this.opts.allConfig ? KaClass.FileNotFound : KaClass.None,
+        undefined,
+        path,
+        `cannot read configuration file: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+        'a readable file',
+      );
+      return { lines: this.out, files: this.files };
+    }
+    this.readFile(abs, text, 0);
+    return { lines: this.out, files: this.files };
+  }
+
+  private readFile(abs: string, text: string, depth: number): void {
+    let real = abs;
+    try {
+      real = realpathSync(abs);
+    } catch {
+      // keep the given path
+    }
+    this.files.push(abs);
+    this.stack.push(real);
+    const saved = this.defaultChecks;
+    const raw = text.split('\n');
+    let pending: { name: string; lines: string[] } | undefined;
+    for (let i = 0; i < raw.length; i++) {
+      let b = trim(stripComment({ text: raw[i]!, segs: [0, 1, 0] }));
+      const lineNo = i + 1;
+      if (pending) {
+        const cont = b.text.endsWith('\\');
+        const t = cont ? b.text.slice(0, -1).trim() : b.text;
+        if (t) pending.lines.push(t);
+        if (!cont) {
+          this.params.set(pending.name, { lines: pending.lines });
+          pending = undefined;
+        }
+        continue;
+      }
+      if (b.text.length === 0) continue;
+      const inc = INCLUDE_RE.exec(b.text);
+      if (inc) {
+        this.include(inc[1]!, inc[2] ?? '', abs, { file: abs, line: lineNo, col: b.segs[1]! }, depth);
+        continue;
+      }
+      const def = DEF_RE.exec(b.text);
+      if (def) {
+        const name = def[1]!;
+        let value = def[2]!.trim();
+        if (value.endsWith('\\')) {
+          value = value.slice(0, -1).trim();
+          pending = { name, lines: value ? [value] : [] };
+        } else {
+          this.params.set(name, { lines: [value] });
+        }
+        continue;
+      }
+      if (b.text.startsWith('include_check')) this.includeCheck(b.text);
+      b = this.conditional(b);
+      if (b.text.length === 0) continue;
+      this.expand(b, abs, lineNo, 0);
+    }
+    if (pending) this.params.set(pending.name, { lines: pending.lines });
+    this.defaultChecks = saved;
+    this.stack.pop();
+  }
+
+  /** `@ID rest` / `@^ID rest`: keep rest only when the id matches (resp. does not match). */
+  private conditional(b: Buf): Buf {
+    if (b.text.charCodeAt(0) !== 64 /* @ */) return b;
+    const m = COND_RE.exec(b.text);
+    if (!m) return b;
+    const hit = m[2] === this.opts.configId;
+    const keep = m[1] ? !hit : hit;
+    return keep ? slice(b, m[0].length) : { text: '', segs: [0, 1, 0] };
+  }
+
+  private includeCheck(text: string): void {
+    const words = text.split(/[ \t]+/);
+    if (words[0] !== 'include_check') return;
+    if (words.length === 1) {
+      this.defaultChecks = ALL_CHECKS;
+      return;
+    }
+    const c = { ...this.defaultChecks };
+    for (const w of words.slice(1)) {
+      const on = !w.startsWith('-');
+      const k = w.replace(/^[+-]/, '');
+      if (k === 'readable') c.readable = on;
+      else if (k === 'match') c.match = on;
+      else if (k === 'wildcard_match') c.wildcardMatch = on;
+      else if (k === 'brace_match') c.braceMatch = on;
+    }
+    this.defaultChecks = c;
+  }
+
+  private include(kind: string, arg: string, from: string, pos: SrcPos, depth: number): void {
+    const pattern = unquote(arg.trim());
+    if (!pattern) {
+      this.diags.add(
+        'KA_ERR_CONF_MISSING_ARG',
+        'error',
+        KaClass.MissingParameter,
+        pos,
+        kind,
+        'no file pattern',
+        'a path or glob',
+      );
+      return;
+    }
+    let checks = this.defaultChecks;
+    if (kind === 'includer') checks = { ...checks, readable: true };
+    else if (kind === 'includem') checks = { ...checks, readable: true, match: true };
+    else if (kind === 'includew') checks = { ...checks, readable: true, match: true, wildcardMatch: true };
+    else if (kind === 'includeb') checks = { ...checks, readable: true, braceMatch: true };
+    else if (kind === 'includea') checks = ALL_CHECKS;
+    const base = dirname(from);
+    const full = isAbsolute(pattern) ? pattern : resolve(base, pattern);
+    const wildcard = /[*?[]/.test(pattern);
+    const brace = /\{[^}]*,[^}]*\}/.test(pattern);
+    let files: string[];
+    if (wildcard || brace) {
+      // tinyglobby (picomatch) does csh braces and the glob(3) wildcards; results sorted like glob(3).
+      files = globSync(full.slice(1), {
+        cwd: '/',
+        absolute: true,
+        expandDirectories: false,
+        onlyFiles: true,
+      }).sort();
+    } else {
+      files = [full];
+    }
+    const missing =
+      files.length === 0 || files.every((f) => !isFile(f))
+        ? checks.match && (!wildcard || checks.wildcardMatch) && (!brace || checks.braceMatch || checks.match)
+        : false;
+    if (files.length === 0 || (!wildcard && !brace && !isFile(full))) {
+      const checked = checks.readable || missing;
+      this.diags.add(
+        'KA_ERR_CONF_INCLUDE_MISSING',
+        checked ? 'error' : 'warning',
+        checked ? KaClass.NoConfig : KaClass.None,
+        pos,
+        kind,
+        `no file matches '${pattern}'`,
+        'an existing file (plain include ignores missing files)',
+      );
+      return;
+    }
+    if (depth + 1 > MAX_INCLUDE_DEPTH) {
+      this.diags.add(
+        'KA_ERR_CONF_INCLUDE_DEPTH',
+        'error',
+        KaClass.GeneralError,
+        pos,
+        kind,
+        `includes nest deeper than ${MAX_INCLUDE_DEPTH}`,
+      );
+      return;
+    }
+    for (const f of files) {
+      let real = f;
+      try {
+        real = realpathSync(f);
+      } catch {
+        // not readable: reported below
+      }
+      if (this.stack.includes(real)) {
+        this.diags.add(
+          'KA_ERR_CONF_INCLUDE_LOOP',
+          'error',
+          KaClass.GeneralError,
+          pos,
+          kind,
+          `'${f}' is already being read (include loop)`,
+          'an include graph without cycles',
+        );
+        continue;
+      }
+      let text: string;
+      try {
+        text = readFileSync(f, 'utf8');
+      } catch (e) {
+        this.diags.add(
+          'KA_ERR_CONF_INCLUDE_MISSING',
+          checks.readable ? 'error' : 'warning',
+          checks.readable ? KaClass.NoConfig : KaClass.None,
+          pos,
+          kind,
+          `cannot read '${f}': ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+          'a readable file',
+        );
+        continue;
+      }
+      this.readFile(f, text, depth + 1);
+    }
+  }
+
+  /** ~SEQ/~LST repetition, then substitution, then brace splitting. */
+  private expand(b: Buf, file: string, line: number, depth: number): void {
+    if (depth > MAX_EXPANSION) {
+      this.diags.add(
+        'KA_ERR_CONF_BAD_PARAM',
+        'error',
+        KaClass.GeneralError,
+        { file, line, col: b.segs[1]! },
+        '$',
+        'parameter expansion nests too deep (recursive definition?)',
+      );
+      return;
+    }
+    if (b.text.charCodeAt(0) === 126 /* ~ */ && SEQ_RE.test(b.text)) {
+      this.sequence(b, file, line, depth);
+      return;
+    }
+    const subs = b.text.includes('$') ? this.substitute(b, file, line) : [b];
+    for (let s of subs) {
+      s = trim(s);
+      if (s.text.length === 0) continue;
+      if (s !== b) {
+        // substituted text is re-checked for conditionals and sequences, as keepalived does
+        if (s.text.charCodeAt(0) === 64) {
+          s = trim(this.conditional(s));
+          if (s.text.length === 0) continue;
+        }
+        if (s.text.charCodeAt(0) === 126 && SEQ_RE.test(s.text)) {
+          this.sequence(s, file, line, depth + 1);
+          continue;
+        }
+      }
+      this.emit(s, file, line);
+    }
+  }
+
+  private sequence(b: Buf, file: string, line: number, depth: number): void {
+    const t = b.text;
+    const close = t.indexOf(')');
+    const open = t.indexOf('(');
+    const pos: SrcPos = { file, line, col: b.segs[1]! };
+    const kind = t.slice(1, open);
+    if (close < 0) {
+      this.badSeq(pos, t);
+      return;
+    }
+    const inner = t.slice(open + 1, close);
+    const rest = trim(slice(b, close + 1));
+    const runs: Array<Array<[string, string]>> = [];
+    if (kind === 'LST') {
+      const parts = splitTopLevel(inner);
+      const head = parts[0]?.trim() ?? '';
+      if (head.startsWith('{')) {
+        const names = head
+          .slice(1, -1)
+          .split(',')
+          .map((s) => s.trim());
+        for (const p of parts.slice(1)) {
+          const v = p.trim();
+          if (!v.startsWith('{') || !v.endsWith('}')) {
+            this.badSeq(pos, t);
+            return;
+          }
+          const vals = v
+            .slice(1, -1)
+            .split(',')
+            .map((s) => s.trim());
+          if (vals.length !== names.length) {
+            this.badSeq(pos, t);
+            return;
+          }
+          runs.push(names.map((n, i) => [n, vals[i]!]));
+        }
+      } else {
+        for (const p of parts.slice(1)) runs.push([[head, p.trim()]]);
+      }
+      if (!/^[A-Za-z_]/.test(head.replace(/^\{/, '')) || parts.length < 2) {
+        this.badSeq(pos, t);
+        return;
+      }
+    } else {
+      const a = inner.split(',').map((s) => s.trim());
+      const name = a[0] ?? '';
+      const nums = a.slice(1).map((s) => (/^-?\d+$/.test(s) ? Number(s) : Number.NaN));
+      if (
+        !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ||
+        nums.length < 1 ||
+        nums.length > 3 ||
+        nums.some(Number.isNaN)
+      ) {
+        this.badSeq(pos, t);
+        return;
+      }
+      let start: number;
+      let step: number;
+      let end: number;
+      if (nums.length === 1) {
+        end = nums[0]!;
+        start = end < 0 ? -1 : 1;
+        step = start <= end ? 1 : -1;
+      } else if (nums.length === 2) {
+        [start, end] = nums as [number, number];
+        step = start <= end ? 1 : -1;
+      } else {
+        [start, step, end] = nums as [number, number, number];
+      }
+      if (
+        step === 0 ||
+        (step > 0 && start > end) ||
+        (step < 0 && start < end) ||
+        (kind === 'SEQx' && (start < 0 || end < 0))
+      ) {
+        this.badSeq(pos, t);
+        return;
+      }
+      for (let v = start; step > 0 ? v <= end : v >= end; v += step) {
+        runs.push([[name, kind === 'SEQx' ? v.toString(16) : String(v)]]);
+        if (runs.length > 100_000) {
+          this.badSeq(pos, t);
+          return;
+        }
+      }
+    }
+    for (const run of runs) {
+      const saved = run.map(([n]) => [n, this.params.get(n)] as const);
+      for (const [n, v] of run) this.params.set(n, { lines: [v] });
+      this.expand(rest, file, line, depth + 1);
+      for (const [n, p] of saved) {
+        if (p) this.params.set(n, p);
+        else this.params.delete(n);
+      }
+    }
+  }
+
+  private badSeq(pos: SrcPos, t: string): void {
+    this.diags.add(
+      'KA_ERR_CONF_BAD_SEQ',
+      'error',
+      KaClass.GeneralError,
+      pos,
+      t.slice(0, t.indexOf('(') + 1 || 4),
+      `Invalid sequence specification '${t}'`,
+      '~SEQ(var, [start,] [step,] end) or ~LST(var, v1, …)',
+    );
+  }
+
+  /** Replaces `$NAME` / `${NAME}` uses; multi-line values give several lines. */
+  private substitute(b: Buf, file: string, line: number, depth = 0): Buf[] {
+    const t = b.text;
+    const lines: Buf[] = [];
+    let cur: Buf = { text: '', segs: [0, b.segs[1]!, 1] };
+    let last = 0;
+    let changed = false;
+    let quote = 0;
+    for (let i = 0; i < t.length; i++) {
+      const c = t.charCodeAt(i);
+      if (c === 34 || c === 39) {
+        if (quote === 0) quote = c;
+        else if (quote === c) quote = 0;
+        continue;
+      }
+      if (c !== 36 /* $ */) continue;
+      let name: string;
+      let end: number;
+      let args = '';
+      if (t.charCodeAt(i + 1) === 123 /* { */) {
+        const close = t.indexOf('}', i + 2);
+        if (close < 0) continue;
+        const body = t.slice(i + 2, close).trim();
+        const sp = body.search(/[ \t]/);
+        name = sp < 0 ? body : body.slice(0, sp);
+        args = sp < 0 ? '' : body.slice(sp + 1).trim();
+        end = close + 1;
+      } else {
+        NAME_RE.lastIndex = i + 1;
+        const m = NAME_RE.exec(t);
+        if (!m) continue;
+        end = i + 1 + m[0].length;
+        if (end < t.length && !isBlank(t.charCodeAt(end))) continue;
+        name = m[0];
+      }
+      const value = this.lookup(name, args, file);
+      const refCol = mapPos({ text: t, file, line, segs: b.segs }, i).col;
+      if (value === undefined) {
+        if (quote === 0 && /^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+          this.diags.add(
+            'KA_ERR_CONF_UNDEFINED_PARAM',
+            'warning',
+            KaClass.None,
+            { file, line, col: refCol },
+            `$${name}`,
+            `parameter '${name}' is not defined; the text is kept verbatim`,
+            `a $${name}=value definition before this line`,
+          );
+        }
+        continue;
+      }
+      changed = true;
+      cur = concat(cur, slice(b, last, i));
+      for (let k = 0; k < value.length; k++) {
+        if (k > 0) {
+          lines.push(cur);
+          cur = { text: '', segs: [0, refCol, 1] };
+        }
+        cur = concat(cur, { text: value[k]!, segs: [0, refCol, 1] });
+      }
+      last = end;
+      i = end - 1;
+    }
+    if (!changed) return [b];
+    cur = concat(cur, slice(b, last));
+    lines.push(cur);
+    if (depth >= MAX_EXPANSION) {
+      this.diags.add(
+        'KA_ERR_CONF_BAD_PARAM',
+        'error',
+        KaClass.GeneralError,
+        { file, line, col: b.segs[1]! },
+        '$',
+        'parameter expansion nests too deep (recursive definition?)',
+      );
+      return [];
+    }
+    // expansion is recursive: values may use other parameters
+    return lines.flatMap((l) => (l.text.includes('$') ? this.substitute(l, file, line, depth + 1) : [l]));
+  }
+
+  private lookup(name: string, args: string, file: string): string[] | undefined {
+    switch (name) {
+      case '_PWD':
+        return [dirname(file)];
+      case '_INSTANCE':
+        return [this.opts.configId];
+      case '_HASH':
+        return ['#'];
+      case '_BANG':
+        return ['!'];
+      case '_RANDOM': {
+        const a = args
+          .split(/[ \t]+/)
+          .filter(Boolean)
+          .map(Number);
+        const min = a.length >= 2 ? a[0]! : 0;
+        const max = a.length >= 2 ? a[1]! : a.length === 1 ? a[0]! : 32767;
+        // xorshift32: reproducible from random_seed; no library needed for one PRNG step
+        let x = this.rand;
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        this.rand = x >>> 0;
+        return [String(min + (this.rand % (Math.max(max - min, 0) + 1)))];
+      }
+      default: {
+        const p = this.params.get(name);
+        return p ? p.lines : undefined;
+      }
+    }
+  }
+
+  /** Splits `{` and `}` outside quotes onto their own lines and records the result. */
+  private emit(b: Buf, file: string, line: number): void {
+    const t = b.text;
+    let start = 0;
+    let quoted = false;
+    for (let i = 0; i < t.length; i++) {
+      const c = t.charCodeAt(i);
+      if (c === 34) quoted = !quoted;
+      else if (!quoted && (c === 123 || c === 125)) {
+        this.push(trim(slice(b, start, i)), file, line);
+        this.push(slice(b, i, i + 1), file, line);
+        start = i + 1;
+      }
+    }
+    this.push(start === 0 ? b : trim(slice(b, start)), file, line);
+  }
+
+  private push(b: Buf, file: string, line: number): void {
+    if (b.text.length === 0) return;
+    if (Buffer.byteLength(b.text) > MAX_LINE) {
+      this.diags.add(
+        'KA_ERR_CONF_LINE_TOO_LONG',
+        'error',
+        KaClass.GeneralError,
+        { file, line, col: b.segs[1]! },
+        b.text.slice(0, 20),
+        `line is ${Buffer.byteLength(b.text)} bytes long`,
+        `at most ${MAX_LINE} bytes`,
+      );
+    }
+    this.out.push({ text: b.text, file, line, segs: b.segs });
+  }
+}
+
+/** Removes a `!`/`#` comment outside double quotes; `\#` and `\!` give the literal character. */
+function stripComment(b: Buf): Buf {
+  const t = b.text;
+  if (t.endsWith('\r')) b = slice(b, 0, t.length - 1);
+  const s = b.text;
+  let quoted = false;
+  let out: Buf | undefined;
+  let from = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 34) quoted = !quoted;
+    else if (quoted) continue;
+    else if (c === 92 /* \ */ && (s.charCodeAt(i + 1) === 35 || s.charCodeAt(i + 1) === 33)) {
+      out = concat(out ?? { text: '', segs: [0, 1, 0] }, slice(b, from, i));
+      from = i + 1;
+      i++;
+    } else if (c === 35 || c === 33) {
+      return out ? concat(out, slice(b, from, i)) : slice(b, 0, i);
+    }
+  }
+  return out ? concat(out, slice(b, from)) : b;
+}
+
+function unquote(s: string): string {
+  return s.length >= 2 && s.startsWith('"') && s.endsWith('"') ? s.slice(1, -1) : s;
+}
+
+function isFile(p: string): boolean {
+  try {
+    return statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** Splits `a, {b,c}, d` on commas outside braces. */
+function splitTopLevel(s: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let from = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (c === '{') depth++;
+    else if (c === '}') depth--;
+    else if (c === ',' && depth === 0) {
+      parts.push(s.slice(from, i));
+      from = i + 1;
+    }
+  }
+  parts.push(s.slice(from));
+  return parts;
+}
+
+export function preprocess(path: string, opts: PreprocessOptions, diags: DiagnosticSink): PreprocessResult {
+  return new Preprocessor(opts, diags).run(path);
+}
