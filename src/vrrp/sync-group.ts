@@ -1,0 +1,155 @@
+/**
+ * vrrp_sync_group semantics as pure logic over member states (keepalived 2.2.7 vrrp_sync.c):
+ * - any member faulted -> the group goes FAULT and every other member is forced to FAULT;
+ * - the group leaves FAULT only when no member is faulted: every member is forced to BACKUP;
+ * - a member goes MASTER only when every other member wants MASTER too (its down timer expired) or the
+ *   group is already MASTER; then all members are forced to MASTER ("prefer backup to avoid thrashing");
+ * - a member leaving MASTER for BACKUP forces every other MASTER member to BACKUP.
+ * `syncGroupStep` returns the forced transitions; `SyncGroupCoordinator` applies them to live members.
+ */
+import { type ForcedState, type StateName, stateName, VrrpState } from './types.js';
+
+export interface SyncMemberView {
+  name: string;
+  state: VrrpState;
+  /** Down timer expired while BACKUP: the member asks to go MASTER. */
+  wantMaster: boolean;
+  /** The member's own tracking says FAULT (not merely forced into FAULT by the group). */
+  faulted: boolean;
+}
+
+export interface SyncDecision {
+  groupState: VrrpState;
+  forced: { name: string; to: ForcedState }[];
+  /** Group-level notify (notify_master/backup/fault of the group; generic `notify` gets `GROUP name STATE 0`). */
+  notify: StateName | null;
+  logs: string[];
+}
+
+/**
+ * React to a change of member `trigger` (previous state `from`). `groupState` is the group's current
+ * state (BACKUP at startup).
+ */
+export function syncGroupStep(
+  groupName: string,
+  groupState: VrrpState,
+  members: readonly SyncMemberView[],
+  trigger: { name: string; from: VrrpState },
+): SyncDecision {
+  const d: SyncDecision = { groupState, forced: [], notify: null, logs: [] };
+  const me = members.find((m) => m.name === trigger.name);
+  if (!me) return d;
+  const others = members.filter((m) => m !== me);
+  const go = (to: VrrpState, logText: string, targets: SyncMemberView[], forced: ForcedState) => {
+    d.groupState = to;
+    d.notify = stateName(to);
+    d.logs.push(`VRRP_Group(${groupName}) ${logText}`);
+    for (const m of targets) d.forced.push({ name: m.name, to: forced });
+  };
+
+  if (members.some((m) => m.faulted)) {
+    if (groupState !== VrrpState.FAULT)
+      go(
+        VrrpState.FAULT,
+        'Syncing instances to FAULT state',
+        others.filter((m) => m.state === VrrpState.BACKUP || m.state === VrrpState.MASTER),
+        'FAULT',
+      );
+    return d;
+  }
+  if (groupState === VrrpState.FAULT) {
+    go(
+      VrrpState.BACKUP,
+      'Leaving FAULT state',
+      members.filter((m) => m.state === VrrpState.FAULT),
+      'BACKUP',
+    );
+    return d;
+  }
+  if (me.state === VrrpState.BACKUP && me.wantMaster) {
+    if (
+      groupState === VrrpState.MASTER ||
+      others.every((m) => m.wantMaster || m.state === VrrpState.MASTER)
+    ) {
+      const targets = members.filter((m) => m.state === VrrpState.BACKUP);
+      if (groupState === VrrpState.MASTER)
+        d.forced.push(...targets.map((m) => ({ name: m.name, to: 'MASTER' as const })));
+      else go(VrrpState.MASTER, 'Syncing instances to MASTER state', targets, 'MASTER');
+    }
+    return d;
+  }
+  if (trigger.from === VrrpState.MASTER && me.state === VrrpState.BACKUP && groupState !== VrrpState.BACKUP) {
+    go(
+      VrrpState.BACKUP,
+      'Syncing instances to BACKUP state',
+      others.filter((m) => m.state === VrrpState.MASTER),
+      'BACKUP',
+    );
+    return d;
+  }
+  if (me.state === VrrpState.MASTER && groupState !== VrrpState.MASTER) {
+    // A member reached MASTER on its own (not through the group): the others follow.
+    go(
+      VrrpState.MASTER,
+      'Syncing instances to MASTER state',
+      others.filter((m) => m.state === VrrpState.BACKUP),
+      'MASTER',
+    );
+  }
+  return d;
+}
+
+/** What the coordinator needs from a live member (VrrpInstance implements it). */
+export interface SyncMember {
+  readonly name: string;
+  view(): SyncMemberView;
+  force(to: ForcedState): void;
+  /** Subscribe to changes of state / wantMaster / faulted; `from` is the state before the change. */
+  onChange(listener: (from: VrrpState) => void): void;
+}
+
+export interface SyncGroupHooks {
+  log?(message: string): void;
+  notify?(state: StateName): void;
+}
+
+/** Runtime binding: listens to its members and applies `syncGroupStep`'s forced transitions. */
+export class SyncGroupCoordinator {
+  private groupState: VrrpState = VrrpState.BACKUP;
+  private busy = false;
+  private readonly queue: { name: string; from: VrrpState }[] = [];
+
+  constructor(
+    readonly name: string,
+    private readonly members: readonly SyncMember[],
+    private readonly hooks: SyncGroupHooks = {},
+  ) {
+    for (const m of members) m.onChange((from) => this.changed(m.name, from));
+  }
+
+  get state(): VrrpState {
+    return this.groupState;
+  }
+
+  private changed(name: string, from: VrrpState): void {
+    this.queue.push({ name, from });
+    if (this.busy) return; // a forced transition re-entered us; handled in the loop below
+    this.busy = true;
+    try {
+      for (let tr = this.queue.shift(); tr; tr = this.queue.shift()) {
+        const d = syncGroupStep(
+          this.name,
+          this.groupState,
+          this.members.map((m) => m.view()),
+          tr,
+        );
+        this.groupState = d.groupState;
+        for (const l of d.logs) this.hooks.log?.(l);
+        for (const f of d.forced) this.members.find((m) => m.name === f.name)?.force(f.to);
+        if (d.notify) this.hooks.notify?.(d.notify);
+      }
+    } finally {
+      this.busy = false;
+    }
+  }
+}
