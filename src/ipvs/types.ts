@@ -97,6 +97,29 @@ const ERRNO_TEXT: Record<string, string> = {
   ENOMEM: 'out of memory',
 };
 
+/** What the errno means for this operation: the field at fault, in words. */
+function hint(op: IpvsOp, errno: string): string | undefined {
+  const svc = serviceKeyString(op.svc);
+  const isSvc = op.kind === 'add-service' || op.kind === 'set-service' || op.kind === 'del-service';
+  if (errno === 'ESRCH') return `service ${svc} does not exist`;
+  if (isSvc) {
+    if (errno === 'EEXIST') return `service ${svc} already exists`;
+    if (errno === 'ENOENT' && op.kind !== 'del-service') {
+      const pe = op.svc.pe ? ` or persistence engine "${op.svc.pe}"` : '';
+      return `field scheduler: "${op.svc.sched}"${pe} is not available in this kernel`;
+    }
+    if (errno === 'EINVAL') return 'field netmask/flags/timeout rejected';
+    return undefined;
+  }
+  const dest = destKeyString(op.dest);
+  if (errno === 'EEXIST') return `destination ${dest} already exists`;
+  if (errno === 'ENOENT') return `destination ${dest} does not exist`;
+  if (errno === 'EINVAL') {
+    return `field address: ${dest} not accepted (not unicast, family differs from the service without TUN, or lo is down)`;
+  }
+  return undefined;
+}
+
 /** The error for a refused operation: names the operation, the service (and dest) and the errno name. */
 export function ipvsKernelError(
   op: IpvsOp | string,
@@ -104,7 +127,7 @@ export function ipvsKernelError(
   extra: Record<string, unknown> = {},
 ): KaError {
   const what = typeof op === 'string' ? op : describeOp(op);
-  const text = ERRNO_TEXT[errno] ?? 'refused';
+  const text = (typeof op === 'string' ? undefined : hint(op, errno)) ?? ERRNO_TEXT[errno] ?? 'refused';
   return new KaError(IpvsErrors.KA_ERR_IPVS_KERNEL, `IPVS ${what} failed: ${errno} (${text})`, {
     errno,
     op: what,
