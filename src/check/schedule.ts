@@ -1,0 +1,253 @@
+/**
+ * The timing machine of the health checkers (STYLE habit 12), on an injected Clock.
+ *
+ * Per checker, as keepalived 2.2: the first attempt runs after a random delay in [0, warmup]
+ * (warmup defaults to delay_loop, which spreads checks over their interval); a success schedules the
+ * next attempt delay_loop later and brings a DOWN checker UP at once; a failure while UP (or before the
+ * first result) is retried `retry` times, delay_before_retry apart, and the checker goes DOWN on the
+ * retry+1-th consecutive failure; while DOWN failures are not retried (next attempt after delay_loop,
+ * or delay_before_retry with fast_recovery). `alpha` starts the checker DOWN.
+ * A real server is UP when all its checkers are UP; its weight follows misc_dynamic / FILE_CHECK.
+ * Attempts run concurrently up to `maxConcurrent`; the rest wait in FIFO order.
+ */
+import type { Clock, Micros, TimerHandle } from '../core/clock.js';
+import { KaError } from '../core/errors.js';
+import { type Logger, silentLogger } from '../core/log.js';
+import { target } from './common.js';
+import { type Runner, runCheck } from './index.js';
+import type { CheckResult, CheckSpec, RealServerEvent } from './types.js';
+
+export interface RealServerSpec {
+  /** Identity used in events, e.g. `198.51.100.2:80` (the IPVS side's key). */
+  id: string;
+  /** Configured IPVS weight. */
+  weight: number;
+  checkers: readonly CheckSpec[];
+}
+
+export interface SchedulerOptions {
+  clock: Clock;
+  onEvent: (ev: RealServerEvent) => void;
+  runner?: Runner;
+  maxConcurrent?: number;
+  /** Uniform [0, 1) source for warmup (injected so tests are exact). */
+  random?: () => number;
+  logger?: Logger;
+  /** Every attempt's outcome, for observability and tests. */
+  onAttempt?: (rs: string, checker: number, result: CheckResult, at: Micros) => void;
+}
+
+interface CheckerState {
+  rs: RsState;
+  index: number;
+  spec: CheckSpec;
+  up: boolean;
+  hasRun: boolean;
+  retryIt: number;
+  timer: TimerHandle | null;
+  inflight: AbortController | null;
+  queued: boolean;
+  weight: number | undefined;
+  weightDelta: number;
+}
+
+interface RsState {
+  spec: RealServerSpec;
+  checkers: CheckerState[];
+  up: boolean;
+  weight: number;
+  removed: boolean;
+}
+
+const US = 1_000_000;
+const MAX_WEIGHT = 2147483647;
+
+function describe(spec: CheckSpec): string {
+  return 'connectIp' in spec
+    ? `[${target(spec)}]`
+    : spec.kind === 'MISC_CHECK'
+      ? (spec.miscPath[0] ?? '')
+      : spec.file;
+}
+
+export class Scheduler {
+  private readonly servers = new Map<string, RsState>();
+  private readonly queue: CheckerState[] = [];
+  private running = 0;
+  private readonly runner: Runner;
+  private readonly max: number;
+  private readonly random: () => number;
+  private readonly log: Logger;
+  private stopped = false;
+
+  constructor(private readonly opts: SchedulerOptions) {
+    this.runner = opts.runner ?? runCheck;
+    this.max = opts.maxConcurrent ?? 256;
+    this.random = opts.random ?? Math.random;
+    this.log = opts.logger ?? silentLogger;
+  }
+
+  /** Start checking a real server; emits its initial state at once. */
+  add(spec: RealServerSpec): void {
+    if (this.servers.has(spec.id))
+      throw new KaError('KA_ERR_CHECK_SPEC', `real server ${spec.id} already scheduled`);
+    const rs: RsState = { spec, checkers: [], up: false, weight: spec.weight, removed: false };
+    const now = this.opts.clock.now();
+    rs.checkers = spec.checkers.map((c, index) => ({
+      rs,
+      index,
+      spec: c,
+      up: !c.alpha,
+      hasRun: false,
+      retryIt: 0,
+      timer: null,
+      inflight: null,
+      queued: false,
+      weight: undefined,
+      weightDelta: 0,
+    }));
+    this.servers.set(spec.id, rs);
+    this.recompute(rs, true);
+    for (const c of rs.checkers) {
+      const warmup = c.spec.warmup ?? c.spec.delayLoop;
+      this.arm(c, now + Math.floor(this.random() * warmup * US));
+    }
+  }
+
+  /** Stop checking a real server (cancels its timers and in-flight attempts). */
+  remove(id: string): void {
+    const rs = this.servers.get(id);
+    if (!rs) return;
+    rs.removed = true;
+    for (const c of rs.checkers) this.cancel(c);
+    this.servers.delete(id);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const id of [...this.servers.keys()]) this.remove(id);
+    this.queue.length = 0;
+  }
+
+  state(id: string): { up: boolean; weight: number; checkers: boolean[] } | undefined {
+    const rs = this.servers.get(id);
+    return rs && { up: rs.up, weight: rs.weight, checkers: rs.checkers.map((c) => c.up) };
+  }
+
+  get inFlight(): number {
+    return this.running;
+  }
+
+  get waiting(): number {
+    return this.queue.length;
+  }
+
+  private cancel(c: CheckerState): void {
+    c.timer?.cancel();
+    c.timer = null;
+    c.inflight?.abort();
+    c.inflight = null;
+    if (c.queued) {
+      const i = this.queue.indexOf(c);
+      if (i >= 0) this.queue.splice(i, 1);
+      c.queued = false;
+    }
+  }
+
+  private arm(c: CheckerState, at: Micros): void {
+    c.timer = this.opts.clock.at(at, () => {
+      c.timer = null;
+      this.enqueue(c);
+    });
+  }
+
+  private enqueue(c: CheckerState): void {
+    if (this.stopped || c.rs.removed) return;
+    if (this.running < this.max) this.start(c);
+    else {
+      c.queued = true;
+      this.queue.push(c);
+    }
+  }
+
+  private start(c: CheckerState): void {
+    this.running++;
+    const ctl = new AbortController();
+    c.inflight = ctl;
+    this.runner(c.spec, ctl.signal)
+      .catch(
+        (e: unknown): CheckResult => ({
+          ok: false,
+          error: new KaError('KA_ERR_CHECK_IO', `checker failed: ${(e as Error).message}`, {}, { cause: e }),
+        }),
+      )
+      .then((r) => {
+        this.running--;
+        const next = this.queue.shift();
+        if (next) {
+          next.queued = false;
+          this.start(next);
+        }
+        if (c.inflight !== ctl) return; // cancelled or removed meanwhile
+        c.inflight = null;
+        this.onResult(c, r);
+      });
+  }
+
+  private onResult(c: CheckerState, r: CheckResult): void {
+    const now = this.opts.clock.now();
+    const s = c.spec;
+    this.opts.onAttempt?.(c.rs.spec.id, c.index, r, now);
+    const first = !c.hasRun;
+    c.hasRun = true;
+    if (r.ok) {
+      c.retryIt = 0;
+      c.weight = r.weight;
+      c.weightDelta = r.weightDelta ?? 0;
+      if (!c.up) {
+        c.up = true;
+        this.log.info({ rs: c.rs.spec.id, checker: s.kind }, `${s.kind} on service ${describe(s)} success.`);
+      }
+      this.recompute(c.rs, false);
+      this.arm(c, now + s.delayLoop * US);
+      return;
+    }
+    if (s.logAllFailures)
+      this.log.info(
+        { rs: c.rs.spec.id, code: r.error.code },
+        `${s.kind} on service ${describe(s)} failed: ${r.error.message}`,
+      );
+    if (c.up || first) {
+      if (c.retryIt < s.retry) {
+        c.retryIt++;
+        this.arm(c, now + s.delayBeforeRetry * US);
+        return;
+      }
+      c.retryIt = 0;
+      if (c.up) {
+        c.up = false;
+        this.log.info(
+          { rs: c.rs.spec.id, code: r.error.code },
+          `${s.kind} on service ${describe(s)} failed after ${s.retry} retr${s.retry === 1 ? 'y' : 'ies'}.`,
+        );
+        this.recompute(c.rs, false);
+      }
+    }
+    this.arm(c, now + (s.fastRecovery ? s.delayBeforeRetry : s.delayLoop) * US);
+  }
+
+  private recompute(rs: RsState, initial: boolean): void {
+    const up = rs.checkers.every((c) => c.up);
+    let weight = rs.spec.weight;
+    for (const c of rs.checkers) if (c.weight !== undefined) weight = c.weight;
+    for (const c of rs.checkers) weight += c.weightDelta;
+    weight = Math.max(0, Math.min(MAX_WEIGHT, weight));
+    const changed = initial || up !== rs.up || (up && weight !== rs.weight);
+    rs.up = up;
+    rs.weight = weight;
+    if (!changed) return;
+    const ev: RealServerEvent = { realServer: rs.spec.id, up };
+    if (weight !== rs.spec.weight) ev.weight = weight;
+    this.opts.onEvent(ev);
+  }
+}
