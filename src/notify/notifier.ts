@@ -1,0 +1,162 @@
+/**
+ * keepalived's notify semantics for VRRP instances and sync groups (keepalived-surface.md §4.2,
+ * §4.5; order read from keepalived's vrrp_notify.c): for each transition, the state-specific
+ * script (configured words only), then the generic `notify` script (configured words +
+ * `INSTANCE|GROUP NAME STATE PRIORITY`, priority 0 for groups), then the FIFO line. Scripts are
+ * fired, never awaited, so they are spawned in that order but may finish in any order (as in
+ * keepalived). STOP scripts are killed (SIGKILL to the group) after 1 s, as at keepalived shutdown.
+ *
+ * DBus, SNMP and SMTP hooks that follow the FIFO line in keepalived are not implemented here.
+ */
+import type { Counters } from '../core/counters.js';
+import { type Logger, silentLogger } from '../core/log.js';
+import { fifoLine, type NotifyFifo } from './fifo.js';
+import type { ScriptDef, ScriptRunner } from './script.js';
+
+export type NotifyState = 'MASTER' | 'BACKUP' | 'FAULT' | 'STOP' | 'DELETED';
+
+export interface InstanceNotifyConfig {
+  name: string;
+  master?: ScriptDef;
+  backup?: ScriptDef;
+  fault?: ScriptDef;
+  stop?: ScriptDef;
+  deleted?: ScriptDef;
+  /** `notify_deleted`: a removed instance reports DELETED (else FAULT). */
+  notifyDeleted?: boolean;
+  /** Generic `notify`. */
+  generic?: ScriptDef;
+  masterRxLowerPri?: ScriptDef;
+  /** `notify_priority_changes`: MASTER_PRIORITY / BACKUP_PRIORITY FIFO lines. */
+  notifyPriorityChanges?: boolean;
+}
+
+export interface GroupNotifyConfig {
+  name: string;
+  master?: ScriptDef;
+  backup?: ScriptDef;
+  fault?: ScriptDef;
+  stop?: ScriptDef;
+  generic?: ScriptDef;
+}
+
+export interface NotifierOptions {
+  runner: ScriptRunner;
+  /** Open FIFOs that receive VRRP lines (`notify_fifo` and `vrrp_notify_fifo`). */
+  fifos?: readonly NotifyFifo[];
+  log?: Logger;
+  counters?: Counters;
+}
+
+const STOP_TIMEOUT_US = 1_000_000;
+
+export class Notifier {
+  private readonly runner: ScriptRunner;
+  private fifos: readonly NotifyFifo[];
+  private readonly log: Logger;
+  /** keepalived's per-instance `notifies_sent`. */
+  private readonly sent = new Set<string>();
+
+  constructor(opts: NotifierOptions) {
+    this.runner = opts.runner;
+    this.fifos = opts.fifos ?? [];
+    this.log = opts.log ?? silentLogger;
+  }
+
+  setFifos(fifos: readonly NotifyFifo[]): void {
+    this.fifos = fifos;
+  }
+
+  /**
+   * An instance entered `state` with effective `priority`. `syncGroupState`: the state of its sync
+   * group, if any; when the instance merely follows its group into the same state after its first
+   * notification, keepalived sends nothing (vrrp_notify.c send_instance_notifies).
+   */
+  instance(
+    inst: InstanceNotifyConfig,
+    state: NotifyState,
+    priority: number,
+    syncGroupState?: NotifyState,
+  ): void {
+    const reported: NotifyState = state === 'DELETED' && !inst.notifyDeleted ? 'FAULT' : state;
+    if (this.sent.has(inst.name) && syncGroupState !== undefined && syncGroupState === reported) return;
+    this.sent.add(inst.name);
+    const specific = this.pick(inst, reported);
+    const stopping = reported === 'STOP';
+    if (specific) this.runner.fire(stopping ? stopDef(specific) : specific);
+    if (inst.generic) {
+      this.runner.fire(stopping ? stopDef(inst.generic) : inst.generic, [
+        'INSTANCE',
+        inst.name,
+        reported,
+        String(priority),
+      ]);
+    }
+    this.writeFifos(fifoLine('INSTANCE', inst.name, reported, priority));
+  }
+
+  /** A sync group entered `state`. */
+  group(group: GroupNotifyConfig, state: Exclude<NotifyState, 'DELETED'>): void {
+    const specific = this.pick(group, state);
+    if (specific) this.runner.fire(specific);
+    if (group.generic) this.runner.fire(group.generic, ['GROUP', group.name, state, '0']);
+    this.writeFifos(fifoLine('GROUP', group.name, state, 0));
+  }
+
+  /** MASTER received a lower-priority advert (`notify_master_rx_lower_pri`). */
+  masterRxLowerPri(inst: InstanceNotifyConfig, priority: number): void {
+    if (inst.masterRxLowerPri) this.runner.fire(inst.masterRxLowerPri);
+    this.writeFifos(fifoLine('INSTANCE', inst.name, 'MASTER_RX_LOWER_PRI', priority));
+  }
+
+  /** Effective priority changed (FIFO only, with `notify_priority_changes`). */
+  priorityChange(inst: InstanceNotifyConfig, inMaster: boolean, priority: number): void {
+    if (!inst.notifyPriorityChanges) return;
+    this.writeFifos(
+      fifoLine('INSTANCE', inst.name, inMaster ? 'MASTER_PRIORITY' : 'BACKUP_PRIORITY', priority),
+    );
+  }
+
+  /** Forget that an instance has notified (reload: a new instance starts afresh). */
+  forget(name: string): void {
+    this.sent.delete(name);
+  }
+
+  /**
+   * LVS side: `notify_up` / `notify_down` of a real server (configured words only) and the
+   * checker FIFO line (`RS [1.2.3.4]:tcp:80 [192.168.201.15]:tcp:80 UP`, formatted by the caller).
+   */
+  realServer(
+    script: ScriptDef | undefined,
+    line: string | undefined,
+    fifos: readonly NotifyFifo[] = this.fifos,
+  ): void {
+    if (script) this.runner.fire(script);
+    if (line !== undefined) for (const f of fifos) f.write(line);
+  }
+
+  private pick(c: InstanceNotifyConfig | GroupNotifyConfig, s: NotifyState): ScriptDef | undefined {
+    switch (s) {
+      case 'MASTER':
+        return c.master;
+      case 'BACKUP':
+        return c.backup;
+      case 'FAULT':
+        return c.fault;
+      case 'STOP':
+        return c.stop;
+      case 'DELETED':
+        return 'deleted' in c ? c.deleted : undefined;
+    }
+  }
+
+  private writeFifos(line: string): void {
+    for (const f of this.fifos) {
+      if (!f.write(line)) this.log.debug({ path: f.path, line }, 'notify fifo line dropped');
+    }
+  }
+}
+
+function stopDef(d: ScriptDef): ScriptDef {
+  return { ...d, timeoutUs: STOP_TIMEOUT_US, timeoutSignal: 'SIGKILL' };
+}

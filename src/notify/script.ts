@@ -1,0 +1,398 @@
+/**
+ * Script runner with keepalived's conventions (keepalived-surface.md §4.2–4.4): each run gets its
+ * own process group (so a timeout kills the whole group, as keepalived's kill(-pid)), the uid/gid of
+ * its script user (libuv clears supplementary groups when uid/gid are set, like keepalived), an
+ * inherited environment without IFS / LD_PRELOAD / LD_LIBRARY_PATH, and stdin on /dev/null.
+ *
+ * Callers never wait: `fire()` returns at once and `run()` returns a promise that never rejects.
+ * Each script has a bounded queue: at most `maxRunning` copies run at once, `maxQueued` wait,
+ * further calls are dropped and counted. stdout/stderr are read to the end (so a chatty script never
+ * blocks on a full pipe) but only the first `maxOutputBytes` of each are kept for the log.
+ */
+import { execa } from 'execa';
+import { type Clock, type Micros, systemClock, type TimerHandle } from '../core/clock.js';
+import type { Counters } from '../core/counters.js';
+import { KaError } from '../core/errors.js';
+import { type Logger, silentLogger } from '../core/log.js';
+import { commandString } from './command.js';
+
+export interface ScriptUser {
+  uid: number;
+  gid: number;
+  /** For logs only. */
+  name?: string;
+}
+
+export interface ScriptDef {
+  /** Label for logs, events and queues, e.g. `notify_master(VI_1)` or `VRRP_Script(chk)`. */
+  name: string;
+  /** argv as split by `splitCommand`; argv[0] is the program. */
+  argv: readonly string[];
+  /** Run as this user; omitted: the daemon's own uid/gid. */
+  user?: ScriptUser;
+  /** `exec`: execve argv directly (default). `shell`: `/bin/sh -c` with keepalived's quoting. */
+  mode?: 'exec' | 'shell';
+  /** Resolved executable path when it differs from argv[0] (symlink / PATH search). */
+  path?: string;
+  /** Kill the process group after this long; omitted: never (keepalived notify scripts). */
+  timeoutUs?: Micros;
+  /** First signal on timeout: vrrp_script SIGTERM (then SIGKILL), notify_stop SIGKILL. */
+  timeoutSignal?: 'SIGTERM' | 'SIGKILL';
+  /** SIGTERM → SIGKILL delay after a timeout (keepalived: 2 s). */
+  killGraceUs?: Micros;
+  /** Concurrent copies of this script (default 8). */
+  maxRunning?: number;
+  /** Waiting calls beyond maxRunning (default 32); more are dropped. */
+  maxQueued?: number;
+}
+
+export type ScriptOutcome =
+  | { kind: 'exit'; code: number }
+  | { kind: 'signal'; signal: string }
+  | { kind: 'timeout'; signal: string }
+  | { kind: 'spawn-error'; error: KaError }
+  | { kind: 'dropped'; error: KaError };
+
+export interface ScriptResult {
+  script: string;
+  argv: readonly string[];
+  pid?: number;
+  outcome: ScriptOutcome;
+  startedAt: Micros;
+  endedAt: Micros;
+  /** Timeout kill signal sent → process gone, when a timeout fired. */
+  killDelayUs?: Micros;
+  stdout: string;
+  stderr: string;
+  /** Bytes of output dropped beyond maxOutputBytes. */
+  outputDropped: number;
+}
+
+export type ScriptEvent =
+  | { type: 'start'; script: string; argv: readonly string[]; pid: number | undefined; at: Micros }
+  | { type: 'end'; result: ScriptResult }
+  | { type: 'dropped'; script: string; argv: readonly string[]; at: Micros };
+
+export interface ScriptRunnerOptions {
+  clock?: Clock;
+  log?: Logger;
+  counters?: Counters;
+  onEvent?: (e: ScriptEvent) => void;
+  /** Per stream (default 4096). */
+  maxOutputBytes?: number;
+  /** Environment to start from (default process.env). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Success as keepalived counts it for vrrp_script: exit status 0 and nothing else. */
+export const succeeded = (o: ScriptOutcome): boolean => o.kind === 'exit' && o.code === 0;
+
+const DROPPED_ENV = ['IFS', 'LD_PRELOAD', 'LD_LIBRARY_PATH'];
+
+interface Job {
+  def: ScriptDef;
+  argv: string[];
+  resolve: (r: ScriptResult) => void;
+}
+
+interface Lane {
+  running: number;
+  queue: Job[];
+}
+
+interface Live {
+  pid: number | undefined;
+  kill: (sig: NodeJS.Signals) => void;
+  done: Promise<ScriptResult>;
+}
+
+export class ScriptRunner {
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly counters: Counters | undefined;
+  private readonly onEvent: ((e: ScriptEvent) => void) | undefined;
+  private readonly maxOutput: number;
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly lanes = new Map<string, Lane>();
+  private readonly live = new Set<Live>();
+  private closed = false;
+
+  constructor(opts: ScriptRunnerOptions = {}) {
+    this.clock = opts.clock ?? systemClock;
+    this.log = opts.log ?? silentLogger;
+    this.counters = opts.counters;
+    this.onEvent = opts.onEvent;
+    this.maxOutput = opts.maxOutputBytes ?? 4096;
+    const env = { ...(opts.env ?? process.env) };
+    for (const k of DROPPED_ENV) delete env[k];
+    this.env = env;
+  }
+
+  /** Fire and forget: start (or queue) the script and return at once. */
+  fire(def: ScriptDef, extraArgs: readonly string[] = []): void {
+    void this.run(def, extraArgs);
+  }
+
+  /** Start (or queue) the script; the promise resolves when it ends and never rejects. */
+  run(def: ScriptDef, extraArgs: readonly string[] = []): Promise<ScriptResult> {
+    const argv = [...def.argv, ...extraArgs];
+    return new Promise<ScriptResult>((resolve) => {
+      const lane = this.lane(def.name);
+      const job: Job = { def, argv, resolve };
+      if (this.closed) {
+        resolve(this.drop(job, 'runner closed'));
+        return;
+      }
+      if (lane.running < (def.maxRunning ?? 8)) {
+        this.start(lane, job);
+      } else if (lane.queue.length < (def.maxQueued ?? 32)) {
+        lane.queue.push(job);
+      } else {
+        resolve(this.drop(job, `queue full (${lane.running} running, ${lane.queue.length} queued)`));
+      }
+    });
+  }
+
+  /** Scripts currently running. */
+  get running(): number {
+    return this.live.size;
+  }
+
+  /**
+   * Stop: drop queued calls, send `signal` to every running process group, SIGKILL whatever is
+   * left after `graceUs`, and wait for all of them.
+   */
+  async close(signal: NodeJS.Signals = 'SIGTERM', graceUs: Micros = 1_000_000): Promise<void> {
+    this.closed = true;
+    for (const lane of this.lanes.values()) {
+      for (const job of lane.queue.splice(0)) job.resolve(this.drop(job, 'runner closed'));
+    }
+    const all = [...this.live];
+    for (const l of all) l.kill(signal);
+    const t = this.clock.at(this.clock.now() + graceUs, () => {
+      for (const l of all) l.kill('SIGKILL');
+    });
+    await Promise.all(all.map((l) => l.done));
+    t.cancel();
+  }
+
+  private lane(name: string): Lane {
+    let lane = this.lanes.get(name);
+    if (!lane) {
+      lane = { running: 0, queue: [] };
+      this.lanes.set(name, lane);
+    }
+    return lane;
+  }
+
+  private drop(job: Job, why: string): ScriptResult {
+    const at = this.clock.now();
+    const error = new KaError('KA_ERR_NOTIFY_QUEUE_FULL', `${job.def.name}: dropped, ${why}`, {
+      script: job.def.name,
+    });
+    this.counters?.inc('KA_ERR_NOTIFY_QUEUE_FULL');
+    this.log.warn({ script: job.def.name, code: error.code }, error.message);
+    this.onEvent?.({ type: 'dropped', script: job.def.name, argv: job.argv, at });
+    return {
+      script: job.def.name,
+      argv: job.argv,
+      outcome: { kind: 'dropped', error },
+      startedAt: at,
+      endedAt: at,
+      stdout: '',
+      stderr: '',
+      outputDropped: 0,
+    };
+  }
+
+  private start(lane: Lane, job: Job): void {
+    lane.running++;
+    const done = this.exec(job.def, job.argv);
+    done.then((r) => {
+      lane.running--;
+      job.resolve(r);
+      const next = lane.queue.shift();
+      if (next) this.start(lane, next);
+    });
+  }
+
+  private exec(def: ScriptDef, argv: string[]): Promise<ScriptResult> {
+    const startedAt = this.clock.now();
+    const shell = def.mode === 'shell';
+    const file = shell ? '/bin/sh' : (def.path ?? argv[0] ?? '');
+    const args = shell ? ['-c', commandString(argv)] : argv.slice(1);
+    const ids: { uid?: number; gid?: number } = {};
+    const myUid = process.getuid?.();
+    const myGid = process.getgid?.();
+    if (def.user && def.user.uid !== myUid) ids.uid = def.user.uid;
+    if (def.user && def.user.gid !== myGid) ids.gid = def.user.gid;
+
+    let sub: ReturnType<typeof execa>;
+    try {
+      sub = execa(file, args, {
+        ...ids,
+        ...(shell || argv[0] === undefined ? {} : { argv0: argv[0] }),
+        detached: true,
+        cleanup: false,
+        reject: false,
+        buffer: false,
+        stdin: 'ignore',
+        stdout: 'pipe',
+        stderr: 'pipe',
+        env: this.env,
+        extendEnv: false,
+        shell: false,
+        windowsHide: true,
+      });
+    } catch (e) {
+      return Promise.resolve(this.spawnFailed(def, argv, startedAt, e));
+    }
+
+    const pid = sub.pid;
+    const out = {
+      stdout: [] as Buffer[],
+      stderr: [] as Buffer[],
+      kept: { stdout: 0, stderr: 0 },
+      dropped: 0,
+    };
+    for (const stream of ['stdout', 'stderr'] as const) {
+      sub[stream]?.on('data', (chunk: Buffer) => {
+        const room = this.maxOutput - out.kept[stream];
+        if (room > 0) {
+          const part = chunk.length > room ? chunk.subarray(0, room) : chunk;
+          out[stream].push(part);
+          out.kept[stream] += part.length;
+        }
+        out.dropped += Math.max(0, chunk.length - Math.max(0, room));
+      });
+    }
+
+    let timedOut: { signal: string; at: Micros } | null = null;
+    let exited = false;
+    const timers: TimerHandle[] = [];
+    const killGroup = (sig: NodeJS.Signals): void => {
+      if (exited || pid === undefined) return;
+      try {
+        process.kill(-pid, sig);
+      } catch {
+        try {
+          sub.kill(sig);
+        } catch {
+          // already gone
+        }
+      }
+    };
+    if (def.timeoutUs !== undefined) {
+      timers.push(
+        this.clock.at(startedAt + def.timeoutUs, () => {
+          const sig = def.timeoutSignal ?? 'SIGTERM';
+          timedOut = { signal: sig, at: this.clock.now() };
+          this.log.info({ script: def.name, pid }, `${def.name} timed out - sending ${sig}`);
+          killGroup(sig);
+          if (sig !== 'SIGKILL') {
+            timers.push(
+              this.clock.at(this.clock.now() + (def.killGraceUs ?? 2_000_000), () => {
+                this.log.warn({ script: def.name, pid }, `Process [${pid}] didn't respond to SIGTERM`);
+                killGroup('SIGKILL');
+              }),
+            );
+          }
+        }),
+      );
+    }
+
+    this.onEvent?.({ type: 'start', script: def.name, argv, pid, at: startedAt });
+    const done: Promise<ScriptResult> = Promise.resolve(sub).then(
+      (r) => {
+        exited = true;
+        for (const t of timers) t.cancel();
+        const endedAt = this.clock.now();
+        const common = {
+          script: def.name,
+          argv,
+          pid,
+          startedAt,
+          endedAt,
+          stdout: Buffer.concat(out.stdout).toString('utf8'),
+          stderr: Buffer.concat(out.stderr).toString('utf8'),
+          outputDropped: out.dropped,
+        };
+        let outcome: ScriptOutcome;
+        let killDelayUs: Micros | undefined;
+        const to = timedOut as { signal: string; at: Micros } | null;
+        if (to) {
+          outcome = { kind: 'timeout', signal: r.signal ?? to.signal };
+          killDelayUs = endedAt - to.at;
+        } else if (r.signal) outcome = { kind: 'signal', signal: r.signal };
+        else if (r.exitCode !== undefined) outcome = { kind: 'exit', code: r.exitCode };
+        else return this.spawnFailed(def, argv, startedAt, r);
+        // Kill stragglers left in the group (keepalived does kill(-pid, SIGKILL) after a TERM death).
+        if (pid !== undefined && outcome.kind !== 'exit') {
+          try {
+            process.kill(-pid, 'SIGKILL');
+          } catch {
+            // group already empty
+          }
+        }
+        const result: ScriptResult = {
+          ...common,
+          outcome,
+          ...(killDelayUs !== undefined ? { killDelayUs } : {}),
+        };
+        this.report(result);
+        return result;
+      },
+      (e: unknown) => {
+        exited = true;
+        for (const t of timers) t.cancel();
+        return this.spawnFailed(def, argv, startedAt, e);
+      },
+    );
+    const live: Live = { pid, kill: killGroup, done };
+    this.live.add(live);
+    void done.then(() => this.live.delete(live));
+    return done;
+  }
+
+  private spawnFailed(def: ScriptDef, argv: string[], startedAt: Micros, e: unknown): ScriptResult {
+    const msg =
+      typeof e === 'object' && e !== null && 'shortMessage' in e
+        ? String((e as { shortMessage: unknown }).shortMessage)
+        : e instanceof Error
+          ? e.message
+          : String(e);
+    const error = new KaError('KA_ERR_NOTIFY_SPAWN', `Error exec-ing command '${argv[0] ?? ''}': ${msg}`, {
+      script: def.name,
+    });
+    this.counters?.inc('KA_ERR_NOTIFY_SPAWN');
+    const result: ScriptResult = {
+      script: def.name,
+      argv,
+      outcome: { kind: 'spawn-error', error },
+      startedAt,
+      endedAt: this.clock.now(),
+      stdout: '',
+      stderr: '',
+      outputDropped: 0,
+    };
+    this.report(result);
+    return result;
+  }
+
+  private report(r: ScriptResult): void {
+    this.counters?.inc(`script_${r.outcome.kind}`);
+    const fields = {
+      script: r.script,
+      pid: r.pid,
+      outcome:
+        r.outcome.kind === 'spawn-error' || r.outcome.kind === 'dropped' ? r.outcome.error.code : r.outcome,
+      ...(r.stdout ? { stdout: r.stdout } : {}),
+      ...(r.stderr ? { stderr: r.stderr } : {}),
+      ...(r.outputDropped ? { outputDropped: r.outputDropped } : {}),
+    };
+    if (r.outcome.kind === 'spawn-error') this.log.error(fields, r.outcome.error.message);
+    else if (r.stdout || r.stderr) this.log.info(fields, `${r.script} output`);
+    else this.log.debug(fields, `${r.script} ended`);
+    this.onEvent?.({ type: 'end', result: r });
+  }
+}
