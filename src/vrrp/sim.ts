@@ -66,6 +66,8 @@ export class SimLan {
   readonly hosts = new Map<string, SimHost>();
   readonly timeline: TimelineEntry[] = [];
   readonly stats: SimStats = { sent: 0, delivered: 0, lost: 0, corrupted: 0, rejected: {} };
+  /** Every frame the medium lost: when, from which host, to which host. */
+  readonly losses: { t: Micros; from: string; to: string }[] = [];
   private impairment: Required<Impairment>;
   private rng: number;
   private readonly blocked = new Set<string>();
@@ -156,6 +158,7 @@ export class SimLan {
       if (to === from || this.blocked.has(`${from.name}>${to.name}`)) continue;
       if (budget > 0 || this.random() < this.impairment.lossRate) {
         this.stats.lost++;
+        this.losses.push({ t: this.clock.now(), from: from.name, to: to.name });
         continue;
       }
       const corrupt = this.random() < this.impairment.corruptRate;
