@@ -1,0 +1,264 @@
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { classifyReply, encodeQuery } from '../../../src/check/dns.js';
+import * as file from '../../../src/check/file.js';
+import { checkHttpSpec, regexAccepted, requestBytes, statusAccepted } from '../../../src/check/http.js';
+import { runCheck } from '../../../src/check/index.js';
+import * as misc from '../../../src/check/misc.js';
+import { pingArgs } from '../../../src/check/ping.js';
+import { replyCode, replyEnd } from '../../../src/check/smtp.js';
+import { defaultTiming, type HttpCheckSpec, type MiscCheckSpec } from '../../../src/check/types.js';
+import { matchesPattern, parseHex } from '../../../src/check/udp.js';
+import { isKaError } from '../../../src/core/errors.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'kt-check-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function script(name: string, body: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, `#!/bin/sh\n${body}\n`);
+  chmodSync(p, 0o755);
+  return p;
+}
+
+const miscSpec = (argv: string[], over: Partial<MiscCheckSpec> = {}): MiscCheckSpec => ({
+  kind: 'MISC_CHECK',
+  miscPath: argv,
+  ...defaultTiming('MISC_CHECK', 5),
+  ...over,
+});
+
+describe('MISC_CHECK', () => {
+  it('maps exit codes like keepalived (misc_dynamic: 2..255 → weight exit−2)', () => {
+    expect(misc.interpretExit({}, 0)).toEqual({ ok: true });
+    expect(misc.interpretExit({}, 1)).toMatchObject({ ok: false, error: { code: 'KA_ERR_CHECK_EXIT' } });
+    expect(misc.interpretExit({}, 7)).toMatchObject({ ok: false, error: { code: 'KA_ERR_CHECK_EXIT' } });
+    expect(misc.interpretExit({ miscDynamic: true }, 1)).toMatchObject({ ok: false });
+    expect(misc.interpretExit({ miscDynamic: true }, 2)).toEqual({ ok: true, weight: 0 });
+    expect(misc.interpretExit({ miscDynamic: true }, 255)).toEqual({ ok: true, weight: 253 });
+    expect(misc.interpretExit({}, undefined, 'SIGKILL')).toMatchObject({
+      error: { code: 'KA_ERR_CHECK_EXIT' },
+    });
+    expect(misc.interpretExit({}, undefined, 'SIGTERM', true)).toMatchObject({
+      error: { code: 'KA_ERR_CHECK_TIMEOUT' },
+    });
+  });
+
+  it('runs real scripts: exit status, dynamic weight, arguments, timeout, missing file, cancel', async () => {
+    const ok = await misc.run(miscSpec([script('ok.sh', 'exit 0')]), AbortSignal.timeout(10_000));
+    expect(ok).toEqual({ ok: true });
+    const arg = await misc.run(
+      miscSpec([script('arg.sh', 'exit "$1"'), '9'], { miscDynamic: true }),
+      new AbortController().signal,
+    );
+    expect(arg).toEqual({ ok: true, weight: 7 });
+    const one = await misc.run(
+      miscSpec([script('one.sh', 'exit 1')], { miscDynamic: true }),
+      new AbortController().signal,
+    );
+    expect(one).toMatchObject({ ok: false, error: { code: 'KA_ERR_CHECK_EXIT', details: { exitCode: 1 } } });
+    const slow = await misc.run(
+      miscSpec([script('slow.sh', 'sleep 5')], { miscTimeout: 0.2 }),
+      new AbortController().signal,
+    );
+    expect(slow).toMatchObject({ ok: false, error: { code: 'KA_ERR_CHECK_TIMEOUT' } });
+    const missing = await misc.run(miscSpec([join(dir, 'nope.sh')]), new AbortController().signal);
+    expect(missing).toMatchObject({ ok: false, error: { code: 'KA_ERR_CHECK_SPAWN' } });
+    const empty = await misc.run(miscSpec([]), new AbortController().signal);
+    expect(empty).toMatchObject({ ok: false, error: { code: 'KA_ERR_CHECK_SPEC' } });
+    const ctl = new AbortController();
+    const p = misc.run(miscSpec([script('hang.sh', 'sleep 5')]), ctl.signal);
+    setTimeout(() => ctl.abort(), 50);
+    expect(await p).toMatchObject({ ok: false, error: { code: 'KA_ERR_CHECK_ABORTED' } });
+  });
+
+  it('resolves user and group from passwd/group files', () => {
+    const passwd = join(dir, 'passwd');
+    const group = join(dir, 'group');
+    writeFileSync(passwd, 'root:x:0:0::/root:/bin/sh\nchk:x:1200:1300::/:/bin/false\n');
+    writeFileSync(group, 'root:x:0:\nops:x:1400:\n');
+    const files = { passwd, group };
+    expect(misc.resolveUser('chk', undefined, files)).toEqual({ uid: 1200, gid: 1300 });
+    expect(misc.resolveUser('chk', 'ops', files)).toEqual({ uid: 1200, gid: 1400 });
+    expect(misc.resolveUser('1200', '7', files)).toEqual({ uid: 1200, gid: 7 });
+    expect(isKaError(misc.resolveUser('nobody-here', undefined, files), 'KA_ERR_CHECK_SPEC')).toBe(true);
+    expect(isKaError(misc.resolveUser('chk', 'nogroup-here', files), 'KA_ERR_CHECK_SPEC')).toBe(true);
+  });
+});
+
+describe('FILE_CHECK', () => {
+  it('weight 0: non-zero value is DOWN; weight N [reverse]: weight moves by value × N', () => {
+    expect(file.interpretValue({}, '0\n')).toEqual({ ok: true });
+    expect(file.interpretValue({}, '3')).toMatchObject({
+      ok: false,
+      error: { code: 'KA_ERR_CHECK_FILE_VALUE' },
+    });
+    expect(file.interpretValue({ weight: 5 }, '-2')).toEqual({ ok: true, weightDelta: -10 });
+    expect(file.interpretValue({ weight: 5, reverse: true }, '2')).toEqual({ ok: true, weightDelta: -10 });
+    expect(file.interpretValue({}, 'abc')).toMatchObject({ ok: false, error: { code: 'KA_ERR_CHECK_FILE' } });
+  });
+
+  it('reads the file; a missing file is a failure', async () => {
+    const p = join(dir, 'track');
+    writeFileSync(p, '4\n');
+    const spec = { kind: 'FILE_CHECK' as const, file: p, weight: 2, ...defaultTiming('FILE_CHECK') };
+    expect(await file.run(spec, new AbortController().signal)).toEqual({ ok: true, weightDelta: 8 });
+    expect(
+      await file.run({ ...spec, file: join(dir, 'absent') }, new AbortController().signal),
+    ).toMatchObject({
+      ok: false,
+      error: { code: 'KA_ERR_CHECK_FILE' },
+    });
+  });
+});
+
+describe('HTTP_GET / SSL_GET pieces', () => {
+  it("writes keepalived 2.2.7's request bytes (captured from keepalived --genhash)", () => {
+    expect(requestBytes('/a', '127.0.0.1', 8080).toString()).toBe(
+      'GET /a HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\nHost: 127.0.0.1:8080\r\n\r\n',
+    );
+    expect(requestBytes('/b', '127.0.0.1', 80, '1.1', 'foo').toString()).toBe(
+      'GET /b HTTP/1.1\r\nUser-Agent: KeepAliveClient\r\nConnection: close\r\nHost: foo\r\n\r\n',
+    );
+    expect(requestBytes('/b', '127.0.0.1', 80, '1.0C').toString()).toBe(
+      'GET /b HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\nConnection: close\r\nHost: 127.0.0.1:80\r\n\r\n',
+    );
+    expect(requestBytes('/', 'fd00::2', 80).toString()).toContain('Host: [fd00::2]:80\r\n');
+  });
+
+  it('status_code sets and ranges (default 200-299)', () => {
+    expect(statusAccepted({ path: '/' }, 204)).toBe(true);
+    expect(statusAccepted({ path: '/' }, 301)).toBe(false);
+    const u = { path: '/', statusCodes: [301, [500, 503] as const] };
+    expect([200, 301, 499, 500, 503, 504].map((c) => statusAccepted(u, c))).toEqual([
+      false,
+      true,
+      false,
+      true,
+      true,
+      false,
+    ]);
+  });
+
+  it('regex, regex_no_match and offsets', () => {
+    const body = Buffer.from('xxxx OK yyyy');
+    expect(regexAccepted({ path: '/', regex: 'OK' }, body)).toBe(true);
+    expect(regexAccepted({ path: '/', regex: 'ok', regexOptions: ['caseless'] }, body)).toBe(true);
+    expect(regexAccepted({ path: '/', regex: 'OK', regexNoMatch: true }, body)).toBe(false);
+    expect(regexAccepted({ path: '/', regex: 'OK', regexMinOffset: 6 }, body)).toBe(false);
+    expect(regexAccepted({ path: '/', regex: 'OK', regexMaxOffset: 4 }, body)).toBe(false);
+  });
+
+  it('rejects bad specs with KA_ERR_CHECK_SPEC and never throws', async () => {
+    const base: HttpCheckSpec = {
+      kind: 'HTTP_GET',
+      connectIp: '198.51.100.2',
+      connectPort: 80,
+      connectTimeout: 1,
+      urls: [{ path: '/' }],
+      ...defaultTiming('HTTP_GET'),
+    };
+    expect(checkHttpSpec(base)).toBeNull();
+    for (const bad of [
+      { ...base, urls: [] },
+      { ...base, connectIp: 'example' },
+      { ...base, connectPort: 70000 },
+      { ...base, urls: [{ path: '/', digest: 'xyz' }] },
+      { ...base, urls: [{ path: '/', statusCodes: [[300, 200] as const] }] },
+      { ...base, urls: [{ path: '/', regex: '(' }] },
+    ]) {
+      expect(checkHttpSpec(bad)?.code).toBe('KA_ERR_CHECK_SPEC');
+      expect(await runCheck(bad, new AbortController().signal)).toMatchObject({
+        ok: false,
+        error: { code: 'KA_ERR_CHECK_SPEC' },
+      });
+    }
+  });
+});
+
+describe('SMTP, DNS, UDP, PING pieces', () => {
+  it('SMTP multi-line replies', () => {
+    const r = Buffer.from('220-mail.example\r\n220 ready\r\n250 ok\r\n');
+    expect(replyEnd(r)).toBe('220-mail.example\r\n220 ready\r\n'.length);
+    expect(replyEnd(Buffer.from('220-partial\r\n'))).toBe(-1);
+    expect(replyCode(Buffer.from('220-a\r\n220 b\r\n'))).toBe(220);
+    expect(replyCode(Buffer.from('garbage\r\n'))).toBeNull();
+  });
+
+  it('DNS query bytes (RD, QDCOUNT 1, root SOA) and reply classification', () => {
+    expect(encodeQuery(0x1234, '.', 'SOA').toString('hex')).toBe(
+      '123401000001000000000000' + '00' + '0006' + '0001',
+    );
+    expect(encodeQuery(1, 'example.org.', 'A').subarray(12).toString('hex')).toBe(
+      '076578616d706c65036f726700' + '0001' + '0001',
+    );
+    const reply = (id: number, flags: number) => {
+      const b = Buffer.alloc(12);
+      b.writeUInt16BE(id, 0);
+      b.writeUInt16BE(flags, 2);
+      return b;
+    };
+    expect(classifyReply(reply(7, 0x8180), 7)).toBe('ok');
+    expect(classifyReply(reply(7, 0x8183), 7)).toBe(3);
+    expect(classifyReply(reply(8, 0x8180), 7)).toBe('ignore');
+    expect(classifyReply(reply(7, 0x0100), 7)).toBe('ignore');
+    expect(classifyReply(Buffer.alloc(5), 7)).toBe('ignore');
+  });
+
+  it('UDP hex payloads and require_reply patterns with X wildcards', () => {
+    expect(parseHex('de ad', false)).toBe('dead');
+    expect(isKaError(parseHex('xx', false), 'KA_ERR_CHECK_SPEC')).toBe(true);
+    expect(isKaError(parseHex('abc', true), 'KA_ERR_CHECK_SPEC')).toBe(true);
+    expect(matchesPattern(Buffer.from('dead01', 'hex'), 'dexx')).toBe(true);
+    expect(matchesPattern(Buffer.from('dfad01', 'hex'), 'dexx')).toBe(false);
+    expect(matchesPattern(Buffer.from('de', 'hex'), 'dead')).toBe(false);
+  });
+
+  it('PING_CHECK argv for ping(8)', () => {
+    const spec = {
+      kind: 'PING_CHECK' as const,
+      connectIp: '198.51.100.2',
+      connectPort: 0,
+      connectTimeout: 2.5,
+      bindto: '198.51.100.1',
+      ...defaultTiming('PING_CHECK'),
+    };
+    expect(pingArgs(spec)).toEqual([
+      '-4',
+      '-n',
+      '-q',
+      '-c',
+      '1',
+      '-W',
+      '3',
+      '-w',
+      '3',
+      '-I',
+      '198.51.100.1',
+      '198.51.100.2',
+    ]);
+  });
+
+  it('keepalived default timing per checker', () => {
+    expect(defaultTiming('DNS_CHECK', 10)).toMatchObject({ retry: 3, delayBeforeRetry: 10 });
+    expect(defaultTiming('MISC_CHECK')).toMatchObject({ retry: 0, delayBeforeRetry: 1 });
+    expect(defaultTiming('SSL_GET')).toMatchObject({ retry: 1, delayBeforeRetry: 3 });
+  });
+
+  it('reply parsers never throw on arbitrary bytes (fuzz)', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.integer({ min: 0, max: 0xffff }), (bytes, id) => {
+        const b = Buffer.from(bytes);
+        classifyReply(b, id);
+        replyEnd(b);
+        replyCode(b);
+        matchesPattern(b, 'xx00');
+        file.interpretValue({ weight: 3 }, b.toString('latin1'));
+        return true;
+      }),
+    );
+  });
+});

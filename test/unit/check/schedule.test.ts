@@ -1,0 +1,279 @@
+import { describe, expect, it } from 'vitest';
+import type { Runner } from '../../../src/check/index.js';
+import { Scheduler } from '../../../src/check/schedule.js';
+import type { CheckResult, CheckSpec, RealServerEvent, TcpCheckSpec } from '../../../src/check/types.js';
+import { FakeClock } from '../../../src/core/clock.js';
+import { KaError } from '../../../src/core/errors.js';
+
+const S = 1_000_000;
+const STEP = 10_000; // every time below is a multiple of 10 ms, so results land exactly on a step
+
+/** Let the runner's promise chain settle (results are handled in microtasks). */
+const settle = () => new Promise<void>((r) => setImmediate(r));
+
+async function runFor(clock: FakeClock, us: number): Promise<void> {
+  clock.advance(0); // timers due now (warmup 0) fire before time moves
+  await settle();
+  for (let t = 0; t < us; t += STEP) {
+    clock.advance(STEP);
+    await settle();
+  }
+}
+
+function tcp(over: Partial<TcpCheckSpec> = {}): TcpCheckSpec {
+  return {
+    kind: 'TCP_CHECK',
+    connectIp: '198.51.100.2',
+    connectPort: 80,
+    connectTimeout: 1,
+    delayLoop: 2,
+    retry: 2,
+    delayBeforeRetry: 0.5,
+    warmup: 0,
+    alpha: false,
+    ...over,
+  };
+}
+
+/** A simulated backend: healthy answers at once; unhealthy never answers (timeout after connect_timeout). */
+function simulated(clock: FakeClock, healthy: (now: number) => boolean): Runner {
+  return (spec, signal) =>
+    new Promise<CheckResult>((resolve) => {
+      if (healthy(clock.now())) {
+        resolve({ ok: true });
+        return;
+      }
+      const timeout = 'connectTimeout' in spec ? spec.connectTimeout : 1;
+      const h = clock.at(clock.now() + timeout * S, () =>
+        resolve({ ok: false, error: new KaError('KA_ERR_CHECK_TIMEOUT', 'timed out') }),
+      );
+      signal.addEventListener('abort', () => {
+        h.cancel();
+        resolve({ ok: false, error: new KaError('KA_ERR_CHECK_ABORTED', 'cancelled') });
+      });
+    });
+}
+
+function setup(
+  checkers: CheckSpec[],
+  healthy: (now: number) => boolean,
+  extra: { max?: number; random?: () => number } = {},
+) {
+  const clock = new FakeClock(1_000_000);
+  const t0 = clock.now();
+  const events: Array<RealServerEvent & { at: number }> = [];
+  const attempts: Array<{ at: number; ok: boolean }> = [];
+  const sched = new Scheduler({
+    clock,
+    runner: simulated(clock, (now) => healthy(now - t0)),
+    random: extra.random ?? (() => 0),
+    maxConcurrent: extra.max ?? 16,
+    onEvent: (ev) => events.push({ ...ev, at: clock.now() - t0 }),
+    onAttempt: (_rs, _i, r, at) => attempts.push({ at: at - t0, ok: r.ok }),
+  });
+  sched.add({ id: '198.51.100.2:80', weight: 10, checkers });
+  return { clock, t0, events, attempts, sched };
+}
+
+describe('check schedule machine (FakeClock)', () => {
+  it('goes DOWN after retry+1 consecutive failures, within delay_loop × (retry+1) + connect_timeout', async () => {
+    const failAt = 3 * S;
+    const { clock, events, attempts } = setup([tcp()], (t) => t < failAt);
+    await runFor(clock, 12 * S);
+    // Checks at 0, 2 (ok); 4 fails at 5; retries at 5.5 (fails 6.5) and 7 (fails 8) → DOWN at 8 s.
+    expect(attempts.slice(0, 5)).toEqual([
+      { at: 0, ok: true },
+      { at: 2 * S, ok: true },
+      { at: 5 * S, ok: false },
+      { at: 6.5 * S, ok: false },
+      { at: 8 * S, ok: false },
+    ]);
+    expect(events).toEqual([
+      { realServer: '198.51.100.2:80', up: true, at: 0 },
+      { realServer: '198.51.100.2:80', up: false, at: 8 * S },
+    ]);
+    const down = events[1]!.at;
+    expect(down - failAt).toBeLessThanOrEqual(2 * S * (2 + 1) + 1 * S);
+  });
+
+  it('does not retry while DOWN and comes back UP on the first success', async () => {
+    const { clock, events, attempts } = setup([tcp()], (t) => t < 3 * S || t >= 11 * S);
+    await runFor(clock, 16 * S);
+    // DOWN at 8; next checks at 10 (fails at 11, no retry), 13 → success → UP at 13.
+    expect(attempts.filter((a) => a.at > 8 * S && a.at <= 13 * S)).toEqual([
+      { at: 11 * S, ok: false },
+      { at: 13 * S, ok: true },
+    ]);
+    expect(events.map((e) => [e.up, e.at])).toEqual([
+      [true, 0],
+      [false, 8 * S],
+      [true, 13 * S],
+    ]);
+  });
+
+  it('retry 0 goes DOWN on the first failure; a success between failures resets the count', async () => {
+    const { clock, events } = setup([tcp({ retry: 0 })], (t) => t < 3 * S);
+    await runFor(clock, 6 * S);
+    expect(events.map((e) => [e.up, e.at])).toEqual([
+      [true, 0],
+      [false, 5 * S],
+    ]);
+    // Intermittent: fails only on the check at 4 s; the retry at 5.5 s succeeds, so the server stays UP.
+    const flaky = setup([tcp({ retry: 1 })], (t) => !(t >= 4 * S && t < 5 * S));
+    await runFor(flaky.clock, 12 * S);
+    expect(flaky.events.map((e) => e.up)).toEqual([true]);
+  });
+
+  it('alpha starts DOWN and needs one success', async () => {
+    const { clock, events } = setup([tcp({ alpha: true })], () => true);
+    expect(events).toEqual([{ realServer: '198.51.100.2:80', up: false, at: 0 }]);
+    await runFor(clock, 1 * S);
+    expect(events.map((e) => [e.up, e.at])).toEqual([
+      [false, 0],
+      [true, 0],
+    ]);
+  });
+
+  it('fast_recovery checks a DOWN server every delay_before_retry', async () => {
+    const healthy = (t: number) => t < 3 * S || t >= 5.2 * S;
+    // Checks at 0, 4 (times out at 5, retry 0 → DOWN at 5). Healthy again from 5.2 s.
+    const fast = setup([tcp({ fastRecovery: true, retry: 0, delayLoop: 4 })], healthy);
+    await runFor(fast.clock, 10 * S);
+    expect(fast.events.map((e) => [e.up, e.at])).toEqual([
+      [true, 0],
+      [false, 5 * S],
+      [true, 5.5 * S],
+    ]);
+    const slow = setup([tcp({ retry: 0, delayLoop: 4 })], healthy);
+    await runFor(slow.clock, 10 * S);
+    expect(slow.events.map((e) => [e.up, e.at])).toEqual([
+      [true, 0],
+      [false, 5 * S],
+      [true, 9 * S],
+    ]);
+  });
+
+  it('warmup spreads the first check over [0, warmup]', async () => {
+    const { clock, attempts } = setup([tcp({ warmup: 4 })], () => true, { random: () => 0.25 });
+    await runFor(clock, 2 * S);
+    expect(attempts[0]).toEqual({ at: 1 * S, ok: true });
+    const def = setup([tcp({ warmup: undefined, delayLoop: 6 })], () => true, { random: () => 0.5 });
+    await runFor(def.clock, 4 * S);
+    expect(def.attempts[0]).toEqual({ at: 3 * S, ok: true });
+  });
+
+  it('a real server is UP only while all of its checkers are UP', async () => {
+    const clock = new FakeClock(1_000_000);
+    const events: RealServerEvent[] = [];
+    let bad = false;
+    const runner: Runner = async (spec) =>
+      spec.kind === 'TCP_CHECK' && bad
+        ? { ok: false, error: new KaError('KA_ERR_CHECK_REFUSED', 'refused') }
+        : { ok: true };
+    const sched = new Scheduler({ clock, runner, random: () => 0, onEvent: (e) => events.push(e) });
+    const file: CheckSpec = {
+      kind: 'FILE_CHECK',
+      file: '/nonexistent',
+      delayLoop: 1,
+      retry: 0,
+      delayBeforeRetry: 1,
+      warmup: 0,
+      alpha: false,
+    };
+    sched.add({ id: 'rs', weight: 1, checkers: [tcp({ retry: 0, delayLoop: 1 }), file] });
+    await runFor(clock, 1 * S);
+    bad = true;
+    await runFor(clock, 2 * S);
+    expect(sched.state('rs')).toEqual({ up: false, weight: 1, checkers: [false, true] });
+    bad = false;
+    await runFor(clock, 2 * S);
+    expect(events.map((e) => e.up)).toEqual([true, false, true]);
+  });
+
+  it('misc_dynamic and FILE_CHECK weights reach the event', async () => {
+    const clock = new FakeClock(1_000_000);
+    const events: RealServerEvent[] = [];
+    const results: CheckResult[] = [
+      { ok: true, weight: 5 },
+      { ok: true, weight: 7 },
+      { ok: true, weight: 7 },
+      { ok: true },
+    ];
+    const runner: Runner = async (spec) =>
+      spec.kind === 'MISC_CHECK' ? (results.shift() ?? { ok: true }) : { ok: true, weightDelta: -2 };
+    const sched = new Scheduler({ clock, runner, random: () => 0, onEvent: (e) => events.push(e) });
+    const misc: CheckSpec = {
+      kind: 'MISC_CHECK',
+      miscPath: ['x'],
+      miscDynamic: true,
+      delayLoop: 1,
+      retry: 0,
+      delayBeforeRetry: 1,
+      warmup: 0,
+      alpha: false,
+    };
+    sched.add({ id: 'rs', weight: 10, checkers: [misc] });
+    await runFor(clock, 4 * S);
+    expect(events).toEqual([
+      { realServer: 'rs', up: true },
+      { realServer: 'rs', up: true, weight: 5 },
+      { realServer: 'rs', up: true, weight: 7 },
+      { realServer: 'rs', up: true },
+    ]);
+    const fileSpec: CheckSpec = {
+      kind: 'FILE_CHECK',
+      file: 'f',
+      weight: 2,
+      delayLoop: 1,
+      retry: 0,
+      delayBeforeRetry: 1,
+      warmup: 0,
+      alpha: false,
+    };
+    sched.add({ id: 'rs2', weight: 10, checkers: [fileSpec] });
+    await runFor(clock, 1 * S);
+    expect(events.at(-1)).toEqual({ realServer: 'rs2', up: true, weight: 8 });
+  });
+
+  it('bounds concurrency and runs queued checks in order', async () => {
+    const clock = new FakeClock(1_000_000);
+    let running = 0;
+    let peak = 0;
+    let done = 0;
+    const runner: Runner = (_s, _sig) =>
+      new Promise((resolve) => {
+        running++;
+        peak = Math.max(peak, running);
+        clock.at(clock.now() + 0.1 * S, () => {
+          running--;
+          done++;
+          resolve({ ok: true });
+        });
+      });
+    const sched = new Scheduler({ clock, runner, random: () => 0, maxConcurrent: 3, onEvent: () => {} });
+    for (let i = 0; i < 10; i++) sched.add({ id: `rs${i}`, weight: 1, checkers: [tcp({ delayLoop: 5 })] });
+    expect(sched.inFlight).toBe(0);
+    await runFor(clock, 0.01 * S);
+    expect(sched.inFlight).toBe(3);
+    expect(sched.waiting).toBe(7);
+    await runFor(clock, 1 * S);
+    expect(peak).toBe(3);
+    expect(done).toBe(10);
+  });
+
+  it('remove() and stop() cancel in-flight attempts through their AbortSignal', async () => {
+    const { clock, sched, events } = setup([tcp()], () => false);
+    await runFor(clock, 0.5 * S);
+    expect(sched.inFlight).toBe(1);
+    sched.remove('198.51.100.2:80');
+    await settle();
+    expect(sched.inFlight).toBe(0);
+    expect(clock.armed).toBe(0);
+    await runFor(clock, 5 * S);
+    expect(events).toHaveLength(1);
+    expect(() => sched.add({ id: 'x', weight: 1, checkers: [] })).not.toThrow();
+    expect(() => sched.add({ id: 'x', weight: 1, checkers: [] })).toThrow(KaError);
+    sched.stop();
+    expect(sched.state('x')).toBeUndefined();
+  });
+});
