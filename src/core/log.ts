@@ -2,7 +2,7 @@
  * Structured logging through pino. Messages keep keepalived's wording where operators grep for it
  * (`(VI_1) Entering MASTER STATE`); the structured fields carry the rest.
  */
-import { destination, pino, stdTimeFunctions, type Logger } from 'pino';
+import { destination, type Logger, pino, stdTimeFunctions } from 'pino';
 
 export type { Logger };
 

@@ -196,7 +196,9 @@ export interface NlError {
 export function decodeNlError(msg: NlMsg): NlError {
   const p = msg.payload;
   if (p.length < 20) {
-    fail(WireErrors.KA_ERR_NL_BAD_MSG, `NLMSG_ERROR payload of ${p.length} bytes (need 20)`, { len: p.length });
+    fail(WireErrors.KA_ERR_NL_BAD_MSG, `NLMSG_ERROR payload of ${p.length} bytes (need 20)`, {
+      len: p.length,
+    });
   }
   const orig = {
     len: p.readUInt32LE(4),
@@ -212,7 +214,8 @@ export function decodeNlError(msg: NlMsg): NlError {
     if (tlvStart <= p.length) {
       for (const a of decodeAttrs(p, tlvStart)) {
         if (a.type === NLMSGERR_ATTR_MSG) res.extMessage = a.value.toString('utf8').replace(/\0.*$/s, '');
-        else if (a.type === NLMSGERR_ATTR_OFFS && a.value.length >= 4) res.extOffset = a.value.readUInt32LE(0);
+        else if (a.type === NLMSGERR_ATTR_OFFS && a.value.length >= 4)
+          res.extOffset = a.value.readUInt32LE(0);
       }
     }
   }
@@ -233,7 +236,11 @@ export function decodeGenlHeader(payload: Buffer): { cmd: number; version: numbe
       len: payload.length,
     });
   }
-  return { cmd: payload.readUInt8(0), version: payload.readUInt8(1), attrs: decodeAttrs(payload, GENL_HDRLEN) };
+  return {
+    cmd: payload.readUInt8(0),
+    version: payload.readUInt8(1),
+    attrs: decodeAttrs(payload, GENL_HDRLEN),
+  };
 }
 
 // Attribute payload helpers (host order unless the name says be).
