@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { needRoot } from '../support/privilege.js';
 
 /** Packages every namespace test needs. */
-export const LAB_PACKAGES = ['iproute2', 'nftables', 'tcpdump'] as const;
+export const LAB_PACKAGES = ['iproute2', 'nftables', 'tcpdump', 'iputils-ping'] as const;
 /** Packages for interop tests with Debian's keepalived. */
 export const KEEPALIVED_PACKAGES = [...LAB_PACKAGES, 'keepalived'] as const;
 /** Packages for the IPVS kernel VM. */

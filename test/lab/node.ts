@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
 import { killQuiet, LabError, netnsPids, pidAlive, run } from './resources.js';
 
 export const KEEPALIVED_BIN = '/usr/sbin/keepalived';
@@ -106,6 +107,29 @@ export class LabProcess {
   /** Both streams, stdout first. */
   output(): string {
     return this.stdout() + this.stderr();
+  }
+}
+
+/**
+ * Wait until every listed link of a namespace is operationally UP. Carrier changes reach the stack
+ * through the kernel's linkwatch, up to a second after `ip link set up`; until then routes may be
+ * missing and frames are dropped.
+ */
+export async function waitOperUp(ns: string, devs: readonly string[], timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  let states: Record<string, string> = {};
+  for (;;) {
+    const links = JSON.parse(await run('ip', ['-n', ns, '-j', 'link', 'show'])) as {
+      ifname: string;
+      operstate: string;
+    }[];
+    states = Object.fromEntries(
+      links.filter((l) => devs.includes(l.ifname)).map((l) => [l.ifname, l.operstate]),
+    );
+    if (devs.every((d) => states[d] === 'UP')) return;
+    if (performance.now() > deadline)
+      throw new LabError(`links of ${ns} not up after ${timeoutMs} ms: ${JSON.stringify(states)}`);
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
 
@@ -265,8 +289,11 @@ export class LabNode {
     return this.ip(['link', 'set', this.link(ifname).ifname, 'down']);
   }
 
-  linkUp(ifname?: string): Promise<string> {
-    return this.ip(['link', 'set', this.link(ifname).ifname, 'up']);
+  /** Set the link up and wait (up to `timeoutMs`) until it is operationally up (carrier seen). */
+  async linkUp(ifname?: string, timeoutMs = 5000): Promise<void> {
+    const dev = this.link(ifname).ifname;
+    await this.ip(['link', 'set', dev, 'up']);
+    await waitOperUp(this.ns, [dev], timeoutMs);
   }
 
   /**
@@ -321,6 +348,29 @@ export class LabNode {
         prefixlen: a.prefixlen,
       })),
     );
+  }
+
+  /** ICMP echo from this node (`ping -n`): how many of `count` probes got a reply (none sent without a route). */
+  async ping(addr: string, count = 1, opts: { intervalS?: number; waitS?: number } = {}) {
+    const args = [
+      'netns',
+      'exec',
+      this.ns,
+      'ping',
+      '-n',
+      '-q',
+      '-c',
+      String(count),
+      '-W',
+      String(opts.waitS ?? 1),
+    ];
+    if (opts.intervalS !== undefined) args.push('-i', String(opts.intervalS));
+    const r = await execa('ip', [...args, addr], { reject: false });
+    const m = /(\d+) packets transmitted, (\d+) received/.exec(String(r.stdout));
+    // No route (e.g. link down, other segment): nothing could be sent.
+    if (!m && /unreachable/i.test(String(r.stderr))) return { sent: 0, received: 0 };
+    if (!m) throw new LabError(`ping ${addr} from ${this.name} failed: ${String(r.stderr).trim()}`);
+    return { sent: Number(m[1]), received: Number(m[2]) };
   }
 
   async hasAddress(addr: string): Promise<boolean> {

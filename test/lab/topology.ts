@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ipaddr from 'ipaddr.js';
-import { LabNode, type LinkInfo } from './node.js';
+import { LabNode, type LinkInfo, waitOperUp } from './node.js';
 import {
   destroyNetnsSync,
   LabError,
@@ -117,8 +117,15 @@ export class Topology {
     await this.bridgeIp(['link', 'set', this.node(node).link(ifname).port, 'down']);
   }
 
-  async portUp(node: string, ifname?: string): Promise<void> {
-    await this.bridgeIp(['link', 'set', this.node(node).link(ifname).port, 'up']);
+  /** Port up again; waits until both the port and the node's link are operationally up. */
+  async portUp(node: string, ifname?: string, timeoutMs = 5000): Promise<void> {
+    const n = this.node(node);
+    const l = n.link(ifname);
+    await this.bridgeIp(['link', 'set', l.port, 'up']);
+    await Promise.all([
+      waitOperUp(this.bridgeNs, [l.port], timeoutMs),
+      waitOperUp(n.ns, [l.ifname], timeoutMs),
+    ]);
   }
 
   /**
