@@ -5,13 +5,7 @@
  * when unicast) + AH (ICV zeroed) + VRRP. Facts: shared/reference/wire-and-kernel.md §1.6, vector §3.8.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { KaError } from '../core/errors.js';
-import type { PacketErrors } from './errors.js';
-
-type Code = keyof typeof PacketErrors;
-function fail(code: Code, message: string, details: Record<string, unknown> = {}): never {
-  throw new KaError(code, message, details);
-}
+import { packetError as fail } from './errors.js';
 
 export const AH_LENGTH = 24;
 /** AH payload length field for a 12-byte ICV: (24 / 4) - 2. */

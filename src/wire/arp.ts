@@ -3,8 +3,7 @@
  * sender = target = VIP and target MAC ff:ff:ff:ff:ff:ff, broadcast. Facts:
  * shared/reference/wire-and-kernel.md §3.7, §6.
  */
-import { KaError } from '../core/errors.js';
-import type { PacketErrors } from './errors.js';
+import { packetError as fail } from './errors.js';
 import {
   BROADCAST_MAC,
   bytesToMac,
@@ -14,11 +13,6 @@ import {
   macToBytes,
 } from './ethernet.js';
 import { addrToBytes, bytesToAddr } from './ip.js';
-
-type Code = keyof typeof PacketErrors;
-function fail(code: Code, message: string, details: Record<string, unknown> = {}): never {
-  throw new KaError(code, message, details);
-}
 
 export const ARP_LENGTH = 28;
 export const ARP_OP_REQUEST = 1;

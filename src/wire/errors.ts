@@ -1,4 +1,4 @@
-import { defineCodes } from '../core/errors.js';
+import { defineCodes, KaError } from '../core/errors.js';
 
 /** Error codes of the pure codecs in src/wire/ (documented in docs/errors/wire.md). */
 export const WireErrors = defineCodes('wire', {
@@ -34,3 +34,12 @@ export const RtnlErrors = defineCodes('wire', {
   KA_ERR_GENL_BAD_REPLY:
     'a generic netlink controller reply is not CTRL_CMD_NEWFAMILY or lacks the family id or name',
 });
+
+/** Throws the typed error of the packet codecs (one code per cause, see PacketErrors). */
+export function packetError(
+  code: keyof typeof PacketErrors,
+  message: string,
+  details: Record<string, unknown> = {},
+): never {
+  throw new KaError(code, message, details);
+}

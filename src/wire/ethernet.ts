@@ -2,13 +2,7 @@
  * Ethernet II header codec and MAC address helpers (pure). Used to build GARP / NA frames for
  * AF_PACKET sockets and to strip captures in tests. Facts: shared/reference/wire-and-kernel.md §1.1, §3, §6.
  */
-import { KaError } from '../core/errors.js';
-import type { PacketErrors } from './errors.js';
-
-type Code = keyof typeof PacketErrors;
-function fail(code: Code, message: string, details: Record<string, unknown>): never {
-  throw new KaError(code, message, details);
-}
+import { packetError as fail } from './errors.js';
 
 export const ETH_HEADER_LENGTH = 14;
 export const ETHERTYPE_IPV4 = 0x0800;

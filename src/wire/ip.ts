@@ -4,14 +4,8 @@
  * Facts: shared/reference/wire-and-kernel.md §1.2, §1.8, §3.
  */
 import ipaddr from 'ipaddr.js';
-import { KaError } from '../core/errors.js';
 import { internetChecksum } from './checksum.js';
-import type { PacketErrors } from './errors.js';
-
-type Code = keyof typeof PacketErrors;
-function fail(code: Code, message: string, details: Record<string, unknown> = {}): never {
-  throw new KaError(code, message, details);
-}
+import { packetError as fail } from './errors.js';
 
 export const IPPROTO_ICMPV6 = 58;
 export const IPPROTO_AH = 51;

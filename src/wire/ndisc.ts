@@ -3,9 +3,8 @@
  * 33:33:00:00:00:01, IPv6 src = VIP, dst ff02::1, hop limit 255, NA with O=1, S=0, R only when the
  * interface forwards, and a Target Link-Layer Address option. Facts: shared/reference/wire-and-kernel.md §3.9, §6.
  */
-import { KaError } from '../core/errors.js';
 import { internetChecksum, pseudoHeaderSum } from './checksum.js';
-import type { PacketErrors } from './errors.js';
+import { packetError as fail } from './errors.js';
 import { bytesToMac, ETH_HEADER_LENGTH, ETHERTYPE_IPV6, encodeEthernet, macToBytes } from './ethernet.js';
 import {
   addrToBytes,
@@ -15,11 +14,6 @@ import {
   IPV6_HEADER_LENGTH,
   multicastMac,
 } from './ip.js';
-
-type Code = keyof typeof PacketErrors;
-function fail(code: Code, message: string, details: Record<string, unknown> = {}): never {
-  throw new KaError(code, message, details);
-}
 
 export const ICMPV6_NEIGHBOUR_ADVERT = 136;
 export const NA_HEADER_LENGTH = 24;

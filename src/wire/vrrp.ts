@@ -4,10 +4,9 @@
  * interval? my peer?) belongs to src/vrrp/ (STYLE.md habit 2).
  * Facts: shared/reference/wire-and-kernel.md §1.3-1.6, §3.
  */
-import { KaError } from '../core/errors.js';
 import { AH_LENGTH, encodeAh, sealAhPacket } from './ah.js';
 import { checksumUpdate16, internetChecksum, pseudoHeaderSum } from './checksum.js';
-import type { PacketErrors } from './errors.js';
+import { packetError as fail } from './errors.js';
 import {
   addrToBytes,
   bytesToAddr,
@@ -47,11 +46,6 @@ export interface ReceivedAdvert {
   /** TTL (IPv4) or hop limit (IPv6). */
   ttl: number;
   ifindex: number;
-}
-
-type Code = keyof typeof PacketErrors;
-function fail(code: Code, message: string, details: Record<string, unknown> = {}): never {
-  throw new KaError(code, message, details);
 }
 
 export const VRRP_TYPE_ADVERT = 1;
