@@ -6,6 +6,7 @@
  */
 import { KaError } from '../../core/errors.js';
 import { type Logger, silentLogger } from '../../core/log.js';
+import type { VrrpEvent } from '../types.js';
 import {
   computePriority,
   type PriorityResult,
@@ -119,4 +120,19 @@ export class InstanceTracking {
       this.opts.onChange(next, prev);
     }
   }
+}
+
+/**
+ * The state-machine events for one tracking change (src/vrrp/types.ts VrrpEvent). Entering FAULT:
+ * `fault` first, so the instance leaves MASTER at its old priority; leaving FAULT: `priority`
+ * first, so BACKUP starts with the Master_Down timer of the new priority. `initPending` has no
+ * event: the daemon should not start the instance until it clears (keepalived num_script_init).
+ */
+export function machineEvents(next: PriorityResult, prev: PriorityResult): VrrpEvent[] {
+  const events: VrrpEvent[] = [];
+  const prio = next.effectivePriority !== prev.effectivePriority;
+  if (next.fault && !prev.fault) events.push({ type: 'fault' });
+  if (prio) events.push({ type: 'priority', effectivePriority: next.effectivePriority });
+  if (!next.fault && prev.fault) events.push({ type: 'unfault' });
+  return events;
 }

@@ -4,7 +4,7 @@
  * Matching as keepalived's read_procs/check_params: without parameters and without full_command the
  * name is compared with the command name from /proc/PID/stat (zombies skipped; names longer than
  * 15 characters are compared on their first 15, the kernel's comm length). With parameters or
- * full_command, argv[0] of /proc/PID/cmdline is compared, and the remaining NUL-separated arguments
+ * full_command (or param_match), argv[0] of /proc/PID/cmdline is compared, and the remaining NUL-separated arguments
  * must equal the configured ones (exact), start with them (partial), or start with them with the
  * last one only a prefix (initial).
  *
@@ -43,7 +43,8 @@ export interface ProcEntry {
 
 const COMM_LEN = 15;
 
-const usesCmdline = (s: ProcessMatchSpec): boolean => s.fullCommand === true || (s.params?.length ?? 0) > 0;
+const usesCmdline = (s: ProcessMatchSpec): boolean =>
+  s.fullCommand === true || s.paramMatch !== undefined || (s.params?.length ?? 0) > 0;
 
 /** Does one process match? */
 export function matchProcess(spec: ProcessMatchSpec, p: ProcEntry): boolean {

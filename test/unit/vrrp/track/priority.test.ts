@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../../../../src/core/clock.js';
 import { isKaError } from '../../../../src/core/errors.js';
-import { InstanceTracking } from '../../../../src/vrrp/track/instance.js';
+import { InstanceTracking, machineEvents } from '../../../../src/vrrp/track/instance.js';
 import {
   computePriority,
   type PriorityResult,
@@ -177,5 +177,34 @@ describe('InstanceTracking', () => {
       [2_000_000, 70],
       [5_000_000, 100],
     ]);
+  });
+});
+
+describe('machineEvents', () => {
+  const r = (effectivePriority: number, fault: boolean): PriorityResult => ({
+    basePriority: 100,
+    totalPriority: effectivePriority,
+    effectivePriority,
+    fault,
+    initPending: false,
+    reasons: [],
+  });
+  it.each([
+    ['priority only', r(100, false), r(90, false), [{ type: 'priority', effectivePriority: 90 }]],
+    [
+      'fault before the new priority',
+      r(100, false),
+      r(90, true),
+      [{ type: 'fault' }, { type: 'priority', effectivePriority: 90 }],
+    ],
+    [
+      'new priority before unfault',
+      r(90, true),
+      r(100, false),
+      [{ type: 'priority', effectivePriority: 100 }, { type: 'unfault' }],
+    ],
+    ['nothing', r(100, true), r(100, true), []],
+  ])('%s', (_l, prev, next, want) => {
+    expect(machineEvents(next, prev)).toEqual(want);
   });
 });

@@ -1,0 +1,162 @@
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Counters } from '../../../src/core/counters.js';
+import { type ScriptEvent, ScriptRunner, succeeded } from '../../../src/notify/script.js';
+
+let dir: string;
+const runners: ScriptRunner[] = [];
+
+async function script(name: string, body: string): Promise<string> {
+  const p = join(dir, name);
+  await writeFile(p, `#!/bin/sh\n${body}\n`);
+  await chmod(p, 0o755);
+  return p;
+}
+
+function runner(opts: ConstructorParameters<typeof ScriptRunner>[0] = {}): ScriptRunner {
+  const r = new ScriptRunner(opts);
+  runners.push(r);
+  return r;
+}
+
+/** Running (not gone, not a zombie waiting for a reaper). */
+const alive = async (pid: number): Promise<boolean> => {
+  const stat = await readFile(`/proc/${pid}/stat`, 'latin1').catch(() => null);
+  return stat !== null && stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+};
+
+/** Poll until `pid` is no longer running (signal delivery is asynchronous). */
+async function gone(pid: number): Promise<boolean> {
+  for (let i = 0; i < 100; i++) {
+    if (!(await alive(pid))) return true;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return false;
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'kt-script-'));
+});
+afterAll(async () => {
+  for (const r of runners) await r.close('SIGKILL', 0);
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('ScriptRunner with real scripts', () => {
+  it('passes argv untouched, reports exit status and captures output', async () => {
+    const s = await script('echo.sh', 'for a in "$@"; do echo "[$a]"; done; echo err >&2; exit 3');
+    const r = await runner().run({ name: 'echo', argv: [s, 'a b', "it's"] }, ['EXTRA']);
+    expect(r.outcome).toEqual({ kind: 'exit', code: 3 });
+    expect(r.stdout).toBe("[a b]\n[it's]\n[EXTRA]\n");
+    expect(r.stderr).toBe('err\n');
+    expect(succeeded(r.outcome)).toBe(false);
+  });
+
+  it('runs a file without #! through /bin/sh -c with keepalived quoting', async () => {
+    const p = join(dir, 'noshebang.sh');
+    await writeFile(p, 'echo "n=$# first=$1"\n');
+    await chmod(p, 0o755);
+    const r = await runner().run({ name: 'sh', argv: [p, 'x y'], mode: 'shell' });
+    expect(r.stdout).toBe('n=1 first=x y\n');
+  });
+
+  it('drops IFS, LD_PRELOAD and LD_LIBRARY_PATH from the environment', async () => {
+    const s = await script('env.sh', "env | grep -E '^(IFS|LD_PRELOAD|LD_LIBRARY_PATH|KEEP)=' | sort");
+    const env = { ...process.env, IFS: ':', LD_PRELOAD: '/x.so', LD_LIBRARY_PATH: '/x', KEEP: 'yes' };
+    const r = await runner({ env }).run({ name: 'env', argv: [s] });
+    expect(r.stdout).toBe('KEEP=yes\n');
+  });
+
+  it('keeps at most maxOutputBytes of each stream and counts the rest', async () => {
+    const s = await script(
+      'chatty.sh',
+      'i=0; while [ $i -lt 200 ]; do echo 0123456789012345678901234567890123456789012345678; i=$((i+1)); done',
+    );
+    const r = await runner({ maxOutputBytes: 1000 }).run({ name: 'chatty', argv: [s] });
+    expect(r.outcome).toEqual({ kind: 'exit', code: 0 });
+    expect(r.stdout.length).toBe(1000);
+    expect(r.outputDropped).toBe(200 * 50 - 1000);
+  });
+
+  it('a spawn failure is a result with KA_ERR_NOTIFY_SPAWN, not an exception', async () => {
+    const counters = new Counters();
+    const r = await runner({ counters }).run({ name: 'missing', argv: [join(dir, 'does-not-exist')] });
+    expect(r.outcome.kind).toBe('spawn-error');
+    expect(r.outcome.kind === 'spawn-error' && r.outcome.error.code).toBe('KA_ERR_NOTIFY_SPAWN');
+    expect(counters.get('KA_ERR_NOTIFY_SPAWN')).toBe(1);
+  });
+
+  it('timeout: SIGTERM to the process group kills the script and its children', async () => {
+    const pidFile = join(dir, 'child.pid');
+    const s = await script('hang.sh', `sleep 30 & echo $! > ${pidFile}; wait`);
+    const r = await runner().run({ name: 'hang', argv: [s], timeoutUs: 300_000 });
+    expect(r.outcome).toEqual({ kind: 'timeout', signal: 'SIGTERM' });
+    const child = Number(await readFile(pidFile, 'utf8'));
+    expect(await gone(child)).toBe(true);
+    process.stdout.write(
+      `script timeout: SIGTERM → exit after ${((r.killDelayUs ?? 0) / 1000).toFixed(1)} ms\n`,
+    );
+  });
+
+  it('timeout: a script ignoring SIGTERM gets SIGKILL after the grace period', async () => {
+    const s = await script('stubborn.sh', "trap '' TERM; while :; do sleep 0.05; done");
+    const r = await runner().run({ name: 'stubborn', argv: [s], timeoutUs: 200_000, killGraceUs: 300_000 });
+    expect(r.outcome.kind).toBe('timeout');
+    expect(r.outcome.kind === 'timeout' && r.outcome.signal).toBe('SIGKILL');
+    process.stdout.write(
+      `script ignoring TERM: killed ${((r.killDelayUs ?? 0) / 1000).toFixed(1)} ms after TERM (grace 300 ms)\n`,
+    );
+    expect(r.killDelayUs).toBeGreaterThanOrEqual(300_000);
+  });
+
+  it('a hung script delays neither the caller, nor the event loop, nor the next script', async () => {
+    const events: ScriptEvent[] = [];
+    const rn = runner({ onEvent: (e) => events.push(e) });
+    const hung = await script('hung.sh', 'sleep 30');
+    const quick = await script('quick.sh', 'exit 0');
+    const hungDone = rn.run({ name: 'hung', argv: [hung] });
+    const t0 = process.hrtime.bigint();
+    rn.fire({ name: 'quick', argv: [quick] });
+    const callUs = Number(process.hrtime.bigint() - t0) / 1000;
+    await new Promise<void>((r) => setImmediate(r));
+    const quickEnd = await new Promise<ScriptEvent>((resolve) => {
+      const check = () => {
+        const e = events.find((x) => x.type === 'end' && x.result.script === 'quick');
+        if (e) resolve(e);
+        else setTimeout(check, 5);
+      };
+      check();
+    });
+    expect(quickEnd.type === 'end' && quickEnd.result.outcome).toEqual({ kind: 'exit', code: 0 });
+    expect(rn.running).toBe(1);
+    process.stdout.write(`fire() returned in ${callUs.toFixed(0)} µs while a hung script runs\n`);
+    await rn.close('SIGTERM');
+    expect((await hungDone).outcome).toEqual({ kind: 'signal', signal: 'SIGTERM' });
+  });
+
+  it('bounded queue per script: extra calls are dropped and counted, queued ones run later', async () => {
+    const counters = new Counters();
+    const events: ScriptEvent[] = [];
+    const rn = runner({ counters, onEvent: (e) => events.push(e) });
+    const gate = join(dir, 'gate');
+    const s = await script('gated.sh', `while [ ! -e ${gate} ]; do sleep 0.02; done`);
+    const def = { name: 'gated', argv: [s], maxRunning: 1, maxQueued: 1 };
+    const a = rn.run(def, ['1']);
+    const b = rn.run(def, ['2']);
+    const c = rn.run(def, ['3']);
+    expect((await c).outcome.kind).toBe('dropped');
+    expect(counters.get('KA_ERR_NOTIFY_QUEUE_FULL')).toBe(1);
+    expect(events.filter((e) => e.type === 'start').map((e) => e.type === 'start' && e.argv.at(-1))).toEqual([
+      '1',
+    ]);
+    await writeFile(gate, '');
+    expect((await a).outcome).toEqual({ kind: 'exit', code: 0 });
+    expect((await b).outcome).toEqual({ kind: 'exit', code: 0 });
+    expect(events.filter((e) => e.type === 'start').map((e) => e.type === 'start' && e.argv.at(-1))).toEqual([
+      '1',
+      '2',
+    ]);
+  });
+});
