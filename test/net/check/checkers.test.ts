@@ -1,0 +1,414 @@
+/**
+ * Checkers against real servers in a namespace the test creates (veth: host 198.51.100.1/24, namespace
+ * 198.51.100.2/24). The servers are a child node process in the namespace (fixtures/servers.mjs) whose
+ * behaviour is switched per test: healthy, slow, reset mid-response, wrong status, wrong digest,
+ * truncated body, never answering, refusing. Checkers run in this process.
+ * Detection and recovery times are measured with the real clock and printed; the bound
+ * delay_loop × (retry + 1) + connect_timeout is asserted with a generous margin.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import readline from 'node:readline';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import * as dns from '../../../src/check/dns.js';
+import { runGenhash } from '../../../src/check/genhash.js';
+import * as http from '../../../src/check/http.js';
+import { runCheck } from '../../../src/check/index.js';
+import * as ping from '../../../src/check/ping.js';
+import { Scheduler } from '../../../src/check/schedule.js';
+import * as smtp from '../../../src/check/smtp.js';
+import * as tcp from '../../../src/check/tcp.js';
+import type {
+  CheckResult,
+  CheckSpec,
+  CheckTiming,
+  ConnOpts,
+  HttpCheckSpec,
+  RealServerEvent,
+} from '../../../src/check/types.js';
+import * as udp from '../../../src/check/udp.js';
+import { systemClock } from '../../../src/core/clock.js';
+import { describeIf, needRoot } from '../../support/privilege.js';
+
+const HOST = '198.51.100.1';
+const RS = '198.51.100.2';
+const TIMING: CheckTiming = { delayLoop: 1, retry: 1, delayBeforeRetry: 0.5, warmup: 0, alpha: false };
+const CONNECT_TIMEOUT = 0.5;
+const BOUND_S = TIMING.delayLoop * (TIMING.retry + 1) + CONNECT_TIMEOUT;
+const MARGIN_S = 1.5;
+const conn = (port: number): ConnOpts => ({
+  connectIp: RS,
+  connectPort: port,
+  connectTimeout: CONNECT_TIMEOUT,
+  bindto: HOST,
+});
+
+const sh = (cmd: string, args: string[]) =>
+  execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+
+describeIf('health checkers against real servers (netns)', needRoot, () => {
+  const id = randomBytes(3).toString('hex');
+  const ns = `ktck${id}`;
+  const vethHost = `ktck${id}h`;
+  const dir = mkdtempSync(join(tmpdir(), 'kt-check-net-'));
+  const body = Buffer.from('keepalived-ts checker fixture body\n'.repeat(200));
+  const digest = createHash('md5').update(body).digest('hex');
+  let child: ChildProcess | undefined;
+  let lines: AsyncIterator<string>;
+  const measured: Array<{ fault: string; detectS: number; recoverS: number }> = [];
+
+  const setMode = async (mode: string): Promise<void> => {
+    child!.stdin!.write(`mode ${mode}\n`);
+    for (;;) {
+      const l = await lines.next();
+      if (l.done) throw new Error('fixture exited');
+      if (l.value === `mode ${mode}`) return;
+    }
+  };
+
+  beforeAll(async () => {
+    writeFileSync(join(dir, 'body'), body);
+    sh('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=rs.check.test',
+      '-addext',
+      `subjectAltName=IP:${RS},DNS:rs.check.test`,
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+    ]);
+    sh('ip', ['netns', 'add', ns]);
+    sh('ip', ['link', 'add', vethHost, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+    sh('ip', ['addr', 'add', `${HOST}/24`, 'dev', vethHost]);
+    sh('ip', ['link', 'set', vethHost, 'up']);
+    sh('ip', ['-n', ns, 'addr', 'add', `${RS}/24`, 'dev', 'eth0']);
+    sh('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
+    sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    const fixture = join(import.meta.dirname, 'fixtures', 'servers.mjs');
+    child = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        ns,
+        process.execPath,
+        fixture,
+        RS,
+        join(dir, 'body'),
+        join(dir, 'cert.pem'),
+        join(dir, 'key.pem'),
+      ],
+      {
+        stdio: ['pipe', 'pipe', 'inherit'],
+      },
+    );
+    lines = readline.createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+    const first = await lines.next();
+    expect(first.value).toBe('ready');
+  });
+
+  afterAll(() => {
+    if (child?.pid) {
+      try {
+        process.kill(child.pid, 'SIGKILL');
+      } catch {}
+    }
+    try {
+      sh('ip', ['netns', 'del', ns]);
+    } catch {}
+    try {
+      sh('ip', ['link', 'del', vethHost]);
+    } catch {}
+    rmSync(dir, { recursive: true, force: true });
+    if (measured.length) {
+      process.stdout.write(
+        `\nchecker fault detection (bound ${BOUND_S}s = delay_loop ${TIMING.delayLoop} × (retry ${TIMING.retry} + 1) + connect_timeout ${CONNECT_TIMEOUT}):\n`,
+      );
+      for (const m of measured)
+        process.stdout.write(
+          `  ${m.fault.padEnd(28)} detected ${m.detectS.toFixed(3)} s, recovered ${m.recoverS.toFixed(3)} s\n`,
+        );
+    }
+  });
+
+  const httpSpec = (over: Partial<HttpCheckSpec> = {}): HttpCheckSpec => ({
+    kind: 'HTTP_GET',
+    ...conn(80),
+    ...TIMING,
+    urls: [{ path: '/index.html', digest }],
+    ...over,
+  });
+  const sslSpec = (over: Partial<HttpCheckSpec> = {}): HttpCheckSpec =>
+    httpSpec({ kind: 'SSL_GET', connectPort: 443, ...over });
+  const once = (spec: CheckSpec): Promise<CheckResult> => runCheck(spec, new AbortController().signal);
+
+  it('healthy servers pass every checker (HTTP, HTTPS, TCP, SMTP, DNS, UDP, PING)', async () => {
+    await setMode('ok');
+    expect(
+      await http.run(
+        httpSpec({ urls: [{ path: '/', digest, statusCodes: [200] }, { path: '/b' }] }),
+        new AbortController().signal,
+      ),
+    ).toEqual({ ok: true });
+    expect(await once(sslSpec())).toEqual({ ok: true });
+    expect(
+      await once(
+        sslSpec({
+          enableSni: true,
+          virtualhost: 'rs.check.test',
+          tls: { verify: true, ca: readFileSync(join(dir, 'cert.pem'), 'utf8') },
+        }),
+      ),
+    ).toEqual({ ok: true });
+    expect(await once(sslSpec({ tls: { verify: true } }))).toMatchObject({
+      ok: false,
+      error: { code: 'KA_ERR_CHECK_TLS' },
+    });
+    expect(
+      await tcp.run({ kind: 'TCP_CHECK', ...conn(80), ...TIMING }, new AbortController().signal),
+    ).toEqual({ ok: true });
+    expect(
+      await smtp.run(
+        { kind: 'SMTP_CHECK', ...conn(25), ...TIMING, heloName: 'lb.test' },
+        new AbortController().signal,
+      ),
+    ).toEqual({ ok: true });
+    expect(
+      await dns.run(
+        { kind: 'DNS_CHECK', ...conn(53), ...TIMING, type: 'A', name: 'rs.check.test' },
+        new AbortController().signal,
+      ),
+    ).toEqual({ ok: true });
+    expect(
+      await udp.run(
+        {
+          kind: 'UDP_CHECK',
+          ...conn(7),
+          ...TIMING,
+          payload: '0102',
+          requireReply: 'ecxx02',
+          minReplyLength: 3,
+        },
+        new AbortController().signal,
+      ),
+    ).toEqual({ ok: true });
+    expect(
+      await udp.run(
+        { kind: 'UDP_CHECK', ...conn(7), ...TIMING, payload: '0102', requireReply: 'ed' },
+        new AbortController().signal,
+      ),
+    ).toMatchObject({ ok: false, error: { code: 'KA_ERR_CHECK_UDP_REPLY' } });
+    expect(
+      await udp.run(
+        { kind: 'UDP_CHECK', ...conn(7), ...TIMING, payload: '01' },
+        new AbortController().signal,
+      ),
+    ).toMatchObject({ ok: true });
+    expect(
+      await ping.run(
+        { kind: 'PING_CHECK', ...conn(0), connectTimeout: 1, ...TIMING },
+        new AbortController().signal,
+      ),
+    ).toEqual({ ok: true });
+  });
+
+  it.each([
+    ['slow', 'KA_ERR_CHECK_TIMEOUT'],
+    ['silent', 'KA_ERR_CHECK_TIMEOUT'],
+    ['reset', 'KA_ERR_CHECK_RESET'],
+    ['status', 'KA_ERR_CHECK_STATUS'],
+    ['digest', 'KA_ERR_CHECK_DIGEST'],
+    ['truncated', 'KA_ERR_CHECK_TRUNCATED'],
+    ['refuse', 'KA_ERR_CHECK_REFUSED'],
+  ])('one HTTP and HTTPS attempt against a %s server fails with %s', async (mode, code) => {
+    await setMode(mode);
+    expect(await once(httpSpec())).toMatchObject({ ok: false, error: { code } });
+    expect(await once(sslSpec())).toMatchObject({ ok: false, error: { code } });
+    await setMode('ok');
+  });
+
+  it('other protocols report their faults with typed codes', async () => {
+    await setMode('refuse');
+    expect(await once({ kind: 'TCP_CHECK', ...conn(80), ...TIMING })).toMatchObject({
+      ok: false,
+      error: { code: 'KA_ERR_CHECK_REFUSED' },
+    });
+    expect(await once({ kind: 'SMTP_CHECK', ...conn(25), ...TIMING })).toMatchObject({
+      ok: false,
+      error: { code: 'KA_ERR_CHECK_REFUSED' },
+    });
+    await setMode('smtp-bad');
+    expect(await once({ kind: 'SMTP_CHECK', ...conn(25), ...TIMING })).toMatchObject({
+      ok: false,
+      error: { code: 'KA_ERR_CHECK_BAD_RESPONSE' },
+    });
+    await setMode('dns-servfail');
+    expect(await once({ kind: 'DNS_CHECK', ...conn(53), ...TIMING })).toMatchObject({
+      ok: false,
+      error: { code: 'KA_ERR_CHECK_DNS_RCODE', details: { rcode: 2 } },
+    });
+    await setMode('silent');
+    expect(await once({ kind: 'DNS_CHECK', ...conn(53), ...TIMING })).toMatchObject({
+      ok: false,
+      error: { code: 'KA_ERR_CHECK_TIMEOUT' },
+    });
+    expect(await once({ kind: 'UDP_CHECK', ...conn(7), ...TIMING, requireReply: true })).toMatchObject({
+      ok: false,
+      error: { code: 'KA_ERR_CHECK_TIMEOUT' },
+    });
+    await setMode('udp-closed');
+    expect(await once({ kind: 'UDP_CHECK', ...conn(7), ...TIMING, payload: '00' })).toMatchObject({
+      ok: false,
+      error: { code: 'KA_ERR_CHECK_REFUSED' },
+    });
+    expect(await once({ kind: 'DNS_CHECK', ...conn(53), ...TIMING })).toMatchObject({
+      ok: false,
+      error: { code: 'KA_ERR_CHECK_REFUSED' },
+    });
+    expect(
+      await once({ kind: 'PING_CHECK', ...conn(0), connectIp: '198.51.100.3', connectTimeout: 1, ...TIMING }),
+    ).toMatchObject({ ok: false, error: { code: 'KA_ERR_CHECK_PING' } });
+    await setMode('ok');
+  });
+
+  it('an attempt is cancelled through its AbortSignal', async () => {
+    await setMode('silent');
+    const ctl = new AbortController();
+    const p = runCheck(httpSpec({ connectTimeout: 30 }), ctl.signal);
+    setTimeout(() => ctl.abort(), 100);
+    expect(await p).toMatchObject({ ok: false, error: { code: 'KA_ERR_CHECK_ABORTED' } });
+    await setMode('ok');
+  });
+
+  /** Run one real server under the scheduler; inject `fault`, time DOWN; restore, time UP. */
+  async function detect(label: string, spec: CheckSpec, fault: string): Promise<void> {
+    await setMode('ok');
+    const events: Array<RealServerEvent & { at: number }> = [];
+    let okAttempts = 0;
+    let wake: (() => void) | null = null;
+    const sched = new Scheduler({
+      clock: systemClock,
+      random: () => 0,
+      onEvent: (e) => {
+        events.push({ ...e, at: performance.now() });
+        wake?.();
+      },
+      onAttempt: (_rs, _i, r) => {
+        if (r.ok) okAttempts++;
+        wake?.();
+      },
+    });
+    const until = async (cond: () => boolean, limitS: number): Promise<void> => {
+      const end = performance.now() + limitS * 1000;
+      while (!cond()) {
+        const left = end - performance.now();
+        if (left <= 0)
+          throw new Error(`${label}: condition not met within ${limitS}s; events ${JSON.stringify(events)}`);
+        await new Promise<void>((r) => {
+          wake = r;
+          setTimeout(r, Math.min(left, 200));
+        });
+      }
+    };
+    try {
+      sched.add({ id: `${RS}:${label}`, weight: 1, checkers: [spec] });
+      await until(() => okAttempts > 0, 5);
+      await setMode(fault);
+      const t0 = performance.now();
+      await until(() => events.some((e) => !e.up), BOUND_S + MARGIN_S + 2);
+      const t1 = events.find((e) => !e.up)!.at;
+      await setMode('ok');
+      const t2 = performance.now();
+      await until(
+        () => events.at(-1)!.up && events.length >= 3,
+        TIMING.delayLoop + CONNECT_TIMEOUT + MARGIN_S + 2,
+      );
+      const t3 = events.at(-1)!.at;
+      const m = { fault: label, detectS: (t1 - t0) / 1000, recoverS: (t3 - t2) / 1000 };
+      measured.push(m);
+      expect(events.map((e) => e.up)).toEqual([true, false, true]);
+      expect(m.detectS).toBeLessThan(BOUND_S + MARGIN_S);
+      expect(m.recoverS).toBeLessThan(TIMING.delayLoop + CONNECT_TIMEOUT + MARGIN_S);
+    } finally {
+      sched.stop();
+    }
+  }
+
+  it.each(['slow', 'reset', 'status', 'digest', 'truncated', 'silent', 'refuse'])(
+    'HTTP_GET: a %s server is taken DOWN within the bound and comes back UP',
+    (fault) => detect(`HTTP_GET ${fault}`, httpSpec(), fault),
+  );
+
+  it.each(['reset', 'digest', 'refuse'])('SSL_GET: a %s server is taken DOWN and comes back UP', (fault) =>
+    detect(`SSL_GET ${fault}`, sslSpec(), fault),
+  );
+
+  it('TCP, SMTP, DNS and UDP checkers: DOWN within the bound and back UP', async () => {
+    await detect('TCP_CHECK refuse', { kind: 'TCP_CHECK', ...conn(80), ...TIMING }, 'refuse');
+    await detect('SMTP_CHECK bad greeting', { kind: 'SMTP_CHECK', ...conn(25), ...TIMING }, 'smtp-bad');
+    await detect('DNS_CHECK servfail', { kind: 'DNS_CHECK', ...conn(53), ...TIMING }, 'dns-servfail');
+    await detect(
+      'UDP_CHECK no reply',
+      { kind: 'UDP_CHECK', ...conn(7), ...TIMING, payload: '01', requireReply: true },
+      'silent',
+    );
+  });
+
+  it('genhash prints the MD5 of the body computed independently (HTTP and HTTPS)', async () => {
+    await setMode('ok');
+    for (const argv of [
+      ['-s', RS, '-p', '80', '-u', '/index.html'],
+      ['-S', '-s', RS, '-p', '443', '-u', '/index.html', '-P', '1.1', '-t', '2'],
+    ]) {
+      const out: string[] = [];
+      const rc = await runGenhash(argv, { stdout: (s) => out.push(s), stderr: () => {} });
+      expect(rc).toBe(0);
+      expect(out.join('')).toBe(`${digest}\n`);
+    }
+    const verbose: string[] = [];
+    await runGenhash(['-s', RS, '-p', '80', '-u', '/', '-v'], {
+      stdout: (s) => verbose.push(s),
+      stderr: () => {},
+    });
+    expect(verbose.join('')).toContain(`HTML hash final resulting ]-----------------------\n${digest}\n`);
+    const refused: string[] = [];
+    await setMode('refuse');
+    expect(
+      await runGenhash(['-s', RS, '-p', '80', '-u', '/'], {
+        stdout: (s) => refused.push(s),
+        stderr: () => {},
+      }),
+    ).toBe(0);
+    expect(refused.join('')).toBe('Connection failed\n');
+    await setMode('ok');
+  });
+
+  it.skipIf(!existsSync('/usr/sbin/keepalived'))(
+    "genhash matches Debian keepalived's genhash byte for byte",
+    async () => {
+      await setMode('ok');
+      for (const argv of [
+        ['-s', RS, '-p', '80', '-u', '/x'],
+        ['-S', '-s', RS, '-p', '443', '-u', '/x', '-V', 'rs.check.test', '-I'],
+      ]) {
+        const theirs = sh('keepalived', ['--genhash', ...argv]);
+        const out: string[] = [];
+        await runGenhash(argv, { stdout: (s) => out.push(s), stderr: () => {} });
+        expect(out.join('')).toBe(theirs);
+      }
+    },
+  );
+});
