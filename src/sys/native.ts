@@ -87,7 +87,12 @@ export function k(name: string): number {
 }
 
 function isErrnoError(e: unknown): e is NativeErrnoError {
-  return e instanceof Error && typeof (e as NativeErrnoError).code === 'string' && 'syscall' in e;
+  return (
+    e instanceof Error &&
+    !(e instanceof KaError) &&
+    typeof (e as NativeErrnoError).code === 'string' &&
+    'syscall' in e
+  );
 }
 
 /** Turns an addon error into a SysError (KA_ERR_SYS_CALL); anything else is returned unchanged. */

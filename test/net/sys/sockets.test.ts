@@ -1,0 +1,280 @@
+/**
+ * The addon against a real kernel: two namespaces joined by a veth pair exchange VRRP (IP protocol
+ * 112) adverts over IPv4/IPv6 multicast and unicast; rtnetlink dumps, notifications and errors;
+ * nlctrl resolution; an AF_PACKET gratuitous ARP; a systemd-style notify datagram.
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { type SysError, SysErrors } from '../../../src/sys/errors.js';
+import { ifIndexToName, ifNameToIndex } from '../../../src/sys/ifaces.js';
+import { NETLINK_GENERIC, NETLINK_ROUTE, NetlinkSocket } from '../../../src/sys/netlink-socket.js';
+import { inNetns } from '../../../src/sys/netns.js';
+import { ETH_P_ARP, type PacketMessage, PacketSocket } from '../../../src/sys/packet-socket.js';
+import { IPPROTO_VRRP, type RawMessage, RawSocket } from '../../../src/sys/raw-socket.js';
+import { sendUnixDatagram, UnixDatagramReceiver } from '../../../src/sys/unix-dgram.js';
+import { decodeArp, gratuitousArpFrame } from '../../../src/wire/arp.js';
+import { decodeFamily, getFamilyRequest } from '../../../src/wire/genl-ctrl.js';
+import type { NlMsg } from '../../../src/wire/netlink.js';
+import {
+  decodeAddr,
+  decodeLink,
+  delAddr,
+  getAddrDump,
+  getLinkDump,
+  newAddr,
+  RTNLGRP_IPV4_IFADDR,
+} from '../../../src/wire/rtnetlink.js';
+import { decodeVrrp, encodeVrrp, encodeVrrpIpv4Packet, type VrrpAdvert } from '../../../src/wire/vrrp.js';
+import { describeIf, needRoot } from '../../support/privilege.js';
+import { createVethLab, nextEvent, type VethLab } from './veth-lab.js';
+
+type Closable = { close(): void };
+
+describeIf('sys sockets between two namespaces', needRoot, () => {
+  let lab: VethLab;
+  const open: Closable[] = [];
+  const keep = <T extends Closable>(s: T): T => {
+    open.push(s);
+    return s;
+  };
+  let vaIndex = 0;
+  let vbIndex = 0;
+  let vaMac = '';
+  let vaLinkLocal = '';
+
+  const advert = (
+    family: 4 | 6,
+    version: 2 | 3,
+    vrid: number,
+    addrs: string[],
+  ): Omit<VrrpAdvert, 'checksum'> => ({
+    version,
+    type: 1,
+    vrid,
+    priority: 100,
+    advertInterval: version === 2 ? 1 : 100,
+    authType: 0,
+    authData: version === 2 ? Buffer.alloc(8) : Buffer.alloc(0),
+    addresses: addrs,
+    family,
+  });
+  const strip = (a: VrrpAdvert) => ({ ...a, checksum: 0 });
+
+  beforeAll(async () => {
+    lab = await createVethLab();
+    vaIndex = inNetns(lab.a, () => ifNameToIndex('va'));
+    vbIndex = inNetns(lab.b, () => ifNameToIndex('vb'));
+    // The link-local and MAC of va come from rtnetlink, through the code under test.
+    const nl = keep(inNetns(lab.a, () => NetlinkSocket.open(NETLINK_ROUTE)));
+    const links = (await nl.request(getLinkDump())).map(decodeLink);
+    vaMac = links.find((l) => l.name === 'va')!.mac!;
+    const addrs = (await nl.request(getAddrDump(6))).map(decodeAddr);
+    vaLinkLocal = addrs.find((a) => a.ifindex === vaIndex && a.address.startsWith('fe80:'))!.address;
+  });
+
+  afterAll(async () => {
+    for (const s of open) s.close();
+    await lab?.destroy();
+  });
+
+  it('IPv4 multicast 224.0.0.18: payload, TTL 255, ifindex, source and destination', async () => {
+    const rx = keep(
+      inNetns(lab.b, () => RawSocket.open({ family: 4, protocol: IPPROTO_VRRP, ifname: 'vb' })),
+    );
+    rx.join('224.0.0.18');
+    const tx = keep(
+      inNetns(lab.a, () => RawSocket.open({ family: 4, protocol: 112, ifname: 'va', receive: false })),
+    );
+    const a = advert(4, 3, 51, ['192.0.2.100']);
+    const msg = encodeVrrp(a, { src: '192.0.2.1', dst: '224.0.0.18' });
+    const got = nextEvent<RawMessage>(rx, 'message');
+    expect(tx.send(msg, '224.0.0.18')).toBe(msg.length);
+    const m = await got;
+    const ihl = (m.data[0]! & 0x0f) * 4;
+    expect(m.data[9]).toBe(112);
+    expect(m.data.subarray(ihl)).toEqual(msg);
+    expect(strip(decodeVrrp(m.data.subarray(ihl), 4))).toEqual(strip({ ...a, checksum: 0 }));
+    expect(m.data[1]).toBe(0xc0); // TOS
+    expect([m.ttl, m.ifindex, m.src, m.dst]).toEqual([255, vbIndex, '192.0.2.1', '224.0.0.18']);
+    expect(m.data[8]).toBe(255); // TTL in the received IP header agrees with the cmsg
+  });
+
+  it('IPv4 with IP_HDRINCL (the header keepalived builds) to 224.0.0.18, then leave stops delivery', async () => {
+    const rx = keep(inNetns(lab.b, () => RawSocket.open({ family: 4, protocol: 112, ifname: 'vb' })));
+    rx.join('224.0.0.18');
+    const tx = keep(
+      inNetns(lab.a, () =>
+        RawSocket.open({ family: 4, protocol: 112, ifname: 'va', hdrincl: true, receive: false }),
+      ),
+    );
+    const a = advert(4, 2, 52, ['192.0.2.101', '192.0.2.102']);
+    const pkt = encodeVrrpIpv4Packet({ advert: a, id: 1, src: '192.0.2.1', dst: '224.0.0.18' });
+    const got = nextEvent<RawMessage>(rx, 'message');
+    tx.send(pkt, '224.0.0.18');
+    const m = await got;
+    expect(m.data.subarray(20)).toEqual(pkt.subarray(20));
+    expect(m.data.readUInt16BE(4)).toBe(1); // our IP id survived
+    expect([m.ttl, m.ifindex, m.src, m.dst]).toEqual([255, vbIndex, '192.0.2.1', '224.0.0.18']);
+    expect(decodeVrrp(m.data.subarray(20), 4).addresses).toEqual(['192.0.2.101', '192.0.2.102']);
+
+    rx.leave('224.0.0.18');
+    let after = 0;
+    rx.on('message', (x) => {
+      if (x.dst === '224.0.0.18') after++;
+    });
+    // A unicast packet sent after the multicast one acts as a barrier: once it arrives, the multicast
+    // one would have arrived too (same link, same order).
+    const barrier = nextEvent<RawMessage>(rx, 'message', (x) => x.dst === '192.0.2.2');
+    tx.send(pkt, '224.0.0.18');
+    tx.send(encodeVrrpIpv4Packet({ advert: a, id: 2, src: '192.0.2.1', dst: '192.0.2.2' }), '192.0.2.2');
+    await barrier;
+    expect(after).toBe(0);
+  });
+
+  it('IPv4 unicast: TTL 255 and the unicast destination', async () => {
+    const rx = keep(inNetns(lab.b, () => RawSocket.open({ family: 4, protocol: 112, ifname: 'vb' })));
+    const tx = keep(
+      inNetns(lab.a, () => RawSocket.open({ family: 4, protocol: 112, ifname: 'va', receive: false })),
+    );
+    const msg = encodeVrrp(advert(4, 3, 53, ['192.0.2.103']), { src: '192.0.2.1', dst: '192.0.2.2' });
+    const got = nextEvent<RawMessage>(rx, 'message', (x) => x.dst === '192.0.2.2');
+    tx.send(msg, '192.0.2.2');
+    const m = await got;
+    expect(m.data.subarray((m.data[0]! & 0x0f) * 4)).toEqual(msg);
+    expect([m.ttl, m.ifindex, m.src]).toEqual([255, vbIndex, '192.0.2.1']);
+  });
+
+  it('IPv6 multicast ff02::12 from the link-local (IPV6_PKTINFO), kernel checksum, hop limit 255', async () => {
+    const rx = keep(inNetns(lab.b, () => RawSocket.open({ family: 6, protocol: 112, ifname: 'vb' })));
+    rx.join('ff02::12');
+    const tx = keep(
+      inNetns(lab.a, () => RawSocket.open({ family: 6, protocol: 112, ifname: 'va', receive: false })),
+    );
+    const a = advert(6, 3, 54, ['fe80::54', 'fd00::54']);
+    const msg = encodeVrrp(a); // checksum left 0: IPV6_CHECKSUM=6 makes the kernel fill it
+    const got = nextEvent<RawMessage>(rx, 'message');
+    expect(tx.send(msg, 'ff02::12', { src: vaLinkLocal })).toBe(msg.length);
+    const m = await got;
+    expect(m.data.length).toBe(msg.length);
+    expect(m.data.subarray(0, 6)).toEqual(msg.subarray(0, 6));
+    expect(m.data.subarray(8)).toEqual(msg.subarray(8));
+    expect(m.data.readUInt16BE(6)).not.toBe(0); // the kernel summed it (and the receiver verified it)
+    expect(strip(decodeVrrp(m.data, 6))).toEqual(strip({ ...a, checksum: 0 }));
+    expect([m.ttl, m.ifindex, m.src, m.dst]).toEqual([255, vbIndex, vaLinkLocal, 'ff02::12']);
+  });
+
+  it('IPv6 unicast to fd00::2 with a chosen global source', async () => {
+    const rx = keep(inNetns(lab.b, () => RawSocket.open({ family: 6, protocol: 112, ifname: 'vb' })));
+    const tx = keep(
+      inNetns(lab.a, () => RawSocket.open({ family: 6, protocol: 112, ifname: 'va', receive: false })),
+    );
+    const msg = encodeVrrp(advert(6, 3, 55, ['fd00::55']));
+    const got = nextEvent<RawMessage>(rx, 'message', (x) => x.dst === 'fd00::2');
+    tx.send(msg, 'fd00::2', { src: 'fd00::1' });
+    const m = await got;
+    expect(decodeVrrp(m.data, 6).addresses).toEqual(['fd00::55']);
+    expect([m.ttl, m.ifindex, m.src]).toEqual([255, vbIndex, 'fd00::1']);
+  });
+
+  it('NETLINK_ROUTE in a namespace: dump links (lo and va by name and index), port id', async () => {
+    const nl = keep(inNetns(lab.a, () => NetlinkSocket.open(NETLINK_ROUTE)));
+    expect(nl.portId).toBeGreaterThan(0);
+    const links = (await nl.request(getLinkDump())).map(decodeLink);
+    const lo = links.find((l) => l.name === 'lo');
+    const va = links.find((l) => l.name === 'va');
+    expect(lo?.ifindex).toBe(1);
+    expect(va?.ifindex).toBe(vaIndex);
+    expect(va?.kind).toBe('veth');
+    expect(va?.mac).toBe(vaMac);
+    expect(va?.mtu).toBe(1500);
+    expect(links.map((l) => l.name).sort()).toEqual(['lo', 'va']);
+    expect(inNetns(lab.a, () => ifIndexToName(vaIndex))).toBe('va');
+  });
+
+  it('rtnetlink change + notification + kernel error with ext-ack', async () => {
+    const ev = keep(
+      inNetns(lab.a, () => NetlinkSocket.open(NETLINK_ROUTE, { groups: [RTNLGRP_IPV4_IFADDR] })),
+    );
+    const nl = keep(inNetns(lab.a, () => NetlinkSocket.open(NETLINK_ROUTE)));
+    const spec = {
+      family: 4 as const,
+      ifindex: vaIndex,
+      address: '192.0.2.11',
+      prefixlen: 24,
+      label: 'va:vip',
+    };
+    const seen = nextEvent<NlMsg>(ev, 'event', (m) => m.type === 20);
+    expect(await nl.request(newAddr(spec))).toEqual([]);
+    const n = decodeAddr(await seen);
+    expect([n.address, n.prefixlen, n.ifindex, n.label, n.deleted]).toEqual([
+      '192.0.2.11',
+      24,
+      vaIndex,
+      'va:vip',
+      false,
+    ]);
+
+    const err = (await nl.request(newAddr(spec)).catch((e: unknown) => e)) as SysError;
+    expect(err.code).toBe(SysErrors.KA_ERR_SYS_NETLINK);
+    expect(err.errno).toBe('EEXIST');
+    expect(String(err.details.extAck ?? '')).toMatch(/already/i);
+
+    const gone = nextEvent<NlMsg>(ev, 'event', (m) => m.type === 21);
+    await nl.request(delAddr(spec));
+    expect(decodeAddr(await gone).deleted).toBe(true);
+    expect(nl.pendingCount).toBe(0);
+  });
+
+  it('NETLINK_GENERIC: resolves the nlctrl family (id 0x10) through genl-ctrl', async () => {
+    const g = keep(inNetns(lab.a, () => NetlinkSocket.open(NETLINK_GENERIC)));
+    const replies = await g.request(getFamilyRequest('nlctrl'));
+    expect(replies).toHaveLength(1);
+    const fam = decodeFamily(replies[0]!);
+    expect([fam.id, fam.name]).toEqual([0x10, 'nlctrl']);
+    expect(fam.mcastGroups.map((x) => x.name)).toContain('notify');
+    const missing = (await g
+      .request(getFamilyRequest('no-such-family'))
+      .catch((e: unknown) => e)) as SysError;
+    expect(missing.errno).toBe('ENOENT');
+  });
+
+  it('AF_PACKET: a gratuitous ARP frame sent on va is received on vb', async () => {
+    const rx = keep(
+      inNetns(lab.b, () => PacketSocket.open({ protocol: ETH_P_ARP, ifindex: vbIndex, receive: true })),
+    );
+    const tx = keep(inNetns(lab.a, () => PacketSocket.open({ protocol: ETH_P_ARP, ifindex: vaIndex })));
+    const frame = gratuitousArpFrame(vaMac, '192.0.2.1');
+    const got = nextEvent<PacketMessage>(rx, 'message', (x) => x.data.subarray(0, 42).equals(frame));
+    expect(tx.send(frame)).toBe(42);
+    const m = await got;
+    expect([m.ifindex, m.protocol, m.pkttype]).toEqual([vbIndex, ETH_P_ARP, 1]); // PACKET_BROADCAST
+    expect(decodeArp(m.data.subarray(14)).spa).toBe('192.0.2.1');
+  });
+
+  it('errors carry the errno name: missing interface, namespace, index', () => {
+    const e1 = (() => {
+      try {
+        inNetns(lab.a, () => RawSocket.open({ family: 4, protocol: 112, ifname: 'nosuchif0' }));
+      } catch (e) {
+        return e as SysError;
+      }
+    })();
+    expect(e1?.code).toBe(SysErrors.KA_ERR_SYS_CALL);
+    expect(['ENODEV', 'ENXIO']).toContain(e1?.errno);
+    expect(() => inNetns(`${lab.a}-missing`, () => 0)).toThrow(expect.objectContaining({ errno: 'ENOENT' }));
+    expect(() => ifIndexToName(0x7ffffff0)).toThrow(expect.objectContaining({ errno: 'ENXIO' }));
+    expect(() => RawSocket.open({ family: 4, protocol: 112, bindAddress: '1.2.3' })).toThrow(
+      expect.objectContaining({ code: SysErrors.KA_ERR_SYS_BAD_ARG }),
+    );
+  });
+
+  it('AF_UNIX datagram to an abstract name (systemd NOTIFY_SOCKET style)', async () => {
+    const name = `@${lab.a}-notify`;
+    const rx = keep(UnixDatagramReceiver.listen(name));
+    const got = nextEvent<Buffer>(rx, 'message');
+    expect(sendUnixDatagram(name, Buffer.from('READY=1\nSTATUS=ok'))).toBe(17);
+    expect((await got).toString()).toBe('READY=1\nSTATUS=ok');
+    expect(() => sendUnixDatagram(`${name}-absent`, Buffer.from('x'))).toThrow(
+      expect.objectContaining({ errno: 'ECONNREFUSED' }),
+    );
+  });
+});
