@@ -5,7 +5,7 @@
  * follows the platform's size_t (8 on 64-bit). Pure: no addon import.
  */
 import { constants as osConstants } from 'node:os';
-import ipaddr from 'ipaddr.js';
+import { addrToBytes, bytesToAddr } from '../wire/ip.js';
 import { SysError, SysErrors } from './errors.js';
 
 export const AF_UNIX = 1;
@@ -18,22 +18,19 @@ function badArg(message: string, details: Record<string, unknown> = {}): never {
   throw new SysError(SysErrors.KA_ERR_SYS_BAD_ARG, message, '', '', details);
 }
 
-/** Parses IPv4 dotted-quad or IPv6 text (no zone id) into 4 or 16 bytes. */
+/** Parses IPv4 dotted-quad or IPv6 text (no zone id) into 4 or 16 bytes; SysError KA_ERR_SYS_BAD_ARG otherwise. */
 export function addrBytes(addr: string, family?: 4 | 6): Buffer {
-  if (typeof addr === 'string') {
-    if (family !== 6 && ipaddr.IPv4.isValidFourPartDecimal(addr))
-      return Buffer.from(ipaddr.IPv4.parse(addr).toByteArray());
-    if (family !== 4 && !addr.includes('%') && ipaddr.IPv6.isValid(addr)) {
-      return Buffer.from(ipaddr.IPv6.parse(addr).toByteArray());
-    }
+  try {
+    return addrToBytes(String(addr), family);
+  } catch {
+    return badArg(`not an IPv${family ?? '4/6'} address: ${String(addr)}`, { addr });
   }
-  return badArg(`not an IPv${family ?? '4/6'} address: ${String(addr)}`, { addr });
 }
 
 /** Formats 4 or 16 address bytes (IPv6 in RFC 5952 form). */
 export function addrText(b: Buffer): string {
   if (b.length !== 4 && b.length !== 16) badArg(`address of ${b.length} bytes`);
-  return ipaddr.fromByteArray([...b]).toString();
+  return bytesToAddr(b);
 }
 
 export function familyOf(addr: string): 4 | 6 {

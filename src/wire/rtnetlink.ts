@@ -5,9 +5,10 @@
  * Encoders return a request without seq/pid (the transport numbers it): pass it to
  * `NetlinkSocket.request`, or to `encodeMsg({ ...req, seq })`.
  */
-import ipaddr from 'ipaddr.js';
 import { KaError } from '../core/errors.js';
 import { PacketErrors, RtnlErrors } from './errors.js';
+import { macToBytes } from './ethernet.js';
+import { addrToBytes, bytesToAddr } from './ip.js';
 import {
   type AttrSpec,
   attrMap,
@@ -161,33 +162,11 @@ function badMsg(message: string, details: Record<string, unknown> = {}): never {
   throw new KaError(RtnlErrors.KA_ERR_RTNL_BAD_MSG, message, details);
 }
 
-/** Address text → bytes, checking the family. */
-export function addrBytes(addr: string, family: Family): Buffer {
-  if (typeof addr === 'string') {
-    if (family === 4 && ipaddr.IPv4.isValidFourPartDecimal(addr))
-      return Buffer.from(ipaddr.IPv4.parse(addr).toByteArray());
-    if (family === 6 && !addr.includes('%') && ipaddr.IPv6.isValid(addr)) {
-      return Buffer.from(ipaddr.IPv6.parse(addr).toByteArray());
-    }
-  }
-  throw new KaError(PacketErrors.KA_ERR_WIRE_BAD_ADDRESS, `not an IPv${family} address: ${String(addr)}`, {
-    addr,
-  });
-}
+/** Address text → bytes, checking the family (KA_ERR_WIRE_BAD_ADDRESS). */
+export const addrBytes = (addr: string, family: Family): Buffer => addrToBytes(String(addr), family);
 
-function addrText(b: Buffer, what: string): string {
-  if (b.length !== 4 && b.length !== 16) badMsg(`${what} of ${b.length} bytes`, { len: b.length });
-  return ipaddr.fromByteArray([...b]).toString();
-}
-
-function macBytes(mac: string): Buffer {
-  if (typeof mac !== 'string' || !/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(mac)) {
-    throw new KaError(PacketErrors.KA_ERR_WIRE_BAD_ADDRESS, `not a MAC address: ${String(mac)}`, { mac });
-  }
-  return Buffer.from(mac.replace(/:/g, ''), 'hex');
-}
-
-const macText = (b: Buffer): string => [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
+/** Any link-layer address length (Ethernet 6, others up to 32), colon-separated lower-case hex. */
+const linkAddrText = (b: Buffer): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(':');
 
 function checkInt(name: string, v: number, min: number, max: number): number {
   if (!Number.isInteger(v) || v < min || v > max)
@@ -346,7 +325,7 @@ export function newMacvlan(o: { name: string; parentIndex: number; mac: string; 
       },
       u32(IFLA_LINK, o.parentIndex),
       ifname(IFLA_IFNAME, o.name),
-      bytes(IFLA_ADDRESS, macBytes(o.mac)),
+      bytes(IFLA_ADDRESS, macToBytes(o.mac)),
     ],
   };
 }
@@ -576,7 +555,7 @@ export function decodeLink(msg: NlMsg): LinkInfo {
     flags: p.readUInt32LE(8),
     linkType: p.readUInt16LE(2),
     mtu: readU32(mtuB),
-    mac: macB && macB.length > 0 ? macText(macB) : undefined,
+    mac: macB && macB.length > 0 ? linkAddrText(macB) : undefined,
     kind: readStr(info?.get(IFLA_INFO_KIND)),
     parentIndex: readU32(attrs.get(IFLA_LINK)),
     master: readU32(attrs.get(IFLA_MASTER)),
@@ -613,7 +592,7 @@ function addrAttr(b: Buffer | undefined, family: Family, what: string): string |
   if (b === undefined) return undefined;
   if (b.length !== (family === 4 ? 4 : 16))
     badMsg(`${what} of ${b.length} bytes for IPv${family}`, { len: b.length });
-  return addrText(b, what);
+  return bytesToAddr(b);
 }
 
 /** Decodes an RTM_NEWADDR / RTM_DELADDR message (dump part or notification). */
