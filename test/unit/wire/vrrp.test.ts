@@ -225,6 +225,15 @@ function advertFor6(addresses: string[]): Omit<VrrpAdvert, 'checksum'> {
   };
 }
 
+const v3Fields = {
+  version: fc.constant(3 as const),
+  type: fc.nat(15),
+  vrid: fc.nat(255),
+  priority: fc.nat(255),
+  advertInterval: fc.nat(4095),
+  authType: fc.constant(0),
+  authData: fc.constant(Buffer.alloc(0)),
+};
 const advertArb: fc.Arbitrary<Omit<VrrpAdvert, 'checksum'>> = fc.oneof(
   fc.record({
     version: fc.constant(2 as const),
@@ -237,25 +246,9 @@ const advertArb: fc.Arbitrary<Omit<VrrpAdvert, 'checksum'>> = fc.oneof(
     addresses: fc.array(ipv4, { maxLength: 20 }),
     family: fc.constant(4 as const),
   }),
+  fc.record({ ...v3Fields, addresses: fc.array(ipv4, { maxLength: 20 }), family: fc.constant(4 as const) }),
   fc.record({
-    version: fc.constant(3 as const),
-    type: fc.nat(15),
-    vrid: fc.nat(255),
-    priority: fc.nat(255),
-    advertInterval: fc.nat(4095),
-    authType: fc.constant(0),
-    authData: fc.constant(Buffer.alloc(0)),
-    addresses: fc.array(ipv4, { maxLength: 20 }),
-    family: fc.constant(4 as const),
-  }),
-  fc.record({
-    version: fc.constant(3 as const),
-    type: fc.nat(15),
-    vrid: fc.nat(255),
-    priority: fc.nat(255),
-    advertInterval: fc.nat(4095),
-    authType: fc.constant(0),
-    authData: fc.constant(Buffer.alloc(0)),
+    ...v3Fields,
     addresses: fc.array(ipv6, { maxLength: 10 }).map((l) => l.map(canonical6)),
     family: fc.constant(6 as const),
   }),
