@@ -6,6 +6,7 @@
 import { KaError } from '../core/errors.js';
 import { isSysError } from '../sys/errors.js';
 import { NETLINK_GENERIC, NetlinkSocket } from '../sys/netlink-socket.js';
+import { decodeFamily, getFamilyRequest } from '../wire/genl-ctrl.js';
 import {
   decodeDaemonMsg,
   decodeDestMsg,
@@ -26,8 +27,21 @@ import { type IpvsOp, type IpvsOps, type IpvsTable, ipvsKernelError } from './ty
 /** Resolves a generic netlink family name to its (dynamic) id on `sock`. */
 export type FamilyResolver = (sock: NetlinkSocket, name: string) => Promise<number>;
 
+/** CTRL_CMD_GETFAMILY over `sock` (src/wire/genl-ctrl.ts). */
+export const resolveGenlFamily: FamilyResolver = async (sock, name) => {
+  const msgs = await sock.request(getFamilyRequest(name));
+  const m = msgs[0];
+  if (!m)
+    throw new KaError(
+      IpvsErrors.KA_ERR_IPVS_BAD_REPLY,
+      `no reply resolving generic netlink family ${name}`,
+      {},
+    );
+  return decodeFamily(m).id;
+};
+
 export interface NetlinkIpvsOptions {
-  resolveFamily: FamilyResolver;
+  resolveFamily?: FamilyResolver;
   /** An open NETLINK_GENERIC socket to use (not closed by close()); default: a new one. */
   socket?: NetlinkSocket;
 }
@@ -40,12 +54,12 @@ export class NetlinkIpvs implements IpvsOps {
   ) {}
 
   /** Opens a socket and resolves "IPVS"; a kernel without IPVS is KA_ERR_IPVS_NO_FAMILY. */
-  static async open(o: NetlinkIpvsOptions): Promise<NetlinkIpvs> {
+  static async open(o: NetlinkIpvsOptions = {}): Promise<NetlinkIpvs> {
     const sock = o.socket ?? NetlinkSocket.open(NETLINK_GENERIC);
     try {
       let id: number;
       try {
-        id = await o.resolveFamily(sock, IPVS_GENL_NAME);
+        id = await (o.resolveFamily ?? resolveGenlFamily)(sock, IPVS_GENL_NAME);
       } catch (e) {
         if (isSysError(e, 'ENOENT') || (e instanceof KaError && e.details.errno === 'ENOENT')) {
           throw new KaError(

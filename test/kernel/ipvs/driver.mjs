@@ -1,0 +1,61 @@
+// Runs inside the kernel VM with the compiled modules: node driver.mjs DIST COMMAND [ARGS...]
+// Prints one result line starting with "@@" (JSON) per command.
+import { readFileSync } from 'node:fs';
+
+const [dist, cmd, ...args] = process.argv.slice(2);
+const { NetlinkIpvs } = await import(`${dist}/ipvs/netlink-ops.js`);
+const { buildDesired } = await import(`${dist}/ipvs/desired.js`);
+const { planIpvs, ownedKeys } = await import(`${dist}/ipvs/reconcile.js`);
+const { applyPlan } = await import(`${dist}/ipvs/apply.js`);
+const { describeOp } = await import(`${dist}/ipvs/types.js`);
+
+const out = (o) =>
+  console.log(`@@${JSON.stringify(o, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}`);
+const specs = (f) => JSON.parse(readFileSync(f, 'utf8'));
+const table = (f) => buildDesired(specs(f), new Map()).table;
+
+let ipvs;
+try {
+  ipvs = await NetlinkIpvs.open();
+} catch (e) {
+  out({ cmd, error: e.code, message: e.message });
+  process.exit(0);
+}
+try {
+  if (cmd === 'apply' || cmd === 'stop') {
+    // apply SPEC [PREVIOUS_SPEC]: owned = services of SPEC and of PREVIOUS_SPEC (what we created before).
+    const desired = cmd === 'apply' ? table(args[0]) : new Map();
+    const owned = ownedKeys(table(args[0]), ...(args[1] ? [table(args[1])] : []));
+    const t0 = performance.now();
+    const actual = await ipvs.readTable();
+    const t1 = performance.now();
+    const plan = planIpvs(desired, actual, owned);
+    const t2 = performance.now();
+    await applyPlan(ipvs, plan);
+    const t3 = performance.now();
+    out({
+      cmd,
+      plan: plan.map(describeOp),
+      ops: plan.length,
+      readMs: t1 - t0,
+      planMs: t2 - t1,
+      applyMs: t3 - t2,
+    });
+  } else if (cmd === 'dump') {
+    const t = await ipvs.readTable();
+    const services = [];
+    for (const [key, s] of t)
+      services.push({ key, svc: s.svc, stats: s.stats, dests: await ipvs.readDests(s.svc) });
+    out({ cmd, services });
+  } else if (cmd === 'add-service') {
+    // add-service JSON_SERVICE: one raw operation, to show the kernel's error mapping
+    await ipvs.apply({ kind: 'add-service', svc: JSON.parse(args[0]) });
+    out({ cmd, ok: true });
+  } else if (cmd === 'info') {
+    out({ cmd, info: await ipvs.info() });
+  }
+} catch (e) {
+  out({ cmd, error: e.code, message: e.message, details: e.details });
+} finally {
+  ipvs.close();
+}
