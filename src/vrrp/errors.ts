@@ -34,3 +34,8 @@ export const VrrpRxErrors = defineCodes('vrrp', {
 });
 
 export type VrrpRxCode = keyof typeof VrrpRxErrors;
+
+// The other code tables of src/vrrp/ live next to their code; re-exported here so that importing
+// src/vrrp/errors.ts (as test/unit/core/error-codes.test.ts does for every module) registers them all.
+export { MachineErrors } from './machine-errors.js';
+export { TrackErrors } from './track/errors.js';
