@@ -11,6 +11,10 @@ import { execa } from 'execa';
 import { KaError } from '../core/errors.js';
 import type { ScriptDef, ScriptUser } from './script.js';
 
+/** keepalived's log line when some script is insecure and enable_script_security is off (config test exit 6). */
+export const SECURITY_VIOLATION =
+  'SECURITY VIOLATION - scripts are being executed but script_security not enabled.';
+
 /** What the security check concluded about one script. */
 export interface ResolvedScript {
   argv: string[];

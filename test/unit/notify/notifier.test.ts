@@ -126,6 +126,30 @@ describe('Notifier: keepalived order and arguments, recorded by real scripts', (
     await idle();
   });
 
+  it('real servers: notify_up/notify_down get their configured words only, plus the checker FIFO line', async () => {
+    const { runner, starts, idle } = harness();
+    const n = new Notifier({ runner });
+    const path = join(dir, 'lvs.fifo');
+    const fifo = await NotifyFifo.open({ path });
+    const got: string[] = [];
+    const rs = createReadStream(path, { encoding: 'utf8' });
+    rs.on('data', (d) => got.push(String(d)));
+    n.realServer(
+      { name: 'notify_down', argv: [rec, 'RS-DOWN', '192.0.2.10'] },
+      'RS [192.0.2.10]:tcp:80 [198.51.100.1]:tcp:80 DOWN',
+      [fifo],
+    );
+    n.realServer(undefined, 'VS [198.51.100.1]:tcp:80 DOWN', [fifo]);
+    expect(starts).toEqual([['RS-DOWN', '192.0.2.10']]);
+    while (got.join('').split('\n').length < 3) await new Promise((r) => setTimeout(r, 5));
+    expect(got.join('')).toBe(
+      'RS [192.0.2.10]:tcp:80 [198.51.100.1]:tcp:80 DOWN\nVS [198.51.100.1]:tcp:80 DOWN\n',
+    );
+    rs.destroy();
+    await fifo.close();
+    await idle();
+  });
+
   it('notify_stop scripts are killed after 1 s', async () => {
     const hang = join(dir, 'hang.sh');
     await writeFile(hang, '#!/bin/sh\nsleep 30\n');
