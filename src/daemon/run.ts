@@ -1,8 +1,167 @@
 /**
- * Daemon mode (`keepalived-ts -n -l -D -f CONF ...`). Wired up once the VRRP runtime lands; until
- * then it reports that plainly and fails (exit 1) instead of pretending to run.
+ * Daemon mode: `keepalived-ts -n -l -D -f CONF -p PIDFILE -r VRRP_PIDFILE -c CHECK_PIDFILE`.
+ * One process runs what keepalived splits into parent, VRRP and checker children; every pid file
+ * names it. Signals as keepalived: TERM/INT stop (priority-0 adverts, VIPs removed), HUP reloads,
+ * USR1 writes the data dump, USR2 the stats dump. With NOTIFY_SOCKET set (systemd Type=notify) it
+ * reports READY=1 / RELOADING=1 / STOPPING=1.
  */
-export async function runDaemon(_opts: unknown): Promise<number> {
-  process.stderr.write('keepalived-ts: daemon mode is not implemented yet\n');
-  return 1;
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
+import { formatDiagnostic } from '../config/diagnostics.js';
+import { loadConfig } from '../config/load.js';
+import type { KeepalivedConfig } from '../config/model.js';
+import { systemClock } from '../core/clock.js';
+import { Counters } from '../core/counters.js';
+import { createLogger, type Logger } from '../core/log.js';
+import { enterNetns } from '../sys/netns.js';
+import { sendUnixDatagram } from '../sys/unix-dgram.js';
+import { stateName } from '../vrrp/types.js';
+import { NetState } from './netstate.js';
+import { DEFAULT_PIDFILES, writePidFile } from './pidfile.js';
+import { ScriptResolver } from './scripts.js';
+import { VrrpHost } from './vrrp-host.js';
+
+/** What daemon mode needs from the command line (a structural subset of the CLI's options). */
+export interface DaemonOptions {
+  configFile?: string;
+  pidFile?: string;
+  vrrpPidFile?: string;
+  checkersPidFile?: string;
+  configId?: string;
+  logConsole?: boolean;
+  logDetail?: boolean;
+  namespace?: string;
+  allConfig?: boolean;
+  /** -V: keep VIPs at stop. */
+  dontReleaseVrrp?: boolean;
+}
+
+export const DEFAULT_CONFIG_FILE = '/etc/keepalived/keepalived.conf';
+
+function sdNotify(state: string): void {
+  const sock = process.env.NOTIFY_SOCKET;
+  if (!sock) return;
+  try {
+    sendUnixDatagram(sock, Buffer.from(state));
+  } catch {
+    // systemd not listening: nothing to tell
+  }
+}
+
+function load(path: string, opts: DaemonOptions, log: Logger): KeepalivedConfig | undefined {
+  const { config, diagnostics } = loadConfig(path, {
+    ...(opts.configId ? { configId: opts.configId } : {}),
+    allConfig: opts.allConfig ?? false,
+  });
+  let fatal = false;
+  for (const d of diagnostics) {
+    const line = formatDiagnostic(d);
+    if (d.severity === 'fatal') {
+      fatal = true;
+      log.error({ code: d.code }, line);
+    } else if (d.severity === 'error') log.error({ code: d.code }, line);
+    else log.warn({ code: d.code }, line);
+  }
+  return fatal ? undefined : config;
+}
+
+function dumpDir(): string {
+  const t = process.env.TMPDIR;
+  return t && isAbsolute(t) ? t : tmpdir();
+}
+
+export async function runDaemon(opts: DaemonOptions): Promise<number> {
+  const log = createLogger({ level: opts.logDetail ? 'debug' : 'info', stderr: opts.logConsole ?? false });
+  const configFile = opts.configFile ?? DEFAULT_CONFIG_FILE;
+  log.info(`Starting keepalived-ts, pid ${process.pid}`);
+  const config = load(configFile, opts, log);
+  if (!config) {
+    log.error(`Stopped - configuration ${configFile} has fatal errors`);
+    return 1;
+  }
+  const ns = opts.namespace ?? config.global.netNamespace;
+  if (ns) enterNetns(ns);
+
+  const releases: (() => void)[] = [];
+  try {
+    releases.push(writePidFile(opts.pidFile ?? DEFAULT_PIDFILES.main));
+    if (config.vrrpInstances.length > 0)
+      releases.push(writePidFile(opts.vrrpPidFile ?? DEFAULT_PIDFILES.vrrp));
+    if (config.virtualServers.length > 0)
+      releases.push(writePidFile(opts.checkersPidFile ?? DEFAULT_PIDFILES.checkers));
+  } catch (e) {
+    log.error((e as Error).message);
+    for (const r of releases) r();
+    return 1;
+  }
+
+  const counters = new Counters();
+  const net = await NetState.open({ log, counters });
+  const scripts = await ScriptResolver.create(config, log);
+  const vrrp = new VrrpHost(config, { clock: systemClock, log, counters, net, scripts });
+  await vrrp.start();
+  sdNotify('READY=1');
+  log.info('Startup complete');
+
+  return await new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = async (sig: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info(`Stopping (${sig})`);
+      sdNotify('STOPPING=1');
+      try {
+        if (!opts.dontReleaseVrrp) await vrrp.stop();
+      } catch (e) {
+        log.error({ err: e }, 'error while stopping');
+      }
+      net.close();
+      for (const r of releases) r();
+      log.info('Stopped keepalived-ts');
+      for (const s of signals) process.off(s, handlers[s]!);
+      resolve(0);
+    };
+    const writeDump = (name: string, text: string) => {
+      const path = join(dumpDir(), name);
+      try {
+        writeFileSync(path, text, { mode: 0o600 });
+      } catch (e) {
+        log.warn(`cannot write ${path}: ${(e as Error).message}`);
+      }
+    };
+    const handlers: Record<string, () => void> = {
+      SIGTERM: () => void stop('SIGTERM'),
+      SIGINT: () => void stop('SIGINT'),
+      SIGHUP: () => {
+        // Reload is not wired yet: say so rather than pretend (tracked on the VRRP issue).
+        log.warn('Reload (SIGHUP) is not implemented yet; configuration unchanged');
+      },
+      SIGUSR1: () => {
+        const lines = vrrp.snapshot().map((s) => JSON.stringify(s));
+        writeDump('keepalived.data', `${lines.join('\n')}\n`);
+      },
+      SIGUSR2: () => {
+        const out: string[] = [];
+        for (const inst of vrrp.instances) {
+          const c = inst.counters;
+          out.push(
+            `VRRP Instance: ${inst.name}`,
+            `  State: ${stateName(inst.state)}`,
+            '  Advertisements:',
+            `    Received: ${c.get('vrrp.advert_rcvd')}`,
+            `    Sent: ${c.get('vrrp.advert_sent')}`,
+            `  Released master: ${c.get('vrrp.release_master')}`,
+            '  Priority Zero:',
+            `    Received: ${c.get('vrrp.pri_zero_rcvd')}`,
+            `    Sent: ${c.get('vrrp.pri_zero_sent')}`,
+            `  Counters: ${JSON.stringify(c.snapshot())}`,
+          );
+        }
+        writeDump('keepalived.stats', `${out.join('\n')}\n`);
+      },
+    };
+    const signals = Object.keys(handlers) as NodeJS.Signals[];
+    for (const s of signals) process.on(s, handlers[s]!);
+  });
 }

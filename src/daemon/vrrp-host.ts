@@ -1,0 +1,768 @@
+/**
+ * The VRRP side of the daemon: binds every configured vrrp_instance (a pure state machine in
+ * src/vrrp/) to the real world. Packet flow: a raw socket per (interface, family, protocol,
+ * multicast|unicast) receives a datagram → `peekVrid` finds the instance → `validateAdvert` checks it
+ * against that instance (a rejection is counted under its code) → `VrrpInstance.receive` → actions →
+ * back out through the transport (codec in src/wire/, raw socket), rtnetlink (VIPs), AF_PACKET
+ * (GARP/NA) and the notifier (scripts, FIFO).
+ */
+import { readFileSync } from 'node:fs';
+import type { AddressSpec, KeepalivedConfig, VrrpInstance as VrrpInstanceCfg } from '../config/model.js';
+import type { Clock } from '../core/clock.js';
+import { Counters } from '../core/counters.js';
+import type { Logger } from '../core/log.js';
+import { NotifyFifo } from '../notify/fifo.js';
+import { type GroupNotifyConfig, type InstanceNotifyConfig, Notifier } from '../notify/notifier.js';
+import { ScriptRunner } from '../notify/script.js';
+import { isSysError } from '../sys/errors.js';
+import { ETH_P_ARP, ETH_P_IPV6, PacketSocket } from '../sys/packet-socket.js';
+import { IPPROTO_AH, IPPROTO_VRRP, type RawMessage, RawSocket } from '../sys/raw-socket.js';
+import { VrrpInstance } from '../vrrp/instance.js';
+import { machineConfig } from '../vrrp/machine.js';
+import { SyncGroupCoordinator } from '../vrrp/sync-group.js';
+import { TrackFile } from '../vrrp/track/file.js';
+import { InstanceTracking, type TrackerRef } from '../vrrp/track/instance.js';
+import { TrackProcess } from '../vrrp/track/process.js';
+import { runnerExec, VrrpScriptTracker } from '../vrrp/track/script.js';
+import { stateName, VrrpState } from '../vrrp/types.js';
+import { peekVrid, type RxPacket, type ValidateInstance, validateAdvert } from '../vrrp/validate.js';
+import { gratuitousArpFrame } from '../wire/arp.js';
+import { nextIpId, VRRP_GROUP4, VRRP_GROUP6 } from '../wire/ip.js';
+import { unsolicitedNaFrame } from '../wire/ndisc.js';
+import { delAddr, IFF_NOARP, newAddr, RT_SCOPE_HOST, RT_SCOPE_LINK } from '../wire/rtnetlink.js';
+import {
+  authDataFromPassword,
+  encodeVrrp,
+  encodeVrrpIpv4Packet,
+  VRRP_AUTH_AH,
+  VRRP_AUTH_NONE,
+  VRRP_AUTH_PASS,
+  type VrrpAdvert,
+} from '../wire/vrrp.js';
+import { linkIsUp, type NetState } from './netstate.js';
+import type { ScriptResolver } from './scripts.js';
+
+const SCOPES: Record<string, number> = {
+  global: 0,
+  site: 200,
+  link: RT_SCOPE_LINK,
+  host: RT_SCOPE_HOST,
+  nowhere: 255,
+};
+
+interface Bound {
+  readonly cfg: VrrpInstanceCfg;
+  readonly inst: VrrpInstance;
+  readonly ifname: string;
+  readonly ifindex: number;
+  readonly family: 4 | 6;
+  readonly protocol: number;
+  readonly src: string;
+  readonly dsts: readonly string[];
+  readonly unicast: boolean;
+  readonly validate: Omit<ValidateInstance, 'inBackup' | 'masterAddress' | 'ahSeq'>;
+  readonly vips: readonly AddressSpec[];
+  readonly notify: InstanceNotifyConfig;
+  tracking: InstanceTracking | undefined;
+  ahSeq: number;
+  ipId: number;
+}
+
+export interface VrrpHostDeps {
+  clock: Clock;
+  log: Logger;
+  counters?: Counters;
+  net: NetState;
+  scripts: ScriptResolver;
+}
+
+const sockKey = (ifindex: number, family: number, protocol: number, unicast: boolean) =>
+  `${ifindex}/${family}/${protocol}/${unicast ? 'u' : 'm'}`;
+
+export class VrrpHost {
+  readonly counters: Counters;
+  private readonly bound: Bound[] = [];
+  private readonly rx = new Map<string, { sock: RawSocket; byVrid: Map<number, Bound[]> }>();
+  private readonly tx = new Map<string, RawSocket>();
+  private readonly arp = new Map<number, PacketSocket>();
+  private readonly groups: SyncGroupCoordinator[] = [];
+  private readonly scriptTrackers: VrrpScriptTracker[] = [];
+  private readonly fileTrackers: TrackFile[] = [];
+  private readonly processTrackers: TrackProcess[] = [];
+  private readonly fifos: NotifyFifo[] = [];
+  private readonly runner: ScriptRunner;
+  private readonly notifier: Notifier;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly config: KeepalivedConfig,
+    private readonly deps: VrrpHostDeps,
+  ) {
+    this.log = deps.log;
+    this.counters = deps.counters ?? new Counters();
+    this.runner = new ScriptRunner({ clock: deps.clock, log: deps.log, counters: this.counters });
+    this.notifier = new Notifier({ runner: this.runner, log: deps.log, counters: this.counters });
+  }
+
+  get instances(): readonly VrrpInstance[] {
+    return this.bound.map((b) => b.inst);
+  }
+
+  async start(): Promise<void> {
+    await this.openFifos();
+    for (const cfg of this.config.vrrpInstances) {
+      try {
+        this.bound.push(await this.bind(cfg));
+      } catch (e) {
+        this.counters.inc('vrrp.instance_errors');
+        this.log.error({ err: e, instance: cfg.name }, `(${cfg.name}) cannot start: ${(e as Error).message}`);
+      }
+    }
+    this.bindSyncGroups();
+    await this.startTrackers();
+    this.deps.net.on('link', (l) => {
+      for (const b of this.bound) b.tracking?.setState('interface', l.name, linkIsUp(l) ? 'up' : 'down');
+    });
+    for (const b of this.bound) {
+      await this.removeStaleVips(b);
+      b.inst.start();
+      const t = b.tracking?.result;
+      if (t && (t.fault || t.initPending)) b.inst.fault();
+      else if (t && t.effectivePriority !== b.cfg.priority) b.inst.setEffectivePriority(t.effectivePriority);
+    }
+  }
+
+  /** SIGTERM: every instance stops (priority 0 from a master, VIPs removed, STOP notifies), then I/O closes. */
+  async stop(): Promise<void> {
+    for (const t of this.scriptTrackers) t.stop();
+    for (const t of this.fileTrackers) t.stop();
+    for (const t of this.processTrackers) t.stop();
+    for (const b of this.bound) b.inst.stop();
+    await Promise.all(this.bound.map((b) => b.inst.idle()));
+    await this.runner.close('SIGTERM', 1_000_000);
+    for (const f of this.fifos) await f.close();
+    for (const { sock } of this.rx.values()) sock.close();
+    for (const s of this.tx.values()) s.close();
+    for (const s of this.arp.values()) s.close();
+    this.rx.clear();
+    this.tx.clear();
+    this.arp.clear();
+  }
+
+  /** State for JSON output / data dumps. */
+  snapshot(): unknown[] {
+    return this.bound.map((b) => {
+      const m = b.inst.machine;
+      return {
+        iname: b.cfg.name,
+        ifp_ifname: b.ifname,
+        vrid: b.cfg.vrid,
+        version: b.cfg.version,
+        state: m.state,
+        state_name: stateName(m.state),
+        base_priority: m.basePriority,
+        effective_priority: m.effectivePriority,
+        master_addr: m.masterAddr,
+        vipset: m.vipsSet,
+        vips: b.vips.map((v) => `${v.address}/${v.prefix}`),
+        stats: b.inst.counters.snapshot(),
+      };
+    });
+  }
+
+  // ---- binding one instance ----
+
+  private async bind(cfg: VrrpInstanceCfg): Promise<Bound> {
+    const net = this.deps.net;
+    const ifname = cfg.interface ?? this.config.global.defaultInterface;
+    const link = net.link(ifname);
+    if (!link) throw new Error(`interface ${ifname} does not exist`);
+    const family: 4 | 6 = cfg.family === 'inet6' ? 6 : 4;
+    const ah = cfg.version === 2 && cfg.authentication?.type === 'AH';
+    const protocol = ah ? IPPROTO_AH : IPPROTO_VRRP;
+    const unicast = cfg.unicastPeers.length > 0;
+    const src =
+      cfg.mcastSrcIp ??
+      (family === 4 ? net.primaryIpv4(link.ifindex) : net.linkLocalIpv6(link.ifindex)) ??
+      (() => {
+        throw new Error(`interface ${ifname} has no ${family === 4 ? 'IPv4' : 'IPv6 link-local'} address`);
+      })();
+    const group =
+      cfg.mcastDstIp ??
+      (family === 4 ? this.config.global.vrrpMcastGroup4 : this.config.global.vrrpMcastGroup6);
+    const dsts = unicast
+      ? cfg.unicastPeers.map((p) => p.address)
+      : [group || (family === 4 ? VRRP_GROUP4 : VRRP_GROUP6)];
+    const authType =
+      cfg.version === 3 || !cfg.authentication
+        ? VRRP_AUTH_NONE
+        : cfg.authentication.type === 'PASS'
+          ? VRRP_AUTH_PASS
+          : VRRP_AUTH_AH;
+    const authData = cfg.authentication ? authDataFromPassword(cfg.authentication.pass) : Buffer.alloc(8);
+    const vips = [...cfg.virtualIpaddress, ...cfg.virtualIpaddressExcluded];
+    const advertAddrs = cfg.virtualIpaddress
+      .filter((v) => (v.family === 'inet6' ? 6 : 4) === family)
+      .map((v) => v.address);
+    const notify = await this.notifyConfig(cfg);
+    const mc = machineConfig({
+      name: cfg.name,
+      version: cfg.version,
+      family,
+      vrid: cfg.vrid,
+      priority: cfg.priority,
+      advertIntervalUs: Math.round(cfg.advertIntCs * 10_000),
+      initialState: cfg.state,
+      nopreempt: cfg.nopreempt,
+      preemptDelayUs: Math.round(cfg.preemptDelay * 1e6),
+      downTimerAdverts: cfg.downTimerAdverts,
+      primaryIp: src,
+      garp: {
+        masterDelayUs: Math.round(cfg.garp.masterDelay * 1e6),
+        masterRepeat: cfg.garp.masterRepeat,
+        masterRefreshUs: Math.round(cfg.garp.masterRefresh * 1e6),
+        masterRefreshRepeat: cfg.garp.masterRefreshRepeat,
+        lowerPrioDelayUs: Math.round(cfg.garp.lowerPrioDelay * 1e6),
+        lowerPrioRepeat: cfg.garp.lowerPrioRepeat,
+      },
+      lowerPrioNoAdvert: cfg.lowerPrioNoAdvert,
+      higherPrioSendAdvert: cfg.higherPrioSendAdvert,
+      syncGroup: cfg.syncGroup !== undefined,
+    });
+    // `b` is filled in below; the instance's I/O callbacks only run after start().
+    const b = {} as Bound;
+    const inst = new VrrpInstance(
+      mc,
+      {
+        addresses: advertAddrs,
+        authType,
+        authData: authType === VRRP_AUTH_PASS ? authData : Buffer.alloc(8),
+      },
+      {
+        clock: this.deps.clock,
+        logger: this.log,
+        transport: { send: (a) => this.send(b, a) },
+        addresses: { addVips: () => this.setVips(b, true), removeVips: () => this.setVips(b, false) },
+        announcer: { announce: (rounds) => this.announce(b, rounds) },
+        notifier: {
+          notify: (state, prio) => {
+            const g = cfg.syncGroup ? this.groups.find((x) => x.name === cfg.syncGroup) : undefined;
+            this.notifier.instance(notify, state, prio, g ? (stateName(g.state) as 'MASTER') : undefined);
+          },
+          masterRxLowerPri: (prio) => this.notifier.masterRxLowerPri(notify, prio),
+        },
+      },
+    );
+    Object.assign(b, {
+      cfg,
+      inst,
+      ifname,
+      ifindex: link.ifindex,
+      family,
+      protocol,
+      src,
+      dsts,
+      unicast,
+      vips,
+      notify,
+      tracking: undefined,
+      ahSeq: 0,
+      ipId: 0,
+      validate: {
+        vrid: cfg.vrid,
+        version: cfg.version,
+        family,
+        authType,
+        authData,
+        vips: advertAddrs,
+        advertInterval: cfg.version === 2 ? cfg.advertInt : cfg.advertIntCs,
+        unicastPeers: cfg.unicastPeers.map((p) => ({
+          address: p.address,
+          ...(p.minTtl !== undefined ? { minTtl: p.minTtl } : {}),
+          ...(p.maxTtl !== undefined ? { maxTtl: p.maxTtl } : {}),
+        })),
+        checkUnicastSrc: cfg.checkUnicastSrc,
+        skipCheckAdvAddr: cfg.skipCheckAdvAddr,
+      },
+    } satisfies Bound);
+    b.tracking = this.tracking(cfg, ifname);
+    this.openSockets(b);
+    return b;
+  }
+
+  private async notifyConfig(cfg: VrrpInstanceCfg): Promise<InstanceNotifyConfig> {
+    const r = this.deps.scripts;
+    const n = cfg.notify;
+    const c: InstanceNotifyConfig = { name: cfg.name, notifyPriorityChanges: cfg.notifyPriorityChanges };
+    const set = async (k: keyof InstanceNotifyConfig, label: string, cmd: typeof n.master) => {
+      const d = await r.resolve(`${label}(${cfg.name})`, cmd);
+      if (d) (c as unknown as Record<string, unknown>)[k] = d;
+    };
+    await set('master', 'notify_master', n.master);
+    await set('backup', 'notify_backup', n.backup);
+    await set('fault', 'notify_fault', n.fault);
+    await set('stop', 'notify_stop', n.stop);
+    await set('generic', 'notify', n.generic);
+    await set('masterRxLowerPri', 'notify_master_rx_lower_pri', n.masterRxLowerPri);
+    if (typeof n.deleted === 'object') await set('deleted', 'notify_deleted', n.deleted);
+    c.notifyDeleted = n.deleted !== false;
+    return c;
+  }
+
+  private tracking(cfg: VrrpInstanceCfg, ifname: string): InstanceTracking | undefined {
+    const refs: TrackerRef[] = [];
+    const seen = new Set<string>();
+    const add = (r: TrackerRef) => {
+      const k = `${r.kind}/${r.name}`;
+      if (seen.has(k)) return;
+      seen.add(k);
+      refs.push(r);
+    };
+    const group = cfg.syncGroup ? this.config.syncGroups.find((g) => g.name === cfg.syncGroup) : undefined;
+    for (const t of [cfg.tracking, ...(group ? [group.tracking] : [])]) {
+      const groupLevel = t !== cfg.tracking;
+      const w = (ref: { weight: number | undefined }, own: number) =>
+        groupLevel && !group?.syncGroupTrackingWeight ? 0 : (ref.weight ?? own);
+      for (const r of t.interfaces)
+        add({ kind: 'interface', name: r.name, weight: w(r, 0), reverse: r.reverse });
+      for (const r of t.scripts) {
+        const s = this.config.vrrpScripts.find((x) => x.name === r.name);
+        if (s)
+          add({
+            kind: 'script',
+            name: r.name,
+            weight: w(r, s.weight),
+            reverse: r.weight !== undefined ? r.reverse : s.weightReverse,
+          });
+      }
+      for (const r of t.files) {
+        const f = this.config.trackFiles.find((x) => x.name === r.name);
+        if (f)
+          add({
+            kind: 'file',
+            name: r.name,
+            weight: w(r, f.weight),
+            reverse: r.weight !== undefined ? r.reverse : f.weightReverse,
+          });
+      }
+      for (const r of t.processes) {
+        const p = this.config.trackProcesses.find((x) => x.name === r.name);
+        if (p)
+          add({
+            kind: 'process',
+            name: r.name,
+            weight: w(r, p.weight),
+            reverse: r.weight !== undefined ? r.reverse : p.weightReverse,
+          });
+      }
+    }
+    if (!cfg.dontTrackPrimary) add({ kind: 'interface', name: ifname, weight: 0, reverse: false });
+    if (refs.length === 0) return undefined;
+    const b = () => this.bound.find((x) => x.cfg === cfg);
+    const tracking = new InstanceTracking({
+      instance: cfg.name,
+      basePriority: cfg.priority,
+      trackers: refs,
+      log: this.log,
+      onChange: (next, prev) => {
+        const inst = b()?.inst;
+        if (!inst) return;
+        const wasDown = prev.fault || prev.initPending;
+        const down = next.fault || next.initPending;
+        if (next.effectivePriority !== prev.effectivePriority)
+          inst.setEffectivePriority(next.effectivePriority);
+        if (down && !wasDown) inst.fault();
+        if (!down && wasDown) inst.unfault();
+      },
+    });
+    tracking.seed(
+      refs
+        .filter((r) => r.kind === 'interface')
+        .map((r) => ({
+          kind: 'interface' as const,
+          name: r.name,
+          state: linkIsUp(this.deps.net.link(r.name)) ? ('up' as const) : ('down' as const),
+        })),
+    );
+    return tracking;
+  }
+
+  private async startTrackers(): Promise<void> {
+    const users = (kind: 'script' | 'file' | 'process', name: string) =>
+      this.bound.filter((b) => b.tracking?.tracks(kind, name));
+    for (const s of this.config.vrrpScripts) {
+      if (users('script', s.name).length === 0) continue;
+      const def = await this.deps.scripts.resolve(`VRRP_Script(${s.name})`, s.script);
+      if (!def) continue;
+      const t = new VrrpScriptTracker(
+        {
+          name: s.name,
+          script: def,
+          intervalUs: Math.round(s.interval * 1e6),
+          timeoutUs: Math.round(s.timeout * 1e6),
+          rise: s.rise,
+          fall: s.fall,
+          initFail: s.initFail,
+        },
+        {
+          clock: this.deps.clock,
+          exec: runnerExec(this.runner),
+          log: this.log,
+          onChange: (state) => {
+            for (const b of users('script', s.name))
+              b.tracking?.setState('script', s.name, state === 'up' ? 'up' : 'down');
+          },
+        },
+      );
+      this.scriptTrackers.push(t);
+      t.start();
+    }
+    for (const f of this.config.trackFiles) {
+      if (users('file', f.name).length === 0) continue;
+      const t = new TrackFile({
+        name: f.name,
+        path: f.file,
+        ...(f.initFile ? { initFile: f.initFile } : {}),
+        clock: this.deps.clock,
+        log: this.log,
+        counters: this.counters,
+        onChange: (v) => {
+          for (const b of users('file', f.name)) b.tracking?.setFileValue(f.name, v);
+        },
+      });
+      this.fileTrackers.push(t);
+      try {
+        const v = await t.start();
+        for (const b of users('file', f.name)) b.tracking?.seed([{ kind: 'file', name: f.name, value: v }]);
+      } catch (e) {
+        this.log.warn({ err: e }, `track_file ${f.name}: ${(e as Error).message}`);
+      }
+    }
+    for (const p of this.config.trackProcesses) {
+      if (users('process', p.name).length === 0) continue;
+      const t = new TrackProcess({
+        name: p.name,
+        match: {
+          process: p.process,
+          ...(p.args ? { params: p.args } : {}),
+          paramMatch: p.paramMatch,
+          fullCommand: p.fullCommand,
+        },
+        quorum: p.quorum,
+        ...(p.quorumMax !== undefined ? { quorumMax: p.quorumMax } : {}),
+        forkDelayUs: Math.round(p.forkDelay * 1e6),
+        terminateDelayUs: Math.round(p.terminateDelay * 1e6),
+        clock: this.deps.clock,
+        log: this.log,
+        counters: this.counters,
+        onChange: (have) => {
+          for (const b of users('process', p.name))
+            b.tracking?.setState('process', p.name, have ? 'up' : 'down');
+        },
+      });
+      this.processTrackers.push(t);
+      const have = await t.start();
+      for (const b of users('process', p.name))
+        b.tracking?.seed([{ kind: 'process', name: p.name, state: have ? 'up' : 'down' }]);
+    }
+  }
+
+  private bindSyncGroups(): void {
+    for (const g of this.config.syncGroups) {
+      const members = this.bound.filter((b) => g.members.includes(b.cfg.name)).map((b) => b.inst);
+      if (members.length === 0) continue;
+      const notify: GroupNotifyConfig = { name: g.name };
+      void (async () => {
+        const r = this.deps.scripts;
+        const set = async (k: keyof GroupNotifyConfig, label: string, cmd: typeof g.notify.master) => {
+          const d = await r.resolve(`${label}(${g.name})`, cmd);
+          if (d) (notify as unknown as Record<string, unknown>)[k] = d;
+        };
+        await set('master', 'notify_master', g.notify.master);
+        await set('backup', 'notify_backup', g.notify.backup);
+        await set('fault', 'notify_fault', g.notify.fault);
+        await set('stop', 'notify_stop', g.notify.stop);
+        await set('generic', 'notify', g.notify.generic);
+      })();
+      this.groups.push(
+        new SyncGroupCoordinator(g.name, members, {
+          log: (m) => this.log.info({ group: g.name }, m),
+          notify: (s) => {
+            if (s !== 'INIT') this.notifier.group(notify, s);
+          },
+        }),
+      );
+    }
+  }
+
+  private async openFifos(): Promise<void> {
+    for (const [spec, type] of [
+      [this.config.global.notifyFifo, ''],
+      [this.config.global.vrrpNotifyFifo, 'vrrp_'],
+    ] as const) {
+      if (!spec) continue;
+      try {
+        const script = await this.deps.scripts.resolve(`${type}notify_fifo_script`, spec.script);
+        this.fifos.push(
+          await NotifyFifo.open({
+            path: spec.path,
+            type,
+            log: this.log,
+            counters: this.counters,
+            ...(script ? { script } : {}),
+          }),
+        );
+      } catch (e) {
+        this.log.error({ err: e }, (e as Error).message);
+      }
+    }
+    this.notifier.setFifos(this.fifos);
+  }
+
+  // ---- sockets ----
+
+  private openSockets(b: Bound): void {
+    const k = sockKey(b.ifindex, b.family, b.protocol, b.unicast);
+    let rx = this.rx.get(k);
+    if (!rx) {
+      const group = b.unicast ? undefined : b.dsts[0];
+      const sock = RawSocket.open({
+        family: b.family,
+        protocol: b.protocol,
+        ifname: b.ifname,
+        ifindex: b.ifindex,
+        ...(group ? { bindAddress: group } : {}),
+      });
+      if (group) sock.join(group, b.ifindex);
+      const entry = { sock, byVrid: new Map<number, Bound[]>() };
+      sock.on('message', (m) => this.onPacket(entry.byVrid, b.family, m));
+      sock.on('error', (e) => {
+        this.counters.inc('vrrp.socket_errors');
+        this.log.warn({ err: e }, `VRRP socket error on ${b.ifname}: ${e.message}`);
+      });
+      this.rx.set(k, entry);
+      rx = entry;
+    }
+    const list = rx.byVrid.get(b.cfg.vrid) ?? [];
+    list.push(b);
+    rx.byVrid.set(b.cfg.vrid, list);
+    const tk = sockKey(b.ifindex, b.family, b.protocol, false);
+    if (!this.tx.has(tk)) {
+      this.tx.set(
+        tk,
+        RawSocket.open({
+          family: b.family,
+          protocol: b.protocol,
+          ifname: b.ifname,
+          ifindex: b.ifindex,
+          hdrincl: b.family === 4,
+          receive: false,
+          ttl: b.unicast ? b.cfg.unicastTtl : 255,
+        }),
+      );
+    }
+  }
+
+  private onPacket(byVrid: Map<number, Bound[]>, family: 4 | 6, m: RawMessage): void {
+    this.counters.inc('vrrp.packets_received');
+    const rx: RxPacket =
+      family === 4
+        ? { family: 4, packet: m.data, ...(m.ifindex !== undefined ? { ifindex: m.ifindex } : {}) }
+        : {
+            family: 6,
+            packet: m.data,
+            src: m.src,
+            dst: m.dst ?? '',
+            hopLimit: m.ttl ?? null,
+            ...(m.ifindex !== undefined ? { ifindex: m.ifindex } : {}),
+          };
+    let vrid: number | undefined;
+    try {
+      vrid = peekVrid(rx);
+    } catch {
+      vrid = undefined;
+    }
+    const targets = vrid === undefined ? undefined : byVrid.get(vrid);
+    if (!targets) {
+      this.counters.inc(vrid === undefined ? 'vrrp.rx.KA_ERR_VRRP_TRUNCATED' : 'vrrp.unknown_vrid');
+      if (this.config.global.logUnknownVrids && vrid !== undefined)
+        this.log.info(`Unknown VRID ${vrid} received on ${m.ifindex ?? '?'} from ${m.src} - ignoring`);
+      return;
+    }
+    for (const b of targets) {
+      const st = b.inst.state;
+      if (st === VrrpState.FAULT || st === VrrpState.INIT) continue; // keepalived ignores packets then
+      const mach = b.inst.machine;
+      const res = validateAdvert(rx, {
+        ...b.validate,
+        inBackup: st === VrrpState.BACKUP,
+        ...(mach.masterAddr ? { masterAddress: mach.masterAddr } : {}),
+        ahSeq: b.ahSeq,
+      });
+      if (res.ahSeq !== undefined) b.ahSeq = res.ahSeq;
+      if (!res.ok) {
+        b.inst.counters.inc(`vrrp.rx.${res.code}`);
+        this.counters.inc(`vrrp.rx.${res.code}`);
+        this.log.debug({ instance: b.cfg.name, code: res.code }, `(${b.cfg.name}) ${res.reason}`);
+        continue;
+      }
+      b.inst.receive(res.received);
+    }
+  }
+
+  private send(b: Bound, advert: VrrpAdvert): void {
+    const sock = this.tx.get(sockKey(b.ifindex, b.family, b.protocol, false));
+    if (!sock) return;
+    try {
+      for (const dst of b.dsts) {
+        if (b.family === 4) {
+          b.ipId = nextIpId(b.ipId);
+          let ah: { key: Buffer; seq: number } | undefined;
+          if (b.protocol === IPPROTO_AH) {
+            b.ahSeq = Math.min(b.ahSeq + 1, 0xfffffffd);
+            ah = { key: b.validate.authData ?? Buffer.alloc(8), seq: b.ahSeq };
+          }
+          const pkt = encodeVrrpIpv4Packet({
+            advert,
+            id: b.ipId,
+            src: b.src,
+            dst,
+            ...(ah ? { ah, unicast: b.unicast } : {}),
+          });
+          sock.send(pkt, dst);
+        } else {
+          sock.send(encodeVrrp(advert, { src: b.src, dst }), dst, { src: b.src, ifindex: b.ifindex });
+        }
+      }
+      b.inst.counters.inc('vrrp.advert_sent');
+      if (advert.priority === 0) b.inst.counters.inc('vrrp.pri_zero_sent');
+    } catch (e) {
+      this.counters.inc('vrrp.send_errors');
+      this.log.warn(
+        { err: e, instance: b.cfg.name },
+        `(${b.cfg.name}) advert send failed: ${(e as Error).message}`,
+      );
+    }
+  }
+
+  // ---- addresses and announcements ----
+
+  private vipIfindex(b: Bound, v: AddressSpec): number | undefined {
+    return v.dev ? this.deps.net.link(v.dev)?.ifindex : b.ifindex;
+  }
+
+  private async setVips(b: Bound, add: boolean): Promise<void> {
+    if (add) this.log.info(`(${b.cfg.name}) Setting VIPs.`);
+    else if (b.inst.machine.vipsSet) this.log.info(`(${b.cfg.name}) removing VIPs.`);
+    await Promise.all(b.vips.map((v) => this.setVip(b, v, add)));
+  }
+
+  private async setVip(b: Bound, v: AddressSpec, add: boolean): Promise<void> {
+    const ifindex = this.vipIfindex(b, v);
+    if (ifindex === undefined) {
+      this.counters.inc('vrrp.vip_errors');
+      this.log.error(`(${b.cfg.name}) VIP ${v.address}: interface ${v.dev} does not exist`);
+      return;
+    }
+    const family = v.family === 'inet6' ? 6 : 4;
+    try {
+      if (add) {
+        await this.deps.net.request(
+          newAddr(
+            {
+              family,
+              ifindex,
+              address: v.address,
+              prefixlen: v.prefix,
+              ...(v.brd ? { broadcast: v.brd } : {}),
+              ...(v.label ? { label: v.label } : {}),
+              ...(v.peer ? { peer: v.peer } : {}),
+              ...(typeof v.preferredLft === 'number' ? { preferredLft: v.preferredLft } : {}),
+              ...(v.scope ? { scope: SCOPES[v.scope] ?? 0 } : {}),
+            },
+            { create: true },
+          ),
+        );
+      } else {
+        await this.deps.net.request(
+          delAddr({
+            family,
+            ifindex,
+            address: v.address,
+            prefixlen: v.prefix,
+            ...(v.peer ? { peer: v.peer } : {}),
+          }),
+        );
+      }
+    } catch (e) {
+      if (add && isSysError(e, 'EEXIST')) return;
+      if (!add && (isSysError(e, 'EADDRNOTAVAIL') || isSysError(e, 'ENODEV'))) return;
+      this.counters.inc('vrrp.vip_errors');
+      this.log.error(
+        { err: e },
+        `(${b.cfg.name}) cannot ${add ? 'add' : 'remove'} VIP ${v.address}: ${(e as Error).message}`,
+      );
+    }
+  }
+
+  /** keepalived removes configured VIPs it finds at start ("removing VIPs"), so a crash leaves no duplicate. */
+  private async removeStaleVips(b: Bound): Promise<void> {
+    const stale = b.vips.filter((v) => {
+      const ifindex = this.vipIfindex(b, v);
+      return ifindex !== undefined && this.deps.net.hasAddress(ifindex, v.address);
+    });
+    if (stale.length === 0) return;
+    this.log.info(`(${b.cfg.name}) removing VIPs.`);
+    await Promise.all(stale.map((v) => this.setVip(b, v, false)));
+  }
+
+  private packetSocket(ifindex: number, protocol: number): PacketSocket {
+    const key = ifindex * 0x10000 + protocol;
+    let s = this.arp.get(key);
+    if (!s) {
+      s = PacketSocket.open({ protocol, ifindex });
+      this.arp.set(key, s);
+    }
+    return s;
+  }
+
+  private announce(b: Bound, rounds: number): void {
+    const frames: { ifindex: number; protocol: number; frame: Buffer }[] = [];
+    for (const v of b.vips) {
+      const ifindex = this.vipIfindex(b, v);
+      const link = ifindex === undefined ? undefined : this.deps.net.link(ifindex);
+      if (!link?.mac || link.flags & IFF_NOARP) continue;
+      if (v.family === 'inet') {
+        frames.push({
+          ifindex: link.ifindex,
+          protocol: ETH_P_ARP,
+          frame: gratuitousArpFrame(link.mac, v.address),
+        });
+      } else {
+        frames.push({
+          ifindex: link.ifindex,
+          protocol: ETH_P_IPV6,
+          frame: unsolicitedNaFrame({ mac: link.mac, vip: v.address, router: forwarding6(link.name) }),
+        });
+      }
+    }
+    try {
+      for (let i = 0; i < rounds; i++) {
+        for (const f of frames) this.packetSocket(f.ifindex, f.protocol).send(f.frame);
+      }
+      b.inst.counters.inc('vrrp.garp_sent', rounds * frames.length);
+    } catch (e) {
+      this.counters.inc('vrrp.garp_errors');
+      this.log.warn({ err: e }, `(${b.cfg.name}) gratuitous ARP/NA send failed: ${(e as Error).message}`);
+    }
+  }
+}
+
+/** R flag of unsolicited NAs: set only when the interface forwards IPv6 (keepalived). */
+function forwarding6(ifname: string): boolean {
+  try {
+    return readFileSync(`/proc/sys/net/ipv6/conf/${ifname}/forwarding`, 'utf8').trim() === '1';
+  } catch {
+    return false;
+  }
+}
