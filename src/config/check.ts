@@ -1,0 +1,2162 @@
+/**
+ * Stages 3–4 of the config pipeline: check keywords against the tables of src/config/keywords.ts,
+ * then apply keepalived's defaults, ranges and cross-checks block by block, in file order (trackers
+ * must be defined before the instances that track them, as in keepalived). Produces mutable model
+ * objects; src/config/load.ts freezes them.
+ */
+import { hostname } from 'node:os';
+import { type DiagnosticSink, KaClass, type SrcPos } from './diagnostics.js';
+import type { ConfigErrorCode } from './errors.js';
+import { type CHECKERS, GLOBAL_DEFS, type Kw, SHARED_GLOBALS, type Table, TOP_LEVEL } from './keywords.js';
+import type {
+  AddressSpec,
+  BfdInstance,
+  Checker,
+  Command,
+  Family,
+  FifoSpec,
+  GarpTiming,
+  GlobalDefs,
+  KeepalivedConfig,
+  LbKind,
+  NotifyScripts,
+  RealServer,
+  RouteSpec,
+  RuleSpec,
+  SyncGroup,
+  TrackFile,
+  Tracking,
+  TrackProcess,
+  TrackRef,
+  UnicastPeer,
+  UrlModel,
+  VirtualServer,
+  VirtualServerGroup,
+  VrrpInstance,
+  VrrpScript,
+  VsGroupEntry,
+  VsTarget,
+} from './model.js';
+import type { AstNode, AstWord } from './parse-types.js';
+import { lineOf } from './specs.js';
+import { type Ctx, makeCommand, parseDecimal, parseIntStrict, parseIp } from './values.js';
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+export interface CheckOptions {
+  configId: string;
+  files: readonly string[];
+  /** Config-test checks of the machine: does an interface exist (undefined: not checked). */
+  interfaceExists?: ((name: string) => boolean) | undefined;
+  /** Config-test checks of scripts (existence, user, security); undefined: not checked. */
+  scripts?: ScriptEnv | undefined;
+}
+
+/** How the environment answers the script checks (real file system in the CLI, fakes in tests). */
+export interface ScriptEnv {
+  /** Absolute path of an executable found for argv[0] (PATH search for bare names), or undefined. */
+  resolve(argv0: string): string | undefined;
+  userExists(name: string): boolean;
+  /** The path (or a directory above it) is writable by a non-root user. */
+  unsafe(path: string): boolean;
+}
+
+// ---- keyword interpretation ----
+
+export interface Entry {
+  readonly value: unknown;
+  readonly node: AstNode;
+}
+
+/** Keyword occurrences of one block, by draft key, in order. */
+export class Draft {
+  readonly m = new Map<string, Entry[]>();
+  constructor(readonly node: AstNode | undefined) {}
+  add(key: string, e: Entry): void {
+    const l = this.m.get(key);
+    if (l) l.push(e);
+    else this.m.set(key, [e]);
+  }
+  has(key: string): boolean {
+    return this.m.has(key);
+  }
+  last<T>(key: string): T | undefined {
+    const l = this.m.get(key);
+    return l ? (l[l.length - 1]!.value as T) : undefined;
+  }
+  entry(key: string): Entry | undefined {
+    const l = this.m.get(key);
+    return l?.[l.length - 1];
+  }
+  all(key: string): Entry[] {
+    return this.m.get(key) ?? [];
+  }
+  /** Concatenated items of a repeated list block. */
+  items<T>(key: string): T[] {
+    return this.all(key).flatMap((e) => e.value as T[]);
+  }
+}
+
+class Checker_ {
+  readonly c: Ctx;
+  constructor(readonly diags: DiagnosticSink) {
+    this.c = { diags };
+  }
+
+  report(
+    code: ConfigErrorCode,
+    cls: KaClass,
+    pos: SrcPos | undefined,
+    keyword: string,
+    message: string,
+    expected?: string,
+  ): void {
+    const severity =
+      cls === KaClass.None ||
+      cls === KaClass.Deprecated ||
+      cls === KaClass.Warning ||
+      cls === KaClass.UnknownKeyword
+        ? 'warning'
+        : cls <= KaClass.Fatal
+          ? 'fatal'
+          : 'error';
+    this.diags.add(code, severity, cls, pos, keyword, message, expected);
+  }
+
+  readBlock(children: readonly AstNode[], table: Table, block: string): Draft {
+    const d = new Draft(undefined);
+    for (const n of children) this.readKeyword(n, table, block, d);
+    return d;
+  }
+
+  readKeyword(n: AstNode, table: Table, block: string, d: Draft): void {
+    const kw: Kw | undefined = Object.hasOwn(table, n.keyword) ? table[n.keyword] : undefined;
+    if (!kw) {
+      this.report(
+        'KA_ERR_CONF_UNKNOWN_KEYWORD',
+        KaClass.UnknownKeyword,
+        n.pos,
+        n.keyword,
+        `Unknown keyword '${n.keyword}' in ${block}`,
+        `a keyword of ${block}`,
+      );
+      return;
+    }
+    if (kw.dep && kw.dep.cls !== 'silent') {
+      this.report(
+        'KA_ERR_CONF_DEPRECATED',
+        kw.dep.cls,
+        n.pos,
+        n.keyword,
+        `'${n.keyword}' is deprecated`,
+        kw.dep.use ? `'${kw.dep.use}'` : undefined,
+      );
+    }
+    const key = kw.key ?? n.keyword;
+    let value: unknown;
+    if (kw.block || kw.lines) {
+      if (!n.children) {
+        this.report(
+          'KA_ERR_CONF_MISSING_BRACE',
+          KaClass.UnexpectedBrace,
+          n.args[n.args.length - 1]?.pos ?? n.pos,
+          n.keyword,
+          "Missing '{' at beginning of configuration block",
+          `'${n.keyword} {'`,
+        );
+        return;
+      }
+      if (kw.block) {
+        const inner = this.readBlock(n.children, kw.block, n.keyword);
+        value = new NamedDraft(n, inner);
+      } else {
+        const items: unknown[] = [];
+        for (const ch of n.children) {
+          if (ch.children) {
+            this.report(
+              'KA_ERR_CONF_UNEXPECTED_BRACE',
+              KaClass.UnexpectedBrace,
+              ch.open ?? ch.pos,
+              ch.keyword,
+              `Unexpected '{' in ${n.keyword} - ignoring the block`,
+              'one entry per line',
+            );
+            continue;
+          }
+          const it = kw.lines!(lineOf(ch), this.c, n.keyword);
+          if (it !== undefined) items.push(it);
+        }
+        value = items;
+      }
+    } else {
+      if (n.children) {
+        this.report(
+          'KA_ERR_CONF_UNEXPECTED_BRACE',
+          KaClass.UnexpectedBrace,
+          n.open ?? n.pos,
+          n.keyword,
+          `Unexpected '{' after '${n.keyword}' - ignoring the block`,
+          `'${n.keyword}' takes no block`,
+        );
+      }
+      value = kw.v!(n, this.c);
+      if (value === undefined) return;
+    }
+    if (!kw.multi) d.m.delete(key);
+    d.add(key, { value, node: n });
+  }
+}
+
+/** A block occurrence: its node and the draft of its content. */
+export class NamedDraft {
+  constructor(
+    readonly node: AstNode,
+    readonly d: Draft,
+  ) {}
+  get name(): string {
+    return this.node.args[0]?.text ?? '';
+  }
+}
+
+// ---- building the model ----
+
+const DEFAULT_GARP: GarpTiming = {
+  masterDelay: 5,
+  masterRepeat: 5,
+  lowerPrioDelay: 5,
+  lowerPrioRepeat: 5,
+  masterRefresh: 0,
+  masterRefreshRepeat: 1,
+};
+
+const SCHEDULERS = [
+  'rr',
+  'wrr',
+  'lc',
+  'wlc',
+  'lblc',
+  'sh',
+  'mh',
+  'dh',
+  'fo',
+  'ovf',
+  'lblcr',
+  'sed',
+  'nq',
+  'twos',
+];
+
+export class ConfigBuilder extends Checker_ {
+  private readonly scripts = new Map<string, Mutable<VrrpScript>>();
+  private readonly trackFiles = new Map<string, TrackFile>();
+  private readonly trackProcs = new Map<string, TrackProcess>();
+  private readonly bfds = new Map<string, BfdInstance>();
+  private readonly instances: Mutable<VrrpInstance>[] = [];
+  private readonly groups: { nd: NamedDraft; members: { name: string; pos: SrcPos }[] }[] = [];
+  private readonly vsgs = new Map<string, VirtualServerGroup>();
+  private readonly globalDraft = new Draft(undefined);
+  private readonly top = new Draft(undefined);
+  private readonly commands: {
+    cmd: Command;
+    kind: 'track' | 'notify';
+    owner: string;
+    side: 'vrrp' | 'checker' | 'parent';
+  }[] = [];
+  private vrrpBadIf = false;
+  private global!: GlobalDefs;
+
+  constructor(
+    diags: DiagnosticSink,
+    private readonly opts: CheckOptions,
+  ) {
+    super(diags);
+  }
+
+  build(ast: readonly AstNode[]): KeepalivedConfig {
+    // global_defs first: keepalived reads them before anything else uses them.
+    for (const n of ast) {
+      if (n.keyword === 'global_defs' && n.children) {
+        for (const ch of n.children) this.readKeyword(ch, GLOBAL_DEFS, 'global_defs', this.globalDraft);
+      } else if (Object.hasOwn(SHARED_GLOBALS, n.keyword))
+        this.readKeyword(n, SHARED_GLOBALS, 'top level', this.globalDraft);
+    }
+    this.global = this.finishGlobal(this.globalDraft);
+    for (const n of ast) {
+      if (n.keyword === 'global_defs') {
+        if (!n.children) this.readKeyword(n, TOP_LEVEL, 'top level', this.top);
+        continue;
+      }
+      if (Object.hasOwn(SHARED_GLOBALS, n.keyword)) continue;
+      const d = new Draft(undefined);
+      this.readKeyword(n, TOP_LEVEL, 'top level', d);
+      for (const [key, entries] of d.m) {
+        for (const e of entries) {
+          this.top.add(key, e);
+          this.finishTop(key, e.value);
+        }
+      }
+    }
+    this.finishSyncGroups();
+    const vsList = this.finishVirtualServers();
+    this.checkDuplicateVrids();
+    if (this.opts.scripts) this.checkScripts(this.opts.scripts);
+    const sslD = this.top.last<NamedDraft>('SSL');
+    return {
+      configId: this.opts.configId,
+      files: this.opts.files,
+      global: this.global,
+      staticIpaddress: this.top.items<AddressSpec>('static_ipaddress'),
+      staticRoutes: this.top.items<RouteSpec>('static_routes'),
+      staticRules: this.top.items<RuleSpec>('static_rules'),
+      linkbeatInterfaces: this.top
+        .items<{ name: string; extra: string[] }>('linkbeat_interfaces')
+        .map((x) => ({ name: x.name, mode: x.extra[0] })),
+      interfaceUpDownDelays: this.interfaceDelays(),
+      trackGroups: this.top.all('track_group').map((e) => {
+        const nd = e.value as NamedDraft;
+        return {
+          name: nd.name,
+          members: nd.d
+            .items<{ name: string; extra: string[] }>('group')
+            .flatMap((x) => [x.name, ...x.extra]),
+        };
+      }),
+      garpGroups: this.top.all('garp_group').map((e) => {
+        const d = (e.value as NamedDraft).d;
+        const ifs = d
+          .items<{ name: string; extra: string[] }>('interfaces')
+          .flatMap((x) => [x.name, ...x.extra]);
+        const one = d.last<string>('interface');
+        return {
+          garpInterval: d.last<number>('garp_interval'),
+          gnaInterval: d.last<number>('gna_interval'),
+          interfaces: one ? [one, ...ifs] : ifs,
+        };
+      }),
+      vrrpScripts: [...this.scripts.values()],
+      trackFiles: [...this.trackFiles.values()],
+      trackProcesses: [...this.trackProcs.values()],
+      bfdInstances: [...this.bfds.values()],
+      syncGroups: this.finishedGroups,
+      vrrpInstances: this.instances,
+      ssl: sslD
+        ? {
+            password: sslD.d.last('password'),
+            ca: sslD.d.last('ca'),
+            certificate: sslD.d.last('certificate'),
+            key: sslD.d.last('key'),
+          }
+        : undefined,
+      virtualServerGroups: [...this.vsgs.values()],
+      virtualServers: vsList,
+    };
+  }
+
+  private interfaceDelays(): { name: string; down: number; up: number }[] {
+    const out: { name: string; down: number; up: number }[] = [];
+    for (const x of this.top.items<{ name: string; extra: string[]; pos: SrcPos }>(
+      'interface_up_down_delays',
+    )) {
+      const down = parseDecimal(x.extra[0] ?? '');
+      const up = x.extra[1] === undefined ? down : parseDecimal(x.extra[1]);
+      if (down === undefined || up === undefined || down < 0 || down > 255 || up < 0 || up > 255) {
+        this.report(
+          'KA_ERR_CONF_BAD_NUMBER',
+          KaClass.InvalidNumber,
+          x.pos,
+          'interface_up_down_delays',
+          `invalid delays for ${x.name}`,
+          'down_delay [up_delay], seconds 0..255',
+        );
+        continue;
+      }
+      out.push({ name: x.name, down, up });
+    }
+    return out;
+  }
+
+  private finishTop(key: string, v: unknown): void {
+    switch (key) {
+      case 'vrrp_script':
+        this.finishScript(v as NamedDraft);
+        return;
+      case 'track_file':
+        this.finishTrackFile(v as NamedDraft);
+        return;
+      case 'vrrp_track_process':
+        this.finishTrackProcess(v as NamedDraft);
+        return;
+      case 'bfd_instance':
+        this.finishBfd(v as NamedDraft);
+        return;
+      case 'vrrp_instance':
+        this.finishInstance(v as NamedDraft);
+        return;
+      case 'vrrp_sync_group': {
+        const nd = v as NamedDraft;
+        this.groups.push({
+          nd,
+          members: nd.d
+            .items<{ name: string; extra: string[]; pos: SrcPos }>('group')
+            .flatMap((x) => [{ name: x.name, pos: x.pos }, ...x.extra.map((e) => ({ name: e, pos: x.pos }))]),
+        });
+        return;
+      }
+      case 'virtual_server_group':
+        return;
+      case 'virtual_server':
+        return;
+      case 'static_ipaddress':
+        for (const a of v as AddressSpec[]) this.checkIf(a.dev, a.pos, `ip address ${a.address}/${a.prefix}`);
+        return;
+      default:
+        return;
+    }
+  }
+
+  // ---- global_defs ----
+
+  private finishGlobal(d: Draft): GlobalDefs {
+    const host = hostname();
+    const bool = (k: string, def = false): boolean => d.last<boolean>(k) ?? def;
+    const smtp = d.entry('smtp_server');
+    let smtpServer: GlobalDefs['smtpServer'];
+    if (smtp) {
+      const w = smtp.value as string[];
+      const port = w[1] === undefined ? 25 : parseIntStrict(w[1]);
+      if (!w[0])
+        this.report(
+          'KA_ERR_CONF_MISSING_ARG',
+          KaClass.MissingParameter,
+          smtp.node.pos,
+          'smtp_server',
+          'no server given',
+          'HOST [PORT]',
+        );
+      else if (port === undefined || port < 1 || port > 65535)
+        this.report(
+          'KA_ERR_CONF_BAD_NUMBER',
+          KaClass.InvalidNumber,
+          smtp.node.args[1]?.pos,
+          'smtp_server',
+          `invalid port '${w[1]}'`,
+          'a port 1..65535',
+        );
+      else smtpServer = { host: w[0], port };
+    }
+    const garp: GarpTiming = {
+      masterDelay: d.last<number>('vrrp_garp_master_delay') ?? DEFAULT_GARP.masterDelay,
+      masterRepeat: d.last<number>('vrrp_garp_master_repeat') ?? DEFAULT_GARP.masterRepeat,
+      lowerPrioDelay:
+        d.last<number>('vrrp_garp_lower_prio_delay') ??
+        d.last<number>('vrrp_garp_master_delay') ??
+        DEFAULT_GARP.lowerPrioDelay,
+      lowerPrioRepeat:
+        d.last<number>('vrrp_garp_lower_prio_repeat') ??
+        d.last<number>('vrrp_garp_master_repeat') ??
+        DEFAULT_GARP.lowerPrioRepeat,
+      masterRefresh: d.last<number>('vrrp_garp_master_refresh') ?? 0,
+      masterRefreshRepeat: d.last<number>('vrrp_garp_master_refresh_repeat') ?? 1,
+    };
+    const su = d.entry('script_user');
+    let scriptUser: GlobalDefs['scriptUser'];
+    if (su) {
+      const w = su.value as string[];
+      if (!w[0])
+        this.report(
+          'KA_ERR_CONF_MISSING_ARG',
+          KaClass.MissingParameter,
+          su.node.pos,
+          'script_user',
+          'no user given',
+          'USER [GROUP]',
+        );
+      else scriptUser = { user: w[0], group: w[1] };
+    }
+    const dyn = d.last<string[]>('dynamic_interfaces');
+    const modelled = new Set([
+      'router_id',
+      'notification_email',
+      'notification_email_from',
+      'smtp_server',
+      'smtp_helo_name',
+      'smtp_connect_timeout',
+      'smtp_alert',
+      'smtp_alert_vrrp',
+      'smtp_alert_checker',
+      'no_email_faults',
+      'checker_log_all_failures',
+      'no_checker_emails',
+      'rs_init_notifies',
+      'vrrp_version',
+      'vrrp_mcast_group4',
+      'vrrp_mcast_group6',
+      'default_interface',
+      'vrrp_garp_master_delay',
+      'vrrp_garp_master_repeat',
+      'vrrp_garp_lower_prio_delay',
+      'vrrp_garp_lower_prio_repeat',
+      'vrrp_garp_master_refresh',
+      'vrrp_garp_master_refresh_repeat',
+      'vrrp_garp_interval',
+      'vrrp_gna_interval',
+      'vrrp_min_garp',
+      'vrrp_garp_extra_if',
+      'vrrp_down_timer_adverts',
+      'vrrp_lower_prio_no_advert',
+      'vrrp_higher_prio_send_advert',
+      'vrrp_check_unicast_src',
+      'vrrp_skip_check_adv_addr',
+      'vrrp_strict',
+      'vrrp_notify_priority_changes',
+      'vrrp_startup_delay',
+      'log_unknown_vrids',
+      'vmac_prefix',
+      'vmac_addr_prefix',
+      'dynamic_interfaces',
+      'script_user',
+      'enable_script_security',
+      'notify_fifo',
+      'notify_fifo_script',
+      'vrrp_notify_fifo',
+      'vrrp_notify_fifo_script',
+      'lvs_notify_fifo',
+      'lvs_notify_fifo_script',
+      'lvs_sync_daemon',
+      'lvs_timeouts',
+      'lvs_flush',
+      'lvs_flush_on_stop',
+      'startup_script',
+      'startup_script_timeout',
+      'shutdown_script',
+      'shutdown_script_timeout',
+      'net_namespace',
+      'instance',
+      'use_pid_dir',
+      'child_wait_time',
+    ]);
+    const settings: Record<string, string | number | boolean | readonly string[]> = {};
+    for (const [k, l] of d.m) if (!modelled.has(k)) settings[k] = l[l.length - 1]!.value as string;
+    const g: GlobalDefs = {
+      routerId: d.last<string>('router_id') ?? host,
+      notificationEmail: d
+        .items<{ name: string; extra: string[] }>('notification_email')
+        .flatMap((x) => [x.name, ...x.extra]),
+      notificationEmailFrom: d.last<string>('notification_email_from') ?? `keepalived@${host}`,
+      smtpServer,
+      smtpHeloName: d.last<string>('smtp_helo_name') ?? host,
+      smtpConnectTimeout: d.last<number>('smtp_connect_timeout') ?? 30,
+      smtpAlert: d.last<boolean>('smtp_alert'),
+      smtpAlertVrrp: d.last<boolean>('smtp_alert_vrrp'),
+      smtpAlertChecker: d.last<boolean>('smtp_alert_checker'),
+      noEmailFaults: bool('no_email_faults'),
+      checkerLogAllFailures: bool('checker_log_all_failures'),
+      noCheckerEmails: bool('no_checker_emails'),
+      rsInitNotifies: bool('rs_init_notifies'),
+      vrrpVersion: (d.last<number>('vrrp_version') ?? 2) as 2 | 3,
+      vrrpMcastGroup4: d.last<{ address: string }>('vrrp_mcast_group4')?.address ?? '224.0.0.18',
+      vrrpMcastGroup6: d.last<{ address: string }>('vrrp_mcast_group6')?.address ?? 'ff02::12',
+      defaultInterface: d.last<string>('default_interface') ?? 'eth0',
+      garp,
+      vrrpGarpInterval: d.last<number>('vrrp_garp_interval') ?? 0,
+      vrrpGnaInterval: d.last<number>('vrrp_gna_interval') ?? 0,
+      vrrpMinGarp: bool('vrrp_min_garp'),
+      vrrpGarpExtraIf: this.garpExtraIf(d.entry('vrrp_garp_extra_if')),
+      vrrpDownTimerAdverts: d.last<number>('vrrp_down_timer_adverts') ?? 3,
+      vrrpLowerPrioNoAdvert: d.last<boolean>('vrrp_lower_prio_no_advert'),
+      vrrpHigherPrioSendAdvert: bool('vrrp_higher_prio_send_advert'),
+      vrrpCheckUnicastSrc: bool('vrrp_check_unicast_src'),
+      vrrpSkipCheckAdvAddr: bool('vrrp_skip_check_adv_addr'),
+      vrrpStrict: bool('vrrp_strict'),
+      vrrpNotifyPriorityChanges: bool('vrrp_notify_priority_changes'),
+      vrrpStartupDelay: d.last<number>('vrrp_startup_delay') ?? 0,
+      logUnknownVrids: bool('log_unknown_vrids'),
+      vmacPrefix: d.last<string>('vmac_prefix') ?? 'vrrp',
+      vmacAddrPrefix: d.last<string>('vmac_addr_prefix') ?? 'vrrp',
+      dynamicInterfaces: dyn ? (dyn[0] === 'allow_if_changes' ? 'allow_if_changes' : true) : false,
+      scriptUser,
+      enableScriptSecurity: bool('enable_script_security'),
+      notifyFifo: this.fifo(d, 'notify_fifo'),
+      vrrpNotifyFifo: this.fifo(d, 'vrrp_notify_fifo'),
+      lvsNotifyFifo: this.fifo(d, 'lvs_notify_fifo'),
+      lvsSyncDaemon: this.lvsSyncDaemon(d.entry('lvs_sync_daemon')),
+      lvsTimeouts: this.lvsTimeouts(d.entry('lvs_timeouts')),
+      lvsFlush: bool('lvs_flush'),
+      lvsFlushOnStop: d.has('lvs_flush_on_stop')
+        ? d.last<string[]>('lvs_flush_on_stop')?.[0] === 'VS'
+          ? 'VS'
+          : true
+        : false,
+      startupScript: d.last<Command>('startup_script'),
+      startupScriptTimeout: d.last<number>('startup_script_timeout') ?? 10,
+      shutdownScript: d.last<Command>('shutdown_script'),
+      shutdownScriptTimeout: d.last<number>('shutdown_script_timeout') ?? 10,
+      netNamespace: d.last<string>('net_namespace'),
+      instance: d.last<string>('instance'),
+      usePidDir: bool('use_pid_dir'),
+      childWaitTime: d.last<number>('child_wait_time') ?? 5,
+      settings,
+    };
+    for (const k of ['startup_script', 'shutdown_script'] as const) {
+      const cmd = d.last<Command>(k);
+      if (cmd) this.commands.push({ cmd, kind: 'notify', owner: k, side: 'parent' });
+    }
+    for (const f of [g.notifyFifo, g.vrrpNotifyFifo, g.lvsNotifyFifo])
+      if (f?.script)
+        this.commands.push({
+          cmd: f.script,
+          kind: 'notify',
+          owner: 'fifo script',
+          side: f === g.lvsNotifyFifo ? 'checker' : 'vrrp',
+        });
+    return g;
+  }
+
+  private fifo(d: Draft, key: string): FifoSpec | undefined {
+    const e = d.entry(key);
+    if (!e) return undefined;
+    const w = e.value as string[];
+    if (!w[0]) {
+      this.report(
+        'KA_ERR_CONF_MISSING_ARG',
+        KaClass.MissingParameter,
+        e.node.pos,
+        key,
+        'no FIFO path',
+        'PATH [user [group]]',
+      );
+      return undefined;
+    }
+    const s = d.entry(`${key}_script`);
+    const sw = s?.value as string[] | undefined;
+    return {
+      path: w[0],
+      user: w[1],
+      group: w[2],
+      script: sw?.[0] ? makeCommand(sw[0], sw[1], sw[2], s!.node.args[0]!.pos) : undefined,
+    };
+  }
+
+  private garpExtraIf(e: Entry | undefined): GlobalDefs['vrrpGarpExtraIf'] {
+    if (!e) return undefined;
+    const w = e.value as string[];
+    const all = w[0] === 'all';
+    const t = all ? w[1] : w[0];
+    const v = t === undefined ? undefined : parseIntStrict(t);
+    if (v === undefined || v < 0 || v > 86400) {
+      this.report(
+        'KA_ERR_CONF_BAD_NUMBER',
+        KaClass.InvalidNumber,
+        e.node.args[all ? 1 : 0]?.pos ?? e.node.pos,
+        e.node.keyword,
+        `invalid interval '${t ?? ''}'`,
+        '[all] seconds 0..86400',
+      );
+      return undefined;
+    }
+    return { interval: v, all };
+  }
+
+  private lvsSyncDaemon(e: Entry | undefined): GlobalDefs['lvsSyncDaemon'] {
+    if (!e) return undefined;
+    const w = e.value as string[];
+    if (!w[0]) {
+      this.report(
+        'KA_ERR_CONF_MISSING_ARG',
+        KaClass.MissingParameter,
+        e.node.pos,
+        'lvs_sync_daemon',
+        'no interface',
+        'IF [VI] [id N] [maxlen N] [port N] [ttl N] [group IP]',
+      );
+      return undefined;
+    }
+    const r: Mutable<NonNullable<GlobalDefs['lvsSyncDaemon']>> = {
+      interface: w[0],
+      instance: undefined,
+      syncId: undefined,
+      maxlen: undefined,
+      port: undefined,
+      ttl: undefined,
+      group: undefined,
+    };
+    for (let i = 1; i < w.length; i++) {
+      const k = w[i]!;
+      const val = w[i + 1];
+      if (k === 'inst') continue;
+      if (['id', 'maxlen', 'port', 'ttl'].includes(k)) {
+        const n = val === undefined ? undefined : parseIntStrict(val);
+        if (n === undefined || n < 0 || n > 65535) {
+          this.report(
+            'KA_ERR_CONF_BAD_NUMBER',
+            KaClass.InvalidNumber,
+            e.node.args[i + 1]?.pos ?? e.node.pos,
+            `lvs_sync_daemon ${k}`,
+            `invalid ${k} '${val ?? ''}'`,
+            'an integer',
+          );
+          return undefined;
+        }
+        if (k === 'id') r.syncId = n;
+        else if (k === 'maxlen') r.maxlen = n;
+        else if (k === 'port') r.port = n;
+        else r.ttl = n;
+        i++;
+      } else if (k === 'group') {
+        r.group = val;
+        i++;
+      } else if (r.instance === undefined) r.instance = k;
+    }
+    return r;
+  }
+
+  private lvsTimeouts(e: Entry | undefined): GlobalDefs['lvsTimeouts'] {
+    if (!e) return undefined;
+    const w = e.value as string[];
+    const r: { tcp?: number; tcpfin?: number; udp?: number } = {};
+    for (let i = 0; i < w.length; i += 2) {
+      const k = w[i]!;
+      const n = parseIntStrict(w[i + 1] ?? '');
+      if ((k !== 'tcp' && k !== 'tcpfin' && k !== 'udp') || n === undefined || n < 0 || n > 86400 * 31) {
+        this.report(
+          'KA_ERR_CONF_BAD_VALUE',
+          KaClass.GeneralError,
+          e.node.args[i]?.pos ?? e.node.pos,
+          'lvs_timeouts',
+          `invalid lvs_timeouts entry '${k} ${w[i + 1] ?? ''}'`,
+          'tcp|tcpfin|udp SECONDS',
+        );
+        continue;
+      }
+      r[k] = n;
+    }
+    return r;
+  }
+
+  // ---- trackers ----
+
+  private nameOf(nd: NamedDraft, block: string): string | undefined {
+    const name = nd.node.args[0]?.text;
+    if (!name) {
+      this.report(
+        'KA_ERR_CONF_MISSING_ARG',
+        KaClass.MissingParameter,
+        nd.node.pos,
+        block,
+        `${block} without a name`,
+        `${block} NAME {`,
+      );
+      return undefined;
+    }
+    return name;
+  }
+
+  private weightOf(e: Entry | undefined, max: number, def: number): { weight: number; reverse: boolean } {
+    if (!e) return { weight: def, reverse: false };
+    const w = e.value as string[];
+    const n = parseIntStrict(w[0] ?? '');
+    if (n === undefined || n < -max || n > max) {
+      this.report(
+        'KA_ERR_CONF_BAD_NUMBER',
+        KaClass.InvalidNumber,
+        e.node.args[0]?.pos ?? e.node.pos,
+        'weight',
+        `weight '${w[0] ?? ''}' invalid or outside range [-${max}, ${max}]`,
+        `an integer in [-${max}, ${max}]`,
+      );
+      return { weight: def, reverse: false };
+    }
+    return { weight: n, reverse: w[1] === 'reverse' };
+  }
+
+  private finishScript(nd: NamedDraft): void {
+    const name = this.nameOf(nd, 'vrrp_script');
+    if (!name) return;
+    const d = nd.d;
+    const script = d.last<Command>('script');
+    if (!script) {
+      this.report(
+        'KA_ERR_CONF_MISSING_REQUIRED',
+        KaClass.GeneralError,
+        nd.node.pos,
+        'vrrp_script',
+        `No script set for vrrp_script ${name} - removing`,
+        "a 'script' keyword",
+      );
+      return;
+    }
+    let interval = d.last<number>('interval') ?? 1;
+    if (interval === 0) {
+      this.report(
+        'KA_ERR_CONF_BAD_NUMBER',
+        KaClass.InvalidNumber,
+        d.entry('interval')!.node.pos,
+        'interval',
+        'vrrp_script interval 0 is invalid - using 1',
+        'an interval ≥ 1 second',
+      );
+      interval = 1;
+    }
+    const user = d.last<string[]>('user');
+    const cmd: Command = user?.[0] ? { ...script, user: user[0], group: user[1] } : script;
+    const { weight, reverse } = this.weightOf(d.entry('weight'), 253, 0);
+    if (this.scripts.has(name)) {
+      this.report(
+        'KA_ERR_CONF_DUPLICATE',
+        KaClass.GeneralError,
+        nd.node.pos,
+        'vrrp_script',
+        `vrrp_script ${name} defined twice - ignoring the later one`,
+        'unique names',
+      );
+      return;
+    }
+    this.scripts.set(name, {
+      name,
+      script: cmd,
+      interval,
+      timeout: d.last<number>('timeout') || interval,
+      weight,
+      weightReverse: reverse,
+      rise: d.last<number>('rise') ?? 1,
+      fall: d.last<number>('fall') ?? 1,
+      initFail: d.last<boolean>('init_fail') ?? false,
+      pos: nd.node.pos,
+    });
+    this.commands.push({ cmd, kind: 'track', owner: `vrrp_script ${name}`, side: 'vrrp' });
+  }
+
+  private finishTrackFile(nd: NamedDraft): void {
+    const name = this.nameOf(nd, 'track_file');
+    if (!name) return;
+    const d = nd.d;
+    const file = d.last<string>('file');
+    if (!file) {
+      this.report(
+        'KA_ERR_CONF_MISSING_REQUIRED',
+        KaClass.GeneralError,
+        nd.node.pos,
+        'track_file',
+        `No file set for track_file ${name} - removing`,
+        "a 'file' keyword",
+      );
+      return;
+    }
+    const { weight, reverse } = this.weightOf(d.entry('weight'), 2147483647, 1);
+    const init = d.entry('init_file');
+    let initFile: TrackFile['initFile'];
+    if (init) {
+      const w = init.value as string[];
+      const v = w[0] !== undefined && w[0] !== 'overwrite' ? parseIntStrict(w[0]) : 0;
+      if (v === undefined)
+        this.report(
+          'KA_ERR_CONF_BAD_NUMBER',
+          KaClass.InvalidNumber,
+          init.node.args[0]?.pos,
+          'init_file',
+          `invalid value '${w[0]}'`,
+          'an integer',
+        );
+      else initFile = { value: v, overwrite: w.includes('overwrite') };
+    }
+    this.trackFiles.set(name, { name, file, weight, weightReverse: reverse, initFile, pos: nd.node.pos });
+  }
+
+  private finishTrackProcess(nd: NamedDraft): void {
+    const name = this.nameOf(nd, 'vrrp_track_process');
+    if (!name) return;
+    const d = nd.d;
+    const proc = d.last<string[]>('process');
+    if (!proc?.[0]) {
+      this.report(
+        'KA_ERR_CONF_MISSING_REQUIRED',
+        KaClass.GeneralError,
+        nd.node.pos,
+        'vrrp_track_process',
+        `No process set for vrrp_track_process ${name} - removing`,
+        "a 'process' keyword",
+      );
+      return;
+    }
+    const { weight, reverse } = this.weightOf(d.entry('weight'), 254, 1);
+    const delay = d.last<number>('delay');
+    this.trackProcs.set(name, {
+      name,
+      process: proc[0],
+      args: proc.length > 1 ? proc.slice(1) : undefined,
+      paramMatch: d.last<'initial' | 'partial'>('param_match') ?? 'exact',
+      weight,
+      weightReverse: reverse,
+      quorum: d.last<number>('quorum') ?? 1,
+      quorumMax: d.last<number>('quorum_max'),
+      forkDelay: d.last<number>('fork_delay') ?? delay ?? 0,
+      terminateDelay: d.last<number>('terminate_delay') ?? delay ?? 0,
+      fullCommand: d.last<boolean>('full_command') ?? false,
+      pos: nd.node.pos,
+    });
+  }
+
+  private finishBfd(nd: NamedDraft): void {
+    const name = this.nameOf(nd, 'bfd_instance');
+    if (!name) return;
+    const d = nd.d;
+    const nb = d.last<{ address: string }>('neighbor_ip');
+    if (!nb) {
+      this.report(
+        'KA_ERR_CONF_MISSING_REQUIRED',
+        KaClass.GeneralError,
+        nd.node.pos,
+        'bfd_instance',
+        `No neighbor_ip set for bfd_instance ${name} - removing`,
+        "a 'neighbor_ip' keyword",
+      );
+      return;
+    }
+    const { weight, reverse } = this.weightOf(d.entry('weight'), 253, 0);
+    this.bfds.set(name, {
+      name,
+      neighborIp: nb.address,
+      sourceIp: d.last<{ address: string }>('source_ip')?.address,
+      minRx: d.last<number>('min_rx') ?? 10,
+      minTx: d.last<number>('min_tx') ?? 10,
+      idleTx: d.last<number>('idle_tx') ?? 1000,
+      multiplier: d.last<number>('multiplier') ?? 5,
+      passive: d.last<boolean>('passive') ?? false,
+      ttl: d.last<number>('ttl') ?? 255,
+      maxHops: d.last<number>('max_hops') ?? 0,
+      weight,
+      weightReverse: reverse,
+      deliverTo:
+        d.has('vrrp') && !d.has('checker') ? 'vrrp' : d.has('checker') && !d.has('vrrp') ? 'checker' : 'both',
+      pos: nd.node.pos,
+    });
+  }
+
+  private tracking(d: Draft, owner: string): Tracking {
+    const resolve = (
+      key: string,
+      known: ReadonlyMap<string, unknown> | undefined,
+      what: string,
+    ): TrackRef[] => {
+      const out: TrackRef[] = [];
+      for (const t of d.items<TrackRef>(key)) {
+        if (known && !known.has(t.name)) {
+          this.report(
+            'KA_ERR_CONF_UNDEFINED_REF',
+            KaClass.GeneralError,
+            t.pos,
+            key,
+            `(${owner}) ${what} ${t.name} not found, ignoring...`,
+            `a ${what} defined before ${owner}`,
+          );
+          continue;
+        }
+        if (!known) this.checkIf(t.name, t.pos, `track_interface of ${owner}`);
+        out.push(t);
+      }
+      return out;
+    };
+    return {
+      interfaces: resolve('track_interface', undefined, 'interface'),
+      scripts: resolve('track_script', this.scripts, 'track script'),
+      files: resolve('track_file', this.trackFiles, 'track file'),
+      processes: resolve('track_process', this.trackProcs, 'track process'),
+      bfds: resolve('track_bfd', this.bfds, 'track bfd'),
+    };
+  }
+
+  private notify(d: Draft, owner: string): NotifyScripts {
+    const get = (k: string): Command | undefined => {
+      const c = d.last<Command>(k);
+      if (c) this.commands.push({ cmd: c, kind: 'notify', owner, side: 'vrrp' });
+      return c;
+    };
+    const del = d.entry('notify_deleted');
+    let deleted: Command | boolean = false;
+    if (del) {
+      const w = del.value as string[];
+      deleted = w[0] ? makeCommand(w[0], w[1], w[2], del.node.args[0]!.pos) : true;
+      if (typeof deleted !== 'boolean')
+        this.commands.push({ cmd: deleted, kind: 'notify', owner, side: 'vrrp' });
+    }
+    return {
+      master: get('notify_master'),
+      backup: get('notify_backup'),
+      fault: get('notify_fault'),
+      stop: get('notify_stop'),
+      deleted,
+      generic: get('notify'),
+      masterRxLowerPri: get('notify_master_rx_lower_pri'),
+    };
+  }
+
+  private checkIf(name: string | undefined, pos: SrcPos, what: string): void {
+    if (!name || !this.opts.interfaceExists) return;
+    if (!this.opts.interfaceExists(name)) {
+      // keepalived's VRRP process stops at a missing interface, before its script checks
+      this.vrrpBadIf = true;
+      this.report(
+        'KA_ERR_CONF_NO_INTERFACE',
+        KaClass.GeneralError,
+        pos,
+        name,
+        `WARNING - interface ${name} for ${what} doesn't exist`,
+        'an existing interface',
+      );
+    }
+  }
+
+  // ---- vrrp_instance ----
+
+  private finishInstance(nd: NamedDraft): void {
+    const name = this.nameOf(nd, 'vrrp_instance');
+    if (!name) return;
+    const d = nd.d;
+    const g = this.global;
+    const pos = nd.node.pos;
+    if (this.instances.some((i) => i.name === name)) {
+      this.report(
+        'KA_ERR_CONF_DUPLICATE',
+        KaClass.GeneralError,
+        pos,
+        'vrrp_instance',
+        `vrrp_instance ${name} defined twice - ignoring the later one`,
+        'unique instance names',
+      );
+      return;
+    }
+    // VRID: required, 1..255
+    let vrid: number | undefined;
+    const ve = d.entry('virtual_router_id');
+    if (ve) {
+      const w = (ve.value as string[])[0];
+      const n = w === undefined ? undefined : parseIntStrict(w);
+      if (n === undefined || n < 1 || n > 255) {
+        this.report(
+          'KA_ERR_CONF_BAD_NUMBER',
+          KaClass.InvalidNumber,
+          ve.node.args[0]?.pos ?? ve.node.pos,
+          'virtual_router_id',
+          `(${name}) VRID '${w ?? ''}' not valid - must be between 1 & 255`,
+          'an integer in [1, 255]',
+        );
+      } else vrid = n;
+    }
+    if (vrid === undefined) {
+      this.report(
+        'KA_ERR_CONF_MISSING_REQUIRED',
+        KaClass.GeneralError,
+        pos,
+        'virtual_router_id',
+        `(${name}) the virtual router id must be set - removing the instance`,
+        'virtual_router_id 1..255',
+      );
+      return;
+    }
+    // priority and state (state MASTER without priority means 255, as keepalived does)
+    const stateE = d.entry('state');
+    let state: 'MASTER' | 'BACKUP' | undefined;
+    if (stateE) {
+      const s = stateE.value as string;
+      if (s === 'MASTER' || s === 'BACKUP') state = s;
+      else
+        this.report(
+          'KA_ERR_CONF_BAD_VALUE',
+          KaClass.GeneralError,
+          stateE.node.args[0]?.pos,
+          'state',
+          `(${name}) unknown state '${s}' - defaulting to BACKUP`,
+          'MASTER|BACKUP',
+        );
+    }
+    let priority: number | undefined;
+    const pe = d.entry('priority');
+    if (pe) {
+      const w = (pe.value as string[])[0];
+      const n = w === undefined ? undefined : parseIntStrict(w);
+      if (n === undefined || n < 1 || n > 255) {
+        this.report(
+          'KA_ERR_CONF_BAD_NUMBER',
+          KaClass.InvalidNumber,
+          pe.node.args[0]?.pos ?? pe.node.pos,
+          'priority',
+          `(${name}) Priority '${w ?? ''}' not valid! must be between 1 & 255. Using default 100`,
+          'an integer in [1, 255]',
+        );
+        priority = 100;
+      } else priority = n;
+    }
+    if (priority === undefined) priority = state === 'MASTER' ? 255 : 100;
+    state = state ?? (priority === 255 ? 'MASTER' : 'BACKUP');
+    // addresses
+    const vips = d.items<AddressSpec>('virtual_ipaddress');
+    const family: Family = vips[0]?.family ?? d.last<{ family: Family }>('mcast_src_ip')?.family ?? 'inet';
+    const goodVips: AddressSpec[] = [];
+    for (const a of vips) {
+      if (a.family !== family) {
+        this.report(
+          'KA_ERR_CONF_BAD_ADDRESS',
+          KaClass.GeneralError,
+          a.pos,
+          'virtual_ipaddress',
+          `(${name}): address family must match VRRP instance [${a.address}/${a.prefix}] - ignoring`,
+          `an ${family === 'inet' ? 'IPv4' : 'IPv6'} address`,
+        );
+        continue;
+      }
+      goodVips.push(a);
+    }
+    const excluded = d.items<AddressSpec>('virtual_ipaddress_excluded');
+    // version and advert interval
+    let version = (d.last<number>('version') ?? g.vrrpVersion) as 2 | 3;
+    if (family === 'inet6') version = 3;
+    let advert = 1;
+    const ae = d.entry('advert_int');
+    if (ae) {
+      const w = (ae.value as string[])[0];
+      const v = w === undefined ? undefined : parseDecimal(w);
+      const [min, max] = version === 2 ? [1, 255] : [0.01, 40.95];
+      if (v === undefined || v < (version === 2 ? 0.5 : min) || v > max) {
+        this.report(
+          'KA_ERR_CONF_BAD_NUMBER',
+          KaClass.InvalidNumber,
+          ae.node.args[0]?.pos ?? ae.node.pos,
+          'advert_int',
+          `(${name}) advert_int '${w ?? ''}' invalid or outside range [${min}, ${max}] - using 1`,
+          `seconds in [${min}, ${max}]`,
+        );
+      } else if (version === 2 && !Number.isInteger(v)) {
+        advert = Math.max(1, Math.round(v));
+        this.report(
+          'KA_ERR_CONF_BAD_NUMBER',
+          KaClass.GeneralError,
+          ae.node.args[0]!.pos,
+          'advert_int',
+          `(${name}) VRRPv2 advertisement interval ${v.toFixed(6)}s must be an integer. rounding`,
+          'whole seconds with version 2',
+        );
+      } else advert = version === 2 ? v : Math.round(v * 100) / 100;
+    }
+    // interface
+    const iface = d.last<string>('interface');
+    const ifPos = d.entry('interface')?.node.args[0]?.pos ?? pos;
+    if (iface === 'lo') {
+      this.report(
+        'KA_ERR_CONF_BAD_VALUE',
+        KaClass.GeneralError,
+        ifPos,
+        'interface',
+        `(${name}) cannot use a loopback interface - ignoring`,
+        'a non-loopback interface',
+      );
+    }
+    this.checkIf(iface, ifPos, `vrrp_instance ${name}`);
+    for (const a of [...goodVips, ...excluded])
+      this.checkIf(a.dev, a.pos, `ip address ${a.address}/${a.prefix}`);
+    // unicast peers
+    const peers: UnicastPeer[] = [];
+    for (const p of d.items<UnicastPeer & { family: Family; pos: SrcPos }>('unicast_peer')) {
+      if (p.family !== family) {
+        this.report(
+          'KA_ERR_CONF_BAD_ADDRESS',
+          KaClass.GeneralError,
+          p.pos,
+          'unicast_peer',
+          `(${name}) unicast peer ${p.address} family does not match the instance`,
+          `an ${family === 'inet' ? 'IPv4' : 'IPv6'} peer`,
+        );
+        continue;
+      }
+      peers.push({ address: p.address, minTtl: p.minTtl, maxTtl: p.maxTtl });
+    }
+    // authentication
+    let auth: VrrpInstance['authentication'];
+    const authE = d.entry('authentication');
+    if (authE) {
+      const ad = (authE.value as NamedDraft).d;
+      const type = ad.last<'PASS' | 'AH'>('auth_type');
+      let pass = ad.last<string>('auth_pass') ?? '';
+      if (pass.length > 8) {
+        this.report(
+          'KA_ERR_CONF_BAD_VALUE',
+          KaClass.GeneralError,
+          ad.entry('auth_pass')!.node.args[0]!.pos,
+          'auth_pass',
+          'Truncating auth_pass to 8 characters',
+          'at most 8 characters',
+        );
+        pass = pass.slice(0, 8);
+      }
+      if (!type) {
+        this.report(
+          'KA_ERR_CONF_MISSING_ARG',
+          KaClass.GeneralError,
+          authE.node.pos,
+          'authentication',
+          `(${name}) authentication without auth_type - ignoring`,
+          'auth_type PASS|AH',
+        );
+      } else if (version === 3) {
+        this.report(
+          'KA_ERR_CONF_CONFLICT',
+          KaClass.GeneralError,
+          authE.node.pos,
+          'authentication',
+          `(${name}) authentication is not supported with VRRPv3 - ignoring`,
+          'no authentication with version 3',
+        );
+      } else if (type === 'AH' && state === 'MASTER') {
+        this.report(
+          'KA_ERR_CONF_CONFLICT',
+          KaClass.GeneralError,
+          authE.node.pos,
+          'authentication',
+          `(${name}) AH authentication is incompatible with state MASTER - clearing authentication`,
+          'state BACKUP with auth_type AH',
+        );
+      } else auth = { type, pass };
+    }
+    // preemption
+    let nopreempt = d.has('nopreempt');
+    if (nopreempt && priority === 255) {
+      this.report(
+        'KA_ERR_CONF_CONFLICT',
+        KaClass.GeneralError,
+        d.entry('nopreempt')!.node.pos,
+        'nopreempt',
+        `(${name}) nopreempt is incompatible with priority 255. resetting nopreempt`,
+        'a priority below 255',
+      );
+      nopreempt = false;
+    }
+    const strict = d.last<boolean>('strict_mode') ?? g.vrrpStrict;
+    const tracking = this.tracking(d, name);
+    if (priority === 255) {
+      for (const t of [
+        ...tracking.interfaces,
+        ...tracking.scripts,
+        ...tracking.files,
+        ...tracking.processes,
+        ...tracking.bfds,
+      ]) {
+        if (t.weight) {
+          this.report(
+            'KA_ERR_CONF_CONFLICT',
+            KaClass.GeneralError,
+            t.pos,
+            t.name,
+            `(${name}) cannot have weighted tracking with priority 255 - setting weight 0`,
+            'weight 0 for an address owner',
+          );
+        }
+      }
+    }
+    if (strict && auth) {
+      this.report(
+        'KA_ERR_CONF_CONFLICT',
+        KaClass.GeneralError,
+        authE!.node.pos,
+        'authentication',
+        `(${name}) strict mode does not support authentication. Ignoring`,
+        'no authentication in strict mode',
+      );
+      auth = undefined;
+    }
+    if (goodVips.length === 0 && (version === 3 || strict)) {
+      this.report(
+        'KA_ERR_CONF_MISSING_REQUIRED',
+        KaClass.GeneralError,
+        pos,
+        'virtual_ipaddress',
+        `(${name}) No VIP specified; at least one is required`,
+        'a virtual_ipaddress block',
+      );
+    }
+    for (const r of d.items<RouteSpec>('virtual_routes')) {
+      if (!r.dev && !r.noTrack) {
+        this.report(
+          'KA_ERR_CONF_BAD_VALUE',
+          KaClass.GeneralError,
+          r.pos,
+          'virtual_routes',
+          `Warning - cannot track route ${r.to} with no interface specified, not tracking`,
+          "'dev IF' or 'no_track'",
+        );
+      } else if (r.dev) this.checkIf(r.dev, r.pos, `route ${r.to}`);
+    }
+    const vmac = d.last<string[]>('use_vmac');
+    const ipvlan = d.last<string[]>('use_ipvlan');
+    const extra = d.entry('garp_extra_if');
+    const oldCs = d.last<string[]>('old_unicast_checksum');
+    const inst: Mutable<VrrpInstance> = {
+      name,
+      state,
+      interface: iface ?? (peers.length ? undefined : g.defaultInterface),
+      vrf: d.last<string>('vrf'),
+      vrid,
+      priority,
+      version,
+      family,
+      advertInt: advert,
+      advertIntCs: Math.round(advert * 100),
+      nopreempt,
+      preemptDelay: d.last<number>('preempt_delay') ?? 0,
+      accept: d.has('no_accept') ? false : d.has('accept') ? true : !(strict && priority !== 255),
+      strict,
+      mcastSrcIp: d.last<{ address: string }>('mcast_src_ip')?.address,
+      mcastDstIp: d.last<{ address: string }>('mcast_dst_ip')?.address,
+      unicastPeers: peers,
+      unicastTtl: d.last<number>('unicast_ttl') ?? 255,
+      unicastFaultNoPeer: d.has('unicast_fault_no_peer'),
+      checkUnicastSrc: d.has('check_unicast_src') || g.vrrpCheckUnicastSrc,
+      oldUnicastChecksum: oldCs ? (oldCs[0] === 'never' ? 'never' : true) : 'auto',
+      authentication: auth,
+      virtualIpaddress: goodVips,
+      virtualIpaddressExcluded: excluded,
+      virtualRoutes: d.items<RouteSpec>('virtual_routes'),
+      virtualRules: d.items<RuleSpec>('virtual_rules'),
+      tracking,
+      dontTrackPrimary: d.has('dont_track_primary'),
+      trackSrcIp: d.has('track_src_ip'),
+      notify: this.notify(d, name),
+      notifyPriorityChanges: d.last<boolean>('notify_priority_changes') ?? g.vrrpNotifyPriorityChanges,
+      smtpAlert: d.last<boolean>('smtp_alert') ?? g.smtpAlertVrrp ?? g.smtpAlert,
+      garp: {
+        masterDelay: d.last<number>('garp_master_delay') ?? g.garp.masterDelay,
+        masterRepeat: d.last<number>('garp_master_repeat') ?? g.garp.masterRepeat,
+        lowerPrioDelay:
+          d.last<number>('garp_lower_prio_delay') ??
+          d.last<number>('garp_master_delay') ??
+          g.garp.lowerPrioDelay,
+        lowerPrioRepeat:
+          d.last<number>('garp_lower_prio_repeat') ??
+          d.last<number>('garp_master_repeat') ??
+          g.garp.lowerPrioRepeat,
+        masterRefresh: d.last<number>('garp_master_refresh') ?? g.garp.masterRefresh,
+        masterRefreshRepeat: d.last<number>('garp_master_refresh_repeat') ?? g.garp.masterRefreshRepeat,
+      },
+      garpExtraIf: extra ? this.garpExtraIf(extra) : g.vrrpGarpExtraIf,
+      downTimerAdverts: d.last<number>('down_timer_adverts') ?? g.vrrpDownTimerAdverts,
+      lowerPrioNoAdvert: d.last<boolean>('lower_prio_no_advert') ?? g.vrrpLowerPrioNoAdvert ?? strict,
+      higherPrioSendAdvert: d.last<boolean>('higher_prio_send_advert') ?? g.vrrpHigherPrioSendAdvert,
+      skipCheckAdvAddr: d.last<boolean>('skip_check_adv_addr') ?? g.vrrpSkipCheckAdvAddr,
+      useVmac: vmac
+        ? {
+            ifname: vmac.find((w) => !/^([0-9a-f]{2}:){4,5}[0-9a-f]{2}$/i.test(w)),
+            mac: vmac.find((w) => /^([0-9a-f]{2}:){4,5}[0-9a-f]{2}$/i.test(w)),
+          }
+        : undefined,
+      useVmacAddr: d.has('use_vmac_addr'),
+      vmacXmitBase: d.has('vmac_xmit_base'),
+      useIpvlan: ipvlan
+        ? {
+            ifname: ipvlan[0],
+            address: ipvlan.find((w) => parseIp(w.split('/')[0]!) !== undefined),
+            mode: ipvlan.find((w) => ['bridge', 'private', 'vepa'].includes(w)),
+          }
+        : undefined,
+      promoteSecondaries: d.has('promote_secondaries'),
+      kernelRxBufSize: d.last<number>('kernel_rx_buf_size'),
+      syncGroup: undefined,
+      pos,
+    };
+    this.instances.push(inst);
+  }
+
+  private checkDuplicateVrids(): void {
+    const seen = new Map<string, string>();
+    for (const i of this.instances) {
+      if (i.unicastPeers.length) continue;
+      const key = `${i.vrid}|${i.family}|${i.interface}|${i.mcastDstIp ?? ''}`;
+      const prior = seen.get(key);
+      if (prior) {
+        this.report(
+          'KA_ERR_CONF_DUPLICATE',
+          KaClass.GeneralError,
+          i.pos,
+          'virtual_router_id',
+          `${prior} and ${i.name} both use VRID ${i.vrid} with ${i.family === 'inet' ? 'IPv4' : 'IPv6'} on interface ${i.interface}`,
+          'a VRID unique per interface and family',
+        );
+      } else seen.set(key, i.name);
+    }
+  }
+
+  // ---- sync groups ----
+
+  private finishedGroups: SyncGroup[] = [];
+
+  private finishSyncGroups(): void {
+    for (const { nd, members } of this.groups) {
+      const name = this.nameOf(nd, 'vrrp_sync_group');
+      if (!name) continue;
+      const found: string[] = [];
+      for (const m of members) {
+        const inst = this.instances.find((i) => i.name === m.name);
+        if (!inst) {
+          this.report(
+            'KA_ERR_CONF_UNDEFINED_REF',
+            KaClass.GeneralError,
+            m.pos,
+            'group',
+            `Virtual router ${m.name} specified in sync group ${name} doesn't exist - ignoring`,
+            'the name of a vrrp_instance',
+          );
+          continue;
+        }
+        if (inst.syncGroup) {
+          this.report(
+            'KA_ERR_CONF_DUPLICATE',
+            KaClass.GeneralError,
+            m.pos,
+            'group',
+            `VRRP instance ${m.name} cannot be in more than one sync group`,
+            'each instance in one group',
+          );
+          continue;
+        }
+        inst.syncGroup = name;
+        found.push(m.name);
+      }
+      if (found.length === 0) {
+        this.report(
+          'KA_ERR_CONF_MISSING_REQUIRED',
+          KaClass.GeneralError,
+          nd.node.pos,
+          'vrrp_sync_group',
+          `Sync group ${name} has no virtual router(s) - removing`,
+          'a group { … } block naming instances',
+        );
+        continue;
+      }
+      if (found.length === 1) {
+        this.report(
+          'KA_ERR_CONF_MISSING_REQUIRED',
+          KaClass.GeneralError,
+          nd.node.pos,
+          'vrrp_sync_group',
+          `Sync group ${name} has only 1 virtual router - this probably isn't what you want`,
+          'two or more members',
+        );
+      }
+      this.finishedGroups.push({
+        name,
+        members: found,
+        tracking: this.tracking(nd.d, name),
+        notify: this.notify(nd.d, name),
+        smtpAlert: nd.d.last<boolean>('smtp_alert'),
+        notifyPriorityChanges: nd.d.last<boolean>('notify_priority_changes'),
+        syncGroupTrackingWeight: nd.d.has('sync_group_tracking_weight'),
+        pos: nd.node.pos,
+      });
+    }
+  }
+
+  // ---- LVS ----
+
+  private lbKind(e: Entry | undefined): LbKind | undefined {
+    if (!e) return undefined;
+    const w = e.value as string[];
+    const m = w[0]?.toUpperCase();
+    if (m !== 'NAT' && m !== 'DR' && m !== 'TUN') {
+      this.report(
+        'KA_ERR_CONF_BAD_VALUE',
+        KaClass.GeneralError,
+        e.node.args[0]?.pos ?? e.node.pos,
+        e.node.keyword,
+        `invalid forwarding method '${w[0] ?? ''}'`,
+        'NAT|DR|TUN',
+      );
+      return undefined;
+    }
+    if (m !== 'TUN' || w.length === 1) return { method: m, tunnel: undefined };
+    let type: 'ipip' | 'gue' | 'gre' = 'ipip';
+    let port: number | undefined;
+    let csum: 'nocsum' | 'csum' | 'remcsum' | undefined;
+    for (let i = 1; i < w.length; i++) {
+      const k = w[i]!;
+      if (k === 'type') {
+        const t = w[++i];
+        if (t !== 'ipip' && t !== 'gue' && t !== 'gre') {
+          this.report(
+            'KA_ERR_CONF_BAD_VALUE',
+            KaClass.GeneralError,
+            e.node.args[i]?.pos ?? e.node.pos,
+            'type',
+            `invalid tunnel type '${t ?? ''}'`,
+            'ipip|gue|gre',
+          );
+          return undefined;
+        }
+        type = t;
+      } else if (k === 'port') {
+        port = parseIntStrict(w[++i] ?? '');
+        if (port === undefined || port < 1 || port > 65535) {
+          this.report(
+            'KA_ERR_CONF_BAD_NUMBER',
+            KaClass.InvalidNumber,
+            e.node.args[i]?.pos ?? e.node.pos,
+            'port',
+            'invalid tunnel port',
+            'a port 1..65535',
+          );
+          return undefined;
+        }
+      } else if (k === 'nocsum' || k === 'csum' || k === 'remcsum') csum = k;
+    }
+    if (type === 'gue' && port === undefined) {
+      this.report(
+        'KA_ERR_CONF_MISSING_ARG',
+        KaClass.MissingParameter,
+        e.node.pos,
+        e.node.keyword,
+        'gue tunnel without port',
+        'type gue port N',
+      );
+      return undefined;
+    }
+    return { method: 'TUN', tunnel: { type, port, csum } };
+  }
+
+  private finishVirtualServers(): VirtualServer[] {
+    for (const e of this.top.all('virtual_server_group')) {
+      const entries = e.value as VsGroupEntry[];
+      const name = e.node.args[0]?.text;
+      if (!name) {
+        this.report(
+          'KA_ERR_CONF_MISSING_ARG',
+          KaClass.MissingParameter,
+          e.node.pos,
+          'virtual_server_group',
+          'virtual_server_group without a name',
+          'virtual_server_group NAME {',
+        );
+        continue;
+      }
+      if (entries.length === 0) {
+        this.report(
+          'KA_ERR_CONF_MISSING_REQUIRED',
+          KaClass.GeneralError,
+          e.node.pos,
+          'virtual_server_group',
+          `virtual_server_group ${name} is empty - removing`,
+          'one or more entries',
+        );
+        continue;
+      }
+      this.vsgs.set(name, { name, entries, pos: e.node.pos });
+    }
+    const out: VirtualServer[] = [];
+    const seen = new Set<string>();
+    for (const e of this.top.all('virtual_server')) {
+      const vs = this.finishVs(e.value as NamedDraft);
+      if (!vs) continue;
+      const key = `${vs.name}|${vs.protocol}`;
+      if (seen.has(key)) {
+        this.report(
+          'KA_ERR_CONF_DUPLICATE',
+          KaClass.GeneralError,
+          vs.pos,
+          'virtual_server',
+          `virtual_server ${vs.name} ${vs.protocol} defined twice - ignoring the later one`,
+          'unique virtual servers',
+        );
+        continue;
+      }
+      seen.add(key);
+      out.push(vs);
+    }
+    return out;
+  }
+
+  private finishVs(nd: NamedDraft): VirtualServer | undefined {
+    const n = nd.node;
+    const d = nd.d;
+    const a = n.args;
+    let target: VsTarget;
+    let name: string;
+    if (!a[0]) {
+      this.report(
+        'KA_ERR_CONF_MISSING_ARG',
+        KaClass.MissingParameter,
+        n.pos,
+        'virtual_server',
+        'virtual_server without address',
+        'IP [PORT] | fwmark N | group NAME',
+      );
+      return undefined;
+    }
+    if (a[0].text === 'fwmark') {
+      const m = parseIntStrict(a[1]?.text ?? '');
+      if (m === undefined || m < 1 || m > 4294967295) {
+        this.report(
+          'KA_ERR_CONF_BAD_NUMBER',
+          KaClass.InvalidNumber,
+          a[1]?.pos ?? a[0].pos,
+          'virtual_server',
+          `invalid fwmark '${a[1]?.text ?? ''}' - skipping virtual server`,
+          'fwmark 1..4294967295',
+        );
+        return undefined;
+      }
+      target = { kind: 'fwmark', fwmark: m };
+      name = `fwmark ${m}`;
+    } else if (a[0].text === 'group') {
+      const g = a[1]?.text;
+      if (!g) {
+        this.report(
+          'KA_ERR_CONF_MISSING_ARG',
+          KaClass.MissingParameter,
+          a[0].pos,
+          'virtual_server',
+          'group without a name',
+          'group NAME',
+        );
+        return undefined;
+      }
+      if (!this.vsgs.has(g)) {
+        this.report(
+          'KA_ERR_CONF_UNDEFINED_REF',
+          KaClass.GeneralError,
+          a[1]!.pos,
+          'virtual_server',
+          `virtual_server_group ${g} not defined - skipping virtual server`,
+          'a defined virtual_server_group',
+        );
+        return undefined;
+      }
+      target = { kind: 'group', name: g };
+      name = `group ${g}`;
+    } else {
+      const ip = parseIp(a[0].text);
+      if (!ip) {
+        this.report(
+          'KA_ERR_CONF_BAD_ADDRESS',
+          KaClass.GeneralError,
+          a[0].pos,
+          'virtual_server',
+          `invalid virtual server address '${a[0].text}' - skipping`,
+          'IP [PORT] | fwmark N | group NAME',
+        );
+        return undefined;
+      }
+      let port: number | undefined;
+      if (a[1]) {
+        port = parseIntStrict(a[1].text);
+        if (port === undefined || port < 0 || port > 65535) {
+          this.report(
+            'KA_ERR_CONF_BAD_NUMBER',
+            KaClass.InvalidNumber,
+            a[1].pos,
+            'virtual_server',
+            `invalid port '${a[1].text}' - skipping`,
+            'a port 0..65535',
+          );
+          return undefined;
+        }
+      }
+      target = { kind: 'addr', addr: ip.address, port, family: ip.family };
+      name = port === undefined ? ip.address : `${ip.address} ${port}`;
+    }
+    const protoE = d.entry('protocol');
+    let protocol = (d.last<string>('protocol')?.toUpperCase() ?? 'TCP') as VirtualServer['protocol'];
+    if (target.kind === 'fwmark' && protoE) {
+      this.report(
+        'KA_ERR_CONF_CONFLICT',
+        KaClass.GeneralError,
+        protoE.node.pos,
+        'protocol',
+        `Virtual server ${name}: protocol specified for fwmark - ignoring`,
+        'no protocol with fwmark',
+      );
+      protocol = 'TCP';
+    }
+    let sched = d.last<string>('lvs_sched') ?? 'wlc';
+    if (!SCHEDULERS.includes(sched)) {
+      this.report(
+        'KA_ERR_CONF_BAD_VALUE',
+        KaClass.GeneralError,
+        d.entry('lvs_sched')!.node.args[0]?.pos,
+        'lvs_sched',
+        `unknown scheduler '${sched}' - using wlc`,
+        SCHEDULERS.join('|'),
+      );
+      sched = 'wlc';
+    }
+    const lvsMethod = this.lbKind(d.entry('lvs_method')) ?? { method: 'NAT', tunnel: undefined };
+    let persistenceTimeout: number | undefined;
+    const pt = d.entry('persistence_timeout');
+    if (pt) {
+      const w = (pt.value as string[])[0];
+      const v = w === undefined ? 360 : parseIntStrict(w);
+      if (v === undefined || v < 1 || v > 2678400)
+        this.report(
+          'KA_ERR_CONF_BAD_NUMBER',
+          KaClass.InvalidNumber,
+          pt.node.args[0]?.pos,
+          'persistence_timeout',
+          `invalid persistence_timeout '${w}'`,
+          'seconds 1..2678400',
+        );
+      else persistenceTimeout = v;
+    }
+    const gran = d.last<string>('persistence_granularity');
+    if (gran !== undefined && persistenceTimeout === undefined) persistenceTimeout = 360;
+    let sorry: Mutable<NonNullable<VirtualServer['sorryServer']>> | undefined;
+    const se = d.entry('sorry_server');
+    if (se) {
+      const w = se.value as string[];
+      const ip = parseIp(w[0] ?? '');
+      const port = w[1] === undefined ? undefined : parseIntStrict(w[1]);
+      if (!ip)
+        this.report(
+          'KA_ERR_CONF_BAD_ADDRESS',
+          KaClass.GeneralError,
+          se.node.args[0]?.pos ?? se.node.pos,
+          'sorry_server',
+          `invalid sorry_server address '${w[0] ?? ''}'`,
+          'IP [PORT]',
+        );
+      else if (w[1] !== undefined && (port === undefined || port < 0 || port > 65535))
+        this.report(
+          'KA_ERR_CONF_BAD_NUMBER',
+          KaClass.InvalidNumber,
+          se.node.args[1]!.pos,
+          'sorry_server',
+          'invalid sorry_server port',
+          'a port 0..65535',
+        );
+      else
+        sorry = {
+          address: ip.address,
+          port,
+          lvsMethod: this.lbKind(d.entry('sorry_server_lvs_method')),
+          inhibit: d.has('sorry_server_inhibit'),
+        };
+    }
+    const flags = ['flag-1', 'flag-2', 'flag-3', 'sh-port', 'sh-fallback', 'mh-port', 'mh-fallback'].filter(
+      (f) => d.has(f),
+    );
+    const vs: Mutable<VirtualServer> = {
+      name,
+      target,
+      protocol,
+      lvsSched: sched,
+      schedFlags: flags,
+      lvsMethod,
+      ops: d.has('ops'),
+      persistenceTimeout,
+      persistenceGranularity: gran,
+      persistenceEngine: d.last<string>('persistence_engine'),
+      ipFamily: d.last<Family>('ip_family'),
+      haSuspend: d.has('ha_suspend'),
+      virtualhost: d.last<string>('virtualhost'),
+      alpha: d.has('alpha'),
+      omega: d.has('omega'),
+      quorum: d.last<number>('quorum') ?? 1,
+      hysteresis: d.last<number>('hysteresis') ?? 0,
+      quorumUp: d.last<Command>('quorum_up'),
+      quorumDown: d.last<Command>('quorum_down'),
+      sorryServer: sorry,
+      connectTimeout: d.last<number>('connect_timeout') ?? 5,
+      delayLoop: d.last<number>('delay_loop') ?? 60,
+      retry: d.last<number>('retry'),
+      delayBeforeRetry: d.last<number>('delay_before_retry'),
+      warmup: d.last<number>('warmup'),
+      inhibitOnFailure: d.has('inhibit_on_failure'),
+      smtpAlert: d.last<boolean>('smtp_alert') ?? this.global.smtpAlertChecker ?? this.global.smtpAlert,
+      snmpName: d.last<string>('snmp_name'),
+      weight: d.last<number>('weight') ?? 1,
+      realServers: [],
+      pos: n.pos,
+    };
+    for (const q of [vs.quorumUp, vs.quorumDown])
+      if (q) this.commands.push({ cmd: q, kind: 'notify', owner: `virtual_server ${name}`, side: 'checker' });
+    const rss: RealServer[] = [];
+    for (const e of d.all('real_server')) {
+      const rs = this.finishRs(e.value as NamedDraft, vs);
+      if (!rs) continue;
+      if (rss.some((r) => r.address === rs.address && r.port === rs.port)) {
+        this.report(
+          'KA_ERR_CONF_DUPLICATE',
+          KaClass.GeneralError,
+          rs.pos,
+          'real_server',
+          `real server ${rs.address} ${rs.port ?? ''} defined twice in ${name} - removing the second`,
+          'unique real servers',
+        );
+        continue;
+      }
+      rss.push(rs);
+    }
+    vs.realServers = rss;
+    return vs;
+  }
+
+  private finishRs(nd: NamedDraft, vs: VirtualServer): RealServer | undefined {
+    const a = nd.node.args;
+    const d = nd.d;
+    if (!a[0]) {
+      this.report(
+        'KA_ERR_CONF_MISSING_ARG',
+        KaClass.MissingParameter,
+        nd.node.pos,
+        'real_server',
+        'real_server without address',
+        'IP [PORT]',
+      );
+      return undefined;
+    }
+    const ip = parseIp(a[0].text);
+    if (!ip) {
+      this.report(
+        'KA_ERR_CONF_BAD_ADDRESS',
+        KaClass.GeneralError,
+        a[0].pos,
+        'real_server',
+        `invalid real server address '${a[0].text}' - skipping`,
+        'an IPv4 or IPv6 address',
+      );
+      return undefined;
+    }
+    let port = vs.target.kind === 'addr' ? vs.target.port : undefined;
+    if (a[1]) {
+      const p = parseIntStrict(a[1].text);
+      if (p === undefined || p < 0 || p > 65535) {
+        this.report(
+          'KA_ERR_CONF_BAD_NUMBER',
+          KaClass.InvalidNumber,
+          a[1].pos,
+          'real_server',
+          `invalid port '${a[1].text}' - skipping`,
+          'a port 0..65535',
+        );
+        return undefined;
+      }
+      port = p;
+    }
+    const lvsMethod = this.lbKind(d.entry('lvs_method')) ?? vs.lvsMethod;
+    if (vs.target.kind === 'addr' && vs.target.family !== ip.family && lvsMethod.method !== 'TUN') {
+      this.report(
+        'KA_ERR_CONF_BAD_ADDRESS',
+        KaClass.GeneralError,
+        a[0].pos,
+        'real_server',
+        `real server ${ip.address} family differs from virtual server ${vs.name} - skipping`,
+        'same family unless tunnelled',
+      );
+      return undefined;
+    }
+    const notifyUp = d.last<Command>('notify_up');
+    const notifyDown = d.last<Command>('notify_down');
+    for (const q of [notifyUp, notifyDown])
+      if (q)
+        this.commands.push({ cmd: q, kind: 'notify', owner: `real_server ${ip.address}`, side: 'checker' });
+    const rsTiming = {
+      delayLoop: d.last<number>('delay_loop') ?? vs.delayLoop,
+      connectTimeout: d.last<number>('connect_timeout') ?? vs.connectTimeout,
+      retry: d.last<number>('retry') ?? vs.retry,
+      delayBeforeRetry: d.last<number>('delay_before_retry') ?? vs.delayBeforeRetry,
+      warmup: d.last<number>('warmup') ?? vs.warmup,
+      alpha: d.last<boolean>('alpha') ?? vs.alpha,
+      virtualhost: d.last<string>('virtualhost') ?? vs.virtualhost,
+    };
+    const checkers: Checker[] = [];
+    for (const e of d.all('checkers')) {
+      const ck = this.finishChecker(e.value as NamedDraft, ip.address, port, rsTiming);
+      if (ck) checkers.push(ck);
+    }
+    return {
+      address: ip.address,
+      family: ip.family,
+      port,
+      weight: d.last<number>('weight') ?? 1,
+      lvsMethod,
+      uthreshold: d.last<number>('uthreshold') ?? 0,
+      lthreshold: d.last<number>('lthreshold') ?? 0,
+      inhibitOnFailure: d.last<boolean>('inhibit_on_failure') ?? vs.inhibitOnFailure,
+      notifyUp,
+      notifyDown,
+      alpha: rsTiming.alpha,
+      smtpAlert: d.last<boolean>('smtp_alert') ?? vs.smtpAlert,
+      virtualhost: rsTiming.virtualhost,
+      snmpName: d.last<string>('snmp_name'),
+      checkers,
+      pos: nd.node.pos,
+    };
+  }
+
+  private finishChecker(
+    nd: NamedDraft,
+    rsAddr: string,
+    rsPort: number | undefined,
+    rs: {
+      delayLoop: number;
+      connectTimeout: number;
+      retry: number | undefined;
+      delayBeforeRetry: number | undefined;
+      warmup: number | undefined;
+      alpha: boolean;
+      virtualhost: string | undefined;
+    },
+  ): Checker | undefined {
+    const kind = nd.node.keyword as keyof typeof CHECKERS;
+    const d = nd.d;
+    const delayLoop = d.last<number>('delay_loop') ?? rs.delayLoop;
+    const defRetry = kind === 'DNS_CHECK' ? 3 : kind === 'MISC_CHECK' ? 0 : 1;
+    const defDbr = kind === 'HTTP_GET' || kind === 'SSL_GET' ? 3 : kind === 'DNS_CHECK' ? delayLoop : 1;
+    const timing = {
+      delayLoop,
+      retry: d.last<number>('retry') ?? rs.retry ?? defRetry,
+      delayBeforeRetry: d.last<number>('delay_before_retry') ?? rs.delayBeforeRetry ?? defDbr,
+      warmup: d.last<number>('warmup') ?? rs.warmup,
+      alpha: d.last<boolean>('alpha') ?? rs.alpha,
+      logAllFailures: d.last<boolean>('log_all_failures') ?? this.global.checkerLogAllFailures,
+      pos: nd.node.pos,
+    };
+    const conn = {
+      connectIp: d.last<{ address: string }>('connect_ip')?.address ?? rsAddr,
+      connectPort: d.last<number>('connect_port') ?? rsPort ?? 0,
+      bindto: d.last<{ address: string }>('bindto')?.address,
+      bindIf: d.last<string>('bind_if'),
+      bindPort: d.last<number>('bind_port'),
+      fwmark: d.last<number>('fwmark'),
+      connectTimeout: d.last<number>('connect_timeout') ?? rs.connectTimeout,
+    };
+    switch (kind) {
+      case 'HTTP_GET':
+      case 'SSL_GET': {
+        const urls: UrlModel[] = [];
+        for (const e of d.all('url')) {
+          const u = this.finishUrl(e.value as NamedDraft);
+          if (u) urls.push(u);
+        }
+        if (urls.length === 0) {
+          this.report(
+            'KA_ERR_CONF_MISSING_REQUIRED',
+            KaClass.GeneralError,
+            nd.node.pos,
+            kind,
+            `${kind} without url - checker removed`,
+            'one or more url { path … } blocks',
+          );
+          return undefined;
+        }
+        return {
+          kind,
+          ...timing,
+          ...conn,
+          urls,
+          virtualhost: d.last<string>('virtualhost') ?? rs.virtualhost,
+          httpProtocol: d.last<string>('http_protocol')?.toUpperCase() as '1.0' | '1.0C' | '1.1' | undefined,
+          enableSni: d.has('enable_sni'),
+          fastRecovery: d.last<boolean>('fast_recovery') ?? false,
+        };
+      }
+      case 'TCP_CHECK':
+      case 'PING_CHECK':
+        return { kind, ...timing, ...conn };
+      case 'SMTP_CHECK':
+        return { kind, ...timing, ...conn, heloName: d.last<string>('helo_name') ?? hostname() };
+      case 'DNS_CHECK':
+        return {
+          kind,
+          ...timing,
+          ...conn,
+          connectPort: d.last<number>('connect_port') ?? rsPort ?? 53,
+          type: (d.last<string>('type')?.toUpperCase() ?? 'SOA') as 'SOA',
+          name: d.last<string>('name') ?? '.',
+        };
+      case 'UDP_CHECK': {
+        const rr = d.last<string[]>('require_reply');
+        return {
+          kind,
+          ...timing,
+          ...conn,
+          payload: d.last<string>('payload'),
+          requireReply: rr === undefined ? false : rr.length ? rr.join('') : true,
+          minReplyLength: d.last<number>('min_reply_length') ?? 0,
+          maxReplyLength: d.last<number>('max_reply_length') ?? 255,
+        };
+      }
+      case 'MISC_CHECK': {
+        const path = d.last<string>('misc_path');
+        if (!path) {
+          this.report(
+            'KA_ERR_CONF_MISSING_REQUIRED',
+            KaClass.GeneralError,
+            nd.node.pos,
+            kind,
+            'MISC_CHECK without misc_path - checker removed',
+            'misc_path CMD',
+          );
+          return undefined;
+        }
+        const user = d.last<string[]>('user');
+        const cmd = makeCommand(path, user?.[0], user?.[1], d.entry('misc_path')!.node.args[0]!.pos);
+        this.commands.push({ cmd, kind: 'notify', owner: 'MISC_CHECK', side: 'checker' });
+        return {
+          kind,
+          ...timing,
+          miscPath: cmd,
+          miscTimeout: d.last<number>('misc_timeout') ?? delayLoop,
+          miscDynamic: d.has('misc_dynamic'),
+        };
+      }
+      case 'FILE_CHECK': {
+        const tf = d.last<string>('track_file');
+        if (!tf || !this.trackFiles.has(tf)) {
+          this.report(
+            'KA_ERR_CONF_UNDEFINED_REF',
+            KaClass.GeneralError,
+            d.entry('track_file')?.node.pos ?? nd.node.pos,
+            'track_file',
+            `FILE_CHECK track_file '${tf ?? ''}' not found - checker removed`,
+            'a track_file defined before',
+          );
+          return undefined;
+        }
+        const { weight, reverse } = this.weightOf(d.entry('weight'), 2147483647, 1);
+        return { kind, ...timing, trackFile: tf, weight, reverse, dynamic: d.has('dynamic') };
+      }
+      case 'BFD_CHECK': {
+        const name = d.last<string>('name');
+        if (!name || !this.bfds.has(name)) {
+          this.report(
+            'KA_ERR_CONF_UNDEFINED_REF',
+            KaClass.GeneralError,
+            d.entry('name')?.node.pos ?? nd.node.pos,
+            'name',
+            `BFD_CHECK bfd '${name ?? ''}' not found - checker removed`,
+            'a bfd_instance defined before',
+          );
+          return undefined;
+        }
+        return { kind, ...timing, name };
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  private finishUrl(nd: NamedDraft): UrlModel | undefined {
+    const d = nd.d;
+    const path = d.last<string>('path');
+    if (!path) {
+      this.report(
+        'KA_ERR_CONF_MISSING_REQUIRED',
+        KaClass.GeneralError,
+        nd.node.pos,
+        'url',
+        'url block without path - ignoring',
+        'path /…',
+      );
+      return undefined;
+    }
+    const codes: (number | readonly [number, number])[] = [];
+    for (const e of d.all('status_code')) {
+      for (const [i, w] of (e.value as string[]).entries()) {
+        const m = /^(\d{3})(?:-(\d{3}))?$/.exec(w);
+        if (!m || Number(m[1]) < 100 || Number(m[2] ?? m[1]) > 599 || Number(m[2] ?? m[1]) < Number(m[1])) {
+          this.report(
+            'KA_ERR_CONF_BAD_NUMBER',
+            KaClass.InvalidNumber,
+            e.node.args[i]?.pos,
+            'status_code',
+            `invalid status code '${w}'`,
+            'N or A-B with codes 100..599',
+          );
+          continue;
+        }
+        codes.push(m[2] ? [Number(m[1]), Number(m[2])] : Number(m[1]));
+      }
+    }
+    const digest = d.last<string>('digest');
+    if (digest !== undefined && !/^[0-9a-fA-F]{32}$/.test(digest)) {
+      this.report(
+        'KA_ERR_CONF_BAD_VALUE',
+        KaClass.GeneralError,
+        d.entry('digest')!.node.args[0]?.pos,
+        'digest',
+        `invalid MD5 digest '${digest}'`,
+        '32 hexadecimal digits',
+      );
+    }
+    return {
+      path,
+      digest: digest?.toLowerCase(),
+      statusCodes: codes.length ? codes : [[200, 299]],
+      virtualhost: d.last<string>('virtualhost'),
+      regex: d.last<string>('regex'),
+      regexNoMatch: d.has('regex_no_match'),
+      regexOptions: d.last<string[]>('regex_options') ?? [],
+      regexMinOffset: d.last<number>('regex_min_offset'),
+      regexMaxOffset: d.last<number>('regex_max_offset'),
+      pos: nd.node.pos,
+    };
+  }
+
+  // ---- script checks (config test) ----
+
+  private checkScripts(env: ScriptEnv): void {
+    const g = this.global;
+    const defaultUser =
+      g.scriptUser?.user ?? (env.userExists('keepalived_script') ? 'keepalived_script' : 'root');
+    if (g.enableScriptSecurity && !g.scriptUser && defaultUser === 'root' && this.commands.length) {
+      this.report(
+        'KA_ERR_CONF_SCRIPT_SECURITY',
+        KaClass.GeneralError,
+        undefined,
+        'enable_script_security',
+        "default user 'keepalived_script' for script execution does not exist and script_user is not set",
+        'a keepalived_script user or script_user',
+      );
+    }
+    let violation = false;
+    for (const { cmd, kind, owner, side } of this.commands) {
+      if (side === 'vrrp' && this.vrrpBadIf) continue;
+      const argv0 = cmd.argv[0] ?? '';
+      const path = env.resolve(argv0);
+      if (!path) {
+        if (kind === 'track') {
+          this.report(
+            'KA_ERR_CONF_UNDEFINED_REF',
+            KaClass.GeneralError,
+            cmd.pos,
+            argv0,
+            `Disabling ${owner} since '${argv0}' is not found/accessible`,
+            'an existing executable',
+          );
+          const name = owner.startsWith('vrrp_script ') ? owner.slice(12) : undefined;
+          if (name) this.scripts.delete(name);
+        }
+        continue;
+      }
+      const user = cmd.user ?? defaultUser;
+      if (user !== 'root') continue;
+      if (!g.enableScriptSecurity) violation = true;
+      else if (env.unsafe(path)) {
+        this.report(
+          'KA_ERR_CONF_SCRIPT_SECURITY',
+          KaClass.GeneralError,
+          cmd.pos,
+          argv0,
+          `Unsafe permissions found for script '${path}' - disabling`,
+          'a script and directories writable only by root',
+        );
+      }
+    }
+    if (violation) {
+      this.report(
+        'KA_ERR_CONF_SCRIPT_SECURITY',
+        KaClass.SecurityError,
+        undefined,
+        'enable_script_security',
+        'SECURITY VIOLATION - scripts are being executed but script_security not enabled.',
+        'enable_script_security in global_defs',
+      );
+    }
+  }
+}
+
+export type { AstWord };

@@ -1,0 +1,529 @@
+/**
+ * keepalived's keywords as data (STYLE.md habit 9): one table per block. An entry says how to read a
+ * keyword (a value parser, a nested keyword block, or a list block read line by line), whether it may
+ * repeat, and whether it is a deprecated alias. src/config/check.ts interprets the tables; the block
+ * finishers there apply defaults and cross-checks.
+ */
+import { KaClass } from './diagnostics.js';
+import {
+  addressLine,
+  type LineParser,
+  nameLine,
+  peerLine,
+  routeLine,
+  ruleLine,
+  trackLine,
+  vsgLine,
+} from './specs.js';
+import {
+  boolArg,
+  commandArg,
+  flagArg,
+  intArg,
+  ipArg,
+  oneOf,
+  strArg,
+  timerArg,
+  type ValueParser,
+  wordsArg,
+} from './values.js';
+
+export interface Kw {
+  /** Draft field (defaults to the keyword itself). */
+  readonly key?: string;
+  /** Statement: how to read the arguments. */
+  readonly v?: ValueParser<unknown>;
+  /** Nested keyword block. */
+  readonly block?: Table;
+  /** List block: one entry per line. */
+  readonly lines?: LineParser<unknown>;
+  /** May appear several times; all occurrences are kept in order. */
+  readonly multi?: boolean;
+  /** Deprecated alias: replacement, and keepalived's class for it ('silent' logs nothing). */
+  readonly dep?: { readonly use: string | undefined; readonly cls: KaClass | 'silent' };
+}
+
+export type Table = Readonly<Record<string, Kw>>;
+
+const INT = (min: number, max: number): Kw => ({ v: intArg(min, max) });
+const TIMER = (min: number, max: number): Kw => ({ v: timerArg(min, max) });
+const BOOL: Kw = { v: boolArg };
+const FLAG: Kw = { v: flagArg };
+const STR: Kw = { v: strArg };
+const WORDS: Kw = { v: wordsArg };
+const CMD: Kw = { v: commandArg };
+const MAX32 = 2147483647;
+const silent = (use: string, extra: Partial<Kw> = {}): Kw => ({
+  ...extra,
+  key: use,
+  dep: { use, cls: 'silent' },
+});
+
+// ---- global_defs (surface §2.1) ----
+
+/** Keywords allowed both at top level and inside global_defs. */
+export const SHARED_GLOBALS: Table = {
+  net_namespace: STR,
+  net_namespace_ipvs: WORDS,
+  namespace_with_ipsets: FLAG,
+  instance: STR,
+  use_pid_dir: FLAG,
+  linkbeat_use_polling: FLAG,
+  child_wait_time: INT(0, 3600),
+};
+
+const SCHED: Table = Object.fromEntries(
+  ['vrrp', 'checker', 'bfd'].flatMap((p) => [
+    [`${p}_priority`, INT(-20, 19)],
+    [`${p}_rt_priority`, INT(1, 99)],
+    [`${p}_no_swap`, FLAG],
+    [`${p}_cpu_affinity`, WORDS],
+    [`${p}_rlimit_rttime`, INT(2, MAX32)],
+    [`${p}_rlimit_rtime`, silent(`${p}_rlimit_rttime`, { v: intArg(2, MAX32) })],
+  ]),
+);
+
+const NETLINK_BUFS: Table = Object.fromEntries(
+  [
+    'vrrp_netlink_cmd_rcv_bufs',
+    'vrrp_netlink_monitor_rcv_bufs',
+    'lvs_netlink_cmd_rcv_bufs',
+    'lvs_netlink_monitor_rcv_bufs',
+    'process_monitor_rcv_bufs',
+  ].flatMap((k) => [
+    [k, INT(0, MAX32)],
+    [`${k}_force`, BOOL],
+  ]),
+);
+
+export const GLOBAL_DEFS: Table = {
+  ...SHARED_GLOBALS,
+  ...SCHED,
+  ...NETLINK_BUFS,
+  tmp_config_directory: STR,
+  config_save_dir: STR,
+  process_names: FLAG,
+  process_name: STR,
+  vrrp_process_name: STR,
+  checker_process_name: STR,
+  lvs_process_name: silent('checker_process_name', { v: strArg }),
+  bfd_process_name: STR,
+  startup_script: CMD,
+  startup_script_timeout: INT(1, 1000),
+  shutdown_script: CMD,
+  shutdown_script_timeout: INT(1, 1000),
+  router_id: STR,
+  umask: WORDS,
+  random_seed: INT(0, 4294967295),
+  data_use_instance: BOOL,
+  reload_check_config: WORDS,
+  reload_file: WORDS,
+  reload_time_file: STR,
+  reload_repeat: FLAG,
+  include_check: WORDS,
+  notification_email: { lines: nameLine },
+  notification_email_from: STR,
+  smtp_server: WORDS,
+  smtp_helo_name: STR,
+  smtp_connect_timeout: INT(1, 3600),
+  smtp_alert: BOOL,
+  smtp_alert_vrrp: BOOL,
+  smtp_alert_checker: BOOL,
+  no_email_faults: FLAG,
+  checker_log_all_failures: BOOL,
+  no_checker_emails: FLAG,
+  rs_init_notifies: FLAG,
+  vrrp_version: INT(2, 3),
+  vrrp_mcast_group4: { v: ipArg() },
+  vrrp_mcast_group6: { v: ipArg() },
+  default_interface: STR,
+  vrrp_garp_master_delay: INT(0, 86400),
+  vrrp_garp_master_repeat: INT(0, 86400),
+  vrrp_garp_lower_prio_delay: INT(0, 86400),
+  vrrp_garp_lower_prio_repeat: INT(0, 86400),
+  vrrp_garp_master_refresh: INT(0, 86400),
+  vrrp_garp_master_refresh_repeat: INT(0, 86400),
+  vrrp_garp_interval: TIMER(0, 1),
+  vrrp_gna_interval: TIMER(0, 1),
+  vrrp_min_garp: BOOL,
+  vrrp_garp_extra_if: WORDS,
+  vrrp_vmac_garp_intvl: {
+    key: 'vrrp_garp_extra_if',
+    v: wordsArg,
+    dep: { use: 'vrrp_garp_extra_if', cls: KaClass.Deprecated },
+  },
+  vrrp_down_timer_adverts: INT(1, 100),
+  vrrp_lower_prio_no_advert: BOOL,
+  vrrp_higher_prio_send_advert: BOOL,
+  vrrp_check_unicast_src: FLAG,
+  vrrp_skip_check_adv_addr: BOOL,
+  vrrp_strict: FLAG,
+  vrrp_notify_priority_changes: BOOL,
+  vrrp_startup_delay: TIMER(0, 3600),
+  log_unknown_vrids: FLAG,
+  vmac_prefix: STR,
+  vmac_addr_prefix: STR,
+  dynamic_interfaces: WORDS,
+  disable_local_igmp: FLAG,
+  vrrp_rx_bufs_policy: WORDS,
+  vrrp_rx_bufs_multiplier: INT(1, 1000),
+  nftables: WORDS,
+  nftables_priority: INT(-2147483648, MAX32),
+  nftables_counters: FLAG,
+  nftables_ifindex: FLAG,
+  nftables_ipvs: WORDS,
+  nftables_ipvs_priority: INT(-2147483648, MAX32),
+  nftables_ipvs_start_fwmark: INT(1, 4294967295),
+  vrrp_iptables: WORDS,
+  vrrp_ipsets: WORDS,
+  max_auto_priority: INT(-1, 99),
+  min_auto_priority_delay: INT(1, 10_000_000),
+  lvs_sync_daemon: WORDS,
+  lvs_timeouts: WORDS,
+  lvs_flush: FLAG,
+  lvs_flush_on_stop: WORDS,
+  lvs_flush_onstop: silent('lvs_flush_on_stop', { v: wordsArg }),
+  script_user: WORDS,
+  enable_script_security: FLAG,
+  notify_fifo: WORDS,
+  notify_fifo_script: WORDS,
+  vrrp_notify_fifo: WORDS,
+  vrrp_notify_fifo_script: WORDS,
+  lvs_notify_fifo: WORDS,
+  lvs_notify_fifo_script: WORDS,
+  fifo_write_vrrp_states_on_reload: FLAG,
+  snmp_socket: STR,
+  enable_snmp_vrrp: FLAG,
+  enable_snmp_keepalived: silent('enable_snmp_vrrp', { v: flagArg }),
+  enable_snmp_checker: FLAG,
+  enable_snmp_rfc: FLAG,
+  enable_snmp_rfcv2: FLAG,
+  enable_snmp_rfcv3: FLAG,
+  enable_traps: FLAG,
+  enable_dbus: FLAG,
+  dbus_service_name: STR,
+  v3_checksum_as_v2: FLAG,
+};
+
+// ---- VRRP side ----
+
+export const VRRP_SCRIPT: Table = {
+  script: CMD,
+  interval: INT(0, MAX32),
+  timeout: INT(0, MAX32),
+  weight: { v: wordsArg },
+  rise: INT(1, MAX32),
+  fall: INT(1, MAX32),
+  user: WORDS,
+  init_fail: FLAG,
+};
+
+export const TRACK_FILE: Table = {
+  file: STR,
+  weight: WORDS,
+  init_file: WORDS,
+};
+
+export const TRACK_PROCESS: Table = {
+  process: WORDS,
+  param_match: { v: oneOf(['initial', 'partial']) },
+  weight: WORDS,
+  quorum: INT(0, 65535),
+  quorum_max: INT(0, 65535),
+  fork_delay: TIMER(0, 3600),
+  terminate_delay: TIMER(0, 3600),
+  delay: TIMER(0, 3600),
+  full_command: FLAG,
+};
+
+export const BFD_INSTANCE: Table = {
+  neighbor_ip: { v: ipArg() },
+  neighbour_ip: { key: 'neighbor_ip', v: ipArg() },
+  source_ip: { v: ipArg() },
+  min_rx: INT(1, 4294),
+  min_tx: INT(1, 4294),
+  idle_tx: INT(1, 4294),
+  multiplier: INT(1, 255),
+  passive: FLAG,
+  ttl: INT(1, 255),
+  hoplimit: { key: 'ttl', v: intArg(1, 255) },
+  max_hops: INT(0, 255),
+  weight: WORDS,
+  vrrp: FLAG,
+  checker: FLAG,
+};
+
+const TRACKING: Table = {
+  track_interface: { lines: trackLine(253), multi: true },
+  track_script: { lines: trackLine(253), multi: true },
+  track_file: { lines: trackLine(254), multi: true },
+  track_process: { lines: trackLine(254), multi: true },
+  track_bfd: { lines: trackLine(253), multi: true },
+};
+
+const NOTIFY: Table = {
+  notify_master: CMD,
+  notify_backup: CMD,
+  notify_fault: CMD,
+  notify_stop: CMD,
+  notify: CMD,
+};
+
+export const SYNC_GROUP: Table = {
+  group: { lines: nameLine, multi: true },
+  ...TRACKING,
+  ...NOTIFY,
+  smtp_alert: BOOL,
+  notify_priority_changes: BOOL,
+  sync_group_tracking_weight: FLAG,
+  global_tracking: { v: flagArg, dep: { use: 'group-level track_*', cls: KaClass.GeneralError } },
+};
+
+export const AUTHENTICATION: Table = {
+  auth_type: { v: oneOf(['PASS', 'AH']) },
+  auth_pass: STR,
+};
+
+export const VRRP_INSTANCE: Table = {
+  ...TRACKING,
+  ...NOTIFY,
+  state: STR,
+  interface: STR,
+  vrf: STR,
+  virtual_router_id: { v: wordsArg },
+  priority: { v: wordsArg },
+  advert_int: { v: wordsArg },
+  version: INT(2, 3),
+  native_ipv6: { v: flagArg, dep: { use: undefined, cls: KaClass.Deprecated } },
+  mcast_src_ip: { v: ipArg() },
+  unicast_src_ip: { key: 'mcast_src_ip', v: ipArg() },
+  mcast_dst_ip: { v: ipArg() },
+  track_src_ip: FLAG,
+  unicast_peer: { lines: peerLine, multi: true },
+  unicast_ttl: INT(0, 255),
+  unicast_fault_no_peer: FLAG,
+  check_unicast_src: FLAG,
+  old_unicast_checksum: WORDS,
+  authentication: { block: AUTHENTICATION },
+  debug: INT(0, 4),
+  use_vmac: WORDS,
+  use_vmac_addr: FLAG,
+  vmac_xmit_base: FLAG,
+  use_ipvlan: WORDS,
+  promote_secondaries: FLAG,
+  dont_track_primary: FLAG,
+  virtual_ipaddress: { lines: addressLine, multi: true },
+  virtual_ipaddress_excluded: { lines: addressLine, multi: true },
+  virtual_routes: { lines: routeLine, multi: true },
+  virtual_rules: { lines: ruleLine, multi: true },
+  accept: FLAG,
+  no_accept: FLAG,
+  nopreempt: FLAG,
+  preempt: FLAG,
+  preempt_delay: TIMER(0, 1000),
+  down_timer_adverts: INT(1, 100),
+  garp_master_delay: INT(0, 86400),
+  garp_master_repeat: INT(0, 86400),
+  garp_lower_prio_delay: INT(0, 86400),
+  garp_lower_prio_repeat: INT(0, 86400),
+  garp_master_refresh: INT(0, 86400),
+  garp_master_refresh_repeat: INT(0, 86400),
+  garp_extra_if: WORDS,
+  vmac_garp_intvl: {
+    key: 'garp_extra_if',
+    v: wordsArg,
+    dep: { use: 'garp_extra_if', cls: KaClass.Deprecated },
+  },
+  lower_prio_no_advert: BOOL,
+  higher_prio_send_advert: BOOL,
+  skip_check_adv_addr: BOOL,
+  strict_mode: BOOL,
+  kernel_rx_buf_size: INT(0, MAX32),
+  notify_deleted: WORDS,
+  notify_master_rx_lower_pri: CMD,
+  notify_priority_changes: BOOL,
+  smtp_alert: BOOL,
+  lvs_sync_daemon_interface: { v: strArg, dep: { use: 'global lvs_sync_daemon', cls: KaClass.GeneralError } },
+};
+
+// ---- LVS side ----
+
+const CHECK_TIMING: Table = {
+  connect_timeout: TIMER(0.000001, 86400),
+  retry: INT(0, MAX32),
+  delay_before_retry: TIMER(0, 86400),
+  warmup: TIMER(0, 86400),
+  delay_loop: TIMER(0.000001, 86400),
+  alpha: BOOL,
+  log_all_failures: BOOL,
+};
+
+const CONN_OPTS: Table = {
+  connect_ip: { v: ipArg() },
+  connect_port: INT(0, 65535),
+  bindto: { v: ipArg() },
+  bind_if: STR,
+  bind_port: INT(0, 65535),
+  fwmark: INT(0, 4294967295),
+};
+
+export const URL: Table = {
+  path: STR,
+  digest: STR,
+  status_code: WORDS,
+  virtualhost: STR,
+  regex: STR,
+  regex_no_match: FLAG,
+  regex_options: WORDS,
+  regex_stack: WORDS,
+  regex_min_offset: INT(0, MAX32),
+  regex_max_offset: INT(0, MAX32),
+};
+
+const HTTP: Table = {
+  ...CHECK_TIMING,
+  ...CONN_OPTS,
+  url: { block: URL, multi: true },
+  http_protocol: { v: oneOf(['1.0', '1.0C', '1.1'], true) },
+  virtualhost: STR,
+  fast_recovery: BOOL,
+  enable_sni: FLAG,
+  nb_get_retry: { key: 'retry', v: intArg(0, MAX32), dep: { use: 'retry', cls: KaClass.GeneralError } },
+};
+
+export const CHECKERS: Readonly<Record<string, Table>> = {
+  HTTP_GET: HTTP,
+  SSL_GET: HTTP,
+  TCP_CHECK: { ...CHECK_TIMING, ...CONN_OPTS },
+  SMTP_CHECK: {
+    ...CHECK_TIMING,
+    ...CONN_OPTS,
+    helo_name: STR,
+    host: { block: { ...CONN_OPTS, connect_timeout: TIMER(0.000001, 86400) }, multi: true },
+  },
+  DNS_CHECK: {
+    ...CHECK_TIMING,
+    ...CONN_OPTS,
+    type: { v: oneOf(['A', 'NS', 'CNAME', 'SOA', 'MX', 'TXT', 'AAAA'], true) },
+    name: STR,
+  },
+  UDP_CHECK: {
+    ...CHECK_TIMING,
+    ...CONN_OPTS,
+    payload: STR,
+    require_reply: WORDS,
+    min_reply_length: INT(0, 65535),
+    max_reply_length: INT(0, 65535),
+  },
+  PING_CHECK: { ...CHECK_TIMING, ...CONN_OPTS },
+  MISC_CHECK: {
+    ...CHECK_TIMING,
+    misc_path: STR,
+    misc_timeout: INT(1, MAX32),
+    misc_dynamic: FLAG,
+    user: WORDS,
+  },
+  FILE_CHECK: { ...CHECK_TIMING, track_file: STR, weight: WORDS, dynamic: FLAG },
+  BFD_CHECK: { alpha: BOOL, name: STR },
+};
+
+const checkerBlocks: Table = Object.fromEntries(
+  Object.entries(CHECKERS).map(([k, t]) => [k, { key: 'checkers', block: t, multi: true }]),
+);
+
+const LVS_METHOD: Kw = { v: wordsArg };
+
+export const REAL_SERVER: Table = {
+  ...checkerBlocks,
+  weight: INT(0, MAX32),
+  lvs_method: LVS_METHOD,
+  lb_kind: silent('lvs_method', { v: wordsArg }),
+  uthreshold: INT(0, MAX32),
+  lthreshold: INT(0, MAX32),
+  inhibit_on_failure: BOOL,
+  notify_up: CMD,
+  notify_down: CMD,
+  alpha: BOOL,
+  retry: INT(0, MAX32),
+  delay_before_retry: TIMER(0, 86400),
+  warmup: TIMER(0, 86400),
+  connect_timeout: TIMER(0.000001, 86400),
+  delay_loop: TIMER(0.000001, 86400),
+  smtp_alert: BOOL,
+  virtualhost: STR,
+  snmp_name: STR,
+};
+
+export const VIRTUAL_SERVER: Table = {
+  real_server: { block: REAL_SERVER, multi: true },
+  lvs_sched: STR,
+  lb_algo: silent('lvs_sched', { v: strArg }),
+  'flag-1': FLAG,
+  'flag-2': FLAG,
+  'flag-3': FLAG,
+  'sh-port': FLAG,
+  'sh-fallback': FLAG,
+  'mh-port': FLAG,
+  'mh-fallback': FLAG,
+  ops: FLAG,
+  hashed: FLAG,
+  lvs_method: LVS_METHOD,
+  lb_kind: silent('lvs_method', { v: wordsArg }),
+  protocol: { v: oneOf(['TCP', 'UDP', 'SCTP'], true) },
+  persistence_timeout: WORDS,
+  persistence_granularity: STR,
+  persistence_engine: STR,
+  ip_family: { v: oneOf(['inet', 'inet6']) },
+  ha_suspend: FLAG,
+  virtualhost: STR,
+  alpha: FLAG,
+  omega: FLAG,
+  quorum: INT(1, MAX32),
+  hysteresis: INT(0, MAX32),
+  quorum_up: CMD,
+  quorum_down: CMD,
+  sorry_server: WORDS,
+  sorry_server_inhibit: FLAG,
+  sorry_server_lvs_method: WORDS,
+  connect_timeout: TIMER(0.000001, 86400),
+  delay_loop: TIMER(0.000001, 86400),
+  retry: INT(0, MAX32),
+  delay_before_retry: TIMER(0, 86400),
+  warmup: TIMER(0, 86400),
+  inhibit_on_failure: FLAG,
+  smtp_alert: BOOL,
+  snmp_name: STR,
+  weight: INT(1, MAX32),
+};
+
+export const SSL: Table = { password: STR, ca: STR, certificate: STR, key: STR };
+
+export const GARP_GROUP: Table = {
+  garp_interval: TIMER(0, 86400),
+  gna_interval: TIMER(0, 86400),
+  interface: STR,
+  interfaces: { lines: nameLine, multi: true },
+};
+
+/** Top-level blocks and keywords; named blocks carry their table. */
+export const TOP_LEVEL: Table = {
+  ...SHARED_GLOBALS,
+  global_defs: { block: GLOBAL_DEFS, multi: true },
+  linkbeat_interfaces: { lines: nameLine, multi: true },
+  interface_up_down_delays: { lines: nameLine, multi: true },
+  track_group: { block: { group: { lines: nameLine, multi: true } }, multi: true },
+  static_ipaddress: { lines: addressLine, multi: true },
+  static_routes: { lines: routeLine, multi: true },
+  static_rules: { lines: ruleLine, multi: true },
+  garp_group: { block: GARP_GROUP, multi: true },
+  vrrp_script: { block: VRRP_SCRIPT, multi: true },
+  track_file: { block: TRACK_FILE, multi: true },
+  vrrp_track_file: silent('track_file', { block: TRACK_FILE, multi: true }),
+  vrrp_track_process: { block: TRACK_PROCESS, multi: true },
+  bfd_instance: { block: BFD_INSTANCE, multi: true },
+  vrrp_sync_group: { block: SYNC_GROUP, multi: true },
+  vrrp_instance: { block: VRRP_INSTANCE, multi: true },
+  SSL: { block: SSL },
+  virtual_server_group: { lines: vsgLine, multi: true },
+  virtual_server: { block: VIRTUAL_SERVER, multi: true },
+};

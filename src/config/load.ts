@@ -1,0 +1,133 @@
+/**
+ * The one entry of the configuration pipeline (STYLE.md habit 9): preprocess → parse → check
+ * keywords → defaults → freeze. Never throws on bad input: everything becomes a diagnostic.
+ */
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { delimiter, dirname, isAbsolute, join } from 'node:path';
+import { ConfigBuilder, type ScriptEnv } from './check.js';
+import { type Diagnostic, DiagnosticSink, KaClass } from './diagnostics.js';
+import type { KeepalivedConfig } from './model.js';
+import { parseLines } from './parse.js';
+import { preprocess } from './preprocess.js';
+
+export interface LoadOptions {
+  /** Selects `@ID` lines; default: the host name up to the first dot (as keepalived). */
+  configId?: string;
+  /** `-e/--all-config`: a missing file or include is fatal. */
+  allConfig?: boolean;
+  /** Check that interfaces exist (the config test does; see `sysfsInterfaceExists`). */
+  interfaceExists?: (name: string) => boolean;
+  /** Check scripts: existence, user, script security (the config test does; see `systemScriptEnv`). */
+  scripts?: ScriptEnv;
+  randomSeed?: number;
+}
+
+export interface LoadResult {
+  /** Deep-frozen model with every default applied. */
+  readonly config: KeepalivedConfig;
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+export function defaultConfigId(): string {
+  return hostname().split('.')[0] ?? '';
+}
+
+export function loadConfig(path: string, opts: LoadOptions = {}): LoadResult {
+  const diags = new DiagnosticSink();
+  const configId = opts.configId ?? defaultConfigId();
+  let files: readonly string[] = [];
+  let config: KeepalivedConfig;
+  try {
+    const pp = preprocess(
+      path,
+      {
+        configId,
+        allConfig: opts.allConfig ?? false,
+        ...(opts.randomSeed === undefined ? {} : { randomSeed: opts.randomSeed }),
+      },
+      diags,
+    );
+    files = pp.files;
+    const ast = parseLines(pp.lines, diags);
+    config = new ConfigBuilder(diags, {
+      configId,
+      files,
+      interfaceExists: opts.interfaceExists,
+      scripts: opts.scripts,
+    }).build(ast);
+  } catch (e) {
+    diags.add(
+      'KA_ERR_CONF_INTERNAL',
+      'fatal',
+      KaClass.Fatal,
+      undefined,
+      '',
+      `internal error while loading the configuration: ${(e as Error)?.message ?? String(e)}`,
+    );
+    config = new ConfigBuilder(new DiagnosticSink(), { configId, files }).build([]);
+  }
+  return { config: deepFreeze(config), diagnostics: diags.list };
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o)) deepFreeze(v);
+  }
+  return o;
+}
+
+/** Interface lookup through sysfs (follows the caller's network namespace). */
+export function sysfsInterfaceExists(name: string): boolean {
+  return !name.includes('/') && name !== '.' && name !== '..' && existsSync(`/sys/class/net/${name}`);
+}
+
+const SAFE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** Script checks against this machine: PATH search, /etc/passwd, ownership and modes. */
+export const systemScriptEnv: ScriptEnv = {
+  resolve(argv0) {
+    if (!argv0) return undefined;
+    const candidates = argv0.includes('/')
+      ? [argv0]
+      : (process.env.PATH || SAFE_PATH).split(delimiter).map((d) => join(d, argv0));
+    for (const c of candidates) {
+      if (!isAbsolute(c)) continue;
+      try {
+        if (statSync(c).isFile()) {
+          accessSync(c, constants.X_OK);
+          return c;
+        }
+      } catch {
+        // try the next one
+      }
+    }
+    return undefined;
+  },
+  userExists(name) {
+    try {
+      return readFileSync('/etc/passwd', 'utf8')
+        .split('\n')
+        .some((l) => l.split(':')[0] === name);
+    } catch {
+      return false;
+    }
+  },
+  unsafe(path) {
+    for (let p = path; ; p = dirname(p)) {
+      try {
+        const st = statSync(p);
+        const sticky = (st.mode & 0o1000) !== 0 && st.isDirectory();
+        if (
+          st.uid !== 0 ||
+          (!sticky && ((st.mode & 0o002) !== 0 || ((st.mode & 0o020) !== 0 && st.gid !== 0)))
+        )
+          return true;
+      } catch {
+        return true;
+      }
+      if (p === '/' || p === dirname(p)) return false;
+    }
+  },
+};

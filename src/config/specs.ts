@@ -1,0 +1,615 @@
+/**
+ * Parsers of one line of a list block: address specs, routes, rules (surface §2.8), track entries,
+ * unicast peers and virtual_server_group entries.
+ */
+import { KaClass, type SrcPos } from './diagnostics.js';
+import type {
+  AddressSpec,
+  Family,
+  RouteSpec,
+  RuleSpec,
+  TrackRef,
+  UnicastPeer,
+  VsGroupEntry,
+} from './model.js';
+import type { AstNode, AstWord } from './parse-types.js';
+import { badAddress, badNumber, type Ctx, parseIntStrict, parseIp, parsePrefix } from './values.js';
+
+export type LineParser<T> = (words: readonly AstWord[], c: Ctx, block: string) => T | undefined;
+
+/** The words of a line of a list block (its "keyword" is the first word). */
+export function lineOf(n: AstNode): AstWord[] {
+  return [{ text: n.keyword, pos: n.pos, quoted: false }, ...n.args];
+}
+
+function bad(c: Ctx, w: AstWord, block: string, msg: string, expected: string): undefined {
+  c.diags.add('KA_ERR_CONF_BAD_VALUE', 'error', KaClass.GeneralError, w.pos, block, msg, expected);
+  return undefined;
+}
+
+function need(
+  c: Ctx,
+  words: readonly AstWord[],
+  i: number,
+  block: string,
+  what: string,
+): AstWord | undefined {
+  const w = words[i + 1];
+  if (!w) {
+    c.diags.add(
+      'KA_ERR_CONF_MISSING_ARG',
+      'error',
+      KaClass.MissingParameter,
+      words[i]!.pos,
+      words[i]!.text,
+      `'${words[i]!.text}' in ${block} needs a value`,
+      what,
+    );
+  }
+  return w;
+}
+
+const SCOPES = ['site', 'link', 'host', 'nowhere', 'global'] as const;
+
+/** `IP[/MASK] [brd IP|+|-] [dev IF] [scope S] [label L] [peer IP] [home] [-nodad] …` */
+export const addressLine: LineParser<AddressSpec> = (words, c, block) => {
+  const first = words[0]!;
+  const p = parsePrefix(first.text);
+  if (!p) return badAddress(c, first, block, 'address[/prefix]');
+  const a: {
+    -readonly [K in keyof AddressSpec]: AddressSpec[K];
+  } = {
+    address: p.address,
+    prefix: p.prefix,
+    family: p.family,
+    brd: undefined,
+    dev: undefined,
+    scope: undefined,
+    label: undefined,
+    peer: undefined,
+    home: false,
+    nodad: false,
+    mngtmpaddr: false,
+    noprefixroute: false,
+    autojoin: false,
+    noTrack: false,
+    preferredLft: p.family === 'inet6' && p.prefix === 128 ? 0 : undefined,
+    useVmac: false,
+    trackGroup: undefined,
+    pos: first.pos,
+  };
+  for (let i = 1; i < words.length; i++) {
+    const w = words[i]!;
+    switch (w.text) {
+      case 'brd':
+      case 'broadcast': {
+        const v = need(c, words, i++, block, 'an address, + or -');
+        if (!v) return undefined;
+        if (v.text !== '+' && v.text !== '-' && !parseIp(v.text)) return badAddress(c, v, block);
+        a.brd = v.text;
+        break;
+      }
+      case 'dev': {
+        const v = need(c, words, i++, block, 'an interface name');
+        if (!v) return undefined;
+        a.dev = v.text;
+        break;
+      }
+      case 'scope': {
+        const v = need(c, words, i++, block, SCOPES.join('|'));
+        if (!v) return undefined;
+        if (!(SCOPES as readonly string[]).includes(v.text) && parseIntStrict(v.text) === undefined) {
+          return bad(c, v, block, `invalid scope '${v.text}'`, SCOPES.join('|'));
+        }
+        a.scope = v.text as AddressSpec['scope'];
+        break;
+      }
+      case 'label': {
+        const v = need(c, words, i++, block, 'a label');
+        if (!v) return undefined;
+        if (p.family === 'inet6') {
+          c.diags.add(
+            'KA_ERR_CONF_BAD_VALUE',
+            'error',
+            KaClass.GeneralError,
+            w.pos,
+            block,
+            'label is not allowed for an IPv6 address - ignoring',
+            'no label on IPv6',
+          );
+        } else a.label = v.text;
+        break;
+      }
+      case 'peer': {
+        const v = need(c, words, i++, block, 'an address');
+        if (!v) return undefined;
+        const pp = parsePrefix(v.text);
+        if (!pp) return badAddress(c, v, block);
+        a.peer = v.text;
+        break;
+      }
+      case 'use_vmac': {
+        const v = words[i + 1];
+        if (v && !isAddrOption(v.text)) {
+          a.useVmac = v.text;
+          i++;
+        } else a.useVmac = true;
+        break;
+      }
+      case 'preferred_lft': {
+        const v = need(c, words, i++, block, 'seconds or forever');
+        if (!v) return undefined;
+        if (v.text === 'forever') a.preferredLft = 'forever';
+        else {
+          const n = parseIntStrict(v.text);
+          if (n === undefined || n < 0)
+            return badNumber(c, v, { keyword: 'preferred_lft' } as AstNode, 0, 4294967295);
+          a.preferredLft = n;
+        }
+        break;
+      }
+      case 'track_group': {
+        const v = need(c, words, i++, block, 'a track_group name');
+        if (!v) return undefined;
+        a.trackGroup = v.text;
+        break;
+      }
+      case 'home':
+        a.home = true;
+        break;
+      case '-nodad':
+        a.nodad = true;
+        break;
+      case 'mngtmpaddr':
+        a.mngtmpaddr = true;
+        break;
+      case 'noprefixroute':
+        a.noprefixroute = true;
+        break;
+      case 'autojoin':
+        a.autojoin = true;
+        break;
+      case 'no_track':
+        a.noTrack = true;
+        break;
+      default:
+        return bad(
+          c,
+          w,
+          block,
+          `unknown address option '${w.text}' (one address per line)`,
+          'brd|dev|scope|label|peer|home|-nodad|mngtmpaddr|noprefixroute|autojoin|no_track|preferred_lft|use_vmac',
+        );
+    }
+  }
+  return a;
+};
+
+function isAddrOption(t: string): boolean {
+  return [
+    'brd',
+    'broadcast',
+    'dev',
+    'scope',
+    'label',
+    'peer',
+    'home',
+    '-nodad',
+    'mngtmpaddr',
+    'noprefixroute',
+    'autojoin',
+    'no_track',
+    'preferred_lft',
+    'track_group',
+  ].includes(t);
+}
+
+const ROUTE_TYPES = ['blackhole', 'unreachable', 'prohibit', 'throw'] as const;
+const ROUTE_VALUE_OPTS = [
+  'table',
+  'scope',
+  'protocol',
+  'tos',
+  'dsfield',
+  'realms',
+  'rto_min',
+  'initcwnd',
+  'initrwnd',
+  'features',
+  'fastopen_no_cookie',
+  'vrf',
+  'pref',
+  'ttl-propagate',
+  'congctl',
+  'quickack',
+  'expires',
+  'encap',
+  'advmss',
+  'rtt',
+  'rttvar',
+  'reordering',
+  'window',
+  'cwnd',
+  'ssthresh',
+  'mtu',
+  'hoplimit',
+];
+const ROUTE_FLAGS = ['onlink', 'append', 'inet6', 'inet', 'no_track', 'lock'];
+
+/** `[src IP] [to] PREFIX [via|gw IP] [dev IF] [metric N] … [nexthop via IP dev IF weight N …]` */
+export const routeLine: LineParser<RouteSpec> = (words, c, block) => {
+  const r: {
+    -readonly [K in keyof RouteSpec]: RouteSpec[K];
+  } = {
+    family: 'inet',
+    type: 'unicast',
+    to: '',
+    src: undefined,
+    via: undefined,
+    dev: undefined,
+    table: undefined,
+    metric: undefined,
+    scope: undefined,
+    nexthops: [],
+    noTrack: false,
+    trackGroup: undefined,
+    options: {},
+    pos: words[0]!.pos,
+  };
+  const options: Record<string, string> = {};
+  const nexthops: { via: string | undefined; dev: string | undefined; weight: number | undefined }[] = [];
+  let fam: Family | undefined;
+  let inNexthop = false;
+  const setFam = (f: Family, w: AstWord): boolean => {
+    if (fam && fam !== f) {
+      bad(c, w, block, `address family mismatch at '${w.text}'`, 'one address family per route');
+      return false;
+    }
+    fam = f;
+    return true;
+  };
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]!;
+    const t = w.text;
+    if (inNexthop && (t === 'via' || t === 'dev' || t === 'weight')) {
+      const v = need(c, words, i++, block, 'a value');
+      if (!v) return undefined;
+      const nh = nexthops[nexthops.length - 1]!;
+      if (t === 'via') {
+        const ip = parseIp(v.text);
+        if (!ip) return badAddress(c, v, block);
+        if (!setFam(ip.family, v)) return undefined;
+        nh.via = ip.address;
+      } else if (t === 'dev') nh.dev = v.text;
+      else {
+        const n = parseIntStrict(v.text);
+        if (n === undefined || n < 1 || n > 256)
+          return badNumber(c, v, { keyword: 'weight' } as AstNode, 1, 256);
+        nh.weight = n;
+      }
+      continue;
+    }
+    switch (t) {
+      case 'src': {
+        const v = need(c, words, i++, block, 'an address');
+        if (!v) return undefined;
+        const ip = parseIp(v.text);
+        if (!ip) return badAddress(c, v, block);
+        if (!setFam(ip.family, v)) return undefined;
+        r.src = ip.address;
+        break;
+      }
+      case 'to':
+        break;
+      case 'via':
+      case 'gw':
+      case 'or': {
+        if (t !== 'via') {
+          c.diags.add(
+            'KA_ERR_CONF_DEPRECATED',
+            'warning',
+            KaClass.GeneralError,
+            w.pos,
+            t,
+            `route keyword '${t}' is deprecated`,
+            t === 'gw' ? "'via'" : "'nexthop'",
+          );
+        }
+        const v = need(c, words, i++, block, 'an address');
+        if (!v) return undefined;
+        const ip = parseIp(v.text);
+        if (!ip) return badAddress(c, v, block);
+        if (!setFam(ip.family, v)) return undefined;
+        if (t === 'or') nexthops.push({ via: ip.address, dev: undefined, weight: undefined });
+        else r.via = ip.address;
+        break;
+      }
+      case 'dev':
+      case 'oif': {
+        const v = need(c, words, i++, block, 'an interface');
+        if (!v) return undefined;
+        r.dev = v.text;
+        break;
+      }
+      case 'metric':
+      case 'priority':
+      case 'preference': {
+        const v = need(c, words, i++, block, 'a number');
+        if (!v) return undefined;
+        const n = parseIntStrict(v.text);
+        if (n === undefined || n < 0 || n > 4294967295)
+          return badNumber(c, v, { keyword: t } as AstNode, 0, 4294967295);
+        r.metric = n;
+        break;
+      }
+      case 'nexthop':
+        inNexthop = true;
+        nexthops.push({ via: undefined, dev: undefined, weight: undefined });
+        break;
+      case 'track_group': {
+        const v = need(c, words, i++, block, 'a name');
+        if (!v) return undefined;
+        r.trackGroup = v.text;
+        break;
+      }
+      default: {
+        if ((ROUTE_TYPES as readonly string[]).includes(t)) {
+          r.type = t as RouteSpec['type'];
+        } else if (ROUTE_FLAGS.includes(t)) {
+          if (t === 'inet6') fam = fam ?? 'inet6';
+          if (t === 'no_track') r.noTrack = true;
+          else options[t] = 'true';
+        } else if (ROUTE_VALUE_OPTS.includes(t)) {
+          const v = need(c, words, i++, block, 'a value');
+          if (!v) return undefined;
+          if (v.text === 'lock') {
+            const v2 = need(c, words, i++, block, 'a value');
+            if (!v2) return undefined;
+            options[t] = `lock ${v2.text}`;
+          } else options[t] = v.text;
+          if (t === 'table') r.table = v.text;
+          if (t === 'scope') r.scope = v.text;
+        } else if (!r.to) {
+          const pfx = t === 'default' ? { address: '', family: fam ?? 'inet', prefix: 0 } : parsePrefix(t);
+          if (!pfx) return badAddress(c, w, block, 'route destination prefix');
+          if (t !== 'default' && !setFam(pfx.family, w)) return undefined;
+          r.to = t === 'default' ? 'default' : `${pfx.address}/${pfx.prefix}`;
+        } else {
+          return bad(c, w, block, `unknown route option '${t}'`, 'an ip-route option');
+        }
+      }
+    }
+  }
+  if (!r.to) {
+    c.diags.add(
+      'KA_ERR_CONF_MISSING_ARG',
+      'error',
+      KaClass.MissingParameter,
+      words[0]!.pos,
+      block,
+      'route without destination',
+      'a destination prefix',
+    );
+    return undefined;
+  }
+  r.family = fam ?? 'inet';
+  r.nexthops = nexthops;
+  r.options = options;
+  return r;
+};
+
+/** `[from P] [to P] [table T] [preference N] [iif IF] [oif IF] [fwmark M] …` */
+export const ruleLine: LineParser<RuleSpec> = (words, c, block) => {
+  const r: {
+    -readonly [K in keyof RuleSpec]: RuleSpec[K];
+  } = {
+    family: 'inet',
+    from: undefined,
+    to: undefined,
+    table: undefined,
+    preference: undefined,
+    iif: undefined,
+    oif: undefined,
+    fwmark: undefined,
+    action: undefined,
+    noTrack: false,
+    trackGroup: undefined,
+    options: {},
+    pos: words[0]!.pos,
+  };
+  const options: Record<string, string> = {};
+  let fam: Family | undefined;
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]!;
+    const t = w.text;
+    switch (t) {
+      case 'from':
+      case 'to': {
+        const v = need(c, words, i++, block, 'a prefix or all');
+        if (!v) return undefined;
+        if (v.text !== 'all') {
+          const p = parsePrefix(v.text);
+          if (!p) return badAddress(c, v, block, 'prefix');
+          if (fam && fam !== p.family)
+            return bad(c, v, block, 'address family mismatch', 'one family per rule');
+          fam = p.family;
+          r[t] = `${p.address}/${p.prefix}`;
+        } else r[t] = 'all';
+        break;
+      }
+      case 'table':
+      case 'lookup':
+        r.table = need(c, words, i++, block, 'a table')?.text;
+        if (!r.table) return undefined;
+        break;
+      case 'preference':
+      case 'priority':
+      case 'pref':
+      case 'order': {
+        const v = need(c, words, i++, block, 'a number');
+        if (!v) return undefined;
+        const n = parseIntStrict(v.text);
+        if (n === undefined || n < 0 || n > 4294967295)
+          return badNumber(c, v, { keyword: t } as AstNode, 0, 4294967295);
+        r.preference = n;
+        break;
+      }
+      case 'iif':
+      case 'dev':
+        r.iif = need(c, words, i++, block, 'an interface')?.text;
+        if (!r.iif) return undefined;
+        break;
+      case 'oif':
+        r.oif = need(c, words, i++, block, 'an interface')?.text;
+        if (!r.oif) return undefined;
+        break;
+      case 'fwmark':
+        r.fwmark = need(c, words, i++, block, 'a mark')?.text;
+        if (!r.fwmark) return undefined;
+        break;
+      case 'no_track':
+        r.noTrack = true;
+        break;
+      case 'inet6':
+        fam = fam ?? 'inet6';
+        break;
+      case 'track_group':
+        r.trackGroup = need(c, words, i++, block, 'a name')?.text;
+        if (!r.trackGroup) return undefined;
+        break;
+      case 'blackhole':
+      case 'unreachable':
+      case 'prohibit':
+      case 'nop':
+        r.action = t;
+        break;
+      case 'l3mdev':
+      case 'not':
+        options[t] = 'true';
+        break;
+      case 'tos':
+      case 'dsfield':
+      case 'realms':
+      case 'goto':
+      case 'uidrange':
+      case 'protocol':
+      case 'ip_proto':
+      case 'ipproto':
+      case 'sport':
+      case 'dport':
+      case 'suppress_prefixlength':
+      case 'suppress_ifgroup':
+      case 'tunnel_id': {
+        const v = need(c, words, i++, block, 'a value');
+        if (!v) return undefined;
+        options[t] = v.text;
+        if (t === 'goto') r.action = 'goto';
+        break;
+      }
+      default:
+        return bad(c, w, block, `unknown rule option '${t}'`, 'an ip-rule option');
+    }
+  }
+  r.family = fam ?? 'inet';
+  r.options = options;
+  return r;
+};
+
+/** `NAME [weight W] [reverse|noreverse|no_reverse]` of a track_* block. */
+export function trackLine(maxWeight: number): LineParser<TrackRef> {
+  return (words, c, block) => {
+    const name = words[0]!;
+    let weight: number | undefined;
+    let reverse = false;
+    for (let i = 1; i < words.length; i++) {
+      const w = words[i]!;
+      if (w.text === 'weight') {
+        const v = need(c, words, i++, block, `an integer in [-${maxWeight}, ${maxWeight}]`);
+        if (!v) return undefined;
+        const n = parseIntStrict(v.text);
+        if (n === undefined || n < -maxWeight || n > maxWeight) {
+          return badNumber(c, v, { keyword: `${block} weight` } as AstNode, -maxWeight, maxWeight, 'weight');
+        }
+        weight = n;
+      } else if (w.text === 'reverse') reverse = true;
+      else if (w.text === 'noreverse' || w.text === 'no_reverse') reverse = false;
+      else
+        return bad(
+          c,
+          w,
+          block,
+          `unknown option '${w.text}' for ${name.text}`,
+          'weight N, reverse or noreverse',
+        );
+    }
+    return { name: name.text, weight, reverse, pos: name.pos };
+  };
+}
+
+/** `IP [min_ttl N] [max_ttl N]` */
+export const peerLine: LineParser<UnicastPeer & { family: Family; pos: SrcPos }> = (words, c, block) => {
+  const ip = parseIp(words[0]!.text);
+  if (!ip) return badAddress(c, words[0]!, block);
+  let minTtl: number | undefined;
+  let maxTtl: number | undefined;
+  for (let i = 1; i < words.length; i++) {
+    const w = words[i]!;
+    if (w.text === 'min_ttl' || w.text === 'max_ttl') {
+      const v = need(c, words, i++, block, 'a TTL 0..255');
+      if (!v) return undefined;
+      const n = parseIntStrict(v.text);
+      if (n === undefined || n < 0 || n > 255) return badNumber(c, v, { keyword: w.text } as AstNode, 0, 255);
+      if (w.text === 'min_ttl') minTtl = n;
+      else maxTtl = n;
+    } else return bad(c, w, block, `unknown unicast_peer option '${w.text}'`, 'min_ttl N or max_ttl N');
+  }
+  return { address: ip.address, family: ip.family, minTtl, maxTtl, pos: words[0]!.pos };
+};
+
+/** `IP [PORT]`, `IP-RANGE [PORT]`, `fwmark N [inet|inet6]` */
+export const vsgLine: LineParser<VsGroupEntry> = (words, c, block) => {
+  const w = words[0]!;
+  if (w.text === 'fwmark') {
+    const v = need(c, words, 0, block, 'a mark');
+    if (!v) return undefined;
+    const n = parseIntStrict(v.text);
+    if (n === undefined || n < 1 || n > 4294967295)
+      return badNumber(c, v, { keyword: 'fwmark' } as AstNode, 1, 4294967295);
+    const f = words[2]?.text;
+    return {
+      kind: 'fwmark',
+      fwmark: n,
+      family: f === 'inet6' ? 'inet6' : f === 'inet' ? 'inet' : undefined,
+      pos: w.pos,
+    };
+  }
+  const t = w.text;
+  const dash = t.lastIndexOf('-');
+  let ok = false;
+  if (parsePrefix(t)) ok = true;
+  else if (dash > 0) {
+    const a = parseIp(t.slice(0, dash));
+    const tail = t.slice(dash + 1);
+    if (a)
+      ok =
+        !!parseIp(tail) ||
+        (a.family === 'inet'
+          ? /^\d{1,3}$/.test(tail) && Number(tail) <= 255
+          : /^[0-9a-fA-F]{1,4}$/.test(tail));
+  }
+  if (!ok) return badAddress(c, w, block, 'address, range or prefix');
+  let port: number | undefined;
+  if (words[1]) {
+    port = parseIntStrict(words[1].text);
+    if (port === undefined || port < 0 || port > 65535)
+      return badNumber(c, words[1], { keyword: 'port' } as AstNode, 0, 65535, 'port');
+  }
+  return { kind: 'addr', range: t, port, pos: w.pos };
+};
+
+/** A plain word per line (notification_email, sync group members…). */
+export const nameLine: LineParser<{ name: string; pos: SrcPos; extra: string[] }> = (words) => ({
+  name: words[0]!.text,
+  pos: words[0]!.pos,
+  extra: words.slice(1).map((w) => w.text),
+});

@@ -1,0 +1,207 @@
+/**
+ * Argument parsers used by the keyword tables (src/config/keywords.ts). Each takes the statement node
+ * and the diagnostic context, and returns the parsed value or `undefined` after reporting why.
+ */
+import ipaddr from 'ipaddr.js';
+import { splitWords } from '../notify/command.js';
+import { type DiagnosticSink, KaClass, type SrcPos } from './diagnostics.js';
+import type { Command, Family } from './model.js';
+import type { AstNode, AstWord } from './parse-types.js';
+
+export interface Ctx {
+  readonly diags: DiagnosticSink;
+}
+
+export type ValueParser<T> = (n: AstNode, c: Ctx) => T | undefined;
+
+export function missingArg(n: AstNode, c: Ctx, expected: string): undefined {
+  c.diags.add(
+    'KA_ERR_CONF_MISSING_ARG',
+    'error',
+    KaClass.MissingParameter,
+    n.pos,
+    n.keyword,
+    `'${n.keyword}' needs an argument`,
+    expected,
+  );
+  return undefined;
+}
+
+/** Strict decimal integer (keepalived's read_int_strvec: no trailing junk). */
+export function parseIntStrict(s: string): number | undefined {
+  if (!/^[+-]?\d+$/.test(s)) return undefined;
+  const v = Number(s);
+  return Number.isSafeInteger(v) ? v : undefined;
+}
+
+export function parseDecimal(s: string): number | undefined {
+  if (!/^[+-]?(\d+\.?\d*|\.\d+)$/.test(s)) return undefined;
+  return Number(s);
+}
+
+export function badNumber(
+  c: Ctx,
+  w: AstWord | undefined,
+  n: AstNode,
+  min: number,
+  max: number,
+  what = 'number',
+): undefined {
+  c.diags.add(
+    'KA_ERR_CONF_BAD_NUMBER',
+    'error',
+    KaClass.InvalidNumber,
+    w?.pos ?? n.pos,
+    n.keyword,
+    `${what} '${w?.text ?? ''}' invalid or outside range [${min}, ${max}]`,
+    `${what} in [${min}, ${max}]`,
+  );
+  return undefined;
+}
+
+export function intArg(min: number, max: number, idx = 0): ValueParser<number> {
+  return (n, c) => {
+    const w = n.args[idx];
+    if (!w) return missingArg(n, c, `an integer in [${min}, ${max}]`);
+    const v = parseIntStrict(w.text);
+    if (v === undefined || v < min || v > max) return badNumber(c, w, n, min, max, 'integer');
+    return v;
+  };
+}
+
+/** Seconds with decimals, µs resolution. */
+export function timerArg(min: number, max: number): ValueParser<number> {
+  return (n, c) => {
+    const w = n.args[0];
+    if (!w) return missingArg(n, c, `seconds in [${min}, ${max}]`);
+    const v = parseDecimal(w.text);
+    if (v === undefined || v < min || v > max) return badNumber(c, w, n, min, max, 'time');
+    return Math.round(v * 1e6) / 1e6;
+  };
+}
+
+const TRUE = new Set(['on', 'true', 'yes']);
+const FALSE = new Set(['off', 'false', 'no']);
+
+/** `<BOOL>`: bare = true, or on/off/true/false/yes/no. */
+export const boolArg: ValueParser<boolean> = (n, c) => {
+  const w = n.args[0];
+  if (!w) return true;
+  const t = w.text.toLowerCase();
+  if (TRUE.has(t)) return true;
+  if (FALSE.has(t)) return false;
+  c.diags.add(
+    'KA_ERR_CONF_BAD_VALUE',
+    'error',
+    KaClass.GeneralError,
+    w.pos,
+    n.keyword,
+    `invalid boolean '${w.text}'`,
+    'on|off|true|false|yes|no',
+  );
+  return undefined;
+};
+
+/** A bare keyword; arguments are ignored as keepalived does. */
+export const flagArg: ValueParser<boolean> = () => true;
+
+export const strArg: ValueParser<string> = (n, c) => {
+  const w = n.args[0];
+  if (!w) return missingArg(n, c, 'a value');
+  return w.text;
+};
+
+/** All arguments as words (keywords kept for the runtime as written). */
+export const wordsArg: ValueParser<string[]> = (n) => n.args.map((a) => a.text);
+
+export function oneOf<T extends string>(values: readonly T[], caseInsensitive = false): ValueParser<T> {
+  return (n, c) => {
+    const w = n.args[0];
+    if (!w) return missingArg(n, c, values.join('|'));
+    const t = caseInsensitive ? w.text.toUpperCase() : w.text;
+    const hit = values.find((v) => (caseInsensitive ? v.toUpperCase() === t : v === t));
+    if (hit === undefined) {
+      c.diags.add(
+        'KA_ERR_CONF_BAD_VALUE',
+        'error',
+        KaClass.GeneralError,
+        w.pos,
+        n.keyword,
+        `invalid value '${w.text}'`,
+        values.join('|'),
+      );
+      return undefined;
+    }
+    return hit;
+  };
+}
+
+export interface ParsedIp {
+  address: string;
+  family: Family;
+}
+
+/** An address as inet_pton accepts it (dotted quad for IPv4), canonicalised by ipaddr.js. */
+export function parseIp(text: string): ParsedIp | undefined {
+  if (ipaddr.IPv4.isValidFourPartDecimal(text))
+    return { address: ipaddr.IPv4.parse(text).toString(), family: 'inet' };
+  if (text.includes(':') && ipaddr.IPv6.isValid(text))
+    return { address: ipaddr.IPv6.parse(text).toString(), family: 'inet6' };
+  return undefined;
+}
+
+export function badAddress(c: Ctx, w: AstWord, kw: string, what = 'IP address'): undefined {
+  c.diags.add(
+    'KA_ERR_CONF_BAD_ADDRESS',
+    'error',
+    KaClass.GeneralError,
+    w.pos,
+    kw,
+    `invalid ${what} '${w.text}'`,
+    what === 'IP address' ? 'an IPv4 or IPv6 address' : what,
+  );
+  return undefined;
+}
+
+export function ipArg(idx = 0): ValueParser<ParsedIp> {
+  return (n, c) => {
+    const w = n.args[idx];
+    if (!w) return missingArg(n, c, 'an IP address');
+    return parseIp(w.text) ?? badAddress(c, w, n.keyword);
+  };
+}
+
+/** `IP[/LEN]` → canonical address and prefix length (default /32 or /128). */
+export function parsePrefix(text: string): { address: string; family: Family; prefix: number } | undefined {
+  const slash = text.indexOf('/');
+  const ip = parseIp(slash < 0 ? text : text.slice(0, slash));
+  if (!ip) return undefined;
+  const max = ip.family === 'inet' ? 32 : 128;
+  if (slash < 0) return { ...ip, prefix: max };
+  const p = parseIntStrict(text.slice(slash + 1));
+  if (p === undefined || p < 0 || p > max) return undefined;
+  return { ...ip, prefix: p };
+}
+
+/** `CMD [user [group]]`: the command is the first word (quote it when it has arguments). */
+export const commandArg: ValueParser<Command> = (n, c) => {
+  const w = n.args[0];
+  if (!w) return missingArg(n, c, 'a command');
+  return makeCommand(w.text, n.args[1]?.text, n.args[2]?.text, w.pos);
+};
+
+export function makeCommand(
+  text: string,
+  user: string | undefined,
+  group: string | undefined,
+  pos: SrcPos,
+): Command {
+  // argv by keepalived's script splitting (src/notify/command.ts); malformed text stays one word
+  let argv: string[];
+  try {
+    argv = splitWords(text);
+  } catch {
+    argv = [text];
+  }
+  return { text, argv, user, group, pos };
+}
