@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { type QuorumEvent, realServerId, type VirtualServerSpec } from '../../../src/ipvs/desired.js';
+import { FakeIpvs } from '../../../src/ipvs/fake.js';
+import { IpvsManager } from '../../../src/ipvs/manager.js';
+
+const vs = (n: number, weights: number[], extra: Partial<VirtualServerSpec> = {}): VirtualServerSpec => ({
+  name: `vs${n}`,
+  target: { kind: 'addr', addr: `192.0.2.${n}`, port: 80 },
+  protocol: 'TCP',
+  lbAlgo: 'wrr',
+  lbKind: { method: 'DR' },
+  realServers: weights.map((w, i) => ({
+    addr: `198.51.100.${i + 1}`,
+    port: 80,
+    weight: w,
+    hasCheckers: true,
+  })),
+  ...extra,
+});
+
+const weights = async (k: FakeIpvs, key: string) =>
+  (await k.readTable())
+    .get(key)
+    ?.dests.map((d) => `${d.addr}=${d.weight}`)
+    .sort();
+
+describe('IpvsManager over the in-memory IPVS', () => {
+  it('start, checker results, reload, stop', async () => {
+    const k = new FakeIpvs();
+    // someone else's service
+    await k.apply({
+      kind: 'add-service',
+      svc: {
+        af: 2,
+        fwmark: 0,
+        protocol: 6,
+        addr: '203.0.113.5',
+        port: 25,
+        sched: 'rr',
+        flags: 0,
+        timeout: 0,
+        netmask: 0xffffffff,
+      },
+    });
+    const events: QuorumEvent[] = [];
+    const a = vs(1, [2, 3], { quorum: 3, sorryServer: { addr: '198.51.100.99', port: 80 }, omega: true });
+    const b = vs(2, [1]);
+    const m = new IpvsManager(k, [a, b], { onQuorum: (e) => events.push(e) });
+    await m.start();
+    expect(await weights(k, 'tcp 192.0.2.1:80')).toEqual(['198.51.100.1=2', '198.51.100.2=3']);
+    const rs2 = a.realServers[1];
+    if (!rs2) throw new Error('fixture');
+    // .2 fails: sum 2 < quorum 3 -> sorry server replaces the pool
+    await m.setHealth(realServerId(a, rs2), { up: false });
+    expect(await weights(k, 'tcp 192.0.2.1:80')).toEqual(['198.51.100.99=1']);
+    expect(events.map((e) => e.kind)).toEqual(['quorum-down']);
+    // concurrent results fold into at most one extra pass and end converged
+    await Promise.all([
+      m.setHealth(realServerId(a, rs2), { up: true }),
+      m.setHealth(realServerId(a, rs2), { up: true, weight: 9 }),
+    ]);
+    expect(await weights(k, 'tcp 192.0.2.1:80')).toEqual(['198.51.100.1=2', '198.51.100.2=9']);
+    // reload drops vs2 and changes a weight: only those operations
+    const before = k.log.length;
+    await m.reload([
+      vs(1, [4, 3], { quorum: 3, sorryServer: { addr: '198.51.100.99', port: 80 }, omega: true }),
+    ]);
+    expect(k.log.slice(before).map((o) => o.kind)).toEqual(['del-service', 'set-dest']);
+    // checker state of the kept real server survived the reload (dynamic weight 9)
+    expect(await weights(k, 'tcp 192.0.2.1:80')).toEqual(['198.51.100.1=4', '198.51.100.2=9']);
+    const plan = await m.stop();
+    expect(plan.map((o) => o.kind)).toEqual(['del-service']);
+    expect([...(await k.readTable()).keys()]).toEqual(['tcp 203.0.113.5:25']);
+    expect(events.map((e) => e.kind)).toEqual(['quorum-down', 'quorum-up', 'quorum-down']);
+  });
+});
