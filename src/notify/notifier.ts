@@ -3,8 +3,8 @@
  * §4.5; order read from keepalived's vrrp_notify.c): for each transition, the state-specific
  * script (configured words only), then the generic `notify` script (configured words +
  * `INSTANCE|GROUP NAME STATE PRIORITY`, priority 0 for groups), then the FIFO line. Scripts are
- * fired, never awaited, so they are spawned in that order but may finish in any order (as in
- * keepalived). STOP scripts are killed (SIGKILL to the group) after 1 s, as at keepalived shutdown.
+ * fired, never awaited: they are spawned on the next event-loop turn in that order (the FIFO line
+ * is deferred the same way so it follows them) and may finish in any order, as in keepalived. STOP scripts are killed (SIGKILL to the group) after 1 s, as at keepalived shutdown.
  *
  * DBus, SNMP and SMTP hooks that follow the FIFO line in keepalived are not implemented here.
  */
@@ -132,7 +132,7 @@ export class Notifier {
     fifos: readonly NotifyFifo[] = this.fifos,
   ): void {
     if (script) this.runner.fire(script);
-    if (line !== undefined) for (const f of fifos) f.write(line);
+    if (line !== undefined) this.writeFifos(line, fifos);
   }
 
   private pick(c: InstanceNotifyConfig | GroupNotifyConfig, s: NotifyState): ScriptDef | undefined {
@@ -150,10 +150,13 @@ export class Notifier {
     }
   }
 
-  private writeFifos(line: string): void {
-    for (const f of this.fifos) {
-      if (!f.write(line)) this.log.debug({ path: f.path, line }, 'notify fifo line dropped');
-    }
+  /** Deferred one event-loop turn, like the script spawns, so lines follow the scripts' launch. */
+  private writeFifos(line: string, fifos: readonly NotifyFifo[] = this.fifos): void {
+    setImmediate(() => {
+      for (const f of fifos) {
+        if (!f.write(line)) this.log.debug({ path: f.path, line }, 'notify fifo line dropped');
+      }
+    });
   }
 }
 

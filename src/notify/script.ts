@@ -4,7 +4,8 @@
  * its script user (libuv clears supplementary groups when uid/gid are set, like keepalived), an
  * inherited environment without IFS / LD_PRELOAD / LD_LIBRARY_PATH, and stdin on /dev/null.
  *
- * Callers never wait: `fire()` returns at once and `run()` returns a promise that never rejects.
+ * Callers never wait: `fire()` returns at once (the spawn itself happens on the next event-loop
+ * turn) and `run()` returns a promise that never rejects.
  * Each script has a bounded queue: at most `maxRunning` copies run at once, `maxQueued` wait,
  * further calls are dropped and counted. stdout/stderr are read to the end (so a chatty script never
  * blocks on a full pipe) but only the first `maxOutputBytes` of each are kept for the log.
@@ -153,9 +154,11 @@ export class ScriptRunner {
     });
   }
 
-  /** Scripts currently running. */
+  /** Scripts running or about to be spawned (queued calls excluded). */
   get running(): number {
-    return this.live.size;
+    let n = 0;
+    for (const lane of this.lanes.values()) n += lane.running;
+    return n;
   }
 
   /**
@@ -205,14 +208,23 @@ export class ScriptRunner {
     };
   }
 
+  /**
+   * Admit a job now (so queue accounting stays exact) but fork/exec on the next turn of the event
+   * loop: spawning is synchronous in Node (fork + exec take 1-3 ms on an idle host, tens of ms under
+   * load), so the caller's own work (adverts, VIPs) finishes first. Launch order is call order.
+   */
   private start(lane: Lane, job: Job): void {
     lane.running++;
-    const done = this.exec(job.def, job.argv);
-    done.then((r) => {
-      lane.running--;
-      job.resolve(r);
-      const next = lane.queue.shift();
-      if (next) this.start(lane, next);
+    setImmediate(() => {
+      const done = this.closed
+        ? Promise.resolve(this.drop(job, 'runner closed'))
+        : this.exec(job.def, job.argv);
+      void done.then((r) => {
+        lane.running--;
+        job.resolve(r);
+        const next = lane.queue.shift();
+        if (next) this.start(lane, next);
+      });
     });
   }
 

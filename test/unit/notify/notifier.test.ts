@@ -39,6 +39,9 @@ function harness() {
   return { runner, starts, idle };
 }
 
+/** One event-loop turn: scripts and FIFO lines are launched on the next turn. */
+const turn = () => new Promise<void>((r) => setImmediate(r));
+
 const calls = async (): Promise<string[]> =>
   (await readFile(out, 'utf8').catch(() => ''))
     .split('\n')
@@ -64,6 +67,7 @@ describe('Notifier: keepalived order and arguments, recorded by real scripts', (
     n.instance(inst(), 'MASTER', 150);
     n.instance(inst(), 'STOP', 150);
     // spawn order: specific script first, then the generic one, transition by transition
+    await turn();
     expect(starts).toEqual([
       [],
       ['INST-A', 'INSTANCE', 'VI_1', 'BACKUP', '150'],
@@ -94,6 +98,7 @@ describe('Notifier: keepalived order and arguments, recorded by real scripts', (
       'DELETED',
       90,
     );
+    await turn();
     expect(starts).toEqual([
       ['FAULT-A'],
       ['INST-A', 'INSTANCE', 'VI_1', 'FAULT', '90'],
@@ -115,6 +120,7 @@ describe('Notifier: keepalived order and arguments, recorded by real scripts', (
     n.instance(inst(), 'MASTER', 150, 'MASTER'); // first notification of VI_1: sent
     n.instance(inst(), 'MASTER', 150, 'MASTER'); // following the group again: suppressed
     n.instance(inst(), 'FAULT', 150, 'MASTER'); // differs from the group: sent
+    await turn();
     expect(starts).toEqual([
       ['G-MASTER'],
       ['G', 'GROUP', 'G1', 'MASTER', '0'],
@@ -140,6 +146,7 @@ describe('Notifier: keepalived order and arguments, recorded by real scripts', (
       [fifo],
     );
     n.realServer(undefined, 'VS [198.51.100.1]:tcp:80 DOWN', [fifo]);
+    await turn();
     expect(starts).toEqual([['RS-DOWN', '192.0.2.10']]);
     while (got.join('').split('\n').length < 3) await new Promise((r) => setTimeout(r, 5));
     expect(got.join('')).toBe(

@@ -147,6 +147,7 @@ describe('ScriptRunner with real scripts', () => {
     const b = rn.run(def, ['2']);
     const c = rn.run(def, ['3']);
     expect((await c).outcome.kind).toBe('dropped');
+    await new Promise<void>((r) => setImmediate(r));
     expect(counters.get('KA_ERR_NOTIFY_QUEUE_FULL')).toBe(1);
     expect(events.filter((e) => e.type === 'start').map((e) => e.type === 'start' && e.argv.at(-1))).toEqual([
       '1',
