@@ -25,4 +25,5 @@ export function describeIf(name: string, unmet: () => string | null, body: () =>
   }
 }
 
-export const needRoot = (): string | null => (isRoot() ? null : 'needs root (network namespaces, raw sockets)');
+export const needRoot = (): string | null =>
+  isRoot() ? null : 'needs root (network namespaces, raw sockets)';

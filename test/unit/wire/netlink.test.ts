@@ -65,14 +65,19 @@ describe('netlink framing', () => {
 
   it('decodes a capped success ACK and an ext-ack error (reference §4.1)', () => {
     const ack = decodeMsgs(
-      hex('24 00 00 00 02 00 00 01 01 00 00 00 32 1d 00 00 00 00 00 00 20 00 00 00 14 00 05 06 01 00 00 00 00 00 00 00'),
+      hex(
+        '24 00 00 00 02 00 00 01 01 00 00 00 32 1d 00 00 00 00 00 00 20 00 00 00 14 00 05 06 01 00 00 00 00 00 00 00',
+      ),
     );
     expect(decodeNlError(ack[0]!)).toMatchObject({ error: 0, orig: { type: 20, seq: 1 } });
     const err = decodeMsgs(
       hex(`48 00 00 00 02 00 00 03 03 00 00 00 32 1d 00 00 ef ff ff ff 20 00 00 00 14 00 05 06 03 00 00 00 00 00 00 00
   23 00 01 00 69 70 76 34 3a 20 41 64 64 72 65 73 73 20 61 6c 72 65 61 64 79 20 61 73 73 69 67 6e 65 64 00 00`),
     );
-    expect(decodeNlError(err[0]!)).toMatchObject({ error: -17, extMessage: 'ipv4: Address already assigned' });
+    expect(decodeNlError(err[0]!)).toMatchObject({
+      error: -17,
+      extMessage: 'ipv4: Address already assigned',
+    });
   });
 
   it('fails only with a typed error on arbitrary bytes', () => {
