@@ -9,6 +9,7 @@ import { lstat, open, realpath, stat } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { execa } from 'execa';
 import { KaError } from '../core/errors.js';
+import type { ScriptSpec } from './command.js';
 import type { ScriptDef, ScriptUser } from './script.js';
 
 /** keepalived's log line when some script is insecure and enable_script_security is off (config test exit 6). */
@@ -264,4 +265,29 @@ export async function defaultScriptUser(
     }
     return { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
   }
+}
+
+export interface PrepareContext extends SecurityOptions {
+  /** From `defaultScriptUser()`. */
+  defaultUser: ScriptUser;
+}
+
+/**
+ * Config → runnable script in one step: resolve `user [group]` (else the default script user),
+ * run the security check, build the ScriptDef. Throws the KaErrors of resolveUser / checkScript;
+ * keepalived then disables that one script and carries on.
+ */
+export async function prepareScript(
+  label: string,
+  spec: ScriptSpec,
+  ctx: PrepareContext,
+  extra: Partial<ScriptDef> = {},
+): Promise<{ def: ScriptDef; warnings: string[]; insecure: boolean }> {
+  const user = spec.user !== undefined ? await resolveUser(spec.user, spec.group) : ctx.defaultUser;
+  const checked = await checkScript(spec.argv, user, ctx);
+  return {
+    def: toScriptDef(label, checked, user, extra),
+    warnings: checked.warnings,
+    insecure: checked.insecure,
+  };
 }

@@ -2,7 +2,14 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkScript, isExecutableBy, resolveUser, unsafeComponent } from '../../../src/notify/security.js';
+import { parseScriptLine } from '../../../src/notify/command.js';
+import {
+  checkScript,
+  isExecutableBy,
+  prepareScript,
+  resolveUser,
+  unsafeComponent,
+} from '../../../src/notify/security.js';
 
 const st = (mode: number, uid: number, gid: number, type: 'dir' | 'file' | 'link' = 'file') => ({
   mode,
@@ -105,6 +112,26 @@ describe('checkScript', () => {
       insecure: false,
       warnings: [],
     });
+  });
+
+  it('prepareScript: config words to a runnable ScriptDef', async () => {
+    const p = join(dir, 'notify.sh');
+    await writeFile(p, '#!/bin/sh\nexit 0\n');
+    await chmod(p, 0o755);
+    const me = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+    const r = await prepareScript('notify_master(VI_1)', parseScriptLine(`"${p} MASTER 'a b'"`), {
+      defaultUser: me,
+      scriptSecurity: false,
+    });
+    expect(r.def).toEqual({
+      name: 'notify_master(VI_1)',
+      argv: [p, 'MASTER', 'a b'],
+      mode: 'exec',
+      user: me,
+    });
+    await expect(
+      prepareScript('x', parseScriptLine(`${p} kt-no-such-user`), { defaultUser: me, scriptSecurity: false }),
+    ).rejects.toMatchObject({ code: 'KA_ERR_NOTIFY_BAD_USER' });
   });
 
   it('resolveUser: unknown user is a typed error; root resolves', async () => {

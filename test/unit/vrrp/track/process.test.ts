@@ -167,6 +167,17 @@ describe('scanProc on a fake /proc tree', () => {
   });
 });
 
+describe('scanProc on the real /proc', () => {
+  it('finds this process with its command name', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const comm = (await readFile('/proc/self/comm', 'utf8')).trim();
+    const me = (await scanProc()).find((p) => p.pid === process.pid);
+    expect(me?.comm).toBe(comm);
+    expect(me?.zombie).toBe(false);
+    expect(me && matchProcess({ process: comm }, me)).toBe(true);
+  });
+});
+
 describe('Quorum debounce (fork_delay / terminate_delay) on a fake clock', () => {
   it('gains quorum only after fork_delay, loses only after terminate_delay', () => {
     const clock = new FakeClock(0);
