@@ -342,8 +342,24 @@ class Socket : public Napi::ObjectWrap<Socket> {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
     if (status < 0) {
-      Deliver(ErrnoError(env, -status, "uv_poll").Value(), {});
-      return;
+      // libuv reports POLLERR as UV_EBADF and stops the handle. The socket error itself (ENOBUFS on a
+      // netlink overrun, ENETDOWN on a packet socket) is read, and cleared, with SO_ERROR; then
+      // polling resumes so the socket stays usable. A streak guard stops a POLLERR that never clears.
+      int soerr = 0;
+      socklen_t len = sizeof soerr;
+      if (fd_ >= 0 && getsockopt(fd_, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr != 0) {
+        Deliver(ErrnoError(env, soerr, "recvmsg").Value(), {});
+      } else {
+        Deliver(ErrnoError(env, -status, "uv_poll").Value(), {});
+      }
+      if (fd_ < 0 || poll_ == nullptr || !polling_) return;  // the callback closed or stopped it
+      if (++errorStreak_ > 1000 || uv_poll_start(poll_, UV_READABLE, OnReadable) < 0) {
+        uv_poll_stop(poll_);
+        polling_ = false;
+        return;
+      }
+    } else {
+      errorStreak_ = 0;
     }
     for (int i = 0; i < 1024 && fd_ >= 0 && polling_; i++) {
       sockaddr_storage name;
@@ -397,6 +413,7 @@ class Socket : public Napi::ObjectWrap<Socket> {
   bool polling_ = false;
   bool refed_ = true;
   bool selfRef_ = false;
+  int errorStreak_ = 0;
   std::vector<uint8_t> recvBuf_;
   Napi::FunctionReference callback_;
   std::unique_ptr<Napi::AsyncContext> asyncContext_;

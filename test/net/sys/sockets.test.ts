@@ -3,6 +3,8 @@
  * 112) adverts over IPv4/IPv6 multicast and unicast; rtnetlink dumps, notifications and errors;
  * nlctrl resolution; an AF_PACKET gratuitous ARP; a systemd-style notify datagram.
  */
+import { execFileSync } from 'node:child_process';
+import { setImmediate as tick } from 'node:timers/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type SysError, SysErrors } from '../../../src/sys/errors.js';
 import { ifIndexToName, ifNameToIndex } from '../../../src/sys/ifaces.js';
@@ -22,6 +24,7 @@ import {
   getLinkDump,
   newAddr,
   RTNLGRP_IPV4_IFADDR,
+  RTNLGRP_LINK,
 } from '../../../src/wire/rtnetlink.js';
 import { decodeVrrp, encodeVrrp, encodeVrrpIpv4Packet, type VrrpAdvert } from '../../../src/wire/vrrp.js';
 import { describeIf, needRoot } from '../../support/privilege.js';
@@ -222,6 +225,32 @@ describeIf('sys sockets between two namespaces', needRoot, () => {
     await nl.request(delAddr(spec));
     expect(decodeAddr(await gone).deleted).toBe(true);
     expect(nl.pendingCount).toBe(0);
+  });
+
+  it('an overrun event socket (ENOBUFS) signals resync and keeps delivering', async () => {
+    const ev = keep(
+      inNetns(lab.a, () => NetlinkSocket.open(NETLINK_ROUTE, { groups: [RTNLGRP_LINK], rcvbuf: 0 })),
+    );
+    const resync = nextEvent<SysError>(ev, 'resync');
+    // The event loop is blocked while `ip -batch` creates and deletes links, so notifications pile up
+    // in the smallest receive buffer the kernel allows.
+    const cmds: string[] = [];
+    for (let i = 0; i < 100; i++)
+      cmds.push(`link add ktd${i} type veth peer name kte${i}`, `link del ktd${i}`);
+    execFileSync('ip', ['-n', lab.a, '-batch', '-'], { input: `${cmds.join('\n')}\n` });
+    const e = await resync;
+    expect([e.code, e.errno]).toEqual([SysErrors.KA_ERR_SYS_NETLINK_OVERRUN, 'ENOBUFS']);
+    // 'resync' is emitted before the queued messages are drained (same poll callback); let that finish.
+    await tick();
+    // With the minimum buffer only the first notification of a burst fits (here: one of the pair).
+    const later = nextEvent<NlMsg>(
+      ev,
+      'event',
+      (m) => m.type === 16 && decodeLink(m).name.startsWith('ktafter'),
+    );
+    execFileSync('ip', ['-n', lab.a, 'link', 'add', 'ktafter', 'type', 'veth', 'peer', 'name', 'ktafter2']);
+    expect(decodeLink(await later).kind).toBe('veth');
+    execFileSync('ip', ['-n', lab.a, 'link', 'del', 'ktafter']);
   });
 
   it('NETLINK_GENERIC: resolves the nlctrl family (id 0x10) through genl-ctrl', async () => {
