@@ -170,3 +170,31 @@ describe('planIpvs with the in-memory IPVS', () => {
     );
   });
 });
+
+describe('applyPlan', () => {
+  it('stops issuing at the first refusal and throws the earliest one, in order, for every window size', async () => {
+    for (const window of [1, 2, 32]) {
+      const k = new FakeIpvs();
+      const d = desired([spec(1, [1, 2]), spec(2, [1]), spec(3, [1])]);
+      const plan = planIpvs(d, new Map(), new Set());
+      // make the 2nd service's creation fail: an existing service with the same key
+      const second = plan.filter((o) => o.kind === 'add-service')[1];
+      if (second?.kind !== 'add-service') throw new Error('fixture');
+      await k.apply({ kind: 'add-service', svc: second.svc });
+      const e = await applyPlan(k, plan, { window }).then(
+        () => undefined,
+        (x: unknown) => x,
+      );
+      expect(isKaError(e, 'KA_ERR_IPVS_KERNEL')).toBe(true);
+      expect((e as Error).message).toMatch(/add-service tcp 192\.0\.2\.2:80 failed: EEXIST/);
+      // everything before the failure was applied, in plan order; with a window > 1, operations
+      // already issued behind the failing one may have run too (in order), never more than the window
+      const applied = k.log.slice(1);
+      expect(applied.slice(0, 3)).toEqual(plan.slice(0, 3));
+      const positions = applied.map((op) => plan.indexOf(op));
+      expect(positions).toEqual([...positions].sort((a, b) => a - b));
+      expect(Math.max(...positions)).toBeLessThan(3 + window);
+      if (window === 1) expect(applied).toHaveLength(3);
+    }
+  });
+});
