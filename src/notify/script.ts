@@ -166,6 +166,8 @@ export class ScriptRunner {
    * left after `graceUs`, and wait for all of them.
    */
   async close(signal: NodeJS.Signals = 'SIGTERM', graceUs: Micros = 1_000_000): Promise<void> {
+    // let calls admitted this turn launch, so they get the signal instead of vanishing
+    await new Promise<void>((r) => setImmediate(r));
     this.closed = true;
     for (const lane of this.lanes.values()) {
       for (const job of lane.queue.splice(0)) job.resolve(this.drop(job, 'runner closed'));
@@ -177,6 +179,27 @@ export class ScriptRunner {
     });
     await Promise.all(all.map((l) => l.done));
     t.cancel();
+  }
+
+  /**
+   * Wait until no script is running or queued, or until `maxUs` has passed (shutdown: keepalived
+   * lets STOP scripts run, killing them after 1 s). Resolves true when idle.
+   */
+  async drain(maxUs: Micros): Promise<boolean> {
+    let expired = false;
+    const t = this.clock.at(this.clock.now() + maxUs, () => {
+      expired = true;
+    });
+    const idle = (): boolean =>
+      this.running === 0 && [...this.lanes.values()].every((l) => l.queue.length === 0);
+    while (!idle() && !expired) {
+      await new Promise<void>((r) => setImmediate(r));
+      const waits: Promise<unknown>[] = [...this.live].map((l) => l.done);
+      if (waits.length === 0) continue;
+      await Promise.race([...waits, new Promise<void>((r) => this.clock.at(this.clock.now() + 10_000, r))]);
+    }
+    t.cancel();
+    return idle();
   }
 
   private lane(name: string): Lane {

@@ -136,6 +136,26 @@ describe('ScriptRunner with real scripts', () => {
     expect((await hungDone).outcome).toEqual({ kind: 'signal', signal: 'SIGTERM' });
   });
 
+  it('drain waits for running scripts; close right after fire still signals them', async () => {
+    const rn = runner();
+    const quick = await script('q2.sh', 'sleep 0.1');
+    rn.fire({ name: 'q', argv: [quick] });
+    rn.fire({ name: 'q', argv: [quick] });
+    expect(rn.running).toBe(2);
+    expect(await rn.drain(5_000_000)).toBe(true);
+    expect(rn.running).toBe(0);
+    const hung = await script('h2.sh', 'sleep 30');
+    const p = rn.run({ name: 'h', argv: [hung] });
+    expect(await rn.drain(100_000)).toBe(false);
+    const closing = rn.close('SIGTERM');
+    expect((await p).outcome).toEqual({ kind: 'signal', signal: 'SIGTERM' });
+    await closing;
+    const late = runner();
+    const q = late.run({ name: 'h', argv: [hung] });
+    await late.close('SIGTERM');
+    expect((await q).outcome).toEqual({ kind: 'signal', signal: 'SIGTERM' });
+  });
+
   it('bounded queue per script: extra calls are dropped and counted, queued ones run later', async () => {
     const counters = new Counters();
     const events: ScriptEvent[] = [];
