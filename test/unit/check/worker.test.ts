@@ -1,0 +1,75 @@
+import { MessageChannel } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import type { Runner } from '../../../src/check/index.js';
+import type { RealServerEvent, TcpCheckSpec } from '../../../src/check/types.js';
+import { CheckerWorker, serveScheduler } from '../../../src/check/worker.js';
+import { KaError } from '../../../src/core/errors.js';
+
+// The worker protocol, in-thread over a MessageChannel (the same code runs behind worker_threads).
+const spec: TcpCheckSpec = {
+  kind: 'TCP_CHECK',
+  connectIp: '198.51.100.2',
+  connectPort: 80,
+  connectTimeout: 0.01,
+  delayLoop: 0.02,
+  retry: 1,
+  delayBeforeRetry: 0.01,
+  warmup: 0,
+  alpha: false,
+};
+
+describe('checker worker protocol', () => {
+  it('adds servers, relays events and stats, reports errors, removes and stops', async () => {
+    const { port1, port2 } = new MessageChannel();
+    let healthy = true;
+    const runner: Runner = async () =>
+      healthy ? { ok: true } : { ok: false, error: new KaError('KA_ERR_CHECK_REFUSED', 'refused') };
+    serveScheduler(port1, { maxConcurrent: 4 }, runner);
+    const events: RealServerEvent[] = [];
+    const errors: KaError[] = [];
+    let wake: () => void = () => {};
+    const w = new CheckerWorker(
+      {
+        onEvent: (e) => {
+          events.push(e);
+          wake();
+        },
+        onError: (e) => {
+          errors.push(e);
+          wake();
+        },
+      },
+      { endpoint: port2 },
+    );
+    const until = (cond: () => boolean) =>
+      new Promise<void>((resolve) => {
+        const check = () => (cond() ? resolve() : undefined);
+        wake = check;
+        check();
+      });
+    w.add({ id: 'rs1', weight: 3, checkers: [spec] });
+    await until(() => events.length === 1);
+    expect(events[0]).toEqual({ realServer: 'rs1', up: true });
+    healthy = false;
+    await until(() => events.length === 2);
+    expect(events[1]).toEqual({ realServer: 'rs1', up: false });
+    healthy = true;
+    await until(() => events.length === 3);
+    expect(events[2]).toEqual({ realServer: 'rs1', up: true });
+    const stats = await w.stats();
+    expect(stats.attempts).toBeGreaterThanOrEqual(3); // fail, retry fails (DOWN), success (UP)
+    expect(stats.failCodes.KA_ERR_CHECK_REFUSED).toBeGreaterThanOrEqual(2);
+    w.add({ id: 'rs1', weight: 3, checkers: [spec] });
+    await until(() => errors.length === 1);
+    expect(errors[0]).toMatchObject({ code: 'KA_ERR_CHECK_SPEC', details: { id: 'rs1' } });
+    port2.postMessage({ type: 'bogus' });
+    await until(() => errors.length === 2);
+    expect(errors[1]?.code).toBe('KA_ERR_CHECK_SPEC');
+    w.remove('rs1');
+    await w.stop();
+    const after = (await w.stats()).attempts;
+    await new Promise((r) => setTimeout(r, 60));
+    expect((await w.stats()).attempts).toBe(after);
+    port1.close();
+  });
+});
