@@ -99,7 +99,10 @@ const OPTS: readonly OptDef[] = [
     short: 'g',
     long: ['log-file'],
     arg: 'optional',
-    apply: (o, v) => ((o.logFile = v ?? '/tmp/keepalived.log'), undefined),
+    apply: (o, v) => {
+      o.logFile = v ?? '/tmp/keepalived.log';
+      return undefined;
+    },
   },
   { long: ['flush-log-file'], arg: 'none', apply: set('flushLogFile', true) },
   {
@@ -138,9 +141,20 @@ const OPTS: readonly OptDef[] = [
     short: 'M',
     long: ['core-dump-pattern'],
     arg: 'optional',
-    apply: (o, v) => ((o.coreDumpPattern = v ?? true), undefined),
+    apply: (o, v) => {
+      o.coreDumpPattern = v ?? true;
+      return undefined;
+    },
   },
-  { long: ['signum'], arg: 'required', apply: (o, v) => ((o.signum = v), (o.mode = 'signum'), undefined) },
+  {
+    long: ['signum'],
+    arg: 'required',
+    apply: (o, v) => {
+      o.signum = v;
+      o.mode = 'signum';
+      return undefined;
+    },
+  },
   {
     short: 't',
     long: ['config-test'],
