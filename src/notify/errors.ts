@@ -1,7 +1,4 @@
 import { defineCodes } from '../core/errors.js';
-// The error-code test imports only src/<module>/errors.ts; until src/vrrp/errors.ts imports the
-// nested track table, register it from here so docs/errors/track.md stays checked.
-import '../vrrp/track/errors.js';
 
 /** Error codes of the script runner, notifier and FIFOs in src/notify/ (documented in docs/errors/notify.md). */
 export const NotifyErrors = defineCodes('notify', {
