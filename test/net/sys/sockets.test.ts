@@ -11,10 +11,11 @@ import { ifIndexToName, ifNameToIndex } from '../../../src/sys/ifaces.js';
 import { NETLINK_GENERIC, NETLINK_ROUTE, NetlinkSocket } from '../../../src/sys/netlink-socket.js';
 import { inNetns } from '../../../src/sys/netns.js';
 import { ETH_P_ARP, type PacketMessage, PacketSocket } from '../../../src/sys/packet-socket.js';
-import { IPPROTO_VRRP, type RawMessage, RawSocket } from '../../../src/sys/raw-socket.js';
+import { IPPROTO_ICMPV6, IPPROTO_VRRP, type RawMessage, RawSocket } from '../../../src/sys/raw-socket.js';
 import { sendUnixDatagram, UnixDatagramReceiver } from '../../../src/sys/unix-dgram.js';
 import { decodeArp, gratuitousArpFrame } from '../../../src/wire/arp.js';
 import { decodeFamily, getFamilyRequest } from '../../../src/wire/genl-ctrl.js';
+import { decodeNeighbourAdvert, encodeNeighbourAdvert } from '../../../src/wire/ndisc.js';
 import type { NlMsg } from '../../../src/wire/netlink.js';
 import {
   decodeAddr,
@@ -277,6 +278,25 @@ describeIf('sys sockets between two namespaces', needRoot, () => {
     const m = await got;
     expect([m.ifindex, m.protocol, m.pkttype]).toEqual([vbIndex, ETH_P_ARP, 1]); // PACKET_BROADCAST
     expect(decodeArp(m.data.subarray(14)).spa).toBe('192.0.2.1');
+  });
+
+  it('ICMPv6 raw socket: an unsolicited NA from fd00::1 to ff02::1 arrives with hop limit 255', async () => {
+    const rx = keep(
+      inNetns(lab.b, () => RawSocket.open({ family: 6, protocol: IPPROTO_ICMPV6, ifname: 'vb' })),
+    );
+    rx.join('ff02::1'); // IPV6_MULTICAST_ALL is off, so even all-nodes needs a socket-level join
+    const tx = keep(
+      inNetns(lab.a, () =>
+        RawSocket.open({ family: 6, protocol: IPPROTO_ICMPV6, ifname: 'va', receive: false }),
+      ),
+    );
+    const na = { router: false, solicited: false, override: true, target: 'fd00::1', tlla: vaMac };
+    const body = encodeNeighbourAdvert(na, 'fd00::1', 'ff02::1');
+    const got = nextEvent<RawMessage>(rx, 'message', (x) => x.data[0] === 136 && x.dst === 'ff02::1');
+    expect(tx.send(body, 'ff02::1', { src: 'fd00::1' })).toBe(32);
+    const m = await got;
+    expect(decodeNeighbourAdvert(m.data, { src: m.src, dst: 'ff02::1' })).toEqual(na);
+    expect([m.ttl, m.ifindex, m.src]).toEqual([255, vbIndex, 'fd00::1']);
   });
 
   it('errors carry the errno name: missing interface, namespace, index', () => {
