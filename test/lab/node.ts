@@ -27,6 +27,8 @@ export interface LinkInfo {
   readonly segment: string;
   /** Name of the bridge port (the veth peer) inside the bridge namespace. */
   readonly port: string;
+  /** Namespace holding the bridge and the port. */
+  readonly bridgeNs: string;
   readonly mac: string;
   /** Addresses with prefix length, as configured. */
   readonly addrs: readonly string[];
@@ -129,6 +131,34 @@ export async function waitOperUp(ns: string, devs: readonly string[], timeoutMs:
     if (devs.every((d) => states[d] === 'UP')) return;
     if (performance.now() > deadline)
       throw new LabError(`links of ${ns} not up after ${timeoutMs} ms: ${JSON.stringify(states)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * Wait until the listed bridge ports of a namespace are forwarding. The bridge enables a port only
+ * when it processes the port's carrier event, which linkwatch may deliver after the port reports UP.
+ */
+export async function waitPortsForwarding(
+  ns: string,
+  ports: readonly string[],
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  let states: Record<string, string> = {};
+  for (;;) {
+    const links = JSON.parse(await run('bridge', ['-n', ns, '-j', 'link', 'show'])) as {
+      ifname: string;
+      state?: string;
+    }[];
+    states = Object.fromEntries(
+      links.filter((l) => ports.includes(l.ifname)).map((l) => [l.ifname, l.state ?? '']),
+    );
+    if (ports.every((p) => states[p] === 'forwarding')) return;
+    if (performance.now() > deadline)
+      throw new LabError(
+        `bridge ports of ${ns} not forwarding after ${timeoutMs} ms: ${JSON.stringify(states)}`,
+      );
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -264,7 +294,7 @@ export class LabNode {
     return netnsPids(this.ns);
   }
 
-  /** Crash: SIGKILL every process in the namespace and wait until none is left. Returns the pids killed. */
+  /** Crash: SIGSTOP then SIGKILL every process in the namespace, until none is left. Returns the pids killed. */
   async crash(timeoutMs = 5000): Promise<number[]> {
     const killed = new Set<number>();
     const deadline = Date.now() + timeoutMs;
@@ -273,6 +303,9 @@ export class LabNode {
       if (pids.length === 0) break;
       if (Date.now() > deadline)
         throw new LabError(`node ${this.name}: pids ${pids.join(',')} survive SIGKILL`);
+      // Freeze them all first: a child told of its parent's death (keepalived sets PR_SET_PDEATHSIG)
+      // must not get to run a graceful shutdown before its own SIGKILL.
+      for (const pid of pids) killQuiet(pid, 'SIGSTOP');
       for (const pid of pids) if (killQuiet(pid, 'SIGKILL')) killed.add(pid);
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -289,11 +322,15 @@ export class LabNode {
     return this.ip(['link', 'set', this.link(ifname).ifname, 'down']);
   }
 
-  /** Set the link up and wait (up to `timeoutMs`) until it is operationally up (carrier seen). */
+  /** Set the link up and wait (up to `timeoutMs`) until it has carrier and its bridge port forwards. */
   async linkUp(ifname?: string, timeoutMs = 5000): Promise<void> {
     const dev = this.link(ifname).ifname;
     await this.ip(['link', 'set', dev, 'up']);
-    await waitOperUp(this.ns, [dev], timeoutMs);
+    const l = this.link(ifname);
+    await Promise.all([
+      waitOperUp(this.ns, [dev], timeoutMs),
+      waitPortsForwarding(l.bridgeNs, [l.port], timeoutMs),
+    ]);
   }
 
   /**

@@ -6,10 +6,12 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import ipaddr from 'ipaddr.js';
-import { LabNode, type LinkInfo, waitOperUp } from './node.js';
+import { LabNode, type LinkInfo, waitOperUp, waitPortsForwarding } from './node.js';
 import {
   destroyNetnsSync,
+  killQuiet,
   LabError,
   netnsPids,
   newRunId,
@@ -123,7 +125,7 @@ export class Topology {
     const l = n.link(ifname);
     await this.bridgeIp(['link', 'set', l.port, 'up']);
     await Promise.all([
-      waitOperUp(this.bridgeNs, [l.port], timeoutMs),
+      waitPortsForwarding(this.bridgeNs, [l.port], timeoutMs),
       waitOperUp(n.ns, [l.ifname], timeoutMs),
     ]);
   }
@@ -173,17 +175,25 @@ export class Topology {
     const started = [...this.nodes.values()].flatMap((n) => n.processes().map((p) => p.pid));
     if (!this.destroyed) {
       this.destroyed = true;
-      const inNs = (await Promise.all(this.namespaces().map((ns) => netnsPids(ns)))).flat();
-      await Promise.all(
-        [...this.nodes.values()].flatMap((n) =>
-          n.processes().map(async (p) => {
-            p.signal('SIGKILL');
-            await p.exited;
-          }),
-        ),
-      );
-      for (const pid of inNs) if (pidAlive(pid)) process.kill(pid, 'SIGKILL');
-      for (const ns of this.namespaces()) destroyNetnsSync(ns);
+      const spawned = [...this.nodes.values()].flatMap((n) => n.processes());
+      for (const p of spawned) p.signal('SIGKILL');
+      const deadline = performance.now() + 5000;
+      for (;;) {
+        const pids = (await Promise.all(this.namespaces().map((ns) => netnsPids(ns))))
+          .flat()
+          .filter(pidAlive);
+        if (pids.length === 0 || performance.now() > deadline) break;
+        for (const pid of pids) killQuiet(pid, 'SIGKILL');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await Promise.all(spawned.map((p) => p.exited));
+      // One `ip` for all deletions; -force keeps going past a namespace already gone.
+      await execa('ip', ['-force', '-batch', '-'], {
+        input: this.namespaces()
+          .map((ns) => `netns del ${ns}\n`)
+          .join(''),
+        reject: false,
+      });
       removeDirSync(this.dir);
       this.release?.();
     }
@@ -215,6 +225,7 @@ export async function createTopology(spec: TopologySpec): Promise<Topology> {
         ifname,
         segment: l.segment ?? 'lan',
         port,
+        bridgeNs,
         mac: l.mac ?? `02:00:00:00:${hex(ni + 1)}:${hex(li + 1)}`,
         addrs: [...(l.addrs ?? [])],
       };
@@ -254,10 +265,14 @@ export async function createTopology(spec: TopologySpec): Promise<Topology> {
         ]),
       ),
     ]);
+    // Distinct ifindexes on the two ends: the kernel treats a carrier change as urgent only when a
+    // device's ifindex differs from its peer's (iflink); otherwise linkwatch delays it up to 1 s.
+    let k = 0;
     const veths = plan.flatMap((n) =>
-      n.links.map(
-        (l) => `link add ${l.port} netns ${bridgeNs} type veth peer name ${l.ifname} netns ${n.ns}\n`,
-      ),
+      n.links.map((l) => {
+        k++;
+        return `link add ${l.port} index ${1000 + k} netns ${bridgeNs} type veth peer name ${l.ifname} index ${2000 + k} netns ${n.ns}\n`;
+      }),
     );
     await run('ip', ['-batch', '-'], veths.join(''));
     const br: string[] = ['link set lo up'];
@@ -280,6 +295,18 @@ export async function createTopology(spec: TopologySpec): Promise<Topology> {
     await Promise.all([
       run('ip', ['-n', bridgeNs, '-batch', '-'], br.map((x) => `${x}\n`).join('')),
       ...nodeBatches,
+    ]);
+    // Frames are dropped until the carrier events are processed (linkwatch, up to ~1 s later).
+    const ports = plan.flatMap((n) => n.links.map((l) => l.port));
+    await Promise.all([
+      waitPortsForwarding(bridgeNs, ports, 10_000),
+      ...plan.map((n) =>
+        waitOperUp(
+          n.ns,
+          n.links.map((l) => l.ifname),
+          10_000,
+        ),
+      ),
     ]);
   } catch (err) {
     for (const ns of allNs) destroyNetnsSync(ns);

@@ -49,7 +49,15 @@ function pcap(frames: { tsUs: number; data: Buffer }[], le: boolean, nano: boole
     else b.writeUInt16BE(v);
     return b;
   };
-  const parts = [u32(nano ? 0xa1b23c4d : 0xa1b2c3d4), u16(2), u16(4), u32(0), u32(0), u32(262144), u32(1)];
+  const parts: Buffer[] = [
+    u32(nano ? 0xa1b23c4d : 0xa1b2c3d4),
+    u16(2),
+    u16(4),
+    u32(0),
+    u32(0),
+    u32(262144),
+    u32(1),
+  ];
   for (const f of frames) {
     const sec = Math.floor(f.tsUs / 1e6);
     const frac = f.tsUs % 1e6;
