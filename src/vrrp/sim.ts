@@ -4,12 +4,11 @@
  * of the runtime interfaces: addresses really come and go per host, GARPs and notifies are recorded
  * with their time, a crashed host stops mid-air.
  *
- * Corruption: with a `codec` the frame is encoded, one random bit is flipped and the frame goes through
- * the codec's decoder, whose typed error is counted. Without a codec the frame is counted as rejected
- * under `checksum`: a single flipped bit always breaks the VRRP checksum (RFC 1071 sum).
+ * Corruption: with a `wire` (SimWire) the frame is encoded, one random bit is flipped and every receiving
+ * instance decodes and validates it, counting the typed rejection. Without one the frame is counted as
+ * rejected under `checksum`: a single flipped bit always breaks the VRRP checksum (RFC 1071 sum).
  */
 import { FakeClock, type Micros } from '../core/clock.js';
-import { isKaError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { ReceivedAdvert, VrrpAdvert } from '../wire/vrrp.js';
 import { VrrpInstance } from './instance.js';
@@ -17,10 +16,20 @@ import { machineConfig } from './machine.js';
 import { SyncGroupCoordinator } from './sync-group.js';
 import type { GarpConfig, MachineConfig, NotifyState, StateName, VrrpAction } from './types.js';
 
-/** Optional real codec to run frames through (encode -> bit flip -> decode). */
-export interface SimCodec {
+/**
+ * Optional real wire path: the sender's frame is encoded, corrupted frames get one bit flipped at or
+ * after `corruptFrom` (bytes the kernel checks itself, like the IPv4 header, are left alone), and each
+ * receiving instance decodes and validates the frame (validate.ts in the daemon).
+ */
+export interface SimWire {
   encode(advert: VrrpAdvert, src: string, dst: string): Buffer;
-  decode(frame: Buffer, src: string, dst: string): VrrpAdvert;
+  corruptFrom?: number;
+  /** `drop: 'DROP'` is "not for this instance" (other VRID) and is not counted as a rejection. */
+  accept(
+    frame: Buffer,
+    inst: VrrpInstance,
+    meta: { src: string; dst: string },
+  ): { ok: true; rx: ReceivedAdvert } | { ok: false; code: string; drop?: 'KO' | 'DROP' };
 }
 
 export interface Impairment {
@@ -38,7 +47,7 @@ export interface SimLanOptions extends Impairment {
   clock?: FakeClock;
   /** Seed of the medium's PRNG (xorshift32); the same seed replays the same losses. */
   seed?: number;
-  codec?: SimCodec;
+  wire?: SimWire;
   logger?: Logger;
 }
 
@@ -66,8 +75,10 @@ export class SimLan {
   readonly hosts = new Map<string, SimHost>();
   readonly timeline: TimelineEntry[] = [];
   readonly stats: SimStats = { sent: 0, delivered: 0, lost: 0, corrupted: 0, rejected: {} };
-  /** Every frame the medium lost: when, from which host, to which host. */
-  readonly losses: { t: Micros; from: string; to: string }[] = [];
+  /** Every frame the medium lost: when, from which host to which host, for which VRID. */
+  readonly losses: { t: Micros; from: string; to: string; vrid: number }[] = [];
+  /** Every frame the medium corrupted. */
+  readonly corruptions: { t: Micros; from: string; to: string; vrid: number }[] = [];
   private impairment: Required<Impairment>;
   private rng: number;
   private readonly blocked = new Set<string>();
@@ -158,36 +169,32 @@ export class SimLan {
       if (to === from || this.blocked.has(`${from.name}>${to.name}`)) continue;
       if (budget > 0 || this.random() < this.impairment.lossRate) {
         this.stats.lost++;
-        this.losses.push({ t: this.clock.now(), from: from.name, to: to.name });
+        this.losses.push({ t: this.clock.now(), from: from.name, to: to.name, vrid: advert.vrid });
         continue;
       }
       const corrupt = this.random() < this.impairment.corruptRate;
+      if (corrupt)
+        this.corruptions.push({ t: this.clock.now(), from: from.name, to: to.name, vrid: advert.vrid });
       const delay = this.impairment.delayUs + Math.floor(this.random() * this.impairment.jitterUs);
       this.clock.at(this.clock.now() + delay, () => this.deliver(to, frozen, src, dst, corrupt));
     }
   }
 
   private deliver(to: SimHost, sent: VrrpAdvert, src: string, dst: string, corrupt: boolean): void {
-    let advert: VrrpAdvert = sent;
-    const codec = this.opts.codec;
     if (corrupt) this.stats.corrupted++;
-    if (codec) {
-      const frame = codec.encode(sent, src, dst);
-      if (corrupt) {
-        const bit = Math.floor(this.random() * frame.length * 8);
-        frame[bit >> 3] = (frame[bit >> 3] as number) ^ (1 << (bit & 7));
-      }
-      try {
-        advert = codec.decode(frame, src, dst);
-      } catch (e) {
-        this.reject(isKaError(e) ? e.code : 'decode');
-        return;
-      }
-    } else if (corrupt) {
-      this.reject('checksum');
+    const wire = this.opts.wire;
+    if (!wire) {
+      if (corrupt) this.reject('checksum');
+      else to.receive({ advert: sent, src, dst, ttl: 255, ifindex: 2 });
       return;
     }
-    to.receive({ advert, src, dst, ttl: 255, ifindex: 2 });
+    const frame = wire.encode(sent, src, dst);
+    if (corrupt) {
+      const from = Math.min(wire.corruptFrom ?? 0, frame.length - 1);
+      const bit = from * 8 + Math.floor(this.random() * (frame.length - from) * 8);
+      frame[bit >> 3] = (frame[bit >> 3] as number) ^ (1 << (bit & 7));
+    }
+    to.receiveFrame(frame, wire, { src, dst });
   }
 
   reject(reason: string): void {
@@ -229,6 +236,8 @@ export class SimHost {
   readonly groupNotifies: SimGroupNotify[] = [];
   readonly groups = new Map<string, SyncGroupCoordinator>();
   private crashed = false;
+  private readonly specs = new Map<string, InstanceOptions>();
+  private readonly groupSpecs = new Map<string, string[]>();
 
   constructor(
     readonly lan: SimLan,
@@ -252,6 +261,7 @@ export class SimHost {
     const family = o.family ?? (o.vips?.[0]?.includes(':') ? 6 : 4);
     const primaryIp = o.primaryIp ?? (family === 6 ? this.ip6 : this.ip4);
     if (!primaryIp) throw new Error(`host ${this.name} has no IPv${family} address`);
+    this.specs.set(o.name, o);
     const { vips = [], ...rest } = o;
     const config = machineConfig({ ...rest, family, primaryIp });
     const clock = this.lan.clock;
@@ -302,6 +312,7 @@ export class SimHost {
   }
 
   addSyncGroup(group: string, members: string[]): SyncGroupCoordinator {
+    this.groupSpecs.set(group, members);
     const clock = this.lan.clock;
     const g = new SyncGroupCoordinator(
       group,
@@ -325,10 +336,32 @@ export class SimHost {
     for (const i of this.instances.values()) i.stop();
   }
 
+  /** A new process after a crash or stop: fresh instances and groups from the same configuration. */
+  restart(): void {
+    for (const i of this.instances.values()) i.kill();
+    this.instances.clear();
+    this.groups.clear();
+    for (const spec of [...this.specs.values()]) this.addInstance(spec);
+    for (const [g, members] of [...this.groupSpecs]) this.addSyncGroup(g, members);
+    this.start();
+  }
+
   /** Power cut: no priority 0, no cleanup, nothing more sent or received. */
   crash(): void {
     this.crashed = true;
     for (const i of this.instances.values()) i.kill();
+  }
+
+  /** The real receive path (SimWire): every instance decodes and validates the frame itself. */
+  receiveFrame(frame: Buffer, wire: SimWire, meta: { src: string; dst: string }): void {
+    if (this.crashed) return;
+    for (const inst of this.instances.values()) {
+      const r = wire.accept(Buffer.from(frame), inst, meta);
+      if (r.ok) {
+        this.lan.delivered();
+        inst.receive(r.rx);
+      } else if (r.drop !== 'DROP') this.lan.reject(r.code);
+    }
   }
 
   receive(rx: ReceivedAdvert): void {

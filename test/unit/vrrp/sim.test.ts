@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { type SimHost, SimLan } from '../../../src/vrrp/sim.js';
+import { type SimHost, SimLan, type SimWire } from '../../../src/vrrp/sim.js';
 import { type MachineConfig, VrrpState } from '../../../src/vrrp/types.js';
+import { validateAdvert } from '../../../src/vrrp/validate.js';
+import { encodeVrrpIpv4Packet } from '../../../src/wire/vrrp.js';
 
 // Whole elections on a simulated LAN (src/vrrp/sim.ts) driven by a FakeClock: every time asserted below
 // is an exact µs value derived from keepalived's timer arithmetic.
@@ -20,10 +22,14 @@ function lan(...nodes: [name: string, ip: string, prio: number, extra?: Extra][]
 const inst = (l: SimLan, h: string) => l.host(h).instance('VI_1');
 const stateOf = (l: SimLan, h: string) => inst(l, h).state;
 /** Times at which `host` entered MASTER (the advert that opens the transition). */
-const masterAt = (l: SimLan, h: string) =>
+const masterAt = (l: SimLan, h: string, instance = 'VI_1') =>
   l.timeline
     .filter(
-      (e) => e.host === h && e.action.type === 'log' && e.action.message.endsWith('Entering MASTER STATE'),
+      (e) =>
+        e.host === h &&
+        e.instance === instance &&
+        e.action.type === 'log' &&
+        e.action.message.endsWith('Entering MASTER STATE'),
     )
     .map((e) => e.t);
 const advertTimes = (l: SimLan, h: string, prio?: number) =>
@@ -148,11 +154,7 @@ describe('failover', () => {
     l.host('a').crash();
     l.runUntil(20_000_000);
     expect(stateOf(l, 'b')).toBe(VrrpState.MASTER);
-    const a2 = l.host('a');
-    // a restarts with fresh instances (a new process)
-    a2.instances.clear();
-    a2.addInstance({ name: 'VI_1', vrid: 1, priority: 150, vips: [V] });
-    a2.start();
+    l.host('a').restart();
     l.runUntil(40_000_000);
     expect(masterAt(l, 'a')).toEqual([3_414_062, 23_414_062]);
     expect(stateOf(l, 'b')).toBe(VrrpState.BACKUP);
@@ -163,10 +165,7 @@ describe('failover', () => {
     l.runUntil(10_500_000);
     l.host('a').crash();
     l.runUntil(20_000_000);
-    const a2 = l.host('a');
-    a2.instances.clear();
-    a2.addInstance({ name: 'VI_1', vrid: 1, priority: 150, vips: [V], nopreempt: true });
-    a2.start();
+    l.host('a').restart();
     l.runUntil(80_000_000);
     expect(masterAt(l, 'a')).toEqual([3_414_062]);
     expect(stateOf(l, 'a')).toBe(VrrpState.BACKUP);
@@ -441,5 +440,82 @@ describe('medium impairments', () => {
     l.host('a').crash();
     l.runUntil(20_000_000);
     expect(masterAt(l, 'b')).toEqual([10_414_062 + 2_000 + 3_609_375]);
+  });
+});
+
+/** The daemon's real receive path for IPv4: IP_HDRINCL frame -> validateAdvert against the instance. */
+const ipv4Wire: SimWire = {
+  encode: (advert, src, dst) => encodeVrrpIpv4Packet({ advert, id: 1, src, dst, ipChecksum: 'compute' }),
+  corruptFrom: 20, // the kernel drops IPv4 headers with a bad checksum before a raw socket sees them
+  accept: (frame, inst, _meta) => {
+    const c = inst.config;
+    const r = validateAdvert(
+      { family: 4, packet: frame },
+      {
+        vrid: c.vrid,
+        version: c.version,
+        family: c.family,
+        authType: 0,
+        vips: inst.buildAdvert(0).addresses,
+        advertInterval: c.advertIntervalUs / 1_000_000,
+        unicastPeers: [],
+        checkUnicastSrc: false,
+        skipCheckAdvAddr: false,
+        inBackup: inst.state === VrrpState.BACKUP,
+      },
+    );
+    return r.ok ? { ok: true, rx: r.received } : { ok: false, code: r.code, drop: r.drop };
+  },
+};
+
+describe('simulated LAN over the real codec and receive validation', () => {
+  function wired(seed: number) {
+    const l = new SimLan({ seed, wire: ipv4Wire });
+    for (const [name, ip, priority] of [
+      ['a', '192.0.2.1', 150],
+      ['b', '192.0.2.2', 100],
+    ] as const) {
+      const h = l.addHost(name, { ip4: ip });
+      h.addInstance({ name: 'VI_1', vrid: 1, priority, vips: [V] });
+      h.addInstance({ name: 'VI_2', vrid: 2, priority, vips: ['192.0.2.102'] });
+    }
+    return l;
+  }
+
+  it('elects as without the wire; frames for the other VRID are silently not ours', () => {
+    const l = wired(1);
+    l.host('a').start();
+    l.host('b').start();
+    l.runUntil(20_000_000);
+    expect(masterAt(l, 'a')).toEqual([3_414_062]);
+    expect(l.host('a').instance('VI_2').state).toBe(VrrpState.MASTER);
+    expect(l.stats.rejected).toEqual({});
+    expect(l.stats.delivered).toBeGreaterThan(30);
+  });
+
+  it('40% corrupted frames over 10 minutes: each rejected with a typed code; takeover only after 3 unusable adverts in a row', () => {
+    const l = wired(777);
+    l.host('a').start();
+    l.runUntil(4_000_000);
+    l.host('b').start();
+    l.impair({ corruptRate: 0.4 });
+    l.runUntil(604_000_000);
+    const codes = Object.keys(l.stats.rejected);
+    expect(codes.length).toBeGreaterThan(0);
+    for (const code of codes) expect(code).toMatch(/^KA_ERR_VRRP_RX_/);
+    const bad = new Set(l.corruptions.filter((x) => x.from === 'a' && x.vrid === 1).map((x) => x.t));
+    const sent = l.timeline
+      .filter(
+        (e) => e.host === 'a' && e.instance === 'VI_1' && e.action.type === 'sendAdvert' && e.t >= 4_000_000,
+      )
+      .map((e) => e.t);
+    let run = 0;
+    let runs = 0;
+    for (const t of sent) {
+      run = bad.has(t) ? run + 1 : 0;
+      if (run === 3) runs++;
+    }
+    expect(runs).toBeGreaterThan(3);
+    expect(masterAt(l, 'b').length).toBe(runs);
   });
 });
