@@ -334,39 +334,46 @@ export class LabNode {
   }
 
   /**
-   * Drop every frame in and out of the node's links (netdev ingress/egress hooks), or lift the drop.
-   * The links stay up, so daemons see silence, not a carrier loss.
+   * Drop every frame to and from the node's links at their bridge ports, or lift the drop. The links
+   * stay up and senders get no error, so daemons see silence, not a carrier loss.
    */
   async isolate(on: boolean): Promise<void> {
-    await this.nftTable('netdev', 'lab_isolate', on ? this.links.map((l) => l.ifname) : [], () => 'drop');
+    await Promise.all(this.links.map((l) => this.portRule(l, 'isolate', on ? 'drop' : undefined)));
   }
 
-  /** Random loss of `percent` % of frames in each direction on one link (0 removes the rule). */
+  /**
+   * Random loss of `percent` % of frames in each direction on one link (0 removes it), silent for the
+   * sender: applied at the bridge port (`numgen random mod 100 < N drop`; this kernel has no netem).
+   */
   async setLoss(percent: number, ifname?: string): Promise<void> {
     if (!Number.isInteger(percent) || percent < 0 || percent > 100)
       throw new LabError(`loss must be an integer percentage, got ${percent}`);
-    const dev = this.link(ifname).ifname;
-    await this.nftTable('netdev', `lab_loss_${dev.replace(/\W/g, '_')}`, percent > 0 ? [dev] : [], () => {
-      return `numgen random mod 100 < ${percent} drop`;
-    });
+    const l = this.link(ifname);
+    await this.portRule(l, 'loss', percent > 0 ? `numgen random mod 100 < ${percent} drop` : undefined);
   }
 
-  /** Replace (or with no devices, remove) a netdev table with ingress+egress chains per device. */
-  private async nftTable(family: string, table: string, devs: readonly string[], rule: () => string) {
-    const lines = [`add table ${family} ${table}`, `delete table ${family} ${table}`];
-    if (devs.length > 0) {
-      lines.push(`table ${family} ${table} {`);
-      devs.forEach((dev, i) => {
-        for (const hook of ['ingress', 'egress']) {
-          lines.push(`  chain ${hook}_${i} {`);
-          lines.push(`    type filter hook ${hook} device "${dev}" priority 0; policy accept;`);
-          lines.push(`    ${rule()}`);
-          lines.push('  }');
-        }
-      });
-      lines.push('}');
+  /**
+   * Replace (or, without a rule, remove) a bridge-family table applying `rule` to frames entering the
+   * bridge from the link's port (prerouting) and leaving through it (forward, once per output port).
+   */
+  private async portRule(l: LinkInfo, what: string, rule: string | undefined): Promise<void> {
+    const table = `lab_${what}_${l.port.replace(/\W/g, '_')}`;
+    const lines = [`add table bridge ${table}`, `delete table bridge ${table}`];
+    if (rule !== undefined) {
+      lines.push(
+        `table bridge ${table} {`,
+        '  chain in {',
+        '    type filter hook prerouting priority 0; policy accept;',
+        `    iifname "${l.port}" ${rule}`,
+        '  }',
+        '  chain out {',
+        '    type filter hook forward priority 0; policy accept;',
+        `    oifname "${l.port}" ${rule}`,
+        '  }',
+        '}',
+      );
     }
-    await this.exec('nft', ['-f', '-'], `${lines.join('\n')}\n`);
+    await run('ip', ['netns', 'exec', l.bridgeNs, 'nft', '-f', '-'], `${lines.join('\n')}\n`);
   }
 
   /** `ip -j addr` of the node: every address by interface. */
