@@ -1,4 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { isKaError } from '../../../src/core/errors.js';
 import { commandString, parseScriptLine, splitCommand, splitWords } from '../../../src/notify/command.js';
 
 describe('splitWords: one pass of keepalived quoted/escaped splitting', () => {
@@ -71,5 +73,44 @@ describe('commandString (keepalived cmd_str for /bin/sh -c)', () => {
   it('round-trips through splitWords', () => {
     const argv = ['/x.sh', "it's", 'a b', '$HOME', '"q"'];
     expect(splitWords(commandString(argv))).toEqual(argv);
+  });
+});
+
+describe('splitWords properties (fast-check)', () => {
+  it('any input either splits or throws KA_ERR_NOTIFY_BAD_COMMAND, nothing else', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ unit: fc.constantFrom('a', ' ', '\t', "'", '"', '\\', 'x', 'c', '0', '7', 'f', 'n') }),
+        (s) => {
+          try {
+            const w = splitWords(s);
+            expect(Array.isArray(w)).toBe(true);
+          } catch (e) {
+            expect(isKaError(e, 'KA_ERR_NOTIFY_BAD_COMMAND')).toBe(true);
+          }
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  // commandString targets /bin/sh, where a backslash inside '...' is literal; keepalived's splitter
+  // treats it as an escape, so the round trip holds for argv without backslashes (sh is tested with
+  // backslashes in script.test.ts).
+  it('commandString then splitWords gives back any argv without backslashes', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc
+            .string({ minLength: 1 })
+            .filter((a) => !a.startsWith('<') && !a.startsWith('>') && !a.includes('\\')),
+          { minLength: 1 },
+        ),
+        (argv) => {
+          expect(splitWords(commandString(argv))).toEqual(argv);
+        },
+      ),
+      { numRuns: 1000 },
+    );
   });
 });

@@ -56,10 +56,13 @@ describe('ScriptRunner with real scripts', () => {
 
   it('runs a file without #! through /bin/sh -c with keepalived quoting', async () => {
     const p = join(dir, 'noshebang.sh');
-    await writeFile(p, 'echo "n=$# first=$1"\n');
+    await writeFile(p, 'printf \'n=%s first=%s\\n\' "$#" "$1"\n');
     await chmod(p, 0o755);
     const r = await runner().run({ name: 'sh', argv: [p, 'x y'], mode: 'shell' });
     expect(r.stdout).toBe('n=1 first=x y\n');
+    const odd = 'a\\b \'q\' $HOME `x` "d"';
+    const r2 = await runner().run({ name: 'sh', argv: [p, odd], mode: 'shell' });
+    expect(r2.stdout).toBe(`n=1 first=${odd}\n`);
   });
 
   it('drops IFS, LD_PRELOAD and LD_LIBRARY_PATH from the environment', async () => {
