@@ -69,6 +69,7 @@ export class NetlinkSocket extends EventEmitter<NetlinkEvents> {
   private readonly sock: NativeSocket;
   private seq: number;
   private readonly pending = new Map<number, Pending>();
+  private dumpTail: Promise<unknown> = Promise.resolve();
 
   private constructor(sock: NativeSocket, protocol: number, portId: number) {
     super();
@@ -123,14 +124,25 @@ export class NetlinkSocket extends EventEmitter<NetlinkEvents> {
    * Sends `req` to the kernel. With NLM_F_DUMP in flags: resolves with every part until NLMSG_DONE.
    * Otherwise NLM_F_ACK is added and it resolves with any data messages received before the ACK
    * (e.g. a CTRL_CMD_GETFAMILY reply). Rejects with SysError KA_ERR_SYS_NETLINK on a kernel error.
+   * Requests may overlap; dumps are queued behind each other because the kernel runs one dump per
+   * socket at a time (a second one would fail with EBUSY).
    */
   request(req: NetlinkRequest): Promise<NlMsg[]> {
+    if ((req.flags & NLM_F_DUMP) !== NLM_F_DUMP) return this.send(req, false);
+    const run = this.dumpTail.then(
+      () => this.send(req, true),
+      () => this.send(req, true),
+    );
+    this.dumpTail = run.catch(() => undefined);
+    return run;
+  }
+
+  private send(req: NetlinkRequest, dump: boolean): Promise<NlMsg[]> {
     if (this.closed) {
       return Promise.reject(
         new SysError(SysErrors.KA_ERR_SYS_CLOSED, 'netlink socket is closed', 'EBADF', 'sendmsg'),
       );
     }
-    const dump = (req.flags & NLM_F_DUMP) === NLM_F_DUMP;
     const seq = this.nextSeq();
     let buf: Buffer;
     try {

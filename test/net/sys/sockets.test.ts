@@ -16,14 +16,16 @@ import { sendUnixDatagram, UnixDatagramReceiver } from '../../../src/sys/unix-dg
 import { decodeArp, gratuitousArpFrame } from '../../../src/wire/arp.js';
 import { decodeFamily, getFamilyRequest } from '../../../src/wire/genl-ctrl.js';
 import { decodeNeighbourAdvert, encodeNeighbourAdvert } from '../../../src/wire/ndisc.js';
-import type { NlMsg } from '../../../src/wire/netlink.js';
+import { NLM_F_REQUEST, type NlMsg } from '../../../src/wire/netlink.js';
 import {
   decodeAddr,
   decodeLink,
   delAddr,
   getAddrDump,
   getLinkDump,
+  ifinfomsg,
   newAddr,
+  RTM_GETLINK,
   RTNLGRP_IPV4_IFADDR,
   RTNLGRP_LINK,
 } from '../../../src/wire/rtnetlink.js';
@@ -192,6 +194,35 @@ describeIf('sys sockets between two namespaces', needRoot, () => {
     expect(va?.mtu).toBe(1500);
     expect(links.map((l) => l.name).sort()).toEqual(['lo', 'va']);
     expect(inNetns(lab.a, () => ifIndexToName(vaIndex))).toBe('va');
+  });
+
+  it('netlink: multi-part dumps are collected to NLMSG_DONE; overlapping requests match by seq', async () => {
+    const cmds: string[] = [];
+    for (const net of ['198.51.100', '203.0.113']) {
+      for (let i = 1; i <= 254; i++) cmds.push(`addr add ${net}.${i}/32 dev vb`);
+    }
+    execFileSync('ip', ['-n', lab.b, '-batch', '-'], { input: `${cmds.join('\n')}\n` });
+    const nl = keep(inNetns(lab.b, () => NetlinkSocket.open(NETLINK_ROUTE)));
+    // Two dumps and a single GETLINK in flight together.
+    const [addrs, links, lo] = await Promise.all([
+      nl.request(getAddrDump(4)),
+      nl.request(getLinkDump()),
+      nl.request({ type: RTM_GETLINK, flags: NLM_F_REQUEST, header: ifinfomsg({ index: 1 }), attrs: [] }),
+    ]);
+    const v4 = addrs.map(decodeAddr);
+    const bytes = addrs.reduce((n, m) => n + 16 + m.payload.length, 0);
+    process.stdout.write(`multi-part dump: ${v4.length} IPv4 addresses, ${bytes} bytes of messages\n`);
+    expect(bytes).toBeGreaterThan(32768); // more than one kernel dump part (at most 32 KiB each)
+    expect(v4.length).toBe(508 + 2); // + 127.0.0.1 and 192.0.2.2
+    expect(new Set(v4.map((a) => a.address)).size).toBe(510);
+    expect(
+      links
+        .map(decodeLink)
+        .map((l) => l.name)
+        .sort(),
+    ).toEqual(['lo', 'vb']);
+    expect(lo.map(decodeLink).map((l) => l.name)).toEqual(['lo']);
+    expect(nl.pendingCount).toBe(0);
   });
 
   it('rtnetlink change + notification + kernel error with ext-ack', async () => {

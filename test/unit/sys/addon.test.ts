@@ -10,7 +10,8 @@ import { SysErrors } from '../../../src/sys/errors.js';
 import { ifIndexToName, ifNameToIndex } from '../../../src/sys/ifaces.js';
 import { addon } from '../../../src/sys/native.js';
 import { NETLINK_ROUTE, NetlinkSocket } from '../../../src/sys/netlink-socket.js';
-import { getLinkDump } from '../../../src/wire/rtnetlink.js';
+import { NLM_F_REQUEST } from '../../../src/wire/netlink.js';
+import { getLinkDump, ifinfomsg, RTM_GETLINK } from '../../../src/wire/rtnetlink.js';
 
 const fdCount = (): number => readdirSync('/proc/self/fd').length;
 
@@ -53,7 +54,13 @@ describe('native addon (unprivileged)', () => {
 
   it('netlink: closing rejects pending requests with KA_ERR_SYS_CLOSED, later requests too', async () => {
     const nl = NetlinkSocket.open(NETLINK_ROUTE);
-    const p = nl.request(getLinkDump());
+    // A single RTM_GETLINK (not a dump) for lo: sent synchronously, so it is pending right away.
+    const p = nl.request({
+      type: RTM_GETLINK,
+      flags: NLM_F_REQUEST,
+      header: ifinfomsg({ index: 1 }),
+      attrs: [],
+    });
     expect(nl.pendingCount).toBe(1);
     nl.close();
     await expect(p).rejects.toMatchObject({ code: SysErrors.KA_ERR_SYS_CLOSED });
