@@ -1,0 +1,28 @@
+// Runs inside the kernel VM: node bench.mjs DIST STEP SPECFILE [PREVSPEC]
+// STEP apply: read table + plan + apply SPECFILE; prints "@@" + JSON timings.
+import { readFileSync } from 'node:fs';
+
+const [dist, step, specFile, prevFile] = process.argv.slice(2);
+const { NetlinkIpvs } = await import(`${dist}/src/ipvs/netlink-ops.js`);
+const { buildDesired } = await import(`${dist}/src/ipvs/desired.js`);
+const { planIpvs, ownedKeys } = await import(`${dist}/src/ipvs/reconcile.js`);
+const { applyPlan } = await import(`${dist}/src/ipvs/apply.js`);
+
+const table = (f) => buildDesired(JSON.parse(readFileSync(f, 'utf8')), new Map()).table;
+const t0 = performance.now();
+const ipvs = await NetlinkIpvs.open();
+const desired = table(specFile);
+const owned = ownedKeys(desired, ...(prevFile ? [table(prevFile)] : []));
+const t1 = performance.now();
+const actual = await ipvs.readTable();
+const t2 = performance.now();
+const plan = planIpvs(desired, actual, owned);
+const t3 = performance.now();
+if (step === 'apply') await applyPlan(ipvs, plan);
+const t4 = performance.now();
+ipvs.close();
+const kinds = {};
+for (const op of plan) kinds[op.kind] = (kinds[op.kind] ?? 0) + 1;
+console.log(
+  `@@${JSON.stringify({ step, ops: plan.length, kinds, setupMs: t1 - t0, readMs: t2 - t1, planMs: t3 - t2, applyMs: t4 - t3, totalMs: t4 - t0 })}`,
+);
