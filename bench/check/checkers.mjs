@@ -122,7 +122,7 @@ function ticker(intervalUs, out) {
   return () => handle.cancel();
 }
 
-/** One run: `mode` 'main' runs the Scheduler in this thread, 'worker' in a worker_thread. */
+/** One run: 'main' runs the Scheduler in this thread, 'worker' in a worker_thread, 'idle' runs no checks. */
 async function measure(mode) {
   let down = 0;
   const onEvent = (e) => {
@@ -130,7 +130,10 @@ async function measure(mode) {
   };
   const local = { attempts: 0, failures: 0, failCodes: {} };
   let runner;
-  if (mode === 'main') {
+  if (mode === 'idle') {
+    // Baseline: no checks at all, to show the machine's own timer jitter under its current load.
+    runner = { add: () => {}, stats: async () => ({ ...local }), stop: async () => {} };
+  } else if (mode === 'main') {
     const sched = new Scheduler({
       clock: systemClock,
       maxConcurrent: CONCURRENCY,
@@ -200,7 +203,7 @@ async function measure(mode) {
   };
 }
 
-const modes = (process.env.BENCH_CHECK_MODES ?? 'worker,main').split(',');
+const modes = (process.env.BENCH_CHECK_MODES ?? 'idle,worker,main').split(',');
 const runs = [];
 for (const m of modes) {
   runs.push(await measure(m));
