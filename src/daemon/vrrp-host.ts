@@ -139,6 +139,8 @@ export class VrrpHost {
     for (const t of this.processTrackers) t.stop();
     for (const b of this.bound) b.inst.stop();
     await Promise.all(this.bound.map((b) => b.inst.idle()));
+    // keepalived lets the STOP notifies run, killing what is left after 1 s.
+    await this.runner.drain(1_000_000);
     await this.runner.close('SIGTERM', 1_000_000);
     for (const f of this.fifos) await f.close();
     for (const { sock } of this.rx.values()) sock.close();

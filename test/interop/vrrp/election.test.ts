@@ -1,0 +1,237 @@
+/**
+ * Election, crash failover, preempt on return and graceful stop, run side by side on one bridge by four
+ * pairs (each its own VRID and VIP): keepalived-ts with keepalived-ts, keepalived-ts as master with
+ * keepalived as backup, keepalived as master with keepalived-ts as backup, and keepalived with
+ * keepalived as the reference. The notify calls of the keepalived-ts pair are compared with those of
+ * the keepalived pair, which went through the same scenario.
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { needKeepalived } from '../../lab/gates.js';
+import type { DaemonHandle, LabNode } from '../../lab/node.js';
+import {
+  adverts,
+  type Capture,
+  failoverGapMs,
+  garps,
+  type NotifyRecorder,
+  notifyRecorder,
+  startCapture,
+  waitFor,
+  waitForHolders,
+} from '../../lab/observe.js';
+import { createTopology, type Topology } from '../../lab/topology.js';
+import { describeIf } from '../../support/privilege.js';
+import { genericCalls, type Impl, implName, nodeConfig, scriptCalls, startImpl, tail } from './helpers.js';
+
+const HI = 150;
+const LO = 100;
+
+interface Pair {
+  readonly label: string;
+  readonly hiImpl: Impl;
+  readonly loImpl: Impl;
+  readonly vrid: number;
+  readonly vip: string;
+  hi: LabNode;
+  lo: LabNode;
+  hiRec: NotifyRecorder;
+  loRec: NotifyRecorder;
+  hiD?: DaemonHandle;
+  loD?: DaemonHandle;
+}
+
+const PAIRS: Pair[] = (
+  [
+    ['ts', 'ts', 11],
+    ['ts', 'ka', 21],
+    ['ka', 'ts', 31],
+    ['ka', 'ka', 41],
+  ] as const
+).map(([hiImpl, loImpl, vrid]) => ({
+  label: `${hiImpl}/${loImpl}`,
+  hiImpl,
+  loImpl,
+  vrid,
+  vip: `192.0.2.${100 + vrid}`,
+  ...({} as { hi: LabNode; lo: LabNode; hiRec: NotifyRecorder; loRec: NotifyRecorder }),
+}));
+
+const conf = (p: Pair, who: 'hi' | 'lo') =>
+  nodeConfig({
+    routerId: `${who}${p.vrid}`,
+    instances: [
+      {
+        vrid: p.vrid,
+        priority: who === 'hi' ? HI : LO,
+        vips: [`${p.vip}/24`],
+        notify: who === 'hi' ? p.hiRec : p.loRec,
+      },
+    ],
+  });
+
+const addr = (n: LabNode) => n.primaryAddress();
+
+describeIf(
+  'VRRP election and failover, keepalived-ts with keepalived-ts and with keepalived',
+  needKeepalived,
+  () => {
+    let topo: Topology | undefined;
+    let cap: Capture;
+
+    beforeAll(async () => {
+      topo = await createTopology({
+        nodes: PAIRS.flatMap((p) => [
+          { name: `h${p.vrid}`, links: [{ addrs: [`192.0.2.${p.vrid}/24`] }] },
+          { name: `l${p.vrid}`, links: [{ addrs: [`192.0.2.${p.vrid + 1}/24`] }] },
+        ]),
+      });
+      for (const p of PAIRS) {
+        p.hi = topo.node(`h${p.vrid}`);
+        p.lo = topo.node(`l${p.vrid}`);
+        p.hiRec = notifyRecorder(topo.dir, `notify-h${p.vrid}`);
+        p.loRec = notifyRecorder(topo.dir, `notify-l${p.vrid}`);
+      }
+      cap = await startCapture(topo);
+    });
+
+    afterAll(async () => {
+      await cap?.stop();
+      await topo?.destroy();
+    });
+
+    /** Run the step for every pair at once; all finish before a failure is reported (no overlap with the next step). */
+    const each = async (f: (p: Pair) => Promise<void>) => {
+      const results = await Promise.allSettled(PAIRS.map((p) => f(p)));
+      const errors = results.flatMap((r, i) => {
+        if (r.status === 'fulfilled') return [];
+        const p = PAIRS[i]!;
+        const logs = [p.hiD, p.loD].map((d) => (d ? `--- ${d.proc.name}\n${tail(d)}` : '')).join('\n');
+        const rec = `notify hi: ${JSON.stringify(genericCalls(p.hiRec))} lo: ${JSON.stringify(genericCalls(p.loRec))}`;
+        return [`pair ${p.label} (VRID ${p.vrid}): ${(r.reason as Error).message}\n${rec}\n${logs}`];
+      });
+      if (errors.length > 0) throw new Error(errors.join('\n\n'));
+    };
+
+    it('elects the higher priority: it alone holds the VIP, advertises and sends GARPs', async () => {
+      await each(async (p) => {
+        const t0 = Date.now() * 1000;
+        p.hiD = startImpl(p.hi, p.hiImpl, conf(p, 'hi'), `${p.hiImpl}-hi`);
+        await waitForHolders([p.hi, p.lo], p.vip, [p.hi.name], 15_000);
+        p.loD = startImpl(p.lo, p.loImpl, conf(p, 'lo'), `${p.loImpl}-lo`);
+        await waitFor({
+          what: 'BACKUP notify of the low node',
+          probe: () => genericCalls(p.loRec),
+          until: (c) => c.includes(`INSTANCE VI_1 BACKUP ${LO}`),
+          timeoutMs: 10_000,
+        });
+        const first = await waitFor({
+          what: `an advert from ${addr(p.hi)} in the capture`,
+          probe: () => adverts(cap.frames(), p.vrid, addr(p.hi))[0],
+          timeoutMs: 5_000,
+        });
+        expect(first.vrrp).toMatchObject({ version: 2, vrid: p.vrid, priority: HI, interval: 1 });
+        const g = await waitFor({
+          what: `GARPs for ${p.vip}`,
+          probe: () => garps(cap.frames(), p.vip),
+          until: (x) => x.length >= 5,
+          timeoutMs: 5_000,
+        });
+        expect(g.every((f) => f.srcMac === p.hi.link().mac)).toBe(true);
+        console.log(
+          `vrrp ${p.label}: ${implName(p.hiImpl)} master after ${((first.tsUs - t0) / 1000).toFixed(0)} ms (first advert), ${g.length} GARPs`,
+        );
+        expect(adverts(cap.frames(), p.vrid, addr(p.lo))).toEqual([]);
+        expect(await p.lo.hasAddress(p.vip)).toBe(false);
+      });
+    });
+
+    it('crash (SIGKILL) of the master: the backup takes over after Master_Down_Interval', async () => {
+      await each(async (p) => {
+        await p.hi.crash();
+        // A killed daemon cannot remove its VIP: both nodes hold it now.
+        await waitForHolders([p.hi, p.lo], p.vip, [p.hi.name, p.lo.name], 10_000);
+        await waitFor({
+          what: `an advert from the low node ${addr(p.lo)}`,
+          probe: () => adverts(cap.frames(), p.vrid, addr(p.lo)).length,
+          timeoutMs: 5_000,
+        });
+        const gap = failoverGapMs(cap.frames(), p.vrid, addr(p.hi), addr(p.lo));
+        if (gap === undefined) throw new Error('no failover in the capture');
+        console.log(
+          `vrrp ${p.label}: crash failover gap ${gap.toFixed(1)} ms (Master_Down_Interval 3609 ms), new master ${implName(p.loImpl)}`,
+        );
+        // The new master waited for the down timer (3 adverts + skew), not less and not a whole advert more.
+        expect(gap).toBeGreaterThan(3_300);
+        expect(gap).toBeLessThan(4_600);
+        expect(adverts(cap.frames(), p.vrid, addr(p.lo))[0]?.vrrp?.priority).toBe(LO);
+      });
+    });
+
+    it('the crashed node comes back, removes its stale VIP and preempts', async () => {
+      await each(async (p) => {
+        const t0 = performance.now();
+        p.hiD = startImpl(p.hi, p.hiImpl, conf(p, 'hi'), `${p.hiImpl}-hi2`);
+        await waitForHolders([p.hi, p.lo], p.vip, [p.hi.name], 15_000);
+        console.log(
+          `vrrp ${p.label}: ${implName(p.hiImpl)} restarted and preempted in ${(performance.now() - t0).toFixed(0)} ms`,
+        );
+        await waitFor({
+          what: 'the low node back to BACKUP',
+          probe: () => genericCalls(p.loRec),
+          until: (c) => c.at(-1) === `INSTANCE VI_1 BACKUP ${LO}`,
+          timeoutMs: 5_000,
+        });
+      });
+    });
+
+    it('graceful stop (SIGTERM) of the master: priority 0 advert, backup takes over after skew time', async () => {
+      await each(async (p) => {
+        await p.hiD?.proc.stop();
+        await waitForHolders([p.hi, p.lo], p.vip, [p.lo.name], 10_000);
+        // The capture file may lag: wait until it shows the priority-0 advert and an advert after it.
+        const { zero, next } = await waitFor({
+          what: 'a priority-0 advert of the old master, then an advert of the new one',
+          probe: () => {
+            const ads = adverts(cap.frames(), p.vrid);
+            const zero = ads.findLast((f) => f.srcIp === addr(p.hi) && f.vrrp?.priority === 0);
+            const next = zero && ads.find((f) => f.srcIp === addr(p.lo) && f.tsUs > zero.tsUs);
+            return zero && next ? { zero, next } : undefined;
+          },
+          timeoutMs: 5_000,
+        });
+        const ms = (next.tsUs - zero.tsUs) / 1000;
+        console.log(
+          `vrrp ${p.label}: graceful takeover ${ms.toFixed(1)} ms after priority 0 (skew time 609 ms)`,
+        );
+        // Skew time, not Master_Down_Interval (3609 ms): the backup reacted to priority 0.
+        expect(ms).toBeGreaterThan(400);
+        expect(ms).toBeLessThan(1_500);
+      });
+    });
+
+    it('graceful stop of the last node removes the VIP; notify calls of keepalived-ts match keepalived', async () => {
+      await each(async (p) => {
+        await p.loD?.proc.stop();
+        await waitForHolders([p.hi, p.lo], p.vip, [], 5_000);
+      });
+      const ts = PAIRS.find((p) => p.label === 'ts/ts')!;
+      const ka = PAIRS.find((p) => p.label === 'ka/ka')!;
+      // Script calls run as separate processes: wait until each log ends with its STOP call.
+      for (const r of [ts.hiRec, ts.loRec, ka.hiRec, ka.loRec]) {
+        await waitFor({
+          what: `STOP notify in ${r.logPath}`,
+          probe: () => genericCalls(r),
+          until: (c) => c.at(-1)?.includes(' STOP ') === true,
+          timeoutMs: 5_000,
+        }).catch(() => undefined); // the comparison below shows what is missing
+      }
+      for (const who of ['hiRec', 'loRec'] as const) {
+        console.log(`vrrp notify ${who} keepalived:    ${JSON.stringify(genericCalls(ka[who]))}`);
+        console.log(`vrrp notify ${who} keepalived-ts: ${JSON.stringify(genericCalls(ts[who]))}`);
+        expect(genericCalls(ts[who])).toEqual(genericCalls(ka[who]));
+        expect(scriptCalls(ts[who])).toEqual(scriptCalls(ka[who]));
+      }
+      expect(genericCalls(ka.hiRec).length).toBeGreaterThan(2);
+    });
+  },
+);
