@@ -6,7 +6,6 @@
  * overrun is emitted as 'resync' (state may be lost: re-dump). Facts: wire-and-kernel.md §4.1.
  * Framing is src/wire/netlink.ts; this file does no attribute encoding.
  */
-import { EventEmitter } from 'node:events';
 import {
   decodeMsgs,
   decodeNlError,
@@ -24,6 +23,7 @@ import {
 import { decodeSockaddrNl, errnoName, sockaddrNl } from './abi.js';
 import { SysError, SysErrors } from './errors.js';
 import { addon, k, type NativeSocket, sys, toSysError } from './native.js';
+import { SysSocket } from './socket-base.js';
 
 export const NETLINK_ROUTE = 0;
 export const NETLINK_GENERIC = 16;
@@ -62,18 +62,16 @@ type NetlinkEvents = {
   error: [Error];
 };
 
-export class NetlinkSocket extends EventEmitter<NetlinkEvents> {
+export class NetlinkSocket extends SysSocket<NetlinkEvents> {
   readonly protocol: number;
   /** The socket's netlink port id (nl_pid assigned by the kernel at bind). */
   readonly portId: number;
-  private readonly sock: NativeSocket;
   private seq: number;
   private readonly pending = new Map<number, Pending>();
   private dumpTail: Promise<unknown> = Promise.resolve();
 
   private constructor(sock: NativeSocket, protocol: number, portId: number) {
-    super();
-    this.sock = sock;
+    super(sock);
     this.protocol = protocol;
     this.portId = portId;
     // Random start so replies to a previous socket with a recycled port id cannot match.
@@ -257,26 +255,11 @@ export class NetlinkSocket extends EventEmitter<NetlinkEvents> {
     return this.pending.size;
   }
 
-  ref(): this {
-    this.sock.ref();
-    return this;
-  }
-
-  unref(): this {
-    this.sock.unref();
-    return this;
-  }
-
-  get closed(): boolean {
-    return this.sock.fd < 0;
-  }
-
   /** Closes the socket; pending requests reject with KA_ERR_SYS_CLOSED. */
-  close(): void {
-    this.sock.close();
+  override close(): void {
+    super.close();
     const closed = new SysError(SysErrors.KA_ERR_SYS_CLOSED, 'netlink socket closed', 'EBADF', 'recvmsg');
     for (const p of this.takeAllPending()) p.reject(closed);
-    this.removeAllListeners();
   }
 }
 

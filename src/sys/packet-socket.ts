@@ -3,10 +3,10 @@
  * interface, and optionally receive frames of one ethertype (tests, diagnostics).
  * Facts: shared/reference/wire-and-kernel.md §6.
  */
-import { EventEmitter } from 'node:events';
 import { decodeSockaddrLl, htons, sockaddrLl } from './abi.js';
 import { SysError, SysErrors } from './errors.js';
 import { addon, k, type NativeSocket, sys, toSysError } from './native.js';
+import { SysSocket } from './socket-base.js';
 
 export const ETH_P_ALL = 0x0003;
 export const ETH_P_IP = 0x0800;
@@ -37,14 +37,12 @@ export interface PacketMessage {
 
 type PacketEvents = { message: [PacketMessage]; error: [SysError] };
 
-export class PacketSocket extends EventEmitter<PacketEvents> {
+export class PacketSocket extends SysSocket<PacketEvents> {
   readonly protocol: number;
   readonly ifindex: number;
-  private readonly sock: NativeSocket;
 
   private constructor(sock: NativeSocket, protocol: number, ifindex: number) {
-    super();
-    this.sock = sock;
+    super(sock);
     this.protocol = protocol;
     this.ifindex = ifindex;
   }
@@ -106,25 +104,6 @@ export class PacketSocket extends EventEmitter<PacketEvents> {
       addr: o.dstMac ?? frame.subarray(0, Math.min(6, frame.length)),
     });
     return sys(() => this.sock.sendmsg(frame, name, null, 0), { ifindex });
-  }
-
-  ref(): this {
-    this.sock.ref();
-    return this;
-  }
-
-  unref(): this {
-    this.sock.unref();
-    return this;
-  }
-
-  get closed(): boolean {
-    return this.sock.fd < 0;
-  }
-
-  close(): void {
-    this.sock.close();
-    this.removeAllListeners();
   }
 }
 

@@ -5,7 +5,6 @@
  * Receives carry the source, destination, ifindex and TTL / hop limit from control messages.
  * IPv4 reads include the IP header (raw socket semantics); IPv6 reads start at the payload.
  */
-import { EventEmitter } from 'node:events';
 import {
   addrBytes,
   decodeCmsgInt,
@@ -23,6 +22,7 @@ import {
 } from './abi.js';
 import { SysError, SysErrors } from './errors.js';
 import { addon, k, type NativeSocket, sys, toSysError } from './native.js';
+import { SysSocket } from './socket-base.js';
 
 export const IPPROTO_VRRP = 112;
 export const IPPROTO_AH = 51;
@@ -78,16 +78,14 @@ export interface RawSendOptions {
 
 type RawEvents = { message: [RawMessage]; error: [SysError] };
 
-export class RawSocket extends EventEmitter<RawEvents> {
+export class RawSocket extends SysSocket<RawEvents> {
   readonly family: 4 | 6;
   readonly protocol: number;
   readonly ifindex: number;
-  private readonly sock: NativeSocket;
   private readonly sizeT: number;
 
   private constructor(sock: NativeSocket, family: 4 | 6, protocol: number, ifindex: number) {
-    super();
-    this.sock = sock;
+    super(sock);
     this.family = family;
     this.protocol = protocol;
     this.ifindex = ifindex;
@@ -240,26 +238,5 @@ export class RawSocket extends EventEmitter<RawEvents> {
           )
         : null;
     return sys(() => this.sock.sendmsg(data, name, control, o.flags ?? 0), ctx);
-  }
-
-  /** Whether this socket keeps the event loop alive (default true). */
-  ref(): this {
-    this.sock.ref();
-    return this;
-  }
-
-  unref(): this {
-    this.sock.unref();
-    return this;
-  }
-
-  get closed(): boolean {
-    return this.sock.fd < 0;
-  }
-
-  /** Stops polling and closes the fd. Idempotent. */
-  close(): void {
-    this.sock.close();
-    this.removeAllListeners();
   }
 }

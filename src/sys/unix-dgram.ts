@@ -1,8 +1,8 @@
 /** AF_UNIX datagrams: systemd's NOTIFY_SOCKET (a path, or an abstract name starting with '@'). */
-import { EventEmitter } from 'node:events';
 import { sockaddrUn } from './abi.js';
 import type { SysError } from './errors.js';
 import { addon, k, type NativeSocket, sys, toSysError } from './native.js';
+import { SysSocket } from './socket-base.js';
 
 /** Sends one datagram to the socket at `path` and closes; throws SysError (ENOENT, ECONNREFUSED, ...). */
 export function sendUnixDatagram(path: string, data: Buffer): number {
@@ -19,12 +19,9 @@ export function sendUnixDatagram(path: string, data: Buffer): number {
 type UnixEvents = { message: [Buffer]; error: [SysError] };
 
 /** A bound datagram receiver (tests stand in for systemd with it). */
-export class UnixDatagramReceiver extends EventEmitter<UnixEvents> {
-  private readonly sock: NativeSocket;
-
+export class UnixDatagramReceiver extends SysSocket<UnixEvents> {
   private constructor(sock: NativeSocket) {
-    super();
-    this.sock = sock;
+    super(sock);
   }
 
   static listen(path: string): UnixDatagramReceiver {
@@ -48,10 +45,5 @@ export class UnixDatagramReceiver extends EventEmitter<UnixEvents> {
       sock.close();
       throw e;
     }
-  }
-
-  close(): void {
-    this.sock.close();
-    this.removeAllListeners();
   }
 }

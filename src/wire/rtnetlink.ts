@@ -330,51 +330,26 @@ export function newMacvlan(o: { name: string; parentIndex: number; mac: string; 
   };
 }
 
-/** IPv4 devconf values (IFLA_AF_SPEC / AF_INET / IFLA_INET_CONF): [IPV4_DEVCONF_x, value] in order. */
-export function setInetConf(ifindex: number, conf: ReadonlyArray<readonly [number, number]>): RtRequest {
+/** RTM_NEWLINK on `ifindex` carrying IFLA_AF_SPEC { family { attrs } } (nests without NLA_F_NESTED, as keepalived). */
+function afSpec(ifindex: number, family: number, attrs: AttrSpec[]): RtRequest {
   checkInt('ifindex', ifindex, 1, 0x7fffffff);
-  const entries = conf.map(([id, v]) => u32(checkInt('devconf id', id, 1, 0x3fff), v));
   return {
     type: RTM_NEWLINK,
     flags: REQ_ACK,
     header: ifinfomsg({ index: ifindex }),
-    attrs: [
-      {
-        type: IFLA_AF_SPEC,
-        plainNest: true,
-        nest: [
-          {
-            type: AF_INET,
-            plainNest: true,
-            nest: [{ type: IFLA_INET_CONF, plainNest: true, nest: entries }],
-          },
-        ],
-      },
-    ],
+    attrs: [{ type: IFLA_AF_SPEC, plainNest: true, nest: [{ type: family, plainNest: true, nest: attrs }] }],
   };
+}
+
+/** IPv4 devconf values (IFLA_AF_SPEC / AF_INET / IFLA_INET_CONF): [IPV4_DEVCONF_x, value] in order. */
+export function setInetConf(ifindex: number, conf: ReadonlyArray<readonly [number, number]>): RtRequest {
+  const entries = conf.map(([id, v]) => u32(checkInt('devconf id', id, 1, 0x3fff), v));
+  return afSpec(ifindex, AF_INET, [{ type: IFLA_INET_CONF, plainNest: true, nest: entries }]);
 }
 
 /** IPv6 addr_gen_mode (IFLA_AF_SPEC / AF_INET6 / IFLA_INET6_ADDR_GEN_MODE u8); a separate message from create. */
 export function setAddrGenMode(ifindex: number, mode: number): RtRequest {
-  checkInt('ifindex', ifindex, 1, 0x7fffffff);
-  return {
-    type: RTM_NEWLINK,
-    flags: REQ_ACK,
-    header: ifinfomsg({ index: ifindex }),
-    attrs: [
-      {
-        type: IFLA_AF_SPEC,
-        plainNest: true,
-        nest: [
-          {
-            type: AF_INET6,
-            plainNest: true,
-            nest: [u8(IFLA_INET6_ADDR_GEN_MODE, checkInt('mode', mode, 0, 255))],
-          },
-        ],
-      },
-    ],
-  };
+  return afSpec(ifindex, AF_INET6, [u8(IFLA_INET6_ADDR_GEN_MODE, checkInt('mode', mode, 0, 255))]);
 }
 
 /** Sets IFF_UP (or clears it with up=false). */
