@@ -304,7 +304,14 @@ export async function startCapture(
   const pid = child.pid;
   if (pid === undefined) throw new LabError('could not start tcpdump');
   const release = registerCleanup(`tcpdump ${pid}`, () => killQuiet(pid, 'SIGKILL'));
-  const exited = new Promise<void>((res) => child.once('exit', () => res()));
+  // Released on exit whoever ends tcpdump (stop(), or a topology teardown killing the bridge namespace's
+  // pids), so the exit handler never signals a recycled pid.
+  const exited = new Promise<void>((res) =>
+    child.once('exit', () => {
+      release();
+      res();
+    }),
+  );
   let stderr = '';
   await new Promise<void>((res, rej) => {
     const timer = setTimeout(() => rej(new LabError(`tcpdump did not start: ${stderr}`)), 10_000);
