@@ -1262,13 +1262,14 @@ export class ConfigBuilder extends Checker_ {
       );
       auth = undefined;
     }
-    if (goodVips.length === 0 && (version === 3 || strict)) {
+    if (goodVips.length === 0) {
+      const required = version === 3 || strict;
       this.report(
         'KA_ERR_CONF_MISSING_REQUIRED',
         KaClass.GeneralError,
         pos,
         'virtual_ipaddress',
-        `(${name}) No VIP specified; at least one is required`,
+        `(${name}) No VIP specified; at least one is ${required ? 'required' : 'sensible'}`,
         'a virtual_ipaddress block',
       );
     }
@@ -1615,9 +1616,10 @@ export class ConfigBuilder extends Checker_ {
         return undefined;
       }
       if (!this.vsgs.has(g)) {
+        // keepalived drops the service without recording an error (config test exit 0)
         this.report(
           'KA_ERR_CONF_UNDEFINED_REF',
-          KaClass.GeneralError,
+          KaClass.None,
           a[1]!.pos,
           'virtual_server',
           `virtual_server_group ${g} not defined - skipping virtual server`,
@@ -2114,7 +2116,9 @@ export class ConfigBuilder extends Checker_ {
     }
     let violation = false;
     for (const { cmd, kind, owner, side } of this.commands) {
-      if (side === 'vrrp' && this.vrrpBadIf) continue;
+      // keepalived checks scripts in the process that runs them: none without instances / servers
+      if (side === 'vrrp' && (this.vrrpBadIf || this.instances.length === 0)) continue;
+      if (side === 'checker' && !this.top.has('virtual_server')) continue;
       const argv0 = cmd.argv[0] ?? '';
       const path = env.resolve(argv0);
       if (!path) {

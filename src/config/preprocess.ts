@@ -276,19 +276,17 @@ export class Preprocessor {
     } else {
       files = [full];
     }
-    const missing =
-      files.length === 0 || files.every((f) => !isFile(f))
-        ? checks.match && (!wildcard || checks.wildcardMatch) && (!brace || checks.braceMatch || checks.match)
-        : false;
     if (files.length === 0 || (!wildcard && !brace && !isFile(full))) {
-      const checked = checks.readable || missing;
+      // keepalived: no match is an error only with the match checks (includem/w/b/a, -e);
+      // a pattern with a wildcard needs wildcard_match, one with braces brace_match
+      const checked = (checks.match && (!wildcard || checks.wildcardMatch)) || (brace && checks.braceMatch);
       this.diags.add(
         'KA_ERR_CONF_INCLUDE_MISSING',
         checked ? 'error' : 'warning',
         checked ? KaClass.NoConfig : KaClass.None,
         pos,
         kind,
-        `no file matches '${pattern}'`,
+        `Config files missing: no file matches '${pattern}'`,
         'an existing file (plain include ignores missing files)',
       );
       return;
@@ -312,10 +310,12 @@ export class Preprocessor {
         // not readable: reported below
       }
       if (this.stack.includes(real)) {
+        // keepalived recurses until it runs out of file descriptors, then skips the file and
+        // records no error (exit 0): we stop at once and warn
         this.diags.add(
           'KA_ERR_CONF_INCLUDE_LOOP',
-          'error',
-          KaClass.GeneralError,
+          'warning',
+          KaClass.None,
           pos,
           kind,
           `'${f}' is already being read (include loop)`,

@@ -90,13 +90,14 @@ export const boolArg: ValueParser<boolean> = (n, c) => {
   const t = w.text.toLowerCase();
   if (TRUE.has(t)) return true;
   if (FALSE.has(t)) return false;
+  // keepalived ignores the keyword without recording an error (config test exit 0)
   c.diags.add(
     'KA_ERR_CONF_BAD_VALUE',
-    'error',
-    KaClass.GeneralError,
+    'warning',
+    KaClass.None,
     w.pos,
     n.keyword,
-    `invalid boolean '${w.text}'`,
+    `invalid boolean '${w.text}' - ignoring`,
     'on|off|true|false|yes|no',
   );
   return undefined;
