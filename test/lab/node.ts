@@ -110,6 +110,20 @@ export class LabProcess {
   output(): string {
     return this.stdout() + this.stderr();
   }
+
+  /** Wait until stdout or stderr matches `pattern`; returns the match. Throws with the output tail on timeout. */
+  async waitForOutput(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const m = this.output().match(pattern);
+      if (m) return m;
+      if (performance.now() > deadline)
+        throw new LabError(
+          `timed out after ${timeoutMs} ms waiting for ${pattern} in ${this.name}; output tail: ${this.output().slice(-1500)}`,
+        );
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { needKeepalived } from '../../lab/gates.js';
-import type { LabNode } from '../../lab/node.js';
+import type { DaemonHandle, LabNode } from '../../lab/node.js';
 import {
   adverts,
   type Capture,
@@ -49,6 +49,8 @@ describeIf('lab self-test with Debian keepalived', needKeepalived, () => {
   let notifyA: NotifyRecorder;
   let notifyB: NotifyRecorder;
   let startUs = 0;
+  let kaA: DaemonHandle;
+  let kaB: DaemonHandle;
 
   beforeAll(async () => {
     topo = await createTopology({
@@ -66,8 +68,8 @@ describeIf('lab self-test with Debian keepalived', needKeepalived, () => {
     startUs = Date.now() * 1000;
     // a first: with its shorter Master_Down_Interval (3.41 s vs 3.61 s) it must win. Started the other
     // way round on a loaded machine, b's timer may run out first and both are master for a moment.
-    a.startKeepalived(config('a', 150, notifyA.script));
-    b.startKeepalived(config('b', 100, notifyB.script));
+    kaA = a.startKeepalived(config('a', 150, notifyA.script));
+    kaB = b.startKeepalived(config('b', 100, notifyB.script));
   });
 
   afterAll(async () => {
@@ -103,6 +105,9 @@ describeIf('lab self-test with Debian keepalived', needKeepalived, () => {
     expect(adverts(cap.frames(), VRID, b.primaryAddress())).toEqual([]);
     expect(notifyB.entries().map((e) => e.args.join(' '))).toEqual(['INSTANCE VI_1 BACKUP 100']);
     expect(await vipHolders([a, b], VIP)).toEqual(['a']);
+    await kaA.proc.waitForOutput(/\(VI_1\) Entering MASTER STATE/, 5_000);
+    expect(kaB.proc.output()).toContain('(VI_1) Entering BACKUP STATE');
+    expect(kaB.proc.output()).not.toContain('Entering MASTER STATE');
   });
 
   it('fails over to the priority-100 node after SIGKILL of the master, within ~Master_Down_Interval', async () => {
@@ -133,6 +138,7 @@ describeIf('lab self-test with Debian keepalived', needKeepalived, () => {
       until: (l) => l.includes('INSTANCE VI_1 MASTER 100'),
       timeoutMs: 5_000,
     });
+    await kaB.proc.waitForOutput(/\(VI_1\) Entering MASTER STATE/, 5_000);
   });
 
   it('tears down every namespace, link and process of the run', async () => {
