@@ -63,6 +63,8 @@ export interface RawMessage {
   ttl: number | undefined;
   /** Receiving interface index. */
   ifindex: number | undefined;
+  /** TOS (IP_RECVTOS) or traffic class (IPV6_RECVTCLASS). */
+  tos: number | undefined;
   /** The datagram was longer than the receive buffer. */
   truncated: boolean;
 }
@@ -124,6 +126,7 @@ export class RawSocket extends SysSocket<RawEvents> {
         if (ifindex) set('IPPROTO_IP', 'IP_MULTICAST_IF', ipMreqn('0.0.0.0', ifindex));
         set('IPPROTO_IP', 'IP_PKTINFO', 1);
         set('IPPROTO_IP', 'IP_RECVTTL', 1);
+        set('IPPROTO_IP', 'IP_RECVTOS', 1);
         if (o.bindAddress !== undefined) sys(() => sock.bind(sockaddrIn(o.bindAddress!)), ctx);
       } else {
         const csum =
@@ -137,6 +140,7 @@ export class RawSocket extends SysSocket<RawEvents> {
         if (ifindex) set('IPPROTO_IPV6', 'IPV6_MULTICAST_IF', ifindex);
         set('IPPROTO_IPV6', 'IPV6_RECVPKTINFO', 1);
         set('IPPROTO_IPV6', 'IPV6_RECVHOPLIMIT', 1);
+        set('IPPROTO_IPV6', 'IPV6_RECVTCLASS', 1);
         if (o.bindAddress !== undefined) sys(() => sock.bind(sockaddrIn6(o.bindAddress!, 0, ifindex)), ctx);
       }
       const rs = new RawSocket(sock, o.family, o.protocol, ifindex);
@@ -154,6 +158,7 @@ export class RawSocket extends SysSocket<RawEvents> {
     const lvl = k(v4 ? 'IPPROTO_IP' : 'IPPROTO_IPV6');
     const pktinfo = k(v4 ? 'IP_PKTINFO' : 'IPV6_PKTINFO');
     const ttlType = k(v4 ? 'IP_TTL' : 'IPV6_HOPLIMIT');
+    const tosType = k(v4 ? 'IP_TOS' : 'IPV6_TCLASS');
     const truncFlag = k('MSG_TRUNC');
     sys(() =>
       this.sock.startReceiving((err, data, name, control, flags) => {
@@ -166,6 +171,7 @@ export class RawSocket extends SysSocket<RawEvents> {
         let dst: string | undefined;
         let ifindex: number | undefined;
         let ttl: number | undefined;
+        let tos: number | undefined;
         for (const c of decodeCmsgs(control, this.sizeT)) {
           if (c.level !== lvl) continue;
           if (c.type === pktinfo) {
@@ -176,6 +182,8 @@ export class RawSocket extends SysSocket<RawEvents> {
             }
           } else if (c.type === ttlType) {
             ttl = decodeCmsgInt(c.data);
+          } else if (c.type === tosType) {
+            tos = decodeCmsgInt(c.data);
           }
         }
         this.emit('message', {
@@ -184,6 +192,7 @@ export class RawSocket extends SysSocket<RawEvents> {
           dst,
           ttl,
           ifindex,
+          tos,
           truncated: ((flags ?? 0) & truncFlag) !== 0,
         });
       }),

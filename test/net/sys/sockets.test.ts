@@ -99,7 +99,7 @@ describeIf('sys sockets between two namespaces', needRoot, () => {
     expect(m.data[9]).toBe(112);
     expect(m.data.subarray(ihl)).toEqual(msg);
     expect(strip(decodeVrrp(m.data.subarray(ihl), 4))).toEqual(strip({ ...a, checksum: 0 }));
-    expect(m.data[1]).toBe(0xc0); // TOS
+    expect([m.data[1], m.tos]).toEqual([0xc0, 0xc0]); // TOS in the header and from IP_RECVTOS
     expect([m.ttl, m.ifindex, m.src, m.dst]).toEqual([255, vbIndex, '192.0.2.1', '224.0.0.18']);
     expect(m.data[8]).toBe(255); // TTL in the received IP header agrees with the cmsg
   });
@@ -166,6 +166,7 @@ describeIf('sys sockets between two namespaces', needRoot, () => {
     expect(m.data.readUInt16BE(6)).not.toBe(0); // the kernel summed it (and the receiver verified it)
     expect(strip(decodeVrrp(m.data, 6))).toEqual(strip({ ...a, checksum: 0 }));
     expect([m.ttl, m.ifindex, m.src, m.dst]).toEqual([255, vbIndex, vaLinkLocal, 'ff02::12']);
+    expect(m.tos).toBe(0xc0); // IPV6_TCLASS
   });
 
   it('IPv6 unicast to fd00::2 with a chosen global source', async () => {
