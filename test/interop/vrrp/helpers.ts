@@ -4,7 +4,7 @@
  */
 import type { DaemonHandle, LabNode } from '../../lab/node.js';
 import { keepalivedTsCommand } from '../../lab/node.js';
-import type { NotifyRecorder } from '../../lab/observe.js';
+import { type NotifyRecorder, notifyRecorder } from '../../lab/observe.js';
 
 /** `ts`: keepalived-ts; `ka`: Debian's keepalived. */
 export type Impl = 'ts' | 'ka';
@@ -95,3 +95,63 @@ export const scriptCalls = (r: NotifyRecorder): string[] =>
 
 /** Logs of a daemon for a failure message (last `n` characters). */
 export const tail = (d: DaemonHandle, n = 3000): string => d.proc.output().slice(-n);
+
+/** Two nodes of one virtual router: `hi` has the higher priority. */
+export interface Pair {
+  readonly label: string;
+  readonly hiImpl: Impl;
+  readonly loImpl: Impl;
+  readonly vrid: number;
+  readonly vip: string;
+  hi: LabNode;
+  lo: LabNode;
+  hiRec: NotifyRecorder;
+  loRec: NotifyRecorder;
+  hiD?: DaemonHandle;
+  loD?: DaemonHandle;
+}
+
+/** Node specs for pairs: `h<vrid>` at 192.0.2.<vrid>, `l<vrid>` at 192.0.2.<vrid+1>. */
+export const pairNodes = (vrids: readonly number[]) =>
+  vrids.flatMap((v) => [
+    { name: `h${v}`, links: [{ addrs: [`192.0.2.${v}/24`, `fd00::${v.toString(16)}/64`] }] },
+    { name: `l${v}`, links: [{ addrs: [`192.0.2.${v + 1}/24`, `fd00::${(v + 1).toString(16)}/64`] }] },
+  ]);
+
+export function makePair(
+  topo: { node(n: string): LabNode; dir: string },
+  label: string,
+  hiImpl: Impl,
+  loImpl: Impl,
+  vrid: number,
+): Pair {
+  return {
+    label,
+    hiImpl,
+    loImpl,
+    vrid,
+    vip: `192.0.2.${100 + vrid}`,
+    hi: topo.node(`h${vrid}`),
+    lo: topo.node(`l${vrid}`),
+    hiRec: notifyRecorder(topo.dir, `notify-h${vrid}`),
+    loRec: notifyRecorder(topo.dir, `notify-l${vrid}`),
+  };
+}
+
+/**
+ * Run a step for every pair at once; all finish before a failure is reported, so the next step never
+ * overlaps a pair still in this one. The error names the pair and carries its logs and notify calls.
+ */
+export async function eachPair(pairs: readonly Pair[], f: (p: Pair) => Promise<void>): Promise<void> {
+  const results = await Promise.allSettled(pairs.map((p) => f(p)));
+  const errors = results.flatMap((r, i) => {
+    if (r.status === 'fulfilled') return [];
+    const p = pairs[i]!;
+    const logs = [p.hiD, p.loD].map((d) => (d ? `--- ${d.proc.name}\n${tail(d)}` : '')).join('\n');
+    const rec = `notify hi: ${JSON.stringify(genericCalls(p.hiRec))} lo: ${JSON.stringify(genericCalls(p.loRec))}`;
+    return [`pair ${p.label} (VRID ${p.vrid}): ${(r.reason as Error).message}\n${rec}\n${logs}`];
+  });
+  if (errors.length > 0) throw new Error(errors.join('\n\n'));
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
