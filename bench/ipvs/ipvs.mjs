@@ -5,7 +5,15 @@
 // bench/results/ipvs.json. Times are inside the VM (qemu TCG, so absolute numbers are slow; the
 // ratios are the point). "process" times include starting node or ipvsadm.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -29,7 +37,13 @@ try {
     ],
     { stdio: 'inherit' },
   );
-  symlinkSync(join(root, 'native'), join(dir, 'dist/native'));
+  // A copy of the addon, so a rebuild during the run cannot change it under the VM.
+  const addonDir = 'native/build/Release';
+  mkdirSync(join(dir, 'dist', addonDir), { recursive: true });
+  copyFileSync(
+    join(root, addonDir, 'keepalived_ts_native.node'),
+    join(dir, 'dist', addonDir, 'keepalived_ts_native.node'),
+  );
   symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
   const { runInVm } = await import(pathToFileURL(join(dir, 'dist/test/lab/vm.js')).href);
 

@@ -5,7 +5,7 @@
  * ENOENT; unknown scheduler -> ENOENT; dest family != service family without TUNNEL -> EINVAL.
  * Each service carries counters that only a delete resets, so tests can prove a reload kept them.
  */
-import { Fwd, type IpvsDaemon, type IpvsInfo, serviceKeyString } from '../wire/ipvs.js';
+import { Fwd, type IpvsDaemon, type IpvsInfo, type IpvsTimeouts, serviceKeyString } from '../wire/ipvs.js';
 import {
   type IpvsOp,
   type IpvsOps,
@@ -25,6 +25,7 @@ export class FakeIpvs implements IpvsOps {
   readonly daemons: IpvsDaemon[] = [];
   readonly log: IpvsOp[] = [];
   private gen = 0;
+  private readonly timeoutValues: IpvsTimeouts = { tcp: 900, tcpFin: 120, udp: 300 };
   constructor(private readonly schedulers: readonly string[] = SCHEDULERS.filter((s) => s !== 'twos')) {}
 
   async readTable(): Promise<IpvsTable> {
@@ -119,6 +120,21 @@ export class FakeIpvs implements IpvsOps {
     if (this.daemons.some((x) => x.state === d.state))
       throw ipvsKernelError(`start sync daemon state ${d.state}`, 'EEXIST');
     this.daemons.push({ ...d });
+  }
+
+  async timeouts(): Promise<IpvsTimeouts> {
+    return { ...this.timeoutValues };
+  }
+
+  async setTimeouts(t: Partial<IpvsTimeouts>): Promise<void> {
+    // The kernel ignores zero (keeps the current value).
+    if (t.tcp) this.timeoutValues.tcp = t.tcp;
+    if (t.tcpFin) this.timeoutValues.tcpFin = t.tcpFin;
+    if (t.udp) this.timeoutValues.udp = t.udp;
+  }
+
+  async flush(): Promise<void> {
+    this.services.clear();
   }
 
   async stopDaemon(state: number): Promise<void> {

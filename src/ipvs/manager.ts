@@ -18,12 +18,18 @@ import {
   type VirtualServerSpec,
 } from './desired.js';
 import { ownedKeys, planStop } from './reconcile.js';
-import { describeOp, type IpvsOp, type IpvsOps, type IpvsTable } from './types.js';
+import { describeOp, type IpvsOp, type IpvsOps, type IpvsTable, type IpvsTimeouts } from './types.js';
 
 export interface IpvsManagerOptions {
   log?: Logger;
   /** quorum_up / quorum_down notifiers (and omega's at stop). */
   onQuorum?: (e: QuorumEvent) => void;
+  /** lvs_flush: flush the whole IPVS table before the first programming. */
+  flushOnStart?: boolean;
+  /** lvs_flush_on_stop: true = flush everything at stop; 'VS' = remove only ours (the default anyway). */
+  flushOnStop?: boolean | 'VS';
+  /** lvs_timeouts, set at start. */
+  timeouts?: Partial<IpvsTimeouts> | undefined;
 }
 
 export class IpvsManager {
@@ -46,8 +52,10 @@ export class IpvsManager {
   }
 
   /** First programming of the kernel from the configuration. */
-  start(): Promise<void> {
-    return this.sync();
+  async start(): Promise<void> {
+    if (this.opts.flushOnStart) await this.ops.flush();
+    if (this.opts.timeouts) await this.ops.setTimeouts(this.opts.timeouts);
+    await this.sync();
   }
 
   /** New configuration: RS kept by (vs name, addr:port) keep their checker state. */
@@ -108,6 +116,10 @@ export class IpvsManager {
     await this.running;
     this.stopped = true;
     for (const e of shutdownEvents(this.specs, this.quorum)) this.opts.onQuorum?.(e);
+    if (this.opts.flushOnStop === true) {
+      await this.ops.flush();
+      return [];
+    }
     const actual: IpvsTable = await this.ops.readTable();
     const plan = planStop(actual, this.owned);
     await applyPlan(this.ops, plan);

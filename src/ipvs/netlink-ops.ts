@@ -8,6 +8,7 @@ import { isSysError } from '../sys/errors.js';
 import { NETLINK_GENERIC, NetlinkSocket } from '../sys/netlink-socket.js';
 import { decodeFamily, getFamilyRequest } from '../wire/genl-ctrl.js';
 import {
+  decodeConfigMsg,
   decodeDaemonMsg,
   decodeDestMsg,
   decodeInfoMsg,
@@ -17,6 +18,7 @@ import {
   type IpvsDaemon,
   type IpvsInfo,
   type IpvsRequest,
+  type IpvsTimeouts,
   ipvsRequest,
   serviceKeyString,
 } from '../wire/ipvs.js';
@@ -155,6 +157,20 @@ export class NetlinkIpvs implements IpvsOps {
 
   async stopDaemon(state: number): Promise<void> {
     await this.send(ipvsRequest.delDaemon(state), `stop sync daemon state ${state}`);
+  }
+
+  async timeouts(): Promise<IpvsTimeouts> {
+    const m = (await this.send(ipvsRequest.getConfig(), 'get timeouts'))[0];
+    if (!m) throw new KaError(IpvsErrors.KA_ERR_IPVS_BAD_REPLY, 'GET_CONFIG got no reply message', {});
+    return decodeConfigMsg(m);
+  }
+
+  async setTimeouts(t: Partial<IpvsTimeouts>): Promise<void> {
+    await this.send(ipvsRequest.setConfig(t), 'set timeouts');
+  }
+
+  async flush(): Promise<void> {
+    await this.send(ipvsRequest.flush(), 'flush');
   }
 
   close(): void {

@@ -13,11 +13,12 @@ import {
   type IpvsService,
   type IpvsServiceKey,
   type IpvsStats,
+  type IpvsTimeouts,
   serviceKeyString,
 } from '../wire/ipvs.js';
 import { IpvsErrors } from './errors.js';
 
-export type { IpvsDaemon, IpvsDest, IpvsDestKey, IpvsService, IpvsServiceKey, IpvsStats };
+export type { IpvsDaemon, IpvsDest, IpvsDestKey, IpvsService, IpvsServiceKey, IpvsStats, IpvsTimeouts };
 
 /** Every scheduler a kernel can have (twos needs Linux >= 6.2). */
 export const SCHEDULERS = [
@@ -66,6 +67,12 @@ export interface IpvsOps {
   listDaemons(): Promise<IpvsDaemon[]>;
   startDaemon(d: IpvsDaemon): Promise<void>;
   stopDaemon(state: number): Promise<void>;
+  /** GET_CONFIG: connection timeouts (tcp, tcpfin, udp) in seconds. */
+  timeouts(): Promise<IpvsTimeouts>;
+  /** SET_CONFIG (lvs_timeouts); 0 or absent leaves a value unchanged. */
+  setTimeouts(t: Partial<IpvsTimeouts>): Promise<void>;
+  /** FLUSH: every service (lvs_flush, lvs_flush_on_stop). The reconciler itself never flushes. */
+  flush(): Promise<void>;
 }
 
 export function tableOf(entries: Iterable<TableService>): IpvsTable {

@@ -74,3 +74,33 @@ describe('IpvsManager over the in-memory IPVS', () => {
     expect(events.map((e) => e.kind)).toEqual(['quorum-down', 'quorum-up', 'quorum-down']);
   });
 });
+
+describe('IpvsManager options: lvs_flush, lvs_flush_on_stop, lvs_timeouts', () => {
+  it('flushes at start and stop when asked, and sets timeouts', async () => {
+    const k = new FakeIpvs();
+    await k.apply({
+      kind: 'add-service',
+      svc: {
+        af: 2,
+        fwmark: 0,
+        protocol: 6,
+        addr: '203.0.113.5',
+        port: 25,
+        sched: 'rr',
+        flags: 0,
+        timeout: 0,
+        netmask: 0xffffffff,
+      },
+    });
+    const m = new IpvsManager(k, [vs(1, [1])], {
+      flushOnStart: true,
+      flushOnStop: true,
+      timeouts: { tcp: 600, udp: 60 },
+    });
+    await m.start();
+    expect([...(await k.readTable()).keys()]).toEqual(['tcp 192.0.2.1:80']);
+    expect(await k.timeouts()).toEqual({ tcp: 600, tcpFin: 120, udp: 60 });
+    expect(await m.stop()).toEqual([]);
+    expect((await k.readTable()).size).toBe(0);
+  });
+});
