@@ -7,6 +7,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import { waitFor } from './observe.js';
 import { killQuiet, LabError, netnsPids, pidAlive, run } from './resources.js';
 
 export const KEEPALIVED_BIN = '/usr/sbin/keepalived';
@@ -132,49 +133,46 @@ export class LabProcess {
  * missing and frames are dropped.
  */
 export async function waitOperUp(ns: string, devs: readonly string[], timeoutMs: number): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  let states: Record<string, string> = {};
-  for (;;) {
-    const links = JSON.parse(await run('ip', ['-n', ns, '-j', 'link', 'show'])) as {
-      ifname: string;
-      operstate: string;
-    }[];
-    states = Object.fromEntries(
-      links.filter((l) => devs.includes(l.ifname)).map((l) => [l.ifname, l.operstate]),
-    );
-    if (devs.every((d) => states[d] === 'UP')) return;
-    if (performance.now() > deadline)
-      throw new LabError(`links of ${ns} not up after ${timeoutMs} ms: ${JSON.stringify(states)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await waitStates(ns, devs, timeoutMs, 'UP', async () =>
+    (
+      JSON.parse(await run('ip', ['-n', ns, '-j', 'link', 'show'])) as { ifname: string; operstate: string }[]
+    ).map((l) => [l.ifname, l.operstate]),
+  );
 }
 
 /**
  * Wait until the listed bridge ports of a namespace are forwarding. The bridge enables a port only
- * when it processes the port's carrier event, which linkwatch may deliver after the port reports UP.
+ * when it processes the port's carrier event, which may come after the port reports UP.
  */
 export async function waitPortsForwarding(
   ns: string,
   ports: readonly string[],
   timeoutMs: number,
 ): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  let states: Record<string, string> = {};
-  for (;;) {
-    const links = JSON.parse(await run('bridge', ['-n', ns, '-j', 'link', 'show'])) as {
-      ifname: string;
-      state?: string;
-    }[];
-    states = Object.fromEntries(
-      links.filter((l) => ports.includes(l.ifname)).map((l) => [l.ifname, l.state ?? '']),
-    );
-    if (ports.every((p) => states[p] === 'forwarding')) return;
-    if (performance.now() > deadline)
-      throw new LabError(
-        `bridge ports of ${ns} not forwarding after ${timeoutMs} ms: ${JSON.stringify(states)}`,
-      );
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await waitStates(ns, ports, timeoutMs, 'forwarding', async () =>
+    (
+      JSON.parse(await run('bridge', ['-n', ns, '-j', 'link', 'show'])) as {
+        ifname: string;
+        state?: string;
+      }[]
+    ).map((l) => [l.ifname, l.state ?? '']),
+  );
+}
+
+async function waitStates(
+  ns: string,
+  names: readonly string[],
+  timeoutMs: number,
+  want: string,
+  read: () => Promise<[string, string][]>,
+): Promise<void> {
+  await waitFor({
+    what: `${names.join(', ')} in ${ns} to be ${want}`,
+    probe: async () => Object.fromEntries((await read()).filter(([n]) => names.includes(n))),
+    until: (states) => names.every((n) => states[n] === want),
+    timeoutMs,
+    intervalMs: 20,
+  });
 }
 
 const readIfExists = (p: string): string => (existsSync(p) ? readFileSync(p, 'utf8') : '');
