@@ -9,10 +9,10 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { NETLINK_GENERIC, NETLINK_ROUTE, NetlinkSocket } from '../../../src/sys/netlink-socket.js';
 import { inNetns } from '../../../src/sys/netns.js';
 import { ETH_P_ARP, PacketSocket } from '../../../src/sys/packet-socket.js';
-import { RawSocket } from '../../../src/sys/raw-socket.js';
+import { type RawMessage, RawSocket } from '../../../src/sys/raw-socket.js';
 import { RTNLGRP_LINK } from '../../../src/wire/rtnetlink.js';
 import { describeIf, needRoot } from '../../support/privilege.js';
-import { createVethLab, type VethLab } from './veth-lab.js';
+import { createVethLab, nextEvent, type VethLab } from './veth-lab.js';
 
 const fdCount = (): number => readdirSync('/proc/self/fd').length;
 
@@ -83,6 +83,17 @@ describeIf('sys socket resources', needRoot, () => {
         `idle CPU test: ${cpuMs.toFixed(1)} ms CPU (user ${(used.user / 1000).toFixed(1)}, system ${(used.system / 1000).toFixed(1)}) over ${wallMs.toFixed(0)} ms wall with 3 receiving sockets; ${received} datagrams arrived\n`,
       );
       expect(cpuMs).toBeLessThan(100);
+      // The idle socket was live all along: a datagram sent now is delivered.
+      const tx = inNetns(lab.a, () =>
+        RawSocket.open({ family: 4, protocol: 112, ifname: 'va', receive: false }),
+      );
+      try {
+        const got = nextEvent<RawMessage>(raw, 'message');
+        tx.send(Buffer.from('3133640100640000c0000264', 'hex'), '224.0.0.18');
+        expect((await got).src).toBe('192.0.2.1');
+      } finally {
+        tx.close();
+      }
     } finally {
       raw.close();
       raw6.close();
