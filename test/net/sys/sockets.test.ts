@@ -21,13 +21,26 @@ import {
   decodeAddr,
   decodeLink,
   delAddr,
+  delLink,
+  delRoute,
+  delRule,
   getAddrDump,
   getLinkDump,
+  IFF_UP,
+  IN6_ADDR_GEN_MODE_NONE,
+  IPV4_DEVCONF_ACCEPT_LOCAL,
+  IPV4_DEVCONF_ARP_IGNORE,
   ifinfomsg,
   newAddr,
+  newMacvlan,
+  newRoute,
+  newRule,
   RTM_GETLINK,
   RTNLGRP_IPV4_IFADDR,
   RTNLGRP_LINK,
+  setAddrGenMode,
+  setInetConf,
+  setLinkUp,
 } from '../../../src/wire/rtnetlink.js';
 import { decodeVrrp, encodeVrrp, encodeVrrpIpv4Packet, type VrrpAdvert } from '../../../src/wire/vrrp.js';
 import { describeIf, needRoot } from '../../support/privilege.js';
@@ -258,6 +271,45 @@ describeIf('sys sockets between two namespaces', needRoot, () => {
     await nl.request(delAddr(spec));
     expect(decodeAddr(await gone).deleted).toBe(true);
     expect(nl.pendingCount).toBe(0);
+  });
+
+  it('the kernel accepts the VMAC, devconf, addr_gen_mode, up, route and rule encoders (and their deletes)', async () => {
+    const nl = keep(inNetns(lab.a, () => NetlinkSocket.open(NETLINK_ROUTE)));
+    await nl.request(newMacvlan({ name: 'vrrp.51', parentIndex: vaIndex, mac: '00:00:5e:00:01:33' }));
+    const vmac = (await nl.request(getLinkDump())).map(decodeLink).find((l) => l.name === 'vrrp.51')!;
+    expect([vmac.kind, vmac.parentIndex, vmac.mac]).toEqual(['macvlan', vaIndex, '00:00:5e:00:01:33']);
+    await nl.request(
+      setInetConf(vmac.ifindex, [
+        [IPV4_DEVCONF_ARP_IGNORE, 1],
+        [IPV4_DEVCONF_ACCEPT_LOCAL, 1],
+      ]),
+    );
+    const sysctl = (name: string) =>
+      execFileSync('ip', ['netns', 'exec', lab.a, 'sysctl', '-n', `net.ipv4.conf.vrrp/51.${name}`])
+        .toString()
+        .trim();
+    expect([sysctl('arp_ignore'), sysctl('accept_local')]).toEqual(['1', '1']);
+    await nl.request(setAddrGenMode(vmac.ifindex, IN6_ADDR_GEN_MODE_NONE));
+    await nl.request(setLinkUp(vmac.ifindex));
+    const up = (await nl.request(getLinkDump())).map(decodeLink).find((l) => l.ifindex === vmac.ifindex)!;
+    expect(up.flags & IFF_UP).toBe(IFF_UP);
+
+    const route = { family: 4 as const, dst: '198.51.100.0', dstLen: 24, gateway: '192.0.2.2', oif: vaIndex };
+    await nl.request(newRoute(route));
+    const routes = execFileSync('ip', ['-n', lab.a, 'route', 'show', 'proto', '18']).toString();
+    expect(routes).toMatch(/198\.51\.100\.0\/24 via 192\.0\.2\.2 dev va/);
+    const rule = { family: 4 as const, src: '192.0.2.1', srcLen: 32, table: 100, priority: 16384 };
+    await nl.request(newRule(rule));
+    expect(execFileSync('ip', ['-n', lab.a, 'rule', 'show']).toString()).toMatch(
+      /16384:\s+from 192\.0\.2\.1 lookup 100/,
+    );
+
+    await nl.request(delRule(rule));
+    await nl.request(delRoute(route));
+    await nl.request(delLink(vmac.ifindex));
+    expect(execFileSync('ip', ['-n', lab.a, 'rule', 'show']).toString()).not.toMatch(/lookup 100/);
+    expect(execFileSync('ip', ['-n', lab.a, 'route', 'show', 'proto', '18']).toString().trim()).toBe('');
+    expect((await nl.request(getLinkDump())).map(decodeLink).map((l) => l.name)).not.toContain('vrrp.51');
   });
 
   it('an overrun event socket (ENOBUFS) signals resync and keeps delivering', async () => {
