@@ -1,0 +1,592 @@
+/**
+ * The LVS side of the daemon (keepalived's checker child): programs the virtual servers of the
+ * configuration into kernel IPVS and keeps them in step with the health checkers.
+ *
+ * Flow: config → `specsFromConfig` (IPVS specs) + `checkersFromConfig` (checker specs) → checkers
+ * (a Scheduler in a worker thread, or in-process on the injected clock when a runner is injected)
+ * → real-server up/down events → `IpvsManager.setHealth` (desired table, quorum, sorry_server,
+ * inhibit_on_failure, one reconcile at a time, never a flush) and, on a transition, notify_up /
+ * notify_down and the `RS …` FIFO line; quorum transitions run quorum_up / quorum_down and write the
+ * `VS …` FIFO line. lvs_sync_daemon follows the VRRP state of its instance; ha_suspend pauses the
+ * checks of a virtual server while its address is not configured on this host.
+ */
+import { networkInterfaces } from 'node:os';
+import { execa } from 'execa';
+import { checkersFromConfig, rsKey } from '../check/fromConfig.js';
+import type { Runner } from '../check/index.js';
+import { type RealServerSpec as CheckedRs, Scheduler } from '../check/schedule.js';
+import type { RealServerEvent } from '../check/types.js';
+import { CheckerWorker } from '../check/worker.js';
+import type { KeepalivedConfig, RealServer, VirtualServer } from '../config/model.js';
+import type { Clock, TimerHandle } from '../core/clock.js';
+import type { Counters } from '../core/counters.js';
+import { isKaError, type KaError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import {
+  buildDesired,
+  checksSuspended,
+  type QuorumEvent,
+  type RsHealth,
+  realServerId,
+  type VirtualServerSpec,
+} from '../ipvs/desired.js';
+import { specsFromConfig, syncDaemonConfig } from '../ipvs/from-config.js';
+import { IpvsManager } from '../ipvs/manager.js';
+import { NetlinkIpvs } from '../ipvs/netlink-ops.js';
+import { followVrrpState, type SyncDaemonConfig, type VrrpStateName } from '../ipvs/sync-daemon.js';
+import type { IpvsOps, TableService } from '../ipvs/types.js';
+import { NotifyFifo } from '../notify/fifo.js';
+import { Notifier } from '../notify/notifier.js';
+import { type ScriptDef, ScriptRunner } from '../notify/script.js';
+import { addrFamily, canonicalAddr } from '../wire/ipvs.js';
+import type { ScriptResolver } from './scripts.js';
+
+export interface LvsHostDeps {
+  clock: Clock;
+  log: Logger;
+  counters: Counters;
+  scripts: ScriptResolver;
+  /** `-I` / `--dont-release-ipvs`: leave the IPVS table as it is at stop. */
+  dontRelease?: boolean;
+  /** IPVS access; default: generic netlink (`NetlinkIpvs`), opened at start. */
+  ipvs?: IpvsOps;
+  /**
+   * Checker attempts run by this function in an in-process Scheduler on `clock` (tests); default:
+   * the real checkers in a worker thread, away from the thread that sends VRRP adverts.
+   */
+  checkRunner?: Runner;
+  /** Warmup randomness of the in-process Scheduler. */
+  random?: () => number;
+  /** Runs notify_up/down and quorum_up/down; default: a ScriptRunner of this host. */
+  scriptRunner?: ScriptRunner;
+  /** The addresses configured on this host (ha_suspend); default: os.networkInterfaces(). */
+  localAddrs?: () => ReadonlySet<string>;
+}
+
+export type LvsVrrpState = 'MASTER' | 'BACKUP' | 'FAULT' | 'STOP';
+
+/** One checked real server: how the checker names it, how the IPVS side names it, its hooks. */
+interface RsEntry {
+  readonly checkId: string;
+  readonly healthId: string;
+  readonly vsName: string;
+  readonly rs: RealServer;
+  readonly check: CheckedRs;
+  readonly checkJson: string;
+  readonly notifyUp: ScriptDef | undefined;
+  readonly notifyDown: ScriptDef | undefined;
+  /** `[198.51.100.11]:tcp:80` as keepalived formats a real server in FIFO lines and logs. */
+  readonly text: string;
+}
+
+interface VsEntry {
+  readonly cfg: VirtualServer;
+  readonly spec: VirtualServerSpec;
+  readonly quorumUp: ScriptDef | undefined;
+  readonly quorumDown: ScriptDef | undefined;
+  /** `[203.0.113.10]:tcp:80`, `FWM 5` or `[GROUP]:0`. */
+  readonly text: string;
+  readonly rs: RsEntry[];
+  suspended: boolean;
+}
+
+interface Checks {
+  add(rs: CheckedRs): void;
+  remove(id: string): void;
+  stop(): Promise<void>;
+}
+
+interface Model {
+  vs: VsEntry[];
+  byCheckId: Map<string, RsEntry>;
+  specs: VirtualServerSpec[];
+}
+
+const proto = (p: VirtualServer['protocol']): string => p.toLowerCase();
+
+function hostPort(addr: string, protocol: string, port: number | undefined): string {
+  return `[${addr}]:${protocol}:${port ?? 0}`;
+}
+
+function vsText(vs: VirtualServer): string {
+  const t = vs.target;
+  if (t.kind === 'fwmark') return `FWM ${t.fwmark}`;
+  if (t.kind === 'group') return `[${t.name}]:0`;
+  return hostPort(t.addr, proto(vs.protocol), t.port);
+}
+
+/** Addresses of this host, canonical (ha_suspend). */
+function systemAddrs(): ReadonlySet<string> {
+  const s = new Set<string>();
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) {
+      const af = addrFamily(a.address);
+      if (af !== undefined) s.add(canonicalAddr(af, a.address));
+    }
+  }
+  return s;
+}
+
+/** How long after a VRRP transition ha_suspend looks again (VIPs are added after the state change). */
+const HA_SUSPEND_RECHECK_US = 1_000_000;
+
+export class LvsHost {
+  private config: KeepalivedConfig;
+  private model: Model = { vs: [], byCheckId: new Map(), specs: [] };
+  private ops: IpvsOps | undefined;
+  private ownOps: NetlinkIpvs | undefined;
+  private manager: IpvsManager | undefined;
+  private checks: Checks | undefined;
+  private readonly health = new Map<string, RsHealth>();
+  private quorum = new Map<string, boolean>();
+  private readonly runner: ScriptRunner;
+  private readonly notifier: Notifier;
+  private fifos: NotifyFifo[] = [];
+  private fifoKey = '';
+  private readonly pending = new Set<Promise<unknown>>();
+  private readonly vrrpStates = new Map<string, LvsVrrpState>();
+  private syncChain: Promise<void> = Promise.resolve();
+  private syncApplied: string | undefined;
+  private haTimer: TimerHandle | undefined;
+  private stopped = false;
+  private readonly log: Logger;
+
+  constructor(
+    config: KeepalivedConfig,
+    private readonly deps: LvsHostDeps,
+  ) {
+    this.config = config;
+    this.log = deps.log;
+    this.runner =
+      deps.scriptRunner ?? new ScriptRunner({ clock: deps.clock, log: deps.log, counters: deps.counters });
+    this.notifier = new Notifier({ runner: this.runner, log: deps.log, counters: deps.counters });
+  }
+
+  /** Opens IPVS (KA_ERR_IPVS_NO_FAMILY without it), programs the table, starts the checkers. */
+  async start(): Promise<void> {
+    this.ops = this.deps.ipvs ?? (await this.openNetlink());
+    await this.openFifos(this.config);
+    this.model = await this.buildModel(this.config);
+    this.manager = new IpvsManager(this.ops, this.model.specs, {
+      log: this.log,
+      onQuorum: (e) => this.onQuorum(e),
+    });
+    this.checks = this.makeChecks();
+    this.quorum = this.desired().quorum;
+    try {
+      await this.manager.start();
+    } catch (e) {
+      this.reconcileFailed(e);
+    }
+    const local = this.localAddrs();
+    for (const v of this.model.vs) {
+      v.suspended = checksSuspended(v.spec, local);
+      if (v.suspended) this.log.info(`VS ${v.text}: checks suspended (ha_suspend, address not local)`);
+      else for (const r of v.rs) this.checks.add(r.check);
+    }
+  }
+
+  /** Stops the checkers; removes what the configuration created unless dontRelease. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.haTimer?.cancel();
+    await this.checks?.stop();
+    await Promise.allSettled([...this.pending]);
+    // omega: the down notifiers of every real server still up (quorum_down comes from the manager).
+    for (const v of this.model.vs) {
+      if (!v.cfg.omega) continue;
+      for (const r of v.rs) if (this.health.get(r.healthId)?.up) this.notifyRs(v, r, false);
+    }
+    if (!this.deps.dontRelease && this.manager) {
+      try {
+        await this.manager.stop();
+      } catch (e) {
+        this.deps.counters.inc('lvs.stop_errors');
+        this.log.error({ err: e }, `IPVS cleanup at stop failed: ${(e as Error).message}`);
+      }
+      const sd = this.syncDaemon();
+      if (sd && this.ops && this.syncApplied !== undefined) {
+        await this.syncChain;
+        await followVrrpState(this.ops, sd.cfg, 'STOP').catch((e: unknown) => {
+          this.log.error({ err: e }, `lvs_sync_daemon stop failed: ${(e as Error).message}`);
+        });
+      }
+    }
+    await this.runner.drain(1_000_000).catch(() => false);
+    await new Promise<void>((r) => setImmediate(r)); // FIFO lines are written one turn later
+    for (const f of this.fifos) await f.close();
+    this.fifos = [];
+    this.ownOps?.close();
+  }
+
+  /** New configuration: only the difference reaches the kernel; unchanged real servers keep their state. */
+  async reload(config: KeepalivedConfig): Promise<void> {
+    if (this.stopped || !this.manager || !this.checks) return;
+    const old = this.model;
+    const next = await this.buildModel(config);
+    this.config = config;
+    const keep = new Set<string>();
+    for (const [id, r] of next.byCheckId) {
+      const o = old.byCheckId.get(id);
+      if (o && o.checkJson === r.checkJson) keep.add(id);
+    }
+    const wasSuspended = new Map(old.vs.map((v) => [v.cfg.name, v.suspended]));
+    for (const [id, r] of old.byCheckId) {
+      if (keep.has(id)) continue;
+      this.checks.remove(id);
+      this.health.delete(r.healthId);
+    }
+    const live = new Set(next.specs.flatMap((s) => s.realServers.map((rs) => realServerId(s, rs))));
+    for (const id of [...this.health.keys()]) if (!live.has(id)) this.health.delete(id);
+    this.model = next;
+    await this.reopenFifos(config);
+    const local = this.localAddrs();
+    for (const v of next.vs) {
+      v.suspended = checksSuspended(v.spec, local);
+      const before = wasSuspended.get(v.cfg.name);
+      for (const r of v.rs) {
+        const running = keep.has(r.checkId) && before === false;
+        if (v.suspended && running) this.checks.remove(r.checkId);
+        else if (!v.suspended && !running) this.checks.add(r.check);
+      }
+    }
+    try {
+      await this.manager.reload(next.specs);
+    } catch (e) {
+      this.reconcileFailed(e);
+    }
+    this.followSyncDaemon();
+  }
+
+  /** A VRRP instance changed state: the sync daemon follows its instance; ha_suspend looks again. */
+  vrrpStateChanged(instance: string, state: LvsVrrpState): void {
+    if (this.stopped) return;
+    this.vrrpStates.set(instance, state);
+    this.followSyncDaemon();
+    this.recheckSuspend();
+    this.haTimer?.cancel();
+    this.haTimer = this.deps.clock.at(this.deps.clock.now() + HA_SUSPEND_RECHECK_US, () => {
+      this.haTimer = undefined;
+      this.recheckSuspend();
+    });
+  }
+
+  /** JSON-able state: per virtual server, quorum, its kernel services as desired, its real servers. */
+  snapshot(): unknown {
+    let table: ReturnType<typeof buildDesired> | undefined;
+    try {
+      table = this.desired();
+    } catch {
+      table = undefined;
+    }
+    return {
+      virtualServers: this.model.vs.map((v) => ({
+        name: v.cfg.name,
+        quorumUp: this.quorum.get(v.spec.name) ?? null,
+        suspended: v.suspended,
+        services: [...(table?.table ?? new Map<string, TableService>())]
+          .filter(([k]) => table?.origin.get(k) === v.spec.name)
+          .map(([key, s]) => ({
+            key,
+            sched: s.svc.sched,
+            dests: s.dests.map((d) => ({ addr: d.addr, port: d.port, weight: d.weight })),
+          })),
+        realServers: v.spec.realServers.map((rs, i) => {
+          const id = realServerId(v.spec, rs);
+          const h = this.health.get(id);
+          const checked = (v.cfg.realServers[i]?.checkers.length ?? 0) > 0;
+          return {
+            addr: rs.addr,
+            port: rs.port ?? null,
+            checkers: v.cfg.realServers[i]?.checkers.length ?? 0,
+            up: checked ? (h?.up ?? !(rs.alpha ?? v.spec.alpha ?? false)) : true,
+            weight: h?.weight ?? rs.weight,
+          };
+        }),
+      })),
+      syncDaemon: this.syncApplied ?? null,
+    };
+  }
+
+  // ---- model ----
+
+  /** The IPVS specs of the configuration; a virtual server that cannot be built is left out (logged). */
+  private specsOf(config: KeepalivedConfig): Array<{ cfg: VirtualServer; spec: VirtualServerSpec }> {
+    const out: Array<{ cfg: VirtualServer; spec: VirtualServerSpec }> = [];
+    const reject = (cfg: VirtualServer, e: unknown) => {
+      this.deps.counters.inc('lvs.virtual_server_errors');
+      this.log.error(
+        { code: isKaError(e) ? e.code : undefined },
+        `VS ${cfg.name} left out: ${(e as Error).message}`,
+      );
+    };
+    for (const cfg of config.virtualServers) {
+      try {
+        const spec = specsFromConfig({
+          virtualServers: [cfg],
+          virtualServerGroups: config.virtualServerGroups,
+        })[0];
+        if (!spec) continue;
+        buildDesired([spec], new Map());
+        out.push({ cfg, spec });
+      } catch (e) {
+        reject(cfg, e);
+      }
+    }
+    try {
+      buildDesired(
+        out.map((x) => x.spec),
+        new Map(),
+      );
+      return out;
+    } catch {
+      // Two virtual servers define the same kernel service: keep the first, as keepalived does.
+      const kept: typeof out = [];
+      for (const x of out) {
+        try {
+          buildDesired([...kept.map((k) => k.spec), x.spec], new Map());
+          kept.push(x);
+        } catch (e) {
+          reject(x.cfg, e);
+        }
+      }
+      return kept;
+    }
+  }
+
+  private async buildModel(config: KeepalivedConfig): Promise<Model> {
+    const { servers, skipped } = checkersFromConfig(config);
+    for (const e of skipped) {
+      this.deps.counters.inc(`lvs.checker_skipped.${e.code}`);
+      this.log.warn({ code: e.code }, e.message);
+    }
+    const checked = new Map(servers.map((s) => [s.spec.id, s.spec]));
+    const vs: VsEntry[] = [];
+    const byCheckId = new Map<string, RsEntry>();
+    const specs: VirtualServerSpec[] = [];
+    for (const { cfg, spec } of this.specsOf(config)) {
+      specs.push(spec);
+      const entry: VsEntry = {
+        cfg,
+        spec,
+        text: vsText(cfg),
+        quorumUp: await this.deps.scripts.resolve(`quorum_up(${cfg.name})`, cfg.quorumUp),
+        quorumDown: await this.deps.scripts.resolve(`quorum_down(${cfg.name})`, cfg.quorumDown),
+        rs: [],
+        suspended: false,
+      };
+      for (const [i, rs] of cfg.realServers.entries()) {
+        const rsSpec = spec.realServers[i];
+        if (!rsSpec || rs.checkers.length === 0) continue;
+        const checkId = `${cfg.name}|${rsKey(rs)}`;
+        const check = checked.get(checkId);
+        // A duplicate real server (same address and port) is dropped, as keepalived does.
+        if (!check || byCheckId.has(checkId)) continue;
+        const rsText = hostPort(rs.address, proto(cfg.protocol), rs.port);
+        const r: RsEntry = {
+          checkId,
+          healthId: realServerId(spec, rsSpec),
+          vsName: cfg.name,
+          rs,
+          check,
+          checkJson: JSON.stringify(check),
+          notifyUp: await this.deps.scripts.resolve(`notify_up(${rsText})`, rs.notifyUp),
+          notifyDown: await this.deps.scripts.resolve(`notify_down(${rsText})`, rs.notifyDown),
+          text: rsText,
+        };
+        entry.rs.push(r);
+        byCheckId.set(checkId, r);
+      }
+      vs.push(entry);
+    }
+    return { vs, byCheckId, specs };
+  }
+
+  private desired() {
+    return buildDesired(this.model.specs, this.health, this.quorum);
+  }
+
+  // ---- checkers ----
+
+  private makeChecks(): Checks {
+    const onEvent = (ev: RealServerEvent) => this.onCheck(ev);
+    if (this.deps.checkRunner) {
+      const s = new Scheduler({
+        clock: this.deps.clock,
+        onEvent,
+        runner: this.deps.checkRunner,
+        logger: this.log,
+        ...(this.deps.random ? { random: this.deps.random } : {}),
+      });
+      return { add: (rs) => s.add(rs), remove: (id) => s.remove(id), stop: async () => s.stop() };
+    }
+    const w = new CheckerWorker({
+      onEvent,
+      onError: (e: KaError) => {
+        this.deps.counters.inc(`lvs.checker_errors.${e.code}`);
+        this.log.error({ code: e.code }, e.message);
+      },
+    });
+    return { add: (rs) => w.add(rs), remove: (id) => w.remove(id), stop: () => w.stop() };
+  }
+
+  private onCheck(ev: RealServerEvent): void {
+    if (this.stopped || !this.manager) return;
+    const r = this.model.byCheckId.get(ev.realServer);
+    if (!r) {
+      this.deps.counters.inc('lvs.stale_check_events');
+      return;
+    }
+    const v = this.model.vs.find((x) => x.cfg.name === r.vsName);
+    const prev = this.health.get(r.healthId);
+    const h: RsHealth = ev.weight === undefined ? { up: ev.up } : { up: ev.up, weight: ev.weight };
+    this.health.set(r.healthId, h);
+    if (v && prev !== undefined && prev.up !== ev.up) {
+      const inhibit = r.rs.inhibitOnFailure;
+      const verb = ev.up ? (inhibit ? 'Enabling' : 'Adding') : inhibit ? 'Disabling' : 'Removing';
+      this.log.info({ rs: r.healthId }, `${verb} service ${r.text} ${ev.up ? 'to' : 'from'} VS ${v.text}`);
+      this.deps.counters.inc(ev.up ? 'lvs.rs_up' : 'lvs.rs_down');
+      this.notifyRs(v, r, ev.up);
+    }
+    this.track(this.manager.setHealth(r.healthId, h));
+  }
+
+  private notifyRs(v: VsEntry, r: RsEntry, up: boolean): void {
+    this.notifier.realServer(up ? r.notifyUp : r.notifyDown, `RS ${r.text} ${v.text} ${up ? 'UP' : 'DOWN'}`);
+  }
+
+  private onQuorum(e: QuorumEvent): void {
+    this.quorum.set(e.vs, e.kind === 'quorum-up');
+    const v = this.model.vs.find((x) => x.spec.name === e.vs);
+    if (!v) return;
+    this.deps.counters.inc(e.kind === 'quorum-up' ? 'lvs.quorum_up' : 'lvs.quorum_down');
+    const up = e.kind === 'quorum-up';
+    this.notifier.realServer(up ? v.quorumUp : v.quorumDown, `VS ${v.text} ${up ? 'UP' : 'DOWN'}`);
+  }
+
+  private track(p: Promise<unknown>): void {
+    const q = p.catch((e: unknown) => this.reconcileFailed(e));
+    this.pending.add(q);
+    void q.finally(() => this.pending.delete(q));
+  }
+
+  private reconcileFailed(e: unknown): void {
+    this.deps.counters.inc('lvs.reconcile_errors');
+    this.log.error(
+      { code: isKaError(e) ? e.code : undefined, err: e },
+      `IPVS reconcile failed: ${(e as Error).message}`,
+    );
+  }
+
+  // ---- ha_suspend ----
+
+  private localAddrs(): ReadonlySet<string> {
+    return (this.deps.localAddrs ?? systemAddrs)();
+  }
+
+  private recheckSuspend(): void {
+    if (this.stopped || !this.checks || !this.model.vs.some((v) => v.cfg.haSuspend)) return;
+    const local = this.localAddrs();
+    for (const v of this.model.vs) {
+      const s = checksSuspended(v.spec, local);
+      if (s === v.suspended) continue;
+      v.suspended = s;
+      this.log.info(`VS ${v.text}: checks ${s ? 'suspended' : 'resumed'} (ha_suspend)`);
+      for (const r of v.rs) {
+        if (s) this.checks.remove(r.checkId);
+        else this.checks.add(r.check);
+      }
+    }
+  }
+
+  // ---- lvs_sync_daemon ----
+
+  private syncDaemon(): { cfg: SyncDaemonConfig; instance: string } | undefined {
+    const l = this.config.global.lvsSyncDaemon;
+    if (!l?.instance) return undefined;
+    const inst = this.config.vrrpInstances.find((i) => i.name === l.instance);
+    if (!inst) return undefined;
+    return { cfg: syncDaemonConfig(l, inst.vrid), instance: l.instance };
+  }
+
+  private followSyncDaemon(): void {
+    const sd = this.syncDaemon();
+    const ops = this.ops;
+    if (!sd || !ops) return;
+    const state = this.vrrpStates.get(sd.instance);
+    if (state === undefined) return;
+    const key = `${JSON.stringify(sd.cfg)} ${state}`;
+    if (key === this.syncApplied) return;
+    this.syncApplied = key;
+    this.syncChain = this.syncChain.then(async () => {
+      try {
+        const actions = await followVrrpState(ops, sd.cfg, state as VrrpStateName);
+        for (const a of actions) {
+          this.log.info(
+            a.kind === 'start'
+              ? `Starting IPVS sync daemon state ${a.daemon.state} on ${a.daemon.mcastIfn} (syncid ${a.daemon.syncId})`
+              : `Stopping IPVS sync daemon state ${a.state}`,
+          );
+        }
+      } catch (e) {
+        this.syncApplied = undefined;
+        this.deps.counters.inc('lvs.sync_daemon_errors');
+        this.log.error({ err: e }, `lvs_sync_daemon: ${(e as Error).message}`);
+      }
+    });
+  }
+
+  // ---- I/O ----
+
+  private async openNetlink(): Promise<NetlinkIpvs> {
+    try {
+      this.ownOps = await NetlinkIpvs.open();
+    } catch (e) {
+      if (!isKaError(e, 'KA_ERR_IPVS_NO_FAMILY')) throw e;
+      // As keepalived: try to load the module once, then give the clear error.
+      const r = await execa('modprobe', ['ip_vs'], { reject: false });
+      if (r.exitCode !== 0) throw e;
+      this.ownOps = await NetlinkIpvs.open();
+    }
+    return this.ownOps;
+  }
+
+  /** lvs_notify_fifo (with its script) and notify_fifo (its script is the VRRP side's). */
+  private async openFifos(config: KeepalivedConfig): Promise<void> {
+    const g = config.global;
+    this.fifoKey = JSON.stringify([g.lvsNotifyFifo, g.notifyFifo?.path]);
+    const out: NotifyFifo[] = [];
+    for (const [spec, type, withScript] of [
+      [g.lvsNotifyFifo, 'lvs_', true],
+      [g.notifyFifo, '', false],
+    ] as const) {
+      if (!spec) continue;
+      try {
+        const script = withScript
+          ? await this.deps.scripts.resolve(`${type}notify_fifo_script`, spec.script)
+          : undefined;
+        out.push(
+          await NotifyFifo.open({
+            path: spec.path,
+            type,
+            log: this.log,
+            counters: this.deps.counters,
+            ...(script ? { script } : {}),
+          }),
+        );
+      } catch (e) {
+        this.log.error({ err: e }, (e as Error).message);
+      }
+    }
+    this.fifos = out;
+    this.notifier.setFifos(out);
+  }
+
+  private async reopenFifos(config: KeepalivedConfig): Promise<void> {
+    const g = config.global;
+    if (JSON.stringify([g.lvsNotifyFifo, g.notifyFifo?.path]) === this.fifoKey) return;
+    for (const f of this.fifos) await f.close();
+    await this.openFifos(config);
+  }
+}

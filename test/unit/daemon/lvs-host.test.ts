@@ -1,0 +1,346 @@
+/**
+ * LvsHost over the in-memory IPVS (FakeIpvs) with checker attempts answered by a fake runner on a
+ * FakeClock: checker results move real servers in and out of the table (or to weight 0 with
+ * inhibit_on_failure), the sorry server takes over when quorum is lost, notify and quorum scripts
+ * run (real processes: /bin/echo through ScriptRunner), the lvs_notify_fifo gets keepalived's lines,
+ * reload keeps check state, stop removes only what the configuration created.
+ */
+import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Runner } from '../../../src/check/index.js';
+import type { CheckSpec } from '../../../src/check/types.js';
+import { loadConfig } from '../../../src/config/load.js';
+import type { KeepalivedConfig } from '../../../src/config/model.js';
+import { FakeClock } from '../../../src/core/clock.js';
+import { Counters } from '../../../src/core/counters.js';
+import { KaError } from '../../../src/core/errors.js';
+import { silentLogger } from '../../../src/core/log.js';
+import { LvsHost, type LvsHostDeps } from '../../../src/daemon/lvs-host.js';
+import { ScriptResolver } from '../../../src/daemon/scripts.js';
+import { FakeIpvs } from '../../../src/ipvs/fake.js';
+import { ScriptRunner } from '../../../src/notify/script.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'kt-lvs-host-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const FIFO = join(dir, 'lvs.fifo');
+
+const checker =
+  'TCP_CHECK {\n        connect_timeout 1\n        retry 1\n        delay_before_retry 1\n      }';
+
+/** Three virtual servers: sorry_server + quorum scripts, inhibit_on_failure, alpha. */
+function confText(weight12 = 2): string {
+  return `
+global_defs {
+  lvs_notify_fifo ${FIFO}
+}
+virtual_server 192.0.2.10 80 {
+  delay_loop 2
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  quorum 2
+  sorry_server 192.0.2.99 80
+  quorum_up "/bin/echo quorum-up 10"
+  quorum_down "/bin/echo quorum-down 10"
+  real_server 192.0.2.11 80 {
+    weight 1
+    notify_up "/bin/echo up 11"
+    notify_down "/bin/echo down 11"
+    ${checker}
+  }
+  real_server 192.0.2.12 80 {
+    weight ${weight12}
+    ${checker}
+  }
+}
+virtual_server 192.0.2.20 80 {
+  delay_loop 2
+  lb_algo wrr
+  lb_kind DR
+  protocol TCP
+  inhibit_on_failure
+  real_server 192.0.2.21 80 {
+    weight 3
+    ${checker}
+  }
+  real_server 192.0.2.22 80 {
+    weight 4
+  }
+}
+virtual_server 192.0.2.30 80 {
+  delay_loop 2
+  lb_algo rr
+  lb_kind DR
+  protocol TCP
+  alpha
+  real_server 192.0.2.31 80 {
+    ${checker}
+  }
+}
+`;
+}
+
+function load(text: string): KeepalivedConfig {
+  const path = join(dir, `k${Math.random().toString(16).slice(2)}.conf`);
+  writeFileSync(path, text);
+  const { config, diagnostics } = loadConfig(path, { configId: 'test' });
+  const bad = diagnostics.filter((d) => d.severity === 'error' || d.severity === 'fatal');
+  if (bad.length > 0) throw new Error(JSON.stringify(bad));
+  return config;
+}
+
+const US = 1_000_000;
+
+interface World {
+  clock: FakeClock;
+  ipvs: FakeIpvs;
+  host: LvsHost;
+  down: Set<string>;
+  scripts: string[];
+  attempts: string[];
+  counters: Counters;
+  fifo: number;
+}
+
+const settle = async () => {
+  for (let i = 0; i < 8; i++) await new Promise<void>((r) => setImmediate(r));
+};
+
+/** Moves the fake clock forward in 100 ms steps, letting checker results and reconciles land. */
+async function step(w: World, seconds: number) {
+  for (let t = 0; t < seconds * 10; t++) {
+    w.clock.advance(US / 10);
+    await settle();
+  }
+}
+
+/** `addr=weight` of each destination of a service, sorted. */
+async function dests(w: World, vip: string): Promise<string[] | undefined> {
+  return (await w.ipvs.readTable())
+    .get(`tcp ${vip}:80`)
+    ?.dests.map((d) => `${d.addr}=${d.weight}`)
+    .sort();
+}
+
+/** Waits (real time) until the script runner has started `n` scripts. */
+async function scriptsStarted(w: World, n: number) {
+  for (let i = 0; i < 200 && w.scripts.length < n; i++) await new Promise((r) => setTimeout(r, 10));
+  return [...w.scripts].sort();
+}
+
+function fifoLines(w: World): string[] {
+  const buf = Buffer.alloc(65536);
+  let text = '';
+  for (;;) {
+    let n = 0;
+    try {
+      n = readSync(w.fifo, buf, 0, buf.length, null);
+    } catch {
+      break; // EAGAIN: nothing more
+    }
+    if (n <= 0) break;
+    text += buf.subarray(0, n).toString();
+  }
+  return text.split('\n').filter((l) => l !== '');
+}
+
+let w: World;
+
+/** The alpha real server's first success: it comes up and its VS gains quorum (it had none). */
+const ALPHA_UP = ['RS [192.0.2.31]:tcp:80 [192.0.2.30]:tcp:80 UP', 'VS [192.0.2.30]:tcp:80 UP'];
+
+async function makeWorld(extra: Partial<LvsHostDeps> = {}, text = confText()): Promise<World> {
+  const config = load(text);
+  const clock = new FakeClock();
+  const ipvs = new FakeIpvs();
+  const down = new Set<string>();
+  const attempts: string[] = [];
+  const scripts: string[] = [];
+  const runner: Runner = async (spec: CheckSpec) => {
+    const target = 'connectIp' in spec ? spec.connectIp : '';
+    attempts.push(target);
+    return down.has(target)
+      ? { ok: false, error: new KaError('KA_ERR_CHECK_REFUSED', `connect to ${target} refused`) }
+      : { ok: true };
+  };
+  const counters = new Counters();
+  const host = new LvsHost(config, {
+    clock,
+    log: silentLogger,
+    counters,
+    scripts: await ScriptResolver.create(config, silentLogger),
+    ipvs,
+    checkRunner: runner,
+    random: () => 0,
+    scriptRunner: new ScriptRunner({
+      onEvent: (e) => {
+        if (e.type === 'start') scripts.push(e.argv.join(' '));
+      },
+    }),
+    ...extra,
+  });
+  const world: World = { clock, ipvs, host, down, scripts, attempts, counters, fifo: -1 };
+  await host.start();
+  world.fifo = openSync(FIFO, constants.O_RDONLY | constants.O_NONBLOCK);
+  await settle();
+  return world;
+}
+
+describe('LvsHost: checker results drive the IPVS table', () => {
+  beforeEach(async () => {
+    w = await makeWorld();
+  });
+  afterEach(async () => {
+    await w.host.stop();
+    closeSync(w.fifo);
+  });
+
+  it('programs every service at start; a real server with alpha stays out until its first success', async () => {
+    expect(await dests(w, '192.0.2.10')).toEqual(['192.0.2.11=1', '192.0.2.12=2']);
+    expect(await dests(w, '192.0.2.20')).toEqual(['192.0.2.21=3', '192.0.2.22=4']);
+    expect(await dests(w, '192.0.2.30')).toEqual([]);
+    await step(w, 0.2);
+    expect(w.attempts).toContain('192.0.2.31');
+    expect(await dests(w, '192.0.2.30')).toEqual(['192.0.2.31=1']);
+  });
+
+  it('a failing real server leaves after retry+1 failures, comes back on success, with notify scripts and FIFO lines', async () => {
+    await step(w, 0.2); // first round: all up
+    w.down.add('192.0.2.11');
+    // next check at 2 s fails, the retry 1 s later fails too: down at ~3 s
+    await step(w, 1.5);
+    expect(await dests(w, '192.0.2.10')).toEqual(['192.0.2.11=1', '192.0.2.12=2']);
+    await step(w, 2);
+    expect(await dests(w, '192.0.2.10')).toEqual(['192.0.2.12=2']);
+    expect(await scriptsStarted(w, 1)).toEqual(['/bin/echo down 11']);
+    w.down.delete('192.0.2.11');
+    await step(w, 2.2);
+    expect(await dests(w, '192.0.2.10')).toEqual(['192.0.2.11=1', '192.0.2.12=2']);
+    expect(await scriptsStarted(w, 2)).toEqual(['/bin/echo down 11', '/bin/echo up 11']);
+    expect(fifoLines(w)).toEqual([
+      ...ALPHA_UP,
+      'RS [192.0.2.11]:tcp:80 [192.0.2.10]:tcp:80 DOWN',
+      'RS [192.0.2.11]:tcp:80 [192.0.2.10]:tcp:80 UP',
+    ]);
+    expect(w.counters.get('lvs.rs_down')).toBe(1);
+    expect(w.counters.get('lvs.rs_up')).toBe(2); // with the alpha server's first success
+  });
+
+  it('inhibit_on_failure sets weight 0 instead of removing, and restores the weight', async () => {
+    await step(w, 0.2);
+    w.down.add('192.0.2.21');
+    await step(w, 4);
+    expect(await dests(w, '192.0.2.20')).toEqual(['192.0.2.21=0', '192.0.2.22=4']);
+    w.down.delete('192.0.2.21');
+    await step(w, 2.2);
+    expect(await dests(w, '192.0.2.20')).toEqual(['192.0.2.21=3', '192.0.2.22=4']);
+  });
+
+  it('quorum lost: the sorry server replaces the pool and quorum_down runs; regained: quorum_up', async () => {
+    await step(w, 0.2);
+    w.down.add('192.0.2.12'); // live weight 1 < quorum 2
+    await step(w, 4);
+    expect(await dests(w, '192.0.2.10')).toEqual(['192.0.2.99=1']);
+    expect(await scriptsStarted(w, 1)).toEqual(['/bin/echo quorum-down 10']);
+    w.down.delete('192.0.2.12');
+    await step(w, 2.2);
+    expect(await dests(w, '192.0.2.10')).toEqual(['192.0.2.11=1', '192.0.2.12=2']);
+    expect(await scriptsStarted(w, 2)).toEqual(['/bin/echo quorum-down 10', '/bin/echo quorum-up 10']);
+    expect(fifoLines(w)).toEqual([
+      ...ALPHA_UP,
+      'RS [192.0.2.12]:tcp:80 [192.0.2.10]:tcp:80 DOWN',
+      'VS [192.0.2.10]:tcp:80 DOWN',
+      'RS [192.0.2.12]:tcp:80 [192.0.2.10]:tcp:80 UP',
+      'VS [192.0.2.10]:tcp:80 UP',
+    ]);
+  });
+
+  it('snapshot reports services, real servers with up/down and weights, quorum', async () => {
+    await step(w, 0.2);
+    w.down.add('192.0.2.21');
+    await step(w, 4);
+    const snap = JSON.parse(JSON.stringify(w.host.snapshot())) as {
+      virtualServers: Array<{
+        name: string;
+        quorumUp: boolean;
+        services: Array<{ key: string; dests: unknown[] }>;
+        realServers: Array<{ addr: string; up: boolean; weight: number; checkers: number }>;
+      }>;
+    };
+    expect(snap.virtualServers.map((v) => v.name)).toEqual([
+      '192.0.2.10 80',
+      '192.0.2.20 80',
+      '192.0.2.30 80',
+    ]);
+    const vs20 = snap.virtualServers[1];
+    expect(vs20?.quorumUp).toBe(true);
+    expect(vs20?.services).toEqual([
+      {
+        key: 'tcp 192.0.2.20:80',
+        sched: 'wrr',
+        dests: [
+          { addr: '192.0.2.21', port: 80, weight: 0 },
+          { addr: '192.0.2.22', port: 80, weight: 4 },
+        ],
+      },
+    ]);
+    expect(vs20?.realServers).toEqual([
+      { addr: '192.0.2.21', port: 80, checkers: 1, up: false, weight: 3 },
+      { addr: '192.0.2.22', port: 80, checkers: 0, up: true, weight: 4 },
+    ]);
+  });
+
+  it('reload changing one weight is one set-dest; a down server stays down (check state kept)', async () => {
+    await step(w, 0.2);
+    w.down.add('192.0.2.21');
+    await step(w, 4);
+    const gen = w.ipvs.generationOf('tcp 192.0.2.10:80');
+    const logLen = w.ipvs.log.length;
+    const before = w.attempts.length;
+    await w.host.reload(load(confText(5)));
+    await settle();
+    expect(w.ipvs.log.slice(logLen).map((o) => `${o.kind} ${'dest' in o ? o.dest.addr : ''}`)).toEqual([
+      'set-dest 192.0.2.12',
+    ]);
+    expect(w.ipvs.generationOf('tcp 192.0.2.10:80')).toBe(gen);
+    expect(await dests(w, '192.0.2.10')).toEqual(['192.0.2.11=1', '192.0.2.12=5']);
+    expect(await dests(w, '192.0.2.20')).toEqual(['192.0.2.21=0', '192.0.2.22=4']);
+    // unchanged checkers were not restarted: no immediate attempt after the reload
+    expect(w.attempts.length).toBe(before);
+  });
+});
+
+describe('LvsHost: stop', () => {
+  it('removes only what the configuration created', async () => {
+    const world = await makeWorld();
+    const foreign = {
+      af: 2 as const,
+      fwmark: 0,
+      protocol: 6,
+      addr: '203.0.113.5',
+      port: 25,
+      sched: 'rr',
+      flags: 0,
+      timeout: 0,
+      netmask: 0xffffffff,
+    };
+    await world.ipvs.apply({ kind: 'add-service', svc: foreign });
+    await world.host.stop();
+    closeSync(world.fifo);
+    expect([...(await world.ipvs.readTable()).keys()]).toEqual(['tcp 203.0.113.5:25']);
+  });
+
+  it('with dontRelease (-I) leaves the table in place', async () => {
+    const world = await makeWorld({ dontRelease: true });
+    await world.host.stop();
+    closeSync(world.fifo);
+    expect([...(await world.ipvs.readTable()).keys()].sort()).toEqual([
+      'tcp 192.0.2.10:80',
+      'tcp 192.0.2.20:80',
+      'tcp 192.0.2.30:80',
+    ]);
+  });
+});
