@@ -8,6 +8,7 @@ const { buildDesired } = await import(`${dist}/ipvs/desired.js`);
 const { planIpvs, ownedKeys } = await import(`${dist}/ipvs/reconcile.js`);
 const { applyPlan } = await import(`${dist}/ipvs/apply.js`);
 const { describeOp } = await import(`${dist}/ipvs/types.js`);
+const { followVrrpState } = await import(`${dist}/ipvs/sync-daemon.js`);
 
 const out = (o) =>
   console.log(`@@${JSON.stringify(o, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}`);
@@ -51,6 +52,17 @@ try {
     // add-service JSON_SERVICE: one raw operation, to show the kernel's error mapping
     await ipvs.apply({ kind: 'add-service', svc: JSON.parse(args[0]) });
     out({ cmd, ok: true });
+  } else if (cmd === 'sync') {
+    // sync IFNAME SYNCID VRRP_STATE: lvs_sync_daemon following the instance state
+    const actions = await followVrrpState(ipvs, { interface: args[0], syncId: Number(args[1]) }, args[2]);
+    out({ cmd, actions, daemons: await ipvs.listDaemons() });
+  } else if (cmd === 'timeouts') {
+    // timeouts TCP TCPFIN UDP: set, then read back
+    await ipvs.setTimeouts({ tcp: Number(args[0]), tcpFin: Number(args[1]), udp: Number(args[2]) });
+    out({ cmd, timeouts: await ipvs.timeouts() });
+  } else if (cmd === 'flush') {
+    await ipvs.flush();
+    out({ cmd, services: (await ipvs.readTable()).size });
   } else if (cmd === 'info') {
     out({ cmd, info: await ipvs.info() });
   }

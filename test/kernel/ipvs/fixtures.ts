@@ -3,13 +3,15 @@
  * build of the modules the VM runs, and a parser for `ipvsadm -Ln` output.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RealServerSpec, VirtualServerSpec } from '../../../src/ipvs/desired.js';
 import type { IpvsTable } from '../../../src/ipvs/types.js';
 import { Fwd, SvcFlag } from '../../../src/wire/ipvs.js';
 
 export const repoRoot = join(import.meta.dirname, '../../..');
+const ADDON_DIR = 'native/build/Release';
+const ADDON = 'keepalived_ts_native.node';
 
 /**
  * Compiles src/ipvs (and what it imports) into a fresh directory the VM can see (the VM mounts a
@@ -25,14 +27,16 @@ export function buildForVm(): { dir: string; dist: string } {
       join(repoRoot, 'node_modules/typescript/bin/tsc'),
       ...['--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--target', 'ES2022'],
       ...['--skipLibCheck', '--types', 'node', '--outDir', dist, '--rootDir', join(repoRoot, 'src')],
-      ...['netlink-ops', 'apply', 'desired', 'reconcile', 'types'].map((f) =>
+      ...['netlink-ops', 'apply', 'desired', 'reconcile', 'types', 'sync-daemon'].map((f) =>
         join(repoRoot, 'src/ipvs', `${f}.ts`),
       ),
     ],
     { stdio: 'pipe' },
   );
-  // dist/sys/native.js loads ../../native/build/Release/*.node; bare imports resolve via node_modules.
-  symlinkSync(join(repoRoot, 'native'), join(dir, 'native'));
+  // dist/sys/native.js loads ../../native/build/Release/*.node: a copy, so a rebuild of the addon
+  // during the run cannot change it under the VM. Bare imports resolve via node_modules.
+  mkdirSync(join(dir, ADDON_DIR), { recursive: true });
+  copyFileSync(join(repoRoot, ADDON_DIR, ADDON), join(dir, ADDON_DIR, ADDON));
   symlinkSync(join(repoRoot, 'node_modules'), join(dir, 'node_modules'));
   return { dir, dist };
 }
@@ -52,7 +56,7 @@ const rs = (
   ...extra,
 });
 
-/** Config A: every lb_kind, seven schedulers, fwmark + persistence, UDP + ops, IPv6, a group. */
+/** Config A: every lb_kind, nine schedulers, fwmark + persistence, TCP/UDP/SCTP, ops, IPv6, a group. */
 export function configA(natWeight2 = 1): VirtualServerSpec[] {
   return [
     {
@@ -104,6 +108,22 @@ export function configA(natWeight2 = 1): VirtualServerSpec[] {
       ops: true,
       lbKind: { method: 'NAT' },
       realServers: [rs('198.51.100.21', 53), rs('198.51.100.22', 53)],
+    },
+    {
+      name: 'sctp',
+      target: { kind: 'addr', addr: '192.0.2.4', port: 5060 },
+      protocol: 'SCTP',
+      lbAlgo: 'dh',
+      lbKind: { method: 'NAT' },
+      realServers: [rs('198.51.100.31', 5060), rs('198.51.100.32', 5060)],
+    },
+    {
+      name: 'ovf',
+      target: { kind: 'addr', addr: '192.0.2.5', port: 80 },
+      protocol: 'TCP',
+      lbAlgo: 'ovf',
+      lbKind: { method: 'DR' },
+      realServers: [rs('192.0.2.141', 80, 5), rs('192.0.2.142', 80, 1)],
     },
     {
       name: 'v6',

@@ -71,10 +71,18 @@ run adm3 ipvsadm -Ln
 run replan ${drv} apply a2.json
 run err-sched ${drv} add-service '{"af":2,"fwmark":0,"protocol":6,"addr":"192.0.2.99","port":80,"sched":"twos","flags":0,"timeout":0,"netmask":4294967295}'
 run err-exist ${drv} add-service '{"af":2,"fwmark":0,"protocol":6,"addr":"203.0.113.10","port":80,"sched":"rr","flags":0,"timeout":0,"netmask":4294967295}'
+ip link add ksync type dummy; ip link set ksync up
+run sync-backup ${drv} sync ksync 51 BACKUP
+run sync-master ${drv} sync ksync 51 MASTER
+run sync-adm ipvsadm -Ln --daemon
+run sync-stop ${drv} sync ksync 51 STOP
+run sync-adm2 ipvsadm -Ln --daemon
 run stop ${drv} stop a2.json
 run adm4 ipvsadm -Ln
+run timeouts ${drv} timeouts 600 60 45
+run timeouts-adm ipvsadm -Ln --timeout
+run flush ${drv} flush
 kill $(cat pids) 2>/dev/null
-ipvsadm -C
 for m in ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_sh ip_vs_mh ip_vs_dh ip_vs_sed ip_vs_nq ip_vs_fo ip_vs_ovf ip_vs_lblc ip_vs_lblcr ip_vs; do rmmod $m; done
 run nofamily ${drv} info
 echo "=== end"
@@ -141,12 +149,12 @@ describeIf('IPVS over generic netlink in the kernel VM', needVm, () => {
     expect(result(s.get('info'))).toMatchObject({ info: { version: 0x00010201 } });
   });
 
-  it('after start, ipvsadm -Ln equals config A (every lb_kind, 7 schedulers, fwmark+persistence, UDP, IPv6, group)', () => {
+  it('after start, ipvsadm -Ln equals config A (every lb_kind, 9 schedulers, fwmark+persistence, TCP/UDP/SCTP, IPv6, group)', () => {
     const plan = result(s.get('apply1'));
     expect(plan.error).toBeUndefined();
     const adm = parseIpvsadm(s.get('adm1') ?? '');
     const want = expectedIpvsadm(buildDesired(configA(1), new Map()).table);
-    expect(want).toHaveLength(10);
+    expect(want).toHaveLength(12);
     expect(adm.filter((x) => x.key !== FOREIGN)).toEqual(want);
     // the service made by someone else is still there, untouched
     expect(adm.find((x) => x.key === FOREIGN)?.dests).toEqual(['192.0.2.201:25 Route 1']);
@@ -216,9 +224,27 @@ describeIf('IPVS over generic netlink in the kernel VM', needVm, () => {
     expect(exist.message).toMatch(/add-service tcp 203\.0\.113\.10:80 failed: EEXIST/);
   });
 
+  it('lvs_sync_daemon follows the VRRP state (BACKUP, MASTER, stop)', () => {
+    const backup = result(s.get('sync-backup'));
+    expect(backup.error).toBeUndefined();
+    expect(backup.daemons).toEqual([expect.objectContaining({ state: 2, mcastIfn: 'ksync', syncId: 51 })]);
+    const master = result(s.get('sync-master'));
+    expect((master.actions as Array<{ kind: string }>).map((a) => a.kind)).toEqual(['stop', 'start']);
+    expect(master.daemons).toEqual([expect.objectContaining({ state: 1, mcastIfn: 'ksync', syncId: 51 })]);
+    expect(s.get('sync-adm')).toMatch(/master sync daemon \(mcast=ksync, syncid=51/);
+    expect(result(s.get('sync-stop')).daemons).toEqual([]);
+    expect(s.get('sync-adm2')).not.toMatch(/sync daemon/);
+  });
+
   it('stop removes what the configuration created and leaves the foreign service', () => {
-    expect(result(s.get('stop')).ops).toBe(10);
+    expect(result(s.get('stop')).ops).toBe(12);
     expect(parseIpvsadm(s.get('adm4') ?? '').map((x) => x.key)).toEqual([FOREIGN]);
+  });
+
+  it('lvs_timeouts and lvs_flush: SET_CONFIG/GET_CONFIG agree with ipvsadm, FLUSH empties the table', () => {
+    expect(result(s.get('timeouts')).timeouts).toEqual({ tcp: 600, tcpFin: 60, udp: 45 });
+    expect(s.get('timeouts-adm')).toMatch(/Timeout \(tcp tcpfin udp\): 600 60 45/);
+    expect(result(s.get('flush')).services).toBe(0);
   });
 
   it('without the ip_vs module, open() fails with KA_ERR_IPVS_NO_FAMILY', () => {
