@@ -344,3 +344,64 @@ describe('LvsHost: stop', () => {
     ]);
   });
 });
+
+const SYNC_CONF = `
+global_defs {
+  lvs_sync_daemon lo VI_1 id 7
+  lvs_notify_fifo ${FIFO}
+}
+vrrp_instance VI_1 {
+  interface kt-none0
+  virtual_router_id 51
+  priority 100
+  virtual_ipaddress {
+    192.0.2.40/32
+  }
+}
+virtual_server 192.0.2.40 80 {
+  delay_loop 2
+  lb_algo rr
+  lb_kind DR
+  protocol TCP
+  ha_suspend
+  real_server 192.0.2.41 80 {
+    ${checker}
+  }
+}
+`;
+
+describe('LvsHost: VRRP state (lvs_sync_daemon, ha_suspend)', () => {
+  it('the sync daemon follows its instance: BACKUP, then MASTER, stopped at stop', async () => {
+    const world = await makeWorld({ localAddrs: () => new Set() }, SYNC_CONF.replace('ha_suspend', ''));
+    const daemons = () => world.ipvs.daemons.map((d) => `${d.state}/${d.mcastIfn}/${d.syncId}`);
+    world.host.vrrpStateChanged('VI_2', 'MASTER'); // not the sync daemon's instance
+    await settle();
+    expect(daemons()).toEqual([]);
+    world.host.vrrpStateChanged('VI_1', 'BACKUP');
+    await settle();
+    expect(daemons()).toEqual(['2/lo/7']); // IP_VS_STATE_BACKUP
+    world.host.vrrpStateChanged('VI_1', 'MASTER');
+    await settle();
+    expect(daemons()).toEqual(['1/lo/7']); // IP_VS_STATE_MASTER
+    await world.host.stop();
+    closeSync(world.fifo);
+    expect(daemons()).toEqual([]);
+  });
+
+  it('ha_suspend: no checks while the virtual address is not local; they start when it appears', async () => {
+    const local = new Set<string>();
+    const world = await makeWorld({ localAddrs: () => local }, SYNC_CONF);
+    await step(world, 3);
+    expect(world.attempts).toEqual([]);
+    local.add('192.0.2.40'); // VRRP became MASTER and added the VIP
+    world.host.vrrpStateChanged('VI_1', 'MASTER');
+    await step(world, 0.2);
+    expect(world.attempts).toEqual(['192.0.2.41']);
+    local.clear();
+    world.host.vrrpStateChanged('VI_1', 'BACKUP');
+    await step(world, 6);
+    expect(world.attempts).toEqual(['192.0.2.41']);
+    await world.host.stop();
+    closeSync(world.fifo);
+  });
+});
