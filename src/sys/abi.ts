@@ -96,9 +96,6 @@ export function decodeSockaddrNl(b: Buffer): { pid: number; groups: number } | u
   return { pid: b.readUInt32LE(4), groups: b.readUInt32LE(8) };
 }
 
-/** 16-bit value in network order as the kernel wants it for AF_PACKET protocol arguments (htons). */
-export const htons = (v: number): number => ((v & 0xff) << 8) | ((v >> 8) & 0xff);
-
 export interface SockaddrLl {
   protocol: number;
   ifindex: number;

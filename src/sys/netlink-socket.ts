@@ -33,6 +33,8 @@ export interface NetlinkSocketOptions {
   groups?: readonly number[];
   /** SO_RCVBUF in bytes (the kernel doubles it). Event sockets want a large one. */
   rcvbuf?: number;
+  /** Use SO_RCVBUFFORCE (CAP_NET_ADMIN) so `rcvbuf` may exceed net.core.rmem_max, as keepalived does. */
+  rcvbufForce?: boolean;
   /** NETLINK_EXT_ACK: error ACKs carry the kernel's message. Default true. */
   extAck?: boolean;
   /** NETLINK_CAP_ACK: error ACKs do not echo the request. Default true. */
@@ -85,7 +87,10 @@ export class NetlinkSocket extends SysSocket<NetlinkEvents> {
     const sock = sys(() => new n.Socket(k('AF_NETLINK'), k('SOCK_RAW'), protocol), ctx);
     try {
       const set = (opt: string, v: number) => sys(() => sock.setsockopt(k('SOL_NETLINK'), k(opt), v), ctx);
-      if (o.rcvbuf !== undefined) sys(() => sock.setsockopt(k('SOL_SOCKET'), k('SO_RCVBUF'), o.rcvbuf!), ctx);
+      if (o.rcvbuf !== undefined) {
+        const opt = k(o.rcvbufForce ? 'SO_RCVBUFFORCE' : 'SO_RCVBUF');
+        sys(() => sock.setsockopt(k('SOL_SOCKET'), opt, o.rcvbuf!), ctx);
+      }
       if (o.extAck !== false) set('NETLINK_EXT_ACK', 1);
       if (o.capAck !== false) set('NETLINK_CAP_ACK', 1);
       sys(() => sock.bind(sockaddrNl(0, 0)), ctx);

@@ -3,7 +3,7 @@
  * interface, and optionally receive frames of one ethertype (tests, diagnostics).
  * Facts: shared/reference/wire-and-kernel.md §6.
  */
-import { decodeSockaddrLl, htons, sockaddrLl } from './abi.js';
+import { decodeSockaddrLl, sockaddrLl } from './abi.js';
 import { SysError, SysErrors } from './errors.js';
 import { addon, k, type NativeSocket, sys, toSysError } from './native.js';
 import { SysSocket } from './socket-base.js';
@@ -106,5 +106,3 @@ export class PacketSocket extends SysSocket<PacketEvents> {
     return sys(() => this.sock.sendmsg(frame, name, null, 0), { ifindex });
   }
 }
-
-export { htons };
