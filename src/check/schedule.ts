@@ -13,7 +13,6 @@
 import type { Clock, Micros, TimerHandle } from '../core/clock.js';
 import { KaError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/log.js';
-import { target } from './common.js';
 import { type Runner, runCheck } from './index.js';
 import type { CheckResult, CheckSpec, RealServerEvent } from './types.js';
 
@@ -62,12 +61,17 @@ interface RsState {
 const US = 1_000_000;
 const MAX_WEIGHT = 2147483647;
 
-function describe(spec: CheckSpec): string {
-  return 'connectIp' in spec
-    ? `[${target(spec)}]`
-    : spec.kind === 'MISC_CHECK'
-      ? (spec.miscPath[0] ?? '')
-      : spec.file;
+/** keepalived's FMT_CHK: `[198.51.100.2]:tcp:80`. */
+export function fmtChk(spec: CheckSpec): string {
+  if (!('connectIp' in spec))
+    return spec.kind === 'MISC_CHECK' ? `[${spec.miscPath.join(' ')}]` : `[${spec.file}]`;
+  const proto = spec.kind === 'DNS_CHECK' || spec.kind === 'UDP_CHECK' ? 'udp' : 'tcp';
+  return `[${spec.connectIp}]:${proto}:${spec.connectPort}`;
+}
+
+/** keepalived's checker name in log lines (HTTP_GET and SSL_GET both log as HTTP_CHECK). */
+function logName(spec: CheckSpec): string {
+  return spec.kind === 'HTTP_GET' || spec.kind === 'SSL_GET' ? 'HTTP_CHECK' : spec.kind;
 }
 
 export class Scheduler {
@@ -174,7 +178,13 @@ export class Scheduler {
     this.running++;
     const ctl = new AbortController();
     c.inflight = ctl;
-    this.runner(c.spec, ctl.signal)
+    let attempt: Promise<CheckResult>;
+    try {
+      attempt = this.runner(c.spec, ctl.signal);
+    } catch (e) {
+      attempt = Promise.reject(e);
+    }
+    attempt
       .catch(
         (e: unknown): CheckResult => ({
           ok: false,
@@ -206,17 +216,17 @@ export class Scheduler {
       c.weightDelta = r.weightDelta ?? 0;
       if (!c.up) {
         c.up = true;
-        this.log.info({ rs: c.rs.spec.id, checker: s.kind }, `${s.kind} on service ${describe(s)} success.`);
+        this.log.info(
+          { rs: c.rs.spec.id, checker: s.kind },
+          `${logName(s)} on service ${fmtChk(s)} success.`,
+        );
       }
       this.recompute(c.rs, false);
       this.arm(c, now + s.delayLoop * US);
       return;
     }
     if (s.logAllFailures)
-      this.log.info(
-        { rs: c.rs.spec.id, code: r.error.code },
-        `${s.kind} on service ${describe(s)} failed: ${r.error.message}`,
-      );
+      this.log.info({ rs: c.rs.spec.id, code: r.error.code }, `${r.error.message} to ${fmtChk(s)}.`);
     if (c.up || first) {
       if (c.retryIt < s.retry) {
         c.retryIt++;
@@ -224,12 +234,14 @@ export class Scheduler {
         return;
       }
       c.retryIt = 0;
+      this.log.info(
+        { rs: c.rs.spec.id, code: r.error.code },
+        s.retry && !first
+          ? `${logName(s)} on service ${fmtChk(s)} failed after ${s.retry} retries.`
+          : `${logName(s)} on service ${fmtChk(s)} failed.`,
+      );
       if (c.up) {
         c.up = false;
-        this.log.info(
-          { rs: c.rs.spec.id, code: r.error.code },
-          `${s.kind} on service ${describe(s)} failed after ${s.retry} retr${s.retry === 1 ? 'y' : 'ies'}.`,
-        );
         this.recompute(c.rs, false);
       }
     }

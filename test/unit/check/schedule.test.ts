@@ -1,6 +1,7 @@
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { Runner } from '../../../src/check/index.js';
-import { Scheduler } from '../../../src/check/schedule.js';
+import { fmtChk, Scheduler } from '../../../src/check/schedule.js';
 import type { CheckResult, CheckSpec, RealServerEvent, TcpCheckSpec } from '../../../src/check/types.js';
 import { FakeClock } from '../../../src/core/clock.js';
 import { KaError } from '../../../src/core/errors.js';
@@ -275,5 +276,51 @@ describe('check schedule machine (FakeClock)', () => {
     expect(() => sched.add({ id: 'x', weight: 1, checkers: [] })).toThrow(KaError);
     sched.stop();
     expect(sched.state('x')).toBeUndefined();
+  });
+
+  it("logs transitions with keepalived's wording", async () => {
+    const clock = new FakeClock(1_000_000);
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (l: string) => lines.push(JSON.parse(l).msg) });
+    let ok = true;
+    const runner: Runner = async () =>
+      ok ? { ok: true } : { ok: false, error: new KaError('KA_ERR_CHECK_STATUS', 'HTTP status code error') };
+    const sched = new Scheduler({ clock, runner, logger, random: () => 0, onEvent: () => {} });
+    const http: CheckSpec = {
+      kind: 'SSL_GET',
+      connectIp: '198.51.100.2',
+      connectPort: 443,
+      connectTimeout: 1,
+      urls: [{ path: '/' }],
+      delayLoop: 1,
+      retry: 1,
+      delayBeforeRetry: 1,
+      warmup: 0,
+      alpha: false,
+      logAllFailures: true,
+    };
+    sched.add({ id: 'rs', weight: 1, checkers: [http] });
+    ok = false;
+    await runFor(clock, 1.5 * S); // attempts at 0 and 1 (retry) fail → DOWN
+    ok = true;
+    await runFor(clock, 1 * S); // attempt at 2 succeeds → UP
+    expect(lines).toEqual([
+      'HTTP status code error to [198.51.100.2]:tcp:443.',
+      'HTTP status code error to [198.51.100.2]:tcp:443.',
+      'HTTP_CHECK on service [198.51.100.2]:tcp:443 failed after 1 retries.',
+      'HTTP_CHECK on service [198.51.100.2]:tcp:443 success.',
+    ]);
+    expect(
+      fmtChk({
+        kind: 'DNS_CHECK',
+        connectIp: 'fd00::2',
+        connectPort: 53,
+        connectTimeout: 1,
+        delayLoop: 1,
+        retry: 0,
+        delayBeforeRetry: 1,
+        alpha: false,
+      }),
+    ).toBe('[fd00::2]:udp:53');
   });
 });
