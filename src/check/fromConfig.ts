@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import type { Checker, KeepalivedConfig, RealServer, VirtualServer } from '../config/model.js';
+import type { Checker, Command, KeepalivedConfig, RealServer, VirtualServer } from '../config/model.js';
 import { KaError } from '../core/errors.js';
 import type { RealServerSpec } from './schedule.js';
 import type { CheckSpec, CheckTiming, TlsOpts } from './types.js';
@@ -17,6 +17,11 @@ export interface CheckedRealServer {
   /** The real server's `IP:PORT` (`[IPv6]:PORT`), or the bare address without a port. */
   realServer: string;
   spec: RealServerSpec;
+  /** For the side that applies the events: weight 0 instead of removal, and the RS scripts
+   * (run with the configured words only, nothing appended — keepalived-surface §4.2). */
+  inhibitOnFailure: boolean;
+  notifyUp: Command | undefined;
+  notifyDown: Command | undefined;
 }
 
 export interface AdapterResult {
@@ -172,6 +177,9 @@ export function checkersFromConfig(
         virtualServer: vs.name,
         realServer: key,
         spec: { id: `${vs.name}|${key}`, weight: rs.weight, checkers },
+        inhibitOnFailure: rs.inhibitOnFailure,
+        notifyUp: rs.notifyUp,
+        notifyDown: rs.notifyDown,
       });
     }
   }

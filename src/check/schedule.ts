@@ -11,6 +11,7 @@
  * Attempts run concurrently up to `maxConcurrent`; the rest wait in FIFO order.
  */
 import type { Clock, Micros, TimerHandle } from '../core/clock.js';
+import type { Counters } from '../core/counters.js';
 import { KaError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/log.js';
 import { type Runner, runCheck } from './index.js';
@@ -32,6 +33,8 @@ export interface SchedulerOptions {
   /** Uniform [0, 1) source for warmup (injected so tests are exact). */
   random?: () => number;
   logger?: Logger;
+  /** Counts attempts (`check.attempts`) and failures by code (`check.fail.KA_ERR_…`). */
+  counters?: Counters;
   /** Every attempt's outcome, for observability and tests. */
   onAttempt?: (rs: string, checker: number, result: CheckResult, at: Micros) => void;
 }
@@ -208,6 +211,8 @@ export class Scheduler {
     const now = this.opts.clock.now();
     const s = c.spec;
     this.opts.onAttempt?.(c.rs.spec.id, c.index, r, now);
+    this.opts.counters?.inc('check.attempts');
+    if (!r.ok) this.opts.counters?.inc(`check.fail.${r.error.code}`);
     const first = !c.hasRun;
     c.hasRun = true;
     if (r.ok) {

@@ -326,6 +326,8 @@ describeIf('health checkers against real servers (netns)', needRoot, () => {
     try {
       sched.add({ id: `${RS}:${label}`, weight: 1, checkers: [spec] });
       await until(() => okAttempts > 0, 5);
+      // Inject the fault at a random phase of the check cycle, not right after a check.
+      await new Promise((r) => setTimeout(r, Math.random() * TIMING.delayLoop * 1000));
       await setMode(fault);
       const t0 = performance.now();
       await until(() => events.some((e) => !e.up), BOUND_S + MARGIN_S + 2);

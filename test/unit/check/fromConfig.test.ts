@@ -22,6 +22,9 @@ virtual_server 198.51.100.10 80 {
   connect_timeout 3
   real_server 198.51.100.2 80 {
     weight 5
+    inhibit_on_failure
+    notify_up "/usr/local/bin/up.sh rs1"
+    notify_down /usr/local/bin/down.sh
     retry 2
     HTTP_GET {
       url {
@@ -66,6 +69,12 @@ describe('checker specs from the config model', () => {
       ['198.51.100.10 80', '198.51.100.2:80', 5],
       ['198.51.100.10 80', '198.51.100.3:80', 1],
     ]);
+    expect(servers[0]).toMatchObject({
+      inhibitOnFailure: true,
+      notifyUp: { argv: ['/usr/local/bin/up.sh', 'rs1'] },
+      notifyDown: { argv: ['/usr/local/bin/down.sh'] },
+    });
+    expect(servers[1]).toMatchObject({ inhibitOnFailure: false, notifyUp: undefined });
     const [http, tcp] = servers[0]!.spec.checkers;
     expect(http).toMatchObject({
       kind: 'HTTP_GET',

@@ -4,6 +4,7 @@ import type { Runner } from '../../../src/check/index.js';
 import { fmtChk, Scheduler } from '../../../src/check/schedule.js';
 import type { CheckResult, CheckSpec, RealServerEvent, TcpCheckSpec } from '../../../src/check/types.js';
 import { FakeClock } from '../../../src/core/clock.js';
+import { Counters } from '../../../src/core/counters.js';
 import { KaError } from '../../../src/core/errors.js';
 
 const S = 1_000_000;
@@ -285,7 +286,8 @@ describe('check schedule machine (FakeClock)', () => {
     let ok = true;
     const runner: Runner = async () =>
       ok ? { ok: true } : { ok: false, error: new KaError('KA_ERR_CHECK_STATUS', 'HTTP status code error') };
-    const sched = new Scheduler({ clock, runner, logger, random: () => 0, onEvent: () => {} });
+    const counters = new Counters();
+    const sched = new Scheduler({ clock, runner, logger, counters, random: () => 0, onEvent: () => {} });
     const http: CheckSpec = {
       kind: 'SSL_GET',
       connectIp: '198.51.100.2',
