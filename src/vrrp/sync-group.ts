@@ -143,9 +143,11 @@ export class SyncGroupCoordinator {
           this.members.map((m) => m.view()),
           tr,
         );
-        this.groupState = d.groupState;
         for (const l of d.logs) this.hooks.log?.(l);
         for (const f of d.forced) this.members.find((m) => m.name === f.name)?.force(f.to);
+        // keepalived (vrrp_sync.c) sets the group state after forcing the members, so their own
+        // transitions still see the old group state (it decides whether instance notifies are sent).
+        this.groupState = d.groupState;
         if (d.notify) this.hooks.notify?.(d.notify);
       }
     } finally {
