@@ -12,7 +12,12 @@ import type { Clock } from '../core/clock.js';
 import { Counters } from '../core/counters.js';
 import type { Logger } from '../core/log.js';
 import { NotifyFifo } from '../notify/fifo.js';
-import { type GroupNotifyConfig, type InstanceNotifyConfig, Notifier } from '../notify/notifier.js';
+import {
+  type GroupNotifyConfig,
+  type InstanceNotifyConfig,
+  Notifier,
+  type NotifyState,
+} from '../notify/notifier.js';
 import { ScriptRunner } from '../notify/script.js';
 import { isSysError } from '../sys/errors.js';
 import { ETH_P_ARP, ETH_P_IPV6, PacketSocket } from '../sys/packet-socket.js';
@@ -64,6 +69,8 @@ interface Bound {
   readonly vips: readonly AddressSpec[];
   readonly notify: InstanceNotifyConfig;
   tracking: InstanceTracking | undefined;
+  /** Sync group state captured for each pending notify action, in order. */
+  readonly groupStateAtNotify: (NotifyState | undefined)[];
   ahSeq: number;
   ipId: number;
 }
@@ -121,7 +128,10 @@ export class VrrpHost {
     this.bindSyncGroups();
     await this.startTrackers();
     this.deps.net.on('link', (l) => {
-      for (const b of this.bound) b.tracking?.setState('interface', l.name, linkIsUp(l) ? 'up' : 'down');
+      for (const b of this.bound) {
+        if (b.tracking?.tracks('interface', l.name))
+          b.tracking.setState('interface', l.name, linkIsUp(l) ? 'up' : 'down');
+      }
     });
     for (const b of this.bound) {
       await this.removeStaleVips(b);
@@ -246,10 +256,16 @@ export class VrrpHost {
         transport: { send: (a) => this.send(b, a) },
         addresses: { addVips: () => this.setVips(b, true), removeVips: () => this.setVips(b, false) },
         announcer: { announce: (rounds) => this.announce(b, rounds) },
+        // The sync group's state when the transition was decided (notify actions run later, after
+        // the VIPs): keepalived compares it with the instance's new state to suppress follow-up notifies.
+        onAction: (a) => {
+          if (a.type !== 'notify') return;
+          const g = cfg.syncGroup ? this.groups.find((x) => x.name === cfg.syncGroup) : undefined;
+          b.groupStateAtNotify.push(g ? (stateName(g.state) as NotifyState) : undefined);
+        },
         notifier: {
           notify: (state, prio) => {
-            const g = cfg.syncGroup ? this.groups.find((x) => x.name === cfg.syncGroup) : undefined;
-            this.notifier.instance(notify, state, prio, g ? (stateName(g.state) as 'MASTER') : undefined);
+            this.notifier.instance(notify, state, prio, b.groupStateAtNotify.shift());
           },
           masterRxLowerPri: (prio) => this.notifier.masterRxLowerPri(notify, prio),
         },
@@ -268,6 +284,7 @@ export class VrrpHost {
       vips,
       notify,
       tracking: undefined,
+      groupStateAtNotify: [],
       ahSeq: 0,
       ipId: 0,
       validate: {

@@ -1,0 +1,264 @@
+/**
+ * Tracking against keepalived, in both roles, on two segments (eth0 on `lan`, eth1 on `lan2`):
+ * a sync group whose eth1 instance faults takes its eth0 sibling with it; a vrrp_script weight moves
+ * mastership and back; track_interface puts the master in FAULT. The notify calls of keepalived-ts
+ * are compared with keepalived's in the mirrored pair (same role, same scenario).
+ */
+
+import { chmodSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { needKeepalived } from '../../lab/gates.js';
+import { waitFor, waitForHolders } from '../../lab/observe.js';
+import { createTopology, type Topology } from '../../lab/topology.js';
+import { describeIf } from '../../support/privilege.js';
+import {
+  eachPair,
+  genericCalls,
+  type Impl,
+  implName,
+  makePair,
+  nodeConfig,
+  type Pair,
+  scriptCalls,
+  sleep,
+  startImpl,
+} from './helpers.js';
+
+const HI = 150;
+const LO = 100;
+const THEMES = {
+  sync: [
+    ['ts', 'ka', 11],
+    ['ka', 'ts', 21],
+  ],
+  script: [
+    ['ts', 'ka', 31],
+    ['ka', 'ts', 41],
+  ],
+  track: [
+    ['ts', 'ka', 51],
+    ['ka', 'ts', 61],
+  ],
+} as const satisfies Record<string, readonly (readonly [Impl, Impl, number])[]>;
+type Theme = keyof typeof THEMES;
+
+const vip2 = (p: Pair) => `198.51.100.${100 + p.vrid}`;
+
+/** Sequences of one instance's calls in a recorder. */
+const callsOf = (p: Pair, who: 'hi' | 'lo', inst: string) => ({
+  generic: genericCalls(who === 'hi' ? p.hiRec : p.loRec).filter(
+    (c) => c.split(' ')[1] === inst || c.startsWith('GROUP'),
+  ),
+  scripts: scriptCalls(who === 'hi' ? p.hiRec : p.loRec),
+});
+
+describeIf(
+  'VRRP tracking with keepalived: sync group, vrrp_script weight, track_interface',
+  needKeepalived,
+  () => {
+    let topo: Topology | undefined;
+    const pairs = {} as Record<Theme, Pair[]>;
+
+    beforeAll(async () => {
+      const vrids = Object.values(THEMES).flatMap((l) => l.map((c) => c[2]));
+      topo = await createTopology({
+        nodes: vrids.flatMap((v) =>
+          [0, 1].map((i) => ({
+            name: `${i === 0 ? 'h' : 'l'}${v}`,
+            links: [
+              { segment: 'lan', addrs: [`192.0.2.${v + i}/24`] },
+              { segment: 'lan2', addrs: [`198.51.100.${v + i}/24`] },
+            ],
+          })),
+        ),
+      });
+      for (const [k, list] of Object.entries(THEMES) as [Theme, (typeof THEMES)[Theme]][])
+        pairs[k] = list.map(([h, l, v]) => makePair(topo!, `${k} ${h}/${l}`, h, l, v));
+    });
+
+    afterAll(async () => {
+      await topo?.destroy();
+    });
+
+    /** The ts node's calls equal the keepalived node's in the mirrored pair, for both roles. */
+    const compareMirrored = (theme: Theme, insts: readonly string[]) => {
+      const [tsHi, kaHi] = pairs[theme] as [Pair, Pair];
+      for (const inst of insts) {
+        const a = callsOf(tsHi, 'hi', inst);
+        const b = callsOf(kaHi, 'hi', inst);
+        const c = callsOf(kaHi, 'lo', inst);
+        const d = callsOf(tsHi, 'lo', inst);
+        console.log(`vrrp ${theme} ${inst} master-role notify: keepalived-ts ${JSON.stringify(a.generic)}`);
+        console.log(`vrrp ${theme} ${inst} master-role notify: keepalived    ${JSON.stringify(b.generic)}`);
+        expect(a.generic).toEqual(b.generic);
+        expect(c.generic).toEqual(d.generic);
+      }
+      expect(callsOf(tsHi, 'hi', insts[0]!).scripts).toEqual(callsOf(kaHi, 'hi', insts[0]!).scripts);
+    };
+
+    it.concurrent('sync group: a FAULT of one member moves both instances to the peer, and back', async () => {
+      const conf = (p: Pair, who: 'hi' | 'lo') =>
+        nodeConfig({
+          routerId: `${who}${p.vrid}`,
+          blocks: ['vrrp_sync_group G {', '  group {', '    VI_1', '    VI_2', '  }', '}'],
+          instances: [
+            {
+              name: 'VI_1',
+              vrid: p.vrid,
+              priority: who === 'hi' ? HI : LO,
+              vips: [`${p.vip}/24`],
+              notify: who === 'hi' ? p.hiRec : p.loRec,
+            },
+            {
+              name: 'VI_2',
+              iface: 'eth1',
+              vrid: p.vrid + 1,
+              priority: who === 'hi' ? HI : LO,
+              vips: [`${vip2(p)}/24`],
+              notify: who === 'hi' ? p.hiRec : p.loRec,
+            },
+          ],
+        });
+      await eachPair(pairs.sync, async (p) => {
+        const both = async (n: string, t: number) => {
+          await waitForHolders([p.hi, p.lo], p.vip, [n], t);
+          await waitForHolders([p.hi, p.lo], vip2(p), [n], t);
+        };
+        p.hiD = startImpl(p.hi, p.hiImpl, conf(p, 'hi'), `${p.hiImpl}-hi`);
+        await both(p.hi.name, 15_000);
+        p.loD = startImpl(p.lo, p.loImpl, conf(p, 'lo'), `${p.loImpl}-lo`);
+        await waitFor({
+          what: 'both instances of the low node in BACKUP',
+          probe: () => genericCalls(p.loRec),
+          until: (c) => c.includes(`INSTANCE VI_1 BACKUP ${LO}`) && c.includes(`INSTANCE VI_2 BACKUP ${LO}`),
+          timeoutMs: 10_000,
+        });
+        const t0 = performance.now();
+        await p.hi.linkDown('eth1');
+        await both(p.lo.name, 10_000);
+        console.log(
+          `vrrp ${p.label}: eth1 down on the ${implName(p.hiImpl)} master, both VIPs on the peer after ${(performance.now() - t0).toFixed(0)} ms`,
+        );
+        await waitFor({
+          what: 'FAULT notify of both instances on the master',
+          probe: () => genericCalls(p.hiRec),
+          until: (c) => c.includes(`INSTANCE VI_1 FAULT ${HI}`) && c.includes(`INSTANCE VI_2 FAULT ${HI}`),
+          timeoutMs: 5_000,
+        });
+        await p.hi.linkUp('eth1');
+        await both(p.hi.name, 15_000);
+        // Notify scripts run asynchronously: let the last ones log before the comparison.
+        await sleep(1_500);
+      });
+      compareMirrored('sync', ['VI_1', 'VI_2']);
+    });
+
+    it.concurrent('vrrp_script weight: a failing check lowers the master below its peer, recovery moves it back', async () => {
+      const flag = (p: Pair) => join(p.hi.dir, 'check-fails');
+      const chk = join(topo!.dir, 'chk.sh');
+      writeFileSync(chk, '#!/bin/sh\n[ ! -e "$1" ]\n');
+      chmodSync(chk, 0o755);
+      const conf = (p: Pair, who: 'hi' | 'lo') =>
+        nodeConfig({
+          routerId: `${who}${p.vrid}`,
+          blocks: [
+            'vrrp_script chk {',
+            `  script "${chk} ${who === 'hi' ? flag(p) : join(p.lo.dir, 'never')}"`,
+            '  interval 1',
+            '  weight -60',
+            '  rise 1',
+            '  fall 1',
+            '}',
+          ],
+          instances: [
+            {
+              vrid: p.vrid,
+              priority: who === 'hi' ? HI : LO,
+              vips: [`${p.vip}/24`],
+              notify: who === 'hi' ? p.hiRec : p.loRec,
+              extra: ['track_script {', '  chk', '}'],
+            },
+          ],
+        });
+      await eachPair(pairs.script, async (p) => {
+        p.hiD = startImpl(p.hi, p.hiImpl, conf(p, 'hi'), `${p.hiImpl}-hi`);
+        await waitForHolders([p.hi, p.lo], p.vip, [p.hi.name], 15_000);
+        p.loD = startImpl(p.lo, p.loImpl, conf(p, 'lo'), `${p.loImpl}-lo`);
+        await waitFor({
+          what: 'BACKUP notify of the low node',
+          probe: () => genericCalls(p.loRec),
+          until: (c) => c.includes(`INSTANCE VI_1 BACKUP ${LO}`),
+          timeoutMs: 10_000,
+        });
+        let t0 = performance.now();
+        writeFileSync(flag(p), '');
+        await waitForHolders([p.hi, p.lo], p.vip, [p.lo.name], 15_000);
+        console.log(
+          `vrrp ${p.label}: check failing on the ${implName(p.hiImpl)} master (150-60=90 < 100): peer took over in ${(performance.now() - t0).toFixed(0)} ms`,
+        );
+        t0 = performance.now();
+        rmSync(flag(p));
+        await waitForHolders([p.hi, p.lo], p.vip, [p.hi.name], 15_000);
+        console.log(
+          `vrrp ${p.label}: check recovered: ${implName(p.hiImpl)} master again in ${(performance.now() - t0).toFixed(0)} ms`,
+        );
+        await waitFor({
+          what: 'the low node back to BACKUP',
+          probe: () => genericCalls(p.loRec),
+          until: (c) => c.at(-1) === `INSTANCE VI_1 BACKUP ${LO}` && c.length >= 3,
+          timeoutMs: 5_000,
+        });
+      });
+      compareMirrored('script', ['VI_1']);
+    });
+
+    it.concurrent('track_interface: the tracked link going down puts the master in FAULT, the peer takes over', async () => {
+      const conf = (p: Pair, who: 'hi' | 'lo') =>
+        nodeConfig({
+          routerId: `${who}${p.vrid}`,
+          instances: [
+            {
+              vrid: p.vrid,
+              priority: who === 'hi' ? HI : LO,
+              vips: [`${p.vip}/24`],
+              notify: who === 'hi' ? p.hiRec : p.loRec,
+              extra: who === 'hi' ? ['track_interface {', '  eth1', '}'] : [],
+            },
+          ],
+        });
+      await eachPair(pairs.track, async (p) => {
+        p.hiD = startImpl(p.hi, p.hiImpl, conf(p, 'hi'), `${p.hiImpl}-hi`);
+        await waitForHolders([p.hi, p.lo], p.vip, [p.hi.name], 15_000);
+        p.loD = startImpl(p.lo, p.loImpl, conf(p, 'lo'), `${p.loImpl}-lo`);
+        await waitFor({
+          what: 'BACKUP notify of the low node',
+          probe: () => genericCalls(p.loRec),
+          until: (c) => c.includes(`INSTANCE VI_1 BACKUP ${LO}`),
+          timeoutMs: 10_000,
+        });
+        const t0 = performance.now();
+        await p.hi.linkDown('eth1');
+        await waitForHolders([p.hi, p.lo], p.vip, [p.lo.name], 15_000);
+        console.log(
+          `vrrp ${p.label}: tracked eth1 down on the ${implName(p.hiImpl)} master: peer master in ${(performance.now() - t0).toFixed(0)} ms`,
+        );
+        await waitFor({
+          what: 'FAULT notify on the master',
+          probe: () => genericCalls(p.hiRec),
+          until: (c) => c.includes(`INSTANCE VI_1 FAULT ${HI}`),
+          timeoutMs: 5_000,
+        });
+        await p.hi.linkUp('eth1');
+        await waitForHolders([p.hi, p.lo], p.vip, [p.hi.name], 15_000);
+        await waitFor({
+          what: 'the low node back to BACKUP',
+          probe: () => genericCalls(p.loRec),
+          until: (c) => c.at(-1) === `INSTANCE VI_1 BACKUP ${LO}` && c.length >= 3,
+          timeoutMs: 5_000,
+        });
+      });
+      compareMirrored('track', ['VI_1']);
+    });
+  },
+);
