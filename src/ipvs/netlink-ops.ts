@@ -99,13 +99,19 @@ export class NetlinkIpvs implements IpvsOps {
   async readTable(): Promise<IpvsTable> {
     const t: IpvsTable = new Map();
     const svcs = (await this.send(ipvsRequest.dumpServices(), 'dump services')).map(decodeServiceMsg);
-    // One dump at a time per socket (the kernel answers EBUSY to a second concurrent dump).
-    for (const s of svcs) {
+    // All destination dumps are issued at once; the transport runs them one after another (the
+    // kernel allows one dump per socket) without an event-loop round trip in between.
+    const parts = await Promise.all(
+      svcs.map((s) => this.send(ipvsRequest.dumpDests(s), `dump destinations of ${serviceKeyString(s)}`)),
+    );
+    svcs.forEach((s, i) => {
       const { stats, ...svc } = s;
-      const key = serviceKeyString(svc);
-      const msgs = await this.send(ipvsRequest.dumpDests(svc), `dump destinations of ${key}`);
-      t.set(key, { svc, dests: msgs.map((m) => decodeDestMsg(m, svc.af)), stats });
-    }
+      t.set(serviceKeyString(svc), {
+        svc,
+        dests: (parts[i] ?? []).map((m) => decodeDestMsg(m, svc.af)),
+        stats,
+      });
+    });
     return t;
   }
 
