@@ -1,4 +1,5 @@
 /** Socket ABI structs built in TypeScript (the addon only passes bytes through). */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isKaError } from '../../../src/core/errors.js';
 import {
@@ -113,5 +114,22 @@ describe('sockaddr structs', () => {
       }
       expect(isKaError(err, SysErrors.KA_ERR_SYS_BAD_ARG)).toBe(true);
     }
+  });
+
+  it('fuzz: decoders of kernel-supplied bytes never throw', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 120 }), fc.constantFrom(4, 8), (raw, sizeT) => {
+        const b = Buffer.from(raw);
+        for (const c of decodeCmsgs(b, sizeT)) {
+          decodeInPktinfo(c.data);
+          decodeIn6Pktinfo(c.data);
+          decodeCmsgInt(c.data);
+        }
+        decodeSockaddrInet(b);
+        decodeSockaddrNl(b);
+        decodeSockaddrLl(b);
+      }),
+      { numRuns: 5000 },
+    );
   });
 });
