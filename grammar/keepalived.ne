@@ -3,13 +3,13 @@
 # The preprocessor has already split every `{` and `}` onto its own logical line, as keepalived does,
 # so a file is a sequence of statement lines and brace lines. The moo lexer below splits a statement
 # line into words (double quotes group, adjacent parts join: ab"c d"e is one word); the line lexer in
-# src/config/parse.ts turns each logical line into one token (`stmt`, `lbrace` or `rbrace`), so the
-# grammar is linear and cheap on 50,000-line files.
+# src/config/parse.ts turns each logical line into one token, so the grammar stays linear and cheap on
+# 50,000-line files: `stmt` (a keyword with its arguments), `open` (a keyword line followed by its
+# `{`, on the same line or the next one) and `close` (a `}`, alone or ending a statement line).
 #
 #   file  := item*
 #   item  := stmt                    a keyword with its arguments
-#          | stmt '{' item* '}'      a block: the brace may sit on the keyword line or the next one,
-#                                    the closing brace may end a statement line
+#          | open item* close        a block
 
 @preprocessor typescript
 
@@ -26,7 +26,7 @@ export const wordLexer = moo.compile({
 
 // Placeholder: the real line lexer is passed to the Parser by src/config/parse.ts.
 const lexer = {
-  has: (t: string) => t === 'stmt' || t === 'lbrace' || t === 'rbrace',
+  has: (t: string) => t === 'stmt' || t === 'open' || t === 'close',
   reset: (_chunk: string, _info: unknown) => undefined,
   next: () => undefined,
   save: () => ({}),
@@ -50,7 +50,7 @@ function mkNode(s: StmtToken, children: AstNode[] | undefined, close: StmtToken 
     pos: s.words[0]!.pos,
     args: s.words.slice(1),
     children,
-    open: undefined,
+    open: s.open,
     close: close?.pos,
   };
 }
@@ -66,4 +66,4 @@ items -> null {% () => null %}
   | items item {% ([tail, head]) => ({ head, tail }) %}
 
 item -> %stmt {% ([s]) => mkNode(s, undefined, undefined) %}
-  | %stmt %lbrace items %rbrace {% ([s, o, c, e]) => ({ ...mkNode(s, toArray(c), e), open: o.pos }) %}
+  | %open items %close {% ([s, c, e]) => mkNode(s, toArray(c), e) %}

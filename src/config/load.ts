@@ -73,7 +73,11 @@ export function loadConfig(path: string, opts: LoadOptions = {}): LoadResult {
 function deepFreeze<T>(o: T): T {
   if (o && typeof o === 'object' && !Object.isFrozen(o)) {
     Object.freeze(o);
-    for (const v of Object.values(o)) deepFreeze(v);
+    const rec = o as Record<string, unknown>;
+    for (const k in rec) {
+      const v = rec[k];
+      if (v && typeof v === 'object') deepFreeze(v);
+    }
   }
   return o;
 }

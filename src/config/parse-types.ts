@@ -19,11 +19,15 @@ export interface AstNode {
   readonly close: SrcPos | undefined;
 }
 
-/** Token produced by the line lexer: a statement line, or a brace line (`words` empty). */
+/**
+ * Token produced by the line lexer: a statement line (`stmt`), a block header with its `{`
+ * (`open`, brace position in `open`), or a closing brace (`close`, `words` empty).
+ */
 export interface StmtToken {
-  readonly type: 'stmt' | 'lbrace' | 'rbrace';
+  readonly type: 'stmt' | 'open' | 'close';
   readonly words: readonly AstWord[];
   readonly pos: SrcPos;
+  readonly open: SrcPos | undefined;
   readonly value: string;
   readonly text: string;
   readonly line: number;

@@ -41,7 +41,6 @@ export function lineWords(l: PpLine, diags: DiagnosticSink): AstWord[] {
 class LineLexer implements nearley.Lexer {
   private i = 0;
   private depth = 0;
-  private prev: 'start' | 'stmt' | 'lbrace' | 'rbrace' = 'start';
   private pendingClose = 0;
   private lastPos: SrcPos = { file: '', line: 1, col: 1 };
 
@@ -58,7 +57,7 @@ class LineLexer implements nearley.Lexer {
     for (;;) {
       if (this.pendingClose > 0) {
         this.pendingClose--;
-        return tok('rbrace', [], this.lastPos);
+        return tok('close', [], this.lastPos, undefined);
       }
       const l = this.lines[this.i++];
       if (!l) {
@@ -81,21 +80,17 @@ class LineLexer implements nearley.Lexer {
       const pos = mapPos(l, 0);
       this.lastPos = pos;
       if (l.text === '{') {
-        if (this.prev !== 'stmt') {
-          this.diags.add(
-            'KA_ERR_CONF_UNEXPECTED_BRACE',
-            'warning',
-            KaClass.UnexpectedBrace,
-            pos,
-            '{',
-            "Unexpected '{' - ignoring",
-            "'{' right after a block keyword",
-          );
-          continue;
-        }
-        this.depth++;
-        this.prev = 'lbrace';
-        return tok('lbrace', [], pos);
+        // a '{' not right after a keyword line (those are taken with their keyword below)
+        this.diags.add(
+          'KA_ERR_CONF_UNEXPECTED_BRACE',
+          'warning',
+          KaClass.UnexpectedBrace,
+          pos,
+          '{',
+          "Unexpected '{' - ignoring",
+          "'{' right after a block keyword",
+        );
+        continue;
       }
       if (l.text === '}') {
         if (this.depth === 0) {
@@ -111,13 +106,17 @@ class LineLexer implements nearley.Lexer {
           continue;
         }
         this.depth--;
-        this.prev = 'rbrace';
-        return tok('rbrace', [], pos);
+        return tok('close', [], pos, undefined);
       }
       const words = lineWords(l, this.diags);
       if (words.length === 0) continue;
-      this.prev = 'stmt';
-      return tok('stmt', words, pos);
+      const nx = this.lines[this.i];
+      if (nx && nx.text === '{') {
+        this.i++;
+        this.depth++;
+        return tok('open', words, pos, mapPos(nx, 0));
+      }
+      return tok('stmt', words, pos, undefined);
     }
   }
 
@@ -130,12 +129,12 @@ class LineLexer implements nearley.Lexer {
   }
 
   has(name: string): boolean {
-    return name === 'stmt' || name === 'lbrace' || name === 'rbrace';
+    return name === 'stmt' || name === 'open' || name === 'close';
   }
 }
 
-function tok(type: StmtToken['type'], words: AstWord[], pos: SrcPos): StmtToken {
-  return { type, words, pos, value: type, text: type, line: pos.line, col: pos.col, offset: 0 };
+function tok(type: StmtToken['type'], words: AstWord[], pos: SrcPos, open: SrcPos | undefined): StmtToken {
+  return { type, words, pos, open, value: type, text: type, line: pos.line, col: pos.col, offset: 0 };
 }
 
 /** Parses preprocessed lines into a tree of statements and blocks. Never throws. */

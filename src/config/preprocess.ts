@@ -171,7 +171,7 @@ export class Preprocessor {
     const raw = text.split('\n');
     let pending: { name: string; lines: string[] } | undefined;
     for (let i = 0; i < raw.length; i++) {
-      let b = trim(stripComment({ text: raw[i]!, segs: [0, 1, 0] }));
+      let b = readLine(raw[i]!);
       const lineNo = i + 1;
       if (pending) {
         const cont = b.text.endsWith('\\');
@@ -620,7 +620,7 @@ export class Preprocessor {
 
   private push(b: Buf, file: string, line: number): void {
     if (b.text.length === 0) return;
-    if (Buffer.byteLength(b.text) > MAX_LINE) {
+    if (b.text.length > MAX_LINE / 4 && Buffer.byteLength(b.text) > MAX_LINE) {
       this.diags.add(
         'KA_ERR_CONF_LINE_TOO_LONG',
         'error',
@@ -633,6 +633,18 @@ export class Preprocessor {
     }
     this.out.push({ text: b.text, file, line, segs: b.segs });
   }
+}
+
+/** One raw line, comment stripped and trimmed (fast path: no comment or escape characters). */
+function readLine(raw: string): Buf {
+  if (raw.indexOf('#') < 0 && raw.indexOf('!') < 0) {
+    let s = 0;
+    let e = raw.length;
+    while (s < e && isBlank(raw.charCodeAt(s))) s++;
+    while (e > s && isBlank(raw.charCodeAt(e - 1))) e--;
+    return { text: s === 0 && e === raw.length ? raw : raw.slice(s, e), segs: [0, s + 1, 0] };
+  }
+  return trim(stripComment({ text: raw, segs: [0, 1, 0] }));
 }
 
 /** Removes a `!`/`#` comment outside double quotes; `\#` and `\!` give the literal character. */

@@ -1,0 +1,139 @@
+#!/usr/bin/env node
+// Config parse + validate on a generated 50,000-line keepalived.conf (1,000 vrrp_instances,
+// 1,000 virtual servers x 10 real servers), side by side with Debian's `keepalived -t -f` on the
+// same file. Prints both medians and the ratio; writes bench/results/config.json.
+// Needs `npm run build` first (imports dist/). Target: under 1 s and faster than keepalived.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..', '..');
+const { loadConfig, sysfsInterfaceExists, systemScriptEnv } = await import(join(root, 'dist/config/load.js'));
+const { configTestExitCode } = await import(join(root, 'dist/config/diagnostics.js'));
+const RUNS = Number(process.env.BENCH_RUNS ?? 7);
+
+function generate() {
+  const out = ['global_defs {', '    router_id bench', '}'];
+  for (let i = 0; i < 1000; i++) {
+    // VRIDs repeat every 250 instances; a distinct multicast group keeps each (VRID, group) unique
+    out.push(
+      `vrrp_instance VI_${i} {`,
+      '    interface eth0',
+      `    virtual_router_id ${(i % 250) + 1}`,
+      `    mcast_dst_ip 224.0.1.${Math.floor(i / 250) + 1}`,
+      `    priority ${100 + (i % 50)}`,
+      `    virtual_ipaddress { 192.0.2.${(i % 250) + 1}/24 }`,
+      '}',
+    );
+  }
+  for (let v = 0; v < 1000; v++) {
+    out.push(
+      `virtual_server 203.0.113.${(v % 250) + 1} ${1000 + v} {`,
+      '    lvs_sched wlc',
+      '    lvs_method DR',
+      '    protocol TCP',
+    );
+    for (let r = 0; r < 10; r++) {
+      out.push(
+        `    real_server 198.51.100.${r + 1} ${1000 + v} {`,
+        '        weight 1',
+        '        TCP_CHECK { connect_timeout 3 }',
+        '    }',
+      );
+    }
+    out.push('}');
+  }
+  return `${out.join('\n')}\n`;
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
+
+const dir = mkdtempSync(join(tmpdir(), 'kt-bench-config-'));
+try {
+  const file = join(dir, 'keepalived.conf');
+  const text = generate();
+  writeFileSync(file, text);
+  const lines = text.split('\n').length - 1;
+
+  // ours, in process: preprocess + parse + keyword checks + defaults + freeze, with the config
+  // test's interface and script checks
+  const ours = [];
+  let oursExit = -1;
+  let counts = {};
+  for (let i = 0; i < RUNS + 1; i++) {
+    const t0 = process.hrtime.bigint();
+    const { config, diagnostics } = loadConfig(file, {
+      configId: 'bench',
+      interfaceExists: sysfsInterfaceExists,
+      scripts: systemScriptEnv,
+    });
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    if (i > 0) ours.push(ms); // first run warms the JIT
+    oursExit = configTestExitCode(diagnostics);
+    counts = {
+      vrrpInstances: config.vrrpInstances.length,
+      virtualServers: config.virtualServers.length,
+      realServers: config.virtualServers.reduce((n, vs) => n + vs.realServers.length, 0),
+    };
+  }
+
+  // ours, whole process: `node bin/keepalived-ts.js -t -f FILE` (Node start-up included)
+  const oursCli = [];
+  for (let i = 0; i < RUNS; i++) {
+    const t0 = process.hrtime.bigint();
+    spawnSync(process.execPath, [join(root, 'bin/keepalived-ts.js'), '-t', '-f', file], { stdio: 'ignore' });
+    oursCli.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+
+  // keepalived -t -f FILE (whole process), if installed
+  const ka = [];
+  let kaExit = null;
+  const KA = '/usr/sbin/keepalived';
+  if (existsSync(KA)) {
+    for (let i = 0; i < RUNS; i++) {
+      const t0 = process.hrtime.bigint();
+      const r = spawnSync(KA, ['-t', '-f', file, '-i', 'bench'], { stdio: 'ignore', timeout: 120_000 });
+      ka.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      kaExit = r.status;
+    }
+  }
+
+  const result = {
+    lines,
+    ...counts,
+    runs: RUNS,
+    oursParseValidateMs: Number(median(ours).toFixed(1)),
+    oursCliMs: Number(median(oursCli).toFixed(1)),
+    keepalivedMs: ka.length ? Number(median(ka).toFixed(1)) : null,
+    ratioKeepalivedOverOurs: ka.length ? Number((median(ka) / median(ours)).toFixed(2)) : null,
+    ratioKeepalivedOverOursCli: ka.length ? Number((median(ka) / median(oursCli)).toFixed(2)) : null,
+    oursExit,
+    keepalivedExit: kaExit,
+    node: process.version,
+  };
+  console.log(
+    `config: ${lines} lines, ${counts.vrrpInstances} vrrp_instances, ${counts.virtualServers} virtual servers, ${counts.realServers} real servers`,
+  );
+  console.log(
+    `  ours  parse+validate (in process, median of ${RUNS}): ${result.oursParseValidateMs} ms  (exit ${oursExit})`,
+  );
+  console.log(`  ours  keepalived-ts -t (whole process, median):   ${result.oursCliMs} ms`);
+  if (ka.length) {
+    console.log(
+      `  keepalived -t (whole process, median):             ${result.keepalivedMs} ms  (exit ${kaExit})`,
+    );
+    console.log(
+      `  ratio keepalived / ours: ${result.ratioKeepalivedOverOurs} (in process), ${result.ratioKeepalivedOverOursCli} (whole process)`,
+    );
+  } else console.log('  keepalived not installed: no comparison');
+  mkdirSync(join(root, 'bench', 'results'), { recursive: true });
+  writeFileSync(join(root, 'bench', 'results', 'config.json'), `${JSON.stringify(result, null, 2)}\n`);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
