@@ -4,11 +4,13 @@
  * calls process.exit so tests can drive it.
  */
 import { appendFileSync } from 'node:fs';
-import { runGenhash } from '../check/genhash.js';
 import { configTestExitCode, type Diagnostic, formatDiagnostic } from '../config/diagnostics.js';
 import { loadConfig, sysfsInterfaceExists, systemScriptEnv } from '../config/load.js';
 import { type CliOptions, parseOptions, USAGE } from './options.js';
-import { DEFAULT_CONFIG_FILE, runDaemon } from './run.js';
+
+// Daemon mode and genhash pull in the whole runtime (native addon, VRRP, IPVS, checkers): they are
+// imported on demand so that -t, --dump-config, -v and --signum start quickly.
+const DEFAULT_CONFIG_FILE = '/etc/keepalived/keepalived.conf';
 
 const VERSION = 'keepalived-ts 0.1.0 (keepalived v2.2.7 compatible)';
 
@@ -56,14 +58,18 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
       io.stdout(`${n}\n`);
       return 0;
     }
-    case 'genhash':
+    case 'genhash': {
+      const { runGenhash } = await import('../check/genhash.js');
       return runGenhash(opts.genhashArgs);
+    }
     case 'config-test':
       return configTest(opts, io);
     case 'dump-config':
       return dumpConfig(opts, io);
-    default:
+    default: {
+      const { runDaemon } = await import('./run.js');
       return runDaemon({ ...opts, configFile: opts.configFile ?? DEFAULT_CONFIG_FILE });
+    }
   }
 }
 
