@@ -10,7 +10,11 @@ const out = join(root, 'src/config/generated');
 mkdirSync(out, { recursive: true });
 const nearleyc = join(root, 'node_modules/nearley/bin/nearleyc.js');
 for (const f of readdirSync(join(root, 'grammar')).filter((n) => n.endsWith('.ne'))) {
-  execFileSync(process.execPath, [nearleyc, join(root, 'grammar', f), '-o', join(out, f.replace(/\.ne$/, '.ts'))], {
-    stdio: 'inherit',
-  });
+  execFileSync(
+    process.execPath,
+    [nearleyc, join(root, 'grammar', f), '-o', join(out, f.replace(/\.ne$/, '.ts'))],
+    {
+      stdio: 'inherit',
+    },
+  );
 }
