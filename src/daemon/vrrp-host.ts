@@ -601,10 +601,20 @@ export class VrrpHost {
     } catch {
       vrid = undefined;
     }
-    const targets = vrid === undefined ? undefined : byVrid.get(vrid);
+    if (vrid === undefined) {
+      // Too short (or not IP) to name a VRID: every instance on this socket counts the rejection.
+      const all = [...byVrid.values()].flat();
+      const first = all[0];
+      const res = first ? validateAdvert(rx, { ...first.validate, inBackup: false, ahSeq: 0 }) : undefined;
+      const code = res && !res.ok ? res.code : 'KA_ERR_VRRP_RX_TRUNCATED';
+      this.counters.inc(`vrrp.rx.${code}`);
+      for (const b of all) b.inst.counters.inc(`vrrp.rx.${code}`);
+      return;
+    }
+    const targets = byVrid.get(vrid);
     if (!targets) {
-      this.counters.inc(vrid === undefined ? 'vrrp.rx.KA_ERR_VRRP_TRUNCATED' : 'vrrp.unknown_vrid');
-      if (this.config.global.logUnknownVrids && vrid !== undefined)
+      this.counters.inc('vrrp.unknown_vrid');
+      if (this.config.global.logUnknownVrids)
         this.log.info(`Unknown VRID ${vrid} received on ${m.ifindex ?? '?'} from ${m.src} - ignoring`);
       return;
     }
