@@ -87,6 +87,7 @@ t=$(ms); ${drv} apply b.json a.json > ours-1pct.out; echo "ours_1pct_process $((
 cat ours-1pct.out; cmp_tables ours-b.tab
 t=$(ms); ${drv} plan b.json > ours-noop.out; echo "ours_noop_process $(( $(ms) - t ))"
 cat ours-noop.out
+${drv} read b.json
 ipvsadm -C
 t=$(ms); ipvsadm -R < a.rules; echo "ipvsadm_restore_process $(( $(ms) - t ))"
 cmp_tables adm.tab
@@ -125,7 +126,7 @@ ipvsadm -C
     .split('\n')
     .filter((l) => l.startsWith('@@'))
     .map((l) => JSON.parse(l.slice(2)));
-  const [apply, pct, noop] = at;
+  const [apply, pct, noop, read] = at;
   if (!/same_table_after_apply yes/.test(out) || !/same_table_after_1pct yes/.test(out)) {
     throw new Error(`tables differ between keepalived-ts and ipvsadm:\n${out}`);
   }
@@ -146,6 +147,8 @@ ipvsadm -C
       change1pctProcessMs: num('ours_1pct_process'),
       noopOps: noop.ops,
       noopReadAndPlanMs: r2(noop.readMs + noop.planMs),
+      readTableMedianMs: r2(read.readTogetherMs),
+      destDumpsOneByOneMedianMs: r2(read.destDumpsOneByOneMs),
     },
     ipvsadm: {
       restoreProcessMs: num('ipvsadm_restore_process'),

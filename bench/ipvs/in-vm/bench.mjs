@@ -1,5 +1,7 @@
 // Runs inside the kernel VM: node bench.mjs DIST STEP SPECFILE [PREVSPEC]
-// STEP apply: read table + plan + apply SPECFILE; prints "@@" + JSON timings.
+// STEP apply: read table + plan + apply SPECFILE. STEP plan: read + plan only. STEP read: time
+// readTable (all dest dumps issued at once) against one dest dump at a time, REPEAT times each.
+// Prints "@@" + JSON timings.
 import { readFileSync } from 'node:fs';
 
 const [dist, step, specFile, prevFile] = process.argv.slice(2);
@@ -11,6 +13,24 @@ const { applyPlan } = await import(`${dist}/src/ipvs/apply.js`);
 const table = (f) => buildDesired(JSON.parse(readFileSync(f, 'utf8')), new Map()).table;
 const t0 = performance.now();
 const ipvs = await NetlinkIpvs.open();
+if (step === 'read') {
+  const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+  const together = [];
+  const oneByOne = [];
+  for (let i = 0; i < 3; i++) {
+    let t = performance.now();
+    const tab = await ipvs.readTable();
+    together.push(performance.now() - t);
+    t = performance.now();
+    for (const { svc } of tab.values()) await ipvs.readDests(svc);
+    oneByOne.push(performance.now() - t);
+  }
+  ipvs.close();
+  console.log(
+    `@@${JSON.stringify({ step, readTogetherMs: median(together), destDumpsOneByOneMs: median(oneByOne) })}`,
+  );
+  process.exit(0);
+}
 const desired = table(specFile);
 const owned = ownedKeys(desired, ...(prevFile ? [table(prevFile)] : []));
 const t1 = performance.now();
