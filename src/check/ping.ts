@@ -1,13 +1,15 @@
 /**
- * PING_CHECK: one ICMP echo. Node has no raw or ICMP datagram sockets, and the kernel's unprivileged
- * ICMP sockets depend on net.ipv4.ping_group_range; until the addon offers an ICMP socket this runs
- * Debian's `ping` (iputils-ping) as a child process through execa, one echo with connect_timeout as
- * its deadline, so the daemon's thread never blocks.
+ * PING_CHECK: one ICMP echo. Node has no raw or ICMP datagram sockets: with the privilege to open one,
+ * the addon's raw ICMP socket is used (icmp.ts). Otherwise (no CAP_NET_RAW, addon not built) and for
+ * `fwmark` (SO_MARK is not applied on raw sockets yet), Debian's `ping` (iputils-ping) runs as a child
+ * process through execa — unprivileged ICMP sockets depend on net.ipv4.ping_group_range, which ping
+ * handles — one echo with connect_timeout as its deadline, so the daemon's thread never blocks.
  */
 import net from 'node:net';
 import { execa } from 'execa';
 import { KaError } from '../core/errors.js';
 import { checkConnOpts, fail, target } from './common.js';
+import { runRaw } from './icmp.js';
 import type { CheckResult, PingCheckSpec } from './types.js';
 
 export function pingArgs(spec: PingCheckSpec): string[] {
@@ -33,6 +35,15 @@ export function pingArgs(spec: PingCheckSpec): string[] {
 export async function run(spec: PingCheckSpec, signal: AbortSignal): Promise<CheckResult> {
   const bad = checkConnOpts({ ...spec, connectPort: spec.connectPort || 1 });
   if (bad) return fail(bad);
+  if (spec.fwmark === undefined) {
+    const raw = await runRaw(spec, signal);
+    if (raw) return raw;
+  }
+  return runPingCommand(spec, signal);
+}
+
+/** The ping(8) path. */
+export async function runPingCommand(spec: PingCheckSpec, signal: AbortSignal): Promise<CheckResult> {
   const details = { target: target(spec) };
   try {
     const r = await execa('ping', pingArgs(spec), {

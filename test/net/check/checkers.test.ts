@@ -16,6 +16,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import * as dns from '../../../src/check/dns.js';
 import { runGenhash } from '../../../src/check/genhash.js';
 import * as http from '../../../src/check/http.js';
+import { runRaw } from '../../../src/check/icmp.js';
 import { runCheck } from '../../../src/check/index.js';
 import * as ping from '../../../src/check/ping.js';
 import { Scheduler } from '../../../src/check/schedule.js';
@@ -217,12 +218,11 @@ describeIf('health checkers against real servers (netns)', needRoot, () => {
         new AbortController().signal,
       ),
     ).toMatchObject({ ok: true });
-    expect(
-      await ping.run(
-        { kind: 'PING_CHECK', ...conn(0), connectTimeout: 1, ...TIMING },
-        new AbortController().signal,
-      ),
-    ).toEqual({ ok: true });
+    // Raw ICMP socket (we are root) and the ping(8) fallback.
+    const pingSpec = { kind: 'PING_CHECK' as const, ...conn(0), connectTimeout: 1, ...TIMING };
+    expect(await runRaw(pingSpec, new AbortController().signal)).toEqual({ ok: true });
+    expect(await ping.run(pingSpec, new AbortController().signal)).toEqual({ ok: true });
+    expect(await ping.runPingCommand(pingSpec, new AbortController().signal)).toEqual({ ok: true });
   });
 
   it.each([
@@ -278,9 +278,21 @@ describeIf('health checkers against real servers (netns)', needRoot, () => {
       ok: false,
       error: { code: 'KA_ERR_CHECK_REFUSED' },
     });
-    expect(
-      await once({ kind: 'PING_CHECK', ...conn(0), connectIp: '198.51.100.3', connectTimeout: 1, ...TIMING }),
-    ).toMatchObject({ ok: false, error: { code: 'KA_ERR_CHECK_PING' } });
+    const absent = {
+      kind: 'PING_CHECK' as const,
+      ...conn(0),
+      connectIp: '198.51.100.3',
+      connectTimeout: 1,
+      ...TIMING,
+    };
+    expect(await once(absent)).toMatchObject({
+      ok: false,
+      error: { code: expect.stringMatching(/^KA_ERR_CHECK_(PING|UNREACHABLE)$/) },
+    });
+    expect(await ping.runPingCommand(absent, new AbortController().signal)).toMatchObject({
+      ok: false,
+      error: { code: 'KA_ERR_CHECK_PING' },
+    });
     await setMode('ok');
   });
 

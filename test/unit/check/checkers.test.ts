@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { classifyReply, encodeQuery } from '../../../src/check/dns.js';
 import * as file from '../../../src/check/file.js';
 import { checkHttpSpec, regexAccepted, requestBytes, statusAccepted } from '../../../src/check/http.js';
+import { classifyIcmp, encodeEcho } from '../../../src/check/icmp.js';
 import { runCheck } from '../../../src/check/index.js';
 import * as misc from '../../../src/check/misc.js';
 import { pingArgs } from '../../../src/check/ping.js';
@@ -13,6 +14,7 @@ import { replyCode, replyEnd } from '../../../src/check/smtp.js';
 import { defaultTiming, type HttpCheckSpec, type MiscCheckSpec } from '../../../src/check/types.js';
 import { matchesPattern, parseHex } from '../../../src/check/udp.js';
 import { isKaError } from '../../../src/core/errors.js';
+import { internetChecksum } from '../../../src/wire/checksum.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kt-check-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -257,6 +259,36 @@ describe('SMTP, DNS, UDP, PING pieces', () => {
         replyCode(b);
         matchesPattern(b, 'xx00');
         file.interpretValue({ weight: 3 }, b.toString('latin1'));
+        return true;
+      }),
+    );
+  });
+});
+
+describe('PING_CHECK ICMP echo', () => {
+  it('encodes echo requests (IPv4 checksum verifies) and classifies replies and errors', () => {
+    const req = encodeEcho(false, 0x4242, 1);
+    expect(req[0]).toBe(8);
+    expect(internetChecksum(req)).toBe(0);
+    const ipHeader = Buffer.alloc(20);
+    ipHeader[0] = 0x45;
+    const reply = Buffer.from(req);
+    reply[0] = 0;
+    expect(classifyIcmp(false, Buffer.concat([ipHeader, reply]), 0x4242, 1)).toBe('reply');
+    expect(classifyIcmp(false, Buffer.concat([ipHeader, reply]), 0x4243, 1)).toBe('ignore');
+    const unreach = Buffer.concat([ipHeader, Buffer.from([3, 1, 0, 0, 0, 0, 0, 0]), ipHeader, req]);
+    expect(classifyIcmp(false, unreach, 0x4242, 1)).toBe('unreachable');
+    const v6 = encodeEcho(true, 7, 1);
+    expect(v6[0]).toBe(128);
+    const v6reply = Buffer.from(v6);
+    v6reply[0] = 129;
+    expect(classifyIcmp(true, v6reply, 7, 1)).toBe('reply');
+    expect(
+      classifyIcmp(true, Buffer.concat([Buffer.from([1, 3, 0, 0, 0, 0, 0, 0]), Buffer.alloc(40), v6]), 7, 1),
+    ).toBe('unreachable');
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 120 }), fc.boolean(), (bytes, isV6) => {
+        classifyIcmp(isV6, Buffer.from(bytes), 1, 1);
         return true;
       }),
     );
