@@ -142,13 +142,16 @@ class Checker_ {
       );
       return;
     }
-    if (kw.dep && kw.dep.cls !== 'silent') {
+    if (kw.dep) {
+      // keepalived accepts silent aliases without recording anything: we warn without changing
+      // the config-test exit code
+      const silent = kw.dep.cls === 'silent';
       this.report(
         'KA_ERR_CONF_DEPRECATED',
-        kw.dep.cls,
+        silent ? KaClass.None : (kw.dep.cls as KaClass),
         n.pos,
         n.keyword,
-        `'${n.keyword}' is deprecated`,
+        silent ? `'${n.keyword}' is an old alias of '${kw.dep.use}'` : `'${n.keyword}' is deprecated`,
         kw.dep.use ? `'${kw.dep.use}'` : undefined,
       );
     }

@@ -296,7 +296,7 @@ export const VRRP_INSTANCE: Table = {
   version: INT(2, 3),
   native_ipv6: { v: flagArg, dep: { use: undefined, cls: KaClass.Deprecated } },
   mcast_src_ip: { v: ipArg() },
-  unicast_src_ip: { key: 'mcast_src_ip', v: ipArg() },
+  unicast_src_ip: { key: 'mcast_src_ip', v: ipArg() }, // same handler in keepalived, not an alias
   mcast_dst_ip: { v: ipArg() },
   track_src_ip: FLAG,
   unicast_peer: { lines: peerLine, multi: true },
