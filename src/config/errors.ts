@@ -22,7 +22,6 @@ export const ConfigErrors = defineCodes('config', {
   KA_ERR_CONF_BAD_NUMBER: 'a number is malformed or out of range',
   KA_ERR_CONF_BAD_VALUE: 'an argument is not one of the accepted values',
   KA_ERR_CONF_BAD_ADDRESS: 'an IP address or prefix is malformed',
-  KA_ERR_CONF_EXTRA_ARG: 'a keyword has arguments it ignores',
   KA_ERR_CONF_DEPRECATED: 'a deprecated keyword or form (still accepted)',
   KA_ERR_CONF_MISSING_REQUIRED: 'a block lacks a keyword it requires (the block is dropped)',
   KA_ERR_CONF_DUPLICATE: 'a name, VRID or server is defined twice',
