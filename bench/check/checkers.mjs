@@ -66,7 +66,7 @@ child = spawn(
     'exec',
     ns,
     process.execPath,
-    join(here, 'backends.mjs'),
+    join(here, 'fixtures', 'backends.mjs'),
     String(HTTP_BASE),
     String(TCP_BASE),
     String(PORTS),
