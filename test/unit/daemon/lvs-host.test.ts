@@ -405,3 +405,53 @@ describe('LvsHost: VRRP state (lvs_sync_daemon, ha_suspend)', () => {
     closeSync(world.fifo);
   });
 });
+
+const OMEGA_CONF = (second: string) => `
+global_defs {
+  lvs_notify_fifo ${FIFO}
+}
+virtual_server 192.0.2.50 80 {
+  delay_loop 2
+  lb_algo rr
+  lb_kind DR
+  protocol TCP
+  omega
+  quorum_down "/bin/echo quorum-down 50"
+  real_server 192.0.2.51 80 {
+    notify_down "/bin/echo down 51"
+    ${checker}
+  }
+  real_server ${second} 80 {
+    ${checker}
+  }
+}
+`;
+
+describe('LvsHost: omega and reload of real servers', () => {
+  it('omega: at stop the down notifiers of live real servers and quorum_down run', async () => {
+    const world = await makeWorld({}, OMEGA_CONF('192.0.2.52'));
+    await step(world, 0.2);
+    await world.host.stop();
+    closeSync(world.fifo);
+    expect([...world.scripts].sort()).toEqual(['/bin/echo down 51', '/bin/echo quorum-down 50']);
+    expect(await world.ipvs.readTable()).toEqual(new Map());
+  });
+
+  it('reload: a removed real server leaves, a new one is checked from scratch, the kept one is not restarted', async () => {
+    const world = await makeWorld({}, OMEGA_CONF('192.0.2.52'));
+    await step(world, 0.2);
+    expect(await dests(world, '192.0.2.50')).toEqual(['192.0.2.51=1', '192.0.2.52=1']);
+    world.attempts.length = 0;
+    world.down.add('192.0.2.53'); // the new server fails from its first check
+    await world.host.reload(load(OMEGA_CONF('192.0.2.53')));
+    await settle();
+    // not alpha: the new server starts up, as keepalived adds it at once
+    expect(await dests(world, '192.0.2.50')).toEqual(['192.0.2.51=1', '192.0.2.53=1']);
+    await step(world, 0.2);
+    expect(world.attempts).toEqual(['192.0.2.53']); // warmup 0: only the new checker ran at once
+    await step(world, 1);
+    expect(await dests(world, '192.0.2.50')).toEqual(['192.0.2.51=1']);
+    await world.host.stop();
+    closeSync(world.fifo);
+  });
+});
