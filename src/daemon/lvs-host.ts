@@ -164,6 +164,7 @@ export class LvsHost {
 
   /** Opens IPVS (KA_ERR_IPVS_NO_FAMILY without it), programs the table, starts the checkers. */
   async start(): Promise<void> {
+    this.warnUnsupported(this.config);
     this.ops = this.deps.ipvs ?? (await this.openNetlink());
     await this.openFifos(this.config);
     this.model = await this.buildModel(this.config);
@@ -309,6 +310,18 @@ export class LvsHost {
     };
   }
 
+  /** Global LVS keywords this host does not apply: said once at start rather than ignored silently. */
+  private warnUnsupported(config: KeepalivedConfig): void {
+    const g = config.global;
+    if (g.lvsFlush)
+      this.log.warn(
+        'lvs_flush is not applied: the IPVS table is reconciled, services we did not create stay',
+      );
+    if (g.lvsFlushOnStop)
+      this.log.warn('lvs_flush_onstop is not applied: at stop only the configured services are removed');
+    if (g.lvsTimeouts) this.log.warn('lvs_timeouts is not applied yet (no IPVS set-timeout operation)');
+  }
+
   // ---- model ----
 
   /** The IPVS specs of the configuration; a virtual server that cannot be built is left out (logged). */
@@ -421,14 +434,26 @@ export class LvsHost {
       });
       return { add: (rs) => s.add(rs), remove: (id) => s.remove(id), stop: async () => s.stop() };
     }
-    const w = new CheckerWorker({
-      onEvent,
-      onError: (e: KaError) => {
-        this.deps.counters.inc(`lvs.checker_errors.${e.code}`);
-        this.log.error({ code: e.code }, e.message);
+    // The worker thread starts with the first checked real server.
+    let w: CheckerWorker | undefined;
+    const worker = () =>
+      new CheckerWorker({
+        onEvent,
+        onError: (e: KaError) => {
+          this.deps.counters.inc(`lvs.checker_errors.${e.code}`);
+          this.log.error({ code: e.code }, e.message);
+        },
+      });
+    return {
+      add: (rs) => {
+        w ??= worker();
+        w.add(rs);
       },
-    });
-    return { add: (rs) => w.add(rs), remove: (id) => w.remove(id), stop: () => w.stop() };
+      remove: (id) => w?.remove(id),
+      stop: async () => {
+        await w?.stop();
+      },
+    };
   }
 
   private onCheck(ev: RealServerEvent): void {
