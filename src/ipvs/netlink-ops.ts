@@ -4,7 +4,7 @@
  * become KA_ERR_IPVS_KERNEL naming the operation, the service (and destination) and the errno.
  */
 import { KaError } from '../core/errors.js';
-import { isSysError } from '../sys/errors.js';
+import { isSysError, SysErrors } from '../sys/errors.js';
 import { NETLINK_GENERIC, NetlinkSocket } from '../sys/netlink-socket.js';
 import { decodeFamily, getFamilyRequest } from '../wire/genl-ctrl.js';
 import {
@@ -89,7 +89,7 @@ export class NetlinkIpvs implements IpvsOps {
         attrs: r.attrs,
       });
     } catch (e) {
-      if (isSysError(e) && e.errno !== '' && e.code === 'KA_ERR_SYS_NETLINK') {
+      if (isSysError(e) && e.errno !== '' && e.code === SysErrors.KA_ERR_SYS_NETLINK) {
         throw ipvsKernelError(what, e.errno, { extAck: e.details.extAck });
       }
       throw e;
@@ -99,8 +99,8 @@ export class NetlinkIpvs implements IpvsOps {
   async readTable(): Promise<IpvsTable> {
     const t: IpvsTable = new Map();
     const svcs = (await this.send(ipvsRequest.dumpServices(), 'dump services')).map(decodeServiceMsg);
-    // One dump at a time: issuing all 100 at once (the transport queues them) measured slower in the
-    // kernel VM bench (every reply held in memory before decoding).
+    // One dump at a time: issuing all at once (the transport queues them) showed no consistent gain
+    // in the kernel VM bench and holds every reply in memory before decoding.
     for (const s of svcs) {
       const { stats, ...svc } = s;
       const key = serviceKeyString(svc);

@@ -1,6 +1,6 @@
 // Runs inside the kernel VM: node bench.mjs DIST STEP SPECFILE [PREVSPEC]
 // STEP apply: read table + plan + apply SPECFILE. STEP plan: read + plan only. STEP read: time
-// readTable (all dest dumps issued at once) against one dest dump at a time, REPEAT times each.
+// readTable (services + dests) and the dest dumps alone, one at a time, 3 times each (median).
 // Prints "@@" + JSON timings.
 import { readFileSync } from 'node:fs';
 
