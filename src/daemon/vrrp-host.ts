@@ -46,6 +46,7 @@ import {
 } from '../wire/vrrp.js';
 import { linkIsUp, type NetState } from './netstate.js';
 import type { ScriptResolver } from './scripts.js';
+import { VmacManager, vrrpMac } from './vmac.js';
 
 const SCOPES: Record<string, number> = {
   global: 0,
@@ -60,6 +61,17 @@ interface Bound {
   readonly inst: VrrpInstance;
   readonly ifname: string;
   readonly ifindex: number;
+  /** Where VIPs go by default and GARP/NA leave: the VMAC with use_vmac, else the interface. */
+  readonly vipIfindex: number;
+  /**
+   * Where adverts are received: the VMAC with use_vmac (keepalived joins the group there; a peer's
+   * advert from the same VRRP MAC is handed to our macvlan, never to the parent).
+   */
+  readonly rxIfname: string;
+  readonly rxIfindex: number;
+  /** Where adverts leave: the VMAC unless vmac_xmit_base. */
+  readonly txIfname: string;
+  readonly txIfindex: number;
   readonly family: 4 | 6;
   readonly protocol: number;
   readonly src: string;
@@ -100,6 +112,7 @@ export class VrrpHost {
   private readonly runner: ScriptRunner;
   private readonly notifier: Notifier;
   private readonly log: Logger;
+  private readonly vmacs: VmacManager;
 
   constructor(
     private readonly config: KeepalivedConfig,
@@ -109,6 +122,7 @@ export class VrrpHost {
     this.counters = deps.counters ?? new Counters();
     this.runner = new ScriptRunner({ clock: deps.clock, log: deps.log, counters: this.counters });
     this.notifier = new Notifier({ runner: this.runner, log: deps.log, counters: this.counters });
+    this.vmacs = new VmacManager(deps.net, deps.log);
   }
 
   get instances(): readonly VrrpInstance[] {
@@ -159,6 +173,7 @@ export class VrrpHost {
     this.rx.clear();
     this.tx.clear();
     this.arp.clear();
+    await this.vmacs.stop();
   }
 
   /** State for JSON output / data dumps. */
@@ -199,6 +214,16 @@ export class VrrpHost {
       (() => {
         throw new Error(`interface ${ifname} has no ${family === 4 ? 'IPv4' : 'IPv6 link-local'} address`);
       })();
+    const vmac = cfg.useVmac
+      ? await this.vmacs.create({
+          name: cfg.useVmac.ifname ?? `${this.config.global.vmacPrefix}.${cfg.vrid}`,
+          mac: cfg.useVmac.mac ?? vrrpMac(family, cfg.vrid),
+          parent: link,
+          family,
+          ...(family === 6 ? { linkLocal: src } : {}),
+        })
+      : undefined;
+    const tx = vmac && !cfg.vmacXmitBase ? vmac : link;
     const group =
       cfg.mcastDstIp ??
       (family === 4 ? this.config.global.vrrpMcastGroup4 : this.config.global.vrrpMcastGroup6);
@@ -276,6 +301,11 @@ export class VrrpHost {
       inst,
       ifname,
       ifindex: link.ifindex,
+      vipIfindex: vmac?.ifindex ?? link.ifindex,
+      rxIfname: (vmac ?? link).name,
+      rxIfindex: (vmac ?? link).ifindex,
+      txIfname: tx.name,
+      txIfindex: tx.ifindex,
       family,
       protocol,
       src,
@@ -541,18 +571,18 @@ export class VrrpHost {
   // ---- sockets ----
 
   private openSockets(b: Bound): void {
-    const k = sockKey(b.ifindex, b.family, b.protocol, b.unicast);
+    const k = sockKey(b.rxIfindex, b.family, b.protocol, b.unicast);
     let rx = this.rx.get(k);
     if (!rx) {
       const group = b.unicast ? undefined : b.dsts[0];
       const sock = RawSocket.open({
         family: b.family,
         protocol: b.protocol,
-        ifname: b.ifname,
-        ifindex: b.ifindex,
+        ifname: b.rxIfname,
+        ifindex: b.rxIfindex,
         ...(group ? { bindAddress: group } : {}),
       });
-      if (group) sock.join(group, b.ifindex);
+      if (group) sock.join(group, b.rxIfindex);
       const entry = { sock, byVrid: new Map<number, Bound[]>() };
       sock.on('message', (m) => this.onPacket(entry.byVrid, b.family, m));
       sock.on('error', (e) => {
@@ -565,15 +595,15 @@ export class VrrpHost {
     const list = rx.byVrid.get(b.cfg.vrid) ?? [];
     list.push(b);
     rx.byVrid.set(b.cfg.vrid, list);
-    const tk = sockKey(b.ifindex, b.family, b.protocol, false);
+    const tk = sockKey(b.txIfindex, b.family, b.protocol, false);
     if (!this.tx.has(tk)) {
       this.tx.set(
         tk,
         RawSocket.open({
           family: b.family,
           protocol: b.protocol,
-          ifname: b.ifname,
-          ifindex: b.ifindex,
+          ifname: b.txIfname,
+          ifindex: b.txIfindex,
           hdrincl: b.family === 4,
           receive: false,
           ttl: b.unicast ? b.cfg.unicastTtl : 255,
@@ -640,7 +670,7 @@ export class VrrpHost {
   }
 
   private send(b: Bound, advert: VrrpAdvert): void {
-    const sock = this.tx.get(sockKey(b.ifindex, b.family, b.protocol, false));
+    const sock = this.tx.get(sockKey(b.txIfindex, b.family, b.protocol, false));
     if (!sock) return;
     try {
       for (const dst of b.dsts) {
@@ -660,7 +690,7 @@ export class VrrpHost {
           });
           sock.send(pkt, dst);
         } else {
-          sock.send(encodeVrrp(advert, { src: b.src, dst }), dst, { src: b.src, ifindex: b.ifindex });
+          sock.send(encodeVrrp(advert, { src: b.src, dst }), dst, { src: b.src, ifindex: b.txIfindex });
         }
       }
       b.inst.counters.inc('vrrp.advert_sent');
@@ -677,7 +707,7 @@ export class VrrpHost {
   // ---- addresses and announcements ----
 
   private vipIfindex(b: Bound, v: AddressSpec): number | undefined {
-    return v.dev ? this.deps.net.link(v.dev)?.ifindex : b.ifindex;
+    return v.dev ? this.deps.net.link(v.dev)?.ifindex : b.vipIfindex;
   }
 
   private async setVips(b: Bound, add: boolean): Promise<void> {

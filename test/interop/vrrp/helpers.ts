@@ -142,7 +142,10 @@ export function makePair(
  * Run a step for every pair at once; all finish before a failure is reported, so the next step never
  * overlaps a pair still in this one. The error names the pair and carries its logs and notify calls.
  */
-export async function eachPair(pairs: readonly Pair[], f: (p: Pair) => Promise<void>): Promise<void> {
+export async function eachPair<P extends Pair>(
+  pairs: readonly P[],
+  f: (p: P) => Promise<void>,
+): Promise<void> {
   const results = await Promise.allSettled(pairs.map((p) => f(p)));
   const errors = results.flatMap((r, i) => {
     if (r.status === 'fulfilled') return [];

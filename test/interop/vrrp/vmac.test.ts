@@ -1,0 +1,156 @@
+/**
+ * use_vmac against keepalived, in both roles: the macvlan `vrrp.<VRID>` (VRRP MAC, mode private,
+ * addr_gen_mode none, keepalived's sysctls), the VIP on it, adverts and GARPs leaving with the VRRP
+ * MAC, crash failover to the peer's VMAC, and at a graceful stop the VMAC deleted and the parent's
+ * sysctls restored. vmac_xmit_base: adverts leave from the parent, GARPs still from the VMAC.
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { needKeepalived } from '../../lab/gates.js';
+import type { LabNode } from '../../lab/node.js';
+import { adverts, type Capture, garps, startCapture, waitFor, waitForHolders } from '../../lab/observe.js';
+import { createTopology, type Topology } from '../../lab/topology.js';
+import { describeIf } from '../../support/privilege.js';
+import {
+  eachPair,
+  genericCalls,
+  type Impl,
+  implName,
+  makePair,
+  nodeConfig,
+  type Pair,
+  pairNodes,
+  startImpl,
+} from './helpers.js';
+
+const HI = 150;
+const LO = 100;
+const CASES: readonly (readonly [Impl, Impl, number, boolean])[] = [
+  ['ts', 'ka', 11, false],
+  ['ka', 'ts', 21, false],
+  ['ts', 'ka', 31, true],
+];
+
+const vmacMac = (vrid: number) => `00:00:5e:00:01:${vrid.toString(16).padStart(2, '0')}`;
+
+async function sysctl(n: LabNode, ifname: string, key: string): Promise<number> {
+  return Number((await n.exec('cat', [`/proc/sys/net/ipv4/conf/${ifname}/${key}`])).trim());
+}
+
+async function linkDetails(n: LabNode, ifname: string) {
+  const out = await n.ip(['-d', '-j', 'link', 'show', 'dev', ifname]).catch(() => '[]');
+  return (
+    JSON.parse(out) as {
+      ifname: string;
+      address: string;
+      link?: string;
+      addr_gen_mode?: string;
+      inet6_addr_gen_mode?: string;
+      linkinfo?: { info_kind: string; info_data?: { mode?: string } };
+    }[]
+  )[0];
+}
+
+describeIf('use_vmac with keepalived', needKeepalived, () => {
+  let topo: Topology | undefined;
+  let cap: Capture;
+  let pairs: (Pair & { xmitBase: boolean })[] = [];
+
+  beforeAll(async () => {
+    topo = await createTopology({ nodes: pairNodes(CASES.map((c) => c[2])) });
+    pairs = CASES.map(([h, l, v, xb]) => ({
+      ...makePair(topo!, `vmac${xb ? '+xmit_base' : ''} ${h}/${l}`, h, l, v),
+      xmitBase: xb,
+    }));
+    cap = await startCapture(topo);
+  });
+
+  afterAll(async () => {
+    await cap?.stop();
+    await topo?.destroy();
+  });
+
+  const conf = (p: Pair & { xmitBase: boolean }, who: 'hi' | 'lo') =>
+    nodeConfig({
+      routerId: `${who}${p.vrid}`,
+      instances: [
+        {
+          vrid: p.vrid,
+          priority: who === 'hi' ? HI : LO,
+          vips: [`${p.vip}/24`],
+          notify: who === 'hi' ? p.hiRec : p.loRec,
+          extra: ['use_vmac', ...(p.xmitBase && who === 'hi' ? ['vmac_xmit_base'] : [])],
+        },
+      ],
+    });
+
+  it('VMAC created with the VRRP MAC and sysctls; VIP, adverts and GARPs on it; crash failover; removed at stop', async () => {
+    await eachPair(pairs, async (p) => {
+      const vm = `vrrp.${p.vrid}`;
+      const mac = vmacMac(p.vrid);
+      const loBefore = [await sysctl(p.lo, 'eth0', 'arp_ignore'), await sysctl(p.lo, 'eth0', 'arp_filter')];
+      p.hiD = startImpl(p.hi, p.hiImpl, conf(p, 'hi'), `${p.hiImpl}-hi`);
+      await waitForHolders([p.hi, p.lo], p.vip, [p.hi.name], 15_000);
+      p.loD = startImpl(p.lo, p.loImpl, conf(p, 'lo'), `${p.loImpl}-lo`);
+      await waitFor({
+        what: 'BACKUP notify of the low node',
+        probe: () => genericCalls(p.loRec),
+        until: (c) => c.includes(`INSTANCE VI_1 BACKUP ${LO}`),
+        timeoutMs: 10_000,
+      });
+      const l = await linkDetails(p.hi, vm);
+      expect(l).toMatchObject({ ifname: vm, address: mac, link: 'eth0' });
+      expect(l?.linkinfo?.info_kind).toBe('macvlan');
+      expect(l?.linkinfo?.info_data?.mode).toBe('private');
+      expect(l?.inet6_addr_gen_mode ?? l?.addr_gen_mode).toBe('none');
+      const onVmac = (await p.hi.addresses()).filter((a) => a.ifname === vm).map((a) => a.local);
+      expect(onVmac).toContain(p.vip);
+      const vmSysctls = {
+        arp_ignore: await sysctl(p.hi, vm, 'arp_ignore'),
+        accept_local: await sysctl(p.hi, vm, 'accept_local'),
+        rp_filter: await sysctl(p.hi, vm, 'rp_filter'),
+        promote_secondaries: await sysctl(p.hi, vm, 'promote_secondaries'),
+      };
+      expect(vmSysctls).toEqual({ arp_ignore: 1, accept_local: 1, rp_filter: 0, promote_secondaries: 1 });
+      expect([await sysctl(p.hi, 'eth0', 'arp_ignore'), await sysctl(p.hi, 'eth0', 'arp_filter')]).toEqual([
+        1, 1,
+      ]);
+      const ads = adverts(cap.frames(), p.vrid, p.hi.primaryAddress());
+      expect(ads.length).toBeGreaterThan(0);
+      // The IPv4 source stays the parent's address; the frame leaves from the VMAC unless vmac_xmit_base.
+      const wantAdvMac = p.xmitBase ? p.hi.link().mac : mac;
+      expect(new Set(ads.map((f) => f.srcMac))).toEqual(new Set([wantAdvMac]));
+      const g = garps(cap.frames(), p.vip);
+      expect(g.length).toBeGreaterThan(0);
+      expect(new Set(g.map((f) => f.srcMac))).toEqual(new Set([mac]));
+      console.log(
+        `vrrp ${p.label}: ${implName(p.hiImpl)} master on ${vm} (${mac}), ${ads.length} adverts from ${wantAdvMac}, ${g.length} GARPs from the VMAC`,
+      );
+
+      await p.hi.crash();
+      await waitForHolders([p.lo], p.vip, [p.lo.name], 10_000);
+      const loOn = (await p.lo.addresses()).filter((a) => a.local === p.vip).map((a) => a.ifname);
+      expect(loOn).toEqual([vm]);
+      await waitFor({
+        what: 'GARP from the new master VMAC',
+        probe: () => garps(cap.frames(), p.vip).filter((f) => f.tsUs > (g.at(-1)?.tsUs ?? 0)),
+        until: (x) => x.length > 0 && x.every((f) => f.srcMac === mac),
+        timeoutMs: 5_000,
+      });
+      // Restart the high node (the killed one left its VMAC behind), let it preempt, then stop it.
+      p.hiD = startImpl(p.hi, p.hiImpl, conf(p, 'hi'), `${p.hiImpl}-hi2`);
+      await waitForHolders([p.hi, p.lo], p.vip, [p.hi.name], 20_000);
+      await p.hiD.proc.stop();
+      await waitForHolders([p.hi, p.lo], p.vip, [p.lo.name], 10_000);
+      if (p.hiImpl === 'ts') expect(await linkDetails(p.hi, vm)).toBeUndefined();
+      // The low node never crashed: at its graceful stop its parent's sysctls come back.
+      await p.loD?.proc.stop();
+      await waitForHolders([p.hi, p.lo], p.vip, [], 5_000);
+      if (p.loImpl === 'ts') {
+        expect(await linkDetails(p.lo, vm)).toBeUndefined();
+        expect([await sysctl(p.lo, 'eth0', 'arp_ignore'), await sysctl(p.lo, 'eth0', 'arp_filter')]).toEqual(
+          loBefore,
+        );
+      }
+    });
+  });
+});
