@@ -17,6 +17,7 @@ import { createLogger, type Logger } from '../core/log.js';
 import { enterNetns } from '../sys/netns.js';
 import { sendUnixDatagram } from '../sys/unix-dgram.js';
 import { stateName } from '../vrrp/types.js';
+import { LvsHost } from './lvs-host.js';
 import { NetState } from './netstate.js';
 import { DEFAULT_PIDFILES, writePidFile } from './pidfile.js';
 import { ScriptResolver } from './scripts.js';
@@ -35,6 +36,12 @@ export interface DaemonOptions {
   allConfig?: boolean;
   /** -V: keep VIPs at stop. */
   dontReleaseVrrp?: boolean;
+  /** -I: keep the IPVS table at stop. */
+  dontReleaseIpvs?: boolean;
+  /** -P: VRRP only. */
+  vrrpOnly?: boolean;
+  /** -C: checkers (LVS) only. */
+  checkOnly?: boolean;
 }
 
 export const DEFAULT_CONFIG_FILE = '/etc/keepalived/keepalived.conf';
@@ -99,8 +106,38 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const counters = new Counters();
   const net = await NetState.open({ log, counters });
   const scripts = await ScriptResolver.create(config, log);
-  const vrrp = new VrrpHost(config, { clock: systemClock, log, counters, net, scripts });
-  await vrrp.start();
+  const runVrrp = config.vrrpInstances.length > 0 && !opts.checkOnly;
+  const runLvs = config.virtualServers.length > 0 && !opts.vrrpOnly;
+  const vrrp = runVrrp
+    ? new VrrpHost(config, { clock: systemClock, log, counters, net, scripts })
+    : undefined;
+  const lvs = runLvs
+    ? new LvsHost(config, {
+        clock: systemClock,
+        log,
+        counters,
+        scripts,
+        ...(opts.dontReleaseIpvs ? { dontRelease: true } : {}),
+      })
+    : undefined;
+  try {
+    await lvs?.start();
+  } catch (e) {
+    // keepalived's checker child logs and carries on without IPVS; VRRP must still run.
+    log.error({ err: e }, `LVS: ${(e as Error).message}`);
+  }
+  await vrrp?.start();
+  if (vrrp && lvs) {
+    // lvs_sync_daemon and ha_suspend follow the VRRP instances.
+    for (const inst of vrrp.instances) {
+      const tell = () => {
+        const s = stateName(inst.state);
+        lvs.vrrpStateChanged(inst.name, s === 'INIT' ? 'STOP' : s);
+      };
+      inst.onChange(tell);
+      tell();
+    }
+  }
   sdNotify('READY=1');
   log.info('Startup complete');
 
@@ -112,7 +149,9 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       log.info(`Stopping (${sig})`);
       sdNotify('STOPPING=1');
       try {
-        if (!opts.dontReleaseVrrp) await vrrp.stop();
+        // VRRP first: the peer takes over the VIPs while the checkers wind down.
+        if (vrrp && !opts.dontReleaseVrrp) await vrrp.stop();
+        await lvs?.stop();
       } catch (e) {
         log.error({ err: e }, 'error while stopping');
       }
@@ -138,12 +177,13 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
         log.warn('Reload (SIGHUP) is not implemented yet; configuration unchanged');
       },
       SIGUSR1: () => {
-        const lines = vrrp.snapshot().map((s) => JSON.stringify(s));
+        const lines = (vrrp?.snapshot() ?? []).map((s) => JSON.stringify(s));
+        if (lvs) lines.push(JSON.stringify({ lvs: lvs.snapshot() }));
         writeDump('keepalived.data', `${lines.join('\n')}\n`);
       },
       SIGUSR2: () => {
         const out: string[] = [];
-        for (const inst of vrrp.instances) {
+        for (const inst of vrrp?.instances ?? []) {
           const c = inst.counters;
           out.push(
             `VRRP Instance: ${inst.name}`,
