@@ -23,7 +23,7 @@ import {
   serviceKeyString,
 } from '../wire/ipvs.js';
 import { genlHeader, type NlMsg } from '../wire/netlink.js';
-import { IpvsErrors } from './errors.js';
+import { IpvsErrors, IpvsWireErrors } from './errors.js';
 import { type IpvsOp, type IpvsOps, type IpvsTable, ipvsKernelError } from './types.js';
 
 /** Resolves a generic netlink family name to its (dynamic) id on `sock`. */
@@ -35,7 +35,7 @@ export const resolveGenlFamily: FamilyResolver = async (sock, name) => {
   const m = msgs[0];
   if (!m)
     throw new KaError(
-      IpvsErrors.KA_ERR_IPVS_BAD_REPLY,
+      IpvsWireErrors.KA_ERR_IPVS_BAD_REPLY,
       `no reply resolving generic netlink family ${name}`,
       {},
     );
@@ -144,7 +144,7 @@ export class NetlinkIpvs implements IpvsOps {
   async info(): Promise<IpvsInfo> {
     const msgs = await this.send(ipvsRequest.getInfo(), 'get info');
     const m = msgs[0];
-    if (!m) throw new KaError(IpvsErrors.KA_ERR_IPVS_BAD_REPLY, 'GET_INFO got no reply message', {});
+    if (!m) throw new KaError(IpvsWireErrors.KA_ERR_IPVS_BAD_REPLY, 'GET_INFO got no reply message', {});
     return decodeInfoMsg(m);
   }
 
@@ -162,7 +162,7 @@ export class NetlinkIpvs implements IpvsOps {
 
   async timeouts(): Promise<IpvsTimeouts> {
     const m = (await this.send(ipvsRequest.getConfig(), 'get timeouts'))[0];
-    if (!m) throw new KaError(IpvsErrors.KA_ERR_IPVS_BAD_REPLY, 'GET_CONFIG got no reply message', {});
+    if (!m) throw new KaError(IpvsWireErrors.KA_ERR_IPVS_BAD_REPLY, 'GET_CONFIG got no reply message', {});
     return decodeConfigMsg(m);
   }
 

@@ -43,3 +43,10 @@ export function packetError(
 ): never {
   throw new KaError(code, message, details);
 }
+
+/** Error codes of the IPVS generic netlink codec (src/wire/ipvs.ts), documented in docs/errors/wire.md. */
+export const IpvsWireErrors = defineCodes('wire', {
+  KA_ERR_IPVS_BAD_REPLY:
+    'an IPVS generic netlink message lacks a required attribute or has one of the wrong size',
+  KA_ERR_IPVS_BAD_VALUE: 'a value to encode is out of range (address, port, scheduler name, flags)',
+});

@@ -8,7 +8,7 @@
  */
 import ipaddr from 'ipaddr.js';
 import { KaError } from '../core/errors.js';
-import { IpvsErrors } from '../ipvs/errors.js';
+import { IpvsWireErrors } from './errors.js';
 import {
   type AttrSpec,
   attrMap,
@@ -221,10 +221,10 @@ export interface IpvsTimeouts {
 }
 
 function badValue(message: string, details: Record<string, unknown>): never {
-  throw new KaError(IpvsErrors.KA_ERR_IPVS_BAD_VALUE, message, details);
+  throw new KaError(IpvsWireErrors.KA_ERR_IPVS_BAD_VALUE, message, details);
 }
 function badReply(message: string, details: Record<string, unknown> = {}): never {
-  throw new KaError(IpvsErrors.KA_ERR_IPVS_BAD_REPLY, message, details);
+  throw new KaError(IpvsWireErrors.KA_ERR_IPVS_BAD_REPLY, message, details);
 }
 
 // ---------------------------------------------------------------------------------------------
