@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
+import { destroyNetnsSync, registerCleanup } from '../../lab/resources.js';
 
 export interface VethLab {
   a: string;
@@ -17,12 +18,23 @@ export async function createVethLab(): Promise<VethLab> {
   const tag = randomBytes(4).toString('hex');
   const a = `kt${tag}a`;
   const b = `kt${tag}b`;
+  // Also removed by the lab's exit/signal hook if the test process dies before destroy().
+  const release = registerCleanup(`veth-lab ${a} ${b}`, () => {
+    for (const ns of [a, b]) {
+      try {
+        destroyNetnsSync(ns);
+      } catch {
+        // already gone
+      }
+    }
+  });
   const lab: VethLab = {
     a,
     b,
     async destroy() {
       // Deleting a namespace removes its veth end, and with it the peer.
       for (const ns of [a, b]) await ip('netns', 'del', ns).catch(() => undefined);
+      release();
     },
   };
   try {
