@@ -158,6 +158,19 @@ export class VmacManager {
     );
   }
 
+  /** Delete one VMAC (an instance removed by reload). */
+  async remove(name: string): Promise<void> {
+    const ifindex = this.created.get(name);
+    if (ifindex === undefined) return;
+    this.created.delete(name);
+    try {
+      await this.net.request(delLink(ifindex));
+    } catch (e) {
+      if (!isSysError(e, 'ENODEV'))
+        this.log.warn({ err: e }, `(${name}) cannot delete VMAC: ${(e as Error).message}`);
+    }
+  }
+
   /** Delete every VMAC made here and put the parents' sysctls back. Errors are logged, not thrown. */
   async stop(): Promise<void> {
     for (const [name, ifindex] of this.created) {

@@ -45,6 +45,7 @@ import {
   type VrrpAdvert,
 } from '../wire/vrrp.js';
 import { linkIsUp, type NetState } from './netstate.js';
+import { planReload, type ReloadPlan } from './reload.js';
 import type { ScriptResolver } from './scripts.js';
 import { VmacManager, vrrpMac } from './vmac.js';
 
@@ -57,7 +58,7 @@ const SCOPES: Record<string, number> = {
 };
 
 interface Bound {
-  readonly cfg: VrrpInstanceCfg;
+  cfg: VrrpInstanceCfg;
   readonly inst: VrrpInstance;
   readonly ifname: string;
   readonly ifindex: number;
@@ -77,9 +78,15 @@ interface Bound {
   readonly src: string;
   readonly dsts: readonly string[];
   readonly unicast: boolean;
-  readonly validate: Omit<ValidateInstance, 'inBackup' | 'masterAddress' | 'ahSeq'>;
-  readonly vips: readonly AddressSpec[];
-  readonly notify: InstanceNotifyConfig;
+  validate: Omit<ValidateInstance, 'inBackup' | 'masterAddress' | 'ahSeq'>;
+  vips: readonly AddressSpec[];
+  notify: InstanceNotifyConfig;
+  /** The advert template handed to the instance (its address list is updated in place on reload). */
+  readonly template: { addresses: string[] };
+  /** VMAC made for this instance, if any. */
+  readonly vmacName: string | undefined;
+  /** Removed by a reload: its STOP notify is reported as DELETED (FAULT without notify_deleted). */
+  deleting: boolean;
   tracking: InstanceTracking | undefined;
   /** Sync group state captured for each pending notify action, in order. */
   readonly groupStateAtNotify: (NotifyState | undefined)[];
@@ -115,7 +122,7 @@ export class VrrpHost {
   private readonly vmacs: VmacManager;
 
   constructor(
-    private readonly config: KeepalivedConfig,
+    private config: KeepalivedConfig,
     private readonly deps: VrrpHostDeps,
   ) {
     this.log = deps.log;
@@ -174,6 +181,89 @@ export class VrrpHost {
     this.tx.clear();
     this.arp.clear();
     await this.vmacs.stop();
+  }
+
+  /**
+   * SIGHUP: apply `next` (see reload.ts). Kept instances keep their state (no transition); their VIP
+   * set and notify scripts follow the new configuration. Removed instances stop (priority 0 from a
+   * master, VIPs removed, FAULT/DELETED notify); new ones start in BACKUP. Returns the plan applied.
+   */
+  async reload(next: KeepalivedConfig): Promise<ReloadPlan> {
+    const plan = planReload(this.config, next);
+    for (const cfg of plan.removed) {
+      const b = this.bound.find((x) => x.cfg === cfg);
+      if (!b) continue;
+      this.log.info(`(${cfg.name}) removed by reload`);
+      b.deleting = true;
+      b.inst.stop();
+      await b.inst.idle();
+      b.inst.kill();
+      b.tracking = undefined;
+      await this.unbind(b);
+    }
+    for (const k of plan.kept) {
+      const b = this.bound.find((x) => x.cfg === k.old);
+      if (!b) continue;
+      const c = k.next;
+      const family = b.family;
+      const advertAddrs = c.virtualIpaddress
+        .filter((v) => (v.family === 'inet6' ? 6 : 4) === family)
+        .map((v) => v.address);
+      b.cfg = c;
+      b.vips = [...c.virtualIpaddress, ...c.virtualIpaddressExcluded];
+      b.template.addresses.splice(0, b.template.addresses.length, ...advertAddrs);
+      b.validate = { ...b.validate, vips: advertAddrs };
+      b.notify = await this.notifyConfig(c);
+      if (b.inst.machine.vipsSet) {
+        await Promise.all([
+          ...k.vipsAdded.map((v) => this.setVip(b, v, true)),
+          ...k.vipsRemoved.map((v) => this.setVip(b, v, false)),
+        ]);
+        if (k.vipsAdded.length > 0) this.announce(b, c.garp.masterRepeat);
+      }
+      if (k.unapplied.length > 0)
+        this.log.warn(
+          `(${c.name}) reload: changed ${k.unapplied.join(', ')} not applied to the running instance (restart to apply)`,
+        );
+    }
+    this.config = next;
+    for (const cfg of plan.added) {
+      try {
+        const b = await this.bind(cfg);
+        this.bound.push(b);
+        await this.removeStaleVips(b);
+        b.inst.start();
+        const t = b.tracking?.result;
+        if (t && (t.fault || t.initPending)) b.inst.fault();
+      } catch (e) {
+        this.counters.inc('vrrp.instance_errors');
+        this.log.error({ err: e, instance: cfg.name }, `(${cfg.name}) cannot start: ${(e as Error).message}`);
+      }
+    }
+    return plan;
+  }
+
+  /** Take a removed instance off its sockets (closing those nobody else uses) and drop its VMAC. */
+  private async unbind(b: Bound): Promise<void> {
+    const i = this.bound.indexOf(b);
+    if (i >= 0) this.bound.splice(i, 1);
+    const rk = sockKey(b.rxIfindex, b.family, b.protocol, b.unicast);
+    const rx = this.rx.get(rk);
+    if (rx) {
+      const list = (rx.byVrid.get(b.cfg.vrid) ?? []).filter((x) => x !== b);
+      if (list.length > 0) rx.byVrid.set(b.cfg.vrid, list);
+      else rx.byVrid.delete(b.cfg.vrid);
+      if (rx.byVrid.size === 0) {
+        rx.sock.close();
+        this.rx.delete(rk);
+      }
+    }
+    const tk = sockKey(b.txIfindex, b.family, b.protocol, false);
+    if (!this.bound.some((x) => sockKey(x.txIfindex, x.family, x.protocol, false) === tk)) {
+      this.tx.get(tk)?.close();
+      this.tx.delete(tk);
+    }
+    if (b.vmacName) await this.vmacs.remove(b.vmacName);
   }
 
   /** State for JSON output / data dumps. */
@@ -268,34 +358,32 @@ export class VrrpHost {
     });
     // `b` is filled in below; the instance's I/O callbacks only run after start().
     const b = {} as Bound;
-    const inst = new VrrpInstance(
-      mc,
-      {
-        addresses: advertAddrs,
-        authType,
-        authData: authType === VRRP_AUTH_PASS ? authData : Buffer.alloc(8),
+    const template = {
+      addresses: advertAddrs,
+      authType,
+      authData: authType === VRRP_AUTH_PASS ? authData : Buffer.alloc(8),
+    };
+    const inst = new VrrpInstance(mc, template, {
+      clock: this.deps.clock,
+      logger: this.log,
+      transport: { send: (a) => this.send(b, a) },
+      addresses: { addVips: () => this.setVips(b, true), removeVips: () => this.setVips(b, false) },
+      announcer: { announce: (rounds) => this.announce(b, rounds) },
+      // The sync group's state when the transition was decided (notify actions run later, after
+      // the VIPs): keepalived compares it with the instance's new state to suppress follow-up notifies.
+      onAction: (a) => {
+        if (a.type !== 'notify') return;
+        const g = cfg.syncGroup ? this.groups.find((x) => x.name === cfg.syncGroup) : undefined;
+        b.groupStateAtNotify.push(g ? (stateName(g.state) as NotifyState) : undefined);
       },
-      {
-        clock: this.deps.clock,
-        logger: this.log,
-        transport: { send: (a) => this.send(b, a) },
-        addresses: { addVips: () => this.setVips(b, true), removeVips: () => this.setVips(b, false) },
-        announcer: { announce: (rounds) => this.announce(b, rounds) },
-        // The sync group's state when the transition was decided (notify actions run later, after
-        // the VIPs): keepalived compares it with the instance's new state to suppress follow-up notifies.
-        onAction: (a) => {
-          if (a.type !== 'notify') return;
-          const g = cfg.syncGroup ? this.groups.find((x) => x.name === cfg.syncGroup) : undefined;
-          b.groupStateAtNotify.push(g ? (stateName(g.state) as NotifyState) : undefined);
+      notifier: {
+        notify: (state, prio) => {
+          const reported = b.deleting && state === 'STOP' ? 'DELETED' : state;
+          this.notifier.instance(b.notify, reported, prio, b.groupStateAtNotify.shift());
         },
-        notifier: {
-          notify: (state, prio) => {
-            this.notifier.instance(notify, state, prio, b.groupStateAtNotify.shift());
-          },
-          masterRxLowerPri: (prio) => this.notifier.masterRxLowerPri(notify, prio),
-        },
+        masterRxLowerPri: (prio) => this.notifier.masterRxLowerPri(b.notify, prio),
       },
-    );
+    });
     Object.assign(b, {
       cfg,
       inst,
@@ -315,6 +403,9 @@ export class VrrpHost {
       notify,
       tracking: undefined,
       groupStateAtNotify: [],
+      template,
+      vmacName: vmac?.name,
+      deleting: false,
       ahSeq: 0,
       ipId: 0,
       validate: {
@@ -407,7 +498,7 @@ export class VrrpHost {
     }
     if (!cfg.dontTrackPrimary) add({ kind: 'interface', name: ifname, weight: 0, reverse: false });
     if (refs.length === 0) return undefined;
-    const b = () => this.bound.find((x) => x.cfg === cfg);
+    const b = () => this.bound.find((x) => x.tracking === tracking);
     const tracking = new InstanceTracking({
       instance: cfg.name,
       basePriority: cfg.priority,

@@ -1,0 +1,86 @@
+/**
+ * SIGHUP reload as a pure diff of two frozen configurations (STYLE habit 10). Instances are matched
+ * as keepalived's vrrp_exist() does: same VRID, same address family, same interface and both unicast
+ * or both multicast (the name may change). A matched instance keeps its runtime state; unmatched old
+ * ones are removed (FAULT notify, or DELETED with notify_deleted), unmatched new ones start in BACKUP.
+ */
+import type { AddressSpec, KeepalivedConfig, VrrpInstance } from '../config/model.js';
+
+export interface InstanceMatchKey {
+  readonly vrid: number;
+  readonly family: 4 | 6;
+  readonly ifname: string;
+  readonly unicast: boolean;
+}
+
+export interface KeptInstance {
+  readonly old: VrrpInstance;
+  readonly next: VrrpInstance;
+  /** VIPs (and excluded VIPs) to add / remove, by `address/prefix dev`. */
+  readonly vipsAdded: readonly AddressSpec[];
+  readonly vipsRemoved: readonly AddressSpec[];
+  /** Settings that differ and that a kept instance does not pick up without a restart. */
+  readonly unapplied: readonly string[];
+}
+
+export interface ReloadPlan {
+  readonly kept: readonly KeptInstance[];
+  readonly added: readonly VrrpInstance[];
+  readonly removed: readonly VrrpInstance[];
+}
+
+export function matchKey(cfg: VrrpInstance, defaultInterface: string): InstanceMatchKey {
+  return {
+    vrid: cfg.vrid,
+    family: cfg.family === 'inet6' ? 6 : 4,
+    ifname: cfg.interface ?? defaultInterface,
+    unicast: cfg.unicastPeers.length > 0,
+  };
+}
+
+const keyString = (k: InstanceMatchKey) => `${k.vrid}/${k.family}/${k.ifname}/${k.unicast ? 'u' : 'm'}`;
+const vipKey = (v: AddressSpec) => `${v.address}/${v.prefix} ${v.dev ?? ''}`;
+const vipsOf = (c: VrrpInstance) => [...c.virtualIpaddress, ...c.virtualIpaddressExcluded];
+
+/** Settings of a kept instance compared for `unapplied` (the VIPs are applied, not listed). */
+const COMPARED = [
+  'priority',
+  'advertInt',
+  'version',
+  'nopreempt',
+  'preemptDelay',
+  'authentication',
+  'unicastPeers',
+  'useVmac',
+  'tracking',
+  'syncGroup',
+] as const satisfies readonly (keyof VrrpInstance)[];
+
+const stable = (v: unknown): string =>
+  JSON.stringify(v, (k, x) => (k === 'pos' ? undefined : (x as unknown)));
+
+export function planReload(old: KeepalivedConfig, next: KeepalivedConfig): ReloadPlan {
+  const oldByKey = new Map<string, VrrpInstance>();
+  for (const c of old.vrrpInstances) oldByKey.set(keyString(matchKey(c, old.global.defaultInterface)), c);
+  const kept: KeptInstance[] = [];
+  const added: VrrpInstance[] = [];
+  for (const c of next.vrrpInstances) {
+    const k = keyString(matchKey(c, next.global.defaultInterface));
+    const o = oldByKey.get(k);
+    if (!o) {
+      added.push(c);
+      continue;
+    }
+    oldByKey.delete(k);
+    const before = new Map(vipsOf(o).map((v) => [vipKey(v), v]));
+    const after = new Map(vipsOf(c).map((v) => [vipKey(v), v]));
+    kept.push({
+      old: o,
+      next: c,
+      vipsAdded: [...after].filter(([key]) => !before.has(key)).map(([, v]) => v),
+      vipsRemoved: [...before].filter(([key]) => !after.has(key)).map(([, v]) => v),
+      unapplied: COMPARED.filter((f) => stable(o[f]) !== stable(c[f])),
+    });
+  }
+  return { kept, added, removed: [...oldByKey.values()] };
+}
