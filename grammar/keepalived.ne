@@ -7,15 +7,15 @@
 # 50,000-line files: `stmt` (a keyword with its arguments), `open` (a keyword line followed by its
 # `{`, on the same line or the next one) and `close` (a `}`, alone or ending a statement line).
 #
-#   file  := item*
-#   item  := stmt                    a keyword with its arguments
-#          | open item* close        a block
+#   file  := items
+#   items := ε | items stmt          a keyword with its arguments
+#          | items open items close  a block
 
 @preprocessor typescript
 
 @{%
 import moo from 'moo';
-import type { AstNode, StmtToken } from '../parse-types.js';
+import { type AstNode, LineToken } from '../parse-types.js';
 
 /** Splits one logical line into words. An unclosed quote runs to the end of the line. */
 export const wordLexer = moo.compile({
@@ -33,37 +33,34 @@ const lexer = {
   formatError: (_t: never) => 'line lexer placeholder',
 };
 
-interface Cons {
+export interface Cons {
   head: AstNode;
   tail: Cons | null;
 }
 
-function toArray(l: Cons | null): AstNode[] {
-  const out: AstNode[] = [];
-  for (let c = l; c; c = c.tail) out.push(c.head);
-  return out.reverse();
+export function toArray(l: Cons | null): AstNode[] {
+  let n = 0;
+  for (let c = l; c; c = c.tail) n++;
+  const out = new Array<AstNode>(n);
+  for (let c = l; c; c = c.tail) out[--n] = c.head;
+  return out;
 }
 
-function mkNode(s: StmtToken, children: AstNode[] | undefined, close: StmtToken | undefined): AstNode {
-  return {
-    keyword: s.words[0]!.text,
-    pos: s.words[0]!.pos,
-    args: s.words.slice(1),
-    children,
-    open: s.open,
-    close: close?.pos,
-  };
+/** A block node: the header token's keyword and arguments, its children and closing brace. */
+function block(o: LineToken, children: AstNode[], close: LineToken): AstNode {
+  return new LineToken('open', o.head, o.args, children, o.open, close.pos);
 }
 %}
 
 @lexer lexer
 
-main -> items {% ([l]) => toArray(l) %}
+# `main` completes after every top-level item: it returns the list as is (O(1)) and parseLines turns
+# the one final result into an array.
+main -> items {% ([l]) => l %}
 
-# Lists are built as immutable cons cells: nearley shares partial results between alternatives, so
-# a postprocessor must never mutate its inputs.
+# One left-recursive list rule, so each token costs the Earley parser only a few states. Lists are
+# immutable cons cells: nearley shares partial results between alternatives, so a postprocessor must
+# never mutate its inputs. A `stmt` token is already its own AST node.
 items -> null {% () => null %}
-  | items item {% ([tail, head]) => ({ head, tail }) %}
-
-item -> %stmt {% ([s]) => mkNode(s, undefined, undefined) %}
-  | %open items %close {% ([s, c, e]) => mkNode(s, toArray(c), e) %}
+  | items %stmt {% ([tail, head]) => ({ head, tail }) %}
+  | items %open items %close {% ([tail, o, c, e]) => ({ head: block(o, toArray(c), e), tail }) %}

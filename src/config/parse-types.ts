@@ -20,17 +20,24 @@ export interface AstNode {
 }
 
 /**
- * Token produced by the line lexer: a statement line (`stmt`), a block header with its `{`
- * (`open`, brace position in `open`), or a closing brace (`close`, `words` empty).
+ * Token produced by the line lexer, shaped as an AST node so a statement token is its own node:
+ * a statement line (`stmt`), a block header with its `{` (`open`, brace position in `open`), or a
+ * closing brace (`close`, no keyword). nearley matches tokens on `type` only. `pos` is the position
+ * of `head` (the keyword word), computed when read.
  */
-export interface StmtToken {
-  readonly type: 'stmt' | 'open' | 'close';
-  readonly words: readonly AstWord[];
-  readonly pos: SrcPos;
-  readonly open: SrcPos | undefined;
-  readonly value: string;
-  readonly text: string;
-  readonly line: number;
-  readonly col: number;
-  readonly offset: number;
+export class LineToken implements AstNode {
+  constructor(
+    readonly type: 'stmt' | 'open' | 'close',
+    readonly head: AstWord,
+    readonly args: readonly AstWord[],
+    readonly children: readonly AstNode[] | undefined,
+    readonly open: SrcPos | undefined,
+    readonly close: SrcPos | undefined,
+  ) {}
+  get keyword(): string {
+    return this.head.text;
+  }
+  get pos(): SrcPos {
+    return this.head.pos;
+  }
 }

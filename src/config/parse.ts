@@ -7,21 +7,52 @@
  */
 import nearley from 'nearley';
 import { type DiagnosticSink, KaClass, type SrcPos } from './diagnostics.js';
-import grammar, { wordLexer } from './generated/keepalived.js';
-import type { AstNode, AstWord, StmtToken } from './parse-types.js';
+import grammar, { type Cons, toArray, wordLexer } from './generated/keepalived.js';
+import { type AstNode, type AstWord, LineToken } from './parse-types.js';
 import { mapPos, type PpLine } from './preprocess.js';
 
 const compiled = nearley.Grammar.fromCompiled(grammar as unknown as nearley.CompiledRules);
 
 /** Splits one logical line into words with their source positions. */
 export function lineWords(l: PpLine, diags: DiagnosticSink): AstWord[] {
-  const words: AstWord[] = [];
+  splitWords(l, diags);
+  const words = scratch.slice();
+  scratch.length = 0;
+  return words;
+}
+
+/** Words of the line being split; copied out at their exact length (a pushed-to array keeps spare room). */
+const scratch: AstWord[] = [];
+
+function splitWords(l: PpLine, diags: DiagnosticSink): void {
+  const t = l.text;
+  if (t.indexOf('"') >= 0) {
+    quotedWords(l, diags);
+    return;
+  }
+  // No double quote: a word is a run of non-blank characters, exactly what wordLexer yields for such
+  // a line. This loop avoids moo's per-token objects on the common line.
+  const n = t.length;
+  let i = 0;
+  while (i < n) {
+    while (i < n && isWs(t.charCodeAt(i))) i++;
+    if (i === n) break;
+    const start = i;
+    while (i < n && !isWs(t.charCodeAt(i))) i++;
+    scratch.push(new Word(start === 0 && i === n ? t : t.slice(start, i), false, l, start));
+  }
+}
+
+function isWs(c: number): boolean {
+  return c === 32 || c === 9 || c === 12 || c === 11 || c === 13;
+}
+
+function quotedWords(l: PpLine, diags: DiagnosticSink): void {
   wordLexer.reset(l.text);
   for (let tok = wordLexer.next(); tok; tok = wordLexer.next()) {
     if (tok.type === 'ws') continue;
     const raw = tok.text;
     const quoted = raw.includes('"');
-    const pos = mapPos(l, tok.offset);
     if (tok.type === 'badword') {
       diags.add(
         'KA_ERR_CONF_UNMATCHED_QUOTE',
@@ -33,31 +64,36 @@ export function lineWords(l: PpLine, diags: DiagnosticSink): AstWord[] {
         'a closing "',
       );
     }
-    words.push({ text: quoted ? raw.replaceAll('"', '') : raw, pos, quoted });
+    scratch.push(new Word(quoted ? raw.replaceAll('"', '') : raw, quoted, l, tok.offset));
   }
-  return words;
 }
 
-class LineLexer implements nearley.Lexer {
+/** nearley's lexer interface; tokens are LineTokens (nearley's Token type wants a `value` we do not need). */
+class LineLexer {
   private i = 0;
   private depth = 0;
   private pendingClose = 0;
-  private lastPos: SrcPos = { file: '', line: 1, col: 1 };
+  /** The last line read: end-of-input diagnostics point at its start. */
+  private last: PpLine | undefined;
 
   constructor(
     private readonly lines: readonly PpLine[],
     private readonly diags: DiagnosticSink,
   ) {}
 
+  private lastPos(): SrcPos {
+    return this.last ? mapPos(this.last, 0) : { file: '', line: 1, col: 1 };
+  }
+
   reset(): void {
     // the input is given to the constructor
   }
 
-  next(): StmtToken | undefined {
+  next(): LineToken | undefined {
     for (;;) {
       if (this.pendingClose > 0) {
         this.pendingClose--;
-        return tok('close', [], this.lastPos, undefined);
+        return closeToken(this.lastPos());
       }
       const l = this.lines[this.i++];
       if (!l) {
@@ -66,7 +102,7 @@ class LineLexer implements nearley.Lexer {
             'KA_ERR_CONF_MISSING_BRACE',
             'error',
             KaClass.UnexpectedBrace,
-            this.lastPos,
+            this.lastPos(),
             '}',
             `${this.depth} block(s) still open at end of input`,
             "a closing '}' for every '{'",
@@ -77,15 +113,14 @@ class LineLexer implements nearley.Lexer {
         }
         return undefined;
       }
-      const pos = mapPos(l, 0);
-      this.lastPos = pos;
+      this.last = l;
       if (l.text === '{') {
         // a '{' not right after a keyword line (those are taken with their keyword below)
         this.diags.add(
           'KA_ERR_CONF_UNEXPECTED_BRACE',
           'warning',
           KaClass.UnexpectedBrace,
-          pos,
+          mapPos(l, 0),
           '{',
           "Unexpected '{' - ignoring",
           "'{' right after a block keyword",
@@ -93,6 +128,7 @@ class LineLexer implements nearley.Lexer {
         continue;
       }
       if (l.text === '}') {
+        const pos = mapPos(l, 0);
         if (this.depth === 0) {
           this.diags.add(
             'KA_ERR_CONF_UNEXPECTED_BRACE',
@@ -106,17 +142,20 @@ class LineLexer implements nearley.Lexer {
           continue;
         }
         this.depth--;
-        return tok('close', [], pos, undefined);
+        return closeToken(pos);
       }
-      const words = lineWords(l, this.diags);
-      if (words.length === 0) continue;
+      splitWords(l, this.diags);
+      const first = scratch[0];
+      if (!first) continue;
+      const args = scratch.length === 1 ? NO_WORDS : scratch.slice(1);
+      scratch.length = 0;
       const nx = this.lines[this.i];
       if (nx && nx.text === '{') {
         this.i++;
         this.depth++;
-        return tok('open', words, pos, mapPos(nx, 0));
+        return new LineToken('open', first, args, undefined, mapPos(nx, 0), undefined);
       }
-      return tok('stmt', words, pos, undefined);
+      return new LineToken('stmt', first, args, undefined, undefined, undefined);
     }
   }
 
@@ -124,7 +163,7 @@ class LineLexer implements nearley.Lexer {
     return {} as nearley.LexerState;
   }
 
-  formatError(_t: nearley.Token, message: string): string {
+  formatError(_t: unknown, message: string): string {
     return message;
   }
 
@@ -133,13 +172,36 @@ class LineLexer implements nearley.Lexer {
   }
 }
 
-function tok(type: StmtToken['type'], words: AstWord[], pos: SrcPos, open: SrcPos | undefined): StmtToken {
-  return { type, words, pos, open, value: type, text: type, line: pos.line, col: pos.col, offset: 0 };
+const NO_WORDS: readonly AstWord[] = Object.freeze([]);
+
+function closeToken(pos: SrcPos): LineToken {
+  return new LineToken('close', { text: '', pos, quoted: false }, NO_WORDS, undefined, undefined, undefined);
+}
+
+/**
+ * A word whose source position is computed when read: most positions are only needed for a
+ * diagnostic, and a 50,000-line file has over 100,000 words.
+ */
+class Word implements AstWord {
+  constructor(
+    readonly text: string,
+    readonly quoted: boolean,
+    private readonly line: PpLine,
+    private readonly offset: number,
+  ) {}
+  get pos(): SrcPos {
+    return mapPos(this.line, this.offset);
+  }
+  toJSON(): { text: string; pos: SrcPos; quoted: boolean } {
+    return { text: this.text, pos: this.pos, quoted: this.quoted };
+  }
 }
 
 /** Parses preprocessed lines into a tree of statements and blocks. Never throws. */
 export function parseLines(lines: readonly PpLine[], diags: DiagnosticSink): AstNode[] {
-  const parser = new nearley.Parser(compiled, { lexer: new LineLexer(lines, diags) });
+  const parser = new nearley.Parser(compiled, {
+    lexer: new LineLexer(lines, diags) as unknown as nearley.Lexer,
+  });
   try {
     parser.feed('');
   } catch (e) {
@@ -155,7 +217,7 @@ export function parseLines(lines: readonly PpLine[], diags: DiagnosticSink): Ast
     );
     return [];
   }
-  const results = parser.results as AstNode[][];
+  const results = parser.results as (Cons | null)[];
   if (results.length !== 1) {
     diags.add(
       'KA_ERR_CONF_SYNTAX',
@@ -166,7 +228,7 @@ export function parseLines(lines: readonly PpLine[], diags: DiagnosticSink): Ast
       results.length === 0 ? 'incomplete input' : 'ambiguous block structure',
       'balanced blocks',
     );
-    return results[0] ?? [];
+    return toArray(results[0] ?? null);
   }
-  return results[0]!;
+  return toArray(results[0]!);
 }

@@ -41,6 +41,7 @@ export interface PreprocessResult {
 /** Source position of column `idx` (0-based) of an output line. */
 export function mapPos(l: PpLine, idx: number): SrcPos {
   const s = l.segs;
+  if (s.length === 3) return { file: l.file, line: l.line, col: s[2] ? s[1]! : s[1]! + (idx - s[0]!) };
   let k = 0;
   for (let i = 3; i < s.length; i += 3) {
     if (s[i]! <= idx) k = i;
@@ -51,6 +52,18 @@ export function mapPos(l: PpLine, idx: number): SrcPos {
 }
 
 // ---- line buffers with column maps ----
+
+/** Shared maps of the common one-segment lines (`segs` arrays are never mutated). */
+const PLAIN_SEGS: number[][] = [];
+function plainSegs(col: number): number[] {
+  if (col >= 256) return [0, col, 0];
+  let s = PLAIN_SEGS[col];
+  if (!s) {
+    s = [0, col, 0];
+    PLAIN_SEGS[col] = s;
+  }
+  return s;
+}
 
 interface Buf {
   text: string;
@@ -70,7 +83,10 @@ function slice(b: Buf, start: number, end = b.text.length): Buf {
     out.push(from - start, fixed ? s[i + 1]! : s[i + 1]! + (from - o), fixed);
   }
   if (out.length === 0) out.push(0, s[1] ?? 1, 1);
-  return { text: b.text.slice(start, end), segs: out };
+  return {
+    text: b.text.slice(start, end),
+    segs: out.length === 3 && out[0] === 0 && out[2] === 0 ? plainSegs(out[1]!) : out,
+  };
 }
 
 function concat(a: Buf, b: Buf): Buf {
@@ -642,7 +658,7 @@ function readLine(raw: string): Buf {
     let e = raw.length;
     while (s < e && isBlank(raw.charCodeAt(s))) s++;
     while (e > s && isBlank(raw.charCodeAt(e - 1))) e--;
-    return { text: s === 0 && e === raw.length ? raw : raw.slice(s, e), segs: [0, s + 1, 0] };
+    return { text: s === 0 && e === raw.length ? raw : raw.slice(s, e), segs: plainSegs(s + 1) };
   }
   return trim(stripComment({ text: raw, segs: [0, 1, 0] }));
 }
