@@ -34,7 +34,17 @@ import { peekVrid, type RxPacket, type ValidateInstance, validateAdvert } from '
 import { gratuitousArpFrame } from '../wire/arp.js';
 import { nextIpId, VRRP_GROUP4, VRRP_GROUP6 } from '../wire/ip.js';
 import { unsolicitedNaFrame } from '../wire/ndisc.js';
-import { delAddr, IFF_NOARP, newAddr, RT_SCOPE_HOST, RT_SCOPE_LINK } from '../wire/rtnetlink.js';
+import {
+  delAddr,
+  delRoute,
+  delRule,
+  IFF_NOARP,
+  newAddr,
+  newRoute,
+  newRule,
+  RT_SCOPE_HOST,
+  RT_SCOPE_LINK,
+} from '../wire/rtnetlink.js';
 import {
   authDataFromPassword,
   encodeVrrp,
@@ -48,6 +58,7 @@ import { linkIsUp, type NetState } from './netstate.js';
 import { planReload, type ReloadPlan } from './reload.js';
 import type { ScriptResolver } from './scripts.js';
 import { VmacManager, vrrpMac } from './vmac.js';
+import { routeRequest, ruleRequest } from './vroutes.js';
 
 const SCOPES: Record<string, number> = {
   global: 0,
@@ -367,7 +378,14 @@ export class VrrpHost {
       clock: this.deps.clock,
       logger: this.log,
       transport: { send: (a) => this.send(b, a) },
-      addresses: { addVips: () => this.setVips(b, true), removeVips: () => this.setVips(b, false) },
+      addresses: {
+        addVips: () => this.setVips(b, true),
+        removeVips: () => this.setVips(b, false),
+        addRoutes: () => this.setRoutes(b, true),
+        removeRoutes: () => this.setRoutes(b, false),
+        addRules: () => this.setRules(b, true),
+        removeRules: () => this.setRules(b, false),
+      },
       announcer: { announce: (rounds) => this.announce(b, rounds) },
       // The sync group's state when the transition was decided (notify actions run later, after
       // the VIPs): keepalived compares it with the instance's new state to suppress follow-up notifies.
@@ -852,6 +870,42 @@ export class VrrpHost {
         { err: e },
         `(${b.cfg.name}) cannot ${add ? 'add' : 'remove'} VIP ${v.address}: ${(e as Error).message}`,
       );
+    }
+  }
+
+  /** virtual_routes: installed with the VIPs, removed with them (existing / missing ones are fine). */
+  private async setRoutes(b: Bound, add: boolean): Promise<void> {
+    for (const r of b.cfg.virtualRoutes) {
+      try {
+        const req = routeRequest(r, (dev) => this.deps.net.link(dev)?.ifindex);
+        await this.deps.net.request(add ? newRoute(req) : delRoute(req));
+      } catch (e) {
+        if (add && isSysError(e, 'EEXIST')) continue;
+        if (!add && (isSysError(e, 'ESRCH') || isSysError(e, 'ENOENT'))) continue;
+        this.counters.inc('vrrp.route_errors');
+        this.log.error(
+          { err: e },
+          `(${b.cfg.name}) cannot ${add ? 'add' : 'remove'} route ${r.to}: ${(e as Error).message}`,
+        );
+      }
+    }
+  }
+
+  /** virtual_rules, as setRoutes. */
+  private async setRules(b: Bound, add: boolean): Promise<void> {
+    for (const r of b.cfg.virtualRules) {
+      try {
+        const req = ruleRequest(r);
+        await this.deps.net.request(add ? newRule(req) : delRule(req));
+      } catch (e) {
+        if (add && isSysError(e, 'EEXIST')) continue;
+        if (!add && (isSysError(e, 'ESRCH') || isSysError(e, 'ENOENT'))) continue;
+        this.counters.inc('vrrp.rule_errors');
+        this.log.error(
+          { err: e },
+          `(${b.cfg.name}) cannot ${add ? 'add' : 'remove'} rule ${r.from ?? r.to ?? ''}: ${(e as Error).message}`,
+        );
+      }
     }
   }
 
