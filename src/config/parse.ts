@@ -73,6 +73,10 @@ class LineLexer {
   private i = 0;
   private depth = 0;
   private pendingClose = 0;
+  /** Token read ahead by hasMore(). */
+  private peeked: LineToken | undefined;
+  /** The current top-level item is complete: next() ends the chunk. */
+  private itemDone = false;
   /** The last line read: end-of-input diagnostics point at its start. */
   private last: PpLine | undefined;
 
@@ -89,10 +93,27 @@ class LineLexer {
     // the input is given to the constructor
   }
 
+  /** Starts the next top-level item; false at the end of the input. */
+  hasMore(): boolean {
+    this.itemDone = false;
+    this.peeked ??= this.read();
+    return this.peeked !== undefined;
+  }
+
+  /** The tokens of one top-level item (a statement, or a block down to its closing brace). */
   next(): LineToken | undefined {
+    if (this.itemDone) return undefined;
+    const t = this.peeked ?? this.read();
+    this.peeked = undefined;
+    if (t && this.depth === 0) this.itemDone = true;
+    return t;
+  }
+
+  private read(): LineToken | undefined {
     for (;;) {
       if (this.pendingClose > 0) {
         this.pendingClose--;
+        this.depth--;
         return closeToken(this.lastPos());
       }
       const l = this.lines[this.i++];
@@ -108,7 +129,6 @@ class LineLexer {
             "a closing '}' for every '{'",
           );
           this.pendingClose = this.depth;
-          this.depth = 0;
           continue;
         }
         return undefined;
@@ -197,38 +217,44 @@ class Word implements AstWord {
   }
 }
 
-/** Parses preprocessed lines into a tree of statements and blocks. Never throws. */
+/**
+ * Parses preprocessed lines into a tree of statements and blocks. Never throws. Each top-level item
+ * gets its own nearley parser: the chart's states stay reachable from the list being built, so one
+ * parser over the whole file keeps every state alive to the end (tens of MB copied by each GC).
+ */
 export function parseLines(lines: readonly PpLine[], diags: DiagnosticSink): AstNode[] {
-  const parser = new nearley.Parser(compiled, {
-    lexer: new LineLexer(lines, diags) as unknown as nearley.Lexer,
-  });
-  try {
-    parser.feed('');
-  } catch (e) {
-    // The line lexer only yields balanced input the grammar accepts; keep a typed diagnostic anyway.
-    diags.add(
-      'KA_ERR_CONF_SYNTAX',
-      'error',
-      KaClass.GeneralError,
-      undefined,
-      '',
-      `cannot parse block structure: ${String((e as Error).message).split('\n')[0]}`,
-      'balanced blocks',
-    );
-    return [];
+  const lexer = new LineLexer(lines, diags);
+  const nodes: AstNode[] = [];
+  while (lexer.hasMore()) {
+    const parser = new nearley.Parser(compiled, { lexer: lexer as unknown as nearley.Lexer });
+    try {
+      parser.feed('');
+    } catch (e) {
+      // The line lexer only yields balanced input the grammar accepts; keep a typed diagnostic anyway.
+      diags.add(
+        'KA_ERR_CONF_SYNTAX',
+        'error',
+        KaClass.GeneralError,
+        undefined,
+        '',
+        `cannot parse block structure: ${String((e as Error).message).split('\n')[0]}`,
+        'balanced blocks',
+      );
+      return [];
+    }
+    const results = parser.results as (Cons | null)[];
+    if (results.length !== 1) {
+      diags.add(
+        'KA_ERR_CONF_SYNTAX',
+        'error',
+        KaClass.GeneralError,
+        undefined,
+        '',
+        results.length === 0 ? 'incomplete input' : 'ambiguous block structure',
+        'balanced blocks',
+      );
+    }
+    for (const n of toArray(results[0] ?? null)) nodes.push(n);
   }
-  const results = parser.results as (Cons | null)[];
-  if (results.length !== 1) {
-    diags.add(
-      'KA_ERR_CONF_SYNTAX',
-      'error',
-      KaClass.GeneralError,
-      undefined,
-      '',
-      results.length === 0 ? 'incomplete input' : 'ambiguous block structure',
-      'balanced blocks',
-    );
-    return toArray(results[0] ?? null);
-  }
-  return toArray(results[0]!);
+  return nodes;
 }
