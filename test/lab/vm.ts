@@ -20,7 +20,8 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ensurePackagesSync, VM_PACKAGES } from './gates.js';
 import { killQuiet, LabError, registerCleanup, removeDirSync, run } from './resources.js';
 
@@ -51,6 +52,10 @@ export const VM_MODULES = [
   'virtio_pci',
 ] as const;
 
+/** This checkout; the VM sees it at the same path even when it lies under /tmp (CI clones). */
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+if (/\s/.test(REPO_ROOT)) throw new LabError(`the VM needs a checkout path without blanks: ${REPO_ROOT}`);
+
 // The init of the reference recipe, plus a boot stamp for the host to time the boot.
 const INIT = `#!/bin/busybox sh
 /bin/busybox --install -s /bin; export PATH=/bin
@@ -60,6 +65,9 @@ mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose hostroot /newroot ||
 for d in proc sys dev; do mount --bind /$d /newroot/$d; done
 mount -t tmpfs tmpfs /newroot/tmp; mount -t tmpfs tmpfs /newroot/run; mkdir -p /newroot/tmp/job /newroot/run/netns
 mount -t 9p -o trans=virtio,version=9p2000.L,rw job /newroot/tmp/job
+# The checkout, read-only at its host path when that path is hidden by the private /tmp or /run.
+REPO=$(sed -n 's/.*ktrepo=\\([^ ]*\\).*/\\1/p' /proc/cmdline)
+case "$REPO" in /tmp/*|/run/*) mkdir -p "/newroot$REPO"; mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose repo "/newroot$REPO";; esac
 ip link set lo up
 cut -d' ' -f1 /proc/uptime > /newroot/tmp/job/booted
 chroot /newroot /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \\
@@ -225,9 +233,11 @@ export async function runInVm(jobs: readonly VmJob[], opts: VmOptions = {}): Pro
         '-initrd',
         initrd,
         '-append',
-        'console=ttyS0 quiet panic=-1',
+        `console=ttyS0 quiet panic=-1 ktrepo=${REPO_ROOT}`,
         '-virtfs',
         'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
+        '-virtfs',
+        `local,path=${REPO_ROOT},mount_tag=repo,security_model=none,readonly=on,multidevs=remap`,
         '-virtfs',
         `local,path=${jobDir},mount_tag=job,security_model=none,multidevs=remap`,
       ],
