@@ -161,6 +161,27 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       for (const s of signals) process.off(s, handlers[s]!);
       resolve(0);
     };
+    // SIGHUP: re-read the configuration; on fatal errors keep running the old one (keepalived).
+    // Reloads are serialized: a second SIGHUP waits for the first.
+    let reloads: Promise<void> = Promise.resolve();
+    const reload = async () => {
+      if (stopping) return;
+      sdNotify('RELOADING=1');
+      log.info(`Reloading configuration ${configFile}`);
+      const next = load(configFile, opts, log);
+      if (!next) {
+        log.error('Reload aborted: the new configuration has fatal errors; keeping the running one');
+      } else {
+        if (vrrp) await vrrp.reload(next);
+        else if (next.vrrpInstances.length > 0 && !opts.checkOnly)
+          log.warn('Reload: vrrp_instances added to a daemon started without any; restart to run them');
+        if (lvs) await lvs.reload(next);
+        else if (next.virtualServers.length > 0 && !opts.vrrpOnly)
+          log.warn('Reload: virtual_servers added to a daemon started without any; restart to run them');
+        log.info('Reload complete');
+      }
+      sdNotify('READY=1');
+    };
     const writeDump = (name: string, text: string) => {
       const path = join(dumpDir(), name);
       try {
@@ -173,8 +194,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       SIGTERM: () => void stop('SIGTERM'),
       SIGINT: () => void stop('SIGINT'),
       SIGHUP: () => {
-        // Reload is not wired yet: say so rather than pretend (tracked on the VRRP issue).
-        log.warn('Reload (SIGHUP) is not implemented yet; configuration unchanged');
+        reloads = reloads.then(() => reload()).catch((e) => log.error({ err: e }, 'reload failed'));
       },
       SIGUSR1: () => {
         const lines = (vrrp?.snapshot() ?? []).map((s) => JSON.stringify(s));
