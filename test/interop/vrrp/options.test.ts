@@ -171,11 +171,12 @@ describeIf(
         );
         await waitForHolders([p.hi, p.lo], p.vip, [p.hi.name, p.lo.name], 20_000);
         // Both keep advertising: neither accepted the other's adverts as a reason to step down.
-        const since = Date.now() * 1000;
-        await sleep(2_500);
-        const recent = adverts(cap.frames(), p.vrid).filter((f) => f.tsUs > since);
-        expect(recent.some((f) => f.srcIp === addr(p.hi))).toBe(true);
-        expect(recent.some((f) => f.srcIp === addr(p.lo))).toBe(true);
+        // Longer than a Master_Down_Interval: neither accepted the other's adverts as a reason to step
+        // down. (keepalived as master restarts its advert timer on every packet it handles, even a
+        // rejected one, so it may fall silent here: only the VIPs are compared.)
+        await sleep(4_000);
+        const ts = p.hiImpl === 'ts' ? p.hiD : p.loD;
+        expect(ts?.proc.output()).toContain('KA_ERR_VRRP_RX_AUTH_PASS');
         expect(await p.hi.hasAddress(p.vip)).toBe(true);
         expect(await p.lo.hasAddress(p.vip)).toBe(true);
         console.log(`vrrp ${p.label}: auth_pass mismatch, both master (as two keepalived would be)`);
