@@ -164,13 +164,24 @@ export class LvsHost {
 
   /** Opens IPVS (KA_ERR_IPVS_NO_FAMILY without it), programs the table, starts the checkers. */
   async start(): Promise<void> {
-    this.warnUnsupported(this.config);
     this.ops = this.deps.ipvs ?? (await this.openNetlink());
     await this.openFifos(this.config);
     this.model = await this.buildModel(this.config);
+    const g = this.config.global;
+    const t = g.lvsTimeouts;
     this.manager = new IpvsManager(this.ops, this.model.specs, {
       log: this.log,
       onQuorum: (e) => this.onQuorum(e),
+      // keepalived's explicit requests: flush the whole table at start / at stop, kernel timeouts.
+      flushOnStart: g.lvsFlush,
+      flushOnStop: g.lvsFlushOnStop,
+      timeouts: t
+        ? {
+            ...(t.tcp !== undefined ? { tcp: t.tcp } : {}),
+            ...(t.tcpfin !== undefined ? { tcpFin: t.tcpfin } : {}),
+            ...(t.udp !== undefined ? { udp: t.udp } : {}),
+          }
+        : undefined,
     });
     this.checks = this.makeChecks();
     this.quorum = this.desired().quorum;
@@ -311,17 +322,6 @@ export class LvsHost {
   }
 
   /** Global LVS keywords this host does not apply: said once at start rather than ignored silently. */
-  private warnUnsupported(config: KeepalivedConfig): void {
-    const g = config.global;
-    if (g.lvsFlush)
-      this.log.warn(
-        'lvs_flush is not applied: the IPVS table is reconciled, services we did not create stay',
-      );
-    if (g.lvsFlushOnStop)
-      this.log.warn('lvs_flush_onstop is not applied: at stop only the configured services are removed');
-    if (g.lvsTimeouts) this.log.warn('lvs_timeouts is not applied yet (no IPVS set-timeout operation)');
-  }
-
   // ---- model ----
 
   /** The IPVS specs of the configuration; a virtual server that cannot be built is left out (logged). */

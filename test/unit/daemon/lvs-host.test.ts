@@ -455,3 +455,47 @@ describe('LvsHost: omega and reload of real servers', () => {
     closeSync(world.fifo);
   });
 });
+
+describe('LvsHost: global_defs lvs_flush and lvs_timeouts', () => {
+  it('flushes the table at start (foreign services too) and sets the kernel timeouts', async () => {
+    const text = confText().replace(
+      'global_defs {',
+      'global_defs {\n  lvs_flush\n  lvs_timeouts tcp 7200 tcpfin 60 udp 120',
+    );
+    const config = load(text);
+    expect(config.global.lvsFlush).toBe(true);
+    const ipvs = new FakeIpvs();
+    await ipvs.apply({
+      kind: 'add-service',
+      svc: {
+        af: 2,
+        protocol: 6,
+        addr: '198.51.100.77',
+        port: 80,
+        fwmark: 0,
+        sched: 'rr',
+        flags: 0,
+        timeout: 0,
+        netmask: 0xffffffff,
+      },
+    });
+    const foreignBefore = (await ipvs.readTable()).size;
+    const host = new LvsHost(config, {
+      clock: new FakeClock(),
+      log: silentLogger,
+      counters: new Counters(),
+      scripts: await ScriptResolver.create(config, silentLogger),
+      ipvs,
+      checkRunner: async () => ({ ok: true }),
+      random: () => 0,
+    });
+    await host.start();
+    await settle();
+    const table = await ipvs.readTable();
+    expect(foreignBefore).toBe(1);
+    expect([...table.keys()].some((k) => k.includes('198.51.100.77'))).toBe(false);
+    expect(table.size).toBeGreaterThan(0);
+    expect(await ipvs.timeouts()).toEqual({ tcp: 7200, tcpFin: 60, udp: 120 });
+    await host.stop();
+  });
+});
