@@ -53,7 +53,7 @@ export function loadConfig(path: string, opts: LoadOptions = {}): LoadResult {
     config = new ConfigBuilder(diags, {
       configId,
       files,
-      interfaceExists: opts.interfaceExists,
+      interfaceExists: opts.interfaceExists && memo(opts.interfaceExists),
       scripts: opts.scripts,
     }).build(ast);
   } catch (e) {
@@ -70,13 +70,33 @@ export function loadConfig(path: string, opts: LoadOptions = {}): LoadResult {
   return { config: deepFreeze(config), diagnostics: diags.list };
 }
 
+/** One answer per interface name for the whole load (a file names the same few interfaces often). */
+function memo(f: (name: string) => boolean): (name: string) => boolean {
+  const seen = new Map<string, boolean>();
+  return (name) => {
+    let r = seen.get(name);
+    if (r === undefined) {
+      r = f(name);
+      seen.set(name, r);
+    }
+    return r;
+  };
+}
+
 function deepFreeze<T>(o: T): T {
   if (o && typeof o === 'object' && !Object.isFrozen(o)) {
     Object.freeze(o);
-    const rec = o as Record<string, unknown>;
-    for (const k in rec) {
-      const v = rec[k];
-      if (v && typeof v === 'object') deepFreeze(v);
+    if (Array.isArray(o)) {
+      for (let i = 0; i < o.length; i++) {
+        const v: unknown = o[i];
+        if (v && typeof v === 'object') deepFreeze(v);
+      }
+    } else {
+      const vals = Object.values(o);
+      for (let i = 0; i < vals.length; i++) {
+        const v = vals[i];
+        if (v && typeof v === 'object') deepFreeze(v);
+      }
     }
   }
   return o;
