@@ -7,8 +7,9 @@
  * as keepalived does. Each output line keeps a column map back into its original file.
  */
 import { readFileSync, realpathSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { globSync } from 'tinyglobby';
+import type { GlobOptions } from 'tinyglobby';
 import { type DiagnosticSink, KaClass, type SrcPos } from './diagnostics.js';
 
 /**
@@ -49,6 +50,15 @@ export function mapPos(l: PpLine, idx: number): SrcPos {
   }
   const col = s[k + 2] ? s[k + 1]! : s[k + 1]! + (idx - s[k]!);
   return { file: l.file, line: l.line, col };
+}
+
+// tinyglobby (and picomatch under it) is loaded on the first glob include, synchronously, so files
+// without globs (and `-t` start-up) do not pay for it.
+type Tinyglobby = typeof import('tinyglobby');
+let glob: Tinyglobby['globSync'] | undefined;
+function globSync(pattern: string, opts: Omit<GlobOptions, 'patterns'>): string[] {
+  glob ??= (createRequire(import.meta.url)('tinyglobby') as Tinyglobby).globSync;
+  return glob(pattern, opts);
 }
 
 // ---- line buffers with column maps ----
