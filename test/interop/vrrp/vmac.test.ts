@@ -30,6 +30,13 @@ const CASES: readonly (readonly [Impl, Impl, number, boolean])[] = [
   ['ts', 'ka', 31, true],
 ];
 
+const V6: readonly (readonly [Impl, Impl, number])[] = [
+  ['ts', 'ka', 41],
+  ['ka', 'ts', 51],
+];
+const vip6 = (p: Pair) => `fd00::1:${p.vrid.toString(16)}`;
+const vmacMac6 = (vrid: number) => `00:00:5e:00:02:${vrid.toString(16).padStart(2, '0')}`;
+
 const vmacMac = (vrid: number) => `00:00:5e:00:01:${vrid.toString(16).padStart(2, '0')}`;
 
 async function sysctl(n: LabNode, ifname: string, key: string): Promise<number> {
@@ -54,9 +61,11 @@ describeIf('use_vmac with keepalived', needKeepalived, () => {
   let topo: Topology | undefined;
   let cap: Capture;
   let pairs: (Pair & { xmitBase: boolean })[] = [];
+  let v6: Pair[] = [];
 
   beforeAll(async () => {
-    topo = await createTopology({ nodes: pairNodes(CASES.map((c) => c[2])) });
+    topo = await createTopology({ nodes: pairNodes([...CASES.map((c) => c[2]), ...V6.map((c) => c[2])]) });
+    v6 = V6.map(([h, l, v]) => makePair(topo!, `vmac/ipv6 ${h}/${l}`, h, l, v));
     pairs = CASES.map(([h, l, v, xb]) => ({
       ...makePair(topo!, `vmac${xb ? '+xmit_base' : ''} ${h}/${l}`, h, l, v),
       xmitBase: xb,
@@ -83,7 +92,66 @@ describeIf('use_vmac with keepalived', needKeepalived, () => {
       ],
     });
 
-  it('VMAC created with the VRRP MAC and sysctls; VIP, adverts and GARPs on it; crash failover; removed at stop', async () => {
+  it.concurrent('IPv6 VMAC: vrrp.<VRID> with 00:00:5e:00:02:VRID, VIP on it, adverts and NAs from it, failover', async () => {
+    const conf6 = (p: Pair, who: 'hi' | 'lo') =>
+      nodeConfig({
+        routerId: `${who}${p.vrid}`,
+        instances: [
+          {
+            vrid: p.vrid,
+            version: 3,
+            priority: who === 'hi' ? HI : LO,
+            vips: [`${vip6(p)}/64`],
+            notify: who === 'hi' ? p.hiRec : p.loRec,
+            extra: ['use_vmac'],
+          },
+        ],
+      });
+    await eachPair(v6, async (p) => {
+      const vm = `vrrp.${p.vrid}`;
+      const mac = vmacMac6(p.vrid);
+      const vip = vip6(p);
+      p.hiD = startImpl(p.hi, p.hiImpl, conf6(p, 'hi'), `${p.hiImpl}-hi`);
+      await waitForHolders([p.hi, p.lo], vip, [p.hi.name], 15_000);
+      p.loD = startImpl(p.lo, p.loImpl, conf6(p, 'lo'), `${p.loImpl}-lo`);
+      await waitFor({
+        what: 'BACKUP notify of the low node',
+        probe: () => genericCalls(p.loRec),
+        until: (c) => c.includes(`INSTANCE VI_1 BACKUP ${LO}`),
+        timeoutMs: 10_000,
+      });
+      const l = await linkDetails(p.hi, vm);
+      expect(l).toMatchObject({ ifname: vm, address: mac, link: 'eth0' });
+      expect((await p.hi.addresses()).filter((a) => a.ifname === vm).map((a) => a.local)).toContain(vip);
+      const ads = await waitFor({
+        what: 'adverts of the master in the capture',
+        probe: () => adverts(cap.frames(), p.vrid).filter((f) => f.srcMac === mac && f.vrrp?.priority === HI),
+        until: (a) => a.length > 0,
+        timeoutMs: 5_000,
+      });
+      expect(ads[0]?.srcIp?.startsWith('fe80:')).toBe(true);
+      const nas = cap.frames().filter((f) => f.kind === 'na' && f.na?.target === vip);
+      expect(nas.length).toBeGreaterThan(0);
+      expect(new Set(nas.map((f) => f.srcMac))).toEqual(new Set([mac]));
+      await new Promise((r) => setTimeout(r, 4_000)); // past the backup's Master_Down_Interval
+      expect(await p.lo.hasAddress(vip)).toBe(false);
+      const t0 = Date.now() * 1000;
+      await p.hi.crash();
+      await waitForHolders([p.lo], vip, [p.lo.name], 10_000);
+      expect((await p.lo.addresses()).filter((a) => a.local === vip).map((a) => a.ifname)).toEqual([vm]);
+      await waitFor({
+        what: 'NA from the new master VMAC',
+        probe: () => cap.frames().filter((f) => f.kind === 'na' && f.na?.target === vip && f.tsUs > t0),
+        until: (x) => x.length > 0 && x.every((f) => f.srcMac === mac),
+        timeoutMs: 5_000,
+      });
+      console.log(
+        `vrrp ${p.label}: ${implName(p.hiImpl)} master on ${vm} (${mac}), ${ads.length} adverts and ${nas.length} NAs from the VMAC; ${implName(p.loImpl)} took over`,
+      );
+    });
+  });
+
+  it.concurrent('VMAC created with the VRRP MAC and sysctls; VIP, adverts and GARPs on it; crash failover; removed at stop', async () => {
     await eachPair(pairs, async (p) => {
       const vm = `vrrp.${p.vrid}`;
       const mac = vmacMac(p.vrid);
