@@ -15,6 +15,7 @@
 import { type MessagePort, Worker } from 'node:worker_threads';
 import { systemClock } from '../core/clock.js';
 import { isKaError, KaError } from '../core/errors.js';
+import { createLogger } from '../core/log.js';
 import type { Runner } from './index.js';
 import { type RealServerSpec, Scheduler } from './schedule.js';
 import type { RealServerEvent } from './types.js';
@@ -39,6 +40,10 @@ export type FromWorker =
 
 export interface WorkerOptions {
   maxConcurrent?: number;
+  /** The worker logs checker failures itself (keepalived's wording) at this pino level; none when absent. */
+  logLevel?: string;
+  /** Log to stderr (the daemon's `-l`) rather than stdout. */
+  logStderr?: boolean;
 }
 
 interface Endpoint {
@@ -52,6 +57,9 @@ export function serveScheduler(port: Endpoint, opts: WorkerOptions = {}, runner?
   const stats = { attempts: 0, failures: 0, failCodes: {} as Record<string, number> };
   const sched = new Scheduler({
     clock: systemClock,
+    ...(opts.logLevel
+      ? { logger: createLogger({ level: opts.logLevel, stderr: opts.logStderr ?? false }) }
+      : {}),
     maxConcurrent: opts.maxConcurrent ?? 256,
     ...(runner ? { runner } : {}),
     onEvent: (ev) => send({ type: 'event', ev }),
@@ -123,7 +131,7 @@ export class CheckerWorker {
     this.endpoint =
       opts.endpoint ??
       new Worker(new URL('./worker-entry.js', import.meta.url), {
-        workerData: { maxConcurrent: opts.maxConcurrent },
+        workerData: { maxConcurrent: opts.maxConcurrent, logLevel: opts.logLevel, logStderr: opts.logStderr },
       });
     this.endpoint.on('message', (raw) => {
       const m = raw as FromWorker;

@@ -48,6 +48,8 @@ export interface LvsHostDeps {
   scripts: ScriptResolver;
   /** `-I` / `--dont-release-ipvs`: leave the IPVS table as it is at stop. */
   dontRelease?: boolean;
+  /** The checker worker logs to stderr (`-l`) rather than stdout, like the daemon's own logger. */
+  logStderr?: boolean;
   /** IPVS access; default: generic netlink (`NetlinkIpvs`), opened at start. */
   ipvs?: IpvsOps;
   /**
@@ -437,13 +439,16 @@ export class LvsHost {
     // The worker thread starts with the first checked real server.
     let w: CheckerWorker | undefined;
     const worker = () =>
-      new CheckerWorker({
-        onEvent,
-        onError: (e: KaError) => {
-          this.deps.counters.inc(`lvs.checker_errors.${e.code}`);
-          this.log.error({ code: e.code }, e.message);
+      new CheckerWorker(
+        {
+          onEvent,
+          onError: (e: KaError) => {
+            this.deps.counters.inc(`lvs.checker_errors.${e.code}`);
+            this.log.error({ code: e.code }, e.message);
+          },
         },
-      });
+        { logLevel: this.log.level, ...(this.deps.logStderr ? { logStderr: true } : {}) },
+      );
     return {
       add: (rs) => {
         w ??= worker();

@@ -118,6 +118,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
         counters,
         scripts,
         ...(opts.dontReleaseIpvs ? { dontRelease: true } : {}),
+        ...(opts.logConsole ? { logStderr: true } : {}),
       })
     : undefined;
   try {
