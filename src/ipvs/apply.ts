@@ -1,4 +1,6 @@
 /** Runs plans against an IpvsOps (the kernel or the fake). */
+import { KaError } from '../core/errors.js';
+import { serviceKeyString } from '../wire/ipvs.js';
 import { planIpvs } from './reconcile.js';
 import type { IpvsOp, IpvsOps, IpvsTable } from './types.js';
 
@@ -12,30 +14,54 @@ export interface ApplyOptions {
 }
 
 /**
- * Applies a plan in order. On the first refusal no further operation is issued; the error thrown is
- * the earliest failing operation's (it names op, service and errno); operations already in flight
- * when it failed are awaited first.
+ * Applies a plan in order. A refused operation does not stop the others (keepalived logs a failed
+ * IPVS command and carries on): only the destination operations of a service whose creation was
+ * refused are skipped, since they cannot succeed. After the whole plan ran, the earliest failure is
+ * thrown (it names op, service and errno), with `details.failures` = how many operations failed and
+ * `details.skipped` = how many were skipped.
  */
 export async function applyPlan(ops: IpvsOps, plan: readonly IpvsOp[], o: ApplyOptions = {}): Promise<void> {
   const window = Math.max(1, o.window ?? 32);
   const inFlight = new Set<Promise<void>>();
+  const failedServices = new Set<string>();
   let firstError: { index: number; error: unknown } | undefined;
-  for (let i = 0; i < plan.length && !firstError; i++) {
+  let failures = 0;
+  let skipped = 0;
+  for (let i = 0; i < plan.length; i++) {
+    const op = plan[i] as IpvsOp;
+    if (op.kind !== 'add-service' && failedServices.has(serviceKeyString(op.svc))) {
+      skipped++;
+      continue;
+    }
     const index = i;
-    const p: Promise<void> = ops.apply(plan[i] as IpvsOp).then(
+    const p: Promise<void> = ops.apply(op).then(
       () => {
         inFlight.delete(p);
       },
       (error: unknown) => {
         inFlight.delete(p);
+        failures++;
+        if (op.kind === 'add-service') failedServices.add(serviceKeyString(op.svc));
         if (!firstError || index < firstError.index) firstError = { index, error };
       },
     );
     inFlight.add(p);
-    if (inFlight.size >= window) await Promise.race(inFlight);
+    // A service creation is awaited before its destinations are issued, so a refusal skips them.
+    if (op.kind === 'add-service' || inFlight.size >= window)
+      await (op.kind === 'add-service' ? p : Promise.race(inFlight));
   }
   await Promise.all(inFlight);
-  if (firstError) throw firstError.error;
+  if (firstError) {
+    const e = firstError.error;
+    if (e instanceof KaError) {
+      throw new KaError(e.code, failures > 1 ? `${e.message} (and ${failures - 1} more)` : e.message, {
+        ...e.details,
+        failures,
+        skipped,
+      });
+    }
+    throw e;
+  }
 }
 
 /** Reads the table, plans against `desired`, applies; returns the plan it ran. */

@@ -105,7 +105,15 @@ export class IpvsManager {
       this.opts.onQuorum?.(e);
     }
     // Owned: everything this run's configurations named (so a reload removes what it dropped).
-    const plan = await reconcile(this.ops, r.table, new Set([...this.owned, ...r.table.keys()]));
+    const owned = new Set([...this.owned, ...r.table.keys()]);
+    let plan: IpvsOp[];
+    try {
+      plan = await reconcile(this.ops, r.table, owned);
+    } catch (e) {
+      // Part of the plan may have been applied: keep owning all of it, so stop removes it.
+      this.owned = owned;
+      throw e;
+    }
     for (const op of plan) this.log.info({ op: op.kind }, describeOp(op));
     // Keys no longer desired were just removed: drop them from ownership.
     this.owned = ownedKeys(r.table);
