@@ -6,6 +6,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { configTestExitCode } from '../../../src/config/diagnostics.js';
 import { loadConfig, systemScriptEnv } from '../../../src/config/load.js';
+import { destroyNetnsSync, registerCleanup } from '../../lab/resources.js';
 import { describeIf, needRoot } from '../../support/privilege.js';
 import { cases } from '../../unit/config/broken-cases.js';
 
@@ -38,6 +39,7 @@ function files(): { name: string; path: string }[] {
 }
 
 let tmp = '';
+let releaseCleanup: (() => void) | undefined;
 let links = new Set<string>();
 
 async function keepalivedTest(path: string): Promise<number> {
@@ -52,6 +54,28 @@ async function keepalivedTest(path: string): Promise<number> {
   return r.exitCode ?? 128 + (r.signal ? constants.signals[r.signal as keyof typeof constants.signals] : 0);
 }
 
+/** Our command line, as a user runs it, inside the namespace (its own interface lookup included). */
+async function ourCli(path: string): Promise<number> {
+  const r = await execa(
+    'ip',
+    [
+      'netns',
+      'exec',
+      ns,
+      process.execPath,
+      join(root, 'bin/keepalived-ts.js'),
+      '-t',
+      '-f',
+      path,
+      '-i',
+      'nodeA',
+    ],
+    { reject: false, timeout: 30_000, stdin: 'ignore' },
+  );
+  if (r.timedOut) throw new Error(`keepalived-ts -t timed out on ${path}`);
+  return r.exitCode ?? -1;
+}
+
 function ourTest(path: string): number {
   const { diagnostics } = loadConfig(path, {
     configId: 'nodeA',
@@ -64,6 +88,13 @@ function ourTest(path: string): number {
 describeIf('config test exit codes equal keepalived -t', unmet, () => {
   beforeAll(async () => {
     tmp = mkdtempSync(join(tmpdir(), 'kt-interop-conf-'));
+    releaseCleanup = registerCleanup(`config interop ${ns}`, () => {
+      try {
+        destroyNetnsSync(ns);
+      } catch {
+        // already gone
+      }
+    });
     await execa('ip', ['netns', 'add', ns]);
     for (const [i, name] of IFACES.entries()) {
       await execa('ip', ['-n', ns, 'link', 'add', name, 'type', 'veth', 'peer', 'name', `${ns}p${i}`]);
@@ -74,6 +105,7 @@ describeIf('config test exit codes equal keepalived -t', unmet, () => {
 
   afterAll(async () => {
     await execa('ip', ['netns', 'del', ns], { reject: false });
+    releaseCleanup?.();
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
@@ -84,7 +116,9 @@ describeIf('config test exit codes equal keepalived -t', unmet, () => {
   });
 
   it.each(list)('$name', async ({ path }) => {
-    expect(ourTest(path)).toBe(await keepalivedTest(path));
+    const theirs = await keepalivedTest(path);
+    expect(ourTest(path)).toBe(theirs);
+    expect(await ourCli(path)).toBe(theirs);
   });
 
   it.each(cases)('broken: $name', async (c) => {
