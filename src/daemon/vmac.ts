@@ -7,7 +7,9 @@
  * (nodad, preferred 0) so adverts keep the parent's source. Deleted at stop.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { KaError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
+import './vrrp-errors.js';
 import { isSysError } from '../sys/errors.js';
 import {
   delLink,
@@ -60,7 +62,12 @@ function waitLink(net: NetState, name: string, timeoutMs: number): Promise<LinkI
       net.off('link', on);
       const l = net.link(name);
       if (l) resolve(l);
-      else reject(new Error(`link ${name} not reported by the kernel after ${timeoutMs} ms`));
+      else
+        reject(
+          new KaError('KA_ERR_VRRP_VMAC', `link ${name} not reported by the kernel after ${timeoutMs} ms`, {
+            name,
+          }),
+        );
     }, timeoutMs);
     const on = (l: LinkInfo) => {
       if (l.name !== name || l.deleted) return;
@@ -87,6 +94,20 @@ export class VmacManager {
 
   /** Create (or re-create, after a crash left one) the VMAC and configure it; returns its link. */
   async create(s: VmacSpec): Promise<LinkInfo> {
+    try {
+      return await this.make(s);
+    } catch (e) {
+      if (e instanceof KaError) throw e;
+      throw new KaError(
+        'KA_ERR_VRRP_VMAC',
+        `(${s.name}) cannot create VMAC: ${(e as Error).message}`,
+        { name: s.name },
+        { cause: e },
+      );
+    }
+  }
+
+  private async make(s: VmacSpec): Promise<LinkInfo> {
     const stale = this.net.link(s.name);
     if (stale) {
       this.log.info(`(${s.name}) removing stale VMAC interface`);

@@ -6,6 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import ipaddr from 'ipaddr.js';
+import { KaError } from '../core/errors.js';
+import './vrrp-errors.js';
 import type { RouteSpec as CfgRoute, RuleSpec as CfgRule } from '../config/model.js';
 import {
   FR_ACT_BLACKHOLE,
@@ -78,12 +80,14 @@ export type Resolve = (dev: string) => number | undefined;
 /** Wire route of a configured one; throws (with the reason) when it cannot be expressed. */
 export function routeRequest(r: CfgRoute, ifindexOf: Resolve): RouteSpec {
   const family = r.family === 'inet6' ? 6 : 4;
-  if (r.nexthops.length > 0) throw new Error(`multipath route ${r.to} is not supported`);
+  if (r.nexthops.length > 0)
+    throw new KaError('KA_ERR_VRRP_ROUTE', `multipath route ${r.to} is not supported`);
   const { addr, len } = prefix(r.to, family);
   const table = tableId(r.table);
-  if (table === undefined) throw new Error(`unknown routing table ${r.table}`);
+  if (table === undefined) throw new KaError('KA_ERR_VRRP_ROUTE', `unknown routing table ${r.table}`);
   const oif = r.dev === undefined ? undefined : ifindexOf(r.dev);
-  if (r.dev !== undefined && oif === undefined) throw new Error(`interface ${r.dev} does not exist`);
+  if (r.dev !== undefined && oif === undefined)
+    throw new KaError('KA_ERR_VRRP_ROUTE', `interface ${r.dev} does not exist`);
   const type = TYPES[r.type];
   const scope =
     r.scope !== undefined
@@ -119,9 +123,10 @@ export function ruleRequest(r: CfgRule): RuleSpec {
             goto: FR_ACT_GOTO,
           } as Record<string, number>
         )[r.action];
-  if (action === undefined) throw new Error(`rule action ${r.action} is not supported`);
+  if (action === undefined)
+    throw new KaError('KA_ERR_VRRP_ROUTE', `rule action ${r.action} is not supported`);
   const table = action === FR_ACT_TO_TBL ? tableId(r.table) : 0;
-  if (table === undefined) throw new Error(`unknown routing table ${r.table}`);
+  if (table === undefined) throw new KaError('KA_ERR_VRRP_ROUTE', `unknown routing table ${r.table}`);
   const src = r.from !== undefined && r.from !== 'all' ? prefix(r.from, family) : undefined;
   const dst = r.to !== undefined && r.to !== 'all' ? prefix(r.to, family) : undefined;
   let fwmark: number | undefined;

@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import type { AddressSpec, KeepalivedConfig, VrrpInstance as VrrpInstanceCfg } from '../config/model.js';
 import type { Clock } from '../core/clock.js';
 import { Counters } from '../core/counters.js';
+import { KaError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { NotifyFifo } from '../notify/fifo.js';
 import {
@@ -57,6 +58,7 @@ import {
 import { linkIsUp, type NetState } from './netstate.js';
 import { planReload, type ReloadPlan } from './reload.js';
 import type { ScriptResolver } from './scripts.js';
+import './vrrp-errors.js';
 import { VmacManager, vrrpMac } from './vmac.js';
 import { routeRequest, ruleRequest } from './vroutes.js';
 
@@ -154,7 +156,10 @@ export class VrrpHost {
         this.bound.push(await this.bind(cfg));
       } catch (e) {
         this.counters.inc('vrrp.instance_errors');
-        this.log.error({ err: e, instance: cfg.name }, `(${cfg.name}) cannot start: ${(e as Error).message}`);
+        this.log.error(
+          { err: e, instance: cfg.name, code: (e as { code?: string }).code },
+          `(${cfg.name}) cannot start: ${(e as Error).message}`,
+        );
       }
     }
     this.bindSyncGroups();
@@ -248,7 +253,10 @@ export class VrrpHost {
         if (t && (t.fault || t.initPending)) b.inst.fault();
       } catch (e) {
         this.counters.inc('vrrp.instance_errors');
-        this.log.error({ err: e, instance: cfg.name }, `(${cfg.name}) cannot start: ${(e as Error).message}`);
+        this.log.error(
+          { err: e, instance: cfg.name, code: (e as { code?: string }).code },
+          `(${cfg.name}) cannot start: ${(e as Error).message}`,
+        );
       }
     }
     return plan;
@@ -304,7 +312,11 @@ export class VrrpHost {
     const net = this.deps.net;
     const ifname = cfg.interface ?? this.config.global.defaultInterface;
     const link = net.link(ifname);
-    if (!link) throw new Error(`interface ${ifname} does not exist`);
+    if (!link)
+      throw new KaError('KA_ERR_VRRP_BIND', `interface ${ifname} does not exist`, {
+        instance: cfg.name,
+        ifname,
+      });
     const family: 4 | 6 = cfg.family === 'inet6' ? 6 : 4;
     const ah = cfg.version === 2 && cfg.authentication?.type === 'AH';
     const protocol = ah ? IPPROTO_AH : IPPROTO_VRRP;
@@ -313,7 +325,11 @@ export class VrrpHost {
       cfg.mcastSrcIp ??
       (family === 4 ? net.primaryIpv4(link.ifindex) : net.linkLocalIpv6(link.ifindex)) ??
       (() => {
-        throw new Error(`interface ${ifname} has no ${family === 4 ? 'IPv4' : 'IPv6 link-local'} address`);
+        throw new KaError(
+          'KA_ERR_VRRP_BIND',
+          `interface ${ifname} has no ${family === 4 ? 'IPv4' : 'IPv6 link-local'} address`,
+          { instance: cfg.name, ifname },
+        );
       })();
     const vmac = cfg.useVmac
       ? await this.vmacs.create({
@@ -884,7 +900,7 @@ export class VrrpHost {
         if (!add && (isSysError(e, 'ESRCH') || isSysError(e, 'ENOENT'))) continue;
         this.counters.inc('vrrp.route_errors');
         this.log.error(
-          { err: e },
+          { err: e, code: 'KA_ERR_VRRP_ROUTE' },
           `(${b.cfg.name}) cannot ${add ? 'add' : 'remove'} route ${r.to}: ${(e as Error).message}`,
         );
       }
@@ -902,7 +918,7 @@ export class VrrpHost {
         if (!add && (isSysError(e, 'ESRCH') || isSysError(e, 'ENOENT'))) continue;
         this.counters.inc('vrrp.rule_errors');
         this.log.error(
-          { err: e },
+          { err: e, code: 'KA_ERR_VRRP_ROUTE' },
           `(${b.cfg.name}) cannot ${add ? 'add' : 'remove'} rule ${r.from ?? r.to ?? ''}: ${(e as Error).message}`,
         );
       }

@@ -130,8 +130,12 @@ describeIf('use_vmac with keepalived', needKeepalived, () => {
         timeoutMs: 5_000,
       });
       expect(ads[0]?.srcIp?.startsWith('fe80:')).toBe(true);
-      const nas = cap.frames().filter((f) => f.kind === 'na' && f.na?.target === vip);
-      expect(nas.length).toBeGreaterThan(0);
+      const nas = await waitFor({
+        what: 'NAs of the master in the capture',
+        probe: () => cap.frames().filter((f) => f.kind === 'na' && f.na?.target === vip),
+        until: (x) => x.length > 0,
+        timeoutMs: 5_000,
+      });
       expect(new Set(nas.map((f) => f.srcMac))).toEqual(new Set([mac]));
       await new Promise((r) => setTimeout(r, 4_000)); // past the backup's Master_Down_Interval
       expect(await p.lo.hasAddress(vip)).toBe(false);
@@ -182,13 +186,22 @@ describeIf('use_vmac with keepalived', needKeepalived, () => {
       expect([await sysctl(p.hi, 'eth0', 'arp_ignore'), await sysctl(p.hi, 'eth0', 'arp_filter')]).toEqual([
         1, 1,
       ]);
-      const ads = adverts(cap.frames(), p.vrid, p.hi.primaryAddress());
-      expect(ads.length).toBeGreaterThan(0);
+      // The capture file may lag behind: wait for it to show the master's adverts and GARPs.
+      const ads = await waitFor({
+        what: 'adverts of the master in the capture',
+        probe: () => adverts(cap.frames(), p.vrid, p.hi.primaryAddress()),
+        until: (a) => a.length > 0,
+        timeoutMs: 5_000,
+      });
       // The IPv4 source stays the parent's address; the frame leaves from the VMAC unless vmac_xmit_base.
       const wantAdvMac = p.xmitBase ? p.hi.link().mac : mac;
       expect(new Set(ads.map((f) => f.srcMac))).toEqual(new Set([wantAdvMac]));
-      const g = garps(cap.frames(), p.vip);
-      expect(g.length).toBeGreaterThan(0);
+      const g = await waitFor({
+        what: 'GARPs of the master in the capture',
+        probe: () => garps(cap.frames(), p.vip),
+        until: (x) => x.length > 0,
+        timeoutMs: 5_000,
+      });
       expect(new Set(g.map((f) => f.srcMac))).toEqual(new Set([mac]));
       console.log(
         `vrrp ${p.label}: ${implName(p.hiImpl)} master on ${vm} (${mac}), ${ads.length} adverts from ${wantAdvMac}, ${g.length} GARPs from the VMAC`,
