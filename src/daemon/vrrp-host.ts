@@ -133,6 +133,9 @@ export class VrrpHost {
   private readonly notifier: Notifier;
   private readonly log: Logger;
   private readonly vmacs: VmacManager;
+  private readonly scriptByName = new Map<string, VrrpScriptTracker>();
+  private readonly startedFiles = new Set<string>();
+  private readonly startedProcesses = new Set<string>();
 
   constructor(
     private config: KeepalivedConfig,
@@ -243,14 +246,12 @@ export class VrrpHost {
         );
     }
     this.config = next;
+    const fresh: Bound[] = [];
     for (const cfg of plan.added) {
       try {
         const b = await this.bind(cfg);
         this.bound.push(b);
-        await this.removeStaleVips(b);
-        b.inst.start();
-        const t = b.tracking?.result;
-        if (t && (t.fault || t.initPending)) b.inst.fault();
+        fresh.push(b);
       } catch (e) {
         this.counters.inc('vrrp.instance_errors');
         this.log.error(
@@ -258,6 +259,15 @@ export class VrrpHost {
           `(${cfg.name}) cannot start: ${(e as Error).message}`,
         );
       }
+    }
+    // Trackers used only by added instances start now; running ones seed the added instances.
+    await this.startTrackers();
+    for (const b of fresh) {
+      await this.removeStaleVips(b);
+      b.inst.start();
+      const t = b.tracking?.result;
+      if (t && (t.fault || t.initPending)) b.inst.fault();
+      else if (t && t.effectivePriority !== b.cfg.priority) b.inst.setEffectivePriority(t.effectivePriority);
     }
     return plan;
   }
@@ -566,6 +576,14 @@ export class VrrpHost {
       this.bound.filter((b) => b.tracking?.tracks(kind, name));
     for (const s of this.config.vrrpScripts) {
       if (users('script', s.name).length === 0) continue;
+      const running = this.scriptByName.get(s.name);
+      if (running) {
+        // Reload: an added instance tracks a script already running; it starts from its current state.
+        if (running.state !== 'unknown')
+          for (const b of users('script', s.name))
+            b.tracking?.seed([{ kind: 'script', name: s.name, state: running.state }]);
+        continue;
+      }
       const def = await this.deps.scripts.resolve(`VRRP_Script(${s.name})`, s.script);
       if (!def) continue;
       const t = new VrrpScriptTracker(
@@ -589,10 +607,12 @@ export class VrrpHost {
         },
       );
       this.scriptTrackers.push(t);
+      this.scriptByName.set(s.name, t);
       t.start();
     }
     for (const f of this.config.trackFiles) {
-      if (users('file', f.name).length === 0) continue;
+      if (users('file', f.name).length === 0 || this.startedFiles.has(f.name)) continue;
+      this.startedFiles.add(f.name);
       const t = new TrackFile({
         name: f.name,
         path: f.file,
@@ -613,7 +633,8 @@ export class VrrpHost {
       }
     }
     for (const p of this.config.trackProcesses) {
-      if (users('process', p.name).length === 0) continue;
+      if (users('process', p.name).length === 0 || this.startedProcesses.has(p.name)) continue;
+      this.startedProcesses.add(p.name);
       const t = new TrackProcess({
         name: p.name,
         match: {

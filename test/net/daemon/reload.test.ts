@@ -18,7 +18,7 @@ import { describeIf } from '../../support/privilege.js';
 
 const DRIVER = resolve(dirname(fileURLToPath(import.meta.url)), 'reload-driver.mjs');
 
-const inst = (name: string, vrid: number, state: string, vips: string[], notify: string) => `
+const inst = (name: string, vrid: number, state: string, vips: string[], notify: string, extra = '') => `
 vrrp_instance ${name} {
   state ${state}
   interface eth0
@@ -29,6 +29,7 @@ vrrp_instance ${name} {
 ${vips.map((v) => `    ${v}/24`).join('\n')}
   }
   notify ${notify}
+${extra}
 }
 `;
 
@@ -58,7 +59,8 @@ describeIf('reload (SIGHUP) keeps kept instances, removes and adds the others', 
       inst('VI_2', 2, 'MASTER', ['192.0.2.102'], rec.script);
     confB =
       inst('VI_1', 1, 'MASTER', ['192.0.2.101', '192.0.2.111'], rec.script) +
-      inst('VI_3', 3, 'BACKUP', ['192.0.2.103'], rec.script);
+      'vrrp_script chk {\n  script "/bin/true"\n  interval 1\n  weight 10\n}\n' +
+      inst('VI_3', 3, 'BACKUP', ['192.0.2.103'], rec.script, '  track_script {\n    chk\n  }');
     path = join(topo.dir, 'keepalived.conf');
     writeFileSync(path, confA);
   });
@@ -122,11 +124,12 @@ describeIf('reload (SIGHUP) keeps kept instances, removes and adds the others', 
       until: (x) => x.join() === 'true,true,false',
       timeoutMs: 5_000,
     });
-    // The new instance starts in BACKUP and, alone on the link, becomes MASTER after Master_Down_Interval.
+    // The new instance starts (its vrrp_script, new with the reload, starts too: weight +10 once it
+    // succeeds) and, alone on the link, becomes MASTER after Master_Down_Interval.
     await waitFor({
-      what: 'VI_3 BACKUP then MASTER',
+      what: 'VI_3 MASTER with the script weight',
       probe: calls,
-      until: (c) => c.includes('INSTANCE VI_3 BACKUP 100') && c.includes('INSTANCE VI_3 MASTER 100'),
+      until: (c) => c.includes('INSTANCE VI_3 MASTER 110'),
       timeoutMs: 10_000,
     });
     expect(await n.hasAddress('192.0.2.103')).toBe(true);
@@ -135,6 +138,7 @@ describeIf('reload (SIGHUP) keeps kept instances, removes and adds the others', 
     // VI_1 kept: no notify at all; VI_2 removed: FAULT (no notify_deleted).
     expect(after.filter((c) => c.includes(' VI_1 '))).toEqual([]);
     expect(after.filter((c) => c.includes(' VI_2 '))).toEqual(['INSTANCE VI_2 FAULT 100']);
+    expect(after.filter((c) => c.includes(' VI_3 ')).at(-1)).toBe('INSTANCE VI_3 MASTER 110');
     proc.signal('SIGUSR1');
     const snap = await waitFor({
       what: 'a snapshot',
