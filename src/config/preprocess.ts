@@ -630,6 +630,10 @@ export class Preprocessor {
   /** Splits `{` and `}` outside quotes onto their own lines and records the result. */
   private emit(b: Buf, file: string, line: number): void {
     const t = b.text;
+    if (t.indexOf('{') < 0 && t.indexOf('}') < 0) {
+      this.push(b, file, line);
+      return;
+    }
     let start = 0;
     let quoted = false;
     for (let i = 0; i < t.length; i++) {

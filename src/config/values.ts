@@ -144,6 +144,20 @@ export interface ParsedIp {
 
 /** An address as inet_pton accepts it (dotted quad for IPv4), canonicalised by ipaddr.js. */
 export function parseIp(text: string): ParsedIp | undefined {
+  let r = ipCache.get(text);
+  if (r === undefined) {
+    r = parseIpUncached(text) ?? null;
+    if (ipCache.size >= IP_CACHE_MAX) ipCache.clear();
+    ipCache.set(text, r);
+  }
+  return r ? { address: r.address, family: r.family } : undefined;
+}
+
+/** Large files repeat the same addresses (real servers under every virtual server). */
+const ipCache = new Map<string, ParsedIp | null>();
+const IP_CACHE_MAX = 4096;
+
+function parseIpUncached(text: string): ParsedIp | undefined {
   if (ipaddr.IPv4.isValidFourPartDecimal(text))
     return { address: ipaddr.IPv4.parse(text).toString(), family: 'inet' };
   if (text.includes(':') && ipaddr.IPv6.isValid(text))
