@@ -11,7 +11,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load.js';
 import { planReload } from '../../../src/daemon/reload.js';
 import { needLab } from '../../lab/gates.js';
-import type { LabNode, LabProcess } from '../../lab/node.js';
+import { keepalivedTsCommand, type LabNode, type LabProcess } from '../../lab/node.js';
 import { type NotifyRecorder, notifyRecorder, waitFor } from '../../lab/observe.js';
 import { createTopology, type Topology } from '../../lab/topology.js';
 import { describeIf } from '../../support/privilege.js';
@@ -38,6 +38,7 @@ describeIf('reload (SIGHUP) keeps kept instances, removes and adds the others', 
   let n: LabNode;
   let proc: LabProcess;
   let rec: NotifyRecorder;
+  let rec2: NotifyRecorder;
   let confA = '';
   let confB = '';
   let path = '';
@@ -54,6 +55,7 @@ describeIf('reload (SIGHUP) keeps kept instances, removes and adds the others', 
     topo = await createTopology({ nodes: [{ name: 'r', links: [{ addrs: ['192.0.2.1/24'] }] }] });
     n = topo.node('r');
     rec = notifyRecorder(topo.dir, 'notify');
+    rec2 = notifyRecorder(topo.dir, 'notify-daemon');
     confA =
       inst('VI_1', 1, 'MASTER', ['192.0.2.101'], rec.script) +
       inst('VI_2', 2, 'MASTER', ['192.0.2.102'], rec.script);
@@ -153,5 +155,46 @@ describeIf('reload (SIGHUP) keeps kept instances, removes and adds the others', 
       ['VI_3', 'MASTER'],
     ]);
     await proc.stop();
+  });
+
+  it('the real daemon reloads on SIGHUP the same way', async () => {
+    const a = confA.replaceAll(rec.script, rec2.script);
+    const b = confB.replaceAll(rec.script, rec2.script);
+    const d = n.startDaemon({ command: keepalivedTsCommand(), config: a, name: 'keepalived-ts' });
+    const calls2 = () => rec2.entries().map((e) => e.args.join(' '));
+    await waitFor({
+      what: 'both instances MASTER',
+      probe: calls2,
+      until: (c) => c.includes('INSTANCE VI_1 MASTER 100') && c.includes('INSTANCE VI_2 MASTER 100'),
+      timeoutMs: 15_000,
+    });
+    const before = calls2().length;
+    writeFileSync(d.configPath, b);
+    d.proc.signal('SIGHUP');
+    await waitFor({
+      what: 'VIP set after SIGHUP',
+      probe: async () => [
+        await n.hasAddress('192.0.2.101'),
+        await n.hasAddress('192.0.2.111'),
+        await n.hasAddress('192.0.2.102'),
+      ],
+      until: (x) => x.join() === 'true,true,false',
+      timeoutMs: 10_000,
+    }).catch((e) => {
+      throw new Error(`${(e as Error).message}\n${d.proc.output().slice(-2000)}`);
+    });
+    await waitFor({
+      what: 'VI_3 MASTER',
+      probe: calls2,
+      until: (c) => c.includes('INSTANCE VI_3 MASTER 110'),
+      timeoutMs: 10_000,
+    });
+    const after = calls2().slice(before);
+    console.log(`reload (daemon, SIGHUP): notify calls ${JSON.stringify(after)}`);
+    expect(after.filter((c) => c.includes(' VI_1 '))).toEqual([]);
+    expect(after.filter((c) => c.includes(' VI_2 '))).toEqual(['INSTANCE VI_2 FAULT 100']);
+    expect(d.proc.running).toBe(true);
+    await d.proc.stop();
+    expect(await n.hasAddress('192.0.2.101')).toBe(false);
   });
 });
