@@ -57,6 +57,8 @@ for i in 1 2; do for t in $(seq 1 100); do curl -s -m 1 -o /dev/null http://198.
 run apply1 ${drv} apply a.json
 run adm1 ipvsadm -Ln
 run http sh -c 'for i in $(seq 1 12); do ip netns exec cl curl -s -m 3 http://203.0.113.10/ || echo FAIL; done'
+# The kernel folds per-CPU counters into the totals on its 2 s estimator tick: let it catch up.
+sleep 3
 run dump1 ${drv} dump
 run stats1 ipvsadm -Ln --stats
 run reload ${drv} apply a2.json a.json
