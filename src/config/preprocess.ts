@@ -385,23 +385,29 @@ export class Preprocessor {
       this.sequence(b, file, line, depth);
       return;
     }
-    const subs = b.text.includes('$') ? this.substitute(b, file, line) : [b];
-    for (let s of subs) {
-      s = trim(s);
-      if (s.text.length === 0) continue;
-      if (s !== b) {
-        // substituted text is re-checked for conditionals and sequences, as keepalived does
-        if (s.text.charCodeAt(0) === 64) {
-          s = trim(this.conditional(s));
-          if (s.text.length === 0) continue;
-        }
-        if (s.text.charCodeAt(0) === 126 && SEQ_RE.test(s.text)) {
-          this.sequence(s, file, line, depth + 1);
-          continue;
-        }
-      }
-      this.emit(s, file, line);
+    if (!b.text.includes('$')) {
+      this.expandOne(b, b, file, line, depth);
+      return;
     }
+    for (const s of this.substitute(b, file, line)) this.expandOne(s, b, file, line, depth);
+  }
+
+  /** One line of a substitution's result (`b` itself when nothing was substituted). */
+  private expandOne(sub: Buf, b: Buf, file: string, line: number, depth: number): void {
+    let s = trim(sub);
+    if (s.text.length === 0) return;
+    if (s !== b) {
+      // substituted text is re-checked for conditionals and sequences, as keepalived does
+      if (s.text.charCodeAt(0) === 64) {
+        s = trim(this.conditional(s));
+        if (s.text.length === 0) return;
+      }
+      if (s.text.charCodeAt(0) === 126 && SEQ_RE.test(s.text)) {
+        this.sequence(s, file, line, depth + 1);
+        return;
+      }
+    }
+    this.emit(s, file, line);
   }
 
   private sequence(b: Buf, file: string, line: number, depth: number): void {
