@@ -21,12 +21,40 @@ function hrNowMicros(): Micros {
   return Number(process.hrtime.bigint() / 1000n);
 }
 
+/** How early the millisecond timer wakes before the µs deadline; the rest is finished with setImmediate. */
+const EARLY_WAKE_US = 1500;
+
+/**
+ * Node's timers have millisecond granularity and tend to fire 1–2 ms late, which VRRP timing
+ * (Master_Down_Interval, skew time) would inherit. So the timer wakes about 1.5 ms early and the
+ * remainder is finished with setImmediate turns: a short spin (at most ~1.5 ms per deadline) that
+ * still lets I/O callbacks run between turns.
+ */
 export const systemClock: Clock = {
   now: hrNowMicros,
   at(at, fn) {
-    const delayMs = Math.max(0, (at - hrNowMicros()) / 1000);
-    const t = setTimeout(fn, delayMs);
-    return { cancel: () => clearTimeout(t) };
+    let timeout: NodeJS.Timeout | undefined;
+    let immediate: NodeJS.Immediate | undefined;
+    let cancelled = false;
+    // Never calls `fn` synchronously from `at()`: callers store the handle after it returns.
+    const arm = (mayFire: boolean) => {
+      timeout = undefined;
+      immediate = undefined;
+      if (cancelled) return;
+      const rem = at - hrNowMicros();
+      if (rem <= 0 && mayFire) fn();
+      else if (rem > EARLY_WAKE_US) timeout = setTimeout(check, Math.floor((rem - EARLY_WAKE_US) / 1000));
+      else immediate = setImmediate(check);
+    };
+    const check = () => arm(true);
+    arm(false);
+    return {
+      cancel: () => {
+        cancelled = true;
+        if (timeout) clearTimeout(timeout);
+        if (immediate) clearImmediate(immediate);
+      },
+    };
   },
 };
 

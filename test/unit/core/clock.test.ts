@@ -31,3 +31,31 @@ describe('FakeClock', () => {
     expect(seen).toEqual([10, 20]);
   });
 });
+
+describe('systemClock', () => {
+  it('fires at or after the µs deadline, never synchronously, and not when cancelled', async () => {
+    const { systemClock } = await import('../../../src/core/clock.js');
+    const lateness: number[] = [];
+    for (const delayUs of [0, 300, 2_000, 5_000, 12_345]) {
+      const at = systemClock.now() + delayUs;
+      let sync = true;
+      const firedAt = await new Promise<number>((resolve) => {
+        systemClock.at(at, () => {
+          expect(sync).toBe(false);
+          resolve(systemClock.now());
+        });
+        sync = false;
+      });
+      expect(firedAt).toBeGreaterThanOrEqual(at);
+      lateness.push(firedAt - at);
+    }
+    let fired = false;
+    const h = systemClock.at(systemClock.now() + 1_000, () => {
+      fired = true;
+    });
+    h.cancel();
+    await new Promise((r) => setTimeout(r, 10));
+    expect(fired).toBe(false);
+    process.stdout.write(`systemClock lateness (µs): ${lateness.join(', ')}\n`);
+  });
+});
