@@ -219,6 +219,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
             `  Counters: ${JSON.stringify(c.snapshot())}`,
           );
         }
+        // Daemon-wide counters: unknown VRIDs, socket and netlink errors, LVS reconcile errors, …
+        out.push('Daemon:', ...Object.entries(counters.snapshot()).map(([k, v]) => `  ${k}: ${v}`));
         writeDump('keepalived.stats', `${out.join('\n')}\n`);
       },
     };
