@@ -287,3 +287,17 @@ export async function runInVm(jobs: readonly VmJob[], opts: VmOptions = {}): Pro
     releaseDir();
   }
 }
+
+/** Splits a job's output into its `=== NAME` sections (the convention of the VM jobs). */
+export function sections(output: string): Map<string, string> {
+  const m = new Map<string, string>();
+  let name = '';
+  for (const line of output.split('\n')) {
+    const h = /^=== (\S+)/.exec(line);
+    if (h) {
+      name = h[1] as string;
+      m.set(name, '');
+    } else if (name) m.set(name, `${m.get(name)}${line}\n`);
+  }
+  return m;
+}

@@ -14,7 +14,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { needVm } from '../../lab/gates.js';
-import { runInVm } from '../../lab/vm.js';
+import { runInVm, sections } from '../../lab/vm.js';
 import { describeIf } from '../../support/privilege.js';
 import { parseIpvsadm } from '../ipvs/fixtures.js';
 
@@ -166,19 +166,6 @@ sec log; cat daemon.log
 kill $(cat srv1.pid) $(cat srv2.pid) 2>/dev/null
 echo "=== end"
 `;
-}
-
-function sections(output: string): Map<string, string> {
-  const m = new Map<string, string>();
-  let name = '';
-  for (const line of output.split('\n')) {
-    const h = /^=== (\S+)/.exec(line);
-    if (h) {
-      name = h[1] as string;
-      m.set(name, '');
-    } else if (name) m.set(name, `${m.get(name)}${line}\n`);
-  }
-  return m;
 }
 
 /** `ok=1 ms=1234` → { ok, ms }. */

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildDesired } from '../../../src/ipvs/desired.js';
 import { needVm } from '../../lab/gates.js';
-import { runInVm, type VmRun } from '../../lab/vm.js';
+import { runInVm, sections, type VmRun } from '../../lab/vm.js';
 import { describeIf } from '../../support/privilege.js';
 import {
   type AdmService,
@@ -89,19 +89,6 @@ for m in ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_sh ip_vs_mh ip_vs_dh ip_vs_
 run nofamily ${drv} info
 echo "=== end"
 `;
-}
-
-function sections(output: string): Map<string, string> {
-  const m = new Map<string, string>();
-  let name = '';
-  for (const line of output.split('\n')) {
-    const h = /^=== (\S+)/.exec(line);
-    if (h) {
-      name = h[1] as string;
-      m.set(name, '');
-    } else if (name) m.set(name, `${m.get(name)}${line}\n`);
-  }
-  return m;
 }
 
 const TOTALS = ['conns', 'inpkts', 'outpkts', 'inbytes', 'outbytes'];
