@@ -130,6 +130,8 @@ const SEQ_RE = /^~(SEQx?|LST)\(/;
 const NAME_RE = /[A-Za-z_][A-Za-z0-9_]*/y;
 const MAX_INCLUDE_DEPTH = 32;
 const MAX_LINE = 1024;
+/** Total text one line may expand into through multi-line parameters. */
+const MAX_EXPANDED = 1 << 20;
 const MAX_EXPANSION = 64;
 
 interface Param {
@@ -521,7 +523,14 @@ export class Preprocessor {
   }
 
   /** Replaces `$NAME` / `${NAME}` uses; multi-line values give several lines. */
-  private substitute(b: Buf, file: string, line: number, depth = 0): Buf[] {
+  private substitute(
+    b: Buf,
+    file: string,
+    line: number,
+    depth = 0,
+    budget: { left: number; spent: boolean } = { left: MAX_EXPANDED, spent: false },
+  ): Buf[] {
+    if (budget.spent) return [];
     const t = b.text;
     const lines: Buf[] = [];
     let cur: Buf = { text: '', segs: [0, b.segs[1]!, 1] };
@@ -586,6 +595,25 @@ export class Preprocessor {
     if (!changed) return [b];
     cur = concat(cur, slice(b, last));
     lines.push(cur);
+    // Stop as soon as an expansion outgrows what keepalived accepts, before expanding further:
+    // nested definitions otherwise grow exponentially (a hang on hostile or broken input). The
+    // budget is shared by every branch of the expansion of one source line.
+    for (const l of lines) {
+      budget.left -= l.text.length + 1;
+      if (l.text.length > MAX_LINE || budget.left < 0) {
+        budget.spent = true;
+        this.diags.add(
+          'KA_ERR_CONF_LINE_TOO_LONG',
+          'error',
+          KaClass.GeneralError,
+          { file, line, col: b.segs[1]! },
+          b.text.slice(0, 20),
+          `parameter expansion produces more than ${l.text.length > MAX_LINE ? `${MAX_LINE} bytes on a line` : `${MAX_EXPANDED} bytes`}`,
+          `at most ${MAX_LINE} bytes per line after substitution`,
+        );
+        return [];
+      }
+    }
     if (depth >= MAX_EXPANSION) {
       this.diags.add(
         'KA_ERR_CONF_BAD_PARAM',
@@ -598,7 +626,10 @@ export class Preprocessor {
       return [];
     }
     // expansion is recursive: values may use other parameters
-    return lines.flatMap((l) => (l.text.includes('$') ? this.substitute(l, file, line, depth + 1) : [l]));
+    const out = lines.flatMap((l) =>
+      l.text.includes('$') ? this.substitute(l, file, line, depth + 1, budget) : [l],
+    );
+    return budget.spent ? [] : out;
   }
 
   private lookup(name: string, args: string, file: string): string[] | undefined {

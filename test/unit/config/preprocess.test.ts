@@ -193,3 +193,24 @@ describe('line rules', () => {
     expect(run({ 'main.conf': 'a 1\r\nb 2\r\n' }).text).toEqual(['a 1', 'b 2']);
   });
 });
+
+describe('parameter expansion limits', () => {
+  it('stops an exponentially nested $VAR expansion with a typed error at the using line', () => {
+    // Each level doubles the text: 2^30 bytes if expanded fully (it used to hang the config test).
+    const defs = ['$A0=xxxxxxxxxxxxxxxx'];
+    for (let i = 1; i <= 30; i++) defs.push(`$A${i}=$A${i - 1} $A${i - 1}`);
+    const r = run({ 'main.conf': `${defs.join('\n')}\nglobal_defs {\n  router_id $A30\n}\n` });
+    const d = r.diags.find((x) => x.code === 'KA_ERR_CONF_LINE_TOO_LONG');
+    expect(d?.pos).toMatchObject({ line: 33 });
+    expect(d?.severity).toBe('error');
+    expect(r.text).not.toContain(expect.stringMatching(/^router_id x/));
+  });
+
+  it('stops a multi-line parameter that multiplies into too many lines', () => {
+    const defs = ['$L0=a \\\nb'];
+    for (let i = 1; i <= 25; i++) defs.push(`$L${i}=$L${i - 1}\\\n$L${i - 1}`);
+    const r = run({ 'main.conf': `${defs.join('\n')}\n$L25\n` });
+    expect(r.diags.some((x) => x.code === 'KA_ERR_CONF_LINE_TOO_LONG')).toBe(true);
+    expect(r.text.length).toBeLessThan(1000);
+  });
+});
