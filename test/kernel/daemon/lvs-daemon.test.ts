@@ -149,6 +149,8 @@ sec http3; http 4
 srv 2; waitsrv 2; sec back2; listening 2; wait_for present 198.51.100.12:80
 sec adm3; $D ipvsadm -Ln
 # reload changing r2's weight: one destination changes, the service's counters stay
+# (the kernel folds per-CPU counters into the totals on its 2 s estimator tick: let it catch up)
+sleep 3
 sec stats1; $D ipvsadm -Ln --stats
 cp keepalived2.conf keepalived.conf; kill -HUP $DPID
 T=$(now); ok=0
