@@ -290,6 +290,9 @@ export async function startCapture(
       '-i',
       dev,
       '-U',
+      // Deliver each packet as it arrives: without it libpcap hands packets over in blocks
+      // (timestamps are the kernel's either way, so measured gaps do not change).
+      '--immediate-mode',
       '-n',
       '-Z',
       'root',

@@ -91,8 +91,12 @@ describeIf('VRRPv3 with keepalived: IPv4 at advert_int 0.1, IPv6 with unsolicite
         until: (c) => c.includes(`INSTANCE VI_1 BACKUP ${LO}`),
         timeoutMs: 15_000,
       });
-      const ads = adverts(cap.frames(), p.vrid, p.hi.primaryAddress());
-      expect(ads[0]?.vrrp).toMatchObject({ version: 3, vrid: p.vrid, priority: HI, interval: 10 });
+      const first = await waitFor({
+        what: `an advert from ${p.hi.primaryAddress()} in the capture`,
+        probe: () => adverts(cap.frames(), p.vrid, p.hi.primaryAddress())[0],
+        timeoutMs: 5_000,
+      });
+      expect(first.vrrp).toMatchObject({ version: 3, vrid: p.vrid, priority: HI, interval: 10 });
       // A second of 100 ms adverts later, the backup still has not claimed the VIP.
       await new Promise((r) => setTimeout(r, 1_000));
       expect(await p.lo.hasAddress(p.vip)).toBe(false);
