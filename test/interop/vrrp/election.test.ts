@@ -21,7 +21,16 @@ import {
 } from '../../lab/observe.js';
 import { createTopology, type Topology } from '../../lab/topology.js';
 import { describeIf } from '../../support/privilege.js';
-import { genericCalls, type Impl, implName, nodeConfig, scriptCalls, startImpl, tail } from './helpers.js';
+import {
+  genericCalls,
+  type Impl,
+  implName,
+  nodeConfig,
+  scriptCalls,
+  startHiThenLo,
+  startImpl,
+  tail,
+} from './helpers.js';
 
 const HI = 150;
 const LO = 100;
@@ -115,15 +124,7 @@ describeIf(
     it('elects the higher priority: it alone holds the VIP, advertises and sends GARPs', async () => {
       await each(async (p) => {
         const t0 = Date.now() * 1000;
-        p.hiD = startImpl(p.hi, p.hiImpl, conf(p, 'hi'), `${p.hiImpl}-hi`);
-        await waitForHolders([p.hi, p.lo], p.vip, [p.hi.name], 15_000);
-        p.loD = startImpl(p.lo, p.loImpl, conf(p, 'lo'), `${p.loImpl}-lo`);
-        await waitFor({
-          what: 'BACKUP notify of the low node',
-          probe: () => genericCalls(p.loRec),
-          until: (c) => c.includes(`INSTANCE VI_1 BACKUP ${LO}`),
-          timeoutMs: 10_000,
-        });
+        await startHiThenLo(p, conf(p, 'hi'), conf(p, 'lo'), LO);
         const first = await waitFor({
           what: `an advert from ${addr(p.hi)} in the capture`,
           probe: () => adverts(cap.frames(), p.vrid, addr(p.hi))[0],

@@ -4,7 +4,7 @@
  */
 import type { DaemonHandle, LabNode } from '../../lab/node.js';
 import { keepalivedTsCommand } from '../../lab/node.js';
-import { type NotifyRecorder, notifyRecorder } from '../../lab/observe.js';
+import { type NotifyRecorder, notifyRecorder, waitFor, waitForHolders } from '../../lab/observe.js';
 
 /** `ts`: keepalived-ts; `ka`: Debian's keepalived. */
 export type Impl = 'ts' | 'ka';
@@ -155,6 +155,28 @@ export async function eachPair<P extends Pair>(
     return [`pair ${p.label} (VRID ${p.vrid}): ${(r.reason as Error).message}\n${rec}\n${logs}`];
   });
   if (errors.length > 0) throw new Error(errors.join('\n\n'));
+}
+
+/**
+ * The usual start of a pair: the high node first, until it alone holds the VIP, then the low node,
+ * until its generic notify reports BACKUP with `loPriority`.
+ */
+export async function startHiThenLo(
+  p: Pair,
+  hiConfig: string,
+  loConfig: string,
+  loPriority: number,
+  backupTimeoutMs = 10_000,
+): Promise<void> {
+  p.hiD = startImpl(p.hi, p.hiImpl, hiConfig, `${p.hiImpl}-hi`);
+  await waitForHolders([p.hi, p.lo], p.vip, [p.hi.name], 15_000);
+  p.loD = startImpl(p.lo, p.loImpl, loConfig, `${p.loImpl}-lo`);
+  await waitFor({
+    what: 'BACKUP notify of the low node',
+    probe: () => genericCalls(p.loRec),
+    until: (c) => c.includes(`INSTANCE VI_1 BACKUP ${loPriority}`),
+    timeoutMs: backupTimeoutMs,
+  });
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -19,6 +19,7 @@ import {
   type Pair,
   pairNodes,
   sleep,
+  startHiThenLo,
   startImpl,
 } from './helpers.js';
 
@@ -186,15 +187,7 @@ describeIf(
     it.concurrent('PASS authentication match: normal election and failover', async () => {
       const auth = ['authentication {', '  auth_type PASS', '  auth_pass s3cret', '}'];
       await eachPair(pairs.authMatch, async (p) => {
-        p.hiD = startImpl(p.hi, p.hiImpl, conf(p, 'hi', auth), `${p.hiImpl}-hi`);
-        await waitForHolders([p.hi, p.lo], p.vip, [p.hi.name], 15_000);
-        p.loD = startImpl(p.lo, p.loImpl, conf(p, 'lo', auth), `${p.loImpl}-lo`);
-        await waitFor({
-          what: 'BACKUP notify of the low node',
-          probe: () => genericCalls(p.loRec),
-          until: (c) => c.includes(`INSTANCE VI_1 BACKUP ${LO}`),
-          timeoutMs: 10_000,
-        });
+        await startHiThenLo(p, conf(p, 'hi', auth), conf(p, 'lo', auth), LO);
         await sleep(4_000); // longer than the low node's Master_Down_Interval: it accepted the adverts
         expect(await p.lo.hasAddress(p.vip)).toBe(false);
         const ads = adverts(cap.frames(), p.vrid, addr(p.hi));
@@ -230,15 +223,7 @@ describeIf(
           `  ${addr(peer)}`,
           '}',
         ];
-        p.hiD = startImpl(p.hi, p.hiImpl, conf(p, 'hi', uc(p.hi, p.lo)), `${p.hiImpl}-hi`);
-        await waitForHolders([p.hi, p.lo], p.vip, [p.hi.name], 15_000);
-        p.loD = startImpl(p.lo, p.loImpl, conf(p, 'lo', uc(p.lo, p.hi)), `${p.loImpl}-lo`);
-        await waitFor({
-          what: 'BACKUP notify of the low node',
-          probe: () => genericCalls(p.loRec),
-          until: (c) => c.includes(`INSTANCE VI_1 BACKUP ${LO}`),
-          timeoutMs: 10_000,
-        });
+        await startHiThenLo(p, conf(p, 'hi', uc(p.hi, p.lo)), conf(p, 'lo', uc(p.lo, p.hi)), LO);
         await sleep(4_000);
         expect(await p.lo.hasAddress(p.vip)).toBe(false);
         const hiAds = adverts(cap.frames(), p.vrid, addr(p.hi));

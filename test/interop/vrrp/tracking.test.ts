@@ -22,6 +22,7 @@ import {
   type Pair,
   scriptCalls,
   sleep,
+  startHiThenLo,
   startImpl,
 } from './helpers.js';
 
@@ -182,15 +183,7 @@ describeIf(
           ],
         });
       await eachPair(pairs.script, async (p) => {
-        p.hiD = startImpl(p.hi, p.hiImpl, conf(p, 'hi'), `${p.hiImpl}-hi`);
-        await waitForHolders([p.hi, p.lo], p.vip, [p.hi.name], 15_000);
-        p.loD = startImpl(p.lo, p.loImpl, conf(p, 'lo'), `${p.loImpl}-lo`);
-        await waitFor({
-          what: 'BACKUP notify of the low node',
-          probe: () => genericCalls(p.loRec),
-          until: (c) => c.includes(`INSTANCE VI_1 BACKUP ${LO}`),
-          timeoutMs: 10_000,
-        });
+        await startHiThenLo(p, conf(p, 'hi'), conf(p, 'lo'), LO);
         let t0 = performance.now();
         writeFileSync(flag(p), '');
         await waitForHolders([p.hi, p.lo], p.vip, [p.lo.name], 15_000);
@@ -228,15 +221,7 @@ describeIf(
           ],
         });
       await eachPair(pairs.track, async (p) => {
-        p.hiD = startImpl(p.hi, p.hiImpl, conf(p, 'hi'), `${p.hiImpl}-hi`);
-        await waitForHolders([p.hi, p.lo], p.vip, [p.hi.name], 15_000);
-        p.loD = startImpl(p.lo, p.loImpl, conf(p, 'lo'), `${p.loImpl}-lo`);
-        await waitFor({
-          what: 'BACKUP notify of the low node',
-          probe: () => genericCalls(p.loRec),
-          until: (c) => c.includes(`INSTANCE VI_1 BACKUP ${LO}`),
-          timeoutMs: 10_000,
-        });
+        await startHiThenLo(p, conf(p, 'hi'), conf(p, 'lo'), LO);
         const t0 = performance.now();
         await p.hi.linkDown('eth1');
         await waitForHolders([p.hi, p.lo], p.vip, [p.lo.name], 15_000);

@@ -24,6 +24,7 @@ import {
   nodeConfig,
   type Pair,
   pairNodes,
+  startHiThenLo,
   startImpl,
 } from './helpers.js';
 
@@ -82,15 +83,7 @@ describeIf('VRRPv3 with keepalived: IPv4 at advert_int 0.1, IPv6 with unsolicite
         ],
       });
     await eachPair(v4, async (p) => {
-      p.hiD = startImpl(p.hi, p.hiImpl, conf(p, 'hi'), `${p.hiImpl}-hi`);
-      await waitForHolders([p.hi, p.lo], p.vip, [p.hi.name], 15_000);
-      p.loD = startImpl(p.lo, p.loImpl, conf(p, 'lo'), `${p.loImpl}-lo`);
-      await waitFor({
-        what: 'BACKUP notify of the low node',
-        probe: () => genericCalls(p.loRec),
-        until: (c) => c.includes(`INSTANCE VI_1 BACKUP ${LO}`),
-        timeoutMs: 15_000,
-      });
+      await startHiThenLo(p, conf(p, 'hi'), conf(p, 'lo'), LO, 15_000);
       const first = await waitFor({
         what: `an advert from ${p.hi.primaryAddress()} in the capture`,
         probe: () => adverts(cap.frames(), p.vrid, p.hi.primaryAddress())[0],

@@ -19,6 +19,7 @@ import {
   nodeConfig,
   type Pair,
   pairNodes,
+  startHiThenLo,
   startImpl,
 } from './helpers.js';
 
@@ -160,15 +161,7 @@ describeIf('use_vmac with keepalived', needKeepalived, () => {
       const vm = `vrrp.${p.vrid}`;
       const mac = vmacMac(p.vrid);
       const loBefore = [await sysctl(p.lo, 'eth0', 'arp_ignore'), await sysctl(p.lo, 'eth0', 'arp_filter')];
-      p.hiD = startImpl(p.hi, p.hiImpl, conf(p, 'hi'), `${p.hiImpl}-hi`);
-      await waitForHolders([p.hi, p.lo], p.vip, [p.hi.name], 15_000);
-      p.loD = startImpl(p.lo, p.loImpl, conf(p, 'lo'), `${p.loImpl}-lo`);
-      await waitFor({
-        what: 'BACKUP notify of the low node',
-        probe: () => genericCalls(p.loRec),
-        until: (c) => c.includes(`INSTANCE VI_1 BACKUP ${LO}`),
-        timeoutMs: 10_000,
-      });
+      await startHiThenLo(p, conf(p, 'hi'), conf(p, 'lo'), LO);
       const l = await linkDetails(p.hi, vm);
       expect(l).toMatchObject({ ifname: vm, address: mac, link: 'eth0' });
       expect(l?.linkinfo?.info_kind).toBe('macvlan');
