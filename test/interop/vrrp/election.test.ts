@@ -7,14 +7,12 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { needKeepalived } from '../../lab/gates.js';
-import type { DaemonHandle, LabNode } from '../../lab/node.js';
+import type { LabNode } from '../../lab/node.js';
 import {
   adverts,
   type Capture,
   failoverGapMs,
   garps,
-  type NotifyRecorder,
-  notifyRecorder,
   startCapture,
   waitFor,
   waitForHolders,
@@ -22,48 +20,29 @@ import {
 import { createTopology, type Topology } from '../../lab/topology.js';
 import { describeIf } from '../../support/privilege.js';
 import {
+  eachPair,
   genericCalls,
-  type Impl,
   implName,
+  makePair,
   nodeConfig,
+  type Pair,
+  pairNodes,
   scriptCalls,
   startHiThenLo,
   startImpl,
-  tail,
 } from './helpers.js';
 
 const HI = 150;
 const LO = 100;
 
-interface Pair {
-  readonly label: string;
-  readonly hiImpl: Impl;
-  readonly loImpl: Impl;
-  readonly vrid: number;
-  readonly vip: string;
-  hi: LabNode;
-  lo: LabNode;
-  hiRec: NotifyRecorder;
-  loRec: NotifyRecorder;
-  hiD?: DaemonHandle;
-  loD?: DaemonHandle;
-}
-
-const PAIRS: Pair[] = (
-  [
-    ['ts', 'ts', 11],
-    ['ts', 'ka', 21],
-    ['ka', 'ts', 31],
-    ['ka', 'ka', 41],
-  ] as const
-).map(([hiImpl, loImpl, vrid]) => ({
-  label: `${hiImpl}/${loImpl}`,
-  hiImpl,
-  loImpl,
-  vrid,
-  vip: `192.0.2.${100 + vrid}`,
-  ...({} as { hi: LabNode; lo: LabNode; hiRec: NotifyRecorder; loRec: NotifyRecorder }),
-}));
+const SPECS = [
+  ['ts', 'ts', 11],
+  ['ts', 'ka', 21],
+  ['ka', 'ts', 31],
+  ['ka', 'ka', 41],
+] as const;
+/** Filled in beforeAll, once the topology exists. */
+let PAIRS: Pair[] = [];
 
 const conf = (p: Pair, who: 'hi' | 'lo') =>
   nodeConfig({
@@ -88,18 +67,9 @@ describeIf(
     let cap: Capture;
 
     beforeAll(async () => {
-      topo = await createTopology({
-        nodes: PAIRS.flatMap((p) => [
-          { name: `h${p.vrid}`, links: [{ addrs: [`192.0.2.${p.vrid}/24`] }] },
-          { name: `l${p.vrid}`, links: [{ addrs: [`192.0.2.${p.vrid + 1}/24`] }] },
-        ]),
-      });
-      for (const p of PAIRS) {
-        p.hi = topo.node(`h${p.vrid}`);
-        p.lo = topo.node(`l${p.vrid}`);
-        p.hiRec = notifyRecorder(topo.dir, `notify-h${p.vrid}`);
-        p.loRec = notifyRecorder(topo.dir, `notify-l${p.vrid}`);
-      }
+      topo = await createTopology({ nodes: pairNodes(SPECS.map(([, , vrid]) => vrid)) });
+      const t = topo;
+      PAIRS = SPECS.map(([hi, lo, vrid]) => makePair(t, `${hi}/${lo}`, hi, lo, vrid));
       cap = await startCapture(topo);
     });
 
@@ -108,18 +78,7 @@ describeIf(
       await topo?.destroy();
     });
 
-    /** Run the step for every pair at once; all finish before a failure is reported (no overlap with the next step). */
-    const each = async (f: (p: Pair) => Promise<void>) => {
-      const results = await Promise.allSettled(PAIRS.map((p) => f(p)));
-      const errors = results.flatMap((r, i) => {
-        if (r.status === 'fulfilled') return [];
-        const p = PAIRS[i]!;
-        const logs = [p.hiD, p.loD].map((d) => (d ? `--- ${d.proc.name}\n${tail(d)}` : '')).join('\n');
-        const rec = `notify hi: ${JSON.stringify(genericCalls(p.hiRec))} lo: ${JSON.stringify(genericCalls(p.loRec))}`;
-        return [`pair ${p.label} (VRID ${p.vrid}): ${(r.reason as Error).message}\n${rec}\n${logs}`];
-      });
-      if (errors.length > 0) throw new Error(errors.join('\n\n'));
-    };
+    const each = (f: (p: Pair) => Promise<void>) => eachPair(PAIRS, f);
 
     it('elects the higher priority: it alone holds the VIP, advertises and sends GARPs', async () => {
       await each(async (p) => {
