@@ -11,8 +11,12 @@
 #include <netinet/in.h>
 #include <sched.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/if_packet.h>
 #include <linux/netlink.h>
@@ -248,7 +252,8 @@ class Socket : public Napi::ObjectWrap<Socket> {
     return Napi::Number::New(env, static_cast<double>(n));
   }
 
-  // startReceiving(callback, bufferSize = 65536): callback(err, data, name, control, flags) per datagram.
+  // startReceiving(callback, bufferSize = 65536): callback(err, data, name, control, flags, realtimeUs,
+  // monotonicUs) per datagram; the last two are both clocks (µs, fractional) read just after recvmsg.
   Napi::Value StartReceiving(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsFunction()) {
@@ -383,6 +388,11 @@ class Socket : public Napi::ObjectWrap<Socket> {
         if (err == ENOBUFS) continue;  // netlink overrun: reported, the socket stays usable
         return;
       }
+      // Both clocks right after recvmsg, so that a kernel receive stamp (SO_TIMESTAMPNS, realtime) can
+      // be mapped onto the monotonic clock in TypeScript.
+      timespec rt, mono;
+      clock_gettime(CLOCK_REALTIME, &rt);
+      clock_gettime(CLOCK_MONOTONIC, &mono);
       Napi::HandleScope inner(env);
       size_t len = static_cast<size_t>(n) < recvBuf_.size() ? static_cast<size_t>(n) : recvBuf_.size();
       std::vector<napi_value> args = {
@@ -391,6 +401,8 @@ class Socket : public Napi::ObjectWrap<Socket> {
           Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<uint8_t*>(&name), msg.msg_namelen),
           Napi::Buffer<uint8_t>::Copy(env, control, msg.msg_controllen),
           Napi::Number::New(env, msg.msg_flags),
+          Napi::Number::New(env, static_cast<double>(rt.tv_sec) * 1e6 + static_cast<double>(rt.tv_nsec) / 1e3),
+          Napi::Number::New(env, static_cast<double>(mono.tv_sec) * 1e6 + static_cast<double>(mono.tv_nsec) / 1e3),
       };
       Deliver(env.Null(), args);
     }
@@ -502,6 +514,117 @@ Napi::Value NsClose(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+
+// --- Thread scheduling (vrrp_/checker_ priority, rt_priority, no_swap, rlimit_rttime) ---
+
+// gettid() -> the calling thread's kernel tid (a worker_thread gets its own).
+Napi::Value GetTid(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(syscall(SYS_gettid)));
+}
+
+bool TwoInts(const Napi::CallbackInfo& info, const char* usage, int* a, int* b) {
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
+    ThrowType(info.Env(), usage);
+    return false;
+  }
+  *a = info[0].As<Napi::Number>().Int32Value();
+  *b = info[1].As<Napi::Number>().Int32Value();
+  return true;
+}
+
+// setThreadNice(tid, nice): setpriority(PRIO_PROCESS, tid), which on Linux applies to that one thread.
+Napi::Value SetThreadNice(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int tid, nice;
+  if (!TwoInts(info, "setThreadNice(tid: number, nice: number)", &tid, &nice)) return env.Undefined();
+  if (setpriority(PRIO_PROCESS, static_cast<id_t>(tid), nice) < 0) ThrowErrno(env, errno, "setpriority");
+  return env.Undefined();
+}
+
+// setThreadScheduler(tid, policy, priority): sched_setscheduler(2) on one thread; `policy` may carry
+// SCHED_RESET_ON_FORK.
+Napi::Value SetThreadScheduler(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber()) {
+    ThrowType(env, "setThreadScheduler(tid: number, policy: number, priority: number)");
+    return env.Undefined();
+  }
+  sched_param sp;
+  memset(&sp, 0, sizeof sp);
+  sp.sched_priority = info[2].As<Napi::Number>().Int32Value();
+  if (sched_setscheduler(info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Number>().Int32Value(), &sp) <
+      0) {
+    ThrowErrno(env, errno, "sched_setscheduler");
+  }
+  return env.Undefined();
+}
+
+// setRlimit(resource, soft, hard): a negative limit means RLIM_INFINITY. Process-wide.
+Napi::Value SetRlimit(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber()) {
+    ThrowType(env, "setRlimit(resource: number, soft: number, hard: number)");
+    return env.Undefined();
+  }
+  auto lim = [](const Napi::Value& v) -> rlim_t {
+    double d = v.As<Napi::Number>().DoubleValue();
+    return d < 0 ? RLIM_INFINITY : static_cast<rlim_t>(d);
+  };
+  rlimit rl{lim(info[1]), lim(info[2])};
+  if (setrlimit(info[0].As<Napi::Number>().Int32Value(), &rl) < 0) ThrowErrno(env, errno, "setrlimit");
+  return env.Undefined();
+}
+
+// getRlimit(resource) -> [soft, hard], -1 meaning RLIM_INFINITY.
+Napi::Value GetRlimit(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    ThrowType(env, "getRlimit(resource: number)");
+    return env.Undefined();
+  }
+  rlimit rl;
+  if (getrlimit(info[0].As<Napi::Number>().Int32Value(), &rl) < 0) {
+    ThrowErrno(env, errno, "getrlimit");
+    return env.Undefined();
+  }
+  auto num = [&](rlim_t v) { return Napi::Number::New(env, v == RLIM_INFINITY ? -1.0 : static_cast<double>(v)); };
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, num(rl.rlim_cur));
+  out.Set(1u, num(rl.rlim_max));
+  return out;
+}
+
+// mlockall(flags) / munlockall(): process-wide.
+Napi::Value MlockAll(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    ThrowType(env, "mlockall(flags: number)");
+    return env.Undefined();
+  }
+  if (mlockall(info[0].As<Napi::Number>().Int32Value()) < 0) ThrowErrno(env, errno, "mlockall");
+  return env.Undefined();
+}
+
+Napi::Value MunlockAll(const Napi::CallbackInfo& info) {
+  if (munlockall() < 0) ThrowErrno(info.Env(), errno, "munlockall");
+  return info.Env().Undefined();
+}
+
+// clockPair() -> Float64Array [realtime s, realtime ns, monotonic s, monotonic ns], read back to back,
+// to map kernel realtime stamps (SO_TIMESTAMPNS) onto the monotonic clock.
+Napi::Value ClockPair(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  timespec rt, mono;
+  clock_gettime(CLOCK_REALTIME, &rt);
+  clock_gettime(CLOCK_MONOTONIC, &mono);
+  Napi::Float64Array out = Napi::Float64Array::New(env, 4);
+  out[0] = static_cast<double>(rt.tv_sec);
+  out[1] = static_cast<double>(rt.tv_nsec);
+  out[2] = static_cast<double>(mono.tv_sec);
+  out[3] = static_cast<double>(mono.tv_nsec);
+  return out;
+}
+
 Napi::Object Constants(Napi::Env env) {
   Napi::Object c = Napi::Object::New(env);
 #define K(name) c.Set(#name, Napi::Number::New(env, name))
@@ -521,6 +644,8 @@ Napi::Object Constants(Napi::Env env) {
   K(SOL_PACKET);
   K(MSG_TRUNC); K(MSG_CTRUNC); K(MSG_DONTROUTE);
   K(CLONE_NEWNET);
+  K(SCHED_OTHER); K(SCHED_RR); K(SCHED_RESET_ON_FORK); K(RLIMIT_RTTIME); K(MCL_CURRENT); K(MCL_FUTURE);
+  K(SO_TIMESTAMPNS);
 #undef K
   c.Set("SIZEOF_SIZE_T", Napi::Number::New(env, sizeof(size_t)));
   c.Set("SIZEOF_CMSGHDR", Napi::Number::New(env, sizeof(cmsghdr)));
@@ -537,6 +662,14 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("nsOpen", Napi::Function::New(env, NsOpen));
   exports.Set("nsEnter", Napi::Function::New(env, NsEnter));
   exports.Set("nsClose", Napi::Function::New(env, NsClose));
+  exports.Set("gettid", Napi::Function::New(env, GetTid));
+  exports.Set("setThreadNice", Napi::Function::New(env, SetThreadNice));
+  exports.Set("setThreadScheduler", Napi::Function::New(env, SetThreadScheduler));
+  exports.Set("setRlimit", Napi::Function::New(env, SetRlimit));
+  exports.Set("getRlimit", Napi::Function::New(env, GetRlimit));
+  exports.Set("mlockall", Napi::Function::New(env, MlockAll));
+  exports.Set("munlockall", Napi::Function::New(env, MunlockAll));
+  exports.Set("clockPair", Napi::Function::New(env, ClockPair));
   exports.Set("constants", Constants(env));
   return exports;
 }

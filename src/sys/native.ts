@@ -14,6 +14,9 @@ export type NativeRecvCallback = (
   name?: Buffer,
   control?: Buffer,
   flags?: number,
+  /** CLOCK_REALTIME and CLOCK_MONOTONIC in µs (fractional), read just after recvmsg. */
+  realtimeUs?: number,
+  monotonicUs?: number,
 ) => void;
 
 /** A non-blocking socket (SOCK_NONBLOCK | SOCK_CLOEXEC always set). */
@@ -55,6 +58,20 @@ export interface NativeAddon {
   /** setns(2) on the calling thread, which is Node's main thread. */
   nsEnter(fd: number, nstype: number): void;
   nsClose(fd: number): void;
+  /** The calling thread's kernel tid. */
+  gettid(): number;
+  /** setpriority(PRIO_PROCESS, tid, nice): one thread's nice value. */
+  setThreadNice(tid: number, nice: number): void;
+  /** sched_setscheduler(tid, policy, { sched_priority }). */
+  setThreadScheduler(tid: number, policy: number, priority: number): void;
+  /** setrlimit(resource, { soft, hard }); a negative limit is RLIM_INFINITY. */
+  setRlimit(resource: number, soft: number, hard: number): void;
+  /** getrlimit(resource) -> [soft, hard]; -1 is RLIM_INFINITY. */
+  getRlimit(resource: number): [number, number];
+  mlockall(flags: number): void;
+  munlockall(): void;
+  /** [realtime s, realtime ns, monotonic s, monotonic ns], read back to back. */
+  clockPair(): Float64Array;
   constants: NativeConstants;
 }
 
