@@ -5,4 +5,5 @@ export const DaemonErrors = defineCodes('daemon', {
   KA_ERR_DAEMON_RUNNING: 'a pid file names another live process',
   KA_ERR_DAEMON_PIDFILE: 'a pid file cannot be written',
   KA_ERR_DAEMON_CONFIG: 'the configuration cannot be loaded at start',
+  KA_ERR_DAEMON_METRICS: 'the metrics address is malformed or cannot be listened on',
 });

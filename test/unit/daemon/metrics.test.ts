@@ -1,0 +1,156 @@
+import { describe, expect, it } from 'vitest';
+import { Counters } from '../../../src/core/counters.js';
+import { KaError } from '../../../src/core/errors.js';
+import {
+  createRegistry,
+  keepalivedStats,
+  type LvsSnapshot,
+  type MetricsSources,
+  parseListenAddress,
+  stateDocument,
+  type VrrpInstanceSnapshot,
+} from '../../../src/daemon/metrics.js';
+
+const vi1: VrrpInstanceSnapshot = {
+  iname: 'VI_1',
+  ifp_ifname: 'eth0',
+  vrid: 51,
+  version: 2,
+  state: 2,
+  state_name: 'MASTER',
+  base_priority: 100,
+  effective_priority: 90,
+  master_addr: '192.0.2.1',
+  vipset: true,
+  vips: ['192.0.2.100/32'],
+  stats: {
+    'vrrp.advert_sent': 7,
+    'vrrp.advert_rcvd': 3,
+    'vrrp.become_master': 1,
+    'vrrp.rx.KA_ERR_VRRP_RX_TTL': 2,
+    'vrrp.rx.KA_ERR_VRRP_RX_UNICAST_TTL': 1,
+    'vrrp.rx.KA_ERR_VRRP_RX_AUTH_PASS': 4,
+    'vrrp.rx.KA_ERR_VRRP_RX_CHECKSUM': 5,
+  },
+};
+
+const lvs: LvsSnapshot = {
+  virtualServers: [
+    {
+      name: '203.0.113.10:80',
+      quorumUp: true,
+      realServers: [
+        { addr: '198.51.100.1', port: 80, up: true, weight: 3 },
+        { addr: '198.51.100.2', port: 80, up: false, weight: 0 },
+      ],
+    },
+    {
+      name: 'fwmark 5',
+      quorumUp: null,
+      realServers: [{ addr: '198.51.100.3', port: null, up: true, weight: 1 }],
+    },
+  ],
+};
+
+function sources(): MetricsSources {
+  const counters = new Counters();
+  counters.inc('vrrp.unknown_vrid', 6);
+  return { vrrp: () => [vi1], lvs: () => lvs, counters };
+}
+
+describe('keepalived stats from our counters', () => {
+  it('folds per-code receive drops into keepalived stat names, zero where nothing was counted', () => {
+    const s = keepalivedStats(vi1.stats);
+    expect(s).toMatchObject({
+      advert_sent: 7,
+      advert_rcvd: 3,
+      become_master: 1,
+      ip_ttl_err: 3,
+      auth_failure: 4,
+      packet_len_err: 0,
+      pri_zero_sent: 0,
+    });
+    expect(Object.keys(s)).toHaveLength(14);
+  });
+});
+
+describe('JSON state document', () => {
+  it("has keepalived's -J layout: data with the instance keys and numeric state, stats, then lvs", () => {
+    const doc = stateDocument(sources());
+    expect(doc.vrrp).toEqual([
+      {
+        data: {
+          iname: 'VI_1',
+          ifp_ifname: 'eth0',
+          vrid: 51,
+          version: 2,
+          state: 2,
+          base_priority: 100,
+          effective_priority: 90,
+          master_addr: '192.0.2.1',
+          vipset: true,
+          vips: ['192.0.2.100/32'],
+        },
+        stats: keepalivedStats(vi1.stats),
+      },
+    ]);
+    expect(doc.lvs).toBe(lvs);
+    expect(stateDocument({ counters: new Counters() })).toEqual({ vrrp: [], lvs: null });
+  });
+});
+
+describe('Prometheus registry', () => {
+  it('exposes exporter-compatible VRRP metrics, drops by code, daemon counters and LVS health', async () => {
+    const text = await createRegistry(sources()).metrics();
+    const line = (l: string) => expect(text.split('\n')).toContain(l);
+    line('keepalived_up 1');
+    line('keepalived_vrrp_state{iname="VI_1",intf="eth0",vrid="51"} 2');
+    line('keepalived_advert_sent_total{iname="VI_1",intf="eth0",vrid="51"} 7');
+    line('keepalived_ip_ttl_err_total{iname="VI_1",intf="eth0",vrid="51"} 3');
+    line('keepalived_ts_vrrp_effective_priority{iname="VI_1",intf="eth0",vrid="51"} 90');
+    line('keepalived_ts_vrrp_vips_set{iname="VI_1",intf="eth0",vrid="51"} 1');
+    line(
+      'keepalived_ts_vrrp_rx_dropped_total{iname="VI_1",intf="eth0",vrid="51",code="KA_ERR_VRRP_RX_CHECKSUM"} 5',
+    );
+    line('keepalived_ts_events_total{name="vrrp.unknown_vrid"} 6');
+    line(
+      'keepalived_ts_lvs_real_server_up{virtual_server="203.0.113.10:80",real_server="198.51.100.2:80"} 0',
+    );
+    line(
+      'keepalived_ts_lvs_real_server_weight{virtual_server="203.0.113.10:80",real_server="198.51.100.1:80"} 3',
+    );
+    line('keepalived_ts_lvs_real_server_up{virtual_server="fwmark 5",real_server="198.51.100.3"} 1');
+    line('keepalived_ts_lvs_quorum_up{virtual_server="203.0.113.10:80"} 1');
+    expect(text).not.toContain('keepalived_ts_lvs_quorum_up{virtual_server="fwmark 5"}');
+    expect(text).toMatch(/^keepalived_ts_nodejs_eventloop_lag_seconds \d/m);
+    expect(text).toMatch(/^keepalived_ts_process_resident_memory_bytes \d+/m);
+  });
+
+  it('reads the sources at every scrape: an instance that left MASTER shows its new state', async () => {
+    let state = 2;
+    const src: MetricsSources = { vrrp: () => [{ ...vi1, state }], counters: new Counters() };
+    const reg = createRegistry(src);
+    expect(await reg.metrics()).toContain('keepalived_vrrp_state{iname="VI_1",intf="eth0",vrid="51"} 2');
+    state = 3;
+    expect(await reg.metrics()).toContain('keepalived_vrrp_state{iname="VI_1",intf="eth0",vrid="51"} 3');
+  });
+});
+
+describe('--metrics-address', () => {
+  it('takes HOST:PORT and [V6]:PORT', () => {
+    expect(parseListenAddress('192.0.2.1:9650')).toEqual({ host: '192.0.2.1', port: 9650 });
+    expect(parseListenAddress('[fd00::1]:0')).toEqual({ host: 'fd00::1', port: 0 });
+    expect(parseListenAddress('localhost:9650')).toEqual({ host: 'localhost', port: 9650 });
+  });
+  it.each(['9650', 'fd00::1:9650', '192.0.2.1:', '192.0.2.1:70000', '[fd00::1]', ''])(
+    'rejects %j with KA_ERR_DAEMON_METRICS',
+    (bad) => {
+      expect(() => parseListenAddress(bad)).toThrow(KaError);
+      try {
+        parseListenAddress(bad);
+      } catch (e) {
+        expect((e as KaError).code).toBe('KA_ERR_DAEMON_METRICS');
+      }
+    },
+  );
+});
