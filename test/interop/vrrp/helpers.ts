@@ -2,6 +2,7 @@
  * Shared pieces of the VRRP interop tests: keepalived.conf text for one node, starting either
  * implementation on a lab node, and reading notify recordings back.
  */
+import { isDeepStrictEqual } from 'node:util';
 import type { DaemonHandle, LabNode } from '../../lab/node.js';
 import { keepalivedTsCommand } from '../../lab/node.js';
 import { type NotifyRecorder, notifyRecorder, waitFor, waitForHolders } from '../../lab/observe.js';
@@ -111,6 +112,57 @@ export interface Pair {
   loD?: DaemonHandle;
 }
 
+/** Implementations of a pair, high node first, and its VRID. */
+export type PairSpec = readonly [Impl, Impl, number];
+export type Role = 'hi' | 'lo';
+
+/**
+ * The pairings every scenario runs: keepalived-ts with keepalived in both roles, and with itself.
+ * `ka/ka` is added where a scenario needs keepalived's own behaviour as the reference.
+ */
+export const PAIRINGS: readonly (readonly [Impl, Impl])[] = [
+  ['ts', 'ka'],
+  ['ka', 'ts'],
+  ['ts', 'ts'],
+];
+export const KA_KA: readonly [Impl, Impl] = ['ka', 'ka'];
+
+/**
+ * Specs for named themes, each run by every pairing plus its `extra` ones. VRIDs are handed out in
+ * steps of 2 from `first` (a pair's nodes sit at .VRID and .VRID+1; VRID+1 is free for a second
+ * instance); VIPs at .100+VRID must stay below .255, so `first` + 2 × pairs stays under 155.
+ */
+export function themeSpecs<K extends string>(
+  themes: Record<K, readonly (readonly [Impl, Impl])[]>,
+  first = 11,
+): Record<K, PairSpec[]> {
+  let vrid = first;
+  const out = {} as Record<K, PairSpec[]>;
+  for (const k of Object.keys(themes) as K[])
+    out[k] = [...PAIRINGS, ...themes[k]].map(([h, l]) => {
+      const spec: PairSpec = [h, l, vrid];
+      vrid += 2;
+      return spec;
+    });
+  if (vrid > 155) throw new Error(`too many pairs for one /24: last VRID ${vrid - 2}`);
+  return out;
+}
+
+/** Every VRID of a set of themes. */
+export const themeVrids = (specs: Record<string, readonly PairSpec[]>): number[] =>
+  Object.values(specs).flatMap((l) => l.map((s) => s[2]));
+
+/** The pairs of every theme, labelled `<theme> <hi>/<lo>`. */
+export function themePairs<K extends string>(
+  topo: { node(n: string): LabNode; dir: string },
+  specs: Record<K, readonly PairSpec[]>,
+): Record<K, Pair[]> {
+  const out = {} as Record<K, Pair[]>;
+  for (const k of Object.keys(specs) as K[])
+    out[k] = specs[k].map(([h, l, v]) => makePair(topo, `${k} ${h}/${l}`, h, l, v));
+  return out;
+}
+
 /** Node specs for pairs: `h<vrid>` at 192.0.2.<vrid>, `l<vrid>` at 192.0.2.<vrid+1>. */
 export const pairNodes = (vrids: readonly number[]) =>
   vrids.flatMap((v) => [
@@ -177,6 +229,37 @@ export async function startHiThenLo(
     until: (c) => c.includes(`INSTANCE VI_1 BACKUP ${loPriority}`),
     timeoutMs: backupTimeoutMs,
   });
+}
+
+export const implOf = (p: Pair, who: Role): Impl => (who === 'hi' ? p.hiImpl : p.loImpl);
+export const recOf = (p: Pair, who: Role): NotifyRecorder => (who === 'hi' ? p.hiRec : p.loRec);
+
+/**
+ * Compare what every keepalived-ts node did (`observe`, e.g. its notify calls) with what the keepalived
+ * node in the same role did in the same scenario: the ka/ka pair when there is one, else the first pair
+ * with keepalived in that role. Returns the differences, one line each (empty when all match).
+ */
+export function unlikeKeepalived<T>(
+  pairs: readonly Pair[],
+  observe: (p: Pair, who: Role) => T,
+  what: string,
+): string[] {
+  const out: string[] = [];
+  for (const who of ['hi', 'lo'] as const) {
+    const ref =
+      pairs.find((p) => p.hiImpl === 'ka' && p.loImpl === 'ka') ?? pairs.find((p) => implOf(p, who) === 'ka');
+    if (!ref) throw new Error(`no pair with keepalived as ${who} to compare with`);
+    const want = observe(ref, who);
+    for (const p of pairs.filter((q) => implOf(q, who) === 'ts')) {
+      const got = observe(p, who);
+      console.log(`vrrp ${what} ${p.label} ${who}: ${JSON.stringify(got)}`);
+      if (!isDeepStrictEqual(got, want))
+        out.push(
+          `${p.label} ${who} ${what}: ${JSON.stringify(got)}, keepalived (${ref.label}): ${JSON.stringify(want)}`,
+        );
+    }
+  }
+  return out;
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

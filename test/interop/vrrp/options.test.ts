@@ -1,5 +1,6 @@
 /**
- * Instance options against keepalived, in both roles, all on one bridge (each pair its own VRID):
+ * Instance options, keepalived-ts with keepalived in both roles and with itself, all on one bridge
+ * (each pair its own VRID):
  * nopreempt, preempt_delay, PASS authentication (mismatch ignored, match working) and unicast peers
  * with multicast blocked in the nodes. The themes run concurrently.
  */
@@ -12,43 +13,30 @@ import { describeIf } from '../../support/privilege.js';
 import {
   eachPair,
   genericCalls,
-  type Impl,
   implName,
-  makePair,
+  implOf,
+  KA_KA,
   nodeConfig,
   type Pair,
   pairNodes,
   sleep,
   startHiThenLo,
   startImpl,
+  themePairs,
+  themeSpecs,
+  themeVrids,
 } from './helpers.js';
 
 const HI = 150;
 const LO = 100;
 
-const CASES = {
-  nopreempt: [
-    ['ts', 'ka', 51],
-    ['ka', 'ts', 53],
-  ],
-  preemptDelay: [
-    ['ts', 'ka', 61],
-    ['ka', 'ts', 63],
-    ['ka', 'ka', 65],
-  ],
-  authMismatch: [
-    ['ts', 'ka', 71],
-    ['ka', 'ts', 73],
-  ],
-  authMatch: [
-    ['ts', 'ka', 81],
-    ['ka', 'ts', 83],
-  ],
-  unicast: [
-    ['ts', 'ka', 91],
-    ['ka', 'ts', 93],
-  ],
-} as const satisfies Record<string, readonly (readonly [Impl, Impl, number])[]>;
+const CASES = themeSpecs({
+  nopreempt: [],
+  preemptDelay: [KA_KA],
+  authMismatch: [],
+  authMatch: [],
+  unicast: [],
+});
 
 const addr = (n: LabNode) => n.primaryAddress();
 const ipDst = (raw: Buffer) => [...raw.subarray(30, 34)].join('.');
@@ -76,22 +64,11 @@ describeIf(
   () => {
     let topo: Topology | undefined;
     let cap: Capture;
-    const pairs: Record<keyof typeof CASES, Pair[]> = {
-      nopreempt: [],
-      preemptDelay: [],
-      authMismatch: [],
-      authMatch: [],
-      unicast: [],
-    };
+    let pairs = {} as Record<keyof typeof CASES, Pair[]>;
 
     beforeAll(async () => {
-      const all = Object.values(CASES).flat();
-      topo = await createTopology({ nodes: pairNodes(all.map((c) => c[2])) });
-      for (const [k, list] of Object.entries(CASES) as [
-        keyof typeof CASES,
-        (typeof CASES)[keyof typeof CASES],
-      ][])
-        pairs[k] = list.map(([h, l, v]) => makePair(topo!, `${k} ${h}/${l}`, h, l, v));
+      topo = await createTopology({ nodes: pairNodes(themeVrids(CASES)) });
+      pairs = themePairs(topo, CASES);
       cap = await startCapture(topo);
     });
 
@@ -176,8 +153,10 @@ describeIf(
         // down. (keepalived as master restarts its advert timer on every packet it handles, even a
         // rejected one, so it may fall silent here: only the VIPs are compared.)
         await sleep(4_000);
-        const ts = p.hiImpl === 'ts' ? p.hiD : p.loD;
-        expect(ts?.proc.output()).toContain('KA_ERR_VRRP_RX_AUTH_PASS');
+        // Every keepalived-ts node counted the other's adverts as rejected.
+        for (const who of ['hi', 'lo'] as const)
+          if (implOf(p, who) === 'ts')
+            expect((who === 'hi' ? p.hiD : p.loD)?.proc.output(), who).toContain('KA_ERR_VRRP_RX_AUTH_PASS');
         expect(await p.hi.hasAddress(p.vip)).toBe(true);
         expect(await p.lo.hasAddress(p.vip)).toBe(true);
         console.log(`vrrp ${p.label}: auth_pass mismatch, both master (as two keepalived would be)`);

@@ -1,8 +1,8 @@
 /**
- * Tracking against keepalived, in both roles, on two segments (eth0 on `lan`, eth1 on `lan2`):
- * a sync group whose eth1 instance faults takes its eth0 sibling with it; a vrrp_script weight moves
- * mastership and back; track_interface puts the master in FAULT. The notify calls of keepalived-ts
- * are compared with keepalived's in the mirrored pair (same role, same scenario).
+ * Tracking, keepalived-ts with keepalived in both roles and with itself, on two segments (eth0 on
+ * `lan`, eth1 on `lan2`): a sync group whose eth1 instance faults takes its eth0 sibling with it; a
+ * vrrp_script weight moves mastership and back; track_interface puts the master in FAULT. The notify
+ * calls of every keepalived-ts node are compared with keepalived's in the same role and scenario.
  */
 
 import { chmodSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,56 +15,42 @@ import { describeIf } from '../../support/privilege.js';
 import {
   eachPair,
   genericCalls,
-  type Impl,
   implName,
-  makePair,
   nodeConfig,
   type Pair,
+  type Role,
+  recOf,
   scriptCalls,
   sleep,
   startHiThenLo,
   startImpl,
+  themePairs,
+  themeSpecs,
+  themeVrids,
+  unlikeKeepalived,
 } from './helpers.js';
 
 const HI = 150;
 const LO = 100;
-const THEMES = {
-  sync: [
-    ['ts', 'ka', 11],
-    ['ka', 'ts', 21],
-  ],
-  script: [
-    ['ts', 'ka', 31],
-    ['ka', 'ts', 41],
-  ],
-  track: [
-    ['ts', 'ka', 51],
-    ['ka', 'ts', 61],
-  ],
-} as const satisfies Record<string, readonly (readonly [Impl, Impl, number])[]>;
+const THEMES = themeSpecs({ sync: [], script: [], track: [] });
 type Theme = keyof typeof THEMES;
 
 const vip2 = (p: Pair) => `198.51.100.${100 + p.vrid}`;
 
-/** Sequences of one instance's calls in a recorder. */
-const callsOf = (p: Pair, who: 'hi' | 'lo', inst: string) => ({
-  generic: genericCalls(who === 'hi' ? p.hiRec : p.loRec).filter(
-    (c) => c.split(' ')[1] === inst || c.startsWith('GROUP'),
-  ),
-  scripts: scriptCalls(who === 'hi' ? p.hiRec : p.loRec),
-});
+/** One instance's generic calls (and the group's) in a node's recorder. */
+const instCalls = (p: Pair, who: Role, inst: string) =>
+  genericCalls(recOf(p, who)).filter((c) => c.split(' ')[1] === inst || c.startsWith('GROUP'));
 
 describeIf(
   'VRRP tracking with keepalived: sync group, vrrp_script weight, track_interface',
   needKeepalived,
   () => {
     let topo: Topology | undefined;
-    const pairs = {} as Record<Theme, Pair[]>;
+    let pairs = {} as Record<Theme, Pair[]>;
 
     beforeAll(async () => {
-      const vrids = Object.values(THEMES).flatMap((l) => l.map((c) => c[2]));
       topo = await createTopology({
-        nodes: vrids.flatMap((v) =>
+        nodes: themeVrids(THEMES).flatMap((v) =>
           [0, 1].map((i) => ({
             name: `${i === 0 ? 'h' : 'l'}${v}`,
             links: [
@@ -74,28 +60,21 @@ describeIf(
           })),
         ),
       });
-      for (const [k, list] of Object.entries(THEMES) as [Theme, (typeof THEMES)[Theme]][])
-        pairs[k] = list.map(([h, l, v]) => makePair(topo!, `${k} ${h}/${l}`, h, l, v));
+      pairs = themePairs(topo, THEMES);
     });
 
     afterAll(async () => {
       await topo?.destroy();
     });
 
-    /** The ts node's calls equal the keepalived node's in the mirrored pair, for both roles. */
-    const compareMirrored = (theme: Theme, insts: readonly string[]) => {
-      const [tsHi, kaHi] = pairs[theme] as [Pair, Pair];
-      for (const inst of insts) {
-        const a = callsOf(tsHi, 'hi', inst);
-        const b = callsOf(kaHi, 'hi', inst);
-        const c = callsOf(kaHi, 'lo', inst);
-        const d = callsOf(tsHi, 'lo', inst);
-        console.log(`vrrp ${theme} ${inst} master-role notify: keepalived-ts ${JSON.stringify(a.generic)}`);
-        console.log(`vrrp ${theme} ${inst} master-role notify: keepalived    ${JSON.stringify(b.generic)}`);
-        expect(a.generic).toEqual(b.generic);
-        expect(c.generic).toEqual(d.generic);
-      }
-      expect(callsOf(tsHi, 'hi', insts[0]!).scripts).toEqual(callsOf(kaHi, 'hi', insts[0]!).scripts);
+    /** Every keepalived-ts node's notify calls equal keepalived's in the same role and scenario. */
+    const compareWithKeepalived = (theme: Theme, insts: readonly string[]) => {
+      expect([
+        ...insts.flatMap((inst) =>
+          unlikeKeepalived(pairs[theme], (p, who) => instCalls(p, who, inst), `${theme} ${inst} notify`),
+        ),
+        ...unlikeKeepalived(pairs[theme], (p, who) => scriptCalls(recOf(p, who)), `${theme} notify scripts`),
+      ]).toEqual([]);
     };
 
     it.concurrent('sync group: a FAULT of one member moves both instances to the peer, and back', async () => {
@@ -152,7 +131,7 @@ describeIf(
         // Notify scripts run asynchronously: let the last ones log before the comparison.
         await sleep(1_500);
       });
-      compareMirrored('sync', ['VI_1', 'VI_2']);
+      compareWithKeepalived('sync', ['VI_1', 'VI_2']);
     });
 
     it.concurrent('vrrp_script weight: a failing check lowers the master below its peer, recovery moves it back', async () => {
@@ -203,7 +182,7 @@ describeIf(
           timeoutMs: 5_000,
         });
       });
-      compareMirrored('script', ['VI_1']);
+      compareWithKeepalived('script', ['VI_1']);
     });
 
     it.concurrent('track_interface: the tracked link going down puts the master in FAULT, the peer takes over', async () => {
@@ -243,7 +222,7 @@ describeIf(
           timeoutMs: 5_000,
         });
       });
-      compareMirrored('track', ['VI_1']);
+      compareWithKeepalived('track', ['VI_1']);
     });
   },
 );

@@ -1,5 +1,5 @@
 /**
- * VRRPv3 against keepalived, in both roles, on one bridge: IPv4 at advert_int 0.1 (election and crash
+ * VRRPv3, keepalived-ts with keepalived in both roles and with itself, on one bridge: IPv4 at advert_int 0.1 (election and crash
  * failover measured on the wire) and IPv6 (the VIP moves, the new master's unsolicited NA is seen).
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -18,28 +18,21 @@ import { describeIf } from '../../support/privilege.js';
 import {
   eachPair,
   genericCalls,
-  type Impl,
   implName,
-  makePair,
+  KA_KA,
   nodeConfig,
   type Pair,
   pairNodes,
   startHiThenLo,
   startImpl,
+  themePairs,
+  themeSpecs,
+  themeVrids,
 } from './helpers.js';
 
 const HI = 150;
 const LO = 100;
-const V4: readonly (readonly [Impl, Impl, number])[] = [
-  ['ts', 'ts', 11],
-  ['ts', 'ka', 21],
-  ['ka', 'ts', 31],
-  ['ka', 'ka', 41],
-];
-const V6: readonly (readonly [Impl, Impl, number])[] = [
-  ['ts', 'ka', 51],
-  ['ka', 'ts', 61],
-];
+const SPECS = themeSpecs({ 'v3/ipv4': [KA_KA], 'v3/ipv6': [] });
 
 const vip6 = (p: Pair) => `fd00::1:${p.vrid.toString(16)}`;
 
@@ -56,9 +49,8 @@ describeIf('VRRPv3 with keepalived: IPv4 at advert_int 0.1, IPv6 with unsolicite
   let v6: Pair[] = [];
 
   beforeAll(async () => {
-    topo = await createTopology({ nodes: pairNodes([...V4, ...V6].map((c) => c[2])) });
-    v4 = V4.map(([h, l, v]) => makePair(topo!, `v3/ipv4 ${h}/${l}`, h, l, v));
-    v6 = V6.map(([h, l, v]) => makePair(topo!, `v3/ipv6 ${h}/${l}`, h, l, v));
+    topo = await createTopology({ nodes: pairNodes(themeVrids(SPECS)) });
+    ({ 'v3/ipv4': v4, 'v3/ipv6': v6 } = themePairs(topo, SPECS));
     cap = await startCapture(topo);
   });
 

@@ -1,5 +1,5 @@
 /**
- * use_vmac against keepalived, in both roles: the macvlan `vrrp.<VRID>` (VRRP MAC, mode private,
+ * use_vmac, keepalived-ts with keepalived in both roles and with itself: the macvlan `vrrp.<VRID>` (VRRP MAC, mode private,
  * addr_gen_mode none, keepalived's sysctls), the VIP on it, adverts and GARPs leaving with the VRRP
  * MAC, crash failover to the peer's VMAC, and at a graceful stop the VMAC deleted and the parent's
  * sysctls restored. vmac_xmit_base: adverts leave from the parent, GARPs still from the VMAC.
@@ -13,28 +13,20 @@ import { describeIf } from '../../support/privilege.js';
 import {
   eachPair,
   genericCalls,
-  type Impl,
   implName,
-  makePair,
   nodeConfig,
   type Pair,
   pairNodes,
   startHiThenLo,
   startImpl,
+  themePairs,
+  themeSpecs,
+  themeVrids,
 } from './helpers.js';
 
 const HI = 150;
 const LO = 100;
-const CASES: readonly (readonly [Impl, Impl, number, boolean])[] = [
-  ['ts', 'ka', 11, false],
-  ['ka', 'ts', 21, false],
-  ['ts', 'ka', 31, true],
-];
-
-const V6: readonly (readonly [Impl, Impl, number])[] = [
-  ['ts', 'ka', 41],
-  ['ka', 'ts', 51],
-];
+const SPECS = themeSpecs({ vmac: [], 'vmac+xmit_base': [], 'vmac/ipv6': [] });
 const vip6 = (p: Pair) => `fd00::1:${p.vrid.toString(16)}`;
 const vmacMac6 = (vrid: number) => `00:00:5e:00:02:${vrid.toString(16).padStart(2, '0')}`;
 
@@ -65,12 +57,13 @@ describeIf('use_vmac with keepalived', needKeepalived, () => {
   let v6: Pair[] = [];
 
   beforeAll(async () => {
-    topo = await createTopology({ nodes: pairNodes([...CASES.map((c) => c[2]), ...V6.map((c) => c[2])]) });
-    v6 = V6.map(([h, l, v]) => makePair(topo!, `vmac/ipv6 ${h}/${l}`, h, l, v));
-    pairs = CASES.map(([h, l, v, xb]) => ({
-      ...makePair(topo!, `vmac${xb ? '+xmit_base' : ''} ${h}/${l}`, h, l, v),
-      xmitBase: xb,
-    }));
+    topo = await createTopology({ nodes: pairNodes(themeVrids(SPECS)) });
+    const all = themePairs(topo, SPECS);
+    v6 = all['vmac/ipv6'];
+    pairs = [
+      ...all.vmac.map((p) => ({ ...p, xmitBase: false })),
+      ...all['vmac+xmit_base'].map((p) => ({ ...p, xmitBase: true })),
+    ];
     cap = await startCapture(topo);
   });
 
