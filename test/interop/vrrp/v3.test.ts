@@ -84,8 +84,12 @@ describeIf('VRRPv3 with keepalived: IPv4 at advert_int 0.1, IPv6 with unsolicite
       expect(first.vrrp).toMatchObject({ version: 3, vrid: p.vrid, priority: HI, interval: 10 });
       // A second of 100 ms adverts later, the backup still has not claimed the VIP.
       await new Promise((r) => setTimeout(r, 1_000));
-      expect(await p.lo.hasAddress(p.vip)).toBe(false);
-      expect(adverts(cap.frames(), p.vrid, p.lo.primaryAddress())).toEqual([]);
+      // On failure, tells a master that fell silent on the wire from a backup that did not keep up.
+      const sent = adverts(cap.frames(), p.vrid, p.hi.primaryAddress()).map((f) => f.tsUs);
+      const silentMs = Math.max(0, ...sent.slice(1).map((t, i) => (t - (sent[i] ?? t)) / 1000));
+      const why = `longest gap between the master's adverts on the wire: ${silentMs.toFixed(1)} ms`;
+      expect(await p.lo.hasAddress(p.vip), why).toBe(false);
+      expect(adverts(cap.frames(), p.vrid, p.lo.primaryAddress()), why).toEqual([]);
       await p.hi.crash();
       await waitForHolders([p.lo], p.vip, [p.lo.name], 10_000);
       const gap = await waitFor({
