@@ -2,7 +2,7 @@
  * Stages 3–4 of the config pipeline: check keywords against the tables of src/config/keywords.ts,
  * then apply keepalived's defaults, ranges and cross-checks block by block, in file order (trackers
  * must be defined before the instances that track them, as in keepalived). Produces mutable model
- * objects; src/config/load.ts freezes them.
+ * objects, handed out through the readonly types of src/config/model.ts.
  */
 import { hostname } from 'node:os';
 import { type DiagnosticSink, KaClass, type SrcPos } from './diagnostics.js';

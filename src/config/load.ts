@@ -1,6 +1,10 @@
 /**
  * The one entry of the configuration pipeline (STYLE.md habit 9): preprocess → parse → check
- * keywords → defaults → freeze. Never throws on bad input: everything becomes a diagnostic.
+ * keywords → defaults. Never throws on bad input: everything becomes a diagnostic.
+ *
+ * The model is immutable through its types (every field and array of src/config/model.ts is
+ * readonly; test/unit/config/readonly.test.ts checks it). Only the root object is frozen at run time:
+ * a deep Object.freeze walked about 100,000 objects of a large file (a fifth of the load time).
  */
 import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -24,7 +28,7 @@ export interface LoadOptions {
 }
 
 export interface LoadResult {
-  /** Deep-frozen model with every default applied. */
+  /** The model with every default applied; readonly by type, root object frozen. */
   readonly config: KeepalivedConfig;
   readonly diagnostics: readonly Diagnostic[];
 }
@@ -67,7 +71,7 @@ export function loadConfig(path: string, opts: LoadOptions = {}): LoadResult {
     );
     config = new ConfigBuilder(new DiagnosticSink(), { configId, files }).build([]);
   }
-  return { config: deepFreeze(config), diagnostics: diags.list };
+  return { config: Object.freeze(config), diagnostics: diags.list };
 }
 
 /** One answer per interface name for the whole load (a file names the same few interfaces often). */
@@ -81,25 +85,6 @@ function memo(f: (name: string) => boolean): (name: string) => boolean {
     }
     return r;
   };
-}
-
-function deepFreeze<T>(o: T): T {
-  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
-    Object.freeze(o);
-    if (Array.isArray(o)) {
-      for (let i = 0; i < o.length; i++) {
-        const v: unknown = o[i];
-        if (v && typeof v === 'object') deepFreeze(v);
-      }
-    } else {
-      const vals = Object.values(o);
-      for (let i = 0; i < vals.length; i++) {
-        const v = vals[i];
-        if (v && typeof v === 'object') deepFreeze(v);
-      }
-    }
-  }
-  return o;
 }
 
 /** Interface lookup through sysfs (follows the caller's network namespace). */

@@ -1,5 +1,5 @@
 /**
- * The resolved, frozen configuration model (the output of `loadConfig`). These shapes are the contract
+ * The resolved, immutable (readonly) configuration model (the output of `loadConfig`). These shapes are the contract
  * with the VRRP engine, the IPVS reconciler and the health checkers: every default is already applied,
  * every time is in seconds (float, µs resolution) unless the field name says otherwise, every address
  * is canonical text (ipaddr.js), and every object carries `pos`, the place it was declared.
@@ -55,9 +55,9 @@ export interface RouteSpec {
   readonly metric: number | undefined;
   readonly scope: string | undefined;
   readonly nexthops: readonly {
-    via: string | undefined;
-    dev: string | undefined;
-    weight: number | undefined;
+    readonly via: string | undefined;
+    readonly dev: string | undefined;
+    readonly weight: number | undefined;
   }[];
   readonly noTrack: boolean;
   readonly trackGroup: string | undefined;

@@ -5,13 +5,17 @@
  * a stray `{` is ignored ("Unexpected '{'"), a `}` with no open block is ignored, and blocks still
  * open at the end of the input are closed there ("Missing '}'").
  */
-import nearley from 'nearley';
+import { createRequire } from 'node:module';
+import type nearleyTypes from 'nearley';
 import { type DiagnosticSink, KaClass, type SrcPos } from './diagnostics.js';
 import grammar, { type Cons, toArray, wordLexer } from './generated/keepalived.js';
 import { type AstNode, type AstWord, LineToken } from './parse-types.js';
 import { mapPos, type PpLine } from './preprocess.js';
 
-const compiled = nearley.Grammar.fromCompiled(grammar as unknown as nearley.CompiledRules);
+// nearley is CommonJS: require() loads it several times faster than an ESM import, which first
+// scans the source for its exports (start-up of `keepalived-ts -t`).
+const nearley = createRequire(import.meta.url)('nearley') as typeof nearleyTypes;
+const compiled = nearley.Grammar.fromCompiled(grammar as unknown as nearleyTypes.CompiledRules);
 
 /** Splits one logical line into words with their source positions. */
 export function lineWords(l: PpLine, diags: DiagnosticSink): AstWord[] {
@@ -179,8 +183,8 @@ class LineLexer {
     }
   }
 
-  save(): nearley.LexerState {
-    return {} as nearley.LexerState;
+  save(): nearleyTypes.LexerState {
+    return {} as nearleyTypes.LexerState;
   }
 
   formatError(_t: unknown, message: string): string {
@@ -226,7 +230,7 @@ export function parseLines(lines: readonly PpLine[], diags: DiagnosticSink): Ast
   const lexer = new LineLexer(lines, diags);
   const nodes: AstNode[] = [];
   while (lexer.hasMore()) {
-    const parser = new nearley.Parser(compiled, { lexer: lexer as unknown as nearley.Lexer });
+    const parser = new nearley.Parser(compiled, { lexer: lexer as unknown as nearleyTypes.Lexer });
     try {
       parser.feed('');
     } catch (e) {

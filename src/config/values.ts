@@ -2,11 +2,15 @@
  * Argument parsers used by the keyword tables (src/config/keywords.ts). Each takes the statement node
  * and the diagnostic context, and returns the parsed value or `undefined` after reporting why.
  */
-import ipaddr from 'ipaddr.js';
+import { createRequire } from 'node:module';
 import { splitWords } from '../notify/command.js';
 import { type DiagnosticSink, KaClass, type SrcPos } from './diagnostics.js';
 import type { Command, Family } from './model.js';
 import type { AstNode, AstWord } from './parse-types.js';
+
+// ipaddr.js is CommonJS: require() loads it several times faster than an ESM import, which first
+// scans the source for its exports (start-up of `keepalived-ts -t`).
+const ipaddr = createRequire(import.meta.url)('ipaddr.js') as typeof import('ipaddr.js');
 
 export interface Ctx {
   readonly diags: DiagnosticSink;
