@@ -35,6 +35,7 @@ import {
   themeSpecs,
   themeVrids,
   unlikeKeepalived,
+  waitLastNotify,
 } from './helpers.js';
 
 const HI = 150;
@@ -173,14 +174,9 @@ describeIf(
       await each(async (p) => {
         await p.loD?.proc.stop();
         await waitForHolders([p.hi, p.lo], p.vip, [], 5_000);
-        // Script calls run as separate processes: wait until each log ends with its STOP call.
-        for (const r of [p.hiRec, p.loRec])
-          await waitFor({
-            what: `STOP notify in ${r.logPath}`,
-            probe: () => genericCalls(r),
-            until: (c) => c.at(-1)?.includes(' STOP ') === true,
-            timeoutMs: 5_000,
-          }).catch(() => undefined); // the comparison below shows what is missing
+        // The comparison below shows what is missing if a STOP call never comes.
+        await waitLastNotify(p.hiRec, 'STOP', HI).catch(() => undefined);
+        await waitLastNotify(p.loRec, 'STOP', LO).catch(() => undefined);
       });
       const ka = PAIRS.find((p) => p.hiImpl === 'ka' && p.loImpl === 'ka')!;
       console.log(`vrrp notify keepalived hi: ${JSON.stringify(genericCalls(ka.hiRec))}`);

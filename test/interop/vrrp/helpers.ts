@@ -94,6 +94,30 @@ export const scriptCalls = (r: NotifyRecorder): string[] =>
     .filter((e) => e.args[0]?.startsWith('SCRIPT_'))
     .map((e) => e.args.join(' '));
 
+/**
+ * Wait until a node's last generic notify call for `inst` is `STATE priority` and its last
+ * notify_<state> script call is for the same state: both run as separate processes and may lag
+ * behind the transition that the VIPs already show.
+ */
+export async function waitLastNotify(
+  r: NotifyRecorder,
+  state: 'MASTER' | 'BACKUP' | 'FAULT' | 'STOP',
+  priority: number,
+  inst = 'VI_1',
+): Promise<void> {
+  await waitFor({
+    what: `last notify calls ${state} in ${r.logPath}`,
+    probe: () => ({
+      generic: genericCalls(r)
+        .filter((c) => c.split(' ')[1] === inst)
+        .at(-1),
+      script: scriptCalls(r).at(-1),
+    }),
+    until: (c) => c.generic === `INSTANCE ${inst} ${state} ${priority}` && c.script === `SCRIPT_${state}`,
+    timeoutMs: 5_000,
+  });
+}
+
 /** Logs of a daemon for a failure message (last `n` characters). */
 export const tail = (d: DaemonHandle, n = 3000): string => d.proc.output().slice(-n);
 

@@ -21,13 +21,13 @@ import {
   type Role,
   recOf,
   scriptCalls,
-  sleep,
   startHiThenLo,
   startImpl,
   themePairs,
   themeSpecs,
   themeVrids,
   unlikeKeepalived,
+  waitLastNotify,
 } from './helpers.js';
 
 const HI = 150;
@@ -128,8 +128,10 @@ describeIf(
         });
         await p.hi.linkUp('eth1');
         await both(p.hi.name, 15_000);
-        // Notify scripts run asynchronously: let the last ones log before the comparison.
-        await sleep(1_500);
+        for (const inst of ['VI_1', 'VI_2']) {
+          await waitLastNotify(p.hiRec, 'MASTER', HI, inst);
+          await waitLastNotify(p.loRec, 'BACKUP', LO, inst);
+        }
       });
       compareWithKeepalived('sync', ['VI_1', 'VI_2']);
     });
@@ -181,6 +183,8 @@ describeIf(
           until: (c) => c.at(-1) === `INSTANCE VI_1 BACKUP ${LO}` && c.length >= 3,
           timeoutMs: 5_000,
         });
+        await waitLastNotify(p.hiRec, 'MASTER', HI);
+        await waitLastNotify(p.loRec, 'BACKUP', LO);
       });
       compareWithKeepalived('script', ['VI_1']);
     });
@@ -221,6 +225,8 @@ describeIf(
           until: (c) => c.at(-1) === `INSTANCE VI_1 BACKUP ${LO}` && c.length >= 3,
           timeoutMs: 5_000,
         });
+        await waitLastNotify(p.hiRec, 'MASTER', HI);
+        await waitLastNotify(p.loRec, 'BACKUP', LO);
       });
       compareWithKeepalived('track', ['VI_1']);
     });
