@@ -9,9 +9,9 @@
 // Measures advert jitter on the wire (tcpdump --immediate-mode timestamps in the backends' namespace:
 // |interval − 1 s| of consecutive adverts, p50/p99/max), CPU seconds per minute (utime+stime of the
 // daemon and every descendant process, from /proc/<pid>/stat) and RSS (sum of VmRSS), over a window
-// that starts BENCH_CHECK_WARMUP s after launch. Writes bench/results/check.json.
+// that starts BENCH_CHECK_WARMUP s after the daemon's first advert (start-up done, MASTER). Writes bench/results/check.json.
 // Env: BENCH_CHECK_MODES=vm,host  BENCH_CHECK_SECONDS=60  BENCH_CHECK_HOST_SECONDS=120
-//      BENCH_CHECK_WARMUP (vm 15, host 8)  BENCH_CHECK_GLOBALS (extra global_defs lines, `;`-separated)
+//      BENCH_CHECK_WARMUP (s after the first advert; vm 10, host 5)  BENCH_CHECK_GLOBALS (extra global_defs lines, `;`-separated)
 //      BENCH_CHECK_KEEP=1 (keep the host job directory: logs, adverts)  BENCH_CHECK_VERBOSE=1 (log heads)
 // Needs root, keepalived, tcpdump, qemu and a Debian kernel for `vm` (the lab installs them).
 import { spawn, spawnSync } from 'node:child_process';
@@ -27,8 +27,8 @@ const env = process.env;
 const MODES = (env.BENCH_CHECK_MODES ?? 'vm,host').split(',').filter(Boolean);
 const VM_SECONDS = Number(env.BENCH_CHECK_SECONDS ?? 60);
 const HOST_SECONDS = Number(env.BENCH_CHECK_HOST_SECONDS ?? 120);
-const VM_WARMUP = Number(env.BENCH_CHECK_WARMUP ?? 15);
-const HOST_WARMUP = Number(env.BENCH_CHECK_WARMUP ?? 8);
+const VM_WARMUP = Number(env.BENCH_CHECK_WARMUP ?? 10);
+const HOST_WARMUP = Number(env.BENCH_CHECK_WARMUP ?? 5);
 const GLOBALS = (env.BENCH_CHECK_GLOBALS ?? '')
   .split(';')
   .map((s) => s.trim())
@@ -122,8 +122,12 @@ sleep 2
 run() {
   name=$1; shift
   echo "=== launch-$name"; echo "at $(now)"
+  n0=$(grep -c 'prio [1-9]' adverts.txt)
   ip netns exec $D "$@" > $name.log 2>&1 &
   DP=$!; echo $DP > daemon.pid
+  # the window starts once the daemon sends adverts (MASTER, start-up done), plus the warmup
+  for t in $(seq 1 1800); do [ $(grep -c 'prio [1-9]' adverts.txt) -gt $n0 ] && break; sleep 0.1; done
+  echo "=== master-$name"; echo "at $(now)"
   sleep ${warmup}
   snap t0-$name $DP
   sleep ${seconds}
@@ -215,7 +219,9 @@ function figures(sec, name) {
   const span = first && last ? last.t - first.t : 0;
   const log = sec.get(`log-${name}`) ?? '';
   const p99 = pct(devs, 99);
+  const at = (k) => Number(/^at (\S+)/m.exec(sec.get(`${k}-${name}`) ?? '')?.[1]);
   return {
+    launchToFirstAdvertS: r3(at('master') - at('launch')),
     windowS: r3(window),
     adverts: stamps.length,
     intervals: devs.length,
@@ -281,7 +287,7 @@ async function runVm(b) {
     }),
     files: files(),
   };
-  const budget = (VM_WARMUP + VM_SECONDS + 40) * daemons.length * 1000 + 300_000;
+  const budget = (VM_WARMUP + VM_SECONDS + 220) * daemons.length * 1000 + 300_000;
   const run = await runInVm([job], { cpus: VM_CPUS, memoryMb: VM_MEMORY_MB, timeoutMs: budget });
   const out = run.jobs[0];
   const sec = sections(out.output);
@@ -389,6 +395,7 @@ const line = (who, f) =>
   `  ${who.padEnd(14)} jitter p50 ${f.jitterMs.p50} ms  p99 ${f.jitterMs.p99} ms  max ${f.jitterMs.max} ms ` +
   `(${f.intervals} intervals)  CPU ${f.cpuSecondsPerMinute} s/min  RSS ${f.rssMiB} MiB  ` +
   `checks/s at backends ${JSON.stringify(f.checksPerSecondAtBackends)}  RS removed ${f.removedRealServerLogLines}  ` +
+  `start-up ${f.launchToFirstAdvertS} s  ` +
   `p99 < ${TARGET_P99_MS} ms: ${f.target}`;
 console.log(`\n== check bench: ${result.realServers} real servers, delay_loop 1, advert_int 1`);
 if (result.vm) {

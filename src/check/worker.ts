@@ -8,7 +8,7 @@
  *   main → worker  { type: 'add', rs: RealServerSpec } | { type: 'remove', id } | { type: 'stats' }
  *                  | { type: 'stop' }
  *   worker → main  { type: 'event', ev: RealServerEvent } | { type: 'error', id?, code, message }
- *                  | { type: 'stats', stats: WorkerStats } | { type: 'stopped' }
+ *                  | { type: 'stats', stats: WorkerStats } | { type: 'stopped' } | { type: 'tid', tid }
  * `serveScheduler` is the worker side over any MessagePort-like endpoint, so the protocol is tested
  * in-thread with a MessageChannel; `CheckerWorker` is the main side.
  */
@@ -36,7 +36,9 @@ export type FromWorker =
   | { type: 'event'; ev: RealServerEvent }
   | { type: 'stats'; stats: WorkerStats }
   | { type: 'error'; id?: string; code: string; message: string }
-  | { type: 'stopped' };
+  | { type: 'stopped' }
+  /** The worker thread's kernel tid, sent once at start (keepalived's checker_* keywords apply to it). */
+  | { type: 'tid'; tid: number };
 
 export interface WorkerOptions {
   maxConcurrent?: number;
@@ -125,6 +127,8 @@ export class CheckerWorker {
     private readonly handlers: {
       onEvent: (ev: RealServerEvent) => void;
       onError?: (e: KaError) => void;
+      /** The worker's kernel thread id, once it started. */
+      onTid?: (tid: number) => void;
     },
     opts: WorkerOptions & { endpoint?: MessagePort } = {},
   ) {
@@ -140,6 +144,7 @@ export class CheckerWorker {
         this.handlers.onError?.(new KaError(m.code, m.message, m.id ? { id: m.id } : {}));
       else if (m.type === 'stats') for (const w of this.statsWaiters.splice(0)) w(m.stats);
       else if (m.type === 'stopped') for (const w of this.stopWaiters.splice(0)) w();
+      else if (m.type === 'tid') this.handlers.onTid?.(m.tid);
     });
   }
 

@@ -62,6 +62,8 @@ export interface LvsHostDeps {
   random?: () => number;
   /** Runs notify_up/down and quorum_up/down; default: a ScriptRunner of this host. */
   scriptRunner?: ScriptRunner;
+  /** The checker worker thread's kernel tid, once it started (checker_priority & co. apply to it). */
+  onCheckerThread?: (tid: number) => void;
   /** The addresses configured on this host (ha_suspend); default: os.networkInterfaces(). */
   localAddrs?: () => ReadonlySet<string>;
 }
@@ -454,6 +456,7 @@ export class LvsHost {
             this.deps.counters.inc(`lvs.checker_errors.${e.code}`);
             this.log.error({ code: e.code }, e.message);
           },
+          ...(this.deps.onCheckerThread ? { onTid: this.deps.onCheckerThread } : {}),
         },
         { logLevel: this.log.level, ...(this.deps.logStderr ? { logStderr: true } : {}) },
       );

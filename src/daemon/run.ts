@@ -15,11 +15,13 @@ import { systemClock } from '../core/clock.js';
 import { Counters } from '../core/counters.js';
 import { createLogger, type Logger } from '../core/log.js';
 import { enterNetns } from '../sys/netns.js';
+import * as sched from '../sys/sched.js';
 import { sendUnixDatagram } from '../sys/unix-dgram.js';
 import { stateName } from '../vrrp/types.js';
 import { LvsHost } from './lvs-host.js';
 import { NetState } from './netstate.js';
 import { DEFAULT_PIDFILES, writePidFile } from './pidfile.js';
+import { Priorities, type SchedOps, schedPlan, threadNice } from './priorities.js';
 import { ScriptResolver } from './scripts.js';
 import { VrrpHost } from './vrrp-host.js';
 
@@ -45,6 +47,14 @@ export interface DaemonOptions {
 }
 
 export const DEFAULT_CONFIG_FILE = '/etc/keepalived/keepalived.conf';
+
+const schedOps: SchedOps = {
+  gettid: sched.gettid,
+  setThreadNice: sched.setThreadNice,
+  setThreadRealtime: sched.setThreadRealtime,
+  setRlimitRttime: sched.setRlimitRttime,
+  getThreadNice: threadNice,
+};
 
 function sdNotify(state: string): void {
   const sock = process.env.NOTIFY_SOCKET;
@@ -108,6 +118,14 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const scripts = await ScriptResolver.create(config, log);
   const runVrrp = config.vrrpInstances.length > 0 && !opts.checkOnly;
   const runLvs = config.virtualServers.length > 0 && !opts.vrrpOnly;
+  // vrrp_* / checker_* scheduling: the main thread is the VRRP side, the checker worker the checker side.
+  const priorities = new Priorities(schedPlan(config.global), {
+    ops: schedOps,
+    log,
+    counters,
+    clock: systemClock,
+  });
+  priorities.start(runVrrp ? 'vrrp' : 'checker');
   const vrrp = runVrrp
     ? new VrrpHost(config, { clock: systemClock, log, counters, net, scripts })
     : undefined;
@@ -119,6 +137,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
         scripts,
         ...(opts.dontReleaseIpvs ? { dontRelease: true } : {}),
         ...(opts.logConsole ? { logStderr: true } : {}),
+        onCheckerThread: (tid: number) => priorities.checkerThread(tid),
       })
     : undefined;
   try {
@@ -156,6 +175,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       } catch (e) {
         log.error({ err: e }, 'error while stopping');
       }
+      priorities.stop();
       net.close();
       for (const r of releases) r();
       log.info('Stopped keepalived-ts');
@@ -179,6 +199,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
         if (lvs) await lvs.reload(next);
         else if (next.virtualServers.length > 0 && !opts.vrrpOnly)
           log.warn('Reload: virtual_servers added to a daemon started without any; restart to run them');
+        priorities.reload(schedPlan(next.global));
         log.info('Reload complete');
       }
       sdNotify('READY=1');

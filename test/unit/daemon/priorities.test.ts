@@ -1,0 +1,224 @@
+/**
+ * Scheduling keywords → which syscalls on which thread (src/daemon/priorities.ts), with the
+ * syscalls of src/sys/sched.ts replaced by a recorder that can refuse a call as the kernel would.
+ */
+import { describe, expect, it } from 'vitest';
+import type { GlobalDefs } from '../../../src/config/model.js';
+import type { Clock, TimerHandle } from '../../../src/core/clock.js';
+import { Counters } from '../../../src/core/counters.js';
+import { KaError } from '../../../src/core/errors.js';
+import { silentLogger } from '../../../src/core/log.js';
+import {
+  DEFAULT_MIN_AUTO_PRIORITY_DELAY,
+  DEFAULT_RLIMIT_RTTIME,
+  Priorities,
+  type SchedOps,
+  schedPlan,
+} from '../../../src/daemon/priorities.js';
+
+const MAIN = 100;
+const WORKER = 107;
+
+function recorder(refuse: (op: string) => boolean = () => false) {
+  const calls: string[] = [];
+  const rec =
+    (op: string) =>
+    (...args: number[]): void => {
+      calls.push(`${op}(${args.join(',')})`);
+      if (refuse(op)) throw new KaError('KA_ERR_SYS_EPERM', `${op}: Operation not permitted`);
+    };
+  const ops: SchedOps = {
+    gettid: () => MAIN,
+    setThreadNice: rec('nice'),
+    setThreadRealtime: rec('rt'),
+    setRlimitRttime: rec('rlimit'),
+    getThreadNice: () => 0,
+  };
+  return { ops, calls };
+}
+
+/** A clock whose timers the test fires by hand, as late as it likes. */
+class LateClock implements Clock {
+  t = 0;
+  private next: { at: number; fn: () => void } | undefined;
+  now(): number {
+    return this.t;
+  }
+  at(at: number, fn: () => void): TimerHandle {
+    const p = { at, fn };
+    this.next = p;
+    return {
+      cancel: () => {
+        if (this.next === p) this.next = undefined;
+      },
+    };
+  }
+  /** Runs the armed timer `lateUs` after its deadline. */
+  fire(lateUs: number): void {
+    const p = this.next;
+    if (!p) throw new Error('no timer armed');
+    this.next = undefined;
+    this.t = p.at + lateUs;
+    p.fn();
+  }
+  get armed(): boolean {
+    return this.next !== undefined;
+  }
+}
+
+const settings = (s: GlobalDefs['settings']) => ({ settings: s });
+
+function make(s: GlobalDefs['settings'], refuse?: (op: string) => boolean) {
+  const r = recorder(refuse);
+  const counters = new Counters();
+  const clock = new LateClock();
+  let sigxcpu = 0;
+  const p = new Priorities(schedPlan(settings(s)), {
+    ops: r.ops,
+    log: silentLogger,
+    counters,
+    clock,
+    onSigxcpu: () => {
+      sigxcpu++;
+    },
+  });
+  return { p, calls: r.calls, counters, clock, sigxcpu: () => sigxcpu };
+}
+
+describe('schedPlan', () => {
+  it('reads both sides and the auto-priority keywords', () => {
+    const plan = schedPlan(
+      settings({
+        vrrp_priority: -5,
+        vrrp_rt_priority: 40,
+        vrrp_rlimit_rttime: 20000,
+        checker_priority: 10,
+        checker_no_swap: true,
+        max_auto_priority: 30,
+        min_auto_priority_delay: 5000,
+      }),
+    );
+    expect(plan).toEqual({
+      vrrp: { nice: -5, rtPriority: 40, rlimitRttime: 20000, noSwap: false },
+      checker: { nice: 10, rtPriority: undefined, rlimitRttime: undefined, noSwap: true },
+      maxAutoPriority: 30,
+      minAutoPriorityDelay: 5000,
+    });
+  });
+
+  it('max_auto_priority -1 or unset is off; the delay defaults to keepalived’s 1 s', () => {
+    expect(schedPlan(settings({ max_auto_priority: -1 })).maxAutoPriority).toBe(0);
+    expect(schedPlan(settings({})).maxAutoPriority).toBe(0);
+    expect(schedPlan(settings({})).minAutoPriorityDelay).toBe(DEFAULT_MIN_AUTO_PRIORITY_DELAY);
+  });
+});
+
+describe('Priorities', () => {
+  it('no keyword: no call at all', () => {
+    const w = make({});
+    w.p.start('vrrp');
+    w.p.checkerThread(WORKER);
+    expect(w.calls).toEqual([]);
+  });
+
+  it('vrrp_* go to the main thread, checker_* to the worker’s tid', () => {
+    const w = make({ vrrp_priority: -10, checker_priority: 5 });
+    w.p.start('vrrp');
+    expect(w.calls).toEqual([`nice(${MAIN},-10)`]);
+    w.p.checkerThread(WORKER);
+    expect(w.calls).toEqual([`nice(${MAIN},-10)`, `nice(${WORKER},5)`]);
+  });
+
+  it('a real-time thread gets SCHED_RR and keeps its nice; RLIMIT_RTTIME defaults to 10 ms', () => {
+    const w = make({ vrrp_rt_priority: 50, vrrp_priority: -10 });
+    w.p.start('vrrp');
+    expect(w.calls).toEqual([`rt(${MAIN},50)`, `rlimit(${DEFAULT_RLIMIT_RTTIME})`]);
+    expect(w.sigxcpu()).toBe(1); // SIGXCPU is handled (its default action ends the process)
+  });
+
+  it('RLIMIT_RTTIME is per process: the largest of the real-time sides', () => {
+    const w = make({
+      vrrp_rt_priority: 50,
+      vrrp_rlimit_rttime: 5000,
+      checker_rt_priority: 20,
+      checker_rlimit_rttime: 30000,
+    });
+    w.p.start('vrrp');
+    w.p.checkerThread(WORKER);
+    expect(w.calls).toEqual([`rt(${MAIN},50)`, 'rlimit(5000)', `rt(${WORKER},20)`, 'rlimit(30000)']);
+    expect(w.sigxcpu()).toBe(1);
+  });
+
+  it('no_swap is said once and not applied (mlockall makes V8 abort)', () => {
+    const w = make({ checker_no_swap: true, vrrp_no_swap: true });
+    w.p.start('vrrp');
+    w.p.checkerThread(WORKER);
+    w.p.reload(schedPlan(settings({ checker_no_swap: true })));
+    expect(w.calls).toEqual([]);
+    expect(w.counters.get('sched.no_swap_ignored')).toBe(1);
+  });
+
+  it('without VRRP the main thread takes the checker settings too', () => {
+    const w = make({ vrrp_priority: -10, checker_priority: 5 });
+    w.p.start('checker');
+    w.p.checkerThread(WORKER);
+    expect(w.calls).toEqual([`nice(${MAIN},5)`, `nice(${WORKER},5)`]);
+  });
+
+  it('a refused call is counted and the rest still applied', () => {
+    const w = make({ vrrp_rt_priority: 50, checker_priority: 5 }, (op) => op === 'rt');
+    w.p.start('vrrp');
+    w.p.checkerThread(WORKER);
+    // SCHED_RR refused: no RLIMIT_RTTIME either (no thread is real-time), the checker still reniced
+    expect(w.calls).toEqual([`rt(${MAIN},50)`, `nice(${WORKER},5)`]);
+    expect(w.counters.get('sched.errors')).toBe(1);
+  });
+
+  it('reload applies only the difference and restores what a keyword no longer asks for', () => {
+    const w = make({ vrrp_priority: -10 });
+    w.p.start('vrrp');
+    w.calls.length = 0;
+    w.p.reload(schedPlan(settings({ vrrp_priority: -10 })));
+    expect(w.calls).toEqual([]);
+    w.p.reload(schedPlan(settings({ vrrp_rt_priority: 10 })));
+    expect(w.calls).toEqual([`rt(${MAIN},10)`, `rlimit(${DEFAULT_RLIMIT_RTTIME})`]);
+    w.calls.length = 0;
+    w.p.reload(schedPlan(settings({})));
+    // back to SCHED_OTHER and to the nice the thread had before (0 here)
+    expect(w.calls).toEqual([`rt(${MAIN},0)`, `nice(${MAIN},0)`]);
+  });
+});
+
+describe('max_auto_priority', () => {
+  it('a timer later than min_auto_priority_delay raises the main thread one SCHED_RR step, up to the ceiling', () => {
+    const w = make({ max_auto_priority: 2, min_auto_priority_delay: 5000 });
+    w.p.start('vrrp');
+    expect(w.calls).toEqual([]);
+    w.clock.fire(4000); // late, but not late enough
+    expect(w.calls).toEqual([]);
+    w.clock.fire(6000);
+    expect(w.calls).toEqual([`rt(${MAIN},1)`, `rlimit(${DEFAULT_RLIMIT_RTTIME})`]);
+    w.clock.fire(6000);
+    w.clock.fire(6000); // at the ceiling: no more
+    expect(w.calls).toEqual([`rt(${MAIN},1)`, `rlimit(${DEFAULT_RLIMIT_RTTIME})`, `rt(${MAIN},2)`]);
+    expect(w.clock.armed).toBe(true);
+    w.p.stop();
+    expect(w.clock.armed).toBe(false);
+  });
+
+  it('starts from a configured vrrp_rt_priority and a reload keeps what it reached', () => {
+    const w = make({ vrrp_rt_priority: 5, max_auto_priority: 10, min_auto_priority_delay: 1000 });
+    w.p.start('vrrp');
+    w.clock.fire(2000);
+    expect(w.calls).toEqual([`rt(${MAIN},5)`, `rlimit(${DEFAULT_RLIMIT_RTTIME})`, `rt(${MAIN},6)`]);
+    w.calls.length = 0;
+    w.p.reload(schedPlan(settings({ vrrp_rt_priority: 5, max_auto_priority: 10 })));
+    expect(w.calls).toEqual([]);
+  });
+
+  it('off: no watchdog timer', () => {
+    const w = make({ vrrp_priority: 1 });
+    w.p.start('vrrp');
+    expect(w.clock.armed).toBe(false);
+  });
+});
