@@ -8,7 +8,9 @@
 //    the skew time.
 // Prints median/p90 per implementation and the ratio to keepalived; writes bench/results/vrrp.json.
 // Needs root, iproute2, tcpdump, keepalived and a built dist/. Usage: node bench/vrrp/failover.mjs
-// [CRASH_V2 CRASH_V3 GRACEFUL] (trial counts; default 20 10 10).
+// [CRASH_V2 CRASH_V3 GRACEFUL] (trial counts; default 20 10 10). Env: BENCH_TS_BIN runs another
+// keepalived-ts entry point (e.g. a build in another directory); BENCH_OUT writes the results
+// elsewhere than bench/results/vrrp.json; BENCH_DEBUG prints progress.
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -35,7 +37,11 @@ const id = `kb${randomBytes(3).toString('hex')}`;
 const dir = mkdtempSync(join(tmpdir(), `${id}-`));
 const brNs = `${id}-br`;
 const IMPLS = {
-  ts: { cmd: [process.execPath, join(root, 'bin', 'keepalived-ts.js')], vrid: 10, nodes: ['t1', 't2'] },
+  ts: {
+    cmd: [process.execPath, process.env.BENCH_TS_BIN ?? join(root, 'bin', 'keepalived-ts.js')],
+    vrid: 10,
+    nodes: ['t1', 't2'],
+  },
   ka: { cmd: ['/usr/sbin/keepalived'], vrid: 20, nodes: ['k1', 'k2'] },
 };
 const NODES = { t1: '192.0.2.1', t2: '192.0.2.2', k1: '192.0.2.3', k2: '192.0.2.4' };
@@ -322,8 +328,9 @@ async function main() {
       `${name}: keepalived-ts median ${r.keepalived_ts.median_ms} ms p90 ${r.keepalived_ts.p90_ms} | keepalived median ${r.keepalived.median_ms} ms p90 ${r.keepalived.p90_ms} | theory ${r.keepalived.theory_ms} ms | ratio ${r.ratio_median_ts_to_keepalived} (${((performance.now() - t0) / 1000).toFixed(0)} s)`,
     );
   }
-  mkdirSync(join(here, '..', 'results'), { recursive: true });
-  writeFileSync(join(here, '..', 'results', 'vrrp.json'), `${JSON.stringify(results, null, 2)}\n`);
+  const outFile = process.env.BENCH_OUT ?? join(here, '..', 'results', 'vrrp.json');
+  mkdirSync(dirname(outFile), { recursive: true });
+  writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
 }
 
 main()

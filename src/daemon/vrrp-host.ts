@@ -105,6 +105,11 @@ interface Bound {
   readonly groupStateAtNotify: (NotifyState | undefined)[];
   ahSeq: number;
   ipId: number;
+  /**
+   * Adverts encoded ahead of need, by priority, one per destination (IPv4 without AH, IPv6): a send
+   * then only stamps the IP id. Cleared whenever the template or the configuration changes.
+   */
+  readonly encoded: Map<number, Buffer[]>;
 }
 
 export interface VrrpHostDeps {
@@ -113,6 +118,15 @@ export interface VrrpHostDeps {
   counters?: Counters;
   net: NetState;
   scripts: ScriptResolver;
+}
+
+/**
+ * Writes `id` into an encoded IPv4 advert; returns the packet. Its header checksum stays 0: the kernel
+ * computes it for every IP_HDRINCL packet (and the VRRP / AH parts do not cover the IP id).
+ */
+function stampIpId(pkt: Buffer, id: number): Buffer {
+  pkt.writeUInt16BE(id, 4);
+  return pkt;
 }
 
 const sockKey = (ifindex: number, family: number, protocol: number, unicast: boolean) =>
@@ -231,6 +245,7 @@ export class VrrpHost {
       b.cfg = c;
       b.vips = [...c.virtualIpaddress, ...c.virtualIpaddressExcluded];
       b.template.addresses.splice(0, b.template.addresses.length, ...advertAddrs);
+      b.encoded.clear();
       b.validate = { ...b.validate, vips: advertAddrs };
       b.notify = await this.notifyConfig(c);
       if (b.inst.machine.vipsSet) {
@@ -452,6 +467,7 @@ export class VrrpHost {
       deleting: false,
       ahSeq: 0,
       ipId: 0,
+      encoded: new Map(),
       validate: {
         vrid: cfg.vrid,
         version: cfg.version,
@@ -471,6 +487,7 @@ export class VrrpHost {
     } satisfies Bound);
     b.tracking = this.tracking(cfg, ifname);
     this.openSockets(b);
+    this.warmSendPath(b);
     return b;
   }
 
@@ -727,6 +744,7 @@ export class VrrpHost {
         ifname: b.rxIfname,
         ifindex: b.rxIfindex,
         ...(group ? { bindAddress: group } : {}),
+        timestamps: true,
       });
       if (group) sock.join(group, b.rxIfindex);
       const entry = { sock, byVrid: new Map<number, Bound[]>() };
@@ -794,6 +812,7 @@ export class VrrpHost {
         this.log.info(`Unknown VRID ${vrid} received on ${m.ifindex ?? '?'} from ${m.src} - ignoring`);
       return;
     }
+    const receivedAt = this.receivedAt(m);
     for (const b of targets) {
       const st = b.inst.state;
       if (st === VrrpState.FAULT || st === VrrpState.INIT) continue; // keepalived ignores packets then
@@ -811,32 +830,31 @@ export class VrrpHost {
         this.log.debug({ instance: b.cfg.name, code: res.code }, `(${b.cfg.name}) ${res.reason}`);
         continue;
       }
-      b.inst.receive(res.received);
+      b.inst.receive(res.received, receivedAt);
     }
+  }
+
+  /** The kernel's receive time of `m` on our clock (timers restarted by the advert are anchored there). */
+  private receivedAt(m: RawMessage): number | undefined {
+    if (m.rxMonotonicUs === undefined) return undefined;
+    const age = Number(process.hrtime.bigint() / 1000n) - m.rxMonotonicUs;
+    return this.deps.clock.now() - Math.max(0, age);
   }
 
   private send(b: Bound, advert: VrrpAdvert): void {
     const sock = this.tx.get(sockKey(b.txIfindex, b.family, b.protocol, false));
     if (!sock) return;
     try {
-      for (const dst of b.dsts) {
+      const cached = b.protocol === IPPROTO_AH ? undefined : this.encodedAdverts(b, advert);
+      for (const [i, dst] of b.dsts.entries()) {
         if (b.family === 4) {
           b.ipId = nextIpId(b.ipId);
-          let ah: { key: Buffer; seq: number } | undefined;
-          if (b.protocol === IPPROTO_AH) {
-            b.ahSeq = Math.min(b.ahSeq + 1, 0xfffffffd);
-            ah = { key: b.validate.authData ?? Buffer.alloc(8), seq: b.ahSeq };
-          }
-          const pkt = encodeVrrpIpv4Packet({
-            advert,
-            id: b.ipId,
-            src: b.src,
-            dst,
-            ...(ah ? { ah, unicast: b.unicast } : {}),
-          });
+          if (b.protocol === IPPROTO_AH) b.ahSeq = Math.min(b.ahSeq + 1, 0xfffffffd);
+          const pkt = cached?.[i] ? stampIpId(cached[i], b.ipId) : this.packet(b, advert, dst);
           sock.send(pkt, dst);
         } else {
-          sock.send(encodeVrrp(advert, { src: b.src, dst }), dst, { src: b.src, ifindex: b.txIfindex });
+          const pkt = cached?.[i] ?? this.packet(b, advert, dst);
+          sock.send(pkt, dst, { src: b.src, ifindex: b.txIfindex });
         }
       }
       b.inst.counters.inc('vrrp.advert_sent');
@@ -847,6 +865,50 @@ export class VrrpHost {
         { err: e, instance: b.cfg.name },
         `(${b.cfg.name}) advert send failed: ${(e as Error).message}`,
       );
+    }
+  }
+
+  /** The adverts at `advert.priority`, one per destination, encoded once (see Bound.encoded). */
+  private encodedAdverts(b: Bound, advert: VrrpAdvert): Buffer[] {
+    let list = b.encoded.get(advert.priority);
+    if (!list) {
+      list = b.dsts.map((dst) => this.packet(b, advert, dst));
+      b.encoded.set(advert.priority, list);
+    }
+    return list;
+  }
+
+  /** The datagram for `dst`: IPv4 with our IP header (and AH) at the current IP id / AH sequence; IPv6 the VRRP message. */
+  private packet(b: Bound, advert: VrrpAdvert, dst: string): Buffer {
+    if (b.family === 6) return encodeVrrp(advert, { src: b.src, dst });
+    const ah =
+      b.protocol === IPPROTO_AH ? { key: b.validate.authData ?? Buffer.alloc(8), seq: b.ahSeq } : undefined;
+    return encodeVrrpIpv4Packet({
+      advert,
+      id: b.ipId,
+      src: b.src,
+      dst,
+      ...(ah ? { ah, unicast: b.unicast } : {}),
+    });
+  }
+
+  /**
+   * Runs the takeover path once without effect (a discarded machine step, the advert encoded but not
+   * sent), so that the first advert after becoming MASTER does not wait for V8 to compile that code:
+   * in a process that has only been BACKUP this cost ~1 ms between the Master_Down timer and the advert.
+   */
+  private warmSendPath(b: Bound): void {
+    try {
+      b.inst.warmUp();
+      const sock = this.tx.get(sockKey(b.txIfindex, b.family, b.protocol, false));
+      const advert = b.inst.buildAdvert(b.inst.machine.effectivePriority);
+      if (b.protocol === IPPROTO_AH) for (const dst of b.dsts) this.packet(b, advert, dst);
+      else this.encodedAdverts(b, advert);
+      for (const dst of b.dsts)
+        sock?.prepare(dst, b.family === 6 ? { src: b.src, ifindex: b.txIfindex } : {});
+    } catch (e) {
+      // Only a cost is at stake: the real send reports its own errors.
+      this.log.debug({ err: e, instance: b.cfg.name }, `(${b.cfg.name}) send path warm-up failed`);
     }
   }
 

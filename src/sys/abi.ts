@@ -237,6 +237,34 @@ export function decodeCmsgInt(d: Buffer): number | undefined {
   return undefined;
 }
 
+/**
+ * SCM_TIMESTAMPNS payload (struct timespec: tv_sec and tv_nsec, each a `long`) as µs, fractional;
+ * undefined when the payload is short or out of range.
+ */
+export function decodeCmsgTimespecUs(d: Buffer, sizeT = 8): number | undefined {
+  if (d.length < 2 * sizeT) return undefined;
+  const sec = sizeT === 8 ? Number(d.readBigInt64LE(0)) : d.readInt32LE(0);
+  const nsec = sizeT === 8 ? Number(d.readBigInt64LE(8)) : d.readInt32LE(4);
+  if (sec < 0 || nsec < 0 || nsec >= 1e9) return undefined;
+  return sec * 1e6 + nsec / 1e3;
+}
+
+/**
+ * Maps a kernel receive stamp (CLOCK_REALTIME, µs) onto CLOCK_MONOTONIC using both clocks as read
+ * just after recvmsg: the packet's age is the same on either clock. Undefined when the age is negative
+ * or over `maxAgeUs` (the realtime clock was stepped in between).
+ */
+export function stampToMonotonicUs(
+  stampRealtimeUs: number,
+  realtimeUs: number,
+  monotonicUs: number,
+  maxAgeUs = 1_000_000,
+): number | undefined {
+  const age = realtimeUs - stampRealtimeUs;
+  if (!(age >= 0 && age <= maxAgeUs)) return undefined;
+  return monotonicUs - age;
+}
+
 let errnoNames: Map<number, string> | undefined;
 
 /** errno number → name ('ENODEV'), from Node's own table; `E<n>` when unknown. */

@@ -9,6 +9,7 @@ import {
   addrBytes,
   decodeCmsgInt,
   decodeCmsgs,
+  decodeCmsgTimespecUs,
   decodeIn6Pktinfo,
   decodeInPktinfo,
   decodeSockaddrInet,
@@ -19,6 +20,7 @@ import {
   ipv6Mreq,
   sockaddrIn,
   sockaddrIn6,
+  stampToMonotonicUs,
 } from './abi.js';
 import { SysError, SysErrors } from './errors.js';
 import { addon, k, type NativeSocket, sys, toSysError } from './native.js';
@@ -50,6 +52,8 @@ export interface RawSocketOptions {
   multicastLoop?: boolean;
   /** Start receiving at once (emit 'message'). Default true; false makes a send-only socket. */
   receive?: boolean;
+  /** SO_TIMESTAMPNS: messages carry the kernel's receive time (`rxMonotonicUs`). Default false. */
+  timestamps?: boolean;
 }
 
 export interface RawMessage {
@@ -67,6 +71,11 @@ export interface RawMessage {
   tos: number | undefined;
   /** The datagram was longer than the receive buffer. */
   truncated: boolean;
+  /**
+   * With `timestamps`: when the kernel received the packet, on CLOCK_MONOTONIC in integer µs (the clock
+   * of `systemClock`), converted from the SO_TIMESTAMPNS realtime stamp.
+   */
+  rxMonotonicUs?: number;
 }
 
 export interface RawSendOptions {
@@ -144,6 +153,7 @@ export class RawSocket extends SysSocket<RawEvents> {
         if (o.bindAddress !== undefined) sys(() => sock.bind(sockaddrIn6(o.bindAddress!, 0, ifindex)), ctx);
       }
       const rs = new RawSocket(sock, o.family, o.protocol, ifindex);
+      if (o.timestamps) set('SOL_SOCKET', 'SO_TIMESTAMPNS', 1);
       if (o.receive === false) set('SOL_SOCKET', 'SO_RCVBUF', 0);
       else rs.startReceiving();
       return rs;
@@ -160,8 +170,10 @@ export class RawSocket extends SysSocket<RawEvents> {
     const ttlType = k(v4 ? 'IP_TTL' : 'IPV6_HOPLIMIT');
     const tosType = k(v4 ? 'IP_TOS' : 'IPV6_TCLASS');
     const truncFlag = k('MSG_TRUNC');
+    const solSocket = k('SOL_SOCKET');
+    const stampType = k('SO_TIMESTAMPNS'); // SCM_TIMESTAMPNS has the same value
     sys(() =>
-      this.sock.startReceiving((err, data, name, control, flags) => {
+      this.sock.startReceiving((err, data, name, control, flags, realtimeUs, monotonicUs) => {
         if (err || !data || !name || !control) {
           const e = toSysError(err) as SysError;
           if (this.listenerCount('error') > 0) this.emit('error', e);
@@ -172,7 +184,16 @@ export class RawSocket extends SysSocket<RawEvents> {
         let ifindex: number | undefined;
         let ttl: number | undefined;
         let tos: number | undefined;
+        let rxMonotonicUs: number | undefined;
         for (const c of decodeCmsgs(control, this.sizeT)) {
+          if (c.level === solSocket && c.type === stampType) {
+            const stamp = decodeCmsgTimespecUs(c.data, this.sizeT);
+            if (stamp !== undefined && realtimeUs !== undefined && monotonicUs !== undefined) {
+              const mono = stampToMonotonicUs(stamp, realtimeUs, monotonicUs);
+              if (mono !== undefined) rxMonotonicUs = Math.round(mono);
+            }
+            continue;
+          }
           if (c.level !== lvl) continue;
           if (c.type === pktinfo) {
             const p = v4 ? decodeInPktinfo(c.data) : decodeIn6Pktinfo(c.data);
@@ -194,6 +215,7 @@ export class RawSocket extends SysSocket<RawEvents> {
           ifindex,
           tos,
           truncated: ((flags ?? 0) & truncFlag) !== 0,
+          ...(rxMonotonicUs !== undefined ? { rxMonotonicUs } : {}),
         });
       }),
     );
@@ -226,11 +248,17 @@ export class RawSocket extends SysSocket<RawEvents> {
    * IPv6: `src`/`ifindex` go into an IPV6_PKTINFO cmsg. Returns bytes sent; throws SysError (EAGAIN too).
    */
   send(data: Buffer, dst: string, o: RawSendOptions = {}): number {
-    const ctx = { dst };
-    if (this.family === 4) {
-      const name = sockaddrIn(dst);
-      return sys(() => this.sock.sendmsg(data, name, null, o.flags ?? 0), ctx);
-    }
+    const { name, control } = this.message(dst, o);
+    return sys(() => this.sock.sendmsg(data, name, control, o.flags ?? 0), { dst });
+  }
+
+  /** Builds what `send(_, dst, o)` would pass to sendmsg and sends nothing (checks `dst`; warms the path). */
+  prepare(dst: string, o: RawSendOptions = {}): void {
+    this.message(dst, o);
+  }
+
+  private message(dst: string, o: RawSendOptions): { name: Buffer; control: Buffer | null } {
+    if (this.family === 4) return { name: sockaddrIn(dst), control: null };
     addrBytes(dst, 6);
     const name = sockaddrIn6(dst, 0, this.ifindex);
     const control =
@@ -246,6 +274,6 @@ export class RawSocket extends SysSocket<RawEvents> {
             this.sizeT,
           )
         : null;
-    return sys(() => this.sock.sendmsg(data, name, control, o.flags ?? 0), ctx);
+    return { name, control };
   }
 }

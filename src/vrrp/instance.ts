@@ -82,6 +82,8 @@ export class VrrpInstance implements SyncMember {
   private readonly listeners: ((from: VrrpState) => void)[] = [];
   private pending: Promise<void> | undefined;
   private killed = false;
+  /** Time of the last step: event times never go below it. */
+  private lastStep: Micros = Number.NEGATIVE_INFINITY;
   private readonly log: Logger;
   readonly counters: Counters;
 
@@ -125,11 +127,15 @@ export class VrrpInstance implements SyncMember {
     this.handle({ type: 'shutdown' });
   }
 
-  /** Feed a validated advert (validate.ts has already checked it against this instance). */
-  receive(rx: ReceivedAdvert): void {
+  /**
+   * Feed a validated advert (validate.ts has already checked it against this instance). `receivedAt`
+   * is when the kernel received it, on this instance's clock: the timers it restarts (Master_Down,
+   * skew) are anchored there rather than on when the event loop got round to it.
+   */
+  receive(rx: ReceivedAdvert, receivedAt?: Micros): void {
     this.counters.inc('vrrp.advert_rcvd');
     if (rx.advert.priority === 0) this.counters.inc('vrrp.pri_zero_rcvd');
-    this.handle({ type: 'advert', rx });
+    this.handle({ type: 'advert', rx }, receivedAt);
   }
 
   setEffectivePriority(p: number): void {
@@ -160,14 +166,21 @@ export class VrrpInstance implements SyncMember {
     while (this.pending) await this.pending;
   }
 
-  handle(ev: VrrpEvent): void {
+  /**
+   * Steps the machine. `at` dates the event in the past (a kernel receive time); it is clamped to
+   * [time of the previous step, now] so the machine never sees time go backwards.
+   */
+  handle(ev: VrrpEvent, at?: Micros): void {
     if (this.killed) return;
     const before = this.m;
-    const now = this.deps.clock.now();
+    const clockNow = this.deps.clock.now();
+    const now = at === undefined ? clockNow : Math.min(clockNow, Math.max(at, this.lastStep));
+    this.lastStep = now;
     const { state, actions } = step(before, ev, now);
     this.m = state;
-    this.rearm();
+    // Actions first: an advert due now leaves before the timers are re-armed (they are absolute).
     for (const a of actions) this.run(a, now);
+    if (!this.killed) this.rearm();
     if (before.state === VrrpState.MASTER && state.state !== VrrpState.MASTER)
       this.counters.inc('vrrp.release_master');
     if (
@@ -272,6 +285,16 @@ export class VrrpInstance implements SyncMember {
         this.log.warn({ code: a.code, instance: this.name }, a.message);
         return;
     }
+  }
+
+  /**
+   * Compiles the takeover path ahead of need: steps a copy of the machine through a Master_Down
+   * expiry (result discarded, nothing executed) and builds an advert. No state changes.
+   */
+  warmUp(): void {
+    const probe = { ...this.m, state: VrrpState.BACKUP, faulted: false, timers: { down: 0 } };
+    step(probe, { type: 'timer', timer: 'down' }, 0);
+    this.buildAdvert(this.m.effectivePriority);
   }
 
   /** The advert as the codec wants it (checksum 0: encode computes it). */

@@ -117,6 +117,35 @@ describeIf('sys sockets between two namespaces', needRoot, () => {
     expect(m.data[8]).toBe(255); // TTL in the received IP header agrees with the cmsg
   });
 
+  it('SO_TIMESTAMPNS: the kernel receive time on the monotonic clock, before the handler ran', async () => {
+    const rx = keep(
+      inNetns(lab.b, () => RawSocket.open({ family: 4, protocol: 112, ifname: 'vb', timestamps: true })),
+    );
+    rx.join('224.0.0.18');
+    const plain = keep(inNetns(lab.b, () => RawSocket.open({ family: 4, protocol: 112, ifname: 'vb' })));
+    plain.join('224.0.0.18');
+    const tx = keep(
+      inNetns(lab.a, () => RawSocket.open({ family: 4, protocol: 112, ifname: 'va', receive: false })),
+    );
+    const monoUs = () => Number(process.hrtime.bigint() / 1000n);
+    const msg = encodeVrrp(advert(4, 3, 51, ['192.0.2.100']), { src: '192.0.2.1', dst: '224.0.0.18' });
+    const handledAt: number[] = [];
+    rx.on('message', () => handledAt.push(monoUs()));
+    const got = nextEvent<RawMessage>(rx, 'message');
+    const other = nextEvent<RawMessage>(plain, 'message');
+    const before = monoUs();
+    tx.send(msg, '224.0.0.18');
+    const m = await got;
+    expect(m.rxMonotonicUs).toBeDefined();
+    // Stamped after the send started and no later than the handler saw it.
+    expect(m.rxMonotonicUs!).toBeGreaterThanOrEqual(before - 1);
+    expect(m.rxMonotonicUs!).toBeLessThanOrEqual(handledAt[0]! + 1);
+    process.stdout.write(
+      `SO_TIMESTAMPNS: packet handled ${handledAt[0]! - m.rxMonotonicUs!} µs after the kernel got it\n`,
+    );
+    expect((await other).rxMonotonicUs).toBeUndefined(); // only with the option
+  });
+
   it('IPv4 with IP_HDRINCL (the header keepalived builds) to 224.0.0.18, then leave stops delivery', async () => {
     const rx = keep(inNetns(lab.b, () => RawSocket.open({ family: 4, protocol: 112, ifname: 'vb' })));
     rx.join('224.0.0.18');

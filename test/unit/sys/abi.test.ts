@@ -5,6 +5,7 @@ import { isKaError } from '../../../src/core/errors.js';
 import {
   decodeCmsgInt,
   decodeCmsgs,
+  decodeCmsgTimespecUs,
   decodeIn6Pktinfo,
   decodeInPktinfo,
   decodeSockaddrInet,
@@ -21,6 +22,7 @@ import {
   sockaddrLl,
   sockaddrNl,
   sockaddrUn,
+  stampToMonotonicUs,
 } from '../../../src/sys/abi.js';
 import { SysErrors } from '../../../src/sys/errors.js';
 import { hex } from '../../support/hex.js';
@@ -95,6 +97,27 @@ describe('sockaddr structs', () => {
     );
   });
 
+  it('SCM_TIMESTAMPNS payload and its mapping onto the monotonic clock', () => {
+    const ts = Buffer.alloc(16);
+    ts.writeBigInt64LE(1_795_396_803n, 0);
+    ts.writeBigInt64LE(453_506_799n, 8);
+    expect(decodeCmsgTimespecUs(ts)).toBeCloseTo(1_795_396_803_453_506.8, 1);
+    const ts32 = Buffer.alloc(8);
+    ts32.writeInt32LE(10, 0);
+    ts32.writeInt32LE(5_000, 4);
+    expect(decodeCmsgTimespecUs(ts32, 4)).toBe(10_000_005);
+    expect(decodeCmsgTimespecUs(ts.subarray(0, 12))).toBeUndefined();
+    const badNsec = Buffer.from(ts);
+    badNsec.writeBigInt64LE(1_000_000_000n, 8);
+    expect(decodeCmsgTimespecUs(badNsec)).toBeUndefined();
+    // Stamped 700 µs before the read; the read saw realtime 2_000_000 and monotonic 50_000.
+    expect(stampToMonotonicUs(1_999_300, 2_000_000, 50_000)).toBe(49_300);
+    // A stamp after the read, or older than the limit: the realtime clock moved; no answer.
+    expect(stampToMonotonicUs(2_000_001, 2_000_000, 50_000)).toBeUndefined();
+    expect(stampToMonotonicUs(0, 2_000_000, 50_000)).toBeUndefined();
+    expect(stampToMonotonicUs(0, 2_000_000, 50_000, 3_000_000)).toBe(-1_950_000);
+  });
+
   it('errno names and bad arguments', () => {
     expect(errnoName(-19)).toBe('ENODEV');
     expect(errnoName(17)).toBe('EEXIST');
@@ -124,6 +147,7 @@ describe('sockaddr structs', () => {
           decodeInPktinfo(c.data);
           decodeIn6Pktinfo(c.data);
           decodeCmsgInt(c.data);
+          decodeCmsgTimespecUs(c.data, sizeT);
         }
         decodeSockaddrInet(b);
         decodeSockaddrNl(b);

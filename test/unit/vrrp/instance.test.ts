@@ -194,4 +194,57 @@ describe('VrrpInstance runtime', () => {
     }
     expect(isKaError(err, 'KA_ERR_VRRP_MACHINE_CONFIG')).toBe(true);
   });
+
+  it('anchors the timers an advert restarts on its receive time, clamped to [last step, now]', () => {
+    const clock = new FakeClock(0);
+    const h = harness({}, {}, clock);
+    h.inst.start();
+    clock.advance(1_000_000);
+    // Received by the kernel 700 µs before the event loop handled it.
+    h.inst.receive(rx(150, '192.0.2.2', { vrid: 7 }), 999_300);
+    expect(h.inst.machine.timers.down).toBe(999_300 + 3_609_375);
+    // A stamp from the future is clamped to now.
+    clock.advance(1_000);
+    h.inst.receive(rx(150, '192.0.2.2', { vrid: 7 }), 5_000_000);
+    expect(h.inst.machine.timers.down).toBe(1_001_000 + 3_609_375);
+    // A stamp older than the previous step is clamped to that step: time never goes backwards.
+    clock.advance(1_000);
+    h.inst.receive(rx(150, '192.0.2.2', { vrid: 7 }), 500_000);
+    expect(h.inst.machine.timers.down).toBe(1_001_000 + 3_609_375);
+    // A priority-0 advert arms the skew time from its receive time.
+    clock.advance(1_000);
+    h.inst.receive(rx(0, '192.0.2.2', { vrid: 7 }), 1_002_600);
+    expect(h.inst.machine.timers.down).toBe(1_002_600 + 609_375);
+    clock.advanceTo(1_002_600 + 609_374);
+    expect(h.inst.state).toBe(VrrpState.BACKUP);
+    clock.advance(1);
+    expect(h.inst.state).toBe(VrrpState.MASTER);
+  });
+
+  it('sends the takeover advert before re-arming any timer', () => {
+    const clock = new FakeClock(0);
+    let armedAtSend = -1;
+    const send = () => {
+      armedAtSend = clock.armed;
+    };
+    const h = harness({}, { transport: { send } }, clock);
+    h.inst.start();
+    clock.advance(3_609_375);
+    expect(h.inst.state).toBe(VrrpState.MASTER);
+    expect(armedAtSend).toBe(0); // the fired down timer is gone, advert and garpDelay not yet armed
+    expect(clock.armed).toBe(2);
+  });
+
+  it('warmUp() changes nothing: no action, no timer, same machine', () => {
+    const clock = new FakeClock(0);
+    const h = harness({}, {}, clock);
+    h.inst.start();
+    const before = h.inst.machine;
+    const calls = h.calls.length;
+    h.inst.warmUp();
+    expect(h.inst.machine).toBe(before);
+    expect(h.calls.length).toBe(calls);
+    expect(h.sent).toEqual([]);
+    expect(clock.armed).toBe(1);
+  });
 });
