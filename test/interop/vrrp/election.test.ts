@@ -22,10 +22,12 @@ import { describeIf } from '../../support/privilege.js';
 import {
   eachPair,
   genericCalls,
+  HI,
   implName,
   KA_KA,
-  nodeConfig,
+  LO,
   type Pair,
+  pairConfig,
   pairNodes,
   recOf,
   scriptCalls,
@@ -35,28 +37,13 @@ import {
   themeSpecs,
   themeVrids,
   unlikeKeepalived,
+  waitBackToStart,
   waitLastNotify,
 } from './helpers.js';
-
-const HI = 150;
-const LO = 100;
 
 const SPECS = themeSpecs({ election: [KA_KA] });
 /** Filled in beforeAll, once the topology exists. */
 let PAIRS: Pair[] = [];
-
-const conf = (p: Pair, who: 'hi' | 'lo') =>
-  nodeConfig({
-    routerId: `${who}${p.vrid}`,
-    instances: [
-      {
-        vrid: p.vrid,
-        priority: who === 'hi' ? HI : LO,
-        vips: [`${p.vip}/24`],
-        notify: who === 'hi' ? p.hiRec : p.loRec,
-      },
-    ],
-  });
 
 const addr = (n: LabNode) => n.primaryAddress();
 
@@ -84,7 +71,7 @@ describeIf(
     it('elects the higher priority: it alone holds the VIP, advertises and sends GARPs', async () => {
       await each(async (p) => {
         const t0 = Date.now() * 1000;
-        await startHiThenLo(p, conf(p, 'hi'), conf(p, 'lo'), LO);
+        await startHiThenLo(p, pairConfig(p, 'hi'), pairConfig(p, 'lo'), LO);
         const first = await waitFor({
           what: `an advert from ${addr(p.hi)} in the capture`,
           probe: () => adverts(cap.frames(), p.vrid, addr(p.hi))[0],
@@ -131,17 +118,12 @@ describeIf(
     it('the crashed node comes back, removes its stale VIP and preempts', async () => {
       await each(async (p) => {
         const t0 = performance.now();
-        p.hiD = startImpl(p.hi, p.hiImpl, conf(p, 'hi'), `${p.hiImpl}-hi2`);
+        p.hiD = startImpl(p.hi, p.hiImpl, pairConfig(p, 'hi'), `${p.hiImpl}-hi2`);
         await waitForHolders([p.hi, p.lo], p.vip, [p.hi.name], 15_000);
         console.log(
           `vrrp ${p.label}: ${implName(p.hiImpl)} restarted and preempted in ${(performance.now() - t0).toFixed(0)} ms`,
         );
-        await waitFor({
-          what: 'the low node back to BACKUP',
-          probe: () => genericCalls(p.loRec),
-          until: (c) => c.at(-1) === `INSTANCE VI_1 BACKUP ${LO}`,
-          timeoutMs: 5_000,
-        });
+        await waitBackToStart(p);
       });
     });
 

@@ -118,8 +118,27 @@ export async function waitLastNotify(
   });
 }
 
+/**
+ * After a failover and back: the low node is BACKUP again after having been MASTER, the high node
+ * MASTER, and both nodes' last notify calls (generic and script) say so.
+ */
+export async function waitBackToStart(p: Pair): Promise<void> {
+  await waitFor({
+    what: 'the low node back to BACKUP after a MASTER',
+    probe: () => genericCalls(p.loRec),
+    until: (c) => c.includes(`INSTANCE VI_1 MASTER ${LO}`) && c.at(-1) === `INSTANCE VI_1 BACKUP ${LO}`,
+    timeoutMs: 5_000,
+  });
+  await waitLastNotify(p.hiRec, 'MASTER', HI);
+  await waitLastNotify(p.loRec, 'BACKUP', LO);
+}
+
 /** Logs of a daemon for a failure message (last `n` characters). */
 export const tail = (d: DaemonHandle, n = 3000): string => d.proc.output().slice(-n);
+
+/** Priorities of the two nodes of a pair. */
+export const HI = 150;
+export const LO = 100;
 
 /** Two nodes of one virtual router: `hi` has the higher priority. */
 export interface Pair {
@@ -254,6 +273,28 @@ export async function startHiThenLo(
     timeoutMs: backupTimeoutMs,
   });
 }
+
+export const priorityOf = (who: Role): number => (who === 'hi' ? HI : LO);
+
+/**
+ * One node's keepalived.conf for a pair: instance VI_1 with the pair's VRID, the role's priority, the
+ * pair's VIP and the role's notify recorder; `inst` overrides or adds to that instance, `node` adds
+ * global lines, blocks and further instances.
+ */
+export const pairConfig = (
+  p: Pair,
+  who: Role,
+  inst: Partial<InstanceSpec> = {},
+  node: Partial<NodeConfigSpec> = {},
+): string =>
+  nodeConfig({
+    routerId: `${who}${p.vrid}`,
+    ...node,
+    instances: [
+      { vrid: p.vrid, priority: priorityOf(who), vips: [`${p.vip}/24`], notify: recOf(p, who), ...inst },
+      ...(node.instances ?? []),
+    ],
+  });
 
 export const implOf = (p: Pair, who: Role): Impl => (who === 'hi' ? p.hiImpl : p.loImpl);
 export const recOf = (p: Pair, who: Role): NotifyRecorder => (who === 'hi' ? p.hiRec : p.loRec);

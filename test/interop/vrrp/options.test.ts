@@ -13,12 +13,15 @@ import { describeIf } from '../../support/privilege.js';
 import {
   eachPair,
   genericCalls,
+  HI,
   implName,
   implOf,
   KA_KA,
-  nodeConfig,
+  LO,
   type Pair,
+  pairConfig,
   pairNodes,
+  type Role,
   sleep,
   startHiThenLo,
   startImpl,
@@ -26,9 +29,6 @@ import {
   themeSpecs,
   themeVrids,
 } from './helpers.js';
-
-const HI = 150;
-const LO = 100;
 
 const CASES = themeSpecs({
   nopreempt: [],
@@ -43,20 +43,7 @@ const ipDst = (raw: Buffer) => [...raw.subarray(30, 34)].join('.');
 /** VRRPv2 auth type of an IPv4 frame. */
 const authType = (raw: Buffer) => raw[14 + ((raw[14] ?? 0) & 0x0f) * 4 + 4];
 
-function conf(p: Pair, who: 'hi' | 'lo', extra: readonly string[] = []) {
-  return nodeConfig({
-    routerId: `${who}${p.vrid}`,
-    instances: [
-      {
-        vrid: p.vrid,
-        priority: who === 'hi' ? HI : LO,
-        vips: [`${p.vip}/24`],
-        notify: who === 'hi' ? p.hiRec : p.loRec,
-        extra,
-      },
-    ],
-  });
-}
+const conf = (p: Pair, who: Role, extra: readonly string[] = []) => pairConfig(p, who, { extra });
 
 describeIf(
   'VRRP options with keepalived: nopreempt, preempt_delay, PASS auth, unicast',

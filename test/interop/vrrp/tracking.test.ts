@@ -15,9 +15,12 @@ import { describeIf } from '../../support/privilege.js';
 import {
   eachPair,
   genericCalls,
+  HI,
   implName,
-  nodeConfig,
+  LO,
   type Pair,
+  pairConfig,
+  priorityOf,
   type Role,
   recOf,
   scriptCalls,
@@ -27,11 +30,10 @@ import {
   themeSpecs,
   themeVrids,
   unlikeKeepalived,
+  waitBackToStart,
   waitLastNotify,
 } from './helpers.js';
 
-const HI = 150;
-const LO = 100;
 const THEMES = themeSpecs({ sync: [], script: [], track: [] });
 type Theme = keyof typeof THEMES;
 
@@ -78,28 +80,25 @@ describeIf(
     };
 
     it.concurrent('sync group: a FAULT of one member moves both instances to the peer, and back', async () => {
-      const conf = (p: Pair, who: 'hi' | 'lo') =>
-        nodeConfig({
-          routerId: `${who}${p.vrid}`,
-          blocks: ['vrrp_sync_group G {', '  group {', '    VI_1', '    VI_2', '  }', '}'],
-          instances: [
-            {
-              name: 'VI_1',
-              vrid: p.vrid,
-              priority: who === 'hi' ? HI : LO,
-              vips: [`${p.vip}/24`],
-              notify: who === 'hi' ? p.hiRec : p.loRec,
-            },
-            {
-              name: 'VI_2',
-              iface: 'eth1',
-              vrid: p.vrid + 1,
-              priority: who === 'hi' ? HI : LO,
-              vips: [`${vip2(p)}/24`],
-              notify: who === 'hi' ? p.hiRec : p.loRec,
-            },
-          ],
-        });
+      const conf = (p: Pair, who: Role) =>
+        pairConfig(
+          p,
+          who,
+          { name: 'VI_1' },
+          {
+            blocks: ['vrrp_sync_group G {', '  group {', '    VI_1', '    VI_2', '  }', '}'],
+            instances: [
+              {
+                name: 'VI_2',
+                iface: 'eth1',
+                vrid: p.vrid + 1,
+                priority: priorityOf(who),
+                vips: [`${vip2(p)}/24`],
+                notify: recOf(p, who),
+              },
+            ],
+          },
+        );
       await eachPair(pairs.sync, async (p) => {
         const both = async (n: string, t: number) => {
           await waitForHolders([p.hi, p.lo], p.vip, [n], t);
@@ -141,28 +140,23 @@ describeIf(
       const chk = join(topo!.dir, 'chk.sh');
       writeFileSync(chk, '#!/bin/sh\n[ ! -e "$1" ]\n');
       chmodSync(chk, 0o755);
-      const conf = (p: Pair, who: 'hi' | 'lo') =>
-        nodeConfig({
-          routerId: `${who}${p.vrid}`,
-          blocks: [
-            'vrrp_script chk {',
-            `  script "${chk} ${who === 'hi' ? flag(p) : join(p.lo.dir, 'never')}"`,
-            '  interval 1',
-            '  weight -60',
-            '  rise 1',
-            '  fall 1',
-            '}',
-          ],
-          instances: [
-            {
-              vrid: p.vrid,
-              priority: who === 'hi' ? HI : LO,
-              vips: [`${p.vip}/24`],
-              notify: who === 'hi' ? p.hiRec : p.loRec,
-              extra: ['track_script {', '  chk', '}'],
-            },
-          ],
-        });
+      const conf = (p: Pair, who: Role) =>
+        pairConfig(
+          p,
+          who,
+          { extra: ['track_script {', '  chk', '}'] },
+          {
+            blocks: [
+              'vrrp_script chk {',
+              `  script "${chk} ${who === 'hi' ? flag(p) : join(p.lo.dir, 'never')}"`,
+              '  interval 1',
+              '  weight -60',
+              '  rise 1',
+              '  fall 1',
+              '}',
+            ],
+          },
+        );
       await eachPair(pairs.script, async (p) => {
         await startHiThenLo(p, conf(p, 'hi'), conf(p, 'lo'), LO);
         let t0 = performance.now();
@@ -177,32 +171,14 @@ describeIf(
         console.log(
           `vrrp ${p.label}: check recovered: ${implName(p.hiImpl)} master again in ${(performance.now() - t0).toFixed(0)} ms`,
         );
-        await waitFor({
-          what: 'the low node back to BACKUP',
-          probe: () => genericCalls(p.loRec),
-          until: (c) => c.at(-1) === `INSTANCE VI_1 BACKUP ${LO}` && c.length >= 3,
-          timeoutMs: 5_000,
-        });
-        await waitLastNotify(p.hiRec, 'MASTER', HI);
-        await waitLastNotify(p.loRec, 'BACKUP', LO);
+        await waitBackToStart(p);
       });
       compareWithKeepalived('script', ['VI_1']);
     });
 
     it.concurrent('track_interface: the tracked link going down puts the master in FAULT, the peer takes over', async () => {
-      const conf = (p: Pair, who: 'hi' | 'lo') =>
-        nodeConfig({
-          routerId: `${who}${p.vrid}`,
-          instances: [
-            {
-              vrid: p.vrid,
-              priority: who === 'hi' ? HI : LO,
-              vips: [`${p.vip}/24`],
-              notify: who === 'hi' ? p.hiRec : p.loRec,
-              extra: who === 'hi' ? ['track_interface {', '  eth1', '}'] : [],
-            },
-          ],
-        });
+      const conf = (p: Pair, who: Role) =>
+        pairConfig(p, who, { extra: who === 'hi' ? ['track_interface {', '  eth1', '}'] : [] });
       await eachPair(pairs.track, async (p) => {
         await startHiThenLo(p, conf(p, 'hi'), conf(p, 'lo'), LO);
         const t0 = performance.now();
@@ -219,14 +195,7 @@ describeIf(
         });
         await p.hi.linkUp('eth1');
         await waitForHolders([p.hi, p.lo], p.vip, [p.hi.name], 15_000);
-        await waitFor({
-          what: 'the low node back to BACKUP',
-          probe: () => genericCalls(p.loRec),
-          until: (c) => c.at(-1) === `INSTANCE VI_1 BACKUP ${LO}` && c.length >= 3,
-          timeoutMs: 5_000,
-        });
-        await waitLastNotify(p.hiRec, 'MASTER', HI);
-        await waitLastNotify(p.loRec, 'BACKUP', LO);
+        await waitBackToStart(p);
       });
       compareWithKeepalived('track', ['VI_1']);
     });

@@ -18,11 +18,14 @@ import { describeIf } from '../../support/privilege.js';
 import {
   eachPair,
   genericCalls,
+  HI,
   implName,
   KA_KA,
-  nodeConfig,
+  LO,
   type Pair,
+  pairConfig,
   pairNodes,
+  type Role,
   startHiThenLo,
   startImpl,
   themePairs,
@@ -30,8 +33,6 @@ import {
   themeVrids,
 } from './helpers.js';
 
-const HI = 150;
-const LO = 100;
 const SPECS = themeSpecs({ 'v3/ipv4': [KA_KA], 'v3/ipv6': [] });
 
 const vip6 = (p: Pair) => `fd00::1:${p.vrid.toString(16)}`;
@@ -60,20 +61,7 @@ describeIf('VRRPv3 with keepalived: IPv4 at advert_int 0.1, IPv6 with unsolicite
   });
 
   it.concurrent('IPv4 at advert_int 0.1: election, then crash failover after Master_Down_Interval', async () => {
-    const conf = (p: Pair, who: 'hi' | 'lo') =>
-      nodeConfig({
-        routerId: `${who}${p.vrid}`,
-        instances: [
-          {
-            vrid: p.vrid,
-            version: 3,
-            advertInt: 0.1,
-            priority: who === 'hi' ? HI : LO,
-            vips: [`${p.vip}/24`],
-            notify: who === 'hi' ? p.hiRec : p.loRec,
-          },
-        ],
-      });
+    const conf = (p: Pair, who: Role) => pairConfig(p, who, { version: 3, advertInt: 0.1 });
     await eachPair(v4, async (p) => {
       await startHiThenLo(p, conf(p, 'hi'), conf(p, 'lo'), LO, 15_000);
       const first = await waitFor({
@@ -112,19 +100,7 @@ describeIf('VRRPv3 with keepalived: IPv4 at advert_int 0.1, IPv6 with unsolicite
   });
 
   it.concurrent('IPv6: election, unsolicited NA from the master, VIP moves on crash with NA from the new master', async () => {
-    const conf = (p: Pair, who: 'hi' | 'lo') =>
-      nodeConfig({
-        routerId: `${who}${p.vrid}`,
-        instances: [
-          {
-            vrid: p.vrid,
-            version: 3,
-            priority: who === 'hi' ? HI : LO,
-            vips: [`${vip6(p)}/64`],
-            notify: who === 'hi' ? p.hiRec : p.loRec,
-          },
-        ],
-      });
+    const conf = (p: Pair, who: Role) => pairConfig(p, who, { version: 3, vips: [`${vip6(p)}/64`] });
     await eachPair(v6, async (p) => {
       const vip = vip6(p);
       const hiLl = await linkLocal(p.hi);

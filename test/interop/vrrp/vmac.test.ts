@@ -13,10 +13,13 @@ import { describeIf } from '../../support/privilege.js';
 import {
   eachPair,
   genericCalls,
+  HI,
   implName,
-  nodeConfig,
+  LO,
   type Pair,
+  pairConfig,
   pairNodes,
+  type Role,
   startHiThenLo,
   startImpl,
   themePairs,
@@ -24,8 +27,6 @@ import {
   themeVrids,
 } from './helpers.js';
 
-const HI = 150;
-const LO = 100;
 const SPECS = themeSpecs({ vmac: [], 'vmac+xmit_base': [], 'vmac/ipv6': [] });
 const vip6 = (p: Pair) => `fd00::1:${p.vrid.toString(16)}`;
 const vmacMac6 = (vrid: number) => `00:00:5e:00:02:${vrid.toString(16).padStart(2, '0')}`;
@@ -72,35 +73,12 @@ describeIf('use_vmac with keepalived', needKeepalived, () => {
     await topo?.destroy();
   });
 
-  const conf = (p: Pair & { xmitBase: boolean }, who: 'hi' | 'lo') =>
-    nodeConfig({
-      routerId: `${who}${p.vrid}`,
-      instances: [
-        {
-          vrid: p.vrid,
-          priority: who === 'hi' ? HI : LO,
-          vips: [`${p.vip}/24`],
-          notify: who === 'hi' ? p.hiRec : p.loRec,
-          extra: ['use_vmac', ...(p.xmitBase && who === 'hi' ? ['vmac_xmit_base'] : [])],
-        },
-      ],
-    });
+  const conf = (p: Pair & { xmitBase: boolean }, who: Role) =>
+    pairConfig(p, who, { extra: ['use_vmac', ...(p.xmitBase && who === 'hi' ? ['vmac_xmit_base'] : [])] });
 
   it.concurrent('IPv6 VMAC: vrrp.<VRID> with 00:00:5e:00:02:VRID, VIP on it, adverts and NAs from it, failover', async () => {
-    const conf6 = (p: Pair, who: 'hi' | 'lo') =>
-      nodeConfig({
-        routerId: `${who}${p.vrid}`,
-        instances: [
-          {
-            vrid: p.vrid,
-            version: 3,
-            priority: who === 'hi' ? HI : LO,
-            vips: [`${vip6(p)}/64`],
-            notify: who === 'hi' ? p.hiRec : p.loRec,
-            extra: ['use_vmac'],
-          },
-        ],
-      });
+    const conf6 = (p: Pair, who: Role) =>
+      pairConfig(p, who, { version: 3, vips: [`${vip6(p)}/64`], extra: ['use_vmac'] });
     await eachPair(v6, async (p) => {
       const vm = `vrrp.${p.vrid}`;
       const mac = vmacMac6(p.vrid);
