@@ -68,32 +68,78 @@ export interface Entry {
   readonly node: AstNode;
 }
 
-/** Keyword occurrences of one block, by draft key, in order. */
+/**
+ * Keyword occurrences of one block, by draft key, in order: one flat array of (key, value, node)
+ * triples rather than a Map of lists. A block holds a few keys, and a large file has tens of
+ * thousands of blocks whose drafts all stay alive until the model is built.
+ */
 export class Draft {
-  readonly m = new Map<string, Entry[]>();
+  /** key, value, node, key, value, node… */
+  private e: unknown[] = [];
   constructor(readonly node: AstNode | undefined) {}
   add(key: string, e: Entry): void {
-    const l = this.m.get(key);
-    if (l) l.push(e);
-    else this.m.set(key, [e]);
+    this.e.push(key, e.value, e.node);
+  }
+  /** Drops the spare room a growing array keeps (done once a block is read). */
+  trim(): void {
+    if (this.e.length) this.e = this.e.slice();
+  }
+  /** Removes every occurrence of `key` (a later one replaces it and moves it last, as Map.delete + set did). */
+  delete(key: string): void {
+    const e = this.e;
+    if (!this.has(key)) return;
+    let j = 0;
+    for (let i = 0; i < e.length; i += 3) {
+      if (e[i] === key) continue;
+      e[j] = e[i];
+      e[j + 1] = e[i + 1];
+      e[j + 2] = e[i + 2];
+      j += 3;
+    }
+    e.length = j;
+  }
+  private find(key: string): number {
+    const e = this.e;
+    for (let i = e.length - 3; i >= 0; i -= 3) if (e[i] === key) return i;
+    return -1;
   }
   has(key: string): boolean {
-    return this.m.has(key);
+    return this.find(key) >= 0;
   }
   last<T>(key: string): T | undefined {
-    const l = this.m.get(key);
-    return l ? (l[l.length - 1]!.value as T) : undefined;
+    const i = this.find(key);
+    return i < 0 ? undefined : (this.e[i + 1] as T);
   }
   entry(key: string): Entry | undefined {
-    const l = this.m.get(key);
-    return l?.[l.length - 1];
+    const i = this.find(key);
+    return i < 0 ? undefined : { value: this.e[i + 1], node: this.e[i + 2] as AstNode };
   }
   all(key: string): Entry[] {
-    return this.m.get(key) ?? [];
+    const e = this.e;
+    const out: Entry[] = [];
+    for (let i = 0; i < e.length; i += 3)
+      if (e[i] === key) out.push({ value: e[i + 1], node: e[i + 2] as AstNode });
+    return out;
   }
   /** Concatenated items of a repeated list block. */
   items<T>(key: string): T[] {
-    return this.all(key).flatMap((e) => e.value as T[]);
+    const e = this.e;
+    const out: T[] = [];
+    for (let i = 0; i < e.length; i += 3) if (e[i] === key) for (const x of e[i + 1] as T[]) out.push(x);
+    return out;
+  }
+  /** Each key with its occurrences, keys in order of their first occurrence. */
+  groups(): [string, Entry[]][] {
+    const e = this.e;
+    const out: [string, Entry[]][] = [];
+    const seen = new Set<string>();
+    for (let i = 0; i < e.length; i += 3) {
+      const k = e[i] as string;
+      if (seen.has(k)) continue;
+      seen.add(k);
+      out.push([k, this.all(k)]);
+    }
+    return out;
   }
 }
 
@@ -126,6 +172,7 @@ class Checker_ {
   readBlock(children: readonly AstNode[], table: Table, block: string): Draft {
     const d = new Draft(undefined);
     for (const n of children) this.readKeyword(n, table, block, d);
+    d.trim();
     return d;
   }
 
@@ -205,7 +252,7 @@ class Checker_ {
       value = kw.v!(n, this.c);
       if (value === undefined) return;
     }
-    if (!kw.multi) d.m.delete(key);
+    if (!kw.multi) d.delete(key);
     d.add(key, { value, node: n });
   }
 }
@@ -292,7 +339,7 @@ export class ConfigBuilder extends Checker_ {
       if (Object.hasOwn(SHARED_GLOBALS, n.keyword)) continue;
       const d = new Draft(undefined);
       this.readKeyword(n, TOP_LEVEL, 'top level', d);
-      for (const [key, entries] of d.m) {
+      for (const [key, entries] of d.groups()) {
         for (const e of entries) {
           this.top.add(key, e);
           this.finishTop(key, e.value);
@@ -539,7 +586,7 @@ export class ConfigBuilder extends Checker_ {
       'child_wait_time',
     ]);
     const settings: Record<string, string | number | boolean | readonly string[]> = {};
-    for (const [k, l] of d.m) if (!modelled.has(k)) settings[k] = l[l.length - 1]!.value as string;
+    for (const [k, l] of d.groups()) if (!modelled.has(k)) settings[k] = l[l.length - 1]!.value as string;
     const g: GlobalDefs = {
       routerId: d.last<string>('router_id') ?? host,
       notificationEmail: d
@@ -2118,10 +2165,11 @@ export class ConfigBuilder extends Checker_ {
       );
     }
     let violation = false;
+    const haveVs = this.top.has('virtual_server');
     for (const { cmd, kind, owner, side } of this.commands) {
       // keepalived checks scripts in the process that runs them: none without instances / servers
       if (side === 'vrrp' && (this.vrrpBadIf || this.instances.length === 0)) continue;
-      if (side === 'checker' && !this.top.has('virtual_server')) continue;
+      if (side === 'checker' && !haveVs) continue;
       const argv0 = cmd.argv[0] ?? '';
       const path = env.resolve(argv0);
       if (!path) {

@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import type nearleyTypes from 'nearley';
 import { type DiagnosticSink, KaClass, type SrcPos } from './diagnostics.js';
 import grammar, { type Cons, toArray, wordLexer } from './generated/keepalived.js';
-import { type AstNode, type AstWord, LineToken } from './parse-types.js';
+import { type AstNode, type AstWord, isWs, LineToken, NO_WORDS, Word } from './parse-types.js';
 import { mapPos, type PpLine } from './preprocess.js';
 
 // nearley is CommonJS: require() loads it several times faster than an ESM import, which first
@@ -45,10 +45,6 @@ function splitWords(l: PpLine, diags: DiagnosticSink): void {
     while (i < n && !isWs(t.charCodeAt(i))) i++;
     scratch.push(new Word(start === 0 && i === n ? t : t.slice(start, i), false, l, start));
   }
-}
-
-function isWs(c: number): boolean {
-  return c === 32 || c === 9 || c === 12 || c === 11 || c === 13;
 }
 
 function quotedWords(l: PpLine, diags: DiagnosticSink): void {
@@ -168,19 +164,43 @@ class LineLexer {
         this.depth--;
         return closeToken(pos);
       }
-      splitWords(l, this.diags);
-      const first = scratch[0];
-      if (!first) continue;
-      const args = scratch.length === 1 ? NO_WORDS : scratch.slice(1);
-      scratch.length = 0;
-      const nx = this.lines[this.i];
-      if (nx && nx.text === '{') {
-        this.i++;
-        this.depth++;
-        return new LineToken('open', first, args, undefined, mapPos(nx, 0), undefined);
+      const t = l.text;
+      let kw: string;
+      let args: readonly AstWord[] | undefined;
+      if (t.indexOf('"') < 0) {
+        // the keyword is the first run of non-blank characters; the arguments are split when read
+        const n = t.length;
+        let i = 0;
+        while (i < n && isWs(t.charCodeAt(i))) i++;
+        const start = i;
+        while (i < n && !isWs(t.charCodeAt(i))) i++;
+        if (start === n) continue;
+        kw = start === 0 && i === n ? t : t.slice(start, i);
+      } else {
+        quotedWords(l, this.diags);
+        const first = scratch[0];
+        args = scratch.length <= 1 ? NO_WORDS : scratch.slice(1);
+        scratch.length = 0;
+        if (!first) continue;
+        kw = first.text;
       }
-      return new LineToken('stmt', first, args, undefined, undefined, undefined);
+      if (this.opensBlock())
+        return new LineToken('open', kw, l, args, undefined, this.braceOpen(), undefined);
+      return new LineToken('stmt', kw, l, args, undefined, undefined, undefined);
     }
+  }
+
+  /** The next line is a `{`: the current line is a block header. */
+  private opensBlock(): boolean {
+    const nx = this.lines[this.i];
+    return nx !== undefined && nx.text === '{';
+  }
+
+  /** Takes the `{` line after a block header: its position, one level deeper. */
+  private braceOpen(): SrcPos {
+    const nx = this.lines[this.i++]!;
+    this.depth++;
+    return mapPos(nx, 0);
   }
 
   save(): nearleyTypes.LexerState {
@@ -196,29 +216,8 @@ class LineLexer {
   }
 }
 
-const NO_WORDS: readonly AstWord[] = Object.freeze([]);
-
 function closeToken(pos: SrcPos): LineToken {
-  return new LineToken('close', { text: '', pos, quoted: false }, NO_WORDS, undefined, undefined, undefined);
-}
-
-/**
- * A word whose source position is computed when read: most positions are only needed for a
- * diagnostic, and a 50,000-line file has over 100,000 words.
- */
-class Word implements AstWord {
-  constructor(
-    readonly text: string,
-    readonly quoted: boolean,
-    private readonly line: PpLine,
-    private readonly offset: number,
-  ) {}
-  get pos(): SrcPos {
-    return mapPos(this.line, this.offset);
-  }
-  toJSON(): { text: string; pos: SrcPos; quoted: boolean } {
-    return { text: this.text, pos: this.pos, quoted: this.quoted };
-  }
+  return new LineToken('close', '', undefined, undefined, undefined, undefined, pos);
 }
 
 /**
