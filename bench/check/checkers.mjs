@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Checker load vs VRRP timing, with the real daemons: 2,000 real servers (1,000 HTTP_GET with digest +
 // 1,000 TCP_CHECK, delay_loop 1, on 50 addresses × 20+20 ports served by fixtures/backends.mjs in a
-// namespace) and one vrrp_instance MASTER at advert_int 1, in one keepalived.conf.
+// namespace) and one vrrp_instance MASTER at advert_int 1, in one keepalived.conf; run once with no
+// scheduling keyword ("default") and once with BENCH_CHECK_GLOBALS ("tuned", default vrrp_rt_priority 50).
 //   vm:   in one boot of the kernel VM (test/lab/vm.ts, qemu TCG: emulated, slow), Debian's keepalived
 //         for BENCH_CHECK_SECONDS, then keepalived-ts for as long, same config, same backends.
 //   host: keepalived-ts alone for BENCH_CHECK_HOST_SECONDS on the real CPU (the jitter target). The
@@ -11,7 +12,8 @@
 // daemon and every descendant process, from /proc/<pid>/stat) and RSS (sum of VmRSS), over a window
 // that starts BENCH_CHECK_WARMUP s after the daemon's first advert (start-up done, MASTER). Writes bench/results/check.json.
 // Env: BENCH_CHECK_MODES=vm,host  BENCH_CHECK_SECONDS=60  BENCH_CHECK_HOST_SECONDS=120
-//      BENCH_CHECK_WARMUP (s after the first advert; vm 10, host 5)  BENCH_CHECK_GLOBALS (extra global_defs lines, `;`-separated)
+//      BENCH_CHECK_WARMUP (s after the first advert; vm 10, host 5)  BENCH_CHECK_GLOBALS (tuned global_defs lines, `;`-separated)
+//      BENCH_CHECK_VARIANTS=default,tuned
 //      BENCH_CHECK_KEEP=1 (keep the host job directory: logs, adverts)  BENCH_CHECK_VERBOSE=1 (log heads)
 // Needs root, keepalived, tcpdump, qemu and a Debian kernel for `vm` (the lab installs them).
 import { spawn, spawnSync } from 'node:child_process';
@@ -29,10 +31,15 @@ const VM_SECONDS = Number(env.BENCH_CHECK_SECONDS ?? 60);
 const HOST_SECONDS = Number(env.BENCH_CHECK_HOST_SECONDS ?? 120);
 const VM_WARMUP = Number(env.BENCH_CHECK_WARMUP ?? 10);
 const HOST_WARMUP = Number(env.BENCH_CHECK_WARMUP ?? 5);
-const GLOBALS = (env.BENCH_CHECK_GLOBALS ?? '')
+/** Each daemon runs once per variant: keepalived's defaults, then the tuned global_defs lines. */
+const TUNED = (env.BENCH_CHECK_GLOBALS ?? 'vrrp_rt_priority 50')
   .split(';')
   .map((s) => s.trim())
   .filter(Boolean);
+const VARIANTS = [
+  { name: 'default', globals: [] },
+  { name: 'tuned', globals: TUNED },
+].filter((v) => (env.BENCH_CHECK_VARIANTS ?? 'default,tuned').split(',').includes(v.name));
 const VM_CPUS = 2;
 const VM_MEMORY_MB = 2048;
 const ADDRS = 50;
@@ -45,7 +52,7 @@ const TARGET_P99_MS = 5;
 const body = 'ok\n'.repeat(100); // what fixtures/backends.mjs serves
 const digest = createHash('md5').update(body).digest('hex');
 
-function config() {
+function config(globals) {
   const rs = (kind) => {
     const out = [];
     for (let a = 0; a < ADDRS; a++)
@@ -65,7 +72,7 @@ function config() {
     `virtual_server 203.0.113.1 ${port} {\n  delay_loop 1\n  lvs_sched rr\n  lvs_method NAT\n  protocol TCP\n${rs(kind)}\n}\n`;
   return `global_defs {
   router_id bench
-${GLOBALS.map((g) => `  ${g}`).join('\n')}
+${globals.map((g) => `  ${g}`).join('\n')}
 }
 vrrp_instance VI_1 {
   state MASTER
@@ -85,10 +92,10 @@ ${vs(80, 'http')}${vs(81, 'tcp')}`;
  * daemon in turn. Prints `=== section` blocks with timestamps, /proc stat lines and VmRSS.
  */
 function script({ node, entry, ns, daemons, warmup, seconds }) {
-  const launch = {
-    keepalived: 'keepalived -n -l -f ./keepalived.conf -p ./k.pid -r ./kv.pid -c ./kc.pid',
-    'keepalived-ts': `${node} ${entry} -n -l -f ./keepalived.conf -p ./t.pid -r ./tv.pid -c ./tc.pid`,
-  };
+  const launch = (d, v) =>
+    d === 'keepalived'
+      ? `keepalived -n -l -f ./${v}.conf -p ./k.pid -r ./kv.pid -c ./kc.pid`
+      : `${node} ${entry} -n -l -f ./${v}.conf -p ./t.pid -r ./tv.pid -c ./tc.pid`;
   return `set -u
 B=${ns}b; D=${ns}d
 now() { date +%s.%N; }
@@ -142,7 +149,7 @@ run() {
   : > daemon.pid
   sleep 3
 }
-${daemons.map((d) => `run ${d} ${launch[d]}`).join('\n')}
+${VARIANTS.flatMap((v) => daemons.map((d) => `run ${d}.${v.name} ${launch(d, v.name)}`)).join('\n')}
 kill -INT $(cat tcpdump.pid); sleep 1
 echo "=== counts"; grep '^count' backends.log
 echo "=== adverts"; cat adverts.txt
@@ -268,9 +275,10 @@ function build() {
 }
 
 const files = () => ({
-  'keepalived.conf': config(),
+  ...Object.fromEntries(VARIANTS.map((v) => [`${v.name}.conf`, config(v.globals)])),
   'backends.mjs': readFileSync(join(here, 'fixtures/backends.mjs'), 'utf8'),
 });
+const ratio = (a, b) => (a !== null && b ? r3(a / b) : null);
 
 async function runVm(b) {
   const { runInVm } = await import(pathToFileURL(join(b.dist, 'test/lab/vm.js')).href);
@@ -287,14 +295,28 @@ async function runVm(b) {
     }),
     files: files(),
   };
-  const budget = (VM_WARMUP + VM_SECONDS + 220) * daemons.length * 1000 + 300_000;
+  const budget = (VM_WARMUP + VM_SECONDS + 220) * daemons.length * VARIANTS.length * 1000 + 300_000;
   const run = await runInVm([job], { cpus: VM_CPUS, memoryMb: VM_MEMORY_MB, timeoutMs: budget });
   const out = run.jobs[0];
   const sec = sections(out.output);
   if (!sec.has('end')) throw new Error(`VM job did not finish (exit ${out.exitCode}):\n${out.output}`);
-  const k = figures(sec, 'keepalived');
-  const t = figures(sec, 'keepalived-ts');
-  const ratio = (a, b2) => (a !== null && b2 ? r3(a / b2) : null);
+  const variants = {};
+  for (const v of VARIANTS) {
+    const k = figures(sec, `keepalived.${v.name}`);
+    const t = figures(sec, `keepalived-ts.${v.name}`);
+    variants[v.name] = {
+      globals: v.globals,
+      keepalived: k,
+      keepalivedTs: t,
+      ratiosTsOverKeepalived: {
+        jitterP50: ratio(t.jitterMs.p50, k.jitterMs.p50),
+        jitterP99: ratio(t.jitterMs.p99, k.jitterMs.p99),
+        jitterMax: ratio(t.jitterMs.max, k.jitterMs.max),
+        cpuSecondsPerMinute: ratio(t.cpuSecondsPerMinute, k.cpuSecondsPerMinute),
+        rss: ratio(t.rssMiB, k.rssMiB),
+      },
+    };
+  }
   return {
     env:
       `EMULATED: Debian kernel under qemu TCG (no KVM), ${VM_CPUS} vCPUs, ${VM_MEMORY_MB} MiB; ` +
@@ -305,16 +327,8 @@ async function runVm(b) {
     warmupS: VM_WARMUP,
     bootMs: Math.round(run.bootMs),
     wallMs: Math.round(run.wallMs),
-    keepalived: k,
-    keepalivedTs: t,
-    ratiosTsOverKeepalived: {
-      jitterP50: ratio(t.jitterMs.p50, k.jitterMs.p50),
-      jitterP99: ratio(t.jitterMs.p99, k.jitterMs.p99),
-      jitterMax: ratio(t.jitterMs.max, k.jitterMs.max),
-      cpuSecondsPerMinute: ratio(t.cpuSecondsPerMinute, k.cpuSecondsPerMinute),
-      rss: ratio(t.rssMiB, k.rssMiB),
-    },
-    logHeads: { keepalived: sec.get('log-keepalived'), keepalivedTs: sec.get('log-keepalived-ts') },
+    variants,
+    logHeads: Object.fromEntries([...sec].filter(([k]) => k.startsWith('log-'))),
   };
 }
 
@@ -351,8 +365,10 @@ async function runHost(b) {
   else rmSync(dir, { recursive: true, force: true });
   const sec = sections(output);
   if (!sec.has('end')) throw new Error(`host job did not finish:\n${output}`);
-  const t = figures(sec, 'keepalived-ts');
-  const ipvs = /no_ipvs|Can't initialize ipvs/.test(sec.get('log-keepalived-ts') ?? '')
+  const variants = {};
+  for (const v of VARIANTS)
+    variants[v.name] = { globals: v.globals, keepalivedTs: figures(sec, `keepalived-ts.${v.name}`) };
+  const ipvs = /Can't initialize ipvs/.test(sec.get(`log-keepalived-ts.${VARIANTS[0]?.name}`) ?? '')
     ? 'absent: checks ran against an in-memory table'
     : 'present';
   return {
@@ -360,8 +376,8 @@ async function runHost(b) {
     loadavgAtStart,
     secondsPerDaemon: HOST_SECONDS,
     warmupS: HOST_WARMUP,
-    keepalivedTs: t,
-    logHead: sec.get('log-keepalived-ts'),
+    variants,
+    logHeads: Object.fromEntries([...sec].filter(([k]) => k.startsWith('log-'))),
   };
 }
 
@@ -374,7 +390,7 @@ const result = {
   kinds: { HTTP_GET: ADDRS * PORTS, TCP_CHECK: ADDRS * PORTS },
   delayLoopS: 1,
   advertIntS: 1,
-  globals: GLOBALS,
+  variants: Object.fromEntries(VARIANTS.map((v) => [v.name, v.globals])),
   jitter: 'on the wire: |interval − advert_int| of consecutive adverts, tcpdump --immediate-mode',
 };
 const t0 = performance.now();
@@ -388,7 +404,7 @@ result.durationS = r3((performance.now() - t0) / 1000);
 mkdirSync(join(root, 'bench/results'), { recursive: true });
 const forFile = structuredClone(result);
 delete forFile.vm?.logHeads;
-delete forFile.host?.logHead;
+delete forFile.host?.logHeads;
 writeFileSync(join(root, 'bench/results/check.json'), `${JSON.stringify(forFile, null, 2)}\n`);
 
 const line = (who, f) =>
@@ -398,18 +414,25 @@ const line = (who, f) =>
   `start-up ${f.launchToFirstAdvertS} s  ` +
   `p99 < ${TARGET_P99_MS} ms: ${f.target}`;
 console.log(`\n== check bench: ${result.realServers} real servers, delay_loop 1, advert_int 1`);
+const said = (v) => (v.globals.length ? v.globals.join('; ') : 'no scheduling keywords');
 if (result.vm) {
-  console.log(`VM (${result.vm.env}), ${VM_SECONDS} s each:`);
-  console.log(line('keepalived', result.vm.keepalived));
-  console.log(line('keepalived-ts', result.vm.keepalivedTs));
-  console.log(`  ratios ts/keepalived: ${JSON.stringify(result.vm.ratiosTsOverKeepalived)}`);
+  console.log(`VM (${result.vm.env}), ${VM_SECONDS} s per daemon and variant:`);
+  for (const [name, v] of Object.entries(result.vm.variants)) {
+    console.log(` ${name} (${said(v)}):`);
+    console.log(line('keepalived', v.keepalived));
+    console.log(line('keepalived-ts', v.keepalivedTs));
+    console.log(`  ratios ts/keepalived: ${JSON.stringify(v.ratiosTsOverKeepalived)}`);
+  }
 }
 if (result.host) {
-  console.log(`host (${result.host.env}), ${HOST_SECONDS} s:`);
-  console.log(line('keepalived-ts', result.host.keepalivedTs));
+  console.log(`host (${result.host.env}), ${HOST_SECONDS} s per variant:`);
+  for (const [name, v] of Object.entries(result.host.variants)) {
+    console.log(` ${name} (${said(v)}):`);
+    console.log(line('keepalived-ts', v.keepalivedTs));
+  }
 }
 if (env.BENCH_CHECK_VERBOSE) {
-  console.log(result.vm?.logHeads?.keepalived ?? '', result.vm?.logHeads?.keepalivedTs ?? '');
-  console.log(result.host?.logHead ?? '');
+  for (const [k, text] of Object.entries({ ...result.vm?.logHeads, ...result.host?.logHeads }))
+    console.log(`--- ${k}\n${text}`);
 }
 console.log(`duration ${result.durationS} s; written bench/results/check.json`);
