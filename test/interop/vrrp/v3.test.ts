@@ -1,7 +1,9 @@
 /**
- * VRRPv3, keepalived-ts with keepalived in both roles and with itself, on one bridge: IPv4 at advert_int 0.1 (election and crash
- * failover measured on the wire) and IPv6 (the VIP moves, the new master's unsolicited NA is seen).
+ * VRRPv3, keepalived-ts with keepalived in both roles and with itself, on one bridge: IPv4 at
+ * advert_int 0.1 (election and crash failover measured on the wire; a stalled backup that must not
+ * take over) and IPv6 (the VIP moves, the new master's unsolicited NA is seen).
  */
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { needKeepalived } from '../../lab/gates.js';
 import type { LabNode } from '../../lab/node.js';
@@ -33,7 +35,7 @@ import {
   themeVrids,
 } from './helpers.js';
 
-const SPECS = themeSpecs({ 'v3/ipv4': [KA_KA], 'v3/ipv6': [] });
+const SPECS = themeSpecs({ 'v3/ipv4': [KA_KA], 'v3/ipv6': [], 'v3/stall': [KA_KA] });
 
 const vip6 = (p: Pair) => `fd00::1:${p.vrid.toString(16)}`;
 
@@ -48,10 +50,11 @@ describeIf('VRRPv3 with keepalived: IPv4 at advert_int 0.1, IPv6 with unsolicite
   let cap: Capture;
   let v4: Pair[] = [];
   let v6: Pair[] = [];
+  let stall: Pair[] = [];
 
   beforeAll(async () => {
     topo = await createTopology({ nodes: pairNodes(themeVrids(SPECS)) });
-    ({ 'v3/ipv4': v4, 'v3/ipv6': v6 } = themePairs(topo, SPECS));
+    ({ 'v3/ipv4': v4, 'v3/ipv6': v6, 'v3/stall': stall } = themePairs(topo, SPECS));
     cap = await startCapture(topo);
   });
 
@@ -142,6 +145,35 @@ describeIf('VRRPv3 with keepalived: IPv4 at advert_int 0.1, IPv6 with unsolicite
         `vrrp ${p.label}: IPv6 crash failover gap ${gap.toFixed(1)} ms (Master_Down_Interval 3609 ms), ${nas.length} NAs from the new master ${implName(p.loImpl)}`,
       );
       expect(gap).toBeGreaterThan(3_300);
+    });
+  });
+
+  it.concurrent('a backup stalled longer than Master_Down_Interval reads the adverts queued meanwhile and stays backup', async () => {
+    const conf = (p: Pair, who: Role) => pairConfig(p, who, { version: 3, advertInt: 0.1 });
+    const STALL_MS = 700; // Master_Down_Interval of the backup: 360.9 ms
+    await eachPair(stall, async (p) => {
+      await startHiThenLo(p, conf(p, 'hi'), conf(p, 'lo'), LO, 15_000);
+      // keepalived runs VRRP in a child process; keepalived-ts in the one it was started as.
+      const d = p.loD!;
+      const pid = p.loImpl === 'ka' ? Number(readFileSync(d.vrrpPidPath, 'utf8')) : d.proc.pid;
+      for (let trial = 0; trial < 3; trial++) {
+        const t0 = Date.now() * 1000;
+        process.kill(pid, 'SIGSTOP');
+        try {
+          await new Promise((r) => setTimeout(r, STALL_MS));
+        } finally {
+          process.kill(pid, 'SIGCONT');
+        }
+        await new Promise((r) => setTimeout(r, 1_000));
+        const sent = adverts(cap.frames(), p.vrid, p.hi.primaryAddress())
+          .filter((f) => f.tsUs > t0)
+          .map((f) => f.tsUs);
+        const silentMs = Math.max(0, ...sent.slice(1).map((t, i) => (t - (sent[i] ?? t)) / 1000));
+        const why = `trial ${trial}: the master kept advertising (longest gap ${silentMs.toFixed(1)} ms) while the backup was stopped for ${STALL_MS} ms`;
+        expect(adverts(cap.frames(), p.vrid, p.lo.primaryAddress()), why).toEqual([]);
+      }
+      expect(genericCalls(p.loRec)).toEqual([`INSTANCE VI_1 BACKUP ${LO}`]);
+      console.log(`vrrp ${p.label}: ${implName(p.loImpl)} backup stopped 3 × ${STALL_MS} ms, stayed backup`);
     });
   });
 });
