@@ -16,7 +16,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import * as dns from '../../../src/check/dns.js';
 import { runGenhash } from '../../../src/check/genhash.js';
 import * as http from '../../../src/check/http.js';
-import { runRaw } from '../../../src/check/icmp.js';
+import { openIcmpSockets, runRaw } from '../../../src/check/icmp.js';
 import { runCheck } from '../../../src/check/index.js';
 import * as ping from '../../../src/check/ping.js';
 import { Scheduler } from '../../../src/check/schedule.js';
@@ -237,6 +237,24 @@ describeIf('health checkers against real servers (netns)', needRoot, () => {
     expect(await runRaw(pingSpec, new AbortController().signal)).toEqual({ ok: true });
     expect(await ping.run(pingSpec, new AbortController().signal)).toEqual({ ok: true });
     expect(await ping.runPingCommand(pingSpec, new AbortController().signal)).toEqual({ ok: true });
+  });
+
+  it('PING_CHECK attempts in flight share one raw ICMP socket, demultiplexed by echo id, closed once idle', async () => {
+    const up = { kind: 'PING_CHECK' as const, ...conn(0), connectTimeout: 1, ...TIMING };
+    const absent = { ...up, connectIp: '198.51.100.3' };
+    const runs = [
+      ...Array.from({ length: 40 }, () => runRaw(up, new AbortController().signal)),
+      ...Array.from({ length: 5 }, () => runRaw(absent, new AbortController().signal)),
+    ];
+    expect(openIcmpSockets()).toBe(1);
+    const results = await Promise.all(runs);
+    expect(results.slice(0, 40).every((r) => r?.ok === true)).toBe(true);
+    for (const r of results.slice(40))
+      expect(r).toMatchObject({
+        ok: false,
+        error: { code: expect.stringMatching(/^KA_ERR_CHECK_(PING|UNREACHABLE)$/) },
+      });
+    expect(openIcmpSockets()).toBe(0);
   });
 
   it.each([
