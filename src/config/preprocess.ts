@@ -99,6 +99,17 @@ function slice(b: Buf, start: number, end = b.text.length): Buf {
   };
 }
 
+const OPEN = '{';
+const CLOSE = '}';
+
+/** The one-character line of the brace at index i (a shared column map when the line has one). */
+function brace(b: Buf, i: number): Buf {
+  const s = b.segs;
+  const text = b.text.charCodeAt(i) === 123 ? OPEN : CLOSE;
+  if (s.length === 3 && s[2] === 0) return { text, segs: plainSegs(s[1]! + (i - s[0]!)) };
+  return slice(b, i, i + 1);
+}
+
 function concat(a: Buf, b: Buf): Buf {
   if (a.text.length === 0) return b;
   if (b.text.length === 0) return a;
@@ -212,6 +223,13 @@ export class Preprocessor {
         continue;
       }
       if (b.text.length === 0) continue;
+      const c0 = b.text.charCodeAt(0);
+      if (c0 !== 105 /* i */ && c0 !== 36 /* $ */) {
+        // the common line: no include, definition or include_check
+        b = this.conditional(b);
+        if (b.text.length !== 0) this.expand(b, abs, lineNo, 0);
+        continue;
+      }
       const inc = INCLUDE_RE.exec(b.text);
       if (inc) {
         this.include(inc[1]!, inc[2] ?? '', abs, { file: abs, line: lineNo, col: b.segs[1]! }, depth);
@@ -677,12 +695,21 @@ export class Preprocessor {
       const c = t.charCodeAt(i);
       if (c === 34) quoted = !quoted;
       else if (!quoted && (c === 123 || c === 125)) {
-        this.push(trim(slice(b, start, i)), file, line);
-        this.push(slice(b, i, i + 1), file, line);
+        this.pushPart(b, start, i, file, line);
+        this.push(brace(b, i), file, line);
         start = i + 1;
       }
     }
-    this.push(start === 0 ? b : trim(slice(b, start)), file, line);
+    if (start === 0) this.push(b, file, line);
+    else this.pushPart(b, start, t.length, file, line);
+  }
+
+  /** Records b.text[start, end) trimmed. */
+  private pushPart(b: Buf, start: number, end: number, file: string, line: number): void {
+    const t = b.text;
+    while (start < end && isBlank(t.charCodeAt(start))) start++;
+    while (end > start && isBlank(t.charCodeAt(end - 1))) end--;
+    if (start < end) this.push(slice(b, start, end), file, line);
   }
 
   private push(b: Buf, file: string, line: number): void {
