@@ -131,6 +131,9 @@ describeIf(
       await each(async (p) => {
         await p.hiD?.proc.stop();
         await waitForHolders([p.hi, p.lo], p.vip, [p.lo.name], 10_000);
+        // The new master's notify calls come after its VIPs and GARPs: wait for them, so that the
+        // stop of this node in the next step cannot overtake them.
+        await waitLastNotify(p.loRec, 'MASTER', LO);
         // The capture file may lag: wait until it shows the priority-0 advert and an advert after it.
         const { zero, next } = await waitFor({
           what: 'a priority-0 advert of the old master, then an advert of the new one',
