@@ -3,6 +3,7 @@
  * as keepalived's vrrp_exist() does: same VRID, same address family, same interface and both unicast
  * or both multicast (the name may change). A matched instance keeps its runtime state; unmatched old
  * ones are removed (FAULT notify, or DELETED with notify_deleted), unmatched new ones start in BACKUP.
+ * A kept instance takes its new settings (`changed`) except those listed in `unapplied`.
  */
 import type { AddressSpec, KeepalivedConfig, VrrpInstance } from '../config/model.js';
 
@@ -19,6 +20,8 @@ export interface KeptInstance {
   /** VIPs (and excluded VIPs) to add / remove, by `address/prefix dev`. */
   readonly vipsAdded: readonly AddressSpec[];
   readonly vipsRemoved: readonly AddressSpec[];
+  /** Settings that differ and that the kept instance picks up (see VrrpHost.reload). */
+  readonly changed: readonly string[];
   /** Settings that differ and that a kept instance does not pick up without a restart. */
   readonly unapplied: readonly string[];
 }
@@ -42,8 +45,11 @@ const keyString = (k: InstanceMatchKey) => `${k.vrid}/${k.family}/${k.ifname}/${
 const vipKey = (v: AddressSpec) => `${v.address}/${v.prefix} ${v.dev ?? ''}`;
 const vipsOf = (c: VrrpInstance) => [...c.virtualIpaddress, ...c.virtualIpaddressExcluded];
 
-/** Settings of a kept instance compared for `unapplied` (the VIPs are applied, not listed). */
-const COMPARED = [
+/**
+ * Settings of a kept instance that a reload applies as keepalived does (its new instance takes the
+ * old one's state and everything else from the new configuration). The VIPs are applied, not listed.
+ */
+const APPLIED = [
   'priority',
   'advertInt',
   'version',
@@ -51,10 +57,14 @@ const COMPARED = [
   'preemptDelay',
   'authentication',
   'unicastPeers',
-  'useVmac',
   'tracking',
-  'syncGroup',
 ] as const satisfies readonly (keyof VrrpInstance)[];
+
+/** Settings that would need other sockets, links or group wiring: reported, applied at restart. */
+const UNAPPLIED = ['useVmac', 'syncGroup'] as const satisfies readonly (keyof VrrpInstance)[];
+
+/** IPsec-AH moves the adverts to IP protocol 51 (other sockets): not applied to a kept instance. */
+const usesAh = (c: VrrpInstance) => c.version === 2 && c.authentication?.type === 'AH';
 
 const stable = (v: unknown): string =>
   JSON.stringify(v, (k, x) => (k === 'pos' ? undefined : (x as unknown)));
@@ -79,7 +89,11 @@ export function planReload(old: KeepalivedConfig, next: KeepalivedConfig): Reloa
       next: c,
       vipsAdded: [...after].filter(([key]) => !before.has(key)).map(([, v]) => v),
       vipsRemoved: [...before].filter(([key]) => !after.has(key)).map(([, v]) => v),
-      unapplied: COMPARED.filter((f) => stable(o[f]) !== stable(c[f])),
+      changed: APPLIED.filter((f) => stable(o[f]) !== stable(c[f])),
+      unapplied: [
+        ...UNAPPLIED.filter((f) => stable(o[f]) !== stable(c[f])),
+        ...(usesAh(o) !== usesAh(c) ? ['authentication (AH)'] : []),
+      ],
     });
   }
   return { kept, added, removed: [...oldByKey.values()] };

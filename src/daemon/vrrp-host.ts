@@ -23,14 +23,14 @@ import { ScriptRunner } from '../notify/script.js';
 import { isSysError } from '../sys/errors.js';
 import { ETH_P_ARP, ETH_P_IPV6, PacketSocket } from '../sys/packet-socket.js';
 import { IPPROTO_AH, IPPROTO_VRRP, type RawMessage, RawSocket } from '../sys/raw-socket.js';
-import { VrrpInstance } from '../vrrp/instance.js';
+import { type AdvertTemplate, VrrpInstance } from '../vrrp/instance.js';
 import { machineConfig } from '../vrrp/machine.js';
 import { SyncGroupCoordinator } from '../vrrp/sync-group.js';
 import { TrackFile } from '../vrrp/track/file.js';
 import { InstanceTracking, type TrackerRef } from '../vrrp/track/instance.js';
 import { TrackProcess } from '../vrrp/track/process.js';
 import { runnerExec, VrrpScriptTracker } from '../vrrp/track/script.js';
-import { stateName, VrrpState } from '../vrrp/types.js';
+import { type MachineConfig, stateName, VrrpState } from '../vrrp/types.js';
 import { peekVrid, type RxPacket, type ValidateInstance, validateAdvert } from '../vrrp/validate.js';
 import { gratuitousArpFrame } from '../wire/arp.js';
 import { nextIpId, VRRP_GROUP4, VRRP_GROUP6 } from '../wire/ip.js';
@@ -89,13 +89,13 @@ interface Bound {
   readonly family: 4 | 6;
   readonly protocol: number;
   readonly src: string;
-  readonly dsts: readonly string[];
+  dsts: readonly string[];
   readonly unicast: boolean;
   validate: Omit<ValidateInstance, 'inBackup' | 'masterAddress' | 'ahSeq'>;
   vips: readonly AddressSpec[];
   notify: InstanceNotifyConfig;
   /** The advert template handed to the instance (its address list is updated in place on reload). */
-  readonly template: { addresses: string[] };
+  template: AdvertTemplate;
   /** VMAC made for this instance, if any. */
   readonly vmacName: string | undefined;
   /** Removed by a reload: its STOP notify is reported as DELETED (FAULT without notify_deleted). */
@@ -127,6 +127,68 @@ export interface VrrpHostDeps {
 function stampIpId(pkt: Buffer, id: number): Buffer {
   pkt.writeUInt16BE(id, 4);
   return pkt;
+}
+
+/** The state machine's view of an instance's configuration (checked; throws KA_ERR_VRRP_MACHINE_CONFIG). */
+function machineConfigOf(cfg: VrrpInstanceCfg, family: 4 | 6, src: string): MachineConfig {
+  return machineConfig({
+    name: cfg.name,
+    version: cfg.version,
+    family,
+    vrid: cfg.vrid,
+    priority: cfg.priority,
+    advertIntervalUs: Math.round(cfg.advertIntCs * 10_000),
+    initialState: cfg.state,
+    nopreempt: cfg.nopreempt,
+    preemptDelayUs: Math.round(cfg.preemptDelay * 1e6),
+    downTimerAdverts: cfg.downTimerAdverts,
+    primaryIp: src,
+    garp: {
+      masterDelayUs: Math.round(cfg.garp.masterDelay * 1e6),
+      masterRepeat: cfg.garp.masterRepeat,
+      masterRefreshUs: Math.round(cfg.garp.masterRefresh * 1e6),
+      masterRefreshRepeat: cfg.garp.masterRefreshRepeat,
+      lowerPrioDelayUs: Math.round(cfg.garp.lowerPrioDelay * 1e6),
+      lowerPrioRepeat: cfg.garp.lowerPrioRepeat,
+    },
+    lowerPrioNoAdvert: cfg.lowerPrioNoAdvert,
+    higherPrioSendAdvert: cfg.higherPrioSendAdvert,
+    syncGroup: cfg.syncGroup !== undefined,
+  });
+}
+
+/** Advert authentication: type (none for v3) and the 8 auth-data bytes (PASS data / AH key). */
+function authOf(cfg: VrrpInstanceCfg): { authType: number; authData: Buffer } {
+  const authType =
+    cfg.version === 3 || !cfg.authentication
+      ? VRRP_AUTH_NONE
+      : cfg.authentication.type === 'PASS'
+        ? VRRP_AUTH_PASS
+        : VRRP_AUTH_AH;
+  const authData = cfg.authentication ? authDataFromPassword(cfg.authentication.pass) : Buffer.alloc(8);
+  return { authType, authData };
+}
+
+/** The VIPs an advert lists: the instance's own family only. */
+function advertAddrsOf(cfg: VrrpInstanceCfg, family: 4 | 6): string[] {
+  return cfg.virtualIpaddress.filter((v) => (v.family === 'inet6' ? 6 : 4) === family).map((v) => v.address);
+}
+
+/** Receive-validation settings that follow the configuration (reload re-applies them). */
+function validateOf(cfg: VrrpInstanceCfg, authType: number, authData: Buffer) {
+  return {
+    version: cfg.version,
+    authType,
+    authData,
+    advertInterval: cfg.version === 2 ? cfg.advertInt : cfg.advertIntCs,
+    unicastPeers: cfg.unicastPeers.map((p) => ({
+      address: p.address,
+      ...(p.minTtl !== undefined ? { minTtl: p.minTtl } : {}),
+      ...(p.maxTtl !== undefined ? { maxTtl: p.maxTtl } : {}),
+    })),
+    checkUnicastSrc: cfg.checkUnicastSrc,
+    skipCheckAdvAddr: cfg.skipCheckAdvAddr,
+  };
 }
 
 const sockKey = (ifindex: number, family: number, protocol: number, unicast: boolean) =>
@@ -234,20 +296,51 @@ export class VrrpHost {
       b.tracking = undefined;
       await this.unbind(b);
     }
+    // Kept instances follow the new configuration: tracking is rebuilt against it.
+    this.config = next;
+    const reconfigured: { b: Bound; mc: MachineConfig; template: AdvertTemplate }[] = [];
     for (const k of plan.kept) {
       const b = this.bound.find((x) => x.cfg === k.old);
       if (!b) continue;
       const c = k.next;
       const family = b.family;
-      const advertAddrs = c.virtualIpaddress
-        .filter((v) => (v.family === 'inet6' ? 6 : 4) === family)
-        .map((v) => v.address);
+      const advertAddrs = advertAddrsOf(c, family);
+      const applies = k.unapplied.length === 0 || !k.unapplied.includes('authentication (AH)');
+      let mc: MachineConfig | undefined;
+      if (applies && k.changed.length > 0) {
+        try {
+          mc = machineConfigOf(c, family, b.src);
+        } catch (e) {
+          this.counters.inc('vrrp.instance_errors');
+          this.log.error(
+            { err: e, instance: c.name },
+            `(${c.name}) reload: ${(e as Error).message}; settings kept`,
+          );
+        }
+      }
       b.cfg = c;
       b.vips = [...c.virtualIpaddress, ...c.virtualIpaddressExcluded];
       b.template.addresses.splice(0, b.template.addresses.length, ...advertAddrs);
       b.encoded.clear();
       b.validate = { ...b.validate, vips: advertAddrs };
       b.notify = await this.notifyConfig(c);
+      if (mc) {
+        const { authType, authData } = authOf(c);
+        const template = {
+          addresses: b.template.addresses,
+          authType,
+          authData: authType === VRRP_AUTH_PASS ? authData : Buffer.alloc(8),
+        };
+        b.template = template;
+        b.dsts = c.unicastPeers.length > 0 ? c.unicastPeers.map((p) => p.address) : b.dsts;
+        b.validate = { ...b.validate, ...validateOf(c, authType, authData) };
+        const old = b.tracking;
+        b.tracking = this.tracking(c, b.ifname);
+        const carried = old?.snapshot().filter((u) => b.tracking?.tracks(u.kind, u.name)) ?? [];
+        b.tracking?.seed(carried);
+        reconfigured.push({ b, mc, template });
+        this.log.info(`(${c.name}) reload: applying changed ${k.changed.join(', ')}`);
+      }
       if (b.inst.machine.vipsSet) {
         await Promise.all([
           ...k.vipsAdded.map((v) => this.setVip(b, v, true)),
@@ -255,12 +348,12 @@ export class VrrpHost {
         ]);
         if (k.vipsAdded.length > 0) this.announce(b, c.garp.masterRepeat);
       }
-      if (k.unapplied.length > 0)
+      const unapplied = applies ? k.unapplied : [...k.changed, ...k.unapplied];
+      if (unapplied.length > 0)
         this.log.warn(
-          `(${c.name}) reload: changed ${k.unapplied.join(', ')} not applied to the running instance (restart to apply)`,
+          `(${c.name}) reload: changed ${unapplied.join(', ')} not applied to the running instance (restart to apply)`,
         );
     }
-    this.config = next;
     const fresh: Bound[] = [];
     for (const cfg of plan.added) {
       try {
@@ -275,8 +368,16 @@ export class VrrpHost {
         );
       }
     }
-    // Trackers used only by added instances start now; running ones seed the added instances.
+    // Trackers used only by added (or re-tracked) instances start now; running ones seed them.
     await this.startTrackers();
+    for (const { b, mc, template } of reconfigured) {
+      const t = b.tracking?.result;
+      b.inst.reconfigure(mc, template, t ? t.effectivePriority : mc.priority);
+      const down = t !== undefined && (t.fault || t.initPending);
+      if (down && !b.inst.machine.faulted) b.inst.fault();
+      else if (!down && b.inst.machine.faulted) b.inst.unfault();
+      this.warmSendPath(b);
+    }
     for (const b of fresh) {
       await this.removeStaleVips(b);
       b.inst.start();
@@ -372,42 +473,11 @@ export class VrrpHost {
     const dsts = unicast
       ? cfg.unicastPeers.map((p) => p.address)
       : [group || (family === 4 ? VRRP_GROUP4 : VRRP_GROUP6)];
-    const authType =
-      cfg.version === 3 || !cfg.authentication
-        ? VRRP_AUTH_NONE
-        : cfg.authentication.type === 'PASS'
-          ? VRRP_AUTH_PASS
-          : VRRP_AUTH_AH;
-    const authData = cfg.authentication ? authDataFromPassword(cfg.authentication.pass) : Buffer.alloc(8);
+    const { authType, authData } = authOf(cfg);
     const vips = [...cfg.virtualIpaddress, ...cfg.virtualIpaddressExcluded];
-    const advertAddrs = cfg.virtualIpaddress
-      .filter((v) => (v.family === 'inet6' ? 6 : 4) === family)
-      .map((v) => v.address);
+    const advertAddrs = advertAddrsOf(cfg, family);
     const notify = await this.notifyConfig(cfg);
-    const mc = machineConfig({
-      name: cfg.name,
-      version: cfg.version,
-      family,
-      vrid: cfg.vrid,
-      priority: cfg.priority,
-      advertIntervalUs: Math.round(cfg.advertIntCs * 10_000),
-      initialState: cfg.state,
-      nopreempt: cfg.nopreempt,
-      preemptDelayUs: Math.round(cfg.preemptDelay * 1e6),
-      downTimerAdverts: cfg.downTimerAdverts,
-      primaryIp: src,
-      garp: {
-        masterDelayUs: Math.round(cfg.garp.masterDelay * 1e6),
-        masterRepeat: cfg.garp.masterRepeat,
-        masterRefreshUs: Math.round(cfg.garp.masterRefresh * 1e6),
-        masterRefreshRepeat: cfg.garp.masterRefreshRepeat,
-        lowerPrioDelayUs: Math.round(cfg.garp.lowerPrioDelay * 1e6),
-        lowerPrioRepeat: cfg.garp.lowerPrioRepeat,
-      },
-      lowerPrioNoAdvert: cfg.lowerPrioNoAdvert,
-      higherPrioSendAdvert: cfg.higherPrioSendAdvert,
-      syncGroup: cfg.syncGroup !== undefined,
-    });
+    const mc = machineConfigOf(cfg, family, src);
     // `b` is filled in below; the instance's I/O callbacks only run after start().
     const b = {} as Bound;
     const template = {
@@ -470,19 +540,9 @@ export class VrrpHost {
       encoded: new Map(),
       validate: {
         vrid: cfg.vrid,
-        version: cfg.version,
         family,
-        authType,
-        authData,
         vips: advertAddrs,
-        advertInterval: cfg.version === 2 ? cfg.advertInt : cfg.advertIntCs,
-        unicastPeers: cfg.unicastPeers.map((p) => ({
-          address: p.address,
-          ...(p.minTtl !== undefined ? { minTtl: p.minTtl } : {}),
-          ...(p.maxTtl !== undefined ? { maxTtl: p.maxTtl } : {}),
-        })),
-        checkUnicastSrc: cfg.checkUnicastSrc,
-        skipCheckAdvAddr: cfg.skipCheckAdvAddr,
+        ...validateOf(cfg, authType, authData),
       },
     } satisfies Bound);
     b.tracking = this.tracking(cfg, ifname);

@@ -88,8 +88,8 @@ export class VrrpInstance implements SyncMember {
   readonly counters: Counters;
 
   constructor(
-    readonly config: MachineConfig,
-    private readonly advert: AdvertTemplate,
+    config: MachineConfig,
+    private advert: AdvertTemplate,
     private readonly deps: VrrpInstanceDeps,
   ) {
     this.m = initialState(config);
@@ -99,6 +99,11 @@ export class VrrpInstance implements SyncMember {
 
   get name(): string {
     return this.config.name;
+  }
+
+  /** The configuration in force (replaced by `reconfigure`). */
+  get config(): MachineConfig {
+    return this.m.config;
   }
 
   /** Current machine state (immutable snapshot). */
@@ -152,6 +157,15 @@ export class VrrpInstance implements SyncMember {
 
   force(to: ForcedState): void {
     this.handle({ type: 'force', to });
+  }
+
+  /**
+   * SIGHUP kept this instance: new settings, same state (see machine.ts onReload). `config` must be
+   * checked (machineConfig); `effectivePriority` is what the new tracking gives.
+   */
+  reconfigure(config: MachineConfig, advert: AdvertTemplate, effectivePriority: number): void {
+    this.advert = advert;
+    this.handle({ type: 'reload', config, effectivePriority });
   }
 
   /** Vanish without a word (tests: a crashed host). Timers are cancelled, later events ignored. */

@@ -142,7 +142,7 @@ export type Machine = ReturnType<typeof initialState>;
 
 class Step {
   readonly actions: VrrpAction[] = [];
-  readonly n: Draft & { readonly config: MachineConfig };
+  readonly n: Draft & { config: MachineConfig };
   constructor(
     s: Machine,
     readonly now: Micros,
@@ -222,6 +222,9 @@ export function step(s: Machine, ev: VrrpEvent, now: Micros): StepResult & { sta
       break;
     case 'force':
       onForce(t, ev.to);
+      break;
+    case 'reload':
+      onReload(t, ev.config, ev.effectivePriority);
       break;
   }
   return t.result();
@@ -380,6 +383,34 @@ function onForce(t: Step, to: 'MASTER' | 'BACKUP' | 'FAULT'): void {
   else if (to === 'BACKUP' && s === VrrpState.MASTER) leaveMasterToBackup(t);
   else if (to === 'BACKUP' && s === VrrpState.FAULT && !t.n.faulted) leaveFault(t);
   else if (to === 'FAULT' && (s === VrrpState.BACKUP || s === VrrpState.MASTER)) enterFault(t);
+}
+
+/**
+ * Reload of a kept instance, as keepalived does it: the new instance takes the old one's state (and
+ * VIP-set flag) without a transition or notify, everything else comes from the new configuration
+ * (base and effective priority, advert interval, preempt settings; a learned v3 Master_Adver_Interval
+ * and a running preempt_delay start afresh). Timers restart as keepalived's vrrp_init_instance_sands
+ * sets them after a reload: a MASTER advertises at once (with the new settings), a BACKUP waits a
+ * full new Master_Down_Interval, FAULT and INIT keep none.
+ */
+function onReload(t: Step, config: MachineConfig, effectivePriority: number): void {
+  const n = t.n;
+  const eff = config.priority === PRIO_OWNER ? PRIO_OWNER : effectivePriority;
+  if (!Number.isInteger(eff) || eff < 1 || eff > 255) {
+    t.act({ type: 'dropped', code: CONFIG_CODE, message: `(${config.name}) bad effective priority ${eff}` });
+    return;
+  }
+  n.config = config;
+  n.basePriority = config.priority;
+  n.effectivePriority = eff;
+  n.masterAdverIntUs = config.advertIntervalUs;
+  n.preemptAt = null;
+  if (n.state === VrrpState.MASTER) {
+    n.timers = { ...n.timers, advert: t.now };
+    n.garpRefreshAt = config.garp.masterRefreshUs > 0 ? t.now + config.garp.masterRefreshUs : null;
+  } else if (n.state === VrrpState.BACKUP) {
+    t.armDown(t.timers().masterDownUs);
+  }
 }
 
 /** Tracking changed the effective priority; adverts and comparisons use it from now on. */

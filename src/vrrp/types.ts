@@ -104,7 +104,12 @@ export type VrrpEvent =
   | { type: 'fault' }
   | { type: 'unfault' }
   /** A vrrp_sync_group moves this member (sync-group.ts). */
-  | { type: 'force'; to: ForcedState };
+  | { type: 'force'; to: ForcedState }
+  /**
+   * SIGHUP kept this instance with a new configuration (checked) and the effective priority its new
+   * tracking gives: the state is kept, the settings and timers follow the new configuration.
+   */
+  | { type: 'reload'; config: MachineConfig; effectivePriority: number };
 
 export type NotifyState = 'MASTER' | 'BACKUP' | 'FAULT' | 'STOP';
 export type LogLevel = 'debug' | 'info' | 'warn';

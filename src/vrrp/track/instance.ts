@@ -89,6 +89,16 @@ export class InstanceTracking {
     return this.current;
   }
 
+  /** Current state of every tracker, in `seed` form (a reload carries it to the new tracking). */
+  snapshot(): Array<{ kind: TrackerKind; name: string; state?: UpDown; value?: number }> {
+    const out: Array<{ kind: TrackerKind; name: string; state?: UpDown; value?: number }> = [];
+    for (const s of this.states.values()) {
+      if (s.kind === 'file') out.push({ kind: s.kind, name: s.name, value: s.value });
+      else if (s.state !== 'unknown') out.push({ kind: s.kind, name: s.name, state: s.state });
+    }
+    return out;
+  }
+
   private get(kind: TrackerKind, name: string): TrackerState {
     const s = this.states.get(key(kind, name));
     if (!s) {

@@ -33,6 +33,7 @@ process.on('SIGHUP', async () => {
       name: k.next.name,
       added: k.vipsAdded.map((v) => v.address),
       removed: k.vipsRemoved.map((v) => v.address),
+      changed: k.changed,
       unapplied: k.unapplied,
     })),
     added: plan.added.map((c) => c.name),

@@ -1,7 +1,7 @@
 /**
  * SIGHUP reload through VrrpHost.reload() (driven by reload-driver.mjs inside a lab node, as run.ts
- * will call it): the kept instance stays MASTER without a transition or notify while its VIP set
- * follows the new configuration, the removed instance goes away with a FAULT notify and its VIP, the
+ * will call it): the kept instance stays MASTER without a transition or notify while its VIP set and
+ * its priority follow the new configuration, the removed instance goes away with a FAULT notify and its VIP, the
  * new instance starts in BACKUP. Also the pure plan (reload.ts) on the same two configurations.
  */
 import { writeFileSync } from 'node:fs';
@@ -59,8 +59,12 @@ describeIf('reload (SIGHUP) keeps kept instances, removes and adds the others', 
     confA =
       inst('VI_1', 1, 'MASTER', ['192.0.2.101'], rec.script) +
       inst('VI_2', 2, 'MASTER', ['192.0.2.102'], rec.script);
+    // VI_1 is kept with a new priority (applied without a transition), a VIP more.
     confB =
-      inst('VI_1', 1, 'MASTER', ['192.0.2.101', '192.0.2.111'], rec.script) +
+      inst('VI_1', 1, 'MASTER', ['192.0.2.101', '192.0.2.111'], rec.script).replace(
+        'priority 100',
+        'priority 120',
+      ) +
       'vrrp_script chk {\n  script "/bin/true"\n  interval 1\n  weight 10\n}\n' +
       inst('VI_3', 3, 'BACKUP', ['192.0.2.103'], rec.script, '  track_script {\n    chk\n  }');
     path = join(topo.dir, 'keepalived.conf');
@@ -80,6 +84,7 @@ describeIf('reload (SIGHUP) keeps kept instances, removes and adds the others', 
     expect(plan.kept[0]?.vipsAdded.map((v) => v.address)).toEqual(['192.0.2.111']);
     expect(plan.kept[0]?.vipsRemoved).toEqual([]);
     expect(plan.kept[0]?.unapplied).toEqual([]);
+    expect(plan.kept[0]?.changed).toEqual(['priority']);
     expect(plan.added.map((c) => c.name)).toEqual(['VI_3']);
     expect(plan.removed.map((c) => c.name)).toEqual(['VI_2']);
     // A renamed instance with the same VRID/family/interface is the same instance.
@@ -88,7 +93,10 @@ describeIf('reload (SIGHUP) keeps kept instances, removes and adds the others', 
     const c = loadConfig(`${path}.c`, {}).config;
     const p2 = planReload(renamed, c);
     expect(p2.kept.map((k) => [k.old.name, k.next.name])).toContainEqual(['VI_1', 'VI_ONE']);
-    expect(p2.kept.find((k) => k.next.name === 'VI_ONE')?.unapplied).toEqual(['priority']);
+    expect(p2.kept.find((k) => k.next.name === 'VI_ONE')).toMatchObject({
+      changed: ['priority'],
+      unapplied: [],
+    });
     expect(p2.added).toEqual([]);
     expect(p2.removed).toEqual([]);
   });
@@ -146,14 +154,23 @@ describeIf('reload (SIGHUP) keeps kept instances, removes and adds the others', 
       what: 'a snapshot',
       probe: () =>
         events().find((e) => e.event === 'snapshot') as
-          | { instances: { iname: string; state_name: string }[] }
+          | {
+              instances: {
+                iname: string;
+                state_name: string;
+                base_priority: number;
+                effective_priority: number;
+              }[];
+            }
           | undefined,
       timeoutMs: 5_000,
     });
-    expect(snap.instances.map((i) => [i.iname, i.state_name])).toEqual([
-      ['VI_1', 'MASTER'],
-      ['VI_3', 'MASTER'],
-    ]);
+    expect(snap.instances.map((i) => [i.iname, i.state_name, i.base_priority, i.effective_priority])).toEqual(
+      [
+        ['VI_1', 'MASTER', 120, 120],
+        ['VI_3', 'MASTER', 100, 110],
+      ],
+    );
     await proc.stop();
   });
 
@@ -193,6 +210,7 @@ describeIf('reload (SIGHUP) keeps kept instances, removes and adds the others', 
     console.log(`reload (daemon, SIGHUP): notify calls ${JSON.stringify(after)}`);
     expect(after.filter((c) => c.includes(' VI_1 '))).toEqual([]);
     expect(after.filter((c) => c.includes(' VI_2 '))).toEqual(['INSTANCE VI_2 FAULT 100']);
+    expect(d.proc.output()).toContain('(VI_1) reload: applying changed priority');
     expect(d.proc.running).toBe(true);
     await d.proc.stop();
     expect(await n.hasAddress('192.0.2.101')).toBe(false);
