@@ -77,8 +77,8 @@ export class Draft {
   /** key, value, node, key, value, node… */
   private e: unknown[] = [];
   constructor(readonly node: AstNode | undefined) {}
-  add(key: string, e: Entry): void {
-    this.e.push(key, e.value, e.node);
+  add(key: string, value: unknown, node: AstNode): void {
+    this.e.push(key, value, node);
   }
   /** Drops the spare room a growing array keeps (done once a block is read). */
   trim(): void {
@@ -177,7 +177,7 @@ class Checker_ {
   }
 
   readKeyword(n: AstNode, table: Table, block: string, d: Draft): void {
-    const kw: Kw | undefined = Object.hasOwn(table, n.keyword) ? table[n.keyword] : undefined;
+    const kw = keywordOf(table, n.keyword);
     if (!kw) {
       this.report(
         'KA_ERR_CONF_UNKNOWN_KEYWORD',
@@ -253,8 +253,19 @@ class Checker_ {
       if (value === undefined) return;
     }
     if (!kw.multi) d.delete(key);
-    d.add(key, { value, node: n });
+    d.add(key, value, n);
   }
+}
+
+/** Each keyword table as a Map: one hash lookup per keyword instead of hasOwn and a property read. */
+const tableMaps = new Map<Table, Map<string, Kw>>();
+function keywordOf(table: Table, keyword: string): Kw | undefined {
+  let m = tableMaps.get(table);
+  if (!m) {
+    m = new Map(Object.entries(table));
+    tableMaps.set(table, m);
+  }
+  return m.get(keyword);
 }
 
 /** A block occurrence: its node and the draft of its content. */
@@ -341,7 +352,7 @@ export class ConfigBuilder extends Checker_ {
       this.readKeyword(n, TOP_LEVEL, 'top level', d);
       for (const [key, entries] of d.groups()) {
         for (const e of entries) {
-          this.top.add(key, e);
+          this.top.add(key, e.value, e.node);
           this.finishTop(key, e.value);
         }
       }

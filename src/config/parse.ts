@@ -116,7 +116,8 @@ class LineLexer {
         this.depth--;
         return closeToken(this.lastPos());
       }
-      const l = this.lines[this.i++];
+      // bounds checked first: reading past the end deoptimizes the compiled loop
+      const l = this.i < this.lines.length ? this.lines[this.i++] : undefined;
       if (!l) {
         if (this.depth > 0) {
           this.diags.add(
