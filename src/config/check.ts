@@ -313,6 +313,8 @@ export class ConfigBuilder extends Checker_ {
   private readonly trackProcs = new Map<string, TrackProcess>();
   private readonly bfds = new Map<string, BfdInstance>();
   private readonly instances: Mutable<VrrpInstance>[] = [];
+  /** The same instances by name (a file may have thousands: no linear search per instance). */
+  private readonly instanceByName = new Map<string, Mutable<VrrpInstance>>();
   private readonly groups: { nd: NamedDraft; members: { name: string; pos: SrcPos }[] }[] = [];
   private readonly vsgs = new Map<string, VirtualServerGroup>();
   private readonly globalDraft = new Draft(undefined);
@@ -1075,7 +1077,7 @@ export class ConfigBuilder extends Checker_ {
     const d = nd.d;
     const g = this.global;
     const pos = nd.node.pos;
-    if (this.instances.some((i) => i.name === name)) {
+    if (this.instanceByName.has(name)) {
       this.report(
         'KA_ERR_CONF_DUPLICATE',
         KaClass.GeneralError,
@@ -1423,6 +1425,7 @@ export class ConfigBuilder extends Checker_ {
       pos,
     };
     this.instances.push(inst);
+    this.instanceByName.set(inst.name, inst);
   }
 
   private checkDuplicateVrids(): void {
@@ -1454,7 +1457,7 @@ export class ConfigBuilder extends Checker_ {
       if (!name) continue;
       const found: string[] = [];
       for (const m of members) {
-        const inst = this.instances.find((i) => i.name === m.name);
+        const inst = this.instanceByName.get(m.name);
         if (!inst) {
           this.report(
             'KA_ERR_CONF_UNDEFINED_REF',
