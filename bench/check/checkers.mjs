@@ -403,6 +403,15 @@ try {
 result.durationS = r3((performance.now() - t0) / 1000);
 mkdirSync(join(root, 'bench/results'), { recursive: true });
 const forFile = structuredClone(result);
+// A run of one mode keeps the other mode's last figures, marked with the date they were measured.
+try {
+  const prev = JSON.parse(readFileSync(join(root, 'bench/results/check.json'), 'utf8'));
+  for (const m of ['vm', 'host'])
+    if (!forFile[m] && prev[m]) forFile[m] = { measuredAt: prev[m].measuredAt ?? prev.date, ...prev[m] };
+} catch {
+  // no previous results
+}
+for (const m of ['vm', 'host']) if (result[m]) forFile[m].measuredAt = result.date;
 delete forFile.vm?.logHeads;
 delete forFile.host?.logHeads;
 writeFileSync(join(root, 'bench/results/check.json'), `${JSON.stringify(forFile, null, 2)}\n`);
