@@ -77,6 +77,7 @@ class LineLexer {
   private peeked: LineToken | undefined;
   /** The current top-level item is complete: next() ends the chunk. */
   private itemDone = false;
+  private readonly names = new Map<string, string>();
   /** The last line read: end-of-input diagnostics point at its start. */
   private last: PpLine | undefined;
 
@@ -176,7 +177,7 @@ class LineLexer {
         const start = i;
         while (i < n && !isWs(t.charCodeAt(i))) i++;
         if (start === n) continue;
-        kw = start === 0 && i === n ? t : t.slice(start, i);
+        kw = this.name(start === 0 && i === n ? t : t.slice(start, i));
       } else {
         quotedWords(l, this.diags);
         const first = scratch[0];
@@ -189,6 +190,17 @@ class LineLexer {
         return new LineToken('open', kw, l, args, undefined, this.braceOpen(), undefined);
       return new LineToken('stmt', kw, l, args, undefined, undefined, undefined);
     }
+  }
+
+  /**
+   * One string per distinct keyword of this input: a large file repeats a few dozen keywords tens
+   * of thousands of times, and each node keeps its keyword until the model is built.
+   */
+  private name(kw: string): string {
+    const k = this.names.get(kw);
+    if (k !== undefined) return k;
+    this.names.set(kw, kw);
+    return kw;
   }
 
   /** The next line is a `{`: the current line is a block header. */
