@@ -28,6 +28,9 @@ import {
 
 type MaybePromise = void | Promise<void>;
 
+/** A timer running this late means the event loop was blocked (stopped process, starved CPU). */
+const BLOCKED_US = 2_000;
+
 /** Sends one advertisement (the codec encodes it; priority is in `advert.priority`, checksum is computed there). */
 export interface VrrpTransport {
   send(advert: VrrpAdvert): MaybePromise;
@@ -82,6 +85,8 @@ export class VrrpInstance implements SyncMember {
   private readonly listeners: ((from: VrrpState) => void)[] = [];
   private pending: Promise<void> | undefined;
   private killed = false;
+  /** Deadlines whose late expiry was put off by one clock turn (see `fire`). */
+  private readonly deferred = new Map<TimerName, Micros>();
   /** Time of the last step: event times never go below it. */
   private lastStep: Micros = Number.NEGATIVE_INFINITY;
   private readonly log: Logger;
@@ -222,11 +227,21 @@ export class VrrpInstance implements SyncMember {
     const cur = this.armed.get(name);
     if (!cur || cur.at !== at) return;
     this.armed.delete(name);
-    if (this.deps.clock.now() < at) {
+    const now = this.deps.clock.now();
+    if (now < at) {
       // A real timer may wake a fraction of a millisecond early: wait for the exact µs deadline.
       this.armed.set(name, { at, handle: this.deps.clock.at(at, () => this.fire(name, at)) });
       return;
     }
+    if (now - at > BLOCKED_US && this.deferred.get(name) !== at) {
+      // Far past the deadline: the process was stopped or starved, and input that arrived meanwhile
+      // (adverts restarting this timer) may still be unread, as the event loop can run timers before
+      // I/O. One more clock turn lets it be read first; keepalived also reads before it expires.
+      this.deferred.set(name, at);
+      this.armed.set(name, { at, handle: this.deps.clock.at(now, () => this.fire(name, at)) });
+      return;
+    }
+    this.deferred.delete(name);
     this.handle({ type: 'timer', timer: name });
   }
 

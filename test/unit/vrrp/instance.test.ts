@@ -247,4 +247,42 @@ describe('VrrpInstance runtime', () => {
     expect(h.sent).toEqual([]);
     expect(clock.armed).toBe(1);
   });
+
+  it('a timer found far past its deadline (stalled process) waits one clock turn so queued adverts count first', () => {
+    // A clock driven turn by turn, like an event loop: `turn()` runs the timers due when it starts.
+    let t = 0;
+    let timers: { at: Micros; fn: () => void; off: boolean }[] = [];
+    const clock: Clock = {
+      now: () => t,
+      at: (at, fn) => {
+        const e = { at, fn, off: false };
+        timers.push(e);
+        return { cancel: () => void (e.off = true) };
+      },
+    };
+    const turn = () => {
+      const due = timers.filter((e) => !e.off && e.at <= t);
+      timers = timers.filter((e) => !due.includes(e) && !e.off);
+      for (const e of due) e.fn();
+    };
+    const h = harness({ version: 3, advertIntervalUs: 100_000 }, {}, clock);
+    h.inst.start();
+    h.inst.receive(rx(200, '192.0.2.2', { version: 3, vrid: 7, advertInterval: 10 }));
+    const masterDownUs = h.inst.machine.timers.down!; // the advert came at t = 0
+    // Stopped for 700 ms: the timer is seen 340 ms late; the adverts queued meanwhile are read next.
+    t = 700_000;
+    turn();
+    expect(h.inst.state).toBe(VrrpState.BACKUP);
+    h.inst.receive(rx(200, '192.0.2.2', { version: 3, vrid: 7, advertInterval: 10 }), 650_000);
+    turn();
+    expect(h.inst.state).toBe(VrrpState.BACKUP);
+    expect(h.inst.machine.timers.down).toBe(650_000 + masterDownUs);
+    // Without input in between, the deferred expiry takes effect on the next turn.
+    t = 2_000_000;
+    turn();
+    expect(h.inst.state).toBe(VrrpState.BACKUP);
+    turn();
+    expect(h.inst.state).toBe(VrrpState.MASTER);
+    expect(h.sent.map((a) => a.priority)).toEqual([100]);
+  });
 });
