@@ -1,6 +1,6 @@
 /**
- * The model is immutable through its types: load.ts no longer deep-freezes it at run time (that cost
- * a fifth of the load of a large file), so every property and array of KeepalivedConfig, at any
+ * The model is immutable through its types: load.ts no longer deep-freezes it at run time (a walk
+ * over about 100,000 objects of a large file), so every property and array of KeepalivedConfig, at any
  * depth, must be readonly. `tsc` (npm run typecheck) evaluates the checks below; the test also
  * checks at run time that the root object is frozen and that loading twice gives equal models.
  */
