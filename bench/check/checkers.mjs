@@ -13,7 +13,7 @@
 // that starts BENCH_CHECK_WARMUP s after the daemon's first advert (start-up done, MASTER). Writes bench/results/check.json.
 // Env: BENCH_CHECK_MODES=vm,host  BENCH_CHECK_SECONDS=60  BENCH_CHECK_HOST_SECONDS=120
 //      BENCH_CHECK_WARMUP (s after the first advert; vm 10, host 5)  BENCH_CHECK_GLOBALS (tuned global_defs lines, `;`-separated)
-//      BENCH_CHECK_VARIANTS=default,tuned
+//      BENCH_CHECK_VARIANTS=default,tuned (also: tuned-flap, 50 real servers down/up every 3 s)
 //      BENCH_CHECK_KEEP=1 (keep the host job directory: logs, adverts)  BENCH_CHECK_VERBOSE=1 (log heads)
 // Needs root, keepalived, tcpdump, qemu and a Debian kernel for `vm` (the lab installs them).
 import { spawn, spawnSync } from 'node:child_process';
@@ -39,6 +39,8 @@ const TUNED = (env.BENCH_CHECK_GLOBALS ?? 'vrrp_rt_priority 50')
 const VARIANTS = [
   { name: 'default', globals: [] },
   { name: 'tuned', globals: TUNED },
+  // 50 real servers (one port on every address) going down and up every 3 s
+  { name: 'tuned-flap', globals: TUNED, flap: true },
 ].filter((v) => (env.BENCH_CHECK_VARIANTS ?? 'default,tuned').split(',').includes(v.name));
 const VM_CPUS = 2;
 const VM_MEMORY_MB = 2048;
@@ -96,6 +98,14 @@ function script({ node, entry, ns, daemons, warmup, seconds }) {
     d === 'keepalived'
       ? `keepalived -n -l -f ./${v}.conf -p ./k.pid -r ./kv.pid -c ./kc.pid`
       : `${node} ${entry} -n -l -f ./${v}.conf -p ./t.pid -r ./tv.pid -c ./tc.pid`;
+  const flap = 'kill -USR2 $(cat backends.pid)';
+  const runs = VARIANTS.flatMap((v) =>
+    daemons.flatMap((d) => [
+      ...(v.flap ? [flap] : []),
+      `run ${d}.${v.name} ${launch(d, v.name)}`,
+      ...(v.flap ? [flap] : []),
+    ]),
+  );
   return `set -u
 B=${ns}b; D=${ns}d
 now() { date +%s.%N; }
@@ -145,11 +155,12 @@ run() {
   echo "=== log-$name"
   echo "lines $(wc -l < $name.log)"
   echo "removed $(grep -c 'Removing service' $name.log)"
+  echo "added $(grep -c 'Adding service' $name.log)"
   grep -v -e "add-dest" -e "Activating healthchecker" -e "Adding service" $name.log | head -c 6000; echo
   : > daemon.pid
   sleep 3
 }
-${VARIANTS.flatMap((v) => daemons.map((d) => `run ${d}.${v.name} ${launch(d, v.name)}`)).join('\n')}
+${runs.join('\n')}
 kill -INT $(cat tcpdump.pid); sleep 1
 echo "=== counts"; grep '^count' backends.log
 echo "=== adverts"; cat adverts.txt
@@ -241,6 +252,7 @@ function figures(sec, name) {
     checksPerSecondAtBackends:
       span > 0 ? { http: r3((last.http - first.http) / span), tcp: r3((last.tcp - first.tcp) / span) } : null,
     removedRealServerLogLines: Number(/^removed (\d+)/m.exec(log)?.[1] ?? 0),
+    addedRealServerLogLines: Number(/^added (\d+)/m.exec(log)?.[1] ?? 0),
     loadavgAtEnd: /^loadavg (.*)$/m.exec(sec.get(`t1-${name}`) ?? '')?.[1] ?? null,
   };
 }
