@@ -44,6 +44,8 @@ export interface SchedPlan {
   readonly checker: ThreadSched;
   /** 0: off; 1..99: ceiling of the automatic SCHED_RR raise. */
   readonly maxAutoPriority: number;
+  /** Whether max_auto_priority appears at all (-1 included): keepalived's start-up notice otherwise. */
+  readonly maxAutoPriorityConfigured: boolean;
   /** µs a timer may be late before the thread is raised. */
   readonly minAutoPriorityDelay: number;
 }
@@ -75,6 +77,7 @@ export function schedPlan(g: Pick<GlobalDefs, 'settings'>): SchedPlan {
     vrrp: threadSched(s, 'vrrp'),
     checker: threadSched(s, 'checker'),
     maxAutoPriority: Math.max(max, 0),
+    maxAutoPriorityConfigured: typeof s.max_auto_priority === 'number',
     minAutoPriorityDelay: delay ?? DEFAULT_MIN_AUTO_PRIORITY_DELAY,
   };
 }
@@ -124,6 +127,10 @@ export class Priorities {
 
   /** Process-wide settings (memory lock, RLIMIT_RTTIME) and the main thread in its role(s). */
   start(mainRole: 'vrrp' | 'checker'): void {
+    if (!this.plan.maxAutoPriorityConfigured)
+      this.deps.log.info(
+        'NOTICE: setting config option max_auto_priority should result in better keepalived performance',
+      );
     this.applyLock();
     this.setThread('main', mainRole, this.deps.ops.gettid());
     this.startAuto();

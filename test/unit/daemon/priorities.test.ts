@@ -102,12 +102,15 @@ describe('schedPlan', () => {
       vrrp: { nice: -5, rtPriority: 40, rlimitRttime: 20000, noSwap: false },
       checker: { nice: 10, rtPriority: undefined, rlimitRttime: undefined, noSwap: true },
       maxAutoPriority: 30,
+      maxAutoPriorityConfigured: true,
       minAutoPriorityDelay: 5000,
     });
   });
 
   it('max_auto_priority -1 or unset is off; the delay defaults to keepalived’s 1 s', () => {
     expect(schedPlan(settings({ max_auto_priority: -1 })).maxAutoPriority).toBe(0);
+    expect(schedPlan(settings({ max_auto_priority: -1 })).maxAutoPriorityConfigured).toBe(true);
+    expect(schedPlan(settings({})).maxAutoPriorityConfigured).toBe(false);
     expect(schedPlan(settings({})).maxAutoPriority).toBe(0);
     expect(schedPlan(settings({})).minAutoPriorityDelay).toBe(DEFAULT_MIN_AUTO_PRIORITY_DELAY);
   });
