@@ -44,6 +44,8 @@ export interface CliOptions {
   /** `-M` alone: keepalived's default pattern; `-MPAT`: that pattern. */
   coreDumpPattern: string | true | undefined;
   signum: string | undefined;
+  /** `--metrics-address HOST:PORT` (keepalived-ts): serve /metrics and /state over HTTP there. */
+  metricsAddress: string | undefined;
   /** `-T/--genhash` (must be first): the arguments after it, for the genhash parser. */
   genhashArgs: string[];
   /** Non-option arguments (keepalived warns "Unexpected argument(s)" and continues). */
@@ -166,6 +168,7 @@ const OPTS: readonly OptDef[] = [
     },
   },
   { long: ['dump-config'], arg: 'none', apply: set('mode', 'dump-config') },
+  { long: ['metrics-address'], arg: 'required', apply: val('metricsAddress') },
   { short: 'v', long: ['version'], arg: 'none', apply: set('mode', 'version') },
   { short: 'h', long: ['help'], arg: 'none', apply: set('mode', 'help') },
 ];
@@ -205,6 +208,7 @@ export function defaultOptions(): CliOptions {
     coreDump: false,
     coreDumpPattern: undefined,
     signum: undefined,
+    metricsAddress: undefined,
     genhashArgs: [],
     stray: [],
   };
@@ -311,6 +315,7 @@ export const USAGE = `Usage: keepalived-ts [OPTION...]
   -t, --config-test[=LOG_FILE] Check the configuration for obvious errors, output to
                                  stderr by default
       --dump-config            Print the resolved configuration model as JSON (keepalived-ts)
+      --metrics-address=H:P    Serve Prometheus /metrics and JSON /state on HOST:PORT (keepalived-ts)
   -T, --genhash                Enter into genhash utility mode (this should be the first option used).
   -v, --version                Display the version number
   -h, --help                   Display this help message

@@ -10,6 +10,7 @@ import {
   stateDocument,
   type VrrpInstanceSnapshot,
 } from '../../../src/daemon/metrics.js';
+import { parseOptions } from '../../../src/daemon/options.js';
 
 const vi1: VrrpInstanceSnapshot = {
   iname: 'VI_1',
@@ -137,6 +138,15 @@ describe('Prometheus registry', () => {
 });
 
 describe('--metrics-address', () => {
+  it('is a daemon option taking a value, in both long forms', () => {
+    for (const argv of [['--metrics-address', '192.0.2.1:9650'], ['--metrics-address=192.0.2.1:9650']]) {
+      const r = parseOptions(argv);
+      expect(r.ok && r.opts.metricsAddress).toBe('192.0.2.1:9650');
+    }
+    expect(parseOptions(['--metrics-address']).ok).toBe(false);
+    const none = parseOptions(['-n']);
+    expect(none.ok && none.opts.metricsAddress).toBeUndefined();
+  });
   it('takes HOST:PORT and [V6]:PORT', () => {
     expect(parseListenAddress('192.0.2.1:9650')).toEqual({ host: '192.0.2.1', port: 9650 });
     expect(parseListenAddress('[fd00::1]:0')).toEqual({ host: 'fd00::1', port: 0 });
