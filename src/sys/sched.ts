@@ -65,7 +65,12 @@ export function setRlimitRttime(usec: number): void {
   );
 }
 
-/** mlockall(MCL_CURRENT | MCL_FUTURE): keeps the whole process in RAM (no swapping). */
+/**
+ * mlockall(MCL_CURRENT | MCL_FUTURE): keeps the whole process in RAM (no swapping).
+ * Caution: with any locked pages V8's heap unmapper later aborts the process ("Check failed: 0 == ret"
+ * in MemoryAllocator::Unmapper) once garbage collection releases memory; seen with MCL_CURRENT alone
+ * and with MCL_ONFAULT too. Only `unlockMemory()` soon after is safe; a daemon should not rely on it.
+ */
 export function lockMemory(): void {
   sys(() => addon().mlockall(k('MCL_CURRENT') | k('MCL_FUTURE')));
 }
