@@ -29,7 +29,7 @@ export interface VrrpInstanceSnapshot {
   readonly state_name: string;
   readonly base_priority: number;
   readonly effective_priority: number;
-  readonly master_addr?: string | undefined;
+  readonly master_addr?: string | null | undefined;
   readonly vipset: boolean;
   readonly vips: readonly string[];
   readonly stats: Readonly<Record<string, number>>;

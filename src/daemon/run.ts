@@ -13,12 +13,14 @@ import { loadConfig } from '../config/load.js';
 import type { KeepalivedConfig } from '../config/model.js';
 import { systemClock } from '../core/clock.js';
 import { Counters } from '../core/counters.js';
+import type { KaError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/log.js';
 import { enterNetns } from '../sys/netns.js';
 import * as sched from '../sys/sched.js';
 import { sendUnixDatagram } from '../sys/unix-dgram.js';
 import { stateName } from '../vrrp/types.js';
 import { LvsHost } from './lvs-host.js';
+import { type LvsSnapshot, type MetricsServer, parseListenAddress, startMetricsServer } from './metrics.js';
 import { NetState } from './netstate.js';
 import { DEFAULT_PIDFILES, writePidFile } from './pidfile.js';
 import { Priorities, type SchedOps, schedPlan, threadNice } from './priorities.js';
@@ -44,6 +46,8 @@ export interface DaemonOptions {
   vrrpOnly?: boolean;
   /** -C: checkers (LVS) only. */
   checkOnly?: boolean;
+  /** `--metrics-address HOST:PORT`: serve /metrics and /state (keepalived-ts only). */
+  metricsAddress?: string;
 }
 
 export const DEFAULT_CONFIG_FILE = '/etc/keepalived/keepalived.conf';
@@ -114,6 +118,28 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   }
 
   const counters = new Counters();
+  // Late-bound: the hosts are created below; a scrape before then sees no instances.
+  let vrrpHost: VrrpHost | undefined;
+  let lvsHost: LvsHost | undefined;
+  let metrics: MetricsServer | undefined;
+  if (opts.metricsAddress !== undefined) {
+    try {
+      metrics = await startMetricsServer(
+        parseListenAddress(opts.metricsAddress),
+        {
+          vrrp: () => vrrpHost?.snapshot() ?? [],
+          lvs: () => lvsHost?.snapshot() as LvsSnapshot | undefined,
+          counters,
+        },
+        log,
+      );
+      log.info(`Serving metrics on ${opts.metricsAddress} (/metrics, /state)`);
+    } catch (e) {
+      log.error({ code: (e as KaError).code }, `${(e as KaError).code}: ${(e as Error).message}`);
+      for (const r of releases) r();
+      return 1;
+    }
+  }
   const net = await NetState.open({ log, counters });
   const scripts = await ScriptResolver.create(config, log);
   const runVrrp = config.vrrpInstances.length > 0 && !opts.checkOnly;
@@ -140,6 +166,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
         onCheckerThread: (tid: number) => priorities.checkerThread(tid),
       })
     : undefined;
+  vrrpHost = vrrp;
+  lvsHost = lvs;
   try {
     await lvs?.start();
   } catch (e) {
@@ -176,6 +204,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
         log.error({ err: e }, 'error while stopping');
       }
       priorities.stop();
+      await metrics?.close();
       net.close();
       for (const r of releases) r();
       log.info('Stopped keepalived-ts');

@@ -6,6 +6,7 @@
  * back out through the transport (codec in src/wire/, raw socket), rtnetlink (VIPs), AF_PACKET
  * (GARP/NA) and the notifier (scripts, FIFO).
  */
+
 import { readFileSync } from 'node:fs';
 import type { AddressSpec, KeepalivedConfig, VrrpInstance as VrrpInstanceCfg } from '../config/model.js';
 import type { Clock } from '../core/clock.js';
@@ -55,6 +56,7 @@ import {
   VRRP_AUTH_PASS,
   type VrrpAdvert,
 } from '../wire/vrrp.js';
+import type { VrrpInstanceSnapshot } from './metrics.js';
 import { linkIsUp, type NetState } from './netstate.js';
 import { planReload, type ReloadPlan } from './reload.js';
 import type { ScriptResolver } from './scripts.js';
@@ -412,7 +414,7 @@ export class VrrpHost {
   }
 
   /** State for JSON output / data dumps. */
-  snapshot(): unknown[] {
+  snapshot(): VrrpInstanceSnapshot[] {
     return this.bound.map((b) => {
       const m = b.inst.machine;
       return {
