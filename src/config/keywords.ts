@@ -176,7 +176,8 @@ export const GLOBAL_DEFS: Table = {
   nftables_ipvs_start_fwmark: INT(1, 4294967295),
   vrrp_iptables: WORDS,
   vrrp_ipsets: WORDS,
-  max_auto_priority: INT(-1, 99),
+  // Bare `max_auto_priority` is the highest SCHED_RR priority (keepalived: sched_get_priority_max).
+  max_auto_priority: { v: (n, c) => (n.args.length === 0 ? 99 : intArg(-1, 99)(n, c)) },
   min_auto_priority_delay: INT(1, 10_000_000),
   lvs_sync_daemon: WORDS,
   lvs_timeouts: WORDS,
