@@ -11,6 +11,8 @@ export interface ApplyOptions {
    * event-loop round trip per operation. 1 = strictly one at a time.
    */
   window?: number;
+  /** Called for each operation the kernel accepted (in completion order). */
+  onApplied?: ((op: IpvsOp) => void) | undefined;
 }
 
 /**
@@ -37,6 +39,7 @@ export async function applyPlan(ops: IpvsOps, plan: readonly IpvsOp[], o: ApplyO
     const p: Promise<void> = ops.apply(op).then(
       () => {
         inFlight.delete(p);
+        o.onApplied?.(op);
       },
       (error: unknown) => {
         inFlight.delete(p);

@@ -331,73 +331,170 @@ export function buildDesired(
   specs: readonly VirtualServerSpec[],
   health: HealthMap,
   prevQuorum: ReadonlyMap<string, boolean> = new Map(),
+  prepared: (vs: VirtualServerSpec) => PreparedVirtualServer = prepareVirtualServer,
 ): DesiredResult {
   const table: IpvsTable = new Map();
   const quorum = new Map<string, boolean>();
   const events: QuorumEvent[] = [];
   const origin = new Map<string, string>();
   for (const vs of specs) {
-    // Liveness and effective weight of each real server.
-    const live: Array<{ rs: RealServerSpec; up: boolean; weight: number }> = [];
-    const seen = new Set<string>();
-    for (const rs of vs.realServers) {
-      const id = `${rs.addr}:${rs.port ?? ''}`;
-      if (seen.has(id)) continue; // keepalived drops a duplicate real server
-      seen.add(id);
-      const h = rs.hasCheckers ? health.get(realServerId(vs, rs)) : undefined;
-      const up = rs.hasCheckers ? (h?.up ?? !(rs.alpha ?? vs.alpha ?? false)) : true;
-      live.push({ rs, up, weight: h?.weight ?? rs.weight });
-    }
-    const sum = live.reduce((s, x) => s + (x.up ? x.weight : 0), 0);
-    const q = vs.quorum ?? 1;
-    const hy = vs.hysteresis ?? 0;
-    const prev = prevQuorum.get(vs.name);
-    let up: boolean;
-    if (prev === undefined) up = sum >= q;
-    else if (prev) up = !(sum < q - hy);
-    else up = sum >= q + hy;
-    quorum.set(vs.name, up);
-    if (prev !== undefined && prev !== up)
-      events.push({ vs: vs.name, kind: up ? 'quorum-up' : 'quorum-down', weightSum: sum });
-
-    for (const seed of seeds(vs)) {
-      const svc = serviceOf(vs, seed);
-      const key = serviceKeyString(svc);
+    const one = buildVirtualServer(vs, health, prevQuorum.get(vs.name), prepared(vs));
+    quorum.set(vs.name, one.quorumUp);
+    if (one.event) events.push(one.event);
+    for (const [key, s] of one.table) {
       if (table.has(key)) bad(vs.name, `service ${key} is also defined by virtual_server ${origin.get(key)}`);
-      const dests: IpvsDest[] = [];
-      const sorryActive = !up && vs.sorryServer !== undefined;
-      for (const { rs, up: rsUp, weight } of live) {
-        const inhibit = rs.inhibitOnFailure ?? vs.inhibitOnFailure ?? false;
-        let w: number | undefined;
-        if (sorryActive)
-          w = inhibit ? 0 : undefined; // quorum lost: the sorry server replaces them
-        else if (rsUp) w = weight;
-        else w = inhibit ? 0 : undefined;
-        if (w === undefined) continue;
-        dests.push({
-          ...destOf(vs, svc, rs.addr, rs.port, rs.lbKind ?? vs.lbKind),
-          weight: w,
-          uThresh: rs.uThreshold ?? 0,
-          lThresh: rs.lThreshold ?? 0,
-        });
-      }
-      if (vs.sorryServer && (sorryActive || vs.sorryServerInhibit)) {
-        const s = vs.sorryServer;
-        const d = {
-          ...destOf(vs, svc, s.addr, s.port, s.lbKind ?? vs.lbKind),
-          weight: sorryActive ? 1 : 0,
-          uThresh: 0,
-          lThresh: 0,
-        };
-        const clash = dests.findIndex((x) => x.addr === d.addr && x.port === d.port);
-        if (clash >= 0) dests.splice(clash, 1);
-        dests.push(d);
-      }
-      table.set(key, { svc, dests });
+      table.set(key, s);
       origin.set(key, vs.name);
     }
   }
   return { table, quorum, events, origin };
+}
+
+export interface VirtualServerResult {
+  /** The kernel services of this virtual server (several for a virtual_server_group). */
+  table: IpvsTable;
+  quorumUp: boolean;
+  /** The quorum transition since `prevUp`, if any. */
+  event?: QuorumEvent | undefined;
+}
+
+type DestBase = Pick<IpvsDest, 'af' | 'addr' | 'port' | 'fwd' | 'tunType' | 'tunPort' | 'tunFlags'>;
+
+/**
+ * What of a virtual server does not depend on health: its kernel services and, per service, each
+ * real server's destination without weight. A destination that cannot be built keeps its error,
+ * thrown only when the destination is wanted (as before preparation existed).
+ */
+export interface PreparedVirtualServer {
+  live: Array<{ rs: RealServerSpec; id: string; inhibit: boolean }>;
+  services: Array<{
+    key: string;
+    svc: IpvsService;
+    rs: Array<DestBase | KaError>;
+    sorry?: DestBase | KaError;
+  }>;
+}
+
+function destBase(
+  vs: VirtualServerSpec,
+  svc: IpvsService,
+  addr: string,
+  port: number | undefined,
+  kind: LbKind,
+): DestBase | KaError {
+  try {
+    return destOf(vs, svc, addr, port, kind);
+  } catch (e) {
+    if (e instanceof KaError) return e;
+    throw e;
+  }
+}
+
+/** Throws KA_ERR_IPVS_BAD_SPEC on an inconsistent service. Reuse only while `vs` is unchanged. */
+export function prepareVirtualServer(vs: VirtualServerSpec): PreparedVirtualServer {
+  const live: PreparedVirtualServer['live'] = [];
+  const seen = new Set<string>();
+  for (const rs of vs.realServers) {
+    const id = `${rs.addr}:${rs.port ?? ''}`;
+    if (seen.has(id)) continue; // keepalived drops a duplicate real server
+    seen.add(id);
+    live.push({ rs, id: realServerId(vs, rs), inhibit: rs.inhibitOnFailure ?? vs.inhibitOnFailure ?? false });
+  }
+  const services: PreparedVirtualServer['services'] = [];
+  const keys = new Set<string>();
+  for (const seed of seeds(vs)) {
+    const svc = serviceOf(vs, seed);
+    const key = serviceKeyString(svc);
+    if (keys.has(key)) bad(vs.name, `service ${key} is also defined by virtual_server ${vs.name}`);
+    keys.add(key);
+    const rs = live.map((x) => destBase(vs, svc, x.rs.addr, x.rs.port, x.rs.lbKind ?? vs.lbKind));
+    const s = vs.sorryServer;
+    services.push({
+      key,
+      svc,
+      rs,
+      ...(s ? { sorry: destBase(vs, svc, s.addr, s.port, s.lbKind ?? vs.lbKind) } : {}),
+    });
+  }
+  return { live, services };
+}
+
+function dest(b: DestBase | KaError, weight: number, uThresh: number, lThresh: number): IpvsDest {
+  if (b instanceof KaError) throw b;
+  return {
+    af: b.af,
+    addr: b.addr,
+    port: b.port,
+    fwd: b.fwd,
+    tunType: b.tunType,
+    tunPort: b.tunPort,
+    tunFlags: b.tunFlags,
+    weight,
+    uThresh,
+    lThresh,
+  };
+}
+
+/**
+ * The desired services of one virtual server: quorum is per virtual server, so a health change
+ * needs only its own virtual server rebuilt. Does not check clashes with other virtual servers
+ * (buildDesired does). `prep` must come from this very `vs`.
+ */
+export function buildVirtualServer(
+  vs: VirtualServerSpec,
+  health: HealthMap,
+  prev: boolean | undefined,
+  prep: PreparedVirtualServer = prepareVirtualServer(vs),
+): VirtualServerResult {
+  const table: IpvsTable = new Map();
+  // Liveness and effective weight of each real server.
+  const n = prep.live.length;
+  const up = new Array<boolean>(n);
+  const weight = new Array<number>(n);
+  let sum = 0;
+  const alpha = vs.alpha ?? false;
+  for (let i = 0; i < n; i++) {
+    const { rs, id } = prep.live[i] as PreparedVirtualServer['live'][number];
+    const h = rs.hasCheckers ? health.get(id) : undefined;
+    const u = rs.hasCheckers ? (h?.up ?? !(rs.alpha ?? alpha)) : true;
+    const w = h?.weight ?? rs.weight;
+    up[i] = u;
+    weight[i] = w;
+    if (u) sum += w;
+  }
+  const q = vs.quorum ?? 1;
+  const hy = vs.hysteresis ?? 0;
+  let quorumUp: boolean;
+  if (prev === undefined) quorumUp = sum >= q;
+  else if (prev) quorumUp = !(sum < q - hy);
+  else quorumUp = sum >= q + hy;
+  const event: QuorumEvent | undefined =
+    prev !== undefined && prev !== quorumUp
+      ? { vs: vs.name, kind: quorumUp ? 'quorum-up' : 'quorum-down', weightSum: sum }
+      : undefined;
+
+  const sorryActive = !quorumUp && vs.sorryServer !== undefined;
+  for (const ps of prep.services) {
+    const dests: IpvsDest[] = [];
+    for (let i = 0; i < n; i++) {
+      const { rs, inhibit } = prep.live[i] as PreparedVirtualServer['live'][number];
+      let w: number | undefined;
+      if (sorryActive)
+        w = inhibit ? 0 : undefined; // quorum lost: the sorry server replaces them
+      else if (up[i]) w = weight[i];
+      else w = inhibit ? 0 : undefined;
+      if (w === undefined) continue;
+      dests.push(dest(ps.rs[i] as DestBase | KaError, w, rs.uThreshold ?? 0, rs.lThreshold ?? 0));
+    }
+    if (ps.sorry && (sorryActive || vs.sorryServerInhibit)) {
+      const d = dest(ps.sorry, sorryActive ? 1 : 0, 0, 0);
+      const clash = dests.findIndex((x) => x.addr === d.addr && x.port === d.port);
+      if (clash >= 0) dests.splice(clash, 1);
+      dests.push(d);
+    }
+    table.set(ps.key, { svc: { ...ps.svc }, dests });
+  }
+  return { table, quorumUp, event };
 }
 
 /** ha_suspend: checks of a VS pause while its address is not configured locally. */

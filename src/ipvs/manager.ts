@@ -4,20 +4,31 @@
  * meanwhile are folded into one more pass). Start programs the table without flushing; reload diffs
  * against the new config (services only the old config named are removed); stop removes what the
  * configuration created, as keepalived does.
+ *
+ * Two kinds of pass. A full pass builds every virtual server, reads the kernel table back, plans and
+ * applies; it runs at start, on reload, on sync() (drift repair) and after any failure. It leaves a
+ * cached view of the services the configuration owns, kept up to date from the operations the
+ * kernel accepted. A health change marks only its virtual server dirty: the incremental pass
+ * rebuilds the dirty virtual servers, plans against the cached view of their services (no read
+ * back) and applies, so its cost is the size of those virtual servers, not of the table. Any failed
+ * operation drops the view and a full pass follows at once.
  */
 
 import type { Logger } from '../core/log.js';
 import { silentLogger } from '../core/log.js';
-import { applyPlan, reconcile } from './apply.js';
+import { applyPlan } from './apply.js';
 import {
   buildDesired,
+  buildVirtualServer,
+  type PreparedVirtualServer,
+  prepareVirtualServer,
   type QuorumEvent,
   type RsHealth,
   realServerId,
   shutdownEvents,
   type VirtualServerSpec,
 } from './desired.js';
-import { ownedKeys, planStop } from './reconcile.js';
+import { applyToTable, copyEntries, ownedKeys, planIpvs, planStop } from './reconcile.js';
 import { describeOp, type IpvsOp, type IpvsOps, type IpvsTable, type IpvsTimeouts } from './types.js';
 
 export interface IpvsManagerOptions {
@@ -30,24 +41,40 @@ export interface IpvsManagerOptions {
   flushOnStop?: boolean | 'VS';
   /** lvs_timeouts, set at start. */
   timeouts?: Partial<IpvsTimeouts> | undefined;
+  /** false: every pass is a full one (the reference the incremental passes are tested against). */
+  incremental?: boolean | undefined;
+}
+
+export interface IpvsManagerStats {
+  fullPasses: number;
+  incrementalPasses: number;
 }
 
 export class IpvsManager {
-  private specs: readonly VirtualServerSpec[];
+  private specs: readonly VirtualServerSpec[] = [];
+  private specByName = new Map<string, VirtualServerSpec>();
+  /** Health id -> name of the virtual server it belongs to. */
+  private rsSpec = new Map<string, string>();
+  /** The health-independent part of each virtual server, built on first use after (re)load. */
+  private prepared = new Map<VirtualServerSpec, PreparedVirtualServer>();
   private readonly health = new Map<string, RsHealth>();
   private quorum = new Map<string, boolean>();
   private owned = new Set<string>();
+  /** The kernel's services that the configuration owns, as last known; undefined = unknown. */
+  private kernel: IpvsTable | undefined;
+  private needFull = true;
+  private readonly dirtySpecs = new Set<string>();
   private running: Promise<void> | undefined;
-  private dirty = false;
   private stopped = false;
   private readonly log: Logger;
+  readonly stats: IpvsManagerStats = { fullPasses: 0, incrementalPasses: 0 };
 
   constructor(
     private readonly ops: IpvsOps,
     specs: readonly VirtualServerSpec[],
     private readonly opts: IpvsManagerOptions = {},
   ) {
-    this.specs = specs;
+    this.setSpecs(specs);
     this.log = opts.log ?? silentLogger;
   }
 
@@ -62,66 +89,155 @@ export class IpvsManager {
   reload(specs: readonly VirtualServerSpec[]): Promise<void> {
     const keep = new Set(specs.flatMap((vs) => vs.realServers.map((rs) => realServerId(vs, rs))));
     for (const id of [...this.health.keys()]) if (!keep.has(id)) this.health.delete(id);
-    this.specs = specs;
+    this.setSpecs(specs);
     return this.sync();
   }
 
-  /** A checker result for `realServerId(vs, rs)`. */
+  /** A checker result for `realServerId(vs, rs)`: reconciles that virtual server only. */
   setHealth(id: string, h: RsHealth): Promise<void> {
     const old = this.health.get(id);
     if (old && old.up === h.up && old.weight === h.weight) return this.running ?? Promise.resolve();
     this.health.set(id, h);
-    return this.sync();
+    const vs = this.rsSpec.get(id);
+    if (vs === undefined) return this.running ?? Promise.resolve(); // no virtual server names it
+    this.dirtySpecs.add(vs);
+    return this.schedule();
   }
 
-  /** Reconciles now, or once more after the pass in progress. */
+  /** A full pass now (or right after the one in progress): reads the kernel back, repairs drift. */
   sync(): Promise<void> {
-    if (this.stopped) return Promise.resolve();
-    if (this.running) {
-      this.dirty = true;
-      return this.running;
+    this.needFull = true;
+    return this.schedule();
+  }
+
+  private setSpecs(specs: readonly VirtualServerSpec[]): void {
+    this.specs = specs;
+    this.specByName = new Map(specs.map((vs) => [vs.name, vs]));
+    this.rsSpec = new Map();
+    this.prepared = new Map();
+    for (const vs of specs) for (const rs of vs.realServers) this.rsSpec.set(realServerId(vs, rs), vs.name);
+  }
+
+  private prep = (vs: VirtualServerSpec): PreparedVirtualServer => {
+    let p = this.prepared.get(vs);
+    if (!p) {
+      p = prepareVirtualServer(vs);
+      this.prepared.set(vs, p);
     }
+    return p;
+  };
+
+  private pending(): boolean {
+    return this.needFull || this.dirtySpecs.size > 0;
+  }
+
+  /** Runs passes until nothing is pending; one run at a time. Rejects with the first failure. */
+  private schedule(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    if (this.running) return this.running;
     this.running = (async () => {
+      let failure: { error: unknown } | undefined;
+      // One microtask later, so the changes given in the same synchronous run share the pass.
+      await Promise.resolve();
       try {
-        do {
-          this.dirty = false;
-          await this.pass();
-        } while (this.dirty && !this.stopped);
+        while (!this.stopped && this.pending()) {
+          const full = this.needFull || this.kernel === undefined || this.opts.incremental === false;
+          const names = [...this.dirtySpecs];
+          this.needFull = false;
+          this.dirtySpecs.clear();
+          try {
+            if (full) await this.fullPass();
+            else await this.incrementalPass(names);
+          } catch (error) {
+            failure ??= { error };
+            this.needFull = true;
+            // After a failed incremental pass a full one follows at once; after a failed full pass,
+            // only if more changes arrived meanwhile (otherwise at the next change).
+            if (full && this.dirtySpecs.size === 0) break;
+          }
+        }
       } finally {
         this.running = undefined;
       }
+      if (failure) throw failure.error;
     })();
     return this.running;
   }
 
-  private async pass(): Promise<void> {
-    const r = buildDesired(this.specs, this.health, this.quorum);
-    this.quorum = r.quorum;
-    for (const e of r.events) {
+  private emit(events: readonly QuorumEvent[]): void {
+    for (const e of events) {
       this.log.info(
         { vs: e.vs, weightSum: e.weightSum },
         `${e.kind === 'quorum-up' ? 'Gained' : 'Lost'} quorum for VS ${e.vs}`,
       );
       this.opts.onQuorum?.(e);
     }
+  }
+
+  private logPlan(plan: readonly IpvsOp[]): void {
+    for (const op of plan) this.log.info({ op: op.kind }, describeOp(op));
+  }
+
+  private async fullPass(): Promise<void> {
+    this.stats.fullPasses++;
+    this.kernel = undefined;
+    const r = buildDesired(this.specs, this.health, this.quorum, this.prep);
+    this.quorum = r.quorum;
+    this.emit(r.events);
     // Owned: everything this run's configurations named (so a reload removes what it dropped).
     const owned = new Set([...this.owned, ...r.table.keys()]);
-    let plan: IpvsOp[];
+    let plan: IpvsOp[] = [];
     try {
-      plan = await reconcile(this.ops, r.table, owned);
+      const actual = await this.ops.readTable();
+      const view = copyEntries(actual, r.table.keys());
+      plan = planIpvs(r.table, actual, owned);
+      await applyPlan(this.ops, plan, { onApplied: (op) => applyToTable(view, op) });
+      this.kernel = view;
     } catch (e) {
       // Part of the plan may have been applied: keep owning all of it, so stop removes it.
       this.owned = owned;
       throw e;
     }
-    for (const op of plan) this.log.info({ op: op.kind }, describeOp(op));
+    this.logPlan(plan);
     // Keys no longer desired were just removed: drop them from ownership.
     this.owned = ownedKeys(r.table);
   }
 
+  private async incrementalPass(names: readonly string[]): Promise<void> {
+    const kernel = this.kernel;
+    if (!kernel) return this.fullPass();
+    this.stats.incrementalPasses++;
+    const desired: IpvsTable = new Map();
+    const actual: IpvsTable = new Map();
+    const events: QuorumEvent[] = [];
+    for (const name of names) {
+      const vs = this.specByName.get(name);
+      if (!vs) continue;
+      const one = buildVirtualServer(vs, this.health, this.quorum.get(name), this.prep(vs));
+      this.quorum.set(name, one.quorumUp);
+      if (one.event) events.push(one.event);
+      for (const [key, s] of one.table) {
+        desired.set(key, s);
+        const k = kernel.get(key);
+        if (k) actual.set(key, k);
+      }
+    }
+    this.emit(events);
+    // The specs did not change since the last full pass, so no owned service leaves `desired`:
+    // the plan has no deletion of a service.
+    const plan = planIpvs(desired, actual, this.owned);
+    try {
+      await applyPlan(this.ops, plan, { onApplied: (op) => applyToTable(kernel, op) });
+    } catch (e) {
+      this.kernel = undefined;
+      throw e;
+    }
+    this.logPlan(plan);
+  }
+
   /** Removes what the configuration created; runs omega's quorum-down notifiers. */
   async stop(): Promise<IpvsOp[]> {
-    await this.running;
+    await this.running?.catch(() => undefined);
     this.stopped = true;
     for (const e of shutdownEvents(this.specs, this.quorum)) this.opts.onQuorum?.(e);
     if (this.opts.flushOnStop === true) {
@@ -131,7 +247,7 @@ export class IpvsManager {
     const actual: IpvsTable = await this.ops.readTable();
     const plan = planStop(actual, this.owned);
     await applyPlan(this.ops, plan);
-    for (const op of plan) this.log.info({ op: op.kind }, describeOp(op));
+    this.logPlan(plan);
     return plan;
   }
 }

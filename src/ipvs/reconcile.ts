@@ -8,7 +8,7 @@
  * is ours: undesired ones (stale after a crash) are removed.
  */
 import { destKeyString, Fwd, type IpvsDest, type IpvsService, serviceKeyString } from '../wire/ipvs.js';
-import type { IpvsOp, IpvsTable } from './types.js';
+import type { DestRef, IpvsOp, IpvsTable } from './types.js';
 
 export function sameService(a: IpvsService, b: IpvsService): boolean {
   return (
@@ -34,7 +34,7 @@ export function sameDest(a: IpvsDest, b: IpvsDest): boolean {
   return a.tunType === b.tunType && a.tunPort === b.tunPort && a.tunFlags === b.tunFlags;
 }
 
-const destKey = (d: IpvsDest): string => `${d.af}/${destKeyString(d)}`;
+const destKey = (d: DestRef): string => `${d.af}/${destKeyString(d)}`;
 const ref = (d: IpvsDest) => ({ af: d.af, addr: d.addr, port: d.port });
 
 /**
@@ -80,3 +80,42 @@ export function planStop(actual: IpvsTable, owned: ReadonlySet<string>): IpvsOp[
 }
 
 export { serviceKeyString };
+
+/**
+ * The effect of an operation the kernel accepted on a copy of its table (the manager's cached view
+ * of the services it owns). Accepted means the kernel's preconditions held, so none is checked here.
+ */
+export function applyToTable(table: IpvsTable, op: IpvsOp): void {
+  const key = serviceKeyString(op.svc);
+  switch (op.kind) {
+    case 'add-service':
+      table.set(key, { svc: { ...op.svc }, dests: [] });
+      return;
+    case 'set-service': {
+      const s = table.get(key);
+      if (s) s.svc = { ...op.svc };
+      return;
+    }
+    case 'del-service':
+      table.delete(key);
+      return;
+    default: {
+      const s = table.get(key);
+      if (!s) return;
+      const k = destKey(op.dest);
+      const i = s.dests.findIndex((d) => destKey(d) === k);
+      if (i >= 0) s.dests.splice(i, 1);
+      if (op.kind !== 'del-dest') s.dests.push({ ...op.dest });
+    }
+  }
+}
+
+/** A deep copy of the entries of `table` named by `keys` (stats dropped). */
+export function copyEntries(table: IpvsTable, keys: Iterable<string>): IpvsTable {
+  const out: IpvsTable = new Map();
+  for (const k of keys) {
+    const s = table.get(k);
+    if (s) out.set(k, { svc: { ...s.svc }, dests: s.dests.map((d) => ({ ...d })) });
+  }
+  return out;
+}
