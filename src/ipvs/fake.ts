@@ -24,11 +24,19 @@ export class FakeIpvs implements IpvsOps {
   readonly services = new Map<string, FakeService>();
   readonly daemons: IpvsDaemon[] = [];
   readonly log: IpvsOp[] = [];
+  /** How many times the table was read back (tests count them). */
+  reads = 0;
+  /**
+   * Test hook: an errno name for an operation makes it refused, the table unchanged, as the kernel
+   * refuses (a failing allocation, a module that cannot load); undefined lets it through.
+   */
+  refuse: ((op: IpvsOp) => string | undefined) | undefined;
   private gen = 0;
   private readonly timeoutValues: IpvsTimeouts = { tcp: 900, tcpFin: 120, udp: 300 };
   constructor(private readonly schedulers: readonly string[] = SCHEDULERS.filter((s) => s !== 'twos')) {}
 
   async readTable(): Promise<IpvsTable> {
+    this.reads++;
     const t: IpvsTable = new Map();
     for (const [k, s] of this.services) {
       t.set(k, {
@@ -57,6 +65,8 @@ export class FakeIpvs implements IpvsOps {
   async apply(op: IpvsOp): Promise<void> {
     const key = serviceKeyString(op.svc);
     const s = this.services.get(key);
+    const refused = this.refuse?.(op);
+    if (refused) throw ipvsKernelError(op, refused);
     switch (op.kind) {
       case 'add-service':
         if (s) throw ipvsKernelError(op, 'EEXIST');

@@ -52,7 +52,6 @@ export interface IpvsManagerStats {
 
 export class IpvsManager {
   private specs: readonly VirtualServerSpec[] = [];
-  private specByName = new Map<string, VirtualServerSpec>();
   /** Health id -> name of the virtual server it belongs to. */
   private rsSpec = new Map<string, string>();
   /** The health-independent part of each virtual server, built on first use after (re)load. */
@@ -112,7 +111,6 @@ export class IpvsManager {
 
   private setSpecs(specs: readonly VirtualServerSpec[]): void {
     this.specs = specs;
-    this.specByName = new Map(specs.map((vs) => [vs.name, vs]));
     this.rsSpec = new Map();
     this.prepared = new Map();
     for (const vs of specs) for (const rs of vs.realServers) this.rsSpec.set(realServerId(vs, rs), vs.name);
@@ -142,12 +140,13 @@ export class IpvsManager {
       try {
         while (!this.stopped && this.pending()) {
           const full = this.needFull || this.kernel === undefined || this.opts.incremental === false;
-          const names = [...this.dirtySpecs];
+          // In configuration order, as a full pass meets them (quorum notifiers keep their order).
+          const dirty = full ? [] : this.specs.filter((vs) => this.dirtySpecs.has(vs.name));
           this.needFull = false;
           this.dirtySpecs.clear();
           try {
             if (full) await this.fullPass();
-            else await this.incrementalPass(names);
+            else await this.incrementalPass(dirty);
           } catch (error) {
             failure ??= { error };
             this.needFull = true;
@@ -203,16 +202,15 @@ export class IpvsManager {
     this.owned = ownedKeys(r.table);
   }
 
-  private async incrementalPass(names: readonly string[]): Promise<void> {
+  private async incrementalPass(specs: readonly VirtualServerSpec[]): Promise<void> {
     const kernel = this.kernel;
     if (!kernel) return this.fullPass();
     this.stats.incrementalPasses++;
     const desired: IpvsTable = new Map();
     const actual: IpvsTable = new Map();
     const events: QuorumEvent[] = [];
-    for (const name of names) {
-      const vs = this.specByName.get(name);
-      if (!vs) continue;
+    for (const vs of specs) {
+      const name = vs.name;
       const one = buildVirtualServer(vs, this.health, this.quorum.get(name), this.prep(vs));
       this.quorum.set(name, one.quorumUp);
       if (one.event) events.push(one.event);

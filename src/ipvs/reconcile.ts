@@ -102,8 +102,8 @@ export function applyToTable(table: IpvsTable, op: IpvsOp): void {
     default: {
       const s = table.get(key);
       if (!s) return;
-      const k = destKey(op.dest);
-      const i = s.dests.findIndex((d) => destKey(d) === k);
+      const x = op.dest;
+      const i = s.dests.findIndex((d) => d.port === x.port && d.addr === x.addr && d.af === x.af);
       if (i >= 0) s.dests.splice(i, 1);
       if (op.kind !== 'del-dest') s.dests.push({ ...op.dest });
     }
