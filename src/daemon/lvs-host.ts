@@ -134,6 +134,11 @@ function systemAddrs(): ReadonlySet<string> {
 
 /** How long after a VRRP transition ha_suspend looks again (VIPs are added after the state change). */
 const HA_SUSPEND_RECHECK_US = 1_000_000;
+/**
+ * Health changes reconcile only their virtual server against the manager's cached view of the
+ * kernel; a full pass this often reads the table back and repairs foreign changes to our services.
+ */
+const IPVS_REPAIR_US = 60_000_000;
 
 export class LvsHost {
   private config: KeepalivedConfig;
@@ -155,6 +160,7 @@ export class LvsHost {
   private syncChain: Promise<void> = Promise.resolve();
   private syncApplied: string | undefined;
   private haTimer: TimerHandle | undefined;
+  private repairTimer: TimerHandle | undefined;
   private stopped = false;
   private readonly log: Logger;
 
@@ -202,6 +208,7 @@ export class LvsHost {
     } catch (e) {
       this.reconcileFailed(e);
     }
+    this.armRepair();
     const local = this.localAddrs();
     for (const v of this.model.vs) {
       v.suspended = checksSuspended(v.spec, local);
@@ -215,6 +222,7 @@ export class LvsHost {
     if (this.stopped) return;
     this.stopped = true;
     this.haTimer?.cancel();
+    this.repairTimer?.cancel();
     await this.checks?.stop();
     await Promise.allSettled([...this.pending]);
     // omega: the down notifiers of every real server still up (quorum_down comes from the manager).
@@ -496,15 +504,23 @@ export class LvsHost {
 
   /**
    * Health changes reach the manager once per event-loop turn: the worker's messages of one turn
-   * become one reconcile (plus at most one more for changes during it) instead of one full pass
-   * (desired table, read, plan) per real server, which at 2,000 servers kept the VRRP thread busy
-   * for tens of seconds after start.
+   * become one pass over the virtual servers they touch (plus at most one more for changes during
+   * it) instead of one pass per real server, which at 2,000 servers kept the VRRP thread busy for
+   * tens of seconds after start.
    */
   private flushHealth(): void {
     const batch = [...this.pendingHealth];
     this.pendingHealth.clear();
     if (this.stopped || !this.manager) return;
     for (const [id, h] of batch) this.track(this.manager.setHealth(id, h));
+  }
+
+  private armRepair(): void {
+    this.repairTimer = this.deps.clock.at(this.deps.clock.now() + IPVS_REPAIR_US, () => {
+      if (this.stopped || !this.manager) return;
+      this.track(this.manager.sync());
+      this.armRepair();
+    });
   }
 
   private notifyRs(v: VsEntry, r: RsEntry, up: boolean): void {

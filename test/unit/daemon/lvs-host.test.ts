@@ -207,6 +207,22 @@ describe('LvsHost: checker results drive the IPVS table', () => {
     expect(await dests(w, '192.0.2.30')).toEqual(['192.0.2.31=1']);
   });
 
+  it('health changes reconcile without reading the table back; a foreign change is repaired within a minute', async () => {
+    await step(w, 0.2);
+    const svc = (await w.ipvs.readTable()).get('tcp 192.0.2.20:80')?.svc;
+    if (!svc) throw new Error('service 192.0.2.20 missing');
+    // someone else removes one of our destinations
+    await w.ipvs.apply({ kind: 'del-dest', svc, dest: { af: 2, addr: '192.0.2.22', port: 80 } });
+    const reads = w.ipvs.reads;
+    w.down.add('192.0.2.11');
+    await step(w, 3.5);
+    expect(w.ipvs.reads).toBe(reads); // (dests() below reads too)
+    expect(await dests(w, '192.0.2.10')).toEqual(['192.0.2.12=2']);
+    expect(await dests(w, '192.0.2.20')).toEqual(['192.0.2.21=3']);
+    await step(w, 60);
+    expect(await dests(w, '192.0.2.20')).toEqual(['192.0.2.21=3', '192.0.2.22=4']);
+  });
+
   it('a failing real server leaves after retry+1 failures, comes back on success, with notify scripts and FIFO lines', async () => {
     await step(w, 0.2); // first round: all up
     w.down.add('192.0.2.11');
