@@ -436,8 +436,9 @@ export class LvsHost {
     return { vs, byCheckId, specs };
   }
 
+  /** Through the manager when there is one: it keeps each virtual server's health-free part built. */
   private desired() {
-    return buildDesired(this.model.specs, this.health, this.quorum);
+    return this.manager?.desired() ?? buildDesired(this.model.specs, this.health, this.quorum);
   }
 
   // ---- checkers ----

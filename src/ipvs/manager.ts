@@ -20,6 +20,7 @@ import { applyPlan } from './apply.js';
 import {
   buildDesired,
   buildVirtualServer,
+  type DesiredResult,
   type PreparedVirtualServer,
   prepareVirtualServer,
   type QuorumEvent,
@@ -107,6 +108,11 @@ export class IpvsManager {
   sync(): Promise<void> {
     this.needFull = true;
     return this.schedule();
+  }
+
+  /** The desired table for the current checker results (no kernel I/O, quorum state unchanged). */
+  desired(): DesiredResult {
+    return buildDesired(this.specs, this.health, this.quorum, this.prep);
   }
 
   private setSpecs(specs: readonly VirtualServerSpec[]): void {
