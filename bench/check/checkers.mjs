@@ -13,7 +13,7 @@
 // that starts BENCH_CHECK_WARMUP s after the daemon's first advert (start-up done, MASTER). Writes bench/results/check.json.
 // Env: BENCH_CHECK_MODES=vm,host  BENCH_CHECK_SECONDS=60  BENCH_CHECK_HOST_SECONDS=120
 //      BENCH_CHECK_WARMUP (s after the first advert; vm 10, host 5)  BENCH_CHECK_GLOBALS (tuned global_defs lines, `;`-separated)
-//      BENCH_CHECK_VARIANTS=default,tuned (also: tuned-flap, 50 real servers down/up every 3 s)
+//      BENCH_CHECK_VARIANTS=default,tuned (also: auto, max_auto_priority 50; tuned-flap, 50 real servers down/up every 3 s)
 //      BENCH_CHECK_KEEP=1 (keep the host job directory: logs, adverts)  BENCH_CHECK_VERBOSE=1 (log heads)
 // Needs root, keepalived, tcpdump, qemu and a Debian kernel for `vm` (the lab installs them).
 import { spawn, spawnSync } from 'node:child_process';
@@ -39,6 +39,8 @@ const TUNED = (env.BENCH_CHECK_GLOBALS ?? 'vrrp_rt_priority 50')
 const VARIANTS = [
   { name: 'default', globals: [] },
   { name: 'tuned', globals: TUNED },
+  // keepalived's own start-up advice: a real-time boost only once timers run late
+  { name: 'auto', globals: ['max_auto_priority 50'] },
   // 50 real servers (one port on every address) going down and up every 3 s
   { name: 'tuned-flap', globals: TUNED, flap: true },
 ].filter((v) => (env.BENCH_CHECK_VARIANTS ?? 'default,tuned').split(',').includes(v.name));

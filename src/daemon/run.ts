@@ -145,7 +145,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const runVrrp = config.vrrpInstances.length > 0 && !opts.checkOnly;
   const runLvs = config.virtualServers.length > 0 && !opts.vrrpOnly;
   // vrrp_* / checker_* scheduling: the main thread is the VRRP side, the checker worker the checker side.
-  const priorities = new Priorities(schedPlan(config.global), {
+  const priorities = new Priorities(schedPlan(config.global, { withVrrp: runVrrp }), {
     ops: schedOps,
     log,
     counters,
@@ -228,7 +228,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
         if (lvs) await lvs.reload(next);
         else if (next.virtualServers.length > 0 && !opts.vrrpOnly)
           log.warn('Reload: virtual_servers added to a daemon started without any; restart to run them');
-        priorities.reload(schedPlan(next.global));
+        priorities.reload(schedPlan(next.global, { withVrrp: vrrp !== undefined }));
         log.info('Reload complete');
       }
       sdNotify('READY=1');

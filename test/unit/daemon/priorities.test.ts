@@ -9,6 +9,7 @@ import { Counters } from '../../../src/core/counters.js';
 import { KaError } from '../../../src/core/errors.js';
 import { silentLogger } from '../../../src/core/log.js';
 import {
+  CHECKER_DEFAULT_NICE,
   DEFAULT_MIN_AUTO_PRIORITY_DELAY,
   DEFAULT_RLIMIT_RTTIME,
   Priorities,
@@ -105,6 +106,19 @@ describe('schedPlan', () => {
       maxAutoPriorityConfigured: true,
       minAutoPriorityDelay: 5000,
     });
+  });
+
+  it('with VRRP in the process, the checker worker defaults to nice 5 unless checker_priority / checker_rt_priority is set', () => {
+    expect(schedPlan(settings({}), { withVrrp: true }).checker.nice).toBe(CHECKER_DEFAULT_NICE);
+    expect(CHECKER_DEFAULT_NICE).toBe(5);
+    expect(schedPlan(settings({}), { withVrrp: false }).checker.nice).toBeUndefined();
+    expect(schedPlan(settings({})).checker.nice).toBeUndefined();
+    expect(schedPlan(settings({ checker_priority: 0 }), { withVrrp: true }).checker.nice).toBe(0);
+    expect(schedPlan(settings({ checker_priority: -3 }), { withVrrp: true }).checker.nice).toBe(-3);
+    const rt = schedPlan(settings({ checker_rt_priority: 20 }), { withVrrp: true }).checker;
+    expect(rt).toMatchObject({ nice: undefined, rtPriority: 20 });
+    // the main (VRRP) thread is never given a default
+    expect(schedPlan(settings({}), { withVrrp: true }).vrrp.nice).toBeUndefined();
   });
 
   it('max_auto_priority -1 or unset is off; the delay defaults to keepalived’s 1 s', () => {
