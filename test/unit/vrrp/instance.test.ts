@@ -257,7 +257,11 @@ describe('VrrpInstance runtime', () => {
       at: (at, fn) => {
         const e = { at, fn, off: false };
         timers.push(e);
-        return { cancel: () => void (e.off = true) };
+        return {
+          cancel: () => {
+            e.off = true;
+          },
+        };
       },
     };
     const turn = () => {
