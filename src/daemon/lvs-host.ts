@@ -136,7 +136,8 @@ function systemAddrs(): ReadonlySet<string> {
 const HA_SUSPEND_RECHECK_US = 1_000_000;
 /**
  * Health changes reconcile only their virtual server against the manager's cached view of the
- * kernel; a full pass this often reads the table back and repairs foreign changes to our services.
+ * kernel; a repair pass this often reads the table back and repairs foreign changes to our services
+ * (in chunks of a few virtual servers, yielding between them: IpvsManager.repair).
  */
 const IPVS_REPAIR_US = 60_000_000;
 
@@ -519,7 +520,7 @@ export class LvsHost {
   private armRepair(): void {
     this.repairTimer = this.deps.clock.at(this.deps.clock.now() + IPVS_REPAIR_US, () => {
       if (this.stopped || !this.manager) return;
-      this.track(this.manager.sync());
+      this.track(this.manager.repair());
       this.armRepair();
     });
   }

@@ -49,7 +49,11 @@ export interface IpvsManagerOptions {
 export interface IpvsManagerStats {
   fullPasses: number;
   incrementalPasses: number;
+  repairPasses: number;
 }
+
+/** Virtual servers reconciled between two event-loop turns by a repair pass. */
+const REPAIR_CHUNK = 8;
 
 export class IpvsManager {
   private specs: readonly VirtualServerSpec[] = [];
@@ -67,7 +71,8 @@ export class IpvsManager {
   private running: Promise<void> | undefined;
   private stopped = false;
   private readonly log: Logger;
-  readonly stats: IpvsManagerStats = { fullPasses: 0, incrementalPasses: 0 };
+  readonly stats: IpvsManagerStats = { fullPasses: 0, incrementalPasses: 0, repairPasses: 0 };
+  private needRepair = false;
 
   constructor(
     private readonly ops: IpvsOps,
@@ -104,6 +109,18 @@ export class IpvsManager {
     return this.schedule();
   }
 
+  /**
+   * Periodic drift repair that never holds the thread for long: reads the kernel back, takes it as
+   * the view of our services, then reconciles the virtual servers a few at a time, yielding to the
+   * event loop between chunks (VRRP timers run in between). A full pass plans the whole table in one
+   * synchronous step: ~4 ms at 2,000 destinations on real CPU, ~200 ms in the emulated test VM.
+   * Without a view (start, after an error) it is a full pass.
+   */
+  repair(): Promise<void> {
+    this.needRepair = true;
+    return this.schedule();
+  }
+
   /** A full pass now (or right after the one in progress): reads the kernel back, repairs drift. */
   sync(): Promise<void> {
     this.needFull = true;
@@ -132,7 +149,7 @@ export class IpvsManager {
   };
 
   private pending(): boolean {
-    return this.needFull || this.dirtySpecs.size > 0;
+    return this.needFull || this.needRepair || this.dirtySpecs.size > 0;
   }
 
   /** Runs passes until nothing is pending; one run at a time. Rejects with the first failure. */
@@ -150,8 +167,11 @@ export class IpvsManager {
           const dirty = full ? [] : this.specs.filter((vs) => this.dirtySpecs.has(vs.name));
           this.needFull = false;
           this.dirtySpecs.clear();
+          const repair = !full && this.needRepair && dirty.length === 0;
+          if (full || repair) this.needRepair = false;
           try {
             if (full) await this.fullPass();
+            else if (repair) await this.repairPass();
             else await this.incrementalPass(dirty);
           } catch (error) {
             failure ??= { error };
@@ -206,6 +226,22 @@ export class IpvsManager {
     this.logPlan(plan);
     // Keys no longer desired were just removed: drop them from ownership.
     this.owned = ownedKeys(r.table);
+  }
+
+  /** See repair(): the kernel read back becomes the view, then incremental passes in chunks. */
+  private async repairPass(): Promise<void> {
+    const view = this.kernel;
+    if (!view) return this.fullPass();
+    this.stats.repairPasses++;
+    const actual = await this.ops.readTable();
+    const owned = [...view.keys()];
+    const fresh = copyEntries(actual, owned);
+    this.kernel = fresh;
+    for (let i = 0; i < this.specs.length; i += REPAIR_CHUNK) {
+      if (this.stopped || this.kernel !== fresh) return; // stopped, or a failure dropped the view
+      await this.incrementalPass(this.specs.slice(i, i + REPAIR_CHUNK));
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
   }
 
   private async incrementalPass(specs: readonly VirtualServerSpec[]): Promise<void> {

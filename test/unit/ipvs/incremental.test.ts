@@ -248,10 +248,11 @@ describe('IpvsManager: incremental passes against full passes', () => {
             } else if (step.kind === 'refuse') {
               for (const s of both) s.k.refuse = REFUSALS[step.which];
             } else {
-              // Drift is repaired by a full pass (the daemon runs one periodically).
+              // Drift is repaired by the daemon's periodic repair pass: chunked incremental passes
+              // against the table read back (the reference, incremental: false, runs a full pass).
               for (const s of both) {
                 await drift(s.k, rsAddr(step.rs), step.weight);
-                await settle(s, s.m.sync());
+                await settle(s, s.m.repair());
               }
             }
             if (inc.m.stats.fullPasses + inc.m.stats.incrementalPasses !== passes)
@@ -342,7 +343,7 @@ describe('IpvsManager: one real server changes', () => {
       'set-dest 192.0.2.2',
     ]);
     expect(k.reads).toBe(1);
-    expect(m.stats).toEqual({ fullPasses: 1, incrementalPasses: 3 });
+    expect(m.stats).toEqual({ fullPasses: 1, incrementalPasses: 3, repairPasses: 0 });
     // an unknown real server changes nothing
     mark = k.log.length;
     await m.setHealth('vs9|203.0.113.9:80', { up: false });
@@ -445,11 +446,42 @@ describe('IpvsManager: a drifted kernel', () => {
       code: 'KA_ERR_IPVS_KERNEL',
       details: expect.objectContaining({ errno: 'ENOENT' }),
     });
-    expect(m.stats).toEqual({ fullPasses: 2, incrementalPasses: 1 });
+    expect(m.stats).toEqual({ fullPasses: 2, incrementalPasses: 1, repairPasses: 0 });
     const now = (await k.readTable()).get('tcp 192.0.2.1:80')?.dests.find((d) => d.addr === rs.addr);
     expect(now?.weight).toBe(0);
     await m.setHealth(realServerId(a, rs), { up: true });
     expect(await tableText(k)).toEqual(want);
-    expect(m.stats).toEqual({ fullPasses: 2, incrementalPasses: 2 });
+    expect(m.stats).toEqual({ fullPasses: 2, incrementalPasses: 2, repairPasses: 0 });
+  });
+});
+
+describe('repair pass', () => {
+  it('reads the table once, repairs foreign changes, and yields to the event loop between chunks of virtual servers', async () => {
+    const specs = Array.from({ length: 20 }, (_, i) => bigVs(i + 1, 3));
+    const k = new FakeIpvs();
+    const m = new IpvsManager(k, specs);
+    await m.start();
+    const svc = (await k.readTable()).get('tcp 192.0.2.3:80')?.svc;
+    if (!svc) throw new Error('service 192.0.2.3 missing');
+    const [d] = (await k.readTable()).get('tcp 192.0.2.3:80')?.dests ?? [];
+    if (!d) throw new Error('no destination');
+    await k.apply({ kind: 'del-dest', svc, dest: d });
+    const reads = k.reads;
+    let turns = 0;
+    let done = false;
+    const tick = (): void => {
+      if (done) return;
+      turns++;
+      setImmediate(tick);
+    };
+    setImmediate(tick);
+    await m.repair();
+    done = true;
+    expect(k.reads - reads).toBe(1);
+    expect(m.stats.repairPasses).toBe(1);
+    // 20 virtual servers in chunks of 8: the event loop ran between the chunks
+    expect(turns).toBeGreaterThanOrEqual(2);
+    expect((await k.readTable()).get('tcp 192.0.2.3:80')?.dests).toContainEqual(d);
+    await m.stop();
   });
 });
