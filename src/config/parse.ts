@@ -241,35 +241,19 @@ function closeToken(pos: SrcPos): LineToken {
 export function parseLines(lines: readonly PpLine[], diags: DiagnosticSink): AstNode[] {
   const lexer = new LineLexer(lines, diags);
   const nodes: AstNode[] = [];
+  const syntax = (message: string) =>
+    diags.add('KA_ERR_CONF_SYNTAX', 'error', KaClass.GeneralError, undefined, '', message, 'balanced blocks');
   while (lexer.hasMore()) {
     const parser = new nearley.Parser(compiled, { lexer: lexer as unknown as nearleyTypes.Lexer });
     try {
       parser.feed('');
     } catch (e) {
       // The line lexer only yields balanced input the grammar accepts; keep a typed diagnostic anyway.
-      diags.add(
-        'KA_ERR_CONF_SYNTAX',
-        'error',
-        KaClass.GeneralError,
-        undefined,
-        '',
-        `cannot parse block structure: ${String((e as Error).message).split('\n')[0]}`,
-        'balanced blocks',
-      );
+      syntax(`cannot parse block structure: ${String((e as Error).message).split('\n')[0]}`);
       return [];
     }
     const results = parser.results as (Cons | null)[];
-    if (results.length !== 1) {
-      diags.add(
-        'KA_ERR_CONF_SYNTAX',
-        'error',
-        KaClass.GeneralError,
-        undefined,
-        '',
-        results.length === 0 ? 'incomplete input' : 'ambiguous block structure',
-        'balanced blocks',
-      );
-    }
+    if (results.length !== 1) syntax(results.length === 0 ? 'incomplete input' : 'ambiguous block structure');
     for (const n of toArray(results[0] ?? null)) nodes.push(n);
   }
   return nodes;
