@@ -4,8 +4,6 @@
  * every advert is a whole valid packet (IP header checksum, VRRP checksum, TTL 255), that the IP id
  * advances by one per advert as keepalived's does, and that nothing else changes between adverts.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { inNetns } from '../../../src/sys/netns.js';
 import { type RawMessage, RawSocket } from '../../../src/sys/raw-socket.js';
@@ -49,17 +47,7 @@ describeIf('adverts of a running keepalived-ts on the wire', needLab, () => {
     });
     d = topo.node('d');
     x = topo.node('x');
-    const dir = join(topo.dir, 'd-daemon');
-    mkdirSync(dir, { recursive: true });
-    const conf = join(dir, 'keepalived.conf');
-    writeFileSync(conf, CONFIG);
-    d.spawn(
-      [
-        ...keepalivedTsCommand(),
-        ...['-n', '-l', '-D', '-f', conf, '-p', join(dir, 'p'), '-r', join(dir, 'r'), '-c', join(dir, 'c')],
-      ],
-      { name: 'keepalived-ts', cwd: dir },
-    );
+    d.startDaemon({ command: keepalivedTsCommand(), config: CONFIG, name: 'keepalived-ts' });
     await waitForHolders([d, x], VIP, ['d'], 15_000);
   });
 
