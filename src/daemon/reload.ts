@@ -22,6 +22,8 @@ export interface KeptInstance {
   readonly vipsRemoved: readonly AddressSpec[];
   /** Settings that differ and that the kept instance picks up (see VrrpHost.reload). */
   readonly changed: readonly string[];
+  /** virtual_routes or virtual_rules differ (re-installed when the instance holds its VIPs). */
+  readonly routesChanged: boolean;
   /** Settings that differ and that a kept instance does not pick up without a restart. */
   readonly unapplied: readonly string[];
 }
@@ -58,6 +60,11 @@ const APPLIED = [
   'authentication',
   'unicastPeers',
   'tracking',
+  // the rest of what the state machine reads (machineConfigOf in vrrp-host.ts)
+  'garp',
+  'downTimerAdverts',
+  'lowerPrioNoAdvert',
+  'higherPrioSendAdvert',
 ] as const satisfies readonly (keyof VrrpInstance)[];
 
 /** Settings that would need other sockets, links or group wiring: reported, applied at restart. */
@@ -90,6 +97,9 @@ export function planReload(old: KeepalivedConfig, next: KeepalivedConfig): Reloa
       vipsAdded: [...after].filter(([key]) => !before.has(key)).map(([, v]) => v),
       vipsRemoved: [...before].filter(([key]) => !after.has(key)).map(([, v]) => v),
       changed: APPLIED.filter((f) => stable(o[f]) !== stable(c[f])),
+      routesChanged:
+        stable(o.virtualRoutes) !== stable(c.virtualRoutes) ||
+        stable(o.virtualRules) !== stable(c.virtualRules),
       unapplied: [
         ...UNAPPLIED.filter((f) => stable(o[f]) !== stable(c[f])),
         ...(usesAh(o) !== usesAh(c) ? ['authentication (AH)'] : []),

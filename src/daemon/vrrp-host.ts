@@ -307,11 +307,12 @@ export class VrrpHost {
       const c = k.next;
       const family = b.family;
       const advertAddrs = advertAddrsOf(c, family);
-      const applies = k.unapplied.length === 0 || !k.unapplied.includes('authentication (AH)');
+      const applies = !k.unapplied.includes('authentication (AH)');
       let mc: MachineConfig | undefined;
       if (applies && k.changed.length > 0) {
         try {
-          mc = machineConfigOf(c, family, b.src);
+          // The sync-group wiring is not rebuilt by a reload (reported as unapplied): keep the old flag.
+          mc = { ...machineConfigOf(c, family, b.src), syncGroup: k.old.syncGroup !== undefined };
         } catch (e) {
           this.counters.inc('vrrp.instance_errors');
           this.log.error(
@@ -320,7 +321,10 @@ export class VrrpHost {
           );
         }
       }
+      const routesHeld = k.routesChanged && b.inst.machine.vipsSet;
+      if (routesHeld) await Promise.all([this.setRoutes(b, false), this.setRules(b, false)]);
       b.cfg = c;
+      if (routesHeld) await Promise.all([this.setRoutes(b, true), this.setRules(b, true)]);
       b.vips = [...c.virtualIpaddress, ...c.virtualIpaddressExcluded];
       b.template.addresses.splice(0, b.template.addresses.length, ...advertAddrs);
       b.encoded.clear();
@@ -375,6 +379,8 @@ export class VrrpHost {
     for (const { b, mc, template } of reconfigured) {
       const t = b.tracking?.result;
       b.inst.reconfigure(mc, template, t ? t.effectivePriority : mc.priority);
+      // adverts encoded while the reload awaited (old template, old settings) must not be reused
+      b.encoded.clear();
       const down = t !== undefined && (t.fault || t.initPending);
       if (down && !b.inst.machine.faulted) b.inst.fault();
       else if (!down && b.inst.machine.faulted) b.inst.unfault();

@@ -178,6 +178,18 @@ describe('reload plan: applied and unapplied changes', () => {
     );
     const k2 = planReload(a, c).kept[0]!;
     expect(k2.unapplied).toEqual(['useVmac', 'authentication (AH)']);
-    expect(planReload(a, a).kept[0]).toMatchObject({ changed: [], unapplied: [] });
+    expect(planReload(a, a).kept[0]).toMatchObject({ changed: [], unapplied: [], routesChanged: false });
+  });
+
+  it('GARP timing and advert options are applied too; changed virtual_routes are flagged for re-install', () => {
+    const a = conf('a', '  priority 100');
+    const b = conf(
+      'b',
+      '  priority 100\n  garp_master_delay 2\n  lower_prio_no_advert\n  virtual_routes {\n    198.51.100.0/24 via 192.0.2.254\n  }',
+    );
+    const k = planReload(a, b).kept[0]!;
+    expect(k.changed).toEqual(['garp', 'lowerPrioNoAdvert']);
+    expect(k.routesChanged).toBe(true);
+    expect(k.unapplied).toEqual([]);
   });
 });
