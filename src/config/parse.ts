@@ -250,7 +250,7 @@ export function parseLines(lines: readonly PpLine[], diags: DiagnosticSink): Ast
     } catch (e) {
       // The line lexer only yields balanced input the grammar accepts; keep a typed diagnostic anyway.
       syntax(`cannot parse block structure: ${String((e as Error).message).split('\n')[0]}`);
-      return [];
+      return nodes;
     }
     const results = parser.results as (Cons | null)[];
     if (results.length !== 1) syntax(results.length === 0 ? 'incomplete input' : 'ambiguous block structure');

@@ -269,9 +269,14 @@ export class LvsHost {
       if (keep.has(id)) continue;
       this.checks.remove(id);
       this.health.delete(r.healthId);
+      this.pendingHealth.delete(r.healthId);
     }
     const live = new Set(next.specs.flatMap((s) => s.realServers.map((rs) => realServerId(s, rs))));
-    for (const id of [...this.health.keys()]) if (!live.has(id)) this.health.delete(id);
+    for (const id of [...this.health.keys()])
+      if (!live.has(id)) {
+        this.health.delete(id);
+        this.pendingHealth.delete(id);
+      }
     this.model = next;
     await this.reopenFifos(config);
     const local = this.localAddrs();
@@ -342,7 +347,6 @@ export class LvsHost {
     };
   }
 
-  /** Global LVS keywords this host does not apply: said once at start rather than ignored silently. */
   // ---- model ----
 
   /** The IPVS specs of the configuration; a virtual server that cannot be built is left out (logged). */

@@ -116,12 +116,20 @@ const RX_PREFIX = 'vrrp.rx.';
 /** A registry whose collectors read `src` at each scrape. */
 export function createRegistry(src: MetricsSources): Registry {
   const registry = new Registry();
-  const vrrp = () => src.vrrp?.() ?? [];
+  // One snapshot of each host per scrape, shared by the collectors (LvsHost.snapshot builds the
+  // desired table): prom-client runs the collectors in registration order, this one first.
+  let scrape: { vrrp: readonly VrrpInstanceSnapshot[]; lvs: LvsSnapshot | undefined } | undefined;
+  const take = () => {
+    scrape ??= { vrrp: src.vrrp?.() ?? [], lvs: src.lvs?.() };
+    return scrape;
+  };
+  const vrrp = () => take().vrrp;
   new Gauge({
     name: 'keepalived_up',
     help: 'The daemon is running (always 1 when scraped)',
     registers: [registry],
     collect() {
+      scrape = undefined; // a new scrape starts here
       this.set(1);
     },
   });
@@ -195,7 +203,7 @@ export function createRegistry(src: MetricsSources): Registry {
     },
   });
   const realServers = () =>
-    (src.lvs?.()?.virtualServers ?? []).flatMap((vs) =>
+    (take().lvs?.virtualServers ?? []).flatMap((vs) =>
       vs.realServers.map((rs) => ({
         labels: {
           virtual_server: vs.name,
@@ -226,12 +234,12 @@ export function createRegistry(src: MetricsSources): Registry {
   });
   new Gauge({
     name: 'keepalived_ts_lvs_quorum_up',
-    help: 'Whether a virtual server has its quorum of real servers (1) or not (0); absent without checkers',
+    help: 'Whether a virtual server has its quorum of real servers (1) or not (0); absent before its first quorum decision',
     labelNames: ['virtual_server'],
     registers: [registry],
     collect() {
       this.reset();
-      for (const vs of src.lvs?.()?.virtualServers ?? [])
+      for (const vs of take().lvs?.virtualServers ?? [])
         if (vs.quorumUp !== null) this.set({ virtual_server: vs.name }, vs.quorumUp ? 1 : 0);
     },
   });

@@ -238,7 +238,8 @@ export class IpvsManager {
     const fresh = copyEntries(actual, owned);
     this.kernel = fresh;
     for (let i = 0; i < this.specs.length; i += REPAIR_CHUNK) {
-      if (this.stopped || this.kernel !== fresh) return; // stopped, or a failure dropped the view
+      // stopped, or a reload (new specs) asked for a full pass meanwhile: the view no longer fits
+      if (this.stopped || this.needFull) return;
       await this.incrementalPass(this.specs.slice(i, i + REPAIR_CHUNK));
       await new Promise<void>((resolve) => setImmediate(resolve));
     }

@@ -135,7 +135,6 @@ describeIf(
           `${p.loImpl}-lo`,
         );
         await waitForHolders([p.hi, p.lo], p.vip, [p.hi.name, p.lo.name], 20_000);
-        // Both keep advertising: neither accepted the other's adverts as a reason to step down.
         // Longer than a Master_Down_Interval: neither accepted the other's adverts as a reason to step
         // down. (keepalived as master restarts its advert timer on every packet it handles, even a
         // rejected one, so it may fall silent here: only the VIPs are compared.)

@@ -203,7 +203,7 @@ describe('parameter expansion limits', () => {
     const d = r.diags.find((x) => x.code === 'KA_ERR_CONF_LINE_TOO_LONG');
     expect(d?.pos).toMatchObject({ line: 33 });
     expect(d?.severity).toBe('error');
-    expect(r.text).not.toContain(expect.stringMatching(/^router_id x/));
+    expect(r.text.some((t) => /^router_id x/.test(t))).toBe(false);
   });
 
   it('stops a multi-line parameter that multiplies into too many lines', () => {

@@ -137,6 +137,28 @@ describe('Prometheus registry', () => {
   });
 });
 
+describe('scrape cost', () => {
+  it('takes one snapshot of each host per scrape, whatever the number of collectors', async () => {
+    let lvsCalls = 0;
+    let vrrpCalls = 0;
+    const reg = createRegistry({
+      vrrp: () => {
+        vrrpCalls++;
+        return [vi1];
+      },
+      lvs: () => {
+        lvsCalls++;
+        return lvs;
+      },
+      counters: new Counters(),
+    });
+    await reg.metrics();
+    expect([vrrpCalls, lvsCalls]).toEqual([1, 1]);
+    await reg.metrics();
+    expect([vrrpCalls, lvsCalls]).toEqual([2, 2]);
+  });
+});
+
 describe('--metrics-address', () => {
   it('is a daemon option taking a value, in both long forms', () => {
     for (const argv of [['--metrics-address', '192.0.2.1:9650'], ['--metrics-address=192.0.2.1:9650']]) {
