@@ -108,6 +108,8 @@ interface ThreadState {
   nice: number | undefined;
   origNice: number | undefined;
   rt: number;
+  /** `rt` was reached by max_auto_priority (not asked for by the configuration). */
+  autoRaised: boolean;
 }
 
 /**
@@ -175,7 +177,8 @@ export class Priorities {
 
   private setThread(key: 'main' | 'worker', role: 'vrrp' | 'checker', tid: number): void {
     const prev = this.threads.get(key);
-    const state = prev?.tid === tid ? prev.state : { nice: undefined, origNice: undefined, rt: 0 };
+    const state =
+      prev?.tid === tid ? prev.state : { nice: undefined, origNice: undefined, rt: 0, autoRaised: false };
     this.threads.set(key, { role, tid, state });
     this.applyThread(role, tid, state);
     this.applyRlimit();
@@ -184,9 +187,14 @@ export class Priorities {
   private applyThread(role: 'vrrp' | 'checker', tid: number, st: ThreadState): void {
     const want = this.plan[role];
     const rt = want.rtPriority ?? 0;
-    // A priority reached by max_auto_priority is kept while the ceiling still allows it (keepalived).
-    const keepAuto = rt < st.rt && st.rt <= this.plan.maxAutoPriority;
-    if (rt !== st.rt && !keepAuto && this.call({ call: 'realtime', tid, priority: rt })) st.rt = rt;
+    // A priority reached by max_auto_priority is kept while the ceiling still allows it (keepalived);
+    // one the configuration asked for follows the configuration.
+    const keepAuto = st.autoRaised && rt < st.rt && st.rt <= this.plan.maxAutoPriority;
+    if (rt === st.rt) st.autoRaised = false;
+    else if (!keepAuto && this.call({ call: 'realtime', tid, priority: rt })) {
+      st.rt = rt;
+      st.autoRaised = false;
+    }
     // keepalived: a real-time thread keeps its nice value; otherwise *_priority, or back to the original.
     if (st.rt === 0) {
       const nice = want.nice ?? st.origNice;
@@ -244,6 +252,7 @@ export class Priorities {
       raise: (priority) => {
         if (!this.call({ call: 'realtime', tid: t.tid, priority })) return false;
         t.state.rt = priority;
+        t.state.autoRaised = true;
         this.applyRlimit();
         return true;
       },

@@ -233,6 +233,49 @@ describe('max_auto_priority', () => {
     expect(w.calls).toEqual([]);
   });
 
+  it('a reload lowering a configured vrrp_rt_priority under the ceiling applies it (nothing was auto-raised)', () => {
+    const w = make({ vrrp_rt_priority: 20, max_auto_priority: 30 });
+    w.p.start('vrrp');
+    expect(w.calls).toEqual([`rt(${MAIN},20)`, `rlimit(${DEFAULT_RLIMIT_RTTIME})`]);
+    w.calls.length = 0;
+    w.p.reload(schedPlan(settings({ vrrp_rt_priority: 10, max_auto_priority: 30 })));
+    expect(w.calls).toEqual([`rt(${MAIN},10)`]);
+  });
+
+  it('an auto-raised priority is kept under the ceiling even when the configured one is lowered; a configured one that equals it is configured from then on', () => {
+    const w = make({ vrrp_rt_priority: 5, max_auto_priority: 10, min_auto_priority_delay: 1000 });
+    w.p.start('vrrp');
+    w.clock.fire(2000);
+    w.clock.fire(2000);
+    expect(w.calls).toEqual([
+      `rt(${MAIN},5)`,
+      `rlimit(${DEFAULT_RLIMIT_RTTIME})`,
+      `rt(${MAIN},6)`,
+      `rt(${MAIN},7)`,
+    ]);
+    w.calls.length = 0;
+    // lowered configuration: 7 was reached automatically and the ceiling still allows it
+    w.p.reload(schedPlan(settings({ vrrp_rt_priority: 3, max_auto_priority: 10 })));
+    expect(w.calls).toEqual([]);
+    // the ceiling drops below what was reached: back to the configured priority
+    w.p.reload(
+      schedPlan(settings({ vrrp_rt_priority: 3, max_auto_priority: 6, min_auto_priority_delay: 1000 })),
+    );
+    expect(w.calls).toEqual([`rt(${MAIN},3)`]);
+    w.calls.length = 0;
+    // raised again, then the configuration asks for exactly that level: it is configured now,
+    // so lowering the configuration afterwards is applied
+    w.clock.fire(2000);
+    expect(w.calls).toEqual([`rt(${MAIN},4)`]);
+    w.calls.length = 0;
+    w.p.reload(
+      schedPlan(settings({ vrrp_rt_priority: 4, max_auto_priority: 6, min_auto_priority_delay: 1000 })),
+    );
+    expect(w.calls).toEqual([]);
+    w.p.reload(schedPlan(settings({ vrrp_rt_priority: 2, max_auto_priority: 6 })));
+    expect(w.calls).toEqual([`rt(${MAIN},2)`]);
+  });
+
   it('off: no watchdog timer', () => {
     const w = make({ vrrp_priority: 1 });
     w.p.start('vrrp');
