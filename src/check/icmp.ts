@@ -5,12 +5,16 @@
  * echo id (unique among the attempts on that socket) and sequence; the socket closes when its last
  * attempt ends. A reply counts when it comes from the target with our id and sequence;
  * destination-unreachable errors quoting our echo fail the attempt at once. runRaw returns null when
- * no raw socket can be opened (the caller falls back to ping(8)).
+ * no raw socket can be opened (the caller falls back to ping(8)); a refusal that holds for the whole
+ * family (no privilege, no addon, family unsupported) is remembered, so later attempts of that family
+ * go straight to the fallback.
  */
 import { randomInt } from 'node:crypto';
 import net from 'node:net';
-import { KaError } from '../core/errors.js';
-import { RawSocket } from '../sys/raw-socket.js';
+import { Counters } from '../core/counters.js';
+import { isKaError, KaError } from '../core/errors.js';
+import { SysError, SysErrors } from '../sys/errors.js';
+import { RawSocket, type RawSocketOptions } from '../sys/raw-socket.js';
 import { internetChecksum } from '../wire/checksum.js';
 import { abortError, attemptSignal, fail, target } from './common.js';
 import type { CheckResult, PingCheckSpec } from './types.js';
@@ -28,24 +32,15 @@ export function encodeEcho(v6: boolean, id: number, seq: number): Buffer {
   return b;
 }
 
-/** What a received datagram means for the echo (id, seq): reply, unreachable, or not ours. */
-export function classifyIcmp(
-  v6: boolean,
-  data: Buffer,
-  id: number,
-  seq: number,
-): 'reply' | 'unreachable' | 'ignore' {
-  const e = echoOf(v6, data);
-  if (!e || e.id !== id) return 'ignore';
-  if (e.kind === 'reply') return e.seq === seq ? 'reply' : 'ignore';
-  return 'unreachable';
+/** An echo a received datagram answers (reply) or quotes (destination unreachable). */
+export interface IcmpEcho {
+  readonly kind: 'reply' | 'unreachable';
+  readonly id: number;
+  readonly seq: number;
 }
 
-/** The echo a received datagram answers or quotes: reply or unreachable, with its id and seq. */
-export function echoOf(
-  v6: boolean,
-  data: Buffer,
-): { kind: 'reply' | 'unreachable'; id: number; seq: number } | null {
+/** The echo a received datagram answers or quotes; null when it is neither. */
+export function echoOf(v6: boolean, data: Buffer): IcmpEcho | null {
   let icmp = data;
   if (!v6) {
     if (data.length < 20) return null;
@@ -66,125 +61,223 @@ export function echoOf(
   return null;
 }
 
-interface Waiter {
-  readonly target: string;
+/** The echo an attempt sent: its id, sequence and target address. */
+export interface SentEcho {
+  readonly id: number;
   readonly seq: number;
+  readonly target: string;
+}
+
+const unscoped = (a: string): string => a.split('%')[0]!;
+
+/**
+ * What a received echo (from echoOf) coming from `from` means for the echo `sent`: a reply must carry
+ * its id and sequence and come from its target; an error quoting it may come from any router or host
+ * on the way.
+ */
+export function classifyIcmp(
+  echo: IcmpEcho | null,
+  from: string,
+  sent: SentEcho,
+): 'reply' | 'unreachable' | 'ignore' {
+  if (!echo || echo.id !== sent.id || echo.seq !== sent.seq) return 'ignore';
+  if (echo.kind === 'unreachable') return 'unreachable';
+  return unscoped(from) === unscoped(sent.target) ? 'reply' : 'ignore';
+}
+
+/** What the pinger needs of a raw ICMP socket. */
+export interface IcmpSocket {
+  send(data: Buffer, dst: string): unknown;
+  close(): void;
+}
+
+/**
+ * Opens a raw ICMP socket that hands every received datagram (IPv4: from the IP header) and its source
+ * to `onMessage`; throws a SysError (or KA_ERR_SYS_ADDON) when it cannot.
+ */
+export type IcmpOpener = (o: RawSocketOptions, onMessage: (data: Buffer, src: string) => void) => IcmpSocket;
+
+const openRawSocket: IcmpOpener = (o, onMessage) => {
+  const sock = RawSocket.open(o);
+  sock.on('message', (m) => onMessage(m.data, m.src));
+  sock.on('error', () => {});
+  return sock;
+};
+
+/** errnos of socket(2) that hold for every later raw socket of the family. */
+const FAMILY_REFUSALS = new Set(['EPERM', 'EACCES', 'EAFNOSUPPORT', 'EPROTONOSUPPORT']);
+
+/** Whether an open failure will repeat for every raw socket of the family (so it is remembered). */
+function refusesFamily(e: unknown): boolean {
+  if (e instanceof SysError) return FAMILY_REFUSALS.has(e.errno);
+  return isKaError(e, SysErrors.KA_ERR_SYS_ADDON);
+}
+
+interface Waiter {
+  readonly sent: SentEcho;
   readonly done: (kind: 'reply' | 'unreachable', from: string) => void;
 }
 
 /** One raw socket and the attempts waiting on it, by echo id. */
 interface Shared {
-  readonly sock: RawSocket;
-  readonly v6: boolean;
+  readonly sock: IcmpSocket;
   readonly waiters: Map<number, Waiter>;
 }
 
-const shared = new Map<string, Shared>();
+export interface IcmpPingerOptions {
+  /** Default: the addon's RawSocket. */
+  open?: IcmpOpener;
+  /** Default: a new set. */
+  counters?: Counters;
+}
 
-function openShared(key: string, v6: boolean, spec: PingCheckSpec): Shared | null {
-  const have = shared.get(key);
-  if (have) return have;
-  let sock: RawSocket;
-  try {
-    sock = RawSocket.open({
-      family: v6 ? 6 : 4,
-      protocol: v6 ? 58 : 1,
-      tos: 0,
-      ttl: 64,
-      ...(spec.bindIf !== undefined ? { ifname: spec.bindIf } : {}),
-      ...(spec.bindto !== undefined ? { bindAddress: spec.bindto } : {}),
-    });
-  } catch {
-    return null;
+/**
+ * The raw-socket pings of one thread (the checker worker's). Counters: `check.ping.raw_refused` once
+ * per family whose raw socket is refused, `check.ping.fallback` per attempt left to ping(8).
+ */
+export class IcmpPinger {
+  readonly counters: Counters;
+  private readonly open: IcmpOpener;
+  private readonly shared = new Map<string, Shared>();
+  /** Families whose raw socket was refused for good. */
+  private readonly refused = new Set<4 | 6>();
+
+  constructor(o: IcmpPingerOptions = {}) {
+    this.open = o.open ?? openRawSocket;
+    this.counters = o.counters ?? new Counters();
   }
-  const sh: Shared = { sock, v6, waiters: new Map() };
-  sock.on('message', (m) => {
-    const e = echoOf(v6, m.data);
-    if (!e) return;
-    const w = sh.waiters.get(e.id);
-    if (!w || w.seq !== e.seq) return;
-    const from = v6 ? m.src.split('%')[0]! : m.src;
-    // A reply must come from the target; errors come from routers/hosts on the way.
-    if (e.kind === 'reply' && from !== w.target) return;
-    w.done(e.kind, m.src);
-  });
-  sock.on('error', () => {});
-  shared.set(key, sh);
-  return sh;
-}
 
-function release(key: string, sh: Shared, id: number): void {
-  sh.waiters.delete(id);
-  if (sh.waiters.size === 0 && shared.get(key) === sh) {
-    shared.delete(key);
-    sh.sock.close();
+  /** Raw ICMP sockets open now (they are shared, and closed once idle). */
+  openSockets(): number {
+    return this.shared.size;
   }
-}
 
-/** Raw ICMP sockets open now (tests: they are shared, and closed once idle). */
-export function openIcmpSockets(): number {
-  return shared.size;
-}
+  /** Whether attempts of this family go straight to ping(8). */
+  refusedFamily(family: 4 | 6): boolean {
+    return this.refused.has(family);
+  }
 
-export async function runRaw(spec: PingCheckSpec, signal: AbortSignal): Promise<CheckResult | null> {
-  const v6 = net.isIPv6(spec.connectIp);
-  const key = `${v6 ? 6 : 4} ${spec.bindIf ?? ''} ${spec.bindto ?? ''}`;
-  const sh = openShared(key, v6, spec);
-  if (!sh) return null;
-  const details = { target: target({ connectIp: spec.connectIp, connectPort: 0 }) };
-  // A random id not used by another attempt on this socket (65,536 ids; bounded tries).
-  let id = randomInt(0, 0x10000);
-  for (let i = 0; sh.waiters.has(id) && i < 0x10000; i++) id = (id + 1) & 0xffff;
-  if (sh.waiters.has(id)) return fail(new KaError('KA_ERR_CHECK_IO', 'PING: no free ICMP echo id', details));
-  const seq = 1;
-  const s = attemptSignal(signal, spec.connectTimeout);
-  return await new Promise<CheckResult>((resolve) => {
-    const finish = (r: CheckResult): void => {
-      s.removeEventListener('abort', onAbort);
-      release(key, sh, id);
-      resolve(r);
-    };
-    const onAbort = (): void => {
-      const e = abortError(signal, 'PING', details);
-      finish(
-        fail(
-          e.code === 'KA_ERR_CHECK_TIMEOUT'
-            ? new KaError('KA_ERR_CHECK_PING', 'PING: no echo reply', details)
-            : e,
-        ),
-      );
-    };
-    sh.waiters.set(id, {
-      target: spec.connectIp,
-      seq,
-      done: (kind, from) =>
-        finish(
-          kind === 'reply'
-            ? { ok: true }
-            : fail(
-                new KaError(
-                  'KA_ERR_CHECK_UNREACHABLE',
-                  `PING: destination unreachable (from ${from})`,
-                  details,
-                ),
-              ),
-        ),
-    });
-    if (s.aborted) {
-      onAbort();
-      return;
-    }
-    s.addEventListener('abort', onAbort, { once: true });
+  private openShared(key: string, family: 4 | 6, spec: PingCheckSpec): Shared | null {
+    const have = this.shared.get(key);
+    if (have) return have;
+    if (this.refused.has(family)) return null;
+    const v6 = family === 6;
+    const waiters = new Map<number, Waiter>();
+    let sock: IcmpSocket;
     try {
-      sh.sock.send(encodeEcho(v6, id, seq), spec.connectIp);
-    } catch (e) {
-      finish(
-        fail(
-          new KaError('KA_ERR_CHECK_UNREACHABLE', `PING: send failed: ${(e as Error).message}`, details, {
-            cause: e,
-          }),
-        ),
+      sock = this.open(
+        {
+          family,
+          protocol: v6 ? 58 : 1,
+          tos: 0,
+          ttl: 64,
+          ...(spec.bindIf !== undefined ? { ifname: spec.bindIf } : {}),
+          ...(spec.bindto !== undefined ? { bindAddress: spec.bindto } : {}),
+        },
+        (data, from) => {
+          const echo = echoOf(v6, data);
+          const w = echo && waiters.get(echo.id);
+          if (!w) return;
+          const kind = classifyIcmp(echo, from, w.sent);
+          if (kind !== 'ignore') w.done(kind, from);
+        },
       );
+    } catch (e) {
+      if (refusesFamily(e)) {
+        this.refused.add(family);
+        this.counters.inc('check.ping.raw_refused');
+      }
+      return null;
     }
-  });
+    const sh: Shared = { sock, waiters };
+    this.shared.set(key, sh);
+    return sh;
+  }
+
+  private release(key: string, sh: Shared, id: number): void {
+    sh.waiters.delete(id);
+    if (sh.waiters.size === 0 && this.shared.get(key) === sh) {
+      this.shared.delete(key);
+      sh.sock.close();
+    }
+  }
+
+  /** One echo; null when no raw socket can be had (the caller falls back to ping(8)). */
+  async run(spec: PingCheckSpec, signal: AbortSignal): Promise<CheckResult | null> {
+    const family = net.isIPv6(spec.connectIp) ? 6 : 4;
+    const key = `${family} ${spec.bindIf ?? ''} ${spec.bindto ?? ''}`;
+    const sh = this.openShared(key, family, spec);
+    if (!sh) {
+      this.counters.inc('check.ping.fallback');
+      return null;
+    }
+    const details = { target: target({ connectIp: spec.connectIp, connectPort: 0 }) };
+    // A random id not used by another attempt on this socket (65,536 ids; bounded tries).
+    let id = randomInt(0, 0x10000);
+    for (let i = 0; sh.waiters.has(id) && i < 0x10000; i++) id = (id + 1) & 0xffff;
+    if (sh.waiters.has(id))
+      return fail(new KaError('KA_ERR_CHECK_IO', 'PING: no free ICMP echo id', details));
+    const seq = 1;
+    const s = attemptSignal(signal, spec.connectTimeout);
+    return await new Promise<CheckResult>((resolve) => {
+      const finish = (r: CheckResult): void => {
+        s.removeEventListener('abort', onAbort);
+        this.release(key, sh, id);
+        resolve(r);
+      };
+      const onAbort = (): void => {
+        const e = abortError(signal, 'PING', details);
+        finish(
+          fail(
+            e.code === 'KA_ERR_CHECK_TIMEOUT'
+              ? new KaError('KA_ERR_CHECK_PING', 'PING: no echo reply', details)
+              : e,
+          ),
+        );
+      };
+      sh.waiters.set(id, {
+        sent: { id, seq, target: spec.connectIp },
+        done: (kind, from) =>
+          finish(
+            kind === 'reply'
+              ? { ok: true }
+              : fail(
+                  new KaError(
+                    'KA_ERR_CHECK_UNREACHABLE',
+                    `PING: destination unreachable (from ${from})`,
+                    details,
+                  ),
+                ),
+          ),
+      });
+      if (s.aborted) {
+        onAbort();
+        return;
+      }
+      s.addEventListener('abort', onAbort, { once: true });
+      try {
+        sh.sock.send(encodeEcho(family === 6, id, seq), spec.connectIp);
+      } catch (e) {
+        finish(
+          fail(
+            new KaError('KA_ERR_CHECK_UNREACHABLE', `PING: send failed: ${(e as Error).message}`, details, {
+              cause: e,
+            }),
+          ),
+        );
+      }
+    });
+  }
+}
+
+/** This thread's pinger (ping.ts uses it). */
+export const icmpPinger = new IcmpPinger();
+
+export function runRaw(spec: PingCheckSpec, signal: AbortSignal): Promise<CheckResult | null> {
+  return icmpPinger.run(spec, signal);
+}
+
+/** Raw ICMP sockets open now in this thread. */
+export function openIcmpSockets(): number {
+  return icmpPinger.openSockets();
 }

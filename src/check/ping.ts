@@ -1,7 +1,8 @@
 /**
  * PING_CHECK: one ICMP echo. Node has no raw or ICMP datagram sockets: with the privilege to open one,
- * the addon's raw ICMP socket is used (icmp.ts). Otherwise (no CAP_NET_RAW, addon not built) and for
- * `fwmark` (SO_MARK is not applied on raw sockets yet), Debian's `ping` (iputils-ping) runs as a child
+ * the addon's raw ICMP socket is used (icmp.ts). Otherwise (no CAP_NET_RAW, addon not built; icmp.ts
+ * remembers such a refusal per family and stops trying) and for `fwmark` (SO_MARK is not applied on
+ * raw sockets yet), Debian's `ping` (iputils-ping) runs as a child
  * process through execa — unprivileged ICMP sockets depend on net.ipv4.ping_group_range, which ping
  * handles — one echo with connect_timeout as its deadline, so the daemon's thread never blocks.
  */

@@ -6,14 +6,20 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { classifyReply, encodeQuery } from '../../../src/check/dns.js';
 import * as file from '../../../src/check/file.js';
 import { checkHttpSpec, regexAccepted, requestBytes, statusAccepted } from '../../../src/check/http.js';
-import { classifyIcmp, encodeEcho } from '../../../src/check/icmp.js';
+import { classifyIcmp, echoOf, encodeEcho, type IcmpOpener, IcmpPinger } from '../../../src/check/icmp.js';
 import { runCheck } from '../../../src/check/index.js';
 import * as misc from '../../../src/check/misc.js';
 import { pingArgs } from '../../../src/check/ping.js';
 import { replyCode, replyEnd } from '../../../src/check/smtp.js';
-import { defaultTiming, type HttpCheckSpec, type MiscCheckSpec } from '../../../src/check/types.js';
+import {
+  defaultTiming,
+  type HttpCheckSpec,
+  type MiscCheckSpec,
+  type PingCheckSpec,
+} from '../../../src/check/types.js';
 import { matchesPattern, parseHex } from '../../../src/check/udp.js';
-import { isKaError } from '../../../src/core/errors.js';
+import { isKaError, KaError } from '../../../src/core/errors.js';
+import { SysError, SysErrors } from '../../../src/sys/errors.js';
 import { internetChecksum } from '../../../src/wire/checksum.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kt-check-'));
@@ -266,31 +272,161 @@ describe('SMTP, DNS, UDP, PING pieces', () => {
 });
 
 describe('PING_CHECK ICMP echo', () => {
+  const ipHeader = (): Buffer => {
+    const h = Buffer.alloc(20);
+    h[0] = 0x45;
+    return h;
+  };
+  const sent = { id: 0x4242, seq: 1, target: '198.51.100.2' };
+
   it('encodes echo requests (IPv4 checksum verifies) and classifies replies and errors', () => {
     const req = encodeEcho(false, 0x4242, 1);
     expect(req[0]).toBe(8);
     expect(internetChecksum(req)).toBe(0);
-    const ipHeader = Buffer.alloc(20);
-    ipHeader[0] = 0x45;
     const reply = Buffer.from(req);
     reply[0] = 0;
-    expect(classifyIcmp(false, Buffer.concat([ipHeader, reply]), 0x4242, 1)).toBe('reply');
-    expect(classifyIcmp(false, Buffer.concat([ipHeader, reply]), 0x4243, 1)).toBe('ignore');
-    const unreach = Buffer.concat([ipHeader, Buffer.from([3, 1, 0, 0, 0, 0, 0, 0]), ipHeader, req]);
-    expect(classifyIcmp(false, unreach, 0x4242, 1)).toBe('unreachable');
+    const v4reply = echoOf(false, Buffer.concat([ipHeader(), reply]));
+    expect(v4reply).toEqual({ kind: 'reply', id: 0x4242, seq: 1 });
+    expect(classifyIcmp(v4reply, '198.51.100.2', sent)).toBe('reply');
+    expect(classifyIcmp(v4reply, '198.51.100.2', { ...sent, id: 0x4243 })).toBe('ignore');
+    expect(classifyIcmp(v4reply, '198.51.100.2', { ...sent, seq: 2 })).toBe('ignore');
+    // A reply must come from the target; an error may come from any router.
+    expect(classifyIcmp(v4reply, '198.51.100.9', sent)).toBe('ignore');
+    const unreach = echoOf(
+      false,
+      Buffer.concat([ipHeader(), Buffer.from([3, 1, 0, 0, 0, 0, 0, 0]), ipHeader(), req]),
+    );
+    expect(unreach).toEqual({ kind: 'unreachable', id: 0x4242, seq: 1 });
+    expect(classifyIcmp(unreach, '198.51.100.9', sent)).toBe('unreachable');
+    expect(classifyIcmp(unreach, '198.51.100.9', { ...sent, seq: 2 })).toBe('ignore');
     const v6 = encodeEcho(true, 7, 1);
     expect(v6[0]).toBe(128);
     const v6reply = Buffer.from(v6);
     v6reply[0] = 129;
-    expect(classifyIcmp(true, v6reply, 7, 1)).toBe('reply');
+    const v6sent = { id: 7, seq: 1, target: 'fe80::2' };
+    expect(classifyIcmp(echoOf(true, v6reply), 'fe80::2%veth0', v6sent)).toBe('reply');
     expect(
-      classifyIcmp(true, Buffer.concat([Buffer.from([1, 3, 0, 0, 0, 0, 0, 0]), Buffer.alloc(40), v6]), 7, 1),
+      classifyIcmp(
+        echoOf(true, Buffer.concat([Buffer.from([1, 3, 0, 0, 0, 0, 0, 0]), Buffer.alloc(40), v6])),
+        'fd00::1',
+        v6sent,
+      ),
     ).toBe('unreachable');
+    expect(classifyIcmp(null, '198.51.100.2', sent)).toBe('ignore');
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 120 }), fc.boolean(), (bytes, isV6) => {
-        classifyIcmp(isV6, Buffer.from(bytes), 1, 1);
+        const e = echoOf(isV6, Buffer.from(bytes));
+        classifyIcmp(e, '198.51.100.2', sent);
         return true;
       }),
     );
+  });
+
+  const spec = (connectIp: string): PingCheckSpec => ({
+    kind: 'PING_CHECK',
+    connectIp,
+    connectPort: 0,
+    connectTimeout: 5,
+    ...defaultTiming('PING_CHECK'),
+  });
+  const refusing = (errno: string) => {
+    const families: number[] = [];
+    const open: IcmpOpener = (o) => {
+      families.push(o.family);
+      throw new SysError(SysErrors.KA_ERR_SYS_CALL, `socket: ${errno}`, errno, 'socket');
+    };
+    return { families, open };
+  };
+
+  it('remembers per family that raw sockets are refused and goes straight to ping(8)', async () => {
+    const { families, open } = refusing('EPERM');
+    const p = new IcmpPinger({ open });
+    const signal = new AbortController().signal;
+    expect(await p.run(spec('198.51.100.2'), signal)).toBeNull();
+    expect(await p.run(spec('198.51.100.3'), signal)).toBeNull();
+    expect(families).toEqual([4]);
+    expect(p.refusedFamily(4)).toBe(true);
+    expect(p.refusedFamily(6)).toBe(false);
+    expect(await p.run(spec('fd00::2'), signal)).toBeNull();
+    expect(await p.run(spec('fd00::3'), signal)).toBeNull();
+    expect(families).toEqual([4, 6]);
+    expect(p.counters.get('check.ping.raw_refused')).toBe(2);
+    expect(p.counters.get('check.ping.fallback')).toBe(4);
+  });
+
+  it('remembers a missing addon, but retries failures that depend on the check (ENODEV)', async () => {
+    const signal = new AbortController().signal;
+    let calls = 0;
+    const noAddon = new IcmpPinger({
+      open: () => {
+        calls++;
+        throw new KaError(SysErrors.KA_ERR_SYS_ADDON, 'cannot load the native addon');
+      },
+    });
+    await noAddon.run(spec('198.51.100.2'), signal);
+    await noAddon.run(spec('198.51.100.2'), signal);
+    expect(calls).toBe(1);
+    const { families, open } = refusing('ENODEV');
+    const p = new IcmpPinger({ open });
+    expect(await p.run({ ...spec('198.51.100.2'), bindIf: 'nosuch0' }, signal)).toBeNull();
+    expect(await p.run(spec('198.51.100.2'), signal)).toBeNull();
+    expect(families).toEqual([4, 4]);
+    expect(p.refusedFamily(4)).toBe(false);
+    expect(p.counters.get('check.ping.raw_refused')).toBe(0);
+    expect(p.counters.get('check.ping.fallback')).toBe(2);
+  });
+
+  /** An in-memory raw socket: each echo sent is answered by `answer` (IPv4 datagrams with IP header). */
+  const answering = (answer: (req: Buffer, dst: string) => [Buffer, string][]) => {
+    let opened = 0;
+    let closed = 0;
+    const open: IcmpOpener = (_o, onMessage) => {
+      opened++;
+      return {
+        send: (data, dst) => {
+          for (const [d, src] of answer(data, dst)) queueMicrotask(() => onMessage(d, src));
+          return data.length;
+        },
+        close: () => {
+          closed++;
+        },
+      };
+    };
+    return { open, counts: () => ({ opened, closed }) };
+  };
+  const asReply = (req: Buffer, seq?: number): Buffer => {
+    const r = Buffer.from(req);
+    r[0] = 0;
+    if (seq !== undefined) r.writeUInt16BE(seq, 6);
+    return Buffer.concat([ipHeader(), r]);
+  };
+
+  it('the receive handler accepts only the reply from the target with our id and sequence', async () => {
+    const { open, counts } = answering((req, dst) => [
+      [asReply(req), '198.51.100.9'],
+      [asReply(req, 2), dst],
+      [asReply(req), dst],
+    ]);
+    const p = new IcmpPinger({ open });
+    expect(await p.run(spec('198.51.100.2'), new AbortController().signal)).toEqual({ ok: true });
+    expect(counts()).toEqual({ opened: 1, closed: 1 });
+    expect(p.openSockets()).toBe(0);
+  });
+
+  it('a reply from another host does not pass; an error quoting our echo fails at once', async () => {
+    const wrongSource = new IcmpPinger({ open: answering((req) => [[asReply(req), '198.51.100.9']]).open });
+    const ac = new AbortController();
+    const pending = wrongSource.run(spec('198.51.100.2'), ac.signal);
+    await new Promise((r) => setImmediate(r));
+    ac.abort();
+    const r = await pending;
+    expect(r?.ok === false && r.error.code).toBe('KA_ERR_CHECK_ABORTED');
+    const unreachable = new IcmpPinger({
+      open: answering((req) => [
+        [Buffer.concat([ipHeader(), Buffer.from([3, 1, 0, 0, 0, 0, 0, 0]), ipHeader(), req]), '198.51.100.1'],
+      ]).open,
+    });
+    const u = await unreachable.run(spec('198.51.100.2'), new AbortController().signal);
+    expect(u?.ok === false && u.error.code).toBe('KA_ERR_CHECK_UNREACHABLE');
   });
 });
