@@ -11,7 +11,6 @@
 #include <netinet/in.h>
 #include <sched.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -594,22 +593,6 @@ Napi::Value GetRlimit(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// mlockall(flags) / munlockall(): process-wide.
-Napi::Value MlockAll(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsNumber()) {
-    ThrowType(env, "mlockall(flags: number)");
-    return env.Undefined();
-  }
-  if (mlockall(info[0].As<Napi::Number>().Int32Value()) < 0) ThrowErrno(env, errno, "mlockall");
-  return env.Undefined();
-}
-
-Napi::Value MunlockAll(const Napi::CallbackInfo& info) {
-  if (munlockall() < 0) ThrowErrno(info.Env(), errno, "munlockall");
-  return info.Env().Undefined();
-}
-
 // clockPair() -> Float64Array [realtime s, realtime ns, monotonic s, monotonic ns], read back to back,
 // to map kernel realtime stamps (SO_TIMESTAMPNS) onto the monotonic clock.
 Napi::Value ClockPair(const Napi::CallbackInfo& info) {
@@ -644,7 +627,7 @@ Napi::Object Constants(Napi::Env env) {
   K(SOL_PACKET);
   K(MSG_TRUNC); K(MSG_CTRUNC); K(MSG_DONTROUTE);
   K(CLONE_NEWNET);
-  K(SCHED_OTHER); K(SCHED_RR); K(SCHED_RESET_ON_FORK); K(RLIMIT_RTTIME); K(MCL_CURRENT); K(MCL_FUTURE);
+  K(SCHED_OTHER); K(SCHED_RR); K(SCHED_RESET_ON_FORK); K(RLIMIT_RTTIME);
   K(SO_TIMESTAMPNS);
 #undef K
   c.Set("SIZEOF_SIZE_T", Napi::Number::New(env, sizeof(size_t)));
@@ -667,8 +650,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setThreadScheduler", Napi::Function::New(env, SetThreadScheduler));
   exports.Set("setRlimit", Napi::Function::New(env, SetRlimit));
   exports.Set("getRlimit", Napi::Function::New(env, GetRlimit));
-  exports.Set("mlockall", Napi::Function::New(env, MlockAll));
-  exports.Set("munlockall", Napi::Function::New(env, MunlockAll));
   exports.Set("clockPair", Napi::Function::New(env, ClockPair));
   exports.Set("constants", Constants(env));
   return exports;

@@ -1,8 +1,9 @@
 /**
  * Thread scheduling for keepalived's process tuning keywords: `vrrp_priority` / `checker_priority`
- * (nice), `vrrp_rt_priority` / `checker_rt_priority` (SCHED_RR), `vrrp_no_swap` / `checker_no_swap`
- * (mlockall) and `vrrp_rlimit_rttime` / `checker_rlimit_rttime` (RLIMIT_RTTIME). Nice and policy are
- * per thread (a worker_thread passes its own `gettid()`); the memory lock and the rlimit are per process.
+ * (nice), `vrrp_rt_priority` / `checker_rt_priority` (SCHED_RR) and `vrrp_rlimit_rttime` /
+ * `checker_rlimit_rttime` (RLIMIT_RTTIME). Nice and policy are per thread (a worker_thread passes its
+ * own `gettid()`); the rlimit is per process. `*_no_swap` (mlockall) is not offered: with locked pages
+ * V8 aborts the process once garbage collection unmaps heap memory (src/daemon/priorities.ts).
  */
 import { SysError, SysErrors } from './errors.js';
 import { addon, k, sys } from './native.js';
@@ -63,19 +64,4 @@ export function setRlimitRttime(usec: number): void {
     },
     { usec },
   );
-}
-
-/**
- * mlockall(MCL_CURRENT | MCL_FUTURE): keeps the whole process in RAM (no swapping).
- * Caution: with any locked pages V8's heap unmapper later aborts the process ("Check failed: 0 == ret"
- * in MemoryAllocator::Unmapper) once garbage collection releases memory; seen with MCL_CURRENT alone
- * and with MCL_ONFAULT too. Only `unlockMemory()` soon after is safe; a daemon should not rely on it.
- */
-export function lockMemory(): void {
-  sys(() => addon().mlockall(k('MCL_CURRENT') | k('MCL_FUTURE')));
-}
-
-/** munlockall(): undoes lockMemory. */
-export function unlockMemory(): void {
-  sys(() => addon().munlockall());
 }

@@ -1,21 +1,14 @@
 /**
  * Thread scheduling (src/sys/sched.ts) as root: each setting is applied, read back from /proc
- * (/proc/self/task/<tid>/stat for nice, policy and rt_priority; /proc/self/limits; /proc/self/status
- * VmLck) and restored. Per-thread settings are applied to a worker_thread's tid, which also proves the
- * addon loads and reports a distinct tid inside a worker.
+ * (/proc/self/task/<tid>/stat for nice, policy and rt_priority; /proc/self/limits) and restored.
+ * Per-thread settings are applied to a worker_thread's tid, which also proves the addon loads and
+ * reports a distinct tid inside a worker.
  */
 import { readFileSync, readlinkSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { SysErrors } from '../../../src/sys/errors.js';
-import {
-  gettid,
-  lockMemory,
-  setRlimitRttime,
-  setThreadNice,
-  setThreadRealtime,
-  unlockMemory,
-} from '../../../src/sys/sched.js';
+import { gettid, setRlimitRttime, setThreadNice, setThreadRealtime } from '../../../src/sys/sched.js';
 import { describeIf, needRoot } from '../../support/privilege.js';
 
 interface TaskSched {
@@ -41,9 +34,6 @@ function rttimeLimit(): { soft: string; hard: string } {
   const [soft, hard] = (line ?? '').slice('Max realtime timeout'.length).trim().split(/\s+/);
   return { soft: soft ?? '', hard: hard ?? '' };
 }
-
-const vmLckKb = (): number =>
-  Number(/VmLck:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? Number.NaN);
 
 const SCHED_OTHER = 0;
 const SCHED_RR = 2;
@@ -119,17 +109,6 @@ describeIf('thread scheduling syscalls', needRoot, () => {
       setRlimitRttime(Number.POSITIVE_INFINITY);
     }
     expect(rttimeLimit()).toEqual(before);
-  });
-
-  it('lockMemory locks the process (VmLck) and unlockMemory releases it', () => {
-    expect(vmLckKb()).toBe(0);
-    try {
-      lockMemory();
-      expect(vmLckKb()).toBeGreaterThan(0);
-    } finally {
-      unlockMemory();
-    }
-    expect(vmLckKb()).toBe(0);
   });
 
   it('bad arguments and refused calls are typed errors', () => {
