@@ -593,21 +593,6 @@ Napi::Value GetRlimit(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// clockPair() -> Float64Array [realtime s, realtime ns, monotonic s, monotonic ns], read back to back,
-// to map kernel realtime stamps (SO_TIMESTAMPNS) onto the monotonic clock.
-Napi::Value ClockPair(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  timespec rt, mono;
-  clock_gettime(CLOCK_REALTIME, &rt);
-  clock_gettime(CLOCK_MONOTONIC, &mono);
-  Napi::Float64Array out = Napi::Float64Array::New(env, 4);
-  out[0] = static_cast<double>(rt.tv_sec);
-  out[1] = static_cast<double>(rt.tv_nsec);
-  out[2] = static_cast<double>(mono.tv_sec);
-  out[3] = static_cast<double>(mono.tv_nsec);
-  return out;
-}
-
 Napi::Object Constants(Napi::Env env) {
   Napi::Object c = Napi::Object::New(env);
 #define K(name) c.Set(#name, Napi::Number::New(env, name))
@@ -650,7 +635,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setThreadScheduler", Napi::Function::New(env, SetThreadScheduler));
   exports.Set("setRlimit", Napi::Function::New(env, SetRlimit));
   exports.Set("getRlimit", Napi::Function::New(env, GetRlimit));
-  exports.Set("clockPair", Napi::Function::New(env, ClockPair));
   exports.Set("constants", Constants(env));
   return exports;
 }

@@ -68,8 +68,6 @@ export interface NativeAddon {
   setRlimit(resource: number, soft: number, hard: number): void;
   /** getrlimit(resource) -> [soft, hard]; -1 is RLIM_INFINITY. */
   getRlimit(resource: number): [number, number];
-  /** [realtime s, realtime ns, monotonic s, monotonic ns], read back to back. */
-  clockPair(): Float64Array;
   constants: NativeConstants;
 }
 

@@ -20,16 +20,7 @@ describe('native addon (unprivileged)', () => {
     expect(typeof addon().Socket).toBe('function');
     expect(ifNameToIndex('lo')).toBe(1);
     expect(ifIndexToName(1)).toBe('lo');
-  });
-
-  it('clockPair reads CLOCK_REALTIME and CLOCK_MONOTONIC back to back', () => {
-    const before = process.hrtime.bigint();
-    const [rs, rns, ms, mns] = addon().clockPair();
-    const after = process.hrtime.bigint();
-    const mono = BigInt(ms!) * 1_000_000_000n + BigInt(mns!);
-    expect(mono >= before && mono <= after).toBe(true); // hrtime is CLOCK_MONOTONIC
-    expect(Math.abs(rs! * 1000 + rns! / 1e6 - Date.now())).toBeLessThan(1000);
-    expect(addon().gettid()).toBeGreaterThan(0);
+    expect(addon().gettid()).toBe(process.pid); // the main thread's tid is the pid
   });
 
   it('errors name the errno and the syscall', () => {
