@@ -13,6 +13,72 @@ export function timerMs(seconds: number): number {
   return Math.min(2147483647, Math.max(1, Math.round(seconds * 1000)));
 }
 
+/**
+ * What a checker derives from its spec and reuses on every attempt (validation result, target text,
+ * request bytes). Specs are immutable once scheduled, so a WeakMap keyed by the spec object is enough;
+ * it saves an IP-parsing regex or two and some allocations per attempt (bench/check/percheck.mjs).
+ */
+export function memo<K extends object, V>(cache: WeakMap<K, V>, key: K, make: (k: K) => V): V {
+  let v = cache.get(key);
+  if (v === undefined && !cache.has(key)) {
+    v = make(key);
+    cache.set(key, v);
+  }
+  return v as V;
+}
+
+/**
+ * One attempt's deadline without AbortSignal.any / AbortSignal.timeout (both allocate signals, weak
+ * references and a timer that outlives the attempt; they were the largest JS cost per check). One
+ * refreshable timer plus one listener on the caller's signal; `fire` runs at most once, on expiry
+ * (timedOut) or on the caller's abort, until `clear()`.
+ */
+export class Deadline {
+  private readonly timer: NodeJS.Timeout;
+  private cleared = false;
+
+  constructor(
+    private readonly outer: AbortSignal,
+    ms: number,
+    private readonly fire: (outerAborted: boolean) => void,
+  ) {
+    this.timer = setTimeout(this.onTimer, ms);
+    outer.addEventListener('abort', this.onAbort);
+  }
+
+  private readonly onTimer = (): void => this.end(false);
+  private readonly onAbort = (): void => this.end(true);
+
+  private end(outerAborted: boolean): void {
+    if (this.cleared) return;
+    this.clear();
+    this.fire(outerAborted);
+  }
+
+  /** Restart the full delay (progress was made). */
+  touch(): void {
+    if (!this.cleared) this.timer.refresh();
+  }
+
+  clear(): void {
+    if (this.cleared) return;
+    this.cleared = true;
+    clearTimeout(this.timer);
+    this.outer.removeEventListener('abort', this.onAbort);
+  }
+}
+
+/** `abortError` for a Deadline's `fire`: ABORTED when the caller cancelled, else TIMEOUT. */
+export function deadlineError(
+  outerAborted: boolean,
+  what: string,
+  details: Record<string, unknown>,
+): KaError {
+  return outerAborted
+    ? new KaError('KA_ERR_CHECK_ABORTED', `${what}: cancelled`, details)
+    : new KaError('KA_ERR_CHECK_TIMEOUT', `${what}: timed out`, details);
+}
+
 export function target(co: Pick<ConnOpts, 'connectIp' | 'connectPort'>): string {
   return net.isIPv6(co.connectIp)
     ? `[${co.connectIp}]:${co.connectPort}`
@@ -161,6 +227,41 @@ export class SocketReader {
       buf = Buffer.concat([buf, c]);
     }
   }
+}
+
+const targets = new WeakMap<ConnOpts, string>();
+/** `target(co)`, computed once per spec. */
+export function targetOf(co: ConnOpts): string {
+  return memo(targets, co, target);
+}
+
+const connErrors = new WeakMap<ConnOpts, KaError | null>();
+/** `checkConnOpts(co)`, computed once per spec. */
+export function connOptsError(co: ConnOpts): KaError | null {
+  return memo(connErrors, co, checkConnOpts);
+}
+
+/**
+ * Connect without promises or signals: calls `done(sock)` once connected, or `done(error)` on a
+ * socket error (the socket is then destroyed). The caller's Deadline handles expiry and destroys the
+ * socket there.
+ */
+export function connectWith(co: ConnOpts, what: string, done: (r: net.Socket | KaError) => void): net.Socket {
+  const sock = net.connect(socketOptions(co));
+  let connected = false;
+  const onConnect = (): void => {
+    connected = true;
+    done(sock);
+  };
+  // Stays for the socket's life: a later error reaches the caller's own listener, or shows as 'close'.
+  sock.on('error', (e) => {
+    if (connected) return;
+    sock.removeListener('connect', onConnect);
+    sock.destroy();
+    done(socketError(e, what, { target: targetOf(co) }));
+  });
+  sock.once('connect', onConnect);
+  return sock;
 }
 
 /** Open a TCP connection honouring bindto/bind_port; resolves once connected. */

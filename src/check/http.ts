@@ -5,38 +5,23 @@
  * the request must be keepalived's exact bytes (`User-Agent: KeepAliveClient`, Host with port).
  * Timeouts follow keepalived: connect_timeout bounds the connect and each wait for data.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
 import { isKaError, KaError } from '../core/errors.js';
 import {
   abortError,
   checkConnOpts,
+  connectWith,
+  Deadline,
+  deadlineError,
   fail,
-  SocketReader,
+  memo,
   socketError,
-  target,
-  tcpConnect,
+  targetOf,
   timerMs,
 } from './common.js';
 import type { CheckResult, HttpCheckSpec, HttpProtocol, UrlSpec } from './types.js';
-
-/** Inactivity deadline: aborts after `ms` without progress; `touch()` on each progress. */
-class IdleDeadline {
-  private readonly ctl = new AbortController();
-  private readonly timer: NodeJS.Timeout;
-  readonly signal: AbortSignal;
-  constructor(outer: AbortSignal, ms: number) {
-    this.timer = setTimeout(() => this.ctl.abort(), ms);
-    this.signal = AbortSignal.any([outer, this.ctl.signal]);
-  }
-  touch(): void {
-    this.timer.refresh();
-  }
-  done(): void {
-    clearTimeout(this.timer);
-  }
-}
 
 export function requestBytes(
   path: string,
@@ -69,130 +54,240 @@ export interface HttpResponse {
 
 const HEADER_END = Buffer.from('\r\n\r\n');
 
-/** One GET: connect (TLS for SSL_GET), send, read to EOF or Content-Length. Throws KaError. */
-export async function fetchUrl(
+/**
+ * One GET: connect (TLS for SSL_GET), send, read to EOF or Content-Length. Rejects with a KaError.
+ * Written as callbacks on the socket's events rather than awaits over a stream reader: it runs
+ * thousands of times a second, and each await, signal and Buffer.concat showed in the profile.
+ */
+export function fetchUrl(
   spec: HttpCheckSpec,
   url: UrlSpec,
   signal: AbortSignal,
   opts: { keepBody?: boolean } = {},
 ): Promise<HttpResponse> {
-  const t0 = process.hrtime.bigint();
-  const details = { target: target(spec), url: url.path };
-  const idle = new IdleDeadline(signal, timerMs(spec.connectTimeout));
-  const vhost = url.virtualhost ?? spec.virtualhost;
-  let sock: net.Socket | undefined;
-  try {
-    sock = await tcpConnect(spec, idle.signal, signal, `${spec.kind} connect`);
-    idle.touch();
-    if (spec.kind === 'SSL_GET') sock = await tlsWrap(sock, spec, vhost, idle.signal, signal, details);
-    idle.touch();
-    const reader = new SocketReader(sock, idle.signal, signal, spec.kind, details);
-    sock.write(requestBytes(url.path, spec.connectIp, spec.connectPort, spec.httpProtocol, vhost));
-    let buf = Buffer.alloc(0);
-    let headerEnd = -1;
-    for (;;) {
-      const c = await reader.read();
-      idle.touch();
-      if (c === null) break;
-      buf = Buffer.concat([buf, c]);
-      headerEnd = buf.indexOf(HEADER_END);
-      if (headerEnd >= 0) break;
-      if (buf.length > 65536)
-        throw new KaError('KA_ERR_CHECK_BAD_RESPONSE', 'HTTP header over 64 KiB', details);
-    }
-    if (headerEnd < 0) {
-      throw buf.length === 0
-        ? new KaError('KA_ERR_CHECK_NO_DATA', 'Read, no data received', details)
-        : new KaError('KA_ERR_CHECK_TRUNCATED', 'connection closed inside the HTTP header', details);
-    }
-    const header = buf.subarray(0, headerEnd + 4);
-    const text = header.toString('latin1');
-    const m = /^HTTP\/\d+\.\d+\s+(\d{3})/.exec(text);
-    if (!m) throw new KaError('KA_ERR_CHECK_BAD_RESPONSE', 'no HTTP status line', details);
-    const status = Number(m[1]);
-    const cl = /\r\ncontent-length:[ \t]*(\d+)/i.exec(text);
-    const contentLength = cl ? Number(cl[1]) : null;
-    const md5 = createHash('md5');
-    const kept: Buffer[] = [];
-    let received = 0;
-    const take = (b: Buffer): void => {
-      const room =
-        contentLength === null ? b.length : Math.max(0, Math.min(b.length, contentLength - received));
-      if (room > 0) {
-        const part = b.subarray(0, room);
-        md5.update(part);
-        if (opts.keepBody) kept.push(part);
-      }
-      received += b.length;
-    };
-    take(buf.subarray(headerEnd + 4));
-    while (contentLength === null || received < contentLength) {
-      const c = await reader.read();
-      idle.touch();
-      if (c === null) break;
-      take(c);
-    }
-    const res: HttpResponse = {
-      status,
-      header,
-      contentLength,
-      received,
-      digest: md5.digest('hex'),
-      elapsedUs: Number((process.hrtime.bigint() - t0) / 1000n),
-    };
-    if (opts.keepBody) res.body = Buffer.concat(kept);
-    return res;
-  } catch (e) {
-    if (isKaError(e)) throw e;
-    throw socketError(e, spec.kind, details);
-  } finally {
-    idle.done();
-    sock?.destroy();
-  }
+  return new Promise((resolve, reject) => {
+    new HttpFetch(spec, url, signal, opts.keepBody ?? false, resolve, reject).start();
+  });
 }
 
-function tlsWrap(
-  raw: net.Socket,
-  spec: HttpCheckSpec,
-  vhost: string | undefined,
-  signal: AbortSignal,
-  outer: AbortSignal,
-  details: Record<string, unknown>,
-): Promise<tls.TLSSocket> {
-  return new Promise((resolve, reject) => {
-    const o: tls.ConnectionOptions = {
-      socket: raw,
-      rejectUnauthorized: spec.tls?.verify ?? false,
-    };
+/** Where a fetch stands; a deadline or error is reported with the phase's wording. */
+const Phase = { Connect: 0, Tls: 1, Read: 2, Done: 3 } as const;
+type Phase = (typeof Phase)[keyof typeof Phase];
+
+/** One fetch's state. Timeouts follow keepalived: connect_timeout bounds the connect and each wait for data. */
+class HttpFetch {
+  private readonly t0 = process.hrtime.bigint();
+  private phase: Phase = Phase.Connect;
+  private deadline: Deadline | undefined;
+  private raw: net.Socket | undefined;
+  /** The socket the request goes over (the TLS socket for SSL_GET). */
+  private sock: net.Socket | undefined;
+  /** Bytes before the end of the header (null once the header is parsed). */
+  private head: Buffer | null = Buffer.alloc(0);
+  private header: Buffer | undefined;
+  private status = 0;
+  private contentLength: number | null = null;
+  private md5: Hash | undefined;
+  private kept: Buffer[] | undefined;
+  private received = 0;
+
+  constructor(
+    private readonly spec: HttpCheckSpec,
+    private readonly url: UrlSpec,
+    private readonly signal: AbortSignal,
+    private readonly keepBody: boolean,
+    private readonly resolve: (r: HttpResponse) => void,
+    private readonly reject: (e: KaError) => void,
+  ) {}
+
+  start(): void {
+    if (this.signal.aborted) {
+      this.fail(abortError(this.signal, `${this.spec.kind} connect`, { target: targetOf(this.spec) }));
+      return;
+    }
+    this.deadline = new Deadline(this.signal, timerMs(this.spec.connectTimeout), this.onDeadline);
+    try {
+      this.raw = connectWith(this.spec, `${this.spec.kind} connect`, this.onConnect);
+    } catch (e) {
+      this.fail(socketError(e, `${this.spec.kind} connect`, { target: targetOf(this.spec) }));
+    }
+  }
+
+  private details(): Record<string, unknown> {
+    return { target: targetOf(this.spec), url: this.url.path };
+  }
+
+  private readonly onDeadline = (outerAborted: boolean): void => {
+    if (this.phase === Phase.Connect)
+      this.fail(deadlineError(outerAborted, `${this.spec.kind} connect`, { target: targetOf(this.spec) }));
+    else if (this.phase === Phase.Tls)
+      this.fail(deadlineError(outerAborted, 'SSL handshake', this.details()));
+    else this.fail(deadlineError(outerAborted, this.spec.kind, this.details()));
+  };
+
+  private readonly onConnect = (r: net.Socket | KaError): void => {
+    if (isKaError(r)) {
+      this.fail(r);
+      return;
+    }
+    this.deadline?.touch();
+    if (this.spec.kind === 'SSL_GET') this.startTls(r);
+    else this.startRequest(r);
+  };
+
+  private startTls(raw: net.Socket): void {
+    this.phase = Phase.Tls;
+    const spec = this.spec;
+    const vhost = this.url.virtualhost ?? spec.virtualhost;
+    const o: tls.ConnectionOptions = { socket: raw, rejectUnauthorized: spec.tls?.verify ?? false };
     if (spec.enableSni && vhost && !net.isIP(vhost)) o.servername = vhost;
     if (spec.tls?.ca) o.ca = spec.tls.ca;
     if (spec.tls?.cert) o.cert = spec.tls.cert;
     if (spec.tls?.key) o.key = spec.tls.key;
     if (spec.tls?.password) o.passphrase = spec.tls.password;
     if (!o.servername) o.checkServerIdentity = () => undefined;
-    const s = tls.connect(o);
-    const onAbort = (): void => {
-      s.destroy();
-      reject(abortError(outer, 'SSL handshake', details));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
+    let s: tls.TLSSocket;
+    try {
+      s = tls.connect(o);
+    } catch (e) {
+      this.fail(this.tlsError(e));
+      return;
+    }
+    this.sock = s;
+    s.on('error', this.onError);
     s.once('secureConnect', () => {
-      signal.removeEventListener('abort', onAbort);
-      s.removeAllListeners('error');
-      s.on('error', () => {});
-      resolve(s);
+      this.deadline?.touch();
+      this.startRequest(s);
     });
-    s.once('error', (e) => {
-      signal.removeEventListener('abort', onAbort);
-      s.destroy();
-      const k = socketError(e, 'SSL handshake', details);
-      reject(
-        k.code === 'KA_ERR_CHECK_IO'
-          ? new KaError('KA_ERR_CHECK_TLS', k.message, k.details, { cause: e })
-          : k,
+  }
+
+  private tlsError(e: unknown): KaError {
+    const k = socketError(e, 'SSL handshake', this.details());
+    return k.code === 'KA_ERR_CHECK_IO'
+      ? new KaError('KA_ERR_CHECK_TLS', k.message, k.details, { cause: e })
+      : k;
+  }
+
+  private readonly onError = (e: Error): void => {
+    if (this.phase === Phase.Tls) this.fail(this.tlsError(e));
+    else if (this.phase === Phase.Read) this.fail(socketError(e, this.spec.kind, this.details()));
+  };
+
+  private startRequest(s: net.Socket): void {
+    this.phase = Phase.Read;
+    this.sock = s;
+    if (s === this.raw) s.on('error', this.onError);
+    s.on('data', this.onData);
+    s.on('end', this.onEnd);
+    s.on('close', this.onEnd);
+    s.write(requestOf(this.spec, this.url));
+  }
+
+  private readonly onData = (b: Buffer): void => {
+    if (this.phase !== Phase.Read) return;
+    this.deadline?.touch();
+    if (this.head !== null) {
+      const buf = this.head.length === 0 ? b : Buffer.concat([this.head, b]);
+      const headerEnd = buf.indexOf(HEADER_END);
+      if (headerEnd < 0) {
+        if (buf.length > 65536)
+          this.fail(new KaError('KA_ERR_CHECK_BAD_RESPONSE', 'HTTP header over 64 KiB', this.details()));
+        else this.head = buf;
+        return;
+      }
+      this.head = null;
+      const header = buf.subarray(0, headerEnd + 4);
+      const text = header.toString('latin1');
+      const m = STATUS_LINE.exec(text);
+      if (!m) {
+        this.fail(new KaError('KA_ERR_CHECK_BAD_RESPONSE', 'no HTTP status line', this.details()));
+        return;
+      }
+      this.header = header;
+      this.status = Number(m[1]);
+      const cl = CONTENT_LENGTH.exec(text);
+      this.contentLength = cl ? Number(cl[1]) : null;
+      this.md5 = createHash('md5');
+      if (this.keepBody) this.kept = [];
+      this.take(buf.subarray(headerEnd + 4));
+    } else this.take(b);
+    if (this.contentLength !== null && this.received >= this.contentLength) this.succeed();
+  };
+
+  private readonly onEnd = (): void => {
+    if (this.phase !== Phase.Read) return;
+    if (this.head === null) this.succeed();
+    else
+      this.fail(
+        this.head.length === 0
+          ? new KaError('KA_ERR_CHECK_NO_DATA', 'Read, no data received', this.details())
+          : new KaError('KA_ERR_CHECK_TRUNCATED', 'connection closed inside the HTTP header', this.details()),
       );
-    });
-  });
+  };
+
+  /** Body bytes: hashed (and kept when asked) up to Content-Length, all of them counted. */
+  private take(b: Buffer): void {
+    const cl = this.contentLength;
+    const room = cl === null ? b.length : Math.max(0, Math.min(b.length, cl - this.received));
+    if (room > 0) {
+      const part = room === b.length ? b : b.subarray(0, room);
+      this.md5?.update(part);
+      this.kept?.push(part);
+    }
+    this.received += b.length;
+  }
+
+  private succeed(): void {
+    const res: HttpResponse = {
+      status: this.status,
+      header: this.header ?? Buffer.alloc(0),
+      contentLength: this.contentLength,
+      received: this.received,
+      digest: (this.md5 ?? createHash('md5')).digest('hex'),
+      elapsedUs: Number((process.hrtime.bigint() - this.t0) / 1000n),
+    };
+    if (this.kept) res.body = Buffer.concat(this.kept);
+    this.close();
+    this.resolve(res);
+  }
+
+  private fail(e: KaError): void {
+    if (this.phase === Phase.Done) return;
+    this.close();
+    this.reject(e);
+  }
+
+  private close(): void {
+    this.phase = Phase.Done;
+    this.deadline?.clear();
+    this.sock?.destroy();
+    this.raw?.destroy();
+  }
+}
+
+const STATUS_LINE = /^HTTP\/\d+\.\d+\s+(\d{3})/;
+const CONTENT_LENGTH = /\r\ncontent-length:[ \t]*(\d+)/i;
+
+const requests = new WeakMap<HttpCheckSpec, Map<UrlSpec, Buffer>>();
+/** The request bytes of one url of a spec, built once. */
+function requestOf(spec: HttpCheckSpec, url: UrlSpec): Buffer {
+  let m = requests.get(spec);
+  if (!m) {
+    m = new Map();
+    requests.set(spec, m);
+  }
+  let b = m.get(url);
+  if (!b) {
+    b = requestBytes(
+      url.path,
+      spec.connectIp,
+      spec.connectPort,
+      spec.httpProtocol,
+      url.virtualhost ?? spec.virtualhost,
+    );
+    m.set(url, b);
+  }
+  return b;
 }
 
 export function statusAccepted(url: UrlSpec, status: number): boolean {
@@ -239,17 +334,19 @@ export function checkHttpSpec(spec: HttpCheckSpec): KaError | null {
   return null;
 }
 
+const specErrors = new WeakMap<HttpCheckSpec, KaError | null>();
+
 export async function run(spec: HttpCheckSpec, signal: AbortSignal): Promise<CheckResult> {
-  const bad = checkHttpSpec(spec);
+  const bad = memo(specErrors, spec, checkHttpSpec);
   if (bad) return fail(bad);
   for (const url of spec.urls) {
-    const details = { target: target(spec), url: url.path };
     let res: HttpResponse;
     try {
       res = await fetchUrl(spec, url, signal, { keepBody: url.regex !== undefined });
     } catch (e) {
-      return fail(isKaError(e) ? e : socketError(e, spec.kind, details));
+      return fail(isKaError(e) ? e : socketError(e, spec.kind, { target: targetOf(spec), url: url.path }));
     }
+    const details = { target: targetOf(spec), url: url.path };
     if (!statusAccepted(url, res.status))
       return fail(
         new KaError('KA_ERR_CHECK_STATUS', `HTTP status code error (${res.status})`, {
