@@ -6,8 +6,9 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { needKeepalived } from '../../lab/gates.js';
-import type { LabNode } from '../../lab/node.js';
+import { LabNode } from '../../lab/node.js';
 import { adverts, type Capture, garps, startCapture, waitFor, waitForHolders } from '../../lab/observe.js';
+import { LabError, newRunId } from '../../lab/resources.js';
 import { createTopology, type Topology } from '../../lab/topology.js';
 import { describeIf } from '../../support/privilege.js';
 import {
@@ -37,8 +38,15 @@ async function sysctl(n: LabNode, ifname: string, key: string): Promise<number> 
   return Number((await n.exec('cat', [`/proc/sys/net/ipv4/conf/${ifname}/${key}`])).trim());
 }
 
+/** `ip -d -j link show dev IFNAME` in the node; undefined only when ip says the device does not exist. */
 async function linkDetails(n: LabNode, ifname: string) {
-  const out = await n.ip(['-d', '-j', 'link', 'show', 'dev', ifname]).catch(() => '[]');
+  let out: string;
+  try {
+    out = await n.ip(['-d', '-j', 'link', 'show', 'dev', ifname]);
+  } catch (e) {
+    if (/does not exist|Cannot find device/.test((e as Error).message)) return undefined;
+    throw e;
+  }
   return (
     JSON.parse(out) as {
       ifname: string;
@@ -71,6 +79,16 @@ describeIf('use_vmac with keepalived', needKeepalived, () => {
   afterAll(async () => {
     await cap?.stop();
     await topo?.destroy();
+  });
+
+  it('linkDetails: absent only when the device does not exist; any other ip failure throws', async () => {
+    const n = pairs[0]!.hi;
+    expect(await linkDetails(n, 'eth0')).toMatchObject({ ifname: 'eth0' });
+    expect(await linkDetails(n, 'vrrp.nosuch')).toBeUndefined();
+    // A namespace that was never created: ip fails with "Cannot open network namespace".
+    const gone = new LabNode('gone', newRunId(), n.dir, []);
+    await expect(linkDetails(gone, 'eth0')).rejects.toThrow(LabError);
+    await expect(linkDetails(gone, 'eth0')).rejects.toThrow(/Cannot open network namespace/);
   });
 
   const conf = (p: Pair & { xmitBase: boolean }, who: Role) =>
