@@ -151,7 +151,6 @@ export class LvsHost {
   private readonly health = new Map<string, RsHealth>();
   /** Health changes not yet given to the manager (see flushHealth). */
   private readonly pendingHealth = new Map<string, RsHealth>();
-  private quorum = new Map<string, boolean>();
   private readonly runner: ScriptRunner;
   private readonly notifier: Notifier;
   private fifos: NotifyFifo[] = [];
@@ -203,7 +202,6 @@ export class LvsHost {
         : undefined,
     });
     this.checks = this.makeChecks();
-    this.quorum = this.desired().quorum;
     try {
       await this.manager.start();
     } catch (e) {
@@ -321,7 +319,7 @@ export class LvsHost {
     return {
       virtualServers: this.model.vs.map((v) => ({
         name: v.cfg.name,
-        quorumUp: this.quorum.get(v.spec.name) ?? null,
+        quorumUp: this.manager?.quorumUp(v.spec.name) ?? null,
         suspended: v.suspended,
         services: [...(table?.table ?? new Map<string, TableService>())]
           .filter(([k]) => table?.origin.get(k) === v.spec.name)
@@ -443,7 +441,7 @@ export class LvsHost {
 
   /** Through the manager when there is one: it keeps each virtual server's health-free part built. */
   private desired() {
-    return this.manager?.desired() ?? buildDesired(this.model.specs, this.health, this.quorum);
+    return this.manager?.desired() ?? buildDesired(this.model.specs, this.health);
   }
 
   // ---- checkers ----
@@ -534,7 +532,6 @@ export class LvsHost {
   }
 
   private onQuorum(e: QuorumEvent): void {
-    this.quorum.set(e.vs, e.kind === 'quorum-up');
     const v = this.model.vs.find((x) => x.spec.name === e.vs);
     if (!v) return;
     this.deps.counters.inc(e.kind === 'quorum-up' ? 'lvs.quorum_up' : 'lvs.quorum_down');

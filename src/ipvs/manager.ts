@@ -132,6 +132,11 @@ export class IpvsManager {
     return buildDesired(this.specs, this.health, this.quorum, this.prep);
   }
 
+  /** A virtual server's quorum as the last pass decided it; undefined before its first pass. */
+  quorumUp(vs: string): boolean | undefined {
+    return this.quorum.get(vs);
+  }
+
   private setSpecs(specs: readonly VirtualServerSpec[]): void {
     this.specs = specs;
     this.rsSpec = new Map();

@@ -18,6 +18,7 @@ import { Counters } from '../../../src/core/counters.js';
 import { KaError } from '../../../src/core/errors.js';
 import { silentLogger } from '../../../src/core/log.js';
 import { LvsHost, type LvsHostDeps } from '../../../src/daemon/lvs-host.js';
+import { createRegistry, type LvsSnapshot } from '../../../src/daemon/metrics.js';
 import { ScriptResolver } from '../../../src/daemon/scripts.js';
 import { FakeIpvs } from '../../../src/ipvs/fake.js';
 import { ScriptRunner } from '../../../src/notify/script.js';
@@ -326,6 +327,88 @@ describe('LvsHost: checker results drive the IPVS table', () => {
     expect(await dests(w, '192.0.2.20')).toEqual(['192.0.2.21=0', '192.0.2.22=4']);
     // unchanged checkers were not restarted: no immediate attempt after the reload
     expect(w.attempts.length).toBe(before);
+  });
+});
+
+/** Two virtual servers a reload adds: one whose quorum is met, one whose quorum is not. */
+const ADDED_BY_RELOAD = `
+virtual_server 192.0.2.60 80 {
+  delay_loop 2
+  lb_algo rr
+  lb_kind DR
+  protocol TCP
+  quorum 2
+  real_server 192.0.2.61 80 {
+    weight 2
+  }
+}
+virtual_server 192.0.2.70 80 {
+  delay_loop 2
+  lb_algo rr
+  lb_kind DR
+  protocol TCP
+  quorum 3
+  real_server 192.0.2.71 80 {
+    weight 1
+  }
+}
+`;
+
+describe('LvsHost: quorum state comes from the IPVS manager', () => {
+  it('a virtual server added by a reload reports its quorum at once, in the snapshot and the metrics', async () => {
+    const world = await makeWorld();
+    try {
+      await step(world, 0.2);
+      const quorumOf = () =>
+        Object.fromEntries(
+          (world.host.snapshot() as LvsSnapshot).virtualServers.map((v) => [v.name, v.quorumUp]),
+        );
+      expect(quorumOf()).toEqual({ '192.0.2.10 80': true, '192.0.2.20 80': true, '192.0.2.30 80': true });
+      const transitions = world.counters.get('lvs.quorum_up') + world.counters.get('lvs.quorum_down');
+      await world.host.reload(load(confText() + ADDED_BY_RELOAD));
+      // No transition happened for the new ones (a first decision is not one), yet both report it.
+      expect(world.counters.get('lvs.quorum_up') + world.counters.get('lvs.quorum_down')).toBe(transitions);
+      expect(quorumOf()).toEqual({
+        '192.0.2.10 80': true,
+        '192.0.2.20 80': true,
+        '192.0.2.30 80': true,
+        '192.0.2.60 80': true,
+        '192.0.2.70 80': false,
+      });
+      const text = await createRegistry({
+        lvs: () => world.host.snapshot() as LvsSnapshot,
+        counters: world.counters,
+      }).metrics();
+      expect(text.split('\n')).toEqual(
+        expect.arrayContaining([
+          'keepalived_ts_lvs_quorum_up{virtual_server="192.0.2.60 80"} 1',
+          'keepalived_ts_lvs_quorum_up{virtual_server="192.0.2.70 80"} 0',
+        ]),
+      );
+      // A reload that removes them: they leave the state with their virtual servers.
+      await world.host.reload(load(confText()));
+      expect(Object.keys(quorumOf())).toEqual(['192.0.2.10 80', '192.0.2.20 80', '192.0.2.30 80']);
+    } finally {
+      await world.host.stop();
+      closeSync(world.fifo);
+    }
+  });
+
+  it('a quorum lost by a reload that raises the quorum shows at once, with its quorum_down', async () => {
+    const world = await makeWorld();
+    try {
+      await step(world, 0.2);
+      await world.host.reload(load(confText().replace('quorum 2', 'quorum 9')));
+      const vs10 = (world.host.snapshot() as LvsSnapshot).virtualServers.find(
+        (v) => v.name === '192.0.2.10 80',
+      );
+      expect(vs10?.quorumUp).toBe(false);
+      expect(world.counters.get('lvs.quorum_down')).toBe(1);
+      expect(await scriptsStarted(world, 1)).toEqual(['/bin/echo quorum-down 10']);
+    } finally {
+      await world.host.stop();
+      closeSync(world.fifo);
+    }
   });
 });
 
