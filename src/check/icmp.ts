@@ -133,7 +133,8 @@ export interface IcmpPingerOptions {
 
 /**
  * The raw-socket pings of one thread (the checker worker's). Counters: `check.ping.raw_refused` once
- * per family whose raw socket is refused, `check.ping.fallback` per attempt left to ping(8).
+ * per family whose raw socket is refused, `check.ping.fallback` per attempt left to ping(8) for want
+ * of a raw socket.
  */
 export class IcmpPinger {
   readonly counters: Counters;
