@@ -1,9 +1,11 @@
 /**
  * SIGHUP reload as a pure diff of two frozen configurations (STYLE habit 10). Instances are matched
  * as keepalived's vrrp_exist() does: same VRID, same address family, same interface and both unicast
- * or both multicast (the name may change). A matched instance keeps its runtime state; unmatched old
- * ones are removed (FAULT notify, or DELETED with notify_deleted), unmatched new ones start in BACKUP.
- * A kept instance takes its new settings (`changed`) except those listed in `unapplied`.
+ * or both multicast, and for unicast the same source address (the name may change). A matched
+ * instance keeps its runtime state; unmatched old ones are removed (FAULT notify, or DELETED with
+ * notify_deleted), unmatched new ones start in BACKUP. A kept instance takes its new settings
+ * (`changed`) except those listed in `unapplied`. keepalived reopens every VRRP socket on reload, so
+ * a changed mcast_dst_ip (multicast group) or unicast_ttl is applied to the running instance.
  */
 import type { AddressSpec, KeepalivedConfig, VrrpInstance } from '../config/model.js';
 
@@ -12,6 +14,8 @@ export interface InstanceMatchKey {
   readonly family: 4 | 6;
   readonly ifname: string;
   readonly unicast: boolean;
+  /** unicast_src_ip of a unicast instance ('' when not configured or multicast). */
+  readonly src: string;
 }
 
 export interface KeptInstance {
@@ -40,10 +44,12 @@ export function matchKey(cfg: VrrpInstance, defaultInterface: string): InstanceM
     family: cfg.family === 'inet6' ? 6 : 4,
     ifname: cfg.interface ?? defaultInterface,
     unicast: cfg.unicastPeers.length > 0,
+    src: cfg.unicastPeers.length > 0 ? (cfg.mcastSrcIp ?? '') : '',
   };
 }
 
-const keyString = (k: InstanceMatchKey) => `${k.vrid}/${k.family}/${k.ifname}/${k.unicast ? 'u' : 'm'}`;
+const keyString = (k: InstanceMatchKey) =>
+  `${k.vrid}/${k.family}/${k.ifname}/${k.unicast ? `u/${k.src}` : 'm'}`;
 const vipKey = (v: AddressSpec) => `${v.address}/${v.prefix} ${v.dev ?? ''}`;
 const vipsOf = (c: VrrpInstance) => [...c.virtualIpaddress, ...c.virtualIpaddressExcluded];
 
@@ -59,6 +65,8 @@ const APPLIED = [
   'preemptDelay',
   'authentication',
   'unicastPeers',
+  'mcastDstIp',
+  'unicastTtl',
   'tracking',
   // the rest of what the state machine reads (machineConfigOf in vrrp-host.ts)
   'garp',
@@ -67,8 +75,11 @@ const APPLIED = [
   'higherPrioSendAdvert',
 ] as const satisfies readonly (keyof VrrpInstance)[];
 
-/** Settings that would need other sockets, links or group wiring: reported, applied at restart. */
-const UNAPPLIED = ['useVmac', 'syncGroup'] as const satisfies readonly (keyof VrrpInstance)[];
+/**
+ * Settings that would need other links or group wiring, or another source address (that of a
+ * multicast instance: it is in the state machine's identity): reported, applied at restart.
+ */
+const UNAPPLIED = ['useVmac', 'syncGroup', 'mcastSrcIp'] as const satisfies readonly (keyof VrrpInstance)[];
 
 /** IPsec-AH moves the adverts to IP protocol 51 (other sockets): not applied to a kept instance. */
 const usesAh = (c: VrrpInstance) => c.version === 2 && c.authentication?.type === 'AH';

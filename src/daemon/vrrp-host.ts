@@ -8,8 +8,15 @@
  */
 
 import { readFileSync } from 'node:fs';
-import type { AddressSpec, KeepalivedConfig, VrrpInstance as VrrpInstanceCfg } from '../config/model.js';
-import type { Clock } from '../core/clock.js';
+import type {
+  AddressSpec,
+  KeepalivedConfig,
+  TrackFile as TrackFileCfg,
+  TrackProcess as TrackProcessCfg,
+  VrrpInstance as VrrpInstanceCfg,
+  VrrpScript as VrrpScriptCfg,
+} from '../config/model.js';
+import { type Clock, systemClock } from '../core/clock.js';
 import { Counters } from '../core/counters.js';
 import { KaError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
@@ -29,7 +36,9 @@ import { machineConfig } from '../vrrp/machine.js';
 import { SyncGroupCoordinator } from '../vrrp/sync-group.js';
 import { TrackFile } from '../vrrp/track/file.js';
 import { InstanceTracking, type TrackerRef } from '../vrrp/track/instance.js';
+import type { PriorityResult, UpDown } from '../vrrp/track/priority.js';
 import { TrackProcess } from '../vrrp/track/process.js';
+import { type RunKind, TrackerRegistry } from '../vrrp/track/registry.js';
 import { runnerExec, VrrpScriptTracker } from '../vrrp/track/script.js';
 import { type MachineConfig, stateName, VrrpState } from '../vrrp/types.js';
 import { peekVrid, type RxPacket, type ValidateInstance, validateAdvert } from '../vrrp/validate.js';
@@ -92,6 +101,8 @@ interface Bound {
   readonly protocol: number;
   readonly src: string;
   dsts: readonly string[];
+  /** TTL / hop limit of the adverts: unicast_ttl with unicast peers, else 255. */
+  ttl: number;
   readonly unicast: boolean;
   validate: Omit<ValidateInstance, 'inBackup' | 'masterAddress' | 'ahSeq'>;
   vips: readonly AddressSpec[];
@@ -113,6 +124,30 @@ interface Bound {
    */
   readonly encoded: Map<number, Buffer[]>;
 }
+
+/** Seed form of a tracker's state (InstanceTracking.seed). */
+type TrackerSeed = { state?: UpDown; value?: number };
+
+/** A running tracker as the host keeps it. */
+interface TrackerHandle {
+  /** Current state; undefined while a script has not returned yet. */
+  current(): TrackerSeed | undefined;
+  stop(): void;
+  /** Resolves when what the tracker started has ended (a script's run in flight, killed by stop). */
+  closed(): Promise<void>;
+}
+
+type Wanted =
+  | { kind: 'script'; name: string; def: VrrpScriptCfg }
+  | { kind: 'file'; name: string; def: TrackFileCfg }
+  | { kind: 'process'; name: string; def: TrackProcessCfg };
+
+const trackerLabel = (kind: RunKind, name: string) =>
+  kind === 'script'
+    ? `VRRP_Script(${name})`
+    : kind === 'file'
+      ? `track_file ${name}`
+      : `track_process ${name}`;
 
 export interface VrrpHostDeps {
   clock: Clock;
@@ -196,6 +231,36 @@ function validateOf(cfg: VrrpInstanceCfg, authType: number, authData: Buffer) {
 const sockKey = (ifindex: number, family: number, protocol: number, unicast: boolean) =>
   `${ifindex}/${family}/${protocol}/${unicast ? 'u' : 'm'}`;
 
+/** Receive socket of an instance: interface, family, protocol, and the multicast group it joins. */
+const rxKey = (b: Bound) =>
+  `${sockKey(b.rxIfindex, b.family, b.protocol, b.unicast)}/${b.unicast ? '' : (b.dsts[0] ?? '')}`;
+
+/**
+ * Send socket of an instance. IPv4 adverts carry their TTL in the IP header we write; IPv6 ones get
+ * the socket's hop limit, so IPv6 send sockets are per hop limit.
+ */
+const txKey = (b: Bound) =>
+  `${sockKey(b.txIfindex, b.family, b.protocol, false)}/${b.family === 6 ? b.ttl : ''}`;
+
+/** Take `b` off a receive socket's list for its VRID (the VRID never changes: it is part of the reload match). */
+function leaveRx(byVrid: Map<number, Bound[]>, b: Bound): void {
+  const list = byVrid.get(b.cfg.vrid);
+  if (!list?.includes(b)) return;
+  const rest = list.filter((x) => x !== b);
+  if (rest.length > 0) byVrid.set(b.cfg.vrid, rest);
+  else byVrid.delete(b.cfg.vrid);
+}
+
+/** Where adverts go: the unicast peers, or the instance's multicast group (mcast_dst_ip, else the global one). */
+function destinationsOf(cfg: VrrpInstanceCfg, family: 4 | 6, global: KeepalivedConfig['global']): string[] {
+  if (cfg.unicastPeers.length > 0) return cfg.unicastPeers.map((p) => p.address);
+  const group = cfg.mcastDstIp ?? (family === 4 ? global.vrrpMcastGroup4 : global.vrrpMcastGroup6);
+  return [group || (family === 4 ? VRRP_GROUP4 : VRRP_GROUP6)];
+}
+
+/** TTL / hop limit of an instance's adverts (keepalived: unicast_ttl for unicast, 255 for multicast). */
+const ttlOf = (cfg: VrrpInstanceCfg) => (cfg.unicastPeers.length > 0 ? cfg.unicastTtl : 255);
+
 export class VrrpHost {
   readonly counters: Counters;
   private readonly bound: Bound[] = [];
@@ -203,17 +268,12 @@ export class VrrpHost {
   private readonly tx = new Map<string, RawSocket>();
   private readonly arp = new Map<number, PacketSocket>();
   private readonly groups: SyncGroupCoordinator[] = [];
-  private readonly scriptTrackers: VrrpScriptTracker[] = [];
-  private readonly fileTrackers: TrackFile[] = [];
-  private readonly processTrackers: TrackProcess[] = [];
+  private readonly trackers = new TrackerRegistry<TrackerHandle>();
   private readonly fifos: NotifyFifo[] = [];
   private readonly runner: ScriptRunner;
   private readonly notifier: Notifier;
   private readonly log: Logger;
   private readonly vmacs: VmacManager;
-  private readonly scriptByName = new Map<string, VrrpScriptTracker>();
-  private readonly startedFiles = new Set<string>();
-  private readonly startedProcesses = new Set<string>();
 
   constructor(
     private config: KeepalivedConfig,
@@ -244,7 +304,7 @@ export class VrrpHost {
       }
     }
     this.bindSyncGroups();
-    await this.startTrackers();
+    await this.syncTrackers();
     this.deps.net.on('link', (l) => {
       for (const b of this.bound) {
         if (b.tracking?.tracks('interface', l.name))
@@ -262,14 +322,13 @@ export class VrrpHost {
 
   /** SIGTERM: every instance stops (priority 0 from a master, VIPs removed, STOP notifies), then I/O closes. */
   async stop(): Promise<void> {
-    for (const t of this.scriptTrackers) t.stop();
-    for (const t of this.fileTrackers) t.stop();
-    for (const t of this.processTrackers) t.stop();
+    const trackers = this.trackers.handles();
+    this.trackers.stopAll();
     for (const b of this.bound) b.inst.stop();
     await Promise.all(this.bound.map((b) => b.inst.idle()));
     // keepalived lets the STOP notifies run, killing what is left after 1 s.
     await this.runner.drain(1_000_000);
-    await this.runner.close('SIGTERM', 1_000_000);
+    await Promise.all([this.runner.close('SIGTERM', 1_000_000), ...trackers.map((t) => t.closed())]);
     for (const f of this.fifos) await f.close();
     for (const { sock } of this.rx.values()) sock.close();
     for (const s of this.tx.values()) s.close();
@@ -301,6 +360,7 @@ export class VrrpHost {
     // Kept instances follow the new configuration: tracking is rebuilt against it.
     this.config = next;
     const reconfigured: { b: Bound; mc: MachineConfig; template: AdvertTemplate }[] = [];
+    const retracked: Bound[] = [];
     for (const k of plan.kept) {
       const b = this.bound.find((x) => x.cfg === k.old);
       if (!b) continue;
@@ -321,6 +381,8 @@ export class VrrpHost {
           );
         }
       }
+      // The new settings apply unless they are refused (AH switch) or invalid (kept as they were).
+      const settingsApply = applies && (k.changed.length === 0 || mc !== undefined);
       const routesHeld = k.routesChanged && b.inst.machine.vipsSet;
       if (routesHeld) await Promise.all([this.setRoutes(b, false), this.setRules(b, false)]);
       b.cfg = c;
@@ -330,6 +392,20 @@ export class VrrpHost {
       b.encoded.clear();
       b.validate = { ...b.validate, vips: advertAddrs };
       b.notify = await this.notifyConfig(c);
+      if (settingsApply) {
+        // keepalived reopens every socket on reload: a new multicast group (mcast_dst_ip,
+        // vrrp_mcast_group4/6), unicast peers or unicast_ttl take effect at once.
+        b.dsts = destinationsOf(c, family, next.global);
+        b.ttl = ttlOf(c);
+        this.attachSockets(b);
+        // Weights of vrrp_script / track_file / track_process blocks and sync-group tracking may
+        // have changed without the instance's own settings: tracking is always rebuilt, states carried.
+        const old = b.tracking;
+        b.tracking = this.tracking(c, b.ifname);
+        const carried = old?.snapshot().filter((u) => b.tracking?.tracks(u.kind, u.name)) ?? [];
+        b.tracking?.seed(carried);
+        retracked.push(b);
+      }
       if (mc) {
         const { authType, authData } = authOf(c);
         const template = {
@@ -338,12 +414,7 @@ export class VrrpHost {
           authData: authType === VRRP_AUTH_PASS ? authData : Buffer.alloc(8),
         };
         b.template = template;
-        b.dsts = c.unicastPeers.length > 0 ? c.unicastPeers.map((p) => p.address) : b.dsts;
         b.validate = { ...b.validate, ...validateOf(c, authType, authData) };
-        const old = b.tracking;
-        b.tracking = this.tracking(c, b.ifname);
-        const carried = old?.snapshot().filter((u) => b.tracking?.tracks(u.kind, u.name)) ?? [];
-        b.tracking?.seed(carried);
         reconfigured.push({ b, mc, template });
         this.log.info(`(${c.name}) reload: applying changed ${k.changed.join(', ')}`);
       }
@@ -360,6 +431,7 @@ export class VrrpHost {
           `(${c.name}) reload: changed ${unapplied.join(', ')} not applied to the running instance (restart to apply)`,
         );
     }
+    this.closeUnusedSockets();
     const fresh: Bound[] = [];
     for (const cfg of plan.added) {
       try {
@@ -374,8 +446,8 @@ export class VrrpHost {
         );
       }
     }
-    // Trackers used only by added (or re-tracked) instances start now; running ones seed them.
-    await this.startTrackers();
+    // Trackers follow the new configuration (stopped, replaced, started) and seed their users.
+    await this.syncTrackers();
     for (const { b, mc, template } of reconfigured) {
       const t = b.tracking?.result;
       b.inst.reconfigure(mc, template, t ? t.effectivePriority : mc.priority);
@@ -384,6 +456,12 @@ export class VrrpHost {
       const down = t !== undefined && (t.fault || t.initPending);
       if (down && !b.inst.machine.faulted) b.inst.fault();
       else if (!down && b.inst.machine.faulted) b.inst.unfault();
+      this.warmSendPath(b);
+    }
+    for (const b of retracked) {
+      if (reconfigured.some((r) => r.b === b)) continue;
+      b.encoded.clear();
+      this.applyTracking(b, b.tracking?.result);
       this.warmSendPath(b);
     }
     for (const b of fresh) {
@@ -396,27 +474,40 @@ export class VrrpHost {
     return plan;
   }
 
+  /**
+   * A running instance takes a tracking result (order as machineEvents: into FAULT first, out of
+   * FAULT last, so priority changes never show in a state they do not belong to).
+   */
+  private applyTracking(b: Bound, t: PriorityResult | undefined): void {
+    const down = t !== undefined && (t.fault || t.initPending);
+    const eff = t ? t.effectivePriority : b.cfg.priority;
+    if (down && !b.inst.machine.faulted) b.inst.fault();
+    if (eff !== b.inst.machine.effectivePriority) b.inst.setEffectivePriority(eff);
+    if (!down && b.inst.machine.faulted) b.inst.unfault();
+  }
+
   /** Take a removed instance off its sockets (closing those nobody else uses) and drop its VMAC. */
   private async unbind(b: Bound): Promise<void> {
     const i = this.bound.indexOf(b);
     if (i >= 0) this.bound.splice(i, 1);
-    const rk = sockKey(b.rxIfindex, b.family, b.protocol, b.unicast);
-    const rx = this.rx.get(rk);
-    if (rx) {
-      const list = (rx.byVrid.get(b.cfg.vrid) ?? []).filter((x) => x !== b);
-      if (list.length > 0) rx.byVrid.set(b.cfg.vrid, list);
-      else rx.byVrid.delete(b.cfg.vrid);
-      if (rx.byVrid.size === 0) {
-        rx.sock.close();
-        this.rx.delete(rk);
-      }
-    }
-    const tk = sockKey(b.txIfindex, b.family, b.protocol, false);
-    if (!this.bound.some((x) => sockKey(x.txIfindex, x.family, x.protocol, false) === tk)) {
-      this.tx.get(tk)?.close();
-      this.tx.delete(tk);
-    }
+    for (const e of this.rx.values()) leaveRx(e.byVrid, b);
+    this.closeUnusedSockets();
     if (b.vmacName) await this.vmacs.remove(b.vmacName);
+  }
+
+  /** Close the receive sockets no instance listens on and the send sockets no instance sends on. */
+  private closeUnusedSockets(): void {
+    for (const [k, e] of this.rx) {
+      if (e.byVrid.size > 0) continue;
+      e.sock.close();
+      this.rx.delete(k);
+    }
+    const txUsed = new Set(this.bound.map(txKey));
+    for (const [k, s] of this.tx) {
+      if (txUsed.has(k)) continue;
+      s.close();
+      this.tx.delete(k);
+    }
   }
 
   /** State for JSON output / data dumps. */
@@ -475,12 +566,7 @@ export class VrrpHost {
         })
       : undefined;
     const tx = vmac && !cfg.vmacXmitBase ? vmac : link;
-    const group =
-      cfg.mcastDstIp ??
-      (family === 4 ? this.config.global.vrrpMcastGroup4 : this.config.global.vrrpMcastGroup6);
-    const dsts = unicast
-      ? cfg.unicastPeers.map((p) => p.address)
-      : [group || (family === 4 ? VRRP_GROUP4 : VRRP_GROUP6)];
+    const dsts = destinationsOf(cfg, family, this.config.global);
     const { authType, authData } = authOf(cfg);
     const vips = [...cfg.virtualIpaddress, ...cfg.virtualIpaddressExcluded];
     const advertAddrs = advertAddrsOf(cfg, family);
@@ -535,6 +621,7 @@ export class VrrpHost {
       protocol,
       src,
       dsts,
+      ttl: ttlOf(cfg),
       unicast,
       vips,
       notify,
@@ -554,7 +641,7 @@ export class VrrpHost {
       },
     } satisfies Bound);
     b.tracking = this.tracking(cfg, ifname);
-    this.openSockets(b);
+    this.attachSockets(b);
     this.warmSendPath(b);
     return b;
   }
@@ -656,21 +743,59 @@ export class VrrpHost {
     return tracking;
   }
 
-  private async startTrackers(): Promise<void> {
-    const users = (kind: 'script' | 'file' | 'process', name: string) =>
-      this.bound.filter((b) => b.tracking?.tracks(kind, name));
-    for (const s of this.config.vrrpScripts) {
-      if (users('script', s.name).length === 0) continue;
-      const running = this.scriptByName.get(s.name);
-      if (running) {
-        // Reload: an added instance tracks a script already running; it starts from its current state.
-        if (running.state !== 'unknown')
-          for (const b of users('script', s.name))
-            b.tracking?.seed([{ kind: 'script', name: s.name, state: running.state }]);
+  /**
+   * Runs exactly the vrrp_script / track_file / track_process trackers some instance (or its sync
+   * group) uses, with the current definitions (see src/vrrp/track/registry.ts): unused ones stop,
+   * changed ones are replaced, new ones start and make their first check at once; every user is
+   * seeded with the state of the tracker it tracks.
+   */
+  private async syncTrackers(): Promise<void> {
+    const used = (kind: RunKind, name: string) => this.bound.some((b) => b.tracking?.tracks(kind, name));
+    const wanted: Wanted[] = [
+      ...this.config.vrrpScripts.map((def) => ({ kind: 'script' as const, name: def.name, def })),
+      ...this.config.trackFiles.map((def) => ({ kind: 'file' as const, name: def.name, def })),
+      ...this.config.trackProcesses.map((def) => ({ kind: 'process' as const, name: def.name, def })),
+    ];
+    for (const a of this.trackers.plan(wanted, used)) {
+      const label = trackerLabel(a.kind, a.name);
+      if (a.action === 'stop') {
+        this.trackers.stop(a.kind, a.name, a.old);
+        this.log.info(`${label} no longer used - stopped`);
         continue;
       }
+      if (a.action === 'keep') {
+        this.seedUsers(a.kind, a.name, a.handle.current());
+        continue;
+      }
+      let initGood = false;
+      if (a.action === 'replace') {
+        initGood = a.old.current()?.state === 'up';
+        this.trackers.stop(a.kind, a.name, a.old);
+        this.log.info(`${label} changed by reload - restarting it`);
+      }
+      const h = await this.startTracker(a.want, initGood);
+      if (h) this.seedUsers(a.kind, a.name, h.current());
+    }
+  }
+
+  /** Seed every instance tracking (kind, name) with a tracker's current state (nothing while unknown). */
+  private seedUsers(kind: RunKind, name: string, cur: TrackerSeed | undefined): void {
+    if (!cur) return;
+    for (const b of this.bound) if (b.tracking?.tracks(kind, name)) b.tracking.seed([{ kind, name, ...cur }]);
+  }
+
+  /** Start one tracker and record it; resolves after its first file read / process scan. */
+  private async startTracker(w: Wanted, initGood: boolean): Promise<TrackerHandle | undefined> {
+    const users = (kind: RunKind, name: string) => this.bound.filter((b) => b.tracking?.tracks(kind, name));
+    const { clock, log } = this.deps;
+    if (w.kind === 'script') {
+      const s = w.def;
       const def = await this.deps.scripts.resolve(`VRRP_Script(${s.name})`, s.script);
-      if (!def) continue;
+      if (!def) return undefined;
+      if (initGood) this.log.info(`VRRP_Script(${s.name}) considered successful on reload`);
+      // Its own runner: stopping the tracker (reload, shutdown) kills the run in flight, as
+      // keepalived's script_killall does, without touching notify scripts.
+      const runner = new ScriptRunner({ clock, log, counters: this.counters });
       const t = new VrrpScriptTracker(
         {
           name: s.name,
@@ -680,71 +805,86 @@ export class VrrpHost {
           rise: s.rise,
           fall: s.fall,
           initFail: s.initFail,
+          initGood,
         },
         {
-          clock: this.deps.clock,
-          exec: runnerExec(this.runner),
-          log: this.log,
+          clock,
+          exec: runnerExec(runner),
+          log,
           onChange: (state) => {
             for (const b of users('script', s.name))
               b.tracking?.setState('script', s.name, state === 'up' ? 'up' : 'down');
           },
         },
       );
-      this.scriptTrackers.push(t);
-      this.scriptByName.set(s.name, t);
+      let closing: Promise<void> | undefined;
+      const h: TrackerHandle = {
+        current: () => (t.state === 'unknown' ? undefined : { state: t.state }),
+        stop: () => {
+          t.stop();
+          closing ??= runner.close('SIGTERM', 2_000_000);
+        },
+        closed: () => closing ?? Promise.resolve(),
+      };
+      this.trackers.add('script', s.name, s, h);
       t.start();
+      return h;
     }
-    for (const f of this.config.trackFiles) {
-      if (users('file', f.name).length === 0 || this.startedFiles.has(f.name)) continue;
-      this.startedFiles.add(f.name);
+    if (w.kind === 'file') {
+      const f = w.def;
       const t = new TrackFile({
         name: f.name,
         path: f.file,
         ...(f.initFile ? { initFile: f.initFile } : {}),
-        clock: this.deps.clock,
-        log: this.log,
+        clock,
+        log,
         counters: this.counters,
         onChange: (v) => {
           for (const b of users('file', f.name)) b.tracking?.setFileValue(f.name, v);
         },
       });
-      this.fileTrackers.push(t);
+      const h: TrackerHandle = {
+        current: () => ({ value: t.value }),
+        stop: () => t.stop(),
+        closed: () => Promise.resolve(),
+      };
+      this.trackers.add('file', f.name, f, h);
       try {
-        const v = await t.start();
-        for (const b of users('file', f.name)) b.tracking?.seed([{ kind: 'file', name: f.name, value: v }]);
+        await t.start();
       } catch (e) {
         this.log.warn({ err: e }, `track_file ${f.name}: ${(e as Error).message}`);
       }
+      return h;
     }
-    for (const p of this.config.trackProcesses) {
-      if (users('process', p.name).length === 0 || this.startedProcesses.has(p.name)) continue;
-      this.startedProcesses.add(p.name);
-      const t = new TrackProcess({
-        name: p.name,
-        match: {
-          process: p.process,
-          ...(p.args ? { params: p.args } : {}),
-          paramMatch: p.paramMatch,
-          fullCommand: p.fullCommand,
-        },
-        quorum: p.quorum,
-        ...(p.quorumMax !== undefined ? { quorumMax: p.quorumMax } : {}),
-        forkDelayUs: Math.round(p.forkDelay * 1e6),
-        terminateDelayUs: Math.round(p.terminateDelay * 1e6),
-        clock: this.deps.clock,
-        log: this.log,
-        counters: this.counters,
-        onChange: (have) => {
-          for (const b of users('process', p.name))
-            b.tracking?.setState('process', p.name, have ? 'up' : 'down');
-        },
-      });
-      this.processTrackers.push(t);
-      const have = await t.start();
-      for (const b of users('process', p.name))
-        b.tracking?.seed([{ kind: 'process', name: p.name, state: have ? 'up' : 'down' }]);
-    }
+    const p = w.def;
+    const t = new TrackProcess({
+      name: p.name,
+      match: {
+        process: p.process,
+        ...(p.args ? { params: p.args } : {}),
+        paramMatch: p.paramMatch,
+        fullCommand: p.fullCommand,
+      },
+      quorum: p.quorum,
+      ...(p.quorumMax !== undefined ? { quorumMax: p.quorumMax } : {}),
+      forkDelayUs: Math.round(p.forkDelay * 1e6),
+      terminateDelayUs: Math.round(p.terminateDelay * 1e6),
+      clock,
+      log,
+      counters: this.counters,
+      onChange: (have) => {
+        for (const b of users('process', p.name))
+          b.tracking?.setState('process', p.name, have ? 'up' : 'down');
+      },
+    });
+    const h: TrackerHandle = {
+      current: () => ({ state: t.haveQuorum ? 'up' : 'down' }),
+      stop: () => t.stop(),
+      closed: () => Promise.resolve(),
+    };
+    this.trackers.add('process', p.name, p, h);
+    await t.start();
+    return h;
   }
 
   private bindSyncGroups(): void {
@@ -801,8 +941,13 @@ export class VrrpHost {
 
   // ---- sockets ----
 
-  private openSockets(b: Bound): void {
-    const k = sockKey(b.rxIfindex, b.family, b.protocol, b.unicast);
+  /**
+   * Put `b` on the receive socket of its interface, protocol and multicast group (leaving any other
+   * it was on: a reload may change the group) and make sure its send socket exists.
+   */
+  private attachSockets(b: Bound): void {
+    const k = rxKey(b);
+    for (const [key, e] of this.rx) if (key !== k) leaveRx(e.byVrid, b);
     let rx = this.rx.get(k);
     if (!rx) {
       const group = b.unicast ? undefined : b.dsts[0];
@@ -825,9 +970,9 @@ export class VrrpHost {
       rx = entry;
     }
     const list = rx.byVrid.get(b.cfg.vrid) ?? [];
-    list.push(b);
+    if (!list.includes(b)) list.push(b);
     rx.byVrid.set(b.cfg.vrid, list);
-    const tk = sockKey(b.txIfindex, b.family, b.protocol, false);
+    const tk = txKey(b);
     if (!this.tx.has(tk)) {
       this.tx.set(
         tk,
@@ -838,7 +983,7 @@ export class VrrpHost {
           ifindex: b.txIfindex,
           hdrincl: b.family === 4,
           receive: false,
-          ttl: b.unicast ? b.cfg.unicastTtl : 255,
+          ttl: b.ttl,
         }),
       );
     }
@@ -902,15 +1047,18 @@ export class VrrpHost {
     }
   }
 
-  /** The kernel's receive time of `m` on our clock (timers restarted by the advert are anchored there). */
+  /**
+   * The kernel's receive time of `m` on our clock (timers restarted by the advert are anchored there).
+   * The age is measured on the real monotonic clock (systemClock), which the kernel stamp is on.
+   */
   private receivedAt(m: RawMessage): number | undefined {
     if (m.rxMonotonicUs === undefined) return undefined;
-    const age = Number(process.hrtime.bigint() / 1000n) - m.rxMonotonicUs;
+    const age = systemClock.now() - m.rxMonotonicUs;
     return this.deps.clock.now() - Math.max(0, age);
   }
 
   private send(b: Bound, advert: VrrpAdvert): void {
-    const sock = this.tx.get(sockKey(b.txIfindex, b.family, b.protocol, false));
+    const sock = this.tx.get(txKey(b));
     if (!sock) return;
     try {
       const cached = b.protocol === IPPROTO_AH ? undefined : this.encodedAdverts(b, advert);
@@ -956,6 +1104,7 @@ export class VrrpHost {
       id: b.ipId,
       src: b.src,
       dst,
+      ttl: b.ttl,
       ...(ah ? { ah, unicast: b.unicast } : {}),
     });
   }
@@ -968,7 +1117,7 @@ export class VrrpHost {
   private warmSendPath(b: Bound): void {
     try {
       b.inst.warmUp();
-      const sock = this.tx.get(sockKey(b.txIfindex, b.family, b.protocol, false));
+      const sock = this.tx.get(txKey(b));
       const advert = b.inst.buildAdvert(b.inst.machine.effectivePriority);
       if (b.protocol === IPPROTO_AH) for (const dst of b.dsts) this.packet(b, advert, dst);
       else this.encodedAdverts(b, advert);

@@ -83,6 +83,11 @@ export class TrackFile {
     return this.cur;
   }
 
+  /** An fs watch or the fallback poll is active. */
+  get watching(): boolean {
+    return !this.stopped && (this.watcher !== null || this.poll !== null);
+  }
+
   /** Create the file if asked, read it, and start watching. Resolves with the initial value. */
   async start(): Promise<number> {
     this.stopped = false;
@@ -91,6 +96,8 @@ export class TrackFile {
       await writeFile(path, `${initFile.value}\n`, { flag: initFile.overwrite ? 'w' : 'wx' }).catch(() => {});
     }
     this.cur = await readTrackFile(path);
+    // stopped while reading (a reload replaced it): no watch may outlive the tracker
+    if (this.stopped) return this.cur;
     try {
       const file = basename(path);
       this.watcher = watch(dirname(path), { persistent: false }, (_ev, name) => {

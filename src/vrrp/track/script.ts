@@ -5,7 +5,8 @@
  * Counter (keepalived's `result`, 0..rise+fall-1; OK when result ≥ rise): a success below rise-1
  * counts up; at rise-1 it jumps to rise+fall-1 (OK). A failure above rise counts down; at or below
  * rise it drops to 0 (KO). Start: result = rise-1 so the first result decides, unless init_fail
- * (result 0, KO until `rise` successes). Exit 0 is success; any other exit, a signal or a timeout
+ * (result 0, KO until `rise` successes), or unless a reload replaces a script that was OK (keepalived
+ * "considered successful on reload": result = rise, OK until one failure). Exit 0 is success; any other exit, a signal or a timeout
  * is failure. A run still going when the next is due is skipped ("already running").
  */
 import { type Clock, type Micros, systemClock, type TimerHandle } from '../../core/clock.js';
@@ -21,11 +22,13 @@ export class RiseFall {
   private initial: boolean;
   private st: ScriptState;
 
+  /** `start`: 'fail' for init_fail, 'good' for a script considered successful on reload. */
   constructor(
     readonly rise: number,
     readonly fall: number,
-    initFail = false,
+    start: boolean | 'fail' | 'good' = false,
   ) {
+    const initFail = start === true || start === 'fail';
     for (const [k, v] of [
       ['rise', rise],
       ['fall', fall],
@@ -33,9 +36,10 @@ export class RiseFall {
       if (!Number.isInteger(v) || v < 1)
         throw new KaError('KA_ERR_TRACK_BAD_PARAM', `${k} ${v} must be an integer ≥ 1`, { [k]: v });
     }
-    this.result = initFail ? 0 : rise - 1;
-    this.initial = !initFail;
-    this.st = initFail ? 'down' : 'unknown';
+    const good = start === 'good';
+    this.result = initFail ? 0 : good ? rise : rise - 1;
+    this.initial = !initFail && !good;
+    this.st = initFail ? 'down' : good ? 'up' : 'unknown';
   }
 
   get state(): ScriptState {
@@ -75,6 +79,8 @@ export interface VrrpScriptConfig {
   rise?: number;
   fall?: number;
   initFail?: boolean;
+  /** A reload replaced a script of this name that was OK: start OK, one failure makes it KO. */
+  initGood?: boolean;
 }
 
 /** Runs one script; the default uses a ScriptRunner (TERM on timeout, KILL 2 s later). */
@@ -125,7 +131,11 @@ export class VrrpScriptTracker {
         script: cfg.name,
       });
     }
-    this.counter = new RiseFall(cfg.rise ?? 1, cfg.fall ?? 1, cfg.initFail ?? false);
+    this.counter = new RiseFall(
+      cfg.rise ?? 1,
+      cfg.fall ?? 1,
+      cfg.initGood ? 'good' : cfg.initFail ? 'fail' : false,
+    );
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log ?? silentLogger;
     this.def = {

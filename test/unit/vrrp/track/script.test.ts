@@ -83,6 +83,18 @@ describe('RiseFall counter (keepalived vrrp_script result)', () => {
     expect(c.feed(true)).toBe('up');
   });
 
+  it("considered successful on reload ('good'): starts up, one failure makes it down, successes keep it up", () => {
+    const g = new RiseFall(3, 2, 'good');
+    expect(g.state).toBe('up');
+    expect(g.feed(true)).toBeNull(); // result rise+fall-1: still up
+    expect(g.feed(false)).toBeNull(); // fall 2 from the top: one failure is not enough now
+    expect(g.feed(false)).toBe('down');
+    const h = new RiseFall(3, 2, 'good');
+    expect(h.feed(false)).toBe('down'); // at result = rise, a single failure is enough
+    // 'fail' is init_fail (the boolean form is kept)
+    expect(new RiseFall(2, 1, 'fail').state).toBe('down');
+  });
+
   it('rejects rise/fall below 1', () => {
     expect(() => new RiseFall(0, 1)).toThrow(expect.objectContaining({ code: 'KA_ERR_TRACK_BAD_PARAM' }));
     expect(() => new RiseFall(1, 1.5)).toThrow(expect.objectContaining({ code: 'KA_ERR_TRACK_BAD_PARAM' }));
