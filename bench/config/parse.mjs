@@ -14,7 +14,10 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
 const { loadConfig, sysfsInterfaceExists, systemScriptEnv } = await import(join(root, 'dist/config/load.js'));
-const { configTestExitCode } = await import(join(root, 'dist/config/diagnostics.js'));
+const { configTestExitCode, DiagnosticSink } = await import(join(root, 'dist/config/diagnostics.js'));
+const { preprocess } = await import(join(root, 'dist/config/preprocess.js'));
+const { parseLines } = await import(join(root, 'dist/config/parse.js'));
+const { ConfigBuilder } = await import(join(root, 'dist/config/check.js'));
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
 
 function generate() {
@@ -87,6 +90,30 @@ try {
     };
   }
 
+  // where the in-process time goes: the three stages of loadConfig run one by one (warm)
+  const phases = { preprocessMs: [], parseMs: [], buildMs: [] };
+  for (let i = 0; i < RUNS; i++) {
+    const diags = new DiagnosticSink();
+    const t0 = process.hrtime.bigint();
+    const pp = preprocess(file, { configId: 'bench', allConfig: false }, diags);
+    const t1 = process.hrtime.bigint();
+    const ast = parseLines(pp.lines, diags);
+    const t2 = process.hrtime.bigint();
+    new ConfigBuilder(diags, {
+      configId: 'bench',
+      files: pp.files,
+      interfaceExists: sysfsInterfaceExists,
+      scripts: systemScriptEnv,
+    }).build(ast);
+    const t3 = process.hrtime.bigint();
+    phases.preprocessMs.push(Number(t1 - t0) / 1e6);
+    phases.parseMs.push(Number(t2 - t1) / 1e6);
+    phases.buildMs.push(Number(t3 - t2) / 1e6);
+  }
+  const phaseMedians = Object.fromEntries(
+    Object.entries(phases).map(([k, v]) => [k, Number(median(v).toFixed(1))]),
+  );
+
   // whole processes, interleaved so both see the same machine load:
   // `node bin/keepalived-ts.js -t -f FILE` (Node start-up included) and keepalived -t -f FILE
   const oursCli = [];
@@ -129,6 +156,7 @@ try {
     runs: RUNS,
     oursParseValidateMs: Number(oursMs.toFixed(1)),
     oursFirstRunMs: Number(coldMs.toFixed(1)),
+    oursPhasesMs: phaseMedians,
     oursCliMs: Number(cliMs.toFixed(1)),
     keepalivedMs: kaMs === null ? null : Number(kaMs.toFixed(1)),
     ratioKeepalivedOverOurs: kaMs === null ? null : Number((kaMs / oursMs).toFixed(2)),
@@ -147,6 +175,9 @@ try {
     `  (1) ours  parse+validate (in process, median of ${RUNS}): ${result.oursParseValidateMs} ms  (exit ${oursExit})`,
   );
   console.log(`      first in-process run (cold JIT, not in the median):  ${result.oursFirstRunMs} ms`);
+  console.log(
+    `      stages (medians): preprocess ${phaseMedians.preprocessMs} ms, parse (line lexer + nearley) ${phaseMedians.parseMs} ms, keyword checks + model ${phaseMedians.buildMs} ms`,
+  );
   console.log(
     `  (2) ours  keepalived-ts -t (whole process, median):   ${result.oursCliMs} ms  (exit ${oursCliExit})`,
   );
