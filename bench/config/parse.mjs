@@ -10,6 +10,8 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
@@ -114,6 +116,16 @@ try {
     Object.entries(phases).map(([k, v]) => [k, Number(median(v).toFixed(1))]),
   );
 
+  // heap the loaded model keeps alive (what a running daemon holds for this file)
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc');
+  gc();
+  const heapBefore = process.memoryUsage().heapUsed;
+  const kept = loadConfig(file, { configId: 'bench' });
+  gc();
+  const modelHeapMb = (process.memoryUsage().heapUsed - heapBefore) / 2 ** 20;
+  if (kept.config.vrrpInstances.length !== counts.vrrpInstances) throw new Error('model lost');
+
   // whole processes, interleaved so both see the same machine load:
   // `node bin/keepalived-ts.js -t -f FILE` (Node start-up included) and keepalived -t -f FILE
   const oursCli = [];
@@ -157,6 +169,7 @@ try {
     oursParseValidateMs: Number(oursMs.toFixed(1)),
     oursFirstRunMs: Number(coldMs.toFixed(1)),
     oursPhasesMs: phaseMedians,
+    oursModelHeapMb: Number(modelHeapMb.toFixed(1)),
     oursCliMs: Number(cliMs.toFixed(1)),
     keepalivedMs: kaMs === null ? null : Number(kaMs.toFixed(1)),
     ratioKeepalivedOverOurs: kaMs === null ? null : Number((kaMs / oursMs).toFixed(2)),
@@ -178,6 +191,7 @@ try {
   console.log(
     `      stages (medians): preprocess ${phaseMedians.preprocessMs} ms, parse (line lexer + nearley) ${phaseMedians.parseMs} ms, keyword checks + model ${phaseMedians.buildMs} ms`,
   );
+  console.log(`      heap kept by the loaded model: ${result.oursModelHeapMb} MiB`);
   console.log(
     `  (2) ours  keepalived-ts -t (whole process, median):   ${result.oursCliMs} ms  (exit ${oursCliExit})`,
   );
