@@ -24,7 +24,7 @@ const net = await NetState.open({ log, counters });
 const scripts = await ScriptResolver.create(config, log);
 const host = new VrrpHost(config, { clock: systemClock, log, counters, net, scripts });
 await host.start();
-out({ event: 'started' });
+out({ event: 'started', pid: process.pid });
 process.on('SIGHUP', async () => {
   const plan = await host.reload(load());
   out({
