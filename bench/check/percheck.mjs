@@ -11,7 +11,8 @@
 // worker's V8 heap. Writes bench/results/percheck.json.
 // The sources are compiled into a private directory (as checkers.mjs does), so this measures the
 // working tree. Env: PERCHECK_SERVERS=2000 PERCHECK_SECONDS=20 PERCHECK_WARMUP=3 (s before the window)
-//   PERCHECK_CONCURRENCY=256  PERCHECK_CPU_PROF=DIR (write a --cpu-prof profile of the worker there)
+//   PERCHECK_CONCURRENCY=256  PERCHECK_YOUNG_MB (the worker's young generation limit, default the daemon's)  PERCHECK_CPU_PROF=DIR (write a --cpu-prof profile of the worker there)
+//   PERCHECK_HEAP_SNAPSHOT=FILE (a heap snapshot of the worker at the end of the window)
 //   PERCHECK_LABEL (a name stored with the figures)  PERCHECK_DIST (use an already compiled tree)
 // Needs root (network namespace).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -92,11 +93,13 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { serveScheduler } from ${JSON.stringify(worker)};
 const listeners = [];
 parentPort.on('message', (m) => {
+  if (m?.type === 'bench-snapshot') { parentPort.postMessage({ type: 'bench', file: v8.writeHeapSnapshot(m.file) }); return; }
   if (m?.type !== 'bench') { for (const fn of listeners) fn(m); return; }
   const cpuNs = Number(readFileSync('/proc/thread-self/schedstat', 'latin1').split(' ')[0]);
   const h = v8.getHeapStatistics();
+  const spaces = Object.fromEntries(v8.getHeapSpaceStatistics().map((s) => [s.space_name, Math.round(s.space_size / 1024)]));
   parentPort.postMessage({ type: 'bench', cpuNs, heapUsed: h.used_heap_size, heapTotal: h.total_heap_size,
-    external: process.memoryUsage().external });
+    external: process.memoryUsage().external, spacesKiB: spaces });
 });
 serveScheduler({ postMessage: (m) => parentPort.postMessage(m), on: (_e, fn) => listeners.push(fn) }, workerData);
 `;
@@ -156,7 +159,11 @@ async function inner() {
   const entry = join(dirname(dist), 'percheck-entry.mjs');
   writeFileSync(entry, entrySource(dist));
   const execArgv = env.PERCHECK_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${env.PERCHECK_CPU_PROF}`] : [];
-  const w = new Worker(entry, { workerData: { maxConcurrent: CONCURRENCY }, execArgv });
+  // the daemon's limits (CheckerWorker), unless overridden for an experiment
+  const { CHECKER_RESOURCE_LIMITS } = await import(pathToFileURL(join(dist, 'src/check/worker.js')).href);
+  const resourceLimits = { ...(CHECKER_RESOURCE_LIMITS ?? {}) };
+  if (env.PERCHECK_YOUNG_MB) resourceLimits.maxYoungGenerationSizeMb = Number(env.PERCHECK_YOUNG_MB);
+  const w = new Worker(entry, { workerData: { maxConcurrent: CONCURRENCY }, execArgv, resourceLimits });
   let down = 0;
   let up = 0;
   const waiters = { stats: [], bench: [] };
@@ -187,6 +194,11 @@ async function inner() {
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
   clearInterval(memTimer);
   const s1 = await sample();
+  if (env.PERCHECK_HEAP_SNAPSHOT) {
+    const done = new Promise((r) => waiters.bench.push(r));
+    w.postMessage({ type: 'bench-snapshot', file: env.PERCHECK_HEAP_SNAPSHOT });
+    console.error(`heap snapshot ${(await done).file}`);
+  }
   const downAtEnd = down;
   w.postMessage({ type: 'stop' });
   await new Promise((r) => {
@@ -214,6 +226,7 @@ async function inner() {
     kinds: { HTTP_GET: servers.length / 2, TCP_CHECK: servers.length / 2 },
     delayLoopS: 1,
     maxConcurrent: CONCURRENCY,
+    resourceLimits,
     windowS: r3(span),
     checksPerS: r3(attempts / span),
     checksPerSByKind:
@@ -232,6 +245,8 @@ async function inner() {
     processCpuUsPerCheck: r3(procCpuUs / attempts),
     rssMiB: { max: mib(Math.max(...rss)), end: mib(rss.at(-1) ?? Number.NaN) },
     workerHeapUsedMiB: { max: mib(Math.max(...heap)), end: mib(heap.at(-1) ?? Number.NaN) },
+    workerHeapTotalMiB: mib(s1.bench.heapTotal),
+    workerHeapSpacesKiB: s1.bench.spacesKiB,
   };
   const file = join(root, 'bench/results/percheck.json');
   mkdirSync(dirname(file), { recursive: true });

@@ -10,7 +10,7 @@
  * A real server is UP when all its checkers are UP; its weight follows misc_dynamic / FILE_CHECK.
  * Attempts run concurrently up to `maxConcurrent`; the rest wait in FIFO order.
  */
-import type { Clock, Micros, TimerHandle } from '../core/clock.js';
+import { type Clock, type Micros, systemClock, type TimerHandle } from '../core/clock.js';
 import type { Counters } from '../core/counters.js';
 import { KaError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/log.js';
@@ -51,6 +51,8 @@ interface CheckerState {
   queued: boolean;
   weight: number | undefined;
   weightDelta: number;
+  /** The timer callback, made once per checker rather than once per attempt. */
+  fire: () => void;
 }
 
 interface RsState {
@@ -63,6 +65,139 @@ interface RsState {
 
 const US = 1_000_000;
 const MAX_WEIGHT = 2147483647;
+
+/** Longest delay node's setTimeout takes (larger ones fire at once). */
+const MAX_TIMER_MS = 2147483647;
+/** How early a queued timer may fire: node's timers run on a millisecond loop clock. */
+const EARLY_US = 1000;
+
+/** One deadline of a TimerQueue; it is its own handle (no closure per timer). */
+class QueuedTimer implements TimerHandle {
+  constructor(
+    readonly queue: TimerQueue,
+    readonly at: Micros,
+    readonly seq: number,
+    public fn: (() => void) | null,
+  ) {}
+
+  cancel(): void {
+    if (this.fn === null) return;
+    this.fn = null; // dropped when it reaches the head of the queue
+    this.queue.cancelled();
+  }
+}
+
+/**
+ * The checker thread's clock: its deadlines in one binary heap (ordered by time, then arming order)
+ * behind a single node timer, at millisecond precision. systemClock gives each deadline its own node
+ * timer finished with setImmediate turns, for VRRP's sub-millisecond timing; with thousands of check
+ * deadlines a second that cost a timer, two closures and a handle per deadline (garbage that lived a
+ * delay_loop, so it reached V8's old space) and kept the loop polling (bench/check/percheck.mjs).
+ */
+export class TimerQueue implements Clock {
+  private readonly heap: QueuedTimer[] = [];
+  private seq = 0;
+  private timer: NodeJS.Timeout | undefined;
+  /** Deadline (µs) the node timer is armed for. */
+  private armedFor = Number.POSITIVE_INFINITY;
+  private running = false;
+  /** Queued timers not cancelled. */
+  private live = 0;
+
+  now(): Micros {
+    return systemClock.now();
+  }
+
+  at(at: Micros, fn: () => void): TimerHandle {
+    const t = new QueuedTimer(this, at, this.seq++, fn);
+    this.live++;
+    this.push(t);
+    if (at < this.armedFor && !this.running) this.arm();
+    return t;
+  }
+
+  /** Deadlines still queued (cancelled ones included until they reach the head). */
+  get size(): number {
+    return this.heap.length;
+  }
+
+  /** From QueuedTimer.cancel: once nothing is left, the node timer no longer holds the loop. */
+  cancelled(): void {
+    if (--this.live > 0) return;
+    this.heap.length = 0;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.armedFor = Number.POSITIVE_INFINITY;
+  }
+
+  private readonly run = (): void => {
+    this.timer = undefined;
+    this.armedFor = Number.POSITIVE_INFINITY;
+    this.running = true;
+    try {
+      const limit = systemClock.now() + EARLY_US;
+      for (let t = this.heap[0]; t !== undefined && t.at <= limit; t = this.heap[0]) {
+        this.pop();
+        const fn = t.fn;
+        if (fn === null) continue;
+        t.fn = null;
+        this.live--;
+        fn();
+      }
+    } finally {
+      this.running = false;
+      this.arm();
+    }
+  };
+
+  private arm(): void {
+    while (this.heap[0] && this.heap[0].fn === null) this.pop();
+    const head = this.heap[0];
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.armedFor = Number.POSITIVE_INFINITY;
+    if (!head) return;
+    const ms = Math.ceil((head.at - systemClock.now()) / 1000);
+    this.timer = setTimeout(this.run, Math.min(MAX_TIMER_MS, Math.max(0, ms)));
+    this.armedFor = ms > MAX_TIMER_MS ? Number.POSITIVE_INFINITY : head.at;
+  }
+
+  private static before(a: QueuedTimer, b: QueuedTimer): boolean {
+    return a.at < b.at || (a.at === b.at && a.seq < b.seq);
+  }
+
+  private push(t: QueuedTimer): void {
+    const h = this.heap;
+    let i = h.length;
+    h.push(t);
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      const parent = h[p] as QueuedTimer;
+      if (!TimerQueue.before(t, parent)) break;
+      h[i] = parent;
+      i = p;
+    }
+    h[i] = t;
+  }
+
+  private pop(): void {
+    const h = this.heap;
+    const last = h.pop();
+    if (last === undefined || h.length === 0) return;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= h.length) break;
+      const r = l + 1;
+      const c = r < h.length && TimerQueue.before(h[r] as QueuedTimer, h[l] as QueuedTimer) ? r : l;
+      const child = h[c] as QueuedTimer;
+      if (!TimerQueue.before(child, last)) break;
+      h[i] = child;
+      i = c;
+    }
+    h[i] = last;
+  }
+}
 
 /** keepalived's FMT_CHK: `[198.51.100.2]:tcp:80`. */
 export function fmtChk(spec: CheckSpec): string {
@@ -100,19 +235,26 @@ export class Scheduler {
       throw new KaError('KA_ERR_CHECK_SPEC', `real server ${spec.id} already scheduled`);
     const rs: RsState = { spec, checkers: [], up: false, weight: spec.weight, removed: false };
     const now = this.opts.clock.now();
-    rs.checkers = spec.checkers.map((c, index) => ({
-      rs,
-      index,
-      spec: c,
-      up: !c.alpha,
-      hasRun: false,
-      retryIt: 0,
-      timer: null,
-      inflight: null,
-      queued: false,
-      weight: undefined,
-      weightDelta: 0,
-    }));
+    rs.checkers = spec.checkers.map((c, index) => {
+      const st: CheckerState = {
+        rs,
+        index,
+        spec: c,
+        up: !c.alpha,
+        hasRun: false,
+        retryIt: 0,
+        timer: null,
+        inflight: null,
+        queued: false,
+        weight: undefined,
+        weightDelta: 0,
+        fire: () => {
+          st.timer = null;
+          this.enqueue(st);
+        },
+      };
+      return st;
+    });
     this.servers.set(spec.id, rs);
     this.recompute(rs, true);
     for (const c of rs.checkers) {
@@ -162,10 +304,7 @@ export class Scheduler {
   }
 
   private arm(c: CheckerState, at: Micros): void {
-    c.timer = this.opts.clock.at(at, () => {
-      c.timer = null;
-      this.enqueue(c);
-    });
+    c.timer = this.opts.clock.at(at, c.fire);
   }
 
   private enqueue(c: CheckerState): void {
@@ -187,24 +326,23 @@ export class Scheduler {
     } catch (e) {
       attempt = Promise.reject(e);
     }
-    attempt
-      .catch(
-        (e: unknown): CheckResult => ({
-          ok: false,
-          error: new KaError('KA_ERR_CHECK_IO', `checker failed: ${(e as Error).message}`, {}, { cause: e }),
-        }),
-      )
-      .then((r) => {
-        this.running--;
-        const next = this.queue.shift();
-        if (next) {
-          next.queued = false;
-          this.start(next);
-        }
-        if (c.inflight !== ctl) return; // cancelled or removed meanwhile
-        c.inflight = null;
-        this.onResult(c, r);
-      });
+    const done = (r: CheckResult): void => {
+      this.running--;
+      const next = this.queue.shift();
+      if (next) {
+        next.queued = false;
+        this.start(next);
+      }
+      if (c.inflight !== ctl) return; // cancelled or removed meanwhile
+      c.inflight = null;
+      this.onResult(c, r);
+    };
+    attempt.then(done, (e: unknown) =>
+      done({
+        ok: false,
+        error: new KaError('KA_ERR_CHECK_IO', `checker failed: ${(e as Error).message}`, {}, { cause: e }),
+      }),
+    );
   }
 
   private onResult(c: CheckerState, r: CheckResult): void {

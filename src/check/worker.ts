@@ -13,11 +13,10 @@
  * in-thread with a MessageChannel; `CheckerWorker` is the main side.
  */
 import { type MessagePort, Worker } from 'node:worker_threads';
-import { systemClock } from '../core/clock.js';
 import { isKaError, KaError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
 import type { Runner } from './index.js';
-import { type RealServerSpec, Scheduler } from './schedule.js';
+import { type RealServerSpec, Scheduler, TimerQueue } from './schedule.js';
 import type { RealServerEvent } from './types.js';
 
 export type ToWorker =
@@ -58,7 +57,7 @@ export function serveScheduler(port: Endpoint, opts: WorkerOptions = {}, runner?
   const send = (m: FromWorker): void => port.postMessage(m);
   const stats = { attempts: 0, failures: 0, failCodes: {} as Record<string, number> };
   const sched = new Scheduler({
-    clock: systemClock,
+    clock: new TimerQueue(),
     ...(opts.logLevel
       ? { logger: createLogger({ level: opts.logLevel, stderr: opts.logStderr ?? false }) }
       : {}),
@@ -117,6 +116,15 @@ export function serveScheduler(port: Endpoint, opts: WorkerOptions = {}, runner?
   return sched;
 }
 
+/**
+ * V8 limits of the checker thread. A young generation of 8 MiB instead of V8's default (up to 48):
+ * nearly everything a check allocates dies within the check, so scavenges stay cheap, and the heap
+ * no longer grows by tens of MiB of garbage between collections (bench/check/percheck.mjs: RSS
+ * about 20 MiB lower at 2,000 checks/s, CPU per check unchanged). The old generation is left
+ * unbounded: a limit there would end the thread on a large configuration.
+ */
+export const CHECKER_RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 8 } as const;
+
 /** Main side. `endpoint` defaults to a new worker thread running worker-entry.js. */
 export class CheckerWorker {
   private readonly endpoint: Endpoint & { terminate?: () => Promise<number>; unref?: () => void };
@@ -136,6 +144,7 @@ export class CheckerWorker {
       opts.endpoint ??
       new Worker(new URL('./worker-entry.js', import.meta.url), {
         workerData: { maxConcurrent: opts.maxConcurrent, logLevel: opts.logLevel, logStderr: opts.logStderr },
+        resourceLimits: CHECKER_RESOURCE_LIMITS,
       });
     this.endpoint.on('message', (raw) => {
       const m = raw as FromWorker;

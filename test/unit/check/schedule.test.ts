@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { Runner } from '../../../src/check/index.js';
-import { fmtChk, Scheduler } from '../../../src/check/schedule.js';
+import { fmtChk, Scheduler, TimerQueue } from '../../../src/check/schedule.js';
 import type { CheckResult, CheckSpec, RealServerEvent, TcpCheckSpec } from '../../../src/check/types.js';
 import { FakeClock } from '../../../src/core/clock.js';
 import { Counters } from '../../../src/core/counters.js';
@@ -324,5 +324,70 @@ describe('check schedule machine (FakeClock)', () => {
         alpha: false,
       }),
     ).toBe('[fd00::2]:udp:53');
+  });
+});
+
+describe('TimerQueue (the checker thread clock)', () => {
+  /** Resolves once `n` callbacks have fired. */
+  const fired = (n: number, out: string[]) => {
+    let wake: () => void = () => {};
+    const done = new Promise<void>((r) => {
+      wake = r;
+    });
+    return {
+      done,
+      cb: (name: string) => () => {
+        out.push(name);
+        if (out.length === n) wake();
+      },
+    };
+  };
+
+  it('fires in deadline order, ties in arming order, never synchronously, skipping cancelled timers', async () => {
+    const q = new TimerQueue();
+    const out: string[] = [];
+    const { done, cb } = fired(5, out);
+    const now = q.now();
+    q.at(now + 30_000, cb('c'));
+    q.at(now + 10_000, cb('a1'));
+    const x = q.at(now + 5_000, cb('cancelled'));
+    q.at(now + 10_000, cb('a2'));
+    q.at(now - 1_000, cb('past'));
+    q.at(now + 20_000, cb('b'));
+    x.cancel();
+    expect(out).toEqual([]);
+    await done;
+    expect(out).toEqual(['past', 'a1', 'a2', 'b', 'c']);
+    expect(q.size).toBe(0);
+  });
+
+  it('a callback may arm an earlier deadline than the queued ones; many timers keep heap order', async () => {
+    const q = new TimerQueue();
+    const out: string[] = [];
+    const { done, cb } = fired(202, out);
+    const now = q.now();
+    const late = Array.from({ length: 200 }, (_, i) => (i * 7919) % 200);
+    for (const i of late) q.at(now + 20_000 + i * 100, cb(`late${String(i).padStart(3, '0')}`));
+    q.at(now + 1_000, () => {
+      out.push('first');
+      q.at(q.now(), cb('rearmed'));
+    });
+    await done;
+    expect(out.slice(0, 2)).toEqual(['first', 'rearmed']);
+    expect(out.slice(2)).toEqual([...out.slice(2)].sort());
+  });
+
+  it("a deadline beyond node's timer range is not run early", async () => {
+    const q = new TimerQueue();
+    const out: string[] = [];
+    const { done, cb } = fired(1, out);
+    const far = q.at(q.now() + 2 ** 31 * 1000 * 2, cb('far'));
+    q.at(q.now() + 2_000, cb('near'));
+    await done;
+    await new Promise((r) => setTimeout(r, 20));
+    expect(out).toEqual(['near']);
+    expect(q.size).toBe(1);
+    far.cancel();
+    expect(q.size).toBe(0); // nothing left armed to hold the event loop
   });
 });
