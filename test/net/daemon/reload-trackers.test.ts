@@ -222,17 +222,42 @@ ${ttl}
     192.0.2.132/24
   }
 }
+${
+  priority === 120
+    ? `vrrp_instance VI_3 {
+  state MASTER
+  interface eth0
+  virtual_router_id 33
+  version 3
+  priority 120
+  advert_int 1
+  unicast_peer {
+    fd00::2
+  }
+${ttl}
+  virtual_ipaddress {
+    fd00::133/64
+  }
+}`
+    : ''
+}
 `;
 
   beforeAll(async () => {
     topo = await createTopology({
       nodes: [
-        { name: 'a', links: [{ addrs: ['192.0.2.1/24'] }] },
-        { name: 'b', links: [{ addrs: ['192.0.2.2/24'] }] },
+        { name: 'a', links: [{ addrs: ['192.0.2.1/24', 'fd00::1/64'] }] },
+        { name: 'b', links: [{ addrs: ['192.0.2.2/24', 'fd00::2/64'] }] },
       ],
     });
     a = topo.node('a');
     b = topo.node('b');
+    // IPv6 adverts leave from the link-local address: wait until it exists
+    await waitFor({
+      what: 'a link-local address on a',
+      probe: async () => (await a.addresses()).some((x) => x.local.startsWith('fe80:')),
+      timeoutMs: 10_000,
+    });
     cap = await startCapture(topo);
   });
 
@@ -248,6 +273,7 @@ ${ttl}
     db = b.startDaemon({ command: keepalivedTsCommand(), config: conf(100, '', ''), name: 'keepalived-ts' });
     const dstIp = (raw: Buffer) => [...raw.subarray(30, 34)].join('.');
     const ttl = (raw: Buffer) => raw[22];
+    const hopLimit = (raw: Buffer) => raw[21];
     const fromA = (vrid: number) => adverts(cap.frames(), vrid, '192.0.2.1');
     await waitFor({
       what: 'b BACKUP in both instances',
@@ -257,12 +283,14 @@ ${ttl}
     });
     await waitFor({
       what: 'adverts of a to 224.0.0.18 (TTL 255) and unicast to b (TTL 255)',
-      probe: () => [fromA(31).at(-1), fromA(32).at(-1)],
-      until: ([m, u]) => m !== undefined && u !== undefined && m.vrrp?.priority === 120,
+      probe: () => [fromA(31).at(-1), fromA(32).at(-1), adverts(cap.frames(), 33).at(-1)],
+      until: ([m, u, v6]) =>
+        m !== undefined && u !== undefined && v6 !== undefined && m.vrrp?.priority === 120,
       timeoutMs: 10_000,
     });
     expect([dstIp(fromA(31).at(-1)!.raw), ttl(fromA(31).at(-1)!.raw)]).toEqual(['224.0.0.18', 255]);
     expect([dstIp(fromA(32).at(-1)!.raw), ttl(fromA(32).at(-1)!.raw)]).toEqual(['192.0.2.2', 255]);
+    expect(hopLimit(adverts(cap.frames(), 33).at(-1)!.raw)).toBe(255);
     const seen = cap.frames().length;
     const aOut = da.proc.output().length;
     const bOut0 = db.proc.output().length;
@@ -275,12 +303,14 @@ ${ttl}
         const after = cap.frames().slice(seen);
         const m = adverts(after, 31, '192.0.2.1').filter((f) => dstIp(f.raw) === '224.0.0.19');
         const u = adverts(after, 32, '192.0.2.1').filter((f) => ttl(f.raw) === 7);
-        return m.length > 0 && u.length > 0 ? { m: m[0]!, u: u[0]! } : undefined;
+        const u6 = adverts(after, 33).filter((f) => hopLimit(f.raw) === 7);
+        return m.length > 0 && u.length > 0 && u6.length > 0 ? { m: m[0]!, u: u[0]!, u6: u6[0]! } : undefined;
       },
       timeoutMs: 10_000,
     });
     expect(moved.m.dstMac).toBe('01:00:5e:00:00:13');
     expect(moved.u.vrrp?.priority).toBe(120);
+    expect(moved.u6.vrrp?.version).toBe(3);
     expect(da.proc.output()).toContain('(VI_1) reload: applying changed mcastDstIp');
     // b still listens on 224.0.0.18: it no longer hears a and takes VI_1 over (a stays MASTER too)
     await waitFor({
