@@ -7,7 +7,7 @@
  * → real-server up/down events → `IpvsManager.setHealth` (desired table, quorum, sorry_server,
  * inhibit_on_failure, one reconcile at a time, never a flush) and, on a transition, notify_up /
  * notify_down and the `RS …` FIFO line; quorum transitions run quorum_up / quorum_down and write the
- * `VS …` FIFO line. lvs_sync_daemon follows the VRRP state of its instance; ha_suspend pauses the
+ * `VS …` FIFO line, then the SMTP alert (smtp_alert of the real / virtual server). lvs_sync_daemon follows the VRRP state of its instance; ha_suspend pauses the
  * checks of a virtual server while its address is not configured on this host.
  */
 import { networkInterfaces } from 'node:os';
@@ -39,6 +39,15 @@ import type { IpvsOps, TableService } from '../ipvs/types.js';
 import { NotifyFifo } from '../notify/fifo.js';
 import { Notifier } from '../notify/notifier.js';
 import { type ScriptDef, ScriptRunner } from '../notify/script.js';
+import {
+  type AlertCheckerKind,
+  checkerBody,
+  quorumBody,
+  realServerAlerts,
+  type SmtpAlerterOptions,
+  shutdownBody,
+  virtualServerAlerts,
+} from '../notify/smtp-alert.js';
 import { addrFamily, canonicalAddr } from '../wire/ipvs.js';
 import type { ScriptResolver } from './scripts.js';
 
@@ -66,6 +75,8 @@ export interface LvsHostDeps {
   onCheckerThread?: (tid: number) => void;
   /** The addresses configured on this host (ha_suspend); default: os.networkInterfaces(). */
   localAddrs?: () => ReadonlySet<string>;
+  /** SMTP alert sender options (tests: a fake transport); default: nodemailer to smtp_server. */
+  smtp?: Omit<SmtpAlerterOptions, 'log' | 'counters'>;
 }
 
 export type LvsVrrpState = 'MASTER' | 'BACKUP' | 'FAULT' | 'STOP';
@@ -82,6 +93,10 @@ interface RsEntry {
   readonly notifyDown: ScriptDef | undefined;
   /** `[198.51.100.11]:tcp:80` as keepalived formats a real server in FIFO lines and logs. */
   readonly text: string;
+  /** smtp_alert as keepalived resolves it for a real server. */
+  readonly mail: boolean;
+  readonly checkerKinds: readonly AlertCheckerKind[];
+  readonly bfdName: string | undefined;
 }
 
 interface VsEntry {
@@ -91,6 +106,8 @@ interface VsEntry {
   readonly quorumDown: ScriptDef | undefined;
   /** `[203.0.113.10]:tcp:80`, `FWM 5` or `[GROUP]:0`. */
   readonly text: string;
+  /** smtp_alert of the virtual server (quorum mails). */
+  readonly mail: boolean;
   readonly rs: RsEntry[];
   suspended: boolean;
 }
@@ -140,6 +157,8 @@ const HA_SUSPEND_RECHECK_US = 1_000_000;
  * (in chunks of a few virtual servers, yielding between them: IpvsManager.repair).
  */
 const IPVS_REPAIR_US = 60_000_000;
+/** At stop, how long queued SMTP alerts (omega's down mails) may take before they are dropped. */
+const SMTP_STOP_WAIT_MS = 2_000;
 
 export class LvsHost {
   private config: KeepalivedConfig;
@@ -172,7 +191,12 @@ export class LvsHost {
     this.log = deps.log;
     this.runner =
       deps.scriptRunner ?? new ScriptRunner({ clock: deps.clock, log: deps.log, counters: deps.counters });
-    this.notifier = new Notifier({ runner: this.runner, log: deps.log, counters: deps.counters });
+    this.notifier = new Notifier({
+      runner: this.runner,
+      log: deps.log,
+      counters: deps.counters,
+      ...(deps.smtp ? { smtpOptions: deps.smtp } : {}),
+    });
   }
 
   /**
@@ -183,6 +207,7 @@ export class LvsHost {
    */
   async start(): Promise<void> {
     this.ops = this.deps.ipvs ?? (await this.openNetlinkOrMemory());
+    this.notifier.configureSmtp(this.config);
     await this.openFifos(this.config);
     this.model = await this.buildModel(this.config);
     const g = this.config.global;
@@ -248,6 +273,8 @@ export class LvsHost {
     await new Promise<void>((r) => setImmediate(r)); // FIFO lines are written one turn later
     for (const f of this.fifos) await f.close();
     this.fifos = [];
+    await new Promise<void>((r) => setImmediate(r)); // SMTP alerts are queued one turn after that
+    await this.notifier.closeSmtp(SMTP_STOP_WAIT_MS);
     this.ownOps?.close();
   }
 
@@ -276,6 +303,7 @@ export class LvsHost {
         this.pendingHealth.delete(id);
       }
     this.model = next;
+    this.notifier.configureSmtp(config);
     await this.reopenFifos(config);
     const local = this.localAddrs();
     for (const v of next.vs) {
@@ -407,6 +435,7 @@ export class LvsHost {
         cfg,
         spec,
         text: vsText(cfg),
+        mail: virtualServerAlerts(cfg, config.global),
         quorumUp: await this.deps.scripts.resolve(`quorum_up(${cfg.name})`, cfg.quorumUp),
         quorumDown: await this.deps.scripts.resolve(`quorum_down(${cfg.name})`, cfg.quorumDown),
         rs: [],
@@ -430,6 +459,9 @@ export class LvsHost {
           notifyUp: await this.deps.scripts.resolve(`notify_up(${rsText})`, rs.notifyUp),
           notifyDown: await this.deps.scripts.resolve(`notify_down(${rsText})`, rs.notifyDown),
           text: rsText,
+          mail: realServerAlerts(rs, config.global),
+          checkerKinds: rs.checkers.map((c) => c.kind),
+          bfdName: rs.checkers.find((c) => c.kind === 'BFD_CHECK')?.name,
         };
         entry.rs.push(r);
         byCheckId.set(checkId, r);
@@ -529,6 +561,11 @@ export class LvsHost {
 
   private notifyRs(v: VsEntry, r: RsEntry, up: boolean): void {
     this.notifier.realServer(up ? r.notifyUp : r.notifyDown, `RS ${r.text} ${v.text} ${up ? 'UP' : 'DOWN'}`);
+    if (r.mail) {
+      // At stop (omega) keepalived mails "Shutting down" instead of the checker's words.
+      const body = this.stopped ? shutdownBody(true) : checkerBody(r.checkerKinds, up, r.bfdName);
+      this.notifier.mail({ kind: 'real-server', rs: r.text, vs: v.text, up, body });
+    }
   }
 
   private onQuorum(e: QuorumEvent): void {
@@ -537,6 +574,12 @@ export class LvsHost {
     this.deps.counters.inc(e.kind === 'quorum-up' ? 'lvs.quorum_up' : 'lvs.quorum_down');
     const up = e.kind === 'quorum-up';
     this.notifier.realServer(up ? v.quorumUp : v.quorumDown, `VS ${v.text} ${up ? 'UP' : 'DOWN'}`);
+    if (v.mail) {
+      const body = this.stopped
+        ? shutdownBody(true)
+        : quorumBody(up, v.spec.quorum ?? 1, v.spec.hysteresis ?? 0, e.weightSum);
+      this.notifier.mail({ kind: 'virtual-server', vs: v.text, up, body });
+    }
   }
 
   private track(p: Promise<unknown>): void {

@@ -1,6 +1,6 @@
 import { defineCodes } from '../core/errors.js';
 
-/** Error codes of the script runner, notifier and FIFOs in src/notify/ (documented in docs/errors/notify.md). */
+/** Error codes of the script runner, notifier, FIFOs and SMTP alerts in src/notify/ (documented in docs/errors/notify.md). */
 export const NotifyErrors = defineCodes('notify', {
   KA_ERR_NOTIFY_BAD_COMMAND:
     'a script command string is empty, has an unmatched quote or ends in a lone backslash',
@@ -13,6 +13,11 @@ export const NotifyErrors = defineCodes('notify', {
   KA_ERR_NOTIFY_SPAWN: 'a script could not be started',
   KA_ERR_NOTIFY_FIFO: 'a notify FIFO could not be created or opened, or is not a FIFO we own',
   KA_ERR_NOTIFY_FIFO_DROPPED: 'a FIFO line was dropped because the FIFO was full (no reader)',
+  KA_ERR_NOTIFY_SMTP_FAILED:
+    'an SMTP alert was not accepted: connection refused or reset, or a bad reply code',
+  KA_ERR_NOTIFY_SMTP_TIMEOUT:
+    'an SMTP alert timed out (smtp_connect_timeout) connecting or waiting for a reply',
+  KA_ERR_NOTIFY_SMTP_DROPPED: 'an SMTP alert was dropped: its queue was full (the oldest waiting alert goes)',
 });
 
 export type NotifyErrorCode = keyof typeof NotifyErrors;

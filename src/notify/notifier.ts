@@ -6,12 +6,16 @@
  * fired, never awaited: they are spawned on the next event-loop turn in that order (the FIFO line
  * is deferred the same way so it follows them) and may finish in any order, as in keepalived. STOP scripts are killed (SIGKILL to the group) after 1 s, as at keepalived shutdown.
  *
- * DBus, SNMP and SMTP hooks that follow the FIFO line in keepalived are not implemented here.
+ * SMTP alerts come last (after the FIFO line, one more turn later), when `configureSmtp` was given
+ * the configuration (smtp-alert.ts). DBus and SNMP, between the FIFO and SMTP in keepalived, are not
+ * implemented.
  */
+import type { KeepalivedConfig } from '../config/model.js';
 import type { Counters } from '../core/counters.js';
 import { type Logger, silentLogger } from '../core/log.js';
 import { fifoLine, type NotifyFifo } from './fifo.js';
 import type { ScriptDef, ScriptRunner } from './script.js';
+import { type AlertEvent, SmtpAlerter, type SmtpAlerterOptions } from './smtp-alert.js';
 
 export type NotifyState = 'MASTER' | 'BACKUP' | 'FAULT' | 'STOP' | 'DELETED';
 
@@ -46,6 +50,10 @@ export interface NotifierOptions {
   fifos?: readonly NotifyFifo[];
   log?: Logger;
   counters?: Counters;
+  /** The SMTP alert sender; default: one made by the first `configureSmtp`. */
+  smtp?: SmtpAlerter;
+  /** Options of the sender `configureSmtp` makes (tests: a fake transport). */
+  smtpOptions?: Omit<SmtpAlerterOptions, 'log' | 'counters'>;
 }
 
 const STOP_TIMEOUT_US = 1_000_000;
@@ -54,6 +62,9 @@ export class Notifier {
   private readonly runner: ScriptRunner;
   private fifos: readonly NotifyFifo[];
   private readonly log: Logger;
+  private readonly counters: Counters | undefined;
+  private smtpAlerter: SmtpAlerter | undefined;
+  private readonly smtpOptions: NotifierOptions['smtpOptions'];
   /** keepalived's per-instance `notifies_sent`. */
   private readonly sent = new Set<string>();
 
@@ -61,6 +72,42 @@ export class Notifier {
     this.runner = opts.runner;
     this.fifos = opts.fifos ?? [];
     this.log = opts.log ?? silentLogger;
+    this.counters = opts.counters;
+    this.smtpAlerter = opts.smtp;
+    this.smtpOptions = opts.smtpOptions;
+  }
+
+  /** The SMTP alert sender, once configured. */
+  get smtp(): SmtpAlerter | undefined {
+    return this.smtpAlerter;
+  }
+
+  /**
+   * Give the SMTP sender the configuration (at start and on each reload): relay, recipients,
+   * router_id and every instance's / group's smtp_alert. Nothing is mailed before the first call.
+   */
+  configureSmtp(config: Pick<KeepalivedConfig, 'global' | 'vrrpInstances' | 'syncGroups'>): void {
+    this.smtpAlerter ??= new SmtpAlerter({
+      ...this.smtpOptions,
+      log: this.log,
+      ...(this.counters ? { counters: this.counters } : {}),
+    });
+    this.smtpAlerter.configure(config);
+  }
+
+  /** Stop: queued alerts get up to `timeoutMs` to go out (the STOP mails), then the sender closes. */
+  async closeSmtp(timeoutMs = 0): Promise<void> {
+    await this.smtpAlerter?.close(timeoutMs);
+  }
+
+  /**
+   * Queue an LVS alert (real server, virtual server) after this turn's scripts and FIFO lines; the
+   * caller has decided that the object mails (realServerAlerts / virtualServerAlerts).
+   */
+  mail(ev: AlertEvent): void {
+    const a = this.smtpAlerter;
+    if (!a?.enabled) return;
+    setImmediate(() => setImmediate(() => a.send(ev)));
   }
 
   setFifos(fifos: readonly NotifyFifo[]): void {
@@ -93,6 +140,8 @@ export class Notifier {
       ]);
     }
     this.writeFifos(fifoLine('INSTANCE', inst.name, reported, priority));
+    const a = this.smtpAlerter;
+    if (a?.enabled) setImmediate(() => setImmediate(() => a.instance(inst.name, reported)));
   }
 
   /** A sync group entered `state`. */
@@ -101,6 +150,8 @@ export class Notifier {
     if (specific) this.runner.fire(specific);
     if (group.generic) this.runner.fire(group.generic, ['GROUP', group.name, state, '0']);
     this.writeFifos(fifoLine('GROUP', group.name, state, 0));
+    const a = this.smtpAlerter;
+    if (a?.enabled) setImmediate(() => setImmediate(() => a.group(group.name, state)));
   }
 
   /** MASTER received a lower-priority advert (`notify_master_rx_lower_pri`). */
@@ -120,6 +171,7 @@ export class Notifier {
   /** Forget that an instance has notified (reload: a new instance starts afresh). */
   forget(name: string): void {
     this.sent.delete(name);
+    this.smtpAlerter?.forget(name);
   }
 
   /**
