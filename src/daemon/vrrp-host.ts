@@ -397,6 +397,7 @@ export class VrrpHost {
         // vrrp_mcast_group4/6), unicast peers or unicast_ttl take effect at once.
         b.dsts = destinationsOf(c, family, next.global);
         b.ttl = ttlOf(c);
+        b.encoded.clear(); // a send during the awaits above may have encoded for the old ones
         this.attachSockets(b);
         // Weights of vrrp_script / track_file / track_process blocks and sync-group tracking may
         // have changed without the instance's own settings: tracking is always rebuilt, states carried.
