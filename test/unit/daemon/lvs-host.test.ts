@@ -598,3 +598,110 @@ describe('LvsHost: global_defs lvs_flush and lvs_timeouts', () => {
     await host.stop();
   });
 });
+
+/** A MailTransport that records each alert's subject and body line. */
+function mailbox() {
+  const mails: Array<{ subject: string; body: string; to: readonly string[] }> = [];
+  const transport = () => ({
+    send: async (m: { envelope: { to: readonly string[] }; raw: string }) => {
+      const [head = '', body = ''] = m.raw.split('\r\n\r\n');
+      mails.push({
+        subject: /(?:^|\r\n)Subject: ([^\r]*)/.exec(head)?.[1] ?? '',
+        body: body.trim(),
+        to: m.envelope.to,
+      });
+    },
+    close: () => {},
+  });
+  return { mails, smtp: { transport } };
+}
+
+const SMTP_GLOBAL = `
+  router_id LB1
+  notification_email {
+    ops@example.org
+  }
+  smtp_server 192.0.2.25
+`;
+
+describe('LvsHost: SMTP alerts', () => {
+  it('real server down / up and quorum lost / gained mail with keepalived subjects and bodies', async () => {
+    const box = mailbox();
+    const text = confText().replace('global_defs {', `global_defs {${SMTP_GLOBAL}  smtp_alert\n`);
+    const world = await makeWorld({ smtp: box.smtp }, text);
+    await step(world, 0.2);
+    await settle();
+    // the alpha server's first success at start: its real server and its quorum
+    expect(box.mails.map((m) => [m.subject, m.body])).toEqual([
+      [
+        '[LB1] Realserver [192.0.2.31]:tcp:80 of virtual server [192.0.2.30]:tcp:80 - UP',
+        '=> TCP CHECK succeed on service <=',
+      ],
+      ['[LB1] Virtualserver [192.0.2.30]:tcp:80 - UP', '=> Gained quorum 1+0=1 <= 1 <='],
+    ]);
+    box.mails.length = 0;
+    world.down.add('192.0.2.12');
+    await step(world, 4);
+    await settle();
+    expect(box.mails.map((m) => [m.subject, m.body])).toEqual([
+      [
+        '[LB1] Realserver [192.0.2.12]:tcp:80 of virtual server [192.0.2.10]:tcp:80 - DOWN',
+        '=> TCP CHECK failed on service <=',
+      ],
+      ['[LB1] Virtualserver [192.0.2.10]:tcp:80 - DOWN', '=> Lost quorum 2+0=2 <= 1 <='],
+    ]);
+    expect(box.mails[0]?.to).toEqual(['ops@example.org']);
+    box.mails.length = 0;
+    world.down.delete('192.0.2.12');
+    await step(world, 2.2);
+    await settle();
+    expect(box.mails.map((m) => m.subject)).toEqual([
+      '[LB1] Realserver [192.0.2.12]:tcp:80 of virtual server [192.0.2.10]:tcp:80 - UP',
+      '[LB1] Virtualserver [192.0.2.10]:tcp:80 - UP',
+    ]);
+    expect(world.counters.get('smtp_alerts_sent')).toBe(6);
+    await world.host.stop();
+    closeSync(world.fifo);
+  });
+
+  it('without smtp_alert: real servers still mail (keepalived default), quorum changes do not', async () => {
+    const box = mailbox();
+    const text = confText().replace('global_defs {', `global_defs {${SMTP_GLOBAL}`);
+    const world = await makeWorld({ smtp: box.smtp }, text);
+    await step(world, 0.2);
+    world.down.add('192.0.2.12');
+    await step(world, 4);
+    await settle();
+    expect(box.mails.map((m) => m.subject)).toEqual([
+      '[LB1] Realserver [192.0.2.31]:tcp:80 of virtual server [192.0.2.30]:tcp:80 - UP',
+      '[LB1] Realserver [192.0.2.12]:tcp:80 of virtual server [192.0.2.10]:tcp:80 - DOWN',
+    ]);
+    await world.host.stop();
+    closeSync(world.fifo);
+  });
+
+  it('omega: at stop the live real servers and the quorum mail "Shutting down"', async () => {
+    const box = mailbox();
+    const text = OMEGA_CONF('192.0.2.52').replace(
+      'global_defs {',
+      `global_defs {${SMTP_GLOBAL}  smtp_alert\n`,
+    );
+    const world = await makeWorld({ smtp: box.smtp }, text);
+    await step(world, 0.2);
+    await settle();
+    expect(box.mails).toEqual([]);
+    await world.host.stop();
+    closeSync(world.fifo);
+    expect(box.mails.map((m) => [m.subject, m.body])).toEqual([
+      [
+        '[LB1] Realserver [192.0.2.51]:tcp:80 of virtual server [192.0.2.50]:tcp:80 - DOWN',
+        '=> Shutting down <=',
+      ],
+      [
+        '[LB1] Realserver [192.0.2.52]:tcp:80 of virtual server [192.0.2.50]:tcp:80 - DOWN',
+        '=> Shutting down <=',
+      ],
+      ['[LB1] Virtualserver [192.0.2.50]:tcp:80 - DOWN', '=> Shutting down <='],
+    ]);
+  });
+});
