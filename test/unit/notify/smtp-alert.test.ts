@@ -83,7 +83,14 @@ class FakeTransport implements MailTransport {
       return Promise.resolve();
     }
     return new Promise((ok, fail) =>
-      this.pending.push({ mail, ok: () => (this.sent.push(mail), ok()), fail }),
+      this.pending.push({
+        mail,
+        ok: () => {
+          this.sent.push(mail);
+          ok();
+        },
+        fail,
+      }),
     );
   }
   close(): void {
