@@ -1,12 +1,17 @@
 /**
  * The running vrrp_script / track_file / track_process trackers of the daemon, by kind and name,
- * and what a configuration (start or SIGHUP reload) does to them. keepalived's reload stops every
- * tracker and builds new ones from the new configuration; here the plan is the same in effect:
- *   - a definition that nobody (no instance, no sync group) uses is not run; a running one stops;
+ * and what a configuration (start or SIGHUP reload) does to them.
+ * keepalived's reload (vrrp_daemon.c reload_vrrp_thread) SIGTERMs every script process, stops every
+ * track file, re-reads the configuration and schedules every vrrp_script as an immediate event
+ * (vrrp_scheduler.c vrrp_init_script); clear_diff_script() marks a script of the same name that was
+ * OK as "considered successful on reload" (OK until one failure). The plan here has the same effect:
+ *   - a definition that nobody (no instance, no sync group) uses is not run; a running one stops
+ *     (its timer, watch and script run in flight go with it);
  *   - a changed definition (same name, other parameters) replaces the running tracker: the old one
- *     stops, a new one starts and makes its first check at once;
- *   - an unchanged definition keeps its tracker and its state (keepalived restarts it but treats a
- *     script that was OK as "considered successful on reload", so the outcome is the same).
+ *     stops, a new one starts and checks at once (a script that was OK starts OK as above; until its
+ *     first result the instances keep the state they had);
+ *   - an unchanged definition keeps its tracker and its state (keepalived restarts it, with the
+ *     same outcome for an OK script; a KO one here stays KO instead of passing through "unknown").
  * Weights are not tracker parameters: they belong to the instances that track (a changed weight
  * re-wires the instances, not the tracker).
  */
