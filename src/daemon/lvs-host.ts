@@ -273,7 +273,6 @@ export class LvsHost {
     await new Promise<void>((r) => setImmediate(r)); // FIFO lines are written one turn later
     for (const f of this.fifos) await f.close();
     this.fifos = [];
-    await new Promise<void>((r) => setImmediate(r)); // SMTP alerts are queued one turn after that
     await this.notifier.closeSmtp(SMTP_STOP_WAIT_MS);
     this.ownOps?.close();
   }

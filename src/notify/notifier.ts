@@ -95,9 +95,14 @@ export class Notifier {
     this.smtpAlerter.configure(config);
   }
 
-  /** Stop: queued alerts get up to `timeoutMs` to go out (the STOP mails), then the sender closes. */
+  /**
+   * Stop: alerts of transitions already notified (queued two turns later) get up to `timeoutMs` to
+   * go out (the STOP mails), then the sender closes; what is left is dropped and counted.
+   */
   async closeSmtp(timeoutMs = 0): Promise<void> {
-    await this.smtpAlerter?.close(timeoutMs);
+    if (!this.smtpAlerter) return;
+    for (let i = 0; i < 2; i++) await new Promise<void>((r) => setImmediate(r));
+    await this.smtpAlerter.close(timeoutMs);
   }
 
   /**

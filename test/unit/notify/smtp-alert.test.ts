@@ -461,6 +461,26 @@ vrrp_sync_group G1 {
     ]);
   });
 
+  it('closeSmtp right after the STOP notifies still sends their mails, then refuses new ones', async () => {
+    const transports: FakeTransport[] = [];
+    notifier = new Notifier({
+      runner: new ScriptRunner(),
+      smtpOptions: {
+        transport: (relay) => {
+          const t = new FakeTransport(relay);
+          transports.push(t);
+          return t;
+        },
+      },
+    });
+    notifier.configureSmtp(load(`${GLOBAL}\n${vrrp('VI_1', 1)}`));
+    notifier.instance({ name: 'VI_1' }, 'STOP', 0);
+    await notifier.closeSmtp(1000);
+    expect(transports[0]?.sent.map(subjectOf)).toEqual(['[LB1] VRRP Instance VI_1 - Stopping']);
+    expect(transports[0]?.closed).toBe(1);
+    expect(notifier.smtp?.enabled).toBe(false);
+  });
+
   it('without configureSmtp nothing is mailed', async () => {
     notifier = new Notifier({ runner: new ScriptRunner() });
     notifier.instance({ name: 'VI_1' }, 'MASTER', 100);
