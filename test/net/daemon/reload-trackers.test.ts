@@ -5,6 +5,7 @@
  *     keepalived), and the instance's priority follows its result;
  *   - a track_file and a vrrp_script that no instance uses any more stop: the inotify watch is gone
  *     from the process and the script still running is killed;
+ *   - a changed weight in a vrrp_script block keeps the tracker and re-wires the instance;
  *   - mcast_dst_ip and unicast_ttl are applied to the running instance: adverts go to the new group
  *     (a peer still on the old group stops hearing them) and carry the new TTL.
  */
@@ -182,6 +183,32 @@ ${tracked}
     const s = await snapshot();
     expect([s.state_name, s.effective_priority]).toEqual(['MASTER', 100]);
     expect(transitions()).toBe(before); // kept instance: no transition
+
+    // only the weight of the vrrp_script block changes: the tracker keeps running (same runs file,
+    // no restart), the instance is re-wired to the new weight (KO with weight -30: 100 - 30)
+    const restarts = () => proc.output().match(/VRRP_Script\(chk\) changed by reload/g)?.length ?? 0;
+    writeFileSync(path, conf('chk-b', '  track_script {\n    chk\n  }').replace('weight 10', 'weight -30'));
+    proc.signal('SIGHUP');
+    await waitFor({
+      what: 'the second reload applied',
+      probe: () => events().filter((e) => e.event === 'reloaded').length,
+      until: (c) => c === 2,
+      timeoutMs: 10_000,
+    });
+    await waitFor({
+      what: 'effective priority 70',
+      probe: async () => (await snapshot()).effective_priority,
+      until: (p) => p === 70,
+      timeoutMs: 5_000,
+    });
+    expect(restarts()).toBe(1);
+    const runsB = lines(join(dir, 'runs-b'));
+    await waitFor({
+      what: 'chk-b still running',
+      probe: () => lines(join(dir, 'runs-b')) > runsB,
+      timeoutMs: 5_000,
+    });
+    expect(transitions()).toBe(before);
     console.log(
       `reload-trackers: chk-a ran ${oldRuns} times before the reload, chk-b ${lines(join(dir, 'runs-b'))} after; inotify watches ${watchesBefore} -> ${inotifyWatches(pid)}`,
     );
