@@ -5,7 +5,8 @@
  * instance keeps its runtime state; unmatched old ones are removed (FAULT notify, or DELETED with
  * notify_deleted), unmatched new ones start in BACKUP. A kept instance takes its new settings
  * (`changed`) except those listed in `unapplied`. keepalived reopens every VRRP socket on reload, so
- * a changed mcast_dst_ip (multicast group) or unicast_ttl is applied to the running instance.
+ * a changed mcast_dst_ip (multicast group), mcast_src_ip (of a multicast instance) or unicast_ttl is
+ * applied to the running instance.
  */
 import type { AddressSpec, KeepalivedConfig, VrrpInstance } from '../config/model.js';
 
@@ -66,6 +67,7 @@ const APPLIED = [
   'authentication',
   'unicastPeers',
   'mcastDstIp',
+  'mcastSrcIp',
   'unicastTtl',
   'tracking',
   // the rest of what the state machine reads (machineConfigOf in vrrp-host.ts)
@@ -75,11 +77,8 @@ const APPLIED = [
   'higherPrioSendAdvert',
 ] as const satisfies readonly (keyof VrrpInstance)[];
 
-/**
- * Settings that would need other links or group wiring, or another source address (that of a
- * multicast instance: it is in the state machine's identity): reported, applied at restart.
- */
-const UNAPPLIED = ['useVmac', 'syncGroup', 'mcastSrcIp'] as const satisfies readonly (keyof VrrpInstance)[];
+/** Settings that would need other links or group wiring: reported, applied at restart. */
+const UNAPPLIED = ['useVmac', 'syncGroup'] as const satisfies readonly (keyof VrrpInstance)[];
 
 /** IPsec-AH moves the adverts to IP protocol 51 (other sockets): not applied to a kept instance. */
 const usesAh = (c: VrrpInstance) => c.version === 2 && c.authentication?.type === 'AH';

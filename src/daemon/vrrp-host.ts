@@ -99,7 +99,8 @@ interface Bound {
   readonly txIfindex: number;
   readonly family: 4 | 6;
   readonly protocol: number;
-  readonly src: string;
+  /** Source address of the adverts (mcast_src_ip / unicast_src_ip, else the interface's). */
+  src: string;
   dsts: readonly string[];
   /** TTL / hop limit of the adverts: unicast_ttl with unicast peers, else 255. */
   ttl: number;
@@ -368,11 +369,12 @@ export class VrrpHost {
       const family = b.family;
       const advertAddrs = advertAddrsOf(c, family);
       const applies = !k.unapplied.includes('authentication (AH)');
+      const src = k.changed.includes('mcastSrcIp') ? this.reloadedSource(b, c) : b.src;
       let mc: MachineConfig | undefined;
       if (applies && k.changed.length > 0) {
         try {
           // The sync-group wiring is not rebuilt by a reload (reported as unapplied): keep the old flag.
-          mc = { ...machineConfigOf(c, family, b.src), syncGroup: k.old.syncGroup !== undefined };
+          mc = { ...machineConfigOf(c, family, src), syncGroup: k.old.syncGroup !== undefined };
         } catch (e) {
           this.counters.inc('vrrp.instance_errors');
           this.log.error(
@@ -397,6 +399,7 @@ export class VrrpHost {
         // vrrp_mcast_group4/6), unicast peers or unicast_ttl take effect at once.
         b.dsts = destinationsOf(c, family, next.global);
         b.ttl = ttlOf(c);
+        b.src = src;
         b.encoded.clear(); // a send during the awaits above may have encoded for the old ones
         this.attachSockets(b);
         // Weights of vrrp_script / track_file / track_process blocks and sync-group tracking may
@@ -473,6 +476,30 @@ export class VrrpHost {
       else if (t && t.effectivePriority !== b.cfg.priority) b.inst.setEffectivePriority(t.effectivePriority);
     }
     return plan;
+  }
+
+  /**
+   * The source address after a reload changed mcast_src_ip (multicast: unicast instances with
+   * another source are other instances). Kept as it was, with a warning, when the new one cannot be
+   * found or an IPv6 VMAC was made with the old one as its link-local address.
+   */
+  private reloadedSource(b: Bound, c: VrrpInstanceCfg): string {
+    const src =
+      c.mcastSrcIp ??
+      (b.family === 4 ? this.deps.net.primaryIpv4(b.ifindex) : this.deps.net.linkLocalIpv6(b.ifindex));
+    const why =
+      src === undefined
+        ? `interface ${b.ifname} has no ${b.family === 4 ? 'IPv4' : 'IPv6 link-local'} address`
+        : b.vmacName && b.family === 6
+          ? `the VMAC ${b.vmacName} carries ${b.src} as its link-local address`
+          : undefined;
+    if (src === undefined || why !== undefined) {
+      this.log.warn(
+        `(${c.name}) reload: changed mcastSrcIp not applied to the running instance (${why}; restart to apply)`,
+      );
+      return b.src;
+    }
+    return src;
   }
 
   /**

@@ -6,7 +6,7 @@
  *   - a track_file and a vrrp_script that no instance uses any more stop: the inotify watch is gone
  *     from the process and the script still running is killed;
  *   - a changed weight in a vrrp_script block keeps the tracker and re-wires the instance;
- *   - mcast_dst_ip and unicast_ttl are applied to the running instance: adverts go to the new group
+ *   - mcast_dst_ip, mcast_src_ip and unicast_ttl are applied to the running instance: adverts go to the new group
  *     (a peer still on the old group stops hearing them) and carry the new TTL.
  */
 import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -273,7 +273,7 @@ ${ttl}
   beforeAll(async () => {
     topo = await createTopology({
       nodes: [
-        { name: 'a', links: [{ addrs: ['192.0.2.1/24', 'fd00::1/64'] }] },
+        { name: 'a', links: [{ addrs: ['192.0.2.1/24', '192.0.2.11/24', 'fd00::1/64'] }] },
         { name: 'b', links: [{ addrs: ['192.0.2.2/24', 'fd00::2/64'] }] },
       ],
     });
@@ -322,23 +322,32 @@ ${ttl}
     const aOut = da.proc.output().length;
     const bOut0 = db.proc.output().length;
 
-    writeFileSync(da.configPath, conf(120, '  mcast_dst_ip 224.0.0.19', '  unicast_ttl 7'));
+    writeFileSync(
+      da.configPath,
+      conf(120, '  mcast_dst_ip 224.0.0.19\n  mcast_src_ip 192.0.2.11', '  unicast_ttl 7'),
+    );
     da.proc.signal('SIGHUP');
     const moved = await waitFor({
       what: 'adverts of a to 224.0.0.19 and unicast with TTL 7',
       probe: () => {
         const after = cap.frames().slice(seen);
-        const m = adverts(after, 31, '192.0.2.1').filter((f) => dstIp(f.raw) === '224.0.0.19');
+        const m = adverts(after, 31).filter((f) => dstIp(f.raw) === '224.0.0.19');
         const u = adverts(after, 32, '192.0.2.1').filter((f) => ttl(f.raw) === 7);
         const u6 = adverts(after, 33).filter((f) => hopLimit(f.raw) === 7);
         return m.length > 0 && u.length > 0 && u6.length > 0 ? { m: m[0]!, u: u[0]!, u6: u6[0]! } : undefined;
       },
       timeoutMs: 10_000,
     });
-    expect(moved.m.dstMac).toBe('01:00:5e:00:00:13');
+    expect([moved.m.dstMac, moved.m.srcIp]).toEqual(['01:00:5e:00:00:13', '192.0.2.11']);
+    // every advert to the new group leaves from the new source
+    expect(
+      adverts(cap.frames().slice(seen), 31)
+        .filter((f) => dstIp(f.raw) === '224.0.0.19')
+        .every((f) => f.srcIp === '192.0.2.11'),
+    ).toBe(true);
     expect(moved.u.vrrp?.priority).toBe(120);
     expect(moved.u6.vrrp?.version).toBe(3);
-    expect(da.proc.output()).toContain('(VI_1) reload: applying changed mcastDstIp');
+    expect(da.proc.output()).toContain('(VI_1) reload: applying changed mcastDstIp, mcastSrcIp');
     // b still listens on 224.0.0.18: it no longer hears a and takes VI_1 over (a stays MASTER too)
     await waitFor({
       what: 'b MASTER of VI_1',

@@ -193,12 +193,12 @@ describe('reload plan: applied and unapplied changes', () => {
     expect(k.unapplied).toEqual([]);
   });
 
-  it('mcast_dst_ip and unicast_ttl are applied (keepalived reopens the sockets); a multicast source address needs a restart', () => {
+  it('mcast_dst_ip, mcast_src_ip (multicast) and unicast_ttl are applied (keepalived reopens the sockets)', () => {
     const a = conf('a', '  priority 100');
     const b = conf('b', '  priority 100\n  mcast_dst_ip 224.0.0.19');
     expect(planReload(a, b).kept[0]).toMatchObject({ changed: ['mcastDstIp'], unapplied: [] });
     const c = conf('c', '  priority 100\n  mcast_src_ip 192.0.2.9');
-    expect(planReload(a, c).kept[0]).toMatchObject({ changed: [], unapplied: ['mcastSrcIp'] });
+    expect(planReload(a, c).kept[0]).toMatchObject({ changed: ['mcastSrcIp'], unapplied: [] });
     const u = conf('u', '  priority 100\n  unicast_peer {\n    192.0.2.2\n  }');
     const u2 = conf('u2', '  priority 100\n  unicast_ttl 7\n  unicast_peer {\n    192.0.2.2\n  }');
     expect(planReload(u, u2).kept[0]).toMatchObject({ changed: ['unicastTtl'], unapplied: [] });
