@@ -52,12 +52,17 @@ export interface SmtpRelay {
   readonly timeoutMs: number;
 }
 
+/** A delivered message: the recipients the relay refused while accepting the others. */
+export interface SendResult {
+  readonly rejected: readonly string[];
+}
+
 /**
  * Delivers one message. Rejects with a KaError (KA_ERR_NOTIFY_SMTP_TIMEOUT or
  * KA_ERR_NOTIFY_SMTP_FAILED); any other rejection is treated as KA_ERR_NOTIFY_SMTP_FAILED.
  */
 export interface MailTransport {
-  send(mail: OutgoingMail): Promise<void>;
+  send(mail: OutgoingMail): Promise<SendResult>;
   close(): void;
 }
 
@@ -87,10 +92,11 @@ export function nodemailerTransport(relay: SmtpRelay): MailTransport {
   return {
     async send(mail) {
       try {
-        await t.sendMail({
+        const info = await t.sendMail({
           envelope: { from: mail.envelope.from, to: [...mail.envelope.to] },
           raw: mail.raw,
         });
+        return { rejected: (info.rejected ?? []).map(String) };
       } catch (e) {
         throw smtpError(e, relay);
       }
@@ -336,6 +342,8 @@ export interface SmtpAlertStats {
   failed: number;
   timedOut: number;
   dropped: number;
+  /** Recipients refused by the relay in mails it accepted for the others. */
+  rejectedRecipients: number;
 }
 
 const relayKey = (r: SmtpRelay | undefined) => (r ? `${r.host}|${r.port}|${r.heloName}|${r.timeoutMs}` : '');
@@ -369,7 +377,7 @@ export class SmtpAlerter {
   /** keepalived's last_email_state: no second mail for the state already mailed. */
   private readonly lastInstance = new Map<string, AlertState>();
   private readonly lastGroup = new Map<string, AlertState>();
-  private readonly st = { sent: 0, failed: 0, timedOut: 0, dropped: 0 };
+  private readonly st = { sent: 0, failed: 0, timedOut: 0, dropped: 0, rejectedRecipients: 0 };
   private closed = false;
 
   constructor(opts: SmtpAlerterOptions = {}) {
@@ -529,17 +537,24 @@ export class SmtpAlerter {
     while (this.inFlight < this.maxInFlight && this.queue.length > 0) {
       const job = this.queue.shift()!;
       this.inFlight++;
-      let p: Promise<void>;
+      let p: Promise<SendResult>;
       try {
         p = job.transport.send(job.mail);
       } catch (e) {
         p = Promise.reject(e);
       }
       p.then(
-        () => {
+        (r) => {
           this.st.sent++;
           this.counters?.inc('smtp_alerts_sent');
           this.log.info({ subject: job.subject }, 'SMTP alert successfully sent.');
+          const rejected = r?.rejected ?? [];
+          if (rejected.length > 0) {
+            // keepalived would have dropped the whole mail at the first refused RCPT TO
+            this.st.rejectedRecipients += rejected.length;
+            this.counters?.inc('smtp_alert_recipients_rejected', rejected.length);
+            this.log.warn({ subject: job.subject, rejected }, `SMTP relay refused ${rejected.join(', ')}`);
+          }
         },
         (e: unknown) => this.fail(e, `SMTP alert not sent: ${job.subject}`),
       ).finally(() => {

@@ -49,15 +49,19 @@ describeIf('SMTP alerts to a relay in a namespace (nodemailer over TCP)', needRo
     }
   };
 
-  const config = (port: number, timeout = 3, extra = ''): KeepalivedConfig => {
-    const path = join(dir, `k${port}-${timeout}.conf`);
+  const config = (
+    port: number,
+    timeout = 3,
+    extra = '',
+    to = ['ops@example.org', 'noc@example.net'],
+  ): KeepalivedConfig => {
+    const path = join(dir, `k${port}-${timeout}-${to.length}${extra.length}.conf`);
     writeFileSync(
       path,
       `global_defs {
   router_id LB-NET
   notification_email {
-    ops@example.org
-    noc@example.net
+${to.map((t) => `    ${t}`).join('\n')}
   }
   notification_email_from lb1@example.org
   smtp_server ${RELAY} ${port}
@@ -183,6 +187,21 @@ ${extra}`,
     ]);
     expect(s.data).toContain('\r\nSubject: [LB-NET] Virtualserver [203.0.113.10]:tcp:80 - DOWN\r\n');
     expect(counters.get('smtp_alerts_sent')).toBe(1);
+    await a.close();
+  });
+
+  it('a refused recipient: the others get the mail (keepalived would drop it), the refusal is counted', async () => {
+    const counters = new Counters();
+    const a = new SmtpAlerter({ counters });
+    a.configure(config(2525, 3, '', ['ops@example.org', 'refuse@example.net']));
+    a.send({ kind: 'virtual-server', vs: 'v', up: true, body: 'b' });
+    const s = await nextSession(2525);
+    expect(await a.drain(5000)).toBe(true);
+    expect(s.commands).toContain('RCPT TO:<refuse@example.net>');
+    expect(s.data).toContain('\r\nTo: ops@example.org, refuse@example.net\r\n');
+    expect(counters.get('smtp_alerts_sent')).toBe(1);
+    expect(counters.get('smtp_alert_recipients_rejected')).toBe(1);
+    expect(a.stats().rejectedRecipients).toBe(1);
     await a.close();
   });
 

@@ -610,6 +610,7 @@ function mailbox() {
         body: body.trim(),
         to: m.envelope.to,
       });
+      return { rejected: [] };
     },
     close: () => {},
   });

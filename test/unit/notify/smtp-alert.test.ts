@@ -25,6 +25,7 @@ import {
   quorumBody,
   realServerAlerts,
   rfc822Date,
+  type SendResult,
   SmtpAlerter,
   type SmtpRelay,
   virtualServerAlerts,
@@ -76,18 +77,18 @@ class FakeTransport implements MailTransport {
     readonly relay: SmtpRelay,
     private readonly mode: 'ok' | 'hold' | 'throw' = 'ok',
   ) {}
-  send(mail: OutgoingMail): Promise<void> {
+  send(mail: OutgoingMail): Promise<SendResult> {
     if (this.mode === 'throw') throw new Error('synchronous failure');
     if (this.mode === 'ok') {
       this.sent.push(mail);
-      return Promise.resolve();
+      return Promise.resolve({ rejected: [] });
     }
     return new Promise((ok, fail) =>
       this.pending.push({
         mail,
         ok: () => {
           this.sent.push(mail);
-          ok();
+          ok({ rejected: [] });
         },
         fail,
       }),
