@@ -106,8 +106,9 @@ export class Notifier {
   }
 
   /**
-   * Queue an LVS alert (real server, virtual server) after this turn's scripts and FIFO lines; the
-   * caller has decided that the object mails (realServerAlerts / virtualServerAlerts).
+   * Queue an alert after this turn's scripts and FIFO lines (two turns later). Instance and group
+   * alerts are decided when notified; LVS callers decide themselves (realServerAlerts /
+   * virtualServerAlerts).
    */
   mail(ev: AlertEvent): void {
     const a = this.smtpAlerter;
@@ -145,8 +146,8 @@ export class Notifier {
       ]);
     }
     this.writeFifos(fifoLine('INSTANCE', inst.name, reported, priority));
-    const a = this.smtpAlerter;
-    if (a?.enabled) setImmediate(() => setImmediate(() => a.instance(inst.name, reported)));
+    const ev = this.smtpAlerter?.instanceEvent(inst.name, reported);
+    if (ev) this.mail(ev);
   }
 
   /** A sync group entered `state`. */
@@ -155,8 +156,8 @@ export class Notifier {
     if (specific) this.runner.fire(specific);
     if (group.generic) this.runner.fire(group.generic, ['GROUP', group.name, state, '0']);
     this.writeFifos(fifoLine('GROUP', group.name, state, 0));
-    const a = this.smtpAlerter;
-    if (a?.enabled) setImmediate(() => setImmediate(() => a.group(group.name, state)));
+    const ev = this.smtpAlerter?.groupEvent(group.name, state);
+    if (ev) this.mail(ev);
   }
 
   /** MASTER received a lower-priority advert (`notify_master_rx_lower_pri`). */

@@ -429,13 +429,28 @@ export class SmtpAlerter {
 
   /** A VRRP instance entered `state` (DELETED sends nothing, as in keepalived). */
   instance(name: string, state: AlertState | 'DELETED'): boolean {
-    if (state === 'DELETED' || !this.settings.instances.get(name)) return false;
-    return this.vrrp(this.lastInstance, { kind: 'instance', name, state });
+    const ev = this.instanceEvent(name, state);
+    return ev !== undefined && this.send(ev);
   }
 
   /** A sync group entered `state`. */
   group(name: string, state: AlertState): boolean {
-    if (!this.settings.groups.get(name)) return false;
+    const ev = this.groupEvent(name, state);
+    return ev !== undefined && this.send(ev);
+  }
+
+  /**
+   * The alert for an instance transition, decided now (smtp_alert, no_email_faults, the state last
+   * mailed, which it records), to `send` later: a reload between the two does not change the answer.
+   */
+  instanceEvent(name: string, state: AlertState | 'DELETED'): AlertEvent | undefined {
+    if (state === 'DELETED' || !this.settings.instances.get(name)) return undefined;
+    return this.vrrp(this.lastInstance, { kind: 'instance', name, state });
+  }
+
+  /** The alert for a sync group transition, decided now (see instanceEvent). */
+  groupEvent(name: string, state: AlertState): AlertEvent | undefined {
+    if (!this.settings.groups.get(name)) return undefined;
     return this.vrrp(this.lastGroup, { kind: 'group', name, state });
   }
 
@@ -445,12 +460,15 @@ export class SmtpAlerter {
     this.lastGroup.delete(name);
   }
 
-  private vrrp(last: Map<string, AlertState>, ev: AlertEvent & { kind: 'instance' | 'group' }): boolean {
-    if (ev.state === 'FAULT' && this.settings.noEmailFaults) return false;
-    if (last.get(ev.name) === ev.state) return false;
-    if (!this.send(ev)) return false;
+  private vrrp(
+    last: Map<string, AlertState>,
+    ev: AlertEvent & { kind: 'instance' | 'group' },
+  ): AlertEvent | undefined {
+    if (!this.enabled) return undefined;
+    if (ev.state === 'FAULT' && this.settings.noEmailFaults) return undefined;
+    if (last.get(ev.name) === ev.state) return undefined;
     last.set(ev.name, ev.state);
-    return true;
+    return ev;
   }
 
   /**

@@ -482,6 +482,25 @@ vrrp_sync_group G1 {
     expect(notifier.smtp?.enabled).toBe(false);
   });
 
+  it('the decision is taken at the transition: a reload right after it does not cancel the mail', async () => {
+    const transports: FakeTransport[] = [];
+    notifier = new Notifier({
+      runner: new ScriptRunner(),
+      smtpOptions: {
+        transport: (relay) => {
+          const t = new FakeTransport(relay);
+          transports.push(t);
+          return t;
+        },
+      },
+    });
+    notifier.configureSmtp(load(`${GLOBAL}\n${vrrp('VI_1', 1)}`));
+    notifier.instance({ name: 'VI_1' }, 'FAULT', 0); // removed by the reload: FAULT notifies
+    notifier.configureSmtp(load(`${GLOBAL}\n${vrrp('VI_2', 2)}`));
+    await turns();
+    expect(transports[0]?.sent.map(subjectOf)).toEqual(['[LB1] VRRP Instance VI_1 - Entering FAULT state']);
+  });
+
   it('without configureSmtp nothing is mailed', async () => {
     notifier = new Notifier({ runner: new ScriptRunner() });
     notifier.instance({ name: 'VI_1' }, 'MASTER', 100);
