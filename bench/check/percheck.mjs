@@ -12,7 +12,10 @@
 // The sources are compiled into a private directory (as checkers.mjs does), so this measures the
 // working tree. Env: PERCHECK_SERVERS=2000 PERCHECK_SECONDS=20 PERCHECK_WARMUP=3 (s before the window)
 //   PERCHECK_CONCURRENCY=256  PERCHECK_YOUNG_MB (the worker's young generation limit, default the daemon's)  PERCHECK_CPU_PROF=DIR (write a --cpu-prof profile of the worker there)
+//   PERCHECK_HEAP_PROF=FILE (sampled allocations over the window, those freed by major GCs included)
 //   PERCHECK_HEAP_SNAPSHOT=FILE (a heap snapshot of the worker at the end of the window)
+//   PERCHECK_KINDS=http,tcp (check kinds; one kind alone gives its own cost per check)
+//   PERCHECK_SRC (another source tree to compile, e.g. an older commit's src/ for a before/after pair)
 //   PERCHECK_LABEL (a name stored with the figures)  PERCHECK_DIST (use an already compiled tree)
 // Needs root (network namespace).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -31,6 +34,9 @@ const SECONDS = Number(env.PERCHECK_SECONDS ?? 20);
 const WARMUP = Number(env.PERCHECK_WARMUP ?? 3);
 const CONCURRENCY = Number(env.PERCHECK_CONCURRENCY ?? 256);
 const PORTS = 20; // per kind and address
+const KINDS = (env.PERCHECK_KINDS ?? 'http,tcp').split(',').filter((k) => k === 'http' || k === 'tcp');
+const ADDRS = Math.ceil(SERVERS / PORTS / Math.max(1, KINDS.length));
+if (ADDRS > 240) throw new Error(`PERCHECK_SERVERS ${SERVERS}: at most ${240 * PORTS * KINDS.length}`);
 const HTTP_BASE = 8000;
 const TCP_BASE = 9000;
 const r3 = (x) => (x === null || !Number.isFinite(x) ? null : Math.round(x * 1000) / 1000);
@@ -41,6 +47,7 @@ else outer();
 
 /** Compiles the worker and everything it imports into a private directory. */
 function build() {
+  const src = env.PERCHECK_SRC ?? root;
   const dir = mkdtempSync(join(os.tmpdir(), 'kt-percheck-'));
   const dist = join(dir, 'dist');
   // Files others are editing may not type-check at this moment; tsc still emits, so check the output.
@@ -49,8 +56,8 @@ function build() {
     [
       join(root, 'node_modules/typescript/bin/tsc'),
       ...['--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--target', 'ES2022'],
-      ...['--skipLibCheck', '--types', 'node', '--outDir', dist, '--rootDir', root],
-      join(root, 'src/check/worker.ts'),
+      ...['--skipLibCheck', '--types', 'node', '--outDir', dist, '--rootDir', src],
+      join(src, 'src/check/worker.ts'),
     ],
     { stdio: 'pipe' },
   );
@@ -68,9 +75,8 @@ function outer() {
   try {
     sh('ip', 'netns', 'add', ns);
     sh('ip', '-n', ns, 'link', 'set', 'lo', 'up');
-    const addrs = Math.ceil(SERVERS / 2 / PORTS);
-    for (let i = 0; i < addrs; i++) sh('ip', '-n', ns, 'addr', 'add', `198.51.100.${10 + i}/32`, 'dev', 'lo');
-    const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, fileURLToPath(import.meta.url)], {
+    for (let i = 0; i < ADDRS; i++) sh('ip', '-n', ns, 'addr', 'add', `198.51.100.${10 + i}/32`, 'dev', 'lo');
+    const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, ...(env.PERCHECK_NODE_FLAGS ?? '').split(' ').filter(Boolean), fileURLToPath(import.meta.url)], {
       stdio: 'inherit',
       env: { ...env, PERCHECK_INNER: '1', PERCHECK_DIST: b.dist },
     });
@@ -87,12 +93,28 @@ function outer() {
 /** The worker's entry: the daemon's serveScheduler on parentPort, plus a `bench` probe it never sees. */
 function entrySource(dist) {
   const worker = pathToFileURL(join(dist, 'src/check/worker.js')).href;
-  return `import { readFileSync } from 'node:fs';
+  return `import { readFileSync, writeFileSync } from 'node:fs';
+import inspector from 'node:inspector';
 import v8 from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { serveScheduler } from ${JSON.stringify(worker)};
 const listeners = [];
+let session;
 parentPort.on('message', (m) => {
+  if (m?.type === 'bench-heapprof') {
+    // sampled allocations that outlived a scavenge and died in old space (what makes the heap grow)
+    if (!session) {
+      session = new inspector.Session();
+      session.connect();
+      session.post('HeapProfiler.enable');
+      session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true });
+      parentPort.postMessage({ type: 'bench' });
+    } else session.post('HeapProfiler.stopSampling', (err, r) => {
+      writeFileSync(m.file, JSON.stringify(err ?? r.profile));
+      parentPort.postMessage({ type: 'bench', file: m.file });
+    });
+    return;
+  }
   if (m?.type === 'bench-snapshot') { parentPort.postMessage({ type: 'bench', file: v8.writeHeapSnapshot(m.file) }); return; }
   if (m?.type !== 'bench') { for (const fn of listeners) fn(m); return; }
   const cpuNs = Number(readFileSync('/proc/thread-self/schedstat', 'latin1').split(' ')[0]);
@@ -108,7 +130,6 @@ serveScheduler({ postMessage: (m) => parentPort.postMessage(m), on: (_e, fn) => 
 async function inner() {
   const dist = env.PERCHECK_DIST;
   const { Worker } = await import('node:worker_threads');
-  const addrs = Math.ceil(SERVERS / 2 / PORTS);
   const backends = spawn(
     process.execPath,
     [join(here, 'fixtures/backends.mjs'), String(HTTP_BASE), String(TCP_BASE), String(PORTS)],
@@ -133,27 +154,29 @@ async function inner() {
   const digest = createHash('md5').update('ok\n'.repeat(100)).digest('hex');
   const timing = { delayLoop: 1, retry: 1, delayBeforeRetry: 1, alpha: false, connectTimeout: 2 };
   const servers = [];
-  for (let a = 0; a < addrs && servers.length < SERVERS; a++)
+  for (let a = 0; a < ADDRS && servers.length < SERVERS; a++)
     for (let p = 0; p < PORTS && servers.length < SERVERS; p++) {
       const ip = `198.51.100.${10 + a}`;
-      servers.push({
-        id: `${ip}:${HTTP_BASE + p}`,
-        weight: 1,
-        checkers: [
-          {
-            kind: 'HTTP_GET',
-            connectIp: ip,
-            connectPort: HTTP_BASE + p,
-            urls: [{ path: '/', digest }],
-            ...timing,
-          },
-        ],
-      });
-      servers.push({
-        id: `${ip}:${TCP_BASE + p}`,
-        weight: 1,
-        checkers: [{ kind: 'TCP_CHECK', connectIp: ip, connectPort: TCP_BASE + p, ...timing }],
-      });
+      if (KINDS.includes('http'))
+        servers.push({
+          id: `${ip}:${HTTP_BASE + p}`,
+          weight: 1,
+          checkers: [
+            {
+              kind: 'HTTP_GET',
+              connectIp: ip,
+              connectPort: HTTP_BASE + p,
+              urls: [{ path: '/', digest }],
+              ...timing,
+            },
+          ],
+        });
+      if (KINDS.includes('tcp') && servers.length < SERVERS)
+        servers.push({
+          id: `${ip}:${TCP_BASE + p}`,
+          weight: 1,
+          checkers: [{ kind: 'TCP_CHECK', connectIp: ip, connectPort: TCP_BASE + p, ...timing }],
+        });
     }
 
   const entry = join(dirname(dist), 'percheck-entry.mjs');
@@ -185,6 +208,12 @@ async function inner() {
   for (const s of servers) w.postMessage({ type: 'add', rs: s });
   await new Promise((r) => setTimeout(r, WARMUP * 1000));
   const s0 = await sample();
+  const heapProf = async () => {
+    const done = new Promise((r) => waiters.bench.push(r));
+    w.postMessage({ type: 'bench-heapprof', file: env.PERCHECK_HEAP_PROF });
+    return done;
+  };
+  if (env.PERCHECK_HEAP_PROF) await heapProf();
   const rss = [];
   const heap = [];
   const memTimer = setInterval(async () => {
@@ -194,6 +223,7 @@ async function inner() {
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
   clearInterval(memTimer);
   const s1 = await sample();
+  if (env.PERCHECK_HEAP_PROF) console.error(`heap profile ${(await heapProf()).file}`);
   if (env.PERCHECK_HEAP_SNAPSHOT) {
     const done = new Promise((r) => waiters.bench.push(r));
     w.postMessage({ type: 'bench-snapshot', file: env.PERCHECK_HEAP_SNAPSHOT });
@@ -223,7 +253,10 @@ async function inner() {
     cpus: os.cpus().length,
     loadavgAtEnd: os.loadavg().map(r3),
     realServers: servers.length,
-    kinds: { HTTP_GET: servers.length / 2, TCP_CHECK: servers.length / 2 },
+    kinds: {
+      HTTP_GET: servers.filter((x) => x.checkers[0].kind === 'HTTP_GET').length,
+      TCP_CHECK: servers.filter((x) => x.checkers[0].kind === 'TCP_CHECK').length,
+    },
     delayLoopS: 1,
     maxConcurrent: CONCURRENCY,
     resourceLimits,
@@ -246,6 +279,8 @@ async function inner() {
     rssMiB: { max: mib(Math.max(...rss)), end: mib(rss.at(-1) ?? Number.NaN) },
     workerHeapUsedMiB: { max: mib(Math.max(...heap)), end: mib(heap.at(-1) ?? Number.NaN) },
     workerHeapTotalMiB: mib(s1.bench.heapTotal),
+    /** heap used every 5 s: a leak shows as a rising floor */
+    workerHeapUsedMiBEvery5s: heap.filter((_, i) => i % 5 === 4).map(mib),
     workerHeapSpacesKiB: s1.bench.spacesKiB,
   };
   const file = join(root, 'bench/results/percheck.json');

@@ -32,6 +32,7 @@ import type {
 } from '../../../src/check/types.js';
 import * as udp from '../../../src/check/udp.js';
 import { systemClock } from '../../../src/core/clock.js';
+import type { KaError } from '../../../src/core/errors.js';
 import { registerCleanup } from '../../lab/resources.js';
 import { describeIf, inCI, needRoot } from '../../support/privilege.js';
 
@@ -269,6 +270,55 @@ describeIf('health checkers against real servers (netns)', needRoot, () => {
     await setMode(mode);
     expect(await once(httpSpec())).toMatchObject({ ok: false, error: { code } });
     expect(await once(sslSpec())).toMatchObject({ ok: false, error: { code } });
+    await setMode('ok');
+  });
+
+  it('HTTP responses: malformed ones get typed errors; chunked, unsized and trickled ones are read whole', async () => {
+    const get = (over: Partial<HttpCheckSpec> = {}) =>
+      http.fetchUrl(httpSpec(over), { path: '/' }, new AbortController().signal, { keepBody: true });
+    const code = async (p: Promise<unknown>) => {
+      try {
+        await p;
+        return 'resolved';
+      } catch (e) {
+        return (e as KaError).code;
+      }
+    };
+    for (const [mode, want] of [
+      ['no-status', 'KA_ERR_CHECK_BAD_RESPONSE'],
+      ['header-eof', 'KA_ERR_CHECK_TRUNCATED'],
+      ['empty', 'KA_ERR_CHECK_NO_DATA'],
+      ['huge-header', 'KA_ERR_CHECK_BAD_RESPONSE'],
+    ] as const) {
+      await setMode(mode);
+      expect([mode, await code(get())]).toEqual([mode, want]);
+      expect([mode, await code(get({ kind: 'SSL_GET', connectPort: 443 }))]).toEqual([mode, want]);
+    }
+    await setMode('chunked');
+    const chunked = await get();
+    const raw = chunked.body ?? Buffer.alloc(0);
+    // the digest covers the chunk framing, as keepalived's does; the payload is inside it
+    expect(chunked.contentLength).toBeNull();
+    expect(chunked.digest).toBe(createHash('md5').update(raw).digest('hex'));
+    expect(chunked.digest).not.toBe(digest);
+    const half = body.length >> 1;
+    expect(raw.toString('latin1')).toBe(
+      `${half.toString(16)}\r\n${body.subarray(0, half).toString('latin1')}\r\n` +
+        `${(body.length - half).toString(16)}\r\n${body.subarray(half).toString('latin1')}\r\n0\r\n\r\n`,
+    );
+    await setMode('no-length');
+    const unsized = await get();
+    expect([unsized.status, unsized.contentLength, unsized.received, unsized.digest]).toEqual([
+      200,
+      null,
+      body.length,
+      digest,
+    ]);
+    await setMode('trickle');
+    const trickled = await get();
+    expect([trickled.status, trickled.contentLength, trickled.received]).toEqual([200, 64, 64]);
+    expect(trickled.digest).toBe(createHash('md5').update(body.subarray(0, 64)).digest('hex'));
+    expect(await code(get({ kind: 'SSL_GET', connectPort: 443 }))).toBe('resolved');
     await setMode('ok');
   });
 
