@@ -16,6 +16,7 @@
 //   PERCHECK_HEAP_SNAPSHOT=FILE (a heap snapshot of the worker at the end of the window)
 //   PERCHECK_KINDS=http,tcp (check kinds; one kind alone gives its own cost per check)
 //   PERCHECK_SRC (another source tree to compile, e.g. an older commit's src/ for a before/after pair)
+//   PERCHECK_NODE_FLAGS (node/V8 flags for the measuring process, e.g. --trace-gc)
 //   PERCHECK_LABEL (a name stored with the figures)  PERCHECK_DIST (use an already compiled tree)
 // Needs root (network namespace).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -76,10 +77,21 @@ function outer() {
     sh('ip', 'netns', 'add', ns);
     sh('ip', '-n', ns, 'link', 'set', 'lo', 'up');
     for (let i = 0; i < ADDRS; i++) sh('ip', '-n', ns, 'addr', 'add', `198.51.100.${10 + i}/32`, 'dev', 'lo');
-    const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, ...(env.PERCHECK_NODE_FLAGS ?? '').split(' ').filter(Boolean), fileURLToPath(import.meta.url)], {
-      stdio: 'inherit',
-      env: { ...env, PERCHECK_INNER: '1', PERCHECK_DIST: b.dist },
-    });
+    const r = spawnSync(
+      'ip',
+      [
+        'netns',
+        'exec',
+        ns,
+        process.execPath,
+        ...(env.PERCHECK_NODE_FLAGS ?? '').split(' ').filter(Boolean),
+        fileURLToPath(import.meta.url),
+      ],
+      {
+        stdio: 'inherit',
+        env: { ...env, PERCHECK_INNER: '1', PERCHECK_DIST: b.dist },
+      },
+    );
     code = r.status ?? 1;
   } finally {
     try {
