@@ -4,7 +4,7 @@
  * (and `vips_link_local[_name]` for IPv6 link-local VIPs) filled while an instance with accept off
  * is MASTER, and the IGMP/MLD rules for VMAC interfaces.
  *
- * The ruleset goes through the `nft` command's JSON input (`nft -j -f -`, one transaction per call):
+ * The ruleset goes through the `nft` command's JSON input (`nft -j`, one transaction per call):
  * libnftables' JSON is the maintained interface; encoding nf_tables netlink by hand (as keepalived
  * does) is not warranted for a few batches per state change.
  *
@@ -12,6 +12,9 @@
  * commands, advances its state only when `nft` accepted the batch, and never throws: a failure is
  * logged, counted and returned as a KaError.
  */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import ipaddr from 'ipaddr.js';
 import type { GlobalDefs, VrrpInstance } from '../config/model.js';
@@ -393,36 +396,53 @@ export function planReset(s: FirewallSettings): NftCmd[] {
   ]);
 }
 
-/** The `nft -j -f -` input for a list of commands. */
+/** The `nft -j` input for a list of commands. */
 export const nftDocument = (commands: readonly NftCmd[]): string => JSON.stringify({ nftables: commands });
 
 // ---------------------------------------------------------------------------------------------
 // Runtime
 
-/** Runs one `nft -j -f -` document; resolves with nft's complaint on failure, never rejects. */
+/** Runs one nft JSON document; resolves with nft's complaint on failure, never rejects. */
 export type NftRunner = (
   document: string,
 ) => Promise<{ ok: true } | { ok: false; message: string; spawn: boolean }>;
 
-/** `nft -j -f -` through execa; `prefix` runs it under another command (`ip netns exec NS`). */
+/** Documents up to this size go as nft's command argument, larger ones through a file. */
+const ARG_MAX_DOC = 64 * 1024;
+
+/**
+ * `nft -j DOCUMENT` through execa; `prefix` runs it under another command (`ip netns exec NS`).
+ * Not `nft -f -`: Node's child stdin is a socketpair and nft opens `/dev/stdin`, which fails (ENXIO)
+ * on a socket. A document too long for one argument goes through a private temporary file.
+ */
 export function nftRunner(
   opts: { nft?: string; prefix?: readonly string[]; timeoutMs?: number } = {},
 ): NftRunner {
-  const argv = [...(opts.prefix ?? []), opts.nft ?? 'nft', '-j', '-f', '-'];
-  const [file, ...args] = argv as [string, ...string[]];
+  const argv = [...(opts.prefix ?? []), opts.nft ?? 'nft'];
+  const file = argv[0] ?? 'nft';
+  const pre = argv.slice(1);
+  const timeout = opts.timeoutMs ?? 10_000;
   return async (document) => {
+    let dir: string | undefined;
     try {
-      const r = await execa(file, args, {
-        input: document,
-        reject: false,
-        timeout: opts.timeoutMs ?? 10_000,
-      });
+      let args: string[];
+      if (Buffer.byteLength(document) <= ARG_MAX_DOC) {
+        args = [...pre, '-j', document];
+      } else {
+        dir = await mkdtemp(join(tmpdir(), 'ka-nft-'));
+        const path = join(dir, 'batch.json');
+        await writeFile(path, document, { mode: 0o600 });
+        args = [...pre, '-j', '-f', path];
+      }
+      const r = await execa(file, args, { reject: false, timeout });
       if (r.exitCode === 0 && !r.failed) return { ok: true };
       const spawn = r.exitCode === undefined || r.timedOut === true;
-      const message = (r.stderr || r.shortMessage || r.message || 'nft failed').trim();
+      const message = (String(r.stderr ?? '') || r.shortMessage || r.message || 'nft failed').trim();
       return { ok: false, message, spawn };
     } catch (e) {
       return { ok: false, message: (e as Error)?.message ?? String(e), spawn: true };
+    } finally {
+      if (dir !== undefined) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
     }
   };
 }

@@ -410,7 +410,7 @@ interface FakeTable {
 }
 
 /**
- * An in-memory nft: applies a `nft -j -f -` document as one transaction (all or nothing), with nft's
+ * An in-memory nft: applies a `nft -j` document as one transaction (all or nothing), with nft's
  * rules for what fails (deleting what is absent, a rule naming a missing set, an element for an
  * unknown interface) and, stricter than `nft add`, a duplicate element (keepalived adds with EXCL).
  * `list()` gives `nft -j list ruleset` order: per table its sets and maps, chains, then rules by chain.
