@@ -1944,7 +1944,7 @@ export class ConfigBuilder extends Checker_ {
       notifyUp,
       notifyDown,
       alpha: rsTiming.alpha,
-      smtpAlert: d.last<boolean>('smtp_alert') ?? vs.smtpAlert,
+      smtpAlert: d.last<boolean>('smtp_alert') ?? this.global.smtpAlertChecker ?? this.global.smtpAlert,
       virtualhost: rsTiming.virtualhost,
       snmpName: d.last<string>('snmp_name'),
       checkers,

@@ -292,6 +292,7 @@ export class VrrpHost {
   }
 
   async start(): Promise<void> {
+    this.notifier.configureSmtp(this.config);
     await this.openFifos();
     for (const cfg of this.config.vrrpInstances) {
       try {
@@ -329,6 +330,7 @@ export class VrrpHost {
     await Promise.all(this.bound.map((b) => b.inst.idle()));
     // keepalived lets the STOP notifies run, killing what is left after 1 s.
     await this.runner.drain(1_000_000);
+    await this.notifier.closeSmtp(2_000);
     await Promise.all([this.runner.close('SIGTERM', 1_000_000), ...trackers.map((t) => t.closed())]);
     for (const f of this.fifos) await f.close();
     for (const { sock } of this.rx.values()) sock.close();
@@ -360,6 +362,7 @@ export class VrrpHost {
     }
     // Kept instances follow the new configuration: tracking is rebuilt against it.
     this.config = next;
+    this.notifier.configureSmtp(next);
     const reconfigured: { b: Bound; mc: MachineConfig; template: AdvertTemplate }[] = [];
     const retracked: Bound[] = [];
     for (const k of plan.kept) {

@@ -15,7 +15,6 @@
  * failure is logged with a typed KaError and counted, never thrown.
  */
 import { hostname } from 'node:os';
-import nodemailer from 'nodemailer';
 import type {
   GlobalDefs,
   KeepalivedConfig,
@@ -74,24 +73,33 @@ export type TransportFactory = (relay: SmtpRelay) => MailTransport;
  * MIME headers are added). nodemailer greets with EHLO and falls back to HELO when the relay
  * refuses it; keepalived sends HELO only.
  */
+type Mailer = typeof import('nodemailer').default;
+let mailer: Promise<Mailer> | undefined;
+/** nodemailer takes about 60 ms to load: it is imported for the first alert sent, not at start-up. */
+function loadMailer(): Promise<Mailer> {
+  mailer ??= import('nodemailer').then((m) => m.default);
+  return mailer;
+}
+
 export function nodemailerTransport(relay: SmtpRelay): MailTransport {
-  const t = nodemailer.createTransport({
-    host: relay.host,
-    port: relay.port,
-    secure: false,
-    ignoreTLS: true,
-    name: relay.heloName,
-    connectionTimeout: relay.timeoutMs,
-    greetingTimeout: relay.timeoutMs,
-    socketTimeout: relay.timeoutMs,
-    dnsTimeout: relay.timeoutMs,
-    disableFileAccess: true,
-    disableUrlAccess: true,
-    logger: false,
-  });
+  let t: ReturnType<Mailer['createTransport']> | undefined;
   return {
     async send(mail) {
       try {
+        t ??= (await loadMailer()).createTransport({
+          host: relay.host,
+          port: relay.port,
+          secure: false,
+          ignoreTLS: true,
+          name: relay.heloName,
+          connectionTimeout: relay.timeoutMs,
+          greetingTimeout: relay.timeoutMs,
+          socketTimeout: relay.timeoutMs,
+          dnsTimeout: relay.timeoutMs,
+          disableFileAccess: true,
+          disableUrlAccess: true,
+          logger: false,
+        });
         const info = await t.sendMail({
           envelope: { from: mail.envelope.from, to: [...mail.envelope.to] },
           raw: mail.raw,
@@ -101,7 +109,7 @@ export function nodemailerTransport(relay: SmtpRelay): MailTransport {
         throw smtpError(e, relay);
       }
     },
-    close: () => t.close(),
+    close: () => t?.close(),
   };
 }
 
