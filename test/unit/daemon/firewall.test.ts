@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load.js';
-import type { KeepalivedConfig } from '../../../src/config/model.js';
+import type { KeepalivedConfig, VrrpInstance } from '../../../src/config/model.js';
 import { Counters } from '../../../src/core/counters.js';
 import { isKaError } from '../../../src/core/errors.js';
 import {
@@ -680,6 +680,31 @@ describe('ruleset equals keepalived 2.2.7 (lab)', () => {
     expect(JSON.stringify([...t2.chains.values()].map((c) => c.rules))).toBe(rulesBefore);
     expect(await fw.stop()).toEqual({ ok: true });
     expect(fake.tables.size).toBe(0);
+  });
+  it('(r) reload: a replaced VIP and a deleted VMAC instance leave what keepalived left', async () => {
+    const cfg = config(
+      instance('no_accept', V4) +
+        instance('use_vmac\n  no_accept', '    192.0.2.110/24')
+          .replace('VI_1', 'VI_2')
+          .replace('router_id 51', 'router_id 52'),
+    );
+    const s = firewallSettings(cfg.global.settings);
+    const [i1, i2] = cfg.vrrpInstances as [VrrpInstance, VrrpInstance];
+    const fake = new FakeNft(new Set(['va', 'vrrp.52']));
+    const fw = new Firewall({ settings: s, run: fake.run });
+    expect(await fw.start()).toEqual({ ok: true });
+    expect(await fw.addVmac(instanceVmac(i2, 'vrrp.52', 'va'))).toEqual({ ok: true });
+    expect(await fw.addVips(i1.name, instanceVips(i1, 'va', s))).toEqual({ ok: true });
+    expect(await fw.addVips(i2.name, instanceVips(i2, 'vrrp.52', s))).toEqual({ ok: true });
+    const t = () => fake.tables.get('ip keepalived')!;
+    expect([...t().sets.get('vips')!.elem].sort()).toEqual(['192.0.2.100', '192.0.2.101', '192.0.2.110']);
+    const reloaded = config(instance('no_accept', V4.replace('192.0.2.101', '192.0.2.102')));
+    expect(await fw.setVips('VI_1', instanceVips(reloaded.vrrpInstances[0]!, 'va', s))).toEqual({ ok: true });
+    expect(await fw.removeVips('VI_2')).toEqual({ ok: true });
+    expect(await fw.removeVmac('vrrp.52')).toEqual({ ok: true });
+    expect([...t().sets.get('vips')!.elem].sort()).toEqual(['192.0.2.100', '192.0.2.102']);
+    expect(t().sets.get('vmac_map')!.elem).toEqual([]);
+    expect(t().chains.get('out')!.rules.length).toBe(2);
   });
   it('nftables_ifindex keeps link-local VIPs in the index set even with dont_track_primary', () => {
     const c = config(
