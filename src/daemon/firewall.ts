@@ -495,7 +495,7 @@ export class Firewall {
       const cur = this.st.vips.get(instance) ?? [];
       const merged = [...cur];
       for (const v of vips) if (!cur.some((c) => sameVip(c, v))) merged.push(v);
-      this.log.info(`(${instance}) setting firewall drop rule`);
+      if (merged.length > 0) this.log.info(`(${instance}) setting firewall drop rule`);
       return this.applyVips(instance, merged);
     });
   }
@@ -510,7 +510,7 @@ export class Firewall {
     return this.serial(() => {
       const cur = this.st.vips.get(instance) ?? [];
       const left = vips === undefined ? [] : cur.filter((c) => !vips.some((v) => sameVip(c, v)));
-      this.log.info(`(${instance}) removing firewall drop rule`);
+      if (cur.length > 0) this.log.info(`(${instance}) removing firewall drop rule`);
       return this.applyVips(instance, left);
     });
   }
@@ -588,9 +588,25 @@ export class Firewall {
     return { ok: false, error };
   }
 
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const p = this.tail.then(fn, fn);
-    this.tail = p.catch(() => undefined);
+  /** Runs `fn` after every earlier call; an unexpected exception becomes a failed result. */
+  private serial(fn: () => Promise<FirewallResult>): Promise<FirewallResult> {
+    const guarded = async (): Promise<FirewallResult> => {
+      try {
+        return await fn();
+      } catch (e) {
+        const err = new KaError(
+          DaemonErrors.KA_ERR_DAEMON_FIREWALL,
+          `firewall: ${(e as Error)?.message ?? e}`,
+          {},
+          {
+            cause: e,
+          },
+        );
+        return this.fail(err, 'internal');
+      }
+    };
+    const p = this.tail.then(guarded, guarded);
+    this.tail = p;
     return p;
   }
 }

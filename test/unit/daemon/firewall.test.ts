@@ -897,6 +897,24 @@ describe('failures never throw, are typed and counted, and leave the state where
     const r = await fw.start();
     expect(!r.ok && r.error.code).toBe('KA_ERR_DAEMON_NFT_EXEC');
   });
+  it('a runner that throws still gives a typed result, and later calls run', async () => {
+    const counters = new Counters();
+    let calls = 0;
+    const fw = new Firewall({
+      settings: S,
+      counters,
+      run: async () => {
+        calls++;
+        if (calls === 1) throw new Error('boom');
+        return { ok: true };
+      },
+    });
+    const r = await fw.addVips('A', [v('192.0.2.100')]);
+    expect(!r.ok && r.error.code).toBe('KA_ERR_DAEMON_FIREWALL');
+    expect(counters.get('firewall.errors.KA_ERR_DAEMON_FIREWALL')).toBe(1);
+    expect(await fw.addVips('A', [v('192.0.2.100')])).toEqual({ ok: true });
+    expect(calls).toBe(2);
+  });
   it('calls run one after the other in call order', async () => {
     const fake = new FakeNft();
     const fw = new Firewall({ settings: S, run: fake.run });
