@@ -148,8 +148,13 @@ export function connectHost(co: ConnOpts): string {
     : co.connectIp;
 }
 
-export function socketOptions(co: ConnOpts): net.TcpNetConnectOpts {
-  const o: net.TcpNetConnectOpts = { host: connectHost(co), port: co.connectPort, noDelay: true };
+/**
+ * `noDelay` (TCP_NODELAY) matters only where we write twice before an answer (TLS handshake then
+ * request, SMTP); a TCP_CHECK never writes and an HTTP GET is one small write, so they skip the
+ * setsockopt(2) call.
+ */
+export function socketOptions(co: ConnOpts, noDelay = true): net.TcpNetConnectOpts {
+  const o: net.TcpNetConnectOpts = { host: connectHost(co), port: co.connectPort, noDelay };
   if (co.bindto !== undefined) o.localAddress = co.bindto;
   if (co.bindPort !== undefined) o.localPort = co.bindPort;
   return o;
@@ -246,8 +251,13 @@ export function connOptsError(co: ConnOpts): KaError | null {
  * socket error (the socket is then destroyed). The caller's Deadline handles expiry and destroys the
  * socket there.
  */
-export function connectWith(co: ConnOpts, what: string, done: (r: net.Socket | KaError) => void): net.Socket {
-  const sock = net.connect(socketOptions(co));
+export function connectWith(
+  co: ConnOpts,
+  what: string,
+  done: (r: net.Socket | KaError) => void,
+  noDelay = true,
+): net.Socket {
+  const sock = net.connect(socketOptions(co, noDelay));
   let connected = false;
   const onConnect = (): void => {
     connected = true;

@@ -90,6 +90,7 @@ class HttpFetch {
   private md5: Hash | undefined;
   private kept: Buffer[] | undefined;
   private received = 0;
+  private request: Buffer | undefined;
 
   constructor(
     private readonly spec: HttpCheckSpec,
@@ -107,7 +108,10 @@ class HttpFetch {
     }
     this.deadline = new Deadline(this.signal, timerMs(this.spec.connectTimeout), this.onDeadline);
     try {
-      this.raw = connectWith(this.spec, `${this.spec.kind} connect`, this.onConnect);
+      // one write of the request fits one segment: Nagle cannot delay it (see socketOptions)
+      this.request = requestOf(this.spec, this.url);
+      const noDelay = this.spec.kind === 'SSL_GET' || this.request.length > 1024;
+      this.raw = connectWith(this.spec, `${this.spec.kind} connect`, this.onConnect, noDelay);
     } catch (e) {
       this.fail(socketError(e, `${this.spec.kind} connect`, { target: targetOf(this.spec) }));
     }
@@ -180,7 +184,7 @@ class HttpFetch {
     s.on('data', this.onData);
     s.on('end', this.onEnd);
     s.on('close', this.onEnd);
-    s.write(requestOf(this.spec, this.url));
+    s.write(this.request ?? requestOf(this.spec, this.url));
   }
 
   private readonly onData = (b: Buffer): void => {

@@ -26,14 +26,19 @@ export function run(spec: TcpCheckSpec, signal: AbortSignal): Promise<CheckResul
       resolve(fail(deadlineError(outerAborted, 'TCP connect', { target: targetOf(spec) })));
     });
     try {
-      sock = connectWith(spec, 'TCP connect', (r) => {
-        deadline.clear();
-        if (isKaError(r)) resolve(fail(r));
-        else {
-          r.destroy();
-          resolve({ ok: true });
-        }
-      });
+      sock = connectWith(
+        spec,
+        'TCP connect',
+        (r) => {
+          deadline.clear();
+          if (isKaError(r)) resolve(fail(r));
+          else {
+            r.destroy();
+            resolve({ ok: true });
+          }
+        },
+        false,
+      );
     } catch (e) {
       deadline.clear();
       resolve(fail(socketError(e, 'TCP connect', { target: targetOf(spec) })));
