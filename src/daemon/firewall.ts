@@ -34,6 +34,8 @@ export interface FirewallSettings {
   readonly counters: boolean;
   /** `nftables_ifindex`: link-local VIPs always matched by interface index. */
   readonly ifindex: boolean;
+  /** `disable_local_igmp`: IPv4 VMACs get no IGMP rule (keepalived then leaves them out). */
+  readonly disableLocalIgmp: boolean;
 }
 
 export const DEFAULT_TABLE = 'keepalived';
@@ -52,10 +54,14 @@ export function firewallSettings(settings: GlobalDefs['settings']): FirewallSett
     priority: typeof p === 'number' ? p : DEFAULT_PRIORITY,
     counters: settings.nftables_counters === true,
     ifindex: settings.nftables_ifindex === true,
+    disableLocalIgmp: settings.disable_local_igmp === true,
   };
 }
 
-/** keepalived sets a firewall up when an instance has accept off or uses a VMAC. */
+/**
+ * keepalived sets a firewall up when an instance has accept off or uses a VMAC (nothing is created
+ * before first use, so an IPv4 VMAC under disable_local_igmp makes no table).
+ */
 export function firewallWanted(instances: readonly VrrpInstance[]): boolean {
   return instances.some((i) => !i.accept || i.useVmac !== undefined);
 }
@@ -93,9 +99,18 @@ export interface FirewallVmac {
   readonly families: readonly NftFamily[];
 }
 
-/** The VMAC entry of a use_vmac instance. */
-export function instanceVmac(inst: VrrpInstance, vmac: string, parent: string): FirewallVmac {
+/**
+ * The VMAC entry of a use_vmac instance, or undefined when keepalived adds none: an IPv4 instance
+ * with `disable_local_igmp` (lab: no table at all).
+ */
+export function instanceVmac(
+  inst: VrrpInstance,
+  vmac: string,
+  parent: string,
+  s: FirewallSettings,
+): FirewallVmac | undefined {
   const own: NftFamily = inst.family === 'inet6' ? 'ip6' : 'ip';
+  if (own === 'ip' && s.disableLocalIgmp) return undefined;
   const other: NftFamily = own === 'ip' ? 'ip6' : 'ip';
   const otherWanted = inst.virtualIpaddressExcluded.some((a) => (a.family === 'inet6') === (other === 'ip6'));
   return { vmac, parent, families: otherWanted ? [own, other] : [own] };

@@ -27,7 +27,13 @@ import { waitFor } from '../../lab/observe.js';
 import { createTopology, type Topology } from '../../lab/topology.js';
 import { describeIf } from '../../support/privilege.js';
 
-const SETTINGS = { table: 'keepalived', priority: -1, counters: false, ifindex: false };
+const SETTINGS = {
+  table: 'keepalived',
+  priority: -1,
+  counters: false,
+  ifindex: false,
+  disableLocalIgmp: false,
+};
 const VIP4 = '192.0.2.100';
 const VIP6 = 'fd00::100';
 const VIPS: FirewallVip[] = [
@@ -289,7 +295,7 @@ describeIf('firewall ruleset equals keepalived 2.2.7 for the same configuration'
     await f.ip(['link', 'add', 'link', 'eth0', 'name', 'vrrp.51', 'type', 'macvlan', 'mode', 'private']);
     const fw = new Firewall({ settings: s, run: nftRunner({ prefix: ['ip', 'netns', 'exec', f.ns] }) });
     expect(await fw.start()).toEqual({ ok: true });
-    expect(await fw.addVmac(instanceVmac(i4, 'vrrp.51', 'eth0'))).toEqual({ ok: true });
+    expect(await fw.addVmac(instanceVmac(i4, 'vrrp.51', 'eth0', s)!)).toEqual({ ok: true });
     expect(await fw.addVips(i4.name, instanceVips(i4, 'vrrp.51', s))).toEqual({ ok: true });
     expect(await fw.addVips(i6.name, instanceVips(i6, 'eth0', s))).toEqual({ ok: true });
     const ours = await ruleset(f);

@@ -593,7 +593,7 @@ async function scenario(text: string): Promise<{ fake: FakeNft; fw: Firewall; vi
   const fw = new Firewall({ settings: s, run: fake.run });
   expect(await fw.start()).toEqual({ ok: true });
   const ifname = inst.useVmac ? 'vrrp.51' : 'va';
-  if (inst.useVmac) expect(await fw.addVmac(instanceVmac(inst, 'vrrp.51', 'va'))).toEqual({ ok: true });
+  if (inst.useVmac) expect(await fw.addVmac(instanceVmac(inst, 'vrrp.51', 'va', s)!)).toEqual({ ok: true });
   const vips = instanceVips(inst, ifname, s);
   expect(await fw.addVips(inst.name, vips)).toEqual({ ok: true });
   return { fake, fw, vips };
@@ -607,6 +607,7 @@ describe('settings from global_defs', () => {
       priority: -1,
       counters: false,
       ifindex: false,
+      disableLocalIgmp: false,
     });
     expect(c.vrrpInstances[0]!.accept).toBe(false);
     expect(firewallWanted(c.vrrpInstances)).toBe(true);
@@ -620,6 +621,7 @@ describe('settings from global_defs', () => {
       priority: -5,
       counters: true,
       ifindex: true,
+      disableLocalIgmp: false,
     });
   });
   it('wants no firewall for accept-mode instances without VMAC (strict owner, plain)', () => {
@@ -693,7 +695,7 @@ describe('ruleset equals keepalived 2.2.7 (lab)', () => {
     const fake = new FakeNft(new Set(['va', 'vrrp.52']));
     const fw = new Firewall({ settings: s, run: fake.run });
     expect(await fw.start()).toEqual({ ok: true });
-    expect(await fw.addVmac(instanceVmac(i2, 'vrrp.52', 'va'))).toEqual({ ok: true });
+    expect(await fw.addVmac(instanceVmac(i2, 'vrrp.52', 'va', s)!)).toEqual({ ok: true });
     expect(await fw.addVips(i1.name, instanceVips(i1, 'va', s))).toEqual({ ok: true });
     expect(await fw.addVips(i2.name, instanceVips(i2, 'vrrp.52', s))).toEqual({ ok: true });
     const t = () => fake.tables.get('ip keepalived')!;
@@ -705,6 +707,20 @@ describe('ruleset equals keepalived 2.2.7 (lab)', () => {
     expect([...t().sets.get('vips')!.elem].sort()).toEqual(['192.0.2.100', '192.0.2.102']);
     expect(t().sets.get('vmac_map')!.elem).toEqual([]);
     expect(t().chains.get('out')!.rules.length).toBe(2);
+  });
+  it('(i) disable_local_igmp: no VMAC entry for an IPv4 instance, still one for IPv6', () => {
+    const c4 = config(`global_defs {\n disable_local_igmp\n}\n${instance('use_vmac', V4)}`);
+    const s4 = firewallSettings(c4.global.settings);
+    expect(s4.disableLocalIgmp).toBe(true);
+    expect(instanceVmac(c4.vrrpInstances[0]!, 'vrrp.51', 'va', s4)).toBeUndefined();
+    const c6 = config(`global_defs {\n disable_local_igmp\n}\n${instance('use_vmac\n  version 3', V6)}`);
+    expect(instanceVmac(c6.vrrpInstances[0]!, 'vrrp.51', 'va', firewallSettings(c6.global.settings))).toEqual(
+      {
+        vmac: 'vrrp.51',
+        parent: 'va',
+        families: ['ip6'],
+      },
+    );
   });
   it('nftables_ifindex keeps link-local VIPs in the index set even with dont_track_primary', () => {
     const c = config(
@@ -720,11 +736,19 @@ describe('ruleset equals keepalived 2.2.7 (lab)', () => {
     const c = config(
       instance('use_vmac', V4).replace('}\n}', '}\n  virtual_ipaddress_excluded {\n    fd00::200/64\n  }\n}'),
     );
-    expect(instanceVmac(c.vrrpInstances[0]!, 'vrrp.51', 'va').families).toEqual(['ip', 'ip6']);
+    expect(
+      instanceVmac(c.vrrpInstances[0]!, 'vrrp.51', 'va', firewallSettings(c.global.settings))?.families,
+    ).toEqual(['ip', 'ip6']);
   });
 });
 
-const S: FirewallSettings = { table: 'keepalived', priority: -1, counters: false, ifindex: false };
+const S: FirewallSettings = {
+  table: 'keepalived',
+  priority: -1,
+  counters: false,
+  ifindex: false,
+  disableLocalIgmp: false,
+};
 const v = (address: string, ifname = 'va'): FirewallVip => ({ address, ifname });
 
 describe('planner', () => {
