@@ -19,11 +19,12 @@ import {
   instanceVmac,
   nftRunner,
 } from '../../../src/daemon/firewall.js';
+import { ifNameToIndex } from '../../../src/sys/ifaces.js';
 import { inNetns } from '../../../src/sys/netns.js';
 import { IPPROTO_VRRP, type RawMessage, RawSocket } from '../../../src/sys/raw-socket.js';
 import { needKeepalived, needLab } from '../../lab/gates.js';
 import type { LabNode } from '../../lab/node.js';
-import { waitFor } from '../../lab/observe.js';
+import { type Frame, startCapture, waitFor } from '../../lab/observe.js';
 import { createTopology, type Topology } from '../../lab/topology.js';
 import { describeIf } from '../../support/privilege.js';
 
@@ -220,6 +221,77 @@ describeIf('accept-mode firewall drops VIP traffic, not VRRP', needLab, () => {
   it('stop removes both tables', async () => {
     expect(await fw.stop()).toEqual({ ok: true });
     expect(await tables(v)).toBe('');
+  });
+});
+
+const VMAC_MAC = '00:00:5e:00:01:33';
+/** IGMP frames (IPv4 protocol 2) in a capture. */
+const igmp = (frames: readonly Frame[]): Frame[] =>
+  frames.filter((f) => f.raw.length > 23 && f.raw.readUInt16BE(12) === 0x0800 && f.raw[23] === 2);
+
+describeIf('VMAC: IGMP reports leave through the parent, not the macvlan', needLab, () => {
+  let topo: Topology | undefined;
+  const sockets: RawSocket[] = [];
+
+  beforeAll(async () => {
+    topo = await createTopology({ nodes: [{ name: 'v', links: [{ addrs: ['192.0.2.1/24'] }] }] });
+  });
+
+  afterAll(async () => {
+    for (const s of sockets) s.close();
+    await topo?.destroy();
+  });
+
+  it('with the VMAC in vmac_map a join on it is reported from the parent; without, from the VMAC', async () => {
+    const v = topo!.node('v');
+    const parentMac = v.link().mac;
+    await v.ip([
+      'link',
+      'add',
+      'link',
+      'eth0',
+      'name',
+      'vrrp.51',
+      'address',
+      VMAC_MAC,
+      'type',
+      'macvlan',
+      'mode',
+      'private',
+    ]);
+    await v.ip(['link', 'set', 'vrrp.51', 'up']);
+    const fw = new Firewall({
+      settings: SETTINGS,
+      run: nftRunner({ prefix: ['ip', 'netns', 'exec', v.ns] }),
+    });
+    expect(await fw.start()).toEqual({ ok: true });
+    expect(await fw.addVmac({ vmac: 'vrrp.51', parent: 'eth0', families: ['ip'] })).toEqual({ ok: true });
+
+    const join = async () => {
+      const cap = await startCapture(topo!, { filter: 'igmp', name: `igmp-${sockets.length}` });
+      const s = inNetns(v.ns, () => {
+        const ifindex = ifNameToIndex('vrrp.51');
+        return RawSocket.open({ family: 4, protocol: IPPROTO_VRRP, ifname: 'vrrp.51', ifindex });
+      });
+      sockets.push(s);
+      s.join('224.0.0.18');
+      await waitFor({ what: 'an IGMP report', probe: () => igmp(cap.frames()).length, timeoutMs: 5_000 });
+      const frames = igmp(await cap.stop());
+      s.close();
+      return frames;
+    };
+
+    const filtered = await join();
+    console.log(
+      `firewall: IGMP with the rule: ${filtered.length} frames from ${[...new Set(filtered.map((f) => f.srcMac))]}`,
+    );
+    expect(filtered.length).toBeGreaterThan(0);
+    expect(new Set(filtered.map((f) => f.srcMac))).toEqual(new Set([parentMac]));
+
+    expect(await fw.removeVmac('vrrp.51')).toEqual({ ok: true });
+    const plain = await join();
+    expect(new Set(plain.map((f) => f.srcMac))).toContain(VMAC_MAC);
+    expect(await fw.stop()).toEqual({ ok: true });
   });
 });
 
