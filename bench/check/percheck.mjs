@@ -11,11 +11,13 @@
 // worker's V8 heap. Writes bench/results/percheck.json.
 // The sources are compiled into a private directory (as checkers.mjs does), so this measures the
 // working tree. Env: PERCHECK_SERVERS=2000 PERCHECK_SECONDS=20 PERCHECK_WARMUP=3 (s before the window)
-//   PERCHECK_CONCURRENCY=256  PERCHECK_YOUNG_MB (the worker's young generation limit, default the daemon's)  PERCHECK_CPU_PROF=DIR (write a --cpu-prof profile of the worker there)
+//   PERCHECK_CONCURRENCY=256  PERCHECK_YOUNG_MB (the worker's young generation limit; default the daemon's)
+//   PERCHECK_CPU_PROF=DIR (write a --cpu-prof profile of the worker there)
 //   PERCHECK_HEAP_PROF=FILE (sampled allocations over the window, those freed by major GCs included)
 //   PERCHECK_HEAP_SNAPSHOT=FILE (a heap snapshot of the worker at the end of the window)
 //   PERCHECK_KINDS=http,tcp (check kinds; one kind alone gives its own cost per check)
-//   PERCHECK_SRC (another source tree to compile, e.g. an older commit's src/ for a before/after pair)
+//   PERCHECK_SRC (another tree to compile, holding src/ and package.json, e.g. `git archive BASE src
+//   package.json` unpacked, for a before/after pair)
 //   PERCHECK_NODE_FLAGS (node/V8 flags for the measuring process, e.g. --trace-gc)
 //   PERCHECK_LABEL (a name stored with the figures)  PERCHECK_DIST (use an already compiled tree)
 // Needs root (network namespace).
