@@ -65,6 +65,14 @@ import {
   VRRP_AUTH_PASS,
   type VrrpAdvert,
 } from '../wire/vrrp.js';
+import {
+  Firewall,
+  type FirewallSettings,
+  firewallSettings,
+  firewallWanted,
+  instanceVips,
+  instanceVmac,
+} from './firewall.js';
 import type { VrrpInstanceSnapshot } from './metrics.js';
 import { linkIsUp, type NetState } from './netstate.js';
 import { planReload, type ReloadPlan } from './reload.js';
@@ -273,6 +281,8 @@ export class VrrpHost {
   private readonly fifos: NotifyFifo[] = [];
   private readonly runner: ScriptRunner;
   private readonly notifier: Notifier;
+  /** nftables drop rules of instances with accept off, VMAC IGMP/MLD filters (firewall.ts). */
+  private fw: Firewall | undefined;
   private readonly log: Logger;
   private readonly vmacs: VmacManager;
 
@@ -293,6 +303,7 @@ export class VrrpHost {
 
   async start(): Promise<void> {
     this.notifier.configureSmtp(this.config);
+    await this.ensureFirewall(this.config);
     await this.openFifos();
     for (const cfg of this.config.vrrpInstances) {
       try {
@@ -328,6 +339,7 @@ export class VrrpHost {
     this.trackers.stopAll();
     for (const b of this.bound) b.inst.stop();
     await Promise.all(this.bound.map((b) => b.inst.idle()));
+    await this.fw?.stop();
     // keepalived lets the STOP notifies run, killing what is left after 1 s.
     await this.runner.drain(1_000_000);
     await this.notifier.closeSmtp(2_000);
@@ -349,6 +361,7 @@ export class VrrpHost {
    */
   async reload(next: KeepalivedConfig): Promise<ReloadPlan> {
     const plan = planReload(this.config, next);
+    await this.ensureFirewall(next);
     for (const cfg of plan.removed) {
       const b = this.bound.find((x) => x.cfg === cfg);
       if (!b) continue;
@@ -393,6 +406,8 @@ export class VrrpHost {
       b.cfg = c;
       if (routesHeld) await Promise.all([this.setRoutes(b, true), this.setRules(b, true)]);
       b.vips = [...c.virtualIpaddress, ...c.virtualIpaddressExcluded];
+      if (this.fw && b.inst.machine.vipsSet)
+        await this.fw.setVips(c.name, instanceVips(c, b.vmacName ?? b.ifname, this.fw.settings));
       b.template.addresses.splice(0, b.template.addresses.length, ...advertAddrs);
       b.encoded.clear();
       b.validate = { ...b.validate, vips: advertAddrs };
@@ -523,7 +538,23 @@ export class VrrpHost {
     if (i >= 0) this.bound.splice(i, 1);
     for (const e of this.rx.values()) leaveRx(e.byVrid, b);
     this.closeUnusedSockets();
+    if (this.fw) {
+      await this.fw.removeVips(b.cfg.name);
+      if (b.vmacName) await this.fw.removeVmac(b.vmacName);
+    }
     if (b.vmacName) await this.vmacs.remove(b.vmacName);
+  }
+
+  /**
+   * The firewall is set up once an instance needs it (accept off, or a VMAC), as keepalived does;
+   * its table name and priority stay those of the first configuration (keepalived refuses to change
+   * them on reload).
+   */
+  private async ensureFirewall(config: KeepalivedConfig): Promise<void> {
+    if (this.fw || !firewallWanted(config.vrrpInstances)) return;
+    const settings: FirewallSettings = firewallSettings(config.global.settings);
+    this.fw = new Firewall({ settings, logger: this.log, counters: this.counters });
+    await this.fw.start();
   }
 
   /** Close the receive sockets no instance listens on and the send sockets no instance sends on. */
@@ -596,6 +627,10 @@ export class VrrpHost {
           ...(family === 6 ? { linkLocal: src } : {}),
         })
       : undefined;
+    if (vmac && this.fw) {
+      const e = instanceVmac(cfg, vmac.name, link.name, this.fw.settings);
+      if (e) await this.fw.addVmac(e);
+    }
     const tx = vmac && !cfg.vmacXmitBase ? vmac : link;
     const dsts = destinationsOf(cfg, family, this.config.global);
     const { authType, authData } = authOf(cfg);
@@ -1167,9 +1202,15 @@ export class VrrpHost {
   }
 
   private async setVips(b: Bound, add: boolean): Promise<void> {
+    const fw = this.fw;
+    // keepalived: the drop rule first ("setting firewall drop rule", then "Setting VIPs."), so a
+    // VIP of an instance with accept off is never up unfiltered; removed after the VIPs.
+    if (add && fw && !b.cfg.accept)
+      await fw.addVips(b.cfg.name, instanceVips(b.cfg, b.vmacName ?? b.ifname, fw.settings));
     if (add) this.log.info(`(${b.cfg.name}) Setting VIPs.`);
     else if (b.inst.machine.vipsSet) this.log.info(`(${b.cfg.name}) removing VIPs.`);
     await Promise.all(b.vips.map((v) => this.setVip(b, v, add)));
+    if (!add && fw) await fw.removeVips(b.cfg.name);
   }
 
   private async setVip(b: Bound, v: AddressSpec, add: boolean): Promise<void> {
