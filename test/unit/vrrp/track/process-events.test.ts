@@ -1,0 +1,480 @@
+/**
+ * vrrp_track_process in event mode, with a fake event source and a fake /proc tree: the sequences
+ * keepalived's track_process.c handles (fork/exec/comm/exit), debounce on a fake clock, quorum
+ * windows, and the fallback to polling when the connector is refused.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FakeClock } from '../../../../src/core/clock.js';
+import { Counters } from '../../../../src/core/counters.js';
+import { KaError } from '../../../../src/core/errors.js';
+import {
+  type ConnectorSocket,
+  ProcConnectorSource,
+  type ProcEventSink,
+  type ProcEventSource,
+  TrackProcess,
+  type TrackProcessOptions,
+} from '../../../../src/vrrp/track/process.js';
+import type { NlMsg } from '../../../../src/wire/netlink.js';
+import { decodeMsgs, encodeMsg, NLMSG_DONE } from '../../../../src/wire/netlink.js';
+import {
+  CN_IDX_PROC,
+  CN_VAL_PROC,
+  decodeCnMsg,
+  encodeCnMsg,
+  encodeProcEvent,
+  PROC_CN_MCAST_IGNORE,
+  PROC_CN_MCAST_LISTEN,
+  type ProcEvent,
+} from '../../../../src/wire/proc-connector.js';
+
+const T = { cpu: 0, timestampNs: 0n };
+const fork = (parent: number, child: number, childTgid = child): ProcEvent => ({
+  ...T,
+  what: 'fork',
+  parentPid: parent,
+  parentTgid: parent,
+  childPid: child,
+  childTgid,
+});
+const exec = (pid: number, tgid = pid): ProcEvent => ({ ...T, what: 'exec', pid, tgid });
+const comm = (pid: number, name: string): ProcEvent => ({ ...T, what: 'comm', pid, tgid: pid, comm: name });
+const exit = (pid: number, tgid = pid): ProcEvent => ({
+  ...T,
+  what: 'exit',
+  pid,
+  tgid,
+  exitCode: 0,
+  exitSignal: 17,
+});
+
+/** An honest in-memory source: subscribe/close bookkeeping, events delivered in order. */
+class FakeSource implements ProcEventSource {
+  readonly sinks = new Set<ProcEventSink>();
+  refuse: KaError | null = null;
+  /** Called inside subscribe's caller's scan window, to model events racing the initial scan. */
+  subscribe(sink: ProcEventSink) {
+    if (this.refuse) throw this.refuse;
+    this.sinks.add(sink);
+    return { close: () => this.sinks.delete(sink) };
+  }
+  emit(...evs: ProcEvent[]) {
+    for (const ev of evs) for (const s of [...this.sinks]) s.event(ev);
+  }
+  lost() {
+    for (const s of [...this.sinks]) s.lost();
+  }
+  fail(err: KaError) {
+    for (const s of [...this.sinks]) s.failed(err);
+  }
+}
+
+let root: string;
+const setProc = async (pid: number, name: string, argv: string[] = [name], state = 'S') => {
+  await mkdir(join(root, String(pid)), { recursive: true });
+  await writeFile(join(root, String(pid), 'stat'), `${pid} (${name}) ${state} 1 ${pid} ${pid} 0 -1\n`);
+  await writeFile(join(root, String(pid), 'cmdline'), `${argv.join('\0')}\0`);
+};
+const dropProc = (pid: number) => rm(join(root, String(pid)), { recursive: true, force: true });
+
+beforeEach(async () => {
+  root = await mkdtemp(join(tmpdir(), 'kt-procev-'));
+  await setProc(1, 'init', ['/sbin/init']);
+  await setProc(500, 'nginx', ['nginx', '-g', 'daemon off;']);
+});
+afterEach(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+function tracker(src: ProcEventSource | null, o: Partial<TrackProcessOptions> = {}) {
+  const clock = new FakeClock(0);
+  const seen: Array<[number, boolean]> = [];
+  const counters = new Counters();
+  const tp = new TrackProcess({
+    name: 'nginx',
+    match: { process: 'nginx' },
+    clock,
+    counters,
+    procRoot: root,
+    events: src,
+    intervalUs: 3_600_000_000,
+    onChange: (h) => seen.push([clock.now(), h]),
+    ...o,
+  });
+  return { tp, clock, seen, counters };
+}
+
+describe('TrackProcess event mode: fork / exec / comm / exit', () => {
+  it('initial scan, then exec of a new match gains at once, exit of the last one loses', async () => {
+    const src = new FakeSource();
+    const { tp, seen } = tracker(src, { quorum: 2 });
+    expect(await tp.start()).toBe(false);
+    expect(tp.mode).toBe('events');
+    expect(tp.count).toBe(1);
+    await setProc(600, 'nginx');
+    src.emit(exec(600));
+    expect(tp.count).toBe(2);
+    expect(seen).toEqual([[0, true]]);
+    src.emit(exit(600));
+    expect(seen).toEqual([
+      [0, true],
+      [0, false],
+    ]);
+    tp.stop();
+    expect(src.sinks.size).toBe(0);
+  });
+
+  it('fork of a counted process counts the child; threads (pid ≠ tgid) are ignored', async () => {
+    const src = new FakeSource();
+    const { tp } = tracker(src);
+    await tp.start();
+    src.emit(fork(500, 501), fork(500, 777, 500), fork(1, 900));
+    expect(tp.count).toBe(2); // 500 and its child 501; the thread and init's child do not count
+    src.emit(exit(777, 500)); // a thread exiting is not the process exiting
+    expect(tp.count).toBe(2);
+    src.emit(exit(501));
+    expect(tp.count).toBe(1);
+    tp.stop();
+  });
+
+  it('the child execs something else: dropped; exec into a match: added', async () => {
+    const src = new FakeSource();
+    const { tp } = tracker(src);
+    await tp.start();
+    src.emit(fork(500, 501));
+    await setProc(501, 'logrotate');
+    src.emit(exec(501));
+    expect(tp.count).toBe(1);
+    await setProc(1000, 'nginx');
+    src.emit(fork(1, 1000), exec(1000)); // started by an untracked parent, matched on exec
+    expect(tp.count).toBe(2);
+    await dropProc(1001);
+    src.emit(exec(1001)); // gone before its /proc entry was read: not counted
+    expect(tp.count).toBe(2);
+    tp.stop();
+  });
+
+  it('comm change renames a process in or out of the match; cmdline matches ignore comm', async () => {
+    const src = new FakeSource();
+    const { tp, seen } = tracker(src);
+    await tp.start();
+    src.emit(comm(500, 'nginx-old'));
+    expect(seen).toEqual([[0, false]]);
+    src.emit(comm(500, 'nginx'));
+    expect(seen).toEqual([
+      [0, false],
+      [0, true],
+    ]);
+    tp.stop();
+
+    const src2 = new FakeSource();
+    const full = tracker(src2, { match: { process: 'nginx', params: ['-g', 'daemon off;'] } });
+    expect(await full.tp.start()).toBe(true);
+    src2.emit(comm(500, 'renamed'));
+    expect(full.tp.count).toBe(1);
+    full.tp.stop();
+  });
+
+  it('names longer than 15 characters match the truncated comm of the event', async () => {
+    const src = new FakeSource();
+    const { tp } = tracker(src, { match: { process: 'a-very-long-process-name' } });
+    expect(await tp.start()).toBe(false);
+    src.emit(comm(500, 'a-very-long-pro'));
+    expect(tp.count).toBe(1);
+    tp.stop();
+  });
+});
+
+describe('TrackProcess event mode: debounce and quorum window', () => {
+  it('fork gain waits fork_delay, exit loss waits terminate_delay, a change back cancels', async () => {
+    const src = new FakeSource();
+    const { tp, clock, seen } = tracker(src, {
+      quorum: 2,
+      forkDelayUs: 500_000,
+      terminateDelayUs: 2_000_000,
+    });
+    expect(await tp.start()).toBe(false);
+    clock.advance(1_000_000);
+    src.emit(fork(500, 501)); // gain pending until 1.5 s
+    clock.advance(400_000);
+    expect(seen).toEqual([]);
+    clock.advance(100_000);
+    expect(seen).toEqual([[1_500_000, true]]);
+    src.emit(exit(501)); // loss pending until 3.5 s
+    clock.advance(1_000_000);
+    src.emit(fork(500, 502)); // back within: pending loss cancelled
+    clock.advance(5_000_000);
+    expect(seen).toEqual([[1_500_000, true]]);
+    src.emit(exit(502)); // at 7.5 s, lost at 9.5 s
+    clock.advance(2_000_000);
+    expect(seen).toEqual([
+      [1_500_000, true],
+      [9_500_000, false],
+    ]);
+    tp.stop();
+  });
+
+  it('an exec gain is immediate even with fork_delay, and cancels a pending terminate_delay', async () => {
+    const src = new FakeSource();
+    const { tp, clock, seen } = tracker(src, { forkDelayUs: 1_000_000, terminateDelayUs: 1_000_000 });
+    expect(await tp.start()).toBe(true);
+    src.emit(exit(500)); // loss pending until 1 s
+    clock.advance(500_000);
+    await setProc(600, 'nginx');
+    src.emit(exec(600)); // back at once: nothing reported
+    clock.advance(2_000_000);
+    expect(seen).toEqual([]);
+    src.emit(exit(600));
+    clock.advance(1_000_000);
+    expect(seen).toEqual([[3_500_000, false]]);
+    await setProc(700, 'nginx');
+    src.emit(exec(700));
+    expect(seen).toEqual([
+      [3_500_000, false],
+      [3_500_000, true],
+    ]);
+    tp.stop();
+  });
+
+  it('quorum_max: one fork too many loses quorum, the exit of one regains it', async () => {
+    const src = new FakeSource();
+    const { tp, seen } = tracker(src, { quorum: 1, quorumMax: 2 });
+    await setProc(501, 'nginx');
+    expect(await tp.start()).toBe(true);
+    expect(tp.count).toBe(2);
+    src.emit(fork(500, 502));
+    expect(seen).toEqual([[0, false]]);
+    src.emit(exit(501));
+    expect(seen).toEqual([
+      [0, false],
+      [0, true],
+    ]);
+    tp.stop();
+  });
+
+  it('stop cancels a pending delay and later events are ignored', async () => {
+    const src = new FakeSource();
+    const { tp, clock, seen } = tracker(src, { terminateDelayUs: 1_000_000 });
+    await tp.start();
+    src.emit(exit(500));
+    tp.stop();
+    clock.advance(5_000_000);
+    expect(seen).toEqual([]);
+    expect(src.sinks.size).toBe(0);
+  });
+});
+
+describe('TrackProcess event mode: scans and resync', () => {
+  it('events that arrive during the initial scan are applied after it, in order', async () => {
+    const src = new FakeSource();
+    const { tp } = tracker(src);
+    const started = tp.start();
+    // the scan is in flight: 500 exits, 600 starts
+    src.emit(exit(500));
+    await setProc(600, 'nginx');
+    src.emit(exec(600));
+    await started;
+    expect(tp.count).toBe(1); // the scan still saw 500; its queued exit removed it, 600 was added
+    tp.stop();
+  });
+
+  it('lost events: a full rescan rebuilds the set and the quorum follows (debounced)', async () => {
+    const src = new FakeSource();
+    const { tp, clock, seen } = tracker(src, { terminateDelayUs: 1_000_000 });
+    expect(await tp.start()).toBe(true);
+    await dropProc(500);
+    src.lost();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(tp.count).toBe(0);
+    clock.advance(1_000_000);
+    expect(seen).toEqual([[1_000_000, false]]);
+    tp.stop();
+  });
+});
+
+describe('TrackProcess: no connector → polling', () => {
+  it('a refused subscribe is counted, logged once for all trackers, and polling works', async () => {
+    const src = new FakeSource();
+    src.refuse = new KaError('KA_ERR_TRACK_PROC_CONNECTOR', 'refused', { errno: 'ECONNREFUSED' });
+    const warnings: string[] = [];
+    const log = { warn: (_o: unknown, m: string) => warnings.push(m), info() {}, debug() {} };
+    const a = tracker(src, { intervalUs: 1_000_000, log: log as never });
+    const b = tracker(src, { intervalUs: 1_000_000, log: log as never });
+    expect(await a.tp.start()).toBe(true);
+    expect(await b.tp.start()).toBe(true);
+    expect(a.tp.mode).toBe('polling');
+    expect(a.counters.get('KA_ERR_TRACK_PROC_CONNECTOR')).toBe(1);
+    expect(b.counters.get('KA_ERR_TRACK_PROC_CONNECTOR')).toBe(1);
+    expect(warnings).toEqual(['refused']);
+    await dropProc(500);
+    a.clock.advance(1_000_000);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(a.seen).toEqual([[1_000_000, false]]);
+    a.tp.stop();
+    b.tp.stop();
+  });
+
+  it('a source that fails after start switches the tracker to polling', async () => {
+    const src = new FakeSource();
+    const { tp, clock, seen, counters } = tracker(src, { intervalUs: 1_000_000 });
+    await tp.start();
+    src.fail(new KaError('KA_ERR_TRACK_PROC_CONNECTOR', 'LISTEN answered with error 1'));
+    expect(tp.mode).toBe('polling');
+    expect(counters.get('KA_ERR_TRACK_PROC_CONNECTOR')).toBe(1);
+    await dropProc(500);
+    clock.advance(1_000_000);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(seen).toEqual([[1_000_000, false]]);
+    tp.stop();
+  });
+
+  it('a fake procRoot without an explicit source polls (its pids are not the kernel’s)', async () => {
+    const { tp } = tracker(null);
+    const plain = new TrackProcess({ name: 'x', match: { process: 'x' }, procRoot: root, onChange() {} });
+    await plain.start();
+    expect(plain.mode).toBe('polling');
+    plain.stop();
+    tp.stop();
+  });
+});
+
+/** A socket double for ProcConnectorSource: records what is sent, lets the test inject datagrams. */
+class FakeConnectorSocket implements ConnectorSocket {
+  readonly sent: Buffer[] = [];
+  closed = false;
+  failSend: Error | null = null;
+  private readonly handlers = new Map<string, Array<(x: never) => void>>();
+  on(event: string, fn: (x: never) => void): this {
+    this.handlers.set(event, [...(this.handlers.get(event) ?? []), fn]);
+    return this;
+  }
+  fire(event: 'event' | 'resync' | 'error', x: unknown) {
+    for (const f of this.handlers.get(event) ?? []) (f as (y: unknown) => void)(x);
+  }
+  sendRaw(buf: Buffer): number {
+    if (this.failSend) throw this.failSend;
+    this.sent.push(buf);
+    return buf.length;
+  }
+  close() {
+    this.closed = true;
+  }
+  /** The ack cookie the source put in its LISTEN. */
+  get cookie(): number {
+    const [m] = decodeMsgs(this.sent[0] ?? Buffer.alloc(0));
+    return decodeCnMsg(m?.payload ?? Buffer.alloc(0)).ack;
+  }
+}
+const kernelMsg = (ev: ProcEvent, ack = 0): NlMsg => {
+  const [m] = decodeMsgs(
+    encodeMsg({
+      type: NLMSG_DONE,
+      flags: 0,
+      seq: 1,
+      header: encodeCnMsg({
+        idx: CN_IDX_PROC,
+        val: CN_VAL_PROC,
+        seq: 1,
+        ack,
+        flags: 0,
+        data: encodeProcEvent(ev),
+      }),
+    }),
+  );
+  if (!m) throw new Error('no message');
+  return m;
+};
+const opOf = (b: Buffer | undefined) => {
+  const [m] = decodeMsgs(b ?? Buffer.alloc(0));
+  return decodeCnMsg(m?.payload ?? Buffer.alloc(0)).data.readUInt32LE(0);
+};
+
+describe('ProcConnectorSource (one shared socket)', () => {
+  it('opens once for several subscribers, sends LISTEN, dispatches, IGNOREs and closes after the last', () => {
+    const socks: FakeConnectorSocket[] = [];
+    const source = new ProcConnectorSource(() => {
+      const s = new FakeConnectorSocket();
+      socks.push(s);
+      return s;
+    });
+    const got: string[][] = [[], []];
+    const mk = (i: number): ProcEventSink => ({
+      event: (ev) => got[i]?.push(ev.what),
+      lost: () => got[i]?.push('lost'),
+      failed: () => got[i]?.push('failed'),
+    });
+    const s1 = source.subscribe(mk(0));
+    const s2 = source.subscribe(mk(1));
+    expect(socks.length).toBe(1);
+    const sock = socks[0] as FakeConnectorSocket;
+    expect(opOf(sock.sent[0])).toBe(PROC_CN_MCAST_LISTEN);
+    sock.fire('event', kernelMsg(exec(5)));
+    sock.fire('event', kernelMsg({ ...T, what: 'other', code: 4, data: Buffer.alloc(0) }));
+    sock.fire('resync', new Error('ENOBUFS'));
+    expect(got).toEqual([
+      ['exec', 'lost'],
+      ['exec', 'lost'],
+    ]);
+    s1.close();
+    expect(sock.closed).toBe(false);
+    s2.close();
+    expect(sock.closed).toBe(true);
+    expect(opOf(sock.sent[1])).toBe(PROC_CN_MCAST_IGNORE);
+    source.subscribe(mk(0)).close(); // reopens on demand
+    expect(socks.length).toBe(2);
+  });
+
+  it('malformed messages are counted and dropped; other listeners’ acks are ignored', () => {
+    const sock = new FakeConnectorSocket();
+    const source = new ProcConnectorSource(() => sock);
+    const counters = new Counters();
+    const events: string[] = [];
+    source.subscribe(
+      { event: (e) => events.push(e.what), lost() {}, failed: () => events.push('failed') },
+      { counters },
+    );
+    const bad = kernelMsg(exec(5));
+    sock.fire('event', { ...bad, payload: bad.payload.subarray(0, 30) });
+    sock.fire('event', kernelMsg({ ...T, what: 'ack', err: 1 }, sock.cookie + 7));
+    sock.fire('event', kernelMsg(exit(5)));
+    expect(counters.get('KA_ERR_NL_BAD_MSG')).toBe(1);
+    expect(events).toEqual(['exit']);
+  });
+
+  it('our LISTEN acked with an error: subscribers fall back, later subscribers are refused at once', () => {
+    const sock = new FakeConnectorSocket();
+    let opens = 0;
+    const source = new ProcConnectorSource(() => {
+      opens++;
+      return sock;
+    });
+    const failed: KaError[] = [];
+    source.subscribe({ event() {}, lost() {}, failed: (e) => failed.push(e) });
+    sock.fire('event', kernelMsg({ ...T, what: 'ack', err: 1 }, sock.cookie + 1));
+    expect(failed.map((e) => e.code)).toEqual(['KA_ERR_TRACK_PROC_CONNECTOR']);
+    expect(sock.closed).toBe(true);
+    expect(() => source.subscribe({ event() {}, lost() {}, failed() {} })).toThrow(failed[0]);
+    expect(opens).toBe(1);
+  });
+
+  it('an opener that throws or a refused LISTEN (ECONNREFUSED) is KA_ERR_TRACK_PROC_CONNECTOR', () => {
+    const sink: ProcEventSink = { event() {}, lost() {}, failed() {} };
+    const noSocket = new ProcConnectorSource(() => {
+      throw Object.assign(new Error('EPERM'), { code: 'EPERM' });
+    });
+    expect(() => noSocket.subscribe(sink)).toThrow(
+      expect.objectContaining({ code: 'KA_ERR_TRACK_PROC_CONNECTOR' }),
+    );
+    const sock = new FakeConnectorSocket();
+    sock.failSend = new Error('ECONNREFUSED');
+    const refused = new ProcConnectorSource(() => sock);
+    expect(() => refused.subscribe(sink)).toThrow(
+      expect.objectContaining({ code: 'KA_ERR_TRACK_PROC_CONNECTOR' }),
+    );
+    expect(sock.closed).toBe(true);
+    expect(refused.isOpen).toBe(false);
+  });
+});
