@@ -131,7 +131,8 @@ describe('TrackProcess event mode: fork / exec / comm / exit', () => {
     const src = new FakeSource();
     const { tp } = tracker(src);
     await tp.start();
-    src.emit(fork(500, 501), fork(500, 777, 500), fork(1, 900));
+    // A new thread of 600 (a child of 500 running something else) is reported with 600's parent.
+    src.emit(fork(500, 501), fork(500, 777, 600), fork(1, 900));
     expect(tp.count).toBe(2); // 500 and its child 501; the thread and init's child do not count
     src.emit(exit(777, 500)); // a thread exiting is not the process exiting
     expect(tp.count).toBe(2);
