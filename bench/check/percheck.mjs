@@ -15,6 +15,7 @@
 //   PERCHECK_CPU_PROF=DIR (write a --cpu-prof profile of the worker there)
 //   PERCHECK_HEAP_PROF=FILE (sampled allocations over the window, those freed by major GCs included)
 //   PERCHECK_HEAP_SNAPSHOT=FILE (a heap snapshot of the worker at the end of the window)
+//   PERCHECK_PORTS=20 (ports per kind and address: more for more servers, up to 240 addresses)
 //   PERCHECK_KINDS=http,tcp (check kinds; one kind alone gives its own cost per check)
 //   PERCHECK_SRC (another tree to compile, holding src/ and package.json, e.g. `git archive BASE src
 //   package.json` unpacked, for a before/after pair)
@@ -36,7 +37,7 @@ const SERVERS = Number(env.PERCHECK_SERVERS ?? 2000);
 const SECONDS = Number(env.PERCHECK_SECONDS ?? 20);
 const WARMUP = Number(env.PERCHECK_WARMUP ?? 3);
 const CONCURRENCY = Number(env.PERCHECK_CONCURRENCY ?? 256);
-const PORTS = 20; // per kind and address
+const PORTS = Number(env.PERCHECK_PORTS ?? 20); // per kind and address
 const KINDS = (env.PERCHECK_KINDS ?? 'http,tcp').split(',').filter((k) => k === 'http' || k === 'tcp');
 const ADDRS = Math.ceil(SERVERS / PORTS / Math.max(1, KINDS.length));
 if (ADDRS > 240) throw new Error(`PERCHECK_SERVERS ${SERVERS}: at most ${240 * PORTS * KINDS.length}`);
