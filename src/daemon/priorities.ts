@@ -29,8 +29,6 @@ export interface SchedOps {
   setRlimitRttime(usec: number): void;
   /** Current nice of a thread (to restore it when a reload drops the keyword). */
   getThreadNice(tid: number): number;
-  /** Every thread of the process (see helperThreads in Priorities). */
-  listThreads(): number[];
 }
 
 /** What one thread asks for. */
@@ -128,9 +126,6 @@ export class Priorities {
   private noSwapSaid = false;
   private rlimit: number | undefined;
   private auto: AutoPriority | undefined;
-  /** The process's other threads (V8's GC helpers, libuv's pool) while they run at the checker's nice. */
-  private readonly helpers = new Map<number, ThreadState>();
-  private helperTimer: TimerHandle | undefined;
   /** Every call attempted, in order (tests, and the USR2 stats). */
   readonly calls: SchedCall[] = [];
 
@@ -162,8 +157,6 @@ export class Priorities {
   /** The checker worker reported its tid. */
   checkerThread(tid: number): void {
     this.setThread('worker', 'checker', tid);
-    this.applyHelpers();
-    this.armHelpers();
   }
 
   /** A reload: the new plan, applied as a difference. */
@@ -171,7 +164,6 @@ export class Priorities {
     this.plan = plan;
     this.applyLock();
     for (const t of this.threads.values()) this.applyThread(t.role, t.tid, t.state);
-    this.applyHelpers();
     this.applyRlimit();
     this.auto?.stop();
     this.auto = undefined;
@@ -181,57 +173,6 @@ export class Priorities {
   stop(): void {
     this.auto?.stop();
     this.auto = undefined;
-    this.helperTimer?.cancel();
-    this.helperTimer = undefined;
-  }
-
-  /**
-   * keepalived's checker child does all of its work, memory management included, at the checker's
-   * priority. Here the checker worker's garbage collection partly runs on V8's platform threads, which
-   * the process shares, and they stayed at nice 0 beside a niced worker: with VRRP in the process
-   * (main thread VRRP, a checker worker), every thread other than those two takes the checker's nice
-   * (V8's GC helpers of both isolates, libuv's thread pool). They are looked up again every
-   * HELPER_RESCAN_US, as libuv starts its pool on first use; a refused call is logged once per thread.
-   */
-  private applyHelpers(): void {
-    const main = this.threads.get('main');
-    const worker = this.threads.get('worker');
-    if (!main || !worker || main.role !== 'vrrp') return;
-    let tids: number[];
-    try {
-      tids = this.deps.ops.listThreads();
-    } catch (e) {
-      this.deps.counters.inc('sched.errors');
-      this.deps.log.warn(`cannot list the process's threads: ${(e as Error).message}`);
-      return;
-    }
-    const want = this.plan.checker.nice;
-    const seen = new Set<number>();
-    for (const tid of tids) {
-      if (tid === main.tid || tid === worker.tid) continue;
-      seen.add(tid);
-      let st = this.helpers.get(tid);
-      if (!st) {
-        st = { nice: undefined, origNice: undefined, rt: 0, autoRaised: false };
-        this.helpers.set(tid, st);
-      }
-      const nice = want ?? st.origNice;
-      if (nice === undefined || nice === st.nice) continue;
-      if (st.origNice === undefined) st.origNice = this.niceOf(tid);
-      // a failed call is not retried on every rescan (one log line per thread); a reload retries
-      st.nice = nice;
-      this.call({ call: 'nice', tid, nice });
-    }
-    for (const tid of this.helpers.keys()) if (!seen.has(tid)) this.helpers.delete(tid);
-  }
-
-  private armHelpers(): void {
-    if (this.helperTimer) return;
-    const tick = (): void => {
-      this.applyHelpers();
-      this.helperTimer = this.deps.clock.at(this.deps.clock.now() + HELPER_RESCAN_US, tick);
-    };
-    this.helperTimer = this.deps.clock.at(this.deps.clock.now() + HELPER_RESCAN_US, tick);
   }
 
   private setThread(key: 'main' | 'worker', role: 'vrrp' | 'checker', tid: number): void {
@@ -360,9 +301,6 @@ function describe(c: SchedCall): string {
       return `set RLIMIT_RTTIME ${c.usec} us`;
   }
 }
-
-/** How often the process's threads are listed again for the checker's nice (µs). */
-export const HELPER_RESCAN_US = 10_000_000;
 
 /** How often the lateness watchdog looks (µs); a late timer is seen within one period. */
 const AUTO_PERIOD_US = 100_000;

@@ -58,7 +58,6 @@ const schedOps: SchedOps = {
   setThreadRealtime: sched.setThreadRealtime,
   setRlimitRttime: sched.setRlimitRttime,
   getThreadNice: threadNice,
-  listThreads: sched.processThreads,
 };
 
 function sdNotify(state: string): void {

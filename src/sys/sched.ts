@@ -5,7 +5,6 @@
  * own `gettid()`); the rlimit is per process. `*_no_swap` (mlockall) is not offered: with locked pages
  * V8 aborts the process once garbage collection unmaps heap memory (src/daemon/priorities.ts).
  */
-import { readdirSync } from 'node:fs';
 import { SysError, SysErrors } from './errors.js';
 import { addon, k, sys } from './native.js';
 
@@ -65,17 +64,4 @@ export function setRlimitRttime(usec: number): void {
     },
     { usec },
   );
-}
-
-/**
- * The kernel tids of this process's threads (/proc/self/task): the main thread, worker_threads, V8's
- * platform threads (garbage collection helpers of every isolate) and libuv's thread pool.
- */
-export function processThreads(): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc/self/task')) {
-    const tid = Number(name);
-    if (Number.isInteger(tid) && tid > 0) out.push(tid);
-  }
-  return out;
 }

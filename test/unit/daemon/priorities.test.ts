@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { GlobalDefs } from '../../../src/config/model.js';
-import { type Clock, FakeClock, type TimerHandle } from '../../../src/core/clock.js';
+import type { Clock, TimerHandle } from '../../../src/core/clock.js';
 import { Counters } from '../../../src/core/counters.js';
 import { KaError } from '../../../src/core/errors.js';
 import { silentLogger } from '../../../src/core/log.js';
@@ -12,7 +12,6 @@ import {
   CHECKER_DEFAULT_NICE,
   DEFAULT_MIN_AUTO_PRIORITY_DELAY,
   DEFAULT_RLIMIT_RTTIME,
-  HELPER_RESCAN_US,
   Priorities,
   type SchedOps,
   schedPlan,
@@ -21,7 +20,7 @@ import {
 const MAIN = 100;
 const WORKER = 107;
 
-function recorder(refuse: (op: string) => boolean = () => false, threads: number[] = [MAIN, WORKER]) {
+function recorder(refuse: (op: string) => boolean = () => false) {
   const calls: string[] = [];
   const rec =
     (op: string) =>
@@ -35,7 +34,6 @@ function recorder(refuse: (op: string) => boolean = () => false, threads: number
     setThreadRealtime: rec('rt'),
     setRlimitRttime: rec('rlimit'),
     getThreadNice: () => 0,
-    listThreads: () => threads,
   };
   return { ops, calls };
 }
@@ -282,86 +280,5 @@ describe('max_auto_priority', () => {
     const w = make({ vrrp_priority: 1 });
     w.p.start('vrrp');
     expect(w.clock.armed).toBe(false);
-  });
-});
-
-describe('the process’s other threads (V8 GC helpers, libuv pool) with VRRP and a checker worker', () => {
-  function helpersSetup(
-    s: GlobalDefs['settings'],
-    opts: { withVrrp: boolean; refuse?: (op: string) => boolean },
-  ) {
-    const threads = [MAIN, WORKER, 201, 202];
-    const r = recorder(opts.refuse, threads);
-    const counters = new Counters();
-    const clock = new FakeClock();
-    const p = new Priorities(schedPlan(settings(s), { withVrrp: opts.withVrrp }), {
-      ops: r.ops,
-      log: silentLogger,
-      counters,
-      clock,
-      onSigxcpu: () => undefined,
-    });
-    return { p, calls: r.calls, threads, clock, counters };
-  }
-
-  it('take the checker’s nice (default 5), main and worker keep theirs', () => {
-    const w = helpersSetup({ vrrp_priority: -5 }, { withVrrp: true });
-    w.p.start('vrrp');
-    w.p.checkerThread(WORKER);
-    expect(w.calls).toEqual([
-      `nice(${MAIN},-5)`,
-      `nice(${WORKER},${CHECKER_DEFAULT_NICE})`,
-      `nice(201,${CHECKER_DEFAULT_NICE})`,
-      `nice(202,${CHECKER_DEFAULT_NICE})`,
-    ]);
-    w.p.stop();
-  });
-
-  it('a thread started later is found by the next rescan; known ones are not set again', () => {
-    const w = helpersSetup({}, { withVrrp: true });
-    w.p.start('vrrp');
-    w.p.checkerThread(WORKER);
-    const before = w.calls.length;
-    w.threads.splice(2, 1, 203); // 201 ended, 203 started (libuv's pool on first use)
-    w.clock.advance(HELPER_RESCAN_US - 1);
-    expect(w.calls.length).toBe(before);
-    w.clock.advance(1);
-    expect(w.calls.slice(before)).toEqual([`nice(203,${CHECKER_DEFAULT_NICE})`]);
-    w.clock.advance(HELPER_RESCAN_US);
-    expect(w.calls.slice(before)).toEqual([`nice(203,${CHECKER_DEFAULT_NICE})`]);
-    w.p.stop();
-    w.threads.push(204);
-    w.clock.advance(HELPER_RESCAN_US * 3);
-    expect(w.calls.slice(before)).toEqual([`nice(203,${CHECKER_DEFAULT_NICE})`]);
-  });
-
-  it('follow a reload of checker_priority', () => {
-    const w = helpersSetup({}, { withVrrp: true });
-    w.p.start('vrrp');
-    w.p.checkerThread(WORKER);
-    const before = w.calls.length;
-    w.p.reload(schedPlan(settings({ checker_priority: 0 }), { withVrrp: true }));
-    expect(w.calls.slice(before)).toEqual([`nice(${WORKER},0)`, 'nice(201,0)', 'nice(202,0)']);
-    w.p.stop();
-  });
-
-  it('are left alone without VRRP in the process (the main thread is then the checker side)', () => {
-    const w = helpersSetup({ checker_priority: 3 }, { withVrrp: false });
-    w.p.start('checker');
-    w.p.checkerThread(WORKER);
-    w.clock.advance(HELPER_RESCAN_US * 2);
-    expect(w.calls).toEqual([`nice(${MAIN},3)`, `nice(${WORKER},3)`]);
-    w.p.stop();
-  });
-
-  it('a refused call is counted once per thread, not on every rescan', () => {
-    const w = helpersSetup({}, { withVrrp: true, refuse: (op) => op === 'nice' });
-    w.p.start('vrrp');
-    w.p.checkerThread(WORKER);
-    const errors = w.counters.get('sched.errors');
-    w.clock.advance(HELPER_RESCAN_US * 3);
-    expect(w.counters.get('sched.errors')).toBe(errors);
-    expect(w.calls.filter((c) => c.startsWith('nice(201'))).toHaveLength(1);
-    w.p.stop();
   });
 });
