@@ -26,6 +26,9 @@ import { genlHeader, type NlMsg } from '../wire/netlink.js';
 import { IpvsErrors, IpvsWireErrors } from './errors.js';
 import { type IpvsOp, type IpvsOps, type IpvsTable, ipvsKernelError } from './types.js';
 
+/** Destination messages decoded between two event-loop turns when the table is read back. */
+const DECODE_PER_TURN = 250;
+
 /** Resolves a generic netlink family name to its (dynamic) id on `sock`. */
 export type FamilyResolver = (sock: NetlinkSocket, name: string) => Promise<number>;
 
@@ -105,7 +108,13 @@ export class NetlinkIpvs implements IpvsOps {
       const { stats, ...svc } = s;
       const key = serviceKeyString(svc);
       const msgs = await this.send(ipvsRequest.dumpDests(svc), `dump destinations of ${key}`);
-      t.set(key, { svc, dests: msgs.map((m) => decodeDestMsg(m, svc.af)), stats });
+      // decoded a few hundred per event-loop turn: a large service is not one long block of the thread
+      const dests = [];
+      for (let i = 0; i < msgs.length; i++) {
+        dests.push(decodeDestMsg(msgs[i] as (typeof msgs)[number], svc.af));
+        if ((i + 1) % DECODE_PER_TURN === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      t.set(key, { svc, dests, stats });
     }
     return t;
   }

@@ -34,7 +34,8 @@ export function sameDest(a: IpvsDest, b: IpvsDest): boolean {
   return a.tunType === b.tunType && a.tunPort === b.tunPort && a.tunFlags === b.tunFlags;
 }
 
-const destKey = (d: DestRef): string => `${d.af}/${destKeyString(d)}`;
+/** A destination's identity inside its service (family, address, port). */
+export const destKey = (d: DestRef): string => `${d.af}/${destKeyString(d)}`;
 const ref = (d: IpvsDest) => ({ af: d.af, addr: d.addr, port: d.port });
 
 /**

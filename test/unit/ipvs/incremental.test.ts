@@ -456,7 +456,24 @@ describe('IpvsManager: a drifted kernel', () => {
 });
 
 describe('repair pass', () => {
-  it('reads the table once, repairs foreign changes, and yields to the event loop between chunks of virtual servers', async () => {
+  const turnCounter = () => {
+    let turns = 0;
+    let done = false;
+    const tick = (): void => {
+      if (done) return;
+      turns++;
+      setImmediate(tick);
+    };
+    setImmediate(tick);
+    return {
+      stop: () => {
+        done = true;
+        return turns;
+      },
+    };
+  };
+
+  it('reads the table once and re-plans only the virtual server whose service drifted', async () => {
     const specs = Array.from({ length: 20 }, (_, i) => bigVs(i + 1, 3));
     const k = new FakeIpvs();
     const m = new IpvsManager(k, specs);
@@ -467,21 +484,60 @@ describe('repair pass', () => {
     if (!d) throw new Error('no destination');
     await k.apply({ kind: 'del-dest', svc, dest: d });
     const reads = k.reads;
-    let turns = 0;
-    let done = false;
-    const tick = (): void => {
-      if (done) return;
-      turns++;
-      setImmediate(tick);
-    };
-    setImmediate(tick);
+    const logged = k.log.length;
+    const passes = m.stats.incrementalPasses;
     await m.repair();
-    done = true;
     expect(k.reads - reads).toBe(1);
     expect(m.stats.repairPasses).toBe(1);
-    // 20 virtual servers in chunks of 8: the event loop ran between the chunks
-    expect(turns).toBeGreaterThanOrEqual(2);
+    expect(m.stats.incrementalPasses - passes).toBe(1);
+    expect(k.log.slice(logged)).toEqual([{ kind: 'add-dest', svc, dest: d }]);
     expect((await k.readTable()).get('tcp 192.0.2.3:80')?.dests).toContainEqual(d);
+    await m.stop();
+  });
+
+  it('without drift it plans and applies nothing', async () => {
+    const k = new FakeIpvs();
+    const m = new IpvsManager(
+      k,
+      Array.from({ length: 5 }, (_, i) => bigVs(i + 1, 20)),
+    );
+    await m.start();
+    const logged = k.log.length;
+    const passes = m.stats.incrementalPasses;
+    await m.repair();
+    expect(m.stats.repairPasses).toBe(1);
+    expect(m.stats.incrementalPasses).toBe(passes);
+    expect(k.log.length).toBe(logged);
+    await m.stop();
+  });
+
+  it('compares a few hundred destinations per event-loop turn (five services of 200 real servers)', async () => {
+    const k = new FakeIpvs();
+    const m = new IpvsManager(
+      k,
+      Array.from({ length: 5 }, (_, i) => bigVs(i + 1, 200)),
+    );
+    await m.start();
+    const t = turnCounter();
+    await m.repair();
+    // 1,000 destinations compared at 100 per turn: the loop ran in between
+    expect(t.stop()).toBeGreaterThanOrEqual(2);
+    await m.stop();
+  });
+
+  it('a foreign weight change on one of many virtual servers is repaired between event-loop turns', async () => {
+    const specs = Array.from({ length: 20 }, (_, i) => bigVs(i + 1, 30));
+    const k = new FakeIpvs();
+    const m = new IpvsManager(k, specs);
+    await m.start();
+    const entry = (await k.readTable()).get('tcp 192.0.2.7:80');
+    const d = entry?.dests[4];
+    if (!entry || !d) throw new Error('service 192.0.2.7 missing');
+    await k.apply({ kind: 'set-dest', svc: entry.svc, dest: { ...d, weight: 9 } });
+    const t = turnCounter();
+    await m.repair();
+    expect(t.stop()).toBeGreaterThanOrEqual(2);
+    expect((await k.readTable()).get('tcp 192.0.2.7:80')?.dests[4]?.weight).toBe(d.weight);
     await m.stop();
   });
 });
