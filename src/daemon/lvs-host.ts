@@ -71,6 +71,8 @@ export interface LvsHostDeps {
   random?: () => number;
   /** Runs notify_up/down and quorum_up/down; default: a ScriptRunner of this host. */
   scriptRunner?: ScriptRunner;
+  /** IPVS drift repair period (µs; 0 = never); default IPVS_REPAIR_US (run.ts picks it per process). */
+  repairIntervalUs?: number;
   /** The checker worker thread's kernel tid, once it started (checker_priority & co. apply to it). */
   onCheckerThread?: (tid: number) => void;
   /** The addresses configured on this host (ha_suspend); default: os.networkInterfaces(). */
@@ -551,7 +553,9 @@ export class LvsHost {
   }
 
   private armRepair(): void {
-    this.repairTimer = this.deps.clock.at(this.deps.clock.now() + IPVS_REPAIR_US, () => {
+    const every = this.deps.repairIntervalUs ?? IPVS_REPAIR_US;
+    if (every <= 0) return;
+    this.repairTimer = this.deps.clock.at(this.deps.clock.now() + every, () => {
       if (this.stopped || !this.manager) return;
       this.track(this.manager.repair());
       this.armRepair();

@@ -46,6 +46,11 @@ export interface CliOptions {
   signum: string | undefined;
   /** `--metrics-address HOST:PORT` (keepalived-ts): serve /metrics and /state over HTTP there. */
   metricsAddress: string | undefined;
+  /**
+   * `--ipvs-repair-interval SECONDS` (keepalived-ts): how often the IPVS table is read back and
+   * foreign changes to our services repaired; 0 = never. Default: see run.ts.
+   */
+  ipvsRepairInterval: number | undefined;
   /** `-T/--genhash` (must be first): the arguments after it, for the genhash parser. */
   genhashArgs: string[];
   /** Non-option arguments (keepalived warns "Unexpected argument(s)" and continues). */
@@ -169,6 +174,17 @@ const OPTS: readonly OptDef[] = [
   },
   { long: ['dump-config'], arg: 'none', apply: set('mode', 'dump-config') },
   { long: ['metrics-address'], arg: 'required', apply: val('metricsAddress') },
+  {
+    long: ['ipvs-repair-interval'],
+    arg: 'required',
+    apply: (o, v) => {
+      const n = Number(v);
+      if (v === undefined || !/^\d+(\.\d+)?$/.test(v) || !Number.isFinite(n))
+        return `Invalid IPVS repair interval '${v}' (seconds, 0 = never)`;
+      o.ipvsRepairInterval = n;
+      return undefined;
+    },
+  },
   { short: 'v', long: ['version'], arg: 'none', apply: set('mode', 'version') },
   { short: 'h', long: ['help'], arg: 'none', apply: set('mode', 'help') },
 ];
@@ -209,6 +225,7 @@ export function defaultOptions(): CliOptions {
     coreDumpPattern: undefined,
     signum: undefined,
     metricsAddress: undefined,
+    ipvsRepairInterval: undefined,
     genhashArgs: [],
     stray: [],
   };
@@ -316,6 +333,8 @@ export const USAGE = `Usage: keepalived-ts [OPTION...]
                                  stderr by default
       --dump-config            Print the resolved configuration model as JSON (keepalived-ts)
       --metrics-address=H:P    Serve Prometheus /metrics and JSON /state on HOST:PORT (keepalived-ts)
+      --ipvs-repair-interval=S Read the IPVS table back and repair foreign changes every S seconds,
+                                 0 = never (keepalived-ts; default 60 without VRRP, 0 with it)
   -T, --genhash                Enter into genhash utility mode (this should be the first option used).
   -v, --version                Display the version number
   -h, --help                   Display this help message

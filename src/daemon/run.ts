@@ -48,6 +48,18 @@ export interface DaemonOptions {
   checkOnly?: boolean;
   /** `--metrics-address HOST:PORT`: serve /metrics and /state (keepalived-ts only). */
   metricsAddress?: string;
+  /** `--ipvs-repair-interval SECONDS` (keepalived-ts only); default IPVS_REPAIR_DEFAULT_S. */
+  ipvsRepairInterval?: number | undefined;
+}
+
+/**
+ * Default period of the IPVS drift repair (seconds). keepalived never reads the table back. Ours can,
+ * but the read-back and comparison run on the main thread: with VRRP on that thread, 2,000
+ * destinations held it 67–199 ms once a minute in the emulated test VM (bench/check; about 1–3 ms
+ * on real CPU), so the repair is off by default there and runs every 60 s in a checker-only daemon.
+ */
+export function ipvsRepairDefaultS(withVrrp: boolean): number {
+  return withVrrp ? 0 : 60;
 }
 
 export const DEFAULT_CONFIG_FILE = '/etc/keepalived/keepalived.conf';
@@ -163,6 +175,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
         scripts,
         ...(opts.dontReleaseIpvs ? { dontRelease: true } : {}),
         ...(opts.logConsole ? { logStderr: true } : {}),
+        repairIntervalUs: (opts.ipvsRepairInterval ?? ipvsRepairDefaultS(runVrrp)) * 1e6,
         onCheckerThread: (tid: number) => priorities.checkerThread(tid),
       })
     : undefined;

@@ -14,6 +14,8 @@ describe('parseOptions', () => {
     [['-lnD'], { logConsole: true, dontFork: true, logDetail: true }],
     [['-P', '-C', '-B', '--all'], { vrrpOnly: true, checkOnly: true, noBfd: true, all: true }],
     [['-S', '7'], { logFacility: '7' }],
+    [['--ipvs-repair-interval=0'], { ipvsRepairInterval: 0 }],
+    [['--ipvs-repair-interval', '30.5'], { ipvsRepairInterval: 30.5 }],
     [['--log-facility=local3'], { logFacility: 'local3' }],
     [['-G', '--flush-log-file'], { noSyslog: true, flushLogFile: true }],
     [['-u', '022'], { umask: 0o22 }],
@@ -68,6 +70,8 @@ describe('parseOptions', () => {
     [['--dont-fork=yes'], /takes no argument/],
     [['-S', 'local9'], /Invalid log facility/],
     [['-u', 'abc'], /Invalid umask/],
+    [['--ipvs-repair-interval=-5'], /Invalid IPVS repair interval/],
+    [['--ipvs-repair-interval', 'often'], /Invalid IPVS repair interval/],
     [['-n', '-T'], /must be the first/],
   ] as const)('rejects %j', (argv, message) => {
     const r = parseOptions(argv);

@@ -706,3 +706,22 @@ describe('LvsHost: SMTP alerts', () => {
     ]);
   });
 });
+
+describe('LvsHost: IPVS drift repair period', () => {
+  it('with the repair interval 0 (the default beside VRRP) the table is never read back', async () => {
+    const x = await makeWorld({ repairIntervalUs: 0 });
+    try {
+      await step(x, 0.2);
+      const svc = (await x.ipvs.readTable()).get('tcp 192.0.2.20:80')?.svc;
+      if (!svc) throw new Error('service 192.0.2.20 missing');
+      await x.ipvs.apply({ kind: 'del-dest', svc, dest: { af: 2, addr: '192.0.2.22', port: 80 } });
+      const reads = x.ipvs.reads;
+      await step(x, 130);
+      expect(x.ipvs.reads).toBe(reads);
+      expect(await dests(x, '192.0.2.20')).toEqual(['192.0.2.21=3']);
+    } finally {
+      await x.host.stop();
+      closeSync(x.fifo);
+    }
+  });
+});
