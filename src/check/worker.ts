@@ -15,6 +15,7 @@
 import { type MessagePort, Worker } from 'node:worker_threads';
 import { isKaError, KaError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
+import { icmpPinger } from './icmp.js';
 import type { Runner } from './index.js';
 import { type RealServerSpec, Scheduler, TimerQueue } from './schedule.js';
 import type { RealServerEvent } from './types.js';
@@ -30,6 +31,8 @@ export interface WorkerStats {
   failCodes: Record<string, number>;
   inFlight: number;
   waiting: number;
+  /** The worker's own counters (PING_CHECK's raw-socket refusals and ping(8) fallbacks). */
+  counters: Record<string, number>;
 }
 export type FromWorker =
   | { type: 'event'; ev: RealServerEvent }
@@ -90,6 +93,7 @@ export function serveScheduler(port: Endpoint, opts: WorkerOptions = {}, runner?
               failCodes: { ...stats.failCodes },
               inFlight: sched.inFlight,
               waiting: sched.waiting,
+              counters: icmpPinger.counters.snapshot(),
             },
           });
           break;

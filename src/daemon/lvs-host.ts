@@ -16,7 +16,7 @@ import { checkersFromConfig, rsKey } from '../check/fromConfig.js';
 import type { Runner } from '../check/index.js';
 import { type RealServerSpec as CheckedRs, Scheduler } from '../check/schedule.js';
 import type { RealServerEvent } from '../check/types.js';
-import { CheckerWorker } from '../check/worker.js';
+import { CheckerWorker, type WorkerStats } from '../check/worker.js';
 import type { KeepalivedConfig, RealServer, VirtualServer } from '../config/model.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import type { Counters } from '../core/counters.js';
@@ -118,6 +118,8 @@ interface Checks {
   add(rs: CheckedRs): void;
   remove(id: string): void;
   stop(): Promise<void>;
+  /** The checker worker's statistics (undefined before it started, or for in-process checks). */
+  stats?(): Promise<WorkerStats> | undefined;
 }
 
 interface Model {
@@ -159,6 +161,8 @@ const HA_SUSPEND_RECHECK_US = 1_000_000;
  * (in chunks of a few virtual servers, yielding between them: IpvsManager.repair).
  */
 const IPVS_REPAIR_US = 60_000_000;
+/** How often the checker worker's totals are read into the daemon's counters. */
+const CHECKER_STATS_US = 10_000_000;
 /** At stop, how long queued SMTP alerts (omega's down mails) may take before they are dropped. */
 const SMTP_STOP_WAIT_MS = 2_000;
 
@@ -182,6 +186,10 @@ export class LvsHost {
   private syncApplied: string | undefined;
   private haTimer: TimerHandle | undefined;
   private repairTimer: TimerHandle | undefined;
+  private statsTimer: TimerHandle | undefined;
+  private statsPending = false;
+  /** The checker worker's totals at its last report (addCheckerStats). */
+  private readonly checkerTotals = new Map<string, number>();
   private stopped = false;
   private readonly log: Logger;
 
@@ -235,6 +243,7 @@ export class LvsHost {
       this.reconcileFailed(e);
     }
     this.armRepair();
+    this.armCheckerStats();
     const local = this.localAddrs();
     for (const v of this.model.vs) {
       v.suspended = checksSuspended(v.spec, local);
@@ -249,6 +258,7 @@ export class LvsHost {
     this.stopped = true;
     this.haTimer?.cancel();
     this.repairTimer?.cancel();
+    this.statsTimer?.cancel();
     await this.checks?.stop();
     await Promise.allSettled([...this.pending]);
     // omega: the down notifiers of every real server still up (quorum_down comes from the manager).
@@ -514,7 +524,43 @@ export class LvsHost {
       stop: async () => {
         await w?.stop();
       },
+      stats: () => w?.stats(),
     };
+  }
+
+  /**
+   * The worker's totals become daemon counters (and so Prometheus metrics): `check.attempts`,
+   * `check.failures`, `check.failures.<code>` and the worker's own (`check.ping.*`), added as
+   * differences from the previous report every CHECKER_STATS_US.
+   */
+  private armCheckerStats(): void {
+    this.statsTimer = this.deps.clock.at(this.deps.clock.now() + CHECKER_STATS_US, () => {
+      if (this.stopped) return;
+      // one request at a time: a worker that stopped answering does not pile up waiters
+      const p = this.statsPending ? undefined : this.checks?.stats?.();
+      if (p) {
+        this.statsPending = true;
+        void p.then((s) => {
+          this.statsPending = false;
+          if (!this.stopped) this.addCheckerStats(s);
+        });
+      }
+      this.armCheckerStats();
+    });
+  }
+
+  private addCheckerStats(s: WorkerStats): void {
+    const now: Record<string, number> = {
+      'check.attempts': s.attempts,
+      'check.failures': s.failures,
+      ...Object.fromEntries(Object.entries(s.failCodes).map(([code, n]) => [`check.failures.${code}`, n])),
+      ...s.counters,
+    };
+    for (const [name, v] of Object.entries(now)) {
+      const d = v - (this.checkerTotals.get(name) ?? 0);
+      if (d > 0) this.deps.counters.inc(name, d);
+      this.checkerTotals.set(name, v);
+    }
   }
 
   private onCheck(ev: RealServerEvent): void {

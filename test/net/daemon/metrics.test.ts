@@ -24,6 +24,18 @@ vrrp_instance VI_M {
     ${VIP}/24
   }
 }
+virtual_server ${VIP} 80 {
+  delay_loop 1
+  lvs_sched rr
+  lvs_method DR
+  protocol TCP
+  real_server ${ADDR} 9 {
+    TCP_CHECK {
+      connect_timeout 1
+      retry 0
+    }
+  }
+}
 `;
 
 describeIf('metrics and JSON state over HTTP', needLab, () => {
@@ -105,6 +117,26 @@ describeIf('metrics and JSON state over HTTP', needLab, () => {
     });
     expect(doc.vrrp[0]?.stats.advert_sent).toBeGreaterThan(0);
     expect(doc.vrrp[0]?.stats.become_master).toBe(1);
+  });
+
+  it("the checker worker's totals reach the daemon counters (attempts, failures by code)", async () => {
+    // read into the daemon's counters every 10 s; the real server's port is closed (refused)
+    const value = (body: string, name: string) =>
+      Number(
+        new RegExp(
+          `^keepalived_ts_events_total\\{name="${name.replaceAll('.', '\\.')}"\\} (\\d+)$`,
+          'm',
+        ).exec(body)?.[1] ?? 0,
+      );
+    await waitFor({
+      what: 'check.attempts in /metrics',
+      probe: async () => (value(split(await get('/metrics')).body, 'check.attempts') > 0 ? true : undefined),
+      timeoutMs: 25_000,
+      intervalMs: 500,
+    });
+    const { body } = split(await get('/metrics'));
+    expect(value(body, 'check.failures.KA_ERR_CHECK_REFUSED')).toBeGreaterThan(0);
+    expect(value(body, 'check.failures')).toBeLessThanOrEqual(value(body, 'check.attempts'));
   });
 
   it('other paths are 404, other methods 405, and the daemon keeps serving', async () => {

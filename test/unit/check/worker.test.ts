@@ -59,6 +59,9 @@ describe('checker worker protocol', () => {
     const stats = await w.stats();
     expect(stats.attempts).toBeGreaterThanOrEqual(3); // fail, retry fails (DOWN), success (UP)
     expect(stats.failCodes.KA_ERR_CHECK_REFUSED).toBeGreaterThanOrEqual(2);
+    // the worker's own counters travel with the stats (PING_CHECK's raw-socket refusals, fallbacks)
+    expect(stats.counters).toEqual(expect.any(Object));
+    for (const v of Object.values(stats.counters)) expect(Number.isInteger(v)).toBe(true);
     w.add({ id: 'rs1', weight: 3, checkers: [spec] });
     await until(() => errors.length === 1);
     expect(errors[0]).toMatchObject({ code: 'KA_ERR_CHECK_SPEC', details: { id: 'rs1' } });
