@@ -1971,21 +1971,24 @@ export class ConfigBuilder extends Checker_ {
     const delayLoop = d.last<number>('delay_loop') ?? rs.delayLoop;
     const defRetry = kind === 'DNS_CHECK' ? 3 : kind === 'MISC_CHECK' ? 0 : 1;
     const defDbr = kind === 'HTTP_GET' || kind === 'SSL_GET' ? 3 : kind === 'DNS_CHECK' ? delayLoop : 1;
-    // The fields every checker has, then the connection fields, written out rather than spread:
-    // object spread goes through V8's slow generic copy, and this runs for every real server.
-    const retry = d.last<number>('retry') ?? rs.retry ?? defRetry;
-    const delayBeforeRetry = d.last<number>('delay_before_retry') ?? rs.delayBeforeRetry ?? defDbr;
-    const warmup = d.last<number>('warmup') ?? rs.warmup;
-    const alpha = d.last<boolean>('alpha') ?? rs.alpha;
-    const logAllFailures = d.last<boolean>('log_all_failures') ?? this.global.checkerLogAllFailures;
-    const pos = nd.node.pos;
-    const connectIp = d.last<{ address: string }>('connect_ip')?.address ?? rsAddr;
-    const connectPort = d.last<number>('connect_port') ?? rsPort ?? 0;
-    const bindto = d.last<{ address: string }>('bindto')?.address;
-    const bindIf = d.last<string>('bind_if');
-    const bindPort = d.last<number>('bind_port');
-    const fwmark = d.last<number>('fwmark');
-    const connectTimeout = d.last<number>('connect_timeout') ?? rs.connectTimeout;
+    const timing = {
+      delayLoop,
+      retry: d.last<number>('retry') ?? rs.retry ?? defRetry,
+      delayBeforeRetry: d.last<number>('delay_before_retry') ?? rs.delayBeforeRetry ?? defDbr,
+      warmup: d.last<number>('warmup') ?? rs.warmup,
+      alpha: d.last<boolean>('alpha') ?? rs.alpha,
+      logAllFailures: d.last<boolean>('log_all_failures') ?? this.global.checkerLogAllFailures,
+      pos: nd.node.pos,
+    };
+    const conn = {
+      connectIp: d.last<{ address: string }>('connect_ip')?.address ?? rsAddr,
+      connectPort: d.last<number>('connect_port') ?? rsPort ?? 0,
+      bindto: d.last<{ address: string }>('bindto')?.address,
+      bindIf: d.last<string>('bind_if'),
+      bindPort: d.last<number>('bind_port'),
+      fwmark: d.last<number>('fwmark'),
+      connectTimeout: d.last<number>('connect_timeout') ?? rs.connectTimeout,
+    };
     switch (kind) {
       case 'HTTP_GET':
       case 'SSL_GET': {
@@ -2007,20 +2010,8 @@ export class ConfigBuilder extends Checker_ {
         }
         return {
           kind,
-          delayLoop,
-          retry,
-          delayBeforeRetry,
-          warmup,
-          alpha,
-          logAllFailures,
-          pos,
-          connectIp,
-          connectPort,
-          bindto,
-          bindIf,
-          bindPort,
-          fwmark,
-          connectTimeout,
+          ...timing,
+          ...conn,
           urls,
           virtualhost: d.last<string>('virtualhost') ?? rs.virtualhost,
           httpProtocol: d.last<string>('http_protocol')?.toUpperCase() as '1.0' | '1.0C' | '1.1' | undefined,
@@ -2030,59 +2021,15 @@ export class ConfigBuilder extends Checker_ {
       }
       case 'TCP_CHECK':
       case 'PING_CHECK':
-        return {
-          kind,
-          delayLoop,
-          retry,
-          delayBeforeRetry,
-          warmup,
-          alpha,
-          logAllFailures,
-          pos,
-          connectIp,
-          connectPort,
-          bindto,
-          bindIf,
-          bindPort,
-          fwmark,
-          connectTimeout,
-        };
+        return { kind, ...timing, ...conn };
       case 'SMTP_CHECK':
-        return {
-          kind,
-          delayLoop,
-          retry,
-          delayBeforeRetry,
-          warmup,
-          alpha,
-          logAllFailures,
-          pos,
-          connectIp,
-          connectPort,
-          bindto,
-          bindIf,
-          bindPort,
-          fwmark,
-          connectTimeout,
-          heloName: d.last<string>('helo_name') ?? hostname(),
-        };
+        return { kind, ...timing, ...conn, heloName: d.last<string>('helo_name') ?? hostname() };
       case 'DNS_CHECK':
         return {
           kind,
-          delayLoop,
-          retry,
-          delayBeforeRetry,
-          warmup,
-          alpha,
-          logAllFailures,
-          pos,
-          connectIp,
+          ...timing,
+          ...conn,
           connectPort: d.last<number>('connect_port') ?? rsPort ?? 53,
-          bindto,
-          bindIf,
-          bindPort,
-          fwmark,
-          connectTimeout,
           type: (d.last<string>('type')?.toUpperCase() ?? 'SOA') as 'SOA',
           name: d.last<string>('name') ?? '.',
         };
@@ -2090,20 +2037,8 @@ export class ConfigBuilder extends Checker_ {
         const rr = d.last<string[]>('require_reply');
         return {
           kind,
-          delayLoop,
-          retry,
-          delayBeforeRetry,
-          warmup,
-          alpha,
-          logAllFailures,
-          pos,
-          connectIp,
-          connectPort,
-          bindto,
-          bindIf,
-          bindPort,
-          fwmark,
-          connectTimeout,
+          ...timing,
+          ...conn,
           payload: d.last<string>('payload'),
           requireReply: rr === undefined ? false : rr.length ? rr.join('') : true,
           minReplyLength: d.last<number>('min_reply_length') ?? 0,
@@ -2128,13 +2063,7 @@ export class ConfigBuilder extends Checker_ {
         this.commands.push({ cmd, kind: 'notify', owner: 'MISC_CHECK', side: 'checker' });
         return {
           kind,
-          delayLoop,
-          retry,
-          delayBeforeRetry,
-          warmup,
-          alpha,
-          logAllFailures,
-          pos,
+          ...timing,
           miscPath: cmd,
           miscTimeout: d.last<number>('misc_timeout') ?? delayLoop,
           miscDynamic: d.has('misc_dynamic'),
@@ -2154,20 +2083,7 @@ export class ConfigBuilder extends Checker_ {
           return undefined;
         }
         const { weight, reverse } = this.weightOf(d.entry('weight'), 2147483647, 1);
-        return {
-          kind,
-          delayLoop,
-          retry,
-          delayBeforeRetry,
-          warmup,
-          alpha,
-          logAllFailures,
-          pos,
-          trackFile: tf,
-          weight,
-          reverse,
-          dynamic: d.has('dynamic'),
-        };
+        return { kind, ...timing, trackFile: tf, weight, reverse, dynamic: d.has('dynamic') };
       }
       case 'BFD_CHECK': {
         const name = d.last<string>('name');
@@ -2182,7 +2098,7 @@ export class ConfigBuilder extends Checker_ {
           );
           return undefined;
         }
-        return { kind, delayLoop, retry, delayBeforeRetry, warmup, alpha, logAllFailures, pos, name };
+        return { kind, ...timing, name };
       }
       default:
         return undefined;
