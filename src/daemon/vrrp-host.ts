@@ -72,6 +72,7 @@ import {
   firewallWanted,
   instanceVips,
   instanceVmac,
+  nftRunner,
 } from './firewall.js';
 import type { VrrpInstanceSnapshot } from './metrics.js';
 import { linkIsUp, type NetState } from './netstate.js';
@@ -170,6 +171,9 @@ export interface VrrpHostDeps {
  * Writes `id` into an encoded IPv4 advert; returns the packet. Its header checksum stays 0: the kernel
  * computes it for every IP_HDRINCL packet (and the VRRP / AH parts do not cover the IP id).
  */
+/** Longest one nft run may take (the firewall's drop rule waits in an instance's action queue). */
+const NFT_TIMEOUT_MS = 1_000;
+
 function stampIpId(pkt: Buffer, id: number): Buffer {
   pkt.writeUInt16BE(id, 4);
   return pkt;
@@ -553,7 +557,14 @@ export class VrrpHost {
   private async ensureFirewall(config: KeepalivedConfig): Promise<void> {
     if (this.fw || !firewallWanted(config.vrrpInstances)) return;
     const settings: FirewallSettings = firewallSettings(config.global.settings);
-    this.fw = new Firewall({ settings, logger: this.log, counters: this.counters });
+    // The drop rule is awaited before an accept-off instance's VIPs (keepalived's order), so a hung
+    // nft must not hold the instance's actions, adverts included, for long.
+    this.fw = new Firewall({
+      settings,
+      logger: this.log,
+      counters: this.counters,
+      run: nftRunner({ timeoutMs: NFT_TIMEOUT_MS }),
+    });
     await this.fw.start();
   }
 
