@@ -19,7 +19,7 @@ import { enterNetns } from '../sys/netns.js';
 import * as sched from '../sys/sched.js';
 import { sendUnixDatagram } from '../sys/unix-dgram.js';
 import { stateName } from '../vrrp/types.js';
-import { LvsHost } from './lvs-host.js';
+import { ipvsRepairDefaultS, LvsHost } from './lvs-host.js';
 import { type LvsSnapshot, type MetricsServer, parseListenAddress, startMetricsServer } from './metrics.js';
 import { NetState } from './netstate.js';
 import { DEFAULT_PIDFILES, writePidFile } from './pidfile.js';
@@ -48,18 +48,8 @@ export interface DaemonOptions {
   checkOnly?: boolean;
   /** `--metrics-address HOST:PORT`: serve /metrics and /state (keepalived-ts only). */
   metricsAddress?: string;
-  /** `--ipvs-repair-interval SECONDS` (keepalived-ts only); default IPVS_REPAIR_DEFAULT_S. */
+  /** `--ipvs-repair-interval SECONDS` (keepalived-ts only); default ipvsRepairDefaultS (lvs-host.ts). */
   ipvsRepairInterval?: number | undefined;
-}
-
-/**
- * Default period of the IPVS drift repair (seconds). keepalived never reads the table back. Ours can,
- * but the read-back and comparison run on the main thread: with VRRP on that thread, 2,000
- * destinations held it 67–199 ms once a minute in the emulated test VM (bench/check; about 1–3 ms
- * on real CPU), so the repair is off by default there and runs every 60 s in a checker-only daemon.
- */
-export function ipvsRepairDefaultS(withVrrp: boolean): number {
-  return withVrrp ? 0 : 60;
 }
 
 export const DEFAULT_CONFIG_FILE = '/etc/keepalived/keepalived.conf';
@@ -152,8 +142,17 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       return 1;
     }
   }
-  const net = await NetState.open({ log, counters });
-  const scripts = await ScriptResolver.create(config, log);
+  let net: NetState;
+  let scripts: ScriptResolver;
+  try {
+    net = await NetState.open({ log, counters });
+    scripts = await ScriptResolver.create(config, log);
+  } catch (e) {
+    // a listening metrics server would keep the process alive after the failed start
+    await metrics?.close();
+    for (const r of releases) r();
+    throw e;
+  }
   const runVrrp = config.vrrpInstances.length > 0 && !opts.checkOnly;
   const runLvs = config.virtualServers.length > 0 && !opts.vrrpOnly;
   // vrrp_* / checker_* scheduling: the main thread is the VRRP side, the checker worker the checker side.
@@ -209,6 +208,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       stopping = true;
       log.info(`Stopping (${sig})`);
       sdNotify('STOPPING=1');
+      // a reload in progress would start trackers after the hosts stopped theirs
+      await reloads;
       try {
         // VRRP first: the peer takes over the VIPs while the checkers wind down.
         if (vrrp && !opts.dontReleaseVrrp) await vrrp.stop();
