@@ -71,7 +71,7 @@ export interface LvsHostDeps {
   random?: () => number;
   /** Runs notify_up/down and quorum_up/down; default: a ScriptRunner of this host. */
   scriptRunner?: ScriptRunner;
-  /** IPVS drift repair period (µs; 0 = never); default IPVS_REPAIR_US (run.ts picks it per process). */
+  /** IPVS drift repair period (µs; 0 = never); default that of a checker-only daemon (ipvsRepairDefaultS). */
   repairIntervalUs?: number;
   /** The checker worker thread's kernel tid, once it started (checker_priority & co. apply to it). */
   onCheckerThread?: (tid: number) => void;
@@ -156,11 +156,14 @@ function systemAddrs(): ReadonlySet<string> {
 /** How long after a VRRP transition ha_suspend looks again (VIPs are added after the state change). */
 const HA_SUSPEND_RECHECK_US = 1_000_000;
 /**
- * Health changes reconcile only their virtual server against the manager's cached view of the
- * kernel; a repair pass this often reads the table back and repairs foreign changes to our services
- * (in chunks of a few virtual servers, yielding between them: IpvsManager.repair).
+ * Default period of the IPVS drift repair (seconds). keepalived never reads the table back. Ours can,
+ * but the read-back and comparison run on the main thread: with VRRP on that thread, 2,000
+ * destinations held it 67–199 ms once a minute in the emulated test VM (bench/check; about 1–3 ms
+ * on real CPU), so the repair is off by default there and runs every 60 s in a checker-only daemon.
  */
-const IPVS_REPAIR_US = 60_000_000;
+export function ipvsRepairDefaultS(withVrrp: boolean): number {
+  return withVrrp ? 0 : 60;
+}
 /** How often the checker worker's totals are read into the daemon's counters. */
 const CHECKER_STATS_US = 10_000_000;
 /** At stop, how long queued SMTP alerts (omega's down mails) may take before they are dropped. */
@@ -243,7 +246,7 @@ export class LvsHost {
       this.reconcileFailed(e);
     }
     this.armRepair();
-    this.armCheckerStats();
+    if (this.checks.stats) this.armCheckerStats();
     const local = this.localAddrs();
     for (const v of this.model.vs) {
       v.suspended = checksSuspended(v.spec, local);
@@ -530,20 +533,28 @@ export class LvsHost {
 
   /**
    * The worker's totals become daemon counters (and so Prometheus metrics): `check.attempts`,
-   * `check.failures`, `check.failures.<code>` and the worker's own (`check.ping.*`), added as
+   * `check.failures`, `check.fail.<code>` (as the in-process Scheduler names them) and the worker's
+   * own (`check.ping.*`), added as
    * differences from the previous report every CHECKER_STATS_US.
    */
   private armCheckerStats(): void {
     this.statsTimer = this.deps.clock.at(this.deps.clock.now() + CHECKER_STATS_US, () => {
       if (this.stopped) return;
-      // one request at a time: a worker that stopped answering does not pile up waiters
-      const p = this.statsPending ? undefined : this.checks?.stats?.();
+      // One request at a time. One still unanswered a period later is counted and given up: the
+      // next request goes out (a late reply still settles every waiter).
+      if (this.statsPending) this.deps.counters.inc('lvs.checker_stats_missed');
+      const p = this.checks?.stats?.();
       if (p) {
         this.statsPending = true;
-        void p.then((s) => {
-          this.statsPending = false;
-          if (!this.stopped) this.addCheckerStats(s);
-        });
+        void p.then(
+          (s) => {
+            this.statsPending = false;
+            if (!this.stopped) this.addCheckerStats(s);
+          },
+          () => {
+            this.statsPending = false;
+          },
+        );
       }
       this.armCheckerStats();
     });
@@ -553,7 +564,7 @@ export class LvsHost {
     const now: Record<string, number> = {
       'check.attempts': s.attempts,
       'check.failures': s.failures,
-      ...Object.fromEntries(Object.entries(s.failCodes).map(([code, n]) => [`check.failures.${code}`, n])),
+      ...Object.fromEntries(Object.entries(s.failCodes).map(([code, n]) => [`check.fail.${code}`, n])),
       ...s.counters,
     };
     for (const [name, v] of Object.entries(now)) {
@@ -599,7 +610,7 @@ export class LvsHost {
   }
 
   private armRepair(): void {
-    const every = this.deps.repairIntervalUs ?? IPVS_REPAIR_US;
+    const every = this.deps.repairIntervalUs ?? ipvsRepairDefaultS(false) * 1e6;
     if (every <= 0) return;
     this.repairTimer = this.deps.clock.at(this.deps.clock.now() + every, () => {
       if (this.stopped || !this.manager) return;

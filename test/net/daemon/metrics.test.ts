@@ -135,7 +135,7 @@ describeIf('metrics and JSON state over HTTP', needLab, () => {
       intervalMs: 500,
     });
     const { body } = split(await get('/metrics'));
-    expect(value(body, 'check.failures.KA_ERR_CHECK_REFUSED')).toBeGreaterThan(0);
+    expect(value(body, 'check.fail.KA_ERR_CHECK_REFUSED')).toBeGreaterThan(0);
     expect(value(body, 'check.failures')).toBeLessThanOrEqual(value(body, 'check.attempts'));
   });
 
