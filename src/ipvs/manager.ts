@@ -263,7 +263,13 @@ export class IpvsManager {
     // Destinations compared (or indexed) before the next event-loop turn; checked between items so
     // that no service, however large, is compared in one block.
     let budget = REPAIR_COMPARE_PER_TURN;
-    const aborted = () => this.stopped || this.needFull || this.kernel !== view;
+    // true when the pass must end: stopped, or a reload (new specs) asked for a full pass meanwhile
+    const spent = async (): Promise<boolean> => {
+      if (--budget > 0) return false;
+      budget = REPAIR_COMPARE_PER_TURN;
+      await nextTurn();
+      return this.stopped || this.needFull || this.kernel !== view;
+    };
     for (const [key, mine] of view) {
       const k = actual.get(key);
       if (!k || !sameService(mine.svc, k.svc) || mine.dests.length !== k.dests.length) {
@@ -273,11 +279,7 @@ export class IpvsManager {
       const theirs = new Map<string, IpvsDest>();
       for (const d of k.dests) {
         theirs.set(destKey(d), d);
-        if (--budget <= 0) {
-          budget = REPAIR_COMPARE_PER_TURN;
-          await nextTurn();
-          if (aborted()) return;
-        }
+        if (await spent()) return;
       }
       for (const d of mine.dests) {
         const o = theirs.get(destKey(d));
@@ -285,11 +287,7 @@ export class IpvsManager {
           drifted.add(key);
           break;
         }
-        if (--budget <= 0) {
-          budget = REPAIR_COMPARE_PER_TURN;
-          await nextTurn();
-          if (aborted()) return;
-        }
+        if (await spent()) return;
       }
     }
     if (drifted.size === 0) return;
