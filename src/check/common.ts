@@ -43,7 +43,9 @@ export class Deadline {
     private readonly fire: (outerAborted: boolean) => void,
   ) {
     this.timer = setTimeout(this.onTimer, ms);
-    outer.addEventListener('abort', this.onAbort);
+    // an already aborted signal fires no 'abort' event: end at once (after the caller's setup)
+    if (outer.aborted) queueMicrotask(this.onAbort);
+    else outer.addEventListener('abort', this.onAbort);
   }
 
   private readonly onTimer = (): void => this.end(false);
@@ -87,9 +89,7 @@ export function target(co: Pick<ConnOpts, 'connectIp' | 'connectPort'>): string 
 
 /** Why an attempt signal fired: the caller cancelled, or the deadline passed. */
 export function abortError(outer: AbortSignal, what: string, details: Record<string, unknown>): KaError {
-  return outer.aborted
-    ? new KaError('KA_ERR_CHECK_ABORTED', `${what}: cancelled`, details)
-    : new KaError('KA_ERR_CHECK_TIMEOUT', `${what}: timed out`, details);
+  return deadlineError(outer.aborted, what, details);
 }
 
 /** Map a socket errno to a check code. */

@@ -51,6 +51,18 @@ describe('Deadline (one attempt: refreshable timer + the caller signal)', () => 
   });
 });
 
+describe('Deadline on a signal already aborted', () => {
+  it('ends as cancelled right after the caller’s setup, not at the timeout', async () => {
+    const ctl = new AbortController();
+    ctl.abort();
+    const fired: boolean[] = [];
+    new Deadline(ctl.signal, 60_000, (outer) => fired.push(outer));
+    expect(fired).toEqual([]);
+    await Promise.resolve();
+    expect(fired).toEqual([true]);
+  });
+});
+
 describe('per-spec memo', () => {
   it('computes once per spec object, null results included', () => {
     let calls = 0;
