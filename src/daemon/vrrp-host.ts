@@ -171,6 +171,8 @@ export interface VrrpHostDeps {
  * Writes `id` into an encoded IPv4 advert; returns the packet. Its header checksum stays 0: the kernel
  * computes it for every IP_HDRINCL packet (and the VRRP / AH parts do not cover the IP id).
  */
+/** At stop, how long queued SMTP alerts (the STOP mails) may take before they are dropped. */
+const SMTP_STOP_WAIT_MS = 2_000;
 /** Longest one nft run may take (the firewall's drop rule waits in an instance's action queue). */
 const NFT_TIMEOUT_MS = 1_000;
 
@@ -346,7 +348,7 @@ export class VrrpHost {
     await this.fw?.stop();
     // keepalived lets the STOP notifies run, killing what is left after 1 s.
     await this.runner.drain(1_000_000);
-    await this.notifier.closeSmtp(2_000);
+    await this.notifier.closeSmtp(SMTP_STOP_WAIT_MS);
     await Promise.all([this.runner.close('SIGTERM', 1_000_000), ...trackers.map((t) => t.closed())]);
     for (const f of this.fifos) await f.close();
     for (const { sock } of this.rx.values()) sock.close();

@@ -527,12 +527,18 @@ export class SmtpAlerter {
   drain(timeoutMs: number): Promise<boolean> {
     if (this.queue.length === 0 && this.inFlight === 0) return Promise.resolve(true);
     return new Promise((resolve) => {
-      const t = setTimeout(() => resolve(false), timeoutMs);
-      t.unref?.();
-      this.idleWaiters.push(() => {
+      const idle = () => {
         clearTimeout(t);
         resolve(true);
-      });
+      };
+      // a waiter that timed out leaves the list (closeWhenUnused drains on every relay change)
+      const t = setTimeout(() => {
+        const i = this.idleWaiters.indexOf(idle);
+        if (i >= 0) this.idleWaiters.splice(i, 1);
+        resolve(false);
+      }, timeoutMs);
+      t.unref?.();
+      this.idleWaiters.push(idle);
     });
   }
 
