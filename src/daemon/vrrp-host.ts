@@ -557,8 +557,16 @@ export class VrrpHost {
    * them on reload).
    */
   private async ensureFirewall(config: KeepalivedConfig): Promise<void> {
-    if (this.fw || !firewallWanted(config.vrrpInstances)) return;
     const settings: FirewallSettings = firewallSettings(config.global.settings);
+    if (this.fw) {
+      const was = this.fw.settings;
+      if (was.table !== settings.table || was.priority !== settings.priority)
+        this.log.warn(
+          `nftables table or priority changed (${was.table} ${was.priority} -> ${settings.table} ${settings.priority}): kept until a restart, as keepalived does`,
+        );
+      return;
+    }
+    if (!firewallWanted(config.vrrpInstances)) return;
     // The drop rule is awaited before an accept-off instance's VIPs (keepalived's order), so a hung
     // nft must not hold the instance's actions, adverts included, for long.
     this.fw = new Firewall({
