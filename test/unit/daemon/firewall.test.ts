@@ -949,5 +949,10 @@ describe('failures never throw, are typed and counted, and leave the state where
     ]);
     expect(all).toEqual([{ ok: true }, { ok: true }, { ok: true }]);
     expect(fake.tables.get('ip keepalived')!.sets.get('vips')!.elem).toEqual(['192.0.2.101']);
+    // each call planned from the state the previous one left: the removal deletes the element the
+    // first call added (unserialised, it would see an empty state and send nothing)
+    expect(fake.documents).toHaveLength(3);
+    expect(JSON.stringify(fake.documents[1])).toContain('"delete"');
+    expect(JSON.stringify(fake.documents[1])).toContain('192.0.2.100');
   });
 });
