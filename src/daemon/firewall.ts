@@ -216,13 +216,11 @@ function vmacElements(m: FirewallVmac): Element[] {
   return out;
 }
 
-/** Every element the state holds, with how many holders each has, in first-holder order. */
-function elementsOf(state: FirewallState): Map<string, { e: Element; n: number }> {
-  const out = new Map<string, { e: Element; n: number }>();
+/** Every element the state holds (one entry however many instances hold it), in first-holder order. */
+function elementsOf(state: FirewallState): Map<string, Element> {
+  const out = new Map<string, Element>();
   const add = (e: Element) => {
-    const cur = out.get(e.key);
-    if (cur) cur.n++;
-    else out.set(e.key, { e, n: 1 });
+    if (!out.has(e.key)) out.set(e.key, e);
   };
   for (const m of state.vmacs.values()) for (const e of vmacElements(m)) add(e);
   for (const vs of state.vips.values()) for (const v of vs) add(vipElement(v));
@@ -376,8 +374,8 @@ export function planChange(
     if (l) l.push(e);
     else m.set(k, [e]);
   };
-  for (const [k, { e }] of before) if (!after.has(k)) push(dels, e);
-  for (const [k, { e }] of after) {
+  for (const [k, e] of before) if (!after.has(k)) push(dels, e);
+  for (const [k, e] of after) {
     if (before.has(k)) continue;
     for (const p of piecesFor(e)) {
       if (pieces[e.family].includes(p)) continue;
