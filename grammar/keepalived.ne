@@ -52,7 +52,7 @@ export function toArray(l: Cons | null): AstNode[] {
 
 /** A block node: the header token's keyword and arguments, its children and closing brace. */
 function block(o: LineToken, children: AstNode[], close: LineToken): AstNode {
-  return o.withBlock(children, close.close);
+  return o.withBlock(children, close);
 }
 %}
 

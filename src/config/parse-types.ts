@@ -47,15 +47,15 @@ export function isWs(c: number): boolean {
 
 /**
  * Token produced by the line lexer, shaped as an AST node so a statement token is its own node:
- * a statement line (`stmt`), a block header with its `{` (`open`, brace position in `open`), or a
- * closing brace (`close`: no keyword, no line; its position is `close`). nearley matches tokens on
- * `type` only.
+ * a statement line (`stmt`), a block header with its `{` (`open`) or a closing brace (`close`: no
+ * keyword, no statement line). nearley matches tokens on `type` only.
  *
  * A line without double quotes keeps only its keyword and its logical line: `args` splits the line
  * again on each read (a cheap scan). Word objects kept for every statement of a large file made up a
  * fifth of the heap that stays alive, and was copied by every young-generation collection, while
  * each statement's arguments are read only once or twice. A line with quotes keeps the words the
- * lexer made (`quotedArgs`), since splitting it also reports unmatched quotes.
+ * lexer made (`quotedArgs`), since splitting it also reports unmatched quotes. Brace positions are
+ * kept as their logical lines and mapped when read, for the same reason (they serve diagnostics).
  */
 export class LineToken implements AstNode {
   constructor(
@@ -64,13 +64,24 @@ export class LineToken implements AstNode {
     private readonly line: PpLine | undefined,
     private readonly quotedArgs: readonly AstWord[] | undefined,
     readonly children: readonly AstNode[] | undefined,
-    readonly open: SrcPos | undefined,
-    readonly close: SrcPos | undefined,
+    /** `open`: the line of its `{`; `close`: the line of the `}` (or of the last line, at end of input). */
+    private readonly brace: PpLine | undefined,
+    /** A block's closing `}` line (set by withBlock). */
+    private readonly closeBrace: PpLine | undefined,
   ) {}
 
   /** The same node with its children and closing brace (the grammar's block postprocessor). */
-  withBlock(children: readonly AstNode[], close: SrcPos | undefined): LineToken {
-    return new LineToken('open', this.keyword, this.line, this.quotedArgs, children, this.open, close);
+  withBlock(children: readonly AstNode[], close: LineToken): LineToken {
+    return new LineToken('open', this.keyword, this.line, this.quotedArgs, children, this.brace, close.brace);
+  }
+
+  get open(): SrcPos | undefined {
+    return this.type === 'open' && this.brace ? mapPos(this.brace, 0) : undefined;
+  }
+
+  get close(): SrcPos | undefined {
+    const l = this.type === 'close' ? this.brace : this.closeBrace;
+    return l ? mapPos(l, 0) : undefined;
   }
 
   get pos(): SrcPos {

@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigErrors } from '../../../src/config/errors.js';
 import { loadConfig } from '../../../src/config/load.js';
+import { apply, mutation } from './mutate.js';
 
 // Valid configurations mutated (braces deleted, lines truncated, deleted or repeated, random bytes
 // inserted) must only ever give typed diagnostics: no exception, no internal error.
@@ -20,48 +21,6 @@ bases.push(
 const dir = mkdtempSync(join(tmpdir(), 'kt-fuzz-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const codes = new Set(Object.keys(ConfigErrors));
-
-type Mut =
-  | { op: 'brace'; n: number }
-  | { op: 'truncate'; line: number; at: number }
-  | { op: 'bytes'; at: number; bytes: Uint8Array }
-  | { op: 'dropLine'; line: number }
-  | { op: 'dupLine'; line: number };
-
-const mutation: fc.Arbitrary<Mut> = fc.oneof(
-  fc.record({ op: fc.constant('brace' as const), n: fc.nat() }),
-  fc.record({ op: fc.constant('truncate' as const), line: fc.nat(), at: fc.nat(80) }),
-  fc.record({
-    op: fc.constant('bytes' as const),
-    at: fc.nat(),
-    bytes: fc.uint8Array({ minLength: 1, maxLength: 12 }),
-  }),
-  fc.record({ op: fc.constant('dropLine' as const), line: fc.nat() }),
-  fc.record({ op: fc.constant('dupLine' as const), line: fc.nat() }),
-);
-
-function apply(text: string, m: Mut): string {
-  switch (m.op) {
-    case 'brace': {
-      const at = [...text.matchAll(/[{}]/g)].map((x) => x.index);
-      if (at.length === 0) return text;
-      const i = at[m.n % at.length]!;
-      return text.slice(0, i) + text.slice(i + 1);
-    }
-    case 'bytes': {
-      const i = m.at % (text.length + 1);
-      return text.slice(0, i) + Buffer.from(m.bytes).toString('latin1') + text.slice(i);
-    }
-    default: {
-      const lines = text.split('\n');
-      const i = m.line % lines.length;
-      if (m.op === 'truncate') lines[i] = lines[i]!.slice(0, m.at);
-      else if (m.op === 'dropLine') lines.splice(i, 1);
-      else lines.splice(i, 0, lines[i]!);
-      return lines.join('\n');
-    }
-  }
-}
 
 describe('mutated configurations', () => {
   it('give only typed diagnostics (10,000 cases)', () => {
