@@ -210,8 +210,9 @@ export class Preprocessor {
     const raw = text.split('\n');
     let pending: { name: string; lines: string[] } | undefined;
     for (let i = 0; i < raw.length; i++) {
-      let b = readLine(raw[i]!);
       const lineNo = i + 1;
+      if (!pending && this.plainLine(raw[i]!, abs, lineNo)) continue;
+      let b = readLine(raw[i]!);
       if (pending) {
         const cont = b.text.endsWith('\\');
         const t = cont ? b.text.slice(0, -1).trim() : b.text;
@@ -255,6 +256,51 @@ export class Preprocessor {
     if (pending) this.params.set(pending.name, { lines: pending.lines });
     this.defaultChecks = saved;
     this.stack.pop();
+  }
+
+  /**
+   * The common line, handled without building column maps piece by piece: no comment, quote,
+   * parameter, escape, conditional, sequence, include or definition. Its braces are split onto their
+   * own lines as emit() does. Returns false (nothing recorded) for any other line.
+   */
+  private plainLine(raw: string, file: string, line: number): boolean {
+    const n = raw.length;
+    let s = 0;
+    while (s < n && isBlank(raw.charCodeAt(s))) s++;
+    if (s === n) return true; // blank
+    const c0 = raw.charCodeAt(s);
+    // i: include*, $: definition, @: conditional, ~: sequence
+    if (c0 === 105 || c0 === 36 || c0 === 64 || c0 === 126) return false;
+    let braces = 0;
+    for (let i = s; i < n; i++) {
+      const c = raw.charCodeAt(i);
+      // " # ! $ \
+      if (c === 34 || c === 35 || c === 33 || c === 36 || c === 92) return false;
+      if (c === 123 || c === 125) braces++;
+    }
+    let e = n;
+    while (e > s && isBlank(raw.charCodeAt(e - 1))) e--;
+    if (braces === 0) {
+      this.push({ text: s === 0 && e === n ? raw : raw.slice(s, e), segs: plainSegs(s + 1) }, file, line);
+      return true;
+    }
+    let from = s;
+    for (let i = s; i < e; i++) {
+      const c = raw.charCodeAt(i);
+      if (c !== 123 && c !== 125) continue;
+      this.plainPart(raw, from, i, file, line);
+      this.out.push({ text: c === 123 ? OPEN : CLOSE, file, line, segs: plainSegs(i + 1) });
+      from = i + 1;
+    }
+    this.plainPart(raw, from, e, file, line);
+    return true;
+  }
+
+  /** Records raw[start, end) trimmed, its columns those of the source line. */
+  private plainPart(raw: string, start: number, end: number, file: string, line: number): void {
+    while (start < end && isBlank(raw.charCodeAt(start))) start++;
+    while (end > start && isBlank(raw.charCodeAt(end - 1))) end--;
+    if (start < end) this.push({ text: raw.slice(start, end), segs: plainSegs(start + 1) }, file, line);
   }
 
   /** `@ID rest` / `@^ID rest`: keep rest only when the id matches (resp. does not match). */

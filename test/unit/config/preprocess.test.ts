@@ -2,6 +2,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DiagnosticSink } from '../../../src/config/diagnostics.js';
 import { lineWords } from '../../../src/config/parse.js';
@@ -47,6 +48,32 @@ describe('comments', () => {
   it('keeps \\# and \\! as literal characters', () => {
     const r = run({ 'main.conf': 'auth_pass ab\\#cd\\!e\n' });
     expect(r.text).toEqual(['auth_pass ab#cd!e']);
+  });
+});
+
+describe('plain lines', () => {
+  // A line without comment, quote, parameter or directive takes a shorter path; a trailing comment
+  // sends the same line through the general one. Both must give the same lines and columns.
+  const piece = fc.constantFrom('a', 'kw', '192.0.2.1/24', '{', '}', ' ', '\t', '  ', '\r', 'x_y-z', 'ifx');
+  it('give the lines and columns the general path gives (2,000 files)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.array(piece, { maxLength: 12 }).map((p) => p.join('')),
+          { maxLength: 8 },
+        ),
+        (ls) => {
+          const plain = run({ 'main.conf': ls.join('\n') });
+          const general = run({ 'main.conf': ls.map((l) => `${l} #c`).join('\n') });
+          expect(plain.text).toEqual(general.text);
+          expect(plain.where.map((w) => w.map((x) => x.slice(x.indexOf(':'))))).toEqual(
+            general.where.map((w) => w.map((x) => x.slice(x.indexOf(':')))),
+          );
+          expect(plain.diags).toEqual(general.diags);
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 });
 
