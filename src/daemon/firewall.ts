@@ -508,7 +508,7 @@ export class Firewall {
       const cur = this.st.vips.get(instance) ?? [];
       const merged = [...cur];
       for (const v of vips) if (!cur.some((c) => sameVip(c, v))) merged.push(v);
-      if (merged.length > 0) this.log.info(`(${instance}) setting firewall drop rule`);
+      if (merged.length > cur.length) this.log.info(`(${instance}) setting firewall drop rule`);
       return this.applyVips(instance, merged);
     });
   }

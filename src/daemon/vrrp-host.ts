@@ -412,8 +412,13 @@ export class VrrpHost {
       b.cfg = c;
       if (routesHeld) await Promise.all([this.setRoutes(b, true), this.setRules(b, true)]);
       b.vips = [...c.virtualIpaddress, ...c.virtualIpaddressExcluded];
-      if (this.fw && b.inst.machine.vipsSet)
-        await this.fw.setVips(c.name, instanceVips(c, b.vmacName ?? b.ifname, this.fw.settings));
+      // A held VIP is never up without its drop rule: rules for added VIPs go in before the
+      // addresses change, and those of removed VIPs come out only after the addresses are gone.
+      const fwVips =
+        this.fw && b.inst.machine.vipsSet
+          ? instanceVips(c, b.vmacName ?? b.ifname, this.fw.settings)
+          : undefined;
+      if (this.fw && fwVips && fwVips.length > 0) await this.fw.addVips(c.name, fwVips);
       b.template.addresses.splice(0, b.template.addresses.length, ...advertAddrs);
       b.encoded.clear();
       b.validate = { ...b.validate, vips: advertAddrs };
@@ -453,6 +458,7 @@ export class VrrpHost {
         ]);
         if (k.vipsAdded.length > 0) this.announce(b, c.garp.masterRepeat);
       }
+      if (this.fw && fwVips) await this.fw.setVips(c.name, fwVips);
       const unapplied = applies ? k.unapplied : [...k.changed, ...k.unapplied];
       if (unapplied.length > 0)
         this.log.warn(

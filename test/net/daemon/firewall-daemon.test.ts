@@ -2,8 +2,10 @@
  * The daemon's accept-mode firewall (src/daemon/firewall.ts wired into the VRRP host): with
  * `vrrp_strict` an instance below priority 255 has accept off, so while it is MASTER keepalived's
  * nftables table drops traffic to its VIP, as Debian's keepalived does ("with vrrp_strict the VIP does
- * not answer ping"); the node's own address still answers, and the table is gone after SIGTERM.
+ * not answer ping"); the node's own address still answers. A reload that swaps the VIP never leaves
+ * either address up without its drop rule, and the table is gone after SIGTERM.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { needLab } from '../../lab/gates.js';
 import { type DaemonHandle, keepalivedTsCommand, type LabNode } from '../../lab/node.js';
@@ -12,6 +14,7 @@ import { createTopology, type Topology } from '../../lab/topology.js';
 import { describeIf } from '../../support/privilege.js';
 
 const VIP = '192.0.2.82';
+const VIP2 = '192.0.2.83';
 const ADDR = '192.0.2.1';
 const CONFIG = `
 global_defs {
@@ -68,6 +71,34 @@ describeIf('accept-mode firewall of the running daemon (vrrp_strict)', needLab, 
     expect(set).toContain(VIP);
     expect(await answers(ADDR)).toBe(true);
     expect(await answers(VIP)).toBe(false);
+  });
+
+  it('reload swapping the VIP: neither address answers at any moment, the set follows', async () => {
+    // a ping every 2 ms at the old and the new VIP across the reload: with the drop rule of the old
+    // VIP removed before the address (or the new address set before its rule), replies get through
+    const watch = [VIP, VIP2].map((a) =>
+      x.spawn(['ping', '-n', '-i', '0.002', '-w', '4', a], { name: `ping-${a}` }),
+    );
+    try {
+      writeFileSync(
+        daemon.configPath,
+        readFileSync(daemon.configPath, 'utf8').replace(`${VIP}/24`, `${VIP2}/24`),
+      );
+      daemon.proc.signal('SIGHUP');
+      await waitForHolders([d, x], VIP2, ['d'], 10_000);
+      await waitForHolders([d, x], VIP, [], 10_000);
+      for (const p of watch) await p.exited;
+    } finally {
+      for (const p of watch) await p.stop(2000);
+    }
+    for (const p of watch) {
+      const sent = Number(/(\d+) packets transmitted/.exec(p.output())?.[1] ?? 0);
+      expect(sent).toBeGreaterThan(50);
+      expect(p.output()).toMatch(/ 0 received/);
+    }
+    const set = await d.exec('nft', ['list', 'set', 'ip', 'keepalived', 'vips']);
+    expect(set).toContain(VIP2);
+    expect(set).not.toContain(VIP);
   });
 
   it('SIGTERM: the VIP and the table are gone', async () => {
