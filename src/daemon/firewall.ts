@@ -480,6 +480,8 @@ export class Firewall {
   private readonly counters: Counters | undefined;
   private st: FirewallState = emptyState();
   private tail: Promise<unknown> = Promise.resolve();
+  /** VIP changes waiting for the next batch (queueVips). */
+  private vipOps: VipOp[] = [];
 
   constructor(o: FirewallOptions) {
     this.settings = o.settings;
@@ -504,28 +506,65 @@ export class Firewall {
 
   /** An instance with accept off became MASTER: drop traffic to and from its VIPs (added to any it holds). */
   addVips(instance: string, vips: readonly FirewallVip[]): Promise<FirewallResult> {
-    return this.serial(() => {
-      const cur = this.st.vips.get(instance) ?? [];
+    return this.queueVips(instance, (cur) => {
       const merged = [...cur];
       for (const v of vips) if (!cur.some((c) => sameVip(c, v))) merged.push(v);
       if (merged.length > cur.length) this.log.info(`(${instance}) setting firewall drop rule`);
-      return this.applyVips(instance, merged);
+      return merged;
     });
   }
 
   /** The instance now holds exactly `vips` (reload of a MASTER instance). */
   setVips(instance: string, vips: readonly FirewallVip[]): Promise<FirewallResult> {
-    return this.serial(() => this.applyVips(instance, vips));
+    return this.queueVips(instance, () => vips);
   }
 
   /** The instance left MASTER (or stops): remove `vips`, or all it holds. */
   removeVips(instance: string, vips?: readonly FirewallVip[]): Promise<FirewallResult> {
-    return this.serial(() => {
-      const cur = this.st.vips.get(instance) ?? [];
-      const left = vips === undefined ? [] : cur.filter((c) => !vips.some((v) => sameVip(c, v)));
+    return this.queueVips(instance, (cur) => {
       if (cur.length > 0) this.log.info(`(${instance}) removing firewall drop rule`);
-      return this.applyVips(instance, left);
+      return vips === undefined ? [] : cur.filter((c) => !vips.some((v) => sameVip(c, v)));
     });
+  }
+
+  /**
+   * VIP changes are applied in batches: every change asked for before the batch starts (the
+   * members of a sync group going MASTER in one turn, or changes asked for while an earlier nft run
+   * was in flight) goes into one nft run, in the order asked. Each caller gets the batch's result.
+   */
+  private queueVips(instance: string, op: VipOp['op']): Promise<FirewallResult> {
+    return new Promise((done) => {
+      this.vipOps.push({ instance, op, done });
+      if (this.vipOps.length === 1) void this.serial(() => this.flushVips());
+    });
+  }
+
+  private async flushVips(): Promise<FirewallResult> {
+    const ops = this.vipOps;
+    this.vipOps = [];
+    let r: FirewallResult;
+    try {
+      const m = new Map(this.st.vips);
+      for (const o of ops) {
+        const next = o.op(m.get(o.instance) ?? []);
+        if (next.length === 0) m.delete(o.instance);
+        else m.set(o.instance, next);
+      }
+      const instances = [...new Set(ops.map((o) => o.instance))].join(',');
+      r = await this.apply({ vips: m, vmacs: this.st.vmacs }, 'vips', instances);
+    } catch (e) {
+      r = this.fail(
+        new KaError(
+          DaemonErrors.KA_ERR_DAEMON_FIREWALL,
+          `firewall: ${(e as Error)?.message ?? e}`,
+          {},
+          { cause: e },
+        ),
+        'internal',
+      );
+    }
+    for (const o of ops) o.done(r);
+    return r;
   }
 
   /** A VMAC was created: filter its IGMP/MLD reports and router solicitations. */
@@ -554,13 +593,6 @@ export class Firewall {
       if (r.ok) this.st = emptyState();
       return r;
     });
-  }
-
-  private applyVips(instance: string, vips: readonly FirewallVip[]): Promise<FirewallResult> {
-    const m = new Map(this.st.vips);
-    if (vips.length === 0) m.delete(instance);
-    else m.set(instance, vips);
-    return this.apply({ vips: m, vmacs: this.st.vmacs }, 'vips', instance);
   }
 
   private async apply(
@@ -622,6 +654,13 @@ export class Firewall {
     this.tail = p;
     return p;
   }
+}
+
+interface VipOp {
+  readonly instance: string;
+  /** The instance's VIPs after this change, from those before it. */
+  readonly op: (cur: readonly FirewallVip[]) => readonly FirewallVip[];
+  readonly done: (r: FirewallResult) => void;
 }
 
 const norm = (a: string): string => (ipaddr.isValid(a) ? ipaddr.parse(a).toString() : a);

@@ -939,20 +939,51 @@ describe('failures never throw, are typed and counted, and leave the state where
     expect(await fw.addVips('A', [v('192.0.2.100')])).toEqual({ ok: true });
     expect(calls).toBe(2);
   });
-  it('calls run one after the other in call order', async () => {
+  it('applies VIP changes asked for in one turn in one nft run, in the order asked', async () => {
     const fake = new FakeNft();
     const fw = new Firewall({ settings: S, run: fake.run });
     const all = await Promise.all([
       fw.addVips('A', [v('192.0.2.100')]),
       fw.removeVips('A'),
       fw.addVips('A', [v('192.0.2.101')]),
+      fw.addVips('B', [v('192.0.2.102')]),
     ]);
-    expect(all).toEqual([{ ok: true }, { ok: true }, { ok: true }]);
-    expect(fake.tables.get('ip keepalived')!.sets.get('vips')!.elem).toEqual(['192.0.2.101']);
-    // each call planned from the state the previous one left: the removal deletes the element the
-    // first call added (unserialised, it would see an empty state and send nothing)
-    expect(fake.documents).toHaveLength(3);
+    expect(all).toEqual([{ ok: true }, { ok: true }, { ok: true }, { ok: true }]);
+    expect(fake.tables.get('ip keepalived')!.sets.get('vips')!.elem).toEqual(['192.0.2.101', '192.0.2.102']);
+    expect(fake.documents).toHaveLength(1);
+    expect(JSON.stringify(fake.documents[0])).not.toContain('192.0.2.100');
+  });
+  it('plans each batch from the state the previous one left; changes asked during a run wait for the next', async () => {
+    const fake = new FakeNft();
+    let release: (() => void) | undefined;
+    const fw = new Firewall({
+      settings: S,
+      run: async (doc) => {
+        if (fake.documents.length === 0) await new Promise<void>((r) => (release = r));
+        return fake.run(doc);
+      },
+    });
+    const first = fw.addVips('A', [v('192.0.2.100')]);
+    await new Promise((r) => setImmediate(r));
+    // the first run is in flight: these two form the second batch
+    const later = [fw.removeVips('A'), fw.addVips('B', [v('192.0.2.101')])];
+    release!();
+    expect(await first).toEqual({ ok: true });
+    expect(await Promise.all(later)).toEqual([{ ok: true }, { ok: true }]);
+    expect(fake.documents).toHaveLength(2);
+    // the second batch deletes the element the first added (planned from the state it left)
     expect(JSON.stringify(fake.documents[1])).toContain('"delete"');
     expect(JSON.stringify(fake.documents[1])).toContain('192.0.2.100');
+    expect(fake.tables.get('ip keepalived')!.sets.get('vips')!.elem).toEqual(['192.0.2.101']);
+  });
+  it('gives every change of a failed batch the failure, and keeps the state', async () => {
+    const fake = new FakeNft();
+    const fw = new Firewall({ settings: S, run: fake.run });
+    expect(await fw.addVips('A', [v('192.0.2.100')])).toEqual({ ok: true });
+    fake.failNext = 'Operation not permitted';
+    const r = await Promise.all([fw.addVips('B', [v('192.0.2.101')]), fw.removeVips('A')]);
+    for (const x of r) expect(x.ok).toBe(false);
+    expect(fw.state.vips.get('A')).toHaveLength(1);
+    expect(fw.state.vips.has('B')).toBe(false);
   });
 });
