@@ -62,8 +62,11 @@ export function firewallSettings(settings: GlobalDefs['settings']): FirewallSett
  * keepalived sets a firewall up when an instance has accept off or uses a VMAC (nothing is created
  * before first use, so an IPv4 VMAC under disable_local_igmp makes no table).
  */
-export function firewallWanted(instances: readonly VrrpInstance[]): boolean {
-  return instances.some((i) => !i.accept || i.useVmac !== undefined);
+export function firewallWanted(instances: readonly VrrpInstance[], s: FirewallSettings): boolean {
+  // an IPv4 VMAC under disable_local_igmp gets no entry (instanceVmac), so no table either
+  return instances.some(
+    (i) => !i.accept || (i.useVmac !== undefined && !(i.family !== 'inet6' && s.disableLocalIgmp)),
+  );
 }
 
 /** One VIP as the firewall sees it. */

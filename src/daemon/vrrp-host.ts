@@ -572,7 +572,7 @@ export class VrrpHost {
         );
       return;
     }
-    if (!firewallWanted(config.vrrpInstances)) return;
+    if (!firewallWanted(config.vrrpInstances, settings)) return;
     // The drop rule is awaited before an accept-off instance's VIPs (keepalived's order), so a hung
     // nft must not hold the instance's actions, adverts included, for long.
     this.fw = new Firewall({

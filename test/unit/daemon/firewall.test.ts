@@ -588,7 +588,7 @@ async function scenario(text: string): Promise<{ fake: FakeNft; fw: Firewall; vi
   const cfg = config(text);
   const s = firewallSettings(cfg.global.settings);
   const inst = cfg.vrrpInstances[0]!;
-  expect(firewallWanted(cfg.vrrpInstances)).toBe(true);
+  expect(firewallWanted(cfg.vrrpInstances, s)).toBe(true);
   const fake = new FakeNft();
   const fw = new Firewall({ settings: s, run: fake.run });
   expect(await fw.start()).toEqual({ ok: true });
@@ -610,7 +610,7 @@ describe('settings from global_defs', () => {
       disableLocalIgmp: false,
     });
     expect(c.vrrpInstances[0]!.accept).toBe(false);
-    expect(firewallWanted(c.vrrpInstances)).toBe(true);
+    expect(firewallWanted(c.vrrpInstances, firewallSettings(c.global.settings))).toBe(true);
   });
   it('reads nftables TABLE, nftables_priority, nftables_counters, nftables_ifindex', () => {
     const c = config(
@@ -629,10 +629,20 @@ describe('settings from global_defs', () => {
       `global_defs {\n vrrp_strict\n}\n${instance('', V4).replace('priority 100', 'priority 255')}`,
     );
     expect(owner.vrrpInstances[0]!.accept).toBe(true);
-    expect(firewallWanted(owner.vrrpInstances)).toBe(false);
+    const wanted = (c: ReturnType<typeof config>) =>
+      firewallWanted(c.vrrpInstances, firewallSettings(c.global.settings));
+    expect(wanted(owner)).toBe(false);
     expect(instanceVips(owner.vrrpInstances[0]!, 'va', firewallSettings(owner.global.settings))).toEqual([]);
-    expect(firewallWanted(config(instance('', V4)).vrrpInstances)).toBe(false);
-    expect(firewallWanted(config(instance('use_vmac', V4)).vrrpInstances)).toBe(true);
+    expect(wanted(config(instance('', V4)))).toBe(false);
+    expect(wanted(config(instance('use_vmac', V4)))).toBe(true);
+  });
+  it('wants no firewall for an IPv4 VMAC under disable_local_igmp (keepalived adds no table), one for IPv6', () => {
+    const igmp = 'global_defs {\n disable_local_igmp\n}\n';
+    const v4 = config(`${igmp}${instance('use_vmac', V4)}`);
+    expect(firewallSettings(v4.global.settings).disableLocalIgmp).toBe(true);
+    expect(firewallWanted(v4.vrrpInstances, firewallSettings(v4.global.settings))).toBe(false);
+    const v6 = config(`${igmp}${instance('use_vmac', V6)}`);
+    expect(firewallWanted(v6.vrrpInstances, firewallSettings(v6.global.settings))).toBe(true);
   });
 });
 
