@@ -240,23 +240,35 @@ export class Quorum {
   }
 }
 
-/** Receives proc events from a source; every tracker in event mode is one sink. */
+/** Receives proc events from a source; the shared process table is one sink. */
 export interface ProcEventSink {
   /** fork, exec, comm and exit events, in the kernel's order. */
   event(ev: ProcEvent): void;
-  /** Events were lost (receive queue overrun): rescan /proc. */
+  /** Events were lost (receive queue overrun, sequence gap): rescan /proc. */
   lost(): void;
-  /** The source stopped for good (e.g. the kernel refused LISTEN): poll instead. */
+  /** The source stopped (the kernel refused or ignored LISTEN): poll instead. */
   failed(err: KaError): void;
+  /** The kernel acknowledged LISTEN (only for a subscription that was `pending`). */
+  ready?(): void;
 }
 
 export interface ProcEventSubscription {
   close(): void;
+  /** True while LISTEN awaits the kernel's ack: events count only after `ready`. */
+  readonly pending?: boolean;
+}
+
+export interface SourceContext {
+  log?: Logger;
+  counters?: Counters;
+  clock?: Clock;
 }
 
 export interface ProcEventSource {
   /** Throws KaError KA_ERR_TRACK_PROC_CONNECTOR when no events can be had. */
-  subscribe(sink: ProcEventSink, ctx?: { log?: Logger; counters?: Counters }): ProcEventSubscription;
+  subscribe(sink: ProcEventSink, ctx?: SourceContext): ProcEventSubscription;
+  /** Forget a failure so that the next subscribe tries again (a retry). */
+  reset?(): void;
 }
 
 /** The part of NetlinkSocket the connector source uses (a fake in tests). */
@@ -287,20 +299,48 @@ const unavailable = (cause: unknown, why: string): KaError =>
     cause === undefined ? undefined : { cause },
   );
 
+export interface ProcConnectorOptions {
+  /** For the ack deadline; default the first subscriber's clock, else the system clock. */
+  clock?: Clock;
+  /** How long LISTEN may wait for its ack before the connector counts as ignored (default 2 s). */
+  ackTimeoutUs?: Micros;
+}
+
 /**
  * Proc events from one connector socket, shared by every subscriber: opened (and LISTEN sent) on the
- * first subscribe, IGNORE sent and closed when the last one leaves. Once the connector has failed it
- * stays failed: later subscribers get the same error at once and poll.
+ * first subscribe, IGNORE sent and closed when the last one leaves. A failure sticks (later
+ * subscribers get the same error at once) until `reset()`.
+ *
+ * LISTEN is confirmed by the kernel's ack (cn_proc_mcast_ctl answers every LISTEN it handles, error or
+ * not, to the multicast group). The kernel skips LISTEN without any answer for a sender outside the
+ * initial user or pid namespace, and then sends no events for it: an ack missing after `ackTimeoutUs`
+ * is such a silent refusal, and fails the source like an error ack. Until the ack, the subscription
+ * is `pending` (the sink's `ready` is called on it).
+ *
+ * Lost events: ENOBUFS on the socket ('resync') or a gap in the kernel's per-CPU sequence number
+ * (cn_msg.seq counts every proc event sent on that CPU, in order) calls every sink's `lost`.
  */
 export class ProcConnectorSource implements ProcEventSource {
   private sock: ConnectorSocket | null = null;
   private readonly sinks = new Set<ProcEventSink>();
   private failure: KaError | null = null;
   private ackCookie = 0;
+  private acked = false;
+  private ackTimer: TimerHandle | null = null;
+  /** Last cn_msg.seq seen per CPU. */
+  private readonly lastSeq = new Map<number, number>();
   private log: Logger = silentLogger;
   private counters: Counters | undefined;
+  private clock: Clock;
+  private readonly ackTimeoutUs: Micros;
 
-  constructor(private readonly open: ConnectorOpener = openKernelConnector) {}
+  constructor(
+    private readonly open: ConnectorOpener = openKernelConnector,
+    private readonly opts: ProcConnectorOptions = {},
+  ) {
+    this.clock = opts.clock ?? systemClock;
+    this.ackTimeoutUs = opts.ackTimeoutUs ?? 2_000_000;
+  }
 
   get subscribers(): number {
     return this.sinks.size;
@@ -310,16 +350,30 @@ export class ProcConnectorSource implements ProcEventSource {
     return this.sock !== null;
   }
 
-  subscribe(sink: ProcEventSink, ctx: { log?: Logger; counters?: Counters } = {}): ProcEventSubscription {
+  /** The kernel acknowledged LISTEN on the open socket. */
+  get isConfirmed(): boolean {
+    return this.sock !== null && this.acked;
+  }
+
+  reset(): void {
+    this.failure = null;
+  }
+
+  subscribe(sink: ProcEventSink, ctx: SourceContext = {}): ProcEventSubscription {
     if (this.failure) throw this.failure;
     if (!this.sock) {
       this.log = ctx.log ?? silentLogger;
       this.counters = ctx.counters;
+      this.clock = this.opts.clock ?? ctx.clock ?? systemClock;
       this.start();
     }
     this.sinks.add(sink);
     let closed = false;
+    const self = this;
     return {
+      get pending() {
+        return !closed && self.sock !== null && !self.acked;
+      },
       close: () => {
         if (closed) return;
         closed = true;
@@ -338,7 +392,9 @@ export class ProcConnectorSource implements ProcEventSource {
     }
     sock.on('event', (m) => this.onMsg(m));
     sock.on('resync', () => {
-      for (const s of [...this.sinks]) s.lost();
+      // the gap after an overrun is this same loss: start the sequence check afresh
+      this.lastSeq.clear();
+      this.onLost();
     });
     sock.on('error', (e) => {
       const code = e instanceof KaError ? e.code : 'KA_ERR_TRACK_PROC_CONNECTOR';
@@ -347,6 +403,8 @@ export class ProcConnectorSource implements ProcEventSource {
     });
     // The kernel acks LISTEN to every listener with ack+1: a cookie tells our ack from others'.
     this.ackCookie = ((Math.random() * 0x7ffffffe) >>> 0) + 1;
+    this.acked = false;
+    this.lastSeq.clear();
     try {
       sock.sendRaw(encodeMcastOp(PROC_CN_MCAST_LISTEN, { ack: this.ackCookie, pid: process.pid }));
     } catch (e) {
@@ -354,6 +412,13 @@ export class ProcConnectorSource implements ProcEventSource {
       throw this.fail(unavailable(e, `LISTEN refused: ${(e as Error).message}`));
     }
     this.sock = sock;
+    this.ackTimer = this.clock.at(this.clock.now() + this.ackTimeoutUs, () => {
+      this.ackTimer = null;
+      if (this.sock === sock && !this.acked)
+        this.onRefused(
+          `LISTEN not acknowledged within ${this.ackTimeoutUs / 1e6} s: the kernel ignores it outside the initial user and pid namespaces`,
+        );
+    });
   }
 
   private fail(err: KaError): KaError {
@@ -362,6 +427,8 @@ export class ProcConnectorSource implements ProcEventSource {
   }
 
   private stop(ignore: boolean): void {
+    this.ackTimer?.cancel();
+    this.ackTimer = null;
     const sock = this.sock;
     this.sock = null;
     if (!sock) return;
@@ -375,29 +442,51 @@ export class ProcConnectorSource implements ProcEventSource {
     sock.close();
   }
 
+  private onLost(): void {
+    for (const s of [...this.sinks]) s.lost();
+  }
+
   private onMsg(m: NlMsg): void {
     let ev: ProcEvent;
+    let seq: number;
     try {
       const r = decodeProcConnectorMsg(m);
       if (!r) return;
       if (r.event.what === 'ack') {
         if (r.cn.ack !== this.ackCookie + 1) return;
-        if (r.event.err !== 0) this.onRefused(r.event.err);
+        if (r.event.err !== 0) this.onRefused(`the kernel answered LISTEN with error ${r.event.err}`);
+        else if (!this.acked) this.onAck();
         return;
       }
       ev = r.event;
+      seq = r.cn.seq;
     } catch (e) {
       const code = e instanceof KaError ? e.code : 'KA_ERR_TRACK_PROC_CONNECTOR';
       this.counters?.inc(code);
       this.log.debug({ code, err: String(e) }, 'malformed proc connector message dropped');
       return;
     }
+    // Only a forward jump is a gap: a repeat or a step back (reordering) loses nothing.
+    const prev = this.lastSeq.get(ev.cpu);
+    const ahead = prev === undefined ? 1 : (seq - prev) >>> 0;
+    if (ahead >= 1 && ahead < 0x80000000) this.lastSeq.set(ev.cpu, seq);
+    if (prev !== undefined && ahead > 1 && ahead < 0x80000000) {
+      this.counters?.inc('track.proc_events_seq_gaps');
+      this.onLost();
+    }
     if (ev.what === 'other') return;
     for (const s of [...this.sinks]) s.event(ev);
   }
 
-  private onRefused(errno: number): void {
-    const err = this.fail(unavailable(undefined, `the kernel answered LISTEN with error ${errno}`));
+  private onAck(): void {
+    this.acked = true;
+    this.ackTimer?.cancel();
+    this.ackTimer = null;
+    for (const s of [...this.sinks]) s.ready?.();
+  }
+
+  private onRefused(why: string): void {
+    const err = this.fail(unavailable(undefined, why));
     this.stop(false);
     const sinks = [...this.sinks];
     this.sinks.clear();
@@ -413,8 +502,337 @@ export function kernelProcEvents(): ProcConnectorSource {
   return kernelSource;
 }
 
-/** Connector failures already logged (each failure is logged once, however many trackers see it). */
+/** Reads the process table: one process at once, or all of it. A fake in tests. */
+export interface ProcReader {
+  /** One process (after its exec event), synchronously: see readProcEntrySync. Null when gone. */
+  entry(pid: number, withCmdline: boolean): ProcEntry | null;
+  /** Every process; throws KA_ERR_TRACK_PROC_SCAN when the table cannot be read. */
+  scan(withCmdline: boolean): Promise<ProcEntry[]>;
+}
+
+export const procfsReader = (procRoot = '/proc'): ProcReader => ({
+  entry: (pid, withCmdline) => readProcEntrySync(procRoot, pid, withCmdline),
+  scan: (withCmdline) => scanProc(procRoot, withCmdline),
+});
+
+/** What the process table asks of each tracker. */
+export interface ProcessWatcher {
+  /** Matches on /proc/PID/cmdline (the table then reads it for everyone). */
+  readonly withCmdline: boolean;
+  /** Wanted poll interval without events. */
+  readonly intervalUs: Micros;
+  /** A full scan's result (null: the scan failed, keep what is known). */
+  reset(procs: readonly ProcEntry[] | null): void;
+  /** One event; for an exec, `entry` is the table's one read of that process (null when gone). */
+  event(ev: ProcEvent, entry: ProcEntry | null, live: boolean): void;
+  /** After a scan and the events queued during it: the count is final (quorum follows, debounced). */
+  settle(): void;
+  /** The table left event mode (err: why) or came back to it. */
+  switched(mode: 'events' | 'polling', err?: KaError): void;
+}
+
+export interface ProcessTableOptions {
+  /** Where events come from; null: poll only. Default the kernel connector. */
+  events?: ProcEventSource | null;
+  reader?: ProcReader;
+  /** Default: the first tracker's, taken each time the table starts from idle. */
+  clock?: Clock;
+  log?: Logger;
+  counters?: Counters;
+  /** Connector retry backoff: first delay, doubled per failed attempt up to `retryMaxUs`. */
+  retryMinUs?: Micros;
+  retryMaxUs?: Micros;
+}
+
+export type ProcessTableMode = 'idle' | 'confirming' | 'events' | 'polling';
+
+/** Connector failures already logged (each failure is logged once, however many tables see it). */
 const logged = new WeakSet<Error>();
+
+/**
+ * The daemon's one view of the process table, shared by every track_process tracker: one event
+ * subscription, one /proc read per exec event (cmdline included when any tracker needs it), one
+ * /proc scan at a time for all trackers (start, lost events, polling), the poll timer and the
+ * connector retry.
+ *
+ * Without events (connector refused or ignored, or failed later) /proc is scanned every
+ * min(trackers' intervalUs) and the connector is re-tried after retryMinUs, doubling to retryMaxUs;
+ * each attempt counts `track.proc_connector_retries`; leaving and regaining event mode are logged
+ * once each (a failed retry only at debug level). Regained events start with a full rescan.
+ */
+export class ProcessTable {
+  private readonly watchers = new Set<ProcessWatcher>();
+  private readonly reader: ProcReader;
+  private readonly source: ProcEventSource | null;
+  private clock: Clock;
+  private log: Logger;
+  private counters: Counters | undefined;
+  private state: ProcessTableMode = 'idle';
+  private sub: ProcEventSubscription | null = null;
+  /** Resolves when a `confirming` table has events or fell back to polling. */
+  private confirmed: Promise<void> = Promise.resolve();
+  private endConfirm: (() => void) | null = null;
+  private scanning: Promise<void> | null = null;
+  private scanAgain = false;
+  private scanCmdline = false;
+  /** Events (with their exec read) received during a scan, dispatched after it. */
+  private queued: Array<[ProcEvent, ProcEntry | null]> | null = null;
+  private pollTimer: TimerHandle | null = null;
+  private retryTimer: TimerHandle | null = null;
+  private retryDelay: Micros;
+  private readonly retryMinUs: Micros;
+  private readonly retryMaxUs: Micros;
+  /** Bumped on idle: late callbacks of an old subscription are ignored. */
+  private epoch = 0;
+  private readonly stats = { entryReads: 0, scans: 0, events: 0 };
+
+  constructor(private readonly opts: ProcessTableOptions = {}) {
+    this.reader = opts.reader ?? procfsReader();
+    this.source = opts.events === undefined ? kernelProcEvents() : opts.events;
+    this.clock = opts.clock ?? systemClock;
+    this.log = opts.log ?? silentLogger;
+    this.counters = opts.counters;
+    this.retryMinUs = opts.retryMinUs ?? 1_000_000;
+    this.retryMaxUs = Math.max(opts.retryMaxUs ?? 60_000_000, this.retryMinUs);
+    this.retryDelay = this.retryMinUs;
+  }
+
+  get mode(): ProcessTableMode {
+    return this.state;
+  }
+
+  get size(): number {
+    return this.watchers.size;
+  }
+
+  /** One-entry reads (exec events), full scans, events received: for tests and benchmarks. */
+  get counts(): Readonly<{ entryReads: number; scans: number; events: number }> {
+    return { ...this.stats };
+  }
+
+  /**
+   * Adds a tracker; resolves once it has its initial set (from a scan shared with any tracker that
+   * is starting too, and the events queued during that scan).
+   */
+  attach(w: ProcessWatcher, ctx: SourceContext = {}): Promise<void> {
+    const first = this.state === 'idle';
+    if (first) {
+      this.clock = this.opts.clock ?? ctx.clock ?? systemClock;
+      this.log = this.opts.log ?? ctx.log ?? silentLogger;
+      this.counters = this.opts.counters ?? ctx.counters;
+    }
+    this.watchers.add(w);
+    // a cmdline matcher joining a scan that reads no cmdline needs another one
+    if (w.withCmdline && this.scanning && !this.scanCmdline) this.scanAgain = true;
+    if (first) this.connect();
+    if (this.state === 'confirming')
+      return this.confirmed.then(() => (this.watchers.has(w) ? this.rescan(false) : undefined));
+    if (this.state === 'polling') this.arm();
+    return this.rescan(false);
+  }
+
+  detach(w: ProcessWatcher): void {
+    if (!this.watchers.delete(w) || this.watchers.size > 0) return;
+    this.epoch++;
+    this.state = 'idle';
+    this.sub?.close();
+    this.sub = null;
+    this.queued = null;
+    this.pollTimer?.cancel();
+    this.pollTimer = null;
+    this.retryTimer?.cancel();
+    this.retryTimer = null;
+    this.retryDelay = this.retryMinUs;
+    this.endConfirm?.();
+    this.endConfirm = null;
+  }
+
+  /**
+   * A full scan for every tracker. `fresh`: it must start after this call (lost events, an explicit
+   * rescan); otherwise a scan in flight is joined (its result plus the events queued since it
+   * started are as current as a new one).
+   */
+  rescan(fresh = true): Promise<void> {
+    if (this.scanning) {
+      if (fresh) this.scanAgain = true;
+      return this.scanning;
+    }
+    if (this.state !== 'events' && this.state !== 'polling') return Promise.resolve();
+    const run = this.runScans().finally(() => {
+      if (this.scanning === run) this.scanning = null;
+    });
+    this.scanning = run;
+    return run;
+  }
+
+  private needCmdline(): boolean {
+    for (const w of this.watchers) if (w.withCmdline) return true;
+    return false;
+  }
+
+  private async runScans(): Promise<void> {
+    const epoch = this.epoch;
+    do {
+      this.scanAgain = false;
+      if (this.state === 'events') this.queued = [];
+      this.scanCmdline = this.needCmdline();
+      this.stats.scans++;
+      let procs: ProcEntry[] | null = null;
+      try {
+        procs = await this.reader.scan(this.scanCmdline);
+      } catch (e) {
+        this.counters?.inc(TrackErrors.KA_ERR_TRACK_PROC_SCAN);
+        this.log.warn(
+          { code: TrackErrors.KA_ERR_TRACK_PROC_SCAN, err: String(e) },
+          'process table scan failed',
+        );
+      }
+      if (epoch !== this.epoch) return;
+      const queued = this.queued ?? [];
+      this.queued = null;
+      const ws = [...this.watchers];
+      for (const w of ws) w.reset(procs);
+      for (const [ev, entry] of queued) for (const w of ws) w.event(ev, this.withCmdline(entry), false);
+      for (const w of ws) w.settle();
+    } while (this.scanAgain && epoch === this.epoch);
+  }
+
+  /** A queued exec entry read before a cmdline matcher joined: read its cmdline now. */
+  private withCmdline(entry: ProcEntry | null): ProcEntry | null {
+    if (!entry || entry.cmdline || !this.needCmdline()) return entry;
+    this.stats.entryReads++;
+    return this.reader.entry(entry.pid, true) ?? entry;
+  }
+
+  private connect(): void {
+    if (!this.source) {
+      this.state = 'polling';
+      return;
+    }
+    const epoch = this.epoch;
+    const sink: ProcEventSink = {
+      event: (ev) => {
+        if (epoch === this.epoch && this.state === 'events') this.onEvent(ev);
+      },
+      lost: () => {
+        if (epoch !== this.epoch || this.state !== 'events') return;
+        this.counters?.inc('track.proc_events_lost');
+        this.log.warn('process events lost; rescanning /proc');
+        void this.rescan(true);
+      },
+      failed: (err) => {
+        if (epoch === this.epoch) this.onFailed(err);
+      },
+      ready: () => {
+        if (epoch === this.epoch && this.sub) this.onReady();
+      },
+    };
+    try {
+      this.sub = this.source.subscribe(sink, { log: this.log, counters: this.counters, clock: this.clock });
+    } catch (e) {
+      this.onFailed(e);
+      return;
+    }
+    if (this.sub.pending) {
+      if (this.state === 'idle') {
+        this.state = 'confirming';
+        this.confirmed = new Promise((resolve) => {
+          this.endConfirm = resolve;
+        });
+      }
+      return;
+    }
+    this.onReady();
+  }
+
+  private onEvent(ev: ProcEvent): void {
+    this.stats.events++;
+    let entry: ProcEntry | null = null;
+    if (ev.what === 'exec') {
+      if (ev.pid !== ev.tgid) return; // a thread's exec replaces its process: the leader's event follows
+      this.stats.entryReads++;
+      entry = this.reader.entry(ev.tgid, this.needCmdline());
+    }
+    if (this.queued) {
+      this.queued.push([ev, entry]);
+      return;
+    }
+    for (const w of [...this.watchers]) w.event(ev, entry, true);
+  }
+
+  private onReady(): void {
+    const was = this.state;
+    this.state = 'events';
+    this.retryDelay = this.retryMinUs;
+    this.pollTimer?.cancel();
+    this.pollTimer = null;
+    if (was === 'polling') {
+      this.log.info('process events available again; following the proc connector');
+      for (const w of [...this.watchers]) w.switched('events');
+      void this.rescan(true);
+    }
+    this.endConfirm?.();
+    this.endConfirm = null;
+  }
+
+  private onFailed(e: unknown): void {
+    this.sub?.close();
+    this.sub = null;
+    const err =
+      e instanceof KaError && e.code === TrackErrors.KA_ERR_TRACK_PROC_CONNECTOR
+        ? e
+        : unavailable(e, (e as Error).message);
+    if (this.state === 'polling') {
+      this.log.debug({ code: err.code, ...err.details }, `proc connector retry failed: ${err.message}`);
+    } else {
+      this.queued = null;
+      this.state = 'polling';
+      if (!logged.has(err)) {
+        logged.add(err);
+        this.log.warn({ code: err.code, ...err.details }, err.message);
+      }
+      for (const w of [...this.watchers]) w.switched('polling', err);
+      this.arm();
+      this.endConfirm?.();
+      this.endConfirm = null;
+    }
+    this.armRetry();
+  }
+
+  private armRetry(): void {
+    if (!this.source || this.retryTimer || this.state !== 'polling') return;
+    const delay = this.retryDelay;
+    this.retryDelay = Math.min(delay * 2, this.retryMaxUs);
+    this.retryTimer = this.clock.at(this.clock.now() + delay, () => {
+      this.retryTimer = null;
+      if (this.state !== 'polling' || !this.source) return;
+      this.counters?.inc('track.proc_connector_retries');
+      this.source.reset?.();
+      this.connect();
+    });
+  }
+
+  /** The poll timer (polling mode only): one scan for every tracker per interval. */
+  private arm(): void {
+    if (this.state !== 'polling' || this.pollTimer) return;
+    let interval = Number.POSITIVE_INFINITY;
+    for (const w of this.watchers) interval = Math.min(interval, w.intervalUs);
+    if (!Number.isFinite(interval)) return;
+    this.pollTimer = this.clock.at(this.clock.now() + interval, () => {
+      this.pollTimer = null;
+      if (this.state !== 'polling') return;
+      void this.rescan(true).then(() => this.arm());
+    });
+  }
+}
+
+let kernelTable: ProcessTable | undefined;
+
+/** The process-wide table over the kernel connector and /proc (the daemon's default). */
+export function kernelProcessTable(): ProcessTable {
+  kernelTable ??= new ProcessTable();
+  return kernelTable;
+}
 
 export interface TrackProcessOptions extends QuorumConfig {
   name: string;
@@ -425,36 +843,44 @@ export interface TrackProcessOptions extends QuorumConfig {
   counters?: Counters;
   /** Poll interval when no events can be had. */
   intervalUs?: Micros;
-  procRoot?: string;
   /**
-   * Where proc events come from: default the shared kernel connector when `procRoot` is /proc, no
-   * events (polling) for another procRoot; null forces polling.
+   * The shared process table to use. Default: the process-wide kernel table, unless `procRoot`,
+   * `events` or `reader` is given, which make a table of this tracker's own.
    */
+  table?: ProcessTable;
+  procRoot?: string;
+  /** Events for an own table: a fake procRoot without one polls (its pids are not the kernel's); null polls. */
   events?: ProcEventSource | null;
+  reader?: ProcReader;
 }
 
-/** One vrrp_track_process: follows proc events, or polls the process table without them. */
+/** One vrrp_track_process: a set of matching pids kept by the shared process table. */
 export class TrackProcess {
   private readonly quorum: Quorum;
   private readonly clock: Clock;
   private readonly log: Logger;
-  private readonly procRoot: string;
-  private readonly withCmdline: boolean;
-  private timer: TimerHandle | null = null;
+  private readonly table: ProcessTable;
+  private readonly watcher: ProcessWatcher;
   private stopped = true;
-  private scanning = false;
-  private sub: ProcEventSubscription | null = null;
-  /** Matching thread-group leaders (event mode). */
+  private initialized = false;
+  /** Matching thread-group leaders. */
   private readonly pids = new Set<number>();
-  /** Events that arrive during a scan, applied after it. */
-  private queued: ProcEvent[] | null = null;
-  private resyncAgain = false;
 
   constructor(private readonly opts: TrackProcessOptions) {
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log ?? silentLogger;
-    this.procRoot = opts.procRoot ?? '/proc';
-    this.withCmdline = usesCmdline(opts.match);
+    const procRoot = opts.procRoot ?? '/proc';
+    if (opts.table) this.table = opts.table;
+    else if (opts.events === undefined && opts.reader === undefined && procRoot === '/proc')
+      this.table = kernelProcessTable();
+    else
+      this.table = new ProcessTable({
+        events: opts.events === undefined ? (procRoot === '/proc' ? kernelProcEvents() : null) : opts.events,
+        reader: opts.reader ?? procfsReader(procRoot),
+        clock: this.clock,
+        log: this.log,
+        ...(opts.counters ? { counters: opts.counters } : {}),
+      });
     this.quorum = new Quorum(opts, this.clock, (have) => {
       this.log.info(
         { process: opts.name },
@@ -462,140 +888,77 @@ export class TrackProcess {
       );
       opts.onChange(have);
     });
+    this.watcher = this.makeWatcher();
   }
 
   get haveQuorum(): boolean {
     return this.quorum.haveQuorum;
   }
 
-  /** 'events' while following the proc connector, else 'polling'. */
+  /** 'events' while the table follows the proc connector, else 'polling'. */
   get mode(): 'events' | 'polling' {
-    return this.sub ? 'events' : 'polling';
+    return !this.stopped && this.table.mode === 'events' ? 'events' : 'polling';
   }
 
-  /** Matching processes counted now (event mode; in polling mode, as of the last scan). */
+  /** Matching processes counted now (in polling mode, as of the last scan). */
   get count(): number {
-    return this.sub ? this.pids.size : this.quorum.currentCount;
+    return this.pids.size;
   }
 
-  private source(): ProcEventSource | null {
-    if (this.opts.events !== undefined) return this.opts.events;
-    return this.procRoot === '/proc' ? kernelProcEvents() : null;
-  }
-
-  /** First scan (sets the initial state, no callback), then follow events or poll. */
+  /** First scan (sets the initial state, no callback), then follow the table. */
   async start(): Promise<boolean> {
     this.stopped = false;
-    const src = this.source();
-    if (src) {
-      try {
-        this.sub = src.subscribe(this.sink(), { log: this.log, counters: this.opts.counters });
-      } catch (e) {
-        this.noEvents(e);
-      }
-    }
-    if (this.sub) {
-      await this.resync();
-      if (this.sub) return this.quorum.init(this.pids.size);
-    }
-    const have = this.quorum.init((await this.countByScan()) ?? 0);
-    this.arm();
-    return have;
+    this.initialized = false;
+    this.pids.clear();
+    await this.table.attach(this.watcher, {
+      clock: this.clock,
+      log: this.log,
+      ...(this.opts.counters ? { counters: this.opts.counters } : {}),
+    });
+    if (this.stopped) return false;
+    this.initialized = true;
+    return this.quorum.init(this.pids.size);
   }
 
   stop(): void {
+    if (this.stopped) return;
     this.stopped = true;
-    this.timer?.cancel();
-    this.timer = null;
-    this.sub?.close();
-    this.sub = null;
-    this.queued = null;
+    this.table.detach(this.watcher);
     this.quorum.cancel();
   }
 
-  /** One full scan now; resolves when the quorum state is updated. */
+  /** One full scan now (shared with every tracker of the table); resolves when the quorum is updated. */
   async scan(): Promise<void> {
-    if (this.sub) {
-      await this.resync();
-      if (!this.stopped && this.sub) this.quorum.update(this.pids.size);
-      return;
-    }
-    if (this.scanning) return;
-    this.scanning = true;
-    try {
-      const n = await this.countByScan();
-      if (n !== null && !this.stopped) this.quorum.update(n);
-    } finally {
-      this.scanning = false;
-    }
+    if (this.stopped) return;
+    await this.table.rescan(true);
   }
 
-  private sink(): ProcEventSink {
+  private makeWatcher(): ProcessWatcher {
+    const match = this.opts.match;
     return {
-      event: (ev) => {
-        if (this.stopped) return;
-        if (this.queued) this.queued.push(ev);
-        else this.apply(ev, true);
+      withCmdline: usesCmdline(match),
+      intervalUs: this.opts.intervalUs ?? 1_000_000,
+      reset: (procs) => {
+        if (this.stopped || !procs) return;
+        this.pids.clear();
+        for (const p of procs) if (matchProcess(match, p)) this.pids.add(p.pid);
       },
-      lost: () => {
-        if (this.stopped) return;
-        this.log.warn({ process: this.opts.name }, 'process events lost; rescanning /proc');
-        void this.scan();
+      event: (ev, entry, live) => {
+        if (!this.stopped) this.apply(ev, entry, live && this.initialized);
       },
-      failed: (err) => {
-        if (this.stopped) return;
-        this.sub = null;
-        this.queued = null;
-        this.noEvents(err);
-        this.arm();
+      settle: () => {
+        if (!this.stopped && this.initialized) this.quorum.update(this.pids.size);
+      },
+      switched: (mode) => {
+        if (mode === 'polling' && !this.stopped)
+          this.opts.counters?.inc(TrackErrors.KA_ERR_TRACK_PROC_CONNECTOR);
       },
     };
   }
 
-  private noEvents(e: unknown): void {
-    const err =
-      e instanceof KaError && e.code === TrackErrors.KA_ERR_TRACK_PROC_CONNECTOR
-        ? e
-        : unavailable(e, (e as Error).message);
-    this.opts.counters?.inc(TrackErrors.KA_ERR_TRACK_PROC_CONNECTOR);
-    if (logged.has(err)) return;
-    logged.add(err);
-    this.log.warn({ code: err.code, ...err.details }, err.message);
-  }
-
-  /**
-   * Rebuilds the pid set from a /proc scan while events queue, then applies the queued events in
-   * order (a process that exited during the scan is a zombie or gone, so the scan skips it; one that
-   * started during it is seen by its exec event or by the scan, the set holding it once).
-   */
-  private async resync(): Promise<void> {
-    if (this.queued) {
-      this.resyncAgain = true;
-      return;
-    }
-    do {
-      this.resyncAgain = false;
-      this.queued = [];
-      let procs: ProcEntry[] | null;
-      try {
-        procs = await scanProc(this.procRoot, this.withCmdline);
-      } catch (e) {
-        this.scanFailed(e);
-        procs = null;
-      }
-      const queued = this.queued;
-      this.queued = null;
-      if (this.stopped || !queued) return;
-      if (procs) {
-        this.pids.clear();
-        for (const p of procs) if (matchProcess(this.opts.match, p)) this.pids.add(p.pid);
-      }
-      for (const ev of queued) this.apply(ev, false);
-    } while (this.resyncAgain && !this.stopped);
-  }
-
-  /** Applies one event to the pid set; `live` updates the quorum (not during start or resync). */
-  private apply(ev: ProcEvent, live: boolean): void {
+  /** Applies one event to the pid set; `live` updates the quorum (not during start or a rescan). */
+  private apply(ev: ProcEvent, entry: ProcEntry | null, live: boolean): void {
+    const match = this.opts.match;
     let changed = false;
     let debounce = true;
     switch (ev.what) {
@@ -605,19 +968,17 @@ export class TrackProcess {
         changed = !this.pids.has(ev.childTgid);
         this.pids.add(ev.childTgid);
         break;
-      case 'exec': {
+      case 'exec':
         if (ev.pid !== ev.tgid) return;
-        const p = readProcEntrySync(this.procRoot, ev.tgid, this.withCmdline);
-        changed = this.setMatch(ev.tgid, p !== null && matchProcess(this.opts.match, p));
+        changed = this.setMatch(ev.tgid, entry !== null && matchProcess(match, entry));
         debounce = false;
         break;
-      }
       case 'comm':
         // The comm event carries the new name; a cmdline match does not depend on it.
-        if (ev.pid !== ev.tgid || this.withCmdline) return;
+        if (ev.pid !== ev.tgid || this.watcher.withCmdline) return;
         changed = this.setMatch(
           ev.tgid,
-          matchProcess(this.opts.match, { pid: ev.tgid, comm: ev.comm, zombie: false, cmdline: null }),
+          matchProcess(match, { pid: ev.tgid, comm: ev.comm, zombie: false, cmdline: null }),
         );
         debounce = false;
         break;
@@ -636,27 +997,5 @@ export class TrackProcess {
     if (match) this.pids.add(pid);
     else this.pids.delete(pid);
     return true;
-  }
-
-  private arm(): void {
-    if (this.stopped || this.sub || this.timer) return;
-    this.timer = this.clock.at(this.clock.now() + (this.opts.intervalUs ?? 1_000_000), () => {
-      this.timer = null;
-      void this.scan().then(() => this.arm());
-    });
-  }
-
-  private scanFailed(e: unknown): void {
-    this.opts.counters?.inc('KA_ERR_TRACK_PROC_SCAN');
-    this.log.warn({ code: 'KA_ERR_TRACK_PROC_SCAN', err: String(e) }, 'process table scan failed');
-  }
-
-  private async countByScan(): Promise<number | null> {
-    try {
-      return countMatches(this.opts.match, await scanProc(this.procRoot, this.withCmdline));
-    } catch (e) {
-      this.scanFailed(e);
-      return null;
-    }
   }
 }

@@ -16,6 +16,7 @@ import { KaError } from '../../../src/core/errors.js';
 import { inNetns } from '../../../src/sys/netns.js';
 import {
   kernelProcEvents,
+  kernelProcessTable,
   ProcConnectorSource,
   type ProcEventSink,
   TrackProcess,
@@ -123,7 +124,7 @@ describeIf('vrrp_track_process over the proc connector', needRoot, () => {
     expect(kernelProcEvents().isOpen).toBe(false);
   });
 
-  it('two trackers share one connector; the initial scan counts a running process', async () => {
+  it('two trackers share one process table and connector; the initial scan counts a running process', async () => {
     const name = `kt${rand()}`;
     const path = await binary('/bin/sleep', name);
     const c = run(path, ['60']);
@@ -138,7 +139,9 @@ describeIf('vrrp_track_process over the proc connector', needRoot, () => {
     try {
       expect(await a.start()).toBe(true);
       expect(await b.start()).toBe(true);
-      expect(kernelProcEvents().subscribers).toBe(2);
+      // one shared table, one subscription for both
+      expect(kernelProcessTable().size).toBe(2);
+      expect(kernelProcEvents().subscribers).toBe(1);
       await kill(c);
       await new Promise((r) => setTimeout(r, 50));
       expect([a.haveQuorum, b.haveQuorum]).toEqual([false, false]);
