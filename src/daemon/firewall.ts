@@ -65,8 +65,17 @@ export function firewallSettings(settings: GlobalDefs['settings']): FirewallSett
 export function firewallWanted(instances: readonly VrrpInstance[], s: FirewallSettings): boolean {
   // an IPv4 VMAC under disable_local_igmp gets no entry (instanceVmac), so no table either
   return instances.some(
-    (i) => !i.accept || (i.useVmac !== undefined && !(i.family !== 'inet6' && s.disableLocalIgmp)),
+    (i) => dropsTraffic(i) || (i.useVmac !== undefined && !(i.family !== 'inet6' && s.disableLocalIgmp)),
   );
+}
+
+/**
+ * Accept mode off, and not the address owner: keepalived 2.2.7 installs no drop rule for a
+ * priority-255 instance even with an explicit `no_accept` (observed: its nftables ruleset stays
+ * empty while that instance is MASTER).
+ */
+function dropsTraffic(i: VrrpInstance): boolean {
+  return !i.accept && i.priority !== 255;
 }
 
 /** One VIP as the firewall sees it. */
@@ -85,7 +94,7 @@ export interface FirewallVip {
  * dont_track_primary, and the VIP is on the instance's interface or is no_track.
  */
 export function instanceVips(inst: VrrpInstance, ifname: string, s: FirewallSettings): FirewallVip[] {
-  if (inst.accept) return [];
+  if (!dropsTraffic(inst)) return [];
   return [...inst.virtualIpaddress, ...inst.virtualIpaddressExcluded].map((a) => {
     const dev = a.dev ?? ifname;
     const byName = !s.ifindex && inst.dontTrackPrimary && (dev === ifname || a.noTrack);

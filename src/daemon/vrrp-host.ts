@@ -1232,8 +1232,8 @@ export class VrrpHost {
     const fw = this.fw;
     // keepalived: the drop rule first ("setting firewall drop rule", then "Setting VIPs."), so a
     // VIP of an instance with accept off is never up unfiltered; removed after the VIPs.
-    if (add && fw && !b.cfg.accept)
-      await fw.addVips(b.cfg.name, instanceVips(b.cfg, b.vmacName ?? b.ifname, fw.settings));
+    const drop = add && fw ? instanceVips(b.cfg, b.vmacName ?? b.ifname, fw.settings) : [];
+    if (fw && drop.length > 0) await fw.addVips(b.cfg.name, drop);
     if (add) this.log.info(`(${b.cfg.name}) Setting VIPs.`);
     else if (b.inst.machine.vipsSet) this.log.info(`(${b.cfg.name}) removing VIPs.`);
     await Promise.all(b.vips.map((v) => this.setVip(b, v, add)));

@@ -636,6 +636,15 @@ describe('settings from global_defs', () => {
     expect(wanted(config(instance('', V4)))).toBe(false);
     expect(wanted(config(instance('use_vmac', V4)))).toBe(true);
   });
+  it('puts no drop rule on an address owner, even with an explicit no_accept (as keepalived 2.2.7)', () => {
+    const c = config(instance('no_accept', V4).replace('priority 100', 'priority 255'));
+    const s = firewallSettings(c.global.settings);
+    expect(c.vrrpInstances[0]!.accept).toBe(false);
+    expect(instanceVips(c.vrrpInstances[0]!, 'va', s)).toEqual([]);
+    expect(firewallWanted(c.vrrpInstances, s)).toBe(false);
+    const below = config(instance('no_accept', V4));
+    expect(instanceVips(below.vrrpInstances[0]!, 'va', s)).toHaveLength(2);
+  });
   it('wants no firewall for an IPv4 VMAC under disable_local_igmp (keepalived adds no table), one for IPv6', () => {
     const igmp = 'global_defs {\n disable_local_igmp\n}\n';
     const v4 = config(`${igmp}${instance('use_vmac', V4)}`);
