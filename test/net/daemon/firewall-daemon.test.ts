@@ -7,7 +7,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { needLab } from '../../lab/gates.js';
+import { needKeepalived, needLab } from '../../lab/gates.js';
 import { type DaemonHandle, keepalivedTsCommand, type LabNode } from '../../lab/node.js';
 import { waitForHolders } from '../../lab/observe.js';
 import { createTopology, type Topology } from '../../lab/topology.js';
@@ -106,3 +106,60 @@ describeIf('accept-mode firewall of the running daemon (vrrp_strict)', needLab, 
     expect(await tables()).not.toMatch(/keepalived/);
   });
 });
+
+// The address owner (priority 255) with an explicit no_accept: Debian's keepalived 2.2.7 installs
+// no drop rule (its nftables ruleset stays empty while MASTER) and the VIP answers; so must we.
+const OWNER_VIP = '192.0.2.84';
+const OWNER_CONFIG = `
+vrrp_instance VI_O {
+  state MASTER
+  interface eth0
+  virtual_router_id 13
+  priority 255
+  no_accept
+  advert_int 1
+  virtual_ipaddress {
+    ${OWNER_VIP}/24
+  }
+}
+`;
+
+describeIf(
+  'address owner with no_accept: no drop rule (keepalived-ts and Debian keepalived)',
+  needKeepalived,
+  () => {
+    let topo: Topology | undefined;
+
+    beforeAll(async () => {
+      topo = await createTopology({
+        nodes: [
+          { name: 'ts', links: [{ addrs: ['192.0.2.11/24'] }] },
+          { name: 'ka', links: [{ addrs: ['192.0.2.12/24'] }] },
+          { name: 'x', links: [{ addrs: ['192.0.2.13/24'] }] },
+        ],
+      });
+    });
+
+    afterAll(async () => {
+      await topo?.destroy();
+    });
+
+    for (const impl of ['ka', 'ts'] as const) {
+      it(`${impl === 'ts' ? 'keepalived-ts' : 'keepalived'}: the VIP is held and answers, no nftables table`, async () => {
+        const n = topo!.node(impl);
+        const x = topo!.node('x');
+        const daemon =
+          impl === 'ts'
+            ? n.startDaemon({ command: keepalivedTsCommand(), config: OWNER_CONFIG, name: 'keepalived-ts' })
+            : n.startKeepalived(OWNER_CONFIG);
+        try {
+          await waitForHolders([n, x], OWNER_VIP, [impl], 15_000);
+          expect(await n.exec('nft', ['list', 'tables'])).not.toMatch(/keepalived/);
+          await x.exec('ping', ['-c', '1', '-W', '2', OWNER_VIP]);
+        } finally {
+          await daemon.proc.stop(10_000);
+        }
+      });
+    }
+  },
+);
