@@ -9,6 +9,10 @@
  * notify_down and the `RS …` FIFO line; quorum transitions run quorum_up / quorum_down and write the
  * `VS …` FIFO line, then the SMTP alert (smtp_alert of the real / virtual server). lvs_sync_daemon follows the VRRP state of its instance; ha_suspend pauses the
  * checks of a virtual server while its address is not configured on this host.
+ *
+ * SMTP alerts of keepalived's ipwrapper.c besides those of transitions: "Starting with quorum
+ * up/down" when a virtual server is first programmed (start, or new in a reload), and
+ * `=> Removing <=` for each live real server a reload drops.
  */
 import { networkInterfaces } from 'node:os';
 import { execa } from 'execa';
@@ -41,11 +45,15 @@ import { Notifier } from '../notify/notifier.js';
 import { type ScriptDef, ScriptRunner } from '../notify/script.js';
 import {
   type AlertCheckerKind,
+  type AlertEvent,
+  type AlertVirtualServer,
   checkerBody,
   quorumBody,
   realServerAlerts,
+  removedRealServerAlert,
   type SmtpAlerterOptions,
   shutdownBody,
+  startQuorumAlert,
   virtualServerAlerts,
 } from '../notify/smtp-alert.js';
 import { addrFamily, canonicalAddr } from '../wire/ipvs.js';
@@ -101,6 +109,19 @@ interface RsEntry {
   readonly bfdName: string | undefined;
 }
 
+/** A real server, checked or not, as the quorum and removal mails see it. */
+interface RsMember {
+  readonly healthId: string;
+  readonly text: string;
+  readonly mail: boolean;
+  readonly weight: number;
+  readonly inhibitOnFailure: boolean;
+  /** false: no checker, always alive (as in keepalived). */
+  readonly checked: boolean;
+  /** A checked server with alpha is down until its first success. */
+  readonly alpha: boolean;
+}
+
 interface VsEntry {
   readonly cfg: VirtualServer;
   readonly spec: VirtualServerSpec;
@@ -110,7 +131,11 @@ interface VsEntry {
   readonly text: string;
   /** smtp_alert of the virtual server (quorum mails). */
   readonly mail: boolean;
+  /** What its quorum and removal mails need. */
+  readonly alert: AlertVirtualServer;
   readonly rs: RsEntry[];
+  /** Every real server, duplicates dropped. */
+  readonly members: RsMember[];
   suspended: boolean;
 }
 
@@ -245,6 +270,7 @@ export class LvsHost {
     } catch (e) {
       this.reconcileFailed(e);
     }
+    this.startMails(this.model.vs);
     this.armRepair();
     if (this.checks.stats) this.armCheckerStats();
     const local = this.localAddrs();
@@ -298,6 +324,8 @@ export class LvsHost {
     const old = this.model;
     const next = await this.buildModel(config);
     this.config = config;
+    // Decided on the old health and quorum, before the old state goes.
+    const removed = this.removalMails(old, next, config);
     const keep = new Set<string>();
     for (const [id, r] of next.byCheckId) {
       const o = old.byCheckId.get(id);
@@ -318,6 +346,7 @@ export class LvsHost {
       }
     this.model = next;
     this.notifier.configureSmtp(config);
+    for (const ev of removed) this.notifier.mail(ev);
     await this.reopenFifos(config);
     const local = this.localAddrs();
     for (const v of next.vs) {
@@ -334,6 +363,9 @@ export class LvsHost {
     } catch (e) {
       this.reconcileFailed(e);
     }
+    // A virtual server new to this configuration is programmed for the first time, as at start.
+    const before = new Set(old.vs.map((v) => v.spec.name));
+    this.startMails(next.vs.filter((v) => !before.has(v.spec.name)));
     this.followSyncDaemon();
   }
 
@@ -445,27 +477,52 @@ export class LvsHost {
     const specs: VirtualServerSpec[] = [];
     for (const { cfg, spec } of this.specsOf(config)) {
       specs.push(spec);
+      const text = vsText(cfg);
+      const mail = virtualServerAlerts(cfg, config.global);
       const entry: VsEntry = {
         cfg,
         spec,
-        text: vsText(cfg),
-        mail: virtualServerAlerts(cfg, config.global),
+        text,
+        mail,
+        alert: {
+          text,
+          mail,
+          quorum: spec.quorum ?? 1,
+          hysteresis: spec.hysteresis ?? 0,
+          sorryServer: spec.sorryServer !== undefined,
+        },
         quorumUp: await this.deps.scripts.resolve(`quorum_up(${cfg.name})`, cfg.quorumUp),
         quorumDown: await this.deps.scripts.resolve(`quorum_down(${cfg.name})`, cfg.quorumDown),
         rs: [],
+        members: [],
         suspended: false,
       };
+      const memberIds = new Set<string>();
       for (const [i, rs] of cfg.realServers.entries()) {
         const rsSpec = spec.realServers[i];
-        if (!rsSpec || rs.checkers.length === 0) continue;
+        if (!rsSpec) continue;
+        const rsText = hostPort(rs.address, proto(cfg.protocol), rs.port);
+        const healthId = realServerId(spec, rsSpec);
+        if (!memberIds.has(healthId)) {
+          memberIds.add(healthId);
+          entry.members.push({
+            healthId,
+            text: rsText,
+            mail: realServerAlerts(rs, config.global),
+            weight: rsSpec.weight,
+            inhibitOnFailure: rsSpec.inhibitOnFailure ?? spec.inhibitOnFailure ?? false,
+            checked: rsSpec.hasCheckers,
+            alpha: rsSpec.alpha ?? spec.alpha ?? false,
+          });
+        }
+        if (rs.checkers.length === 0) continue;
         const checkId = `${cfg.name}|${rsKey(rs)}`;
         const check = checked.get(checkId);
         // A duplicate real server (same address and port) is dropped, as keepalived does.
         if (!check || byCheckId.has(checkId)) continue;
-        const rsText = hostPort(rs.address, proto(cfg.protocol), rs.port);
         const r: RsEntry = {
           checkId,
-          healthId: realServerId(spec, rsSpec),
+          healthId,
           vsName: cfg.name,
           rs,
           check,
@@ -640,6 +697,52 @@ export class LvsHost {
         : quorumBody(up, v.spec.quorum ?? 1, v.spec.hysteresis ?? 0, e.weightSum);
       this.notifier.mail({ kind: 'virtual-server', vs: v.text, up, body });
     }
+  }
+
+  /** Alive as keepalived counts it: the checkers' last word; before it, up unless alpha. */
+  private alive(m: RsMember): boolean {
+    return !m.checked || (this.health.get(m.healthId)?.up ?? !m.alpha);
+  }
+
+  /**
+   * "Starting with quorum up/down" for virtual servers programmed for the first time, with the
+   * quorum the manager decided and the live weight before any checker result.
+   */
+  private startMails(list: readonly VsEntry[]): void {
+    for (const v of list) {
+      const up = this.manager?.quorumUp(v.spec.name);
+      if (up === undefined) continue;
+      let sum = 0;
+      for (const m of v.members) if (this.alive(m)) sum += this.health.get(m.healthId)?.weight ?? m.weight;
+      const ev = startQuorumAlert(v.alert, up, sum);
+      if (ev) this.notifier.mail(ev);
+    }
+  }
+
+  /**
+   * `=> Removing <=` for each live real server of `old` that `next` drops (keepalived's
+   * clear_diff_rs / clear_service_vs). A virtual server dropped whole mails none when
+   * lvs_flush_on_stop is set: keepalived then removes it without visiting its real servers.
+   */
+  private removalMails(old: Model, next: Model, config: KeepalivedConfig): AlertEvent[] {
+    const nextIds = new Set(next.vs.flatMap((v) => v.members.map((m) => m.healthId)));
+    const nextVs = new Set(next.vs.map((v) => v.spec.name));
+    const out: AlertEvent[] = [];
+    for (const v of old.vs) {
+      if (!nextVs.has(v.spec.name) && config.global.lvsFlushOnStop !== false) continue;
+      const quorumUp = this.manager?.quorumUp(v.spec.name) ?? false;
+      for (const m of v.members) {
+        if (nextIds.has(m.healthId)) continue;
+        const ev = removedRealServerAlert(v.alert, quorumUp, {
+          text: m.text,
+          mail: m.mail,
+          alive: this.alive(m),
+          inhibitOnFailure: m.inhibitOnFailure,
+        });
+        if (ev) out.push(ev);
+      }
+    }
+    return out;
   }
 
   private track(p: Promise<unknown>): void {

@@ -3,11 +3,17 @@
  * stops; the hand-written relay (fixtures/smtp-server.mjs) in a peer namespace receives keepalived's
  * "Entering BACKUP state" (start), "Entering MASTER state" and "Stopping" mails for the instance. This covers the wiring of the VRRP
  * host to the notifier's SMTP sender (start, transitions, the STOP mails at shutdown).
+ *
+ * A second daemon runs only a virtual server (its real servers checked with TCP_CHECK against the
+ * relay's silent port, so they stay up): it mails "Starting with quorum up" at start, and a SIGHUP
+ * reload that drops one of its live real servers mails "=> Removing <=" for it. The daemon runs from
+ * the compiled tree (dist/), so it tests what was last built.
  */
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { needLab } from '../../lab/gates.js';
-import { type DaemonHandle, keepalivedTsCommand, type LabNode, type LabProcess } from '../../lab/node.js';
+import { type DaemonHandle, keepalivedTsCommand, type LabProcess } from '../../lab/node.js';
 import { waitFor, waitForHolders } from '../../lab/observe.js';
 import { createTopology, type Topology } from '../../lab/topology.js';
 import { describeIf } from '../../support/privilege.js';
@@ -44,37 +50,44 @@ interface Session {
   data: string;
 }
 
+/** The sessions the relay reported so far. */
+const relaySessions = (relay: LabProcess): Session[] =>
+  relay
+    .stdout()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Session);
+
+/** Node `d` (192.0.2.1) runs keepalived-ts with `config`, node `x` the relay at RELAY. */
+async function relayAndDaemon(config: string, name: string) {
+  const topo = await createTopology({
+    nodes: [
+      { name: 'd', links: [{ addrs: ['192.0.2.1/24'] }] },
+      { name: 'x', links: [{ addrs: [`${RELAY}/24`] }] },
+    ],
+  });
+  const relay = topo
+    .node('x')
+    .spawn([process.execPath, join(import.meta.dirname, 'fixtures', 'smtp-server.mjs'), RELAY], {
+      name: 'relay',
+    });
+  await relay.waitForOutput(/^ready$/m, 10_000);
+  const daemon = topo.node('d').startDaemon({ command: keepalivedTsCommand(), config, name });
+  return { topo, relay, daemon };
+}
+
 describeIf('SMTP alerts sent by the daemon on VRRP transitions', needLab, () => {
   let topo: Topology | undefined;
-  let d: LabNode;
-  let x: LabNode;
   let relay: LabProcess;
   let daemon: DaemonHandle;
 
-  const sessions = (): Session[] =>
-    relay
-      .stdout()
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Session);
+  const sessions = (): Session[] => relaySessions(relay);
   const subjects = (): string[] =>
     sessions().map((s) => /\r\nSubject: ([^\r]*)\r\n/.exec(s.data)?.[1] ?? `(no subject in ${s.data})`);
 
   beforeAll(async () => {
-    topo = await createTopology({
-      nodes: [
-        { name: 'd', links: [{ addrs: ['192.0.2.1/24'] }] },
-        { name: 'x', links: [{ addrs: [`${RELAY}/24`] }] },
-      ],
-    });
-    d = topo.node('d');
-    x = topo.node('x');
-    relay = x.spawn([process.execPath, join(import.meta.dirname, 'fixtures', 'smtp-server.mjs'), RELAY], {
-      name: 'relay',
-    });
-    await relay.waitForOutput(/^ready$/m, 10_000);
-    daemon = d.startDaemon({ command: keepalivedTsCommand(), config, name: 'keepalived-ts' });
-    await waitForHolders([d, x], VIP, ['d'], 15_000);
+    ({ topo, relay, daemon } = await relayAndDaemon(config, 'keepalived-ts'));
+    await waitForHolders([topo.node('d'), topo.node('x')], VIP, ['d'], 15_000);
   });
 
   afterAll(async () => {
@@ -110,5 +123,88 @@ describeIf('SMTP alerts sent by the daemon on VRRP transitions', needLab, () => 
       '[LB-DAEMON] VRRP Instance VI_S - Entering MASTER state',
       '[LB-DAEMON] VRRP Instance VI_S - Stopping',
     ]);
+  });
+});
+
+const lvsConfig = (servers: readonly number[]) => `
+global_defs {
+  router_id LB-LVS
+  notification_email {
+    ops@example.org
+  }
+  notification_email_from lb1@example.org
+  smtp_server ${RELAY} 2525
+  smtp_helo_name lb1.example.org
+  smtp_connect_timeout 3
+}
+virtual_server 203.0.113.10 80 {
+  delay_loop 2
+  lvs_sched rr
+  lvs_method DR
+  protocol TCP
+  smtp_alert
+${servers
+  .map(
+    (port) => `  real_server ${RELAY} ${port} {
+    TCP_CHECK {
+      connect_port 2527
+      connect_timeout 2
+    }
+  }`,
+  )
+  .join('\n')}
+}
+`;
+
+describeIf('SMTP alerts sent by the daemon for a virtual server: start-up and reload', needLab, () => {
+  let topo: Topology | undefined;
+  let relay: LabProcess;
+  let daemon: DaemonHandle;
+
+  const subjectsAndBodies = (): Array<[string, string]> =>
+    relaySessions(relay)
+      .filter((s) => s.port === 2525)
+      .map((s) => {
+        const [head = '', body = ''] = s.data.split('\r\n\r\n');
+        return [/\r\nSubject: ([^\r]*)/.exec(head)?.[1] ?? `(no subject in ${s.data})`, body.trim()];
+      });
+
+  beforeAll(async () => {
+    ({ topo, relay, daemon } = await relayAndDaemon(lvsConfig([80, 81]), 'keepalived-ts-lvs'));
+  });
+
+  afterAll(async () => {
+    await topo?.destroy();
+  });
+
+  it('start: "Starting with quorum up" with both real servers\' weight', async () => {
+    await waitFor({
+      what: 'the start-up quorum mail at the relay',
+      probe: async () => (subjectsAndBodies().length >= 1 ? true : undefined),
+      timeoutMs: 15_000,
+    });
+    expect(subjectsAndBodies()).toEqual([
+      ['[LB-LVS] Virtualserver [203.0.113.10]:tcp:80 - UP', '=> Starting with quorum up 1+0=1 <= 2 <='],
+    ]);
+  });
+
+  it('SIGHUP with a live real server dropped: "=> Removing <=" for it, nothing for the one kept', async () => {
+    writeFileSync(daemon.configPath, lvsConfig([80]));
+    expect(daemon.proc.signal('SIGHUP')).toBe(true);
+    await waitFor({
+      what: 'the Removing mail at the relay',
+      probe: async () => (subjectsAndBodies().length >= 2 ? true : undefined),
+      timeoutMs: 15_000,
+    });
+    expect(subjectsAndBodies().slice(1)).toEqual([
+      [
+        `[LB-LVS] Realserver [${RELAY}]:tcp:81 of virtual server [203.0.113.10]:tcp:80 - DOWN`,
+        '=> Removing <=',
+      ],
+    ]);
+    const exited = await daemon.proc.stop(10_000);
+    expect(exited.code).toBe(0);
+    // no further mail: without omega a stop mails nothing for the virtual server
+    expect(subjectsAndBodies()).toHaveLength(2);
   });
 });

@@ -2,16 +2,25 @@
  * SMTP alerts without a network: texts and headers as keepalived writes them, which objects mail
  * (smtp_alert precedence, parsed from real configuration text), keepalived's one-mail-per-state
  * rule, the bounded queue and failure counting, over a fake MailTransport that records each mail
- * and can hold, fail or time out.
+ * and can hold, fail or time out. keepalived's start-up and reload mails of ipwrapper.c ("Starting
+ * with quorum up/down", `=> Removing <=`): their texts and conditions, and LvsHost sending them over
+ * the in-memory IPVS with checker results from a fake runner.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import type { Runner } from '../../../src/check/index.js';
+import type { CheckSpec } from '../../../src/check/types.js';
 import { loadConfig } from '../../../src/config/load.js';
 import type { KeepalivedConfig } from '../../../src/config/model.js';
+import { FakeClock } from '../../../src/core/clock.js';
 import { Counters } from '../../../src/core/counters.js';
 import { KaError } from '../../../src/core/errors.js';
+import { silentLogger } from '../../../src/core/log.js';
+import { LvsHost } from '../../../src/daemon/lvs-host.js';
+import { ScriptResolver } from '../../../src/daemon/scripts.js';
+import { FakeIpvs } from '../../../src/ipvs/fake.js';
 import { Notifier } from '../../../src/notify/notifier.js';
 import { ScriptRunner } from '../../../src/notify/script.js';
 import {
@@ -24,10 +33,12 @@ import {
   type OutgoingMail,
   quorumBody,
   realServerAlerts,
+  removedRealServerAlert,
   rfc822Date,
   type SendResult,
   SmtpAlerter,
   type SmtpRelay,
+  startQuorumAlert,
   virtualServerAlerts,
 } from '../../../src/notify/smtp-alert.js';
 
@@ -507,5 +518,182 @@ vrrp_sync_group G1 {
     notifier.mail({ kind: 'virtual-server', vs: 'v', up: true, body: 'b' });
     await turns();
     expect(notifier.smtp).toBeUndefined();
+  });
+});
+
+describe('start-up and reload mails (keepalived ipwrapper.c): texts and conditions', () => {
+  const vs = { text: '[203.0.113.10]:tcp:80', mail: true, quorum: 2, hysteresis: 1, sorryServer: false };
+
+  it('"Starting with quorum up/down": threshold quorum+hysteresis both ways, subject UP / DOWN', () => {
+    expect(quorumBody(true, 2, 1, 4, true)).toBe('=> Starting with quorum up 2+1=3 <= 4 <=');
+    expect(quorumBody(false, 2, 1, 1, true)).toBe('=> Starting with quorum down 2+1=3 <= 1 <=');
+    const up = startQuorumAlert(vs, true, 4);
+    expect(up && alertText(up, 'LB1')).toEqual({
+      subject: '[LB1] Virtualserver [203.0.113.10]:tcp:80 - UP',
+      body: '=> Starting with quorum up 2+1=3 <= 4 <=',
+    });
+    const down = startQuorumAlert({ ...vs, sorryServer: true }, false, 0);
+    expect(down && alertText(down, 'LB1')).toEqual({
+      subject: '[LB1] Virtualserver [203.0.113.10]:tcp:80 - DOWN',
+      body: '=> Starting with quorum down 2+1=3 <= 0 <=',
+    });
+  });
+
+  it("start: down mails only with a sorry server; nothing without the virtual server's smtp_alert", () => {
+    expect(startQuorumAlert(vs, false, 1)).toBeUndefined();
+    expect(startQuorumAlert({ ...vs, mail: false }, true, 4)).toBeUndefined();
+    expect(startQuorumAlert({ ...vs, mail: false, sorryServer: true }, false, 0)).toBeUndefined();
+  });
+
+  it('"=> Removing <=": a live real server in the pool, with its own smtp_alert', () => {
+    const rs = { text: '[198.51.100.11]:tcp:80', mail: true, alive: true, inhibitOnFailure: false };
+    const ev = removedRealServerAlert(vs, true, rs);
+    expect(ev && alertText(ev, 'LB1')).toEqual({
+      subject: '[LB1] Realserver [198.51.100.11]:tcp:80 of virtual server [203.0.113.10]:tcp:80 - DOWN',
+      body: '=> Removing <=',
+    });
+    // quorum down without a sorry server: the live server stayed in the pool
+    expect(removedRealServerAlert(vs, false, rs)).toEqual(ev);
+    expect(removedRealServerAlert(vs, true, { ...rs, mail: false })).toBeUndefined();
+    expect(removedRealServerAlert(vs, true, { ...rs, alive: false })).toBeUndefined();
+    // quorum down with a sorry server: it took the pool, the live server is out (keepalived: not "set")
+    const sorry = { ...vs, sorryServer: true };
+    expect(removedRealServerAlert(sorry, false, rs)).toBeUndefined();
+    // ... unless inhibit_on_failure kept it in at weight 0
+    expect(removedRealServerAlert(sorry, false, { ...rs, inhibitOnFailure: true })).toEqual(ev);
+    expect(removedRealServerAlert(sorry, true, rs)).toEqual(ev);
+  });
+});
+
+describe('LvsHost sends the start-up and reload mails', () => {
+  const SMTP = `
+global_defs {
+  router_id LB1
+  notification_email {
+    ops@example.org
+  }
+  smtp_server 192.0.2.25
+  LVS_FLUSH
+}`;
+  const check = 'TCP_CHECK {\n      connect_timeout 1\n      retry 0\n    }';
+  const rs = (addr: string, extra = '') => `  real_server ${addr} 80 {\n    ${extra}\n    ${check}\n  }`;
+  const vsBlock = (addr: string, extra: string, servers: string[]) =>
+    `virtual_server ${addr} 80 {\n  delay_loop 2\n  lvs_sched rr\n  lvs_method DR\n  protocol TCP\n  ${extra}\n${servers.join('\n')}\n}`;
+
+  async function host(text: string, down: ReadonlySet<string> = new Set()) {
+    const config = load(text);
+    const clock = new FakeClock();
+    const mails: Array<[string, string]> = [];
+    const runner: Runner = async (spec: CheckSpec) => {
+      const target = 'connectIp' in spec ? spec.connectIp : '';
+      return down.has(target)
+        ? { ok: false, error: new KaError('KA_ERR_CHECK_REFUSED', `connect to ${target} refused`) }
+        : { ok: true };
+    };
+    const h = new LvsHost(config, {
+      clock,
+      log: silentLogger,
+      counters: new Counters(),
+      scripts: await ScriptResolver.create(config, silentLogger),
+      ipvs: new FakeIpvs(),
+      checkRunner: runner,
+      random: () => 0,
+      smtp: {
+        transport: () => ({
+          send: async (m: OutgoingMail) => {
+            const [head = '', body = ''] = m.raw.split('\r\n\r\n');
+            mails.push([/\r\nSubject: ([^\r]*)/.exec(head)?.[1] ?? '', body.trim()]);
+            return { rejected: [] };
+          },
+          close: () => {},
+        }),
+      },
+    });
+    await h.start();
+    /** Lets checker rounds run (fake time) and the queued mails go out. */
+    const run = async (seconds: number) => {
+      for (let t = 0; t < seconds * 10; t++) {
+        clock.advance(100_000);
+        await turns(8);
+      }
+    };
+    return { h, mails, run };
+  }
+
+  it('start: "Starting with quorum up", "down" only beside a sorry server, nothing below quorum without one', async () => {
+    const text = `${SMTP.replace('LVS_FLUSH', 'smtp_alert')}
+${vsBlock('203.0.113.10', 'quorum 2\n  hysteresis 1', [rs('198.51.100.11', 'weight 2'), rs('198.51.100.12'), '  real_server 198.51.100.13 80 {\n  }'])}
+${vsBlock('203.0.113.20', 'alpha\n  sorry_server 198.51.100.99 80', [rs('198.51.100.21')])}
+${vsBlock('203.0.113.30', 'alpha', [rs('198.51.100.31')])}
+${vsBlock('203.0.113.40', 'smtp_alert off', [rs('198.51.100.41')])}`;
+    const { h, mails, run } = await host(text, new Set(['198.51.100.21', '198.51.100.31']));
+    await run(0.5);
+    expect(mails).toEqual([
+      // weights 2 + 1 + 1 (the real server without checkers counts as up)
+      ['[LB1] Virtualserver [203.0.113.10]:tcp:80 - UP', '=> Starting with quorum up 2+1=3 <= 4 <='],
+      ['[LB1] Virtualserver [203.0.113.20]:tcp:80 - DOWN', '=> Starting with quorum down 1+0=1 <= 0 <='],
+    ]);
+    await h.stop();
+  });
+
+  it('reload: each live real server dropped mails "=> Removing <=", a new virtual server "Starting with quorum"', async () => {
+    const before = `${SMTP.replace('LVS_FLUSH', '')}
+${vsBlock('203.0.113.10', '', [rs('198.51.100.11'), rs('198.51.100.12'), rs('198.51.100.13'), rs('198.51.100.14', 'smtp_alert off'), '  real_server 198.51.100.15 80 {\n  }'])}
+${vsBlock('203.0.113.20', '', [rs('198.51.100.21')])}`;
+    const { h, mails, run } = await host(before, new Set(['198.51.100.13']));
+    await run(0.5);
+    // smtp_alert nowhere: the virtual servers do not mail, their real servers do (keepalived default)
+    expect(mails).toEqual([
+      [
+        '[LB1] Realserver [198.51.100.13]:tcp:80 of virtual server [203.0.113.10]:tcp:80 - DOWN',
+        '=> TCP CHECK failed on service <=',
+      ],
+    ]);
+    mails.length = 0;
+    const after = `${SMTP.replace('LVS_FLUSH', '')}
+${vsBlock('203.0.113.10', '', [rs('198.51.100.12')])}
+${vsBlock('203.0.113.30', 'smtp_alert', [rs('198.51.100.31')])}`;
+    await h.reload(load(after));
+    await run(0.5);
+    expect(mails).toEqual([
+      // .11 live; .13 down (no mail); .14 smtp_alert off; .15 has no checker, so is live
+      [
+        '[LB1] Realserver [198.51.100.11]:tcp:80 of virtual server [203.0.113.10]:tcp:80 - DOWN',
+        '=> Removing <=',
+      ],
+      [
+        '[LB1] Realserver [198.51.100.15]:tcp:80 of virtual server [203.0.113.10]:tcp:80 - DOWN',
+        '=> Removing <=',
+      ],
+      // the virtual server removed whole: its live real server too
+      [
+        '[LB1] Realserver [198.51.100.21]:tcp:80 of virtual server [203.0.113.20]:tcp:80 - DOWN',
+        '=> Removing <=',
+      ],
+      ['[LB1] Virtualserver [203.0.113.30]:tcp:80 - UP', '=> Starting with quorum up 1+0=1 <= 1 <='],
+    ]);
+    await h.stop();
+  });
+
+  it('reload with lvs_flush_on_stop: a virtual server removed whole mails no real server', async () => {
+    const before = `${SMTP.replace('LVS_FLUSH', 'lvs_flush_onstop')}
+${vsBlock('203.0.113.10', '', [rs('198.51.100.11'), rs('198.51.100.12')])}
+${vsBlock('203.0.113.20', '', [rs('198.51.100.21')])}`;
+    const { h, mails, run } = await host(before);
+    await run(0.5);
+    expect(mails).toEqual([]);
+    await h.reload(
+      load(
+        `${SMTP.replace('LVS_FLUSH', 'lvs_flush_onstop')}\n${vsBlock('203.0.113.10', '', [rs('198.51.100.12')])}`,
+      ),
+    );
+    await run(0.5);
+    expect(mails).toEqual([
+      [
+        '[LB1] Realserver [198.51.100.11]:tcp:80 of virtual server [203.0.113.10]:tcp:80 - DOWN',
+        '=> Removing <=',
+      ],
+    ]);
+    await h.stop();
   });
 });
