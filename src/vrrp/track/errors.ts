@@ -9,7 +9,7 @@ export const TrackErrors = defineCodes('track', {
   KA_ERR_TRACK_UNKNOWN: 'a state update names a tracker the instance does not track',
   KA_ERR_TRACK_PROC_SCAN: 'the process table could not be read',
   KA_ERR_TRACK_PROC_CONNECTOR:
-    'the kernel proc connector cannot be used (no CAP_NET_ADMIN, refused in a container); /proc is polled instead',
+    'the kernel proc connector cannot be used (no CAP_NET_ADMIN, refused in a container, LISTEN not acknowledged); /proc is polled and the connector retried',
   KA_ERR_TRACK_FILE_WATCH: 'a tracked file could not be watched; it is re-read periodically instead',
 });
 

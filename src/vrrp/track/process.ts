@@ -14,13 +14,17 @@
  * once; comm (prctl PR_SET_NAME, write to /proc/PID/comm): the new name is matched (cmdline matches
  * ignore it); fork of a counted process: the child is counted too (it shares comm/cmdline until it
  * execs), a gain waits fork_delay; exit of a counted thread-group leader: it is dropped, a loss
- * waits terminate_delay. Thread events (pid ≠ tgid) are ignored. Lost events (ENOBUFS) → full
- * rescan. All trackers share one connector socket, opened by the first and closed by the last.
- * When the connector cannot be used (no CAP_NET_ADMIN, or ECONNREFUSED in a container's network
- * namespace, or the kernel's LISTEN ack reports an error) it is logged once, counted
- * (KA_ERR_TRACK_PROC_CONNECTOR), and /proc is re-scanned every `intervalUs` (default 1 s) instead;
- * a rise in count then waits fork_delay, a fall terminate_delay. A LISTEN ignored without an ack
- * (a non-initial user or pid namespace, where the kernel drops it silently) cannot be detected.
+ * waits terminate_delay. Thread events (pid ≠ tgid) are ignored.
+ *
+ * Every tracker of the daemon sits on one ProcessTable: one subscription, one read of /proc/PID per
+ * exec event whatever the number of trackers, one full rescan after lost events (ENOBUFS or a gap in
+ * the kernel's sequence numbers) and one scan per poll for all of them.
+ * When the connector cannot be used (no CAP_NET_ADMIN, ECONNREFUSED in a container's network
+ * namespace, LISTEN answered with an error, or not answered at all: the kernel ignores LISTEN from a
+ * non-initial user or pid namespace without a word) it is logged once, counted per tracker
+ * (KA_ERR_TRACK_PROC_CONNECTOR), /proc is re-scanned every `intervalUs` (default 1 s) instead (a
+ * rise in count then waits fork_delay, a fall terminate_delay), and the connector is tried again
+ * with a doubling delay (1 s to 60 s); events resume after the kernel's ack and a rescan.
  */
 import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
@@ -575,6 +579,8 @@ export class ProcessTable {
   private scanning: Promise<void> | null = null;
   private scanAgain = false;
   private scanCmdline = false;
+  /** The scan in flight has started reading (a tracker joining later cannot add its needs). */
+  private scanReading = false;
   /** Events (with their exec read) received during a scan, dispatched after it. */
   private queued: Array<[ProcEvent, ProcEntry | null]> | null = null;
   private pollTimer: TimerHandle | null = null;
@@ -623,7 +629,7 @@ export class ProcessTable {
     }
     this.watchers.add(w);
     // a cmdline matcher joining a scan that reads no cmdline needs another one
-    if (w.withCmdline && this.scanning && !this.scanCmdline) this.scanAgain = true;
+    if (w.withCmdline && this.scanReading && !this.scanCmdline) this.scanAgain = true;
     if (first) this.connect();
     if (this.state === 'confirming')
       return this.confirmed.then(() => (this.watchers.has(w) ? this.rescan(false) : undefined));
@@ -675,7 +681,11 @@ export class ProcessTable {
     do {
       this.scanAgain = false;
       if (this.state === 'events') this.queued = [];
+      // trackers started in the same turn join this scan before it reads
+      await Promise.resolve();
+      if (epoch !== this.epoch) return;
       this.scanCmdline = this.needCmdline();
+      this.scanReading = true;
       this.stats.scans++;
       let procs: ProcEntry[] | null = null;
       try {
@@ -687,6 +697,7 @@ export class ProcessTable {
           'process table scan failed',
         );
       }
+      this.scanReading = false;
       if (epoch !== this.epoch) return;
       const queued = this.queued ?? [];
       this.queued = null;
@@ -833,6 +844,10 @@ export function kernelProcessTable(): ProcessTable {
   kernelTable ??= new ProcessTable();
   return kernelTable;
 }
+
+/** The process table of a tracker registry (the daemon's), made on first use. */
+export const processTableOf = (registry: { shared<T>(key: string, make: () => T): T }): ProcessTable =>
+  registry.shared('process-table', () => new ProcessTable());
 
 export interface TrackProcessOptions extends QuorumConfig {
   name: string;

@@ -60,6 +60,17 @@ const keyOf = (kind: RunKind, name: string) => `${kind}\0${name}`;
 
 export class TrackerRegistry<H extends RunningTracker> {
   private readonly running = new Map<string, { kind: RunKind; name: string; params: string; handle: H }>();
+  private readonly sharedState = new Map<string, unknown>();
+
+  /**
+   * State that every tracker of this registry shares (track_process's process table: one event
+   * subscription and one /proc read per event for all of them), made on first use, kept across
+   * reloads.
+   */
+  shared<T>(key: string, make: () => T): T {
+    if (!this.sharedState.has(key)) this.sharedState.set(key, make());
+    return this.sharedState.get(key) as T;
+  }
 
   get size(): number {
     return this.running.size;

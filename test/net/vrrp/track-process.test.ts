@@ -114,6 +114,8 @@ describeIf('vrrp_track_process over the proc connector', needRoot, () => {
       expect(tp.count).toBe(0);
       expect(tp.mode).toBe('events');
       expect(counters.get('KA_ERR_TRACK_PROC_CONNECTOR')).toBe(0);
+      // the kernel's per-CPU sequence numbers had no gap (no false loss) while events flowed
+      expect(counters.get('track.proc_events_seq_gaps')).toBe(0);
       process.stdout.write(
         `track_process events: start seen ${Number(up - t0) / 1e6} ms after spawn(), ` +
           `exit seen ${Number(down - t1) / 1e6} ms after kill()\n`,

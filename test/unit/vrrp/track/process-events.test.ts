@@ -12,9 +12,12 @@ import { Counters } from '../../../../src/core/counters.js';
 import { KaError } from '../../../../src/core/errors.js';
 import {
   type ConnectorSocket,
+  type ProcConnectorOptions,
   ProcConnectorSource,
   type ProcEventSink,
   type ProcEventSource,
+  ProcessTable,
+  procfsReader,
   TrackProcess,
   type TrackProcessOptions,
 } from '../../../../src/vrrp/track/process.js';
@@ -477,5 +480,128 @@ describe('ProcConnectorSource (one shared socket)', () => {
     );
     expect(sock.closed).toBe(true);
     expect(refused.isOpen).toBe(false);
+  });
+});
+
+/** A source whose every opened socket is a recorded fake. */
+const recordingSource = (opts: ProcConnectorOptions) => {
+  const socks: FakeConnectorSocket[] = [];
+  const source = new ProcConnectorSource(() => {
+    const s = new FakeConnectorSocket();
+    socks.push(s);
+    return s;
+  }, opts);
+  return { socks, source };
+};
+
+describe('ProcConnectorSource: ack deadline, retry and sequence gaps (fake clock)', () => {
+  const seqMsg = (ev: ProcEvent, seq: number): NlMsg => {
+    const m = kernelMsg(ev);
+    const payload = Buffer.from(m.payload);
+    payload.writeUInt32LE(seq, 8); // cn_msg.seq
+    return { ...m, payload };
+  };
+
+  it('pending until our ack, then ready; no ack within the deadline is a silent refusal', () => {
+    const clock = new FakeClock(0);
+    const { socks, source } = recordingSource({ clock, ackTimeoutUs: 2_000_000 });
+    const got: string[] = [];
+    const sink: ProcEventSink = {
+      event: (e) => got.push(e.what),
+      lost: () => got.push('lost'),
+      failed: (e) => got.push(`failed:${e.code}:${/not acknowledged/.test(e.message)}`),
+      ready: () => got.push('ready'),
+    };
+    const sub = source.subscribe(sink);
+    expect(sub.pending).toBe(true);
+    const sock = socks[0] as FakeConnectorSocket;
+    sock.fire('event', kernelMsg({ ...T, what: 'ack', err: 0 }, sock.cookie + 1));
+    expect(sub.pending).toBe(false);
+    expect(source.isConfirmed).toBe(true);
+    clock.advance(5_000_000); // the deadline was cancelled by the ack
+    expect(got).toEqual(['ready']);
+    sub.close();
+
+    const sub2 = source.subscribe(sink);
+    expect(sub2.pending).toBe(true);
+    clock.advance(1_999_999);
+    expect(got).toEqual(['ready']);
+    clock.advance(1);
+    expect(got).toEqual(['ready', 'failed:KA_ERR_TRACK_PROC_CONNECTOR:true']);
+    expect(socks[1]?.closed).toBe(true);
+    expect(sub2.pending).toBe(false);
+    // sticky until reset; a retry after reset opens a new socket
+    expect(() => source.subscribe(sink)).toThrow(/not acknowledged/);
+    source.reset();
+    source.subscribe(sink).close();
+    expect(socks.length).toBe(3);
+  });
+
+  it('a forward jump of the per-CPU sequence is lost events; repeats, steps back and other CPUs are not', () => {
+    const sock = new FakeConnectorSocket();
+    const source = new ProcConnectorSource(() => sock, { clock: new FakeClock(0) });
+    const counters = new Counters();
+    const got: string[] = [];
+    source.subscribe(
+      { event: (e) => got.push(`${e.what}${e.cpu}`), lost: () => got.push('lost'), failed() {} },
+      { counters },
+    );
+    sock.fire('event', seqMsg(exec(5), 10));
+    sock.fire('event', seqMsg(exit(5), 11));
+    sock.fire('event', seqMsg({ ...exec(6), cpu: 1 }, 900)); // first seen on CPU 1: its baseline
+    sock.fire('event', seqMsg({ ...T, what: 'other', code: 4, data: Buffer.alloc(0) }, 12)); // counted, not passed on
+    sock.fire('event', seqMsg(exec(7), 12)); // a repeat
+    sock.fire('event', seqMsg(exec(8), 15)); // 13 and 14 missing
+    expect(got).toEqual(['exec0', 'exit0', 'exec1', 'exec0', 'lost', 'exec0']);
+    expect(counters.get('track.proc_events_seq_gaps')).toBe(1);
+    sock.fire('resync', new Error('ENOBUFS')); // one loss; the gap after the overrun is not another
+    sock.fire('event', seqMsg(exec(9), 40));
+    expect(got.slice(6)).toEqual(['lost', 'exec0']);
+    sock.fire('event', seqMsg(exec(9), 41));
+    sock.fire('event', seqMsg(exec(9), 39)); // a step back (reordered): nothing lost
+    expect(got.slice(8)).toEqual(['exec0', 'exec0']);
+    sock.fire('resync', new Error('ENOBUFS'));
+    sock.fire('event', seqMsg(exec(9), 0xffffffff));
+    sock.fire('event', seqMsg(exec(9), 0)); // wraps: nothing lost
+    sock.fire('event', seqMsg(exec(9), 2));
+    expect(got.slice(10)).toEqual(['lost', 'exec0', 'exec0', 'lost', 'exec0']);
+    expect(counters.get('track.proc_events_seq_gaps')).toBe(2);
+  });
+
+  it('a table on the connector: polls after the silent refusal, retries, follows events after an ack', async () => {
+    const clock = new FakeClock(0);
+    const { socks, source } = recordingSource({ ackTimeoutUs: 500_000 });
+    const counters = new Counters();
+    const table = new ProcessTable({
+      events: source,
+      reader: procfsReader(root),
+      clock,
+      counters,
+      retryMinUs: 2_000_000,
+    });
+    const tp = new TrackProcess({
+      name: 'nginx',
+      match: { process: 'nginx' },
+      table,
+      clock,
+      counters,
+      intervalUs: 3_600_000_000,
+      onChange() {},
+    });
+    const started = tp.start();
+    expect(table.mode).toBe('confirming');
+    clock.advance(500_000);
+    await started;
+    expect(tp.mode).toBe('polling');
+    expect(counters.get('KA_ERR_TRACK_PROC_CONNECTOR')).toBe(1);
+    clock.advance(2_000_000);
+    expect(socks.length).toBe(2);
+    expect(counters.get('track.proc_connector_retries')).toBe(1);
+    const sock = socks[1] as FakeConnectorSocket;
+    sock.fire('event', kernelMsg({ ...T, what: 'ack', err: 0 }, sock.cookie + 1));
+    expect(tp.mode).toBe('events');
+    tp.stop();
+    expect(sock.closed).toBe(true);
+    expect(opOf(sock.sent[1])).toBe(PROC_CN_MCAST_IGNORE);
   });
 });

@@ -11,7 +11,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '../../../../src/core/clock.js';
 import type { ScriptOutcome } from '../../../../src/notify/script.js';
 import { TrackFile } from '../../../../src/vrrp/track/file.js';
-import { TrackProcess } from '../../../../src/vrrp/track/process.js';
+import {
+  ProcessTable,
+  processTableOf,
+  procfsReader,
+  TrackProcess,
+} from '../../../../src/vrrp/track/process.js';
 import {
   type RunKind,
   TrackerRegistry,
@@ -255,6 +260,45 @@ describe('real trackers behind the registry', () => {
     expect(await tp.start()).toBe(true);
     expect(clock.armed).toBe(1);
     r.stopAll();
+    expect(clock.armed).toBe(0);
+  });
+
+  it('the registry holds one process table for all its track_process trackers, across a reload', async () => {
+    const clock = new FakeClock(0);
+    const root = join(dir, 'proc2');
+    await mkdir(join(root, '300'), { recursive: true });
+    await writeFile(join(root, '300', 'stat'), '300 (haproxy) S 1 300 300 0');
+    const r = new TrackerRegistry<TrackProcess>();
+    const table = r.shared(
+      'process-table',
+      () => new ProcessTable({ events: null, reader: procfsReader(root) }),
+    );
+    expect(processTableOf(r)).toBe(table);
+    const mk = (name: string) =>
+      new TrackProcess({
+        name,
+        match: { process: 'haproxy' },
+        clock,
+        table: processTableOf(r),
+        onChange() {},
+      });
+    const a = mk('a');
+    const b = mk('b');
+    r.add('process', 'a', { name: 'a', process: 'haproxy' }, a);
+    r.add('process', 'b', { name: 'b', process: 'haproxy' }, b);
+    expect(await Promise.all([a.start(), b.start()])).toEqual([true, true]);
+    expect(table.size).toBe(2);
+    expect(table.counts.scans).toBe(1);
+    expect(clock.armed).toBe(1); // one poll timer for both
+    r.stop('process', 'a', a);
+    const c = mk('a');
+    r.add('process', 'a', { name: 'a', process: 'haproxy', quorum: 1 }, c);
+    expect(await c.start()).toBe(true);
+    expect(processTableOf(r)).toBe(table);
+    expect(table.size).toBe(2);
+    r.stopAll();
+    expect(table.size).toBe(0);
+    expect(table.mode).toBe('idle');
     expect(clock.armed).toBe(0);
   });
 });
