@@ -632,8 +632,10 @@ describe('LvsHost: SMTP alerts', () => {
     const world = await makeWorld({ smtp: box.smtp }, text);
     await step(world, 0.2);
     await settle();
-    // the alpha server's first success at start: its real server and its quorum
+    // start: the two virtual servers with quorum; then the alpha server's first success
     expect(box.mails.map((m) => [m.subject, m.body])).toEqual([
+      ['[LB1] Virtualserver [192.0.2.10]:tcp:80 - UP', '=> Starting with quorum up 2+0=2 <= 3 <='],
+      ['[LB1] Virtualserver [192.0.2.20]:tcp:80 - UP', '=> Starting with quorum up 1+0=1 <= 7 <='],
       [
         '[LB1] Realserver [192.0.2.31]:tcp:80 of virtual server [192.0.2.30]:tcp:80 - UP',
         '=> TCP CHECK succeed on service <=',
@@ -660,7 +662,7 @@ describe('LvsHost: SMTP alerts', () => {
       '[LB1] Realserver [192.0.2.12]:tcp:80 of virtual server [192.0.2.10]:tcp:80 - UP',
       '[LB1] Virtualserver [192.0.2.10]:tcp:80 - UP',
     ]);
-    expect(world.counters.get('smtp_alerts_sent')).toBe(6);
+    expect(world.counters.get('smtp_alerts_sent')).toBe(8);
     await world.host.stop();
     closeSync(world.fifo);
   });
@@ -690,7 +692,10 @@ describe('LvsHost: SMTP alerts', () => {
     const world = await makeWorld({ smtp: box.smtp }, text);
     await step(world, 0.2);
     await settle();
-    expect(box.mails).toEqual([]);
+    expect(box.mails.map((m) => [m.subject, m.body])).toEqual([
+      ['[LB1] Virtualserver [192.0.2.50]:tcp:80 - UP', '=> Starting with quorum up 1+0=1 <= 2 <='],
+    ]);
+    box.mails.length = 0;
     await world.host.stop();
     closeSync(world.fifo);
     expect(box.mails.map((m) => [m.subject, m.body])).toEqual([
