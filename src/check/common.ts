@@ -3,11 +3,6 @@ import net from 'node:net';
 import { isKaError, KaError } from '../core/errors.js';
 import type { CheckResult, ConnOpts } from './types.js';
 
-/** The attempt's own signal: aborts on the caller's signal or after `seconds`. */
-export function attemptSignal(signal: AbortSignal, seconds: number): AbortSignal {
-  return AbortSignal.any([signal, AbortSignal.timeout(timerMs(seconds))]);
-}
-
 /** Seconds to a node timer delay: at least 1 ms, at most 2^31−1 ms (node fires larger delays at once). */
 export function timerMs(seconds: number): number {
   return Math.min(2147483647, Math.max(1, Math.round(seconds * 1000)));
@@ -70,7 +65,7 @@ export class Deadline {
   }
 }
 
-/** `abortError` for a Deadline's `fire`: ABORTED when the caller cancelled, else TIMEOUT. */
+/** The error for a Deadline's `fire`: ABORTED when the caller cancelled, else TIMEOUT. */
 export function deadlineError(
   outerAborted: boolean,
   what: string,
@@ -85,11 +80,6 @@ export function target(co: Pick<ConnOpts, 'connectIp' | 'connectPort'>): string 
   return net.isIPv6(co.connectIp)
     ? `[${co.connectIp}]:${co.connectPort}`
     : `${co.connectIp}:${co.connectPort}`;
-}
-
-/** Why an attempt signal fired: the caller cancelled, or the deadline passed. */
-export function abortError(outer: AbortSignal, what: string, details: Record<string, unknown>): KaError {
-  return deadlineError(outer.aborted, what, details);
 }
 
 /** Map a socket errno to a check code. */
@@ -160,80 +150,6 @@ export function socketOptions(co: ConnOpts, noDelay = true): net.TcpNetConnectOp
   return o;
 }
 
-/**
- * A byte stream that can be awaited: resolves reads as data arrives, and rejects with the socket's
- * error mapped to a check code, or with TIMEOUT/ABORTED when the attempt signal fires.
- */
-export class SocketReader {
-  private chunks: Buffer[] = [];
-  private ended = false;
-  private error: KaError | null = null;
-  private wake: (() => void) | null = null;
-
-  constructor(
-    readonly sock: net.Socket,
-    signal: AbortSignal,
-    outer: AbortSignal,
-    what: string,
-    details: Record<string, unknown>,
-  ) {
-    sock.on('data', (b: Buffer) => {
-      this.chunks.push(b);
-      this.notify();
-    });
-    sock.on('end', () => {
-      this.ended = true;
-      this.notify();
-    });
-    sock.on('close', () => {
-      this.ended = true;
-      this.notify();
-    });
-    sock.on('error', (e) => {
-      this.error ??= socketError(e, what, details);
-      this.notify();
-    });
-    const onAbort = (): void => {
-      this.error ??= abortError(outer, what, details);
-      sock.destroy();
-      this.notify();
-    };
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-    sock.once('close', () => signal.removeEventListener('abort', onAbort));
-  }
-
-  private notify(): void {
-    const w = this.wake;
-    this.wake = null;
-    w?.();
-  }
-
-  /** Next chunk, or null at end of stream. Throws the mapped error. */
-  async read(): Promise<Buffer | null> {
-    for (;;) {
-      const c = this.chunks.shift();
-      if (c) return c;
-      if (this.error) throw this.error;
-      if (this.ended) return null;
-      await new Promise<void>((r) => {
-        this.wake = r;
-      });
-    }
-  }
-
-  /** Read until `done(buffered)` returns true or the stream ends; returns all bytes read. */
-  async readUntil(done: (buf: Buffer) => boolean): Promise<{ buf: Buffer; eof: boolean }> {
-    let buf = Buffer.alloc(0);
-    for (;;) {
-      if (done(buf)) return { buf, eof: false };
-      const c = await this.read();
-      if (c === null) return { buf, eof: true };
-      buf = Buffer.concat([buf, c]);
-    }
-  }
-}
-
 const targets = new WeakMap<ConnOpts, string>();
 /** `target(co)`, computed once per spec. */
 export function targetOf(co: ConnOpts): string {
@@ -272,37 +188,4 @@ export function connectWith(
   });
   sock.once('connect', onConnect);
   return sock;
-}
-
-/** Open a TCP connection honouring bindto/bind_port; resolves once connected. */
-export function tcpConnect(
-  co: ConnOpts,
-  signal: AbortSignal,
-  outer: AbortSignal,
-  what: string,
-): Promise<net.Socket> {
-  const details = { target: target(co) };
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(abortError(outer, what, details));
-      return;
-    }
-    const sock = net.connect(socketOptions(co));
-    const onAbort = (): void => {
-      sock.destroy();
-      reject(abortError(outer, what, details));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    sock.once('connect', () => {
-      signal.removeEventListener('abort', onAbort);
-      sock.removeAllListeners('error');
-      sock.on('error', () => {}); // a later error reaches the reader, or shows as 'close'
-      resolve(sock);
-    });
-    sock.once('error', (e) => {
-      signal.removeEventListener('abort', onAbort);
-      sock.destroy();
-      reject(socketError(e, what, details));
-    });
-  });
 }

@@ -1,15 +1,15 @@
 /**
- * DNS_CHECK over UDP (dgram-as-promised): send one query (RD set, random id, QDCOUNT 1) for `name`/`type`
+ * DNS_CHECK over UDP: send one query (RD set, random id, QDCOUNT 1) for `name`/`type`
  * and wait for a response with the same id and QR set; RCODE 0 = up, other RCODE = down. Datagrams with
  * another id, without QR or shorter than a header are ignored, as keepalived does.
  * The 12-byte header and QNAME are encoded here by hand: the query is fixed and tiny, and no DNS codec is
  * a dependency of the project.
  */
 import { randomInt } from 'node:crypto';
-import { isKaError, KaError } from '../core/errors.js';
-import { attemptSignal, checkConnOpts, fail, socketError, target } from './common.js';
+import { KaError } from '../core/errors.js';
+import { connOptsError, fail, memo, targetOf } from './common.js';
 import type { CheckResult, DnsCheckSpec, DnsType } from './types.js';
-import { openUdp, type UdpConn } from './udpsock.js';
+import { exchangeUdp } from './udpsock.js';
 
 export const DNS_TYPES: Record<DnsType, number> = {
   A: 1,
@@ -51,35 +51,48 @@ export function classifyReply(msg: Buffer, id: number): 'ignore' | 'ok' | number
   return rcode === 0 ? 'ok' : rcode;
 }
 
-export async function run(spec: DnsCheckSpec, signal: AbortSignal): Promise<CheckResult> {
-  const bad = checkConnOpts(spec);
-  if (bad) return fail(bad);
+/** What a spec gives every attempt: its query with id 0 and its type, or why it is bad. */
+interface DnsPlan {
+  readonly error: KaError | null;
+  readonly query: Buffer;
+  readonly type: DnsType;
+}
+
+const plans = new WeakMap<DnsCheckSpec, DnsPlan>();
+const NONE = Buffer.alloc(0);
+
+function planOf(spec: DnsCheckSpec): DnsPlan {
   const type = spec.type ?? 'SOA';
-  if (!(type in DNS_TYPES)) return fail(new KaError('KA_ERR_CHECK_SPEC', `Unknown DNS check type ${type}`));
-  const details = { target: target(spec), name: spec.name ?? '.', type };
-  const id = randomInt(0, 0x10000);
-  let query: Buffer;
+  const bad = connOptsError(spec);
+  if (bad) return { error: bad, query: NONE, type };
+  if (!(type in DNS_TYPES))
+    return { error: new KaError('KA_ERR_CHECK_SPEC', `Unknown DNS check type ${type}`), query: NONE, type };
   try {
-    query = encodeQuery(id, spec.name ?? '.', type);
+    return { error: null, query: encodeQuery(0, spec.name ?? '.', type), type };
   } catch (e) {
-    return fail(e as KaError);
+    return { error: e as KaError, query: NONE, type };
   }
-  const s = attemptSignal(signal, spec.connectTimeout);
-  let conn: UdpConn | undefined;
-  try {
-    conn = await openUdp(spec, s, signal, 'DNS', details);
-    await conn.send(query);
-    for (;;) {
-      const c = classifyReply(await conn.recv(), id);
-      if (c === 'ignore') continue;
+}
+
+export function run(spec: DnsCheckSpec, signal: AbortSignal): Promise<CheckResult> {
+  const plan = memo(plans, spec, planOf);
+  if (plan.error) return Promise.resolve(fail(plan.error));
+  const details = { target: targetOf(spec), name: spec.name ?? '.', type: plan.type };
+  const id = randomInt(0, 0x10000);
+  const query = Buffer.from(plan.query);
+  query.writeUInt16BE(id, 0);
+  return exchangeUdp(spec, signal, {
+    what: 'DNS',
+    details,
+    payload: query,
+    onMessage: (msg) => {
+      const c = classifyReply(msg, id);
+      if (c === 'ignore') return null;
       if (c === 'ok') return { ok: true };
       return fail(
         new KaError('KA_ERR_CHECK_DNS_RCODE', `error occurred. (rcode = ${c})`, { ...details, rcode: c }),
       );
-    }
-  } catch (e) {
-    return fail(isKaError(e) ? e : socketError(e, 'DNS', details));
-  } finally {
-    conn?.close();
-  }
+    },
+    onError: (e) => fail(e),
+  });
 }

@@ -10,7 +10,6 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { isKaError, KaError } from '../core/errors.js';
 import {
-  abortError,
   checkConnOpts,
   connectWith,
   Deadline,
@@ -103,7 +102,7 @@ class HttpFetch {
 
   start(): void {
     if (this.signal.aborted) {
-      this.fail(abortError(this.signal, `${this.spec.kind} connect`, { target: targetOf(this.spec) }));
+      this.fail(deadlineError(true, `${this.spec.kind} connect`, { target: targetOf(this.spec) }));
       return;
     }
     this.deadline = new Deadline(this.signal, timerMs(this.spec.connectTimeout), this.onDeadline);

@@ -16,7 +16,7 @@ import { isKaError, KaError } from '../core/errors.js';
 import { SysError, SysErrors } from '../sys/errors.js';
 import { RawSocket, type RawSocketOptions } from '../sys/raw-socket.js';
 import { internetChecksum } from '../wire/checksum.js';
-import { abortError, attemptSignal, fail, target } from './common.js';
+import { Deadline, deadlineError, fail, target, timerMs } from './common.js';
 import type { CheckResult, PingCheckSpec } from './types.js';
 
 const PAYLOAD = Buffer.from('keepalived-ts PING_CHECK');
@@ -219,23 +219,29 @@ export class IcmpPinger {
     if (sh.waiters.has(id))
       return fail(new KaError('KA_ERR_CHECK_IO', 'PING: no free ICMP echo id', details));
     const seq = 1;
-    const s = attemptSignal(signal, spec.connectTimeout);
-    return await new Promise<CheckResult>((resolve) => {
+    if (signal.aborted) {
+      this.release(key, sh, id);
+      return fail(deadlineError(true, 'PING', details));
+    }
+    return new Promise<CheckResult>((resolve) => {
+      let done = false;
       const finish = (r: CheckResult): void => {
-        s.removeEventListener('abort', onAbort);
+        if (done) return;
+        done = true;
+        deadline.clear();
         this.release(key, sh, id);
         resolve(r);
       };
-      const onAbort = (): void => {
-        const e = abortError(signal, 'PING', details);
+      // No reply within connect_timeout is PING (keepalived's wording); the caller's abort is ABORTED.
+      const deadline = new Deadline(signal, timerMs(spec.connectTimeout), (outerAborted) =>
         finish(
           fail(
-            e.code === 'KA_ERR_CHECK_TIMEOUT'
-              ? new KaError('KA_ERR_CHECK_PING', 'PING: no echo reply', details)
-              : e,
+            outerAborted
+              ? deadlineError(true, 'PING', details)
+              : new KaError('KA_ERR_CHECK_PING', 'PING: no echo reply', details),
           ),
-        );
-      };
+        ),
+      );
       sh.waiters.set(id, {
         sent: { id, seq, target: spec.connectIp },
         done: (kind, from) =>
@@ -251,11 +257,6 @@ export class IcmpPinger {
                 ),
           ),
       });
-      if (s.aborted) {
-        onAbort();
-        return;
-      }
-      s.addEventListener('abort', onAbort, { once: true });
       try {
         sh.sock.send(encodeEcho(family === 6, id, seq), spec.connectIp);
       } catch (e) {

@@ -1,13 +1,15 @@
 /** SMTP_CHECK: read the 220 greeting, send `HELO helo_name`, expect 250, then QUIT (keepalived's dialogue). */
+import type net from 'node:net';
 import { isKaError, KaError } from '../core/errors.js';
 import {
-  attemptSignal,
-  checkConnOpts,
+  connectWith,
+  connOptsError,
+  Deadline,
+  deadlineError,
   fail,
-  SocketReader,
   socketError,
-  target,
-  tcpConnect,
+  targetOf,
+  timerMs,
 } from './common.js';
 import type { CheckResult, SmtpCheckSpec } from './types.js';
 
@@ -30,45 +32,130 @@ export function replyCode(reply: Buffer): number | null {
   return m ? Number(m[1]) : null;
 }
 
-export async function run(spec: SmtpCheckSpec, signal: AbortSignal): Promise<CheckResult> {
-  const bad = checkConnOpts(spec);
-  if (bad) return fail(bad);
-  const details = { target: target(spec) };
-  const s = attemptSignal(signal, spec.connectTimeout);
-  let sock: Awaited<ReturnType<typeof tcpConnect>> | undefined;
-  try {
-    sock = await tcpConnect(spec, s, signal, 'SMTP connect');
-    const reader = new SocketReader(sock, s, signal, 'SMTP', details);
-    let pending = Buffer.alloc(0);
-    const expect = async (want: number, stage: string): Promise<void> => {
-      const { buf, eof } = await reader.readUntil((b) => replyEnd(Buffer.concat([pending, b])) >= 0);
-      const all = Buffer.concat([pending, buf]);
-      const end = replyEnd(all);
-      if (end < 0) {
-        throw eof && all.length === 0
-          ? new KaError('KA_ERR_CHECK_NO_DATA', `SMTP ${stage}: no data received`, details)
-          : new KaError('KA_ERR_CHECK_TRUNCATED', `SMTP ${stage}: connection closed mid-reply`, details);
-      }
-      pending = all.subarray(end);
-      const code = replyCode(all.subarray(0, end));
-      if (code !== want)
-        throw new KaError(
+export function run(spec: SmtpCheckSpec, signal: AbortSignal): Promise<CheckResult> {
+  const bad = connOptsError(spec);
+  if (bad) return Promise.resolve(fail(bad));
+  if (signal.aborted)
+    return Promise.resolve(fail(deadlineError(true, 'SMTP connect', { target: targetOf(spec) })));
+  return new Promise((resolve) => new SmtpDialogue(spec, signal, resolve).start());
+}
+
+/** Where a dialogue stands; a deadline is reported with the phase's wording. */
+const Phase = { Connect: 0, Greeting: 1, Helo: 2, Done: 3 } as const;
+type Phase = (typeof Phase)[keyof typeof Phase];
+
+/**
+ * One attempt, as callbacks on the socket's events under one Deadline (as tcp.ts and http.ts): the
+ * whole dialogue must end within connect_timeout.
+ */
+class SmtpDialogue {
+  private phase: Phase = Phase.Connect;
+  private deadline: Deadline | undefined;
+  private sock: net.Socket | undefined;
+  /** Bytes received and not yet consumed by a reply. */
+  private pending: Buffer = Buffer.alloc(0);
+
+  constructor(
+    private readonly spec: SmtpCheckSpec,
+    private readonly signal: AbortSignal,
+    private readonly resolve: (r: CheckResult) => void,
+  ) {}
+
+  start(): void {
+    this.deadline = new Deadline(this.signal, timerMs(this.spec.connectTimeout), this.onDeadline);
+    try {
+      this.sock = connectWith(this.spec, 'SMTP connect', this.onConnect);
+    } catch (e) {
+      this.fail(socketError(e, 'SMTP connect', this.details()));
+    }
+  }
+
+  private details(): Record<string, unknown> {
+    return { target: targetOf(this.spec) };
+  }
+
+  private readonly onDeadline = (outerAborted: boolean): void => {
+    this.fail(
+      deadlineError(outerAborted, this.phase === Phase.Connect ? 'SMTP connect' : 'SMTP', this.details()),
+    );
+  };
+
+  private readonly onConnect = (r: net.Socket | KaError): void => {
+    if (isKaError(r)) {
+      this.fail(r);
+      return;
+    }
+    this.phase = Phase.Greeting;
+    r.on('data', this.onData);
+    r.on('end', this.onEnd);
+    r.on('close', this.onEnd);
+    r.on('error', this.onError);
+  };
+
+  private readonly onData = (b: Buffer): void => {
+    if (this.phase === Phase.Done) return;
+    this.pending = this.pending.length === 0 ? b : Buffer.concat([this.pending, b]);
+    // a reply may hold the next one too (a pipelining server): take every complete reply
+    for (;;) {
+      const end = replyEnd(this.pending);
+      if (end < 0) return;
+      const code = replyCode(this.pending.subarray(0, end));
+      this.pending = this.pending.subarray(end);
+      if (!this.reply(code)) return;
+    }
+  };
+
+  /** Acts on one complete reply; false once the dialogue is over. */
+  private reply(code: number | null): boolean {
+    const [want, stage] = this.phase === Phase.Greeting ? [220, 'greeting'] : [250, 'HELO'];
+    if (code !== want) {
+      this.fail(
+        new KaError(
           'KA_ERR_CHECK_BAD_RESPONSE',
           `SMTP ${stage}: expected ${want}, got ${code ?? 'garbage'}`,
           {
-            ...details,
+            ...this.details(),
             code,
           },
-        );
-    };
-    await expect(220, 'greeting');
-    sock.write(`HELO ${spec.heloName ?? DEFAULT_HELO}\r\n`);
-    await expect(250, 'HELO');
+        ),
+      );
+      return false;
+    }
+    const sock = this.sock as net.Socket;
+    if (this.phase === Phase.Greeting) {
+      this.phase = Phase.Helo;
+      sock.write(`HELO ${this.spec.heloName ?? DEFAULT_HELO}\r\n`);
+      return true;
+    }
     sock.write('QUIT\r\n');
-    return { ok: true };
-  } catch (e) {
-    return fail(isKaError(e) ? e : socketError(e, 'SMTP', details));
-  } finally {
-    sock?.destroy();
+    this.close();
+    this.resolve({ ok: true });
+    return false;
+  }
+
+  private readonly onEnd = (): void => {
+    if (this.phase === Phase.Done) return;
+    const stage = this.phase === Phase.Greeting ? 'greeting' : 'HELO';
+    this.fail(
+      this.pending.length === 0
+        ? new KaError('KA_ERR_CHECK_NO_DATA', `SMTP ${stage}: no data received`, this.details())
+        : new KaError('KA_ERR_CHECK_TRUNCATED', `SMTP ${stage}: connection closed mid-reply`, this.details()),
+    );
+  };
+
+  private readonly onError = (e: Error): void => {
+    this.fail(socketError(e, 'SMTP', this.details()));
+  };
+
+  private fail(e: KaError): void {
+    if (this.phase === Phase.Done) return;
+    this.close();
+    this.resolve(fail(e));
+  }
+
+  private close(): void {
+    this.phase = Phase.Done;
+    this.deadline?.clear();
+    this.sock?.destroy();
   }
 }

@@ -1,83 +1,77 @@
-/** A connected UDP socket for DNS_CHECK / UDP_CHECK over dgram-as-promised, bounded by an attempt signal. */
+/**
+ * One UDP exchange for DNS_CHECK / UDP_CHECK: a connected datagram socket (node:dgram), one datagram
+ * sent, replies handed to the checker, all under one Deadline (as tcp.ts and http.ts). Callbacks rather
+ * than promises and an AbortSignal chain per attempt: this runs thousands of times a second.
+ */
+import dgram from 'node:dgram';
 import net from 'node:net';
-import DgramAsPromised, { type SocketAsPromised } from 'dgram-as-promised';
-import { abortError, connectHost, socketError } from './common.js';
-import type { ConnOpts } from './types.js';
+import type { KaError } from '../core/errors.js';
+import { connectHost, Deadline, deadlineError, socketError, timerMs } from './common.js';
+import type { CheckResult, ConnOpts } from './types.js';
 
-export interface UdpConn {
-  send(buf: Buffer): Promise<void>;
-  /** Next datagram; rejects with the mapped error (ICMP port unreachable → REFUSED) or on abort. */
-  recv(): Promise<Buffer>;
-  close(): void;
+export interface UdpExchange {
+  /** What errors are worded with (`DNS`, `UDP`). */
+  readonly what: string;
+  readonly details: Record<string, unknown>;
+  /** The datagram to send once connected. */
+  readonly payload: Buffer;
+  /** A received datagram: the attempt's result, or null to keep waiting. */
+  onMessage(b: Buffer): CheckResult | null;
+  /**
+   * The attempt ends without a result from onMessage: TIMEOUT or ABORTED from the deadline, or a socket
+   * error mapped to a check code (ICMP port unreachable → REFUSED). `sent`: the payload had gone out.
+   */
+  onError(e: KaError, sent: boolean): CheckResult;
 }
 
-export async function openUdp(
-  co: ConnOpts,
-  signal: AbortSignal,
-  outer: AbortSignal,
-  what: string,
-  details: Record<string, unknown>,
-): Promise<UdpConn> {
-  const sock: SocketAsPromised = DgramAsPromised.createSocket(net.isIPv6(co.connectIp) ? 'udp6' : 'udp4');
-  const raw = sock.socket;
-  let failure: unknown = null;
-  const waiters: Array<(e: unknown) => void> = [];
-  const queue: Buffer[] = [];
-  const msgWaiters: Array<(b: Buffer) => void> = [];
-  const wakeAll = (e: unknown): void => {
-    failure ??= e;
-    for (const w of waiters.splice(0)) w(failure);
-  };
-  raw.on('error', (e) => wakeAll(socketError(e, what, details)));
-  raw.on('message', (b: Buffer) => {
-    const w = msgWaiters.shift();
-    if (w) w(b);
-    else queue.push(b);
-  });
-  const onAbort = (): void => wakeAll(abortError(outer, what, details));
-  if (signal.aborted) onAbort();
-  else signal.addEventListener('abort', onAbort, { once: true });
-  const guard = <T>(p: Promise<T>): Promise<T> =>
-    new Promise<T>((resolve, reject) => {
-      if (failure) {
-        reject(failure);
-        return;
+export function exchangeUdp(co: ConnOpts, signal: AbortSignal, x: UdpExchange): Promise<CheckResult> {
+  if (signal.aborted) return Promise.resolve(x.onError(deadlineError(true, x.what, x.details), false));
+  return new Promise((resolve) => {
+    let sock: dgram.Socket | undefined;
+    let sent = false;
+    let done = false;
+    const finish = (r: CheckResult): void => {
+      if (done) return;
+      done = true;
+      deadline.clear();
+      if (sock) {
+        try {
+          sock.close();
+        } catch {} // already closed (ERR_SOCKET_DGRAM_NOT_RUNNING)
       }
-      waiters.push(reject);
-      p.then(resolve, (e) => reject(socketError(e, what, details)));
+      resolve(r);
+    };
+    const onError = (e: unknown): void => {
+      if (!done) finish(x.onError(socketError(e, x.what, x.details), sent));
+    };
+    const deadline = new Deadline(signal, timerMs(co.connectTimeout), (outerAborted) => {
+      finish(x.onError(deadlineError(outerAborted, x.what, x.details), sent));
     });
-  const close = (): void => {
-    signal.removeEventListener('abort', onAbort);
-    sock.destroy();
-  };
-  try {
-    if (co.bindto !== undefined || co.bindPort !== undefined)
-      await guard(sock.bind({ address: co.bindto, port: co.bindPort ?? 0 }));
-    await guard(
-      new Promise<void>((res, rej) => {
-        raw.once('error', rej);
-        raw.connect(co.connectPort, connectHost(co), () => {
-          raw.off('error', rej);
-          res();
+    try {
+      const s = dgram.createSocket(net.isIPv6(co.connectIp) ? 'udp6' : 'udp4');
+      sock = s;
+      s.on('error', onError);
+      s.on('message', (b: Buffer) => {
+        if (done) return;
+        const r = x.onMessage(b);
+        if (r) finish(r);
+      });
+      const connect = (): void => {
+        s.connect(co.connectPort, connectHost(co), () => {
+          if (done) return;
+          s.send(x.payload, (err) => {
+            if (err) onError(err);
+            else sent = true;
+          });
         });
-      }),
-    );
-  } catch (e) {
-    close();
-    throw e;
-  }
-  return {
-    send: (buf) =>
-      guard(
-        new Promise<void>((res, rej) => {
-          raw.send(buf, (err) => (err ? rej(err) : res()));
-        }),
-      ),
-    recv: () => {
-      const b = queue.shift();
-      if (b) return Promise.resolve(b);
-      return guard(new Promise<Buffer>((res) => msgWaiters.push(res)));
-    },
-    close,
-  };
+      };
+      if (co.bindto !== undefined || co.bindPort !== undefined)
+        s.bind({ address: co.bindto, port: co.bindPort ?? 0 }, () => {
+          if (!done) connect();
+        });
+      else connect();
+    } catch (e) {
+      onError(e);
+    }
+  });
 }

@@ -387,6 +387,95 @@ describeIf('health checkers against real servers (netns)', needRoot, () => {
     await setMode('ok');
   });
 
+  it("SMTP, DNS and UDP: a deadline mid-exchange is TIMEOUT, the caller's abort is ABORTED", async () => {
+    const smtpSpec: CheckSpec = { kind: 'SMTP_CHECK', ...conn(25), ...TIMING };
+    const dnsSpec: CheckSpec = {
+      kind: 'DNS_CHECK',
+      ...conn(53),
+      ...TIMING,
+      type: 'A',
+      name: 'rs.check.test',
+    };
+    const udpReply: CheckSpec = {
+      kind: 'UDP_CHECK',
+      ...conn(7),
+      ...TIMING,
+      payload: '01',
+      requireReply: true,
+    };
+    const udpQuiet: CheckSpec = { kind: 'UDP_CHECK', ...conn(7), ...TIMING, payload: '01' };
+    // the greeting arrives, the HELO is never answered
+    await setMode('smtp-mute');
+    expect(await once(smtpSpec)).toMatchObject({
+      ok: false,
+      error: { code: 'KA_ERR_CHECK_TIMEOUT', message: 'SMTP: timed out' },
+    });
+    await setMode('silent');
+    expect(await once(smtpSpec)).toMatchObject({
+      ok: false,
+      error: { code: 'KA_ERR_CHECK_TIMEOUT', message: 'SMTP: timed out' },
+    });
+    // without require_reply, silence until the deadline is success
+    expect(await once(udpQuiet)).toEqual({ ok: true, detail: 'no ICMP error' });
+    expect(await once(udpReply)).toMatchObject({
+      ok: false,
+      error: { code: 'KA_ERR_CHECK_TIMEOUT', message: 'UDP: no reply within connect_timeout' },
+    });
+    // cancelled while waiting (a long connect_timeout), and cancelled before the attempt starts
+    for (const spec of [smtpSpec, dnsSpec, udpReply, udpQuiet]) {
+      const ctl = new AbortController();
+      const p = runCheck({ ...spec, connectTimeout: 30 }, ctl.signal);
+      setTimeout(() => ctl.abort(), 100);
+      expect([spec.kind, await p]).toMatchObject([
+        spec.kind,
+        { ok: false, error: { code: 'KA_ERR_CHECK_ABORTED' } },
+      ]);
+      expect([spec.kind, await runCheck(spec, AbortSignal.abort())]).toMatchObject([
+        spec.kind,
+        { ok: false, error: { code: 'KA_ERR_CHECK_ABORTED' } },
+      ]);
+    }
+    await setMode('smtp-mute');
+    const ctl = new AbortController();
+    const p = smtp.run({ kind: 'SMTP_CHECK', ...conn(25), ...TIMING, connectTimeout: 30 }, ctl.signal);
+    setTimeout(() => ctl.abort(), 100);
+    expect(await p).toMatchObject({
+      ok: false,
+      error: { code: 'KA_ERR_CHECK_ABORTED', message: 'SMTP: cancelled' },
+    });
+    await setMode('ok');
+  });
+
+  it('DNS_CHECK skips a reply with another id and a datagram without QR, and takes the answer', async () => {
+    await setMode('dns-noise');
+    expect(
+      await dns.run(
+        { kind: 'DNS_CHECK', ...conn(53), ...TIMING, type: 'A', name: 'rs.check.test' },
+        new AbortController().signal,
+      ),
+    ).toEqual({ ok: true });
+    await setMode('ok');
+  });
+
+  it("PING_CHECK raw: the caller's abort is ABORTED, a pre-aborted signal sends nothing", async () => {
+    const absent = {
+      kind: 'PING_CHECK' as const,
+      ...conn(0),
+      connectIp: '198.51.100.3',
+      connectTimeout: 30,
+      ...TIMING,
+    };
+    const ctl = new AbortController();
+    const p = runRaw(absent, ctl.signal);
+    setTimeout(() => ctl.abort(), 100);
+    expect(await p).toMatchObject({ ok: false, error: { code: 'KA_ERR_CHECK_ABORTED' } });
+    expect(await runRaw(absent, AbortSignal.abort())).toMatchObject({
+      ok: false,
+      error: { code: 'KA_ERR_CHECK_ABORTED' },
+    });
+    expect(openIcmpSockets()).toBe(0);
+  });
+
   /** Run one real server under the scheduler; inject `fault`, time DOWN; restore, time UP. */
   async function detect(label: string, spec: CheckSpec, fault: string): Promise<void> {
     await setMode('ok');

@@ -429,4 +429,25 @@ describe('PING_CHECK ICMP echo', () => {
     const u = await unreachable.run(spec('198.51.100.2'), new AbortController().signal);
     expect(u?.ok === false && u.error.code).toBe('KA_ERR_CHECK_UNREACHABLE');
   });
+
+  it('no reply within connect_timeout is PING; a pre-aborted signal sends nothing; the socket closes', async () => {
+    let sent = 0;
+    const { open, counts } = answering(() => {
+      sent++;
+      return [];
+    });
+    const p = new IcmpPinger({ open });
+    const r = await p.run({ ...spec('198.51.100.2'), connectTimeout: 0.01 }, new AbortController().signal);
+    expect(r).toMatchObject({
+      ok: false,
+      error: { code: 'KA_ERR_CHECK_PING', message: 'PING: no echo reply' },
+    });
+    expect([sent, counts()]).toEqual([1, { opened: 1, closed: 1 }]);
+    const a = await p.run(spec('198.51.100.2'), AbortSignal.abort());
+    expect(a).toMatchObject({
+      ok: false,
+      error: { code: 'KA_ERR_CHECK_ABORTED', message: 'PING: cancelled' },
+    });
+    expect([sent, counts(), p.openSockets()]).toEqual([1, { opened: 2, closed: 2 }, 0]);
+  });
 });
