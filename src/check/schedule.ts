@@ -68,8 +68,22 @@ const MAX_WEIGHT = 2147483647;
 
 /** Longest delay node's setTimeout takes (larger ones fire at once). */
 const MAX_TIMER_MS = 2147483647;
-/** How early a queued timer may fire: node's timers run on a millisecond loop clock. */
-const EARLY_US = 1000;
+/**
+ * What a TimerQueue runs on: a monotonic µs clock and one-shot millisecond timers. Injected so tests
+ * can wake the queue early, as node does: its timers compare millisecond loop times, so one may fire
+ * up to 1 ms before the µs deadline it was armed for.
+ */
+export interface TimerHost {
+  now(): Micros;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const nodeTimers: TimerHost = {
+  now: systemClock.now,
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
 
 /** One deadline of a TimerQueue; it is its own handle (no closure per timer). */
 class QueuedTimer implements TimerHandle {
@@ -93,19 +107,23 @@ class QueuedTimer implements TimerHandle {
  * timer finished with setImmediate turns, for VRRP's sub-millisecond timing; with thousands of check
  * deadlines a second that cost a timer, two closures and a handle per deadline (garbage that lived a
  * delay_loop, so it reached V8's old space) and kept the loop polling (bench/check/percheck.mjs).
+ * A timer never runs before its deadline: a node timer that wakes early runs only what is due and
+ * is armed again for the rest.
  */
 export class TimerQueue implements Clock {
   private readonly heap: QueuedTimer[] = [];
   private seq = 0;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: unknown;
   /** Deadline (µs) the node timer is armed for. */
   private armedFor = Number.POSITIVE_INFINITY;
   private running = false;
   /** Queued timers not cancelled. */
   private live = 0;
 
+  constructor(private readonly host: TimerHost = nodeTimers) {}
+
   now(): Micros {
-    return systemClock.now();
+    return this.host.now();
   }
 
   at(at: Micros, fn: () => void): TimerHandle {
@@ -125,7 +143,7 @@ export class TimerQueue implements Clock {
   cancelled(): void {
     if (--this.live > 0) return;
     this.heap.length = 0;
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer !== undefined) this.host.clearTimeout(this.timer);
     this.timer = undefined;
     this.armedFor = Number.POSITIVE_INFINITY;
   }
@@ -135,8 +153,8 @@ export class TimerQueue implements Clock {
     this.armedFor = Number.POSITIVE_INFINITY;
     this.running = true;
     try {
-      const limit = systemClock.now() + EARLY_US;
-      for (let t = this.heap[0]; t !== undefined && t.at <= limit; t = this.heap[0]) {
+      const now = this.host.now();
+      for (let t = this.heap[0]; t !== undefined && t.at <= now; t = this.heap[0]) {
         this.pop();
         const fn = t.fn;
         if (fn === null) continue;
@@ -153,12 +171,12 @@ export class TimerQueue implements Clock {
   private arm(): void {
     while (this.heap[0] && this.heap[0].fn === null) this.pop();
     const head = this.heap[0];
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer !== undefined) this.host.clearTimeout(this.timer);
     this.timer = undefined;
     this.armedFor = Number.POSITIVE_INFINITY;
     if (!head) return;
-    const ms = Math.ceil((head.at - systemClock.now()) / 1000);
-    this.timer = setTimeout(this.run, Math.min(MAX_TIMER_MS, Math.max(0, ms)));
+    const ms = Math.ceil((head.at - this.host.now()) / 1000);
+    this.timer = this.host.setTimeout(this.run, Math.min(MAX_TIMER_MS, Math.max(0, ms)));
     this.armedFor = ms > MAX_TIMER_MS ? Number.POSITIVE_INFINITY : head.at;
   }
 

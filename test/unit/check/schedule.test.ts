@@ -1,7 +1,8 @@
+import fc from 'fast-check';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { Runner } from '../../../src/check/index.js';
-import { fmtChk, Scheduler, TimerQueue } from '../../../src/check/schedule.js';
+import { fmtChk, Scheduler, type TimerHost, TimerQueue } from '../../../src/check/schedule.js';
 import type { CheckResult, CheckSpec, RealServerEvent, TcpCheckSpec } from '../../../src/check/types.js';
 import { FakeClock } from '../../../src/core/clock.js';
 import { Counters } from '../../../src/core/counters.js';
@@ -389,5 +390,78 @@ describe('TimerQueue (the checker thread clock)', () => {
     expect(q.size).toBe(1);
     far.cancel();
     expect(q.size).toBe(0); // nothing left armed to hold the event loop
+  });
+
+  /**
+   * A TimerHost on a FakeClock whose single node timer the test fires by hand, `early` µs before the
+   * time node would (≤ 999 µs: node compares millisecond loop times).
+   */
+  const earlyHost = (clock: FakeClock) => {
+    let armed: { fn: () => void; ms: number; armedAt: number } | null = null;
+    let wakes = 0;
+    const host: TimerHost = {
+      now: () => clock.now(),
+      setTimeout: (fn, ms) => {
+        armed = { fn, ms, armedAt: clock.now() };
+        return armed;
+      },
+      clearTimeout: (h) => {
+        if (h === armed) armed = null;
+      },
+    };
+    /** Wakes the armed timer `early` µs early (never before it was armed); false when none is armed. */
+    const wake = (early: number): boolean => {
+      const a = armed;
+      if (!a) return false;
+      armed = null;
+      wakes++;
+      clock.advanceTo(Math.max(a.armedAt, a.armedAt + Math.max(1, a.ms) * 1000 - early));
+      a.fn();
+      return true;
+    };
+    return { host, wake, wakes: () => wakes };
+  };
+
+  it('a node timer that wakes early runs nothing before its deadline and is armed again', () => {
+    const clock = new FakeClock(1_000_000);
+    const { host, wake } = earlyHost(clock);
+    const q = new TimerQueue(host);
+    const ran: number[] = [];
+    q.at(1_005_000, () => ran.push(clock.now()));
+    expect(wake(999)).toBe(true); // at 1_004_001
+    expect(ran).toEqual([]);
+    expect(wake(0)).toBe(true); // re-armed for the remaining 999 µs (1 ms)
+    expect(ran).toEqual([1_005_001]);
+    expect(wake(0)).toBe(false);
+  });
+
+  it('no timer ever runs before its deadline, whatever the early wake-ups (fast-check)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: -2_000, max: 50_000 }), { minLength: 1, maxLength: 40 }),
+        fc.array(fc.integer({ min: 0, max: 999 }), { minLength: 1, maxLength: 20 }),
+        (offsets, earlies) => {
+          const clock = new FakeClock(1_000_000);
+          const { host, wake, wakes } = earlyHost(clock);
+          const q = new TimerQueue(host);
+          const due: number[] = [];
+          const runs: Array<[number, number]> = [];
+          offsets.forEach((off, i) => {
+            const at = 1_000_000 + off;
+            due[i] = at;
+            q.at(at, () => runs.push([i, clock.now()]));
+          });
+          while (wake(earlies[wakes() % earlies.length] ?? 0)) {
+            if (wakes() > 10_000) throw new Error('the queue keeps waking');
+          }
+          expect(runs.length).toBe(offsets.length);
+          for (const [i, at] of runs) expect(at).toBeGreaterThanOrEqual(due[i] ?? 0);
+          const order = runs.map(([i]) => i);
+          const sorted = [...order].sort((a, b) => (due[a] ?? 0) - (due[b] ?? 0) || a - b);
+          expect(order).toEqual(sorted);
+          expect(q.size).toBe(0);
+        },
+      ),
+    );
   });
 });
