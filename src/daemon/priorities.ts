@@ -124,6 +124,8 @@ export class Priorities {
     { role: 'vrrp' | 'checker'; tid: number; state: ThreadState }
   >();
   private noSwapSaid = false;
+  private started = false;
+  private workerTid: number | undefined;
   private rlimit: number | undefined;
   private auto: AutoPriority | undefined;
   /** Every call attempted, in order (tests, and the USR2 stats). */
@@ -143,20 +145,28 @@ export class Priorities {
     this.plan = plan;
   }
 
-  /** Process-wide settings (memory lock, RLIMIT_RTTIME) and the main thread in its role(s). */
+  /**
+   * Process-wide settings (memory lock, RLIMIT_RTTIME), the main thread in its role(s), and the
+   * checker worker if it has reported. The daemon calls this once start-up is complete: loading a
+   * large configuration and the first IPVS pass are CPU-bound, and under SCHED_RR they would run
+   * past RLIMIT_RTTIME's soft limit (SIGXCPU) before the first advert is due.
+   */
   start(mainRole: 'vrrp' | 'checker'): void {
     if (!this.plan.maxAutoPriorityConfigured)
       this.deps.log.info(
         'NOTICE: setting config option max_auto_priority should result in better keepalived performance',
       );
+    this.started = true;
     this.applyLock();
     this.setThread('main', mainRole, this.deps.ops.gettid());
+    if (this.workerTid !== undefined) this.setThread('worker', 'checker', this.workerTid);
     this.startAuto();
   }
 
-  /** The checker worker reported its tid. */
+  /** The checker worker reported its tid (applied at once, or by start if it has not run yet). */
   checkerThread(tid: number): void {
-    this.setThread('worker', 'checker', tid);
+    this.workerTid = tid;
+    if (this.started) this.setThread('worker', 'checker', tid);
   }
 
   /** A reload: the new plan, applied as a difference. */

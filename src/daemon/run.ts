@@ -162,7 +162,6 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     counters,
     clock: systemClock,
   });
-  priorities.start(runVrrp ? 'vrrp' : 'checker');
   const vrrp = runVrrp
     ? new VrrpHost(config, { clock: systemClock, log, counters, net, scripts })
     : undefined;
@@ -198,6 +197,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       tell();
     }
   }
+  // scheduling (nice, SCHED_RR, RLIMIT_RTTIME) once the CPU-bound start-up is done (priorities.ts)
+  priorities.start(runVrrp ? 'vrrp' : 'checker');
   sdNotify('READY=1');
   log.info('Startup complete');
 

@@ -138,6 +138,14 @@ describe('Priorities', () => {
     expect(w.calls).toEqual([]);
   });
 
+  it('a worker that reports before start waits for it (start-up runs without real-time)', () => {
+    const w = make({ vrrp_rt_priority: 50, checker_rt_priority: 20 });
+    w.p.checkerThread(WORKER);
+    expect(w.calls).toEqual([]);
+    w.p.start('vrrp');
+    expect(w.calls).toEqual([`rt(${MAIN},50)`, `rlimit(${DEFAULT_RLIMIT_RTTIME})`, `rt(${WORKER},20)`]);
+  });
+
   it('vrrp_* go to the main thread, checker_* to the worker’s tid', () => {
     const w = make({ vrrp_priority: -10, checker_priority: 5 });
     w.p.start('vrrp');
