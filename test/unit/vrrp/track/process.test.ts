@@ -11,6 +11,7 @@ import {
   type ProcessMatchSpec,
   parseStat,
   Quorum,
+  readProcEntrySync,
   scanProc,
   TrackProcess,
 } from '../../../../src/vrrp/track/process.js';
@@ -126,6 +127,25 @@ describe('scanProc on a fake /proc tree', () => {
     expect(countMatches({ process: '/usr/sbin/haproxy', params: ['-f'], paramMatch: 'partial' }, procs)).toBe(
       2,
     );
+  });
+
+  it('readProcEntrySync reads one entry as scanProc does, a long cmdline whole, a gone pid as null', async () => {
+    const [viaScan] = (await scanProc(root)).filter((p) => p.pid === 200);
+    const one = readProcEntrySync(root, 200, true);
+    expect(one).toEqual(viaScan);
+    expect(readProcEntrySync(root, 200, false)?.cmdline).toBeNull();
+    expect(readProcEntrySync(root, 202, true)?.zombie).toBe(true);
+    // longer than the 4 KiB scratch buffer, and each result independent of the next read
+    const argv = ['/usr/bin/java', ...Array.from({ length: 2000 }, (_, i) => `-Darg${i}=x`)];
+    await mkdir(join(root, '400'));
+    await writeFile(join(root, '400', 'stat'), '400 (java) S 1 400 400 0 -1\n');
+    await writeFile(join(root, '400', 'cmdline'), `${argv.join('\0')}\0`);
+    const java = readProcEntrySync(root, 400, true);
+    readProcEntrySync(root, 1, true);
+    expect(java?.cmdline?.toString()).toBe(`${argv.join('\0')}\0`);
+    expect(matchProcess({ process: '/usr/bin/java', params: argv.slice(1) }, java as ProcEntry)).toBe(true);
+    expect(readProcEntrySync(root, 300, true)).toBeNull();
+    expect(readProcEntrySync(root, 999, false)).toBeNull();
   });
 
   it('a missing /proc is a typed error', async () => {
