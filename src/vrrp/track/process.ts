@@ -736,9 +736,12 @@ export class ProcessTable {
       const queued = this.queued ?? [];
       this.queued = null;
       const ws = [...this.watchers];
-      for (const w of ws) w.reset(procs);
-      for (const [ev, entry] of queued) for (const w of ws) w.event(ev, this.withCmdline(entry), false);
-      for (const w of ws) w.settle();
+      this.each(ws, (w) => w.reset(procs));
+      for (const [ev, entry] of queued) {
+        const e = this.withCmdline(entry);
+        this.each(ws, (w) => w.event(ev, e, false));
+      }
+      this.each(ws, (w) => w.settle());
     } while (this.scanAgain && epoch === this.epoch);
   }
 
@@ -763,7 +766,7 @@ export class ProcessTable {
         if (epoch !== this.epoch || this.state !== 'events') return;
         this.counters?.inc('track.proc_events_lost');
         this.log.warn('process events lost; rescanning /proc');
-        void this.rescan(true);
+        this.background(this.rescan(true));
       },
       failed: (err) => {
         if (epoch === this.epoch) this.onFailed(err);
@@ -802,7 +805,18 @@ export class ProcessTable {
       this.queued.push([ev, entry]);
       return;
     }
-    for (const w of [...this.watchers]) w.event(ev, entry, true);
+    this.each([...this.watchers], (w) => w.event(ev, entry, true));
+  }
+
+  /** Calls every tracker: one whose callback throws is logged and does not stop the others. */
+  private each(ws: readonly ProcessWatcher[], fn: (w: ProcessWatcher) => void): void {
+    for (const w of ws) {
+      try {
+        fn(w);
+      } catch (e) {
+        this.log.error({ err: String(e) }, 'track_process update failed');
+      }
+    }
   }
 
   private onReady(): void {
@@ -813,8 +827,8 @@ export class ProcessTable {
     this.pollTimer = null;
     if (was === 'polling') {
       this.log.info('process events available again; following the proc connector');
-      for (const w of [...this.watchers]) w.switched('events');
-      void this.rescan(true);
+      this.each([...this.watchers], (w) => w.switched('events'));
+      this.background(this.rescan(true));
     }
     this.endConfirm?.();
     this.endConfirm = null;
@@ -836,7 +850,7 @@ export class ProcessTable {
         logged.add(err);
         this.log.warn({ code: err.code, ...err.details }, err.message);
       }
-      for (const w of [...this.watchers]) w.switched('polling', err);
+      this.each([...this.watchers], (w) => w.switched('polling', err));
       this.arm();
       this.endConfirm?.();
       this.endConfirm = null;
@@ -866,7 +880,14 @@ export class ProcessTable {
     this.pollTimer = this.clock.at(this.clock.now() + interval, () => {
       this.pollTimer = null;
       if (this.state !== 'polling') return;
-      void this.rescan(true).then(() => this.arm());
+      this.background(this.rescan(true).finally(() => this.arm()));
+    });
+  }
+
+  /** A scan nobody awaits: a throwing tracker callback is logged, not an unhandled rejection. */
+  private background(p: Promise<void>): void {
+    p.catch((e: unknown) => {
+      this.log.error({ err: String(e) }, 'process table update failed');
     });
   }
 }

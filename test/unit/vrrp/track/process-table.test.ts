@@ -263,6 +263,38 @@ describe('ProcessTable: polling is one scan per interval for all trackers', () =
   });
 });
 
+describe('ProcessTable: a tracker callback that throws', () => {
+  it('is logged; the other trackers are still updated and polling goes on', async () => {
+    const errors: string[] = [];
+    const calls: boolean[] = [];
+    const { reader, trackers, clock, table } = setup(
+      2,
+      {
+        events: null,
+        log: { error: (_o: unknown, m: string) => errors.push(m), warn() {}, info() {}, debug() {} } as never,
+      },
+      {
+        onChange: (h) => {
+          calls.push(h);
+          throw new Error('callback failed');
+        },
+      },
+    );
+    for (const tp of trackers) await tp.start();
+    reader.procs.delete(500);
+    clock.advance(1_000_000);
+    await tick();
+    expect(errors).toEqual(['track_process update failed', 'track_process update failed']);
+    expect(calls).toEqual([false, false]);
+    expect(trackers.map((tp) => tp.haveQuorum)).toEqual([false, false]);
+    reader.set(500, 'nginx', ['nginx', '-g', 'daemon off;']);
+    clock.advance(1_000_000);
+    await tick();
+    expect(table.mode).toBe('polling');
+    expect(calls).toEqual([false, false, true, true]); // the next poll ran
+  });
+});
+
 describe('ProcessTable: connector retry with a bounded backoff (fake clock)', () => {
   it('refused at start: polls, retries at 1, 2, 4, 8, 8 s …, counts each try, logs each state change once', async () => {
     const { src, trackers, table, clock, counters, logs, reader } = setup(
