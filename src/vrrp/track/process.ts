@@ -349,7 +349,10 @@ export interface ProcConnectorOptions {
  * not, to the multicast group). The kernel skips LISTEN without any answer for a sender outside the
  * initial user or pid namespace, and then sends no events for it: an ack missing after `ackTimeoutUs`
  * is such a silent refusal, and fails the source like an error ack. Until the ack, the subscription
- * is `pending` (the sink's `ready` is called on it).
+ * is `pending` (the sink's `ready` is called on it). Events can still reach such a socket while
+ * another listener on the host keeps the kernel sending (seen under `unshare --pid` and
+ * `unshare --user`), with initial-namespace pids and only as long as that listener stays: a
+ * self-test (fork/exec a child, wait for its events) would then pass, so the ack is the signal used.
  *
  * Lost events: ENOBUFS on the socket ('resync') or a gap in the kernel's per-CPU sequence number
  * (cn_msg.seq counts every proc event sent on that CPU, in order) calls every sink's `lost`.

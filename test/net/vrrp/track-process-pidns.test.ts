@@ -1,9 +1,10 @@
 /**
  * The silent refusal of PROC_CN_MCAST_LISTEN: the kernel skips LISTEN without any answer for a
- * sender outside the initial pid namespace (a container sharing the host's network namespace). This
- * file runs itself again under `unshare --pid --fork --mount-proc` (root): inside, the connector opens
- * and LISTEN is sent without error, but no ack comes; the source must give up after its ack deadline,
- * the table must poll the namespace's /proc, and a tracked process started there must be seen.
+ * sender outside the initial user or pid namespace (a container sharing the host's network
+ * namespace). This file runs itself again under `unshare --pid --fork --mount-proc` and under
+ * `unshare --user --map-root-user --fork` (root): inside, the connector opens and LISTEN is sent
+ * without error, but no ack comes; the source must give up after its ack deadline, the table must
+ * poll /proc, and a tracked process started there must be seen.
  * Outside, the same check shows the ack arriving (events mode). Timings are printed, not asserted.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
@@ -83,7 +84,7 @@ describeIf('track_process: LISTEN silently ignored in a non-initial pid namespac
   };
 
   if (INNER) {
-    it('(inside the pid namespace) no ack: falls back to polling, and polling sees the process', async () => {
+    it('(inside the namespace) no ack: falls back to polling, and polling sees the process', async () => {
       const name = `kt${rand()}`;
       const p = await probe(name);
       try {
@@ -115,18 +116,25 @@ describeIf('track_process: LISTEN silently ignored in a non-initial pid namespac
     }
   });
 
-  it('in a new pid namespace the silent refusal is detected (this file re-run under unshare)', async () => {
+  const inner = async (unshare: string[]) => {
     const file = new URL(import.meta.url).pathname;
     const { stdout } = await promisify(execFile)(
       'unshare',
-      ['--pid', '--fork', '--mount-proc', '--kill-child', 'npx', 'vitest', 'run', '--project', 'net', file],
+      [...unshare, '--kill-child', 'npx', 'vitest', 'run', '--project', 'net', file],
       { env: { ...process.env, KT_TRACK_PIDNS_INNER: '1' }, timeout: 90_000 },
     ).catch((e: { stdout?: string; stderr?: string; message: string }) => {
       throw new Error(`inner run failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`);
     });
     expect(stdout).toMatch(/pidns: polling after/);
     expect(stdout).toMatch(/1 passed/);
-    process.stdout.write(stdout.split('\n').find((l) => l.startsWith('pidns:')) ?? '');
-    process.stdout.write('\n');
-  });
+    process.stdout.write(
+      `${unshare.join(' ')}: ${stdout.split('\n').find((l) => l.startsWith('pidns:')) ?? ''}\n`,
+    );
+  };
+
+  it('in a new pid namespace the silent refusal is detected (this file re-run under unshare)', () =>
+    inner(['--pid', '--fork', '--mount-proc']));
+
+  it('in a new user namespace the silent refusal is detected (this file re-run under unshare)', () =>
+    inner(['--user', '--map-root-user', '--fork']));
 });
