@@ -72,6 +72,7 @@ class Socket : public Napi::ObjectWrap<Socket> {
                            InstanceMethod<&Socket::RefPoll>("ref"),
                            InstanceMethod<&Socket::UnrefPoll>("unref"),
                            InstanceMethod<&Socket::Close>("close"),
+                           InstanceMethod<&Socket::Detach>("detach"),
                        });
   }
 
@@ -332,6 +333,21 @@ class Socket : public Napi::ObjectWrap<Socket> {
     CloseInternal();
     asyncContext_.reset();
     return info.Env().Undefined();
+  }
+
+  // detach(): hands the fd over (e.g. to net.Socket({ fd })) and forgets it: not polled, not closed
+  // by close(), the finalizer or teardown. Throws EBADF once closed or detached; EBUSY while receiving.
+  Napi::Value Detach(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env, "detach")) return env.Undefined();
+    if (poll_ != nullptr) {
+      ThrowErrno(env, EBUSY, "detach");
+      return env.Undefined();
+    }
+    int fd = fd_;
+    fd_ = -1;
+    state_->live.erase(this);
+    return Napi::Number::New(env, fd);
   }
 
   static void OnReadable(uv_poll_t* handle, int status, int events) {
@@ -598,7 +614,7 @@ Napi::Object Constants(Napi::Env env) {
 #define K(name) c.Set(#name, Napi::Number::New(env, name))
   K(AF_UNIX); K(AF_INET); K(AF_INET6); K(AF_NETLINK); K(AF_PACKET);
   K(SOCK_STREAM); K(SOCK_DGRAM); K(SOCK_RAW);
-  K(SOL_SOCKET); K(SO_RCVBUF); K(SO_SNDBUF); K(SO_RCVBUFFORCE); K(SO_BINDTODEVICE); K(SO_PRIORITY);
+  K(SOL_SOCKET); K(SO_RCVBUF); K(SO_SNDBUF); K(SO_RCVBUFFORCE); K(SO_BINDTODEVICE); K(SO_PRIORITY); K(SO_MARK);
   K(SO_ATTACH_FILTER);
   K(IPPROTO_IP); K(IPPROTO_IPV6); K(IPPROTO_ICMPV6); K(IPPROTO_RAW);
   K(IP_TOS); K(IP_TTL); K(IP_HDRINCL); K(IP_PKTINFO); K(IP_RECVTTL); K(IP_RECVTOS);

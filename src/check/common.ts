@@ -1,6 +1,9 @@
 /** Shared plumbing of the network checkers: per-attempt deadline, error mapping, TCP connect. */
+import { closeSync } from 'node:fs';
 import net from 'node:net';
 import { isKaError, KaError } from '../core/errors.js';
+import { SysError } from '../sys/errors.js';
+import { addon, k, type NativeSocket, sys } from '../sys/native.js';
 import type { CheckResult, ConnOpts } from './types.js';
 
 /** Seconds to a node timer delay: at least 1 ms, at most 2^31−1 ms (node fires larger delays at once). */
@@ -128,6 +131,8 @@ export function checkConnOpts(co: ConnOpts): KaError | null {
     return new KaError('KA_ERR_CHECK_SPEC', `bad bind_port ${co.bindPort}`);
   if (!(co.connectTimeout > 0))
     return new KaError('KA_ERR_CHECK_SPEC', `bad connect_timeout ${co.connectTimeout}`);
+  if (co.fwmark !== undefined && !(Number.isInteger(co.fwmark) && co.fwmark >= 0 && co.fwmark <= 0xffffffff))
+    return new KaError('KA_ERR_CHECK_SPEC', `bad fwmark ${co.fwmark}`);
   return null;
 }
 
@@ -164,7 +169,8 @@ export function connOptsError(co: ConnOpts): KaError | null {
 
 /**
  * Connect without promises or signals: calls `done(sock)` once connected, or `done(error)` on a
- * socket error (the socket is then destroyed). The caller's Deadline handles expiry and destroys the
+ * socket error (the socket is then destroyed). With `fwmark` the socket carries SO_MARK (markedSocket,
+ * whose failure is thrown). The caller's Deadline handles expiry and destroys the
  * socket there.
  */
 export function connectWith(
@@ -173,7 +179,10 @@ export function connectWith(
   done: (r: net.Socket | KaError) => void,
   noDelay = true,
 ): net.Socket {
-  const sock = net.connect(socketOptions(co, noDelay));
+  const sock =
+    co.fwmark === undefined
+      ? net.connect(socketOptions(co, noDelay))
+      : markedSocket(co, co.fwmark, noDelay).connect(socketOptions(co, noDelay));
   let connected = false;
   const onConnect = (): void => {
     connected = true;
@@ -188,4 +197,39 @@ export function connectWith(
   });
   sock.once('connect', onConnect);
   return sock;
+}
+
+/**
+ * A TCP socket carrying SO_MARK (`fwmark`), not yet connected. Node opens its own sockets only at
+ * connect time and has no SO_MARK option, so the addon opens it (non-blocking, close-on-exec), sets the
+ * mark and hands the descriptor over (`detach`); net.Socket then connects it like any other. Setting
+ * SO_MARK needs CAP_NET_ADMIN. A failure is KA_ERR_CHECK_IO (errno in details), as keepalived fails the
+ * check when setsockopt(SO_MARK) fails; it is thrown, as a connect that cannot start.
+ */
+export function markedSocket(co: ConnOpts, mark: number, noDelay: boolean): net.Socket {
+  let fd = -1;
+  try {
+    const n = addon();
+    const s = sys(
+      () => new n.Socket(k(net.isIPv6(co.connectIp) ? 'AF_INET6' : 'AF_INET'), k('SOCK_STREAM'), 0),
+    );
+    try {
+      // the addon passes an int: marks above 2^31−1 go as their two's complement, the same 32 bits
+      sys(() => s.setsockopt(k('SOL_SOCKET'), k('SO_MARK'), mark | 0));
+      fd = sys(() => (s as NativeSocket & { detach(): number }).detach());
+    } finally {
+      s.close(); // nothing left to close once detached
+    }
+    // noDelay is a constructor option since node 17.3 (missing from @types/node 20)
+    return new net.Socket({ fd, noDelay } as net.SocketConstructorOpts);
+  } catch (e) {
+    if (fd >= 0) closeSync(fd);
+    const errno = e instanceof SysError ? e.errno : (e as NodeJS.ErrnoException | undefined)?.code;
+    throw new KaError(
+      'KA_ERR_CHECK_IO',
+      `fwmark ${mark}: ${(e as Error).message}`,
+      { target: targetOf(co), errno },
+      { cause: e },
+    );
+  }
 }

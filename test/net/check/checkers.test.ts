@@ -35,6 +35,7 @@ import { systemClock } from '../../../src/core/clock.js';
 import type { KaError } from '../../../src/core/errors.js';
 import { registerCleanup } from '../../lab/resources.js';
 import { describeIf, inCI, needRoot } from '../../support/privilege.js';
+import { selfSignedCert } from './fixtures/cert.js';
 
 const HOST = '198.51.100.1';
 const RS = '198.51.100.2';
@@ -75,25 +76,7 @@ describeIf('health checkers against real servers (netns)', needRoot, () => {
 
   beforeAll(async () => {
     writeFileSync(join(dir, 'body'), body);
-    sh('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=rs.check.test',
-      '-addext',
-      `subjectAltName=IP:${RS},DNS:rs.check.test`,
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem'),
-    ]);
+    selfSignedCert(dir, 'rs.check.test', `IP:${RS},DNS:rs.check.test`);
     // Removed in afterAll, and by the lab's exit/signal hook if the run dies first.
     releaseCleanup = registerCleanup(`checkers ${ns}`, () => {
       for (const args of [
