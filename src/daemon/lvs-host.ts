@@ -10,9 +10,12 @@
  * `VS …` FIFO line, then the SMTP alert (smtp_alert of the real / virtual server). lvs_sync_daemon follows the VRRP state of its instance; ha_suspend pauses the
  * checks of a virtual server while its address is not configured on this host.
  *
- * SMTP alerts of keepalived's ipwrapper.c besides those of transitions: "Starting with quorum
- * up/down" when a virtual server is first programmed (start, or new in a reload), and
- * `=> Removing <=` for each live real server a reload drops.
+ * Besides transitions, as keepalived's ipwrapper.c: a virtual server's first programming (start, or
+ * new in a reload) and a reload's first pass notify quorum as init_service_vs does (quorum_up /
+ * quorum_down, `VS …` line, "Starting with quorum up/down" mail; see buildVirtualServer); a reload
+ * that drops a live real server runs its notify_down, writes `RS … DOWN` and mails `=> Removing <=`
+ * (clear_service_rs), and a virtual server whose quorum that costs (or that the reload drops while
+ * its quorum is up) notifies "Lost quorum" (update_vs_notifies).
  */
 import { networkInterfaces } from 'node:os';
 import { execa } from 'execa';
@@ -45,15 +48,12 @@ import { Notifier } from '../notify/notifier.js';
 import { type ScriptDef, ScriptRunner } from '../notify/script.js';
 import {
   type AlertCheckerKind,
-  type AlertEvent,
   type AlertVirtualServer,
   checkerBody,
   quorumBody,
   realServerAlerts,
-  removedRealServerAlert,
   type SmtpAlerterOptions,
   shutdownBody,
-  startQuorumAlert,
   virtualServerAlerts,
 } from '../notify/smtp-alert.js';
 import { addrFamily, canonicalAddr } from '../wire/ipvs.js';
@@ -109,11 +109,12 @@ interface RsEntry {
   readonly bfdName: string | undefined;
 }
 
-/** A real server, checked or not, as the quorum and removal mails see it. */
+/** A real server, checked or not, as quorum, reload removal and omega's stop see it. */
 interface RsMember {
   readonly healthId: string;
   readonly text: string;
   readonly mail: boolean;
+  readonly notifyDown: ScriptDef | undefined;
   readonly weight: number;
   readonly inhibitOnFailure: boolean;
   /** false: no checker, always alive (as in keepalived). */
@@ -164,6 +165,23 @@ function vsText(vs: VirtualServer): string {
   if (t.kind === 'fwmark') return `FWM ${t.fwmark}`;
   if (t.kind === 'group') return `[${t.name}]:0`;
   return hostPort(t.addr, proto(vs.protocol), t.port);
+}
+
+/** What a reload's removals notify, decided before the old state goes (reloadClears). */
+type ReloadClear =
+  | { readonly kind: 'rs'; readonly v: VsEntry; readonly m: RsMember }
+  | { readonly kind: 'vs'; readonly v: VsEntry; readonly weightSum: number; readonly threshold: number };
+
+/**
+ * The body of a quorum mail. quorumBody derives the threshold from the direction, true of every
+ * decision but one: a reload's first pass taking a kept virtual server from up to down compares with
+ * quorum-hysteresis yet words it "Starting with quorum down" (keepalived's do_vs_notifies).
+ */
+function quorumMailBody(q: number, h: number, e: QuorumEvent): string {
+  const up = e.kind === 'quorum-up';
+  if (e.init && !up && e.threshold !== q + h)
+    return `=> Starting with quorum down ${q}+${h}=${e.threshold} <= ${e.weightSum} <=`;
+  return quorumBody(up, q, h, e.weightSum, e.init !== undefined);
 }
 
 /** Addresses of this host, canonical (ha_suspend). */
@@ -270,7 +288,6 @@ export class LvsHost {
     } catch (e) {
       this.reconcileFailed(e);
     }
-    this.startMails(this.model.vs);
     this.armRepair();
     if (this.checks.stats) this.armCheckerStats();
     const local = this.localAddrs();
@@ -290,11 +307,14 @@ export class LvsHost {
     this.statsTimer?.cancel();
     await this.checks?.stop();
     await Promise.allSettled([...this.pending]);
-    // omega: the down notifiers of every real server still up (quorum_down comes from the manager).
-    for (const v of this.model.vs) {
-      if (!v.cfg.omega) continue;
-      for (const r of v.rs) if (this.health.get(r.healthId)?.up) this.notifyRs(v, r, false);
-    }
+    // omega: the down notifiers of every real server in the pool (quorum_down comes from the
+    // manager); with lvs_flush_on_stop keepalived removes the virtual server without visiting them.
+    if (!this.deps.dontRelease && this.config.global.lvsFlushOnStop === false)
+      for (const v of this.model.vs) {
+        if (!v.cfg.omega) continue;
+        const up = this.manager?.quorumUp(v.spec.name) ?? false;
+        for (const m of v.members) if (this.inPool(v, m, up)) this.rsRemoved(v, m, true);
+      }
     if (!this.deps.dontRelease && this.manager) {
       try {
         await this.manager.stop();
@@ -325,7 +345,7 @@ export class LvsHost {
     const next = await this.buildModel(config);
     this.config = config;
     // Decided on the old health and quorum, before the old state goes.
-    const removed = this.removalMails(old, next, config);
+    const cleared = this.reloadClears(old, next, config);
     const keep = new Set<string>();
     for (const [id, r] of next.byCheckId) {
       const o = old.byCheckId.get(id);
@@ -346,8 +366,18 @@ export class LvsHost {
       }
     this.model = next;
     this.notifier.configureSmtp(config);
-    for (const ev of removed) this.notifier.mail(ev);
+    // As keepalived: the new configuration's FIFOs are open before the removals notify.
     await this.reopenFifos(config);
+    for (const c of cleared) {
+      if (c.kind === 'rs') this.rsRemoved(c.v, c.m, false);
+      else
+        this.vsNotify(c.v, {
+          vs: c.v.spec.name,
+          kind: 'quorum-down',
+          weightSum: c.weightSum,
+          threshold: c.threshold,
+        });
+    }
     const local = this.localAddrs();
     for (const v of next.vs) {
       v.suspended = checksSuspended(v.spec, local);
@@ -363,9 +393,6 @@ export class LvsHost {
     } catch (e) {
       this.reconcileFailed(e);
     }
-    // A virtual server new to this configuration is programmed for the first time, as at start.
-    const before = new Set(old.vs.map((v) => v.spec.name));
-    this.startMails(next.vs.filter((v) => !before.has(v.spec.name)));
     this.followSyncDaemon();
   }
 
@@ -497,23 +524,26 @@ export class LvsHost {
         members: [],
         suspended: false,
       };
-      const memberIds = new Set<string>();
+      const memberIds = new Map<string, RsMember>();
       for (const [i, rs] of cfg.realServers.entries()) {
         const rsSpec = spec.realServers[i];
         if (!rsSpec) continue;
         const rsText = hostPort(rs.address, proto(cfg.protocol), rs.port);
         const healthId = realServerId(spec, rsSpec);
-        if (!memberIds.has(healthId)) {
-          memberIds.add(healthId);
-          entry.members.push({
+        let member = memberIds.get(healthId);
+        if (!member) {
+          member = {
             healthId,
             text: rsText,
             mail: realServerAlerts(rs, config.global),
+            notifyDown: await this.deps.scripts.resolve(`notify_down(${rsText})`, rs.notifyDown),
             weight: rsSpec.weight,
             inhibitOnFailure: rsSpec.inhibitOnFailure ?? spec.inhibitOnFailure ?? false,
             checked: rsSpec.hasCheckers,
             alpha: rsSpec.alpha ?? spec.alpha ?? false,
-          });
+          };
+          memberIds.set(healthId, member);
+          entry.members.push(member);
         }
         if (rs.checkers.length === 0) continue;
         const checkId = `${cfg.name}|${rsKey(rs)}`;
@@ -528,7 +558,7 @@ export class LvsHost {
           check,
           checkJson: JSON.stringify(check),
           notifyUp: await this.deps.scripts.resolve(`notify_up(${rsText})`, rs.notifyUp),
-          notifyDown: await this.deps.scripts.resolve(`notify_down(${rsText})`, rs.notifyDown),
+          notifyDown: member.notifyDown,
           text: rsText,
           mail: realServerAlerts(rs, config.global),
           checkerKinds: rs.checkers.map((c) => c.kind),
@@ -678,23 +708,31 @@ export class LvsHost {
 
   private notifyRs(v: VsEntry, r: RsEntry, up: boolean): void {
     this.notifier.realServer(up ? r.notifyUp : r.notifyDown, `RS ${r.text} ${v.text} ${up ? 'UP' : 'DOWN'}`);
-    if (r.mail) {
-      // At stop (omega) keepalived mails "Shutting down" instead of the checker's words.
-      const body = this.stopped ? shutdownBody(true) : checkerBody(r.checkerKinds, up, r.bfdName);
-      this.notifier.mail({ kind: 'real-server', rs: r.text, vs: v.text, up, body });
-    }
+    if (r.mail)
+      this.notifier.mail({
+        kind: 'real-server',
+        rs: r.text,
+        vs: v.text,
+        up,
+        body: checkerBody(r.checkerKinds, up, r.bfdName),
+      });
   }
 
   private onQuorum(e: QuorumEvent): void {
     const v = this.model.vs.find((x) => x.spec.name === e.vs);
-    if (!v) return;
-    this.deps.counters.inc(e.kind === 'quorum-up' ? 'lvs.quorum_up' : 'lvs.quorum_down');
+    if (v) this.vsNotify(v, e);
+  }
+
+  /**
+   * keepalived's do_vs_notifies: quorum_up / quorum_down, the `VS …` FIFO line, then the mail. A
+   * first decision (`init: 'start'`) is not a transition and is not counted.
+   */
+  private vsNotify(v: VsEntry, e: QuorumEvent): void {
     const up = e.kind === 'quorum-up';
+    if (e.init !== 'start') this.deps.counters.inc(up ? 'lvs.quorum_up' : 'lvs.quorum_down');
     this.notifier.realServer(up ? v.quorumUp : v.quorumDown, `VS ${v.text} ${up ? 'UP' : 'DOWN'}`);
     if (v.mail) {
-      const body = this.stopped
-        ? shutdownBody(true)
-        : quorumBody(up, v.spec.quorum ?? 1, v.spec.hysteresis ?? 0, e.weightSum);
+      const body = this.stopped ? shutdownBody(true) : quorumMailBody(v.alert.quorum, v.alert.hysteresis, e);
       this.notifier.mail({ kind: 'virtual-server', vs: v.text, up, body });
     }
   }
@@ -705,42 +743,54 @@ export class LvsHost {
   }
 
   /**
-   * "Starting with quorum up/down" for virtual servers programmed for the first time, with the
-   * quorum the manager decided and the live weight before any checker result.
+   * In the IPVS pool as keepalived's `rs->set && rs->alive`: alive, and not swapped out for the sorry
+   * server (quorum down), which inhibit_on_failure servers are not (they stay at weight 0).
    */
-  private startMails(list: readonly VsEntry[]): void {
-    for (const v of list) {
-      const up = this.manager?.quorumUp(v.spec.name);
-      if (up === undefined) continue;
-      let sum = 0;
-      for (const m of v.members) if (this.alive(m)) sum += this.health.get(m.healthId)?.weight ?? m.weight;
-      const ev = startQuorumAlert(v.alert, up, sum);
-      if (ev) this.notifier.mail(ev);
-    }
+  private inPool(v: VsEntry, m: RsMember, quorumUp: boolean): boolean {
+    return this.alive(m) && (quorumUp || !v.alert.sorryServer || m.inhibitOnFailure);
   }
 
   /**
-   * `=> Removing <=` for each live real server of `old` that `next` drops (keepalived's
-   * clear_diff_rs / clear_service_vs). A virtual server dropped whole mails none when
-   * lvs_flush_on_stop is set: keepalived then removes it without visiting its real servers.
+   * A real server in the pool leaves with the configuration that had it (keepalived's
+   * clear_service_rs): notify_down, the `RS … DOWN` line, the mail `=> Removing <=` (reload) or
+   * `=> Shutting down <=` (stop, omega).
    */
-  private removalMails(old: Model, next: Model, config: KeepalivedConfig): AlertEvent[] {
+  private rsRemoved(v: VsEntry, m: RsMember, stopping: boolean): void {
+    this.notifier.realServer(m.notifyDown, `RS ${m.text} ${v.text} DOWN`);
+    if (m.mail)
+      this.notifier.mail({
+        kind: 'real-server',
+        rs: m.text,
+        vs: v.text,
+        up: false,
+        body: shutdownBody(stopping),
+      });
+  }
+
+  /**
+   * What keepalived's clear_diff_services notifies for `old` against `next`, in its order: per old
+   * virtual server, each dropped real server in the pool (clear_service_rs), then "Lost quorum"
+   * when the live weight of the real servers it keeps falls to 0 or below quorum-hysteresis while
+   * its quorum was up (update_vs_notifies; the kept virtual server's own quorum is then re-decided
+   * by the reload's first pass). A virtual server dropped whole loses every real server, so it
+   * loses its quorum too; with lvs_flush_on_stop keepalived drops it without visiting its real
+   * servers and with its live weight intact: nothing is notified.
+   */
+  private reloadClears(old: Model, next: Model, config: KeepalivedConfig): ReloadClear[] {
     const nextIds = new Set(next.vs.flatMap((v) => v.members.map((m) => m.healthId)));
     const nextVs = new Set(next.vs.map((v) => v.spec.name));
-    const out: AlertEvent[] = [];
+    const out: ReloadClear[] = [];
     for (const v of old.vs) {
       if (!nextVs.has(v.spec.name) && config.global.lvsFlushOnStop !== false) continue;
-      const quorumUp = this.manager?.quorumUp(v.spec.name) ?? false;
+      const up = this.manager?.quorumUp(v.spec.name) ?? false;
+      let sum = 0;
       for (const m of v.members) {
-        if (nextIds.has(m.healthId)) continue;
-        const ev = removedRealServerAlert(v.alert, quorumUp, {
-          text: m.text,
-          mail: m.mail,
-          alive: this.alive(m),
-          inhibitOnFailure: m.inhibitOnFailure,
-        });
-        if (ev) out.push(ev);
+        if (!nextIds.has(m.healthId)) {
+          if (this.inPool(v, m, up)) out.push({ kind: 'rs', v, m });
+        } else if (this.alive(m)) sum += this.health.get(m.healthId)?.weight ?? m.weight;
       }
+      const threshold = v.alert.quorum - v.alert.hysteresis;
+      if (up && (sum === 0 || sum < threshold)) out.push({ kind: 'vs', v, weightSum: sum, threshold });
     }
     return out;
   }

@@ -109,6 +109,20 @@ export interface QuorumEvent {
   vs: string;
   kind: 'quorum-up' | 'quorum-down';
   weightSum: number;
+  /** What the live weight was compared with: quorum+hysteresis from down, quorum-hysteresis from up. */
+  threshold: number;
+  /**
+   * A decision of keepalived's init_service_vs, worded "Starting with quorum up/down": `start` for
+   * a virtual server's first programming (at start, or new in a reload), `reload` for a kept one
+   * the first pass after a reload decides. Absent for a transition on checker results.
+   */
+  init?: 'start' | 'reload';
+}
+
+/** The first pass after a reload (keepalived's init_services after clear_diff_services). */
+export interface ReloadPass {
+  /** Kept virtual servers whose sorry server the reload added or replaced (not yet in the pool). */
+  newSorry: ReadonlySet<string>;
 }
 
 export interface DesiredResult {
@@ -332,13 +346,14 @@ export function buildDesired(
   health: HealthMap,
   prevQuorum: ReadonlyMap<string, boolean> = new Map(),
   prepared: (vs: VirtualServerSpec) => PreparedVirtualServer = prepareVirtualServer,
+  reload?: ReloadPass,
 ): DesiredResult {
   const table: IpvsTable = new Map();
   const quorum = new Map<string, boolean>();
   const events: QuorumEvent[] = [];
   const origin = new Map<string, string>();
   for (const vs of specs) {
-    const one = buildVirtualServer(vs, health, prevQuorum.get(vs.name), prepared(vs));
+    const one = buildVirtualServer(vs, health, prevQuorum.get(vs.name), prepared(vs), reload);
     quorum.set(vs.name, one.quorumUp);
     if (one.event) events.push(one.event);
     for (const [key, s] of one.table) {
@@ -354,7 +369,7 @@ export interface VirtualServerResult {
   /** The kernel services of this virtual server (several for a virtual_server_group). */
   table: IpvsTable;
   quorumUp: boolean;
-  /** The quorum transition since `prevUp`, if any. */
+  /** The quorum notification of this pass, if any (see buildVirtualServer). */
   event?: QuorumEvent | undefined;
 }
 
@@ -439,12 +454,20 @@ function dest(b: DestBase | KaError, weight: number, uThresh: number, lThresh: n
  * The desired services of one virtual server: quorum is per virtual server, so a health change
  * needs only its own virtual server rebuilt. Does not check clashes with other virtual servers
  * (buildDesired does). `prep` must come from this very `vs`.
+ *
+ * Quorum as keepalived's update_quorum_state (ipwrapper.c): every virtual server starts with
+ * quorum down (set_quorum_states runs before any real server is alive), so a first decision
+ * (`prev` undefined) is up only at quorum+hysteresis. Down -> up at live weight >= quorum+hysteresis;
+ * up -> down at a live weight of 0 or < quorum-hysteresis. A first decision notifies when it is up,
+ * or down with a sorry server to put in; the first pass after a reload (`reload`) also re-notifies a
+ * kept virtual server that stays down when its sorry server is new.
  */
 export function buildVirtualServer(
   vs: VirtualServerSpec,
   health: HealthMap,
   prev: boolean | undefined,
   prep: PreparedVirtualServer = prepareVirtualServer(vs),
+  reload?: ReloadPass,
 ): VirtualServerResult {
   const table: IpvsTable = new Map();
   // Liveness and effective weight of each real server.
@@ -464,13 +487,26 @@ export function buildVirtualServer(
   }
   const q = vs.quorum ?? 1;
   const hy = vs.hysteresis ?? 0;
-  let quorumUp: boolean;
-  if (prev === undefined) quorumUp = sum >= q;
-  else if (prev) quorumUp = !(sum < q - hy);
-  else quorumUp = sum >= q + hy;
+  const wasUp = prev ?? false;
+  const threshold = wasUp ? q - hy : q + hy;
+  let quorumUp = wasUp;
+  if (!wasUp && sum >= threshold) quorumUp = true;
+  else if (wasUp && (sum === 0 || sum < threshold)) quorumUp = false;
+  const init = prev === undefined ? 'start' : reload ? 'reload' : undefined;
+  // Starting below quorum notifies only when the sorry server goes in now.
+  const sorryIn =
+    !quorumUp &&
+    vs.sorryServer !== undefined &&
+    (init === 'start' || (init === 'reload' && reload?.newSorry.has(vs.name) === true));
   const event: QuorumEvent | undefined =
-    prev !== undefined && prev !== quorumUp
-      ? { vs: vs.name, kind: quorumUp ? 'quorum-up' : 'quorum-down', weightSum: sum }
+    quorumUp !== wasUp || sorryIn
+      ? {
+          vs: vs.name,
+          kind: quorumUp ? 'quorum-up' : 'quorum-down',
+          weightSum: sum,
+          threshold,
+          ...(init ? { init } : {}),
+        }
       : undefined;
 
   const sorryActive = !quorumUp && vs.sorryServer !== undefined;
@@ -504,12 +540,21 @@ export function checksSuspended(vs: VirtualServerSpec, localAddrs: ReadonlySet<s
   return af === undefined || !localAddrs.has(canonicalAddr(af, vs.target.addr));
 }
 
-/** omega: at shutdown the quorum-down notifier of each VS whose quorum was up runs. */
+/**
+ * omega: at shutdown the quorum-down notifier of each omega virtual server runs, whatever its
+ * quorum (keepalived's update_vs_notifies notifies unconditionally when stopping). Only the
+ * virtual servers `quorum` knows (programmed at least once) are reported.
+ */
 export function shutdownEvents(
   specs: readonly VirtualServerSpec[],
   quorum: ReadonlyMap<string, boolean>,
 ): QuorumEvent[] {
   return specs
-    .filter((vs) => vs.omega && quorum.get(vs.name) === true)
-    .map((vs) => ({ vs: vs.name, kind: 'quorum-down' as const, weightSum: 0 }));
+    .filter((vs) => vs.omega && quorum.has(vs.name))
+    .map((vs) => ({
+      vs: vs.name,
+      kind: 'quorum-down' as const,
+      weightSum: 0,
+      threshold: (vs.quorum ?? 1) - (vs.hysteresis ?? 0),
+    }));
 }

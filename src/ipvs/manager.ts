@@ -25,6 +25,7 @@ import {
   type PreparedVirtualServer,
   prepareVirtualServer,
   type QuorumEvent,
+  type ReloadPass,
   type RsHealth,
   realServerId,
   shutdownEvents,
@@ -87,6 +88,8 @@ export class IpvsManager {
   private readonly log: Logger;
   readonly stats: IpvsManagerStats = { fullPasses: 0, incrementalPasses: 0, repairPasses: 0 };
   private needRepair = false;
+  /** Set by reload() for its first full pass (keepalived's init_services after a reload). */
+  private reloadPass: { newSorry: Set<string> } | undefined;
 
   constructor(
     private readonly ops: IpvsOps,
@@ -104,10 +107,23 @@ export class IpvsManager {
     await this.sync();
   }
 
-  /** New configuration: RS kept by (vs name, addr:port) keep their checker state. */
+  /**
+   * New configuration: RS kept by (vs name, addr:port) keep their checker state, virtual servers
+   * kept by name their quorum state. The next full pass decides quorum as keepalived's
+   * init_services does after a reload (QuorumEvent `init`).
+   */
   reload(specs: readonly VirtualServerSpec[]): Promise<void> {
     const keep = new Set(specs.flatMap((vs) => vs.realServers.map((rs) => realServerId(vs, rs))));
     for (const id of [...this.health.keys()]) if (!keep.has(id)) this.health.delete(id);
+    const old = new Map(this.specs.map((vs) => [vs.name, vs]));
+    const newSorry = this.reloadPass?.newSorry ?? new Set<string>();
+    for (const vs of specs) {
+      const was = old.get(vs.name);
+      const s = vs.sorryServer;
+      const o = was?.sorryServer;
+      if (was && s && (o?.addr !== s.addr || (o.port ?? 0) !== (s.port ?? 0))) newSorry.add(vs.name);
+    }
+    this.reloadPass = { newSorry };
     this.setSpecs(specs);
     return this.sync();
   }
@@ -208,11 +224,16 @@ export class IpvsManager {
     return this.running;
   }
 
+  /** keepalived's log lines of update_quorum_state, then the notifier. */
   private emit(events: readonly QuorumEvent[]): void {
     for (const e of events) {
+      const vs = this.specs.find((x) => x.name === e.vs);
+      const qh = `${vs?.quorum ?? 1}${e.kind === 'quorum-up' ? '+' : '-'}${vs?.hysteresis ?? 0}=${e.threshold}`;
       this.log.info(
-        { vs: e.vs, weightSum: e.weightSum },
-        `${e.kind === 'quorum-up' ? 'Gained' : 'Lost'} quorum for VS ${e.vs}`,
+        { vs: e.vs, weightSum: e.weightSum, ...(e.init ? { init: e.init } : {}) },
+        e.kind === 'quorum-up'
+          ? `Gained quorum ${qh} <= ${e.weightSum} for VS ${e.vs}`
+          : `${e.init ? 'Starting with quorum down' : 'Lost quorum'} ${qh} > ${e.weightSum} for VS ${e.vs}`,
       );
       this.opts.onQuorum?.(e);
     }
@@ -225,7 +246,9 @@ export class IpvsManager {
   private async fullPass(): Promise<void> {
     this.stats.fullPasses++;
     this.kernel = undefined;
-    const r = buildDesired(this.specs, this.health, this.quorum, this.prep);
+    const reload: ReloadPass | undefined = this.reloadPass;
+    this.reloadPass = undefined;
+    const r = buildDesired(this.specs, this.health, this.quorum, this.prep, reload);
     this.quorum = r.quorum;
     this.emit(r.events);
     // Owned: everything this run's configurations named (so a reload removes what it dropped).

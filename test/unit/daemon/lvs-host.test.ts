@@ -150,8 +150,19 @@ function fifoLines(w: World): string[] {
 
 let w: World;
 
-/** The alpha real server's first success: it comes up and its VS gains quorum (it had none). */
-const ALPHA_UP = ['RS [192.0.2.31]:tcp:80 [192.0.2.30]:tcp:80 UP', 'VS [192.0.2.30]:tcp:80 UP'];
+/**
+ * At start the two virtual servers that reach their quorum notify it (keepalived's init_service_vs);
+ * the third (alpha, no sorry server) starts below it silently. Then the alpha real server's first
+ * success: it comes up and its VS gains quorum.
+ */
+const ALPHA_UP = [
+  'VS [192.0.2.10]:tcp:80 UP',
+  'VS [192.0.2.20]:tcp:80 UP',
+  'RS [192.0.2.31]:tcp:80 [192.0.2.30]:tcp:80 UP',
+  'VS [192.0.2.30]:tcp:80 UP',
+];
+/** The quorum_up of 192.0.2.10, run at start. */
+const START_SCRIPT = '/bin/echo quorum-up 10';
 
 async function makeWorld(extra: Partial<LvsHostDeps> = {}, text = confText()): Promise<World> {
   const config = load(text);
@@ -232,11 +243,11 @@ describe('LvsHost: checker results drive the IPVS table', () => {
     expect(await dests(w, '192.0.2.10')).toEqual(['192.0.2.11=1', '192.0.2.12=2']);
     await step(w, 2);
     expect(await dests(w, '192.0.2.10')).toEqual(['192.0.2.12=2']);
-    expect(await scriptsStarted(w, 1)).toEqual(['/bin/echo down 11']);
+    expect(await scriptsStarted(w, 2)).toEqual(['/bin/echo down 11', START_SCRIPT]);
     w.down.delete('192.0.2.11');
     await step(w, 2.2);
     expect(await dests(w, '192.0.2.10')).toEqual(['192.0.2.11=1', '192.0.2.12=2']);
-    expect(await scriptsStarted(w, 2)).toEqual(['/bin/echo down 11', '/bin/echo up 11']);
+    expect(await scriptsStarted(w, 3)).toEqual(['/bin/echo down 11', START_SCRIPT, '/bin/echo up 11']);
     expect(fifoLines(w)).toEqual([
       ...ALPHA_UP,
       'RS [192.0.2.11]:tcp:80 [192.0.2.10]:tcp:80 DOWN',
@@ -261,11 +272,15 @@ describe('LvsHost: checker results drive the IPVS table', () => {
     w.down.add('192.0.2.12'); // live weight 1 < quorum 2
     await step(w, 4);
     expect(await dests(w, '192.0.2.10')).toEqual(['192.0.2.99=1']);
-    expect(await scriptsStarted(w, 1)).toEqual(['/bin/echo quorum-down 10']);
+    expect(await scriptsStarted(w, 2)).toEqual(['/bin/echo quorum-down 10', START_SCRIPT]);
     w.down.delete('192.0.2.12');
     await step(w, 2.2);
     expect(await dests(w, '192.0.2.10')).toEqual(['192.0.2.11=1', '192.0.2.12=2']);
-    expect(await scriptsStarted(w, 2)).toEqual(['/bin/echo quorum-down 10', '/bin/echo quorum-up 10']);
+    expect(await scriptsStarted(w, 3)).toEqual([
+      '/bin/echo quorum-down 10',
+      START_SCRIPT,
+      '/bin/echo quorum-up 10',
+    ]);
     expect(fifoLines(w)).toEqual([
       ...ALPHA_UP,
       'RS [192.0.2.12]:tcp:80 [192.0.2.10]:tcp:80 DOWN',
@@ -404,7 +419,7 @@ describe('LvsHost: quorum state comes from the IPVS manager', () => {
       );
       expect(vs10?.quorumUp).toBe(false);
       expect(world.counters.get('lvs.quorum_down')).toBe(1);
-      expect(await scriptsStarted(world, 1)).toEqual(['/bin/echo quorum-down 10']);
+      expect(await scriptsStarted(world, 2)).toEqual(['/bin/echo quorum-down 10', START_SCRIPT]);
     } finally {
       await world.host.stop();
       closeSync(world.fifo);
@@ -728,5 +743,194 @@ describe('LvsHost: IPVS drift repair period', () => {
       await x.host.stop();
       closeSync(x.fifo);
     }
+  });
+});
+
+/**
+ * keepalived's notifications around (re)programming a virtual server (ipwrapper.c): init_service_vs
+ * at start and in a reload's first pass, clear_service_rs / update_vs_notifies for what a reload
+ * drops. Real servers without checkers are alive from the start; 192.0.2.83 is checked and can fail.
+ */
+function quorumConf(o: {
+  w81?: number;
+  drop?: string[];
+  quorum?: string;
+  withVs80?: boolean;
+  flush?: boolean;
+}) {
+  const rsBlock = (addr: string, weight: number, checked = false) =>
+    o.drop?.includes(addr)
+      ? ''
+      : `  real_server ${addr} 80 {
+    weight ${weight}
+    notify_down "/bin/echo down ${addr.split('.').at(-1)}"
+    ${checked ? checker : ''}
+  }
+`;
+  const vs80 = `virtual_server 192.0.2.80 80 {
+  delay_loop 2
+  lb_algo rr
+  lb_kind DR
+  protocol TCP
+  ${o.quorum ?? 'quorum 2'}
+  quorum_up "/bin/echo quorum-up 80"
+  quorum_down "/bin/echo quorum-down 80"
+${rsBlock('192.0.2.81', o.w81 ?? 2)}${rsBlock('192.0.2.82', 2)}${rsBlock('192.0.2.83', 1, true)}}
+`;
+  return `
+global_defs {${SMTP_GLOBAL}  smtp_alert
+  lvs_notify_fifo ${FIFO}
+  ${o.flush ? 'lvs_flush_on_stop' : ''}
+}
+${o.withVs80 === false ? '' : vs80}
+virtual_server 192.0.2.90 80 {
+  delay_loop 2
+  lb_algo rr
+  lb_kind DR
+  protocol TCP
+  real_server 192.0.2.91 80 {
+    weight 1
+  }
+}
+`;
+}
+
+const mailLines = (box: ReturnType<typeof mailbox>) => box.mails.map((m) => `${m.subject} | ${m.body}`);
+
+/** Once `scripts` scripts started: the scripts (sorted), the FIFO lines and the mails, in order. */
+async function notified(x: World, box: ReturnType<typeof mailbox>, scripts: number) {
+  return { scripts: await scriptsStarted(x, scripts), fifo: fifoLines(x), mails: mailLines(box) };
+}
+
+describe('LvsHost: quorum and removal notifications of start and reload (keepalived ipwrapper.c)', () => {
+  const worlds: World[] = [];
+  afterEach(async () => {
+    for (const x of worlds.splice(0)) {
+      await x.host.stop();
+      closeSync(x.fifo);
+    }
+  });
+
+  /** A world where 192.0.2.83 has failed: the start notifications already read and cleared. */
+  async function started(box: ReturnType<typeof mailbox>, o: Parameters<typeof quorumConf>[0] = {}) {
+    const x = await makeWorld({ smtp: box.smtp }, quorumConf(o));
+    worlds.push(x);
+    x.down.add('192.0.2.83');
+    await step(x, 4);
+    await settle();
+    const w81 = o.w81 ?? 2;
+    expect(await dests(x, '192.0.2.80')).toEqual([`192.0.2.81=${w81}`, '192.0.2.82=2']);
+    expect(await scriptsStarted(x, 2)).toEqual(['/bin/echo down 83', '/bin/echo quorum-up 80']);
+    expect(fifoLines(x)).toEqual([
+      'VS [192.0.2.80]:tcp:80 UP',
+      'VS [192.0.2.90]:tcp:80 UP',
+      'RS [192.0.2.83]:tcp:80 [192.0.2.80]:tcp:80 DOWN',
+    ]);
+    expect(mailLines(box)).toEqual([
+      `[LB1] Virtualserver [192.0.2.80]:tcp:80 - UP | => Starting with quorum up ${o.quorum ? '2+1=3' : '2+0=2'} <= ${w81 + 3} <=`,
+      '[LB1] Virtualserver [192.0.2.90]:tcp:80 - UP | => Starting with quorum up 1+0=1 <= 1 <=',
+      '[LB1] Realserver [192.0.2.83]:tcp:80 of virtual server [192.0.2.80]:tcp:80 - DOWN | => TCP CHECK failed on service <=',
+    ]);
+    x.scripts.length = 0;
+    box.mails.length = 0;
+    return x;
+  }
+
+  it('start with hysteresis: a live weight between quorum and quorum+hysteresis starts down with the sorry server, quorum_down and its FIFO line', async () => {
+    const box = mailbox();
+    const text = quorumConf({ quorum: 'quorum 3\n  hysteresis 3\n  sorry_server 192.0.2.99 80' });
+    const x = await makeWorld({ smtp: box.smtp }, text);
+    worlds.push(x);
+    await settle();
+    // quorum 3 <= live weight 5 (the checked server counts until its first result) < 3+3
+    expect(await dests(x, '192.0.2.80')).toEqual(['192.0.2.99=1']);
+    expect(await scriptsStarted(x, 1)).toEqual(['/bin/echo quorum-down 80']);
+    expect(fifoLines(x)).toEqual(['VS [192.0.2.80]:tcp:80 DOWN', 'VS [192.0.2.90]:tcp:80 UP']);
+    expect(mailLines(box)).toEqual([
+      '[LB1] Virtualserver [192.0.2.80]:tcp:80 - DOWN | => Starting with quorum down 3+3=6 <= 5 <=',
+      '[LB1] Virtualserver [192.0.2.90]:tcp:80 - UP | => Starting with quorum up 1+0=1 <= 1 <=',
+    ]);
+    expect(x.counters.get('lvs.quorum_down')).toBe(0); // a first decision is not a transition
+  });
+
+  it('reload dropping a live real server: its notify_down, the RS DOWN line, then "Removing"; a failed one is silent', async () => {
+    const box = mailbox();
+    const x = await started(box);
+    await x.host.reload(load(quorumConf({ drop: ['192.0.2.82', '192.0.2.83'] })));
+    await settle();
+    expect(await dests(x, '192.0.2.80')).toEqual(['192.0.2.81=2']);
+    expect(await scriptsStarted(x, 1)).toEqual(['/bin/echo down 82']);
+    expect(fifoLines(x)).toEqual(['RS [192.0.2.82]:tcp:80 [192.0.2.80]:tcp:80 DOWN']);
+    expect(mailLines(box)).toEqual([
+      '[LB1] Realserver [192.0.2.82]:tcp:80 of virtual server [192.0.2.80]:tcp:80 - DOWN | => Removing <=',
+    ]);
+  });
+
+  it('reload costing a kept virtual server its quorum: "Lost quorum" for the old one, then the new one "Starting with quorum down"', async () => {
+    const box = mailbox();
+    const x = await started(box, { w81: 1 });
+    await x.host.reload(load(quorumConf({ w81: 1, drop: ['192.0.2.82'] })));
+    await settle();
+    expect(await notified(x, box, 3)).toEqual({
+      scripts: ['/bin/echo down 82', '/bin/echo quorum-down 80', '/bin/echo quorum-down 80'],
+      fifo: [
+        'RS [192.0.2.82]:tcp:80 [192.0.2.80]:tcp:80 DOWN',
+        'VS [192.0.2.80]:tcp:80 DOWN',
+        'VS [192.0.2.80]:tcp:80 DOWN',
+      ],
+      mails: [
+        '[LB1] Realserver [192.0.2.82]:tcp:80 of virtual server [192.0.2.80]:tcp:80 - DOWN | => Removing <=',
+        '[LB1] Virtualserver [192.0.2.80]:tcp:80 - DOWN | => Lost quorum 2+0=2 <= 1 <=',
+        '[LB1] Virtualserver [192.0.2.80]:tcp:80 - DOWN | => Starting with quorum down 2+0=2 <= 1 <=',
+      ],
+    });
+  });
+
+  it('reload raising the quorum of a kept virtual server: "Starting with quorum down" against quorum-hysteresis', async () => {
+    const box = mailbox();
+    const x = await started(box, { quorum: 'quorum 2\n  hysteresis 1' });
+    await x.host.reload(load(quorumConf({ quorum: 'quorum 9\n  hysteresis 1' })));
+    await settle();
+    expect(await scriptsStarted(x, 1)).toEqual(['/bin/echo quorum-down 80']);
+    expect(fifoLines(x)).toEqual(['VS [192.0.2.80]:tcp:80 DOWN']);
+    expect(mailLines(box)).toEqual([
+      '[LB1] Virtualserver [192.0.2.80]:tcp:80 - DOWN | => Starting with quorum down 9+1=8 <= 4 <=',
+    ]);
+    // lowering it again: up, worded as a start too
+    await x.host.reload(load(quorumConf({ quorum: 'quorum 2\n  hysteresis 1' })));
+    await settle();
+    expect(mailLines(box).at(-1)).toBe(
+      '[LB1] Virtualserver [192.0.2.80]:tcp:80 - UP | => Starting with quorum up 2+1=3 <= 4 <=',
+    );
+  });
+
+  it('reload dropping a virtual server with quorum: its live real servers, then quorum_down and "Lost quorum"', async () => {
+    const box = mailbox();
+    const x = await started(box);
+    await x.host.reload(load(quorumConf({ withVs80: false })));
+    await settle();
+    expect(await dests(x, '192.0.2.80')).toBeUndefined();
+    const rs = (n: number) => `[192.0.2.${n}]:tcp:80`;
+    expect(await notified(x, box, 3)).toEqual({
+      scripts: ['/bin/echo down 81', '/bin/echo down 82', '/bin/echo quorum-down 80'],
+      fifo: [`RS ${rs(81)} ${rs(80)} DOWN`, `RS ${rs(82)} ${rs(80)} DOWN`, `VS ${rs(80)} DOWN`],
+      mails: [
+        `[LB1] Realserver ${rs(81)} of virtual server ${rs(80)} - DOWN | => Removing <=`,
+        `[LB1] Realserver ${rs(82)} of virtual server ${rs(80)} - DOWN | => Removing <=`,
+        `[LB1] Virtualserver ${rs(80)} - DOWN | => Lost quorum 2+0=2 <= 0 <=`,
+      ],
+    });
+  });
+
+  it('with lvs_flush_on_stop a dropped virtual server notifies nothing', async () => {
+    const box = mailbox();
+    const x = await started(box, { flush: true });
+    await x.host.reload(load(quorumConf({ withVs80: false, flush: true })));
+    await settle();
+    expect(await dests(x, '192.0.2.80')).toBeUndefined();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(x.scripts).toEqual([]);
+    expect(fifoLines(x)).toEqual([]);
+    expect(mailLines(box)).toEqual([]);
   });
 });

@@ -237,13 +237,13 @@ describe('buildDesired: health, inhibit, sorry server, quorum', () => {
 
   it('quorum with hysteresis: up at >= q+h, down at < q-h, events on transitions', () => {
     const v = vs({ quorum: 4, hysteresis: 1, sorryServer: { addr: '198.51.100.99' } });
-    // both up: sum 5
+    // both up: sum 5, a first decision ("Starting with quorum up")
     let r = buildDesired([v], new Map());
     expect(r.quorum.get(v.name)).toBe(true);
-    expect(r.events).toEqual([]);
+    expect(r.events).toEqual([{ vs: v.name, kind: 'quorum-up', weightSum: 5, threshold: 5, init: 'start' }]);
     // .1 down: sum 2 < 3 -> down
     r = buildDesired([v], health(v, { '198.51.100.1': false }), r.quorum);
-    expect(r.events).toEqual([{ vs: v.name, kind: 'quorum-down', weightSum: 2 }]);
+    expect(r.events).toEqual([{ vs: v.name, kind: 'quorum-down', weightSum: 2, threshold: 3 }]);
     expect(only(r.table).dests.map((d) => d.addr)).toEqual(['198.51.100.99']);
     // .1 back with dynamic weight 2: sum 4 < q+h=5 -> stays down
     r = buildDesired([v], health(v, { '198.51.100.1': { up: true, weight: 2 } }), r.quorum);
@@ -251,18 +251,73 @@ describe('buildDesired: health, inhibit, sorry server, quorum', () => {
     expect(r.events).toEqual([]);
     // weight 3: sum 5 -> up
     r = buildDesired([v], health(v, { '198.51.100.1': { up: true, weight: 3 } }), r.quorum);
-    expect(r.events).toEqual([{ vs: v.name, kind: 'quorum-up', weightSum: 5 }]);
+    expect(r.events).toEqual([{ vs: v.name, kind: 'quorum-up', weightSum: 5, threshold: 5 }]);
     expect(only(r.table).dests.map((d) => d.addr)).toEqual(['198.51.100.1', '198.51.100.2']);
     // sum 3 is not < q-h=3 -> stays up
     r = buildDesired([v], health(v, { '198.51.100.1': { up: true, weight: 1 } }), r.quorum);
     expect(r.quorum.get(v.name)).toBe(true);
   });
 
-  it('omega yields quorum-down at shutdown; ha_suspend follows the local addresses', () => {
-    const v = vs({ omega: true, haSuspend: true });
-    expect(shutdownEvents([v], new Map([[v.name, true]]))).toEqual([
-      { vs: v.name, kind: 'quorum-down', weightSum: 0 },
+  it('a first decision needs quorum+hysteresis (keepalived starts every virtual server down)', () => {
+    // live weight 4: quorum 4 reached, quorum+hysteresis 5 not
+    const sorry = vs({ quorum: 4, hysteresis: 1, sorryServer: { addr: '198.51.100.99' } });
+    const half = health(sorry, { '198.51.100.1': { up: true, weight: 2 } });
+    let r = buildDesired([sorry], half);
+    expect(r.quorum.get(sorry.name)).toBe(false);
+    expect(only(r.table).dests.map((d) => d.addr)).toEqual(['198.51.100.99']);
+    expect(r.events).toEqual([
+      { vs: sorry.name, kind: 'quorum-down', weightSum: 4, threshold: 5, init: 'start' },
     ]);
+    // then a transition: up at 5, worded as one
+    r = buildDesired([sorry], health(sorry, { '198.51.100.1': true }), r.quorum);
+    expect(r.events).toEqual([{ vs: sorry.name, kind: 'quorum-up', weightSum: 5, threshold: 5 }]);
+    // without a sorry server: the real servers stay, quorum down, nothing to notify
+    const plain = vs({ quorum: 4, hysteresis: 1 });
+    r = buildDesired([plain], health(plain, { '198.51.100.1': { up: true, weight: 2 } }));
+    expect(r.quorum.get(plain.name)).toBe(false);
+    expect(r.events).toEqual([]);
+    expect(only(r.table).dests.map((d) => d.addr)).toEqual(['198.51.100.1', '198.51.100.2']);
+  });
+
+  it('quorum is lost at live weight 0 even when quorum-hysteresis is 0', () => {
+    const v = vs({ quorum: 1, hysteresis: 1 });
+    const r = buildDesired(
+      [v],
+      health(v, { '198.51.100.1': false, '198.51.100.2': false }),
+      new Map([[v.name, true]]),
+    );
+    expect(r.quorum.get(v.name)).toBe(false);
+    expect(r.events).toEqual([{ vs: v.name, kind: 'quorum-down', weightSum: 0, threshold: 0 }]);
+  });
+
+  it("a reload's first pass words a kept virtual server's change as a start, and puts a new sorry server in", () => {
+    const v = vs({ quorum: 9, sorryServer: { addr: '198.51.100.99' } });
+    const none = { newSorry: new Set<string>() };
+    // was up, the reload raised the quorum: compared with quorum-hysteresis, worded "Starting"
+    let r = buildDesired([v], new Map(), new Map([[v.name, true]]), undefined, none);
+    expect(r.events).toEqual([
+      { vs: v.name, kind: 'quorum-down', weightSum: 5, threshold: 9, init: 'reload' },
+    ]);
+    // was down and stays down: nothing, unless the reload brought the sorry server
+    r = buildDesired([v], new Map(), new Map([[v.name, false]]), undefined, none);
+    expect(r.events).toEqual([]);
+    r = buildDesired([v], new Map(), new Map([[v.name, false]]), undefined, { newSorry: new Set([v.name]) });
+    expect(r.events).toEqual([
+      { vs: v.name, kind: 'quorum-down', weightSum: 5, threshold: 9, init: 'reload' },
+    ]);
+    // was down, the reload lowered the quorum
+    const low = { ...v, quorum: 5 };
+    r = buildDesired([low], new Map(), new Map([[v.name, false]]), undefined, none);
+    expect(r.events).toEqual([{ vs: v.name, kind: 'quorum-up', weightSum: 5, threshold: 5, init: 'reload' }]);
+  });
+
+  it('omega yields quorum-down at shutdown, whatever the quorum; ha_suspend follows the local addresses', () => {
+    const v = vs({ omega: true, haSuspend: true, quorum: 3, hysteresis: 1 });
+    expect(shutdownEvents([v], new Map([[v.name, true]]))).toEqual([
+      { vs: v.name, kind: 'quorum-down', weightSum: 0, threshold: 2 },
+    ]);
+    expect(shutdownEvents([v], new Map([[v.name, false]]))).toHaveLength(1);
+    expect(shutdownEvents([v], new Map())).toEqual([]);
     expect(shutdownEvents([vs()], new Map([[v.name, true]]))).toEqual([]);
     expect(checksSuspended(v, new Set())).toBe(true);
     expect(checksSuspended(v, new Set(['192.0.2.10']))).toBe(false);

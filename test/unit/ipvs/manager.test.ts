@@ -53,7 +53,8 @@ describe('IpvsManager over the in-memory IPVS', () => {
     // .2 fails: sum 2 < quorum 3 -> sorry server replaces the pool
     await m.setHealth(realServerId(a, rs2), { up: false });
     expect(await weights(k, 'tcp 192.0.2.1:80')).toEqual(['198.51.100.99=1']);
-    expect(events.map((e) => e.kind)).toEqual(['quorum-down']);
+    const kinds = () => events.map((e) => `${e.kind}${e.init ? `/${e.init}` : ''}`);
+    expect(kinds()).toEqual(['quorum-up/start', 'quorum-up/start', 'quorum-down']);
     // concurrent results fold into at most one extra pass and end converged
     await Promise.all([
       m.setHealth(realServerId(a, rs2), { up: true }),
@@ -71,7 +72,43 @@ describe('IpvsManager over the in-memory IPVS', () => {
     const plan = await m.stop();
     expect(plan.map((o) => o.kind)).toEqual(['del-service']);
     expect([...(await k.readTable()).keys()]).toEqual(['tcp 203.0.113.5:25']);
-    expect(events.map((e) => e.kind)).toEqual(['quorum-down', 'quorum-up', 'quorum-down']);
+    expect(kinds()).toEqual([
+      'quorum-up/start',
+      'quorum-up/start',
+      'quorum-down',
+      'quorum-up',
+      'quorum-down',
+    ]);
+  });
+
+  it("a reload's first pass re-decides kept virtual servers as keepalived's init_services", async () => {
+    const k = new FakeIpvs();
+    const events: QuorumEvent[] = [];
+    const a = vs(1, [2, 3], { quorum: 9 });
+    const m = new IpvsManager(k, [a], { onQuorum: (e) => events.push(e) });
+    await m.start();
+    // below quorum, no sorry server: nothing at start
+    expect(events).toEqual([]);
+    // the reload brings a sorry server: it goes in and quorum_down is notified
+    const sorry = { addr: '198.51.100.99', port: 80 };
+    await m.reload([vs(1, [2, 3], { quorum: 9, sorryServer: sorry })]);
+    expect(events).toEqual([{ vs: 'vs1', kind: 'quorum-down', weightSum: 5, threshold: 9, init: 'reload' }]);
+    expect(await weights(k, 'tcp 192.0.2.1:80')).toEqual(['198.51.100.99=1']);
+    // the same sorry server again: no notification; a lower quorum: up, still worded as a start
+    await m.reload([vs(1, [2, 3], { quorum: 9, sorryServer: sorry })]);
+    expect(events).toHaveLength(1);
+    const b = vs(1, [2, 3], { quorum: 5, sorryServer: sorry });
+    await m.reload([b]);
+    expect(events.at(-1)).toEqual({
+      vs: 'vs1',
+      kind: 'quorum-up',
+      weightSum: 5,
+      threshold: 5,
+      init: 'reload',
+    });
+    // later passes are transitions again
+    await m.setHealth(realServerId(b, b.realServers[0] as (typeof b.realServers)[0]), { up: false });
+    expect(events.at(-1)).toEqual({ vs: 'vs1', kind: 'quorum-down', weightSum: 3, threshold: 5 });
   });
 });
 
