@@ -37,7 +37,7 @@ import { SyncGroupCoordinator } from '../vrrp/sync-group.js';
 import { TrackFile } from '../vrrp/track/file.js';
 import { InstanceTracking, type TrackerRef } from '../vrrp/track/instance.js';
 import type { PriorityResult, UpDown } from '../vrrp/track/priority.js';
-import { TrackProcess } from '../vrrp/track/process.js';
+import { processTableOf, TrackProcess } from '../vrrp/track/process.js';
 import { type RunKind, TrackerRegistry } from '../vrrp/track/registry.js';
 import { runnerExec, VrrpScriptTracker } from '../vrrp/track/script.js';
 import { type MachineConfig, stateName, VrrpState } from '../vrrp/types.js';
@@ -962,6 +962,8 @@ export class VrrpHost {
       ...(p.quorumMax !== undefined ? { quorumMax: p.quorumMax } : {}),
       forkDelayUs: Math.round(p.forkDelay * 1e6),
       terminateDelayUs: Math.round(p.terminateDelay * 1e6),
+      // one process table (connector subscription, /proc reads) for every track_process of this host
+      table: processTableOf(this.trackers),
       clock,
       log,
       counters: this.counters,
