@@ -551,6 +551,27 @@ describe('LvsHost: omega and reload of real servers', () => {
     expect(await world.ipvs.readTable()).toEqual(new Map());
   });
 
+  it('omega: quorum_down runs at stop even with quorum already lost (keepalived notifies whenever it stops)', async () => {
+    const world = await makeWorld({}, OMEGA_CONF('192.0.2.52'));
+    world.down.add('192.0.2.51');
+    world.down.add('192.0.2.52');
+    await step(world, 4);
+    expect(await scriptsStarted(world, 2)).toEqual(['/bin/echo down 51', '/bin/echo quorum-down 50']);
+    world.scripts.length = 0;
+    await world.host.stop();
+    closeSync(world.fifo);
+    expect(world.scripts).toEqual(['/bin/echo quorum-down 50']);
+  });
+
+  it('omega with lvs_flush_on_stop: quorum_down at stop, no real server notifier (keepalived does not visit them)', async () => {
+    const text = OMEGA_CONF('192.0.2.52').replace('global_defs {', 'global_defs {\n  lvs_flush_on_stop');
+    const world = await makeWorld({}, text);
+    await step(world, 0.2);
+    await world.host.stop();
+    closeSync(world.fifo);
+    expect(world.scripts).toEqual(['/bin/echo quorum-down 50']);
+  });
+
   it('reload: a removed real server leaves, a new one is checked from scratch, the kept one is not restarted', async () => {
     const world = await makeWorld({}, OMEGA_CONF('192.0.2.52'));
     await step(world, 0.2);
