@@ -1,0 +1,261 @@
+/**
+ * The BFD runtime: one session per `bfd_instance`, the listeners on port 3784 and one sender per
+ * session. Received datagrams are decoded, matched to a session (Your Discriminator, or the
+ * neighbour/source addresses when it is 0), checked (TTL per RFC 5881 §5 and keepalived's
+ * `max_hops`, A bit) and stepped; anything bad is dropped, logged at debug and counted under its
+ * KA_ERR_BFD_* code, never thrown. Up/Down changes go to `onChange` listeners (the VRRP trackers).
+ * keepalived runs this in its own child process; here it shares the daemon's event loop.
+ */
+import { randomInt } from 'node:crypto';
+import type { BfdInstance } from '../config/model.js';
+import type { Clock } from '../core/clock.js';
+import type { Counters } from '../core/counters.js';
+import { isKaError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import {
+  BFD_DIAG_TEXT,
+  BFD_STATE,
+  BFD_STATE_NAMES,
+  type BfdStateName,
+  decodeBfd,
+  encodeBfd,
+} from '../wire/bfd.js';
+import { BfdDriver } from './driver.js';
+import { BfdErrors } from './errors.js';
+import type { BfdAction, BfdSession } from './session.js';
+import type { BfdDatagram, BfdListener, BfdSender, BfdTransport } from './transport.js';
+
+export interface BfdHostOptions {
+  readonly instances: readonly BfdInstance[];
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly counters: Counters;
+  readonly transport: BfdTransport;
+  /** Uniform in [0, 1); jitter and source ports. Default Math.random. */
+  readonly random?: () => number;
+}
+
+/** A session's state as trackers see it: Up, or not (with the state name for logs). */
+export type BfdChangeListener = (instance: BfdInstance, up: boolean, state: BfdStateName) => void;
+
+interface Live {
+  readonly inst: BfdInstance;
+  readonly family: 4 | 6;
+  readonly driver: BfdDriver;
+  readonly sender: BfdSender | undefined;
+  sendFailed: boolean;
+}
+
+const familyOf = (a: string): 4 | 6 => (a.includes(':') ? 6 : 4);
+
+export class BfdHost {
+  private readonly live = new Map<string, Live>();
+  private readonly listeners: BfdListener[] = [];
+  private readonly changeListeners: BfdChangeListener[] = [];
+  private readonly random: () => number;
+  private started = false;
+
+  constructor(private readonly o: BfdHostOptions) {
+    this.random = o.random ?? Math.random;
+  }
+
+  onChange(fn: BfdChangeListener): void {
+    this.changeListeners.push(fn);
+  }
+
+  /** Opens the sockets and starts every session (synchronous, so it can run inside a namespace). */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    const families = new Set(this.o.instances.map((i) => familyOf(i.neighborIp)));
+    for (const fam of families) {
+      try {
+        this.listeners.push(
+          this.o.transport.listen(
+            fam,
+            (d) => this.onDatagram(fam, d),
+            (e) => this.drop(BfdErrors.KA_ERR_BFD_SOCKET, `BFD receive error: ${(e as Error).message}`),
+          ),
+        );
+      } catch (e) {
+        // keepalived: "Unable to open listening socket" and the BFD process exits.
+        this.o.counters.inc(BfdErrors.KA_ERR_BFD_SOCKET);
+        this.o.log.error(
+          { code: BfdErrors.KA_ERR_BFD_SOCKET, family: fam },
+          `Unable to open listening socket (${(e as Error).message})`,
+        );
+      }
+    }
+    for (const inst of this.o.instances) this.startSession(inst);
+  }
+
+  /** Stops every session and closes the sockets; nothing is sent (keepalived sends no AdminDown on exit). */
+  stop(): void {
+    for (const l of this.live.values()) {
+      l.driver.stop();
+      l.sender?.close();
+    }
+    this.live.clear();
+    for (const l of this.listeners.splice(0)) l.close();
+    this.started = false;
+  }
+
+  /** The session state of an instance (undefined if unknown). */
+  state(name: string): BfdStateName | undefined {
+    const l = this.live.get(name);
+    return l ? BFD_STATE_NAMES[l.driver.localState] : undefined;
+  }
+
+  session(name: string): BfdSession | undefined {
+    return this.live.get(name)?.driver.state;
+  }
+
+  private startSession(inst: BfdInstance): void {
+    const family = familyOf(inst.neighborIp);
+    let sender: BfdSender | undefined;
+    try {
+      sender = this.o.transport.sender({ family, source: inst.sourceIp, ttl: inst.ttl, random: this.random });
+    } catch (e) {
+      // keepalived: "Unable to open output socket, disabling instance" (AdminDown).
+      this.o.counters.inc(BfdErrors.KA_ERR_BFD_SOCKET);
+      this.o.log.error(
+        { code: BfdErrors.KA_ERR_BFD_SOCKET, instance: inst.name },
+        `(${inst.name}) Unable to open output socket, disabling instance (${(e as Error).message})`,
+      );
+    }
+    let l: Live | undefined;
+    const driver = new BfdDriver(
+      {
+        name: inst.name,
+        minRx: inst.minRx * 1000,
+        minTx: inst.minTx * 1000,
+        idleTx: inst.idleTx * 1000,
+        multiplier: inst.multiplier,
+        passive: inst.passive,
+      },
+      this.o.clock,
+      { random: this.random, discriminator: () => this.newDiscriminator() },
+      // The driver's first packet is due at once but sent from a timer, after `l` is set.
+      { send: (p) => l && this.send(l, encodeBfd(p)), action: (a, s) => l && this.onAction(l, a, s) },
+    );
+    l = { inst, family, sender, sendFailed: false, driver };
+    this.live.set(inst.name, l);
+    if (!sender) l.driver.adminDown();
+  }
+
+  /** A random non-zero discriminator no live session uses. */
+  private newDiscriminator(): number {
+    for (;;) {
+      const d = randomInt(1, 0xffffffff);
+      if (![...this.live.values()].some((l) => l.driver.state.localDiscr === d)) return d;
+    }
+  }
+
+  private send(l: Live, data: Buffer): void {
+    if (!l.sender) return;
+    try {
+      l.sender.send(data, l.inst.neighborIp);
+      l.sendFailed = false;
+    } catch (e) {
+      this.o.counters.inc(BfdErrors.KA_ERR_BFD_SOCKET);
+      // keepalived logs the first failure of a run of them only.
+      if (!l.sendFailed)
+        this.o.log.error(
+          { code: BfdErrors.KA_ERR_BFD_SOCKET, instance: l.inst.name, err: (e as Error).message },
+          `(${l.inst.name}) Error sending packet`,
+        );
+      l.sendFailed = true;
+    }
+  }
+
+  private onAction(l: Live, a: Exclude<BfdAction, { type: 'send' }>, s: BfdSession): void {
+    const n = l.inst.name;
+    switch (a.type) {
+      case 'state': {
+        const to = BFD_STATE_NAMES[a.to];
+        if (a.to === BFD_STATE.Down)
+          this.o.log.warn(
+            { instance: n, state: to },
+            `(${n}) Entering Down state (Local diagnostic - ${BFD_DIAG_TEXT[a.localDiag] ?? a.localDiag}, Remote diagnostic - ${BFD_DIAG_TEXT[a.remoteDiag] ?? a.remoteDiag})`,
+          );
+        else if (a.to === BFD_STATE.Init)
+          this.o.log.debug({ instance: n, state: to }, `(${n}) Entering Init state`);
+        else this.o.log.info({ instance: n, state: to }, `(${n}) Entering ${to} state`);
+        if (a.notify) for (const fn of this.changeListeners) fn(l.inst, a.to === BFD_STATE.Up, to);
+        break;
+      }
+      case 'expired':
+        this.o.log.warn(
+          { instance: n },
+          `(${n}) Expired after ${Math.floor(a.after / 1000)} ms (${a.overdue} usec overdue)`,
+        );
+        break;
+      case 'detectTime':
+        this.o.log.debug({ instance: n }, `(${n}) Detection time is ${a.now} us (was ${a.was} us)`);
+        break;
+      case 'pollStart':
+        this.o.log.debug({ instance: n, txInterval: s.txInterval }, `(${n}) Starting poll sequence`);
+        break;
+    }
+  }
+
+  private drop(code: string, message: string, details: Record<string, unknown> = {}): void {
+    this.o.counters.inc(code);
+    this.o.log.debug({ code, ...details }, message);
+  }
+
+  private onDatagram(family: 4 | 6, d: BfdDatagram): void {
+    const from = { src: d.src, port: d.srcPort };
+    if (d.truncated) {
+      this.drop(BfdErrors.KA_ERR_BFD_TRUNCATED, `Discarding truncated packet from ${d.src}`, from);
+      return;
+    }
+    let p: ReturnType<typeof decodeBfd>;
+    try {
+      p = decodeBfd(d.data);
+    } catch (e) {
+      if (!isKaError(e)) throw e;
+      this.drop(e.code, `Discarding bogus packet from ${d.src} (${e.message})`, from);
+      return;
+    }
+    let l: Live | undefined;
+    if (p.yourDiscriminator === 0) {
+      for (const x of this.live.values())
+        if (
+          x.family === family &&
+          x.inst.neighborIp === d.src &&
+          (x.inst.sourceIp === undefined || d.dst === undefined || x.inst.sourceIp === d.dst)
+        )
+          l = x;
+    } else {
+      for (const x of this.live.values()) if (x.driver.state.localDiscr === p.yourDiscriminator) l = x;
+    }
+    if (!l) {
+      this.drop(
+        BfdErrors.KA_ERR_BFD_NO_SESSION,
+        `Discarding packet from ${d.src} (session is not found - your discriminator field is ${p.yourDiscriminator})`,
+        from,
+      );
+      return;
+    }
+    // RFC 5881 §5 GTSM, as keepalived extends it: accept TTL >= ttl - max_hops; max_hops 255 = no check.
+    const ttl = l.inst.ttl;
+    if (l.inst.maxHops !== 255 && d.ttl !== undefined && d.ttl + l.inst.maxHops < ttl) {
+      this.drop(
+        BfdErrors.KA_ERR_BFD_BAD_TTL,
+        `Packet ${family === 4 ? 'ttl' : 'hop_limit'}(${d.ttl}) < ${ttl - l.inst.maxHops} - discarding`,
+        { ...from, instance: l.inst.name },
+      );
+      return;
+    }
+    if (p.auth !== undefined) {
+      this.drop(
+        BfdErrors.KA_ERR_BFD_AUTH,
+        `Discarding packet from ${d.src} (auth bit is set, but no authentication is in use)`,
+        { ...from, instance: l.inst.name },
+      );
+      return;
+    }
+    l.driver.receive(p);
+  }
+}

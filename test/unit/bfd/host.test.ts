@@ -1,0 +1,121 @@
+import { describe, expect, it } from 'vitest';
+import { BfdHost } from '../../../src/bfd/host.js';
+import { FakeBfdNetwork } from '../../../src/bfd/transport.js';
+import type { BfdInstance } from '../../../src/config/model.js';
+import { FakeClock } from '../../../src/core/clock.js';
+import { Counters } from '../../../src/core/counters.js';
+import { silentLogger } from '../../../src/core/log.js';
+import { BFD_STATE, encodeBfd } from '../../../src/wire/bfd.js';
+import { bfdInstance } from './fixtures.js';
+
+const inst = (name: string, neighborIp: string, o: Partial<BfdInstance> = {}): BfdInstance =>
+  bfdInstance(name, neighborIp, { minRx: 100, minTx: 100, multiplier: 3, ...o });
+
+function lab(aOpts: Partial<BfdInstance> = {}, bOpts: Partial<BfdInstance> = {}) {
+  const clock = new FakeClock();
+  const net = new FakeBfdNetwork(clock);
+  const mk = (addr: string, peer: string, o: Partial<BfdInstance>) => {
+    const counters = new Counters();
+    const changes: string[] = [];
+    const host = new BfdHost({
+      instances: [inst('B1', peer, o)],
+      clock,
+      log: silentLogger,
+      counters,
+      transport: net.node([addr]),
+    });
+    host.onChange((i, up, st) => changes.push(`${i.name}:${up ? 'up' : 'down'}:${st}`));
+    return { host, counters, changes, addr };
+  };
+  const A = mk('192.0.2.1', '192.0.2.2', aOpts);
+  const B = mk('192.0.2.2', '192.0.2.1', bOpts);
+  return { clock, net, A, B };
+}
+
+describe('BfdHost on an in-memory network', () => {
+  it('brings both sessions Up, reports Up then Down when the peer stops', () => {
+    const { clock, A, B } = lab();
+    A.host.start();
+    clock.advance(700_000);
+    B.host.start();
+    clock.advance(4_000_000);
+    expect(A.host.state('B1')).toBe('Up');
+    expect(B.host.state('B1')).toBe('Up');
+    expect(A.changes).toEqual(['B1:up:Up']);
+    B.host.stop();
+    clock.advance(2_000_000);
+    expect(A.host.state('B1')).toBe('Down');
+    expect(A.changes).toEqual(['B1:up:Up', 'B1:down:Down']);
+    expect(A.host.session('B1')?.localDiag).toBe(1);
+    A.host.stop();
+  });
+
+  it('drops packets below ttl - max_hops (GTSM), counted; max_hops lets them through', () => {
+    const one = lab();
+    one.net.hops = 1; // every packet arrives with TTL 254
+    one.A.host.start();
+    one.B.host.start();
+    one.clock.advance(3_000_000);
+    expect(one.A.host.state('B1')).toBe('Down');
+    expect(one.A.counters.get('KA_ERR_BFD_BAD_TTL')).toBeGreaterThan(0);
+    one.A.host.stop();
+    one.B.host.stop();
+
+    const two = lab({ maxHops: 1 }, { maxHops: 255 });
+    two.net.hops = 1;
+    two.A.host.start();
+    two.B.host.start();
+    two.clock.advance(3_000_000);
+    expect(two.A.host.state('B1')).toBe('Up');
+    expect(two.B.host.state('B1')).toBe('Up');
+    expect(two.A.counters.get('KA_ERR_BFD_BAD_TTL')).toBe(0);
+    two.A.host.stop();
+    two.B.host.stop();
+  });
+
+  it('counts and drops garbage, unknown sessions and authenticated packets without throwing', () => {
+    const { clock, net, A } = lab();
+    A.host.start();
+    const evil = net
+      .node(['192.0.2.2'])
+      .sender({ family: 4, source: '192.0.2.2', ttl: 255, random: Math.random });
+    const stranger = net
+      .node(['192.0.2.9'])
+      .sender({ family: 4, source: '192.0.2.9', ttl: 255, random: Math.random });
+    const pkt = {
+      diag: 0,
+      state: BFD_STATE.Down,
+      poll: false,
+      final: false,
+      controlPlaneIndependent: false,
+      demand: false,
+      multipoint: false,
+      detectMult: 3,
+      myDiscriminator: 5,
+      yourDiscriminator: 0,
+      desiredMinTx: 1_000_000,
+      requiredMinRx: 100_000,
+      requiredMinEchoRx: 0,
+      auth: undefined,
+    } as const;
+    evil.send(Buffer.from('not bfd'), '192.0.2.1');
+    evil.send(encodeBfd({ ...pkt, detectMult: 0 } as never), '192.0.2.1');
+    evil.send(encodeBfd({ ...pkt, yourDiscriminator: 12345 }), '192.0.2.1');
+    stranger.send(encodeBfd(pkt), '192.0.2.1');
+    evil.send(encodeBfd({ ...pkt, auth: { type: 1, data: Buffer.from([1, 0, 0x41, 0x42]) } }), '192.0.2.1');
+    clock.advance(10_000);
+    expect(A.counters.snapshot()).toMatchObject({
+      KA_ERR_BFD_TRUNCATED: 1,
+      KA_ERR_BFD_NO_SESSION: 2,
+      KA_ERR_BFD_AUTH: 1,
+    });
+    // detectMult 0 passes the encoder but not the decoder.
+    expect(A.counters.get('KA_ERR_BFD_BAD_FIELD')).toBe(1);
+    expect(A.host.state('B1')).toBe('Down');
+    // A valid Down from the neighbour still moves the session on.
+    evil.send(encodeBfd(pkt), '192.0.2.1');
+    clock.advance(10_000);
+    expect(A.host.state('B1')).toBe('Init');
+    A.host.stop();
+  });
+});
