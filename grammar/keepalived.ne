@@ -2,7 +2,7 @@
 #
 # The preprocessor has already split every `{` and `}` onto its own logical line, as keepalived does,
 # so a file is a sequence of statement lines and brace lines. The moo lexer below splits a statement
-# line into words (double quotes group, adjacent parts join: ab"c d"e is one word); the line lexer in
+# line into words (double quotes group, adjacent parts join: ab"c d"e is one word); LineParser in
 # src/config/parse.ts turns each logical line into one token, so the grammar stays linear and cheap on
 # 50,000-line files: `stmt` (a keyword with its arguments), `open` (a keyword line followed by its
 # `{`, on the same line or the next one) and `close` (a `}`, alone or ending a statement line).
@@ -15,7 +15,7 @@
 
 @{%
 import { createRequire } from 'node:module';
-import { type AstNode, LineToken } from '../parse-types.js';
+import type { AstNode, BlockNode, CloseToken } from '../parse-types.js';
 
 // moo is CommonJS: require() loads it several times faster than an ESM import, which first scans
 // the source for its exports (start-up of `keepalived-ts -t`).
@@ -28,13 +28,13 @@ export const wordLexer = moo.compile({
   word: /(?:"[^"\n]*"|[^ \t\f\v\r\n"])+/,
 });
 
-// Placeholder: the real line lexer is passed to the Parser by src/config/parse.ts.
+// Placeholder: src/config/parse.ts passes the Parser a lexer over each item's tokens.
 const lexer = {
   has: (t: string) => t === 'stmt' || t === 'open' || t === 'close',
   reset: (_chunk: string, _info: unknown) => undefined,
   next: () => undefined,
   save: () => ({}),
-  formatError: (_t: never) => 'line lexer placeholder',
+  formatError: (_t: never) => 'lexer placeholder',
 };
 
 export interface Cons {
@@ -51,7 +51,7 @@ export function toArray(l: Cons | null): AstNode[] {
 }
 
 /** A block node: the header token's keyword and arguments, its children and closing brace. */
-function block(o: LineToken, children: AstNode[], close: LineToken): AstNode {
+function block(o: BlockNode, children: AstNode[], close: CloseToken): AstNode {
   return o.withBlock(children, close);
 }
 %}

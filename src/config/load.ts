@@ -1,6 +1,6 @@
 /**
- * The one entry of the configuration pipeline (STYLE.md habit 9): preprocess → parse → check
- * keywords → defaults. Never throws on bad input: everything becomes a diagnostic.
+ * The one entry of the configuration pipeline (STYLE.md habit 9): preprocess → parse (streamed, line
+ * by line) → check keywords → defaults. Never throws on bad input: everything becomes a diagnostic.
  *
  * The model is immutable through its types (every field and array of src/config/model.ts is
  * readonly; test/unit/config/readonly.test.ts checks it). Only the root object is frozen at run time:
@@ -12,8 +12,8 @@ import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import { ConfigBuilder, type ScriptEnv } from './check.js';
 import { type Diagnostic, DiagnosticSink, KaClass } from './diagnostics.js';
 import type { KeepalivedConfig } from './model.js';
-import { parseLines } from './parse.js';
-import { preprocess } from './preprocess.js';
+import { LineParser } from './parse.js';
+import { preprocessInto } from './preprocess.js';
 
 export interface LoadOptions {
   /** Selects `@ID` lines; default: the host name up to the first dot (as keepalived). */
@@ -43,7 +43,9 @@ export function loadConfig(path: string, opts: LoadOptions = {}): LoadResult {
   let files: readonly string[] = [];
   let config: KeepalivedConfig;
   try {
-    const pp = preprocess(
+    // preprocessing feeds the parser line by line (no array of every logical line)
+    const parser = new LineParser(diags);
+    files = preprocessInto(
       path,
       {
         configId,
@@ -51,9 +53,9 @@ export function loadConfig(path: string, opts: LoadOptions = {}): LoadResult {
         ...(opts.randomSeed === undefined ? {} : { randomSeed: opts.randomSeed }),
       },
       diags,
+      parser,
     );
-    files = pp.files;
-    const ast = parseLines(pp.lines, diags);
+    const ast = parser.end();
     config = new ConfigBuilder(diags, {
       configId,
       files,

@@ -45,59 +45,47 @@ export function isWs(c: number): boolean {
   return c === 32 || c === 9 || c === 12 || c === 11 || c === 13;
 }
 
-/**
- * Token produced by the line lexer, shaped as an AST node so a statement token is its own node:
- * a statement line (`stmt`), a block header with its `{` (`open`) or a closing brace (`close`: no
- * keyword, no statement line). nearley matches tokens on `type` only.
- *
- * A line without double quotes keeps only its keyword and its logical line: `args` splits the line
- * again on each read (a cheap scan). Word objects kept for every statement of a large file made up a
- * fifth of the heap that stays alive, and was copied by every young-generation collection, while
- * each statement's arguments are read only once or twice. A line with quotes keeps the words the
- * lexer made (`quotedArgs`), since splitting it also reports unmatched quotes. Brace positions are
- * kept as their logical lines and mapped when read, for the same reason (they serve diagnostics).
- */
-export class LineToken implements AstNode {
+/** The source column of column 0 of a logical line (mapPos for index 0, without a line object). */
+function startCol(s: readonly number[]): number {
+  let k = 0;
+  for (let i = 3; i < s.length && s[i]! <= 0; i += 3) k = i;
+  return s[k + 2] ? s[k + 1]! : s[k + 1]! - s[k]!;
+}
+
+/** Where a brace was: its file, line and column. */
+export interface BracePos {
+  readonly file: string;
+  readonly line: number;
+  readonly col: number;
+}
+
+/** A brace position from its logical line's data. */
+export function bracePos(file: string, line: number, segs: readonly number[]): BracePos {
+  return { file, line, col: startCol(segs) };
+}
+
+/** Shared members of statement and block nodes: the logical line (a PpLine) split when read. */
+abstract class LineNode implements PpLine {
   constructor(
-    readonly type: 'stmt' | 'open' | 'close',
     readonly keyword: string,
-    private readonly line: PpLine | undefined,
-    private readonly quotedArgs: readonly AstWord[] | undefined,
-    readonly children: readonly AstNode[] | undefined,
-    /** `open`: the line of its `{`; `close`: the line of the `}` (or of the last line, at end of input). */
-    private readonly brace: PpLine | undefined,
-    /** A block's closing `}` line (set by withBlock). */
-    private readonly closeBrace: PpLine | undefined,
+    readonly text: string,
+    readonly file: string,
+    readonly line: number,
+    readonly segs: number[],
+    /** The words of a line with double quotes, made by the lexer (undefined: split when read). */
+    protected readonly quotedArgs: readonly AstWord[] | undefined,
   ) {}
 
-  /** The same node with its children and closing brace (the grammar's block postprocessor). */
-  withBlock(children: readonly AstNode[], close: LineToken): LineToken {
-    return new LineToken('open', this.keyword, this.line, this.quotedArgs, children, this.brace, close.brace);
-  }
-
-  get open(): SrcPos | undefined {
-    return this.type === 'open' && this.brace ? mapPos(this.brace, 0) : undefined;
-  }
-
-  get close(): SrcPos | undefined {
-    const l = this.type === 'close' ? this.brace : this.closeBrace;
-    return l ? mapPos(l, 0) : undefined;
-  }
-
   get pos(): SrcPos {
-    const l = this.line;
-    if (!l) return this.close ?? { file: '', line: 1, col: 1 };
-    const t = l.text;
+    const t = this.text;
     let i = 0;
     while (i < t.length && isWs(t.charCodeAt(i))) i++;
-    return mapPos(l, i);
+    return mapPos(this, i);
   }
 
   get args(): readonly AstWord[] {
     if (this.quotedArgs) return this.quotedArgs;
-    const l = this.line;
-    if (!l) return NO_WORDS;
-    const t = l.text;
+    const t = this.text;
     const n = t.length;
     let i = 0;
     let out: Word[] | undefined;
@@ -111,10 +99,97 @@ export class LineToken implements AstNode {
         first = false;
         continue;
       }
-      const w = new Word(t.slice(start, i), false, l, start);
+      const w = new Word(t.slice(start, i), false, this, start);
       if (out) out.push(w);
       else out = [w];
     }
     return out ?? NO_WORDS;
   }
 }
+
+/**
+ * A statement line (`stmt` token), its own AST node. It is the logical line itself (text, file,
+ * line, column map): no separate line object stays alive, and `args` splits the text again on each
+ * read (a cheap scan). Word objects kept for every statement of a large file made up a fifth of the
+ * heap that stays alive, while each statement's arguments are read only once or twice. A line with
+ * quotes keeps the words the lexer made, since splitting it also reports unmatched quotes.
+ * nearley matches tokens on `type` only.
+ */
+export class LineToken extends LineNode implements AstNode {
+  get type(): 'stmt' {
+    return 'stmt';
+  }
+  get children(): undefined {
+    return undefined;
+  }
+  get open(): undefined {
+    return undefined;
+  }
+  get close(): undefined {
+    return undefined;
+  }
+}
+
+/**
+ * A block header with its `{` (`open` token); once parsed, the block node itself, with its children
+ * and closing brace. Brace positions are kept as numbers, not as the brace lines.
+ */
+export class BlockNode extends LineNode implements AstNode {
+  constructor(
+    keyword: string,
+    text: string,
+    file: string,
+    line: number,
+    segs: number[],
+    quotedArgs: readonly AstWord[] | undefined,
+    readonly open: BracePos,
+    private kids: readonly AstNode[] | undefined,
+    private closeAt: BracePos | undefined,
+  ) {
+    super(keyword, text, file, line, segs, quotedArgs);
+  }
+  get type(): 'open' {
+    return 'open';
+  }
+  get children(): readonly AstNode[] | undefined {
+    return this.kids;
+  }
+  get close(): SrcPos | undefined {
+    return this.closeAt;
+  }
+
+  /** A new node: this header with its children and closing brace (the grammar's block postprocessor). */
+  withBlock(children: readonly AstNode[], close: CloseToken): BlockNode {
+    return new BlockNode(
+      this.keyword,
+      this.text,
+      this.file,
+      this.line,
+      this.segs,
+      this.quotedArgs,
+      this.open,
+      children,
+      close.at,
+    );
+  }
+
+  /**
+   * The same, in place: for a header used once by a derivation already complete (parse.ts
+   * instantiates shapes this way; nearley's own postprocessors get withBlock).
+   */
+  complete(children: readonly AstNode[], close: CloseToken): this {
+    this.kids = children;
+    this.closeAt = close.at;
+    return this;
+  }
+}
+
+/** A closing brace (`close` token): where it was, or the end of input for one the parser adds. */
+export class CloseToken {
+  constructor(readonly at: BracePos) {}
+  get type(): 'close' {
+    return 'close';
+  }
+}
+
+export type Token = LineToken | BlockNode | CloseToken;

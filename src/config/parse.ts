@@ -1,16 +1,29 @@
 /**
  * Stage 2: logical lines → position-annotated syntax tree, with the nearley grammar of
- * grammar/keepalived.ne. The line lexer below feeds the grammar one token per logical line and
- * applies keepalived's brace leniency first, so the grammar always succeeds on what it is given:
- * a stray `{` is ignored ("Unexpected '{'"), a `}` with no open block is ignored, and blocks still
- * open at the end of the input are closed there ("Missing '}'").
+ * grammar/keepalived.ne. The preprocessor hands LineParser one logical line at a time (a LineSink);
+ * it makes one token per line, applies keepalived's brace leniency first, so the grammar always
+ * succeeds on what it is given (a stray `{` is ignored, "Unexpected '{'"; a `}` with no open block
+ * is ignored; blocks still open at the end of the input are closed there, "Missing '}'"), and parses
+ * each top-level item as soon as its last token arrives. No line object outlives its item.
  */
 import { createRequire } from 'node:module';
 import type nearleyTypes from 'nearley';
-import { type DiagnosticSink, KaClass, type SrcPos } from './diagnostics.js';
+import { type DiagnosticSink, KaClass } from './diagnostics.js';
 import grammar, { type Cons, toArray, wordLexer } from './generated/keepalived.js';
-import { type AstNode, type AstWord, isWs, LineToken, NO_WORDS, Word } from './parse-types.js';
-import { mapPos, type PpLine } from './preprocess.js';
+import {
+  type AstNode,
+  type AstWord,
+  BlockNode,
+  type BracePos,
+  bracePos,
+  CloseToken,
+  isWs,
+  LineToken,
+  NO_WORDS,
+  type Token,
+  Word,
+} from './parse-types.js';
+import { type LineSink, mapPos, type PpLine } from './preprocess.js';
 
 // nearley is CommonJS: require() loads it several times faster than an ESM import, which first
 // scans the source for its exports (start-up of `keepalived-ts -t`).
@@ -68,154 +81,6 @@ function quotedWords(l: PpLine, diags: DiagnosticSink): void {
   }
 }
 
-/** Yields the logical lines as tokens, one top-level item at a time, brace leniency applied. */
-class LineLexer {
-  private i = 0;
-  private depth = 0;
-  private pendingClose = 0;
-  /** Token read ahead by hasMore(). */
-  private peeked: LineToken | undefined;
-  /** The current top-level item is complete: next() ends the chunk. */
-  private itemDone = false;
-  private readonly names = new Map<string, string>();
-  /** The last line read: end-of-input diagnostics point at its start. */
-  private last: PpLine | undefined;
-
-  constructor(
-    private readonly lines: readonly PpLine[],
-    private readonly diags: DiagnosticSink,
-  ) {}
-
-  private lastPos(): SrcPos {
-    return this.last ? mapPos(this.last, 0) : { file: '', line: 1, col: 1 };
-  }
-
-  /** Starts the next top-level item; false at the end of the input. */
-  hasMore(): boolean {
-    this.itemDone = false;
-    this.peeked ??= this.read();
-    return this.peeked !== undefined;
-  }
-
-  /** The tokens of one top-level item (a statement, or a block down to its closing brace). */
-  next(): LineToken | undefined {
-    if (this.itemDone) return undefined;
-    const t = this.peeked ?? this.read();
-    this.peeked = undefined;
-    if (t && this.depth === 0) this.itemDone = true;
-    return t;
-  }
-
-  private read(): LineToken | undefined {
-    for (;;) {
-      if (this.pendingClose > 0) {
-        this.pendingClose--;
-        this.depth--;
-        return closeToken(this.last);
-      }
-      // bounds checked first: reading past the end deoptimizes the compiled loop
-      const l = this.i < this.lines.length ? this.lines[this.i++] : undefined;
-      if (!l) {
-        if (this.depth > 0) {
-          this.diags.add(
-            'KA_ERR_CONF_MISSING_BRACE',
-            'error',
-            KaClass.UnexpectedBrace,
-            this.lastPos(),
-            '}',
-            `${this.depth} block(s) still open at end of input`,
-            "a closing '}' for every '{'",
-          );
-          this.pendingClose = this.depth;
-          continue;
-        }
-        return undefined;
-      }
-      this.last = l;
-      if (l.text === '{') {
-        // a '{' not right after a keyword line (those are taken with their keyword below)
-        this.diags.add(
-          'KA_ERR_CONF_UNEXPECTED_BRACE',
-          'warning',
-          KaClass.UnexpectedBrace,
-          mapPos(l, 0),
-          '{',
-          "Unexpected '{' - ignoring",
-          "'{' right after a block keyword",
-        );
-        continue;
-      }
-      if (l.text === '}') {
-        if (this.depth === 0) {
-          this.diags.add(
-            'KA_ERR_CONF_UNEXPECTED_BRACE',
-            'warning',
-            KaClass.UnexpectedBrace,
-            mapPos(l, 0),
-            '}',
-            "Unexpected '}' with no open block - ignoring",
-            'a keyword',
-          );
-          continue;
-        }
-        this.depth--;
-        return closeToken(l);
-      }
-      const t = l.text;
-      let kw: string;
-      let args: readonly AstWord[] | undefined;
-      if (t.indexOf('"') < 0) {
-        // the keyword is the first run of non-blank characters; the arguments are split when read
-        const n = t.length;
-        let i = 0;
-        while (i < n && isWs(t.charCodeAt(i))) i++;
-        const start = i;
-        while (i < n && !isWs(t.charCodeAt(i))) i++;
-        if (start === n) continue;
-        kw = this.name(start === 0 && i === n ? t : t.slice(start, i));
-      } else {
-        quotedWords(l, this.diags);
-        const first = scratch[0];
-        args = scratch.length <= 1 ? NO_WORDS : scratch.slice(1);
-        scratch.length = 0;
-        if (!first) continue;
-        kw = first.text;
-      }
-      if (this.opensBlock())
-        return new LineToken('open', kw, l, args, undefined, this.braceOpen(), undefined);
-      return new LineToken('stmt', kw, l, args, undefined, undefined, undefined);
-    }
-  }
-
-  /**
-   * One string per distinct keyword of this input: a large file repeats a few dozen keywords tens
-   * of thousands of times, and each node keeps its keyword until the model is built.
-   */
-  private name(kw: string): string {
-    const k = this.names.get(kw);
-    if (k !== undefined) return k;
-    this.names.set(kw, kw);
-    return kw;
-  }
-
-  /** The next line is a `{`: the current line is a block header. */
-  private opensBlock(): boolean {
-    const nx = this.lines[this.i];
-    return nx !== undefined && nx.text === '{';
-  }
-
-  /** Takes the `{` line after a block header, one level deeper. */
-  private braceOpen(): PpLine {
-    const nx = this.lines[this.i++]!;
-    this.depth++;
-    return nx;
-  }
-}
-
-function closeToken(line: PpLine | undefined): LineToken {
-  return new LineToken('close', '', undefined, undefined, undefined, line, undefined);
-}
-
 // ---- shapes: one nearley parse per distinct item shape ----
 //
 // nearley matches tokens on their type only, and the postprocessors build structure from token
@@ -229,7 +94,7 @@ function closeToken(line: PpLine | undefined): LineToken {
 /** A placeholder token: position `index` in its item. */
 class ShapeToken {
   constructor(
-    readonly type: 'stmt' | 'open' | 'close',
+    readonly type: Token['type'],
     readonly index: number,
   ) {}
   /** The grammar's block postprocessor, on placeholders. */
@@ -294,11 +159,12 @@ function derive<T>(tokens: readonly { type: string }[]): Derivation<T> {
   return { nodes, problem: results.length === 0 ? 'incomplete input' : 'ambiguous block structure' };
 }
 
-function instantiate(n: ShapeNode, item: readonly LineToken[]): AstNode {
-  if (n instanceof ShapeToken) return item[n.index]!;
+function instantiate(n: ShapeNode, item: readonly Token[]): AstNode {
+  if (n instanceof ShapeToken) return item[n.index] as LineToken;
   const children = new Array<AstNode>(n.children.length);
   for (let i = 0; i < children.length; i++) children[i] = instantiate(n.children[i]!, item);
-  return item[n.open]!.withBlock(children, item[n.close]!);
+  // each header appears once in a derivation: completed in place
+  return (item[n.open] as BlockNode).complete(children, item[n.close] as CloseToken);
 }
 
 export interface ParseOptions {
@@ -310,53 +176,223 @@ export interface ParseOptions {
 }
 
 /**
- * Parses preprocessed lines into a tree of statements and blocks. Never throws. Each top-level item
- * (a statement, or a block down to its closing brace) is parsed on its own: one parser over the
- * whole file would keep every chart state reachable to the end (tens of MB copied by each GC).
+ * Logical lines in (a LineSink), syntax tree out (`end()`). Never throws. Each top-level item (a
+ * statement, or a block down to its closing brace) is parsed on its own as soon as it is complete:
+ * one parser over the whole file would keep every chart state reachable to the end.
  */
+export class LineParser implements LineSink {
+  private depth = 0;
+  private readonly nodes: AstNode[] = [];
+  private readonly names = new Map<string, string>();
+  private readonly useShapes: boolean;
+  private readonly shapes = new Map<string, Shape>();
+  /** Tokens of the item being read, their types, and its shape key. */
+  private readonly item: Token[] = [];
+  private readonly types: Token['type'][] = [];
+  private key = '';
+  /** A nearley failure (never expected): the rest of the input is ignored, as before. */
+  private broken = false;
+  /** The statement line waiting for the next line, which decides whether it opens a block. */
+  private pending = false;
+  private pKeyword = '';
+  private pText = '';
+  private pFile = '';
+  private pLine = 0;
+  private pSegs: number[] = [];
+  private pQuoted: readonly AstWord[] | undefined;
+  /** The last line seen: end-of-input diagnostics point at its start. */
+  private lastFile = '';
+  private lastLine = 0;
+  private lastSegs: number[] | undefined;
+
+  constructor(
+    private readonly diags: DiagnosticSink,
+    opts: ParseOptions = {},
+  ) {
+    this.useShapes = opts.shapes !== false;
+  }
+
+  line(text: string, file: string, line: number, segs: number[]): void {
+    this.lastFile = file;
+    this.lastLine = line;
+    this.lastSegs = segs;
+    if (this.pending) {
+      this.pending = false;
+      if (text === '{') {
+        this.depth++;
+        this.token(
+          new BlockNode(
+            this.pKeyword,
+            this.pText,
+            this.pFile,
+            this.pLine,
+            this.pSegs,
+            this.pQuoted,
+            bracePos(file, line, segs),
+            undefined,
+            undefined,
+          ),
+        );
+        return;
+      }
+      this.token(new LineToken(this.pKeyword, this.pText, this.pFile, this.pLine, this.pSegs, this.pQuoted));
+    }
+    if (text === '{') {
+      // a '{' not right after a keyword line (those are taken with their keyword above)
+      this.diags.add(
+        'KA_ERR_CONF_UNEXPECTED_BRACE',
+        'warning',
+        KaClass.UnexpectedBrace,
+        bracePos(file, line, segs),
+        '{',
+        "Unexpected '{' - ignoring",
+        "'{' right after a block keyword",
+      );
+      return;
+    }
+    if (text === '}') {
+      if (this.depth === 0) {
+        this.diags.add(
+          'KA_ERR_CONF_UNEXPECTED_BRACE',
+          'warning',
+          KaClass.UnexpectedBrace,
+          bracePos(file, line, segs),
+          '}',
+          "Unexpected '}' with no open block - ignoring",
+          'a keyword',
+        );
+        return;
+      }
+      this.depth--;
+      this.token(new CloseToken(bracePos(file, line, segs)));
+      return;
+    }
+    let kw: string;
+    let quoted: readonly AstWord[] | undefined;
+    if (text.indexOf('"') < 0) {
+      // the keyword is the first run of non-blank characters; the arguments are split when read
+      const n = text.length;
+      let i = 0;
+      while (i < n && isWs(text.charCodeAt(i))) i++;
+      const start = i;
+      while (i < n && !isWs(text.charCodeAt(i))) i++;
+      if (start === n) return;
+      kw = this.name(start === 0 && i === n ? text : text.slice(start, i));
+    } else {
+      quotedWords({ text, file, line, segs }, this.diags);
+      const first = scratch[0];
+      quoted = scratch.length <= 1 ? NO_WORDS : scratch.slice(1);
+      scratch.length = 0;
+      if (!first) return;
+      kw = first.text;
+    }
+    this.pending = true;
+    this.pKeyword = kw;
+    this.pText = text;
+    this.pFile = file;
+    this.pLine = line;
+    this.pSegs = segs;
+    this.pQuoted = quoted;
+  }
+
+  /** The tree of every line given; blocks still open are closed at the last line ("Missing '}'"). */
+  end(): AstNode[] {
+    if (this.pending) {
+      this.pending = false;
+      this.token(new LineToken(this.pKeyword, this.pText, this.pFile, this.pLine, this.pSegs, this.pQuoted));
+    }
+    if (this.depth > 0) {
+      const at: BracePos = this.lastSegs
+        ? bracePos(this.lastFile, this.lastLine, this.lastSegs)
+        : { file: '', line: 1, col: 1 };
+      this.diags.add(
+        'KA_ERR_CONF_MISSING_BRACE',
+        'error',
+        KaClass.UnexpectedBrace,
+        at,
+        '}',
+        `${this.depth} block(s) still open at end of input`,
+        "a closing '}' for every '{'",
+      );
+      while (this.depth > 0) {
+        this.depth--;
+        this.token(new CloseToken(at));
+      }
+    }
+    return this.nodes;
+  }
+
+  /**
+   * One string per distinct keyword of this input: a large file repeats a few dozen keywords tens
+   * of thousands of times, and each node keeps its keyword until the model is built.
+   */
+  private name(kw: string): string {
+    const k = this.names.get(kw);
+    if (k !== undefined) return k;
+    this.names.set(kw, kw);
+    return kw;
+  }
+
+  /** Adds a token to the current item; at depth 0 the item is complete and parsed. */
+  private token(t: Token): void {
+    const type = t.type;
+    this.item.push(t);
+    this.types.push(type);
+    this.key += type === 'stmt' ? 's' : type === 'open' ? 'o' : 'c';
+    if (this.depth === 0) this.finishItem();
+  }
+
+  private finishItem(): void {
+    const item = this.item;
+    if (!this.broken) {
+      let d: Derivation<AstNode>;
+      if (!this.useShapes || item.length > SHAPE_MAX_TOKENS) {
+        d = derive<AstNode>(item);
+      } else {
+        let shape = this.shapes.get(this.key);
+        if (!shape) {
+          shape = derive<ShapeNode>(this.types.map((t, i) => new ShapeToken(t, i)));
+          if (this.shapes.size < SHAPES_MAX) this.shapes.set(this.key, shape);
+        }
+        d =
+          'thrown' in shape
+            ? shape
+            : { nodes: shape.nodes.map((n) => instantiate(n, item)), problem: shape.problem };
+      }
+      // The parser only yields balanced input the grammar accepts; keep a typed diagnostic anyway.
+      if ('thrown' in d) {
+        this.syntax(`cannot parse block structure: ${d.thrown}`);
+        this.broken = true;
+      } else {
+        if (d.problem) this.syntax(d.problem);
+        for (const n of d.nodes) this.nodes.push(n);
+      }
+    }
+    item.length = 0;
+    this.types.length = 0;
+    this.key = '';
+  }
+
+  private syntax(message: string): void {
+    this.diags.add(
+      'KA_ERR_CONF_SYNTAX',
+      'error',
+      KaClass.GeneralError,
+      undefined,
+      '',
+      message,
+      'balanced blocks',
+    );
+  }
+}
+
+/** Parses logical lines already collected (tests, and the bench's stage timings). */
 export function parseLines(
   lines: readonly PpLine[],
   diags: DiagnosticSink,
   opts: ParseOptions = {},
 ): AstNode[] {
-  const lexer = new LineLexer(lines, diags);
-  const nodes: AstNode[] = [];
-  const useShapes = opts.shapes !== false;
-  const shapes = new Map<string, Shape>();
-  const syntax = (message: string) =>
-    diags.add('KA_ERR_CONF_SYNTAX', 'error', KaClass.GeneralError, undefined, '', message, 'balanced blocks');
-  const item: LineToken[] = [];
-  const types: LineToken['type'][] = [];
-  while (lexer.hasMore()) {
-    item.length = 0;
-    types.length = 0;
-    let key = '';
-    for (let t = lexer.next(); t; t = lexer.next()) {
-      item.push(t);
-      types.push(t.type);
-      key += t.type === 'stmt' ? 's' : t.type === 'open' ? 'o' : 'c';
-    }
-    let d: Derivation<AstNode>;
-    if (!useShapes || item.length > SHAPE_MAX_TOKENS) {
-      d = derive<AstNode>(item);
-    } else {
-      let shape = shapes.get(key);
-      if (!shape) {
-        shape = derive<ShapeNode>(types.map((t, i) => new ShapeToken(t, i)));
-        if (shapes.size < SHAPES_MAX) shapes.set(key, shape);
-      }
-      d =
-        'thrown' in shape
-          ? shape
-          : { nodes: shape.nodes.map((n) => instantiate(n, item)), problem: shape.problem };
-    }
-    // The line lexer only yields balanced input the grammar accepts; keep a typed diagnostic anyway.
-    if ('thrown' in d) {
-      syntax(`cannot parse block structure: ${d.thrown}`);
-      return nodes;
-    }
-    if (d.problem) syntax(d.problem);
-    for (const n of d.nodes) nodes.push(n);
-  }
-  return nodes;
+  const p = new LineParser(diags, opts);
+  for (const l of lines) p.line(l.text, l.file, l.line, l.segs);
+  return p.end();
 }

@@ -39,6 +39,22 @@ export interface PreprocessResult {
   files: string[];
 }
 
+/**
+ * Where logical lines go, in order, as they are made. The parser takes them one by one (see
+ * src/config/parse.ts LineParser), so no line object outlives the parse of its top-level item.
+ */
+export interface LineSink {
+  line(text: string, file: string, line: number, segs: number[]): void;
+}
+
+/** A sink that keeps every line (tests, and the bench's stage timings). */
+export class LineCollector implements LineSink {
+  readonly lines: PpLine[] = [];
+  line(text: string, file: string, line: number, segs: number[]): void {
+    this.lines.push({ text, file, line, segs });
+  }
+}
+
 /** Source position of column `idx` (0-based) of an output line. */
 export function mapPos(l: PpLine, idx: number): SrcPos {
   const s = l.segs;
@@ -160,7 +176,6 @@ const NO_CHECKS: IncludeChecks = { readable: false, match: false, wildcardMatch:
 const ALL_CHECKS: IncludeChecks = { readable: true, match: true, wildcardMatch: true, braceMatch: true };
 
 export class Preprocessor {
-  private readonly out: PpLine[] = [];
   private readonly files: string[] = [];
   private readonly params = new Map<string, Param>();
   private readonly stack: string[] = [];
@@ -170,12 +185,14 @@ export class Preprocessor {
   constructor(
     private readonly opts: PreprocessOptions,
     private readonly diags: DiagnosticSink,
+    private readonly out: LineSink,
   ) {
     this.defaultChecks = opts.allConfig ? ALL_CHECKS : NO_CHECKS;
     this.rand = (opts.randomSeed ?? Date.now()) >>> 0 || 1;
   }
 
-  run(path: string): PreprocessResult {
+  /** Sends the logical lines of `path` to the sink; returns every file read, main file first. */
+  run(path: string): string[] {
     const abs = resolve(path);
     let text: string;
     try {
@@ -191,10 +208,10 @@ export class Preprocessor {
         `cannot read configuration file: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
         'a readable file',
       );
-      return { lines: this.out, files: this.files };
+      return this.files;
     }
     this.readFile(abs, text, 0);
-    return { lines: this.out, files: this.files };
+    return this.files;
   }
 
   private readFile(abs: string, text: string, depth: number): void {
@@ -281,7 +298,7 @@ export class Preprocessor {
     let e = n;
     while (e > s && isBlank(raw.charCodeAt(e - 1))) e--;
     if (braces === 0) {
-      this.push({ text: s === 0 && e === n ? raw : raw.slice(s, e), segs: plainSegs(s + 1) }, file, line);
+      this.pushText(s === 0 && e === n ? raw : raw.slice(s, e), plainSegs(s + 1), file, line);
       return true;
     }
     let from = s;
@@ -289,7 +306,7 @@ export class Preprocessor {
       const c = raw.charCodeAt(i);
       if (c !== 123 && c !== 125) continue;
       this.plainPart(raw, from, i, file, line);
-      this.out.push({ text: c === 123 ? OPEN : CLOSE, file, line, segs: plainSegs(i + 1) });
+      this.out.line(c === 123 ? OPEN : CLOSE, file, line, plainSegs(i + 1));
       from = i + 1;
     }
     this.plainPart(raw, from, e, file, line);
@@ -300,7 +317,7 @@ export class Preprocessor {
   private plainPart(raw: string, start: number, end: number, file: string, line: number): void {
     while (start < end && isBlank(raw.charCodeAt(start))) start++;
     while (end > start && isBlank(raw.charCodeAt(end - 1))) end--;
-    if (start < end) this.push({ text: raw.slice(start, end), segs: plainSegs(start + 1) }, file, line);
+    if (start < end) this.pushText(raw.slice(start, end), plainSegs(start + 1), file, line);
   }
 
   /** `@ID rest` / `@^ID rest`: keep rest only when the id matches (resp. does not match). */
@@ -759,19 +776,23 @@ export class Preprocessor {
   }
 
   private push(b: Buf, file: string, line: number): void {
-    if (b.text.length === 0) return;
-    if (b.text.length > MAX_LINE / 4 && Buffer.byteLength(b.text) > MAX_LINE) {
+    this.pushText(b.text, b.segs, file, line);
+  }
+
+  private pushText(text: string, segs: number[], file: string, line: number): void {
+    if (text.length === 0) return;
+    if (text.length > MAX_LINE / 4 && Buffer.byteLength(text) > MAX_LINE) {
       this.diags.add(
         'KA_ERR_CONF_LINE_TOO_LONG',
         'error',
         KaClass.GeneralError,
-        { file, line, col: b.segs[1]! },
-        b.text.slice(0, 20),
-        `line is ${Buffer.byteLength(b.text)} bytes long`,
+        { file, line, col: segs[1]! },
+        text.slice(0, 20),
+        `line is ${Buffer.byteLength(text)} bytes long`,
         `at most ${MAX_LINE} bytes`,
       );
     }
-    this.out.push({ text: b.text, file, line, segs: b.segs });
+    this.out.line(text, file, line, segs);
   }
 }
 
@@ -840,6 +861,19 @@ function splitTopLevel(s: string): string[] {
   return parts;
 }
 
+/** The logical lines of `path`, all kept (see LineSink for the streaming form). */
 export function preprocess(path: string, opts: PreprocessOptions, diags: DiagnosticSink): PreprocessResult {
-  return new Preprocessor(opts, diags).run(path);
+  const sink = new LineCollector();
+  const files = new Preprocessor(opts, diags, sink).run(path);
+  return { lines: sink.lines, files };
+}
+
+/** Sends the logical lines of `path` to `sink`; returns every file read, main file first. */
+export function preprocessInto(
+  path: string,
+  opts: PreprocessOptions,
+  diags: DiagnosticSink,
+  sink: LineSink,
+): string[] {
+  return new Preprocessor(opts, diags, sink).run(path);
 }
