@@ -2,6 +2,7 @@
 import { closeSync } from 'node:fs';
 import net from 'node:net';
 import { isKaError, KaError } from '../core/errors.js';
+import { sockaddrInet } from '../sys/abi.js';
 import { SysError } from '../sys/errors.js';
 import { addon, k, type NativeSocket, sys } from '../sys/native.js';
 import type { CheckResult, ConnOpts } from './types.js';
@@ -200,36 +201,52 @@ export function connectWith(
 }
 
 /**
- * A TCP socket carrying SO_MARK (`fwmark`), not yet connected. Node opens its own sockets only at
- * connect time and has no SO_MARK option, so the addon opens it (non-blocking, close-on-exec), sets the
- * mark and hands the descriptor over (`detach`); net.Socket then connects it like any other. Setting
- * SO_MARK needs CAP_NET_ADMIN. A failure is KA_ERR_CHECK_IO (errno in details), as keepalived fails the
- * check when setsockopt(SO_MARK) fails; it is thrown, as a connect that cannot start.
+ * A socket carrying SO_MARK (`fwmark`), not yet connected, as a descriptor for node to adopt. Node
+ * opens its own sockets only at connect time and has no SO_MARK option, so the addon opens it
+ * (non-blocking, close-on-exec), sets the mark, binds it when asked (UDP: node cannot bind an adopted
+ * descriptor) and hands it over (`detach`). Setting SO_MARK needs CAP_NET_ADMIN. Failures are thrown as
+ * a check error mapped from the errno (EPERM: KA_ERR_CHECK_IO, errno in details), as keepalived fails
+ * the check when setsockopt(SO_MARK) fails.
  */
-export function markedSocket(co: ConnOpts, mark: number, noDelay: boolean): net.Socket {
+export function markedFd(
+  co: ConnOpts,
+  mark: number,
+  type: 'SOCK_STREAM' | 'SOCK_DGRAM',
+  bind = false,
+): number {
   let fd = -1;
   try {
     const n = addon();
-    const s = sys(
-      () => new n.Socket(k(net.isIPv6(co.connectIp) ? 'AF_INET6' : 'AF_INET'), k('SOCK_STREAM'), 0),
-    );
+    const v6 = net.isIPv6(co.connectIp);
+    const s = sys(() => new n.Socket(k(v6 ? 'AF_INET6' : 'AF_INET'), k(type), 0));
     try {
       // the addon passes an int: marks above 2^31−1 go as their two's complement, the same 32 bits
       sys(() => s.setsockopt(k('SOL_SOCKET'), k('SO_MARK'), mark | 0));
+      if (bind && (co.bindto !== undefined || co.bindPort !== undefined))
+        sys(() => s.bind(sockaddrInet(co.bindto ?? (v6 ? '::' : '0.0.0.0'), co.bindPort ?? 0)));
       fd = sys(() => (s as NativeSocket & { detach(): number }).detach());
     } finally {
       s.close(); // nothing left to close once detached
     }
+    return fd;
+  } catch (e) {
+    const errno = e instanceof SysError ? e.errno : (e as NodeJS.ErrnoException | undefined)?.code;
+    throw socketError(
+      Object.assign(new Error((e as Error).message), { code: errno, cause: e }),
+      `fwmark ${mark}`,
+      { target: targetOf(co) },
+    );
+  }
+}
+
+/** A TCP socket carrying SO_MARK (markedFd), for net.Socket's connect. */
+export function markedSocket(co: ConnOpts, mark: number, noDelay: boolean): net.Socket {
+  const fd = markedFd(co, mark, 'SOCK_STREAM');
+  try {
     // noDelay is a constructor option since node 17.3 (missing from @types/node 20)
     return new net.Socket({ fd, noDelay } as net.SocketConstructorOpts);
   } catch (e) {
-    if (fd >= 0) closeSync(fd);
-    const errno = e instanceof SysError ? e.errno : (e as NodeJS.ErrnoException | undefined)?.code;
-    throw new KaError(
-      'KA_ERR_CHECK_IO',
-      `fwmark ${mark}: ${(e as Error).message}`,
-      { target: targetOf(co), errno },
-      { cause: e },
-    );
+    closeSync(fd);
+    throw socketError(e, `fwmark ${mark}`, { target: targetOf(co) });
   }
 }

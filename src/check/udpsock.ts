@@ -1,12 +1,14 @@
 /**
  * One UDP exchange for DNS_CHECK / UDP_CHECK: a connected datagram socket (node:dgram), one datagram
- * sent, replies handed to the checker, all under one Deadline (as tcp.ts and http.ts). Callbacks rather
+ * sent, replies handed to the checker, all under one Deadline (as tcp.ts and http.ts). With `fwmark`
+ * the socket is the addon's, marked and bound there (markedFd), and adopted by dgram (`bind({ fd })`). Callbacks rather
  * than promises and an AbortSignal chain per attempt: this runs thousands of times a second.
  */
 import dgram from 'node:dgram';
+import { closeSync } from 'node:fs';
 import net from 'node:net';
 import type { KaError } from '../core/errors.js';
-import { connectHost, Deadline, deadlineError, socketError, timerMs } from './common.js';
+import { connectHost, Deadline, deadlineError, markedFd, socketError, timerMs } from './common.js';
 import type { CheckResult, ConnOpts } from './types.js';
 
 export interface UdpExchange {
@@ -57,15 +59,30 @@ export function exchangeUdp(co: ConnOpts, signal: AbortSignal, x: UdpExchange): 
         if (r) finish(r);
       });
       const connect = (): void => {
-        s.connect(co.connectPort, connectHost(co), () => {
+        // a failed connect(2) goes to this callback, not to 'error'
+        s.connect(co.connectPort, connectHost(co), (err?: Error) => {
           if (done) return;
-          s.send(x.payload, (err) => {
-            if (err) onError(err);
+          if (err) {
+            onError(err);
+            return;
+          }
+          s.send(x.payload, (e) => {
+            if (e) onError(e);
             else sent = true;
           });
         });
       };
-      if (co.bindto !== undefined || co.bindPort !== undefined)
+      if (co.fwmark !== undefined) {
+        const fd = markedFd(co, co.fwmark, 'SOCK_DGRAM', true);
+        try {
+          s.bind({ fd }, () => {
+            if (!done) connect();
+          });
+        } catch (e) {
+          closeSync(fd); // not adopted
+          throw e;
+        }
+      } else if (co.bindto !== undefined || co.bindPort !== undefined)
         s.bind({ address: co.bindto, port: co.bindPort ?? 0 }, () => {
           if (!done) connect();
         });

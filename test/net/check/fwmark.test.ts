@@ -1,11 +1,12 @@
 /**
- * `fwmark N` puts SO_MARK on the check's socket (TCP_CHECK, HTTP_GET, SSL_GET, SMTP_CHECK), proved by
- * policy routing: in the client namespace the server's address 192.0.2.10 is routed only by
- * `ip rule fwmark 0x42 lookup 100`, so a check reaches it only if its socket carries mark 0x42; another
- * mark finds no route (ENETUNREACH, nothing leaves the namespace). The checks run in this process: their
- * sockets are opened while its main thread is inside the client namespace (src/sys/netns.ts inNetns),
- * and a socket stays in the namespace it was opened in. Servers: fixtures/servers.mjs in the server
- * namespace. Client ns: eth0 203.0.113.1/24; server ns: eth0 203.0.113.2/24, 192.0.2.10/32 on lo.
+ * `fwmark N` puts SO_MARK on the check's socket (TCP_CHECK, HTTP_GET, SSL_GET, SMTP_CHECK, DNS_CHECK,
+ * UDP_CHECK), proved by policy routing: in the client namespace the server's address 192.0.2.10 is
+ * routed only by `ip rule fwmark 0x42 lookup 100`, so a check reaches it only if its socket carries
+ * mark 0x42; another mark finds no route (ENETUNREACH, nothing leaves the namespace). The checks run
+ * in this process: their sockets are opened while its main thread is inside the client namespace
+ * (src/sys/netns.ts inNetns), and a socket stays in the namespace it was opened in. Servers:
+ * fixtures/servers.mjs in the server namespace. Client ns: eth0 203.0.113.1/24; server ns: eth0
+ * 203.0.113.2/24, 192.0.2.10/32 on lo.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -120,9 +121,21 @@ describeIf('fwmark (SO_MARK) on checker sockets (netns)', needRoot, () => {
     { kind: 'HTTP_GET', ...conn(80, fwmark), ...TIMING, urls: [{ path: '/index.html', digest }] },
     { kind: 'SSL_GET', ...conn(443, fwmark), ...TIMING, urls: [{ path: '/index.html', digest }] },
     { kind: 'SMTP_CHECK', ...conn(25, fwmark), ...TIMING },
+    { kind: 'DNS_CHECK', ...conn(53, fwmark), ...TIMING, type: 'A', name: 'fwmark.check.test' },
+    { kind: 'UDP_CHECK', ...conn(7, fwmark), ...TIMING, payload: '01', requireReply: 'ec01' },
+    // bound to the client's address (UDP: bound by the addon before dgram adopts the socket)
+    { kind: 'TCP_CHECK', ...conn(80, fwmark), ...TIMING, bindto: '203.0.113.1' },
+    {
+      kind: 'UDP_CHECK',
+      ...conn(7, fwmark),
+      ...TIMING,
+      payload: '02',
+      requireReply: 'ec02',
+      bindto: '203.0.113.1',
+    },
   ];
 
-  it('TCP, HTTP, SSL and SMTP checks with the routed mark reach the server; another mark finds no route', async () => {
+  it('TCP, HTTP, SSL, SMTP, DNS and UDP checks with the routed mark reach the server; another mark finds no route', async () => {
     for (const spec of [...specs(MARK), ...specs(HIGH_MARK)])
       expect([spec.kind, (spec as ConnOpts).fwmark, await inClient(spec)]).toEqual([
         spec.kind,
