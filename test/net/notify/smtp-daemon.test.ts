@@ -6,10 +6,21 @@
  *
  * A second daemon runs only a virtual server (its real servers checked with TCP_CHECK against the
  * relay's silent port, so they stay up): it mails "Starting with quorum up" at start, and a SIGHUP
- * reload that drops one of its live real servers mails "=> Removing <=" for it. The daemon runs from
- * the compiled tree (dist/), so it tests what was last built.
+ * reload that drops one of its live real servers mails "=> Removing <=" for it; its lvs_notify_fifo
+ * gets the `VS … UP` line of the start and the `RS … DOWN` line of the removal before the mails. The
+ * daemon runs from the compiled tree (dist/), so it tests what was last built.
  */
-import { writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { needLab } from '../../lab/gates.js';
@@ -126,8 +137,29 @@ describeIf('SMTP alerts sent by the daemon on VRRP transitions', needLab, () => 
   });
 });
 
+const fifoDir = mkdtempSync(join(tmpdir(), 'kt-smtp-daemon-'));
+const LVS_FIFO = join(fifoDir, 'lvs.fifo');
+
+/** What the daemon wrote to the FIFO since the last call (the daemon holds both ends: lines wait). */
+function readFifo(fd: number): string[] {
+  const buf = Buffer.alloc(65536);
+  let text = '';
+  for (;;) {
+    let n = 0;
+    try {
+      n = readSync(fd, buf, 0, buf.length, null);
+    } catch {
+      break; // EAGAIN: nothing more
+    }
+    if (n <= 0) break;
+    text += buf.subarray(0, n).toString();
+  }
+  return text.split('\n').filter((l) => l !== '');
+}
+
 const lvsConfig = (servers: readonly number[]) => `
 global_defs {
+  lvs_notify_fifo ${LVS_FIFO}
   router_id LB-LVS
   notification_email {
     ops@example.org
@@ -160,6 +192,7 @@ describeIf('SMTP alerts sent by the daemon for a virtual server: start-up and re
   let topo: Topology | undefined;
   let relay: LabProcess;
   let daemon: DaemonHandle;
+  let fifo = -1;
 
   const subjectsAndBodies = (): Array<[string, string]> =>
     relaySessions(relay)
@@ -174,10 +207,12 @@ describeIf('SMTP alerts sent by the daemon for a virtual server: start-up and re
   });
 
   afterAll(async () => {
+    if (fifo >= 0) closeSync(fifo);
     await topo?.destroy();
+    rmSync(fifoDir, { recursive: true, force: true });
   });
 
-  it('start: "Starting with quorum up" with both real servers\' weight', async () => {
+  it('start: "Starting with quorum up" with both real servers\' weight, after the VS UP line', async () => {
     await waitFor({
       what: 'the start-up quorum mail at the relay',
       probe: async () => (subjectsAndBodies().length >= 1 ? true : undefined),
@@ -186,6 +221,9 @@ describeIf('SMTP alerts sent by the daemon for a virtual server: start-up and re
     expect(subjectsAndBodies()).toEqual([
       ['[LB-LVS] Virtualserver [203.0.113.10]:tcp:80 - UP', '=> Starting with quorum up 1+0=1 <= 2 <='],
     ]);
+    expect(existsSync(LVS_FIFO)).toBe(true);
+    fifo = openSync(LVS_FIFO, constants.O_RDONLY | constants.O_NONBLOCK);
+    expect(readFifo(fifo)).toEqual(['VS [203.0.113.10]:tcp:80 UP']);
   });
 
   it('SIGHUP with a live real server dropped: "=> Removing <=" for it, nothing for the one kept', async () => {
@@ -202,6 +240,7 @@ describeIf('SMTP alerts sent by the daemon for a virtual server: start-up and re
         '=> Removing <=',
       ],
     ]);
+    expect(readFifo(fifo)).toEqual([`RS [${RELAY}]:tcp:81 [203.0.113.10]:tcp:80 DOWN`]);
     const exited = await daemon.proc.stop(10_000);
     expect(exited.code).toBe(0);
     // no further mail: without omega a stop mails nothing for the virtual server
