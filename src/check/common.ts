@@ -204,9 +204,9 @@ export function connectWith(
  * A socket carrying SO_MARK (`fwmark`), not yet connected, as a descriptor for node to adopt. Node
  * opens its own sockets only at connect time and has no SO_MARK option, so the addon opens it
  * (non-blocking, close-on-exec), sets the mark, binds it when asked (UDP: node cannot bind an adopted
- * descriptor) and hands it over (`detach`). Setting SO_MARK needs CAP_NET_ADMIN. Failures are thrown as
- * a check error mapped from the errno (EPERM: KA_ERR_CHECK_IO, errno in details), as keepalived fails
- * the check when setsockopt(SO_MARK) fails.
+ * descriptor) and hands it over (`detach`). SO_MARK needs CAP_NET_ADMIN (or CAP_NET_RAW, Linux 5.17+).
+ * Failures are thrown as a check error mapped from the errno (EPERM: KA_ERR_CHECK_IO, errno in
+ * details), as keepalived fails the check when setsockopt(SO_MARK) fails.
  */
 export function markedFd(
   co: ConnOpts,
