@@ -1,8 +1,9 @@
 /**
  * One UDP exchange for DNS_CHECK / UDP_CHECK: a connected datagram socket (node:dgram), one datagram
- * sent, replies handed to the checker, all under one Deadline (as tcp.ts and http.ts). With `fwmark`
- * the socket is the addon's, marked and bound there (markedFd), and adopted by dgram (`bind({ fd })`). Callbacks rather
- * than promises and an AbortSignal chain per attempt: this runs thousands of times a second.
+ * sent, replies handed to the checker, all under one Deadline (as tcp.ts and http.ts). Callbacks
+ * rather than promises and an AbortSignal chain per attempt: this runs thousands of times a second.
+ * With `fwmark` the socket is the addon's, marked and bound there (markedFd), and adopted by dgram
+ * (`bind({ fd })`).
  */
 import dgram from 'node:dgram';
 import { closeSync } from 'node:fs';
