@@ -39,7 +39,7 @@ export interface BfdHostOptions {
 export type BfdChangeListener = (instance: BfdInstance, up: boolean, state: BfdStateName) => void;
 
 interface Live {
-  readonly inst: BfdInstance;
+  inst: BfdInstance;
   readonly family: 4 | 6;
   readonly driver: BfdDriver;
   readonly sender: BfdSender | undefined;
@@ -48,15 +48,32 @@ interface Live {
 
 const familyOf = (a: string): 4 | 6 => (a.includes(':') ? 6 : 4);
 
+/** Whether a reload leaves a session's protocol settings alone (weight and delivery do not matter). */
+function sameSession(a: BfdInstance, b: BfdInstance): boolean {
+  return (
+    a.neighborIp === b.neighborIp &&
+    a.sourceIp === b.sourceIp &&
+    a.minRx === b.minRx &&
+    a.minTx === b.minTx &&
+    a.idleTx === b.idleTx &&
+    a.multiplier === b.multiplier &&
+    a.passive === b.passive &&
+    a.ttl === b.ttl &&
+    a.maxHops === b.maxHops
+  );
+}
+
 export class BfdHost {
   private readonly live = new Map<string, Live>();
-  private readonly listeners: BfdListener[] = [];
+  private readonly listeners = new Map<4 | 6, BfdListener>();
   private readonly changeListeners: BfdChangeListener[] = [];
   private readonly random: () => number;
   private started = false;
+  private instances: readonly BfdInstance[];
 
   constructor(private readonly o: BfdHostOptions) {
     this.random = o.random ?? Math.random;
+    this.instances = o.instances;
   }
 
   onChange(fn: BfdChangeListener): void {
@@ -67,26 +84,34 @@ export class BfdHost {
   start(): void {
     if (this.started) return;
     this.started = true;
-    const families = new Set(this.o.instances.map((i) => familyOf(i.neighborIp)));
-    for (const fam of families) {
-      try {
-        this.listeners.push(
-          this.o.transport.listen(
-            fam,
-            (d) => this.onDatagram(fam, d),
-            (e) => this.drop(BfdErrors.KA_ERR_BFD_SOCKET, `BFD receive error: ${(e as Error).message}`),
-          ),
-        );
-      } catch (e) {
-        // keepalived: "Unable to open listening socket" and the BFD process exits.
-        this.o.counters.inc(BfdErrors.KA_ERR_BFD_SOCKET);
-        this.o.log.error(
-          { code: BfdErrors.KA_ERR_BFD_SOCKET, family: fam },
-          `Unable to open listening socket (${(e as Error).message})`,
-        );
-      }
+    this.openListeners();
+    for (const inst of this.instances) this.startSession(inst);
+  }
+
+  /**
+   * Reload: sessions whose timers, addresses and TTL settings are unchanged keep running (and their
+   * state); changed ones restart in Down; removed ones stop; new ones start (keepalived's reload
+   * keeps matching instances' state the same way).
+   */
+  reconfigure(instances: readonly BfdInstance[]): void {
+    if (!this.started) {
+      this.instances = instances;
+      return;
     }
-    for (const inst of this.o.instances) this.startSession(inst);
+    const next = new Map(instances.map((i) => [i.name, i]));
+    for (const [name, l] of [...this.live]) {
+      const n = next.get(name);
+      if (n && sameSession(l.inst, n)) {
+        l.inst = n;
+        continue;
+      }
+      l.driver.stop();
+      l.sender?.close();
+      this.live.delete(name);
+    }
+    this.instances = instances;
+    this.openListeners();
+    for (const i of instances) if (!this.live.has(i.name)) this.startSession(i);
   }
 
   /** Stops every session and closes the sockets; nothing is sent (keepalived sends no AdminDown on exit). */
@@ -96,7 +121,8 @@ export class BfdHost {
       l.sender?.close();
     }
     this.live.clear();
-    for (const l of this.listeners.splice(0)) l.close();
+    for (const l of this.listeners.values()) l.close();
+    this.listeners.clear();
     this.started = false;
   }
 
@@ -108,6 +134,31 @@ export class BfdHost {
 
   session(name: string): BfdSession | undefined {
     return this.live.get(name)?.driver.state;
+  }
+
+  /** One listener per family some instance uses (already open ones are kept). */
+  private openListeners(): void {
+    const families = new Set(this.instances.map((i) => familyOf(i.neighborIp)));
+    for (const fam of families) {
+      if (this.listeners.has(fam)) continue;
+      try {
+        this.listeners.set(
+          fam,
+          this.o.transport.listen(
+            fam,
+            (d) => this.onDatagram(fam, d),
+            (e) => this.drop(BfdErrors.KA_ERR_BFD_SOCKET, `BFD receive error: ${(e as Error).message}`),
+          ),
+        );
+      } catch (e) {
+        // keepalived: "Unable to open listening socket" (its BFD process then exits).
+        this.o.counters.inc(BfdErrors.KA_ERR_BFD_SOCKET);
+        this.o.log.error(
+          { code: BfdErrors.KA_ERR_BFD_SOCKET, family: fam },
+          `Unable to open listening socket (${(e as Error).message})`,
+        );
+      }
+    }
   }
 
   private startSession(inst: BfdInstance): void {

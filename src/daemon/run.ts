@@ -19,6 +19,7 @@ import { enterNetns } from '../sys/netns.js';
 import * as sched from '../sys/sched.js';
 import { sendUnixDatagram } from '../sys/unix-dgram.js';
 import { stateName } from '../vrrp/types.js';
+import { DaemonBfd } from './bfd-host.js';
 import { ipvsRepairDefaultS, LvsHost } from './lvs-host.js';
 import { type LvsSnapshot, type MetricsServer, parseListenAddress, startMetricsServer } from './metrics.js';
 import { NetState } from './netstate.js';
@@ -46,6 +47,8 @@ export interface DaemonOptions {
   vrrpOnly?: boolean;
   /** -C: checkers (LVS) only. */
   checkOnly?: boolean;
+  /** -B: no BFD. */
+  noBfd?: boolean;
   /** `--metrics-address HOST:PORT`: serve /metrics and /state (keepalived-ts only). */
   metricsAddress?: string;
   /** `--ipvs-repair-interval SECONDS` (keepalived-ts only); default ipvsRepairDefaultS (lvs-host.ts). */
@@ -186,6 +189,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     log.error({ err: e }, `LVS: ${(e as Error).message}`);
   }
   await vrrp?.start();
+  const bfd = new DaemonBfd({ clock: systemClock, log, counters }, opts.noBfd ?? false, vrrp);
+  bfd.apply(config);
   if (vrrp && lvs) {
     // lvs_sync_daemon and ha_suspend follow the VRRP instances.
     for (const inst of vrrp.instances) {
@@ -215,6 +220,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
         // VRRP first: the peer takes over the VIPs while the checkers wind down.
         if (vrrp && !opts.dontReleaseVrrp) await vrrp.stop();
         await lvs?.stop();
+        bfd.stop();
       } catch (e) {
         log.error({ err: e }, 'error while stopping');
       }
@@ -240,6 +246,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
         if (vrrp) await vrrp.reload(next);
         else if (next.vrrpInstances.length > 0 && !opts.checkOnly)
           log.warn('Reload: vrrp_instances added to a daemon started without any; restart to run them');
+        bfd.apply(next);
         if (lvs) await lvs.reload(next);
         else if (next.virtualServers.length > 0 && !opts.vrrpOnly)
           log.warn('Reload: virtual_servers added to a daemon started without any; restart to run them');

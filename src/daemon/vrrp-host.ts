@@ -284,6 +284,8 @@ export class VrrpHost {
   private readonly arp = new Map<number, PacketSocket>();
   private readonly groups: SyncGroupCoordinator[] = [];
   private readonly trackers = new TrackerRegistry<TrackerHandle>();
+  /** Last Up/Down of each BFD session (src/daemon/bfd-host.ts); sessions start Down. */
+  private readonly bfdUp = new Map<string, boolean>();
   private readonly fifos: NotifyFifo[] = [];
   private readonly runner: ScriptRunner;
   private readonly notifier: Notifier;
@@ -804,6 +806,16 @@ export class VrrpHost {
             reverse: r.weight !== undefined ? r.reverse : p.weightReverse,
           });
       }
+      for (const r of t.bfds) {
+        const f = this.config.bfdInstances.find((x) => x.name === r.name);
+        if (f && f.deliverTo !== 'checker')
+          add({
+            kind: 'bfd',
+            name: r.name,
+            weight: w(r, f.weight),
+            reverse: r.weight !== undefined ? r.reverse : f.weightReverse,
+          });
+      }
     }
     if (!cfg.dontTrackPrimary) add({ kind: 'interface', name: ifname, weight: 0, reverse: false });
     if (refs.length === 0) return undefined;
@@ -833,7 +845,26 @@ export class VrrpHost {
           state: linkIsUp(this.deps.net.link(r.name)) ? ('up' as const) : ('down' as const),
         })),
     );
+    tracking.seed(
+      refs
+        .filter((r) => r.kind === 'bfd')
+        .map((r) => ({
+          kind: 'bfd' as const,
+          name: r.name,
+          state: this.bfdUp.get(r.name) ? ('up' as const) : ('down' as const),
+        })),
+    );
     return tracking;
+  }
+
+  /** A BFD session went Up or Down: every instance tracking it (track_bfd) recomputes. */
+  setBfdState(name: string, up: boolean): void {
+    this.bfdUp.set(name, up);
+    for (const b of this.bound) {
+      if (!b.tracking?.tracks('bfd', name)) continue;
+      this.log.info(`VRRP_Instance(${b.cfg.name}) Tracked BFD instance ${name} is ${up ? 'UP' : 'DOWN'}`);
+      b.tracking.setState('bfd', name, up ? 'up' : 'down');
+    }
   }
 
   /**
