@@ -132,9 +132,18 @@ export class LineToken extends LineNode implements AstNode {
 
 /**
  * A block header with its `{` (`open` token); once parsed, the block node itself, with its children
- * and closing brace. Brace positions are kept as numbers, not as the brace lines.
+ * and closing brace. Brace positions are kept as numbers where they can be (a `{` on the header's
+ * own line, a `}` in the header's file), not as objects: a large file has tens of thousands of blocks.
  */
 export class BlockNode extends LineNode implements AstNode {
+  /** The `{`: its column when on the header's line, else its position. */
+  private readonly openAt: number | BracePos;
+  private kids: readonly AstNode[] | undefined = undefined;
+  /** The `}`: line and column, and its file when not the header's (undefined: not closed yet). */
+  private closeLine = 0;
+  private closeCol = 0;
+  private closeFile: string | undefined = undefined;
+
   constructor(
     keyword: string,
     text: string,
@@ -142,11 +151,10 @@ export class BlockNode extends LineNode implements AstNode {
     line: number,
     segs: number[],
     quotedArgs: readonly AstWord[] | undefined,
-    readonly open: BracePos,
-    private kids: readonly AstNode[] | undefined,
-    private closeAt: BracePos | undefined,
+    open: BracePos,
   ) {
     super(keyword, text, file, line, segs, quotedArgs);
+    this.openAt = open.file === file && open.line === line ? open.col : open;
   }
   get type(): 'open' {
     return 'open';
@@ -154,13 +162,18 @@ export class BlockNode extends LineNode implements AstNode {
   get children(): readonly AstNode[] | undefined {
     return this.kids;
   }
+  get open(): SrcPos {
+    const o = this.openAt;
+    return typeof o === 'number' ? { file: this.file, line: this.line, col: o } : o;
+  }
   get close(): SrcPos | undefined {
-    return this.closeAt;
+    if (this.closeLine === 0) return undefined;
+    return { file: this.closeFile ?? this.file, line: this.closeLine, col: this.closeCol };
   }
 
   /** A new node: this header with its children and closing brace (the grammar's block postprocessor). */
   withBlock(children: readonly AstNode[], close: CloseToken): BlockNode {
-    return new BlockNode(
+    const b = new BlockNode(
       this.keyword,
       this.text,
       this.file,
@@ -168,9 +181,8 @@ export class BlockNode extends LineNode implements AstNode {
       this.segs,
       this.quotedArgs,
       this.open,
-      children,
-      close.at,
     );
+    return b.complete(children, close);
   }
 
   /**
@@ -179,14 +191,20 @@ export class BlockNode extends LineNode implements AstNode {
    */
   complete(children: readonly AstNode[], close: CloseToken): this {
     this.kids = children;
-    this.closeAt = close.at;
+    this.closeLine = close.line;
+    this.closeCol = close.col;
+    this.closeFile = close.file === this.file ? undefined : close.file;
     return this;
   }
 }
 
 /** A closing brace (`close` token): where it was, or the end of input for one the parser adds. */
-export class CloseToken {
-  constructor(readonly at: BracePos) {}
+export class CloseToken implements BracePos {
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly col: number,
+  ) {}
   get type(): 'close' {
     return 'close';
   }

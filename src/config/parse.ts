@@ -229,8 +229,6 @@ export class LineParser implements LineSink {
             this.pSegs,
             this.pQuoted,
             bracePos(file, line, segs),
-            undefined,
-            undefined,
           ),
         );
         return;
@@ -264,7 +262,8 @@ export class LineParser implements LineSink {
         return;
       }
       this.depth--;
-      this.token(new CloseToken(bracePos(file, line, segs)));
+      const at = bracePos(file, line, segs);
+      this.token(new CloseToken(at.file, at.line, at.col));
       return;
     }
     let kw: string;
@@ -316,7 +315,7 @@ export class LineParser implements LineSink {
       );
       while (this.depth > 0) {
         this.depth--;
-        this.token(new CloseToken(at));
+        this.token(new CloseToken(at.file, at.line, at.col));
       }
     }
     return this.nodes;
