@@ -169,8 +169,7 @@ class Checker_ {
     this.diags.add(code, severity, cls, pos, keyword, message, expected);
   }
 
-  readBlock(children: readonly AstNode[], table: Table, block: string): Draft {
-    const d = new Draft(undefined);
+  readBlock(children: readonly AstNode[], table: Table, block: string, d = new Draft(undefined)): Draft {
     for (const n of children) this.readKeyword(n, table, block, d);
     d.trim();
     return d;
@@ -217,8 +216,7 @@ class Checker_ {
         return;
       }
       if (kw.block) {
-        const inner = this.readBlock(n.children, kw.block, n.keyword);
-        value = new NamedDraft(n, inner);
+        value = this.readBlock(n.children, kw.block, n.keyword, new NamedDraft(n));
       } else {
         const items: unknown[] = [];
         for (const ch of n.children) {
@@ -268,12 +266,16 @@ function keywordOf(table: Table, keyword: string): Kw | undefined {
   return m.get(keyword);
 }
 
-/** A block occurrence: its node and the draft of its content. */
-export class NamedDraft {
-  constructor(
-    readonly node: AstNode,
-    readonly d: Draft,
-  ) {}
+/** A block occurrence: its node and the draft of its content (one object: a large file has tens of thousands). */
+export class NamedDraft extends Draft {
+  declare readonly node: AstNode;
+  constructor(node: AstNode) {
+    super(node);
+  }
+  /** The draft of the block's content (this object). */
+  get d(): Draft {
+    return this;
+  }
   get name(): string {
     return this.node.args[0]?.text ?? '';
   }
