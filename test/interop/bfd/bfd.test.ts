@@ -15,9 +15,12 @@ import { describeIf } from '../../support/privilege.js';
 
 const TS = '192.0.2.71';
 const KA = '192.0.2.72';
+const TS6 = 'fd00::71';
+const KA6 = 'fd00::72';
 
-const bfdBlock = (neighbor: string, source: string) => [
-  'bfd_instance B1 {',
+const bfdBlock = (neighbor: string, source: string, name = 'B1', extra: string[] = []) => [
+  `bfd_instance ${name} {`,
+  ...extra,
   `  neighbor_ip ${neighbor}`,
   `  source_ip ${source}`,
   '  min_rx 100',
@@ -50,8 +53,8 @@ describeIf('BFD with Debian keepalived as the peer', needKeepalived, () => {
   beforeAll(async () => {
     topo = await createTopology({
       nodes: [
-        { name: 'bts', links: [{ segment: 'lan', addrs: [`${TS}/24`] }] },
-        { name: 'bka', links: [{ segment: 'lan', addrs: [`${KA}/24`] }] },
+        { name: 'bts', links: [{ segment: 'lan', addrs: [`${TS}/24`, `${TS6}/64`] }] },
+        { name: 'bka', links: [{ segment: 'lan', addrs: [`${KA}/24`, `${KA6}/64`] }] },
       ],
     });
     cap = await startCapture(topo, { filter: 'ip proto 112' });
@@ -66,11 +69,17 @@ describeIf('BFD with Debian keepalived as the peer', needKeepalived, () => {
     const t = topo!;
     ka = t
       .node('bka')
-      .startKeepalived(conf('bka', [bfdBlock(TS, KA), instance('VI_K', 73, 'B1', 'BACKUP')]), 'ka-bfd');
+      .startKeepalived(
+        conf('bka', [bfdBlock(TS, KA), bfdBlock(TS6, KA6, 'B6'), instance('VI_K', 73, 'B1', 'BACKUP')]),
+        'ka-bfd',
+      );
     ts = t.node('bts').startDaemon({
       command: keepalivedTsCommand(),
       config: conf('bts', [
         bfdBlock(KA, TS),
+        // keepalived's IPv6 default hop limit is 64 (it sends 64 and expects 64); our config model
+        // defaults `ttl` to 255 for both families, so the IPv6 session says `hoplimit 64` (docs/BFD.md).
+        bfdBlock(KA6, TS6, 'B6', ['  hoplimit 64']),
         instance('VI_W', 71, 'B1 weight -20'),
         instance('VI_F', 72, 'B1'),
       ]),
@@ -79,6 +88,8 @@ describeIf('BFD with Debian keepalived as the peer', needKeepalived, () => {
     try {
       await ts.proc.waitForOutput(/\(B1\) Entering Up state/, 20_000);
       await ka.proc.waitForOutput(/\(B1\) Entering Up state/, 20_000);
+      await ts.proc.waitForOutput(/\(B6\) Entering Up state/, 20_000);
+      await ka.proc.waitForOutput(/\(B6\) Entering Up state/, 20_000);
       // keepalived's VRRP process got the Up event from its BFD process.
       await ka.proc.waitForOutput(/Tracked BFD instance B1 is UP/, 10_000);
       await ts.proc.waitForOutput(/VRRP_Instance\(VI_W\) Tracked BFD instance B1 is UP/, 10_000);
@@ -98,6 +109,10 @@ describeIf('BFD with Debian keepalived as the peer', needKeepalived, () => {
         10_000,
       );
       await ts.proc.waitForOutput(/VRRP_Instance\(VI_W\) Tracked BFD instance B1 is DOWN/, 5_000);
+      await ts.proc.waitForOutput(
+        /\(B6\) Entering Down state \(Local diagnostic - Control Detection Time Expired/,
+        10_000,
+      );
       await ts.proc.waitForOutput(/\(VI_F\) Entering FAULT STATE/, 5_000);
       const after = await waitFor({
         what: 'VI_W adverts at priority 80',
@@ -111,12 +126,34 @@ describeIf('BFD with Debian keepalived as the peer', needKeepalived, () => {
       expect(vi1.slice(firstLow).every((a) => a.vrrp?.priority === 80)).toBe(true);
       expect(ts.proc.output()).not.toMatch(/KA_ERR_BFD_BAD_TTL|KA_ERR_BFD_NO_SESSION/);
     } catch (e) {
-      throw new Error(
-        `${(e as Error).message}\n--- ts ---\n${ts.proc.output().slice(-3000)}\n--- ka ---\n${ka.proc.output().slice(-2000)}`,
-      );
+      const bfdLines = (d: DaemonHandle | undefined) =>
+        (d?.proc.output() ?? '')
+          .split('\n')
+          .filter((l) => /BFD|B1|B6|bfd/.test(l))
+          .join('\n');
+      throw new Error(`${(e as Error).message}\n--- ts ---\n${bfdLines(ts)}\n--- ka ---\n${bfdLines(ka)}`);
     } finally {
       await ts.proc.stop();
       await ka.proc.stop();
     }
   }, 90_000);
+
+  it('-B (--no_bfd) runs no BFD: nothing listens on port 3784', async () => {
+    const node = topo!.node('bts');
+    const d = node.startDaemon({
+      command: keepalivedTsCommand(),
+      config: conf('bts', [bfdBlock(KA, TS), instance('VI_W', 71, 'B1 weight -20')]),
+      name: 'ts-nobfd',
+      extraArgs: ['-B'],
+    });
+    try {
+      await d.proc.waitForOutput(/Startup complete/, 15_000);
+      expect(d.proc.output()).toMatch(/BFD disabled \(-B\)/);
+      expect(await node.exec('ss', ['-H', '-u', '-l', '-n', 'sport = :3784'])).toBe('');
+      // The tracker stays Down: the weight applies.
+      await d.proc.waitForOutput(/\(VI_W\) Changing effective priority from 100 to 80/, 5_000);
+    } finally {
+      await d.proc.stop();
+    }
+  }, 60_000);
 });

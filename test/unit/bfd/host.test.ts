@@ -118,4 +118,31 @@ describe('BfdHost on an in-memory network', () => {
     expect(A.host.state('B1')).toBe('Init');
     A.host.stop();
   });
+
+  it('reload keeps an unchanged session Up (and its discriminator), restarts a changed one in Down', () => {
+    const { clock, A, B } = lab();
+    A.host.start();
+    B.host.start();
+    clock.advance(3_000_000);
+    expect(A.host.state('B1')).toBe('Up');
+    const discr = A.host.session('B1')?.localDiscr;
+    // Same session settings, another weight: kept.
+    A.host.reconfigure([inst('B1', '192.0.2.2', { weight: -30 })]);
+    expect(A.host.state('B1')).toBe('Up');
+    expect(A.host.session('B1')?.localDiscr).toBe(discr);
+    clock.advance(3_000_000);
+    expect(A.host.state('B1')).toBe('Up');
+    expect(A.changes).toEqual(['B1:up:Up']);
+    // Another multiplier: a new session, Down until the handshake is done again.
+    A.host.reconfigure([inst('B1', '192.0.2.2', { multiplier: 4 })]);
+    expect(A.host.state('B1')).toBe('Down');
+    clock.advance(4_000_000);
+    expect(A.host.state('B1')).toBe('Up');
+    expect(A.host.session('B1')?.detectTime).toBe(300_000); // B's multiplier 3 x 100 ms
+    // Removed: gone.
+    A.host.reconfigure([]);
+    expect(A.host.state('B1')).toBeUndefined();
+    A.host.stop();
+    B.host.stop();
+  });
 });
