@@ -156,4 +156,28 @@ describeIf('BFD with Debian keepalived as the peer', needKeepalived, () => {
       await d.proc.stop();
     }
   }, 60_000);
+
+  it('a passive session of ours comes Up with keepalived active, and keepalived passive with ours active', async () => {
+    const t = topo!;
+    for (const [tsExtra, kaExtra] of [
+      [['  passive'], []],
+      [[], ['  passive']],
+    ] as const) {
+      const k = t
+        .node('bka')
+        .startKeepalived(conf('bka', [bfdBlock(TS, KA, 'B1', [...kaExtra])]), 'ka-passive');
+      const d = t.node('bts').startDaemon({
+        command: keepalivedTsCommand(),
+        config: conf('bts', [bfdBlock(KA, TS, 'B1', [...tsExtra])]),
+        name: 'ts-passive',
+      });
+      try {
+        await d.proc.waitForOutput(/\(B1\) Entering Up state/, 20_000);
+        await k.proc.waitForOutput(/\(B1\) Entering Up state/, 20_000);
+      } finally {
+        await d.proc.stop();
+        await k.proc.stop();
+      }
+    }
+  }, 90_000);
 });
