@@ -265,8 +265,9 @@ export class BfdHost {
     try {
       p = decodeBfd(d.data);
     } catch (e) {
-      if (!isKaError(e)) throw e;
-      this.drop(e.code, `Discarding bogus packet from ${d.src} (${e.message})`, from);
+      // decodeBfd throws only KaErrors (fuzz-tested); anything else still must not escape a socket callback.
+      const code = isKaError(e) ? e.code : BfdErrors.KA_ERR_BFD_BAD_FIELD;
+      this.drop(code, `Discarding bogus packet from ${d.src} (${(e as Error).message})`, from);
       return;
     }
     let l: Live | undefined;
