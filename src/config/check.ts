@@ -978,6 +978,21 @@ export class ConfigBuilder extends Checker_ {
       return;
     }
     const { weight, reverse } = this.weightOf(d.entry('weight'), 253, 0);
+    // keepalived (bfd_parser.c, end of block): ttl 255 for an IPv4 neighbour, hop limit 64 for IPv6;
+    // a max_hops above it is an error and is lowered to it
+    const ttl = d.last<number>('ttl') ?? (nb.address.includes(':') ? 64 : 255);
+    let maxHops = d.last<number>('max_hops') ?? 0;
+    if (maxHops > ttl) {
+      this.report(
+        'KA_ERR_CONF_BAD_VALUE',
+        KaClass.GeneralError,
+        d.entry('max_hops')!.node.pos,
+        'max_hops',
+        `BFD instance ${name}: max_hops exceeds ttl/hoplimit - setting to ttl/hoplimit`,
+        `max_hops <= ${ttl}`,
+      );
+      maxHops = ttl;
+    }
     this.bfds.set(name, {
       name,
       neighborIp: nb.address,
@@ -987,8 +1002,8 @@ export class ConfigBuilder extends Checker_ {
       idleTx: d.last<number>('idle_tx') ?? 1000,
       multiplier: d.last<number>('multiplier') ?? 5,
       passive: d.last<boolean>('passive') ?? false,
-      ttl: d.last<number>('ttl') ?? 255,
-      maxHops: d.last<number>('max_hops') ?? 0,
+      ttl,
+      maxHops,
       weight,
       weightReverse: reverse,
       deliverTo:

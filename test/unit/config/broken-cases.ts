@@ -562,6 +562,14 @@ export const cases: Case[] = [
     exit: 5,
   },
   {
+    name: 'BFD max_hops above ttl',
+    conf: 'bfd_instance B1 {\n    neighbor_ip 192.0.2.2\n    ttl 10\n    max_hops 20\n}\n',
+    code: 'KA_ERR_CONF_BAD_VALUE',
+    at: [4, 5],
+    keyword: 'max_hops',
+    exit: 5,
+  },
+  {
     name: 'undefined $VAR',
     conf: 'global_defs {\n    router_id $NODE\n}\n',
     code: 'KA_ERR_CONF_UNDEFINED_PARAM',
