@@ -1,13 +1,16 @@
 /**
- * One UDP exchange for DNS_CHECK / UDP_CHECK: a connected datagram socket (node:dgram), one datagram
- * sent, replies handed to the checker, all under one Deadline (as tcp.ts and http.ts). Callbacks
- * rather than promises and an AbortSignal chain per attempt: this runs thousands of times a second.
- * With `fwmark` the socket is the addon's, marked and bound there (markedFd), and adopted by dgram
- * (`bind({ fd })`).
+ * One UDP exchange for DNS_CHECK / UDP_CHECK: a connected datagram socket from dgram-as-promised
+ * (its bind promise for `bindto`), one datagram sent, replies handed to the checker as they come,
+ * all under one Deadline (as tcp.ts and http.ts) rather than an AbortSignal chain per attempt: this
+ * runs thousands of times a second. dgram-as-promised has no connect: the underlying dgram socket's
+ * connect and send are used (a connected socket is what reports ICMP port unreachable as
+ * ECONNREFUSED). With `fwmark`
+ * the socket is the addon's, marked and bound there (markedFd), and adopted (`bind({ fd })`).
  */
-import dgram from 'node:dgram';
+import type dgram from 'node:dgram';
 import { closeSync } from 'node:fs';
 import net from 'node:net';
+import DgramAsPromised from 'dgram-as-promised';
 import type { KaError } from '../core/errors.js';
 import { connectHost, Deadline, deadlineError, markedFd, socketError, timerMs } from './common.js';
 import type { CheckResult, ConnOpts } from './types.js';
@@ -51,7 +54,8 @@ export function exchangeUdp(co: ConnOpts, signal: AbortSignal, x: UdpExchange): 
       finish(x.onError(deadlineError(outerAborted, x.what, x.details), sent));
     });
     try {
-      const s = dgram.createSocket(net.isIPv6(co.connectIp) ? 'udp6' : 'udp4');
+      const sp = DgramAsPromised.createSocket(net.isIPv6(co.connectIp) ? 'udp6' : 'udp4');
+      const s = sp.socket;
       sock = s;
       s.on('error', onError);
       s.on('message', (b: Buffer) => {
@@ -67,6 +71,7 @@ export function exchangeUdp(co: ConnOpts, signal: AbortSignal, x: UdpExchange): 
             onError(err);
             return;
           }
+          // on a connected socket, without port and address (dgram-as-promised's send types want them)
           s.send(x.payload, (e) => {
             if (e) onError(e);
             else sent = true;
@@ -76,17 +81,18 @@ export function exchangeUdp(co: ConnOpts, signal: AbortSignal, x: UdpExchange): 
       if (co.fwmark !== undefined) {
         const fd = markedFd(co, co.fwmark, 'SOCK_DGRAM', true);
         try {
+          // dgram's own bind: a synchronous refusal (fd not adopted) must close the fd here
           s.bind({ fd }, () => {
             if (!done) connect();
           });
         } catch (e) {
-          closeSync(fd); // not adopted
+          closeSync(fd);
           throw e;
         }
       } else if (co.bindto !== undefined || co.bindPort !== undefined)
-        s.bind({ address: co.bindto, port: co.bindPort ?? 0 }, () => {
+        sp.bind({ address: co.bindto, port: co.bindPort ?? 0 }).then(() => {
           if (!done) connect();
-        });
+        }, onError);
       else connect();
     } catch (e) {
       onError(e);
