@@ -36,7 +36,7 @@ export interface ConnOpts {
   bindIf?: string;
   /** `bind_port`: local source port. */
   bindPort?: number;
-  /** `fwmark`: SO_MARK on the socket (needs the addon; not applied yet, see docs/CHECKERS.md). */
+  /** `fwmark`: SO_MARK on the socket (set through the addon, see markedFd in common.ts). */
   fwmark?: number;
   /** `connect_timeout` in seconds (VS default 5). */
   connectTimeout: number;

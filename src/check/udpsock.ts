@@ -4,8 +4,8 @@
  * all under one Deadline (as tcp.ts and http.ts) rather than an AbortSignal chain per attempt: this
  * runs thousands of times a second. dgram-as-promised has no connect: the underlying dgram socket's
  * connect and send are used (a connected socket is what reports ICMP port unreachable as
- * ECONNREFUSED). With `fwmark`
- * the socket is the addon's, marked and bound there (markedFd), and adopted (`bind({ fd })`).
+ * ECONNREFUSED). With `fwmark` the socket is the addon's, marked and bound there (markedFd), and
+ * adopted (`bind({ fd })`).
  */
 import type dgram from 'node:dgram';
 import { closeSync } from 'node:fs';
