@@ -184,6 +184,8 @@ export class LineParser implements LineSink {
   private depth = 0;
   private readonly nodes: AstNode[] = [];
   private readonly names = new Map<string, string>();
+  /** Interned keywords by (length << 8 | first char code & 0xff), for nameAt. */
+  private readonly byShape = new Map<number, string[]>();
   private readonly useShapes: boolean;
   private readonly shapes = new Map<string, Shape>();
   /** Tokens of the item being read, their types, and its shape key. */
@@ -276,7 +278,7 @@ export class LineParser implements LineSink {
       const start = i;
       while (i < n && !isWs(text.charCodeAt(i))) i++;
       if (start === n) return;
-      kw = this.name(start === 0 && i === n ? text : text.slice(start, i));
+      kw = start === 0 && i === n ? this.name(text) : this.nameAt(text, start, i);
     } else {
       quotedWords({ text, file, line, segs }, this.diags);
       const first = scratch[0];
@@ -330,6 +332,23 @@ export class LineParser implements LineSink {
     if (k !== undefined) return k;
     this.names.set(kw, kw);
     return kw;
+  }
+
+  /**
+   * The keyword text[start, end) as its interned string, found without copying it first: the
+   * keywords seen are kept by length and first character, and compared in place.
+   */
+  private nameAt(text: string, start: number, end: number): string {
+    const slot = ((end - start) << 8) | (text.charCodeAt(start) & 0xff);
+    let seen = this.byShape.get(slot);
+    if (seen) for (const k of seen) if (text.startsWith(k, start)) return k;
+    const k = this.name(text.slice(start, end));
+    if (!seen) {
+      seen = [];
+      this.byShape.set(slot, seen);
+    }
+    seen.push(k);
+    return k;
   }
 
   /** Adds a token to the current item; at depth 0 the item is complete and parsed. */

@@ -224,12 +224,21 @@ export class Preprocessor {
     this.files.push(abs);
     this.stack.push(real);
     const saved = this.defaultChecks;
-    const raw = text.split('\n');
     let pending: { name: string; lines: string[] } | undefined;
-    for (let i = 0; i < raw.length; i++) {
-      const lineNo = i + 1;
-      if (!pending && this.plainLine(raw[i]!, abs, lineNo)) continue;
-      let b = readLine(raw[i]!);
+    // Lines are found in the file's text rather than split off first: the common line is read in
+    // place (plainLine) and only its words' text is ever copied.
+    let lineNo = 0;
+    for (let ls = 0; ls <= text.length; ) {
+      let le = text.indexOf('\n', ls);
+      if (le < 0) le = text.length;
+      const next = le + 1;
+      lineNo++;
+      if (!pending && this.plainLine(text, ls, le, abs, lineNo)) {
+        ls = next;
+        continue;
+      }
+      let b = readLine(text.slice(ls, le));
+      ls = next;
       if (pending) {
         const cont = b.text.endsWith('\\');
         const t = cont ? b.text.slice(0, -1).trim() : b.text;
@@ -280,44 +289,43 @@ export class Preprocessor {
    * parameter, escape, conditional, sequence, include or definition. Its braces are split onto their
    * own lines as emit() does. Returns false (nothing recorded) for any other line.
    */
-  private plainLine(raw: string, file: string, line: number): boolean {
-    const n = raw.length;
-    let s = 0;
-    while (s < n && isBlank(raw.charCodeAt(s))) s++;
-    if (s === n) return true; // blank
-    const c0 = raw.charCodeAt(s);
+  private plainLine(text: string, ls: number, le: number, file: string, line: number): boolean {
+    let s = ls;
+    while (s < le && isBlank(text.charCodeAt(s))) s++;
+    if (s === le) return true; // blank
+    const c0 = text.charCodeAt(s);
     // i: include*, $: definition, @: conditional, ~: sequence
     if (c0 === 105 || c0 === 36 || c0 === 64 || c0 === 126) return false;
     let braces = 0;
-    for (let i = s; i < n; i++) {
-      const c = raw.charCodeAt(i);
+    for (let i = s; i < le; i++) {
+      const c = text.charCodeAt(i);
       // " # ! $ \
       if (c === 34 || c === 35 || c === 33 || c === 36 || c === 92) return false;
       if (c === 123 || c === 125) braces++;
     }
-    let e = n;
-    while (e > s && isBlank(raw.charCodeAt(e - 1))) e--;
+    let e = le;
+    while (e > s && isBlank(text.charCodeAt(e - 1))) e--;
     if (braces === 0) {
-      this.pushText(s === 0 && e === n ? raw : raw.slice(s, e), plainSegs(s + 1), file, line);
+      this.pushText(text.slice(s, e), plainSegs(s - ls + 1), file, line);
       return true;
     }
     let from = s;
     for (let i = s; i < e; i++) {
-      const c = raw.charCodeAt(i);
+      const c = text.charCodeAt(i);
       if (c !== 123 && c !== 125) continue;
-      this.plainPart(raw, from, i, file, line);
-      this.out.line(c === 123 ? OPEN : CLOSE, file, line, plainSegs(i + 1));
+      this.plainPart(text, ls, from, i, file, line);
+      this.out.line(c === 123 ? OPEN : CLOSE, file, line, plainSegs(i - ls + 1));
       from = i + 1;
     }
-    this.plainPart(raw, from, e, file, line);
+    this.plainPart(text, ls, from, e, file, line);
     return true;
   }
 
-  /** Records raw[start, end) trimmed, its columns those of the source line. */
-  private plainPart(raw: string, start: number, end: number, file: string, line: number): void {
-    while (start < end && isBlank(raw.charCodeAt(start))) start++;
-    while (end > start && isBlank(raw.charCodeAt(end - 1))) end--;
-    if (start < end) this.pushText(raw.slice(start, end), plainSegs(start + 1), file, line);
+  /** Records text[start, end) trimmed, its columns those of the source line starting at `ls`. */
+  private plainPart(text: string, ls: number, start: number, end: number, file: string, line: number): void {
+    while (start < end && isBlank(text.charCodeAt(start))) start++;
+    while (end > start && isBlank(text.charCodeAt(end - 1))) end--;
+    if (start < end) this.pushText(text.slice(start, end), plainSegs(start - ls + 1), file, line);
   }
 
   /** `@ID rest` / `@^ID rest`: keep rest only when the id matches (resp. does not match). */
