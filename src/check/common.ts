@@ -2,9 +2,8 @@
 import { closeSync } from 'node:fs';
 import net from 'node:net';
 import { isKaError, KaError } from '../core/errors.js';
-import { sockaddrInet } from '../sys/abi.js';
 import { SysError } from '../sys/errors.js';
-import { addon, k, type NativeSocket, sys } from '../sys/native.js';
+import { markedSocketFd } from '../sys/marked-socket.js';
 import type { CheckResult, ConnOpts } from './types.js';
 
 /** Seconds to a node timer delay: at least 1 ms, at most 2^31−1 ms (node fires larger delays at once). */
@@ -201,10 +200,8 @@ export function connectWith(
 }
 
 /**
- * A socket carrying SO_MARK (`fwmark`), not yet connected, as a descriptor for node to adopt. Node
- * opens its own sockets only at connect time and has no SO_MARK option, so the addon opens it
- * (non-blocking, close-on-exec), sets the mark, binds it when asked (UDP: node cannot bind an adopted
- * descriptor) and hands it over (`detach`). SO_MARK needs CAP_NET_ADMIN (or CAP_NET_RAW, Linux 5.17+).
+ * A socket carrying SO_MARK (`fwmark`), not yet connected, as a descriptor for node to adopt
+ * (src/sys/marked-socket.ts; UDP sockets are bound there, as node cannot bind an adopted descriptor).
  * Failures are thrown as a check error mapped from the errno (EPERM: KA_ERR_CHECK_IO, errno in
  * details), as keepalived fails the check when setsockopt(SO_MARK) fails.
  */
@@ -214,21 +211,16 @@ export function markedFd(
   type: 'SOCK_STREAM' | 'SOCK_DGRAM',
   bind = false,
 ): number {
-  let fd = -1;
   try {
-    const n = addon();
     const v6 = net.isIPv6(co.connectIp);
-    const s = sys(() => new n.Socket(k(v6 ? 'AF_INET6' : 'AF_INET'), k(type), 0));
-    try {
-      // the addon passes an int: marks above 2^31−1 go as their two's complement, the same 32 bits
-      sys(() => s.setsockopt(k('SOL_SOCKET'), k('SO_MARK'), mark | 0));
-      if (bind && (co.bindto !== undefined || co.bindPort !== undefined))
-        sys(() => s.bind(sockaddrInet(co.bindto ?? (v6 ? '::' : '0.0.0.0'), co.bindPort ?? 0)));
-      fd = sys(() => (s as NativeSocket & { detach(): number }).detach());
-    } finally {
-      s.close(); // nothing left to close once detached
-    }
-    return fd;
+    return markedSocketFd(
+      v6 ? 6 : 4,
+      type === 'SOCK_STREAM' ? 'stream' : 'dgram',
+      mark,
+      bind && (co.bindto !== undefined || co.bindPort !== undefined)
+        ? { addr: co.bindto, port: co.bindPort }
+        : undefined,
+    );
   } catch (e) {
     const errno = e instanceof SysError ? e.errno : (e as NodeJS.ErrnoException | undefined)?.code;
     throw socketError(

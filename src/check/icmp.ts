@@ -1,13 +1,15 @@
 /**
  * PING_CHECK over a raw ICMP / ICMPv6 socket from the addon (src/sys/raw-socket.ts), when the daemon
  * may open one (root or CAP_NET_RAW). Every raw ICMP socket receives a copy of every ICMP packet, so
- * the attempts in flight share one socket per (family, bind interface, bind address), demultiplexed by
+ * the attempts in flight share one socket per (family, bind interface, bind address, fwmark: SO_MARK
+ * on the socket, so differently marked attempts never share one), demultiplexed by
  * echo id (unique among the attempts on that socket) and sequence; the socket closes when its last
  * attempt ends. A reply counts when it comes from the target with our id and sequence;
  * destination-unreachable errors quoting our echo fail the attempt at once. runRaw returns null when
  * no raw socket can be opened (the caller falls back to ping(8)); a refusal that holds for the whole
  * family (no privilege, no addon, family unsupported) is remembered, so later attempts of that family
- * go straight to the fallback.
+ * go straight to the fallback. A mark the kernel refuses (SO_MARK needs CAP_NET_ADMIN) fails the
+ * attempt (KA_ERR_CHECK_IO, errno in details), as keepalived fails a check whose mark cannot be set.
  */
 import { randomInt } from 'node:crypto';
 import net from 'node:net';
@@ -107,9 +109,14 @@ const openRawSocket: IcmpOpener = (o, onMessage) => {
 /** errnos of socket(2) that hold for every later raw socket of the family. */
 const FAMILY_REFUSALS = new Set(['EPERM', 'EACCES', 'EAFNOSUPPORT', 'EPROTONOSUPPORT']);
 
+/** Whether an open failure came from setting SO_MARK (the socket itself could be opened). */
+function markFailed(e: unknown): SysError | undefined {
+  return e instanceof SysError && e.details.option === 'SO_MARK' ? e : undefined;
+}
+
 /** Whether an open failure will repeat for every raw socket of the family (so it is remembered). */
 function refusesFamily(e: unknown): boolean {
-  if (e instanceof SysError) return FAMILY_REFUSALS.has(e.errno);
+  if (e instanceof SysError) return !markFailed(e) && FAMILY_REFUSALS.has(e.errno);
   return isKaError(e, SysErrors.KA_ERR_SYS_ADDON);
 }
 
@@ -158,7 +165,8 @@ export class IcmpPinger {
     return this.refused.has(family);
   }
 
-  private openShared(key: string, family: 4 | 6, spec: PingCheckSpec): Shared | null {
+  /** The shared socket for `key`; null to fall back to ping(8); a KaError when the mark cannot be set. */
+  private openShared(key: string, family: 4 | 6, spec: PingCheckSpec): Shared | KaError | null {
     const have = this.shared.get(key);
     if (have) return have;
     if (this.refused.has(family)) return null;
@@ -174,6 +182,7 @@ export class IcmpPinger {
           ttl: 64,
           ...(spec.bindIf !== undefined ? { ifname: spec.bindIf } : {}),
           ...(spec.bindto !== undefined ? { bindAddress: spec.bindto } : {}),
+          ...(spec.fwmark !== undefined ? { mark: spec.fwmark } : {}),
         },
         (data, from) => {
           const echo = echoOf(v6, data);
@@ -184,6 +193,17 @@ export class IcmpPinger {
         },
       );
     } catch (e) {
+      const markError = markFailed(e);
+      if (markError)
+        return new KaError(
+          'KA_ERR_CHECK_IO',
+          `PING: fwmark ${spec.fwmark}: ${markError.message}`,
+          {
+            target: target({ connectIp: spec.connectIp, connectPort: 0 }),
+            errno: markError.errno,
+          },
+          { cause: e },
+        );
       if (refusesFamily(e)) {
         this.refused.add(family);
         this.counters.inc('check.ping.raw_refused');
@@ -206,12 +226,13 @@ export class IcmpPinger {
   /** One echo; null when no raw socket can be had (the caller falls back to ping(8)). */
   async run(spec: PingCheckSpec, signal: AbortSignal): Promise<CheckResult | null> {
     const family = net.isIPv6(spec.connectIp) ? 6 : 4;
-    const key = `${family} ${spec.bindIf ?? ''} ${spec.bindto ?? ''}`;
+    const key = `${family} ${spec.bindIf ?? ''} ${spec.bindto ?? ''} ${spec.fwmark ?? ''}`;
     const sh = this.openShared(key, family, spec);
     if (!sh) {
       this.counters.inc('check.ping.fallback');
       return null;
     }
+    if (sh instanceof KaError) return fail(sh);
     const details = { target: target({ connectIp: spec.connectIp, connectPort: 0 }) };
     // A random id not used by another attempt on this socket (65,536 ids; bounded tries).
     let id = randomInt(0, 0x10000);

@@ -1,8 +1,7 @@
 /**
  * PING_CHECK: one ICMP echo. Node has no raw or ICMP datagram sockets: with the privilege to open one,
  * the addon's raw ICMP socket is used (icmp.ts). Otherwise (no CAP_NET_RAW, addon not built; icmp.ts
- * remembers such a refusal per family and stops trying) and for `fwmark` (SO_MARK is not applied on
- * raw sockets yet), Debian's `ping` (iputils-ping) runs as a child
+ * remembers such a refusal per family and stops trying), Debian's `ping` (iputils-ping) runs as a child
  * process through execa — unprivileged ICMP sockets depend on net.ipv4.ping_group_range, which ping
  * handles — one echo with connect_timeout as its deadline, so the daemon's thread never blocks.
  */
@@ -36,10 +35,9 @@ export function pingArgs(spec: PingCheckSpec): string[] {
 export async function run(spec: PingCheckSpec, signal: AbortSignal): Promise<CheckResult> {
   const bad = checkConnOpts({ ...spec, connectPort: spec.connectPort || 1 });
   if (bad) return fail(bad);
-  if (spec.fwmark === undefined) {
-    const raw = await runRaw(spec, signal);
-    if (raw) return raw;
-  }
+  // with `fwmark` the raw socket carries SO_MARK (icmp.ts); the fallback passes it as `ping -m`
+  const raw = await runRaw(spec, signal);
+  if (raw) return raw;
   return runPingCommand(spec, signal);
 }
 

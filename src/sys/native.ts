@@ -38,6 +38,11 @@ export interface NativeSocket {
   unref(): void;
   /** Stops polling, closes the poll handle, closes the fd. Idempotent. */
   close(): void;
+  /**
+   * Returns the fd and forgets it (no longer polled nor closed by close(), the finalizer or teardown),
+   * e.g. for `net.Socket({ fd })`. EBUSY while receiving, EBADF once closed.
+   */
+  detach(): number;
 }
 
 export interface NativeErrnoError extends Error {

@@ -54,6 +54,8 @@ export interface RawSocketOptions {
   receive?: boolean;
   /** SO_TIMESTAMPNS: messages carry the kernel's receive time (`rxMonotonicUs`). Default false. */
   timestamps?: boolean;
+  /** SO_MARK, 0..2^32−1 (needs CAP_NET_ADMIN); a failure names `option: 'SO_MARK'` in its details. */
+  mark?: number;
 }
 
 export interface RawMessage {
@@ -111,6 +113,11 @@ export class RawSocket extends SysSocket<RawEvents> {
     if (!Number.isInteger(o.protocol) || o.protocol < 1 || o.protocol > 255) {
       throw new SysError(SysErrors.KA_ERR_SYS_BAD_ARG, `bad IP protocol ${String(o.protocol)}`, '', 'socket');
     }
+    if (o.mark !== undefined && !(Number.isInteger(o.mark) && o.mark >= 0 && o.mark <= 0xffffffff)) {
+      throw new SysError(SysErrors.KA_ERR_SYS_BAD_ARG, `bad mark ${String(o.mark)}`, '', 'socket', {
+        option: 'SO_MARK',
+      });
+    }
     const n = addon();
     const ctx = { ifname: o.ifname, family: o.family, protocol: o.protocol };
     const sock = sys(
@@ -121,6 +128,13 @@ export class RawSocket extends SysSocket<RawEvents> {
       const ifindex = o.ifindex ?? (o.ifname !== undefined ? sys(() => n.ifNameToIndex(o.ifname!), ctx) : 0);
       const set = (level: string, opt: string, v: number | Buffer) =>
         sys(() => sock.setsockopt(k(level), k(opt), v), ctx);
+      // the addon passes an int: marks above 2^31−1 go as their two's complement, the same 32 bits
+      if (o.mark !== undefined)
+        sys(() => sock.setsockopt(k('SOL_SOCKET'), k('SO_MARK'), o.mark! | 0), {
+          ...ctx,
+          option: 'SO_MARK',
+          mark: o.mark,
+        });
       if (o.ifname !== undefined) set('SOL_SOCKET', 'SO_BINDTODEVICE', ifnameOpt(o.ifname));
       const ttl = o.ttl ?? 255;
       const tos = o.tos ?? 0xc0;

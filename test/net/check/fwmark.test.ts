@@ -1,6 +1,6 @@
 /**
  * `fwmark N` puts SO_MARK on the check's socket (TCP_CHECK, HTTP_GET, SSL_GET, SMTP_CHECK, DNS_CHECK,
- * UDP_CHECK), proved by policy routing: in the client namespace the server's address 192.0.2.10 is
+ * UDP_CHECK, and PING_CHECK's raw ICMP socket), proved by policy routing: in the client namespace the server's address 192.0.2.10 is
  * routed only by `ip rule fwmark 0x42 lookup 100`, so a check reaches it only if its socket carries
  * mark 0x42; another mark finds no route (ENETUNREACH, nothing leaves the namespace). The checks run
  * in this process: their sockets are opened while its main thread is inside the client namespace
@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import readline from 'node:readline';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { icmpPinger } from '../../../src/check/icmp.js';
 import { runCheck } from '../../../src/check/index.js';
 import type { CheckResult, CheckSpec, CheckTiming, ConnOpts } from '../../../src/check/types.js';
 import { inNetns } from '../../../src/sys/netns.js';
@@ -147,6 +148,43 @@ describeIf('fwmark (SO_MARK) on checker sockets (netns)', needRoot, () => {
         spec.kind,
         { ok: false, error: { code: 'KA_ERR_CHECK_UNREACHABLE', details: { errno: 'ENETUNREACH' } } },
       ]);
+  });
+
+  const ping = (fwmark: number | undefined): CheckSpec => ({
+    kind: 'PING_CHECK',
+    connectIp: SERVER,
+    connectPort: 0,
+    connectTimeout: 2,
+    ...(fwmark !== undefined ? { fwmark } : {}),
+    ...TIMING,
+  });
+  const unreachable = (r: CheckResult) => [
+    r.ok,
+    !r.ok && r.error.code,
+    !r.ok && (r.error.cause as { errno?: string } | undefined)?.errno,
+  ];
+
+  it('PING_CHECK: the raw ICMP socket carries the mark; differently marked pings never share a socket', async () => {
+    const fallbacks = icmpPinger.counters.get('check.ping.fallback');
+    expect(await inClient(ping(MARK))).toEqual({ ok: true });
+    expect(await inClient(ping(HIGH_MARK))).toEqual({ ok: true });
+    // another mark, or none, finds no route: sendmsg fails at once, nothing leaves the namespace
+    for (const fwmark of [MARK + 1, undefined])
+      expect(unreachable(await inClient(ping(fwmark)))).toEqual([
+        false,
+        'KA_ERR_CHECK_UNREACHABLE',
+        'ENETUNREACH',
+      ]);
+    // in flight together: a socket shared across marks would send both echoes with one mark
+    const both = await Promise.all([inClient(ping(MARK)), inClient(ping(MARK + 1)), inClient(ping(MARK))]);
+    expect(both.map(unreachable)).toEqual([
+      [true, false, false],
+      [false, 'KA_ERR_CHECK_UNREACHABLE', 'ENETUNREACH'],
+      [true, false, false],
+    ]);
+    // every attempt used the raw socket (none fell back to ping -m), and none is left open
+    expect(icmpPinger.counters.get('check.ping.fallback')).toBe(fallbacks);
+    expect(icmpPinger.openSockets()).toBe(0);
   });
 
   it('a mark outside 0..2^32−1 is a spec error', async () => {
