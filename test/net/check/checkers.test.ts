@@ -33,7 +33,7 @@ import type {
 import * as udp from '../../../src/check/udp.js';
 import { systemClock } from '../../../src/core/clock.js';
 import type { KaError } from '../../../src/core/errors.js';
-import { registerCleanup } from '../../lab/resources.js';
+import { type HostVeth, hostVeth } from '../../lab/host-veth.js';
 import { describeIf, inCI, needRoot } from '../../support/privilege.js';
 import { selfSignedCert } from './fixtures/cert.js';
 
@@ -63,7 +63,7 @@ describeIf('health checkers against real servers (netns)', needRoot, () => {
   let child: ChildProcess | undefined;
   let lines: AsyncIterator<string>;
   const measured: Array<{ fault: string; detectS: number; recoverS: number }> = [];
-  let releaseCleanup: (() => void) | undefined;
+  let veth: HostVeth | undefined;
 
   const setMode = async (mode: string): Promise<void> => {
     child!.stdin!.write(`mode ${mode}\n`);
@@ -78,23 +78,7 @@ describeIf('health checkers against real servers (netns)', needRoot, () => {
     writeFileSync(join(dir, 'body'), body);
     selfSignedCert(dir, 'rs.check.test', `IP:${RS},DNS:rs.check.test`);
     // Removed in afterAll, and by the lab's exit/signal hook if the run dies first.
-    releaseCleanup = registerCleanup(`checkers ${ns}`, () => {
-      for (const args of [
-        ['netns', 'del', ns],
-        ['link', 'del', vethHost],
-      ]) {
-        try {
-          execFileSync('ip', args, { stdio: 'ignore' });
-        } catch {}
-      }
-    });
-    sh('ip', ['netns', 'add', ns]);
-    sh('ip', ['link', 'add', vethHost, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
-    sh('ip', ['addr', 'add', `${HOST}/24`, 'dev', vethHost]);
-    sh('ip', ['link', 'set', vethHost, 'up']);
-    sh('ip', ['-n', ns, 'addr', 'add', `${RS}/24`, 'dev', 'eth0']);
-    sh('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
-    sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    veth = hostVeth({ ns, vethHost, hostAddr: `${HOST}/24`, nsAddr: `${RS}/24` });
     const fixture = join(import.meta.dirname, 'fixtures', 'servers.mjs');
     child = spawn(
       'ip',
@@ -124,13 +108,7 @@ describeIf('health checkers against real servers (netns)', needRoot, () => {
         process.kill(child.pid, 'SIGKILL');
       } catch {}
     }
-    try {
-      sh('ip', ['netns', 'del', ns]);
-    } catch {}
-    try {
-      sh('ip', ['link', 'del', vethHost]);
-    } catch {}
-    releaseCleanup?.();
+    veth?.destroy();
     rmSync(dir, { recursive: true, force: true });
     if (measured.length) {
       process.stdout.write(

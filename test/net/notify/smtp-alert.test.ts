@@ -5,7 +5,7 @@
  * STARTTLS), the message as keepalived writes it, the HELO fallback for a relay refusing EHLO, and
  * that a relay that never answers or a closed port ends in a typed error and a counter, not a crash.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,11 +16,8 @@ import { loadConfig } from '../../../src/config/load.js';
 import type { KeepalivedConfig } from '../../../src/config/model.js';
 import { Counters } from '../../../src/core/counters.js';
 import { SmtpAlerter } from '../../../src/notify/smtp-alert.js';
-import { registerCleanup } from '../../lab/resources.js';
+import { type HostVeth, hostVeth } from '../../lab/host-veth.js';
 import { describeIf, needRoot } from '../../support/privilege.js';
-
-const sh = (cmd: string, args: string[]) =>
-  execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
 
 interface Session {
   port: number;
@@ -39,7 +36,7 @@ describeIf('SMTP alerts to a relay in a namespace (nodemailer over TCP)', needRo
   let child: ChildProcess | undefined;
   const sessions: Session[] = [];
   const waiters: Array<() => void> = [];
-  let releaseCleanup: (() => void) | undefined;
+  let veth: HostVeth | undefined;
 
   const nextSession = async (port: number): Promise<Session> => {
     for (;;) {
@@ -77,23 +74,7 @@ ${extra}`,
   };
 
   beforeAll(async () => {
-    releaseCleanup = registerCleanup(`smtp-alert ${ns}`, () => {
-      for (const args of [
-        ['netns', 'del', ns],
-        ['link', 'del', vethHost],
-      ]) {
-        try {
-          execFileSync('ip', args, { stdio: 'ignore' });
-        } catch {}
-      }
-    });
-    sh('ip', ['netns', 'add', ns]);
-    sh('ip', ['link', 'add', vethHost, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
-    sh('ip', ['addr', 'add', `${HOST}/30`, 'dev', vethHost]);
-    sh('ip', ['link', 'set', vethHost, 'up']);
-    sh('ip', ['-n', ns, 'addr', 'add', `${RELAY}/30`, 'dev', 'eth0']);
-    sh('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
-    sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    veth = hostVeth({ ns, vethHost, hostAddr: `${HOST}/30`, nsAddr: `${RELAY}/30` });
     const fixture = join(import.meta.dirname, 'fixtures', 'smtp-server.mjs');
     child = spawn('ip', ['netns', 'exec', ns, process.execPath, fixture, RELAY], {
       stdio: ['pipe', 'pipe', 'inherit'],
@@ -118,15 +99,7 @@ ${extra}`,
         process.kill(child.pid, 'SIGKILL');
       } catch {}
     }
-    for (const args of [
-      ['netns', 'del', ns],
-      ['link', 'del', vethHost],
-    ]) {
-      try {
-        execFileSync('ip', args, { stdio: 'ignore' });
-      } catch {}
-    }
-    releaseCleanup?.();
+    veth?.destroy();
     rmSync(dir, { recursive: true, force: true });
   });
 
