@@ -9,18 +9,16 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { copyFile, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { Counters } from '../../../src/core/counters.js';
 import { ProcConnectorSource, ProcessTable, TrackProcess } from '../../../src/vrrp/track/process.js';
 import { describeIf, needRoot } from '../../support/privilege.js';
+import { processScratch, rand, waitUntil } from './track-process-scratch.js';
 
 const INNER = process.env.KT_TRACK_PIDNS_INNER === '1';
-const rand = () => Math.random().toString(16).slice(2, 8);
-
 /** A tracker on its own table and connector source, with a short ack deadline. */
 async function probe(name: string) {
   const counters = new Counters();
@@ -51,32 +49,12 @@ async function probe(name: string) {
   return { tp, table, counters, warnings, seen, have, settledMs };
 }
 
-const waitUntil = async (cond: () => boolean, what: string) => {
-  const deadline = Date.now() + 5000;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
-
 describeIf('track_process: LISTEN silently ignored in a non-initial pid namespace', needRoot, () => {
-  let dir: string;
-  const children = new Set<ChildProcess>();
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'kt-trackpidns-'));
-  });
-  afterAll(async () => {
-    for (const c of children)
-      if (c.exitCode === null && c.signalCode === null) {
-        c.kill('SIGKILL');
-        await once(c, 'exit');
-      }
-    await rm(dir, { recursive: true, force: true });
-  });
+  const scratch = processScratch('kt-trackpidns-');
+  const children = scratch.children;
 
   const runNamed = async (name: string): Promise<ChildProcess> => {
-    const path = join(dir, name);
+    const path = join(scratch.dir(), name);
     await copyFile('/bin/sleep', path);
     const c = spawn(path, ['60'], { stdio: 'ignore' });
     children.add(c);
@@ -93,10 +71,10 @@ describeIf('track_process: LISTEN silently ignored in a non-initial pid namespac
         expect(p.counters.get('KA_ERR_TRACK_PROC_CONNECTOR')).toBe(1);
         expect(p.warnings.join('\n')).toMatch(/not acknowledged/);
         const c = await runNamed(name);
-        await waitUntil(() => p.seen.includes(true), 'the poll to see the process');
+        await waitUntil(() => p.seen.includes(true), 'the poll to see the process', 5000);
         c.kill('SIGKILL');
         await once(c, 'exit');
-        await waitUntil(() => p.seen.includes(false), 'the poll to see it gone');
+        await waitUntil(() => p.seen.includes(false), 'the poll to see it gone', 5000);
         process.stdout.write(`pidns: polling after ${p.settledMs.toFixed(1)} ms (ack deadline 300 ms)\n`);
       } finally {
         p.tp.stop();

@@ -5,12 +5,11 @@
  * events (the poll interval is one hour, so no poll can have seen it). Timings are printed, not
  * asserted.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { copyFile, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { Counters } from '../../../src/core/counters.js';
 import {
   openKernelConnector,
@@ -19,36 +18,15 @@ import {
   TrackProcess,
 } from '../../../src/vrrp/track/process.js';
 import { describeIf, needRoot } from '../../support/privilege.js';
-
-const rand = () => Math.random().toString(16).slice(2, 8);
-
-const waitUntil = async (cond: () => boolean, what: string) => {
-  const deadline = Date.now() + 10_000;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
+import { processScratch, rand, waitUntil } from './track-process-scratch.js';
 
 describeIf('track_process: connector retried after a failure (real kernel)', needRoot, () => {
-  let dir: string;
-  const children = new Set<ChildProcess>();
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'kt-trackretry-'));
-  });
-  afterAll(async () => {
-    for (const c of children)
-      if (c.exitCode === null && c.signalCode === null) {
-        c.kill('SIGKILL');
-        await once(c, 'exit');
-      }
-    await rm(dir, { recursive: true, force: true });
-  });
+  const scratch = processScratch('kt-trackretry-');
+  const children = scratch.children;
 
   it('two failed opens, then the retry subscribes and events flow', async () => {
     const name = `kt${rand()}`;
-    const path = join(dir, name);
+    const path = join(scratch.dir(), name);
     await copyFile('/bin/sleep', path);
     execFileSync('chmod', ['755', path]);
     let opens = 0;
