@@ -834,22 +834,31 @@ export class ConfigBuilder extends Checker_ {
     return { weight: n, reverse: w[1] === 'reverse' };
   }
 
+  /**
+   * A block's required keyword (its last value), or undefined after keepalived's "No KEY set for
+   * BLOCK NAME - removing". An empty value (`""`, or a list whose first word is empty or absent)
+   * counts as missing.
+   */
+  private required<T>(nd: NamedDraft, key: string, block: string, name: string): T | undefined {
+    const v = nd.d.last<T>(key);
+    if (v !== undefined && v !== '' && !(Array.isArray(v) && !v[0])) return v;
+    this.report(
+      'KA_ERR_CONF_MISSING_REQUIRED',
+      KaClass.GeneralError,
+      nd.node.pos,
+      block,
+      `No ${key} set for ${block} ${name} - removing`,
+      `a '${key}' keyword`,
+    );
+    return undefined;
+  }
+
   private finishScript(nd: NamedDraft): void {
     const name = this.nameOf(nd, 'vrrp_script');
     if (!name) return;
     const d = nd.d;
-    const script = d.last<Command>('script');
-    if (!script) {
-      this.report(
-        'KA_ERR_CONF_MISSING_REQUIRED',
-        KaClass.GeneralError,
-        nd.node.pos,
-        'vrrp_script',
-        `No script set for vrrp_script ${name} - removing`,
-        "a 'script' keyword",
-      );
-      return;
-    }
+    const script = this.required<Command>(nd, 'script', 'vrrp_script', name);
+    if (!script) return;
     let interval = d.last<number>('interval') ?? 1;
     if (interval === 0) {
       this.report(
@@ -895,18 +904,8 @@ export class ConfigBuilder extends Checker_ {
     const name = this.nameOf(nd, 'track_file');
     if (!name) return;
     const d = nd.d;
-    const file = d.last<string>('file');
-    if (!file) {
-      this.report(
-        'KA_ERR_CONF_MISSING_REQUIRED',
-        KaClass.GeneralError,
-        nd.node.pos,
-        'track_file',
-        `No file set for track_file ${name} - removing`,
-        "a 'file' keyword",
-      );
-      return;
-    }
+    const file = this.required<string>(nd, 'file', 'track_file', name);
+    if (!file) return;
     const { weight, reverse } = this.weightOf(d.entry('weight'), 2147483647, 1);
     const init = d.entry('init_file');
     let initFile: TrackFile['initFile'];
@@ -931,18 +930,8 @@ export class ConfigBuilder extends Checker_ {
     const name = this.nameOf(nd, 'vrrp_track_process');
     if (!name) return;
     const d = nd.d;
-    const proc = d.last<string[]>('process');
-    if (!proc?.[0]) {
-      this.report(
-        'KA_ERR_CONF_MISSING_REQUIRED',
-        KaClass.GeneralError,
-        nd.node.pos,
-        'vrrp_track_process',
-        `No process set for vrrp_track_process ${name} - removing`,
-        "a 'process' keyword",
-      );
-      return;
-    }
+    const proc = this.required<string[]>(nd, 'process', 'vrrp_track_process', name);
+    if (!proc?.[0]) return;
     const { weight, reverse } = this.weightOf(d.entry('weight'), 254, 1);
     const delay = d.last<number>('delay');
     this.trackProcs.set(name, {
@@ -965,18 +954,8 @@ export class ConfigBuilder extends Checker_ {
     const name = this.nameOf(nd, 'bfd_instance');
     if (!name) return;
     const d = nd.d;
-    const nb = d.last<{ address: string }>('neighbor_ip');
-    if (!nb) {
-      this.report(
-        'KA_ERR_CONF_MISSING_REQUIRED',
-        KaClass.GeneralError,
-        nd.node.pos,
-        'bfd_instance',
-        `No neighbor_ip set for bfd_instance ${name} - removing`,
-        "a 'neighbor_ip' keyword",
-      );
-      return;
-    }
+    const nb = this.required<{ address: string }>(nd, 'neighbor_ip', 'bfd_instance', name);
+    if (!nb) return;
     const { weight, reverse } = this.weightOf(d.entry('weight'), 253, 0);
     // keepalived (bfd_parser.c, end of block): ttl 255 for an IPv4 neighbour, hop limit 64 for IPv6;
     // a max_hops above it is an error and is lowered to it
