@@ -376,6 +376,21 @@ describe('PING_CHECK ICMP echo', () => {
     expect(p.counters.get('check.ping.fallback')).toBe(2);
   });
 
+  it('a refused SO_MARK fails the attempt (KA_ERR_CHECK_IO) without marking the family refused', async () => {
+    const p = new IcmpPinger({
+      open: () => {
+        throw new SysError(SysErrors.KA_ERR_SYS_CALL, 'setsockopt: EPERM', 'EPERM', 'setsockopt', {
+          option: 'SO_MARK',
+        });
+      },
+    });
+    const r = await p.run({ ...spec('198.51.100.2'), fwmark: 0x42 }, new AbortController().signal);
+    expect(r?.ok).toBe(false);
+    expect(r && !r.ok && r.error.code).toBe('KA_ERR_CHECK_IO');
+    expect(p.refusedFamily(4)).toBe(false);
+    expect(p.counters.get('check.ping.fallback')).toBe(0);
+  });
+
   /** An in-memory raw socket: each echo sent is answered by `answer` (IPv4 datagrams with IP header). */
   const answering = (answer: (req: Buffer, dst: string) => [Buffer, string][]) => {
     let opened = 0;
@@ -411,6 +426,25 @@ describe('PING_CHECK ICMP echo', () => {
     expect(await p.run(spec('198.51.100.2'), new AbortController().signal)).toEqual({ ok: true });
     expect(counts()).toEqual({ opened: 1, closed: 1 });
     expect(p.openSockets()).toBe(0);
+  });
+
+  it('attempts with different marks never share a raw socket', async () => {
+    const marks: (number | undefined)[] = [];
+    const { open: answer } = answering((req, dst) => [[asReply(req), dst]]);
+    const p = new IcmpPinger({
+      open: (o, onMessage) => {
+        marks.push(o.mark);
+        return answer(o, onMessage);
+      },
+    });
+    const signal = new AbortController().signal;
+    const rs = await Promise.all([
+      p.run({ ...spec('198.51.100.2'), fwmark: 1 }, signal),
+      p.run({ ...spec('198.51.100.2'), fwmark: 2 }, signal),
+      p.run({ ...spec('198.51.100.3'), fwmark: 1 }, signal),
+    ]);
+    expect(rs).toEqual([{ ok: true }, { ok: true }, { ok: true }]);
+    expect(marks).toEqual([1, 2]);
   });
 
   it('a reply from another host does not pass; an error quoting our echo fails at once', async () => {
