@@ -280,11 +280,10 @@ export class LineParser implements LineSink {
       if (start === n) return;
       kw = start === 0 && i === n ? this.name(text) : this.nameAt(text, start, i);
     } else {
-      quotedWords({ text, file, line, segs }, this.diags);
-      const first = scratch[0];
-      quoted = scratch.length <= 1 ? NO_WORDS : scratch.slice(1);
-      scratch.length = 0;
+      const words = lineWords({ text, file, line, segs }, this.diags);
+      const first = words[0];
       if (!first) return;
+      quoted = words.length === 1 ? NO_WORDS : words.slice(1);
       kw = first.text;
     }
     this.pending = true;
