@@ -19,6 +19,8 @@ export interface BfdDriverHooks {
   send(packet: BfdPacket): void;
   /** Every non-send action (state changes, expiry, detection time, poll start), in order. */
   action?(a: Exclude<BfdAction, { type: 'send' }>, session: BfdSession): void;
+  /** A hook above threw: the driver goes on with the next action and keeps its timer armed. */
+  error?(e: unknown): void;
 }
 
 export class BfdDriver {
@@ -53,6 +55,11 @@ export class BfdDriver {
     this.step({ type: 'adminDown' });
   }
 
+  /** New timers on reload: state and discriminators kept, a Poll started if Up. */
+  reconfigure(cfg: BfdSessionConfig): void {
+    this.step({ type: 'reconfigure', cfg });
+  }
+
   /** Stops the timer; the session is forgotten (keepalived sends nothing on shutdown). */
   stop(): void {
     this.stopped = true;
@@ -64,11 +71,19 @@ export class BfdDriver {
     if (this.stopped) return;
     const r = stepBfd(this.s, e, this.clock.now(), this.env);
     this.s = r.state;
-    for (const a of r.actions) {
-      if (a.type === 'send') this.hooks.send(a.packet);
-      else this.hooks.action?.(a, this.s);
+    try {
+      for (const a of r.actions) {
+        try {
+          if (a.type === 'send') this.hooks.send(a.packet);
+          else this.hooks.action?.(a, this.s);
+        } catch (e) {
+          // Runs from socket and timer callbacks: nothing may escape to the event loop.
+          this.hooks.error?.(e);
+        }
+      }
+    } finally {
+      this.arm();
     }
-    this.arm();
   }
 
   private arm(): void {

@@ -12,5 +12,7 @@ export const BfdErrors = defineCodes('bfd', {
   KA_ERR_BFD_NO_SESSION:
     'a BFD packet matches no bfd_instance (unknown Your Discriminator, or unknown source/destination pair when it is 0)',
   KA_ERR_BFD_AUTH: 'a BFD packet has the A bit set: authentication is not supported (as keepalived), dropped',
+  KA_ERR_BFD_LISTENER:
+    'a listener of BFD session changes (a track_bfd tracker) or another session hook threw; logged, counted, the session goes on',
   KA_ERR_BFD_SOCKET: 'a BFD socket could not be opened, bound or configured, or a send failed',
 });

@@ -22,7 +22,7 @@ import {
 } from '../wire/bfd.js';
 import { BfdDriver } from './driver.js';
 import { BfdErrors } from './errors.js';
-import type { BfdAction, BfdSession } from './session.js';
+import type { BfdAction, BfdSession, BfdSessionConfig } from './session.js';
 import type { BfdDatagram, BfdListener, BfdSender, BfdTransport } from './transport.js';
 
 export interface BfdHostOptions {
@@ -44,23 +44,36 @@ interface Live {
   readonly driver: BfdDriver;
   readonly sender: BfdSender | undefined;
   sendFailed: boolean;
+  /** Up or not, as last told to the listeners. */
+  reported: boolean;
 }
 
 const familyOf = (a: string): 4 | 6 => (a.includes(':') ? 6 : 4);
 
-/** Whether a reload leaves a session's protocol settings alone (weight and delivery do not matter). */
-function sameSession(a: BfdInstance, b: BfdInstance): boolean {
+/** Whether a reload can keep a session running: same addresses, TTL settings and mode (timers may differ). */
+function sameEndpoint(a: BfdInstance, b: BfdInstance): boolean {
   return (
     a.neighborIp === b.neighborIp &&
     a.sourceIp === b.sourceIp &&
-    a.minRx === b.minRx &&
-    a.minTx === b.minTx &&
-    a.idleTx === b.idleTx &&
-    a.multiplier === b.multiplier &&
     a.passive === b.passive &&
     a.ttl === b.ttl &&
     a.maxHops === b.maxHops
   );
+}
+
+const sameTimers = (a: BfdInstance, b: BfdInstance): boolean =>
+  a.minRx === b.minRx && a.minTx === b.minTx && a.idleTx === b.idleTx && a.multiplier === b.multiplier;
+
+/** The session's protocol settings; the config holds ms with µs resolution, the session integer µs. */
+function sessionConfig(inst: BfdInstance): BfdSessionConfig {
+  return {
+    name: inst.name,
+    minRx: Math.round(inst.minRx * 1000),
+    minTx: Math.round(inst.minTx * 1000),
+    idleTx: Math.round(inst.idleTx * 1000),
+    multiplier: inst.multiplier,
+    passive: inst.passive,
+  };
 }
 
 export class BfdHost {
@@ -86,12 +99,14 @@ export class BfdHost {
     this.started = true;
     this.openListeners();
     for (const inst of this.instances) this.startSession(inst);
+    this.announce();
   }
 
   /**
-   * Reload: sessions whose timers, addresses and TTL settings are unchanged keep running (and their
-   * state); changed ones restart in Down; removed ones stop; new ones start (keepalived's reload
-   * keeps matching instances' state the same way).
+   * Reload: sessions whose addresses, TTL settings and mode are unchanged keep running (state and
+   * discriminators; new timers are negotiated with a Poll sequence, keepalived's bfd_complete_init);
+   * changed ones restart in Down; removed ones stop (reported Down if they were Up); new ones start.
+   * Then every session's state is sent to the listeners, as keepalived sends it to VRRP on reload.
    */
   reconfigure(instances: readonly BfdInstance[]): void {
     if (!this.started) {
@@ -101,17 +116,46 @@ export class BfdHost {
     const next = new Map(instances.map((i) => [i.name, i]));
     for (const [name, l] of [...this.live]) {
       const n = next.get(name);
-      if (n && sameSession(l.inst, n)) {
+      if (n && sameEndpoint(l.inst, n)) {
+        const timers = !sameTimers(l.inst, n);
         l.inst = n;
+        if (timers) l.driver.reconfigure(sessionConfig(n));
         continue;
       }
       l.driver.stop();
       l.sender?.close();
       this.live.delete(name);
+      if (!n && l.reported) this.notify(l, false, 'Down');
     }
     this.instances = instances;
     this.openListeners();
     for (const i of instances) if (!this.live.has(i.name)) this.startSession(i);
+    this.announce();
+  }
+
+  /** Sends every session's state (as last reported; new sessions: Down) to the listeners. */
+  private announce(): void {
+    for (const l of this.live.values()) this.notify(l, l.reported, l.reported ? 'Up' : 'Down');
+  }
+
+  /** Tells each listener; one that throws is logged and counted, and the others still hear. */
+  private notify(l: Live, up: boolean, state: BfdStateName): void {
+    l.reported = up;
+    for (const fn of this.changeListeners) {
+      try {
+        fn(l.inst, up, state);
+      } catch (e) {
+        this.callbackFailed(l.inst.name, e);
+      }
+    }
+  }
+
+  private callbackFailed(name: string, e: unknown): void {
+    this.o.counters.inc(BfdErrors.KA_ERR_BFD_LISTENER);
+    this.o.log.error(
+      { code: BfdErrors.KA_ERR_BFD_LISTENER, instance: name, err: e },
+      `(${name}) BFD state listener failed: ${(e as Error)?.message ?? String(e)}`,
+    );
   }
 
   /** Stops every session and closes the sockets; nothing is sent (keepalived sends no AdminDown on exit). */
@@ -176,20 +220,17 @@ export class BfdHost {
     }
     let l: Live | undefined;
     const driver = new BfdDriver(
-      {
-        name: inst.name,
-        minRx: inst.minRx * 1000,
-        minTx: inst.minTx * 1000,
-        idleTx: inst.idleTx * 1000,
-        multiplier: inst.multiplier,
-        passive: inst.passive,
-      },
+      sessionConfig(inst),
       this.o.clock,
       { random: this.random, discriminator: () => this.newDiscriminator() },
       // The driver's first packet is due at once but sent from a timer, after `l` is set.
-      { send: (p) => l && this.send(l, encodeBfd(p)), action: (a, s) => l && this.onAction(l, a, s) },
+      {
+        send: (p) => l && this.send(l, encodeBfd(p)),
+        action: (a, s) => l && this.onAction(l, a, s),
+        error: (e) => this.callbackFailed(inst.name, e),
+      },
     );
-    l = { inst, family, sender, sendFailed: false, driver };
+    l = { inst, family, sender, sendFailed: false, reported: false, driver };
     this.live.set(inst.name, l);
     if (!sender) l.driver.adminDown();
   }
@@ -232,7 +273,7 @@ export class BfdHost {
         else if (a.to === BFD_STATE.Init)
           this.o.log.debug({ instance: n, state: to }, `(${n}) Entering Init state`);
         else this.o.log.info({ instance: n, state: to }, `(${n}) Entering ${to} state`);
-        if (a.notify) for (const fn of this.changeListeners) fn(l.inst, a.to === BFD_STATE.Up, to);
+        if (a.notify) this.notify(l, a.to === BFD_STATE.Up, to);
         break;
       }
       case 'expired':

@@ -62,7 +62,12 @@ export type BfdEvent =
   /** A deadline may have fallen due: runs every due one (expiry, reset, transmission). */
   | { readonly type: 'tick' }
   /** Local administrative shutdown (§6.8.16): AdminDown, nothing more is sent or received. */
-  | { readonly type: 'adminDown' };
+  | { readonly type: 'adminDown' }
+  /**
+   * Reload with new timers (same addresses, TTL and mode): state and discriminators are kept; an Up
+   * session announces the change with a Poll sequence (§6.8.3; keepalived's bfd_set_poll).
+   */
+  | { readonly type: 'reconfigure'; readonly cfg: BfdSessionConfig };
 
 export type BfdAction =
   | { readonly type: 'send'; readonly packet: BfdPacket }
@@ -177,8 +182,29 @@ export function stepBfd(state: BfdSession, event: BfdEvent, now: Micros, env: Bf
         actions.push(stateAction(from, s, false));
       }
       break;
+    case 'reconfigure':
+      reconfigure(s, event.cfg, now, env, actions);
+      break;
   }
   return { state: s, actions };
+}
+
+function reconfigure(s: Mut, cfg: BfdSessionConfig, now: Micros, env: BfdEnv, actions: BfdAction[]): void {
+  const old = s.cfg;
+  s.cfg = cfg;
+  if (s.localState === BFD_STATE.AdminDown) return;
+  if (s.localState === BFD_STATE.Up) {
+    // §6.8.3: while Up, the transmit interval and detection time change only when the Poll ends.
+    if (old.minRx !== cfg.minRx || old.minTx !== cfg.minTx || old.multiplier !== cfg.multiplier) {
+      if (!s.poll) actions.push({ type: 'pollStart' });
+      s.poll = true;
+    }
+    return;
+  }
+  // Not Up: DesiredMinTxInterval is idle_tx, which may change at once (§6.8.3).
+  const oldTx = s.txInterval;
+  s.txInterval = Math.max(cfg.idleTx, s.remoteMinRx);
+  if (s.txInterval < oldTx && s.txAt !== undefined) s.txAt = now + jitteredInterval(s.txInterval, env.random);
 }
 
 function stateAction(from: BfdStateValue, s: Mut, notify: boolean): BfdAction {

@@ -220,9 +220,15 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
         // VRRP first: the peer takes over the VIPs while the checkers wind down.
         if (vrrp && !opts.dontReleaseVrrp) await vrrp.stop();
         await lvs?.stop();
-        bfd.stop();
       } catch (e) {
         log.error({ err: e }, 'error while stopping');
+      } finally {
+        // BFD must stop even if VRRP or LVS failed to: a peer would otherwise keep seeing Up.
+        try {
+          bfd.stop();
+        } catch (e) {
+          log.error({ err: e }, 'error while stopping BFD');
+        }
       }
       priorities.stop();
       await metrics?.close();

@@ -857,8 +857,15 @@ export class VrrpHost {
     return tracking;
   }
 
-  /** A BFD session went Up or Down: every instance tracking it (track_bfd) recomputes. */
+  /**
+   * A BFD session's state, sent at start, after each reload and on each change: on a change every
+   * instance tracking it (track_bfd) recomputes. Unknown sessions count as Down (they start Down);
+   * names a reload removed are forgotten.
+   */
   setBfdState(name: string, up: boolean): void {
+    const configured = new Set(this.config.bfdInstances.map((x) => x.name));
+    for (const n of [...this.bfdUp.keys()]) if (!configured.has(n)) this.bfdUp.delete(n);
+    if (!configured.has(name) || (this.bfdUp.get(name) ?? false) === up) return;
     this.bfdUp.set(name, up);
     for (const b of this.bound) {
       if (!b.tracking?.tracks('bfd', name)) continue;

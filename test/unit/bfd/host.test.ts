@@ -41,11 +41,11 @@ describe('BfdHost on an in-memory network', () => {
     clock.advance(4_000_000);
     expect(A.host.state('B1')).toBe('Up');
     expect(B.host.state('B1')).toBe('Up');
-    expect(A.changes).toEqual(['B1:up:Up']);
+    expect(A.changes).toEqual(['B1:down:Down', 'B1:up:Up']);
     B.host.stop();
     clock.advance(2_000_000);
     expect(A.host.state('B1')).toBe('Down');
-    expect(A.changes).toEqual(['B1:up:Up', 'B1:down:Down']);
+    expect(A.changes).toEqual(['B1:down:Down', 'B1:up:Up', 'B1:down:Down']);
     expect(A.host.session('B1')?.localDiag).toBe(1);
     A.host.stop();
   });
@@ -119,30 +119,87 @@ describe('BfdHost on an in-memory network', () => {
     A.host.stop();
   });
 
-  it('reload keeps an unchanged session Up (and its discriminator), restarts a changed one in Down', () => {
+  it('reload keeps an unchanged session Up (and its discriminator), restarts a changed one in Down, tells listeners', () => {
     const { clock, A, B } = lab();
     A.host.start();
     B.host.start();
+    // keepalived sends every session's state to VRRP at start.
+    expect(A.changes).toEqual(['B1:down:Down']);
     clock.advance(3_000_000);
     expect(A.host.state('B1')).toBe('Up');
     const discr = A.host.session('B1')?.localDiscr;
-    // Same session settings, another weight: kept.
+    // Same session settings, another weight: kept, and its state sent again.
     A.host.reconfigure([inst('B1', '192.0.2.2', { weight: -30 })]);
     expect(A.host.state('B1')).toBe('Up');
     expect(A.host.session('B1')?.localDiscr).toBe(discr);
     clock.advance(3_000_000);
     expect(A.host.state('B1')).toBe('Up');
-    expect(A.changes).toEqual(['B1:up:Up']);
-    // Another multiplier: a new session, Down until the handshake is done again.
-    A.host.reconfigure([inst('B1', '192.0.2.2', { multiplier: 4 })]);
+    expect(A.changes).toEqual(['B1:down:Down', 'B1:up:Up', 'B1:up:Up']);
+    // Another max_hops: a new session, Down until the handshake is done again, and the trackers hear it.
+    A.host.reconfigure([inst('B1', '192.0.2.2', { maxHops: 2 })]);
     expect(A.host.state('B1')).toBe('Down');
+    expect(A.changes.slice(3)).toEqual(['B1:down:Down']);
     clock.advance(4_000_000);
     expect(A.host.state('B1')).toBe('Up');
-    expect(A.host.session('B1')?.detectTime).toBe(300_000); // B's multiplier 3 x 100 ms
-    // Removed: gone.
+    expect(A.changes.slice(3)).toEqual(['B1:down:Down', 'B1:up:Up']);
+    // Removed: gone, and reported Down.
     A.host.reconfigure([]);
     expect(A.host.state('B1')).toBeUndefined();
+    expect(A.changes.slice(5)).toEqual(['B1:down:Down']);
     A.host.stop();
     B.host.stop();
+  });
+
+  it('a timer-only reload keeps the session Up on both sides and applies the new intervals after Poll/Final', () => {
+    const { clock, A, B } = lab();
+    A.host.start();
+    B.host.start();
+    clock.advance(3_000_000);
+    expect(A.host.state('B1')).toBe('Up');
+    expect(B.host.state('B1')).toBe('Up');
+    const discr = A.host.session('B1')?.localDiscr;
+    const peerDiscr = B.host.session('B1')?.localDiscr;
+    const before = { a: A.changes.length, b: B.changes.length };
+    A.host.reconfigure([inst('B1', '192.0.2.2', { minRx: 200, minTx: 200, idleTx: 2000, multiplier: 4 })]);
+    expect(A.host.session('B1')?.poll).toBe(true);
+    for (let t = 0; t < 300; t++) {
+      clock.advance(10_000);
+      expect(A.host.state('B1')).toBe('Up');
+      expect(B.host.state('B1')).toBe('Up');
+    }
+    expect(A.host.session('B1')?.poll).toBe(false);
+    expect(A.host.session('B1')?.localDiscr).toBe(discr);
+    expect(B.host.session('B1')?.localDiscr).toBe(peerDiscr);
+    // A: sends every max(200, B's min_rx 100) ms, detects in B's multiplier 3 x max(200, B's min_tx 100).
+    expect(A.host.session('B1')?.txInterval).toBe(200_000);
+    expect(A.host.session('B1')?.detectTime).toBe(600_000);
+    // B: A's multiplier 4 x max(B's min_rx 100, A's min_tx 200).
+    expect(B.host.session('B1')?.detectTime).toBe(800_000);
+    expect(A.changes.slice(before.a)).toEqual(['B1:up:Up']);
+    expect(B.changes.length).toBe(before.b);
+    A.host.stop();
+    B.host.stop();
+  });
+
+  it('a throwing listener is logged and counted; the other listeners still hear and the session keeps running', () => {
+    const { clock, A, B } = lab();
+    A.host.onChange(() => {
+      throw new Error('tracker bug');
+    });
+    const seen: boolean[] = [];
+    A.host.onChange((_i, up) => seen.push(up));
+    expect(() => A.host.start()).not.toThrow();
+    B.host.start();
+    expect(() => clock.advance(3_000_000)).not.toThrow();
+    expect(A.host.state('B1')).toBe('Up');
+    expect(seen).toEqual([false, true]);
+    expect(A.counters.get('KA_ERR_BFD_LISTENER')).toBe(2);
+    // Timers still armed: a peer that stops is detected.
+    B.host.stop();
+    expect(() => clock.advance(2_000_000)).not.toThrow();
+    expect(A.host.state('B1')).toBe('Down');
+    expect(seen).toEqual([false, true, false]);
+    expect(A.counters.get('KA_ERR_BFD_LISTENER')).toBe(3);
+    A.host.stop();
   });
 });

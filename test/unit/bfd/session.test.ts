@@ -317,3 +317,47 @@ describe('BFD session state (keepalived defaults)', () => {
     expect(r.state.txAt! - 100).toBeGreaterThanOrEqual(750 * ms);
   });
 });
+
+describe('reconfigure (reload with new timers)', () => {
+  it('keeps an Up session Up with its discriminators, announces the change with one Poll', () => {
+    const e = env(3);
+    let s = createBfdSession(cfg('R'), 0, e);
+    const peer = (state: number, o: Partial<BfdPacket> = {}): BfdPacket => ({
+      ...bfdPacketOf(createBfdSession(cfg('P'), 0, env(9))),
+      state: state as BfdPacket['state'],
+      myDiscriminator: 77,
+      yourDiscriminator: s.localDiscr,
+      ...o,
+    });
+    s = stepBfd(s, { type: 'rx', packet: peer(BFD_STATE.Init) }, 1000, e).state;
+    s = stepBfd(s, { type: 'rx', packet: peer(BFD_STATE.Up, { final: true }) }, 2000, e).state;
+    expect(BFD_STATE_NAMES[s.localState]).toBe('Up');
+    expect(s.poll).toBe(false);
+    const discr = s.localDiscr;
+    const r = stepBfd(s, { type: 'reconfigure', cfg: cfg('R', { minTx: 50 * ms, minRx: 50 * ms }) }, 3000, e);
+    expect(r.actions.map((a) => a.type)).toEqual(['pollStart']);
+    expect(r.state.poll).toBe(true);
+    expect(r.state.localState).toBe(BFD_STATE.Up);
+    expect(r.state.localDiscr).toBe(discr);
+    expect(r.state.remoteDiscr).toBe(77);
+    // Until the Final, the old intervals hold (§6.8.3); the packets already carry the new values.
+    expect(r.state.txInterval).toBe(s.txInterval);
+    expect(bfdPacketOf(r.state)).toMatchObject({ poll: true, desiredMinTx: 50 * ms, requiredMinRx: 50 * ms });
+    const fin = stepBfd(r.state, { type: 'rx', packet: peer(BFD_STATE.Up, { final: true }) }, 4000, e).state;
+    expect(fin.poll).toBe(false);
+    expect(fin.txInterval).toBe(200 * ms); // max(50 ms, peer's min_rx 200 ms)
+    // Same timers again: no Poll.
+    expect(stepBfd(fin, { type: 'reconfigure', cfg: fin.cfg }, 5000, e).actions).toEqual([]);
+  });
+
+  it('a Down session takes a shorter idle_tx at once, without a Poll', () => {
+    const e = env(4);
+    let s = createBfdSession(cfg('R'), 0, e);
+    s = stepBfd(s, { type: 'tick' }, 0, e).state;
+    const r = stepBfd(s, { type: 'reconfigure', cfg: cfg('R', { idleTx: 500 * ms }) }, 10, e);
+    expect(r.actions).toEqual([]);
+    expect(r.state.poll).toBe(false);
+    expect(r.state.txInterval).toBe(500 * ms);
+    expect(r.state.txAt).toBeLessThanOrEqual(10 + 500 * ms);
+  });
+});
