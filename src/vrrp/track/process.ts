@@ -831,6 +831,9 @@ export class ProcessTable {
     if (was === 'polling') {
       this.log.info('process events available again; following the proc connector');
       this.each([...this.watchers], (w) => w.switched('events'));
+      // A poll scan in flight read /proc before these events: they wait for it (applied after its
+      // result, then the rescan), else its stale result would undo them.
+      if (this.scanning) this.queued ??= [];
       this.background(this.rescan(true));
     }
     this.endConfirm?.();

@@ -47,6 +47,7 @@ class MemReader implements ProcReader {
   cmdlineReads = 0;
   scans = 0;
   private gate: Promise<void> | null = null;
+  private readFirst = false;
   private open: (() => void) | null = null;
 
   set(pid: number, comm: string, argv: string[] = [comm]): void {
@@ -69,16 +70,21 @@ class MemReader implements ProcReader {
   }
   async scan(withCmdline: boolean): Promise<ProcEntry[]> {
     this.scans++;
+    const read = () => [...this.procs.keys()].flatMap((pid) => this.entryOf(pid, withCmdline) ?? []);
+    const early = this.readFirst ? read() : null;
     if (this.gate) await this.gate;
-    return [...this.procs.keys()].flatMap((pid) => this.entryOf(pid, withCmdline) ?? []);
+    return early ?? read();
   }
-  hold(): void {
+  /** Scans pend until release(); with `readFirst` they read /proc at once and only return then. */
+  hold(readFirst = false): void {
+    this.readFirst = readFirst;
     this.gate = new Promise((r) => {
       this.open = r;
     });
   }
   release(): void {
     this.gate = null;
+    this.readFirst = false;
     this.open?.();
   }
 }
@@ -409,6 +415,40 @@ describe('ProcessTable: connector retry with a bounded backoff (fake clock)', ()
     expect(await last).toBe(true);
     expect(next.count).toBe(1);
     next.stop();
+  });
+
+  it('the connector back while a poll scan is in flight: events wait for that scan, quorum does not flap', async () => {
+    const seen: boolean[] = [];
+    const { src, trackers, table, clock, reader } = setup(
+      1,
+      { retryMinUs: 1_000_000 },
+      { match: { process: 'nginx' }, onChange: (h) => seen.push(h) },
+    );
+    const tp = trackers[0] as TrackProcess;
+    reader.procs.delete(500);
+    src.refuse = new KaError('KA_ERR_TRACK_PROC_CONNECTOR', 'refused');
+    expect(await tp.start()).toBe(false);
+    expect(table.mode).toBe('polling');
+    src.refuse = null;
+    src.pendingAck = true;
+    reader.hold(true);
+    clock.advance(1_000_000); // the poll scan starts (held open) and the retry subscribes
+    await tick();
+    expect(reader.scans).toBe(2);
+    expect(src.subscribes).toBe(2);
+    src.ack(); // events from here on; the poll scan read /proc before them
+    expect(table.mode).toBe('events');
+    reader.set(600, 'nginx');
+    src.emit(exec(600));
+    reader.release(); // the old scan (without 600) finishes
+    for (let i = 0; i < 4; i++) await tick();
+    expect(tp.count).toBe(1);
+    expect(tp.haveQuorum).toBe(true);
+    expect(seen).toEqual([true]); // gained once: no LOST from the stale poll result
+    src.emit(exit(600));
+    expect(seen).toEqual([true, false]);
+    tp.stop();
+    expect(clock.armed).toBe(0);
   });
 
   it('a failure during a rescan: the events queued before it are still applied, then polling', async () => {
