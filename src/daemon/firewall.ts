@@ -479,7 +479,11 @@ export interface FirewallOptions {
   readonly run?: NftRunner;
   readonly logger?: Logger;
   readonly counters?: Counters;
+  /** First retry of VIP rules nft refused (doubled up to 30 s; default 1 s). */
+  readonly retryBaseMs?: number;
 }
+
+const RETRY_MAX_MS = 30_000;
 
 /**
  * The firewall of one daemon. Calls are serialised (each waits for the previous batch). No method
@@ -494,12 +498,19 @@ export class Firewall {
   private tail: Promise<unknown> = Promise.resolve();
   /** VIP changes waiting for the next batch (queueVips). */
   private vipOps: VipOp[] = [];
+  /** The drop-rule VIPs each instance should have; `st.vips` is what nft confirmed. */
+  private readonly desired = new Map<string, readonly FirewallVip[]>();
+  private readonly retryBaseMs: number;
+  private retryMs = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
 
   constructor(o: FirewallOptions) {
     this.settings = o.settings;
     this.run = o.run ?? nftRunner();
     this.log = o.logger ?? silentLogger;
     this.counters = o.counters;
+    this.retryBaseMs = o.retryBaseMs ?? 1000;
   }
 
   /** What is installed (as far as nft confirmed). */
@@ -521,7 +532,6 @@ export class Firewall {
     return this.queueVips(instance, (cur) => {
       const merged = [...cur];
       for (const v of vips) if (!cur.some((c) => sameVip(c, v))) merged.push(v);
-      if (merged.length > cur.length) this.log.info(`(${instance}) setting firewall drop rule`);
       return merged;
     });
   }
@@ -533,16 +543,19 @@ export class Firewall {
 
   /** The instance left MASTER (or stops): remove `vips`, or all it holds. */
   removeVips(instance: string, vips?: readonly FirewallVip[]): Promise<FirewallResult> {
-    return this.queueVips(instance, (cur) => {
-      if (cur.length > 0) this.log.info(`(${instance}) removing firewall drop rule`);
-      return vips === undefined ? [] : cur.filter((c) => !vips.some((v) => sameVip(c, v)));
-    });
+    return this.queueVips(instance, (cur) =>
+      vips === undefined ? [] : cur.filter((c) => !vips.some((v) => sameVip(c, v))),
+    );
   }
 
   /**
    * VIP changes are applied in batches: every change asked for before the batch starts (the
    * members of a sync group going MASTER in one turn, or changes asked for while an earlier nft run
-   * was in flight) goes into one nft run, in the order asked. Each caller gets the batch's result.
+   * was in flight) goes into one nft run, in the order asked. Each change updates what its instance
+   * should have (`desired`); a batch applies desired against what nft confirmed. When a batch of
+   * several instances fails, each is tried on its own, so one instance's bad rule (an interface
+   * gone) does not leave another's VIPs unfiltered; what still fails is retried with a backoff
+   * until it is confirmed or no longer wanted. Each caller gets its own instance's result.
    */
   private queueVips(instance: string, op: VipOp['op']): Promise<FirewallResult> {
     return new Promise((done) => {
@@ -554,18 +567,16 @@ export class Firewall {
   private async flushVips(): Promise<FirewallResult> {
     const ops = this.vipOps;
     this.vipOps = [];
-    let r: FirewallResult;
+    let results: Map<string, FirewallResult>;
     try {
-      const m = new Map(this.st.vips);
       for (const o of ops) {
-        const next = o.op(m.get(o.instance) ?? []);
-        if (next.length === 0) m.delete(o.instance);
-        else m.set(o.instance, next);
+        const next = o.op(this.desired.get(o.instance) ?? []);
+        if (next.length === 0) this.desired.delete(o.instance);
+        else this.desired.set(o.instance, next);
       }
-      const instances = [...new Set(ops.map((o) => o.instance))].join(',');
-      r = await this.apply({ vips: m, vmacs: this.st.vmacs }, 'vips', instances);
+      results = await this.applyDesired();
     } catch (e) {
-      r = this.fail(
+      const r = this.fail(
         new KaError(
           DaemonErrors.KA_ERR_DAEMON_FIREWALL,
           `firewall: ${(e as Error)?.message ?? e}`,
@@ -574,9 +585,69 @@ export class Firewall {
         ),
         'internal',
       );
+      results = new Map(ops.map((o) => [o.instance, r]));
     }
-    for (const o of ops) o.done(r);
-    return r;
+    const ok: FirewallResult = { ok: true };
+    for (const o of ops) o.done(results.get(o.instance) ?? ok);
+    return [...results.values()].find((r) => !r.ok) ?? ok;
+  }
+
+  /** Instances whose desired VIPs nft has not confirmed. */
+  private pending(): string[] {
+    const names = new Set([...this.desired.keys(), ...this.st.vips.keys()]);
+    return [...names].filter((i) => !sameVips(this.desired.get(i) ?? [], this.st.vips.get(i) ?? []));
+  }
+
+  /** Applies desired VIPs: all pending instances in one run, each on its own if that fails. */
+  private async applyDesired(): Promise<Map<string, FirewallResult>> {
+    const results = new Map<string, FirewallResult>();
+    const todo = this.pending();
+    if (todo.length === 0 || this.stopped) return results;
+    const before = this.st.vips;
+    const all = await this.apply(
+      { vips: new Map(this.desired), vmacs: this.st.vmacs },
+      'vips',
+      todo.join(','),
+    );
+    if (all.ok || todo.length === 1) {
+      for (const i of todo) results.set(i, all);
+    } else {
+      for (const i of todo) {
+        const m = new Map(this.st.vips);
+        const want = this.desired.get(i);
+        if (want) m.set(i, want);
+        else m.delete(i);
+        results.set(i, await this.apply({ vips: m, vmacs: this.st.vmacs }, 'vips', i));
+      }
+    }
+    for (const i of todo) {
+      if (!results.get(i)?.ok) continue;
+      const was = before.get(i)?.length ?? 0;
+      const now = this.st.vips.get(i)?.length ?? 0;
+      if (now > was) this.log.info(`(${i}) setting firewall drop rule`);
+      else if (now < was) this.log.info(`(${i}) removing firewall drop rule`);
+    }
+    this.scheduleRetry();
+    return results;
+  }
+
+  /** While some instance's rules are unconfirmed, try again later (1 s, doubling to 30 s). */
+  private scheduleRetry(): void {
+    if (this.retryTimer || this.stopped) return;
+    if (this.pending().length === 0) {
+      this.retryMs = 0;
+      return;
+    }
+    this.retryMs = this.retryMs === 0 ? this.retryBaseMs : Math.min(this.retryMs * 2, RETRY_MAX_MS);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.counters?.inc('firewall.retries');
+      void this.serial(async () => {
+        const r = await this.applyDesired();
+        return [...r.values()].find((x) => !x.ok) ?? { ok: true };
+      });
+    }, this.retryMs);
+    this.retryTimer.unref();
   }
 
   /** A VMAC was created: filter its IGMP/MLD reports and router solicitations. */
@@ -600,6 +671,10 @@ export class Firewall {
 
   /** Deletes the tables this run set up. */
   stop(): Promise<FirewallResult> {
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.desired.clear();
     return this.serial(async () => {
       const r = await this.exec(planStop(this.st, this.settings), 'stop');
       if (r.ok) this.st = emptyState();
@@ -676,6 +751,10 @@ interface VipOp {
 }
 
 const norm = (a: string): string => (ipaddr.isValid(a) ? ipaddr.parse(a).toString() : a);
+
+function sameVips(a: readonly FirewallVip[], b: readonly FirewallVip[]): boolean {
+  return a.length === b.length && a.every((v, i) => sameVip(v, b[i]!));
+}
 
 function sameVip(a: FirewallVip, b: FirewallVip): boolean {
   return (

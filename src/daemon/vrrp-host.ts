@@ -460,7 +460,8 @@ export class VrrpHost {
         ]);
         if (k.vipsAdded.length > 0) this.announce(b, c.garp.masterRepeat);
       }
-      if (this.fw && fwVips) await this.fw.setVips(c.name, fwVips);
+      // not if the instance left MASTER during the awaits above (its removeVips took the rules out)
+      if (this.fw && fwVips && b.inst.machine.vipsSet) await this.fw.setVips(c.name, fwVips);
       const unapplied = applies ? k.unapplied : [...k.changed, ...k.unapplied];
       if (unapplied.length > 0)
         this.log.warn(

@@ -995,14 +995,38 @@ describe('failures never throw, are typed and counted, and leave the state where
     expect(JSON.stringify(fake.documents[1])).toContain('192.0.2.100');
     expect(fake.tables.get('ip keepalived')!.sets.get('vips')!.elem).toEqual(['192.0.2.101']);
   });
-  it('gives every change of a failed batch the failure, and keeps the state', async () => {
+  it('a failed batch of several instances is tried one by one: only the faulty one fails', async () => {
+    const fake = new FakeNft(new Set(['va']));
+    const fw = new Firewall({ settings: S, run: fake.run, counters: new Counters(), retryBaseMs: 60_000 });
+    const [a, b] = await Promise.all([
+      fw.addVips('A', [v('fe80::100', 'vrrp.9')]),
+      fw.addVips('B', [v('192.0.2.101')]),
+    ]);
+    expect(!a.ok && a.error.code).toBe('KA_ERR_DAEMON_FIREWALL');
+    expect(b).toEqual({ ok: true });
+    expect(fw.state.vips.has('A')).toBe(false);
+    expect(fw.state.vips.get('B')).toHaveLength(1);
+    expect(fake.documents).toHaveLength(3); // the batch, then A alone, then B alone
+    await fw.stop();
+  });
+  it('retries what nft refused until it is confirmed, and only while it is wanted', async () => {
     const fake = new FakeNft();
-    const fw = new Firewall({ settings: S, run: fake.run });
-    expect(await fw.addVips('A', [v('192.0.2.100')])).toEqual({ ok: true });
+    const counters = new Counters();
+    const fw = new Firewall({ settings: S, run: fake.run, counters, retryBaseMs: 5 });
     fake.failNext = 'Operation not permitted';
-    const r = await Promise.all([fw.addVips('B', [v('192.0.2.101')]), fw.removeVips('A')]);
-    for (const x of r) expect(x.ok).toBe(false);
+    expect((await fw.addVips('A', [v('192.0.2.100')])).ok).toBe(false);
+    expect(fw.state.vips.has('A')).toBe(false);
+    for (let i = 0; i < 100 && !fw.state.vips.has('A'); i++) await new Promise((r) => setTimeout(r, 5));
     expect(fw.state.vips.get('A')).toHaveLength(1);
-    expect(fw.state.vips.has('B')).toBe(false);
+    expect(counters.get('firewall.retries')).toBe(1);
+    // refused again, then no longer wanted before the retry: the retry does nothing
+    fake.failNext = 'Operation not permitted';
+    expect((await fw.addVips('B', [v('192.0.2.101')])).ok).toBe(false);
+    const runs = fake.documents.length;
+    expect(await fw.removeVips('B')).toEqual({ ok: true });
+    expect(fake.documents).toHaveLength(runs); // B was never installed: nothing to remove
+    await new Promise((r) => setTimeout(r, 30));
+    expect(fake.documents).toHaveLength(runs);
+    await fw.stop();
   });
 });
