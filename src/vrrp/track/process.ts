@@ -338,7 +338,15 @@ export interface ProcConnectorOptions {
   clock?: Clock;
   /** How long LISTEN may wait for its ack before the connector counts as ignored (default 2 s). */
   ackTimeoutUs?: Micros;
+  /**
+   * Runs the deadline's decision after the datagrams already pending are read (default
+   * setImmediate: after the event loop's poll phase, which timers precede).
+   */
+  defer?: (fn: () => void) => void;
 }
+
+/** A deadline timer this late ran behind a blocked event loop: it is armed once more. */
+const ACK_LATE_US = 250_000;
 
 /**
  * Proc events from one connector socket, shared by every subscriber: opened (and LISTEN sent) on the
@@ -370,6 +378,7 @@ export class ProcConnectorSource implements ProcEventSource {
   private counters: Counters | undefined;
   private clock: Clock;
   private readonly ackTimeoutUs: Micros;
+  private readonly defer: (fn: () => void) => void;
 
   constructor(
     private readonly open: ConnectorOpener = openKernelConnector,
@@ -377,6 +386,7 @@ export class ProcConnectorSource implements ProcEventSource {
   ) {
     this.clock = opts.clock ?? systemClock;
     this.ackTimeoutUs = opts.ackTimeoutUs ?? 2_000_000;
+    this.defer = opts.defer ?? ((fn) => setImmediate(fn));
   }
 
   get subscribers(): number {
@@ -449,12 +459,28 @@ export class ProcConnectorSource implements ProcEventSource {
       throw this.fail(unavailable(e, `LISTEN refused: ${(e as Error).message}`));
     }
     this.sock = sock;
-    this.ackTimer = this.clock.at(this.clock.now() + this.ackTimeoutUs, () => {
+    this.armAck(sock, this.clock.now() + this.ackTimeoutUs, false);
+  }
+
+  /**
+   * The ack deadline. Timers run before the poll phase: after the loop was blocked the ack may sit
+   * unread, so the decision is deferred past it, and a timer that ran late is armed once more.
+   */
+  private armAck(sock: ConnectorSocket, at: Micros, again: boolean): void {
+    this.ackTimer = this.clock.at(at, () => {
       this.ackTimer = null;
-      if (this.sock === sock && !this.acked)
+      if (this.sock !== sock || this.acked) return;
+      const late = this.clock.now() - at >= ACK_LATE_US;
+      this.defer(() => {
+        if (this.sock !== sock || this.acked || this.ackTimer) return;
+        if (late && !again) {
+          this.armAck(sock, this.clock.now() + this.ackTimeoutUs, true);
+          return;
+        }
         this.onRefused(
           `LISTEN not acknowledged within ${this.ackTimeoutUs / 1e6} s: the kernel ignores it outside the initial user and pid namespaces`,
         );
+      });
     });
   }
 

@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FakeClock } from '../../../../src/core/clock.js';
+import { type Clock, FakeClock, type Micros, type TimerHandle } from '../../../../src/core/clock.js';
 import { Counters } from '../../../../src/core/counters.js';
 import { KaError } from '../../../../src/core/errors.js';
 import {
@@ -483,6 +483,37 @@ describe('ProcConnectorSource (one shared socket)', () => {
   });
 });
 
+/** A clock whose time jumps: timers due by then run late, with now() already at the new time. */
+class JumpClock implements Clock {
+  private t = 0;
+  private timers: Array<{ at: Micros; fn: () => void; off: boolean }> = [];
+  now(): Micros {
+    return this.t;
+  }
+  at(at: Micros, fn: () => void): TimerHandle {
+    const h = { at, fn, off: false };
+    this.timers.push(h);
+    return {
+      cancel: () => {
+        h.off = true;
+      },
+    };
+  }
+  jump(to: Micros): void {
+    this.t = to;
+    for (;;) {
+      const due = this.timers.find((h) => !h.off && h.at <= to);
+      if (!due) break;
+      due.off = true;
+      due.fn();
+    }
+    this.timers = this.timers.filter((h) => !h.off);
+  }
+  get armed(): number {
+    return this.timers.filter((h) => !h.off).length;
+  }
+}
+
 /** A source whose every opened socket is a recorded fake. */
 const recordingSource = (opts: ProcConnectorOptions) => {
   const socks: FakeConnectorSocket[] = [];
@@ -502,7 +533,7 @@ describe('ProcConnectorSource: ack deadline, retry and sequence gaps (fake clock
     return { ...m, payload };
   };
 
-  it('pending until our ack, then ready; no ack within the deadline is a silent refusal', () => {
+  it('pending until our ack, then ready; no ack within the deadline is a silent refusal', async () => {
     const clock = new FakeClock(0);
     const { socks, source } = recordingSource({ clock, ackTimeoutUs: 2_000_000 });
     const got: string[] = [];
@@ -527,6 +558,8 @@ describe('ProcConnectorSource: ack deadline, retry and sequence gaps (fake clock
     clock.advance(1_999_999);
     expect(got).toEqual(['ready']);
     clock.advance(1);
+    expect(got).toEqual(['ready']); // decided after the datagrams pending now (setImmediate)
+    await new Promise((r) => setImmediate(r));
     expect(got).toEqual(['ready', 'failed:KA_ERR_TRACK_PROC_CONNECTOR:true']);
     expect(socks[1]?.closed).toBe(true);
     expect(sub2.pending).toBe(false);
@@ -535,6 +568,68 @@ describe('ProcConnectorSource: ack deadline, retry and sequence gaps (fake clock
     source.reset();
     source.subscribe(sink).close();
     expect(socks.length).toBe(3);
+  });
+
+  it('the deadline decides only after pending datagrams are read: an ack queued behind a blocked loop counts', () => {
+    const clock = new FakeClock(0);
+    const deferred: Array<() => void> = [];
+    const { socks, source } = recordingSource({
+      clock,
+      ackTimeoutUs: 2_000_000,
+      defer: (fn) => deferred.push(fn),
+    });
+    const got: string[] = [];
+    const sink: ProcEventSink = {
+      event: (e) => got.push(e.what),
+      lost: () => got.push('lost'),
+      failed: () => got.push('failed'),
+      ready: () => got.push('ready'),
+    };
+    source.subscribe(sink);
+    const sock = socks[0] as FakeConnectorSocket;
+    clock.advance(2_000_000); // timers run first: the ack is still unread
+    expect(got).toEqual([]);
+    expect(deferred).toHaveLength(1);
+    sock.fire('event', kernelMsg({ ...T, what: 'ack', err: 0 }, sock.cookie + 1)); // the poll phase
+    for (const fn of deferred.splice(0)) fn();
+    expect(got).toEqual(['ready']);
+    expect(source.isConfirmed).toBe(true);
+    expect(sock.closed).toBe(false);
+  });
+
+  it('a deadline timer that fires late (the loop was blocked) is armed once more before it refuses', () => {
+    const clock = new JumpClock();
+    const { socks, source } = recordingSource({ clock, ackTimeoutUs: 2_000_000, defer: (fn) => fn() });
+    const got: string[] = [];
+    const sink: ProcEventSink = {
+      event() {},
+      lost() {},
+      failed: () => got.push('failed'),
+      ready: () => got.push('ready'),
+    };
+    source.subscribe(sink);
+    clock.jump(5_000_000); // due at 2 s, run at 5 s
+    expect(got).toEqual([]);
+    expect(clock.armed).toBe(1);
+    clock.jump(9_000_000); // the second deadline, late too: no third chance
+    expect(got).toEqual(['failed']);
+    expect(socks[0]?.closed).toBe(true);
+
+    // on time: refused at once (after the deferral)
+    source.reset();
+    source.subscribe(sink);
+    clock.jump(11_000_000);
+    expect(got).toEqual(['failed', 'failed']);
+
+    // late, then acked within the second deadline
+    source.reset();
+    source.subscribe(sink);
+    clock.jump(20_000_000);
+    const sock = socks[2] as FakeConnectorSocket;
+    sock.fire('event', kernelMsg({ ...T, what: 'ack', err: 0 }, sock.cookie + 1));
+    clock.jump(30_000_000);
+    expect(got).toEqual(['failed', 'failed', 'ready']);
+    expect(clock.armed).toBe(0);
   });
 
   it('a forward jump of the per-CPU sequence is lost events; repeats, steps back and other CPUs are not', () => {
