@@ -956,6 +956,37 @@ export class ConfigBuilder extends Checker_ {
     const d = nd.d;
     const nb = this.required<{ address: string }>(nd, 'neighbor_ip', 'bfd_instance', name);
     if (!nb) return;
+    const sourceIp = d.last<{ address: string }>('source_ip')?.address;
+    if (sourceIp !== undefined && sourceIp.includes(':') !== nb.address.includes(':')) {
+      this.report(
+        'KA_ERR_CONF_CONFLICT',
+        KaClass.GeneralError,
+        d.entry('source_ip')!.node.pos,
+        'source_ip',
+        `BFD instance ${name} source address ${sourceIp} and neighbor address ${nb.address} are not of the same family, disabling instance`,
+        "a source_ip of the neighbor's family",
+      );
+      return;
+    }
+    // keepalived 2.2.7 finds a session by its neighbour (and source) address: no two may share them
+    const clash = [...this.bfds.values()].some(
+      (b) =>
+        b.neighborIp === nb.address &&
+        (sourceIp === undefined || b.sourceIp === undefined || b.sourceIp === sourceIp),
+    );
+    if (clash) {
+      this.report(
+        'KA_ERR_CONF_DUPLICATE',
+        KaClass.GeneralError,
+        d.entry('neighbor_ip')!.node.pos,
+        'neighbor_ip',
+        sourceIp === undefined
+          ? `BFD instance ${name} has duplicate neighbor address ${nb.address}, ignoring instance`
+          : `BFD instance ${name} has duplicate source/neighbor address ${sourceIp}/${nb.address}, ignoring instance`,
+        'a neighbor (and source) address no other bfd_instance uses',
+      );
+      return;
+    }
     const { weight, reverse } = this.weightOf(d.entry('weight'), 253, 0);
     // keepalived (bfd_parser.c, end of block): ttl 255 for an IPv4 neighbour, hop limit 64 for IPv6;
     // a max_hops above it is an error and is lowered to it
@@ -975,7 +1006,7 @@ export class ConfigBuilder extends Checker_ {
     this.bfds.set(name, {
       name,
       neighborIp: nb.address,
-      sourceIp: d.last<{ address: string }>('source_ip')?.address,
+      sourceIp,
       minRx: d.last<number>('min_rx') ?? 10,
       minTx: d.last<number>('min_tx') ?? 10,
       idleTx: d.last<number>('idle_tx') ?? 1000,

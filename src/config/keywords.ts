@@ -16,11 +16,13 @@ import {
   vsgLine,
 } from './specs.js';
 import {
+  badNumber,
   boolArg,
   commandArg,
   flagArg,
   intArg,
   ipArg,
+  missingArg,
   oneOf,
   strArg,
   timerArg,
@@ -237,18 +239,39 @@ export const TRACK_PROCESS: Table = {
   full_command: FLAG,
 };
 
+/**
+ * BFD intervals: milliseconds with up to 3 decimals (µs resolution), as keepalived 2.2.7 reads them
+ * (read_decimal_unsigned_strvec: no sign, no exponent). Stored in ms rounded to the µs.
+ */
+const BFD_MS = (min: number, max: number): Kw => ({
+  v: (n, c) => {
+    const w = n.args[0];
+    if (!w) return missingArg(n, c, `milliseconds in [${min}, ${max}]`);
+    const v = /^(\d+\.?\d{0,3}|\.\d{1,3})$/.test(w.text) ? Number(w.text) : undefined;
+    if (v === undefined || v < min || v > max)
+      return badNumber(c, w, n, min, max, 'interval (ms, 3 decimals at most)');
+    return Math.round(v * 1000) / 1000;
+  },
+});
+
+/** keepalived keeps max_hops in a uint8_t: -1 is stored as 255, which turns the TTL check off. */
+const maxHopsArg: ValueParser<number> = (n, c) => {
+  const h = intArg(-1, 255)(n, c);
+  return h === -1 ? 255 : h;
+};
+
 export const BFD_INSTANCE: Table = {
   neighbor_ip: { v: ipArg() },
   neighbour_ip: { key: 'neighbor_ip', v: ipArg() },
   source_ip: { v: ipArg() },
-  min_rx: INT(1, 4294),
-  min_tx: INT(1, 4294),
-  idle_tx: INT(1, 4294),
+  min_rx: BFD_MS(1, 4294967),
+  min_tx: BFD_MS(1, 4294967),
+  idle_tx: BFD_MS(1000, 4294967),
   multiplier: INT(1, 255),
   passive: FLAG,
   ttl: INT(1, 255),
   hoplimit: { key: 'ttl', v: intArg(1, 255) },
-  max_hops: INT(0, 255),
+  max_hops: { v: maxHopsArg },
   weight: WORDS,
   vrrp: FLAG,
   checker: FLAG,

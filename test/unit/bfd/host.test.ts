@@ -202,4 +202,16 @@ describe('BfdHost on an in-memory network', () => {
     expect(A.counters.get('KA_ERR_BFD_LISTENER')).toBe(3);
     A.host.stop();
   });
+
+  it('intervals given in ms with decimals run as integer µs', () => {
+    const { clock, A, B } = lab({ minRx: 100.001, minTx: 99.999, idleTx: 1000.3 });
+    A.host.start();
+    B.host.start();
+    expect(() => clock.advance(3_000_000)).not.toThrow();
+    expect(A.host.session('B1')?.cfg).toMatchObject({ minRx: 100_001, minTx: 99_999, idleTx: 1_000_300 });
+    expect(A.host.state('B1')).toBe('Up');
+    expect(B.host.session('B1')?.remoteMinRx).toBe(100_001);
+    A.host.stop();
+    B.host.stop();
+  });
 });
