@@ -116,8 +116,11 @@ type ShapeNode = ShapeToken | ShapeBlock;
 /** The derivation of one shape, or why nearley rejected it (a typed diagnostic, never expected). */
 type Shape = Derivation<ShapeNode>;
 
-/** Shapes kept per parse; an item longer than SHAPE_MAX_TOKENS is parsed directly, not kept. */
-const SHAPES_MAX = 4096;
+/**
+ * What one parse keeps: placeholder tokens of all shapes together (bounds the cache's memory on any
+ * input), and the longest item parsed through a shape; beyond either, items are parsed directly.
+ */
+const SHAPE_CACHE_TOKENS = 1 << 18;
 const SHAPE_MAX_TOKENS = 4096;
 
 /** Feeds nearley the tokens of one item (placeholders, or the real tokens when shapes are off). */
@@ -173,6 +176,9 @@ export interface ParseOptions {
    * every item's own tokens: the reference the tests compare with.
    */
   shapes?: boolean;
+  /** Limits of the shape cache (tests lower them): tokens kept in all, longest item through a shape. */
+  shapeCacheTokens?: number;
+  shapeMaxTokens?: number;
 }
 
 /**
@@ -187,6 +193,10 @@ export class LineParser implements LineSink {
   /** Interned keywords by (length << 8 | first char code & 0xff), for nameAt. */
   private readonly byShape = new Map<number, string[]>();
   private readonly useShapes: boolean;
+  private readonly cacheTokensMax: number;
+  private readonly itemTokensMax: number;
+  /** Placeholder tokens held by the cached shapes. */
+  private cachedTokens = 0;
   private readonly shapes = new Map<string, Shape>();
   /** Tokens of the item being read, their types, and its shape key. */
   private readonly item: Token[] = [];
@@ -212,6 +222,8 @@ export class LineParser implements LineSink {
     opts: ParseOptions = {},
   ) {
     this.useShapes = opts.shapes !== false;
+    this.cacheTokensMax = opts.shapeCacheTokens ?? SHAPE_CACHE_TOKENS;
+    this.itemTokensMax = opts.shapeMaxTokens ?? SHAPE_MAX_TOKENS;
   }
 
   line(text: string, file: string, line: number, segs: number[]): void {
@@ -363,13 +375,16 @@ export class LineParser implements LineSink {
     const item = this.item;
     if (!this.broken) {
       let d: Derivation<AstNode>;
-      if (!this.useShapes || item.length > SHAPE_MAX_TOKENS) {
+      if (!this.useShapes || item.length > this.itemTokensMax) {
         d = derive<AstNode>(item);
       } else {
         let shape = this.shapes.get(this.key);
         if (!shape) {
           shape = derive<ShapeNode>(this.types.map((t, i) => new ShapeToken(t, i)));
-          if (this.shapes.size < SHAPES_MAX) this.shapes.set(this.key, shape);
+          if (this.cachedTokens + item.length <= this.cacheTokensMax) {
+            this.shapes.set(this.key, shape);
+            this.cachedTokens += item.length;
+          }
         }
         d =
           'thrown' in shape

@@ -49,13 +49,13 @@ function plain(n: AstNode): unknown {
 }
 
 let k = 0;
-function both(text: string) {
+function both(text: string, limits: { shapeCacheTokens?: number; shapeMaxTokens?: number } = {}) {
   const file = join(dir, `c${k++ % 4}.conf`);
   writeFileSync(file, text, 'latin1');
   const run = (shapes: boolean) => {
     const diags = new DiagnosticSink();
     const pp = preprocess(file, { configId: 'nodeA', randomSeed: 1 }, diags);
-    const ast = parseLines(pp.lines, diags, { shapes });
+    const ast = parseLines(pp.lines, diags, { shapes, ...limits });
     return { ast: ast.map(plain), diags: diags.list };
   };
   return { reused: run(true), direct: run(false) };
@@ -82,6 +82,13 @@ describe('item shapes', () => {
     expect(rs.map((r) => r.args[0]!.text)).toEqual(['198.51.100.7', '198.51.100.8']);
     expect(vs[7]!.args[0]!.pos.line).toBeGreaterThan(vs[6]!.args[0]!.pos.line);
     expect(rs[1]!.close!.line).toBeGreaterThan(rs[0]!.close!.line);
+  });
+
+  it('give the same tree when the cache is full or an item is too long for it', () => {
+    for (const limits of [{ shapeCacheTokens: 0 }, { shapeCacheTokens: 12 }, { shapeMaxTokens: 3 }]) {
+      const { reused, direct } = both(repeated, limits);
+      expect(reused).toEqual(direct);
+    }
   });
 
   it('give the same tree and diagnostics on 1,000 mutated files', () => {
