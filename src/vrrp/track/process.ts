@@ -33,7 +33,7 @@ import { type Clock, type Micros, systemClock, type TimerHandle } from '../../co
 import type { Counters } from '../../core/counters.js';
 import { KaError } from '../../core/errors.js';
 import { type Logger, silentLogger } from '../../core/log.js';
-import { isSysError } from '../../sys/errors.js';
+import { isSysError, SysErrors } from '../../sys/errors.js';
 import { NetlinkSocket } from '../../sys/netlink-socket.js';
 import type { NlMsg } from '../../wire/netlink.js';
 import {
@@ -345,6 +345,10 @@ export interface ProcConnectorOptions {
   defer?: (fn: () => void) => void;
 }
 
+/** This many receive errors within the window make the connector socket count as broken. */
+const RECV_ERRORS_MAX = 3;
+const RECV_ERRORS_WINDOW_US = 10_000_000;
+
 /** A deadline timer this late ran behind a blocked event loop: it is armed once more. */
 const ACK_LATE_US = 250_000;
 
@@ -363,7 +367,8 @@ const ACK_LATE_US = 250_000;
  * self-test (fork/exec a child, wait for its events) would then pass, so the ack is the signal used.
  *
  * Lost events: ENOBUFS on the socket ('resync') or a gap in the kernel's per-CPU sequence number
- * (cn_msg.seq counts every proc event sent on that CPU, in order) calls every sink's `lost`.
+ * (cn_msg.seq counts every proc event sent on that CPU, in order) calls every sink's `lost`; so does
+ * another receive error, unless the socket is dead or errors repeat: the source then fails.
  */
 export class ProcConnectorSource implements ProcEventSource {
   private sock: ConnectorSocket | null = null;
@@ -372,6 +377,8 @@ export class ProcConnectorSource implements ProcEventSource {
   private ackCookie = 0;
   private acked = false;
   private ackTimer: TimerHandle | null = null;
+  /** Times of the recent receive errors on the open socket. */
+  private recvErrors: Micros[] = [];
   /** Last cn_msg.seq seen per CPU. */
   private readonly lastSeq = new Map<number, number>();
   private log: Logger = silentLogger;
@@ -443,11 +450,8 @@ export class ProcConnectorSource implements ProcEventSource {
       this.lastSeq.clear();
       this.onLost();
     });
-    sock.on('error', (e) => {
-      const code = e instanceof KaError ? e.code : 'KA_ERR_TRACK_PROC_CONNECTOR';
-      this.counters?.inc(code);
-      this.log.debug({ code, err: String(e) }, 'proc connector receive error');
-    });
+    sock.on('error', (e) => this.onRecvError(sock, e));
+    this.recvErrors = [];
     // The kernel acks LISTEN to every listener with ack+1: a cookie tells our ack from others'.
     this.ackCookie = ((Math.random() * 0x7ffffffe) >>> 0) + 1;
     this.acked = false;
@@ -541,6 +545,29 @@ export class ProcConnectorSource implements ProcEventSource {
     for (const s of [...this.sinks]) s.event(ev);
   }
 
+  /**
+   * A receive error other than ENOBUFS (or a datagram that cannot be framed): what it held is lost,
+   * so every sink rescans. A closed descriptor, or RECV_ERRORS_MAX errors within
+   * RECV_ERRORS_WINDOW_US, fails the source as a refusal would (the table polls and retries).
+   */
+  private onRecvError(sock: ConnectorSocket, e: Error): void {
+    if (this.sock !== sock) return;
+    const code = e instanceof KaError ? e.code : TrackErrors.KA_ERR_TRACK_PROC_CONNECTOR;
+    this.counters?.inc(code);
+    this.log.debug({ code, err: String(e) }, 'proc connector receive error');
+    const now = this.clock.now();
+    this.recvErrors = this.recvErrors.filter((t) => now - t < RECV_ERRORS_WINDOW_US);
+    this.recvErrors.push(now);
+    const dead =
+      (e instanceof KaError && e.code === SysErrors.KA_ERR_SYS_CLOSED) ||
+      isSysError(e, 'ENOTSOCK') ||
+      (isSysError(e, 'EBADF') && e.syscall === 'recvmsg');
+    if (dead) this.onRefused(`the proc connector socket is unusable: ${e.message}`, true);
+    else if (this.recvErrors.length >= RECV_ERRORS_MAX)
+      this.onRefused(`proc connector receive errors repeat: ${e.message}`, true);
+    else this.onLost();
+  }
+
   private onAck(): void {
     this.acked = true;
     this.ackTimer?.cancel();
@@ -548,9 +575,10 @@ export class ProcConnectorSource implements ProcEventSource {
     for (const s of [...this.sinks]) s.ready?.();
   }
 
-  private onRefused(why: string): void {
+  /** `ignore`: the kernel took LISTEN, so IGNORE is sent before closing. */
+  private onRefused(why: string, ignore = false): void {
     const err = this.fail(unavailable(undefined, why));
-    this.stop(false);
+    this.stop(ignore);
     const sinks = [...this.sinks];
     this.sinks.clear();
     for (const s of sinks) s.failed(err);

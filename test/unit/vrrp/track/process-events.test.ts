@@ -10,6 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Clock, FakeClock, type Micros, type TimerHandle } from '../../../../src/core/clock.js';
 import { Counters } from '../../../../src/core/counters.js';
 import { KaError } from '../../../../src/core/errors.js';
+import { SysError, SysErrors } from '../../../../src/sys/errors.js';
 import {
   type ConnectorSocket,
   type ProcConnectorOptions,
@@ -629,6 +630,95 @@ describe('ProcConnectorSource: ack deadline, retry and sequence gaps (fake clock
     sock.fire('event', kernelMsg({ ...T, what: 'ack', err: 0 }, sock.cookie + 1));
     clock.jump(30_000_000);
     expect(got).toEqual(['failed', 'failed', 'ready']);
+    expect(clock.armed).toBe(0);
+  });
+
+  it('a receive error is lost events; errors that repeat or a dead socket fail the source', () => {
+    const clock = new FakeClock(0);
+    const { socks, source } = recordingSource({ clock, defer: (fn) => fn() });
+    const counters = new Counters();
+    const got: string[] = [];
+    const sink: ProcEventSink = {
+      event: (e) => got.push(e.what),
+      lost: () => got.push('lost'),
+      failed: (e) => got.push(`failed:${e.code}`),
+      ready: () => got.push('ready'),
+    };
+    const ack = (sock: FakeConnectorSocket) =>
+      sock.fire('event', kernelMsg({ ...T, what: 'ack', err: 0 }, sock.cookie + 1));
+    const eio = () => new SysError(SysErrors.KA_ERR_SYS_CALL, 'recvmsg: EIO', 'EIO', 'recvmsg');
+    source.subscribe(sink, { counters });
+    const sock = socks[0] as FakeConnectorSocket;
+    ack(sock);
+    sock.fire('error', eio());
+    expect(got).toEqual(['ready', 'lost']);
+    clock.advance(10_000_000); // the first one is out of the window
+    sock.fire('error', eio());
+    sock.fire('error', eio());
+    expect(got).toEqual(['ready', 'lost', 'lost', 'lost']);
+    expect(source.isOpen).toBe(true);
+    sock.fire('error', eio()); // the third within 10 s
+    expect(got).toEqual(['ready', 'lost', 'lost', 'lost', 'failed:KA_ERR_TRACK_PROC_CONNECTOR']);
+    expect(sock.closed).toBe(true);
+    expect(opOf(sock.sent[1])).toBe(PROC_CN_MCAST_IGNORE);
+    expect(counters.get('KA_ERR_SYS_CALL')).toBe(4);
+    expect(() => source.subscribe(sink)).toThrow(/receive errors repeat/);
+
+    // a closed descriptor: failed at once
+    source.reset();
+    source.subscribe(sink, { counters });
+    const again = socks[1] as FakeConnectorSocket;
+    ack(again);
+    again.fire(
+      'error',
+      new SysError(SysErrors.KA_ERR_SYS_CLOSED, 'netlink socket closed', 'EBADF', 'recvmsg'),
+    );
+    expect(got.slice(5)).toEqual(['ready', 'failed:KA_ERR_TRACK_PROC_CONNECTOR']);
+    expect(again.closed).toBe(true);
+  });
+
+  it('a table on the connector: a receive error rescans, a dead socket polls and the retry resumes events', async () => {
+    const clock = new FakeClock(0);
+    const { socks, source } = recordingSource({ clock, defer: (fn) => fn() });
+    const table = new ProcessTable({
+      events: source,
+      reader: procfsReader(root),
+      clock,
+      retryMinUs: 1_000_000,
+    });
+    const tp = new TrackProcess({
+      name: 'nginx',
+      match: { process: 'nginx' },
+      table,
+      clock,
+      intervalUs: 3_600_000_000,
+      onChange() {},
+    });
+    const started = tp.start();
+    const ack = (sock: FakeConnectorSocket) =>
+      sock.fire('event', kernelMsg({ ...T, what: 'ack', err: 0 }, sock.cookie + 1));
+    ack(socks[0] as FakeConnectorSocket);
+    expect(await started).toBe(true);
+    expect(table.counts.scans).toBe(1);
+    await dropProc(500); // gone while events were lost
+    (socks[0] as FakeConnectorSocket).fire(
+      'error',
+      new SysError(SysErrors.KA_ERR_SYS_CALL, 'EIO', 'EIO', 'recvmsg'),
+    );
+    expect(tp.mode).toBe('events');
+    for (let i = 0; i < 200 && tp.count > 0; i++) await new Promise((r) => setImmediate(r));
+    expect(tp.count).toBe(0); // the rescan the error started saw 500 gone
+    expect(table.counts.scans).toBe(2);
+    (socks[0] as FakeConnectorSocket).fire(
+      'error',
+      new SysError(SysErrors.KA_ERR_SYS_CLOSED, 'netlink socket closed', 'EBADF', 'recvmsg'),
+    );
+    expect(tp.mode).toBe('polling');
+    clock.advance(1_000_000);
+    expect(socks).toHaveLength(2);
+    ack(socks[1] as FakeConnectorSocket);
+    expect(tp.mode).toBe('events');
+    tp.stop();
     expect(clock.armed).toBe(0);
   });
 
