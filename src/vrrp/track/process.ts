@@ -128,14 +128,19 @@ export async function scanProc(procRoot = '/proc', withCmdline = true): Promise<
   return out.sort((a, b) => a.pid - b.pid);
 }
 
+const SCRATCH_BYTES = 4096;
 /** Scratch buffer of readProcFileSync (grown when a file does not fit). */
-let scratch = Buffer.allocUnsafe(4096);
+let scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
+
+/** The scratch buffer's size now (for tests). */
+export const procScratchBytes = (): number => scratch.length;
 
 /**
  * A whole procfs file, synchronously. Written by hand rather than readFileSync: procfs reports size
  * 0, so readFileSync fstat()s and then reads into fresh 64 KiB chunks; open/read/close into one
  * reused buffer halves the cost of an exec event's read (measured: about 39 → 19 µs CPU for
- * stat + cmdline). The result is a view of the scratch buffer, valid until the next call.
+ * stat + cmdline). The result is a view of the scratch buffer, valid until the next call; after an
+ * oversized file the buffer is shrunk back to 4 KiB.
  */
 function readProcFileSync(path: string): Buffer {
   const fd = openSync(path, 'r');
@@ -153,6 +158,8 @@ function readProcFileSync(path: string): Buffer {
     }
   } finally {
     closeSync(fd);
+    // a view returned above keeps the grown buffer alive only as long as its caller holds it
+    if (scratch.length > SCRATCH_BYTES) scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
   }
 }
 

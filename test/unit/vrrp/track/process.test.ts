@@ -10,6 +10,7 @@ import {
   type ProcEntry,
   type ProcessMatchSpec,
   parseStat,
+  procScratchBytes,
   Quorum,
   readProcEntrySync,
   scanProc,
@@ -146,6 +147,17 @@ describe('scanProc on a fake /proc tree', () => {
     expect(matchProcess({ process: '/usr/bin/java', params: argv.slice(1) }, java as ProcEntry)).toBe(true);
     expect(readProcEntrySync(root, 300, true)).toBeNull();
     expect(readProcEntrySync(root, 999, false)).toBeNull();
+  });
+
+  it('the scratch buffer shrinks back to 4 KiB after a multi-MB cmdline', async () => {
+    const huge = `/usr/bin/big\0${'x'.repeat(3 << 20)}\0`;
+    await mkdir(join(root, '500'));
+    await writeFile(join(root, '500', 'stat'), '500 (big) S 1 500 500 0 -1\n');
+    await writeFile(join(root, '500', 'cmdline'), huge);
+    expect(readProcEntrySync(root, 500, true)?.cmdline?.toString()).toBe(huge);
+    expect(procScratchBytes()).toBe(4096);
+    expect(readProcEntrySync(root, 200, true)?.comm).toBe('haproxy');
+    expect(procScratchBytes()).toBe(4096);
   });
 
   it('a missing /proc is a typed error', async () => {
