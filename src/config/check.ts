@@ -1882,6 +1882,43 @@ export class ConfigBuilder extends Checker_ {
       }
       rss.push(rs);
     }
+    // keepalived's validate_check_config (check_data.c), each a config error in its -t exit code
+    if (rss.length === 0) {
+      this.report(
+        'KA_ERR_CONF_MISSING_REQUIRED',
+        KaClass.GeneralError,
+        n.pos,
+        'virtual_server',
+        `Virtual server ${name} has no real servers - ignoring`,
+        'one or more real_server blocks',
+      );
+      return undefined;
+    }
+    const weightSum = rss.reduce((sum, r) => sum + r.weight, 0);
+    if (vs.quorum > weightSum) {
+      this.report(
+        'KA_ERR_CONF_BAD_VALUE',
+        KaClass.GeneralError,
+        d.entry('quorum')?.node.pos ?? n.pos,
+        'quorum',
+        `Warning - quorum ${vs.quorum} for ${name} exceeds total weight of real servers ${weightSum}, reducing quorum to ${weightSum}`,
+        `quorum <= ${weightSum}`,
+      );
+      vs.quorum = weightSum;
+    }
+    if (vs.hysteresis >= vs.quorum) {
+      // keepalived's unsigned quorum - 1: with quorum 0 (every weight 0) the service never comes up
+      const h = vs.quorum === 0 ? 4294967295 : vs.quorum - 1;
+      this.report(
+        'KA_ERR_CONF_BAD_VALUE',
+        KaClass.GeneralError,
+        d.entry('hysteresis')?.node.pos ?? n.pos,
+        'hysteresis',
+        `Virtual server ${name}: hysteresis ${vs.hysteresis} >= quorum ${vs.quorum}; setting hysteresis to ${h}`,
+        `hysteresis < quorum`,
+      );
+      vs.hysteresis = h;
+    }
     vs.realServers = rss;
     return vs;
   }
@@ -1963,7 +2000,8 @@ export class ConfigBuilder extends Checker_ {
       address: ip.address,
       family: ip.family,
       port,
-      weight: d.last<number>('weight') ?? 1,
+      // unset: the virtual server's weight (keepalived: rs->weight = vs->weight)
+      weight: d.last<number>('weight') ?? vs.weight,
       lvsMethod,
       uthreshold: d.last<number>('uthreshold') ?? 0,
       lthreshold: d.last<number>('lthreshold') ?? 0,
