@@ -8,7 +8,7 @@
  */
 import { randomInt } from 'node:crypto';
 import type { BfdInstance } from '../config/model.js';
-import type { Clock } from '../core/clock.js';
+import type { Clock, Micros, TimerHandle } from '../core/clock.js';
 import type { Counters } from '../core/counters.js';
 import { isKaError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
@@ -48,6 +48,9 @@ interface Live {
   reported: boolean;
 }
 
+const LISTEN_RETRY_MIN: Micros = 1_000_000;
+const LISTEN_RETRY_MAX: Micros = 60_000_000;
+
 const familyOf = (a: string): 4 | 6 => (a.includes(':') ? 6 : 4);
 
 /** Whether a reload can keep a session running: same addresses, TTL settings and mode (timers may differ). */
@@ -79,6 +82,9 @@ function sessionConfig(inst: BfdInstance): BfdSessionConfig {
 export class BfdHost {
   private readonly live = new Map<string, Live>();
   private readonly listeners = new Map<4 | 6, BfdListener>();
+  /** Families whose listener failed to open: the pending retry, and whether the failure was logged. */
+  private readonly listenRetry = new Map<4 | 6, { timer: TimerHandle }>();
+  private readonly listenFailed = new Set<4 | 6>();
   private readonly changeListeners: BfdChangeListener[] = [];
   private readonly random: () => number;
   private started = false;
@@ -167,6 +173,9 @@ export class BfdHost {
     this.live.clear();
     for (const l of this.listeners.values()) l.close();
     this.listeners.clear();
+    for (const r of this.listenRetry.values()) r.timer.cancel();
+    this.listenRetry.clear();
+    this.listenFailed.clear();
     this.started = false;
   }
 
@@ -180,28 +189,55 @@ export class BfdHost {
     return this.live.get(name)?.driver.state;
   }
 
-  /** One listener per family some instance uses (already open ones are kept). */
+  /**
+   * One listener per family some instance uses: already open ones are kept, those of families no
+   * longer used are closed, and one that cannot open (port 3784 taken) is retried with a backoff.
+   */
   private openListeners(): void {
     const families = new Set(this.instances.map((i) => familyOf(i.neighborIp)));
-    for (const fam of families) {
-      if (this.listeners.has(fam)) continue;
-      try {
-        this.listeners.set(
+    for (const [fam, l] of [...this.listeners])
+      if (!families.has(fam)) {
+        l.close();
+        this.listeners.delete(fam);
+      }
+    for (const [fam, r] of [...this.listenRetry])
+      if (!families.has(fam)) {
+        r.timer.cancel();
+        this.listenRetry.delete(fam);
+        this.listenFailed.delete(fam);
+      }
+    for (const fam of families)
+      if (!this.listeners.has(fam) && !this.listenRetry.has(fam)) this.listen(fam, LISTEN_RETRY_MIN);
+  }
+
+  private listen(fam: 4 | 6, retryIn: Micros): void {
+    try {
+      this.listeners.set(
+        fam,
+        this.o.transport.listen(
           fam,
-          this.o.transport.listen(
-            fam,
-            (d) => this.onDatagram(fam, d),
-            (e) => this.drop(BfdErrors.KA_ERR_BFD_SOCKET, `BFD receive error: ${(e as Error).message}`),
-          ),
-        );
-      } catch (e) {
-        // keepalived: "Unable to open listening socket" (its BFD process then exits).
-        this.o.counters.inc(BfdErrors.KA_ERR_BFD_SOCKET);
+          (d) => this.onDatagram(fam, d),
+          (e) => this.drop(BfdErrors.KA_ERR_BFD_SOCKET, `BFD receive error: ${(e as Error).message}`),
+        ),
+      );
+      if (this.listenFailed.delete(fam))
+        this.o.log.info({ family: fam }, `Listening socket for IPv${fam} open`);
+    } catch (e) {
+      // keepalived's BFD process exits on "Unable to open listening socket"; here VRRP shares the
+      // process, so the socket is retried (1 s doubling up to 60 s), logged once per failure run.
+      this.o.counters.inc(BfdErrors.KA_ERR_BFD_SOCKET);
+      if (!this.listenFailed.has(fam)) {
+        this.listenFailed.add(fam);
         this.o.log.error(
           { code: BfdErrors.KA_ERR_BFD_SOCKET, family: fam },
-          `Unable to open listening socket (${(e as Error).message})`,
+          `Unable to open listening socket (${(e as Error).message}), retrying`,
         );
       }
+      const timer = this.o.clock.at(this.o.clock.now() + retryIn, () => {
+        this.listenRetry.delete(fam);
+        this.listen(fam, Math.min(retryIn * 2, LISTEN_RETRY_MAX));
+      });
+      this.listenRetry.set(fam, { timer });
     }
   }
 
@@ -266,10 +302,13 @@ export class BfdHost {
       case 'state': {
         const to = BFD_STATE_NAMES[a.to];
         if (a.to === BFD_STATE.Down)
-          this.o.log.warn(
+          // keepalived logs it (bfd_state_down) at warning; here only leaving Up is worth one.
+          this.o.log[a.from === BFD_STATE.Up ? 'warn' : 'info'](
             { instance: n, state: to },
             `(${n}) Entering Down state (Local diagnostic - ${BFD_DIAG_TEXT[a.localDiag] ?? a.localDiag}, Remote diagnostic - ${BFD_DIAG_TEXT[a.remoteDiag] ?? a.remoteDiag})`,
           );
+        else if (a.to === BFD_STATE.AdminDown)
+          this.o.log.warn({ instance: n, state: to }, `(${n}) Entering AdminDown state`);
         else if (a.to === BFD_STATE.Init)
           this.o.log.debug({ instance: n, state: to }, `(${n}) Entering Init state`);
         else this.o.log.info({ instance: n, state: to }, `(${n}) Entering ${to} state`);
@@ -331,9 +370,10 @@ export class BfdHost {
       );
       return;
     }
-    // RFC 5881 §5 GTSM, as keepalived extends it: accept TTL >= ttl - max_hops; max_hops 255 = no check.
+    // RFC 5881 §5 GTSM, as keepalived extends it: accept TTL >= ttl - max_hops; max_hops 255 = no
+    // check; a TTL of 0 (keepalived: none received) is not checked.
     const ttl = l.inst.ttl;
-    if (l.inst.maxHops !== 255 && d.ttl !== undefined && d.ttl + l.inst.maxHops < ttl) {
+    if (l.inst.maxHops !== 255 && d.ttl !== undefined && d.ttl !== 0 && d.ttl + l.inst.maxHops < ttl) {
       this.drop(
         BfdErrors.KA_ERR_BFD_BAD_TTL,
         `Packet ${family === 4 ? 'ttl' : 'hop_limit'}(${d.ttl}) < ${ttl - l.inst.maxHops} - discarding`,
@@ -345,6 +385,15 @@ export class BfdHost {
       this.drop(
         BfdErrors.KA_ERR_BFD_AUTH,
         `Discarding packet from ${d.src} (auth bit is set, but no authentication is in use)`,
+        { ...from, instance: l.inst.name },
+      );
+      return;
+    }
+    // RFC 5880 §6.8.6: a session that is locally AdminDown discards what it receives.
+    if (l.driver.localState === BFD_STATE.AdminDown) {
+      this.drop(
+        BfdErrors.KA_ERR_BFD_ADMIN_DOWN,
+        `Discarding packet from ${d.src} (session is in AdminDown state)`,
         { ...from, instance: l.inst.name },
       );
       return;

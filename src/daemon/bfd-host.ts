@@ -23,6 +23,8 @@ export interface DaemonBfdDeps {
 
 export class DaemonBfd {
   private host: BfdHost | undefined;
+  /** The -B message is logged once, not on every reload. */
+  private toldDisabled = false;
 
   constructor(
     private readonly deps: DaemonBfdDeps,
@@ -33,7 +35,10 @@ export class DaemonBfd {
   /** Start (first call) or reconfigure (reload) for `config`'s bfd_instances. */
   apply(config: KeepalivedConfig): void {
     if (this.disabled) {
-      if (config.bfdInstances.length > 0) this.deps.log.info('BFD disabled (-B): bfd_instances not run');
+      if (config.bfdInstances.length > 0 && !this.toldDisabled) {
+        this.toldDisabled = true;
+        this.deps.log.info('BFD disabled (-B): bfd_instances not run');
+      }
       return;
     }
     if (this.host) {

@@ -27,6 +27,9 @@ export const BFD_DIAG = {
   ReverseConcatenatedPathDown: 8,
 } as const;
 
+/** The last defined Diag value; 9-31 are reserved. */
+export const BFD_DIAG_MAX = BFD_DIAG.ReverseConcatenatedPathDown;
+
 /** Diagnostic texts as keepalived logs them ("Local diagnostic - %s"). */
 export const BFD_DIAG_TEXT: readonly string[] = [
   'No Diagnostic',
@@ -164,6 +167,9 @@ export function decodeBfd(buf: Buffer, offset = 0): BfdPacket {
     requiredMinEchoRx: buf.readUInt32BE(offset + OFF_ECHO),
     auth,
   };
+  // keepalived (BFD_VALID_DIAG) rejects the reserved Diag values 9-31.
+  if (p.diag > BFD_DIAG_MAX)
+    fail(BfdErrors.KA_ERR_BFD_BAD_FIELD, `BFD Diag ${p.diag} is reserved`, { field: 'diag' });
   // RFC 5880 §6.8.6: rules that need no session state.
   if (p.detectMult === 0)
     fail(BfdErrors.KA_ERR_BFD_BAD_FIELD, 'BFD Detect Mult is 0', { field: 'detectMult' });
@@ -188,7 +194,7 @@ function checkField(name: string, v: number, max: number): void {
 
 /** Writes `p` into `buf` at `offset`; returns the number of bytes written. */
 export function encodeBfdInto(p: BfdPacket, buf: Buffer, offset = 0): number {
-  checkField('diag', p.diag, 31);
+  checkField('diag', p.diag, BFD_DIAG_MAX);
   checkField('state', p.state, 3);
   checkField('detectMult', p.detectMult, 255);
   checkField('myDiscriminator', p.myDiscriminator, 0xffffffff);

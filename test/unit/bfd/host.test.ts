@@ -1,6 +1,7 @@
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { BfdHost } from '../../../src/bfd/host.js';
-import { FakeBfdNetwork } from '../../../src/bfd/transport.js';
+import { type BfdTransport, FakeBfdNetwork } from '../../../src/bfd/transport.js';
 import type { BfdInstance } from '../../../src/config/model.js';
 import { FakeClock } from '../../../src/core/clock.js';
 import { Counters } from '../../../src/core/counters.js';
@@ -214,4 +215,147 @@ describe('BfdHost on an in-memory network', () => {
     A.host.stop();
     B.host.stop();
   });
+
+  it('retries a listener that failed to open with a bounded backoff, logs once per change, closes unused families', () => {
+    const clock = new FakeClock();
+    const net = new FakeBfdNetwork(clock);
+    const { log, lines } = capture();
+    const base = net.node(['192.0.2.1', 'fd00::1']);
+    let failing = true;
+    const attempts: number[] = [];
+    const open = new Set<4 | 6>();
+    const transport: BfdTransport = {
+      sender: base.sender,
+      listen: (fam, onDatagram, onError) => {
+        attempts.push(clock.now());
+        if (failing) throw new Error('EADDRINUSE');
+        const l = base.listen(fam, onDatagram, onError);
+        open.add(fam);
+        return {
+          close: () => {
+            open.delete(fam);
+            l.close();
+          },
+        };
+      },
+    };
+    const counters = new Counters();
+    const host = new BfdHost({ instances: [inst('B1', '192.0.2.2')], clock, log, counters, transport });
+    const t0 = clock.now();
+    host.start();
+    clock.advance(600_000_000);
+    // 1 s doubling up to 60 s: attempts at 0, 1, 3, 7, 15, 31, 63 s, then every 60 s until 543 s.
+    expect(attempts.map((t) => (t - t0) / 1_000_000)).toEqual([
+      0, 1, 3, 7, 15, 31, 63, 123, 183, 243, 303, 363, 423, 483, 543,
+    ]);
+    expect(counters.get('KA_ERR_BFD_SOCKET')).toBe(15);
+    expect(lines.filter((l) => /Unable to open listening socket/.test(l.msg))).toHaveLength(1);
+    failing = false;
+    clock.advance(60_000_000);
+    expect(open).toEqual(new Set([4]));
+    expect(lines.filter((l) => /Listening socket .* open/.test(l.msg))).toHaveLength(1);
+    // The peer answers now.
+    const peer = new BfdHost({
+      instances: [inst('B1', '192.0.2.1')],
+      clock,
+      log: silentLogger,
+      counters: new Counters(),
+      transport: net.node(['192.0.2.2']),
+    });
+    peer.start();
+    clock.advance(3_000_000);
+    expect(host.state('B1')).toBe('Up');
+    // Reload to an IPv6-only set: the IPv4 listener closes, an IPv6 one opens.
+    host.reconfigure([inst('B6', 'fd00::2')]);
+    expect(open).toEqual(new Set([6]));
+    host.stop();
+    peer.stop();
+    expect(open).toEqual(new Set());
+    const n = attempts.length;
+    clock.advance(600_000_000);
+    expect(attempts).toHaveLength(n);
+  });
+
+  it('logs Down as a warning only when leaving Up, AdminDown as a warning; drops packets while AdminDown (counted)', () => {
+    const clock = new FakeClock();
+    const net = new FakeBfdNetwork(clock);
+    const { log, lines } = capture();
+    const counters = new Counters();
+    const A = new BfdHost({
+      instances: [inst('B1', '192.0.2.2')],
+      clock,
+      log,
+      counters,
+      transport: net.node(['192.0.2.1']),
+    });
+    A.start();
+    const peer = net
+      .node(['192.0.2.2'])
+      .sender({ family: 4, source: '192.0.2.2', ttl: 255, random: Math.random });
+    const down = {
+      diag: 0,
+      state: BFD_STATE.Down,
+      poll: false,
+      final: false,
+      controlPlaneIndependent: false,
+      demand: false,
+      multipoint: false,
+      detectMult: 3,
+      myDiscriminator: 5,
+      yourDiscriminator: 0,
+      desiredMinTx: 1_000_000,
+      requiredMinRx: 100_000,
+      requiredMinEchoRx: 0,
+      auth: undefined,
+    } as const;
+    peer.send(encodeBfd(down), '192.0.2.1');
+    clock.advance(10_000);
+    expect(A.state('B1')).toBe('Init');
+    clock.advance(4_000_000);
+    expect(A.state('B1')).toBe('Down');
+    const entering = () =>
+      lines.filter((l) => /Entering/.test(l.msg)).map((l) => [l.level, l.msg.replace(/ \(.*/, '')]);
+    expect(entering()).toEqual([
+      [20, '(B1) Entering Init state'],
+      [30, '(B1) Entering Down state'],
+    ]);
+    A.stop();
+
+    // A sender that cannot open: the session is AdminDown, and what arrives for it is dropped and counted.
+    lines.length = 0;
+    const broken: BfdTransport = {
+      listen: net.node(['192.0.2.3']).listen,
+      sender: () => {
+        throw new Error('EADDRNOTAVAIL');
+      },
+    };
+    const C = new BfdHost({ instances: [inst('B1', '192.0.2.2')], clock, log, counters, transport: broken });
+    C.start();
+    expect(C.state('B1')).toBe('AdminDown');
+    expect(entering()).toEqual([[40, '(B1) Entering AdminDown state']]);
+    peer.send(encodeBfd(down), '192.0.2.3');
+    clock.advance(10_000);
+    expect(counters.get('KA_ERR_BFD_ADMIN_DOWN')).toBe(1);
+    expect(C.state('B1')).toBe('AdminDown');
+    C.stop();
+  });
+
+  it('a received TTL of 0 means "not known": no GTSM check (keepalived)', () => {
+    const { clock, net, A, B } = lab();
+    net.hops = 255; // every packet arrives with TTL 0
+    A.host.start();
+    B.host.start();
+    clock.advance(3_000_000);
+    expect(A.host.state('B1')).toBe('Up');
+    expect(A.counters.get('KA_ERR_BFD_BAD_TTL')).toBe(0);
+    A.host.stop();
+    B.host.stop();
+  });
 });
+
+/** A pino logger at debug level whose records land in `lines`. */
+function capture() {
+  const lines: { level: number; msg: string }[] = [];
+  const log = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
+  return { log, lines };
+}

@@ -110,7 +110,7 @@ describe('BFD golden vectors (keepalived 2.2.7 capture)', () => {
 
 describe('BFD codec', () => {
   const arbPacket = fc.record({
-    diag: fc.nat(31),
+    diag: fc.nat(8),
     state: fc.constantFrom(BFD_STATE.Down, BFD_STATE.AdminDown, BFD_STATE.Init, BFD_STATE.Up),
     pf: fc.constantFrom('none', 'poll', 'final'),
     controlPlaneIndependent: fc.boolean(),
@@ -177,6 +177,11 @@ describe('BFD codec', () => {
     noYour.writeUInt32BE(0, 8);
     expect(code(noYour)).toBe('KA_ERR_BFD_BAD_FIELD'); // Up with Your Discriminator 0
     expect(code(patch(1, 0xc4))).toBe('KA_ERR_BFD_BAD_LENGTH'); // A bit but Length 24
+    // keepalived's BFD_VALID_DIAG: 9-31 are reserved and rejected; 8 is the last defined one.
+    expect(code(patch(0, 0x20 | 8))).toBe('none');
+    expect(code(patch(0, 0x20 | 9))).toBe('KA_ERR_BFD_BAD_FIELD');
+    expect(code(patch(0, 0x20 | 31))).toBe('KA_ERR_BFD_BAD_FIELD');
+    expect(() => encodeBfd({ ...base, diag: 9 })).toThrow(/out of range/);
     expect(() => encodeBfd({ ...base, detectMult: 256 })).toThrow(/out of range/);
   });
 
