@@ -6,8 +6,8 @@ import type { BfdInstance } from '../../../src/config/model.js';
 import { FakeClock } from '../../../src/core/clock.js';
 import { Counters } from '../../../src/core/counters.js';
 import { silentLogger } from '../../../src/core/log.js';
-import { BFD_STATE, encodeBfd } from '../../../src/wire/bfd.js';
-import { bfdInstance } from './fixtures.js';
+import { encodeBfd } from '../../../src/wire/bfd.js';
+import { bfdInstance, peerDown } from './fixtures.js';
 
 const inst = (name: string, neighborIp: string, o: Partial<BfdInstance> = {}): BfdInstance =>
   bfdInstance(name, neighborIp, { minRx: 100, minTx: 100, multiplier: 3, ...o });
@@ -83,22 +83,7 @@ describe('BfdHost on an in-memory network', () => {
     const stranger = net
       .node(['192.0.2.9'])
       .sender({ family: 4, source: '192.0.2.9', ttl: 255, random: Math.random });
-    const pkt = {
-      diag: 0,
-      state: BFD_STATE.Down,
-      poll: false,
-      final: false,
-      controlPlaneIndependent: false,
-      demand: false,
-      multipoint: false,
-      detectMult: 3,
-      myDiscriminator: 5,
-      yourDiscriminator: 0,
-      desiredMinTx: 1_000_000,
-      requiredMinRx: 100_000,
-      requiredMinEchoRx: 0,
-      auth: undefined,
-    } as const;
+    const pkt = peerDown;
     evil.send(Buffer.from('not bfd'), '192.0.2.1');
     evil.send(encodeBfd({ ...pkt, detectMult: 0 } as never), '192.0.2.1');
     evil.send(encodeBfd({ ...pkt, yourDiscriminator: 12345 }), '192.0.2.1');
@@ -292,22 +277,7 @@ describe('BfdHost on an in-memory network', () => {
     const peer = net
       .node(['192.0.2.2'])
       .sender({ family: 4, source: '192.0.2.2', ttl: 255, random: Math.random });
-    const down = {
-      diag: 0,
-      state: BFD_STATE.Down,
-      poll: false,
-      final: false,
-      controlPlaneIndependent: false,
-      demand: false,
-      multipoint: false,
-      detectMult: 3,
-      myDiscriminator: 5,
-      yourDiscriminator: 0,
-      desiredMinTx: 1_000_000,
-      requiredMinRx: 100_000,
-      requiredMinEchoRx: 0,
-      auth: undefined,
-    } as const;
+    const down = peerDown;
     peer.send(encodeBfd(down), '192.0.2.1');
     clock.advance(10_000);
     expect(A.state('B1')).toBe('Init');
