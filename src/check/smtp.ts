@@ -32,12 +32,23 @@ export function replyCode(reply: Buffer): number | null {
   return m ? Number(m[1]) : null;
 }
 
-export function run(spec: SmtpCheckSpec, signal: AbortSignal): Promise<CheckResult> {
+/** How a dialogue gets its socket: connectWith (a fake in tests). */
+export type SmtpConnector = (
+  co: SmtpCheckSpec,
+  what: string,
+  done: (r: net.Socket | KaError) => void,
+) => net.Socket;
+
+export function run(
+  spec: SmtpCheckSpec,
+  signal: AbortSignal,
+  connect: SmtpConnector = connectWith,
+): Promise<CheckResult> {
   const bad = connOptsError(spec);
   if (bad) return Promise.resolve(fail(bad));
   if (signal.aborted)
     return Promise.resolve(fail(deadlineError(true, 'SMTP connect', { target: targetOf(spec) })));
-  return new Promise((resolve) => new SmtpDialogue(spec, signal, resolve).start());
+  return new Promise((resolve) => new SmtpDialogue(spec, signal, resolve, connect).start());
 }
 
 /** Where a dialogue stands; a deadline is reported with the phase's wording. */
@@ -59,12 +70,13 @@ class SmtpDialogue {
     private readonly spec: SmtpCheckSpec,
     private readonly signal: AbortSignal,
     private readonly resolve: (r: CheckResult) => void,
+    private readonly connect: SmtpConnector,
   ) {}
 
   start(): void {
     this.deadline = new Deadline(this.signal, timerMs(this.spec.connectTimeout), this.onDeadline);
     try {
-      this.sock = connectWith(this.spec, 'SMTP connect', this.onConnect);
+      this.sock = this.connect(this.spec, 'SMTP connect', this.onConnect);
     } catch (e) {
       this.fail(socketError(e, 'SMTP connect', this.details()));
     }
@@ -127,8 +139,12 @@ class SmtpDialogue {
       sock.write(`HELO ${this.spec.heloName ?? DEFAULT_HELO}\r\n`);
       return true;
     }
-    sock.write('QUIT\r\n');
-    this.close();
+    // end, not write + destroy: QUIT still queued in the stream would be dropped by destroy. The
+    // socket closes when the server does (221, FIN), or after connect_timeout idle.
+    this.phase = Phase.Done;
+    this.deadline?.clear();
+    sock.setTimeout(timerMs(this.spec.connectTimeout), () => sock.destroy());
+    sock.end('QUIT\r\n');
     this.resolve({ ok: true });
     return false;
   }
