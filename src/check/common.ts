@@ -182,7 +182,7 @@ export function connectWith(
   const sock =
     co.fwmark === undefined
       ? net.connect(socketOptions(co, noDelay))
-      : markedSocket(co, co.fwmark, noDelay).connect(socketOptions(co, noDelay));
+      : connectAdopted(markedSocket(co, co.fwmark, noDelay), socketOptions(co, noDelay));
   let connected = false;
   const onConnect = (): void => {
     connected = true;
@@ -197,6 +197,16 @@ export function connectWith(
   });
   sock.once('connect', onConnect);
   return sock;
+}
+
+/** `sock.connect(opts)` for an adopted descriptor: a synchronous throw destroys it (closing the fd). */
+export function connectAdopted(sock: net.Socket, opts: net.TcpNetConnectOpts): net.Socket {
+  try {
+    return sock.connect(opts);
+  } catch (e) {
+    sock.destroy();
+    throw e;
+  }
 }
 
 /**

@@ -8,11 +8,12 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import readline from 'node:readline';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { connectWith } from '../../../src/check/common.js';
 import * as dns from '../../../src/check/dns.js';
 import { runGenhash } from '../../../src/check/genhash.js';
 import * as http from '../../../src/check/http.js';
@@ -540,6 +541,17 @@ describeIf('health checkers against real servers (netns)', needRoot, () => {
     ).toBe(0);
     expect(refused.join('')).toBe('Connection failed\n');
     await setMode('ok');
+  });
+
+  it('connectWith with fwmark: a connect that throws at once closes the marked descriptor', async () => {
+    const fds = () => readdirSync('/proc/self/fd').length;
+    const before = fds();
+    for (let i = 0; i < 5; i++)
+      expect(() => connectWith({ ...conn(70000), fwmark: 0x42 }, 'TCP connect', () => {})).toThrow(
+        expect.objectContaining({ code: 'ERR_SOCKET_BAD_PORT' }),
+      );
+    await new Promise((r) => setImmediate(r));
+    expect(fds()).toBe(before);
   });
 
   // Skipped (reported as skipped) without keepalived outside CI; in CI it runs and fails if missing.

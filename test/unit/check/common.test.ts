@@ -1,5 +1,13 @@
+import net from 'node:net';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { connOptsError, Deadline, deadlineError, memo, targetOf } from '../../../src/check/common.js';
+import {
+  connectAdopted,
+  connOptsError,
+  Deadline,
+  deadlineError,
+  memo,
+  targetOf,
+} from '../../../src/check/common.js';
 import type { ConnOpts } from '../../../src/check/types.js';
 
 describe('Deadline (one attempt: refreshable timer + the caller signal)', () => {
@@ -80,5 +88,15 @@ describe('per-spec memo', () => {
     const v6: ConnOpts = { connectIp: '2001:db8::1', connectPort: 80, connectTimeout: 1 };
     expect(connOptsError(v6)).toBeNull();
     expect(targetOf(v6)).toBe('[2001:db8::1]:80');
+  });
+});
+
+describe('connectAdopted', () => {
+  it('a connect that throws at once destroys the adopted socket and rethrows', () => {
+    const sock = new net.Socket();
+    expect(() => connectAdopted(sock, { host: '192.0.2.1', port: 70000 })).toThrow(
+      expect.objectContaining({ code: 'ERR_SOCKET_BAD_PORT' }),
+    );
+    expect(sock.destroyed).toBe(true);
   });
 });
