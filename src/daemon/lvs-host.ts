@@ -36,6 +36,7 @@ import {
   type RsHealth,
   realServerId,
   type VirtualServerSpec,
+  vsKey,
 } from '../ipvs/desired.js';
 import { FakeIpvs } from '../ipvs/fake.js';
 import { specsFromConfig, syncDaemonConfig } from '../ipvs/from-config.js';
@@ -95,7 +96,8 @@ export type LvsVrrpState = 'MASTER' | 'BACKUP' | 'FAULT' | 'STOP';
 interface RsEntry {
   readonly checkId: string;
   readonly healthId: string;
-  readonly vsName: string;
+  /** vsKey of its virtual server. */
+  readonly vsKey: string;
   readonly rs: RealServer;
   readonly check: CheckedRs;
   readonly checkJson: string;
@@ -126,6 +128,8 @@ interface RsMember {
 interface VsEntry {
   readonly cfg: VirtualServer;
   readonly spec: VirtualServerSpec;
+  /** vsKey(spec): its identity in quorum state, health and checker ids and the reload diff. */
+  readonly key: string;
   readonly quorumUp: ScriptDef | undefined;
   readonly quorumDown: ScriptDef | undefined;
   /** `[203.0.113.10]:tcp:80`, `FWM 5` or `[GROUP]:0`. */
@@ -171,18 +175,6 @@ function vsText(vs: VirtualServer): string {
 type ReloadClear =
   | { readonly kind: 'rs'; readonly v: VsEntry; readonly m: RsMember }
   | { readonly kind: 'vs'; readonly v: VsEntry; readonly weightSum: number; readonly threshold: number };
-
-/**
- * The body of a quorum mail. quorumBody derives the threshold from the direction, true of every
- * decision but one: a reload's first pass taking a kept virtual server from up to down compares with
- * quorum-hysteresis yet words it "Starting with quorum down" (keepalived's do_vs_notifies).
- */
-function quorumMailBody(q: number, h: number, e: QuorumEvent): string {
-  const up = e.kind === 'quorum-up';
-  if (e.init && !up && e.threshold !== q + h)
-    return `=> Starting with quorum down ${q}+${h}=${e.threshold} <= ${e.weightSum} <=`;
-  return quorumBody(up, q, h, e.weightSum, e.init !== undefined);
-}
 
 /** Addresses of this host, canonical (ha_suspend). */
 function systemAddrs(): ReadonlySet<string> {
@@ -237,6 +229,8 @@ export class LvsHost {
   /** The checker worker's totals at its last report (addCheckerStats). */
   private readonly checkerTotals = new Map<string, number>();
   private stopped = false;
+  /** A reload is deciding its removals: checker results wait in pendingHealth (see reload). */
+  private reloading = false;
   private readonly log: Logger;
 
   constructor(
@@ -312,7 +306,7 @@ export class LvsHost {
     if (!this.deps.dontRelease && this.config.global.lvsFlushOnStop === false)
       for (const v of this.model.vs) {
         if (!v.cfg.omega) continue;
-        const up = this.manager?.quorumUp(v.spec.name) ?? false;
+        const up = this.manager?.quorumUp(v.key) ?? false;
         for (const m of v.members) if (this.inPool(v, m, up)) this.rsRemoved(v, m, true);
       }
     if (!this.deps.dontRelease && this.manager) {
@@ -343,57 +337,83 @@ export class LvsHost {
     if (this.stopped || !this.manager || !this.checks) return;
     const old = this.model;
     const next = await this.buildModel(config);
+    if (this.stopped) return;
     this.config = config;
-    // Decided on the old health and quorum, before the old state goes.
-    const cleared = this.reloadClears(old, next, config);
-    const keep = new Set<string>();
-    for (const [id, r] of next.byCheckId) {
-      const o = old.byCheckId.get(id);
-      if (o && o.checkJson === r.checkJson) keep.add(id);
-    }
-    const wasSuspended = new Map(old.vs.map((v) => [v.cfg.name, v.suspended]));
-    for (const [id, r] of old.byCheckId) {
-      if (keep.has(id)) continue;
-      this.checks.remove(id);
-      this.health.delete(r.healthId);
-      this.pendingHealth.delete(r.healthId);
-    }
-    const live = new Set(next.specs.flatMap((s) => s.realServers.map((rs) => realServerId(s, rs))));
-    for (const id of [...this.health.keys()])
-      if (!live.has(id)) {
-        this.health.delete(id);
-        this.pendingHealth.delete(id);
+    // Checker results wait in pendingHealth until the manager has the new specs: a pass on the old
+    // specs after the removals were decided would notify the same quorum loss again.
+    this.reloading = true;
+    let pass: Promise<void> = Promise.resolve();
+    try {
+      // Decided on one view: every checker result so far in the manager and its passes done, so
+      // its quorum agrees with the health the removals are weighed on.
+      await this.settleHealth();
+      const cleared = this.reloadClears(old, next, config);
+      const keep = new Set<string>();
+      for (const [id, r] of next.byCheckId) {
+        const o = old.byCheckId.get(id);
+        if (o && o.checkJson === r.checkJson) keep.add(id);
       }
-    this.model = next;
-    this.notifier.configureSmtp(config);
-    // As keepalived: the new configuration's FIFOs are open before the removals notify.
-    await this.reopenFifos(config);
-    for (const c of cleared) {
-      if (c.kind === 'rs') this.rsRemoved(c.v, c.m, false);
-      else
-        this.vsNotify(c.v, {
-          vs: c.v.spec.name,
-          kind: 'quorum-down',
-          weightSum: c.weightSum,
-          threshold: c.threshold,
-        });
-    }
-    const local = this.localAddrs();
-    for (const v of next.vs) {
-      v.suspended = checksSuspended(v.spec, local);
-      const before = wasSuspended.get(v.cfg.name);
-      for (const r of v.rs) {
-        const running = keep.has(r.checkId) && before === false;
-        if (v.suspended && running) this.checks.remove(r.checkId);
-        else if (!v.suspended && !running) this.checks.add(r.check);
+      const wasSuspended = new Map(old.vs.map((v) => [v.key, v.suspended]));
+      for (const [id, r] of old.byCheckId) {
+        if (keep.has(id)) continue;
+        this.checks.remove(id);
+        this.health.delete(r.healthId);
+        this.pendingHealth.delete(r.healthId);
       }
+      const live = new Set(next.specs.flatMap((s) => s.realServers.map((rs) => realServerId(s, rs))));
+      for (const id of [...this.health.keys()])
+        if (!live.has(id)) {
+          this.health.delete(id);
+          this.pendingHealth.delete(id);
+        }
+      this.model = next;
+      this.notifier.configureSmtp(config);
+      // As keepalived: the new configuration's FIFOs are open before the removals notify.
+      await this.reopenFifos(config);
+      for (const c of cleared) {
+        if (c.kind === 'rs') this.rsRemoved(c.v, c.m, false);
+        else
+          this.vsNotify(c.v, {
+            vs: c.v.key,
+            kind: 'quorum-down',
+            weightSum: c.weightSum,
+            threshold: c.threshold,
+          });
+      }
+      const local = this.localAddrs();
+      for (const v of next.vs) {
+        v.suspended = checksSuspended(v.spec, local);
+        const before = wasSuspended.get(v.key);
+        for (const r of v.rs) {
+          const running = keep.has(r.checkId) && before === false;
+          if (v.suspended && running) this.checks.remove(r.checkId);
+          else if (!v.suspended && !running) this.checks.add(r.check);
+        }
+      }
+      // reload() takes the new specs at once; results held meanwhile join its first pass.
+      pass = this.manager.reload(next.specs);
+    } finally {
+      this.reloading = false;
+      this.flushHealth();
     }
     try {
-      await this.manager.reload(next.specs);
+      await pass;
     } catch (e) {
       this.reconcileFailed(e);
     }
     this.followSyncDaemon();
+  }
+
+  /** Gives the manager every checker result received so far and waits until its passes are done. */
+  private async settleHealth(): Promise<void> {
+    const manager = this.manager;
+    if (!manager) return;
+    do {
+      const batch = [...this.pendingHealth];
+      this.pendingHealth.clear();
+      for (const [id, h] of batch) this.track(manager.setHealth(id, h));
+      await manager.idle();
+    } while (this.pendingHealth.size > 0 && !this.stopped);
   }
 
   /** A VRRP instance changed state: the sync daemon follows its instance; ha_suspend looks again. */
@@ -420,10 +440,10 @@ export class LvsHost {
     return {
       virtualServers: this.model.vs.map((v) => ({
         name: v.cfg.name,
-        quorumUp: this.manager?.quorumUp(v.spec.name) ?? null,
+        quorumUp: this.manager?.quorumUp(v.key) ?? null,
         suspended: v.suspended,
         services: [...(table?.table ?? new Map<string, TableService>())]
-          .filter(([k]) => table?.origin.get(k) === v.spec.name)
+          .filter(([k]) => table?.origin.get(k) === v.key)
           .map(([key, s]) => ({
             key,
             sched: s.svc.sched,
@@ -498,7 +518,15 @@ export class LvsHost {
       this.deps.counters.inc(`lvs.checker_skipped.${e.code}`);
       this.log.warn({ code: e.code }, e.message);
     }
-    const checked = new Map(servers.map((s) => [s.spec.id, s.spec]));
+    // checkersFromConfig lists every real server of every virtual server in configuration order
+    // and names them by VS name, which TCP and UDP share: each gets an id by vsKey here.
+    const checkedOf = new Map<RealServer, CheckedRs>();
+    let k = 0;
+    for (const c of config.virtualServers)
+      for (const rs of c.realServers) {
+        const s = servers[k++];
+        if (s) checkedOf.set(rs, s.spec);
+      }
     const vs: VsEntry[] = [];
     const byCheckId = new Map<string, RsEntry>();
     const specs: VirtualServerSpec[] = [];
@@ -506,9 +534,11 @@ export class LvsHost {
       specs.push(spec);
       const text = vsText(cfg);
       const mail = virtualServerAlerts(cfg, config.global);
+      const key = vsKey(spec);
       const entry: VsEntry = {
         cfg,
         spec,
+        key,
         text,
         mail,
         alert: {
@@ -546,14 +576,15 @@ export class LvsHost {
           entry.members.push(member);
         }
         if (rs.checkers.length === 0) continue;
-        const checkId = `${cfg.name}|${rsKey(rs)}`;
-        const check = checked.get(checkId);
+        const checkId = `${key}|${rsKey(rs)}`;
+        const listed = checkedOf.get(rs);
         // A duplicate real server (same address and port) is dropped, as keepalived does.
-        if (!check || byCheckId.has(checkId)) continue;
+        if (!listed || byCheckId.has(checkId)) continue;
+        const check: CheckedRs = { ...listed, id: checkId };
         const r: RsEntry = {
           checkId,
           healthId,
-          vsName: cfg.name,
+          vsKey: key,
           rs,
           check,
           checkJson: JSON.stringify(check),
@@ -668,7 +699,7 @@ export class LvsHost {
       this.deps.counters.inc('lvs.stale_check_events');
       return;
     }
-    const v = this.model.vs.find((x) => x.cfg.name === r.vsName);
+    const v = this.model.vs.find((x) => x.key === r.vsKey);
     const prev = this.health.get(r.healthId);
     const h: RsHealth = ev.weight === undefined ? { up: ev.up } : { up: ev.up, weight: ev.weight };
     this.health.set(r.healthId, h);
@@ -680,7 +711,7 @@ export class LvsHost {
       this.notifyRs(v, r, ev.up);
     }
     this.pendingHealth.set(r.healthId, h);
-    if (this.pendingHealth.size === 1) setImmediate(() => this.flushHealth());
+    if (this.pendingHealth.size === 1 && !this.reloading) setImmediate(() => this.flushHealth());
   }
 
   /**
@@ -690,6 +721,7 @@ export class LvsHost {
    * tens of seconds after start.
    */
   private flushHealth(): void {
+    if (this.reloading) return; // reload() flushes once the manager has the new specs
     const batch = [...this.pendingHealth];
     this.pendingHealth.clear();
     if (this.stopped || !this.manager) return;
@@ -719,7 +751,7 @@ export class LvsHost {
   }
 
   private onQuorum(e: QuorumEvent): void {
-    const v = this.model.vs.find((x) => x.spec.name === e.vs);
+    const v = this.model.vs.find((x) => x.key === e.vs);
     if (v) this.vsNotify(v, e);
   }
 
@@ -732,7 +764,10 @@ export class LvsHost {
     if (e.init !== 'start') this.deps.counters.inc(up ? 'lvs.quorum_up' : 'lvs.quorum_down');
     this.notifier.realServer(up ? v.quorumUp : v.quorumDown, `VS ${v.text} ${up ? 'UP' : 'DOWN'}`);
     if (v.mail) {
-      const body = this.stopped ? shutdownBody(true) : quorumMailBody(v.alert.quorum, v.alert.hysteresis, e);
+      const a = v.alert;
+      const body = e.stopping
+        ? shutdownBody(true)
+        : quorumBody(up, a.quorum, a.hysteresis, e.threshold, e.weightSum, e.init !== undefined);
       this.notifier.mail({ kind: 'virtual-server', vs: v.text, up, body });
     }
   }
@@ -778,11 +813,11 @@ export class LvsHost {
    */
   private reloadClears(old: Model, next: Model, config: KeepalivedConfig): ReloadClear[] {
     const nextIds = new Set(next.vs.flatMap((v) => v.members.map((m) => m.healthId)));
-    const nextVs = new Set(next.vs.map((v) => v.spec.name));
+    const nextVs = new Set(next.vs.map((v) => v.key));
     const out: ReloadClear[] = [];
     for (const v of old.vs) {
-      if (!nextVs.has(v.spec.name) && config.global.lvsFlushOnStop !== false) continue;
-      const up = this.manager?.quorumUp(v.spec.name) ?? false;
+      if (!nextVs.has(v.key) && config.global.lvsFlushOnStop !== false) continue;
+      const up = this.manager?.quorumUp(v.key) ?? false;
       let sum = 0;
       for (const m of v.members) {
         if (!nextIds.has(m.healthId)) {

@@ -106,6 +106,7 @@ export interface RsHealth {
 export type HealthMap = ReadonlyMap<string, RsHealth>;
 
 export interface QuorumEvent {
+  /** The virtual server's identity, vsKey(spec) (not its name: TCP and UDP may share the name). */
   vs: string;
   kind: 'quorum-up' | 'quorum-down';
   weightSum: number;
@@ -117,21 +118,23 @@ export interface QuorumEvent {
    * the first pass after a reload decides. Absent for a transition on checker results.
    */
   init?: 'start' | 'reload';
+  /** omega's notification at stop (shutdownEvents), not a decision on live weight. */
+  stopping?: true;
 }
 
 /** The first pass after a reload (keepalived's init_services after clear_diff_services). */
 export interface ReloadPass {
-  /** Kept virtual servers whose sorry server the reload added or replaced (not yet in the pool). */
+  /** Kept virtual servers (vsKey) whose sorry server the reload added or replaced (not yet in the pool). */
   newSorry: ReadonlySet<string>;
 }
 
 export interface DesiredResult {
   table: IpvsTable;
-  /** Quorum state per VS name; feed back as `prevQuorum` on the next build. */
+  /** Quorum state per virtual server (vsKey); feed back as `prevQuorum` on the next build. */
   quorum: Map<string, boolean>;
   /** Transitions since `prevQuorum` (the quorum_up / quorum_down notifiers). */
   events: QuorumEvent[];
-  /** Which VS produced each service key (for ownership and messages). */
+  /** Which virtual server (vsKey) produced each service key. */
   origin: Map<string, string>;
 }
 
@@ -139,12 +142,23 @@ function bad(vs: string, message: string, details: Record<string, unknown> = {})
   throw new KaError(IpvsErrors.KA_ERR_IPVS_BAD_SPEC, `virtual_server ${vs}: ${message}`, { vs, ...details });
 }
 
-/** Key of a real server in the health map: "<vs name>|<addr>:<port>". */
-export function realServerId(vs: VirtualServerSpec, rs: RealServerSpec): string {
-  return `${vs.name}|${rs.addr}:${rs.port ?? defaultPort(vs)}`;
+/**
+ * The identity of a virtual server, as keepalived's vs_iseq: an address virtual server is its
+ * address, port and protocol (a TCP and a UDP one on the same address and port are two); a fwmark
+ * or a group is its name. Quorum state, health ids, checker ids and the reload diff are keyed by it;
+ * texts keep `name`.
+ */
+export function vsKey(vs: Pick<VirtualServerSpec, 'name' | 'target' | 'protocol'>): string {
+  return vs.target.kind === 'addr' ? `${vs.name} ${vs.protocol}` : vs.name;
 }
 
-function defaultPort(vs: VirtualServerSpec): number {
+/** Key of a real server in the health map: "<vsKey>|<addr>:<port>". */
+export function realServerId(vs: VirtualServerSpec, rs: RealServerSpec): string {
+  return `${vsKey(vs)}|${rs.addr}:${rs.port ?? defaultPort(vs)}`;
+}
+
+/** The port a real server or sorry server without one takes: the virtual server's. */
+export function defaultPort(vs: Pick<VirtualServerSpec, 'target'>): number {
   return vs.target.kind === 'addr' ? (vs.target.port ?? 0) : 0;
 }
 
@@ -352,14 +366,17 @@ export function buildDesired(
   const quorum = new Map<string, boolean>();
   const events: QuorumEvent[] = [];
   const origin = new Map<string, string>();
+  const names = new Map<string, string>();
   for (const vs of specs) {
-    const one = buildVirtualServer(vs, health, prevQuorum.get(vs.name), prepared(vs), reload);
-    quorum.set(vs.name, one.quorumUp);
+    const id = vsKey(vs);
+    const one = buildVirtualServer(vs, health, prevQuorum.get(id), prepared(vs), reload);
+    quorum.set(id, one.quorumUp);
     if (one.event) events.push(one.event);
     for (const [key, s] of one.table) {
-      if (table.has(key)) bad(vs.name, `service ${key} is also defined by virtual_server ${origin.get(key)}`);
+      if (table.has(key)) bad(vs.name, `service ${key} is also defined by virtual_server ${names.get(key)}`);
       table.set(key, s);
-      origin.set(key, vs.name);
+      origin.set(key, id);
+      names.set(key, vs.name);
     }
   }
   return { table, quorum, events, origin };
@@ -497,11 +514,11 @@ export function buildVirtualServer(
   const sorryIn =
     !quorumUp &&
     vs.sorryServer !== undefined &&
-    (init === 'start' || (init === 'reload' && reload?.newSorry.has(vs.name) === true));
+    (init === 'start' || (init === 'reload' && reload?.newSorry.has(vsKey(vs)) === true));
   const event: QuorumEvent | undefined =
     quorumUp !== wasUp || sorryIn
       ? {
-          vs: vs.name,
+          vs: vsKey(vs),
           kind: quorumUp ? 'quorum-up' : 'quorum-down',
           weightSum: sum,
           threshold,
@@ -550,11 +567,12 @@ export function shutdownEvents(
   quorum: ReadonlyMap<string, boolean>,
 ): QuorumEvent[] {
   return specs
-    .filter((vs) => vs.omega && quorum.has(vs.name))
+    .filter((vs) => vs.omega && quorum.has(vsKey(vs)))
     .map((vs) => ({
-      vs: vs.name,
+      vs: vsKey(vs),
       kind: 'quorum-down' as const,
       weightSum: 0,
       threshold: (vs.quorum ?? 1) - (vs.hysteresis ?? 0),
+      stopping: true as const,
     }));
 }

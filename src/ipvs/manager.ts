@@ -17,11 +17,13 @@
 import type { Logger } from '../core/log.js';
 import { silentLogger } from '../core/log.js';
 import type { IpvsDest } from '../wire/ipvs.js';
+import { AF_INET6, addrFamily, canonicalAddr } from '../wire/ipvs.js';
 import { applyPlan } from './apply.js';
 import {
   buildDesired,
   buildVirtualServer,
   type DesiredResult,
+  defaultPort,
   type PreparedVirtualServer,
   prepareVirtualServer,
   type QuorumEvent,
@@ -30,6 +32,7 @@ import {
   realServerId,
   shutdownEvents,
   type VirtualServerSpec,
+  vsKey,
 } from './desired.js';
 import {
   applyToTable,
@@ -72,7 +75,7 @@ const nextTurn = (): Promise<void> => new Promise<void>((resolve) => setImmediat
 
 export class IpvsManager {
   private specs: readonly VirtualServerSpec[] = [];
-  /** Health id -> name of the virtual server it belongs to. */
+  /** Health id -> vsKey of the virtual server it belongs to. */
   private rsSpec = new Map<string, string>();
   /** The health-independent part of each virtual server, built on first use after (re)load. */
   private prepared = new Map<VirtualServerSpec, PreparedVirtualServer>();
@@ -108,20 +111,19 @@ export class IpvsManager {
   }
 
   /**
-   * New configuration: RS kept by (vs name, addr:port) keep their checker state, virtual servers
-   * kept by name their quorum state. The next full pass decides quorum as keepalived's
+   * New configuration: RS kept by (vsKey, addr:port) keep their checker state, virtual servers
+   * kept by vsKey their quorum state. The next full pass decides quorum as keepalived's
    * init_services does after a reload (QuorumEvent `init`).
    */
   reload(specs: readonly VirtualServerSpec[]): Promise<void> {
     const keep = new Set(specs.flatMap((vs) => vs.realServers.map((rs) => realServerId(vs, rs))));
     for (const id of [...this.health.keys()]) if (!keep.has(id)) this.health.delete(id);
-    const old = new Map(this.specs.map((vs) => [vs.name, vs]));
+    const old = new Map(this.specs.map((vs) => [vsKey(vs), vs]));
     const newSorry = this.reloadPass?.newSorry ?? new Set<string>();
     for (const vs of specs) {
-      const was = old.get(vs.name);
-      const s = vs.sorryServer;
-      const o = was?.sorryServer;
-      if (was && s && (o?.addr !== s.addr || (o.port ?? 0) !== (s.port ?? 0))) newSorry.add(vs.name);
+      const was = old.get(vsKey(vs));
+      const s = sorryAddrPort(vs);
+      if (was && s !== undefined && sorryAddrPort(was) !== s) newSorry.add(vsKey(vs));
     }
     this.reloadPass = { newSorry };
     this.setSpecs(specs);
@@ -162,16 +164,21 @@ export class IpvsManager {
     return buildDesired(this.specs, this.health, this.quorum, this.prep);
   }
 
-  /** A virtual server's quorum as the last pass decided it; undefined before its first pass. */
+  /** A virtual server's quorum (by vsKey) as the last pass decided it; undefined before its first pass. */
   quorumUp(vs: string): boolean | undefined {
     return this.quorum.get(vs);
+  }
+
+  /** Resolves once no pass runs and none is pending (a failed pass is not an error here). */
+  async idle(): Promise<void> {
+    while (this.running) await this.running.catch(() => undefined);
   }
 
   private setSpecs(specs: readonly VirtualServerSpec[]): void {
     this.specs = specs;
     this.rsSpec = new Map();
     this.prepared = new Map();
-    for (const vs of specs) for (const rs of vs.realServers) this.rsSpec.set(realServerId(vs, rs), vs.name);
+    for (const vs of specs) for (const rs of vs.realServers) this.rsSpec.set(realServerId(vs, rs), vsKey(vs));
   }
 
   private prep = (vs: VirtualServerSpec): PreparedVirtualServer => {
@@ -199,7 +206,7 @@ export class IpvsManager {
         while (!this.stopped && this.pending()) {
           const full = this.needFull || this.kernel === undefined || this.opts.incremental === false;
           // In configuration order, as a full pass meets them (quorum notifiers keep their order).
-          const dirty = full ? [] : this.specs.filter((vs) => this.dirtySpecs.has(vs.name));
+          const dirty = full ? [] : this.specs.filter((vs) => this.dirtySpecs.has(vsKey(vs)));
           this.needFull = false;
           this.dirtySpecs.clear();
           const repair = !full && this.needRepair && dirty.length === 0;
@@ -227,13 +234,14 @@ export class IpvsManager {
   /** keepalived's log lines of update_quorum_state, then the notifier. */
   private emit(events: readonly QuorumEvent[]): void {
     for (const e of events) {
-      const vs = this.specs.find((x) => x.name === e.vs);
+      const vs = this.specs.find((x) => vsKey(x) === e.vs);
+      const name = vs?.name ?? e.vs;
       const qh = `${vs?.quorum ?? 1}${e.kind === 'quorum-up' ? '+' : '-'}${vs?.hysteresis ?? 0}=${e.threshold}`;
       this.log.info(
         { vs: e.vs, weightSum: e.weightSum, ...(e.init ? { init: e.init } : {}) },
         e.kind === 'quorum-up'
-          ? `Gained quorum ${qh} <= ${e.weightSum} for VS ${e.vs}`
-          : `${e.init ? 'Starting with quorum down' : 'Lost quorum'} ${qh} > ${e.weightSum} for VS ${e.vs}`,
+          ? `Gained quorum ${qh} <= ${e.weightSum} for VS ${name}`
+          : `${e.init ? 'Starting with quorum down' : 'Lost quorum'} ${qh} > ${e.weightSum} for VS ${name}`,
       );
       this.opts.onQuorum?.(e);
     }
@@ -250,7 +258,6 @@ export class IpvsManager {
     this.reloadPass = undefined;
     const r = buildDesired(this.specs, this.health, this.quorum, this.prep, reload);
     this.quorum = r.quorum;
-    this.emit(r.events);
     // Owned: everything this run's configurations named (so a reload removes what it dropped).
     const owned = new Set([...this.owned, ...r.table.keys()]);
     let plan: IpvsOp[] = [];
@@ -264,6 +271,9 @@ export class IpvsManager {
       // Part of the plan may have been applied: keep owning all of it, so stop removes it.
       this.owned = owned;
       throw e;
+    } finally {
+      // As keepalived: IPVS first, then the notifiers; a kernel failure still notifies.
+      this.emit(r.events);
     }
     this.logPlan(plan);
     // Keys no longer desired were just removed: drop them from ownership.
@@ -332,9 +342,9 @@ export class IpvsManager {
     const actual: IpvsTable = new Map();
     const events: QuorumEvent[] = [];
     for (const vs of specs) {
-      const name = vs.name;
-      const one = buildVirtualServer(vs, this.health, this.quorum.get(name), this.prep(vs));
-      this.quorum.set(name, one.quorumUp);
+      const id = vsKey(vs);
+      const one = buildVirtualServer(vs, this.health, this.quorum.get(id), this.prep(vs));
+      this.quorum.set(id, one.quorumUp);
       if (one.event) events.push(one.event);
       for (const [key, s] of one.table) {
         desired.set(key, s);
@@ -342,7 +352,6 @@ export class IpvsManager {
         if (k) actual.set(key, k);
       }
     }
-    this.emit(events);
     // The specs did not change since the last full pass, so no owned service leaves `desired`:
     // the plan has no deletion of a service.
     const plan = planIpvs(desired, actual, this.owned);
@@ -351,6 +360,8 @@ export class IpvsManager {
     } catch (e) {
       this.kernel = undefined;
       throw e;
+    } finally {
+      this.emit(events);
     }
     this.logPlan(plan);
   }
@@ -370,4 +381,13 @@ export class IpvsManager {
     this.logPlan(plan);
     return plan;
   }
+}
+
+/** A sorry server's effective `addr port` (its port defaults to the virtual server's); undefined: none. */
+function sorryAddrPort(vs: VirtualServerSpec): string | undefined {
+  const s = vs.sorryServer;
+  if (!s) return undefined;
+  const af = addrFamily(s.addr);
+  const addr = af === undefined ? s.addr : canonicalAddr(af, s.addr);
+  return `${af === AF_INET6 ? `[${addr}]` : addr} ${s.port ?? defaultPort(vs)}`;
 }

@@ -242,18 +242,18 @@ export function checkerBody(kinds: readonly AlertCheckerKind[], up: boolean, bfd
 
 /**
  * Body of a quorum mail: `=> Gained quorum 3+1=4 <= 5 <=` (keepalived prints `+` both ways).
- * `starting`: the mail of a virtual server's first programming, `=> Starting with quorum up 3+1=4
- * <= 5 <=`; its threshold is quorum+hysteresis both ways (keepalived starts every virtual server
- * with quorum down and takes it up at quorum+hysteresis).
+ * `threshold` is what the live weight was compared with (QuorumEvent.threshold): quorum+hysteresis
+ * from down, quorum-hysteresis from up. `starting`: a decision of keepalived's init_service_vs (a
+ * first programming, or a reload's first pass), worded "Starting with quorum up/down".
  */
 export function quorumBody(
   up: boolean,
   quorum: number,
   hysteresis: number,
+  threshold: number,
   weightSum: number,
   starting = false,
 ): string {
-  const threshold = up || starting ? quorum + hysteresis : quorum - hysteresis;
   const what = starting ? `Starting with quorum ${up ? 'up' : 'down'}` : up ? 'Gained quorum' : 'Lost quorum';
   return `=> ${what} ${quorum}+${hysteresis}=${threshold} <= ${weightSum} <=`;
 }
@@ -267,52 +267,6 @@ export interface AlertVirtualServer {
   readonly quorum: number;
   readonly hysteresis: number;
   readonly sorryServer: boolean;
-}
-
-/**
- * The mail of a virtual server's first programming (at start, or new in a reload): keepalived's
- * init_service_vs (ipwrapper.c) mails "Starting with quorum up" when the live weight reaches the
- * threshold, and "Starting with quorum down" only when there is a sorry server to put in (a virtual
- * server without one that starts below quorum sends nothing).
- */
-export function startQuorumAlert(
-  vs: AlertVirtualServer,
-  up: boolean,
-  weightSum: number,
-): AlertEvent | undefined {
-  if (!vs.mail || (!up && !vs.sorryServer)) return undefined;
-  return {
-    kind: 'virtual-server',
-    vs: vs.text,
-    up,
-    body: quorumBody(up, vs.quorum, vs.hysteresis, weightSum, true),
-  };
-}
-
-/** A real server a reload drops, as it stood in the old configuration. */
-export interface RemovedRealServer {
-  /** keepalived's text: `[198.51.100.11]:tcp:80`. */
-  readonly text: string;
-  /** Its smtp_alert as realServerAlerts resolves it (the old configuration's). */
-  readonly mail: boolean;
-  /** Up by its checkers (a real server without checkers always is). */
-  readonly alive: boolean;
-  readonly inhibitOnFailure: boolean;
-}
-
-/**
- * The `=> Removing <=` mail of a reload that drops a real server (keepalived's clear_service_rs):
- * only for one that is alive and in the IPVS pool, i.e. not taken out for the sorry server while
- * its virtual server lacks quorum (with inhibit_on_failure it stays in the pool at weight 0).
- */
-export function removedRealServerAlert(
-  vs: Pick<AlertVirtualServer, 'text' | 'sorryServer'>,
-  vsQuorumUp: boolean,
-  rs: RemovedRealServer,
-): AlertEvent | undefined {
-  const inPool = rs.alive && (vsQuorumUp || !vs.sorryServer || rs.inhibitOnFailure);
-  if (!rs.mail || !inPool) return undefined;
-  return { kind: 'real-server', rs: rs.text, vs: vs.text, up: false, body: shutdownBody(false) };
 }
 
 /** Body of the mails sent while stopping (omega) or when a reload removes a live real server. */

@@ -825,7 +825,9 @@ async function notified(x: World, box: ReturnType<typeof mailbox>, scripts: numb
 
 describe('LvsHost: quorum and removal notifications of start and reload (keepalived ipwrapper.c)', () => {
   const worlds: World[] = [];
+  const helds: HeldIpvs[] = [];
   afterEach(async () => {
+    for (const h of helds.splice(0)) h.release(); // a failed test must not leave a pass held
     for (const x of worlds.splice(0)) {
       await x.host.stop();
       closeSync(x.fifo);
@@ -946,12 +948,216 @@ describe('LvsHost: quorum and removal notifications of start and reload (keepali
   it('with lvs_flush_on_stop a dropped virtual server notifies nothing', async () => {
     const box = mailbox();
     const x = await started(box, { flush: true });
-    await x.host.reload(load(quorumConf({ withVs80: false, flush: true })));
+    // The same reload adds 192.0.2.70: its start-up notifications come after those of the removals,
+    // so once they are in, anything the dropped virtual server notified would be too.
+    await x.host.reload(load(quorumConf({ withVs80: false, flush: true }) + VS70));
     await settle();
     expect(await dests(x, '192.0.2.80')).toBeUndefined();
-    await new Promise((r) => setTimeout(r, 100));
-    expect(x.scripts).toEqual([]);
-    expect(fifoLines(x)).toEqual([]);
-    expect(mailLines(box)).toEqual([]);
+    expect(await notified(x, box, 1)).toEqual({
+      scripts: ['/bin/echo quorum-up 70'],
+      fifo: ['VS [192.0.2.70]:tcp:80 UP'],
+      mails: ['[LB1] Virtualserver [192.0.2.70]:tcp:80 - UP | => Starting with quorum up 1+0=1 <= 1 <='],
+    });
+  });
+
+  /** A world on HeldIpvs where 192.0.2.83 fails while a repair pass is held in readTable. */
+  async function raced(box: ReturnType<typeof mailbox>) {
+    const ipvs = new HeldIpvs();
+    helds.push(ipvs);
+    // quorum 2: 192.0.2.81 (weight 1) and the checked 192.0.2.83 (weight 1)
+    const text = quorumConf({ w81: 1, drop: ['192.0.2.82'] });
+    // Counts the script look-ups of the model a (re)load builds, so the test knows when a reload is
+    // past them (the FIFO script's look-up is not part of it).
+    const scripts = await ScriptResolver.create(load(text), silentLogger);
+    const probe = { resolved: 0 };
+    const resolve = scripts.resolve.bind(scripts);
+    scripts.resolve = async (...a: Parameters<typeof resolve>) => {
+      const r = await resolve(...a);
+      if (!a[0].includes('fifo')) probe.resolved++;
+      return r;
+    };
+    const x = await makeWorld({ smtp: box.smtp, ipvs, repairIntervalUs: 10 * US, scripts }, text);
+    worlds.push(x);
+    await step(x, 1);
+    expect(mailLines(box)).toEqual([
+      '[LB1] Virtualserver [192.0.2.80]:tcp:80 - UP | => Starting with quorum up 2+0=2 <= 2 <=',
+      '[LB1] Virtualserver [192.0.2.90]:tcp:80 - UP | => Starting with quorum up 1+0=1 <= 1 <=',
+    ]);
+    box.mails.length = 0;
+    expect(await scriptsStarted(x, 1)).toEqual(['/bin/echo quorum-up 80']);
+    x.scripts.length = 0;
+    fifoLines(x);
+    ipvs.hold();
+    await step(x, 9.5); // the repair pass (at 10 s) now waits in readTable
+    expect(ipvs.held).toBe(true);
+    x.down.add('192.0.2.83');
+    await step(x, 5);
+    // the host saw the failure (notify_down ran), the manager's pass for it waits behind the held one
+    expect(await scriptsStarted(x, 1)).toEqual(['/bin/echo down 83']);
+    expect(mailLines(box).filter((l) => l.includes('Virtualserver'))).toEqual([]);
+    return { x, ipvs, probe, modelLookups: probe.resolved };
+  }
+
+  const quorumMails = (box: ReturnType<typeof mailbox>) =>
+    mailLines(box).filter((l) => l.includes('Virtualserver'));
+
+  it('a reload racing a checker result decides on one view: one "Lost quorum", not two', async () => {
+    const box = mailbox();
+    const { x, ipvs, probe, modelLookups } = await raced(box);
+    probe.resolved = 0;
+    const reload = x.host.reload(load(quorumConf({ w81: 1, drop: ['192.0.2.82'] })));
+    // the reload has built its model (the same look-ups as at start) and decided what it could
+    for (let i = 0; i < 500 && probe.resolved < modelLookups; i++) await new Promise((r) => setTimeout(r, 2));
+    expect(probe.resolved).toBe(modelLookups);
+    await settle();
+    ipvs.release();
+    await reload;
+    await step(x, 0.5);
+    // keepalived: the checker result loses quorum; the reload keeps the virtual server down, silently
+    expect(await scriptsStarted(x, 2)).toEqual(['/bin/echo down 83', '/bin/echo quorum-down 80']);
+    expect(fifoLines(x).filter((l) => l.startsWith('VS'))).toEqual(['VS [192.0.2.80]:tcp:80 DOWN']);
+    expect(quorumMails(box)).toEqual([
+      '[LB1] Virtualserver [192.0.2.80]:tcp:80 - DOWN | => Lost quorum 2+0=2 <= 1 <=',
+    ]);
+  });
+
+  it('"Shutting down" is for the stop\'s own events: a quorum loss landing during stop is "Lost quorum"', async () => {
+    const box = mailbox();
+    const { x, ipvs } = await raced(box);
+    const stop = x.host.stop();
+    ipvs.release();
+    await stop;
+    expect(quorumMails(box)).toEqual([
+      '[LB1] Virtualserver [192.0.2.80]:tcp:80 - DOWN | => Lost quorum 2+0=2 <= 1 <=',
+    ]);
+  });
+
+  it('a TCP and a UDP virtual server on one address and port are two: own quorum, health, reload identity', async () => {
+    const box = mailbox();
+    const down = new Set<string>();
+    const checkRunner: Runner = async (spec: CheckSpec) => {
+      const target = 'connectIp' in spec ? `${spec.connectIp}:${spec.connectPort}` : '';
+      return down.has(target)
+        ? { ok: false, error: new KaError('KA_ERR_CHECK_REFUSED', `connect to ${target} refused`) }
+        : { ok: true };
+    };
+    const x = await makeWorld({ smtp: box.smtp, checkRunner }, twoProtocols('UDP'));
+    worlds.push(x);
+    await settle();
+    const t = '[192.0.2.80]:tcp:80';
+    const u = '[192.0.2.80]:udp:80';
+    const rsT = '[192.0.2.81]:tcp:80';
+    const rsU = '[192.0.2.81]:udp:80';
+    expect(await notified(x, box, 2)).toEqual({
+      scripts: ['/bin/echo quorum-up tcp', '/bin/echo quorum-up udp'],
+      fifo: [`VS ${t} UP`, `VS ${u} UP`],
+      mails: [
+        `[LB1] Virtualserver ${t} - UP | => Starting with quorum up 1+0=1 <= 1 <=`,
+        `[LB1] Virtualserver ${u} - UP | => Starting with quorum up 1+0=1 <= 1 <=`,
+      ],
+    });
+    x.scripts.length = 0;
+    box.mails.length = 0;
+    // the TCP one's checker fails (port 80); the UDP one's (port 8081) does not
+    down.add('192.0.2.81:80');
+    await step(x, 4);
+    const table = await x.ipvs.readTable();
+    const addrs = (k: string) => table.get(k)?.dests.map((d) => d.addr);
+    expect([addrs('tcp 192.0.2.80:80'), addrs('udp 192.0.2.80:80')]).toEqual([[], ['192.0.2.81']]);
+    expect(await notified(x, box, 2)).toEqual({
+      scripts: ['/bin/echo down tcp', '/bin/echo quorum-down tcp'],
+      fifo: [`RS ${rsT} ${t} DOWN`, `VS ${t} DOWN`],
+      mails: [
+        `[LB1] Realserver ${rsT} of virtual server ${t} - DOWN | => TCP CHECK failed on service <=`,
+        `[LB1] Virtualserver ${t} - DOWN | => Lost quorum 1+0=1 <= 0 <=`,
+      ],
+    });
+    x.scripts.length = 0;
+    box.mails.length = 0;
+    // a reload changing only the UDP one's protocol: the UDP one is removed, an SCTP one is new
+    await x.host.reload(load(twoProtocols('SCTP')));
+    await settle();
+    const s = '[192.0.2.80]:sctp:80';
+    expect(await notified(x, box, 3)).toEqual({
+      scripts: ['/bin/echo down udp', '/bin/echo quorum-down udp', '/bin/echo quorum-up sctp'],
+      fifo: [`RS ${rsU} ${u} DOWN`, `VS ${u} DOWN`, `VS ${s} UP`],
+      mails: [
+        `[LB1] Realserver ${rsU} of virtual server ${u} - DOWN | => Removing <=`,
+        `[LB1] Virtualserver ${u} - DOWN | => Lost quorum 1+0=1 <= 0 <=`,
+        `[LB1] Virtualserver ${s} - UP | => Starting with quorum up 1+0=1 <= 1 <=`,
+      ],
+    });
+    expect([...(await x.ipvs.readTable()).keys()].sort()).toEqual([
+      'sctp 192.0.2.80:80',
+      'tcp 192.0.2.80:80',
+    ]);
   });
 });
+
+/** A virtual server a reload adds (the positive control of the lvs_flush_on_stop test). */
+const VS70 = `
+virtual_server 192.0.2.70 80 {
+  delay_loop 2
+  lb_algo rr
+  lb_kind DR
+  protocol TCP
+  quorum_up "/bin/echo quorum-up 70"
+  real_server 192.0.2.71 80 {
+    weight 1
+  }
+}
+`;
+
+/** A TCP virtual server and a `second` one on the same address and port, each with 192.0.2.81 checked. */
+function twoProtocols(second: 'UDP' | 'SCTP'): string {
+  const vs = (proto: string, port: number) => {
+    const p = proto.toLowerCase();
+    return `virtual_server 192.0.2.80 80 {
+  delay_loop 2
+  lb_algo rr
+  lb_kind DR
+  protocol ${proto}
+  quorum_up "/bin/echo quorum-up ${p}"
+  quorum_down "/bin/echo quorum-down ${p}"
+  real_server 192.0.2.81 80 {
+    weight 1
+    notify_down "/bin/echo down ${p}"
+    TCP_CHECK {
+      connect_port ${port}
+      connect_timeout 1
+      retry 1
+      delay_before_retry 1
+    }
+  }
+}
+`;
+  };
+  return `
+global_defs {${SMTP_GLOBAL}  smtp_alert
+  lvs_notify_fifo ${FIFO}
+}
+${vs('TCP', 80)}${vs(second, 8081)}`;
+}
+
+/** The in-memory IPVS whose readTable can be held, to hold a manager's pass mid-way. */
+class HeldIpvs extends FakeIpvs {
+  held = false;
+  private gate: Promise<void> | undefined;
+  private open: (() => void) | undefined;
+  hold(): void {
+    this.gate = new Promise<void>((r) => {
+      this.open = r;
+    });
+  }
+  release(): void {
+    this.gate = undefined;
+    this.open?.();
+  }
+  override async readTable() {
+    if (this.gate) {
+      this.held = true;
+      await this.gate;
+    }
+    return super.readTable();
+  }
+}

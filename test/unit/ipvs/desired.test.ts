@@ -9,6 +9,7 @@ import {
   realServerId,
   shutdownEvents,
   type VirtualServerSpec,
+  vsKey,
 } from '../../../src/ipvs/desired.js';
 import { SCHEDULERS } from '../../../src/ipvs/types.js';
 import { Fwd, SvcFlag, TunFlag, TunType } from '../../../src/wire/ipvs.js';
@@ -66,7 +67,7 @@ describe('buildDesired: services', () => {
       ['198.51.100.1', 80, Fwd.MASQ, 3],
       ['198.51.100.2', 80, Fwd.MASQ, 2],
     ]);
-    expect(quorum.get('192.0.2.10 80')).toBe(true);
+    expect(quorum.get('192.0.2.10 80 TCP')).toBe(true);
   });
 
   it('accepts every kernel scheduler and rejects others', () => {
@@ -226,7 +227,7 @@ describe('buildDesired: health, inhibit, sorry server, quorum', () => {
     const down = health(v, { '198.51.100.1': false, '198.51.100.2': false });
     const r = buildDesired([v], down);
     expect(only(r.table).dests.map((d) => [d.addr, d.port, d.weight])).toEqual([['198.51.100.99', 8080, 1]]);
-    expect(r.quorum.get(v.name)).toBe(false);
+    expect(r.quorum.get(vsKey(v))).toBe(false);
     expect(only(buildDesired([v], new Map()).table).dests.map((d) => d.addr)).not.toContain('198.51.100.99');
     const inh = { ...v, sorryServerInhibit: true };
     expect(only(buildDesired([inh], new Map()).table).dests.at(-1)).toMatchObject({
@@ -239,23 +240,25 @@ describe('buildDesired: health, inhibit, sorry server, quorum', () => {
     const v = vs({ quorum: 4, hysteresis: 1, sorryServer: { addr: '198.51.100.99' } });
     // both up: sum 5, a first decision ("Starting with quorum up")
     let r = buildDesired([v], new Map());
-    expect(r.quorum.get(v.name)).toBe(true);
-    expect(r.events).toEqual([{ vs: v.name, kind: 'quorum-up', weightSum: 5, threshold: 5, init: 'start' }]);
+    expect(r.quorum.get(vsKey(v))).toBe(true);
+    expect(r.events).toEqual([
+      { vs: vsKey(v), kind: 'quorum-up', weightSum: 5, threshold: 5, init: 'start' },
+    ]);
     // .1 down: sum 2 < 3 -> down
     r = buildDesired([v], health(v, { '198.51.100.1': false }), r.quorum);
-    expect(r.events).toEqual([{ vs: v.name, kind: 'quorum-down', weightSum: 2, threshold: 3 }]);
+    expect(r.events).toEqual([{ vs: vsKey(v), kind: 'quorum-down', weightSum: 2, threshold: 3 }]);
     expect(only(r.table).dests.map((d) => d.addr)).toEqual(['198.51.100.99']);
     // .1 back with dynamic weight 2: sum 4 < q+h=5 -> stays down
     r = buildDesired([v], health(v, { '198.51.100.1': { up: true, weight: 2 } }), r.quorum);
-    expect(r.quorum.get(v.name)).toBe(false);
+    expect(r.quorum.get(vsKey(v))).toBe(false);
     expect(r.events).toEqual([]);
     // weight 3: sum 5 -> up
     r = buildDesired([v], health(v, { '198.51.100.1': { up: true, weight: 3 } }), r.quorum);
-    expect(r.events).toEqual([{ vs: v.name, kind: 'quorum-up', weightSum: 5, threshold: 5 }]);
+    expect(r.events).toEqual([{ vs: vsKey(v), kind: 'quorum-up', weightSum: 5, threshold: 5 }]);
     expect(only(r.table).dests.map((d) => d.addr)).toEqual(['198.51.100.1', '198.51.100.2']);
     // sum 3 is not < q-h=3 -> stays up
     r = buildDesired([v], health(v, { '198.51.100.1': { up: true, weight: 1 } }), r.quorum);
-    expect(r.quorum.get(v.name)).toBe(true);
+    expect(r.quorum.get(vsKey(v))).toBe(true);
   });
 
   it('a first decision needs quorum+hysteresis (keepalived starts every virtual server down)', () => {
@@ -263,18 +266,18 @@ describe('buildDesired: health, inhibit, sorry server, quorum', () => {
     const sorry = vs({ quorum: 4, hysteresis: 1, sorryServer: { addr: '198.51.100.99' } });
     const half = health(sorry, { '198.51.100.1': { up: true, weight: 2 } });
     let r = buildDesired([sorry], half);
-    expect(r.quorum.get(sorry.name)).toBe(false);
+    expect(r.quorum.get(vsKey(sorry))).toBe(false);
     expect(only(r.table).dests.map((d) => d.addr)).toEqual(['198.51.100.99']);
     expect(r.events).toEqual([
-      { vs: sorry.name, kind: 'quorum-down', weightSum: 4, threshold: 5, init: 'start' },
+      { vs: vsKey(sorry), kind: 'quorum-down', weightSum: 4, threshold: 5, init: 'start' },
     ]);
     // then a transition: up at 5, worded as one
     r = buildDesired([sorry], health(sorry, { '198.51.100.1': true }), r.quorum);
-    expect(r.events).toEqual([{ vs: sorry.name, kind: 'quorum-up', weightSum: 5, threshold: 5 }]);
+    expect(r.events).toEqual([{ vs: vsKey(sorry), kind: 'quorum-up', weightSum: 5, threshold: 5 }]);
     // without a sorry server: the real servers stay, quorum down, nothing to notify
     const plain = vs({ quorum: 4, hysteresis: 1 });
     r = buildDesired([plain], health(plain, { '198.51.100.1': { up: true, weight: 2 } }));
-    expect(r.quorum.get(plain.name)).toBe(false);
+    expect(r.quorum.get(vsKey(plain))).toBe(false);
     expect(r.events).toEqual([]);
     expect(only(r.table).dests.map((d) => d.addr)).toEqual(['198.51.100.1', '198.51.100.2']);
   });
@@ -284,41 +287,45 @@ describe('buildDesired: health, inhibit, sorry server, quorum', () => {
     const r = buildDesired(
       [v],
       health(v, { '198.51.100.1': false, '198.51.100.2': false }),
-      new Map([[v.name, true]]),
+      new Map([[vsKey(v), true]]),
     );
-    expect(r.quorum.get(v.name)).toBe(false);
-    expect(r.events).toEqual([{ vs: v.name, kind: 'quorum-down', weightSum: 0, threshold: 0 }]);
+    expect(r.quorum.get(vsKey(v))).toBe(false);
+    expect(r.events).toEqual([{ vs: vsKey(v), kind: 'quorum-down', weightSum: 0, threshold: 0 }]);
   });
 
   it("a reload's first pass words a kept virtual server's change as a start, and puts a new sorry server in", () => {
     const v = vs({ quorum: 9, sorryServer: { addr: '198.51.100.99' } });
     const none = { newSorry: new Set<string>() };
     // was up, the reload raised the quorum: compared with quorum-hysteresis, worded "Starting"
-    let r = buildDesired([v], new Map(), new Map([[v.name, true]]), undefined, none);
+    let r = buildDesired([v], new Map(), new Map([[vsKey(v), true]]), undefined, none);
     expect(r.events).toEqual([
-      { vs: v.name, kind: 'quorum-down', weightSum: 5, threshold: 9, init: 'reload' },
+      { vs: vsKey(v), kind: 'quorum-down', weightSum: 5, threshold: 9, init: 'reload' },
     ]);
     // was down and stays down: nothing, unless the reload brought the sorry server
-    r = buildDesired([v], new Map(), new Map([[v.name, false]]), undefined, none);
+    r = buildDesired([v], new Map(), new Map([[vsKey(v), false]]), undefined, none);
     expect(r.events).toEqual([]);
-    r = buildDesired([v], new Map(), new Map([[v.name, false]]), undefined, { newSorry: new Set([v.name]) });
+    r = buildDesired([v], new Map(), new Map([[vsKey(v), false]]), undefined, {
+      newSorry: new Set([vsKey(v)]),
+    });
     expect(r.events).toEqual([
-      { vs: v.name, kind: 'quorum-down', weightSum: 5, threshold: 9, init: 'reload' },
+      { vs: vsKey(v), kind: 'quorum-down', weightSum: 5, threshold: 9, init: 'reload' },
     ]);
     // was down, the reload lowered the quorum
     const low = { ...v, quorum: 5 };
-    r = buildDesired([low], new Map(), new Map([[v.name, false]]), undefined, none);
-    expect(r.events).toEqual([{ vs: v.name, kind: 'quorum-up', weightSum: 5, threshold: 5, init: 'reload' }]);
+    r = buildDesired([low], new Map(), new Map([[vsKey(v), false]]), undefined, none);
+    expect(r.events).toEqual([
+      { vs: vsKey(v), kind: 'quorum-up', weightSum: 5, threshold: 5, init: 'reload' },
+    ]);
   });
 
   it('omega yields quorum-down at shutdown, whatever the quorum; ha_suspend follows the local addresses', () => {
     const v = vs({ omega: true, haSuspend: true, quorum: 3, hysteresis: 1 });
-    expect(shutdownEvents([v], new Map([[v.name, true]]))).toEqual([
-      { vs: v.name, kind: 'quorum-down', weightSum: 0, threshold: 2 },
+    expect(shutdownEvents([v], new Map([[vsKey(v), true]]))).toEqual([
+      { vs: vsKey(v), kind: 'quorum-down', weightSum: 0, threshold: 2, stopping: true },
     ]);
-    expect(shutdownEvents([v], new Map([[v.name, false]]))).toHaveLength(1);
+    expect(shutdownEvents([v], new Map([[vsKey(v), false]]))).toHaveLength(1);
     expect(shutdownEvents([v], new Map())).toEqual([]);
-    expect(shutdownEvents([vs()], new Map([[v.name, true]]))).toEqual([]);
+    expect(shutdownEvents([vs()], new Map([[vsKey(v), true]]))).toEqual([]);
     expect(checksSuspended(v, new Set())).toBe(true);
     expect(checksSuspended(v, new Set(['192.0.2.10']))).toBe(false);
     expect(checksSuspended(vs(), new Set())).toBe(false);

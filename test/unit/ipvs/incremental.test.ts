@@ -391,9 +391,9 @@ describe('IpvsManager: one real server changes', () => {
       'del-dest 192.0.2.1 198.51.100.12',
     ]);
     expect(events).toEqual([
-      { vs: 'vs1', kind: 'quorum-up', weightSum: 3, threshold: 3, init: 'start' },
-      { vs: 'vs2', kind: 'quorum-up', weightSum: 3, threshold: 1, init: 'start' },
-      { vs: 'vs1', kind: 'quorum-down', weightSum: 2, threshold: 3 },
+      { vs: 'vs1 TCP', kind: 'quorum-up', weightSum: 3, threshold: 3, init: 'start' },
+      { vs: 'vs2 TCP', kind: 'quorum-up', weightSum: 3, threshold: 1, init: 'start' },
+      { vs: 'vs1 TCP', kind: 'quorum-down', weightSum: 2, threshold: 3 },
     ]);
     expect(k.reads).toBe(1);
   });

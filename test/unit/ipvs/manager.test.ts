@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { type QuorumEvent, realServerId, type VirtualServerSpec } from '../../../src/ipvs/desired.js';
+import {
+  type QuorumEvent,
+  type RealServerSpec,
+  realServerId,
+  type VirtualServerSpec,
+  vsKey,
+} from '../../../src/ipvs/desired.js';
 import { FakeIpvs } from '../../../src/ipvs/fake.js';
 import { IpvsManager } from '../../../src/ipvs/manager.js';
 
@@ -92,7 +98,9 @@ describe('IpvsManager over the in-memory IPVS', () => {
     // the reload brings a sorry server: it goes in and quorum_down is notified
     const sorry = { addr: '198.51.100.99', port: 80 };
     await m.reload([vs(1, [2, 3], { quorum: 9, sorryServer: sorry })]);
-    expect(events).toEqual([{ vs: 'vs1', kind: 'quorum-down', weightSum: 5, threshold: 9, init: 'reload' }]);
+    expect(events).toEqual([
+      { vs: 'vs1 TCP', kind: 'quorum-down', weightSum: 5, threshold: 9, init: 'reload' },
+    ]);
     expect(await weights(k, 'tcp 192.0.2.1:80')).toEqual(['198.51.100.99=1']);
     // the same sorry server again: no notification; a lower quorum: up, still worded as a start
     await m.reload([vs(1, [2, 3], { quorum: 9, sorryServer: sorry })]);
@@ -100,7 +108,7 @@ describe('IpvsManager over the in-memory IPVS', () => {
     const b = vs(1, [2, 3], { quorum: 5, sorryServer: sorry });
     await m.reload([b]);
     expect(events.at(-1)).toEqual({
-      vs: 'vs1',
+      vs: 'vs1 TCP',
       kind: 'quorum-up',
       weightSum: 5,
       threshold: 5,
@@ -108,7 +116,83 @@ describe('IpvsManager over the in-memory IPVS', () => {
     });
     // later passes are transitions again
     await m.setHealth(realServerId(b, b.realServers[0] as (typeof b.realServers)[0]), { up: false });
-    expect(events.at(-1)).toEqual({ vs: 'vs1', kind: 'quorum-down', weightSum: 3, threshold: 5 });
+    expect(events.at(-1)).toEqual({ vs: 'vs1 TCP', kind: 'quorum-down', weightSum: 3, threshold: 5 });
+  });
+});
+
+describe('IpvsManager: identity, order and reload comparisons', () => {
+  it('a TCP and a UDP virtual server on the same address and port keep their own quorum and health', async () => {
+    const k = new FakeIpvs();
+    const events: QuorumEvent[] = [];
+    const tcp = vs(1, [1], { quorum: 1 });
+    const udp = vs(1, [1], { quorum: 1, protocol: 'UDP' });
+    expect(vsKey(tcp)).not.toBe(vsKey(udp));
+    expect(realServerId(tcp, tcp.realServers[0] as RealServerSpec)).not.toBe(
+      realServerId(udp, udp.realServers[0] as RealServerSpec),
+    );
+    const m = new IpvsManager(k, [tcp, udp], { onQuorum: (e) => events.push(e) });
+    await m.start();
+    expect(events.map((e) => `${e.vs} ${e.kind}`)).toEqual(['vs1 TCP quorum-up', 'vs1 UDP quorum-up']);
+    // the TCP one's real server fails: only the TCP service loses it, only its quorum goes
+    await m.setHealth(realServerId(tcp, tcp.realServers[0] as RealServerSpec), { up: false });
+    expect(events.slice(2).map((e) => `${e.vs} ${e.kind}`)).toEqual(['vs1 TCP quorum-down']);
+    expect(await weights(k, 'tcp 192.0.2.1:80')).toEqual([]);
+    expect(await weights(k, 'udp 192.0.2.1:80')).toEqual(['198.51.100.1=1']);
+    expect([m.quorumUp(vsKey(tcp)), m.quorumUp(vsKey(udp))]).toEqual([false, true]);
+    // a reload changing only the protocol: a new virtual server, decided as at start
+    await m.reload([vs(1, [1], { quorum: 1, protocol: 'SCTP' }), udp]);
+    expect(events.slice(3).map((e) => `${e.vs} ${e.kind} ${e.init}`)).toEqual(['vs1 SCTP quorum-up start']);
+  });
+
+  it('notifies after IPVS is programmed: the service is in the table when quorum_up runs', async () => {
+    const k = new FakeIpvs();
+    const seen: string[] = [];
+    const a = vs(1, [1, 1], { quorum: 2, sorryServer: { addr: '198.51.100.99', port: 80 } });
+    const m = new IpvsManager(k, [a], {
+      onQuorum: (e) => {
+        const dests = k.services.get('tcp 192.0.2.1:80')?.dests.map((d) => d.addr) ?? [];
+        seen.push(`${e.kind}: ${dests.sort().join(' ') || 'no service'}`);
+      },
+    });
+    await m.start();
+    await m.setHealth(realServerId(a, a.realServers[0] as RealServerSpec), { up: false });
+    expect(seen).toEqual([
+      'quorum-up: 198.51.100.1 198.51.100.2',
+      // the incremental pass too: the sorry server is in when quorum_down runs
+      'quorum-down: 198.51.100.99',
+    ]);
+  });
+
+  it('a kernel failure still notifies, after the attempt', async () => {
+    const k = new FakeIpvs();
+    const order: string[] = [];
+    k.refuse = (op) => {
+      order.push(`apply ${op.kind}`);
+      return 'ENOMEM';
+    };
+    const m = new IpvsManager(k, [vs(1, [1])], { onQuorum: (e) => order.push(e.kind) });
+    await expect(m.start()).rejects.toThrow();
+    expect(order).toEqual(['apply add-service', 'quorum-up']);
+  });
+
+  it('a sorry_server with and without the default port is the same one on reload', async () => {
+    const k = new FakeIpvs();
+    const events: QuorumEvent[] = [];
+    const m = new IpvsManager(
+      k,
+      [vs(1, [2, 3], { quorum: 9, sorryServer: { addr: '198.51.100.99', port: 80 } })],
+      {
+        onQuorum: (e) => events.push(e),
+      },
+    );
+    await m.start();
+    expect(events).toHaveLength(1); // "Starting with quorum down", the sorry server in
+    await m.reload([vs(1, [2, 3], { quorum: 9, sorryServer: { addr: '198.51.100.99' } })]);
+    expect(events).toHaveLength(1);
+    // another port is another sorry server
+    await m.reload([vs(1, [2, 3], { quorum: 9, sorryServer: { addr: '198.51.100.99', port: 8080 } })]);
+    expect(events).toHaveLength(2);
+    expect(await weights(k, 'tcp 192.0.2.1:80')).toEqual(['198.51.100.99=1']);
   });
 });
 

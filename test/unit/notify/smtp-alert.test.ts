@@ -33,12 +33,10 @@ import {
   type OutgoingMail,
   quorumBody,
   realServerAlerts,
-  removedRealServerAlert,
   rfc822Date,
   type SendResult,
   SmtpAlerter,
   type SmtpRelay,
-  startQuorumAlert,
   virtualServerAlerts,
 } from '../../../src/notify/smtp-alert.js';
 
@@ -183,9 +181,9 @@ describe('texts', () => {
       body: '=> TCP CHECK failed on service <=',
     });
     expect(
-      alertText({ kind: 'virtual-server', vs: 'FWM 5', up: true, body: quorumBody(true, 3, 1, 5) }, 'LB1'),
+      alertText({ kind: 'virtual-server', vs: 'FWM 5', up: true, body: quorumBody(true, 3, 1, 4, 5) }, 'LB1'),
     ).toEqual({ subject: '[LB1] Virtualserver FWM 5 - UP', body: '=> Gained quorum 3+1=4 <= 5 <=' });
-    expect(quorumBody(false, 3, 1, 1)).toBe('=> Lost quorum 3+1=2 <= 1 <=');
+    expect(quorumBody(false, 3, 1, 2, 1)).toBe('=> Lost quorum 3+1=2 <= 1 <=');
     expect(checkerBody(['PING_CHECK'], true)).toBe('=> ICMP CHECK succeed on service <=');
     expect(checkerBody(['DNS_CHECK'], false)).toBe('=> DNS_CHECK: failed on service <=');
     expect(checkerBody(['MISC_CHECK'], true)).toBe('=> MISC CHECK succeed on service <=');
@@ -521,47 +519,26 @@ vrrp_sync_group G1 {
   });
 });
 
-describe('start-up and reload mails (keepalived ipwrapper.c): texts and conditions', () => {
-  const vs = { text: '[203.0.113.10]:tcp:80', mail: true, quorum: 2, hysteresis: 1, sorryServer: false };
-
-  it('"Starting with quorum up/down": threshold quorum+hysteresis both ways, subject UP / DOWN', () => {
-    expect(quorumBody(true, 2, 1, 4, true)).toBe('=> Starting with quorum up 2+1=3 <= 4 <=');
-    expect(quorumBody(false, 2, 1, 1, true)).toBe('=> Starting with quorum down 2+1=3 <= 1 <=');
-    const up = startQuorumAlert(vs, true, 4);
-    expect(up && alertText(up, 'LB1')).toEqual({
-      subject: '[LB1] Virtualserver [203.0.113.10]:tcp:80 - UP',
-      body: '=> Starting with quorum up 2+1=3 <= 4 <=',
-    });
-    const down = startQuorumAlert({ ...vs, sorryServer: true }, false, 0);
-    expect(down && alertText(down, 'LB1')).toEqual({
+describe('start-up and reload quorum mail texts (keepalived ipwrapper.c)', () => {
+  it('"Starting with quorum up/down" with the threshold the decision used, subject UP / DOWN', () => {
+    expect(quorumBody(true, 2, 1, 3, 4, true)).toBe('=> Starting with quorum up 2+1=3 <= 4 <=');
+    expect(quorumBody(false, 2, 1, 3, 1, true)).toBe('=> Starting with quorum down 2+1=3 <= 1 <=');
+    // a reload's first pass taking a kept virtual server down compares with quorum-hysteresis
+    expect(quorumBody(false, 9, 1, 8, 4, true)).toBe('=> Starting with quorum down 9+1=8 <= 4 <=');
+    expect(
+      alertText(
+        {
+          kind: 'virtual-server',
+          vs: '[203.0.113.10]:tcp:80',
+          up: false,
+          body: quorumBody(false, 2, 1, 3, 0, true),
+        },
+        'LB1',
+      ),
+    ).toEqual({
       subject: '[LB1] Virtualserver [203.0.113.10]:tcp:80 - DOWN',
       body: '=> Starting with quorum down 2+1=3 <= 0 <=',
     });
-  });
-
-  it("start: down mails only with a sorry server; nothing without the virtual server's smtp_alert", () => {
-    expect(startQuorumAlert(vs, false, 1)).toBeUndefined();
-    expect(startQuorumAlert({ ...vs, mail: false }, true, 4)).toBeUndefined();
-    expect(startQuorumAlert({ ...vs, mail: false, sorryServer: true }, false, 0)).toBeUndefined();
-  });
-
-  it('"=> Removing <=": a live real server in the pool, with its own smtp_alert', () => {
-    const rs = { text: '[198.51.100.11]:tcp:80', mail: true, alive: true, inhibitOnFailure: false };
-    const ev = removedRealServerAlert(vs, true, rs);
-    expect(ev && alertText(ev, 'LB1')).toEqual({
-      subject: '[LB1] Realserver [198.51.100.11]:tcp:80 of virtual server [203.0.113.10]:tcp:80 - DOWN',
-      body: '=> Removing <=',
-    });
-    // quorum down without a sorry server: the live server stayed in the pool
-    expect(removedRealServerAlert(vs, false, rs)).toEqual(ev);
-    expect(removedRealServerAlert(vs, true, { ...rs, mail: false })).toBeUndefined();
-    expect(removedRealServerAlert(vs, true, { ...rs, alive: false })).toBeUndefined();
-    // quorum down with a sorry server: it took the pool, the live server is out (keepalived: not "set")
-    const sorry = { ...vs, sorryServer: true };
-    expect(removedRealServerAlert(sorry, false, rs)).toBeUndefined();
-    // ... unless inhibit_on_failure kept it in at weight 0
-    expect(removedRealServerAlert(sorry, false, { ...rs, inhibitOnFailure: true })).toEqual(ev);
-    expect(removedRealServerAlert(sorry, true, rs)).toEqual(ev);
   });
 });
 
