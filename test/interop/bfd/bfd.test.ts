@@ -5,11 +5,12 @@
  * expiry: the instance tracking it with weight -20 advertises priority 80 instead of 100, the one
  * tracking it without weight goes FAULT (its adverts stop).
  */
+import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { needKeepalived } from '../../lab/gates.js';
 import type { DaemonHandle } from '../../lab/node.js';
 import { keepalivedTsCommand } from '../../lab/node.js';
-import { adverts, type Capture, startCapture, waitFor } from '../../lab/observe.js';
+import { adverts, type Capture, type Frame, startCapture, waitFor } from '../../lab/observe.js';
 import { createTopology, type Topology } from '../../lab/topology.js';
 import { describeIf } from '../../support/privilege.js';
 
@@ -18,13 +19,13 @@ const KA = '192.0.2.72';
 const TS6 = 'fd00::71';
 const KA6 = 'fd00::72';
 
-const bfdBlock = (neighbor: string, source: string, name = 'B1', extra: string[] = []) => [
+const bfdBlock = (neighbor: string, source: string, name = 'B1', extra: string[] = [], ms = 100) => [
   `bfd_instance ${name} {`,
   ...extra,
   `  neighbor_ip ${neighbor}`,
   `  source_ip ${source}`,
-  '  min_rx 100',
-  '  min_tx 100',
+  `  min_rx ${ms}`,
+  `  min_tx ${ms}`,
   '  multiplier 3',
   '}',
 ];
@@ -40,6 +41,29 @@ const instance = (name: string, vrid: number, track: string, state = 'MASTER') =
   `  track_bfd { ${track} }`,
   '}',
 ];
+
+/**
+ * The BFD Control packets (IPv4, UDP 3784) among captured frames, read here by hand rather than with
+ * src/wire/bfd.ts so the check does not depend on the codec under test.
+ */
+const bfdPackets = (frames: readonly Frame[]) =>
+  frames.flatMap((f) => {
+    const raw = f.raw;
+    if (raw.length < 14 + 20 || raw.readUInt16BE(12) !== 0x0800 || raw[14 + 9] !== 17) return [];
+    const o = 14 + (raw[14]! & 0x0f) * 4 + 8;
+    if (raw.length < o + 24) return [];
+    const flags = raw[o + 1]!;
+    return [
+      {
+        src: f.srcIp,
+        state: flags >> 6,
+        poll: (flags & 0x20) !== 0,
+        final: (flags & 0x10) !== 0,
+        desiredMinTx: raw.readUInt32BE(o + 12),
+        requiredMinRx: raw.readUInt32BE(o + 16),
+      },
+    ];
+  });
 
 const conf = (routerId: string, blocks: string[][]) =>
   `${['global_defs {', `  router_id ${routerId}`, '}', ...blocks.flat()].join('\n')}\n`;
@@ -134,6 +158,64 @@ describeIf('BFD with Debian keepalived as the peer', needKeepalived, () => {
     } finally {
       await ts.proc.stop();
       await ka.proc.stop();
+    }
+  }, 90_000);
+
+  it('a reload changing only our timers renegotiates them by Poll/Final: neither side leaves Up', async () => {
+    const t = topo!;
+    const bcap = await startCapture(t, { filter: 'udp port 3784', name: 'bfd-reload' });
+    const k = t.node('bka').startKeepalived(conf('bka', [bfdBlock(TS, KA)]), 'ka-reload');
+    const d = t.node('bts').startDaemon({
+      command: keepalivedTsCommand(),
+      config: conf('bts', [bfdBlock(KA, TS)]),
+      name: 'ts-reload',
+    });
+    try {
+      await d.proc.waitForOutput(/\(B1\) Entering Up state/, 20_000);
+      await k.proc.waitForOutput(/\(B1\) Entering Up state/, 20_000);
+      // Both sides done with the Up transition's own Poll sequence: min_tx 100 ms on the wire.
+      await waitFor({
+        what: 'both sides sending Up with min_tx 100 ms, no Poll',
+        probe: () => bfdPackets(bcap.frames()).slice(-6),
+        until: (p) =>
+          p.length === 6 && p.every((x) => x.state === 3 && !x.poll && x.desiredMinTx === 100_000),
+        timeoutMs: 10_000,
+      });
+      const before = bcap.frames().length;
+      writeFileSync(d.configPath, conf('bts', [bfdBlock(KA, TS, 'B1', [], 200)]));
+      d.proc.signal('SIGHUP');
+      await d.proc.waitForOutput(/Reload complete/, 15_000);
+      // Our Poll carries the new values; keepalived answers with a Final, then keeps the session Up:
+      // watch 20 of its packets after the Final.
+      const seen = await waitFor({
+        what: 'our Poll with 200 ms, keepalived Final, then 20 more keepalived packets',
+        probe: () => bfdPackets(bcap.frames().slice(before)),
+        until: (p) => {
+          const poll = p.findIndex((x) => x.src === TS && x.poll && x.desiredMinTx === 200_000);
+          const fin = p.findIndex((x, i) => i > poll && x.src === KA && x.final);
+          return poll >= 0 && fin > poll && p.slice(fin).filter((x) => x.src === KA).length > 20;
+        },
+        timeoutMs: 20_000,
+      });
+      expect(seen.every((x) => x.state === 3)).toBe(true);
+      expect(seen.filter((x) => x.src === TS).at(-1)).toMatchObject({
+        desiredMinTx: 200_000,
+        requiredMinRx: 200_000,
+      });
+      expect(k.proc.output()).not.toMatch(/\(B1\) Entering Down state/);
+      expect(d.proc.output()).not.toMatch(/\(B1\) Entering Down state/);
+    } catch (e) {
+      const bfdLines = (x: DaemonHandle) =>
+        x.proc
+          .output()
+          .split('\n')
+          .filter((l) => /BFD|B1|bfd|Reload/.test(l))
+          .join('\n');
+      throw new Error(`${(e as Error).message}\n--- ts ---\n${bfdLines(d)}\n--- ka ---\n${bfdLines(k)}`);
+    } finally {
+      await d.proc.stop();
+      await k.proc.stop();
+      await bcap.stop();
     }
   }, 90_000);
 
