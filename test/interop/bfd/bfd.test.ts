@@ -65,6 +65,16 @@ const bfdPackets = (frames: readonly Frame[]) =>
     ];
   });
 
+/** The error, with both daemons' BFD-related log lines appended. */
+function withLogs(e: unknown, ours: DaemonHandle | undefined, theirs: DaemonHandle | undefined): Error {
+  const lines = (d: DaemonHandle | undefined) =>
+    (d?.proc.output() ?? '')
+      .split('\n')
+      .filter((l) => /BFD|B1|B6|bfd|Reload/.test(l))
+      .join('\n');
+  return new Error(`${(e as Error).message}\n--- ts ---\n${lines(ours)}\n--- ka ---\n${lines(theirs)}`);
+}
+
 const conf = (routerId: string, blocks: string[][]) =>
   `${['global_defs {', `  router_id ${routerId}`, '}', ...blocks.flat()].join('\n')}\n`;
 
@@ -149,12 +159,7 @@ describeIf('BFD with Debian keepalived as the peer', needKeepalived, () => {
       expect(vi1.slice(firstLow).every((a) => a.vrrp?.priority === 80)).toBe(true);
       expect(ts.proc.output()).not.toMatch(/KA_ERR_BFD_BAD_TTL|KA_ERR_BFD_NO_SESSION/);
     } catch (e) {
-      const bfdLines = (d: DaemonHandle | undefined) =>
-        (d?.proc.output() ?? '')
-          .split('\n')
-          .filter((l) => /BFD|B1|B6|bfd/.test(l))
-          .join('\n');
-      throw new Error(`${(e as Error).message}\n--- ts ---\n${bfdLines(ts)}\n--- ka ---\n${bfdLines(ka)}`);
+      throw withLogs(e, ts, ka);
     } finally {
       await ts.proc.stop();
       await ka.proc.stop();
@@ -205,13 +210,7 @@ describeIf('BFD with Debian keepalived as the peer', needKeepalived, () => {
       expect(k.proc.output()).not.toMatch(/\(B1\) Entering Down state/);
       expect(d.proc.output()).not.toMatch(/\(B1\) Entering Down state/);
     } catch (e) {
-      const bfdLines = (x: DaemonHandle) =>
-        x.proc
-          .output()
-          .split('\n')
-          .filter((l) => /BFD|B1|bfd|Reload/.test(l))
-          .join('\n');
-      throw new Error(`${(e as Error).message}\n--- ts ---\n${bfdLines(d)}\n--- ka ---\n${bfdLines(k)}`);
+      throw withLogs(e, d, k);
     } finally {
       await d.proc.stop();
       await k.proc.stop();
