@@ -15,7 +15,11 @@
  * quorum_down, `VS …` line, "Starting with quorum up/down" mail; see buildVirtualServer); a reload
  * that drops a live real server runs its notify_down, writes `RS … DOWN` and mails `=> Removing <=`
  * (clear_service_rs), and a virtual server whose quorum that costs (or that the reload drops while
- * its quorum is up) notifies "Lost quorum" (update_vs_notifies).
+ * its quorum is up) notifies "Lost quorum" (update_vs_notifies). The reload decides this once the
+ * checker results received so far have reached the manager and its pass is done (settleHealth).
+ *
+ * A virtual server is keyed by `vsKey` (address, port and protocol; fwmark; group) wherever state is
+ * kept per virtual server; its texts keep keepalived's wording.
  */
 import { networkInterfaces } from 'node:os';
 import { execa } from 'execa';
@@ -201,6 +205,8 @@ export function ipvsRepairDefaultS(withVrrp: boolean): number {
 }
 /** How often the checker worker's totals are read into the daemon's counters. */
 const CHECKER_STATS_US = 10_000_000;
+/** Rounds of checker results a reload waits for before deciding its removals (settleHealth). */
+const SETTLE_ROUNDS = 10;
 /** At stop, how long queued SMTP alerts (omega's down mails) may take before they are dropped. */
 const SMTP_STOP_WAIT_MS = 2_000;
 
@@ -404,16 +410,23 @@ export class LvsHost {
     this.followSyncDaemon();
   }
 
-  /** Gives the manager every checker result received so far and waits until its passes are done. */
+  /**
+   * Gives the manager every checker result received so far and waits until its passes are done, so
+   * its quorum state is decided on the health this host has notified. Results arriving meanwhile
+   * make another round; after SETTLE_ROUNDS the reload goes on (a real server flapping faster than
+   * a pass must not hold a reload back).
+   */
   private async settleHealth(): Promise<void> {
     const manager = this.manager;
     if (!manager) return;
-    do {
+    for (let round = 0; round < SETTLE_ROUNDS && !this.stopped; round++) {
       const batch = [...this.pendingHealth];
       this.pendingHealth.clear();
       for (const [id, h] of batch) this.track(manager.setHealth(id, h));
       await manager.idle();
-    } while (this.pendingHealth.size > 0 && !this.stopped);
+      if (this.pendingHealth.size === 0) return;
+    }
+    this.deps.counters.inc('lvs.reload_unsettled');
   }
 
   /** A VRRP instance changed state: the sync daemon follows its instance; ha_suspend looks again. */
