@@ -170,14 +170,19 @@ describeIf('BFD with Debian keepalived as the peer', needKeepalived, () => {
     const t = topo!;
     const bcap = await startCapture(t, { filter: 'udp port 3784', name: 'bfd-reload' });
     const k = t.node('bka').startKeepalived(conf('bka', [bfdBlock(TS, KA)]), 'ka-reload');
+    const vi = instance('VI_W', 71, 'B1 weight -20');
+    const count = (re: RegExp) => d.proc.output().match(new RegExp(re.source, 'g'))?.length ?? 0;
+    const UP = /\(VI_W\) Tracked BFD instance B1 is UP/;
+    const DOWN = /\(VI_W\) Tracked BFD instance B1 is DOWN/;
     const d = t.node('bts').startDaemon({
       command: keepalivedTsCommand(),
-      config: conf('bts', [bfdBlock(KA, TS)]),
+      config: conf('bts', [bfdBlock(KA, TS), vi]),
       name: 'ts-reload',
     });
     try {
       await d.proc.waitForOutput(/\(B1\) Entering Up state/, 20_000);
       await k.proc.waitForOutput(/\(B1\) Entering Up state/, 20_000);
+      await d.proc.waitForOutput(UP, 10_000);
       // Both sides done with the Up transition's own Poll sequence: min_tx 100 ms on the wire.
       await waitFor({
         what: 'both sides sending Up with min_tx 100 ms, no Poll',
@@ -187,7 +192,7 @@ describeIf('BFD with Debian keepalived as the peer', needKeepalived, () => {
         timeoutMs: 10_000,
       });
       const before = bcap.frames().length;
-      writeFileSync(d.configPath, conf('bts', [bfdBlock(KA, TS, 'B1', [], 200)]));
+      writeFileSync(d.configPath, conf('bts', [bfdBlock(KA, TS, 'B1', [], 200), vi]));
       d.proc.signal('SIGHUP');
       await d.proc.waitForOutput(/Reload complete/, 15_000);
       // Our Poll carries the new values; keepalived answers with a Final, then keeps the session Up:
@@ -209,6 +214,20 @@ describeIf('BFD with Debian keepalived as the peer', needKeepalived, () => {
       });
       expect(k.proc.output()).not.toMatch(/\(B1\) Entering Down state/);
       expect(d.proc.output()).not.toMatch(/\(B1\) Entering Down state/);
+      // VRRP heard the state again on reload but logs changes only: one UP, no DOWN.
+      expect([count(UP), count(DOWN)]).toEqual([1, 0]);
+
+      // A reload that changes max_hops restarts the session: VRRP is told Down, then Up again.
+      writeFileSync(d.configPath, conf('bts', [bfdBlock(KA, TS, 'B1', ['  max_hops 1'], 200), vi]));
+      d.proc.signal('SIGHUP');
+      await waitFor({
+        what: 'VRRP told DOWN then UP again after the restarting reload',
+        probe: () => [count(DOWN), count(UP)] as const,
+        until: ([down, up]) => down === 1 && up === 2,
+        timeoutMs: 20_000,
+      });
+      const out = d.proc.output();
+      expect(out.search(DOWN)).toBeLessThan(out.lastIndexOf('Tracked BFD instance B1 is UP'));
     } catch (e) {
       throw withLogs(e, d, k);
     } finally {
