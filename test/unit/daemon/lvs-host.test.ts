@@ -345,7 +345,7 @@ describe('LvsHost: checker results drive the IPVS table', () => {
   });
 });
 
-/** Two virtual servers a reload adds: one whose quorum is met, one whose quorum is not. */
+/** Two virtual servers a reload adds: one whose quorum is met, one whose quorum is not (alpha: its server starts down). */
 const ADDED_BY_RELOAD = `
 virtual_server 192.0.2.60 80 {
   delay_loop 2
@@ -362,9 +362,10 @@ virtual_server 192.0.2.70 80 {
   lb_algo rr
   lb_kind DR
   protocol TCP
-  quorum 3
+  alpha
   real_server 192.0.2.71 80 {
     weight 1
+    ${checker}
   }
 }
 `;
@@ -413,13 +414,21 @@ describe('LvsHost: quorum state comes from the IPVS manager', () => {
     const world = await makeWorld();
     try {
       await step(world, 0.2);
-      await world.host.reload(load(confText().replace('quorum 2', 'quorum 9')));
+      // .11 (weight 1) down: live weight 2 still meets quorum 2 of the total 3
+      world.down.add('192.0.2.11');
+      await step(world, 4);
+      expect(world.counters.get('lvs.quorum_down')).toBe(0);
+      await world.host.reload(load(confText().replace('quorum 2', 'quorum 3')));
       const vs10 = (world.host.snapshot() as LvsSnapshot).virtualServers.find(
         (v) => v.name === '192.0.2.10 80',
       );
       expect(vs10?.quorumUp).toBe(false);
       expect(world.counters.get('lvs.quorum_down')).toBe(1);
-      expect(await scriptsStarted(world, 2)).toEqual(['/bin/echo quorum-down 10', START_SCRIPT]);
+      expect(await scriptsStarted(world, 3)).toEqual([
+        '/bin/echo down 11',
+        '/bin/echo quorum-down 10',
+        START_SCRIPT,
+      ]);
     } finally {
       await world.host.stop();
       closeSync(world.fifo);
@@ -861,16 +870,16 @@ describe('LvsHost: quorum and removal notifications of start and reload (keepali
 
   it('start with hysteresis: a live weight between quorum and quorum+hysteresis starts down with the sorry server, quorum_down and its FIFO line', async () => {
     const box = mailbox();
-    const text = quorumConf({ quorum: 'quorum 3\n  hysteresis 3\n  sorry_server 192.0.2.99 80' });
+    const text = quorumConf({ quorum: 'quorum 4\n  hysteresis 2\n  sorry_server 192.0.2.99 80' });
     const x = await makeWorld({ smtp: box.smtp }, text);
     worlds.push(x);
     await settle();
-    // quorum 3 <= live weight 5 (the checked server counts until its first result) < 3+3
+    // quorum 4 <= live weight 5 (the checked server counts until its first result) < 4+2
     expect(await dests(x, '192.0.2.80')).toEqual(['192.0.2.99=1']);
     expect(await scriptsStarted(x, 1)).toEqual(['/bin/echo quorum-down 80']);
     expect(fifoLines(x)).toEqual(['VS [192.0.2.80]:tcp:80 DOWN', 'VS [192.0.2.90]:tcp:80 UP']);
     expect(mailLines(box)).toEqual([
-      '[LB1] Virtualserver [192.0.2.80]:tcp:80 - DOWN | => Starting with quorum down 3+3=6 <= 5 <=',
+      '[LB1] Virtualserver [192.0.2.80]:tcp:80 - DOWN | => Starting with quorum down 4+2=6 <= 5 <=',
       '[LB1] Virtualserver [192.0.2.90]:tcp:80 - UP | => Starting with quorum up 1+0=1 <= 1 <=',
     ]);
     expect(x.counters.get('lvs.quorum_down')).toBe(0); // a first decision is not a transition
@@ -912,12 +921,13 @@ describe('LvsHost: quorum and removal notifications of start and reload (keepali
   it('reload raising the quorum of a kept virtual server: "Starting with quorum down" against quorum-hysteresis', async () => {
     const box = mailbox();
     const x = await started(box, { quorum: 'quorum 2\n  hysteresis 1' });
-    await x.host.reload(load(quorumConf({ quorum: 'quorum 9\n  hysteresis 1' })));
+    // quorum 5 (the total weight; keepalived lowers a higher one to it) > live weight 4 (.83 failed)
+    await x.host.reload(load(quorumConf({ quorum: 'quorum 5\n  hysteresis 0' })));
     await settle();
     expect(await scriptsStarted(x, 1)).toEqual(['/bin/echo quorum-down 80']);
     expect(fifoLines(x)).toEqual(['VS [192.0.2.80]:tcp:80 DOWN']);
     expect(mailLines(box)).toEqual([
-      '[LB1] Virtualserver [192.0.2.80]:tcp:80 - DOWN | => Starting with quorum down 9+1=8 <= 4 <=',
+      '[LB1] Virtualserver [192.0.2.80]:tcp:80 - DOWN | => Starting with quorum down 5+0=5 <= 4 <=',
     ]);
     // lowering it again: up, worded as a start too
     await x.host.reload(load(quorumConf({ quorum: 'quorum 2\n  hysteresis 1' })));
