@@ -18,8 +18,8 @@
  * its quorum is up) notifies "Lost quorum" (update_vs_notifies). The reload decides this once the
  * checker results received so far have reached the manager and its pass is done (settleHealth).
  *
- * A virtual server is keyed by `vsKey` (address, port and protocol; fwmark; group) wherever state is
- * kept per virtual server; its texts keep keepalived's wording.
+ * A virtual server is keyed by `vsKey` (address, port and protocol; fwmark and family; group, protocol
+ * and family) wherever state is kept per virtual server; its texts keep keepalived's wording.
  */
 import { networkInterfaces } from 'node:os';
 import { execa } from 'execa';

@@ -143,13 +143,28 @@ function bad(vs: string, message: string, details: Record<string, unknown> = {})
 }
 
 /**
- * The identity of a virtual server, as keepalived's vs_iseq: an address virtual server is its
- * address, port and protocol (a TCP and a UDP one on the same address and port are two); a fwmark
- * or a group is its name. Quorum state, health ids, checker ids and the reload diff are keyed by it;
- * texts keep `name`.
+ * The identity of a virtual server. Quorum state, health ids, checker ids and the reload diff are
+ * keyed by it; texts keep `name`. As keepalived's vs_iseq: an address virtual server is its address,
+ * port and protocol (TCP and UDP on one address and port are two); a fwmark one is its mark and
+ * address family (the kernel's own key for it). A group is its name, protocol and family: keepalived
+ * keeps a separate virtual server (quorum, real servers) per `virtual_server group` block, and the
+ * group's entries count users per protocol and family; its reload match (name only) would pair a
+ * TCP block with a UDP one of the same group, so ours also compares protocol and family.
  */
-export function vsKey(vs: Pick<VirtualServerSpec, 'name' | 'target' | 'protocol'>): string {
-  return vs.target.kind === 'addr' ? `${vs.name} ${vs.protocol}` : vs.name;
+export function vsKey(
+  vs: Pick<VirtualServerSpec, 'name' | 'target' | 'protocol' | 'ipFamily' | 'realServers'>,
+): string {
+  const t = vs.target;
+  if (t.kind === 'addr') return `${vs.name} ${vs.protocol}`;
+  const fam = vsFamily(vs) === AF_INET ? 'inet' : 'inet6';
+  return t.kind === 'fwmark' ? `${vs.name} ${fam}` : `${vs.name} ${vs.protocol} ${fam}`;
+}
+
+/** The family of a fwmark service: ip_family, else the first real server's, else inet. */
+function vsFamily(vs: Pick<VirtualServerSpec, 'ipFamily' | 'realServers'>): Af {
+  if (vs.ipFamily) return vs.ipFamily === 'inet' ? AF_INET : AF_INET6;
+  const first = vs.realServers[0];
+  return (first && addrFamily(first.addr)) || AF_INET;
 }
 
 /** Key of a real server in the health map: "<vsKey>|<addr>:<port>". */
@@ -273,9 +288,7 @@ interface ServiceSeed {
 function seeds(vs: VirtualServerSpec): ServiceSeed[] {
   const fwmarkAf = (fam: 'inet' | 'inet6' | undefined): Af => {
     if (fam) return fam === 'inet' ? AF_INET : AF_INET6;
-    if (vs.ipFamily) return vs.ipFamily === 'inet' ? AF_INET : AF_INET6;
-    const first = vs.realServers[0];
-    return (first && addrFamily(first.addr)) || AF_INET;
+    return vsFamily(vs);
   };
   const t = vs.target;
   if (t.kind === 'fwmark') {

@@ -144,6 +144,52 @@ describe('IpvsManager: identity, order and reload comparisons', () => {
     expect(events.slice(3).map((e) => `${e.vs} ${e.kind} ${e.init}`)).toEqual(['vs1 SCTP quorum-up start']);
   });
 
+  it('two `virtual_server group G` of different protocols keep their own quorum and health', async () => {
+    const k = new FakeIpvs();
+    const events: QuorumEvent[] = [];
+    const target = {
+      kind: 'group' as const,
+      name: 'G',
+      entries: [{ kind: 'addr' as const, range: '192.0.2.7', port: 80 }],
+    };
+    const tcp = vs(7, [1], { name: 'group G', target, quorum: 1 });
+    const udp = vs(7, [1], { name: 'group G', target, quorum: 1, protocol: 'UDP' });
+    expect(vsKey(tcp)).not.toBe(vsKey(udp));
+    expect(realServerId(tcp, tcp.realServers[0] as RealServerSpec)).not.toBe(
+      realServerId(udp, udp.realServers[0] as RealServerSpec),
+    );
+    const m = new IpvsManager(k, [tcp, udp], { onQuorum: (e) => events.push(e) });
+    await m.start();
+    expect(events.map((e) => e.kind)).toEqual(['quorum-up', 'quorum-up']);
+    await m.setHealth(realServerId(tcp, tcp.realServers[0] as RealServerSpec), { up: false });
+    expect(events.slice(2).map((e) => [e.vs, e.kind])).toEqual([[vsKey(tcp), 'quorum-down']]);
+    expect(await weights(k, 'tcp 192.0.2.7:80')).toEqual([]);
+    expect(await weights(k, 'udp 192.0.2.7:80')).toEqual(['198.51.100.1=1']);
+    expect([m.quorumUp(vsKey(tcp)), m.quorumUp(vsKey(udp))]).toEqual([false, true]);
+  });
+
+  it('two `virtual_server fwmark 5` in different families keep their own quorum and health', async () => {
+    const k = new FakeIpvs();
+    const events: QuorumEvent[] = [];
+    const target = { kind: 'fwmark' as const, fwmark: 5 };
+    const v4 = vs(5, [1], { name: 'fwmark 5', target, quorum: 1, ipFamily: 'inet' });
+    const v6: VirtualServerSpec = {
+      ...vs(5, [], { name: 'fwmark 5', target, quorum: 1 }),
+      realServers: [{ addr: 'fd00::1', port: 80, weight: 1, hasCheckers: true }],
+    };
+    // family from ip_family, else from the first real server
+    expect(vsKey(v4)).not.toBe(vsKey(v6));
+    expect(vsKey(v6)).toBe(vsKey({ ...v6, ipFamily: 'inet6' }));
+    const m = new IpvsManager(k, [v4, v6], { onQuorum: (e) => events.push(e) });
+    await m.start();
+    await m.setHealth(realServerId(v6, v6.realServers[0] as RealServerSpec), { up: false });
+    expect(events.slice(2).map((e) => [e.vs, e.kind])).toEqual([[vsKey(v6), 'quorum-down']]);
+    expect([m.quorumUp(vsKey(v4)), m.quorumUp(vsKey(v6))]).toEqual([true, false]);
+    const table = await k.readTable();
+    const byAf = [...table.values()].map((s) => `${s.svc.af} ${s.dests.length}`).sort();
+    expect(byAf).toEqual(['10 0', '2 1']);
+  });
+
   it('notifies after IPVS is programmed: the service is in the table when quorum_up runs', async () => {
     const k = new FakeIpvs();
     const seen: string[] = [];
