@@ -704,6 +704,7 @@ export class Firewall {
 
   private async exec(commands: NftCmd[], op: string, instance?: string): Promise<FirewallResult> {
     if (commands.length === 0) return { ok: true };
+    this.counters?.inc('firewall.nft_runs');
     const r = await this.run(nftDocument(commands));
     if (r.ok) return r;
     const code = r.spawn ? DaemonErrors.KA_ERR_DAEMON_NFT_EXEC : DaemonErrors.KA_ERR_DAEMON_FIREWALL;

@@ -68,6 +68,7 @@ import {
 import {
   Firewall,
   type FirewallSettings,
+  type FirewallVip,
   firewallSettings,
   firewallWanted,
   instanceVips,
@@ -386,6 +387,21 @@ export class VrrpHost {
     this.notifier.configureSmtp(next);
     const reconfigured: { b: Bound; mc: MachineConfig; template: AdvertTemplate }[] = [];
     const retracked: Bound[] = [];
+    // A held VIP is never up without its drop rule: the rules of every kept MASTER's new VIPs go in
+    // (one nft batch for all of them) before any address changes, and those of removed VIPs come
+    // out (one batch again) only after the addresses are gone.
+    const fwPlans = new Map<Bound, readonly FirewallVip[]>();
+    if (this.fw) {
+      const adds: Promise<unknown>[] = [];
+      for (const k of plan.kept) {
+        const b = this.bound.find((x) => x.cfg === k.old);
+        if (!b?.inst.machine.vipsSet) continue;
+        const v = instanceVips(k.next, b.vmacName ?? b.ifname, this.fw.settings);
+        fwPlans.set(b, v);
+        if (v.length > 0) adds.push(this.fw.addVips(k.next.name, v));
+      }
+      await Promise.all(adds);
+    }
     for (const k of plan.kept) {
       const b = this.bound.find((x) => x.cfg === k.old);
       if (!b) continue;
@@ -414,13 +430,6 @@ export class VrrpHost {
       b.cfg = c;
       if (routesHeld) await Promise.all([this.setRoutes(b, true), this.setRules(b, true)]);
       b.vips = [...c.virtualIpaddress, ...c.virtualIpaddressExcluded];
-      // A held VIP is never up without its drop rule: rules for added VIPs go in before the
-      // addresses change, and those of removed VIPs come out only after the addresses are gone.
-      const fwVips =
-        this.fw && b.inst.machine.vipsSet
-          ? instanceVips(c, b.vmacName ?? b.ifname, this.fw.settings)
-          : undefined;
-      if (this.fw && fwVips && fwVips.length > 0) await this.fw.addVips(c.name, fwVips);
       b.template.addresses.splice(0, b.template.addresses.length, ...advertAddrs);
       b.encoded.clear();
       b.validate = { ...b.validate, vips: advertAddrs };
@@ -460,14 +469,18 @@ export class VrrpHost {
         ]);
         if (k.vipsAdded.length > 0) this.announce(b, c.garp.masterRepeat);
       }
-      // not if the instance left MASTER during the awaits above (its removeVips took the rules out)
-      if (this.fw && fwVips && b.inst.machine.vipsSet) await this.fw.setVips(c.name, fwVips);
       const unapplied = applies ? k.unapplied : [...k.changed, ...k.unapplied];
       if (unapplied.length > 0)
         this.log.warn(
           `(${c.name}) reload: changed ${unapplied.join(', ')} not applied to the running instance (restart to apply)`,
         );
     }
+    // not for an instance that left MASTER during the awaits above (its removeVips took the rules out)
+    const fw = this.fw;
+    if (fw)
+      await Promise.all(
+        [...fwPlans].filter(([b]) => b.inst.machine.vipsSet).map(([b, v]) => fw.setVips(b.cfg.name, v)),
+      );
     this.closeUnusedSockets();
     const fresh: Bound[] = [];
     for (const cfg of plan.added) {

@@ -15,21 +15,28 @@ import { describeIf } from '../../support/privilege.js';
 
 const VIP = '192.0.2.82';
 const VIP2 = '192.0.2.83';
+/** A second MASTER instance's VIP, swapped by the same reload. */
+const G_VIP = '192.0.2.86';
+const G_VIP2 = '192.0.2.87';
 const ADDR = '192.0.2.1';
+const PORT = 9651;
+const instance = (name: string, vrid: number, vip: string) => `
+vrrp_instance ${name} {
+  state MASTER
+  interface eth0
+  virtual_router_id ${vrid}
+  priority 150
+  advert_int 1
+  virtual_ipaddress {
+    ${vip}/24
+  }
+}`;
 const CONFIG = `
 global_defs {
   vrrp_strict
 }
-vrrp_instance VI_F {
-  state MASTER
-  interface eth0
-  virtual_router_id 12
-  priority 150
-  advert_int 1
-  virtual_ipaddress {
-    ${VIP}/24
-  }
-}
+${instance('VI_F', 12, VIP)}
+${instance('VI_G', 14, G_VIP)}
 `;
 
 describeIf('accept-mode firewall of the running daemon (vrrp_strict)', needLab, () => {
@@ -47,6 +54,12 @@ describeIf('accept-mode firewall of the running daemon (vrrp_strict)', needLab, 
     }
   };
   const tables = async (): Promise<string> => d.exec('nft', ['list', 'tables']);
+  /** `nft` runs so far (the firewall's counter, from /metrics). */
+  const nftRuns = async (): Promise<number> => {
+    const body = await x.exec('curl', ['-s', '--max-time', '5', `http://${ADDR}:${PORT}/metrics`]);
+    const m = /^keepalived_ts_events_total\{name="firewall\.nft_runs"\} (\d+)$/m.exec(body);
+    return Number(m?.[1] ?? Number.NaN);
+  };
 
   beforeAll(async () => {
     topo = await createTopology({
@@ -57,8 +70,14 @@ describeIf('accept-mode firewall of the running daemon (vrrp_strict)', needLab, 
     });
     d = topo.node('d');
     x = topo.node('x');
-    daemon = d.startDaemon({ command: keepalivedTsCommand(), config: CONFIG, name: 'keepalived-ts' });
+    daemon = d.startDaemon({
+      command: keepalivedTsCommand(),
+      config: CONFIG,
+      name: 'keepalived-ts',
+      extraArgs: ['--metrics-address', `${ADDR}:${PORT}`],
+    });
     await waitForHolders([d, x], VIP, ['d'], 15_000);
+    await waitForHolders([d, x], G_VIP, ['d'], 15_000);
   });
 
   afterAll(async () => {
@@ -76,21 +95,31 @@ describeIf('accept-mode firewall of the running daemon (vrrp_strict)', needLab, 
   it('reload swapping the VIP: neither address answers at any moment, the set follows', async () => {
     // a ping every 2 ms at the old and the new VIP across the reload: with the drop rule of the old
     // VIP removed before the address (or the new address set before its rule), replies get through
-    const watch = [VIP, VIP2].map((a) =>
+    const watch = [VIP, VIP2, G_VIP, G_VIP2].map((a) =>
       x.spawn(['ping', '-n', '-i', '0.002', '-w', '4', a], { name: `ping-${a}` }),
     );
+    const runsBefore = await nftRuns();
     try {
       writeFileSync(
         daemon.configPath,
-        readFileSync(daemon.configPath, 'utf8').replace(`${VIP}/24`, `${VIP2}/24`),
+        readFileSync(daemon.configPath, 'utf8')
+          .replace(`${VIP}/24`, `${VIP2}/24`)
+          .replace(`${G_VIP}/24`, `${G_VIP2}/24`),
       );
       daemon.proc.signal('SIGHUP');
-      await waitForHolders([d, x], VIP2, ['d'], 10_000);
-      await waitForHolders([d, x], VIP, [], 10_000);
+      for (const [held, gone] of [
+        [VIP2, VIP],
+        [G_VIP2, G_VIP],
+      ] as const) {
+        await waitForHolders([d, x], held, ['d'], 10_000);
+        await waitForHolders([d, x], gone, [], 10_000);
+      }
       for (const p of watch) await p.exited;
     } finally {
       for (const p of watch) await p.stop(2000);
     }
+    // both instances' rules in one nft run before the addresses changed, one after
+    expect((await nftRuns()) - runsBefore).toBe(2);
     for (const p of watch) {
       const sent = Number(/(\d+) packets transmitted/.exec(p.output())?.[1] ?? 0);
       expect(sent).toBeGreaterThan(50);
@@ -98,7 +127,9 @@ describeIf('accept-mode firewall of the running daemon (vrrp_strict)', needLab, 
     }
     const set = await d.exec('nft', ['list', 'set', 'ip', 'keepalived', 'vips']);
     expect(set).toContain(VIP2);
+    expect(set).toContain(G_VIP2);
     expect(set).not.toContain(VIP);
+    expect(set).not.toContain(G_VIP);
   });
 
   it('SIGTERM: the VIP and the table are gone', async () => {
