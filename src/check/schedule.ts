@@ -6,7 +6,9 @@
  * next attempt delay_loop later and brings a DOWN checker UP at once; a failure while UP (or before the
  * first result) is retried `retry` times, delay_before_retry apart, and the checker goes DOWN on the
  * retry+1-th consecutive failure; while DOWN failures are not retried (next attempt after delay_loop,
- * or delay_before_retry with fast_recovery). `alpha` starts the checker DOWN.
+ * or delay_before_retry with fast_recovery). `alpha` starts the checker DOWN; its first attempt
+ * failing with no retry left is reported (`alphaFailure`) though nothing changes, as keepalived
+ * notifies it (with retries, keepalived's has_run is set by then and it does not).
  * A real server is UP when all its checkers are UP; its weight follows misc_dynamic / FILE_CHECK.
  * Attempts run concurrently up to `maxConcurrent`; the rest wait in FIFO order.
  */
@@ -404,7 +406,7 @@ export class Scheduler {
       if (c.up) {
         c.up = false;
         this.recompute(c.rs, false);
-      }
+      } else this.opts.onEvent({ realServer: c.rs.spec.id, up: false, alphaFailure: true });
     }
     this.arm(c, now + (s.fastRecovery ? s.delayBeforeRetry : s.delayLoop) * US);
   }

@@ -163,6 +163,11 @@ export interface RealServerEvent {
   up: boolean;
   /** Set when a dynamic checker (misc_dynamic, FILE_CHECK) changes the weight. */
   weight?: number;
+  /**
+   * Not a change: an alpha checker (down from the start) failed its first attempt with no retry
+   * left; keepalived notifies the server DOWN then (update_svr_checker_state). `up` is false.
+   */
+  alphaFailure?: true;
 }
 
 /** Keepalived defaults for timing keywords not given in the config (§2.13). */

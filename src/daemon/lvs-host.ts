@@ -6,7 +6,8 @@
  * (a Scheduler in a worker thread, or in-process on the injected clock when a runner is injected)
  * → real-server up/down events → `IpvsManager.setHealth` (desired table, quorum, sorry_server,
  * inhibit_on_failure, one reconcile at a time, never a flush) and, on a transition, notify_up /
- * notify_down and the `RS …` FIFO line; quorum transitions run quorum_up / quorum_down and write the
+ * notify_down and the `RS …` FIFO line (also on an alpha checker's first failure, without mail);
+ * quorum transitions run quorum_up / quorum_down and write the
  * `VS …` FIFO line, then the SMTP alert (smtp_alert of the real / virtual server). lvs_sync_daemon follows the VRRP state of its instance; ha_suspend pauses the
  * checks of a virtual server while its address is not configured on this host.
  *
@@ -713,6 +714,12 @@ export class LvsHost {
       return;
     }
     const v = this.model.vs.find((x) => x.key === r.vsKey);
+    if (ev.alphaFailure) {
+      // keepalived's do_rs_notifies for an alpha checker's first failure: notify_down and the
+      // `RS … DOWN` line; no mail (the checker was not up) and no change to the pool.
+      if (v) this.notifier.realServer(r.notifyDown, `RS ${r.text} ${v.text} DOWN`);
+      return;
+    }
     const prev = this.health.get(r.healthId);
     const h: RsHealth = ev.weight === undefined ? { up: ev.up } : { up: ev.up, weight: ev.weight };
     this.health.set(r.healthId, h);

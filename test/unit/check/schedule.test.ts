@@ -137,6 +137,27 @@ describe('check schedule machine (FakeClock)', () => {
     ]);
   });
 
+  it('alpha: a first attempt failing with no retry left is reported (keepalived notifies it), once', async () => {
+    const { clock, events } = setup([tcp({ alpha: true, retry: 0 })], () => false);
+    await runFor(clock, 6 * S);
+    // times out at 1 s: no change (already DOWN), but reported; the next failures are not
+    expect(events).toEqual([
+      { realServer: '198.51.100.2:80', up: false, at: 0 },
+      { realServer: '198.51.100.2:80', up: false, alphaFailure: true, at: 1 * S },
+    ]);
+    // with retries, keepalived has run the checker before it gives up: nothing to report
+    const retried = setup([tcp({ alpha: true, retry: 1 })], () => false);
+    await runFor(retried.clock, 6 * S);
+    expect(retried.events).toEqual([{ realServer: '198.51.100.2:80', up: false, at: 0 }]);
+    // not alpha: the first failure is a change, reported as such
+    const plain = setup([tcp({ retry: 0 })], () => false);
+    await runFor(plain.clock, 2 * S);
+    expect(plain.events.map((e) => [e.up, e.alphaFailure, e.at])).toEqual([
+      [true, undefined, 0],
+      [false, undefined, 1 * S],
+    ]);
+  });
+
   it('fast_recovery checks a DOWN server every delay_before_retry', async () => {
     const healthy = (t: number) => t < 3 * S || t >= 5.2 * S;
     // Checks at 0, 4 (times out at 5, retry 0 → DOWN at 5). Healthy again from 5.2 s.

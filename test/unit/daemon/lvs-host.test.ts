@@ -1171,3 +1171,56 @@ class HeldIpvs extends FakeIpvs {
     return super.readTable();
   }
 }
+
+/** An alpha virtual server whose checker has no retry (keepalived notifies its first failure). */
+const ALPHA_CONF = (extraGlobal = '') => `
+global_defs {
+  lvs_notify_fifo ${FIFO}${extraGlobal}
+}
+virtual_server 192.0.2.40 80 {
+  delay_loop 2
+  lb_algo rr
+  lb_kind DR
+  protocol TCP
+  alpha
+  real_server 192.0.2.41 80 {
+    notify_up "/bin/echo up 41"
+    notify_down "/bin/echo down 41"
+    TCP_CHECK {
+      connect_timeout 1
+      retry 0
+    }
+  }
+}
+`;
+
+describe('LvsHost: alpha', () => {
+  it("an alpha checker's first failure runs notify_down and writes `RS … DOWN`, without mail, once", async () => {
+    const box = mailbox();
+    const world = await makeWorld({ smtp: box.smtp }, ALPHA_CONF(`${SMTP_GLOBAL}  smtp_alert`));
+    world.down.add('192.0.2.41');
+    await step(world, 4.5); // attempts at 0, 2 and 4 s fail: only the first is notified
+    await settle();
+    expect(world.attempts.filter((a) => a === '192.0.2.41')).toHaveLength(3);
+    expect(await scriptsStarted(world, 1)).toEqual(['/bin/echo down 41']);
+    expect(fifoLines(world)).toEqual(['RS [192.0.2.41]:tcp:80 [192.0.2.40]:tcp:80 DOWN']);
+    expect(box.mails).toEqual([]);
+    expect(world.counters.get('lvs.rs_down')).toBe(0);
+    expect(await world.ipvs.readTable().then((t) => t.get('tcp 192.0.2.40:80')?.dests)).toEqual([]);
+    // its first success is the usual transition
+    world.down.delete('192.0.2.41');
+    await step(world, 2.2);
+    await settle();
+    expect(await scriptsStarted(world, 2)).toEqual(['/bin/echo down 41', '/bin/echo up 41']);
+    expect(fifoLines(world)).toEqual([
+      'RS [192.0.2.41]:tcp:80 [192.0.2.40]:tcp:80 UP',
+      'VS [192.0.2.40]:tcp:80 UP',
+    ]);
+    expect(box.mails.map((m) => m.subject)).toEqual([
+      '[LB1] Realserver [192.0.2.41]:tcp:80 of virtual server [192.0.2.40]:tcp:80 - UP',
+      '[LB1] Virtualserver [192.0.2.40]:tcp:80 - UP',
+    ]);
+    await world.host.stop();
+    closeSync(world.fifo);
+  });
+});
