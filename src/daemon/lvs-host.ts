@@ -6,7 +6,8 @@
  * (a Scheduler in a worker thread, or in-process on the injected clock when a runner is injected)
  * → real-server up/down events → `IpvsManager.setHealth` (desired table, quorum, sorry_server,
  * inhibit_on_failure, one reconcile at a time, never a flush) and, on a transition, notify_up /
- * notify_down and the `RS …` FIFO line (also on an alpha checker's first failure, without mail);
+ * notify_down and the `RS …` FIFO line (also on an alpha checker's first failure, without mail;
+ * with rs_init_notifies, notify_up and `RS … UP` for each real server start or reload pools);
  * quorum transitions run quorum_up / quorum_down and write the
  * `VS …` FIFO line, then the SMTP alert (smtp_alert of the real / virtual server). lvs_sync_daemon follows the VRRP state of its instance; ha_suspend pauses the
  * checks of a virtual server while its address is not configured on this host.
@@ -121,6 +122,7 @@ interface RsMember {
   readonly healthId: string;
   readonly text: string;
   readonly mail: boolean;
+  readonly notifyUp: ScriptDef | undefined;
   readonly notifyDown: ScriptDef | undefined;
   readonly weight: number;
   readonly inhibitOnFailure: boolean;
@@ -236,6 +238,10 @@ export class LvsHost {
   /** The checker worker's totals at its last report (addCheckerStats). */
   private readonly checkerTotals = new Map<string, number>();
   private stopped = false;
+  /** rs_init_notifies: real servers put in the pool by start or reload, not yet notified. */
+  private initNotifies: Array<{ readonly i: number; readonly v: VsEntry; readonly m: RsMember }> = [];
+  /** How many of initNotifies are written. */
+  private initDone = 0;
   /** A reload is deciding its removals: checker results wait in pendingHealth (see reload). */
   private reloading = false;
   private readonly log: Logger;
@@ -284,11 +290,13 @@ export class LvsHost {
         : undefined,
     });
     this.checks = this.makeChecks();
+    this.queueInitNotifies(new Set());
     try {
       await this.manager.start();
     } catch (e) {
       this.reconcileFailed(e);
     }
+    this.flushInitNotifies(Number.POSITIVE_INFINITY);
     this.armRepair();
     if (this.checks.stats) this.armCheckerStats();
     const local = this.localAddrs();
@@ -397,6 +405,7 @@ export class LvsHost {
           else if (!v.suspended && !running) this.checks.add(r.check);
         }
       }
+      this.queueInitNotifies(new Set(old.vs.flatMap((v) => v.members.map((m) => m.healthId))));
       // reload() takes the new specs at once; results held meanwhile join its first pass.
       pass = this.manager.reload(next.specs);
     } finally {
@@ -408,6 +417,7 @@ export class LvsHost {
     } catch (e) {
       this.reconcileFailed(e);
     }
+    this.flushInitNotifies(Number.POSITIVE_INFINITY);
     this.followSyncDaemon();
   }
 
@@ -580,6 +590,7 @@ export class LvsHost {
             healthId,
             text: rsText,
             mail: realServerAlerts(rs, config.global),
+            notifyUp: await this.deps.scripts.resolve(`notify_up(${rsText})`, rs.notifyUp),
             notifyDown: await this.deps.scripts.resolve(`notify_down(${rsText})`, rs.notifyDown),
             weight: rsSpec.weight,
             inhibitOnFailure: rsSpec.inhibitOnFailure ?? spec.inhibitOnFailure ?? false,
@@ -602,7 +613,7 @@ export class LvsHost {
           rs,
           check,
           checkJson: JSON.stringify(check),
-          notifyUp: await this.deps.scripts.resolve(`notify_up(${rsText})`, rs.notifyUp),
+          notifyUp: member.notifyUp,
           notifyDown: member.notifyDown,
           text: rsText,
           mail: realServerAlerts(rs, config.global),
@@ -772,7 +783,33 @@ export class LvsHost {
 
   private onQuorum(e: QuorumEvent): void {
     const v = this.model.vs.find((x) => x.key === e.vs);
-    if (v) this.vsNotify(v, e);
+    if (!v) return;
+    // keepalived's init_service_vs: the real servers' notifies come before their quorum's.
+    if (e.init !== undefined && this.initDone < this.initNotifies.length)
+      this.flushInitNotifies(this.model.vs.indexOf(v));
+    this.vsNotify(v, e);
+  }
+
+  /**
+   * With rs_init_notifies, keepalived's init_service_rs notifies each real server it puts in the
+   * pool (not kept by a reload, no failed checker: unchecked or not alpha): notify_up and `RS … UP`,
+   * no mail. Queued here, written per virtual server before its quorum decision (flushInitNotifies).
+   */
+  private queueInitNotifies(kept: ReadonlySet<string>): void {
+    this.initNotifies = [];
+    this.initDone = 0;
+    if (!this.config.global.rsInitNotifies) return;
+    for (const [i, v] of this.model.vs.entries())
+      for (const m of v.members)
+        if (!kept.has(m.healthId) && (!m.checked || !m.alpha)) this.initNotifies.push({ i, v, m });
+  }
+
+  /** Writes the queued init notifies of the virtual servers up to index `last` (configuration order). */
+  private flushInitNotifies(last: number): void {
+    for (let n = this.initNotifies[this.initDone]; n && n.i <= last; n = this.initNotifies[this.initDone]) {
+      this.initDone++;
+      this.notifier.realServer(n.m.notifyUp, `RS ${n.m.text} ${n.v.text} UP`);
+    }
   }
 
   /**

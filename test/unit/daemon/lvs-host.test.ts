@@ -1224,3 +1224,44 @@ describe('LvsHost: alpha', () => {
     closeSync(world.fifo);
   });
 });
+
+describe('LvsHost: rs_init_notifies', () => {
+  const withInit = (text: string) => text.replace('global_defs {', 'global_defs {\n  rs_init_notifies');
+
+  it('at start each real server put in the pool runs notify_up and writes `RS … UP`, before its quorum', async () => {
+    const box = mailbox();
+    const text = withInit(confText()).replace('global_defs {', `global_defs {${SMTP_GLOBAL}`);
+    const world = await makeWorld({ smtp: box.smtp }, text);
+    await settle();
+    // keepalived's order: per virtual server, its real servers (init_service_rs), then its quorum;
+    // the alpha server is not in the pool and is not notified
+    expect(fifoLines(world)).toEqual([
+      'RS [192.0.2.11]:tcp:80 [192.0.2.10]:tcp:80 UP',
+      'RS [192.0.2.12]:tcp:80 [192.0.2.10]:tcp:80 UP',
+      'VS [192.0.2.10]:tcp:80 UP',
+      'RS [192.0.2.21]:tcp:80 [192.0.2.20]:tcp:80 UP',
+      'RS [192.0.2.22]:tcp:80 [192.0.2.20]:tcp:80 UP',
+      'VS [192.0.2.20]:tcp:80 UP',
+    ]);
+    expect(await scriptsStarted(world, 2)).toEqual([START_SCRIPT, '/bin/echo up 11']);
+    expect(box.mails).toEqual([]); // the real servers mail nothing (no quorum smtp_alert here)
+    // a reload notifies the real servers it adds, not the kept ones
+    const added = text.replace(
+      '  real_server 192.0.2.12 80 {',
+      '  real_server 192.0.2.13 80 {\n    weight 1\n  }\n  real_server 192.0.2.12 80 {',
+    );
+    await world.host.reload(load(added));
+    await settle();
+    expect(fifoLines(world)).toEqual(['RS [192.0.2.13]:tcp:80 [192.0.2.10]:tcp:80 UP']);
+    await world.host.stop();
+    closeSync(world.fifo);
+  });
+
+  it('without it, start notifies only the quorum decisions', async () => {
+    const world = await makeWorld();
+    await settle();
+    expect(fifoLines(world)).toEqual(['VS [192.0.2.10]:tcp:80 UP', 'VS [192.0.2.20]:tcp:80 UP']);
+    await world.host.stop();
+    closeSync(world.fifo);
+  });
+});
