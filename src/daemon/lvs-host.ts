@@ -464,6 +464,7 @@ export class LvsHost {
     return {
       virtualServers: this.model.vs.map((v) => ({
         name: v.cfg.name,
+        protocol: proto(v.cfg.protocol),
         quorumUp: this.manager?.quorumUp(v.key) ?? null,
         suspended: v.suspended,
         services: [...(table?.table ?? new Map<string, TableService>())]
