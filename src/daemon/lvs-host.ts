@@ -42,6 +42,7 @@ import {
   type RsHealth,
   realServerId,
   type VirtualServerSpec,
+  vsFamilyName,
   vsKey,
 } from '../ipvs/desired.js';
 import { FakeIpvs } from '../ipvs/fake.js';
@@ -465,6 +466,7 @@ export class LvsHost {
       virtualServers: this.model.vs.map((v) => ({
         name: v.cfg.name,
         protocol: proto(v.cfg.protocol),
+        family: vsFamilyName(v.spec),
         quorumUp: this.manager?.quorumUp(v.key) ?? null,
         suspended: v.suspended,
         services: [...(table?.table ?? new Map<string, TableService>())]

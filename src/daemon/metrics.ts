@@ -7,8 +7,9 @@
  *   `keepalived_advert_rcvd_total`, …) so existing dashboards keep working; what only we have is
  *   prefixed `keepalived_ts_` (drops per error code, daemon counters, real-server health, Node's
  *   process and event-loop metrics). LVS metrics are labelled `virtual_server` (its configured name,
- *   e.g. `192.0.2.10 80`, `fwmark 5`, `group G`) and `protocol` (`tcp`, `udp`, `sctp`), plus
- *   `real_server` (`addr:port`) for the per-real-server ones.
+ *   e.g. `192.0.2.10 80`, `fwmark 5`, `group G`), `protocol` (`tcp`, `udp`, `sctp`) and `family`
+ *   (`inet`, `inet6`): together the virtual server's identity (vsKey). The per-real-server ones add
+ *   `real_server` (`addr:port`).
  * - `GET /state`: keepalived's `-J` JSON layout (`[{ data, stats }]`, the same keys and state codes),
  *   plus an `lvs` member. keepalived writes it on SIGJSON (a real-time signal Node cannot catch).
  *
@@ -43,6 +44,8 @@ export interface LvsSnapshot {
     readonly name: string;
     /** `tcp`, `udp` or `sctp`: TCP and UDP on one address and port are two virtual servers. */
     readonly protocol: string;
+    /** `inet` or `inet6`: `fwmark 5` (or a group) may be defined once per family. */
+    readonly family: string;
     readonly quorumUp: boolean | null;
     readonly realServers: readonly {
       readonly addr: string;
@@ -212,6 +215,7 @@ export function createRegistry(src: MetricsSources): Registry {
         labels: {
           virtual_server: vs.name,
           protocol: vs.protocol,
+          family: vs.family,
           real_server: rs.port === null ? rs.addr : `${rs.addr}:${rs.port}`,
         },
         rs,
@@ -220,7 +224,7 @@ export function createRegistry(src: MetricsSources): Registry {
   new Gauge({
     name: 'keepalived_ts_lvs_real_server_up',
     help: 'Health of a real server as its checkers see it (1 up, 0 down)',
-    labelNames: ['virtual_server', 'protocol', 'real_server'],
+    labelNames: ['virtual_server', 'protocol', 'family', 'real_server'],
     registers: [registry],
     collect() {
       this.reset();
@@ -230,7 +234,7 @@ export function createRegistry(src: MetricsSources): Registry {
   new Gauge({
     name: 'keepalived_ts_lvs_real_server_weight',
     help: 'Weight the real server has in the desired IPVS table',
-    labelNames: ['virtual_server', 'protocol', 'real_server'],
+    labelNames: ['virtual_server', 'protocol', 'family', 'real_server'],
     registers: [registry],
     collect() {
       this.reset();
@@ -240,13 +244,16 @@ export function createRegistry(src: MetricsSources): Registry {
   new Gauge({
     name: 'keepalived_ts_lvs_quorum_up',
     help: 'Whether a virtual server has its quorum of real servers (1) or not (0); absent before its first quorum decision',
-    labelNames: ['virtual_server', 'protocol'],
+    labelNames: ['virtual_server', 'protocol', 'family'],
     registers: [registry],
     collect() {
       this.reset();
       for (const vs of take().lvs?.virtualServers ?? [])
         if (vs.quorumUp !== null)
-          this.set({ virtual_server: vs.name, protocol: vs.protocol }, vs.quorumUp ? 1 : 0);
+          this.set(
+            { virtual_server: vs.name, protocol: vs.protocol, family: vs.family },
+            vs.quorumUp ? 1 : 0,
+          );
     },
   });
   // Node's own: CPU, RSS, heap, event-loop lag (the lag is what would delay an advert).

@@ -156,8 +156,16 @@ export function vsKey(
 ): string {
   const t = vs.target;
   if (t.kind === 'addr') return `${vs.name} ${vs.protocol}`;
-  const fam = vsFamily(vs) === AF_INET ? 'inet' : 'inet6';
+  const fam = vsFamilyName(vs);
   return t.kind === 'fwmark' ? `${vs.name} ${fam}` : `${vs.name} ${vs.protocol} ${fam}`;
+}
+
+/** A virtual server's family as its key and metrics name it: its address's, else vsFamily's. */
+export function vsFamilyName(
+  vs: Pick<VirtualServerSpec, 'target' | 'ipFamily' | 'realServers'>,
+): 'inet' | 'inet6' {
+  const af = vs.target.kind === 'addr' ? (addrFamily(vs.target.addr) ?? AF_INET) : vsFamily(vs);
+  return af === AF_INET ? 'inet' : 'inet6';
 }
 
 /** The family of a fwmark service: ip_family, else the first real server's, else inet. */

@@ -397,8 +397,8 @@ describe('LvsHost: quorum state comes from the IPVS manager', () => {
       }).metrics();
       expect(text.split('\n')).toEqual(
         expect.arrayContaining([
-          'keepalived_ts_lvs_quorum_up{virtual_server="192.0.2.60 80",protocol="tcp"} 1',
-          'keepalived_ts_lvs_quorum_up{virtual_server="192.0.2.70 80",protocol="tcp"} 0',
+          'keepalived_ts_lvs_quorum_up{virtual_server="192.0.2.60 80",protocol="tcp",family="inet"} 1',
+          'keepalived_ts_lvs_quorum_up{virtual_server="192.0.2.70 80",protocol="tcp",family="inet"} 0',
         ]),
       );
       // A reload that removes them: they leave the state with their virtual servers.

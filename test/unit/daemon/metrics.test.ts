@@ -40,6 +40,7 @@ const lvs: LvsSnapshot = {
     {
       name: '203.0.113.10:80',
       protocol: 'tcp',
+      family: 'inet',
       quorumUp: true,
       realServers: [
         { addr: '198.51.100.1', port: 80, up: true, weight: 3 },
@@ -50,14 +51,24 @@ const lvs: LvsSnapshot = {
     {
       name: '203.0.113.10:80',
       protocol: 'udp',
+      family: 'inet',
       quorumUp: false,
       realServers: [{ addr: '198.51.100.1', port: 80, up: false, weight: 5 }],
     },
     {
       name: 'fwmark 5',
       protocol: 'tcp',
+      family: 'inet',
       quorumUp: null,
       realServers: [{ addr: '198.51.100.3', port: null, up: true, weight: 1 }],
+    },
+    // `fwmark 5` again for IPv6 (ip_family inet6): its own series
+    {
+      name: 'fwmark 5',
+      protocol: 'tcp',
+      family: 'inet6',
+      quorumUp: true,
+      realServers: [{ addr: 'fd00::3', port: null, up: true, weight: 1 }],
     },
   ],
 };
@@ -124,26 +135,29 @@ describe('Prometheus registry', () => {
     );
     line('keepalived_ts_events_total{name="vrrp.unknown_vrid"} 6');
     line(
-      'keepalived_ts_lvs_real_server_up{virtual_server="203.0.113.10:80",protocol="tcp",real_server="198.51.100.2:80"} 0',
+      'keepalived_ts_lvs_real_server_up{virtual_server="203.0.113.10:80",protocol="tcp",family="inet",real_server="198.51.100.2:80"} 0',
     );
     line(
-      'keepalived_ts_lvs_real_server_weight{virtual_server="203.0.113.10:80",protocol="tcp",real_server="198.51.100.1:80"} 3',
+      'keepalived_ts_lvs_real_server_weight{virtual_server="203.0.113.10:80",protocol="tcp",family="inet",real_server="198.51.100.1:80"} 3',
     );
     line(
-      'keepalived_ts_lvs_real_server_up{virtual_server="203.0.113.10:80",protocol="tcp",real_server="198.51.100.1:80"} 1',
+      'keepalived_ts_lvs_real_server_up{virtual_server="203.0.113.10:80",protocol="tcp",family="inet",real_server="198.51.100.1:80"} 1',
     );
     line(
-      'keepalived_ts_lvs_real_server_up{virtual_server="203.0.113.10:80",protocol="udp",real_server="198.51.100.1:80"} 0',
+      'keepalived_ts_lvs_real_server_up{virtual_server="203.0.113.10:80",protocol="udp",family="inet",real_server="198.51.100.1:80"} 0',
     );
     line(
-      'keepalived_ts_lvs_real_server_weight{virtual_server="203.0.113.10:80",protocol="udp",real_server="198.51.100.1:80"} 5',
+      'keepalived_ts_lvs_real_server_weight{virtual_server="203.0.113.10:80",protocol="udp",family="inet",real_server="198.51.100.1:80"} 5',
     );
     line(
-      'keepalived_ts_lvs_real_server_up{virtual_server="fwmark 5",protocol="tcp",real_server="198.51.100.3"} 1',
+      'keepalived_ts_lvs_real_server_up{virtual_server="fwmark 5",protocol="tcp",family="inet",real_server="198.51.100.3"} 1',
     );
-    line('keepalived_ts_lvs_quorum_up{virtual_server="203.0.113.10:80",protocol="tcp"} 1');
-    line('keepalived_ts_lvs_quorum_up{virtual_server="203.0.113.10:80",protocol="udp"} 0');
-    expect(text).not.toContain('keepalived_ts_lvs_quorum_up{virtual_server="fwmark 5"');
+    line('keepalived_ts_lvs_quorum_up{virtual_server="203.0.113.10:80",protocol="tcp",family="inet"} 1');
+    line('keepalived_ts_lvs_quorum_up{virtual_server="203.0.113.10:80",protocol="udp",family="inet"} 0');
+    line('keepalived_ts_lvs_quorum_up{virtual_server="fwmark 5",protocol="tcp",family="inet6"} 1');
+    expect(text).not.toContain(
+      'keepalived_ts_lvs_quorum_up{virtual_server="fwmark 5",protocol="tcp",family="inet"}',
+    );
     expect(text).toMatch(/^keepalived_ts_nodejs_eventloop_lag_seconds \d/m);
     expect(text).toMatch(/^keepalived_ts_process_resident_memory_bytes \d+/m);
   });
