@@ -1265,3 +1265,67 @@ describe('LvsHost: rs_init_notifies', () => {
     closeSync(world.fifo);
   });
 });
+
+/** One group used by a TCP and a UDP virtual server with the same real server (e.g. DNS). */
+const GROUP_TWICE = `
+global_defs {
+  lvs_notify_fifo ${FIFO}
+}
+virtual_server_group G {
+  192.0.2.50 53
+}
+virtual_server group G {
+  delay_loop 2
+  lb_algo rr
+  lb_kind DR
+  protocol TCP
+  real_server 192.0.2.51 53 {
+    TCP_CHECK {
+      connect_timeout 1
+      retry 0
+    }
+  }
+}
+virtual_server group G {
+  delay_loop 2
+  lb_algo rr
+  lb_kind DR
+  protocol UDP
+  real_server 192.0.2.51 53 {
+    TCP_CHECK {
+      connect_ip 192.0.2.59
+      connect_timeout 1
+      retry 0
+    }
+  }
+}
+`;
+
+describe('LvsHost: virtual server identity', () => {
+  it('`virtual_server group G` for TCP and for UDP: each checks its real server and keeps its own quorum', async () => {
+    const world = await makeWorld({}, GROUP_TWICE);
+    try {
+      await step(world, 0.2);
+      expect(world.attempts.sort()).toEqual(['192.0.2.51', '192.0.2.59']);
+      world.down.add('192.0.2.59'); // the UDP one's checker fails
+      await step(world, 2.2);
+      const table = await world.ipvs.readTable();
+      expect(table.get('tcp 192.0.2.50:53')?.dests.map((d) => d.addr)).toEqual(['192.0.2.51']);
+      expect(table.get('udp 192.0.2.50:53')?.dests).toEqual([]);
+      expect(fifoLines(world)).toEqual([
+        'VS [G]:0 UP',
+        'VS [G]:0 UP',
+        'RS [192.0.2.51]:udp:53 [G]:0 DOWN',
+        'VS [G]:0 DOWN',
+      ]);
+      const snap = world.host.snapshot() as LvsSnapshot;
+      expect(snap.virtualServers.map((v) => [v.protocol, v.quorumUp])).toEqual([
+        ['tcp', true],
+        ['udp', false],
+      ]);
+    } finally {
+      await world.host.stop();
+      closeSync(world.fifo);
+    }
+  });
+});
