@@ -207,7 +207,8 @@ class Checker_ {
       if (!n.children) {
         this.report(
           'KA_ERR_CONF_MISSING_BRACE',
-          KaClass.UnexpectedBrace,
+          // keepalived 2.2.7 reads a list keyword without '{' as an empty list and records nothing
+          kw.lines ? KaClass.None : KaClass.UnexpectedBrace,
           n.args[n.args.length - 1]?.pos ?? n.pos,
           n.keyword,
           "Missing '{' at beginning of configuration block",
@@ -250,9 +251,26 @@ class Checker_ {
       value = kw.v!(n, this.c);
       if (value === undefined) return;
     }
+    if (kw.once && d.has(key)) {
+      this.report(
+        'KA_ERR_CONF_BAD_VALUE',
+        KaClass.GeneralError,
+        n.pos,
+        n.keyword,
+        `${n.keyword} already specified - ignoring`,
+        `one '${n.keyword}'`,
+      );
+      return;
+    }
     if (!kw.multi) d.delete(key);
     d.add(key, value, n);
   }
+}
+
+/** A regex offset: keepalived 2.2.7 records no error for a bad one, it is then not used. */
+function offsetOf(words: readonly string[] | undefined): number | undefined {
+  const w = words?.[0];
+  return w !== undefined && /^\d+$/.test(w) && Number(w) <= 2147483647 ? Number(w) : undefined;
 }
 
 /** Each keyword table as a Map: one hash lookup per keyword instead of hasOwn and a property read. */
@@ -819,7 +837,18 @@ export class ConfigBuilder extends Checker_ {
   private weightOf(e: Entry | undefined, max: number, def: number): { weight: number; reverse: boolean } {
     if (!e) return { weight: def, reverse: false };
     const w = e.value as string[];
-    const n = parseIntStrict(w[0] ?? '');
+    // keepalived reads an empty word ("") as 0
+    const n = w[0] === '' ? 0 : parseIntStrict(w[0] ?? '');
+    if (w[1] !== undefined && w[1] !== 'reverse') {
+      this.report(
+        'KA_ERR_CONF_BAD_VALUE',
+        KaClass.GeneralError,
+        e.node.args[1]?.pos ?? e.node.pos,
+        'weight',
+        `unknown weight option ${w[1]}`,
+        "'reverse'",
+      );
+    }
     if (n === undefined || n < -max || n > max) {
       this.report(
         'KA_ERR_CONF_BAD_NUMBER',
@@ -906,7 +935,7 @@ export class ConfigBuilder extends Checker_ {
     const d = nd.d;
     const file = this.required<string>(nd, 'file', 'track_file', name);
     if (!file) return;
-    const { weight, reverse } = this.weightOf(d.entry('weight'), 2147483647, 1);
+    const { weight, reverse } = this.weightOf(d.entry('weight'), 254, 1);
     const init = d.entry('init_file');
     let initFile: TrackFile['initFile'];
     if (init) {
@@ -921,7 +950,18 @@ export class ConfigBuilder extends Checker_ {
           `invalid value '${w[0]}'`,
           'an integer',
         );
-      else initFile = { value: v, overwrite: w.includes('overwrite') };
+      else {
+        if (v < -254 || v > 254)
+          this.report(
+            'KA_ERR_CONF_BAD_VALUE',
+            KaClass.GeneralError,
+            init.node.args[0]?.pos,
+            'init_file',
+            `Track file ${name} init value ${v} is outside sensible range [-254, 254]`,
+            'an integer in [-254, 254]',
+          );
+        initFile = { value: v, overwrite: w.includes('overwrite') };
+      }
     }
     this.trackFiles.set(name, { name, file, weight, weightReverse: reverse, initFile, pos: nd.node.pos });
   }
@@ -2236,11 +2276,11 @@ export class ConfigBuilder extends Checker_ {
       digest: digest?.toLowerCase(),
       statusCodes: codes.length ? codes : [[200, 299]],
       virtualhost: d.last<string>('virtualhost'),
-      regex: d.last<string>('regex'),
+      regex: d.last<string[]>('regex')?.[0],
       regexNoMatch: d.has('regex_no_match'),
       regexOptions: d.last<string[]>('regex_options') ?? [],
-      regexMinOffset: d.last<number>('regex_min_offset'),
-      regexMaxOffset: d.last<number>('regex_max_offset'),
+      regexMinOffset: offsetOf(d.last<string[]>('regex_min_offset')),
+      regexMaxOffset: offsetOf(d.last<string[]>('regex_max_offset')),
       pos: nd.node.pos,
     };
   }

@@ -25,6 +25,7 @@ import {
   missingArg,
   oneOf,
   strArg,
+  strictBoolArg,
   timerArg,
   type ValueParser,
   wordsArg,
@@ -41,6 +42,8 @@ export interface Kw {
   readonly lines?: LineParser<unknown>;
   /** May appear several times; all occurrences are kept in order. */
   readonly multi?: boolean;
+  /** A repeat is an error and the first value stays (keepalived: "… already specified - ignoring"). */
+  readonly once?: boolean;
   /** Deprecated alias: replacement, and keepalived's class for it ('silent' logs nothing). */
   readonly dep?: { readonly use: string | undefined; readonly cls: KaClass | 'silent' };
 }
@@ -50,11 +53,17 @@ export type Table = Readonly<Record<string, Kw>>;
 const INT = (min: number, max: number): Kw => ({ v: intArg(min, max) });
 const TIMER = (min: number, max: number): Kw => ({ v: timerArg(min, max) });
 const BOOL: Kw = { v: boolArg };
+/** A boolean keepalived rejects with an error when the word is not on/off/true/false/yes/no. */
+const BOOLE: Kw = { v: strictBoolArg };
 const FLAG: Kw = { v: flagArg };
 const STR: Kw = { v: strArg };
 const WORDS: Kw = { v: wordsArg };
 const CMD: Kw = { v: commandArg };
+const ONCE = (k: Kw): Kw => ({ ...k, once: true });
 const MAX32 = 2147483647;
+const U32 = 4294967295;
+/** Largest whole seconds keepalived's µs timers hold (UINT_MAX µs). */
+const TMAX = 4294;
 const silent = (use: string, extra: Partial<Kw> = {}): Kw => ({
   ...extra,
   key: use,
@@ -80,8 +89,8 @@ const SCHED: Table = Object.fromEntries(
     [`${p}_rt_priority`, INT(1, 99)],
     [`${p}_no_swap`, FLAG],
     [`${p}_cpu_affinity`, WORDS],
-    [`${p}_rlimit_rttime`, INT(2, MAX32)],
-    [`${p}_rlimit_rtime`, silent(`${p}_rlimit_rttime`, { v: intArg(2, MAX32) })],
+    [`${p}_rlimit_rttime`, INT(1, U32)],
+    [`${p}_rlimit_rtime`, silent(`${p}_rlimit_rttime`, { v: intArg(1, U32) })],
   ]),
 );
 
@@ -93,16 +102,16 @@ const NETLINK_BUFS: Table = Object.fromEntries(
     'lvs_netlink_monitor_rcv_bufs',
     'process_monitor_rcv_bufs',
   ].flatMap((k) => [
-    [k, INT(0, MAX32)],
-    [`${k}_force`, BOOL],
+    [k, INT(0, U32)],
+    [`${k}_force`, BOOLE],
   ]),
 );
 
+// keepalived 2.2.7 reports the SHARED_GLOBALS inside global_defs as unknown keywords (swept).
 export const GLOBAL_DEFS: Table = {
-  ...SHARED_GLOBALS,
   ...SCHED,
   ...NETLINK_BUFS,
-  tmp_config_directory: STR,
+  tmp_config_directory: ONCE(STR),
   config_save_dir: STR,
   process_names: FLAG,
   process_name: STR,
@@ -110,14 +119,14 @@ export const GLOBAL_DEFS: Table = {
   checker_process_name: STR,
   lvs_process_name: silent('checker_process_name', { v: strArg }),
   bfd_process_name: STR,
-  startup_script: CMD,
+  startup_script: ONCE(CMD),
   startup_script_timeout: INT(1, 1000),
-  shutdown_script: CMD,
+  shutdown_script: ONCE(CMD),
   shutdown_script_timeout: INT(1, 1000),
   router_id: STR,
   umask: WORDS,
   random_seed: INT(0, 4294967295),
-  data_use_instance: BOOL,
+  data_use_instance: BOOLE,
   reload_check_config: WORDS,
   reload_file: WORDS,
   reload_time_file: STR,
@@ -127,27 +136,27 @@ export const GLOBAL_DEFS: Table = {
   notification_email_from: STR,
   smtp_server: WORDS,
   smtp_helo_name: STR,
-  smtp_connect_timeout: INT(1, 3600),
-  smtp_alert: BOOL,
-  smtp_alert_vrrp: BOOL,
-  smtp_alert_checker: BOOL,
+  smtp_connect_timeout: INT(1, TMAX),
+  smtp_alert: BOOLE,
+  smtp_alert_vrrp: BOOLE,
+  smtp_alert_checker: BOOLE,
   no_email_faults: FLAG,
-  checker_log_all_failures: BOOL,
-  no_checker_emails: FLAG,
-  rs_init_notifies: FLAG,
+  checker_log_all_failures: BOOLE,
+  no_checker_emails: BOOLE,
+  rs_init_notifies: BOOLE,
   vrrp_version: INT(2, 3),
   vrrp_mcast_group4: { v: ipArg() },
   vrrp_mcast_group6: { v: ipArg() },
   default_interface: STR,
-  vrrp_garp_master_delay: INT(0, 86400),
-  vrrp_garp_master_repeat: INT(0, 86400),
-  vrrp_garp_lower_prio_delay: INT(0, 86400),
-  vrrp_garp_lower_prio_repeat: INT(0, 86400),
-  vrrp_garp_master_refresh: INT(0, 86400),
-  vrrp_garp_master_refresh_repeat: INT(0, 86400),
-  vrrp_garp_interval: TIMER(0, 1),
-  vrrp_gna_interval: TIMER(0, 1),
-  vrrp_min_garp: BOOL,
+  vrrp_garp_master_delay: INT(0, TMAX),
+  vrrp_garp_master_repeat: INT(1, U32),
+  vrrp_garp_lower_prio_delay: INT(0, TMAX),
+  vrrp_garp_lower_prio_repeat: INT(0, MAX32),
+  vrrp_garp_master_refresh: INT(0, U32),
+  vrrp_garp_master_refresh_repeat: INT(1, U32),
+  vrrp_garp_interval: TIMER(0.000001, 4294.967295),
+  vrrp_gna_interval: TIMER(0.000001, 4294.967295),
+  vrrp_min_garp: BOOLE,
   vrrp_garp_extra_if: WORDS,
   vrrp_vmac_garp_intvl: {
     key: 'vrrp_garp_extra_if',
@@ -155,25 +164,25 @@ export const GLOBAL_DEFS: Table = {
     dep: { use: 'vrrp_garp_extra_if', cls: KaClass.Deprecated },
   },
   vrrp_down_timer_adverts: INT(1, 100),
-  vrrp_lower_prio_no_advert: BOOL,
-  vrrp_higher_prio_send_advert: BOOL,
+  vrrp_lower_prio_no_advert: BOOLE,
+  vrrp_higher_prio_send_advert: BOOLE,
   vrrp_check_unicast_src: FLAG,
   vrrp_skip_check_adv_addr: BOOL,
   vrrp_strict: FLAG,
-  vrrp_notify_priority_changes: BOOL,
-  vrrp_startup_delay: TIMER(0, 3600),
+  vrrp_notify_priority_changes: BOOLE,
+  vrrp_startup_delay: TIMER(0.001, 4294.967295),
   log_unknown_vrids: FLAG,
-  vmac_prefix: STR,
-  vmac_addr_prefix: STR,
+  vmac_prefix: ONCE(STR),
+  vmac_addr_prefix: ONCE(STR),
   dynamic_interfaces: WORDS,
   disable_local_igmp: FLAG,
   vrrp_rx_bufs_policy: WORDS,
-  vrrp_rx_bufs_multiplier: INT(1, 1000),
-  nftables: WORDS,
+  vrrp_rx_bufs_multiplier: INT(1, U32),
+  nftables: ONCE(WORDS),
   nftables_priority: INT(-2147483648, MAX32),
   nftables_counters: FLAG,
   nftables_ifindex: FLAG,
-  nftables_ipvs: WORDS,
+  nftables_ipvs: ONCE(WORDS),
   nftables_ipvs_priority: INT(-2147483648, MAX32),
   nftables_ipvs_start_fwmark: INT(1, 4294967295),
   vrrp_iptables: WORDS,
@@ -181,21 +190,21 @@ export const GLOBAL_DEFS: Table = {
   // Bare `max_auto_priority` is the highest SCHED_RR priority (keepalived: sched_get_priority_max).
   max_auto_priority: { v: (n, c) => (n.args.length === 0 ? 99 : intArg(-1, 99)(n, c)) },
   min_auto_priority_delay: INT(1, 10_000_000),
-  lvs_sync_daemon: WORDS,
+  lvs_sync_daemon: ONCE(WORDS),
   lvs_timeouts: WORDS,
   lvs_flush: FLAG,
   lvs_flush_on_stop: WORDS,
   lvs_flush_onstop: silent('lvs_flush_on_stop', { v: wordsArg }),
   script_user: WORDS,
   enable_script_security: FLAG,
-  notify_fifo: WORDS,
-  notify_fifo_script: WORDS,
-  vrrp_notify_fifo: WORDS,
-  vrrp_notify_fifo_script: WORDS,
-  lvs_notify_fifo: WORDS,
-  lvs_notify_fifo_script: WORDS,
+  notify_fifo: ONCE(WORDS),
+  notify_fifo_script: ONCE(WORDS),
+  vrrp_notify_fifo: ONCE(WORDS),
+  vrrp_notify_fifo_script: ONCE(WORDS),
+  lvs_notify_fifo: ONCE(WORDS),
+  lvs_notify_fifo_script: ONCE(WORDS),
   fifo_write_vrrp_states_on_reload: FLAG,
-  snmp_socket: STR,
+  snmp_socket: ONCE(STR),
   enable_snmp_vrrp: FLAG,
   enable_snmp_keepalived: silent('enable_snmp_vrrp', { v: flagArg }),
   enable_snmp_checker: FLAG,
@@ -212,8 +221,8 @@ export const GLOBAL_DEFS: Table = {
 
 export const VRRP_SCRIPT: Table = {
   script: CMD,
-  interval: INT(0, MAX32),
-  timeout: INT(0, MAX32),
+  interval: INT(0, TMAX),
+  timeout: INT(1, TMAX),
   weight: { v: wordsArg },
   rise: INT(1, MAX32),
   fall: INT(1, MAX32),
@@ -222,20 +231,20 @@ export const VRRP_SCRIPT: Table = {
 };
 
 export const TRACK_FILE: Table = {
-  file: STR,
+  file: ONCE(STR),
   weight: WORDS,
   init_file: WORDS,
 };
 
 export const TRACK_PROCESS: Table = {
-  process: WORDS,
+  process: ONCE(WORDS),
   param_match: { v: oneOf(['initial', 'partial']) },
   weight: WORDS,
-  quorum: INT(0, 65535),
+  quorum: INT(1, 65535),
   quorum_max: INT(0, 65535),
-  fork_delay: TIMER(0, 3600),
-  terminate_delay: TIMER(0, 3600),
-  delay: TIMER(0, 3600),
+  fork_delay: TIMER(0.000001, 3600),
+  terminate_delay: TIMER(0.000001, 3600),
+  delay: TIMER(0.000001, 3600),
   full_command: FLAG,
 };
 
@@ -310,7 +319,7 @@ export const AUTHENTICATION: Table = {
 
 export const VRRP_INSTANCE: Table = {
   ...TRACKING,
-  ...NOTIFY,
+  ...Object.fromEntries(Object.entries(NOTIFY).map(([k, v]) => [k, ONCE(v)])),
   state: STR,
   interface: STR,
   vrf: STR,
@@ -346,48 +355,51 @@ export const VRRP_INSTANCE: Table = {
   preempt: FLAG,
   preempt_delay: TIMER(0, 1000),
   down_timer_adverts: INT(1, 100),
-  garp_master_delay: INT(0, 86400),
-  garp_master_repeat: INT(0, 86400),
-  garp_lower_prio_delay: INT(0, 86400),
-  garp_lower_prio_repeat: INT(0, 86400),
-  garp_master_refresh: INT(0, 86400),
-  garp_master_refresh_repeat: INT(0, 86400),
+  garp_master_delay: INT(0, TMAX),
+  garp_master_repeat: INT(1, U32),
+  garp_lower_prio_delay: INT(0, TMAX),
+  garp_lower_prio_repeat: INT(0, MAX32),
+  garp_master_refresh: INT(0, U32),
+  garp_master_refresh_repeat: INT(1, U32),
   garp_extra_if: WORDS,
   vmac_garp_intvl: {
     key: 'garp_extra_if',
     v: wordsArg,
     dep: { use: 'garp_extra_if', cls: KaClass.Deprecated },
   },
-  lower_prio_no_advert: BOOL,
-  higher_prio_send_advert: BOOL,
-  skip_check_adv_addr: BOOL,
-  strict_mode: BOOL,
-  kernel_rx_buf_size: INT(0, MAX32),
-  notify_deleted: WORDS,
-  notify_master_rx_lower_pri: CMD,
-  notify_priority_changes: BOOL,
-  smtp_alert: BOOL,
+  lower_prio_no_advert: BOOLE,
+  higher_prio_send_advert: BOOLE,
+  skip_check_adv_addr: BOOLE,
+  strict_mode: BOOLE,
+  kernel_rx_buf_size: INT(0, U32),
+  notify_deleted: ONCE(WORDS),
+  notify_master_rx_lower_pri: ONCE(CMD),
+  notify_priority_changes: BOOLE,
+  smtp_alert: BOOLE,
   lvs_sync_daemon_interface: { v: strArg, dep: { use: 'global lvs_sync_daemon', cls: KaClass.GeneralError } },
 };
 
 // ---- LVS side ----
 
+/** keepalived 2.2.7 reads these without an upper bound that a config would reach (swept). */
+const TNOMAX = Number.MAX_SAFE_INTEGER;
+
 const CHECK_TIMING: Table = {
-  connect_timeout: TIMER(0.000001, 86400),
-  retry: INT(0, MAX32),
-  delay_before_retry: TIMER(0, 86400),
-  warmup: TIMER(0, 86400),
-  delay_loop: TIMER(0.000001, 86400),
-  alpha: BOOL,
-  log_all_failures: BOOL,
+  connect_timeout: TIMER(0.000001, 4294.967295),
+  retry: INT(0, U32),
+  delay_before_retry: TIMER(0, TNOMAX),
+  warmup: TIMER(0, TNOMAX),
+  delay_loop: TIMER(0.000001, TNOMAX),
+  alpha: BOOLE,
+  log_all_failures: BOOLE,
 };
 
 const CONN_OPTS: Table = {
   connect_ip: { v: ipArg() },
-  connect_port: INT(0, 65535),
+  connect_port: INT(1, 65535),
   bindto: { v: ipArg() },
   bind_if: STR,
-  bind_port: INT(0, 65535),
+  bind_port: INT(1, 65535),
   fwmark: INT(0, 4294967295),
 };
 
@@ -396,12 +408,13 @@ export const URL: Table = {
   digest: STR,
   status_code: WORDS,
   virtualhost: STR,
-  regex: STR,
+  // keepalived 2.2.7 records no error for any argument of these (swept)
+  regex: WORDS,
   regex_no_match: FLAG,
   regex_options: WORDS,
   regex_stack: WORDS,
-  regex_min_offset: INT(0, MAX32),
-  regex_max_offset: INT(0, MAX32),
+  regex_min_offset: WORDS,
+  regex_max_offset: WORDS,
 };
 
 const HTTP: Table = {
@@ -410,8 +423,8 @@ const HTTP: Table = {
   url: { block: URL, multi: true },
   http_protocol: { v: oneOf(['1.0', '1.0C', '1.1'], true) },
   virtualhost: STR,
-  fast_recovery: BOOL,
-  enable_sni: FLAG,
+  fast_recovery: BOOLE,
+  enable_sni: BOOLE,
   nb_get_retry: { key: 'retry', v: intArg(0, MAX32), dep: { use: 'retry', cls: KaClass.GeneralError } },
 };
 
@@ -423,7 +436,7 @@ export const CHECKERS: Readonly<Record<string, Table>> = {
     ...CHECK_TIMING,
     ...CONN_OPTS,
     helo_name: STR,
-    host: { block: { ...CONN_OPTS, connect_timeout: TIMER(0.000001, 86400) }, multi: true },
+    host: { block: { ...CONN_OPTS, connect_timeout: TIMER(0.000001, 4294.967295) }, multi: true },
   },
   DNS_CHECK: {
     ...CHECK_TIMING,
@@ -447,8 +460,8 @@ export const CHECKERS: Readonly<Record<string, Table>> = {
     misc_dynamic: FLAG,
     user: WORDS,
   },
-  FILE_CHECK: { ...CHECK_TIMING, track_file: STR, weight: WORDS, dynamic: FLAG },
-  BFD_CHECK: { alpha: BOOL, name: STR },
+  FILE_CHECK: { track_file: STR, weight: WORDS },
+  BFD_CHECK: { alpha: BOOLE, name: STR },
 };
 
 const checkerBlocks: Table = Object.fromEntries(
@@ -462,18 +475,18 @@ export const REAL_SERVER: Table = {
   weight: INT(0, MAX32),
   lvs_method: LVS_METHOD,
   lb_kind: silent('lvs_method', { v: wordsArg }),
-  uthreshold: INT(0, MAX32),
-  lthreshold: INT(0, MAX32),
-  inhibit_on_failure: BOOL,
-  notify_up: CMD,
-  notify_down: CMD,
-  alpha: BOOL,
-  retry: INT(0, MAX32),
-  delay_before_retry: TIMER(0, 86400),
-  warmup: TIMER(0, 86400),
-  connect_timeout: TIMER(0.000001, 86400),
-  delay_loop: TIMER(0.000001, 86400),
-  smtp_alert: BOOL,
+  uthreshold: INT(0, U32),
+  lthreshold: INT(0, U32),
+  inhibit_on_failure: BOOLE,
+  notify_up: ONCE(CMD),
+  notify_down: ONCE(CMD),
+  alpha: BOOLE,
+  retry: INT(1, U32),
+  delay_before_retry: TIMER(0, TNOMAX),
+  warmup: TIMER(0, TNOMAX),
+  connect_timeout: TIMER(0.000001, 4294.967295),
+  delay_loop: TIMER(0.000001, TNOMAX),
+  smtp_alert: BOOLE,
   virtualhost: STR,
   snmp_name: STR,
 };
@@ -504,18 +517,18 @@ export const VIRTUAL_SERVER: Table = {
   omega: FLAG,
   quorum: INT(1, MAX32),
   hysteresis: INT(0, MAX32),
-  quorum_up: CMD,
-  quorum_down: CMD,
+  quorum_up: ONCE(CMD),
+  quorum_down: ONCE(CMD),
   sorry_server: WORDS,
   sorry_server_inhibit: FLAG,
   sorry_server_lvs_method: WORDS,
-  connect_timeout: TIMER(0.000001, 86400),
-  delay_loop: TIMER(0.000001, 86400),
-  retry: INT(0, MAX32),
-  delay_before_retry: TIMER(0, 86400),
-  warmup: TIMER(0, 86400),
+  connect_timeout: TIMER(0.000001, 4294.967295),
+  delay_loop: TIMER(0.000001, TNOMAX),
+  retry: INT(1, U32),
+  delay_before_retry: TIMER(0, TNOMAX),
+  warmup: TIMER(0, TNOMAX),
   inhibit_on_failure: FLAG,
-  smtp_alert: BOOL,
+  smtp_alert: BOOLE,
   snmp_name: STR,
   weight: INT(1, MAX32),
 };
@@ -523,8 +536,8 @@ export const VIRTUAL_SERVER: Table = {
 export const SSL: Table = { password: STR, ca: STR, certificate: STR, key: STR };
 
 export const GARP_GROUP: Table = {
-  garp_interval: TIMER(0, 86400),
-  gna_interval: TIMER(0, 86400),
+  garp_interval: TIMER(0, 2147.483647),
+  gna_interval: TIMER(0, 2147.483647),
   interface: STR,
   interfaces: { lines: nameLine, multi: true },
 };

@@ -67,7 +67,8 @@ export function intArg(min: number, max: number, idx = 0): ValueParser<number> {
   return (n, c) => {
     const w = n.args[idx];
     if (!w) return missingArg(n, c, `an integer in [${min}, ${max}]`);
-    const v = parseIntStrict(w.text);
+    // keepalived reads an empty word ("") as 0 without an error
+    const v = w.text === '' ? 0 : parseIntStrict(w.text);
     if (v === undefined || v < min || v > max) return badNumber(c, w, n, min, max, 'integer');
     return v;
   };
@@ -78,7 +79,7 @@ export function timerArg(min: number, max: number): ValueParser<number> {
   return (n, c) => {
     const w = n.args[0];
     if (!w) return missingArg(n, c, `seconds in [${min}, ${max}]`);
-    const v = parseDecimal(w.text);
+    const v = w.text === '' ? 0 : parseDecimal(w.text);
     if (v === undefined || v < min || v > max) return badNumber(c, w, n, min, max, 'time');
     return Math.round(v * 1e6) / 1e6;
   };
@@ -87,25 +88,39 @@ export function timerArg(min: number, max: number): ValueParser<number> {
 const TRUE = new Set(['on', 'true', 'yes']);
 const FALSE = new Set(['off', 'false', 'no']);
 
-/** `<BOOL>`: bare = true, or on/off/true/false/yes/no. */
-export const boolArg: ValueParser<boolean> = (n, c) => {
-  const w = n.args[0];
-  if (!w) return true;
-  const t = w.text.toLowerCase();
-  if (TRUE.has(t)) return true;
-  if (FALSE.has(t)) return false;
-  // keepalived ignores the keyword without recording an error (config test exit 0)
-  c.diags.add(
-    'KA_ERR_CONF_BAD_VALUE',
-    'warning',
-    KaClass.None,
-    w.pos,
-    n.keyword,
-    `invalid boolean '${w.text}' - ignoring`,
-    'on|off|true|false|yes|no',
-  );
-  return undefined;
-};
+/** A boolean word (case-insensitive), or undefined for anything else. */
+function boolWord(t: string): boolean | undefined {
+  const l = t.toLowerCase();
+  return TRUE.has(l) ? true : FALSE.has(l) ? false : undefined;
+}
+
+/**
+ * `<BOOL>`: bare = true, or on/off/true/false/yes/no. Other words: `strict` keywords are an error
+ * ("Invalid value 'X' for K specified"), the others keepalived ignores without recording anything.
+ */
+function boolParser(strict: boolean): ValueParser<boolean> {
+  return (n, c) => {
+    const w = n.args[0];
+    if (!w) return true;
+    const b = boolWord(w.text);
+    if (b !== undefined) return b;
+    c.diags.add(
+      'KA_ERR_CONF_BAD_VALUE',
+      strict ? 'error' : 'warning',
+      strict ? KaClass.GeneralError : KaClass.None,
+      w.pos,
+      n.keyword,
+      strict
+        ? `invalid value '${w.text}' for ${n.keyword} specified`
+        : `invalid boolean '${w.text}' - ignoring`,
+      'on|off|true|false|yes|no',
+    );
+    return undefined;
+  };
+}
+
+export const boolArg: ValueParser<boolean> = boolParser(false);
+export const strictBoolArg: ValueParser<boolean> = boolParser(true);
 
 /** A bare keyword; arguments are ignored as keepalived does. */
 export const flagArg: ValueParser<boolean> = () => true;

@@ -1,22 +1,20 @@
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { constants, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { configTestExitCode } from '../../../src/config/diagnostics.js';
 import { loadConfig, systemScriptEnv } from '../../../src/config/load.js';
-import { destroyNetnsSync, registerCleanup } from '../../lab/resources.js';
 import { describeIf, needRoot } from '../../support/privilege.js';
 import { cases } from '../../unit/config/broken-cases.js';
+import { ConfigTestNetns, KEEPALIVED } from './netns.js';
 
 // Our config test (`-t`) must exit exactly as Debian's `keepalived -t` on the same file, run in a
 // network namespace that has the interface names the files use (keepalived -t looks interfaces up).
 const SAMPLES = '/usr/share/doc/keepalived/samples';
-const KEEPALIVED = '/usr/sbin/keepalived';
 const root = join(import.meta.dirname, '../../..');
-const ns = `kt${randomBytes(4).toString('hex')}`;
-const IFACES = ['eth0', 'eth1', 'eth2', 'eth3'];
+const netns = new ConfigTestNetns();
+const ns = netns.name;
 
 function unmet(): string | null {
   return (
@@ -39,19 +37,9 @@ function files(): { name: string; path: string }[] {
 }
 
 let tmp = '';
-let releaseCleanup: (() => void) | undefined;
-let links = new Set<string>();
 
 async function keepalivedTest(path: string): Promise<number> {
-  // keepalived is started by pid through execa; the timeout kills that pid if it ever hangs
-  const r = await execa('ip', ['netns', 'exec', ns, KEEPALIVED, '-t', '-f', path, '-i', 'nodeA'], {
-    reject: false,
-    timeout: 30_000,
-    stdin: 'ignore',
-  });
-  if (r.timedOut) throw new Error(`keepalived -t timed out on ${path}`);
-  // a crash is reported as the shell would: 128 + signal number
-  return r.exitCode ?? 128 + (r.signal ? constants.signals[r.signal as keyof typeof constants.signals] : 0);
+  return (await netns.keepalivedTest(path)).exit;
 }
 
 /** Our command line, as a user runs it, inside the namespace (its own interface lookup included). */
@@ -79,7 +67,7 @@ async function ourCli(path: string): Promise<number> {
 function ourTest(path: string): number {
   const { diagnostics } = loadConfig(path, {
     configId: 'nodeA',
-    interfaceExists: (n) => links.has(n),
+    interfaceExists: (n) => netns.links.has(n),
     scripts: systemScriptEnv,
   });
   return configTestExitCode(diagnostics);
@@ -88,24 +76,11 @@ function ourTest(path: string): number {
 describeIf('config test exit codes equal keepalived -t', unmet, () => {
   beforeAll(async () => {
     tmp = mkdtempSync(join(tmpdir(), 'kt-interop-conf-'));
-    releaseCleanup = registerCleanup(`config interop ${ns}`, () => {
-      try {
-        destroyNetnsSync(ns);
-      } catch {
-        // already gone
-      }
-    });
-    await execa('ip', ['netns', 'add', ns]);
-    for (const [i, name] of IFACES.entries()) {
-      await execa('ip', ['-n', ns, 'link', 'add', name, 'type', 'veth', 'peer', 'name', `${ns}p${i}`]);
-    }
-    const out = await execa('ip', ['-n', ns, '-o', 'link', 'show']);
-    links = new Set(out.stdout.split('\n').map((l) => l.split(':')[1]?.trim().split('@')[0] ?? ''));
+    await netns.open();
   });
 
   afterAll(async () => {
-    await execa('ip', ['netns', 'del', ns], { reject: false });
-    releaseCleanup?.();
+    await netns.close();
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
