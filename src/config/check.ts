@@ -207,8 +207,9 @@ class Checker_ {
       if (!n.children) {
         this.report(
           'KA_ERR_CONF_MISSING_BRACE',
-          // keepalived 2.2.7 reads a list keyword without '{' as an empty list and records nothing
-          kw.lines ? KaClass.None : KaClass.UnexpectedBrace,
+          // keepalived 2.2.7 reads a list keyword without '{' as an empty list (an error only where
+          // it warns of an empty list)
+          kw.lines ? (kw.nonEmpty ? KaClass.GeneralError : KaClass.None) : KaClass.UnexpectedBrace,
           n.args[n.args.length - 1]?.pos ?? n.pos,
           n.keyword,
           "Missing '{' at beginning of configuration block",
@@ -220,6 +221,16 @@ class Checker_ {
         value = this.readBlock(n.children, kw.block, n.keyword, new NamedDraft(n));
       } else {
         const items: unknown[] = [];
+        if (kw.nonEmpty && n.children.length === 0) {
+          this.report(
+            'KA_ERR_CONF_MISSING_REQUIRED',
+            KaClass.GeneralError,
+            n.close ?? n.pos,
+            n.keyword,
+            `Warning - empty ${n.keyword} block`,
+            'at least one entry',
+          );
+        }
         for (const ch of n.children) {
           if (ch.children) {
             this.report(

@@ -19,11 +19,15 @@ import {
   badNumber,
   boolArg,
   commandArg,
+  cpuListArg,
   flagArg,
   intArg,
   ipArg,
   missingArg,
+  neededArg,
+  oneArg,
   oneOf,
+  optionalArg,
   strArg,
   strictBoolArg,
   timerArg,
@@ -44,6 +48,8 @@ export interface Kw {
   readonly multi?: boolean;
   /** A repeat is an error and the first value stays (keepalived: "… already specified - ignoring"). */
   readonly once?: boolean;
+  /** An empty list block is an error (keepalived: "Warning - empty … block"). */
+  readonly nonEmpty?: boolean;
   /** Deprecated alias: replacement, and keepalived's class for it ('silent' logs nothing). */
   readonly dep?: { readonly use: string | undefined; readonly cls: KaClass | 'silent' };
 }
@@ -60,6 +66,9 @@ const STR: Kw = { v: strArg };
 const WORDS: Kw = { v: wordsArg };
 const CMD: Kw = { v: commandArg };
 const ONCE = (k: Kw): Kw => ({ ...k, once: true });
+const ONE = (k: Kw): Kw => ({ ...k, v: oneArg(k.v!) });
+const OPT = (k: Kw): Kw => ({ ...k, v: optionalArg(k.v!) });
+const NEEDED = (k: Kw): Kw => ({ ...k, v: neededArg(k.v!) });
 const MAX32 = 2147483647;
 const U32 = 4294967295;
 /** Largest whole seconds keepalived's µs timers hold (UINT_MAX µs). */
@@ -88,7 +97,7 @@ const SCHED: Table = Object.fromEntries(
     [`${p}_priority`, INT(-20, 19)],
     [`${p}_rt_priority`, INT(1, 99)],
     [`${p}_no_swap`, FLAG],
-    [`${p}_cpu_affinity`, WORDS],
+    [`${p}_cpu_affinity`, { v: cpuListArg }],
     [`${p}_rlimit_rttime`, INT(1, U32)],
     [`${p}_rlimit_rtime`, silent(`${p}_rlimit_rttime`, { v: intArg(1, U32) })],
   ]),
@@ -129,13 +138,13 @@ export const GLOBAL_DEFS: Table = {
   data_use_instance: BOOLE,
   reload_check_config: WORDS,
   reload_file: WORDS,
-  reload_time_file: STR,
+  reload_time_file: ONE(STR),
   reload_repeat: FLAG,
   include_check: WORDS,
-  notification_email: { lines: nameLine },
+  notification_email: { lines: nameLine, nonEmpty: true },
   notification_email_from: STR,
   smtp_server: WORDS,
-  smtp_helo_name: STR,
+  smtp_helo_name: OPT(STR),
   smtp_connect_timeout: INT(1, TMAX),
   smtp_alert: BOOLE,
   smtp_alert_vrrp: BOOLE,
@@ -177,7 +186,7 @@ export const GLOBAL_DEFS: Table = {
   dynamic_interfaces: WORDS,
   disable_local_igmp: FLAG,
   vrrp_rx_bufs_policy: WORDS,
-  vrrp_rx_bufs_multiplier: INT(1, U32),
+  vrrp_rx_bufs_multiplier: ONE(INT(1, U32)),
   nftables: ONCE(WORDS),
   nftables_priority: INT(-2147483648, MAX32),
   nftables_counters: FLAG,
@@ -185,26 +194,27 @@ export const GLOBAL_DEFS: Table = {
   nftables_ipvs: ONCE(WORDS),
   nftables_ipvs_priority: INT(-2147483648, MAX32),
   nftables_ipvs_start_fwmark: INT(1, 4294967295),
-  vrrp_iptables: WORDS,
-  vrrp_ipsets: WORDS,
+  // Debian's 2.2.7 has no iptables: "iptables not supported, using nftables instead"; vrrp_ipsets and
+  // v3_checksum_as_v2 are unknown keywords there (swept)
+  vrrp_iptables: { v: wordsArg, dep: { use: 'nftables', cls: KaClass.GeneralError } },
   // Bare `max_auto_priority` is the highest SCHED_RR priority (keepalived: sched_get_priority_max).
   max_auto_priority: { v: (n, c) => (n.args.length === 0 ? 99 : intArg(-1, 99)(n, c)) },
   min_auto_priority_delay: INT(1, 10_000_000),
   lvs_sync_daemon: ONCE(WORDS),
-  lvs_timeouts: WORDS,
+  lvs_timeouts: NEEDED(WORDS),
   lvs_flush: FLAG,
   lvs_flush_on_stop: WORDS,
   lvs_flush_onstop: silent('lvs_flush_on_stop', { v: wordsArg }),
   script_user: WORDS,
   enable_script_security: FLAG,
   notify_fifo: ONCE(WORDS),
-  notify_fifo_script: ONCE(WORDS),
+  notify_fifo_script: NEEDED(ONCE(WORDS)),
   vrrp_notify_fifo: ONCE(WORDS),
-  vrrp_notify_fifo_script: ONCE(WORDS),
+  vrrp_notify_fifo_script: NEEDED(ONCE(WORDS)),
   lvs_notify_fifo: ONCE(WORDS),
-  lvs_notify_fifo_script: ONCE(WORDS),
+  lvs_notify_fifo_script: NEEDED(ONCE(WORDS)),
   fifo_write_vrrp_states_on_reload: FLAG,
-  snmp_socket: ONCE(STR),
+  snmp_socket: ONE(ONCE(STR)),
   enable_snmp_vrrp: FLAG,
   enable_snmp_keepalived: silent('enable_snmp_vrrp', { v: flagArg }),
   enable_snmp_checker: FLAG,
@@ -214,13 +224,12 @@ export const GLOBAL_DEFS: Table = {
   enable_traps: FLAG,
   enable_dbus: FLAG,
   dbus_service_name: STR,
-  v3_checksum_as_v2: FLAG,
 };
 
 // ---- VRRP side ----
 
 export const VRRP_SCRIPT: Table = {
-  script: CMD,
+  script: OPT(CMD),
   interval: INT(0, TMAX),
   timeout: INT(1, TMAX),
   weight: { v: wordsArg },
@@ -238,8 +247,8 @@ export const TRACK_FILE: Table = {
 
 export const TRACK_PROCESS: Table = {
   process: ONCE(WORDS),
-  param_match: { v: oneOf(['initial', 'partial']) },
-  weight: WORDS,
+  param_match: OPT({ v: oneOf(['initial', 'partial']) }),
+  weight: ONCE(WORDS),
   quorum: INT(1, 65535),
   quorum_max: INT(0, 65535),
   fork_delay: TIMER(0.000001, 3600),
@@ -371,7 +380,7 @@ export const VRRP_INSTANCE: Table = {
   higher_prio_send_advert: BOOLE,
   skip_check_adv_addr: BOOLE,
   strict_mode: BOOLE,
-  kernel_rx_buf_size: INT(0, U32),
+  kernel_rx_buf_size: ONE(INT(0, U32)),
   notify_deleted: ONCE(WORDS),
   notify_master_rx_lower_pri: ONCE(CMD),
   notify_priority_changes: BOOLE,
@@ -442,7 +451,7 @@ export const CHECKERS: Readonly<Record<string, Table>> = {
     ...CHECK_TIMING,
     ...CONN_OPTS,
     type: { v: oneOf(['A', 'NS', 'CNAME', 'SOA', 'MX', 'TXT', 'AAAA'], true) },
-    name: STR,
+    name: ONCE(STR),
   },
   UDP_CHECK: {
     ...CHECK_TIMING,
@@ -488,7 +497,7 @@ export const REAL_SERVER: Table = {
   delay_loop: TIMER(0.000001, TNOMAX),
   smtp_alert: BOOLE,
   virtualhost: STR,
-  snmp_name: STR,
+  snmp_name: ONE(STR),
 };
 
 export const VIRTUAL_SERVER: Table = {
@@ -529,7 +538,7 @@ export const VIRTUAL_SERVER: Table = {
   warmup: TIMER(0, TNOMAX),
   inhibit_on_failure: FLAG,
   smtp_alert: BOOLE,
-  snmp_name: STR,
+  snmp_name: ONE(STR),
   weight: INT(1, MAX32),
 };
 
@@ -539,7 +548,7 @@ export const GARP_GROUP: Table = {
   garp_interval: TIMER(0, 2147.483647),
   gna_interval: TIMER(0, 2147.483647),
   interface: STR,
-  interfaces: { lines: nameLine, multi: true },
+  interfaces: { lines: nameLine, multi: true, nonEmpty: true },
 };
 
 /** Top-level blocks and keywords; named blocks carry their table. */

@@ -3,6 +3,7 @@
  * and the diagnostic context, and returns the parsed value or `undefined` after reporting why.
  */
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { splitWords } from '../notify/command.js';
 import { type DiagnosticSink, KaClass, type SrcPos } from './diagnostics.js';
 import type { Command, Family } from './model.js';
@@ -239,3 +240,59 @@ export function makeCommand(
   }
   return { text, argv, user, group, pos };
 }
+
+/** keepalived 2.2.7 rejects the keyword (an error, value ignored) when it has more than one argument. */
+export function oneArg<T>(p: ValueParser<T>): ValueParser<T> {
+  return (n, c) => {
+    const extra = n.args[1];
+    if (!extra) return p(n, c);
+    c.diags.add(
+      'KA_ERR_CONF_BAD_VALUE',
+      'error',
+      KaClass.GeneralError,
+      extra.pos,
+      n.keyword,
+      `too many parameters for ${n.keyword} - ignoring`,
+      'one argument',
+    );
+    return undefined;
+  };
+}
+
+/** keepalived 2.2.7 ignores the keyword without an argument and records nothing. */
+export function optionalArg<T>(p: ValueParser<T>): ValueParser<T> {
+  return (n, c) => (n.args.length === 0 ? undefined : p(n, c));
+}
+
+/** keepalived 2.2.7 records an error ("No K specified") for the keyword without an argument. */
+export function neededArg<T>(p: ValueParser<T>): ValueParser<T> {
+  return (n, c) => {
+    if (n.args.length > 0) return p(n, c);
+    c.diags.add(
+      'KA_ERR_CONF_MISSING_ARG',
+      'error',
+      KaClass.GeneralError,
+      n.pos,
+      n.keyword,
+      `No ${n.keyword} specified`,
+      'an argument',
+    );
+    return undefined;
+  };
+}
+
+/**
+ * `*_cpu_affinity CPU…`: keepalived 2.2.7 checks each number against this machine's CPUs ("Invalid
+ * cpu_id"), so the config test depends on the machine as keepalived's does.
+ */
+export const cpuListArg: ValueParser<string[]> = (n, c) => {
+  const max = availableParallelism() - 1;
+  if (n.args.length === 0) return neededArg(wordsArg)(n, c) as undefined;
+  for (const w of n.args) {
+    const v = parseIntStrict(w.text);
+    if (v !== undefined && v >= 0 && v <= max) continue;
+    badNumber(c, w, n, 0, max, 'cpu id');
+    return undefined;
+  }
+  return n.args.map((a) => a.text);
+};

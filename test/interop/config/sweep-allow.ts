@@ -1,0 +1,92 @@
+// Sweep mismatches (lines `<case id>: ours X, keepalived Y`, ids from sweep-cases.ts) that are
+// allowed, each with the reason. Every rule must still match something, so a closed gap fails the
+// sweep until its rule is removed. `gap` rules are differences not fixed yet (docs/CONFIG.md,
+// Known gaps); the others are keepalived faults or outside the config layer.
+export interface Allow {
+  readonly match: RegExp;
+  readonly kind: 'keepalived-crash' | 'exit-2' | 'gap';
+  readonly why: string;
+}
+
+export const ALLOWED: readonly Allow[] = [
+  {
+    match: /: ours \d+, keepalived 2$/,
+    kind: 'exit-2',
+    why:
+      'keepalived 2.2.7 stops at once with exit 2 when a line lacks a parameter ("is missing a parameter ' +
+      'after keyword"; also a real_server without address, a route line that is a bare number); ' +
+      'configTestExitCode (src/config/diagnostics.ts, not owned by the config helper) has no exit 2',
+  },
+  {
+    match: /: ours \d+, keepalived 139$/,
+    kind: 'keepalived-crash',
+    why: 'keepalived 2.2.7 segfaults (an empty or brace-less checker block, bfd_instance without a neighbour)',
+  },
+  {
+    match: /^MISC_CHECK .*: ours \d+, keepalived 143$/,
+    kind: 'keepalived-crash',
+    why: 'keepalived 2.2.7 -t kills itself (SIGTERM, exit 143) on any MISC_CHECK, even a valid one',
+  },
+  {
+    match: /^virtual_server (sh-port|sh-fallback|mh-port|mh-fallback|hashed) /,
+    kind: 'gap',
+    why: 'keepalived: "<flag> only applies to sh scheduler - ignoring" (scheduler flag checks not done)',
+  },
+  {
+    match: /^virtual_server ops /,
+    kind: 'gap',
+    why: 'keepalived: "one packet scheduling requires UDP - resetting" (not checked)',
+  },
+  {
+    match: /^virtual_server (sorry_server_inhibit|sorry_server_lvs_method) /,
+    kind: 'gap',
+    why: 'keepalived: "… used before or without sorry_server" (keyword order not checked)',
+  },
+  {
+    match: /^virtual_server persistence_granularity /,
+    kind: 'gap',
+    why: 'keepalived: "Invalid IPv4 persistence_granularity specified" (netmask not validated)',
+  },
+  {
+    match: /^vrrp_instance (unicast_peer|unicast_ttl|check_unicast_src|old_unicast_checksum) /,
+    kind: 'gap',
+    why: 'keepalived: "A unicast keyword has been specified without any unicast peers" (not reported)',
+  },
+  {
+    match: /^vrrp_instance (vmac_xmit_base|use_ipvlan|use_vmac|vrf) /,
+    kind: 'gap',
+    why: 'keepalived: vmac_xmit_base without a vmac, ipvlan without a source address, vrf with interface, repeated use_vmac (not checked)',
+  },
+  {
+    match: /^vrrp_instance authentication empty block: ours 5, keepalived 0$/,
+    kind: 'gap',
+    why: 'an empty authentication block: keepalived records nothing, we report the missing auth_type',
+  },
+  {
+    match:
+      /^global_defs (umask|include_check|dynamic_interfaces|lvs_flush_on_stop|lvs_flush_onstop|vrrp_rx_bufs_policy|smtp_server|vrrp_garp_extra_if) /,
+    kind: 'gap',
+    why: 'option words of these keywords are kept as text, not validated as keepalived does',
+  },
+  {
+    match:
+      /^(global_defs script_user|vrrp_script user|MISC_CHECK user|global_defs (startup|shutdown)_script) /,
+    kind: 'gap',
+    why: 'keepalived resolves the user / script path while parsing these keywords (numeric or unknown names fail)',
+  },
+  {
+    match: /^garp_group interfaces? /,
+    kind: 'gap',
+    why: 'garp_group interface names are not looked up (keepalived: "interface … doesn\'t exist")',
+  },
+  {
+    match: /^UDP_CHECK (payload|require_reply|min_reply_length) /,
+    kind: 'gap',
+    why: 'UDP_CHECK hex strings and min_reply_length > max_reply_length are not checked',
+  },
+  {
+    match: / ="": /,
+    kind: 'gap',
+    why: 'an empty quoted argument: keepalived reads it per keyword (0, an empty name, or an error); numbers follow it, names and paths do not yet',
+  },
+];

@@ -1,0 +1,197 @@
+import { DiagnosticSink } from '../../../src/config/diagnostics.js';
+import {
+  AUTHENTICATION,
+  BFD_INSTANCE,
+  CHECKERS,
+  GARP_GROUP,
+  GLOBAL_DEFS,
+  type Kw,
+  REAL_SERVER,
+  SYNC_GROUP,
+  type Table,
+  TRACK_FILE,
+  TRACK_PROCESS,
+  URL,
+  VIRTUAL_SERVER,
+  VRRP_INSTANCE,
+  VRRP_SCRIPT,
+} from '../../../src/config/keywords.js';
+
+// Differential sweep of the keyword tables: every keyword gets boundary arguments inside a minimal
+// valid context; test/interop/config/sweep.test.ts runs keepalived -t and our config test on each.
+
+export interface SweepCase {
+  /** Stable id: `<context> <keyword> <variant>`; the allowlist refers to it. */
+  readonly id: string;
+  readonly conf: string;
+}
+
+/** A context puts one statement (already indented) into an otherwise valid configuration. */
+type Context = (stmt: string) => string;
+
+const SEC = 'global_defs {\n  enable_script_security\n  script_user nobody\n}\n';
+const VIP = '  virtual_ipaddress {\n    192.0.2.1\n  }\n';
+const vi = (stmt: string, name = 'VI_1', vrid = 51) =>
+  `vrrp_instance ${name} {\n  interface eth0\n  virtual_router_id ${vrid}\n  priority 100\n${VIP}${stmt}}\n`;
+const rs = (stmt: string) => `  real_server 192.0.2.20 80 {\n    weight 1\n${stmt}  }\n`;
+const vs = (stmt: string) =>
+  `virtual_server 192.0.2.10 80 {\n  lvs_sched rr\n  lvs_method NAT\n  protocol TCP\n${stmt}}\n`;
+const checker = (name: string, inner: string) => (stmt: string) =>
+  `${SEC}${vs(rs(`    ${name} {\n${inner}${stmt.replace(/^/gm, '    ')}    }\n`))}`;
+
+const CHECKER_BASE: Readonly<Record<string, string>> = {
+  HTTP_GET: '      url {\n        path /\n        status_code 200\n      }\n',
+  SSL_GET: '      url {\n        path /\n        status_code 200\n      }\n',
+  SMTP_CHECK: '',
+  DNS_CHECK: '',
+  TCP_CHECK: '',
+  UDP_CHECK: '',
+  PING_CHECK: '',
+  MISC_CHECK: '      misc_path /bin/true\n',
+  FILE_CHECK: '      track_file tf\n',
+  BFD_CHECK: '      name b1\n',
+};
+const CHECKER_PRE: Readonly<Record<string, string>> = {
+  FILE_CHECK: 'track_file tf {\n  file /nonexistent-kt\n}\n',
+  BFD_CHECK: 'bfd_instance b1 {\n  neighbor_ip 192.0.2.2\n}\n',
+};
+
+interface Target {
+  readonly name: string;
+  readonly table: Table;
+  readonly ctx: Context;
+}
+
+/** Every table and the minimal valid context it is swept in (each yields exit 0 on its own). */
+export function targets(): Target[] {
+  const out: Target[] = [
+    { name: 'global_defs', table: GLOBAL_DEFS, ctx: (s) => `global_defs {\n${s}}\n` },
+    { name: 'vrrp_instance', table: VRRP_INSTANCE, ctx: (s) => vi(s) },
+    {
+      name: 'vrrp_script',
+      table: VRRP_SCRIPT,
+      ctx: (s) => `${SEC}vrrp_script chk {\n  script /bin/true\n${s}}\n`,
+    },
+    { name: 'track_file', table: TRACK_FILE, ctx: (s) => `track_file tf {\n  file /nonexistent-kt\n${s}}\n` },
+    {
+      name: 'vrrp_track_process',
+      table: TRACK_PROCESS,
+      ctx: (s) => `vrrp_track_process tp {\n  process sshd\n${s}}\n`,
+    },
+    {
+      name: 'vrrp_sync_group',
+      table: SYNC_GROUP,
+      ctx: (s) => `vrrp_sync_group G {\n  group {\n    VI_1\n  }\n${s}}\n${vi('')}`,
+    },
+    {
+      name: 'authentication',
+      table: AUTHENTICATION,
+      ctx: (s) =>
+        vi(`  authentication {\n    auth_type PASS\n    auth_pass x\n${s.replace(/^/gm, '  ')}  }\n`),
+    },
+    { name: 'virtual_server', table: VIRTUAL_SERVER, ctx: (s) => `${SEC}${vs(`${rs('')}${s}`)}` },
+    { name: 'real_server', table: REAL_SERVER, ctx: (s) => `${SEC}${vs(rs(s.replace(/^/gm, '  ')))}` },
+    {
+      name: 'url',
+      table: URL,
+      ctx: (s) =>
+        checker('HTTP_GET', `      url {\n        path /\n${s.replace(/^/gm, '      ')}      }\n`)(''),
+    },
+    {
+      name: 'bfd_instance',
+      table: BFD_INSTANCE,
+      ctx: (s) => `bfd_instance b1 {\n  neighbor_ip 192.0.2.2\n${s}}\n`,
+    },
+    {
+      name: 'garp_group',
+      table: GARP_GROUP,
+      ctx: (s) => `garp_group {\n  garp_interval 1\n  interface eth0\n${s}}\n`,
+    },
+  ];
+  for (const [name, table] of Object.entries(CHECKERS)) {
+    const base = CHECKER_BASE[name] ?? '';
+    const pre = CHECKER_PRE[name] ?? '';
+    out.push({ name, table, ctx: (s) => `${pre}${checker(name, base)(s)}` });
+  }
+  return out;
+}
+
+/** Arguments tried on every statement keyword. */
+const COMMON = ['-1', '0', '1', '256', 'abc', '""'];
+/** Candidate bounds: the probe below finds where our parser starts and stops accepting. */
+const BOUNDS = [
+  -2147483649, -2147483648, -21, -20, -2, -1, 0, 1, 2, 3, 99, 100, 101, 254, 255, 256, 1000, 1001, 3600, 3601,
+  65535, 65536, 86400, 86401, 2147483647, 2147483648, 4294967295, 4294967296,
+];
+
+const pos = { file: 'probe', line: 1, col: 1 };
+/** Does our value parser accept `text` without a diagnostic? */
+function accepts(kw: string, spec: Kw, text: string): boolean {
+  const node = {
+    keyword: kw,
+    pos,
+    args: [{ text, pos, quoted: false }],
+    children: undefined,
+    open: undefined,
+    close: undefined,
+  };
+  const diags = new DiagnosticSink();
+  const v = spec.v?.(node, { diags });
+  return v !== undefined && diags.list.length === 0;
+}
+
+/** Numeric keywords: the values around each edge of what we accept, plus a decimal. */
+function numericValues(kw: string, spec: Kw): string[] {
+  if (accepts(kw, spec, 'abc') || !BOUNDS.some((b) => accepts(kw, spec, String(b)))) return [];
+  const out = new Set<string>(['0.5', '1.5']);
+  for (const [i, b] of BOUNDS.entries()) {
+    const prev = BOUNDS[i - 1];
+    if (prev !== undefined && accepts(kw, spec, String(prev)) !== accepts(kw, spec, String(b))) {
+      for (const v of [prev - 1, prev, b, b + 1]) out.add(String(v));
+    }
+  }
+  out.add(String(BOUNDS[BOUNDS.length - 1]));
+  return [...out];
+}
+
+function statements(kw: string, spec: Kw): { variant: string; stmt: string }[] {
+  if (spec.block) {
+    return [
+      { variant: 'empty block', stmt: `  ${kw} {\n  }\n` },
+      { variant: 'no brace', stmt: `  ${kw}\n` },
+    ];
+  }
+  if (spec.lines) {
+    return [
+      { variant: 'empty block', stmt: `  ${kw} {\n  }\n` },
+      { variant: 'junk line', stmt: `  ${kw} {\n    abc\n  }\n` },
+      { variant: 'number line', stmt: `  ${kw} {\n    1\n  }\n` },
+      { variant: 'no brace', stmt: `  ${kw}\n` },
+    ];
+  }
+  const values = new Set([...COMMON, ...numericValues(kw, spec)]);
+  const out = [...values].map((v) => ({ variant: `=${v}`, stmt: `  ${kw} ${v}\n` }));
+  out.push({ variant: 'missing', stmt: `  ${kw}\n` });
+  out.push({ variant: 'two args', stmt: `  ${kw} 1 2\n` });
+  out.push({ variant: 'repeated', stmt: `  ${kw} 1\n  ${kw} 1\n` });
+  return out;
+}
+
+export function sweepCases(): SweepCase[] {
+  const out: SweepCase[] = [];
+  for (const t of targets()) {
+    out.push({ id: `${t.name} (base)`, conf: t.ctx('') });
+    for (const [kw, spec] of Object.entries(t.table)) {
+      for (const { variant, stmt } of statements(kw, spec)) {
+        out.push({ id: `${t.name} ${kw} ${variant}`, conf: t.ctx(stmt) });
+      }
+    }
+  }
+  // static lists at top level
+  for (const kw of ['static_ipaddress', 'static_routes', 'static_rules']) {
+    for (const { variant, stmt } of statements(kw, { lines: (() => undefined) as unknown as Kw['lines'] })) {
+      out.push({ id: `top ${kw} ${variant}`, conf: stmt.replace(/^ {2}/gm, '') });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,104 @@
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { configTestExitCode } from '../../../src/config/diagnostics.js';
+import { loadConfig, systemScriptEnv } from '../../../src/config/load.js';
+import { describeIf, needRoot } from '../../support/privilege.js';
+import { ConfigTestNetns, KEEPALIVED } from './netns.js';
+import { ALLOWED, type Allow } from './sweep-allow.js';
+import { sweepCases } from './sweep-cases.js';
+
+// Differential sweep: every keyword of src/config/keywords.ts with boundary arguments, keepalived -t
+// against our config test. Any exit-code difference not in sweep-allow.ts fails.
+const netns = new ConfigTestNetns();
+/** keepalived -t runs in parallel; each takes a few ms of CPU. */
+const POOL = 4;
+
+function unmet(): string | null {
+  return (
+    needRoot() ?? (existsSync(KEEPALIVED) ? null : 'needs Debian keepalived (apt-get install keepalived)')
+  );
+}
+
+let tmp = '';
+const stderrOf = new Map<string, string>();
+
+async function keepalivedTest(path: string): Promise<number> {
+  const r = await netns.keepalivedTest(path);
+  if (process.env.KT_SWEEP_OUT) stderrOf.set(path, r.stderr);
+  return r.exit;
+}
+
+function ourTest(path: string): number {
+  return configTestExitCode(ourDiagnostics(path));
+}
+
+function ourDiagnostics(path: string) {
+  return loadConfig(path, {
+    configId: 'nodeA',
+    interfaceExists: (n) => netns.links.has(n),
+    scripts: systemScriptEnv,
+  }).diagnostics;
+}
+
+describeIf('keyword sweep: config test exit codes equal keepalived -t', unmet, () => {
+  beforeAll(async () => {
+    tmp = mkdtempSync(join(tmpdir(), 'kt-sweep-'));
+    await netns.open();
+  });
+
+  afterAll(async () => {
+    await netns.close();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('every swept configuration exits as keepalived -t does', async () => {
+    const cases = sweepCases();
+    const paths = cases.map((c, i) => {
+      const p = join(tmp, `c${i}.conf`);
+      writeFileSync(p, c.conf);
+      return p;
+    });
+    const theirs: number[] = new Array(cases.length).fill(-1);
+    let next = 0;
+    const worker = async () => {
+      for (let i = next++; i < cases.length; i = next++) theirs[i] = await keepalivedTest(paths[i] ?? '');
+    };
+    await Promise.all(Array.from({ length: POOL }, worker));
+    const mismatches: string[] = [];
+    const detail: unknown[] = [];
+    const seen = new Set<Allow>();
+    for (const [i, c] of cases.entries()) {
+      const ours = ourTest(paths[i] ?? '');
+      const ka = theirs[i];
+      if (ours === ka) continue;
+      const line = `${c.id}: ours ${ours}, keepalived ${ka}`;
+      const rule = ALLOWED.find((a) => a.match.test(line));
+      if (rule) {
+        seen.add(rule);
+        continue;
+      }
+      mismatches.push(line);
+      if (process.env.KT_SWEEP_OUT) {
+        const p = paths[i] ?? '';
+        detail.push({
+          line,
+          conf: c.conf,
+          ka: stderrOf.get(p),
+          ours: ourDiagnostics(p).map((d) => d.message),
+        });
+      }
+    }
+    if (process.env.KT_SWEEP_OUT) {
+      writeFileSync(
+        process.env.KT_SWEEP_OUT,
+        JSON.stringify({ total: cases.length, mismatches, detail }, null, 1),
+      );
+    }
+    // the sweep covers every table; the allowlist holds only differences that still occur
+    expect(cases.length).toBeGreaterThan(4000);
+    expect(mismatches).toEqual([]);
+    expect(ALLOWED.filter((a) => !seen.has(a)).map((a) => a.match.source)).toEqual([]);
+  }, 600_000);
+});
