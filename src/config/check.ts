@@ -278,6 +278,12 @@ class Checker_ {
   }
 }
 
+/** `a` comes before `b` in the configuration text. */
+function earlier(a: SrcPos, b: SrcPos): boolean {
+  if (a.file !== b.file) return true;
+  return a.line < b.line || (a.line === b.line && a.col < b.col);
+}
+
 /** A regex offset: keepalived 2.2.7 records no error for a bad one, it is then not used. */
 function offsetOf(words: readonly string[] | undefined): number | undefined {
   const w = words?.[0];
@@ -1310,6 +1316,33 @@ export class ConfigBuilder extends Checker_ {
       }
       peers.push({ address: p.address, minTtl: p.minTtl, maxTtl: p.maxTtl });
     }
+    if (!peers.length) {
+      // keepalived 2.2.7 falls back to multicast and says so
+      const ttlE = d.entry('unicast_ttl');
+      if (ttlE) {
+        this.report(
+          'KA_ERR_CONF_CONFLICT',
+          KaClass.GeneralError,
+          ttlE.node.pos,
+          'unicast_ttl',
+          `(${name}): Cannot use unicast_ttl without unicast peers - resetting`,
+          'unicast_peer entries',
+        );
+        d.delete('unicast_ttl');
+      }
+      const uniE = ['unicast_peer', 'check_unicast_src', 'old_unicast_checksum']
+        .map((k) => d.entry(k))
+        .find((e) => e);
+      if (uniE)
+        this.report(
+          'KA_ERR_CONF_CONFLICT',
+          KaClass.GeneralError,
+          uniE.node.pos,
+          uniE.node.keyword,
+          `(${name}) A unicast keyword has been specified without any unicast peers. Defaulting to multicast.`,
+          'unicast_peer entries',
+        );
+    }
     // authentication
     let auth: VrrpInstance['authentication'];
     const authE = d.entry('authentication');
@@ -1428,6 +1461,40 @@ export class ConfigBuilder extends Checker_ {
     }
     const vmac = d.last<string[]>('use_vmac');
     const ipvlan = d.last<string[]>('use_ipvlan');
+    // dependencies keepalived 2.2.7 checks after reading the instance
+    const xmitE = d.entry('vmac_xmit_base');
+    if (xmitE && !vmac) {
+      this.report(
+        'KA_ERR_CONF_CONFLICT',
+        KaClass.GeneralError,
+        xmitE.node.pos,
+        'vmac_xmit_base',
+        `(${name}) vmac_xmit_base is only valid with a vmac`,
+        "'use_vmac'",
+      );
+      d.delete('vmac_xmit_base');
+    }
+    if (ipvlan && family === 'inet' && !d.has('mcast_src_ip'))
+      this.report(
+        'KA_ERR_CONF_CONFLICT',
+        KaClass.GeneralError,
+        d.entry('use_ipvlan')!.node.pos,
+        'use_ipvlan',
+        `(${name}) IPv4 ipvlan requires a source ip address to be configured`,
+        "'mcast_src_ip' or 'unicast_src_ip'",
+      );
+    const vrfE = d.entry('vrf');
+    if (vrfE && d.has('interface')) {
+      this.report(
+        'KA_ERR_CONF_CONFLICT',
+        KaClass.GeneralError,
+        vrfE.node.pos,
+        'vrf',
+        `(${name}) Cannot specify VRF interface and interface - ignoring`,
+        "'vrf' or 'interface'",
+      );
+      d.delete('vrf');
+    }
     const extra = d.entry('garp_extra_if');
     const oldCs = d.last<string[]>('old_unicast_checksum');
     const inst: Mutable<VrrpInstance> = {
@@ -1848,6 +1915,24 @@ export class ConfigBuilder extends Checker_ {
     if (gran !== undefined && persistenceTimeout === undefined) persistenceTimeout = 360;
     let sorry: Mutable<NonNullable<VirtualServer['sorryServer']>> | undefined;
     const se = d.entry('sorry_server');
+    // keepalived 2.2.7 applies these only after (in file order) the keyword they depend on
+    for (const [key, dep] of [
+      ['sorry_server_inhibit', 'sorry_server'],
+      ['sorry_server_lvs_method', 'sorry_server'],
+    ] as const) {
+      const e = d.entry(key);
+      if (e && !(se && earlier(se.node.pos, e.node.pos))) {
+        this.report(
+          'KA_ERR_CONF_BAD_VALUE',
+          KaClass.GeneralError,
+          e.node.pos,
+          key,
+          `${key} used before or without ${dep} - ignoring`,
+          `'${dep}' first`,
+        );
+        d.delete(key);
+      }
+    }
     if (se) {
       const w = se.value as string[];
       const ip = parseIp(w[0] ?? '');
@@ -1877,6 +1962,33 @@ export class ConfigBuilder extends Checker_ {
           lvsMethod: this.lbKind(d.entry('sorry_server_lvs_method')),
           inhibit: d.has('sorry_server_inhibit'),
         };
+    }
+    const schedE = d.entry('lvs_sched');
+    for (const f of ['sh-port', 'sh-fallback', 'mh-port', 'mh-fallback', 'hashed']) {
+      const e = d.entry(f);
+      if (!e) continue;
+      const v = schedE?.value;
+      if (schedE && (v === 'sh' || v === 'mh') && earlier(schedE.node.pos, e.node.pos)) continue;
+      this.report(
+        'KA_ERR_CONF_BAD_VALUE',
+        KaClass.GeneralError,
+        e.node.pos,
+        f,
+        `${f} only applies to sh scheduler - ignoring`,
+        "after 'lvs_sched sh' or 'lvs_sched mh'",
+      );
+      d.delete(f);
+    }
+    if (d.has('ops') && protocol !== 'UDP') {
+      this.report(
+        'KA_ERR_CONF_BAD_VALUE',
+        KaClass.GeneralError,
+        d.entry('ops')!.node.pos,
+        'ops',
+        `Virtual server ${name}: one packet scheduling requires UDP - resetting`,
+        'protocol UDP',
+      );
+      d.delete('ops');
     }
     const flags = ['flag-1', 'flag-2', 'flag-3', 'sh-port', 'sh-fallback', 'mh-port', 'mh-fallback'].filter(
       (f) => d.has(f),

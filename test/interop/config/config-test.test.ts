@@ -1,7 +1,6 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { configTestExitCode } from '../../../src/config/diagnostics.js';
 import { loadConfig, systemScriptEnv } from '../../../src/config/load.js';
@@ -14,7 +13,6 @@ import { ConfigTestNetns, KEEPALIVED } from './netns.js';
 const SAMPLES = '/usr/share/doc/keepalived/samples';
 const root = join(import.meta.dirname, '../../..');
 const netns = new ConfigTestNetns();
-const ns = netns.name;
 
 function unmet(): string | null {
   return (
@@ -44,24 +42,7 @@ async function keepalivedTest(path: string): Promise<number> {
 
 /** Our command line, as a user runs it, inside the namespace (its own interface lookup included). */
 async function ourCli(path: string): Promise<number> {
-  const r = await execa(
-    'ip',
-    [
-      'netns',
-      'exec',
-      ns,
-      process.execPath,
-      join(root, 'bin/keepalived-ts.js'),
-      '-t',
-      '-f',
-      path,
-      '-i',
-      'nodeA',
-    ],
-    { reject: false, timeout: 30_000, stdin: 'ignore' },
-  );
-  if (r.timedOut) throw new Error(`keepalived-ts -t timed out on ${path}`);
-  return r.exitCode ?? -1;
+  return netns.ourCli(path);
 }
 
 function ourTest(path: string): number {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:os';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { destroyNetnsSync, registerCleanup } from '../../lab/resources.js';
 
@@ -60,5 +61,21 @@ export class ConfigTestNetns {
     const exit =
       r.exitCode ?? 128 + (r.signal ? constants.signals[r.signal as keyof typeof constants.signals] : 0);
     return { exit, stderr: String(r.stderr) };
+  }
+
+  /** Our built command line, `keepalived-ts -t -f path`, inside the namespace: its exit code. */
+  async ourCli(path: string): Promise<number> {
+    const bin = join(import.meta.dirname, '../../../bin/keepalived-ts.js');
+    const r = await execa(
+      'ip',
+      ['netns', 'exec', this.name, process.execPath, bin, '-t', '-f', path, '-i', 'nodeA'],
+      {
+        reject: false,
+        timeout: 30_000,
+        stdin: 'ignore',
+      },
+    );
+    if (r.timedOut) throw new Error(`keepalived-ts -t timed out on ${path}`);
+    return r.exitCode ?? -1;
   }
 }

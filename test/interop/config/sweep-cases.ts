@@ -187,6 +187,18 @@ export function sweepCases(): SweepCase[] {
       }
     }
   }
+  // wrong block: each statement keyword of a block table once in global_defs, each global in an instance
+  const ts = targets();
+  const global = ts.find((t) => t.name === 'global_defs');
+  const instance = ts.find((t) => t.name === 'vrrp_instance');
+  for (const t of ts) {
+    const host = t === global ? instance : global;
+    if (!host) continue;
+    for (const [kw, spec] of Object.entries(t.table)) {
+      if (spec.v && !Object.hasOwn(host.table, kw))
+        out.push({ id: `${t.name} ${kw} in ${host.name}`, conf: host.ctx(`  ${kw} 1\n`) });
+    }
+  }
   // static lists at top level
   for (const kw of ['static_ipaddress', 'static_routes', 'static_rules']) {
     for (const { variant, stmt } of statements(kw, { lines: (() => undefined) as unknown as Kw['lines'] })) {
