@@ -421,17 +421,35 @@ export class ConfigBuilder extends Checker_ {
             .flatMap((x) => [x.name, ...x.extra]),
         };
       }),
-      garpGroups: this.top.all('garp_group').map((e) => {
+      garpGroups: this.top.all('garp_group').flatMap((e) => {
         const d = (e.value as NamedDraft).d;
         const ifs = d
           .items<{ name: string; extra: string[] }>('interfaces')
           .flatMap((x) => [x.name, ...x.extra]);
         const one = d.last<string>('interface');
-        return {
-          garpInterval: d.last<number>('garp_interval'),
-          gnaInterval: d.last<number>('gna_interval'),
-          interfaces: one ? [one, ...ifs] : ifs,
-        };
+        const oneE = d.entry('interface');
+        if (oneE) this.checkIf(one, oneE.node.args[0]?.pos ?? oneE.node.pos, 'garp_group');
+        for (const l of d.all('interfaces'))
+          for (const x of l.value as { name: string; extra: string[] }[])
+            for (const n of [x.name, ...x.extra]) this.checkIf(n, l.node.pos, 'garp_group');
+        if (!d.has('garp_interval') && !d.has('gna_interval')) {
+          this.report(
+            'KA_ERR_CONF_MISSING_REQUIRED',
+            KaClass.GeneralError,
+            e.node.pos,
+            'garp_group',
+            'garp group does not have any delay set - removing',
+            "'garp_interval' or 'gna_interval'",
+          );
+          return [];
+        }
+        return [
+          {
+            garpInterval: d.last<number>('garp_interval'),
+            gnaInterval: d.last<number>('gna_interval'),
+            interfaces: one ? [one, ...ifs] : ifs,
+          },
+        ];
       }),
       vrrpScripts: [...this.scripts.values()],
       trackFiles: [...this.trackFiles.values()],
@@ -2281,14 +2299,41 @@ export class ConfigBuilder extends Checker_ {
         };
       case 'UDP_CHECK': {
         const rr = d.last<string[]>('require_reply');
+        let payload = d.last<string>('payload');
+        let reply: string | boolean = rr === undefined ? false : rr.length ? rr.join('') : true;
+        const hex = (key: string, text: string, what: string): boolean => {
+          if (/^[0-9a-fA-F]+$/.test(text)) return true;
+          this.report(
+            'KA_ERR_CONF_BAD_VALUE',
+            KaClass.GeneralError,
+            d.entry(key)!.node.pos,
+            key,
+            `Invalid hex string for UDP_CHECK ${what}`,
+            'hex digits',
+          );
+          return false;
+        };
+        if (payload !== undefined && !hex('payload', payload, 'payload')) payload = undefined;
+        if (typeof reply === 'string' && !hex('require_reply', reply, 'reply')) reply = false;
+        const minReply = d.last<number>('min_reply_length') ?? 0;
+        const maxReply = d.last<number>('max_reply_length') ?? 255;
+        if (minReply > maxReply)
+          this.report(
+            'KA_ERR_CONF_CONFLICT',
+            KaClass.GeneralError,
+            d.entry('min_reply_length')!.node.pos,
+            'min_reply_length',
+            `UDP_CHECK min_reply length ${minReply} > max_reply_length ${maxReply} - will always fail`,
+            'min_reply_length <= max_reply_length',
+          );
         return {
           kind,
           ...timing,
           ...conn,
-          payload: d.last<string>('payload'),
-          requireReply: rr === undefined ? false : rr.length ? rr.join('') : true,
-          minReplyLength: d.last<number>('min_reply_length') ?? 0,
-          maxReplyLength: d.last<number>('max_reply_length') ?? 255,
+          payload,
+          requireReply: reply,
+          minReplyLength: minReply,
+          maxReplyLength: maxReply,
         };
       }
       case 'MISC_CHECK': {

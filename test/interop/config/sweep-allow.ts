@@ -60,16 +60,6 @@ export const ALLOWED: readonly Allow[] = [
     why: 'keepalived resolves the user / script path while parsing these keywords (numeric or unknown names fail)',
   },
   {
-    match: /^garp_group interfaces? /,
-    kind: 'gap',
-    why: 'garp_group interface names are not looked up (keepalived: "interface … doesn\'t exist")',
-  },
-  {
-    match: /^UDP_CHECK (payload|require_reply|min_reply_length) /,
-    kind: 'gap',
-    why: 'UDP_CHECK hex strings and min_reply_length > max_reply_length are not checked',
-  },
-  {
     match: / ="": /,
     kind: 'gap',
     why: 'an empty quoted argument: keepalived reads it per keyword (0, an empty name, or an error); numbers follow it, names and paths do not yet',

@@ -964,4 +964,30 @@ export const cases: Case[] = [
     keyword: 'vrf',
     exit: 5,
   },
+  {
+    name: 'garp_group without a delay',
+    conf: 'garp_group {\n    interface eth0\n}\n',
+    code: 'KA_ERR_CONF_MISSING_REQUIRED',
+    at: [1, 1],
+    keyword: 'garp_group',
+    exit: 5,
+  },
+  {
+    name: 'garp_group interface that does not exist',
+    conf: 'garp_group {\n    garp_interval 1\n    interface nosuch0\n}\n',
+    code: 'KA_ERR_CONF_NO_INTERFACE',
+    at: [3, 15],
+    keyword: 'nosuch0',
+    exit: 5,
+  },
+  {
+    name: 'UDP_CHECK payload not hex',
+    conf: VS(
+      '    real_server 192.0.2.20 80 {\n        UDP_CHECK {\n            payload 0g\n        }\n    }\n',
+    ),
+    code: 'KA_ERR_CONF_BAD_VALUE',
+    at: [7, 13],
+    keyword: 'payload',
+    exit: 5,
+  },
 ];
