@@ -18,6 +18,7 @@ import {
 import {
   badNumber,
   boolArg,
+  checkedWords,
   commandArg,
   cpuListArg,
   flagArg,
@@ -31,6 +32,7 @@ import {
   strArg,
   strictBoolArg,
   timerArg,
+  umaskOk,
   type ValueParser,
   wordsArg,
 } from './values.js';
@@ -133,7 +135,7 @@ export const GLOBAL_DEFS: Table = {
   shutdown_script: ONCE(CMD),
   shutdown_script_timeout: INT(1, 1000),
   router_id: STR,
-  umask: WORDS,
+  umask: { v: checkedWords(umaskOk, 'an octal mode up to 0777 or IWGRP|IWOTH…') },
   random_seed: INT(0, 4294967295),
   data_use_instance: BOOLE,
   reload_check_config: WORDS,
@@ -183,9 +185,18 @@ export const GLOBAL_DEFS: Table = {
   log_unknown_vrids: FLAG,
   vmac_prefix: ONCE(STR),
   vmac_addr_prefix: ONCE(STR),
-  dynamic_interfaces: WORDS,
+  dynamic_interfaces: {
+    v: checkedWords((w) => w[0] === undefined || w[0] === 'allow_if_changes', 'allow_if_changes'),
+  },
   disable_local_igmp: FLAG,
-  vrrp_rx_bufs_policy: WORDS,
+  vrrp_rx_bufs_policy: {
+    v: checkedWords(
+      (w) =>
+        (w.length === 1 && /^(mtu|advert)$/i.test(w[0] ?? '')) ||
+        (/^\d+$/.test(w[0] ?? '') && Number(w[0]) <= U32),
+      'MTU|ADVERT|SIZE (bytes)',
+    ),
+  },
   vrrp_rx_bufs_multiplier: ONE(INT(1, U32)),
   nftables: ONCE(WORDS),
   nftables_priority: INT(-2147483648, MAX32),
@@ -203,8 +214,10 @@ export const GLOBAL_DEFS: Table = {
   lvs_sync_daemon: ONCE(WORDS),
   lvs_timeouts: NEEDED(WORDS),
   lvs_flush: FLAG,
-  lvs_flush_on_stop: WORDS,
-  lvs_flush_onstop: silent('lvs_flush_on_stop', { v: wordsArg }),
+  lvs_flush_on_stop: { v: checkedWords((w) => w[0] === undefined || w[0] === 'VS', 'VS') },
+  lvs_flush_onstop: silent('lvs_flush_on_stop', {
+    v: checkedWords((w) => w[0] === undefined || w[0] === 'VS', 'VS'),
+  }),
   script_user: WORDS,
   enable_script_security: FLAG,
   notify_fifo: ONCE(WORDS),

@@ -296,3 +296,36 @@ export const cpuListArg: ValueParser<string[]> = (n, c) => {
   }
   return n.args.map((a) => a.text);
 };
+
+/** Arguments checked by a predicate on the words; keepalived 2.2.7 reports a failing one as an error. */
+export function checkedWords(
+  ok: (words: readonly string[]) => boolean,
+  expected: string,
+): ValueParser<string[]> {
+  return (n, c) => {
+    const words = n.args.map((a) => a.text);
+    if (ok(words)) return words;
+    c.diags.add(
+      'KA_ERR_CONF_BAD_VALUE',
+      'error',
+      KaClass.GeneralError,
+      n.args[0]?.pos ?? n.pos,
+      n.keyword,
+      `invalid ${n.keyword} '${words.join(' ')}'`,
+      expected,
+    );
+    return undefined;
+  };
+}
+
+const UMASK_BIT = /^I[RW](USR|GRP|OTH)$/;
+
+/** `umask`: one word, a number up to 0777 (C notation: 0 octal, 0x hex) or I[RW](USR|GRP|OTH) joined by '|'. */
+export function umaskOk(words: readonly string[]): boolean {
+  const [w, extra] = words;
+  if (w === undefined || extra !== undefined) return false;
+  if (/^0[0-7]*$/.test(w)) return Number.parseInt(w, 8) <= 0o777;
+  if (/^0x[0-9a-f]+$/i.test(w)) return Number.parseInt(w, 16) <= 0o777;
+  if (/^[1-9]\d*$/.test(w)) return Number(w) <= 0o777;
+  return w.split('|').every((b) => UMASK_BIT.test(b));
+}

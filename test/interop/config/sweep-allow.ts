@@ -48,8 +48,7 @@ export const ALLOWED: readonly Allow[] = [
     why: 'an empty authentication block: keepalived records nothing, we report the missing auth_type',
   },
   {
-    match:
-      /^global_defs (umask|include_check|dynamic_interfaces|lvs_flush_on_stop|lvs_flush_onstop|vrrp_rx_bufs_policy|smtp_server|vrrp_garp_extra_if) /,
+    match: /^global_defs (include_check|smtp_server|vrrp_garp_extra_if) /,
     kind: 'gap',
     why: 'option words of these keywords are kept as text, not validated as keepalived does',
   },

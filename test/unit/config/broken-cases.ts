@@ -990,4 +990,20 @@ export const cases: Case[] = [
     keyword: 'payload',
     exit: 5,
   },
+  {
+    name: 'umask above 0777',
+    conf: 'global_defs {\n  umask 777\n}\n',
+    code: 'KA_ERR_CONF_BAD_VALUE',
+    at: [2, 9],
+    keyword: 'umask',
+    exit: 5,
+  },
+  {
+    name: 'lvs_flush_on_stop with an unknown type',
+    conf: 'global_defs {\n  lvs_flush_on_stop RS\n}\n',
+    code: 'KA_ERR_CONF_BAD_VALUE',
+    at: [2, 21],
+    keyword: 'lvs_flush_on_stop',
+    exit: 5,
+  },
 ];
