@@ -6,12 +6,11 @@
  * Detection and recovery times are measured with the real clock and printed; the bound
  * delay_loop × (retry + 1) + connect_timeout is asserted with a generous margin.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import readline from 'node:readline';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connectWith } from '../../../src/check/common.js';
 import * as dns from '../../../src/check/dns.js';
@@ -37,6 +36,7 @@ import type { KaError } from '../../../src/core/errors.js';
 import { type HostVeth, hostVeth } from '../../lab/host-veth.js';
 import { describeIf, inCI, needRoot } from '../../support/privilege.js';
 import { selfSignedCert } from './fixtures/cert.js';
+import { type FixtureServers, startFixtureServers } from './fixtures/servers.js';
 
 const HOST = '198.51.100.1';
 const RS = '198.51.100.2';
@@ -61,15 +61,14 @@ describeIf('health checkers against real servers (netns)', needRoot, () => {
   const dir = mkdtempSync(join(tmpdir(), 'kt-check-net-'));
   const body = Buffer.from('keepalived-ts checker fixture body\n'.repeat(200));
   const digest = createHash('md5').update(body).digest('hex');
-  let child: ChildProcess | undefined;
-  let lines: AsyncIterator<string>;
+  let servers: FixtureServers | undefined;
   const measured: Array<{ fault: string; detectS: number; recoverS: number }> = [];
   let veth: HostVeth | undefined;
 
   const setMode = async (mode: string): Promise<void> => {
-    child!.stdin!.write(`mode ${mode}\n`);
+    servers!.child.stdin!.write(`mode ${mode}\n`);
     for (;;) {
-      const l = await lines.next();
+      const l = await servers!.lines.next();
       if (l.done) throw new Error('fixture exited');
       if (l.value === `mode ${mode}`) return;
     }
@@ -80,35 +79,11 @@ describeIf('health checkers against real servers (netns)', needRoot, () => {
     selfSignedCert(dir, 'rs.check.test', `IP:${RS},DNS:rs.check.test`);
     // Removed in afterAll, and by the lab's exit/signal hook if the run dies first.
     veth = hostVeth({ ns, vethHost, hostAddr: `${HOST}/24`, nsAddr: `${RS}/24` });
-    const fixture = join(import.meta.dirname, 'fixtures', 'servers.mjs');
-    child = spawn(
-      'ip',
-      [
-        'netns',
-        'exec',
-        ns,
-        process.execPath,
-        fixture,
-        RS,
-        join(dir, 'body'),
-        join(dir, 'cert.pem'),
-        join(dir, 'key.pem'),
-      ],
-      {
-        stdio: ['pipe', 'pipe', 'inherit'],
-      },
-    );
-    lines = readline.createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
-    const first = await lines.next();
-    expect(first.value).toBe('ready');
+    servers = await startFixtureServers(ns, RS, dir);
   });
 
   afterAll(() => {
-    if (child?.pid) {
-      try {
-        process.kill(child.pid, 'SIGKILL');
-      } catch {}
-    }
+    servers?.stop();
     veth?.destroy();
     rmSync(dir, { recursive: true, force: true });
     if (measured.length) {

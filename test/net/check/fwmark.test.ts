@@ -8,12 +8,11 @@
  * fixtures/servers.mjs in the server namespace. Client ns: eth0 203.0.113.1/24; server ns: eth0
  * 203.0.113.2/24, 192.0.2.10/32 on lo.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import readline from 'node:readline';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { icmpPinger } from '../../../src/check/icmp.js';
 import { runCheck } from '../../../src/check/index.js';
@@ -22,6 +21,7 @@ import { inNetns } from '../../../src/sys/netns.js';
 import { registerCleanup } from '../../lab/resources.js';
 import { describeIf, needRoot } from '../../support/privilege.js';
 import { selfSignedCert } from './fixtures/cert.js';
+import { type FixtureServers, startFixtureServers } from './fixtures/servers.js';
 
 const SERVER = '192.0.2.10';
 const MARK = 0x42;
@@ -39,7 +39,7 @@ describeIf('fwmark (SO_MARK) on checker sockets (netns)', needRoot, () => {
   const dir = mkdtempSync(join(tmpdir(), 'kt-check-fwmark-'));
   const body = Buffer.from('fwmark fixture body\n'.repeat(50));
   const digest = createHash('md5').update(body).digest('hex');
-  let child: ChildProcess | undefined;
+  let servers: FixtureServers | undefined;
   let releaseCleanup: (() => void) | undefined;
 
   beforeAll(async () => {
@@ -68,32 +68,11 @@ describeIf('fwmark (SO_MARK) on checker sockets (netns)', needRoot, () => {
     for (const mark of [MARK, HIGH_MARK])
       sh('ip', ['-n', client, 'rule', 'add', 'fwmark', `0x${mark.toString(16)}`, 'lookup', '100']);
     sh('ip', ['-n', client, 'route', 'add', `${SERVER}/32`, 'via', '203.0.113.2', 'table', '100']);
-    const fixture = join(import.meta.dirname, 'fixtures', 'servers.mjs');
-    child = spawn(
-      'ip',
-      [
-        'netns',
-        'exec',
-        server,
-        process.execPath,
-        fixture,
-        SERVER,
-        join(dir, 'body'),
-        join(dir, 'cert.pem'),
-        join(dir, 'key.pem'),
-      ],
-      { stdio: ['pipe', 'pipe', 'inherit'] },
-    );
-    const lines = readline.createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
-    expect((await lines.next()).value).toBe('ready');
+    servers = await startFixtureServers(server, SERVER, dir);
   });
 
   afterAll(() => {
-    if (child?.pid) {
-      try {
-        process.kill(child.pid, 'SIGKILL');
-      } catch {}
-    }
+    servers?.stop();
     for (const ns of [client, server]) {
       try {
         sh('ip', ['netns', 'del', ns]);
