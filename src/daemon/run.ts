@@ -20,13 +20,13 @@ import * as sched from '../sys/sched.js';
 import { sendUnixDatagram } from '../sys/unix-dgram.js';
 import { stateName } from '../vrrp/types.js';
 import { DaemonBfd } from './bfd-host.js';
-import { ipvsRepairDefaultS, LvsHost } from './lvs-host.js';
+import { ipvsRepairDefaultS, LvsHost, type LvsHostDeps } from './lvs-host.js';
 import { type LvsSnapshot, type MetricsServer, parseListenAddress, startMetricsServer } from './metrics.js';
 import { NetState } from './netstate.js';
 import { DEFAULT_PIDFILES, writePidFile } from './pidfile.js';
-import { Priorities, type SchedOps, schedPlan, threadNice } from './priorities.js';
+import { Priorities, type SchedOps, type SchedPlan, schedPlan, threadNice } from './priorities.js';
 import { ScriptResolver } from './scripts.js';
-import { VrrpHost } from './vrrp-host.js';
+import { VrrpHost, type VrrpHostDeps } from './vrrp-host.js';
 
 /** What daemon mode needs from the command line (a structural subset of the CLI's options). */
 export interface DaemonOptions {
@@ -56,6 +56,23 @@ export interface DaemonOptions {
 }
 
 export const DEFAULT_CONFIG_FILE = '/etc/keepalived/keepalived.conf';
+
+/**
+ * How runDaemon builds its hosts. The CLI uses the defaults; a test replaces one with a subclass
+ * that fails, to check what a real daemon releases when start-up or shutdown fails part-way
+ * (test/net/daemon/bfd-shutdown.test.ts).
+ */
+export interface DaemonFactories {
+  vrrpHost(config: KeepalivedConfig, deps: VrrpHostDeps): VrrpHost;
+  lvsHost(config: KeepalivedConfig, deps: LvsHostDeps): LvsHost;
+  priorities(plan: SchedPlan, deps: ConstructorParameters<typeof Priorities>[1]): Priorities;
+}
+
+const defaultFactories: DaemonFactories = {
+  vrrpHost: (config, deps) => new VrrpHost(config, deps),
+  lvsHost: (config, deps) => new LvsHost(config, deps),
+  priorities: (plan, deps) => new Priorities(plan, deps),
+};
 
 const schedOps: SchedOps = {
   gettid: sched.gettid,
@@ -97,7 +114,11 @@ function dumpDir(): string {
   return t && isAbsolute(t) ? t : tmpdir();
 }
 
-export async function runDaemon(opts: DaemonOptions): Promise<number> {
+export async function runDaemon(
+  opts: DaemonOptions,
+  factories: Partial<DaemonFactories> = {},
+): Promise<number> {
+  const make: DaemonFactories = { ...defaultFactories, ...factories };
   const log = createLogger({ level: opts.logDetail ? 'debug' : 'info', stderr: opts.logConsole ?? false });
   const configFile = opts.configFile ?? DEFAULT_CONFIG_FILE;
   log.info(`Starting keepalived-ts, pid ${process.pid}`);
@@ -159,17 +180,17 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const runVrrp = config.vrrpInstances.length > 0 && !opts.checkOnly;
   const runLvs = config.virtualServers.length > 0 && !opts.vrrpOnly;
   // vrrp_* / checker_* scheduling: the main thread is the VRRP side, the checker worker the checker side.
-  const priorities = new Priorities(schedPlan(config.global, { withVrrp: runVrrp }), {
+  const priorities = make.priorities(schedPlan(config.global, { withVrrp: runVrrp }), {
     ops: schedOps,
     log,
     counters,
     clock: systemClock,
   });
   const vrrp = runVrrp
-    ? new VrrpHost(config, { clock: systemClock, log, counters, net, scripts })
+    ? make.vrrpHost(config, { clock: systemClock, log, counters, net, scripts })
     : undefined;
   const lvs = runLvs
-    ? new LvsHost(config, {
+    ? make.lvsHost(config, {
         clock: systemClock,
         log,
         counters,
@@ -182,28 +203,62 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     : undefined;
   vrrpHost = vrrp;
   lvsHost = lvs;
-  try {
-    await lvs?.start();
-  } catch (e) {
-    // keepalived's checker child logs and carries on without IPVS; VRRP must still run.
-    log.error({ err: e }, `LVS: ${(e as Error).message}`);
-  }
-  await vrrp?.start();
+  // Nothing runs until apply() (below, after VRRP, as keepalived starts its BFD child last).
   const bfd = new DaemonBfd({ clock: systemClock, log, counters }, opts.noBfd ?? false, vrrp);
-  bfd.apply(config);
-  if (vrrp && lvs) {
-    // lvs_sync_daemon and ha_suspend follow the VRRP instances.
-    for (const inst of vrrp.instances) {
-      const tell = () => {
-        const s = stateName(inst.state);
-        lvs.vrrpStateChanged(inst.name, s === 'INIT' ? 'STOP' : s);
-      };
-      inst.onChange(tell);
-      tell();
+
+  /**
+   * Stop and a start that fails part-way release the same way: VRRP first (the peer takes over the
+   * VIPs while the checkers wind down), then LVS; BFD in any case, else a peer would keep seeing the
+   * session Up and its sockets would keep the process alive; then scheduling, metrics, netlink and
+   * the pid files.
+   */
+  const release = async (): Promise<void> => {
+    try {
+      if (vrrp && !opts.dontReleaseVrrp) await vrrp.stop();
+      await lvs?.stop();
+    } catch (e) {
+      log.error({ err: e }, 'error while stopping');
+    } finally {
+      try {
+        bfd.stop();
+      } catch (e) {
+        log.error({ err: e }, 'error while stopping BFD');
+      }
     }
+    priorities.stop();
+    await metrics?.close();
+    net.close();
+    for (const r of releases) r();
+  };
+
+  try {
+    try {
+      await lvs?.start();
+    } catch (e) {
+      // keepalived's checker child logs and carries on without IPVS; VRRP must still run.
+      log.error({ err: e }, `LVS: ${(e as Error).message}`);
+    }
+    await vrrp?.start();
+    bfd.apply(config);
+    if (vrrp && lvs) {
+      // lvs_sync_daemon and ha_suspend follow the VRRP instances.
+      for (const inst of vrrp.instances) {
+        const tell = () => {
+          const s = stateName(inst.state);
+          lvs.vrrpStateChanged(inst.name, s === 'INIT' ? 'STOP' : s);
+        };
+        inst.onChange(tell);
+        tell();
+      }
+    }
+    // scheduling (nice, SCHED_RR, RLIMIT_RTTIME) once the CPU-bound start-up is done (priorities.ts)
+    priorities.start(runVrrp ? 'vrrp' : 'checker');
+  } catch (e) {
+    // Whatever had started (BFD's sockets and timers above all) would keep the process alive.
+    log.error({ err: e }, `Start-up failed: ${(e as Error).message}`);
+    await release();
+    throw e;
   }
-  // scheduling (nice, SCHED_RR, RLIMIT_RTTIME) once the CPU-bound start-up is done (priorities.ts)
-  priorities.start(runVrrp ? 'vrrp' : 'checker');
   sdNotify('READY=1');
   log.info('Startup complete');
 
@@ -216,24 +271,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       sdNotify('STOPPING=1');
       // a reload in progress would start trackers after the hosts stopped theirs
       await reloads;
-      try {
-        // VRRP first: the peer takes over the VIPs while the checkers wind down.
-        if (vrrp && !opts.dontReleaseVrrp) await vrrp.stop();
-        await lvs?.stop();
-      } catch (e) {
-        log.error({ err: e }, 'error while stopping');
-      } finally {
-        // BFD must stop even if VRRP or LVS failed to: a peer would otherwise keep seeing Up.
-        try {
-          bfd.stop();
-        } catch (e) {
-          log.error({ err: e }, 'error while stopping BFD');
-        }
-      }
-      priorities.stop();
-      await metrics?.close();
-      net.close();
-      for (const r of releases) r();
+      await release();
       log.info('Stopped keepalived-ts');
       for (const s of signals) process.off(s, handlers[s]!);
       resolve(0);
