@@ -317,17 +317,19 @@ export class LvsHost {
     this.statsTimer?.cancel();
     await this.checks?.stop();
     await Promise.allSettled([...this.pending]);
-    // omega: the down notifiers of every real server in the pool (quorum_down comes from the
-    // manager); with lvs_flush_on_stop keepalived removes the virtual server without visiting them.
-    if (!this.deps.dontRelease && this.config.global.lvsFlushOnStop === false)
-      for (const v of this.model.vs) {
-        if (!v.cfg.omega) continue;
-        const up = this.manager?.quorumUp(v.key) ?? false;
-        for (const m of v.members) if (this.inPool(v, m, up)) this.rsRemoved(v, m, true);
-      }
     if (!this.deps.dontRelease && this.manager) {
+      const manager = this.manager;
+      // omega, one virtual server at a time as keepalived's clear_services: the down notifiers of
+      // its real servers in the pool, then (from the manager) its quorum_down. With
+      // lvs_flush_on_stop keepalived removes the virtual server without visiting its real servers.
+      const rsDown = (key: string): void => {
+        const v = this.model.vs.find((x) => x.key === key);
+        if (!v?.cfg.omega || this.config.global.lvsFlushOnStop !== false) return;
+        const up = manager.quorumUp(v.key) ?? false;
+        for (const m of v.members) if (this.inPool(v, m, up)) this.rsRemoved(v, m, true);
+      };
       try {
-        await this.manager.stop();
+        await manager.stop(rsDown);
       } catch (e) {
         this.deps.counters.inc('lvs.stop_errors');
         this.log.error({ err: e }, `IPVS cleanup at stop failed: ${(e as Error).message}`);

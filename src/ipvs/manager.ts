@@ -366,20 +366,64 @@ export class IpvsManager {
     this.logPlan(plan);
   }
 
-  /** Removes what the configuration created; runs omega's quorum-down notifiers. */
-  async stop(): Promise<IpvsOp[]> {
+  /**
+   * Removes what the configuration created, as keepalived's clear_services: one virtual server at a
+   * time in configuration order, `beforeVs(vsKey)` (the caller's real-server notifiers), then its
+   * omega quorum-down notifier, then its services are deleted; services owned by no current virtual
+   * server go last. With lvs_flush_on_stop (the whole table) the flush comes first and the
+   * notifiers follow, per virtual server. A refused deletion does not stop the others; the first
+   * failure is thrown at the end.
+   */
+  async stop(beforeVs?: (vsKey: string) => void): Promise<IpvsOp[]> {
     await this.running?.catch(() => undefined);
     this.stopped = true;
-    for (const e of shutdownEvents(this.specs, this.quorum)) this.opts.onQuorum?.(e);
+    const events = new Map(shutdownEvents(this.specs, this.quorum).map((e) => [e.vs, e]));
+    const notify = (key: string): void => {
+      beforeVs?.(key);
+      const e = events.get(key);
+      if (e) this.opts.onQuorum?.(e);
+    };
     if (this.opts.flushOnStop === true) {
       await this.ops.flush();
+      for (const vs of this.specs) notify(vsKey(vs));
       return [];
     }
-    const actual: IpvsTable = await this.ops.readTable();
-    const plan = planStop(actual, this.owned);
-    await applyPlan(this.ops, plan);
+    const plan: IpvsOp[] = [];
+    let failure: { error: unknown } | undefined;
+    // Unreadable table: the notifiers still run (keepalived logs a failed IPVS command and goes on).
+    const actual = await this.ops.readTable().catch((error: unknown): undefined => {
+      failure = { error };
+      return undefined;
+    });
+    const left = new Set(this.owned);
+    const remove = async (keys: ReadonlySet<string>): Promise<void> => {
+      if (!actual) return;
+      const p = planStop(actual, keys);
+      plan.push(...p);
+      await applyPlan(this.ops, p).catch((error: unknown) => {
+        failure ??= { error };
+      });
+    };
+    for (const vs of this.specs) {
+      const key = vsKey(vs);
+      notify(key);
+      const mine = new Set<string>();
+      for (const k of this.serviceKeys(vs)) if (left.delete(k)) mine.add(k);
+      await remove(mine);
+    }
+    await remove(left);
     this.logPlan(plan);
+    if (failure) throw failure.error;
     return plan;
+  }
+
+  /** The kernel service keys of a virtual server (none if it cannot be built). */
+  private serviceKeys(vs: VirtualServerSpec): string[] {
+    try {
+      return this.prep(vs).services.map((s) => s.key);
+    } catch {
+      return [];
+    }
   }
 }
 

@@ -757,6 +757,66 @@ describe('LvsHost: SMTP alerts', () => {
   });
 });
 
+/** Two omega virtual servers, each with two checked real servers and all notifiers. */
+const OMEGA_TWO = `
+global_defs {
+  lvs_notify_fifo ${FIFO}
+}
+${['60', '70']
+  .map(
+    (n) => `virtual_server 192.0.2.${n} 80 {
+  delay_loop 2
+  lb_algo rr
+  lb_kind DR
+  protocol TCP
+  omega
+  quorum_down "/bin/echo quorum-down ${n}"
+  ${[1, 2]
+    .map(
+      (i) => `real_server 192.0.2.${Number(n) + i} 80 {
+    notify_down "/bin/echo down ${Number(n) + i}"
+    ${checker}
+  }`,
+    )
+    .join('\n  ')}
+}`,
+  )
+  .join('\n')}
+`;
+
+describe('LvsHost: omega stop order', () => {
+  it('one virtual server at a time: its real servers down, then its quorum_down (keepalived clear_services)', async () => {
+    const world = await makeWorld({}, OMEGA_TWO);
+    await step(world, 0.2);
+    expect(fifoLines(world)).toEqual(['VS [192.0.2.60]:tcp:80 UP', 'VS [192.0.2.70]:tcp:80 UP']);
+    world.scripts.length = 0;
+    await world.host.stop();
+    const lines = fifoLines(world);
+    closeSync(world.fifo);
+    expect(lines).toEqual([
+      'RS [192.0.2.61]:tcp:80 [192.0.2.60]:tcp:80 DOWN',
+      'RS [192.0.2.62]:tcp:80 [192.0.2.60]:tcp:80 DOWN',
+      'VS [192.0.2.60]:tcp:80 DOWN',
+      'RS [192.0.2.71]:tcp:80 [192.0.2.70]:tcp:80 DOWN',
+      'RS [192.0.2.72]:tcp:80 [192.0.2.70]:tcp:80 DOWN',
+      'VS [192.0.2.70]:tcp:80 DOWN',
+    ]);
+    // the scripts start in the same order (each notifier is spawned when it is called)
+    expect(world.scripts).toEqual([
+      '/bin/echo down 61',
+      '/bin/echo down 62',
+      '/bin/echo quorum-down 60',
+      '/bin/echo down 71',
+      '/bin/echo down 72',
+      '/bin/echo quorum-down 70',
+    ]);
+    // each virtual server's services go after its notifiers
+    const dels = world.ipvs.log.filter((o) => o.kind === 'del-service').map((o) => o.svc.addr);
+    expect(dels).toEqual(['192.0.2.60', '192.0.2.70']);
+    expect(await world.ipvs.readTable()).toEqual(new Map());
+  });
+});
+
 describe('LvsHost: IPVS drift repair period', () => {
   it('with the repair interval 0 (the default beside VRRP) the table is never read back', async () => {
     const x = await makeWorld({ repairIntervalUs: 0 });

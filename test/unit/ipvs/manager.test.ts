@@ -271,3 +271,49 @@ describe('IpvsManager options: lvs_flush, lvs_flush_on_stop, lvs_timeouts', () =
     expect((await k.readTable()).size).toBe(0);
   });
 });
+
+describe('IpvsManager.stop: one virtual server at a time (keepalived clear_services)', () => {
+  it('per virtual server in configuration order: the caller hook, its omega quorum-down, then its services go', async () => {
+    const k = new FakeIpvs();
+    const trace: string[] = [];
+    const specs = [vs(1, [1], { omega: true }), vs(2, [1]), vs(3, [1], { omega: true })];
+    const m = new IpvsManager(k, specs, {
+      onQuorum: (e) => trace.push(`${e.kind}${e.stopping ? '/stopping' : ''} ${e.vs}`),
+    });
+    await m.start();
+    trace.length = 0;
+    const before = k.log.length;
+    const deleted = () =>
+      k.log
+        .slice(before)
+        .map((o) => o.svc.addr)
+        .join(',');
+    const plan = await m.stop((key) => trace.push(`hook ${key} after [${deleted()}]`));
+    expect(trace).toEqual([
+      'hook vs1 TCP after []',
+      'quorum-down/stopping vs1 TCP',
+      'hook vs2 TCP after [192.0.2.1]',
+      'hook vs3 TCP after [192.0.2.1,192.0.2.2]',
+      'quorum-down/stopping vs3 TCP',
+    ]);
+    expect(plan.map((o) => `${o.kind} ${o.svc.addr}`)).toEqual([
+      'del-service 192.0.2.1',
+      'del-service 192.0.2.2',
+      'del-service 192.0.2.3',
+    ]);
+    expect((await k.readTable()).size).toBe(0);
+  });
+
+  it('with lvs_flush_on_stop the flush comes first, then the notifiers', async () => {
+    const k = new FakeIpvs();
+    const trace: string[] = [];
+    const m = new IpvsManager(k, [vs(1, [1], { omega: true })], {
+      flushOnStop: true,
+      onQuorum: (e) => trace.push(`${e.kind} ${e.vs}`),
+    });
+    await m.start();
+    trace.length = 0;
+    await m.stop((key) => trace.push(`hook ${key} with ${k.services.size} services left`));
+    expect(trace).toEqual(['hook vs1 TCP with 0 services left', 'quorum-down vs1 TCP']);
+  });
+});
