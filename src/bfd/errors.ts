@@ -16,5 +16,5 @@ export const BfdErrors = defineCodes('bfd', {
     'a BFD packet arrived for a session that is locally AdminDown (dropped, RFC 5880 §6.8.6)',
   KA_ERR_BFD_LISTENER:
     'a listener of BFD session changes (a track_bfd tracker) or another session hook threw; logged, counted, the session goes on',
-  KA_ERR_BFD_SOCKET: 'a BFD socket could not be opened, bound or configured, or a send failed',
+  KA_ERR_BFD_SOCKET: 'a BFD socket could not be opened, bound, configured or closed, or a send failed',
 });

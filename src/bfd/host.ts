@@ -128,8 +128,7 @@ export class BfdHost {
         if (timers) l.driver.reconfigure(sessionConfig(n));
         continue;
       }
-      l.driver.stop();
-      l.sender?.close();
+      this.stopSession(l);
       this.live.delete(name);
       if (!n && l.reported) this.notify(l, false, 'Down');
     }
@@ -164,19 +163,38 @@ export class BfdHost {
     );
   }
 
-  /** Stops every session and closes the sockets; nothing is sent (keepalived sends no AdminDown on exit). */
+  /**
+   * Stops every session and closes the sockets; nothing is sent (keepalived sends no AdminDown on
+   * exit). A socket that fails to close is logged and counted, and the others still close: one left
+   * open would keep the process alive.
+   */
   stop(): void {
-    for (const l of this.live.values()) {
-      l.driver.stop();
-      l.sender?.close();
-    }
+    for (const l of this.live.values()) this.stopSession(l);
     this.live.clear();
-    for (const l of this.listeners.values()) l.close();
+    for (const [fam, l] of this.listeners) this.closeSocket(`IPv${fam} listening socket`, () => l.close());
     this.listeners.clear();
     for (const r of this.listenRetry.values()) r.timer.cancel();
     this.listenRetry.clear();
     this.listenFailed.clear();
     this.started = false;
+  }
+
+  private stopSession(l: Live): void {
+    l.driver.stop();
+    const sender = l.sender;
+    if (sender) this.closeSocket(`(${l.inst.name}) output socket`, () => sender.close());
+  }
+
+  private closeSocket(what: string, close: () => void): void {
+    try {
+      close();
+    } catch (e) {
+      this.o.counters.inc(BfdErrors.KA_ERR_BFD_SOCKET);
+      this.o.log.error(
+        { code: BfdErrors.KA_ERR_BFD_SOCKET, err: e },
+        `Cannot close ${what}: ${(e as Error)?.message ?? String(e)}`,
+      );
+    }
   }
 
   /** The session state of an instance (undefined if unknown). */
@@ -197,7 +215,7 @@ export class BfdHost {
     const families = new Set(this.instances.map((i) => familyOf(i.neighborIp)));
     for (const [fam, l] of [...this.listeners])
       if (!families.has(fam)) {
-        l.close();
+        this.closeSocket(`IPv${fam} listening socket`, () => l.close());
         this.listeners.delete(fam);
       }
     for (const [fam, r] of [...this.listenRetry])
