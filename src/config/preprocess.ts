@@ -157,6 +157,8 @@ const SEQ_RE = /^~(SEQx?|LST)\(/;
 const NAME_RE = /[A-Za-z_][A-Za-z0-9_]*/y;
 const MAX_INCLUDE_DEPTH = 32;
 const MAX_LINE = 1024;
+/** Bytes keepalived reads as one line at most (a 1024-byte buffer with its terminating NUL). */
+const RAW_PIECE = 1023;
 /** Total text one line may expand into through multi-line parameters. */
 const MAX_EXPANDED = 1 << 20;
 const MAX_EXPANSION = 64;
@@ -233,64 +235,90 @@ export class Preprocessor {
       if (le < 0) le = text.length;
       const next = le + 1;
       lineNo++;
-      if (!pending && this.plainLine(text, ls, le, abs, lineNo)) {
-        ls = next;
-        continue;
-      }
-      let b = readLine(text.slice(ls, le));
-      ls = next;
-      if (pending) {
-        const cont = b.text.endsWith('\\');
-        const t = cont ? b.text.slice(0, -1).trim() : b.text;
-        if (t) pending.lines.push(t);
-        if (!cont) {
-          this.params.set(pending.name, { lines: pending.lines });
-          pending = undefined;
+      // keepalived reads a line in pieces of at most RAW_PIECE bytes, each piece a line of its own:
+      // a longer physical line is read the same way here, with a warning (a line under 342
+      // characters cannot reach RAW_PIECE bytes)
+      const first = le - ls > RAW_PIECE / 3 ? this.pieceEnd(text, ls, le, abs, lineNo) : le;
+      for (
+        let ps = ls, pe = first, once = true;
+        once || ps < le;
+        once = false, ps = pe, pe = pieceEnd(text, pe, le)
+      ) {
+        const col0 = ps - ls + 1;
+        if (!pending && this.plainLine(text, ls, ps, pe, abs, lineNo)) continue;
+        let b = readLine(text.slice(ps, pe), col0);
+        if (pending) {
+          const cont = b.text.endsWith('\\');
+          const t = cont ? b.text.slice(0, -1).trim() : b.text;
+          if (t) pending.lines.push(t);
+          if (!cont) {
+            this.params.set(pending.name, { lines: pending.lines });
+            pending = undefined;
+          }
+          continue;
         }
-        continue;
-      }
-      if (b.text.length === 0) continue;
-      const c0 = b.text.charCodeAt(0);
-      if (c0 !== 105 /* i */ && c0 !== 36 /* $ */) {
-        // the common line: no include, definition or include_check
+        if (b.text.length === 0) continue;
+        const c0 = b.text.charCodeAt(0);
+        if (c0 !== 105 /* i */ && c0 !== 36 /* $ */) {
+          // the common line: no include, definition or include_check
+          b = this.conditional(b);
+          if (b.text.length !== 0) this.expand(b, abs, lineNo, 0);
+          continue;
+        }
+        const inc = INCLUDE_RE.exec(b.text);
+        if (inc) {
+          this.include(inc[1]!, inc[2] ?? '', abs, { file: abs, line: lineNo, col: b.segs[1]! }, depth);
+          continue;
+        }
+        const def = DEF_RE.exec(b.text);
+        if (def) {
+          const name = def[1]!;
+          let value = def[2]!.trim();
+          if (value.endsWith('\\')) {
+            value = value.slice(0, -1).trim();
+            pending = { name, lines: value ? [value] : [] };
+          } else {
+            this.params.set(name, { lines: [value] });
+          }
+          continue;
+        }
+        if (b.text.startsWith('include_check')) this.includeCheck(b.text);
         b = this.conditional(b);
-        if (b.text.length !== 0) this.expand(b, abs, lineNo, 0);
-        continue;
+        if (b.text.length === 0) continue;
+        this.expand(b, abs, lineNo, 0);
       }
-      const inc = INCLUDE_RE.exec(b.text);
-      if (inc) {
-        this.include(inc[1]!, inc[2] ?? '', abs, { file: abs, line: lineNo, col: b.segs[1]! }, depth);
-        continue;
-      }
-      const def = DEF_RE.exec(b.text);
-      if (def) {
-        const name = def[1]!;
-        let value = def[2]!.trim();
-        if (value.endsWith('\\')) {
-          value = value.slice(0, -1).trim();
-          pending = { name, lines: value ? [value] : [] };
-        } else {
-          this.params.set(name, { lines: [value] });
-        }
-        continue;
-      }
-      if (b.text.startsWith('include_check')) this.includeCheck(b.text);
-      b = this.conditional(b);
-      if (b.text.length === 0) continue;
-      this.expand(b, abs, lineNo, 0);
+      ls = next;
     }
     if (pending) this.params.set(pending.name, { lines: pending.lines });
     this.defaultChecks = saved;
     this.stack.pop();
   }
 
+  /** The end of a long line's first piece; warns when the line is read in several pieces. */
+  private pieceEnd(text: string, ls: number, le: number, file: string, line: number): number {
+    const end = pieceEnd(text, ls, le);
+    if (end < le) {
+      this.diags.add(
+        'KA_ERR_CONF_LINE_TOO_LONG',
+        'warning',
+        KaClass.None,
+        { file, line, col: end - ls + 1 },
+        text.slice(ls, Math.min(ls + 20, le)).trim(),
+        `line is ${Buffer.byteLength(text.slice(ls, le))} bytes long: as keepalived does, the text from here on is read as a new line`,
+        `at most ${RAW_PIECE} bytes per line`,
+      );
+    }
+    return end;
+  }
+
   /**
    * The common line, handled without building column maps piece by piece: no comment, quote,
    * parameter, escape, conditional, sequence, include or definition. Its braces are split onto their
-   * own lines as emit() does. Returns false (nothing recorded) for any other line.
+   * own lines as emit() does. Returns false (nothing recorded) for any other line. Reads
+   * text[from, le) of the physical line starting at `ls` (from > ls: a later piece of a long line).
    */
-  private plainLine(text: string, ls: number, le: number, file: string, line: number): boolean {
-    let s = ls;
+  private plainLine(text: string, ls: number, from: number, le: number, file: string, line: number): boolean {
+    let s = from;
     while (s < le && isBlank(text.charCodeAt(s))) s++;
     if (s === le) return true; // blank
     const c0 = text.charCodeAt(s);
@@ -309,15 +337,15 @@ export class Preprocessor {
       this.pushText(text.slice(s, e), plainSegs(s - ls + 1), file, line);
       return true;
     }
-    let from = s;
+    let part = s;
     for (let i = s; i < e; i++) {
       const c = text.charCodeAt(i);
       if (c !== 123 && c !== 125) continue;
-      this.plainPart(text, ls, from, i, file, line);
+      this.plainPart(text, ls, part, i, file, line);
       this.out.line(c === 123 ? OPEN : CLOSE, file, line, plainSegs(i - ls + 1));
-      from = i + 1;
+      part = i + 1;
     }
-    this.plainPart(text, ls, from, e, file, line);
+    this.plainPart(text, ls, part, e, file, line);
     return true;
   }
 
@@ -805,15 +833,33 @@ export class Preprocessor {
 }
 
 /** One raw line, comment stripped and trimmed (fast path: no comment or escape characters). */
-function readLine(raw: string): Buf {
+function readLine(raw: string, col0 = 1): Buf {
   if (raw.indexOf('#') < 0 && raw.indexOf('!') < 0) {
     let s = 0;
     let e = raw.length;
     while (s < e && isBlank(raw.charCodeAt(s))) s++;
     while (e > s && isBlank(raw.charCodeAt(e - 1))) e--;
-    return { text: s === 0 && e === raw.length ? raw : raw.slice(s, e), segs: plainSegs(s + 1) };
+    return { text: s === 0 && e === raw.length ? raw : raw.slice(s, e), segs: plainSegs(s + col0) };
   }
-  return trim(stripComment({ text: raw, segs: [0, 1, 0] }));
+  return trim(stripComment({ text: raw, segs: [0, col0, 0] }));
+}
+
+/**
+ * The end of the piece of text[from, le) that keepalived reads as one line: it reads a file with a
+ * buffer of 1024 bytes (fgets), so a physical line of more than RAW_PIECE bytes comes in pieces of
+ * RAW_PIECE bytes, each then parsed as a line of its own. Counted in UTF-8 bytes; a multi-byte
+ * character is not cut (keepalived would cut it).
+ */
+function pieceEnd(text: string, from: number, le: number): number {
+  let bytes = 0;
+  for (let i = from; i < le; i++) {
+    const c = text.charCodeAt(i);
+    const n =
+      c < 0x80 ? 1 : c < 0x800 ? 2 : c >= 0xd800 && c < 0xdc00 ? 4 : c >= 0xdc00 && c < 0xe000 ? 0 : 3;
+    if (bytes + n > RAW_PIECE) return i;
+    bytes += n;
+  }
+  return le;
 }
 
 /** Removes a `!`/`#` comment outside double quotes; `\#` and `\!` give the literal character. */

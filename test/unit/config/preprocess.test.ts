@@ -54,7 +54,7 @@ describe('comments', () => {
 describe('plain lines', () => {
   // A line without comment, quote, parameter or directive takes a shorter path; a trailing comment
   // sends the same line through the general one. Both must give the same lines and columns.
-  // `x`×300: lines past keepalived's 1,024 bytes (LINE_TOO_LONG) on both paths
+  // `x`×300: lines past keepalived's 1,023-byte read (read in pieces, LINE_TOO_LONG) on both paths
   const piece = fc.constantFrom(
     'a',
     'kw',
@@ -80,14 +80,22 @@ describe('plain lines', () => {
         fc.constantFrom('\n', '\r\n'),
         (ls, eol) => {
           const plain = run({ 'main.conf': ls.join(eol) });
-          const general = run({ 'main.conf': ls.map((l) => `${l} #c`).join(eol) });
+          // keepalived reads a line in pieces of 1,023 bytes: the comment must not straddle a cut
+          const general = run({
+            'main.conf': ls.map((l) => (l.length % 1023 >= 1021 ? l : `${l} #c`)).join(eol),
+          });
           expect(plain.text).toEqual(general.text);
           expect(plain.where.map((w) => w.map((x) => x.slice(x.indexOf(':'))))).toEqual(
             general.where.map((w) => w.map((x) => x.slice(x.indexOf(':')))),
           );
           // each run has its own directory: compare diagnostics without the file name
           const diag = (r: typeof plain) =>
-            r.diags.map((d) => ({ ...d, pos: d.pos && { line: d.pos.line, col: d.pos.col } }));
+            r.diags.map((d) => ({
+              ...d,
+              pos: d.pos && { line: d.pos.line, col: d.pos.col },
+              // the comment adds 3 bytes to the length a long line's warning gives
+              message: d.message.replace(/line is \d+ bytes/, 'line is N bytes'),
+            }));
           expect(diag(plain)).toEqual(diag(general));
         },
       ),
