@@ -245,6 +245,22 @@ export class LvsHost {
   private initDone = 0;
   /** A reload is deciding its removals: checker results wait in pendingHealth (see reload). */
   private reloading = false;
+  /**
+   * checkId -> the id its checker runs under in the Scheduler. A checker started again (ha_suspend
+   * resume) runs under a new id, so a late result of the old run is not taken for the new one.
+   */
+  private readonly runIds = new Map<string, string>();
+  /** Scheduler id -> checkId, for the checkers running now. */
+  private readonly runOf = new Map<string, string>();
+  private runSeq = 0;
+  /** checkIds started at least once (a later run gets a new Scheduler id). */
+  private readonly started = new Set<string>();
+  /** Runs whose first event (the initial state Scheduler.add emits, not a result) is still to come. */
+  private readonly fresh = new Set<string>();
+  /** Resumed runs: their initial state is the kept one, so their first event is dropped. */
+  private readonly resumed = new Set<string>();
+  /** checkIds whose checkers produced a result (keepalived's has_run, per real server here). */
+  private readonly hasRun = new Set<string>();
   private readonly log: Logger;
 
   constructor(
@@ -304,7 +320,7 @@ export class LvsHost {
     for (const v of this.model.vs) {
       v.suspended = checksSuspended(v.spec, local);
       if (v.suspended) this.log.info(`VS ${v.text}: checks suspended (ha_suspend, address not local)`);
-      else for (const r of v.rs) this.checks.add(r.check);
+      else for (const r of v.rs) this.startCheck(r, false);
     }
   }
 
@@ -371,10 +387,10 @@ export class LvsHost {
         const o = old.byCheckId.get(id);
         if (o && o.checkJson === r.checkJson) keep.add(id);
       }
-      const wasSuspended = new Map(old.vs.map((v) => [v.key, v.suspended]));
       for (const [id, r] of old.byCheckId) {
         if (keep.has(id)) continue;
-        this.checks.remove(id);
+        this.stopCheck(id);
+        this.hasRun.delete(id);
         this.health.delete(r.healthId);
         this.pendingHealth.delete(r.healthId);
       }
@@ -401,11 +417,10 @@ export class LvsHost {
       const local = this.localAddrs();
       for (const v of next.vs) {
         v.suspended = checksSuspended(v.spec, local);
-        const before = wasSuspended.get(v.key);
         for (const r of v.rs) {
-          const running = keep.has(r.checkId) && before === false;
-          if (v.suspended && running) this.checks.remove(r.checkId);
-          else if (!v.suspended && !running) this.checks.add(r.check);
+          const running = this.runIds.has(r.checkId);
+          if (v.suspended && running) this.stopCheck(r.checkId);
+          else if (!v.suspended && !running) this.startCheck(r, keep.has(r.checkId));
         }
       }
       this.queueInitNotifies(new Set(old.vs.flatMap((v) => v.members.map((m) => m.healthId))));
@@ -724,16 +739,24 @@ export class LvsHost {
 
   private onCheck(ev: RealServerEvent): void {
     if (this.stopped || !this.manager) return;
-    const r = this.model.byCheckId.get(ev.realServer);
+    const checkId = this.runOf.get(ev.realServer);
+    const r = checkId === undefined ? undefined : this.model.byCheckId.get(checkId);
     if (!r) {
       this.deps.counters.inc('lvs.stale_check_events');
       return;
     }
+    // A run's first event is the state Scheduler.add starts it in; a resumed run starts in the
+    // state it was suspended in, which this host still holds (health, weight): nothing to take.
+    const initial = this.fresh.delete(ev.realServer);
+    if (initial && this.resumed.delete(ev.realServer)) return;
+    const ranBefore = this.hasRun.has(r.checkId);
+    if (!initial) this.hasRun.add(r.checkId);
     const v = this.model.vs.find((x) => x.key === r.vsKey);
     if (ev.alphaFailure) {
       // keepalived's do_rs_notifies for an alpha checker's first failure: notify_down and the
-      // `RS … DOWN` line; no mail (the checker was not up) and no change to the pool.
-      if (v) this.notifier.realServer(r.notifyDown, `RS ${r.text} ${v.text} DOWN`);
+      // `RS … DOWN` line; no mail (the checker was not up) and no change to the pool. A checker
+      // that had run before it was suspended is not at its first result (has_run kept).
+      if (!ranBefore && v) this.notifier.realServer(r.notifyDown, `RS ${r.text} ${v.text} DOWN`);
       return;
     }
     const prev = this.health.get(r.healthId);
@@ -906,6 +929,39 @@ export class LvsHost {
     );
   }
 
+  /**
+   * Starts the checker of `r`. `resume`: it ran before (ha_suspend, or a reload that kept it while
+   * suspended). keepalived only disables a suspended checker, so it comes back in the state it
+   * left; the Scheduler has no such pause, so the new run starts from the state this host kept:
+   * down (every checker as alpha) if the real server was down, else up. Its first event, that
+   * state, is dropped, and an alpha first-failure notify is not repeated (onCheck).
+   */
+  private startCheck(r: RsEntry, resume: boolean): void {
+    if (!this.checks || this.runIds.has(r.checkId)) return;
+    const h = resume ? this.health.get(r.healthId) : undefined;
+    // The first run of a checker keeps its checkId as its name in the Scheduler (and its logs).
+    const runId = this.started.has(r.checkId) ? `${r.checkId}#${++this.runSeq}` : r.checkId;
+    this.started.add(r.checkId);
+    const check: CheckedRs = h
+      ? { ...r.check, id: runId, checkers: r.check.checkers.map((c) => ({ ...c, alpha: !h.up })) }
+      : { ...r.check, id: runId };
+    this.runIds.set(r.checkId, runId);
+    this.runOf.set(runId, r.checkId);
+    this.fresh.add(runId);
+    if (h) this.resumed.add(runId);
+    this.checks.add(check);
+  }
+
+  private stopCheck(checkId: string): void {
+    const runId = this.runIds.get(checkId);
+    if (runId === undefined) return;
+    this.runIds.delete(checkId);
+    this.runOf.delete(runId);
+    this.fresh.delete(runId);
+    this.resumed.delete(runId);
+    this.checks?.remove(runId);
+  }
+
   // ---- ha_suspend ----
 
   private localAddrs(): ReadonlySet<string> {
@@ -921,8 +977,8 @@ export class LvsHost {
       v.suspended = s;
       this.log.info(`VS ${v.text}: checks ${s ? 'suspended' : 'resumed'} (ha_suspend)`);
       for (const r of v.rs) {
-        if (s) this.checks.remove(r.checkId);
-        else this.checks.add(r.check);
+        if (s) this.stopCheck(r.checkId);
+        else this.startCheck(r, true);
       }
     }
   }

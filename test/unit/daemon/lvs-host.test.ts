@@ -529,6 +529,155 @@ describe('LvsHost: VRRP state (lvs_sync_daemon, ha_suspend)', () => {
   });
 });
 
+/** ha_suspend on 192.0.2.40, its real server .41 with notifiers and a checker without retry. */
+const HA_CONF = (alpha: boolean) => `
+global_defs {
+  lvs_notify_fifo ${FIFO}
+}
+virtual_server 192.0.2.40 80 {
+  delay_loop 2
+  lb_algo rr
+  lb_kind DR
+  protocol TCP
+  ha_suspend${alpha ? '\n  alpha' : ''}
+  real_server 192.0.2.41 80 {
+    notify_up "/bin/echo up 41"
+    notify_down "/bin/echo down 41"
+    TCP_CHECK {
+      connect_timeout 1
+      retry 0
+    }
+  }
+}
+`;
+
+describe('LvsHost: ha_suspend keeps checker state across suspend and resume (keepalived only disables the checker)', () => {
+  /** The VIP goes away for 3 s and comes back; returns the attempts made meanwhile. */
+  async function bounceVip(world: World, local: Set<string>): Promise<number> {
+    const n = world.attempts.length;
+    local.clear();
+    world.host.vrrpStateChanged('VI_1', 'BACKUP');
+    await step(world, 3);
+    const during = world.attempts.length - n;
+    local.add('192.0.2.40');
+    world.host.vrrpStateChanged('VI_1', 'MASTER');
+    await step(world, 0.2); // warmup 0: the resumed checker runs at once
+    return during;
+  }
+  const ops = (w: World, from: number) => w.ipvs.log.slice(from).map((o) => o.kind);
+
+  it('alpha, up before the suspension: no notify_down / notify_up and the pool is not touched after resume', async () => {
+    const local = new Set(['192.0.2.40']);
+    const world = await makeWorld({ localAddrs: () => local }, HA_CONF(true));
+    try {
+      await step(world, 0.2);
+      expect(fifoLines(world)).toEqual([
+        'RS [192.0.2.41]:tcp:80 [192.0.2.40]:tcp:80 UP',
+        'VS [192.0.2.40]:tcp:80 UP',
+      ]);
+      expect(await scriptsStarted(world, 1)).toEqual(['/bin/echo up 41']);
+      const mark = world.ipvs.log.length;
+      expect(await bounceVip(world, local)).toBe(0);
+      await step(world, 2.2); // two more successful checks after the resume
+      await settle();
+      expect(world.attempts).toHaveLength(3);
+      expect(fifoLines(world)).toEqual([]);
+      expect(world.scripts).toEqual(['/bin/echo up 41']);
+      expect(ops(world, mark)).toEqual([]);
+      expect(await dests(world, '192.0.2.40')).toEqual(['192.0.2.41=1']);
+      // the resumed checker is live: a failure is the usual transition
+      world.down.add('192.0.2.41');
+      await step(world, 2.2);
+      expect(fifoLines(world)).toEqual([
+        'RS [192.0.2.41]:tcp:80 [192.0.2.40]:tcp:80 DOWN',
+        'VS [192.0.2.40]:tcp:80 DOWN',
+      ]);
+      expect(await scriptsStarted(world, 2)).toEqual(['/bin/echo down 41', '/bin/echo up 41']);
+    } finally {
+      await world.host.stop();
+      closeSync(world.fifo);
+    }
+  });
+
+  it('alpha, failing: its first failure is notified once, not again after resume; then a success brings it up', async () => {
+    const local = new Set(['192.0.2.40']);
+    const world = await makeWorld({ localAddrs: () => local }, HA_CONF(true));
+    try {
+      world.down.add('192.0.2.41');
+      await step(world, 0.2);
+      expect(fifoLines(world)).toEqual(['RS [192.0.2.41]:tcp:80 [192.0.2.40]:tcp:80 DOWN']);
+      expect(await scriptsStarted(world, 1)).toEqual(['/bin/echo down 41']);
+      await bounceVip(world, local);
+      await step(world, 2.2);
+      await settle();
+      expect(world.attempts).toHaveLength(3); // all failed
+      expect(fifoLines(world)).toEqual([]);
+      expect(world.scripts).toEqual(['/bin/echo down 41']);
+      expect(await dests(world, '192.0.2.40')).toEqual([]);
+      world.down.delete('192.0.2.41');
+      await step(world, 2.2);
+      expect(fifoLines(world)).toEqual([
+        'RS [192.0.2.41]:tcp:80 [192.0.2.40]:tcp:80 UP',
+        'VS [192.0.2.40]:tcp:80 UP',
+      ]);
+      expect(await dests(world, '192.0.2.40')).toEqual(['192.0.2.41=1']);
+    } finally {
+      await world.host.stop();
+      closeSync(world.fifo);
+    }
+  });
+
+  it('not alpha, down before the suspension: stays out of the pool after resume until a check succeeds', async () => {
+    const local = new Set(['192.0.2.40']);
+    const world = await makeWorld({ localAddrs: () => local }, HA_CONF(false));
+    try {
+      world.down.add('192.0.2.41');
+      await step(world, 0.2);
+      expect(fifoLines(world)).toEqual([
+        'VS [192.0.2.40]:tcp:80 UP',
+        'RS [192.0.2.41]:tcp:80 [192.0.2.40]:tcp:80 DOWN',
+        'VS [192.0.2.40]:tcp:80 DOWN',
+      ]);
+      const mark = world.ipvs.log.length;
+      await bounceVip(world, local);
+      await step(world, 2.2);
+      await settle();
+      expect(fifoLines(world)).toEqual([]);
+      expect(await scriptsStarted(world, 1)).toEqual(['/bin/echo down 41']);
+      expect(ops(world, mark)).toEqual([]);
+      world.down.delete('192.0.2.41');
+      await step(world, 2.2);
+      expect(fifoLines(world)).toEqual([
+        'RS [192.0.2.41]:tcp:80 [192.0.2.40]:tcp:80 UP',
+        'VS [192.0.2.40]:tcp:80 UP',
+      ]);
+      expect(ops(world, mark)).toEqual(['add-dest']);
+    } finally {
+      await world.host.stop();
+      closeSync(world.fifo);
+    }
+  });
+
+  it('alpha, suspended from the start: its first failure after the address appears is notified (has_run was never set)', async () => {
+    const local = new Set<string>();
+    const world = await makeWorld({ localAddrs: () => local }, HA_CONF(true));
+    try {
+      world.down.add('192.0.2.41');
+      await step(world, 3);
+      expect(world.attempts).toEqual([]);
+      local.add('192.0.2.40');
+      world.host.vrrpStateChanged('VI_1', 'MASTER');
+      await step(world, 2.2);
+      expect(world.attempts).toHaveLength(2);
+      expect(fifoLines(world)).toEqual(['RS [192.0.2.41]:tcp:80 [192.0.2.40]:tcp:80 DOWN']);
+      expect(await scriptsStarted(world, 1)).toEqual(['/bin/echo down 41']);
+    } finally {
+      await world.host.stop();
+      closeSync(world.fifo);
+    }
+  });
+});
+
 const OMEGA_CONF = (second: string) => `
 global_defs {
   lvs_notify_fifo ${FIFO}
