@@ -1,9 +1,9 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isKaError } from '../../../src/core/errors.js';
-import { writePidFile } from '../../../src/daemon/pidfile.js';
+import { ensurePidDir, pidFilePaths, writePidFile } from '../../../src/daemon/pidfile.js';
 
 const dirs: string[] = [];
 const tmp = () => {
@@ -54,5 +54,63 @@ describe('pid files', () => {
       err = e;
     }
     expect(isKaError(err, 'KA_ERR_DAEMON_PIDFILE')).toBe(true);
+  });
+});
+
+describe('pid file names as keepalived 2.2.7 makes them', () => {
+  it('uses /run/NAME.pid by default and the command line paths as given', () => {
+    expect(pidFilePaths({ usePidDir: false })).toEqual({
+      main: '/run/keepalived.pid',
+      vrrp: '/run/vrrp.pid',
+      checkers: '/run/checkers.pid',
+      bfd: '/run/bfd.pid',
+      dir: undefined,
+    });
+    expect(pidFilePaths({ usePidDir: true, main: '/x/k.pid', instance: 'A' }).main).toBe('/x/k.pid');
+  });
+
+  it('moves them to /run/keepalived/ with use_pid_dir, an instance or a namespace', () => {
+    expect(pidFilePaths({ usePidDir: true })).toMatchObject({
+      main: '/run/keepalived/keepalived.pid',
+      vrrp: '/run/keepalived/vrrp.pid',
+      dir: '/run/keepalived',
+    });
+    expect(pidFilePaths({ usePidDir: false, instance: 'web' })).toMatchObject({
+      main: '/run/keepalived/keepalived_web.pid',
+      checkers: '/run/keepalived/checkers_web.pid',
+      bfd: '/run/keepalived/bfd_web.pid',
+    });
+    // two daemons in two namespaces do not share a file
+    const a = pidFilePaths({ usePidDir: false, namespace: 'blue' });
+    const b = pidFilePaths({ usePidDir: false, namespace: 'red', instance: 'x' });
+    expect([a.main, a.dir, b.vrrp]).toEqual([
+      '/run/keepalived/keepalived_blue/keepalived.pid',
+      '/run/keepalived/keepalived_blue',
+      '/run/keepalived/keepalived_red/vrrp_x.pid',
+    ]);
+  });
+
+  it('creates the pid directory 0755 and removes what it created once empty', () => {
+    const base = tmp();
+    const dir = join(base, 'keepalived', 'keepalived_ns');
+    const release = ensurePidDir(dir);
+    expect(statSync(dir).mode & 0o777).toBe(0o755 & ~process.umask());
+    const releaseFile = writePidFile(join(dir, 'keepalived.pid'));
+    releaseFile();
+    release();
+    expect(existsSync(join(base, 'keepalived'))).toBe(false);
+    expect(existsSync(base)).toBe(true);
+  });
+
+  it('leaves a directory that was there before, or is still in use', () => {
+    const base = tmp();
+    const release = ensurePidDir(base);
+    release();
+    expect(existsSync(base)).toBe(true);
+    const dir = join(base, 'a', 'b');
+    const r2 = ensurePidDir(dir);
+    writeFileSync(join(base, 'a', 'other.pid'), '1\n');
+    r2();
+    expect([existsSync(dir), existsSync(join(base, 'a'))]).toEqual([false, true]);
   });
 });
