@@ -41,6 +41,8 @@ import {
   type QuorumEvent,
   type RsHealth,
   realServerId,
+  rekey,
+  reloadRenames,
   type VirtualServerSpec,
   vsFamilyName,
   vsKey,
@@ -381,18 +383,24 @@ export class LvsHost {
       // Decided on one view: every checker result so far in the manager and its passes done, so
       // its quorum agrees with the health the removals are weighed on.
       await this.settleHealth();
-      const cleared = this.reloadClears(old, next, config);
+      // A group virtual server whose protocol or family changed is kept under its new key.
+      const renamed = reloadRenames(old.specs, next.specs);
+      const newKey = (key: string): string => renamed.get(key) ?? key;
+      const cleared = this.reloadClears(old, next, config, renamed);
+      const oldCheckId = this.carryRenamed(old, renamed);
       const keep = new Set<string>();
       for (const [id, r] of next.byCheckId) {
-        const o = old.byCheckId.get(id);
+        const o = old.byCheckId.get(oldCheckId.get(id) ?? id);
         if (o && o.checkJson === r.checkJson) keep.add(id);
       }
-      for (const [id, r] of old.byCheckId) {
+      for (const [oid, r] of old.byCheckId) {
+        const id = rekey(oid, r.vsKey, newKey(r.vsKey));
         if (keep.has(id)) continue;
+        const healthId = rekey(r.healthId, r.vsKey, newKey(r.vsKey));
         this.stopCheck(id);
         this.hasRun.delete(id);
-        this.health.delete(r.healthId);
-        this.pendingHealth.delete(r.healthId);
+        this.health.delete(healthId);
+        this.pendingHealth.delete(healthId);
       }
       const live = new Set(next.specs.flatMap((s) => s.realServers.map((rs) => realServerId(s, rs))));
       for (const id of [...this.health.keys()])
@@ -423,7 +431,9 @@ export class LvsHost {
           else if (!v.suspended && !running) this.startCheck(r, keep.has(r.checkId));
         }
       }
-      this.queueInitNotifies(new Set(old.vs.flatMap((v) => v.members.map((m) => m.healthId))));
+      this.queueInitNotifies(
+        new Set(old.vs.flatMap((v) => v.members.map((m) => rekey(m.healthId, v.key, newKey(v.key))))),
+      );
       // reload() takes the new specs at once; results held meanwhile join its first pass.
       pass = this.manager.reload(next.specs);
     } finally {
@@ -632,7 +642,8 @@ export class LvsHost {
           vsKey: key,
           rs,
           check,
-          checkJson: JSON.stringify(check),
+          // Without its id: a checker kept under a new key (reloadRenames) compares equal.
+          checkJson: JSON.stringify({ ...check, id: '' }),
           notifyUp: member.notifyUp,
           notifyDown: member.notifyDown,
           text: rsText,
@@ -896,16 +907,22 @@ export class LvsHost {
    * loses its quorum too; with lvs_flush_on_stop keepalived drops it without visiting its real
    * servers and with its live weight intact: nothing is notified.
    */
-  private reloadClears(old: Model, next: Model, config: KeepalivedConfig): ReloadClear[] {
+  private reloadClears(
+    old: Model,
+    next: Model,
+    config: KeepalivedConfig,
+    renamed: ReadonlyMap<string, string>,
+  ): ReloadClear[] {
     const nextIds = new Set(next.vs.flatMap((v) => v.members.map((m) => m.healthId)));
     const nextVs = new Set(next.vs.map((v) => v.key));
     const out: ReloadClear[] = [];
     for (const v of old.vs) {
-      if (!nextVs.has(v.key) && config.global.lvsFlushOnStop !== false) continue;
+      const key = renamed.get(v.key) ?? v.key;
+      if (!nextVs.has(key) && config.global.lvsFlushOnStop !== false) continue;
       const up = this.manager?.quorumUp(v.key) ?? false;
       let sum = 0;
       for (const m of v.members) {
-        if (!nextIds.has(m.healthId)) {
+        if (!nextIds.has(rekey(m.healthId, v.key, key))) {
           if (this.inPool(v, m, up)) out.push({ kind: 'rs', v, m });
         } else if (this.alive(m)) sum += this.health.get(m.healthId)?.weight ?? m.weight;
       }
@@ -913,6 +930,41 @@ export class LvsHost {
       if (up && (sum === 0 || sum < threshold)) out.push({ kind: 'vs', v, weightSum: sum, threshold });
     }
     return out;
+  }
+
+  /**
+   * Carries the state of the virtual servers a reload keeps under a new key (reloadRenames) to
+   * their new ids: health, pending results, running checkers, has_run. Returns new checkId -> old.
+   */
+  private carryRenamed(old: Model, renamed: ReadonlyMap<string, string>): Map<string, string> {
+    const back = new Map<string, string>();
+    const move = <V>(m: Map<string, V>, from: string, to: string): void => {
+      const x = m.get(from);
+      if (x === undefined) return;
+      m.delete(from);
+      m.set(to, x);
+    };
+    const moveIn = (set: Set<string>, from: string, to: string): void => {
+      if (set.delete(from)) set.add(to);
+    };
+    for (const v of old.vs) {
+      const to = renamed.get(v.key);
+      if (to === undefined) continue;
+      for (const m of v.members) {
+        move(this.health, m.healthId, rekey(m.healthId, v.key, to));
+        move(this.pendingHealth, m.healthId, rekey(m.healthId, v.key, to));
+      }
+      for (const r of v.rs) {
+        const id = rekey(r.checkId, v.key, to);
+        back.set(id, r.checkId);
+        const run = this.runIds.get(r.checkId);
+        move(this.runIds, r.checkId, id);
+        if (run !== undefined) this.runOf.set(run, id);
+        moveIn(this.hasRun, r.checkId, id);
+        moveIn(this.started, r.checkId, id);
+      }
+    }
+    return back;
   }
 
   private track(p: Promise<unknown>): void {

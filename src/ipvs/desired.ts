@@ -160,6 +160,40 @@ export function vsKey(
   return t.kind === 'fwmark' ? `${vs.name} ${fam}` : `${vs.name} ${vs.protocol} ${fam}`;
 }
 
+/**
+ * Which old virtual servers a reload keeps under a new key (old vsKey -> new vsKey), as keepalived's
+ * vs_iseq pairs them: a `virtual_server group` one by its group name alone, so a reload that changes
+ * only its protocol or its family keeps its real servers' checker state and its quorum (only the
+ * kernel services whose key changed are replaced). Every other virtual server is kept by an equal
+ * vsKey. An old group virtual server left unmatched by key takes the first new one on the same
+ * group that no old one matches by key or took before (keepalived would pair a TCP and a UDP block
+ * of one group with the same new block; one new block keeps at most one old).
+ */
+export function reloadRenames(
+  old: readonly VirtualServerSpec[],
+  next: readonly VirtualServerSpec[],
+): Map<string, string> {
+  const oldKeys = new Set(old.map((vs) => vsKey(vs)));
+  const free = next.filter((vs) => vs.target.kind === 'group' && !oldKeys.has(vsKey(vs)));
+  const nextKeys = new Set(next.map((vs) => vsKey(vs)));
+  const out = new Map<string, string>();
+  for (const vs of old) {
+    const t = vs.target;
+    if (t.kind !== 'group' || nextKeys.has(vsKey(vs))) continue;
+    const i = free.findIndex((n) => n.target.kind === 'group' && n.target.name === t.name);
+    const match = free[i];
+    if (!match) continue;
+    free.splice(i, 1);
+    out.set(vsKey(vs), vsKey(match));
+  }
+  return out;
+}
+
+/** An id kept per virtual server (`<vsKey>|…`: health, checker) under the virtual server's new key. */
+export function rekey(id: string, from: string, to: string): string {
+  return id.startsWith(`${from}|`) ? `${to}${id.slice(from.length)}` : id;
+}
+
 /** A virtual server's family as its key and metrics name it: its address's, else vsFamily's. */
 export function vsFamilyName(
   vs: Pick<VirtualServerSpec, 'target' | 'ipFamily' | 'realServers'>,

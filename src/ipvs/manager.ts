@@ -30,6 +30,8 @@ import {
   type ReloadPass,
   type RsHealth,
   realServerId,
+  rekey,
+  reloadRenames,
   shutdownEvents,
   type VirtualServerSpec,
   vsKey,
@@ -116,9 +118,11 @@ export class IpvsManager {
    * init_services does after a reload (QuorumEvent `init`).
    */
   reload(specs: readonly VirtualServerSpec[]): Promise<void> {
+    const renamed = reloadRenames(this.specs, specs);
+    this.carryRenamed(renamed);
     const keep = new Set(specs.flatMap((vs) => vs.realServers.map((rs) => realServerId(vs, rs))));
     for (const id of [...this.health.keys()]) if (!keep.has(id)) this.health.delete(id);
-    const old = new Map(this.specs.map((vs) => [vsKey(vs), vs]));
+    const old = new Map(this.specs.map((vs) => [renamed.get(vsKey(vs)) ?? vsKey(vs), vs]));
     const newSorry = this.reloadPass?.newSorry ?? new Set<string>();
     for (const vs of specs) {
       const was = old.get(vsKey(vs));
@@ -128,6 +132,32 @@ export class IpvsManager {
     this.reloadPass = { newSorry };
     this.setSpecs(specs);
     return this.sync();
+  }
+
+  /**
+   * A virtual server kept under a new key (reloadRenames: a group's protocol or family changed)
+   * keeps its quorum and its real servers' health. Its services whose kernel key did not change
+   * (a fwmark entry when only the protocol changed, an address entry when only the family did) are
+   * then left as they are; the others, still owned, are deleted and the new ones added.
+   */
+  private carryRenamed(renamed: ReadonlyMap<string, string>): void {
+    const health: Array<[string, RsHealth]> = [];
+    for (const vs of this.specs) {
+      const from = vsKey(vs);
+      const to = renamed.get(from);
+      if (to === undefined) continue;
+      const q = this.quorum.get(from);
+      this.quorum.delete(from);
+      if (q !== undefined) this.quorum.set(to, q);
+      for (const rs of vs.realServers) {
+        const id = realServerId(vs, rs);
+        const h = this.health.get(id);
+        if (h === undefined) continue;
+        this.health.delete(id);
+        health.push([rekey(id, from, to), h]);
+      }
+    }
+    for (const [id, h] of health) this.health.set(id, h);
   }
 
   /** A checker result for `realServerId(vs, rs)`: reconciles that virtual server only. */

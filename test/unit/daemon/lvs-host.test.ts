@@ -21,6 +21,7 @@ import { LvsHost, type LvsHostDeps } from '../../../src/daemon/lvs-host.js';
 import { createRegistry, type LvsSnapshot } from '../../../src/daemon/metrics.js';
 import { ScriptResolver } from '../../../src/daemon/scripts.js';
 import { FakeIpvs } from '../../../src/ipvs/fake.js';
+import { describeOp } from '../../../src/ipvs/types.js';
 import { ScriptRunner } from '../../../src/notify/script.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kt-lvs-host-'));
@@ -1532,6 +1533,109 @@ describe('LvsHost: virtual server identity', () => {
         ['tcp', true],
         ['udp', false],
       ]);
+    } finally {
+      await world.host.stop();
+      closeSync(world.fifo);
+    }
+  });
+});
+
+/** A group with an address entry and an IPv4 fwmark entry; alpha, so a restarted check would empty the pool. */
+const GROUP_RELOAD = (protocol: 'TCP' | 'UDP', family = '') => `
+global_defs {
+  lvs_notify_fifo ${FIFO}
+}
+virtual_server_group G {
+  192.0.2.80 80
+  fwmark 9 inet
+}
+virtual_server group G {
+  delay_loop 2
+  lb_algo rr
+  lb_kind DR
+  protocol ${protocol}${family ? `\n  ip_family ${family}` : ''}
+  alpha
+  quorum_up "/bin/echo quorum-up G"
+  quorum_down "/bin/echo quorum-down G"
+  real_server 192.0.2.81 80 {
+    notify_up "/bin/echo up 81"
+    notify_down "/bin/echo down 81"
+    TCP_CHECK {
+      connect_timeout 1
+      retry 0
+    }
+  }
+  real_server 192.0.2.82 80 {
+    weight 2
+  }
+}
+`;
+
+describe('LvsHost: reload changing only a group virtual server protocol or family (hitless)', () => {
+  async function started(text: string) {
+    const world = await makeWorld({}, text);
+    await step(world, 0.2); // the alpha real server's first success
+    expect(fifoLines(world)).toEqual(['VS [G]:0 UP', 'RS [192.0.2.81]:tcp:80 [G]:0 UP']);
+    expect(await scriptsStarted(world, 2)).toEqual(['/bin/echo quorum-up G', '/bin/echo up 81']);
+    world.scripts.length = 0;
+    world.ipvs.touch('inet fwmark 9', 5n); // traffic on the fwmark service
+    return world;
+  }
+  const fwm = (w: World) => w.ipvs.services.get('inet fwmark 9');
+
+  it('TCP -> UDP: the address entry is replaced (its key has the protocol); the fwmark service, checker, health and quorum stay', async () => {
+    const world = await started(GROUP_RELOAD('TCP'));
+    try {
+      const gen = fwm(world)?.generation;
+      const mark = world.ipvs.log.length;
+      const attempts = world.attempts.length;
+      await world.host.reload(load(GROUP_RELOAD('UDP')));
+      await step(world, 0.2);
+      await settle();
+      expect(world.ipvs.log.slice(mark).map(describeOp)).toEqual([
+        'del-service tcp 192.0.2.80:80',
+        'add-service udp 192.0.2.80:80',
+        'add-dest 192.0.2.81:80 in udp 192.0.2.80:80',
+        'add-dest 192.0.2.82:80 in udp 192.0.2.80:80',
+      ]);
+      // the fwmark service was not touched: same generation, counters and both destinations
+      expect(fwm(world)?.generation).toBe(gen);
+      expect(fwm(world)?.stats?.conns).toBe(5n);
+      expect(fwm(world)?.dests.map((d) => `${d.addr}=${d.weight}`)).toEqual(['192.0.2.81=1', '192.0.2.82=2']);
+      // no notifier, no FIFO line (keepalived keeps the virtual server: vs_iseq by group name)
+      expect(fifoLines(world)).toEqual([]);
+      expect(world.scripts).toEqual([]);
+      // the checker was not restarted (warmup 0 would have checked at once); its next check is on time
+      expect(world.attempts).toHaveLength(attempts);
+      await step(world, 2);
+      expect(world.attempts).toHaveLength(attempts + 1);
+      const snap = world.host.snapshot() as LvsSnapshot;
+      expect(snap.virtualServers.map((v) => [v.protocol, v.quorumUp])).toEqual([['udp', true]]);
+      // and it keeps working under the new protocol
+      world.down.add('192.0.2.81');
+      await step(world, 2.2);
+      expect(fifoLines(world)).toEqual(['RS [192.0.2.81]:udp:80 [G]:0 DOWN']);
+      expect(await scriptsStarted(world, 1)).toEqual(['/bin/echo down 81']);
+    } finally {
+      await world.host.stop();
+      closeSync(world.fifo);
+    }
+  });
+
+  it('ip_family only (no service key changes): no IPVS operation and no notifier', async () => {
+    const world = await started(GROUP_RELOAD('TCP'));
+    try {
+      const gens = [...world.ipvs.services.values()].map((s) => s.generation);
+      const mark = world.ipvs.log.length;
+      const attempts = world.attempts.length;
+      await world.host.reload(load(GROUP_RELOAD('TCP', 'inet6')));
+      await step(world, 0.2);
+      await settle();
+      expect(world.ipvs.log.slice(mark)).toEqual([]);
+      expect([...world.ipvs.services.values()].map((s) => s.generation)).toEqual(gens);
+      expect(fifoLines(world)).toEqual([]);
+      expect(world.scripts).toEqual([]);
+      expect(world.attempts).toHaveLength(attempts);
     } finally {
       await world.host.stop();
       closeSync(world.fifo);

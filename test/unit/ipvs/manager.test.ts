@@ -3,6 +3,7 @@ import {
   type QuorumEvent,
   type RealServerSpec,
   realServerId,
+  reloadRenames,
   type VirtualServerSpec,
   vsKey,
 } from '../../../src/ipvs/desired.js';
@@ -315,5 +316,80 @@ describe('IpvsManager.stop: one virtual server at a time (keepalived clear_servi
     trace.length = 0;
     await m.stop((key) => trace.push(`hook ${key} with ${k.services.size} services left`));
     expect(trace).toEqual(['hook vs1 TCP with 0 services left', 'quorum-down vs1 TCP']);
+  });
+});
+
+describe('reload of a group virtual server whose protocol or family changed (keepalived vs_iseq: by group name)', () => {
+  const group = (
+    protocol: VirtualServerSpec['protocol'],
+    extra: Partial<VirtualServerSpec> = {},
+  ): VirtualServerSpec => ({
+    name: 'G',
+    target: {
+      kind: 'group',
+      name: 'G',
+      entries: [
+        { kind: 'addr', range: '192.0.2.80', port: 80 },
+        { kind: 'fwmark', fwmark: 9, family: 'inet' },
+      ],
+    },
+    protocol,
+    lbAlgo: 'rr',
+    lbKind: { method: 'DR' },
+    alpha: true,
+    realServers: [{ addr: '198.51.100.1', port: 80, weight: 1, hasCheckers: true }],
+    ...extra,
+  });
+
+  it('reloadRenames: by key first, then an unmatched group block takes the first free new block on its group', () => {
+    const tcp = group('TCP');
+    const udp = group('UDP');
+    const sctp = group('SCTP');
+    expect([...reloadRenames([tcp], [udp])]).toEqual([[vsKey(tcp), vsKey(udp)]]);
+    expect([...reloadRenames([tcp], [group('TCP', { ipFamily: 'inet6' })])]).toEqual([
+      [vsKey(tcp), 'G TCP inet6'],
+    ]);
+    // TCP kept by key; UDP takes the free SCTP block
+    expect([...reloadRenames([tcp, udp], [tcp, sctp])]).toEqual([[vsKey(udp), vsKey(sctp)]]);
+    // two old blocks, one new: only one keeps its state, the other is dropped
+    expect([...reloadRenames([tcp, udp], [sctp])]).toEqual([[vsKey(tcp), vsKey(sctp)]]);
+    // another group, an address virtual server: never renamed
+    expect([
+      ...reloadRenames([tcp], [group('UDP', { target: { kind: 'group', name: 'H', entries: [] } })]),
+    ]).toEqual([]);
+    expect([...reloadRenames([vs(1, [1])], [vs(1, [1], { protocol: 'UDP' })])]).toEqual([]);
+  });
+
+  it('TCP -> UDP: one delete and one add for the address entry; the fwmark service and the alpha server health stay', async () => {
+    const k = new FakeIpvs();
+    const events: QuorumEvent[] = [];
+    const tcp = group('TCP');
+    const m = new IpvsManager(k, [tcp], { onQuorum: (e) => events.push(e) });
+    await m.start();
+    const rs = tcp.realServers[0];
+    if (!rs) throw new Error('fixture');
+    await m.setHealth(realServerId(tcp, rs), { up: true }); // alpha: in the pool after its first success
+    const gen = k.services.get('inet fwmark 9')?.generation;
+    const before = k.log.length;
+    events.length = 0;
+    const udp = group('UDP');
+    await m.reload([udp]);
+    expect(k.log.slice(before).map((o) => `${o.kind} ${o.svc.fwmark ? 'fwmark' : o.svc.protocol}`)).toEqual([
+      'del-service 6',
+      'add-service 17',
+      'add-dest 17',
+    ]);
+    expect(k.services.get('inet fwmark 9')?.generation).toBe(gen);
+    expect(await weights(k, 'inet fwmark 9')).toEqual(['198.51.100.1=1']);
+    expect(await weights(k, 'udp 192.0.2.80:80')).toEqual(['198.51.100.1=1']);
+    expect([...(await k.readTable()).keys()].sort()).toEqual(['inet fwmark 9', 'udp 192.0.2.80:80']);
+    expect(events).toEqual([]); // quorum kept: no notifier
+    expect(m.quorumUp(vsKey(udp))).toBe(true);
+    // the carried health is the new virtual server's: its failure empties both services
+    const rsUdp = udp.realServers[0];
+    if (!rsUdp) throw new Error('fixture');
+    await m.setHealth(realServerId(udp, rsUdp), { up: false });
+    expect(await weights(k, 'inet fwmark 9')).toEqual([]);
+    expect(events.map((e) => `${e.kind} ${e.vs}`)).toEqual([`quorum-down ${vsKey(udp)}`]);
   });
 });
