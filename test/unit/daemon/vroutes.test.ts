@@ -1,0 +1,162 @@
+/**
+ * vroutes.ts: route and rule options of the configuration reach the rtnetlink message (header bytes
+ * and attributes read back with the netlink decoder); refused options fail with KA_ERR_VRRP_ROUTE.
+ * Configurations go through the real loader, so the option spelling is the parser's.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../../src/config/load.js';
+import type { KeepalivedConfig } from '../../../src/config/model.js';
+import { isKaError } from '../../../src/core/errors.js';
+import { routeMessages, routeRequest, ruleMessages } from '../../../src/daemon/vroutes.js';
+import { attrMap, decodeAttrs, encodeAttrs, NLM_F_APPEND } from '../../../src/wire/netlink.js';
+import type { RtRequest } from '../../../src/wire/rtnetlink.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'vroutes-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+
+function load(body: string): KeepalivedConfig {
+  const path = join(dir, `k${n++}.conf`);
+  writeFileSync(path, body);
+  const { config, diagnostics } = loadConfig(path, { configId: 'test' });
+  const errors = diagnostics.filter((d) => d.severity === 'error' || d.severity === 'fatal');
+  expect(errors.map((d) => d.message)).toEqual([]);
+  return config;
+}
+
+const route = (line: string) => load(`static_routes {\n  ${line}\n}\n`).staticRoutes[0]!;
+const rule = (line: string) => load(`static_rules {\n  ${line}\n}\n`).staticRules[0]!;
+const ifindexes: Record<string, number> = { eth0: 2, eth1: 3 };
+const resolve = (d: string) => ifindexes[d];
+
+function attrs(req: RtRequest): Map<number, Buffer> {
+  return attrMap(decodeAttrs(encodeAttrs(req.attrs)));
+}
+
+describe('route options', () => {
+  it('onlink sets RTNH_F_ONLINK in rtm_flags, add and delete alike', () => {
+    const m = routeMessages(route('203.0.113.0/24 via 198.51.100.1 dev eth0 onlink'), resolve);
+    for (const req of [m.add, m.del]) {
+      expect(req.header.readUInt32LE(8)).toBe(4);
+      const a = attrs(req);
+      expect([...a.get(5)!]).toEqual([198, 51, 100, 1]); // RTA_GATEWAY
+      expect(a.get(4)!.readUInt32LE(0)).toBe(2); // RTA_OIF
+    }
+    // the base request without options has no flags: onlink is what this module adds
+    expect(routeRequest(route('203.0.113.0/24 via 198.51.100.1 dev eth0'), resolve)).not.toHaveProperty('flags');
+  });
+
+  it('metrics go into RTA_METRICS, with lock bits; metric, table and tos into their places', () => {
+    const m = routeMessages(
+      route(
+        '203.0.113.0/24 via 192.0.2.254 dev eth0 mtu lock 1400 advmss 1360 metric 50 table 1000 tos 0x10 initcwnd 10 initrwnd 20 rtt 100ms rttvar 2s rto_min 300 hoplimit 9 features ecn congctl cubic quickack 1 fastopen_no_cookie 1 window 7 cwnd 8 ssthresh 9 reordering 4',
+      ),
+      resolve,
+    );
+    const h = m.add.header;
+    expect(h.readUInt8(3)).toBe(0x10); // rtm_tos
+    expect(h.readUInt8(4)).toBe(0); // table > 255: RT_TABLE_UNSPEC in the header
+    const a = attrs(m.add);
+    expect(a.get(15)!.readUInt32LE(0)).toBe(1000); // RTA_TABLE
+    expect(a.get(6)!.readUInt32LE(0)).toBe(50); // RTA_PRIORITY
+    const mx = attrMap(decodeAttrs(a.get(8)!));
+    const v = (t: number) => mx.get(t)!.readUInt32LE(0);
+    expect(v(2)).toBe(1400); // mtu
+    expect(v(8)).toBe(1360); // advmss
+    expect(v(11)).toBe(10); // initcwnd
+    expect(v(14)).toBe(20); // initrwnd
+    expect(v(4)).toBe(800); // rtt 100 ms, kernel unit ms << 3
+    expect(v(5)).toBe(8000); // rttvar 2 s, ms << 2
+    expect(v(13)).toBe(300); // rto_min ms
+    expect(v(10)).toBe(9);
+    expect(v(12)).toBe(1); // RTAX_FEATURE_ECN
+    expect(mx.get(16)!.toString()).toBe('cubic');
+    expect(v(15)).toBe(1);
+    expect(v(17)).toBe(1);
+    expect(v(3)).toBe(7);
+    expect(v(7)).toBe(8);
+    expect(v(6)).toBe(9);
+    expect(v(9)).toBe(4);
+    expect(v(1)).toBe(1 << 2); // RTAX_LOCK: mtu
+  });
+
+  it('realms, IPv6 pref and expires, append', () => {
+    const r4 = routeMessages(route('198.51.100.0/24 dev eth0 realms 3/7 append'), resolve);
+    expect(attrs(r4.add).get(11)!.readUInt32LE(0)).toBe((3 << 16) | 7);
+    expect(r4.add.flags & NLM_F_APPEND).toBe(NLM_F_APPEND);
+    expect(r4.del.flags & NLM_F_APPEND).toBe(0);
+    const r6 = routeMessages(route('fd00:1::/64 via fd00::1 dev eth0 pref high expires 300'), resolve);
+    const a = attrs(r6.add);
+    expect(a.get(20)!.readUInt8(0)).toBe(1); // ICMPV6_ROUTER_PREF_HIGH
+    expect(a.get(23)!.readUInt32LE(0)).toBe(300);
+  });
+
+  it('protocol holds only for no_track routes (keepalived resets tracked ones to RTPROT_KEEPALIVED)', () => {
+    expect(routeMessages(route('198.51.100.0/24 dev eth0 protocol static no_track'), resolve).add.header[5]).toBe(4);
+    expect(routeMessages(route('198.51.100.0/24 dev eth0 protocol 99 no_track'), resolve).add.header[5]).toBe(99);
+    expect(routeMessages(route('198.51.100.0/24 dev eth0 protocol static'), resolve).add.header[5]).toBe(18);
+  });
+
+  it('nexthops become RTA_MULTIPATH (weight - 1 in rtnh_hops, gateway attribute per hop)', () => {
+    const m = routeMessages(
+      route('198.51.100.0/24 nexthop via 192.0.2.1 dev eth0 weight 2 nexthop via 192.0.2.2 dev eth1'),
+      resolve,
+    );
+    const mp = attrs(m.add).get(9)!;
+    expect(mp.length).toBe(2 * (8 + 8));
+    expect(mp.readUInt16LE(0)).toBe(16);
+    expect(mp.readUInt8(3)).toBe(1);
+    expect(mp.readInt32LE(4)).toBe(2);
+    expect([...attrMap(decodeAttrs(mp, 8, 16)).get(5)!]).toEqual([192, 0, 2, 1]);
+    expect(mp.readUInt8(16 + 3)).toBe(0);
+    expect(mp.readInt32LE(16 + 4)).toBe(3);
+    expect(attrs(m.add).has(5)).toBe(false); // no top-level gateway
+    expect(() => routeRequest(route('198.51.100.0/24 nexthop via 192.0.2.1 dev eth0'), resolve)).toThrow();
+  });
+
+  it('refuses options it cannot express, and unknown interfaces, with KA_ERR_VRRP_ROUTE', () => {
+    for (const line of [
+      '198.51.100.0/24 dev eth0 vrf red',
+      '198.51.100.0/24 dev eth9',
+      '198.51.100.0/24 dev eth0 table nosuchtable',
+      '198.51.100.0/24 dev eth0 mtu abc',
+      '198.51.100.0/24 dev eth0 rtt 1h',
+    ]) {
+      let caught: unknown;
+      try {
+        routeMessages(route(line), resolve);
+      } catch (e) {
+        caught = e;
+      }
+      expect(isKaError(caught, 'KA_ERR_VRRP_ROUTE'), line).toBe(true);
+    }
+  });
+});
+
+describe('rule options', () => {
+  it('tos, not, goto, uidrange, ip_proto, ports, suppress_prefixlength, l3mdev, realms, tunnel_id', () => {
+    const m = ruleMessages(
+      rule(
+        'from 192.0.2.0/24 table 100 preference 500 tos 0x08 not uidrange 1000-2000 ip_proto tcp sport 1000-2000 dport 80 suppress_prefixlength 0 realms 5 tunnel_id 7',
+      ),
+    );
+    expect(m.add.header.readUInt8(3)).toBe(8);
+    expect(m.add.header.readUInt32LE(8)).toBe(2); // FIB_RULE_INVERT
+    const a = attrs(m.add);
+    expect(a.get(6)!.readUInt32LE(0)).toBe(500);
+    expect([...a.get(20)!]).toEqual([0xe8, 0x03, 0, 0, 0xd0, 0x07, 0, 0]);
+    expect(a.get(22)!.readUInt8(0)).toBe(6);
+    expect([...a.get(23)!]).toEqual([0xe8, 0x03, 0xd0, 0x07]);
+    expect([...a.get(24)!]).toEqual([80, 0, 80, 0]);
+    expect(a.get(14)!.readUInt32LE(0)).toBe(0);
+    expect(a.get(11)!.readUInt32LE(0)).toBe(5);
+    expect(a.get(12)!.readBigUInt64BE(0)).toBe(7n);
+    const g = ruleMessages(rule('from 192.0.2.1 goto 600 preference 501'));
+    expect(g.add.header.readUInt8(7)).toBe(2); // FR_ACT_GOTO
+    expect(attrs(g.add).get(4)!.readUInt32LE(0)).toBe(600);
+    expect(attrs(ruleMessages(rule('iif eth0 l3mdev preference 502')).add).get(19)!.readUInt8(0)).toBe(1);
+  });
+});
