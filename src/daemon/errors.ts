@@ -9,4 +9,6 @@ export const DaemonErrors = defineCodes('daemon', {
   KA_ERR_DAEMON_FIREWALL: 'nft rejected a firewall batch (nothing of it applied)',
   KA_ERR_DAEMON_NFT_EXEC: 'the nft command cannot be run or timed out',
   KA_ERR_DAEMON_FIREWALL_INPUT: 'a VIP or interface name the firewall cannot express',
+  KA_ERR_DAEMON_STATIC:
+    'a static_ipaddress / static_routes / static_rules entry cannot be expressed, added or removed',
 });
