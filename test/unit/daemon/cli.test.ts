@@ -1,99 +1,60 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../../src/daemon/cli.js';
-import { defaultOptions, parseOptions } from '../../../src/daemon/options.js';
+import {
+  DEFAULT_UMASK,
+  logConfigDump,
+  PROCESS_TITLE,
+  type ProcessHooks,
+  runCli,
+  setupCoreDumps,
+  versionText,
+} from '../../../src/daemon/cli.js';
 
-describe('parseOptions', () => {
-  it.each([
-    [['-f', 'k.conf'], { configFile: 'k.conf' }],
-    [['-fk.conf'], { configFile: 'k.conf' }],
-    [['--use-file=k.conf'], { configFile: 'k.conf' }],
-    [['--use-file', 'k.conf'], { configFile: 'k.conf' }],
-    [['-lnD'], { logConsole: true, dontFork: true, logDetail: true }],
-    [['-P', '-C', '-B', '--all'], { vrrpOnly: true, checkOnly: true, noBfd: true, all: true }],
-    [['-S', '7'], { logFacility: '7' }],
-    [['--ipvs-repair-interval=0'], { ipvsRepairInterval: 0 }],
-    [['--ipvs-repair-interval', '30.5'], { ipvsRepairInterval: 30.5 }],
-    [['--log-facility=local3'], { logFacility: 'local3' }],
-    [['-G', '--flush-log-file'], { noSyslog: true, flushLogFile: true }],
-    [['-u', '022'], { umask: 0o22 }],
-    [
-      ['-X', '-V', '-I', '-R', '-d'],
-      { releaseVips: true, dontReleaseVrrp: true, dontReleaseIpvs: true, dontRespawn: true, dumpConf: true },
-    ],
-    [
-      ['-p', '/run/a.pid', '-r', '/run/v.pid', '-c', '/run/c.pid', '-b', '/run/b.pid'],
-      {
-        pidFile: '/run/a.pid',
-        vrrpPidFile: '/run/v.pid',
-        checkersPidFile: '/run/c.pid',
-        bfdPidFile: '/run/b.pid',
-      },
-    ],
-    [
-      ['--pid=/p', '--vrrp_pid=/v', '--checkers_pid=/c', '--bfd_pid=/b'],
-      { pidFile: '/p', vrrpPidFile: '/v', checkersPidFile: '/c', bfdPidFile: '/b' },
-    ],
-    [
-      ['-a', '-s', 'blue', '-e', '-i', 'nodeA'],
-      { addressMonitoring: true, namespace: 'blue', allConfig: true, configId: 'nodeA' },
-    ],
-    [
-      ['--namespace=blue', '--config-id', 'n2', '--all-config'],
-      { namespace: 'blue', configId: 'n2', allConfig: true },
-    ],
-    [['-x', '-A', '/run/agentx'], { snmp: true, snmpAgentSocket: '/run/agentx' }],
-    [['-m', '-M'], { coreDump: true, coreDumpPattern: true }],
-    [['--core-dump-pattern=core.%p'], { coreDumpPattern: 'core.%p' }],
-    [['-t'], { mode: 'config-test', configTestLog: undefined }],
-    [['--config-test=/tmp/log'], { mode: 'config-test', configTestLog: '/tmp/log' }],
-    [['-t', '-f', 'x.conf'], { mode: 'config-test', configFile: 'x.conf' }],
-    [['--dump-config'], { mode: 'dump-config' }],
-    [['-v', '-t'], { mode: 'version' }],
-    [['-h'], { mode: 'help' }],
-    [['--signum=RELOAD'], { mode: 'signum', signum: 'RELOAD' }],
-    [['-T', '-s', 'h', '-p', '80'], { mode: 'genhash', genhashArgs: ['-s', 'h', '-p', '80'] }],
-    [['-t', 'stray.conf'], { mode: 'config-test', stray: ['stray.conf'] }],
-  ] as const)('%j', (argv, expected) => {
-    const r = parseOptions(argv);
-    expect(r.ok).toBe(true);
-    if (r.ok) expect(r.opts).toEqual({ ...defaultOptions(), ...expected });
-  });
+const dir = mkdtempSync(join(tmpdir(), 'kt-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const file = (name: string, text: string) => {
+  writeFileSync(join(dir, name), text);
+  return join(dir, name);
+};
 
-  it.each([
-    [['--bogus'], /Unknown option --bogus/],
-    [['-Z'], /Unknown option -Z/],
-    [['-f'], /requires an argument/],
-    [['--use-file'], /requires an argument/],
-    [['--dont-fork=yes'], /takes no argument/],
-    [['-S', 'local9'], /Invalid log facility/],
-    [['-u', 'abc'], /Invalid umask/],
-    [['--ipvs-repair-interval=-5'], /Invalid IPVS repair interval/],
-    [['--ipvs-repair-interval', 'often'], /Invalid IPVS repair interval/],
-    [['-n', '-T'], /must be the first/],
-  ] as const)('rejects %j', (argv, message) => {
-    const r = parseOptions(argv);
-    expect(r.ok).toBe(false);
-    if (!r.ok) expect(r.message).toMatch(message);
-  });
-});
+/** Records the process-wide effects instead of making them. */
+function recorder(corePattern = '|/usr/lib/systemd/systemd-coredump %P\n') {
+  const calls: string[] = [];
+  let pattern = corePattern;
+  const hooks: ProcessHooks = {
+    setTitle: (t) => calls.push(`title ${t}`),
+    umask: (m) => calls.push(`umask ${m.toString(8)}`),
+    raiseCoreLimit: () => {
+      calls.push('rlimit');
+      return undefined;
+    },
+    abortOnUncaught: () => calls.push('abort'),
+    readCorePattern: () => pattern,
+    writeCorePattern: (p) => {
+      calls.push(`core_pattern ${JSON.stringify(p)}`);
+      pattern = p;
+    },
+  };
+  return { calls, hooks, pattern: () => pattern };
+}
+
+const run = async (argv: string[], proc?: ProcessHooks) => {
+  let out = '';
+  let err = '';
+  const io = {
+    stdout: (t: string) => (out += t),
+    stderr: (t: string) => (err += t),
+    ...(proc ? { proc } : {}),
+  };
+  const code = await runCli(argv, io, {});
+  return { code, out, err };
+};
 
 describe('runCli', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'kt-cli-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  const file = (name: string, text: string) => {
-    writeFileSync(join(dir, name), text);
-    return join(dir, name);
-  };
-  const run = async (argv: string[]) => {
-    let out = '';
-    let err = '';
-    const code = await runCli(argv, { stdout: (t) => (out += t), stderr: (t) => (err += t) });
-    return { code, out, err };
-  };
-
   it('config test: 0 for a clean file, nothing printed', async () => {
     const r = await run(['-t', '-f', file('ok.conf', 'global_defs {\n  router_id lb1\n}\n')]);
     expect(r).toEqual({ code: 0, out: '', err: '' });
@@ -110,14 +71,17 @@ describe('runCli', () => {
   });
   it('config test: appends to the --config-test=FILE log', async () => {
     const log = join(dir, 'test.log');
-    const r = await run([`--config-test=${log}`, '-f', file('unk2.conf', 'foo 1\n')]);
-    expect(r.code).toBe(5);
-    expect(readFileSync(log, 'utf8')).toContain('KA_ERR_CONF_UNKNOWN_KEYWORD');
+    writeFileSync(log, 'before\n');
+    const r = await run([`--config-t=${log}`, '-f', file('unk2.conf', 'foo 1\n')]);
+    expect(r).toMatchObject({ code: 5, err: '' });
+    const text = readFileSync(log, 'utf8');
+    expect(text.startsWith('before\n')).toBe(true);
+    expect(text).toContain('KA_ERR_CONF_UNKNOWN_KEYWORD');
   });
   it('config test: selects @ID lines with -i', async () => {
     const f = file('cond.conf', '@nodeA foo 1\n');
     expect((await run(['-t', '-i', 'nodeA', '-f', f])).code).toBe(5);
-    expect((await run(['-t', '-i', 'nodeB', '-f', f])).code).toBe(0);
+    expect((await run(['-t', '--config-i', 'nodeB', '-f', f])).code).toBe(0);
   });
   it('--dump-config prints the resolved model as JSON', async () => {
     const f = file(
@@ -126,8 +90,7 @@ describe('runCli', () => {
     );
     const r = await run(['--dump-config', '-f', f]);
     expect(r.code).toBe(0);
-    const cfg = JSON.parse(r.out);
-    expect(cfg.vrrpInstances[0]).toMatchObject({
+    expect(JSON.parse(r.out).vrrpInstances[0]).toMatchObject({
       name: 'VI_1',
       vrid: 7,
       priority: 255,
@@ -138,19 +101,187 @@ describe('runCli', () => {
   });
   it('--signum prints keepalived signal numbers', async () => {
     expect(await run(['--signum=RELOAD'])).toEqual({ code: 0, out: '1\n', err: '' });
-    expect(await run(['--signum=STOP'])).toEqual({ code: 0, out: '15\n', err: '' });
-    expect((await run(['--signum=NOPE'])).code).toBe(1);
+    expect(await run(['--signum', 'STOP'])).toEqual({ code: 0, out: '15\n', err: '' });
+    expect(await run(['--signum=JSON'])).toEqual({ code: 0, out: '36\n', err: '' });
+    expect(await run(['--signum=NOPE'])).toEqual({ code: 1, out: '', err: 'Unknown sigfunc NOPE\n' });
   });
-  it('exits 1 on a bad option, 0 for -v and -h (to stderr)', async () => {
-    expect((await run(['--bogus'])).code).toBe(1);
-    const v = await run(['-v']);
-    expect(v.code).toBe(0);
-    expect(v.err).toMatch(/keepalived-ts/);
-    expect((await run(['-h'])).err).toMatch(/--config-test/);
-  });
-  it('warns about stray arguments and continues', async () => {
-    const r = await run(['-t', '-f', file('ok2.conf', ''), 'extra']);
+  it('-h prints the usage to stderr, exit 0', async () => {
+    const r = await run(['-h']);
     expect(r.code).toBe(0);
-    expect(r.err).toMatch(/Unexpected argument\(s\): extra/);
+    expect(r.err).toMatch(/^Usage: keepalived-ts \[OPTION\.\.\.\]\n/);
+    expect(r.err).toMatch(/--config-test\[=LOG_FILE\]/);
   });
+  it('a bad option: exit 1, the daemon never starts', async () => {
+    expect(await run(['--bogus', '-n'])).toEqual({ code: 1, out: '', err: 'Unknown option --bogus\n' });
+  });
+});
+
+describe('-v', () => {
+  it('prints to stderr a first line tools parse as keepalived 2.2.7, then ours', async () => {
+    const r = await run(['-v']);
+    expect(r.code).toBe(0);
+    expect(r.out).toBe('');
+    const lines = r.err.split('\n');
+    expect(lines[0]).toMatch(/^Keepalived v2\.2\.7 \(keepalived-ts \d+\.\d+\.\d+\S*\)$/);
+    expect(r.err).toMatch(/^keepalived-ts \d+\.\d+\.\d+\S*: /m);
+    expect(r.err).toMatch(/^Running on \S+ \S+ /m);
+    expect(r.err).toContain(`Node.js ${process.version}`);
+  });
+  it("keepalived-exporter's parse (first line, second word, without its first character) gives 2.2.7", () => {
+    // internal/types/utils/version.go: SplitN(out, "\n", 2) must give two parts; Split(line, " ")[1][1:]
+    const text = versionText('9.8.7');
+    const parts = text.split('\n');
+    expect(parts.length).toBeGreaterThanOrEqual(2);
+    expect(parts[0]!.split(' ')[1]!.slice(1)).toBe('2.2.7');
+    expect(parts[0]).toBe('Keepalived v2.2.7 (keepalived-ts 9.8.7)');
+  });
+});
+
+describe('process-wide effects', () => {
+  it('-t: the title becomes keepalived and the umask keepalived default 0177', async () => {
+    const rec = recorder();
+    expect((await run(['-t', '-f', file('ok3.conf', '')], rec.hooks)).code).toBe(0);
+    expect(rec.calls).toEqual([`title ${PROCESS_TITLE}`, `umask ${DEFAULT_UMASK.toString(8)}`]);
+  });
+  it('-u sets the umask instead (keepalived: strtoll base 0)', async () => {
+    const rec = recorder();
+    await run(['-u', '0x12', '-t', '-f', file('ok4.conf', '')], rec.hooks);
+    expect(rec.calls).toContain('umask 22');
+  });
+  it('-v, -h, --signum and --dump-config leave the process as it is', async () => {
+    for (const argv of [['-v'], ['-h'], ['--signum=STOP'], ['--dump-config', '-f', file('ok5.conf', '')]]) {
+      const rec = recorder();
+      await run(argv, rec.hooks);
+      expect(rec.calls).toEqual([]);
+    }
+  });
+  it('a test driving runCli without hooks changes nothing in its own process', async () => {
+    const title = process.title;
+    const mask = process.umask();
+    await run(['-t', '-u', '077', '-f', file('ok6.conf', '')]);
+    expect(process.title).toBe(title);
+    expect(process.umask()).toBe(mask);
+  });
+});
+
+describe('setupCoreDumps (-m / -M)', () => {
+  it('-m: RLIMIT_CORE unlimited and abort on an uncaught exception; core_pattern untouched', () => {
+    const rec = recorder();
+    const restore = setupCoreDumps({ coreDump: true, coreDumpPattern: undefined }, rec.hooks, () => {});
+    restore();
+    expect(rec.calls).toEqual(['rlimit', 'abort']);
+  });
+  it('-M: sets core_pattern, and restore() puts the original back', () => {
+    const rec = recorder('core\n');
+    const restore = setupCoreDumps(
+      { coreDump: true, coreDumpPattern: '/var/crash/%e.%p' },
+      rec.hooks,
+      () => {},
+    );
+    expect(rec.pattern()).toBe('/var/crash/%e.%p');
+    restore();
+    expect(rec.pattern()).toBe('core\n');
+    expect(rec.calls).toEqual([
+      'core_pattern "/var/crash/%e.%p"',
+      'rlimit',
+      'abort',
+      'core_pattern "core\\n"',
+    ]);
+  });
+  it('failures are reported with keepalived wording and the daemon goes on', () => {
+    const rec = recorder();
+    rec.hooks.readCorePattern = () => {
+      throw new Error('EACCES');
+    };
+    rec.hooks.raiseCoreLimit = () => 'prlimit: failed to set the CORE resource limit';
+    const said: string[] = [];
+    const restore = setupCoreDumps({ coreDump: true, coreDumpPattern: 'core' }, rec.hooks, (t) =>
+      said.push(t),
+    );
+    restore();
+    expect(said).toEqual([
+      'Unable to read/write core_pattern: EACCES\n',
+      'Failed to set core file size: prlimit: failed to set the CORE resource limit\n',
+    ]);
+    expect(rec.calls).toEqual(['abort']);
+  });
+});
+
+describe('logConfigDump (-d)', () => {
+  it('logs the loaded configuration line by line under a header', () => {
+    const lines: string[] = [];
+    const config = { global: { routerId: 'lb1' }, vrrpInstances: [] };
+    logConfigDump(config as never, { info: ((m: string) => lines.push(m)) as never });
+    expect(lines[0]).toBe('------< Configuration dump (-d) >------');
+    expect(JSON.parse(lines.slice(1).join('\n'))).toEqual(config);
+  });
+});
+
+/**
+ * The real title hook in a real process: a child imports src/daemon/cli.ts (through a loader that
+ * transpiles TypeScript), sets the title as the daemon does, and waits; we read /proc, then end it by
+ * its pid.
+ */
+describe('process title in /proc', () => {
+  it('comm and cmdline are keepalived, so pidof/killall/track_process find the daemon', async () => {
+    const repo = resolve(import.meta.dirname, '../../..');
+    const ts = pathToFileURL(join(repo, 'node_modules/typescript/lib/typescript.js')).href;
+    const loader = file(
+      'ts-loader.mjs',
+      `import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import ts from ${JSON.stringify(ts)};
+export async function resolve(spec, ctx, next) {
+  try { return await next(spec, ctx); } catch (e) {
+    if (spec.endsWith('.js') && spec.startsWith('.')) return next(spec.slice(0, -3) + '.ts', ctx);
+    throw e;
+  }
+}
+export async function load(url, ctx, next) {
+  if (!url.endsWith('.ts')) return next(url, ctx);
+  const src = await readFile(fileURLToPath(url), 'utf8');
+  const out = ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } });
+  return { format: 'module', source: out.outputText, shortCircuit: true };
+}
+`,
+    );
+    const register = file(
+      'register.mjs',
+      `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(loader).href)});\n`,
+    );
+    const child = file(
+      'child.mjs',
+      `const cli = await import(${JSON.stringify(pathToFileURL(join(repo, 'src/daemon/cli.ts')).href)});
+cli.realProcessHooks.setTitle(cli.PROCESS_TITLE);
+process.stdout.write('ready\\n');
+setInterval(() => {}, 60_000);
+`,
+    );
+    const proc = spawn(
+      process.execPath,
+      ['--import', register, child, '-n', '-f', '/etc/keepalived/keepalived.conf'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    const pid = proc.pid!;
+    const exited = new Promise<number | null>((res) => proc.on('exit', (code) => res(code)));
+    try {
+      let stderr = '';
+      proc.stderr.on('data', (d) => (stderr += d));
+      await new Promise<void>((res, rej) => {
+        proc.stdout.on('data', (d) => String(d).includes('ready') && res());
+        proc.on('exit', () => rej(new Error(`child exited: ${stderr}`)));
+      });
+      expect(readFileSync(`/proc/${pid}/comm`, 'utf8')).toBe('keepalived\n');
+      // Node rewrites the argv area: the title, then NULs (the arguments are gone from ps)
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+      expect(cmdline.replace(/\0+$/, '')).toBe('keepalived');
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      expect(stat.startsWith(`${pid} (keepalived) `)).toBe(true);
+    } finally {
+      process.kill(pid, 'SIGTERM');
+      await exited;
+    }
+  }, 60_000);
 });
