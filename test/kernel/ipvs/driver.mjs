@@ -63,6 +63,60 @@ try {
   } else if (cmd === 'flush') {
     await ipvs.flush();
     out({ cmd, services: (await ipvs.readTable()).size });
+  } else if (cmd === 'group-reload') {
+    // group-reload G1 G2 G3: IpvsManager start with G1, HTTP through it, reload to G2 (family only),
+    // a SET_SERVICE that tries to change the protocol, reload to G3 (protocol), stop. Each reload
+    // reports the operations it sent and the table (with counters) after it.
+    const { IpvsManager } = await import(`${dist}/ipvs/manager.js`);
+    const { execSync } = await import('node:child_process');
+    const sent = [];
+    const rec = {
+      readTable: () => ipvs.readTable(),
+      apply: (op) => {
+        sent.push(describeOp(op));
+        return ipvs.apply(op);
+      },
+      info: () => ipvs.info(),
+      listDaemons: () => ipvs.listDaemons(),
+      startDaemon: (d) => ipvs.startDaemon(d),
+      stopDaemon: (st) => ipvs.stopDaemon(st),
+      timeouts: () => ipvs.timeouts(),
+      setTimeouts: (t) => ipvs.setTimeouts(t),
+      flush: () => ipvs.flush(),
+    };
+    const dumpAll = async () => {
+      const t = await ipvs.readTable();
+      return [...t].map(([key, x]) => ({
+        key,
+        stats: x.stats,
+        dests: x.dests.map((d) => `${d.addr}:${d.port}`),
+      }));
+    };
+    const step = async (f) => {
+      sent.length = 0;
+      await f();
+      return { plan: [...sent], table: await dumpAll() };
+    };
+    const m = new IpvsManager(rec, specs(args[0]));
+    const start = await step(() => m.start());
+    const http = execSync(
+      'for i in 1 2 3 4; do ip netns exec cl curl -s -m 3 http://203.0.113.10/ || echo FAIL; done',
+      { encoding: 'utf8' },
+    );
+    await new Promise((r) => setTimeout(r, 3000)); // the 2 s estimator tick folds the counters
+    const before = await dumpAll();
+    const family = await step(() => m.reload(specs(args[1])));
+    const addr = (await ipvs.readTable()).get('tcp 203.0.113.10:80');
+    let setService;
+    try {
+      await ipvs.apply({ kind: 'set-service', svc: { ...addr.svc, protocol: 17 } });
+      setService = { ok: true };
+    } catch (e) {
+      setService = { error: e.code, errno: e.details?.errno };
+    }
+    const protocol = await step(() => m.reload(specs(args[2])));
+    const stop = await step(() => m.stop());
+    out({ cmd, start, http, before, family, setService, protocol, stop });
   } else if (cmd === 'info') {
     out({ cmd, info: await ipvs.info() });
   }

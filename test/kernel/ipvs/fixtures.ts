@@ -27,7 +27,7 @@ export function buildForVm(): { dir: string; dist: string } {
       join(repoRoot, 'node_modules/typescript/bin/tsc'),
       ...['--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--target', 'ES2022'],
       ...['--skipLibCheck', '--types', 'node', '--outDir', dist, '--rootDir', join(repoRoot, 'src')],
-      ...['netlink-ops', 'apply', 'desired', 'reconcile', 'types', 'sync-daemon'].map((f) =>
+      ...['netlink-ops', 'apply', 'desired', 'reconcile', 'types', 'sync-daemon', 'manager'].map((f) =>
         join(repoRoot, 'src/ipvs', `${f}.ts`),
       ),
     ],
@@ -227,4 +227,29 @@ export function expectedIpvsadm(t: IpvsTable): AdmService[] {
     });
   }
   return out.sort((a, b) => a.key.localeCompare(b.key));
+}
+
+/**
+ * A `virtual_server group` on the NAT lab's VIP (an address entry) and an IPv4 fwmark entry: the
+ * protocol and ip_family a reload may change.
+ */
+export function groupSpec(protocol: 'TCP' | 'UDP', ipFamily?: 'inet6'): VirtualServerSpec[] {
+  return [
+    {
+      name: 'G',
+      target: {
+        kind: 'group',
+        name: 'G',
+        entries: [
+          { kind: 'addr', range: '203.0.113.10', port: 80 },
+          { kind: 'fwmark', fwmark: 9, family: 'inet' },
+        ],
+      },
+      protocol,
+      ipFamily,
+      lbAlgo: 'rr',
+      lbKind: { method: 'NAT' },
+      realServers: [rs('198.51.100.11', 80), rs('198.51.100.12', 80)],
+    },
+  ];
 }

@@ -17,6 +17,7 @@ import {
   buildForVm,
   configA,
   expectedIpvsadm,
+  groupSpec,
   parseIpvsadm,
   removeBuild,
 } from './fixtures.js';
@@ -84,6 +85,7 @@ run adm4 ipvsadm -Ln
 run timeouts ${drv} timeouts 600 60 45
 run timeouts-adm ipvsadm -Ln --timeout
 run flush ${drv} flush
+run group-reload ${drv} group-reload g1.json g2.json g3.json
 kill $(cat pids) 2>/dev/null
 for m in ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_sh ip_vs_mh ip_vs_dh ip_vs_sed ip_vs_nq ip_vs_fo ip_vs_ovf ip_vs_lblc ip_vs_lblcr ip_vs; do rmmod $m; done
 run nofamily ${drv} info
@@ -117,6 +119,9 @@ describeIf('IPVS over generic netlink in the kernel VM', needVm, () => {
             'driver.mjs': readFileSync(join(import.meta.dirname, 'driver.mjs'), 'utf8'),
             'a.json': JSON.stringify(configA(1)),
             'a2.json': JSON.stringify(configA(5)),
+            'g1.json': JSON.stringify(groupSpec('TCP')),
+            'g2.json': JSON.stringify(groupSpec('TCP', 'inet6')),
+            'g3.json': JSON.stringify(groupSpec('UDP', 'inet6')),
           },
         },
       ],
@@ -234,6 +239,49 @@ describeIf('IPVS over generic netlink in the kernel VM', needVm, () => {
     expect(result(s.get('timeouts')).timeouts).toEqual({ tcp: 600, tcpFin: 60, udp: 45 });
     expect(s.get('timeouts-adm')).toMatch(/Timeout \(tcp tcpfin udp\): 600 60 45/);
     expect(result(s.get('flush')).services).toBe(0);
+  });
+
+  it('reload of a group changing only its family, then its protocol: only services whose kernel key changed are replaced', () => {
+    interface Step {
+      plan: string[];
+      table: Array<{ key: string; stats?: Record<string, string>; dests: string[] }>;
+    }
+    const r = result(s.get('group-reload')) as Record<string, unknown> & {
+      start: Step;
+      before: Step['table'];
+      family: Step;
+      protocol: Step;
+      stop: Step;
+      http: string;
+    };
+    expect(r.error).toBeUndefined();
+    expect(r.start.table.map((x) => x.key).sort()).toEqual(['inet fwmark 9', 'tcp 203.0.113.10:80']);
+    expect(
+      r.http
+        .split('\n')
+        .filter((l) => l !== '')
+        .sort(),
+    ).toEqual(['r1', 'r1', 'r2', 'r2']);
+    const tcp = (t: Step['table']) => t.find((x) => x.key === 'tcp 203.0.113.10:80');
+    expect(Number(tcp(r.before)?.stats?.conns)).toBe(4);
+    // ip_family only: no kernel key changes, nothing is sent, the counters go on
+    expect(r.family.plan).toEqual([]);
+    expect(noRates(tcp(r.family.table)?.stats)).toEqual(noRates(tcp(r.before)?.stats));
+    // the kernel finds a service by (family, protocol, address, port): a SET_SERVICE cannot move it
+    // to another protocol, so a protocol change is one DEL_SERVICE and one NEW_SERVICE
+    expect(r.setService).toEqual({ error: 'KA_ERR_IPVS_KERNEL', errno: 'ESRCH' });
+    expect(r.protocol.plan).toEqual([
+      'del-service tcp 203.0.113.10:80',
+      'add-service udp 203.0.113.10:80',
+      'add-dest 198.51.100.11:80 in udp 203.0.113.10:80',
+      'add-dest 198.51.100.12:80 in udp 203.0.113.10:80',
+    ]);
+    expect(r.protocol.table.map((x) => [x.key, [...x.dests].sort()]).sort()).toEqual([
+      ['inet fwmark 9', ['198.51.100.11:80', '198.51.100.12:80']],
+      ['udp 203.0.113.10:80', ['198.51.100.11:80', '198.51.100.12:80']],
+    ]);
+    expect(r.stop.plan.sort()).toEqual(['del-service inet fwmark 9', 'del-service udp 203.0.113.10:80']);
+    expect(r.stop.table).toEqual([]);
   });
 
   it('without the ip_vs module, open() fails with KA_ERR_IPVS_NO_FAMILY', () => {
