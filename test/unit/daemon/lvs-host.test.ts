@@ -659,6 +659,39 @@ describe('LvsHost: ha_suspend keeps checker state across suspend and resume (kee
     }
   });
 
+  it('a reload while suspended keeps the checker state for the resume', async () => {
+    const local = new Set(['192.0.2.40']);
+    const world = await makeWorld({ localAddrs: () => local }, HA_CONF(true));
+    try {
+      await step(world, 0.2);
+      expect(fifoLines(world)).toHaveLength(2); // RS UP, VS UP
+      const mark = world.ipvs.log.length;
+      local.clear();
+      world.host.vrrpStateChanged('VI_1', 'BACKUP');
+      await step(world, 1.2);
+      const attempts = world.attempts.length;
+      // a reload that adds another virtual server; this one is unchanged and still suspended
+      await world.host.reload(
+        load(
+          `${HA_CONF(true)}\nvirtual_server 192.0.2.45 80 {\n  lb_algo rr\n  lb_kind DR\n  protocol TCP\n  real_server 192.0.2.46 80 {\n  }\n}\n`,
+        ),
+      );
+      await step(world, 2);
+      expect(world.attempts).toHaveLength(attempts); // still suspended
+      local.add('192.0.2.40');
+      world.host.vrrpStateChanged('VI_1', 'MASTER');
+      await step(world, 2.2);
+      await settle();
+      expect(world.attempts.length).toBeGreaterThan(attempts);
+      expect(fifoLines(world)).toEqual(['VS [192.0.2.45]:tcp:80 UP']);
+      expect(world.ipvs.log.slice(mark).map((o) => o.svc.addr)).toEqual(['192.0.2.45', '192.0.2.45']);
+      expect(await dests(world, '192.0.2.40')).toEqual(['192.0.2.41=1']);
+    } finally {
+      await world.host.stop();
+      closeSync(world.fifo);
+    }
+  });
+
   it('alpha, suspended from the start: its first failure after the address appears is notified (has_run was never set)', async () => {
     const local = new Set<string>();
     const world = await makeWorld({ localAddrs: () => local }, HA_CONF(true));
