@@ -156,11 +156,14 @@ describe('process-wide effects', () => {
     }
   });
   it('a test driving runCli without hooks changes nothing in its own process', async () => {
+    // process.umask() without an argument is deprecated: read it from /proc
+    const umask = () => /^Umask:\s*(\d+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
     const title = process.title;
-    const mask = process.umask();
+    const mask = umask();
     await run(['-t', '-u', '077', '-f', file('ok6.conf', '')]);
     expect(process.title).toBe(title);
-    expect(process.umask()).toBe(mask);
+    expect(umask()).toBe(mask);
+    expect(mask).toMatch(/^0[0-7]{3}$/);
   });
 });
 
@@ -218,17 +221,16 @@ describe('logConfigDump (-d)', () => {
 });
 
 /**
- * The real title hook in a real process: a child imports src/daemon/cli.ts (through a loader that
- * transpiles TypeScript), sets the title as the daemon does, and waits; we read /proc, then end it by
- * its pid.
+ * The real hooks in a real process: a child imports src/daemon/cli.ts (through a loader that
+ * transpiles TypeScript), runs SCRIPT with `cli` bound, prints `ready <json>` and waits; we read
+ * /proc, then end it by its pid.
  */
-describe('process title in /proc', () => {
-  it('comm and cmdline are keepalived, so pidof/killall/track_process find the daemon', async () => {
-    const repo = resolve(import.meta.dirname, '../../..');
-    const ts = pathToFileURL(join(repo, 'node_modules/typescript/lib/typescript.js')).href;
-    const loader = file(
-      'ts-loader.mjs',
-      `import { readFile } from 'node:fs/promises';
+function spawnCliChild(script: string, argv: string[] = []) {
+  const repo = resolve(import.meta.dirname, '../../..');
+  const ts = pathToFileURL(join(repo, 'node_modules/typescript/lib/typescript.js')).href;
+  const loader = file(
+    'ts-loader.mjs',
+    `import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import ts from ${JSON.stringify(ts)};
 export async function resolve(spec, ctx, next) {
@@ -244,44 +246,84 @@ export async function load(url, ctx, next) {
   return { format: 'module', source: out.outputText, shortCircuit: true };
 }
 `,
-    );
-    const register = file(
-      'register.mjs',
-      `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(loader).href)});\n`,
-    );
-    const child = file(
-      'child.mjs',
-      `const cli = await import(${JSON.stringify(pathToFileURL(join(repo, 'src/daemon/cli.ts')).href)});
-cli.realProcessHooks.setTitle(cli.PROCESS_TITLE);
-process.stdout.write('ready\\n');
+  );
+  const register = file(
+    'register.mjs',
+    `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(loader).href)});\n`,
+  );
+  const child = file(
+    `child-${Math.random().toString(16).slice(2)}.mjs`,
+    `const cli = await import(${JSON.stringify(pathToFileURL(join(repo, 'src/daemon/cli.ts')).href)});
+${script}
 setInterval(() => {}, 60_000);
 `,
-    );
-    const proc = spawn(
-      process.execPath,
-      ['--import', register, child, '-n', '-f', '/etc/keepalived/keepalived.conf'],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    const pid = proc.pid!;
-    const exited = new Promise<number | null>((res) => proc.on('exit', (code) => res(code)));
+  );
+  // cwd: a core file (core_pattern "core") would land in our temporary directory
+  const proc = spawn(process.execPath, ['--import', register, child, ...argv], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: dir,
+  });
+  let stderr = '';
+  proc.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
+    proc.on('exit', (code, signal) => res({ code, signal })),
+  );
+  const ready = new Promise<unknown>((res, rej) => {
+    let out = '';
+    proc.stdout.on('data', (d) => {
+      out += d;
+      const m = /^ready (.*)$/m.exec(out);
+      if (m) res(JSON.parse(m[1]!));
+    });
+    void exited.then(() => rej(new Error(`child exited: ${stderr}`)));
+  });
+  return { pid: proc.pid!, ready, exited, stderr: () => stderr };
+}
+
+describe('the real process hooks', () => {
+  it('title: comm and cmdline are keepalived, so pidof/killall/track_process find the daemon', async () => {
+    const c = spawnCliChild(`cli.realProcessHooks.setTitle(cli.PROCESS_TITLE); console.log('ready 0');`, [
+      '-n',
+      '-f',
+      '/etc/keepalived/keepalived.conf',
+    ]);
     try {
-      let stderr = '';
-      proc.stderr.on('data', (d) => (stderr += d));
-      await new Promise<void>((res, rej) => {
-        proc.stdout.on('data', (d) => String(d).includes('ready') && res());
-        proc.on('exit', () => rej(new Error(`child exited: ${stderr}`)));
-      });
-      expect(readFileSync(`/proc/${pid}/comm`, 'utf8')).toBe('keepalived\n');
+      await c.ready;
+      expect(readFileSync(`/proc/${c.pid}/comm`, 'utf8')).toBe('keepalived\n');
       // Node rewrites the argv area: the title, then NULs (the arguments are gone from ps)
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+      const cmdline = readFileSync(`/proc/${c.pid}/cmdline`, 'latin1');
       expect(cmdline.replace(/\0+$/, '')).toBe('keepalived');
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      expect(stat.startsWith(`${pid} (keepalived) `)).toBe(true);
+      expect(readFileSync(`/proc/${c.pid}/stat`, 'utf8').startsWith(`${c.pid} (keepalived) `)).toBe(true);
     } finally {
-      process.kill(pid, 'SIGTERM');
-      await exited;
+      process.kill(c.pid, 'SIGTERM');
+      await c.exited;
     }
+  }, 60_000);
+
+  it('-m: RLIMIT_CORE becomes unlimited (or the failure is said)', async () => {
+    const c = spawnCliChild(
+      `console.log('ready ' + JSON.stringify(cli.realProcessHooks.raiseCoreLimit() ?? null));`,
+    );
+    try {
+      const failure = await c.ready;
+      const limits = readFileSync(`/proc/${c.pid}/limits`, 'utf8');
+      const core = /^Max core file size\s+(\S+)\s+(\S+)/m.exec(limits);
+      if (failure === null) expect([core?.[1], core?.[2]]).toEqual(['unlimited', 'unlimited']);
+      else expect(failure).toMatch(/\S/);
+    } finally {
+      process.kill(c.pid, 'SIGTERM');
+      await c.exited;
+    }
+  }, 60_000);
+
+  it('-m: an uncaught exception aborts the process (SIGABRT: a core where the limit allows)', async () => {
+    const c = spawnCliChild(
+      `cli.realProcessHooks.abortOnUncaught(); console.log('ready 0'); setTimeout(() => { throw new Error('boom'); }, 10);`,
+    );
+    await c.ready;
+    expect(await c.exited).toEqual({ code: null, signal: 'SIGABRT' });
+    expect(c.stderr()).toMatch(/Uncaught exception, aborting for a core dump \(-m\): Error: boom/);
   }, 60_000);
 });
