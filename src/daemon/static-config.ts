@@ -144,6 +144,11 @@ export function staticEntries(config: StaticSource): StaticEntry[] {
   return out;
 }
 
+/** True when the configuration has any static entry (keepalived then runs its VRRP side even without instances). */
+export function hasStaticConfig(config: StaticSource): boolean {
+  return config.staticIpaddress.length + config.staticRoutes.length + config.staticRules.length > 0;
+}
+
 /** An entry as the runtime holds it: `set` once the kernel has it (added, or found there). */
 export interface StaticState {
   readonly entry: StaticEntry;

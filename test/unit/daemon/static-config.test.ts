@@ -15,6 +15,7 @@ import type { KeepalivedConfig } from '../../../src/config/model.js';
 import { Counters } from '../../../src/core/counters.js';
 import {
   addressMessage,
+  hasStaticConfig,
   planStatic,
   StaticConfig,
   type StaticEntry,
@@ -129,6 +130,11 @@ describe('staticEntries', () => {
       'route 198.51.100.0/24 via 192.0.2.254 dev eth0',
       'rule from 192.0.2.10/32 table 100 preference 1000',
     ]);
+  });
+
+  it('hasStaticConfig: any of the three blocks', () => {
+    expect(hasStaticConfig(conf({ rules: ['from 192.0.2.10 table 100 preference 1000'] }))).toBe(true);
+    expect(hasStaticConfig(conf({ global: 'router_id x' }))).toBe(false);
   });
 
   it('identity ignores position and track_group, not what reaches the kernel', () => {
