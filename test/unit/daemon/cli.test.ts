@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -296,6 +296,12 @@ describe('the real process hooks', () => {
       const cmdline = readFileSync(`/proc/${c.pid}/cmdline`, 'latin1');
       expect(cmdline.replace(/\0+$/, '')).toBe('keepalived');
       expect(readFileSync(`/proc/${c.pid}/stat`, 'utf8').startsWith(`${c.pid} (keepalived) `)).toBe(true);
+      // the lookups init scripts and monitoring use (they only list here, nothing is signalled)
+      expect(spawnSync('ps', ['-o', 'comm=', '-p', String(c.pid)], { encoding: 'utf8' }).stdout.trim()).toBe(
+        'keepalived',
+      );
+      const pidof = spawnSync('pidof', ['keepalived'], { encoding: 'utf8' });
+      if (!pidof.error) expect(pidof.stdout.trim().split(/\s+/)).toContain(String(c.pid));
     } finally {
       process.kill(c.pid, 'SIGTERM');
       await c.exited;

@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../../src/daemon/cli.js';
 import {
@@ -309,6 +310,63 @@ describe('parseOptions', () => {
     const r = parse(['-Z', '--config-test=L', '-Y']);
     expect(r.configTestLogAt).toBe(1);
     expect(r.messages).toEqual(['Unknown option -Z', 'Unknown option -Y']);
+  });
+
+  it('property: an unambiguous prefix parses as the full name, in both value forms', () => {
+    const valued = {
+      'use-file': 'k.conf',
+      pid: '/p',
+      umask: '022',
+      namespace: 'ns',
+      'config-id': 'x',
+    } as const;
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...(Object.keys(valued) as (keyof typeof valued)[])),
+        fc.nat(),
+        (name, cut) => {
+          const n = 1 + (cut % name.length);
+          const prefix = name.slice(0, n);
+          const m = matchLong(prefix);
+          fc.pre(m !== undefined && 'name' in m);
+          const full = parse([`--${name}=${valued[name]}`]);
+          expect(parse([`--${prefix}=${valued[name]}`])).toEqual(full);
+          expect(parse([`--${prefix}`, valued[name]])).toEqual(full);
+        },
+      ),
+    );
+  });
+
+  it('property: random words never throw, and ok is false exactly when an error was reported', () => {
+    const word = fc.oneof(
+      fc.constantFrom(
+        '-t',
+        '-f',
+        '-v',
+        '-h',
+        '-T',
+        '--',
+        '-',
+        '--all',
+        '--no',
+        '--use-f',
+        '--signum',
+        '-Mx',
+        '-lnD',
+      ),
+      fc.string({ maxLength: 6 }).map((t) => `--${t}`),
+      fc.string({ maxLength: 4 }).map((t) => `-${t}`),
+      fc.string({ maxLength: 4 }),
+    );
+    fc.assert(
+      fc.property(fc.array(word, { maxLength: 8 }), fc.boolean(), (argv, posix) => {
+        const r = parse(argv, posix);
+        const errors = r.messages.filter(
+          (m) => !/^(Invalid log facility|Invalid --umask|Warning -- )/.test(m),
+        );
+        expect(r.ok).toBe(errors.length === 0);
+      }),
+    );
   });
 
   it('never throws, whatever the words', () => {
