@@ -15,11 +15,13 @@
  * VRRP it is the checker side's IPVS half, so it then takes the `checker_*` settings.
  */
 import { getPriority } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import type { GlobalDefs } from '../config/model.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import type { Counters } from '../core/counters.js';
 import { isKaError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
+import { restBriefly } from '../sys/sched.js';
 
 /** The syscalls of src/sys/sched.ts, injected so the wiring is tested without privilege. */
 export interface SchedOps {
@@ -125,6 +127,7 @@ export class Priorities {
   >();
   private noSwapSaid = false;
   private started = false;
+  private stopped = false;
   private workerTid: number | undefined;
   private rlimit: number | undefined;
   private auto: AutoPriority | undefined;
@@ -140,6 +143,8 @@ export class Priorities {
       clock: Clock;
       /** Where the SIGXCPU handler goes (default: process.on); see applyRlimit. */
       onSigxcpu?: (fn: () => void) => void;
+      /** Paces the main thread while it is real-time (default: mainRtPacer, used by VrrpHost). */
+      pacer?: RtPacer;
     },
   ) {
     this.plan = plan;
@@ -156,6 +161,18 @@ export class Priorities {
       this.deps.log.info(
         'NOTICE: setting config option max_auto_priority should result in better keepalived performance',
       );
+    const hold = this.pacer().startupHold;
+    if (hold) {
+      this.deps.log.info('scheduling: applied once the VRRP start-up transitions have drained');
+      void hold.then(() => {
+        if (!this.stopped) this.apply(mainRole);
+      });
+      return;
+    }
+    this.apply(mainRole);
+  }
+
+  private apply(mainRole: 'vrrp' | 'checker'): void {
     this.started = true;
     this.applyLock();
     this.setThread('main', mainRole, this.deps.ops.gettid());
@@ -181,8 +198,23 @@ export class Priorities {
   }
 
   stop(): void {
+    this.stopped = true;
     this.auto?.stop();
     this.auto = undefined;
+    this.pacer().disable();
+  }
+
+  private pacer(): RtPacer {
+    return this.deps.pacer ?? mainRtPacer;
+  }
+
+  /** The main thread's pacer follows its policy and the process's RLIMIT_RTTIME. */
+  private syncPacer(): void {
+    const main = this.threads.get('main');
+    const pacer = this.pacer();
+    if (main && main.state.rt > 0 && this.rlimit !== undefined) {
+      if (pacer.budgetUs !== rtBudgetUs(this.rlimit)) pacer.enable(this.rlimit, this.deps.counters);
+    } else pacer.disable();
   }
 
   private setThread(key: 'main' | 'worker', role: 'vrrp' | 'checker', tid: number): void {
@@ -238,13 +270,26 @@ export class Priorities {
       // keepalived, log it instead (the hard limit, left as it was, still bounds a runaway thread).
       if (this.rlimit === undefined) {
         const on = this.deps.onSigxcpu ?? ((fn: () => void) => process.on('SIGXCPU', fn));
-        on(() => {
-          this.deps.counters.inc('sched.sigxcpu');
-          this.deps.log.warn('a real-time thread exceeded its RLIMIT_RTTIME CPU budget (SIGXCPU)');
-        });
+        on(() => this.onSigxcpu());
       }
       this.rlimit = usec;
     }
+    this.syncPacer();
+  }
+
+  /**
+   * SIGXCPU: counted and logged in keepalived's words, and the daemon carries on. The kernel raises
+   * the soft limit by one second with each signal (so at most one per second of further overrun);
+   * it is left so, as keepalived does. The signal does not say which thread overran: the main
+   * thread's side is named when it is real-time, else the checker's.
+   */
+  private onSigxcpu(): void {
+    this.deps.counters.inc('sched.sigxcpu');
+    const main = this.threads.get('main');
+    const side = main && main.state.rt > 0 ? main.role : 'checker';
+    this.deps.log.warn(
+      `${side === 'vrrp' ? 'VRRP' : 'Checker'} process has used too much CPU time, ${side}_rlimit_rttime may need to be increased`,
+    );
   }
 
   /** max_auto_priority watches the main thread (the worker's timers are its own; see docs). */
@@ -375,3 +420,106 @@ export class AutoPriority {
 export function threadNice(tid: number): number {
   return getPriority(tid);
 }
+
+/** Shortest rest that was seen to sleep under SCHED_RR, with margin (µs); see restBriefly. */
+export const RT_REST_US = 50;
+/** Longest run without a sleep the pacer allows (µs), whatever RLIMIT_RTTIME is. */
+const RT_BUDGET_MAX_US = 2_000;
+const RT_BUDGET_MIN_US = 200;
+/** The event loop waited this long in epoll_wait since the last look: the thread slept (ms). */
+const SLEPT_MS = 0.05;
+
+/** The pacing budget for a soft RLIMIT_RTTIME of `rlimitUs` µs: a quarter of it, 0.2–2 ms. */
+export function rtBudgetUs(rlimitUs: number): number {
+  return Math.min(RT_BUDGET_MAX_US, Math.max(RT_BUDGET_MIN_US, Math.floor(rlimitUs / 4)));
+}
+
+/**
+ * Keeps a real-time main thread under RLIMIT_RTTIME. The kernel counts a SCHED_RR thread's CPU
+ * from its last wake-up and sends SIGXCPU past the soft limit; a burst of VRRP work (1,000
+ * instances becoming MASTER in the same few milliseconds: adverts, VIP requests, GARPs, notifies)
+ * runs for tens of milliseconds without the event loop ever sleeping, as timers and I/O are always
+ * ready. `pace()` is called before each unit of that work: once the thread has run for the budget
+ * without sleeping, it sleeps RT_REST_US in place (restBriefly), so nothing is reordered and
+ * GARP/advert timing moves by microseconds. A sleep of the event loop itself (seen as time spent
+ * in epoll_wait, `eventLoopUtilization().idle`) restarts the budget. Off (one branch) unless the
+ * thread is real-time.
+ */
+export class RtPacer {
+  private budget = 0;
+  private since = 0;
+  private hold: Promise<void> | undefined;
+  private idleMs = 0;
+  private counters: Counters | undefined;
+  /** Rests taken since the pacer was made. */
+  rests = 0;
+
+  constructor(
+    private readonly io: {
+      now: () => number;
+      loopIdleMs: () => number;
+      rest: (us: number) => void;
+    } = {
+      now: () => Number(process.hrtime.bigint() / 1000n),
+      loopIdleMs: () => performance.eventLoopUtilization().idle,
+      rest: restBriefly,
+    },
+  ) {}
+
+  /**
+   * A start-up burst is under way until `p` settles (VrrpHost: every instance's first decision,
+   * its actions and notify scripts): Priorities.start() waits for it before making the thread
+   * real-time. Pacing cannot split what no callback of ours runs in (a reap of 1,000 exited notify
+   * scripts, a V8 scavenge): at start-up these were measured at 10–50 ms.
+   */
+  holdStartup(p: Promise<void>): void {
+    const mine = p.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.hold = mine;
+    void mine.then(() => {
+      if (this.hold === mine) this.hold = undefined;
+    });
+  }
+
+  /** The start-up burst in progress, if any. */
+  get startupHold(): Promise<void> | undefined {
+    return this.hold;
+  }
+
+  /** The thread is real-time under a soft RLIMIT_RTTIME of `rlimitUs` µs. */
+  enable(rlimitUs: number, counters?: Counters): void {
+    this.budget = rtBudgetUs(rlimitUs);
+    this.counters = counters;
+    this.since = this.io.now();
+    this.idleMs = this.io.loopIdleMs();
+  }
+
+  /** The thread is back to SCHED_OTHER. */
+  disable(): void {
+    this.budget = 0;
+  }
+
+  /** µs the thread may run without sleeping; 0 when off. */
+  get budgetUs(): number {
+    return this.budget;
+  }
+
+  /** Before a unit of real-time work: sleeps briefly if the thread has used its budget. */
+  pace(): void {
+    if (this.budget === 0) return;
+    const now = this.io.now();
+    const idle = this.io.loopIdleMs();
+    if (idle - this.idleMs >= SLEPT_MS) this.since = now;
+    this.idleMs = idle;
+    if (now - this.since < this.budget) return;
+    this.io.rest(RT_REST_US);
+    this.rests++;
+    this.counters?.inc('sched.rt_rests');
+    this.since = this.io.now();
+  }
+}
+
+/** The main thread's pacer: Priorities turns it on with SCHED_RR, VrrpHost calls pace(). */
+export const mainRtPacer = new RtPacer();

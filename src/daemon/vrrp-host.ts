@@ -16,7 +16,7 @@ import type {
   VrrpInstance as VrrpInstanceCfg,
   VrrpScript as VrrpScriptCfg,
 } from '../config/model.js';
-import { type Clock, systemClock } from '../core/clock.js';
+import { type Clock, systemClock, type TimerHandle } from '../core/clock.js';
 import { Counters } from '../core/counters.js';
 import { KaError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
@@ -45,6 +45,7 @@ import { peekVrid, type RxPacket, type ValidateInstance, validateAdvert } from '
 import { gratuitousArpFrame } from '../wire/arp.js';
 import { nextIpId, VRRP_GROUP4, VRRP_GROUP6 } from '../wire/ip.js';
 import { unsolicitedNaFrame } from '../wire/ndisc.js';
+import type { NlMsg } from '../wire/netlink.js';
 import {
   delAddr,
   delRoute,
@@ -55,6 +56,7 @@ import {
   newRule,
   RT_SCOPE_HOST,
   RT_SCOPE_LINK,
+  type RtRequest,
 } from '../wire/rtnetlink.js';
 import {
   authDataFromPassword,
@@ -77,6 +79,7 @@ import {
 } from './firewall.js';
 import type { VrrpInstanceSnapshot } from './metrics.js';
 import { linkIsUp, type NetState } from './netstate.js';
+import { mainRtPacer, type RtPacer } from './priorities.js';
 import { planReload, type ReloadPlan } from './reload.js';
 import type { ScriptResolver } from './scripts.js';
 import './vrrp-errors.js';
@@ -166,7 +169,19 @@ export interface VrrpHostDeps {
   counters?: Counters;
   net: NetState;
   scripts: ScriptResolver;
+  /** Paces the work while the thread is real-time (default: the main thread's, set by Priorities). */
+  pacer?: RtPacer;
 }
+
+/**
+ * rtnetlink requests in flight at once. The kernel queues each ack on the command socket at once;
+ * 1,000 instances entering BACKUP or MASTER together (one request per VIP) overflowed its receive
+ * buffer (ENOBUFS), and every pending request failed with it. FIFO, so each instance's order holds.
+ */
+const NETLINK_WINDOW = 64;
+
+/** Longest wait for the start-up burst to settle (VrrpHost.settled), before advert intervals. */
+const STARTUP_SETTLE_CAP_US = 30_000_000;
 
 /**
  * Writes `id` into an encoded IPv4 advert; returns the packet. Its header checksum stays 0: the kernel
@@ -294,6 +309,11 @@ export class VrrpHost {
   private fw: Firewall | undefined;
   private readonly log: Logger;
   private readonly vmacs: VmacManager;
+  private readonly pacer: RtPacer;
+  /** The instances' clock: each timer callback is paced first (see RtPacer). */
+  private readonly instClock: Clock;
+  private nlInFlight = 0;
+  private readonly nlWaiting: (() => void)[] = [];
 
   constructor(
     private config: KeepalivedConfig,
@@ -301,9 +321,47 @@ export class VrrpHost {
   ) {
     this.log = deps.log;
     this.counters = deps.counters ?? new Counters();
-    this.runner = new ScriptRunner({ clock: deps.clock, log: deps.log, counters: this.counters });
+    const pacer = deps.pacer ?? mainRtPacer;
+    this.pacer = pacer;
+    const clock = deps.clock;
+    this.instClock = {
+      now: () => clock.now(),
+      at: (at, fn): TimerHandle =>
+        clock.at(at, () => {
+          pacer.pace();
+          fn();
+        }),
+    };
+    // The notify runner reads its clock once as each script starts and once as it ends: pacing
+    // there splits a storm of exits (1,000 notify scripts ending together took 52 ms without a
+    // sleep) as the timers split the transitions.
+    const runnerClock: Clock = {
+      now: () => {
+        pacer.pace();
+        return clock.now();
+      },
+      at: this.instClock.at,
+    };
+    this.runner = new ScriptRunner({ clock: runnerClock, log: deps.log, counters: this.counters });
     this.notifier = new Notifier({ runner: this.runner, log: deps.log, counters: this.counters });
     this.vmacs = new VmacManager(deps.net, deps.log);
+  }
+
+  /**
+   * One rtnetlink request, at most NETLINK_WINDOW in flight (a finished one hands its slot to the
+   * next in line); the caller's continuation is paced like a timer.
+   */
+  private async nlRequest(req: RtRequest): Promise<NlMsg[]> {
+    if (this.nlInFlight < NETLINK_WINDOW) this.nlInFlight++;
+    else await new Promise<void>((r) => this.nlWaiting.push(r));
+    try {
+      return await this.deps.net.request(req);
+    } finally {
+      const next = this.nlWaiting.shift();
+      if (next) next();
+      else this.nlInFlight--;
+      this.pacer.pace();
+    }
   }
 
   get instances(): readonly VrrpInstance[] {
@@ -340,6 +398,46 @@ export class VrrpHost {
       if (t && (t.fault || t.initPending)) b.inst.fault();
       else if (t && t.effectivePriority !== b.cfg.priority) b.inst.setEffectivePriority(t.effectivePriority);
     }
+    this.pacer.holdStartup(this.settled());
+  }
+
+  /**
+   * Resolves once the start-up burst is over: every instance has made its first decision (MASTER,
+   * FAULT, or BACKUP under a master it hears), its actions have run and the notify scripts started
+   * meanwhile have ended; at the latest STARTUP_SETTLE_CAP_US plus four advert intervals after start.
+   */
+  settled(): Promise<void> {
+    const clock = this.deps.clock;
+    const maxAdvertUs = Math.max(0, ...this.bound.map((b) => Math.round(b.cfg.advertIntCs * 10_000)));
+    const capUs = STARTUP_SETTLE_CAP_US + 4 * maxAdvertUs;
+    const deadline = clock.now() + capUs;
+    let timer: TimerHandle | undefined;
+    const cap = new Promise<void>((r) => {
+      timer = clock.at(deadline, r);
+    });
+    const decided = (b: Bound) => {
+      const st = b.inst.state;
+      return (
+        st === VrrpState.MASTER ||
+        st === VrrpState.FAULT ||
+        st === VrrpState.INIT ||
+        (st === VrrpState.BACKUP && b.inst.machine.masterAddr !== null)
+      );
+    };
+    const first = Promise.all(
+      this.bound.map(
+        (b) =>
+          new Promise<void>((resolve) => {
+            if (decided(b)) return resolve();
+            b.inst.onChange(() => {
+              if (decided(b)) resolve();
+            });
+          }),
+      ),
+    )
+      .then(() => Promise.all(this.bound.map((b) => b.inst.idle())))
+      .then(() => this.runner.drain(Math.max(0, deadline - clock.now())));
+    return Promise.race([first.then(() => undefined), cap]).finally(() => timer?.cancel());
   }
 
   /** SIGTERM: every instance stops (priority 0 from a master, VIPs removed, STOP notifies), then I/O closes. */
@@ -689,7 +787,7 @@ export class VrrpHost {
       authData: authType === VRRP_AUTH_PASS ? authData : Buffer.alloc(8),
     };
     const inst = new VrrpInstance(mc, template, {
-      clock: this.deps.clock,
+      clock: this.instClock,
       logger: this.log,
       transport: { send: (a) => this.send(b, a) },
       addresses: {
@@ -710,6 +808,7 @@ export class VrrpHost {
       },
       notifier: {
         notify: (state, prio) => {
+          this.pacer.pace();
           const reported = b.deleting && state === 'STOP' ? 'DELETED' : state;
           this.notifier.instance(b.notify, reported, prio, b.groupStateAtNotify.shift());
         },
@@ -1137,6 +1236,7 @@ export class VrrpHost {
   }
 
   private onPacket(byVrid: Map<number, Bound[]>, family: 4 | 6, m: RawMessage): void {
+    this.pacer.pace();
     this.counters.inc('vrrp.packets_received');
     const rx: RxPacket =
       family === 4
@@ -1304,7 +1404,7 @@ export class VrrpHost {
     const family = v.family === 'inet6' ? 6 : 4;
     try {
       if (add) {
-        await this.deps.net.request(
+        await this.nlRequest(
           newAddr(
             {
               family,
@@ -1321,7 +1421,7 @@ export class VrrpHost {
           ),
         );
       } else {
-        await this.deps.net.request(
+        await this.nlRequest(
           delAddr({
             family,
             ifindex,
@@ -1347,7 +1447,7 @@ export class VrrpHost {
     for (const r of b.cfg.virtualRoutes) {
       try {
         const req = routeRequest(r, (dev) => this.deps.net.link(dev)?.ifindex);
-        await this.deps.net.request(add ? newRoute(req) : delRoute(req));
+        await this.nlRequest(add ? newRoute(req) : delRoute(req));
       } catch (e) {
         if (add && isSysError(e, 'EEXIST')) continue;
         if (!add && (isSysError(e, 'ESRCH') || isSysError(e, 'ENOENT'))) continue;
@@ -1365,7 +1465,7 @@ export class VrrpHost {
     for (const r of b.cfg.virtualRules) {
       try {
         const req = ruleRequest(r);
-        await this.deps.net.request(add ? newRule(req) : delRule(req));
+        await this.nlRequest(add ? newRule(req) : delRule(req));
       } catch (e) {
         if (add && isSysError(e, 'EEXIST')) continue;
         if (!add && (isSysError(e, 'ESRCH') || isSysError(e, 'ENOENT'))) continue;
@@ -1400,6 +1500,7 @@ export class VrrpHost {
   }
 
   private announce(b: Bound, rounds: number): void {
+    this.pacer.pace();
     const frames: { ifindex: number; protocol: number; frame: Buffer }[] = [];
     for (const v of b.vips) {
       const ifindex = this.vipIfindex(b, v);

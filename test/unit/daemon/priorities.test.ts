@@ -13,9 +13,13 @@ import {
   DEFAULT_MIN_AUTO_PRIORITY_DELAY,
   DEFAULT_RLIMIT_RTTIME,
   Priorities,
+  RT_REST_US,
+  RtPacer,
+  rtBudgetUs,
   type SchedOps,
   schedPlan,
 } from '../../../src/daemon/priorities.js';
+import { restBriefly } from '../../../src/sys/sched.js';
 
 const MAIN = 100;
 const WORKER = 107;
@@ -69,21 +73,50 @@ class LateClock implements Clock {
 
 const settings = (s: GlobalDefs['settings']) => ({ settings: s });
 
+/** A pacer on a hand-moved clock and event-loop idle time; `rests` lists the rests taken. */
+function fakePacer() {
+  const io = { t: 0, idle: 0, rests: [] as number[] };
+  const pacer = new RtPacer({
+    now: () => io.t,
+    loopIdleMs: () => io.idle,
+    rest: (us) => {
+      io.rests.push(us);
+      io.t += us;
+    },
+  });
+  return { pacer, io };
+}
+
 function make(s: GlobalDefs['settings'], refuse?: (op: string) => boolean) {
   const r = recorder(refuse);
   const counters = new Counters();
   const clock = new LateClock();
-  let sigxcpu = 0;
+  const { pacer } = fakePacer();
+  const warnings: string[] = [];
+  const log = { ...silentLogger, warn: (m: unknown) => void warnings.push(String(m)) } as typeof silentLogger;
+  let sigxcpu: (() => void) | undefined;
   const p = new Priorities(schedPlan(settings(s)), {
     ops: r.ops,
-    log: silentLogger,
+    log,
     counters,
     clock,
-    onSigxcpu: () => {
-      sigxcpu++;
+    pacer,
+    onSigxcpu: (fn) => {
+      sigxcpu = fn;
     },
   });
-  return { p, calls: r.calls, counters, clock, sigxcpu: () => sigxcpu };
+  return {
+    p,
+    calls: r.calls,
+    counters,
+    clock,
+    pacer,
+    warnings,
+    /** Whether a SIGXCPU handler is installed. */
+    sigxcpu: () => (sigxcpu ? 1 : 0),
+    /** Delivers SIGXCPU to the installed handler. */
+    raise: () => sigxcpu?.(),
+  };
 }
 
 describe('schedPlan', () => {
@@ -288,5 +321,143 @@ describe('max_auto_priority', () => {
     const w = make({ vrrp_priority: 1 });
     w.p.start('vrrp');
     expect(w.clock.armed).toBe(false);
+  });
+});
+
+describe('SIGXCPU', () => {
+  it('is counted and logged in keepalived’s words; the daemon carries on', () => {
+    const w = make({ vrrp_rt_priority: 50 });
+    w.p.start('vrrp');
+    w.raise();
+    w.raise();
+    expect(w.counters.get('sched.sigxcpu')).toBe(2);
+    expect(w.warnings).toEqual([
+      'VRRP process has used too much CPU time, vrrp_rlimit_rttime may need to be increased',
+      'VRRP process has used too much CPU time, vrrp_rlimit_rttime may need to be increased',
+    ]);
+  });
+
+  it('names the checker side when only the checker worker is real-time', () => {
+    const w = make({ checker_rt_priority: 20 });
+    w.p.start('vrrp');
+    w.p.checkerThread(WORKER);
+    w.raise();
+    expect(w.warnings).toEqual([
+      'Checker process has used too much CPU time, checker_rlimit_rttime may need to be increased',
+    ]);
+  });
+});
+
+describe('RtPacer', () => {
+  it('budget: a quarter of RLIMIT_RTTIME, between 0.2 and 2 ms', () => {
+    expect(rtBudgetUs(DEFAULT_RLIMIT_RTTIME)).toBe(2_000);
+    expect(rtBudgetUs(4_000)).toBe(1_000);
+    expect(rtBudgetUs(2)).toBe(200);
+    expect(rtBudgetUs(1_000_000)).toBe(2_000);
+  });
+
+  it('off until enabled: pace() never rests', () => {
+    const { pacer, io } = fakePacer();
+    for (let i = 0; i < 100; i++) {
+      io.t += 1_000;
+      pacer.pace();
+    }
+    expect(io.rests).toEqual([]);
+  });
+
+  it('rests once the thread has run its budget without the event loop sleeping', () => {
+    const { pacer, io } = fakePacer();
+    const counters = new Counters();
+    pacer.enable(DEFAULT_RLIMIT_RTTIME, counters);
+    // 100 units of 300 µs of work, the loop never idle: 30 ms of work, a rest after each 2 ms
+    for (let i = 0; i < 100; i++) {
+      io.t += 300;
+      pacer.pace();
+    }
+    expect(io.rests.length).toBe(Math.floor(30_000 / 2_100));
+    expect(io.rests.every((us) => us === RT_REST_US)).toBe(true);
+    expect(counters.get('sched.rt_rests')).toBe(io.rests.length);
+    expect(pacer.rests).toBe(io.rests.length);
+  });
+
+  it('a sleep of the event loop restarts the budget: no rest while work comes in short runs', () => {
+    const { pacer, io } = fakePacer();
+    pacer.enable(DEFAULT_RLIMIT_RTTIME);
+    for (let i = 0; i < 100; i++) {
+      io.t += 1_500;
+      pacer.pace();
+      io.idle += 0.5; // the loop then waited 0.5 ms in epoll_wait
+    }
+    expect(io.rests).toEqual([]);
+  });
+
+  it('zero-timeout polls (a few µs of idle) do not count as a sleep', () => {
+    const { pacer, io } = fakePacer();
+    pacer.enable(DEFAULT_RLIMIT_RTTIME);
+    for (let i = 0; i < 10; i++) {
+      io.t += 1_000;
+      io.idle += 0.002;
+      pacer.pace();
+    }
+    // 10 ms of work with 2 µs of idle per unit: a rest at every second unit (2 ms each)
+    expect(io.rests.length).toBe(5);
+  });
+
+  it('follows the main thread: on with SCHED_RR at the process’s RLIMIT_RTTIME, off when it leaves it', () => {
+    const w = make({ vrrp_rt_priority: 50, vrrp_rlimit_rttime: 4_000 });
+    expect(w.pacer.budgetUs).toBe(0);
+    w.p.start('vrrp');
+    expect(w.pacer.budgetUs).toBe(1_000);
+    w.p.reload(schedPlan(settings({ vrrp_priority: 1 })));
+    expect(w.pacer.budgetUs).toBe(0);
+  });
+
+  it('stays off when only the checker worker is real-time', () => {
+    const w = make({ checker_rt_priority: 20 });
+    w.p.start('vrrp');
+    w.p.checkerThread(WORKER);
+    expect(w.calls).toContain(`rt(${WORKER},20)`);
+    expect(w.pacer.budgetUs).toBe(0);
+  });
+
+  it('restBriefly sleeps (the thread gives up the CPU for about that long)', () => {
+    const t = process.hrtime.bigint();
+    restBriefly(RT_REST_US);
+    expect(Number(process.hrtime.bigint() - t) / 1000).toBeGreaterThanOrEqual(RT_REST_US * 0.9);
+  });
+});
+
+describe('start-up hold', () => {
+  it('Priorities.start waits for the start-up burst, then applies the plan', async () => {
+    const w = make({ vrrp_rt_priority: 50 });
+    let release!: () => void;
+    w.pacer.holdStartup(new Promise<void>((r) => (release = r)));
+    w.p.start('vrrp');
+    w.p.checkerThread(WORKER);
+    expect(w.calls).toEqual([]);
+    release();
+    await w.pacer.startupHold;
+    await Promise.resolve();
+    expect(w.calls).toEqual([`rt(${MAIN},50)`, `rlimit(${DEFAULT_RLIMIT_RTTIME})`]);
+    expect(w.pacer.startupHold).toBeUndefined();
+  });
+
+  it('a failed start-up still releases the hold; a stop before it ends applies nothing', async () => {
+    const a = make({ vrrp_rt_priority: 50 });
+    a.pacer.holdStartup(Promise.reject(new Error('start-up failed')));
+    a.p.start('vrrp');
+    await a.pacer.startupHold;
+    await Promise.resolve();
+    expect(a.calls).toEqual([`rt(${MAIN},50)`, `rlimit(${DEFAULT_RLIMIT_RTTIME})`]);
+
+    const b = make({ vrrp_rt_priority: 50 });
+    let release!: () => void;
+    b.pacer.holdStartup(new Promise<void>((r) => (release = r)));
+    b.p.start('vrrp');
+    b.p.stop();
+    release();
+    await b.pacer.startupHold;
+    await Promise.resolve();
+    expect(b.calls).toEqual([]);
   });
 });
