@@ -10,6 +10,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sched.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -20,7 +21,9 @@
 #include <linux/if_packet.h>
 #include <linux/netlink.h>
 
+#include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -53,6 +56,8 @@ class Socket;
 struct EnvState {
   std::unordered_set<Socket*> live;
   bool tornDown = false;
+  // The Socket constructor, to wrap a descriptor made here (signalSocket).
+  Napi::FunctionReference socketCtor;
 };
 
 class Socket : public Napi::ObjectWrap<Socket> {
@@ -80,6 +85,12 @@ class Socket : public Napi::ObjectWrap<Socket> {
   explicit Socket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Socket>(info) {
     Napi::Env env = info.Env();
     state_ = env.GetInstanceData<EnvState>();
+    // Adopting a descriptor made in C++ (signalSocket): JavaScript cannot make an External.
+    if (info.Length() == 1 && info[0].IsExternal()) {
+      fd_ = *info[0].As<Napi::External<int>>().Data();
+      state_->live.insert(this);
+      return;
+    }
     if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber()) {
       ThrowType(env, "Socket(domain, type, protocol): three numbers expected");
       return;
@@ -609,6 +620,90 @@ Napi::Value GetRlimit(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// --- Caught real-time signals (keepalived's SIGJSON = SIGRTMIN+2, SIGSTATS_CLEAR = SIGRTMAX-1) ---
+// Node installs no handler for SIGRTMIN..SIGRTMAX, whose default action ends the process. catchSignal
+// installs a process-wide handler that sends the signal number, one byte, into a stream socketpair
+// (a datagram pair would drop beyond net.unix.max_dgram_qlen, 10 by default, queued signals); the
+// read end is a Socket that JavaScript polls like any other (startReceiving). The
+// handler only calls send(2), which is async-signal-safe, and may run on any thread. The write end's
+// descriptor number never changes once made (a later pair is dup3'ed onto it), so a handler running
+// concurrently never writes to a descriptor that was closed and reused.
+
+static_assert(std::atomic<int>::is_always_lock_free, "signal handler needs a lock-free int");
+static_assert(std::atomic<uint64_t>::is_always_lock_free, "signal handler needs a lock-free counter");
+
+std::atomic<int> gSigWriteFd{-1};
+std::atomic<uint64_t> gSigDropped{0};  // signals whose byte could not be queued
+std::mutex gSigMutex;                   // serializes signalSocket(); never taken in the handler
+
+extern "C" void OnCaughtSignal(int signo) {
+  int saved = errno;
+  int fd = gSigWriteFd.load(std::memory_order_acquire);
+  unsigned char b = static_cast<unsigned char>(signo);
+  if (fd < 0 || send(fd, &b, 1, MSG_DONTWAIT | MSG_NOSIGNAL) != 1) gSigDropped.fetch_add(1, std::memory_order_relaxed);
+  errno = saved;
+}
+
+// signalSocket() -> Socket: the read end of a new pair, which from now on receives every caught
+// signal, one byte (the number) each; an earlier read end sees end-of-file (a read of 0 bytes).
+Napi::Value SignalSocket(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::lock_guard<std::mutex> lock(gSigMutex);
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) {
+    ThrowErrno(env, errno, "socketpair");
+    return env.Undefined();
+  }
+  int cur = gSigWriteFd.load(std::memory_order_acquire);
+  if (cur < 0) {
+    gSigWriteFd.store(sv[1], std::memory_order_release);
+  } else {
+    if (dup3(sv[1], cur, O_CLOEXEC) < 0) {
+      int err = errno;
+      ::close(sv[0]);
+      ::close(sv[1]);
+      ThrowErrno(env, err, "dup3");
+      return env.Undefined();
+    }
+    ::close(sv[1]);
+  }
+  int fd = sv[0];
+  Napi::Value sock = env.GetInstanceData<EnvState>()->socketCtor.New({Napi::External<int>::New(env, &fd)});
+  if (env.IsExceptionPending()) {
+    ::close(fd);
+    return env.Undefined();
+  }
+  return sock;
+}
+
+// catchSignal(signo): sigaction(signo) with the handler above (SA_RESTART). Only SIGRTMIN..SIGRTMAX:
+// the classic signals belong to Node (process.on). EINVAL outside that range. There is no way back to
+// the default action: a late signal must never end the process.
+Napi::Value CatchSignal(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    ThrowType(env, "catchSignal(signo: number)");
+    return env.Undefined();
+  }
+  double d = info[0].As<Napi::Number>().DoubleValue();
+  if (!(d >= SIGRTMIN && d <= SIGRTMAX) || d != static_cast<int>(d)) {
+    ThrowErrno(env, EINVAL, "sigaction");
+    return env.Undefined();
+  }
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = OnCaughtSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  if (sigaction(static_cast<int>(d), &sa, nullptr) < 0) ThrowErrno(env, errno, "sigaction");
+  return env.Undefined();
+}
+
+// signalDrops() -> caught signals whose byte could not be queued (no pair yet, buffer full, reader gone).
+Napi::Value SignalDrops(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(gSigDropped.load(std::memory_order_relaxed)));
+}
+
 Napi::Object Constants(Napi::Env env) {
   Napi::Object c = Napi::Object::New(env);
 #define K(name) c.Set(#name, Napi::Number::New(env, name))
@@ -630,6 +725,7 @@ Napi::Object Constants(Napi::Env env) {
   K(CLONE_NEWNET);
   K(SCHED_OTHER); K(SCHED_RR); K(SCHED_RESET_ON_FORK); K(RLIMIT_RTTIME);
   K(SO_TIMESTAMPNS);
+  K(SIGRTMIN); K(SIGRTMAX);  // glibc: functions of the C library, read at load time
 #undef K
   c.Set("SIZEOF_SIZE_T", Napi::Number::New(env, sizeof(size_t)));
   c.Set("SIZEOF_CMSGHDR", Napi::Number::New(env, sizeof(cmsghdr)));
@@ -640,7 +736,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* st = new EnvState();
   env.SetInstanceData<EnvState, KeepEnvState>(st);  // see EnvState: never freed
   napi_add_env_cleanup_hook(env, CleanupEnv, st);
-  exports.Set("Socket", Socket::Init(env));
+  Napi::Function socketCtor = Socket::Init(env);
+  st->socketCtor = Napi::Persistent(socketCtor);
+  exports.Set("Socket", socketCtor);
   exports.Set("ifNameToIndex", Napi::Function::New(env, IfNameToIndex));
   exports.Set("ifIndexToName", Napi::Function::New(env, IfIndexToName));
   exports.Set("nsOpen", Napi::Function::New(env, NsOpen));
@@ -651,6 +749,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setThreadScheduler", Napi::Function::New(env, SetThreadScheduler));
   exports.Set("setRlimit", Napi::Function::New(env, SetRlimit));
   exports.Set("getRlimit", Napi::Function::New(env, GetRlimit));
+  exports.Set("signalSocket", Napi::Function::New(env, SignalSocket));
+  exports.Set("catchSignal", Napi::Function::New(env, CatchSignal));
+  exports.Set("signalDrops", Napi::Function::New(env, SignalDrops));
   exports.Set("constants", Constants(env));
   return exports;
 }
