@@ -92,6 +92,14 @@ const KEEPALIVED_CASES: readonly Case[] = [
   { argv: ['-t', '--signum=STOP'], rc: 0, out: '15\n' },
   { argv: ['--signum=STOP', '-h'], rc: 0, out: '15\n' },
   { argv: ['-Z', '--signum=STOP'], rc: 0, out: '15\n', err: /^Unknown option -Z$/m },
+  { argv: ['-vZ'], rc: 0, err: VERSION_LINE, notErr: /Unknown option/ },
+  { argv: ['-Zv'], rc: 0, err: /^Unknown option -Z\nKeepalived v2\.2\.7 \(/ },
+  { argv: ['--version=1'], rc: 1, err: /^Unknown option --version=1/ },
+  { argv: ['--help=x', '-t', '-f', OK], rc: 1, err: /^Unknown option --help=x/ },
+  {
+    argv: ['-t', '-f', OK, '-D', '-D', '-G', '-l', '-n', '-R', '-V', '-I', '-X', '-a', '-d', '-B', '-x'],
+    rc: 0,
+  },
   { argv: ['--signum=TDATA'], rc: 1, err: /^Unknown sigfunc TDATA$/m },
   { argv: ['--signum=stop'], rc: 1, err: /^Unknown sigfunc stop$/m },
   // non-option words: stdout, and keepalived goes on
