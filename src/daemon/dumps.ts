@@ -1,0 +1,604 @@
+/**
+ * keepalived's text dumps, formatted as keepalived 2.2.7 writes them (layouts captured from Debian's
+ * keepalived 2.2.7, see docs/DUMPS.md): `keepalived.stats` on SIGUSR2, the VRRP part of
+ * `keepalived.data` on SIGUSR1, their file names (`data_use_instance`) and directory ($TMPDIR if
+ * absolute, else /tmp). Tools parse these files (e.g. the Prometheus exporter
+ * mehdy/keepalived-exporter), so line shapes and indentation follow keepalived exactly.
+ *
+ * The formatters are pure: the daemon passes its snapshots and configuration in. Values keepalived
+ * prints that the daemon does not expose yet are optional inputs (see VrrpDumpInstance); a line whose
+ * value is unknown is printed with keepalived's "unset" value (epoch 0 for times, 0 for counts).
+ */
+import { chmodSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import type {
+  AddressSpec,
+  Command,
+  KeepalivedConfig,
+  RouteSpec,
+  Tracking,
+  TrackRef,
+  VrrpInstance as VrrpInstanceCfg,
+} from '../config/model.js';
+import type { Counters } from '../core/counters.js';
+import type { Logger } from '../core/log.js';
+import type { TrackerRef } from '../vrrp/track/instance.js';
+import type { TrackerKind } from '../vrrp/track/priority.js';
+import { resolveInstanceTrackers } from '../vrrp/track/resolve.js';
+import { PRIO_OWNER } from '../vrrp/types.js';
+import { keepalivedStats, type VrrpInstanceSnapshot } from './metrics.js';
+
+// ---- files ----
+
+/** Where keepalived writes its dumps: $TMPDIR when it is an absolute path, else /tmp (not os.tmpdir()). */
+export function dumpDir(env: Readonly<Record<string, string | undefined>> = process.env): string {
+  const t = env.TMPDIR;
+  return t !== undefined && t !== '' && isAbsolute(t) ? t : '/tmp';
+}
+
+export interface DumpFileNames {
+  /** VRRP data (SIGUSR1). */
+  readonly data: string;
+  /** Checker (LVS) data (SIGUSR1). */
+  readonly checkData: string;
+  /** VRRP stats (SIGUSR2): never carries the instance or namespace. */
+  readonly stats: string;
+}
+
+/**
+ * File names as keepalived 2.2.7 makes them. With `data_use_instance` the .data files carry the
+ * network namespace and the `instance` name: `keepalived.NS_INST.data`, `keepalived.NS.data`,
+ * `keepalived.INST.data` (observed with 2.2.7; without either, the plain name).
+ */
+export function dumpFileNames(opts: {
+  readonly dataUseInstance: boolean;
+  readonly namespace?: string | undefined;
+  readonly instance?: string | undefined;
+}): DumpFileNames {
+  const parts = [opts.namespace, opts.instance].filter((p): p is string => p !== undefined && p !== '');
+  const tag = opts.dataUseInstance && parts.length > 0 ? `.${parts.join('_')}` : '';
+  return {
+    data: `keepalived${tag}.data`,
+    checkData: `keepalived_check${tag}.data`,
+    stats: 'keepalived.stats',
+  };
+}
+
+/** `data_use_instance` of a configuration (a global_defs boolean, stored with the long tail). */
+export function dataUseInstance(config: KeepalivedConfig): boolean {
+  const v = config.global.settings.data_use_instance;
+  return v === true || v === 'true' || v === 'on' || v === 'yes' || v === 1;
+}
+
+/** The dump file names of a configuration; `namespace` is `-s` or `net_namespace`. */
+export function dumpFileNamesOf(config: KeepalivedConfig, namespace?: string): DumpFileNames {
+  return dumpFileNames({
+    dataUseInstance: dataUseInstance(config),
+    namespace: namespace ?? config.global.netNamespace,
+    instance: config.global.instance,
+  });
+}
+
+/** Full paths of the dump files of a configuration, in dumpDir(env). */
+export function dumpPaths(
+  config: KeepalivedConfig,
+  namespace?: string,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): DumpFileNames {
+  const dir = dumpDir(env);
+  const n = dumpFileNamesOf(config, namespace);
+  return { data: join(dir, n.data), checkData: join(dir, n.checkData), stats: join(dir, n.stats) };
+}
+
+/**
+ * Write one dump with mode 0600 (also when the file already existed with another mode), replacing
+ * its content. A failure is logged and counted (`daemon.dump_errors`); it never throws: a dump is
+ * asked for by a signal and must not stop the daemon. Returns whether the file was written.
+ */
+export function writeDumpFile(
+  path: string,
+  text: string,
+  deps: { readonly log: Logger; readonly counters?: Counters },
+): boolean {
+  try {
+    writeFileSync(path, text, { mode: 0o600 });
+    chmodSync(path, 0o600);
+    return true;
+  } catch (e) {
+    deps.counters?.inc('daemon.dump_errors');
+    deps.log.warn(`cannot write ${path}: ${(e as Error).message}`);
+    return false;
+  }
+}
+
+// ---- keepalived.stats ----
+
+/** One instance as the stats dump needs it: its name and its counters (VrrpInstance.counters.snapshot()). */
+export interface StatsInstance {
+  readonly name: string;
+  readonly stats: Readonly<Record<string, number>>;
+}
+
+/**
+ * `keepalived.stats` (SIGUSR2), per instance in configuration order. Our per-check receive counters
+ * are folded into keepalived's stats by keepalivedStats (metrics.ts), the same mapping /metrics uses.
+ */
+export function formatStats(instances: readonly StatsInstance[]): string {
+  const out: string[] = [];
+  for (const inst of instances) {
+    const s = keepalivedStats(inst.stats);
+    const n = (k: string) => s[k] ?? 0;
+    out.push(
+      `VRRP Instance: ${inst.name}`,
+      '  Advertisements:',
+      `    Received: ${n('advert_rcvd')}`,
+      `    Sent: ${n('advert_sent')}`,
+      `  Became master: ${n('become_master')}`,
+      `  Released master: ${n('release_master')}`,
+      '  Packet Errors:',
+      `    Length: ${n('packet_len_err')}`,
+      `    TTL: ${n('ip_ttl_err')}`,
+      `    Invalid Type: ${n('invalid_type_rcvd')}`,
+      `    Advertisement Interval: ${n('advert_interval_err')}`,
+      `    Address List: ${n('addr_list_err')}`,
+      '  Authentication Errors:',
+      `    Invalid Type: ${n('invalid_authtype')}`,
+      `    Type Mismatch: ${n('authtype_mismatch')}`,
+      `    Failure: ${n('auth_failure')}`,
+      '  Priority Zero:',
+      `    Received: ${n('pri_zero_rcvd')}`,
+      `    Sent: ${n('pri_zero_sent')}`,
+    );
+  }
+  return out.length > 0 ? `${out.join('\n')}\n` : '';
+}
+
+// ---- keepalived.data (VRRP) ----
+
+/**
+ * One instance's runtime state: VrrpHost.snapshot() plus what keepalived prints that the snapshot
+ * does not carry yet (each optional; docs/DUMPS.md lists them as wanted from vrrp-host).
+ */
+export interface VrrpDumpInstance extends VrrpInstanceSnapshot {
+  /** State the instance is heading for (keepalived's wantstate); default: `state`. */
+  readonly wantstate?: number;
+  /** Priority in the last advert of the master seen while BACKUP. */
+  readonly master_priority?: number | null;
+  /** Wall-clock time of the last state change, epoch seconds (keepalived's JSON last_transition). */
+  readonly last_transition?: number;
+  /** Wall-clock time the next read times out (down timer as BACKUP, advert timer as MASTER), epoch s. */
+  readonly read_timeout?: number;
+  /** Master_Adver_Interval in µs (v3 learns it from the master); default: the configured interval. */
+  readonly master_adver_int_us?: number;
+  /** Source address of the adverts. */
+  readonly src_ip?: string;
+  /** ifindex of the interface adverts leave by (printed for IPv6 multicast). */
+  readonly ifindex?: number;
+  /** The objects the instance tracks, as its tracking runs them; default: effectiveTracking(). */
+  readonly tracked?: readonly TrackerRef[];
+}
+
+/** A tracked object's state (vrrp_script, track_file, track_process), for the status lines. */
+export interface TrackerDumpState {
+  readonly kind: 'script' | 'file' | 'process';
+  readonly name: string;
+  /** undefined: no result yet (a script that has not returned). */
+  readonly up: boolean | undefined;
+  /** vrrp_script: consecutive-result counter as keepalived keeps it; track_file: the value read. */
+  readonly value?: number;
+  /** vrrp_script: a run is in progress. */
+  readonly running?: boolean;
+}
+
+export interface VrrpDataInput {
+  readonly config: KeepalivedConfig;
+  /** VrrpHost.snapshot(), in configuration order. */
+  readonly instances: readonly VrrpDumpInstance[];
+  /** Tracker states; without them scripts print Status = INIT and files Status = 0. */
+  readonly trackers?: readonly TrackerDumpState[];
+  /** Network namespace we run in (`-s` or net_namespace). */
+  readonly namespace?: string;
+  /** `uid:gid` scripts run as when they name no user (default 0:0, the daemon as root). */
+  readonly scriptUidGid?: string;
+  /**
+   * argv of a script as it will run (keepalived prints the resolved path, e.g. /bin/true as
+   * /usr/bin/true); default: the configured words.
+   */
+  readonly commandArgv?: (c: Command) => readonly string[];
+}
+
+const STATE = ['INIT', 'BACKUP', 'MASTER', 'FAULT'] as const;
+const stateText = (s: number): string => STATE[s] ?? (s === 97 ? 'DELETED' : s === 98 ? 'STOP' : String(s));
+const onOff = (b: boolean) => (b ? 'enabled' : 'disabled');
+const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const pad = (n: number, w: number, c = '0') => String(n).padStart(w, c);
+
+/**
+ * `SEC.USEC (Www Mmm dd HH:MM:SS.USEC YYYY)` in local time (the process's TZ), as keepalived prints a timeval. Written
+ * by hand: Intl has no ctime layout and the microseconds must come from the input, not a Date.
+ */
+export function formatTimeval(epochS: number): string {
+  const sec = Math.floor(epochS);
+  const usec = Math.min(999_999, Math.round((epochS - sec) * 1e6));
+  const d = new Date(sec * 1000);
+  const when =
+    `${DAYS[d.getDay()]} ${MONTHS[d.getMonth()]} ${pad(d.getDate(), 2, ' ')} ` +
+    `${pad(d.getHours(), 2)}:${pad(d.getMinutes(), 2)}:${pad(d.getSeconds(), 2)}.${pad(usec, 6)} ${d.getFullYear()}`;
+  return `${sec}.${pad(usec, 6)} (${when})`;
+}
+
+/** A command as keepalived prints it: each word in single quotes. */
+const commandText = (c: Command, input: VrrpDataInput): string =>
+  (input.commandArgv?.(c) ?? c.argv).map((w) => `'${w}'`).join(' ');
+
+/** A VIP line: `ADDR[/LEN] dev IF scope S [label L] [preferred_lft forever] [set]`. */
+function vipText(v: AddressSpec, dev: string, set: boolean): string {
+  const host = v.family === 'inet6' ? 128 : 32;
+  const parts = [v.prefix === host ? v.address : `${v.address}/${v.prefix}`];
+  if (v.peer) parts.push(`peer ${v.peer}`);
+  if (v.brd) parts.push(`brd ${v.brd}`);
+  parts.push(`dev ${v.dev ?? dev}`, `scope ${v.scope ?? 'global'}`);
+  if (v.label) parts.push(`label ${v.label}`);
+  if (v.family === 'inet6') {
+    const lft = v.preferredLft ?? 'forever';
+    parts.push(`preferred_lft ${lft === 'forever' ? 'forever' : lft}`);
+  }
+  if (set) parts.push('set');
+  return parts.join(' ');
+}
+
+/**
+ * A virtual route as keepalived 2.2.7 prints it: `prepend TO [via inet[6] GW] [dev IF] ... proto 18`
+ * (18: keepalived's route protocol), `no_track` when it has no interface to follow.
+ */
+function routeText(r: RouteSpec): string {
+  const parts = ['prepend', r.type === 'unicast' ? r.to : `${r.type} ${r.to}`];
+  if (r.src) parts.push(`src ${r.src}`);
+  if (r.via) parts.push(`via ${r.via.includes(':') ? 'inet6' : 'inet'} ${r.via}`);
+  if (r.dev) parts.push(`dev ${r.dev}`);
+  if (r.table) parts.push(`table ${r.table}`);
+  parts.push('proto 18');
+  if (!r.dev) parts.push('no_track');
+  return parts.join(' ');
+}
+
+/**
+ * Master_Down_Interval in µs: 3 × Master_Adver_Interval + Skew_Time, the skew from the effective
+ * priority: (256 - p) / 256 s for v2 (RFC 3768 §6.1), (256 - p) × Master_Adver_Interval / 256 for v3
+ * (RFC 5798 §6.1); whole µs, truncated as keepalived does.
+ */
+export function masterDownTimerUs(adverIntUs: number, priority: number, version: 2 | 3): number {
+  const skew = ((256 - priority) * (version === 2 ? 1_000_000 : adverIntUs)) / 256;
+  return Math.floor(3 * adverIntUs + skew);
+}
+
+function instanceBlock(
+  cfg: VrrpInstanceCfg,
+  s: VrrpDumpInstance,
+  tracked: readonly TrackerRef[],
+  input: VrrpDataInput,
+  trackers: ReadonlyMap<string, TrackerDumpState>,
+): string[] {
+  const g = input.config.global;
+  const uidGid = input.scriptUidGid ?? '0:0';
+  const unicast = cfg.unicastPeers.length > 0;
+  const want = s.wantstate ?? s.state;
+  const out = [` VRRP Instance = ${s.iname}`, `   VRRP Version = ${cfg.version}`];
+  if (cfg.family === 'inet6') out.push('   Using Native IPv6');
+  if (cfg.syncGroup) out.push(`   Sync group = ${cfg.syncGroup}`);
+  out.push(`   State = ${stateText(s.state)}`);
+  if (s.state === 1) {
+    out.push(
+      `   Master router = ${s.master_addr ?? (cfg.family === 'inet6' ? '::' : '0.0.0.0')}`,
+      `   Master priority = ${s.master_priority ?? 0}`,
+    );
+  }
+  if (unicast) out.push('   Flags:', '     Using unicast');
+  else if (cfg.useVmac) out.push('   Flags:');
+  else out.push('   Flags: none');
+  out.push(`   Wantstate = ${stateText(want)}`, '   Number of config faults = 0');
+  // A tracked object with weight 0 puts the instance in FAULT while down; scripts without a result are "init".
+  const faults = tracked.filter(
+    (r) => r.kind !== 'interface' && r.weight === 0 && trackers.get(`${r.kind}/${r.name}`)?.up === false,
+  ).length;
+  const inits = tracked.filter(
+    (r) => r.kind === 'script' && trackers.get(`script/${r.name}`)?.up === undefined,
+  ).length;
+  out.push(
+    `   Number of interface and track script faults = ${faults}`,
+    `   Number of track scripts init = ${input.trackers ? inits : 0}`,
+    `   Last transition = ${formatTimeval(s.last_transition ?? 0)}`,
+    `   Read timeout = ${formatTimeval(s.read_timeout ?? 0)}`,
+  );
+  const adverUs = s.master_adver_int_us ?? Math.round(cfg.advertIntCs * 10_000);
+  out.push(`   Master down timer = ${masterDownTimerUs(adverUs, s.effective_priority, cfg.version)} usecs`);
+  const vmacName = cfg.useVmac ? (cfg.useVmac.ifname ?? `${g.vmacPrefix}.${cfg.vrid}`) : undefined;
+  if (vmacName)
+    out.push(
+      `   Use VMAC, i/f name ${vmacName}, is_up = true, xmit_base = ${cfg.vmacXmitBase ? 'true' : 'false'}`,
+    );
+  out.push(`   Interface = ${vmacName ? `${vmacName}, vmac on ${s.ifp_ifname}` : s.ifp_ifname}`);
+  const src = cfg.mcastSrcIp ?? s.src_ip;
+  if (src !== undefined) out.push(`   Using src_ip = ${src}${cfg.mcastSrcIp ? ' (from configuration)' : ''}`);
+  if (!unicast) {
+    const group = cfg.mcastDstIp ?? (cfg.family === 'inet6' ? g.vrrpMcastGroup6 : g.vrrpMcastGroup4);
+    out.push(
+      cfg.family === 'inet6'
+        ? `   Multicast address ${group}, ifindex ${s.ifindex ?? 0}`
+        : `   Multicast address ${group}`,
+    );
+  }
+  const garp = cfg.garp;
+  out.push(
+    `   Gratuitous ARP delay = ${garp.masterDelay}`,
+    `   Gratuitous ARP repeat = ${garp.masterRepeat}`,
+    `   Gratuitous ARP refresh = ${garp.masterRefresh}`,
+    `   Gratuitous ARP refresh repeat = ${garp.masterRefreshRepeat}`,
+    `   Gratuitous ARP lower priority delay = ${garp.lowerPrioDelay}`,
+    `   Gratuitous ARP lower priority repeat = ${garp.lowerPrioRepeat}`,
+    `   Down timer adverts = ${cfg.downTimerAdverts}`,
+    `   Send advert after receive lower priority advert = ${cfg.lowerPrioNoAdvert ? 'false' : 'true'}`,
+    `   Send advert after receive higher priority advert = ${cfg.higherPrioSendAdvert ? 'true' : 'false'}`,
+    `   Virtual Router ID = ${cfg.vrid}`,
+    `   Priority = ${s.base_priority}`,
+    `   Effective priority = ${s.effective_priority}`,
+    `   Total priority = ${s.effective_priority}`,
+    cfg.version === 2
+      ? `   Advert interval = ${cfg.advertInt} sec`
+      : `   Advert interval = ${Math.round(cfg.advertIntCs * 10)} milli-sec`,
+    `   Accept = ${onOff(cfg.accept)}`,
+    // keepalived clears nopreempt on an instance configured `state MASTER`
+    `   Preempt = ${onOff(!(cfg.nopreempt && cfg.state !== 'MASTER'))}`,
+  );
+  if (cfg.preemptDelay > 0) out.push(`   Preempt delay = ${cfg.preemptDelay} secs`);
+  out.push(`   Promote_secondaries = ${onOff(cfg.promoteSecondaries)}`);
+  if (cfg.version === 2) {
+    const a = cfg.authentication;
+    if (!a) out.push('   Authentication type = none');
+    else if (a.type === 'AH') out.push('   Authentication type = IPSEC_AH');
+    else out.push('   Authentication type = SIMPLE_PASSWORD', `   Password = ${a.pass.slice(0, 8)}`);
+  }
+  const vipDev = vmacName ? `${vmacName}@${s.ifp_ifname}` : s.ifp_ifname;
+  const vips = cfg.virtualIpaddress.filter((v) => v.family === cfg.family);
+  if (vips.length > 0)
+    out.push(`   Virtual IP (${vips.length}):`, ...vips.map((v) => `     ${vipText(v, vipDev, s.vipset)}`));
+  if (cfg.virtualIpaddressExcluded.length > 0)
+    out.push(
+      '   Virtual IP Excluded :',
+      ...cfg.virtualIpaddressExcluded.map((v) => `     ${vipText(v, vipDev, s.vipset)}`),
+    );
+  if (unicast) {
+    out.push(
+      `   Unicast TTL = ${cfg.unicastTtl}`,
+      `   Check unicast src : ${cfg.checkUnicastSrc ? 'yes' : 'no'}`,
+      '   Unicast Peer :',
+      ...cfg.unicastPeers.map((p) => `     ${p.address} min_ttl ${p.minTtl ?? 0} max_ttl ${p.maxTtl ?? 255}`),
+      `   Unicast checksum compatibility = ${cfg.oldUnicastChecksum === true ? 'yes' : cfg.oldUnicastChecksum === 'never' ? 'never' : 'no'}`,
+    );
+  }
+  if (cfg.virtualRoutes.length > 0)
+    out.push('   Virtual Routes :', ...cfg.virtualRoutes.map((r) => `     ${routeText(r)}`));
+  const list = (kind: TrackerKind, title: string, sep: string) => {
+    const refs = tracked.filter((r) => r.kind === kind);
+    if (refs.length > 0)
+      out.push(`   ${title} :`, ...refs.map((r) => `     ${r.name}${sep} weight ${r.weight}`));
+  };
+  list('interface', 'Tracked interfaces', '');
+  list('script', 'Tracked scripts', '');
+  list('file', 'Tracked files', ',');
+  list('process', 'Tracked processes', ',');
+  const smtp = cfg.smtpAlert ?? g.smtpAlertVrrp ?? g.smtpAlert ?? false;
+  out.push(
+    `   Using smtp notification = ${smtp ? 'yes' : 'no'}`,
+    `   Notify deleted = ${cfg.notify.deleted === false ? 'Fault' : 'Deleted'}`,
+  );
+  const n = cfg.notify;
+  const script = (label: string, c: Command | undefined) => {
+    if (c) out.push(`   ${label} state transition script = ${commandText(c, input)}, uid:gid ${uidGid}`);
+  };
+  script('Backup', n.backup);
+  script('Master', n.master);
+  script('Fault', n.fault);
+  script('Stop', n.stop);
+  if (typeof n.deleted === 'object') script('Deleted', n.deleted);
+  script('Generic', n.generic);
+  script('Master rx lower pri', n.masterRxLowerPri);
+  out.push(`   Notify priority changes = ${cfg.notifyPriorityChanges ? 'true' : 'false'}`);
+  return out;
+}
+
+/**
+ * The objects an instance tracks, with their weights, after keepalived's rules: its own interface is
+ * not tracked, and sync group members and address owners lose weighted trackers (resolve.ts).
+ */
+export function effectiveTracking(
+  config: KeepalivedConfig,
+  cfg: VrrpInstanceCfg,
+  ifname: string,
+): TrackerRef[] {
+  const refsOf = (t: Tracking): TrackerRef[] => {
+    const out: TrackerRef[] = [];
+    const add = (
+      kind: TrackerKind,
+      refs: readonly TrackRef[],
+      dflt: (name: string) => TrackDefault | undefined,
+    ) => {
+      for (const r of refs) {
+        const d = dflt(r.name);
+        if (d)
+          out.push({
+            kind,
+            name: r.name,
+            weight: r.weight ?? d.weight,
+            reverse: r.weight !== undefined ? r.reverse : d.weightReverse,
+          });
+      }
+    };
+    add(
+      'interface',
+      t.interfaces.filter((r) => r.name !== ifname),
+      () => ({ weight: 0, weightReverse: false }),
+    );
+    add('script', t.scripts, (n) => config.vrrpScripts.find((x) => x.name === n));
+    add('file', t.files, (n) => config.trackFiles.find((x) => x.name === n));
+    add('process', t.processes, (n) => config.trackProcesses.find((x) => x.name === n));
+    return out;
+  };
+  const sg = cfg.syncGroup ? config.syncGroups.find((g) => g.name === cfg.syncGroup) : undefined;
+  const group = sg
+    ? {
+        name: sg.name,
+        trackers: refsOf(sg.tracking),
+        trackingWeight: sg.syncGroupTrackingWeight,
+        hasOwnerMember: config.vrrpInstances.some(
+          (i) => i.syncGroup === sg.name && i.priority === PRIO_OWNER,
+        ),
+      }
+    : undefined;
+  return resolveInstanceTrackers(cfg.name, cfg.priority, refsOf(cfg.tracking), group).trackers;
+}
+
+interface TrackDefault {
+  readonly weight: number;
+  readonly weightReverse: boolean;
+}
+
+/** Sync group state as keepalived reports it: FAULT if a member is, MASTER if all are, else BACKUP. */
+function groupState(states: readonly number[]): string {
+  if (states.includes(3)) return 'FAULT';
+  if (states.length > 0 && states.every((s) => s === 2)) return 'MASTER';
+  return 'BACKUP';
+}
+
+/**
+ * The VRRP part of `keepalived.data` (SIGUSR1): a `Global definitions` section (the lines we model),
+ * then `VRRP Topology` (one block per instance), `VRRP Sync groups`, `VRRP Scripts`, `VRRP Track
+ * files`, in keepalived's order and layout. Instances missing from the configuration are skipped.
+ */
+export function formatVrrpData(input: VrrpDataInput): string {
+  const { config } = input;
+  const g = config.global;
+  const trackers = new Map((input.trackers ?? []).map((t) => [`${t.kind}/${t.name}`, t]));
+  const byName = new Map(config.vrrpInstances.map((c) => [c.name, c]));
+  const out = [
+    '------< Global definitions >------',
+    ` Network namespace = ${input.namespace ?? g.netNamespace ?? '(default)'}`,
+    ` Router ID = ${g.routerId}`,
+    ` Default interface = ${g.defaultInterface}`,
+    ` VRRP notify priority changes = ${g.vrrpNotifyPriorityChanges ? 'true' : 'false'}`,
+    ` VRRP IPv4 mcast group = ${g.vrrpMcastGroup4}`,
+    ` VRRP IPv6 mcast group = ${g.vrrpMcastGroup6}`,
+    ` Gratuitous ARP delay = ${g.garp.masterDelay}`,
+    ` Gratuitous ARP repeat = ${g.garp.masterRepeat}`,
+    ` Gratuitous ARP refresh timer = ${g.garp.masterRefresh}`,
+    ` Gratuitous ARP refresh repeat = ${g.garp.masterRefreshRepeat}`,
+    ` Gratuitous ARP lower priority delay = ${g.garp.lowerPrioDelay}`,
+    ` Gratuitous ARP lower priority repeat = ${g.garp.lowerPrioRepeat}`,
+    ` Num adverts before down = ${g.vrrpDownTimerAdverts}`,
+    ` Send advert after receive lower priority advert = ${g.vrrpLowerPrioNoAdvert ? 'false' : 'true'}`,
+    ` Send advert after receive higher priority advert = ${g.vrrpHigherPrioSendAdvert ? 'true' : 'false'}`,
+    ` VRRP default protocol version = ${g.vrrpVersion}`,
+    ` VRRP check unicast_src = ${g.vrrpCheckUnicastSrc ? 'true' : 'false'}`,
+    ` VRRP skip check advert addresses = ${g.vrrpSkipCheckAdvAddr ? 'true' : 'false'}`,
+    ` VRRP strict mode = ${g.vrrpStrict ? 'true' : 'false'}`,
+    ` Script security ${g.enableScriptSecurity ? 'enabled' : 'disabled'}`,
+    '------< VRRP Topology >------',
+  ];
+  const stateOf = new Map<string, number>();
+  const trackedBy = new Map<string, readonly TrackerRef[]>();
+  for (const s of input.instances) {
+    const cfg = byName.get(s.iname);
+    if (!cfg) continue;
+    const tracked = s.tracked ?? effectiveTracking(config, cfg, s.ifp_ifname);
+    stateOf.set(s.iname, s.state);
+    trackedBy.set(s.iname, tracked);
+    out.push(...instanceBlock(cfg, s, tracked, input, trackers));
+  }
+  if (config.syncGroups.length > 0) {
+    out.push('------< VRRP Sync groups >------');
+    for (const sg of config.syncGroups) {
+      const states = sg.members.map((m) => stateOf.get(m) ?? 0);
+      out.push(
+        ` VRRP Sync Group = ${sg.name}, ${groupState(states)}`,
+        `   Num member fault ${states.filter((s) => s === 3).length}, num member init ${states.filter((s) => s === 0).length}`,
+        '   VRRP member instances :',
+        ...sg.members.map((m) => `     ${m}`),
+        `   Using smtp notification = ${(sg.smtpAlert ?? false) ? 'yes' : 'no'}`,
+      );
+    }
+  }
+  // keepalived lists only the scripts, files and processes some instance tracks.
+  const tracking = (kind: TrackerKind, name: string) =>
+    [...trackedBy].flatMap(([inst, refs]) =>
+      refs.filter((r) => r.kind === kind && r.name === name).map((r) => ({ inst, weight: r.weight })),
+    );
+  const scripts = config.vrrpScripts.filter((s) => tracking('script', s.name).length > 0);
+  if (scripts.length > 0) {
+    out.push('------< VRRP Scripts >------');
+    for (const sc of scripts) {
+      const st = trackers.get(`script/${sc.name}`);
+      const users = tracking('script', sc.name);
+      // keepalived prints 0 for an unset timeout (it then waits one interval); the configuration
+      // model stores the interval in that case, so an explicit `timeout` equal to it prints 0 too.
+      // keepalived's result counter runs 0 .. rise+fall-1 and settles at an end once steady.
+      const result = st?.value ?? (st?.up ? sc.rise + sc.fall - 1 : 0);
+      out.push(
+        ` VRRP Script = ${sc.name}`,
+        `   Command = ${commandText(sc.script, input)}`,
+        `   Interval = ${Math.floor(sc.interval)} sec`,
+        `   Timeout = ${sc.timeout === sc.interval ? 0 : Math.floor(sc.timeout)} sec`,
+        `   Weight = ${sc.weight}`,
+        `   Rise = ${sc.rise}`,
+        `   Fall = ${sc.fall}`,
+        `   Result = ${result}`,
+        '   Insecure = no',
+        `   Init state = ${sc.initFail ? 'failed' : 'unknown'}`,
+        `   Status = ${st?.up === undefined ? 'INIT' : st.up ? 'GOOD' : 'BAD'}`,
+        `   Script uid:gid = ${input.scriptUidGid ?? '0:0'}`,
+        '   VRRP instances :',
+        '   Tracking instances :',
+        ...users.map((u) => `     ${u.inst}, weight ${u.weight}`),
+        `   State = ${st?.running ? 'running' : 'idle'}`,
+      );
+    }
+  }
+  const files = config.trackFiles.filter((f) => tracking('file', f.name).length > 0);
+  if (files.length > 0) {
+    out.push('------< VRRP Track files >------');
+    for (const f of files) {
+      out.push(
+        ` Track file = ${f.name}`,
+        `   File = ${f.file}`,
+        `   Status = ${trackers.get(`file/${f.name}`)?.value ?? 0}`,
+        `   Weight = ${f.weight}`,
+        '   Tracking instances :',
+        ...tracking('file', f.name).map((u) => `     ${u.inst}, weight ${u.weight}`),
+      );
+    }
+  }
+  const procs = config.trackProcesses.filter((p) => tracking('process', p.name).length > 0);
+  if (procs.length > 0) {
+    out.push('------< VRRP Track processes >------');
+    for (const p of procs) {
+      const st = trackers.get(`process/${p.name}`);
+      out.push(
+        ` VRRP Track process = ${p.name}`,
+        `   Process = ${p.process}`,
+        `   Min processes = ${p.quorum}`,
+        ...(p.quorumMax !== undefined ? [`   Max processes = ${p.quorumMax}`] : []),
+        `   Current processes = ${st?.value ?? 0}`,
+        `   Have quorum = ${st?.up ? 'true' : 'false'}`,
+        `   Weight = ${p.weight}`,
+        `   Terminate delay = ${p.terminateDelay.toFixed(6)}s`,
+        `   Fork delay = ${p.forkDelay.toFixed(6)}s`,
+        '   Fork delay timer not running',
+        '   Terminate delay timer not running',
+        `   Full command = ${p.fullCommand ? 'true' : 'false'}`,
+        '   Tracking instances :',
+        ...tracking('process', p.name).map((u) => `     ${u.inst}, weight ${u.weight}`),
+      );
+    }
+  }
+  return `${out.join('\n')}\n`;
+}
