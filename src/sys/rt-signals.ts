@@ -233,6 +233,59 @@ function report(entry: Entry, err: KaError): void {
   }
 }
 
+/**
+ * A process's signal disposition in memory, for tests (an honest SignalSource, as undici's mock
+ * dispatcher): an uncaught signal "ends the process" (recorded in `died`), a caught one is queued
+ * until read (`flush`), or dropped (counted) when nothing is open.
+ */
+export class MemorySignalSource implements SignalSource {
+  readonly range = { min: 34, max: 64 };
+  readonly caught = new Set<number>();
+  /** Signals that would have ended the process (raised while not caught). */
+  readonly died: number[] = [];
+  /** Signals still queued when the socket closed: gone, uncounted (as with the real socket). */
+  discarded = 0;
+  opens = 0;
+  /** Makes catch() fail as a refused sigaction does. */
+  failCatch = false;
+  private readonly queue: number[] = [];
+  private reader: ((n: number) => void) | undefined;
+  private onErr: ((e: unknown) => void) | undefined;
+  private lost = 0;
+
+  open(deliver: (n: number) => void, onError: (e: unknown) => void): void {
+    this.opens++;
+    this.reader = deliver;
+    this.onErr = onError;
+  }
+  catch(signo: number): void {
+    if (this.failCatch || signo < this.range.min || signo > this.range.max)
+      throw Object.assign(new Error('sigaction: Invalid argument'), { code: 'EINVAL', syscall: 'sigaction' });
+    this.caught.add(signo);
+  }
+  drops(): number {
+    return this.lost;
+  }
+  close(): void {
+    this.reader = undefined;
+    this.discarded += this.queue.splice(0).length;
+  }
+  /** kill(pid, signo) */
+  raise(signo: number): void {
+    if (!this.caught.has(signo)) this.died.push(signo);
+    else if (!this.reader) this.lost++;
+    else this.queue.push(signo);
+  }
+  /** The event loop finds the socket readable. */
+  flush(): void {
+    for (const n of this.queue.splice(0)) this.reader?.(n);
+  }
+  /** The socket read fails (`null`: end-of-file). */
+  failRead(e: unknown): void {
+    this.onErr?.(e);
+  }
+}
+
 let shared: RtSignals | undefined;
 
 /** The process's real-time signals (created on first use; throws KA_ERR_SYS_ADDON / KA_ERR_SYS_SIGNAL). */

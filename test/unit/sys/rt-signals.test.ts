@@ -1,5 +1,5 @@
 /**
- * RtSignals over an in-memory SignalSource (what the addon does, without a process-wide handler):
+ * RtSignals over MemorySignalSource (what the addon does, without a process-wide handler):
  * range checks, dispatch, counts, handler failures; then the addon's own range and the numbers
  * keepalived and our `--signum` give SIGJSON and SIGSTATS_CLEAR.
  */
@@ -9,60 +9,11 @@ import { isKaError, type KaError } from '../../../src/core/errors.js';
 import { runCli } from '../../../src/daemon/cli.js';
 import {
   keepalivedSignals,
+  MemorySignalSource,
   nativeSignalSource,
   RtSignals,
-  type SignalSource,
 } from '../../../src/sys/rt-signals.js';
 import { RtSignalErrors } from '../../../src/sys/rt-signals-errors.js';
-
-/**
- * A process's signal disposition in memory: an uncaught real-time signal "ends the process"
- * (recorded in `died`), a caught one is queued until read (`flush`), or dropped if nothing is open.
- */
-class MemorySignalSource implements SignalSource {
-  readonly range = { min: 34, max: 64 };
-  readonly caught = new Set<number>();
-  readonly died: number[] = [];
-  private readonly queue: number[] = [];
-  private reader: ((n: number) => void) | undefined;
-  private onErr: ((e: unknown) => void) | undefined;
-  private lost = 0;
-  opens = 0;
-  failCatch = false;
-
-  open(deliver: (n: number) => void, onError: (e: unknown) => void): void {
-    this.opens++;
-    this.reader = deliver;
-    this.onErr = onError;
-  }
-  catch(signo: number): void {
-    if (this.failCatch || signo < this.range.min || signo > this.range.max)
-      throw Object.assign(new Error('sigaction: Invalid argument'), { code: 'EINVAL', syscall: 'sigaction' });
-    this.caught.add(signo);
-  }
-  drops(): number {
-    return this.lost;
-  }
-  /** Bytes still queued when the socket closes are gone, uncounted (as with the real socket). */
-  discarded = 0;
-  close(): void {
-    this.reader = undefined;
-    this.discarded += this.queue.splice(0).length;
-  }
-  /** kill(pid, signo) */
-  raise(signo: number): void {
-    if (!this.caught.has(signo)) this.died.push(signo);
-    else if (!this.reader) this.lost++;
-    else this.queue.push(signo);
-  }
-  /** The event loop finds the socket readable. */
-  flush(): void {
-    for (const n of this.queue.splice(0)) this.reader?.(n);
-  }
-  failRead(e: unknown): void {
-    this.onErr?.(e);
-  }
-}
 
 describe('RtSignals', () => {
   it('refuses numbers outside SIGRTMIN..SIGRTMAX with KA_ERR_SYS_SIGNAL, catching nothing', () => {
