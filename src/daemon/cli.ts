@@ -21,7 +21,7 @@ const DEFAULT_CONFIG_FILE = '/etc/keepalived/keepalived.conf';
 /** The keepalived release whose feature set, command line and configuration we implement. */
 export const KEEPALIVED_VERSION = '2.2.7';
 
-/** keepalived's default file creation mask (set before anything is created). */
+/** keepalived's file creation mask when there is no -u (/proc/PID/status of keepalived 2.2.7). */
 export const DEFAULT_UMASK = 0o177;
 
 /** The process name of the daemon and config test (/proc/PID/comm, `pidof`, `killall`). */
@@ -174,7 +174,10 @@ export async function runCli(
 
   if (opts.mode === 'daemon' || opts.mode === 'config-test') {
     proc.setTitle(PROCESS_TITLE);
-    proc.umask(opts.umask ?? DEFAULT_UMASK);
+    // keepalived runs with 0177 unless -u, but forces 0644 on its pid files and 0755 on their
+    // directory; until pidfile.ts does the same the daemon keeps its inherited umask unless -u.
+    const mask = opts.umask ?? (opts.mode === 'config-test' ? DEFAULT_UMASK : undefined);
+    if (mask !== undefined) proc.umask(mask);
   }
   // keepalived sends stderr to the --config-test log from where that option stands
   let errOut = io.stderr;

@@ -150,7 +150,11 @@ describe('process-wide effects', () => {
       out: '',
       err: 'Unknown option --bogus\n',
     });
-    expect(rec.calls).toEqual([`title ${PROCESS_TITLE}`, `umask ${DEFAULT_UMASK.toString(8)}`]);
+    // no default umask for the daemon yet: its pid files would lose their 0644 (docs/CLI.md)
+    expect(rec.calls).toEqual([`title ${PROCESS_TITLE}`]);
+    const withU = recorder();
+    await run(['-n', '-u', '027', '--bogus'], withU.hooks);
+    expect(withU.calls).toEqual([`title ${PROCESS_TITLE}`, 'umask 27']);
   });
   it('-u sets the umask instead (keepalived: strtoll base 0)', async () => {
     const rec = recorder();
