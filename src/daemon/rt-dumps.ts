@@ -25,7 +25,7 @@ export interface RtSignalDeps {
   /** Zeroes every VRRP instance's statistics (clearCounters on each instance's counters). */
   readonly clearStats: () => void;
   readonly log: Logger;
-  /** Daemon-wide counters: `signal.json`, `signal.stats_clear`, `signal.dump_errors`, `signal.errors`. */
+  /** Daemon-wide counters: `signal.json`, `signal.stats_clear`, `daemon.dump_errors`, `signal.errors`. */
   readonly counters: Counters;
   /** The process's signals by default; tests pass an RtSignals over a fake source. */
   readonly signals?: Pick<RtSignals, 'watch' | 'range'>;
@@ -84,7 +84,7 @@ function writeDump(deps: RtSignalDeps, name: string, text: string): void {
   try {
     writeFileAtomic(dir, name, text);
   } catch (e) {
-    deps.counters.inc('signal.dump_errors');
+    deps.counters.inc('daemon.dump_errors');
     const { errno, code } = e as NodeJS.ErrnoException;
     const why = (errno !== undefined && getSystemErrorMap().get(errno)?.[1]) || code || String(e);
     // keepalived's wording

@@ -119,7 +119,7 @@ describe('SIGJSON', () => {
     rmSync(dir, { recursive: true });
     d.signal(JSON_SIG);
     expect(d.msgs()[1]).toBe(`Can't open ${join(dir, 'keepalived.json')} (2: no such file or directory)`);
-    expect(d.counters.get('signal.dump_errors')).toBe(1);
+    expect(d.counters.get('daemon.dump_errors')).toBe(1);
     dir = mkdtempSync(join(tmpdir(), 'kt-rtdumps-')); // dumpDir is read at each signal
     d.signal(JSON_SIG);
     expect(readdirSync(dir)).toEqual(['keepalived.json']);
