@@ -12,15 +12,30 @@ import type { Counters } from '../core/counters.js';
 import { KaError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/log.js';
 import { isSysError } from '../sys/errors.js';
-import { u32 } from '../wire/netlink.js';
+import { NETLINK_ROUTE, NetlinkSocket } from '../sys/netlink-socket.js';
+import { attrMap, decodeAttrs, encodeAttrs, type NlMsg, u32 } from '../wire/netlink.js';
 import {
   type AddrInfo,
   type AddrSpec,
   delAddr,
+  FIB_RULE_HDR_LEN,
+  FRA_DST,
+  FRA_PRIORITY,
+  FRA_SRC,
+  FRA_TABLE,
   IFA_F_NODAD,
   IFA_FLAGS,
   type LinkInfo,
   newAddr,
+  RTA_DST,
+  RTA_TABLE,
+  RTM_DELROUTE,
+  RTM_DELRULE,
+  RTMSG_LEN,
+  RTNLGRP_IPV4_ROUTE,
+  RTNLGRP_IPV4_RULE,
+  RTNLGRP_IPV6_ROUTE,
+  RTNLGRP_IPV6_RULE,
   type RtRequest,
 } from '../wire/rtnetlink.js';
 import { DaemonErrors } from './errors.js';
@@ -196,6 +211,11 @@ export interface StaticDeps {
   net: StaticNet;
   log?: Logger;
   counters?: Counters;
+  /**
+   * Restore static routes and rules deleted by someone else, as keepalived does: opens a netlink
+   * socket on the route and rule groups, in the namespace current at construction; closed by remove().
+   */
+  followRoutes?: boolean;
 }
 
 /** Outcome of one apply / reconcile / remove. */
@@ -259,11 +279,33 @@ export class StaticConfig {
   private watching = false;
   private readonly onAddr = (a: AddrInfo) => this.addrEvent(a);
   private readonly onLink = (now: LinkInfo, before: LinkInfo | undefined) => this.linkEvent(now, before);
+  private routeEvents: NetlinkSocket | undefined;
 
   constructor(deps: StaticDeps) {
     this.net = deps.net;
     this.log = deps.log ?? silentLogger;
     this.counters = deps.counters;
+    if (deps.followRoutes) {
+      const sock = NetlinkSocket.open(NETLINK_ROUTE, {
+        groups: [RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE, RTNLGRP_IPV4_RULE, RTNLGRP_IPV6_RULE],
+        rcvbuf: 1 << 20,
+      });
+      sock.on('event', (m) => this.routeEvent(m));
+      // notifications lost: put back whatever may have gone (EEXIST for the rest)
+      sock.on('resync', () => this.restore((e) => e.kind !== 'address', 'notifications lost'));
+      sock.on('error', (e) => {
+        this.counters?.inc('static.bad_event');
+        this.log.warn({ err: e }, 'bad route/rule notification ignored');
+      });
+      this.routeEvents = sock;
+    }
+  }
+
+  /** Closes the route/rule notification socket (remove() does it too). */
+  close(): void {
+    this.unwatch();
+    this.routeEvents?.close();
+    this.routeEvents = undefined;
   }
 
   /** Resolves once every queued operation (restores included) has run. */
@@ -321,7 +363,7 @@ export class StaticConfig {
   /** At shutdown: removes every entry the kernel has (rules, routes, then addresses). */
   remove(): Promise<StaticReport> {
     this.stopped = true;
-    this.unwatch();
+    this.close();
     return this.serial(async () => {
       const report = emptyReport();
       const plan = planStatic(this.snapshot(), []);
@@ -458,6 +500,43 @@ export class StaticConfig {
     }
   }
 
+  /** RTM_DELROUTE / RTM_DELRULE of a static route or rule (not no_track): added again. */
+  private routeEvent(m: NlMsg): void {
+    if (this.stopped || (m.type !== RTM_DELROUTE && m.type !== RTM_DELRULE)) return;
+    let ids: string[];
+    try {
+      const len = m.type === RTM_DELROUTE ? RTMSG_LEN : FIB_RULE_HDR_LEN;
+      if (m.payload.length < len) throw new KaError(DaemonErrors.KA_ERR_DAEMON_STATIC, 'short route message');
+      const header = m.payload.subarray(0, len);
+      const attrs = attrMap(decodeAttrs(m.payload, len));
+      ids = m.type === RTM_DELROUTE ? [routeIdentity(header, attrs)] : ruleIdentities(header, attrs);
+    } catch (e) {
+      this.counters?.inc('static.bad_event');
+      this.log.warn({ err: e }, 'bad route/rule notification ignored');
+      return;
+    }
+    const kind = m.type === RTM_DELROUTE ? 'route' : 'rule';
+    this.restore(
+      (e) => e.kind === kind && ids.includes(kernelIdentity(e, (d) => this.net.link(d)?.ifindex)),
+      'deleted',
+    );
+  }
+
+  private restore(which: (e: StaticEntry) => boolean, why: string): void {
+    const entries = [...this.state.values()]
+      .filter((s) => s.set && s.entry.track && which(s.entry))
+      .map((s) => s.entry);
+    if (entries.length === 0) return;
+    void this.serial(async () => {
+      for (const e of entries) {
+        if (this.stopped || this.state.get(e.key)?.entry !== e) continue;
+        this.log.info(`Restoring ${why} static ${e.kind} ${e.text}`);
+        this.counters?.inc('static.restored');
+        await this.addOne(e, emptyReport());
+      }
+    });
+  }
+
   private linkEvent(now: LinkInfo, before: LinkInfo | undefined): void {
     if (this.stopped || !linkIsUp(now) || linkIsUp(before)) return;
     const entries = [...this.state.values()]
@@ -472,6 +551,45 @@ export class StaticConfig {
       for (const e of entries) if (this.state.get(e.key)?.entry === e) await this.addOne(e, emptyReport());
     });
   }
+}
+
+// What identifies a route / rule in a kernel notification: routes by family, dst_len, tos, table and
+// destination; rules by family, prefix lengths, table, source, destination and priority.
+function tableOf(header: Buffer, attrs: Map<number, Buffer>, attr: number): number {
+  const t = attrs.get(attr);
+  return t && t.length >= 4 ? t.readUInt32LE(0) : header.readUInt8(4);
+}
+
+function routeIdentity(header: Buffer, attrs: Map<number, Buffer>): string {
+  const dst = header[1] === 0 ? '' : (attrs.get(RTA_DST)?.toString('hex') ?? '');
+  return `${header[0]}/${header[1]}/${header[3]}/${tableOf(header, attrs, RTA_TABLE)}/${dst}`;
+}
+
+/** With and without the priority: a configured rule without `preference` has none in its message. */
+function ruleIdentities(header: Buffer, attrs: Map<number, Buffer>): string[] {
+  const base = `${header[0]}/${header[1]}/${header[2]}/${tableOf(header, attrs, FRA_TABLE)}/${attrs.get(FRA_SRC)?.toString('hex') ?? ''}/${attrs.get(FRA_DST)?.toString('hex') ?? ''}`;
+  const prio = attrs.get(FRA_PRIORITY);
+  return prio && prio.length >= 4 ? [`${base}/${prio.readUInt32LE(0)}`, `${base}/`] : [`${base}/`];
+}
+
+/** The notification identity of a configured route or rule ('' when it cannot be expressed). */
+function kernelIdentity(e: StaticEntry, resolve: (d: string) => number | undefined): string {
+  try {
+    if (e.kind === 'route') {
+      const add = routeMessages(e.spec, resolve).add;
+      return routeIdentity(add.header, attrMap(decodeAttrs(encodeAttrs(add.attrs))));
+    }
+    if (e.kind === 'rule') {
+      const add = ruleMessages(e.spec).add;
+      const attrs = attrMap(decodeAttrs(encodeAttrs(add.attrs)));
+      const prio = attrs.get(FRA_PRIORITY);
+      const ids = ruleIdentities(add.header, attrs);
+      return prio ? ids[0]! : ids[ids.length - 1]!;
+    }
+  } catch {
+    // not installed either, so nothing to restore
+  }
+  return '';
 }
 
 function emptyReport(): StaticReport {

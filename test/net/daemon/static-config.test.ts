@@ -3,7 +3,8 @@
  * routes (an onlink one through an off-subnet gateway, one with mtu lock / metric / table) and rules
  * applied over a real NetState, read back with `ip -n NS`; leftovers of a previous run taken over;
  * a reload that keeps, removes and adds one of each, with `ip monitor` proving the kept ones were
- * neither deleted nor re-added; a deleted static address restored; everything removed at the end.
+ * neither deleted nor re-added; a deleted static address, route and rule restored; everything removed
+ * at the end.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -100,8 +101,15 @@ describeIf('static addresses, routes and rules in a namespace', needLab, () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('applies, reconciles without touching kept entries, restores a deleted address, removes all', async () => {
-    const s = new StaticConfig({ net: net!, counters });
+  it('applies, reconciles without touching kept entries, restores deleted entries, removes all', async () => {
+    // followRoutes opens its route/rule notification socket at construction: inside the namespace
+    const back = enterNetns(n.ns);
+    let s: StaticConfig;
+    try {
+      s = new StaticConfig({ net: net!, counters, followRoutes: true });
+    } finally {
+      back();
+    }
     // leftovers of a crashed run: one address, one route, one rule of the configuration
     await n.ip(['addr', 'add', '192.0.2.10/24', 'dev', 'eth0']);
     await n.ip(['route', 'add', '198.51.100.64/26', 'dev', 'eth0', 'metric', '7', 'proto', 'keepalived']);
@@ -179,6 +187,21 @@ describeIf('static addresses, routes and rules in a namespace', needLab, () => {
     });
     await s.settled();
     expect(counters.get('static.restored')).toBe(1);
+
+    // a route and a rule deleted behind our back: restored from the route / rule notifications
+    await n.ip(['route', 'del', '203.0.113.0/24']);
+    await n.ip(['rule', 'del', 'pref', '1000']);
+    const back2 = await waitFor({
+      what: 'static route and rule restored',
+      probe: state,
+      until: (x) =>
+        /203\.0\.113\.0\/24 via 198\.51\.100\.1 dev eth0 proto keepalived onlink/.test(x.main) &&
+        /^1000:/m.test(x.rules),
+      timeoutMs: 10_000,
+    });
+    expect(back2.rules.match(/^1000:/gm)).toHaveLength(1);
+    await s.settled();
+    expect(counters.get('static.restored')).toBe(3);
 
     t = performance.now();
     const removed = await s.remove();
