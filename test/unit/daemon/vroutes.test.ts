@@ -46,7 +46,9 @@ describe('route options', () => {
       expect(a.get(4)!.readUInt32LE(0)).toBe(2); // RTA_OIF
     }
     // the base request without options has no flags: onlink is what this module adds
-    expect(routeRequest(route('203.0.113.0/24 via 198.51.100.1 dev eth0'), resolve)).not.toHaveProperty('flags');
+    expect(routeRequest(route('203.0.113.0/24 via 198.51.100.1 dev eth0'), resolve)).not.toHaveProperty(
+      'flags',
+    );
   });
 
   it('metrics go into RTA_METRICS, with lock bits; metric, table and tos into their places', () => {
@@ -95,8 +97,12 @@ describe('route options', () => {
   });
 
   it('protocol holds only for no_track routes (keepalived resets tracked ones to RTPROT_KEEPALIVED)', () => {
-    expect(routeMessages(route('198.51.100.0/24 dev eth0 protocol static no_track'), resolve).add.header[5]).toBe(4);
-    expect(routeMessages(route('198.51.100.0/24 dev eth0 protocol 99 no_track'), resolve).add.header[5]).toBe(99);
+    expect(
+      routeMessages(route('198.51.100.0/24 dev eth0 protocol static no_track'), resolve).add.header[5],
+    ).toBe(4);
+    expect(routeMessages(route('198.51.100.0/24 dev eth0 protocol 99 no_track'), resolve).add.header[5]).toBe(
+      99,
+    );
     expect(routeMessages(route('198.51.100.0/24 dev eth0 protocol static'), resolve).add.header[5]).toBe(18);
   });
 
@@ -157,6 +163,10 @@ describe('rule options', () => {
     const g = ruleMessages(rule('from 192.0.2.1 goto 600 preference 501'));
     expect(g.add.header.readUInt8(7)).toBe(2); // FR_ACT_GOTO
     expect(attrs(g.add).get(4)!.readUInt32LE(0)).toBe(600);
-    expect(attrs(ruleMessages(rule('iif eth0 l3mdev preference 502')).add).get(19)!.readUInt8(0)).toBe(1);
+    expect(
+      attrs(ruleMessages(rule('iif eth0 l3mdev preference 502')).add)
+        .get(19)!
+        .readUInt8(0),
+    ).toBe(1);
   });
 });
