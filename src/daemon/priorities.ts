@@ -492,6 +492,8 @@ export class RtPacer {
   enable(rlimitUs: number, counters?: Counters): void {
     this.budget = rtBudgetUs(rlimitUs);
     this.counters = counters;
+    // start from a sleep: the thread may have run for a while before it became real-time
+    this.io.rest(RT_REST_US);
     this.since = this.io.now();
     this.idleMs = this.io.loopIdleMs();
   }

@@ -369,6 +369,8 @@ describe('RtPacer', () => {
     const { pacer, io } = fakePacer();
     const counters = new Counters();
     pacer.enable(DEFAULT_RLIMIT_RTTIME, counters);
+    expect(io.rests).toEqual([RT_REST_US]); // it starts from a sleep
+    io.rests.length = 0;
     // 100 units of 300 µs of work, the loop never idle: 30 ms of work, a rest after each 2 ms
     for (let i = 0; i < 100; i++) {
       io.t += 300;
@@ -383,6 +385,7 @@ describe('RtPacer', () => {
   it('a sleep of the event loop restarts the budget: no rest while work comes in short runs', () => {
     const { pacer, io } = fakePacer();
     pacer.enable(DEFAULT_RLIMIT_RTTIME);
+    io.rests.length = 0;
     for (let i = 0; i < 100; i++) {
       io.t += 1_500;
       pacer.pace();
@@ -394,6 +397,7 @@ describe('RtPacer', () => {
   it('zero-timeout polls (a few µs of idle) do not count as a sleep', () => {
     const { pacer, io } = fakePacer();
     pacer.enable(DEFAULT_RLIMIT_RTTIME);
+    io.rests.length = 0;
     for (let i = 0; i < 10; i++) {
       io.t += 1_000;
       io.idle += 0.002;
