@@ -1,0 +1,203 @@
+/**
+ * SIGUSR1 / SIGUSR2 dumps next to keepalived's: two pairs on one bridge, keepalived (prio 150) with
+ * keepalived-ts (prio 100) and keepalived-ts (150) with keepalived (100), the same configuration
+ * apart from router_id, VRID, VIP and priority. Once each pair has its MASTER and its BACKUP, every
+ * daemon is sent USR1 and USR2 by pid (with TMPDIR set to its own directory) and keepalived-ts's
+ * keepalived.data and keepalived.stats are compared line by line with those of keepalived in the
+ * same role.
+ *
+ * Values that legitimately differ are normalised before comparing (normalise() below): router_id,
+ * VRID, VIP and source/master addresses (each node has its own), times (Last transition, Read
+ * timeout), every count in keepalived.stats (how many adverts each has sent or received depends on
+ * when it started) and the script's Result counter. Left out of the comparison, because keepalived-ts
+ * has no such objects: the `fd_in` lines, the `VRRP Sockpool` and `Interfaces` sections, and the
+ * `Global definitions` lines we do not print (each line we do print must be one of keepalived's).
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { needKeepalived } from '../../lab/gates.js';
+import { keepalivedCommand, keepalivedTsCommand, type LabNode, type LabProcess } from '../../lab/node.js';
+import { waitFor, waitForHolders } from '../../lab/observe.js';
+import { createTopology, type Topology } from '../../lab/topology.js';
+import { describeIf } from '../../support/privilege.js';
+
+type Impl = 'ka' | 'ts';
+interface Daemon {
+  readonly impl: Impl;
+  readonly role: 'MASTER' | 'BACKUP';
+  readonly node: LabNode;
+  readonly dir: string;
+  readonly proc: LabProcess;
+}
+
+const PAIRS = [
+  { vrid: 71, hi: 'ka', lo: 'ts' },
+  { vrid: 72, hi: 'ts', lo: 'ka' },
+] as const;
+
+function conf(routerId: string, vrid: number, priority: number, script: string): string {
+  return [
+    'global_defs {',
+    `  router_id ${routerId}`,
+    '  script_user root',
+    '}',
+    'vrrp_script chk {',
+    `  script "${script}"`,
+    '  interval 1',
+    '  weight -60',
+    '  fall 2',
+    '  rise 2',
+    '}',
+    'vrrp_instance VI_1 {',
+    '  state BACKUP',
+    '  interface eth0',
+    `  virtual_router_id ${vrid}`,
+    `  priority ${priority}`,
+    '  advert_int 1',
+    '  virtual_ipaddress {',
+    `    192.0.2.${100 + vrid}/24`,
+    '  }',
+    '  track_script {',
+    '    chk',
+    '  }',
+    '}',
+    '',
+  ].join('\n');
+}
+
+/** Start one implementation with its files, and its dumps ($TMPDIR), in `<node dir>/<name>`. */
+function start(node: LabNode, impl: Impl, config: string, name: string): { dir: string; proc: LabProcess } {
+  const dir = join(node.dir, name);
+  mkdirSync(dir, { recursive: true });
+  const cf = join(dir, 'keepalived.conf');
+  writeFileSync(cf, config);
+  const cmd = impl === 'ka' ? keepalivedCommand() : keepalivedTsCommand();
+  const argv = [
+    ...cmd,
+    ...['-n', '-l', '-D', '-f', cf, '-p', join(dir, 'keepalived.pid')],
+    ...['-r', join(dir, 'vrrp.pid'), '-c', join(dir, 'checkers.pid')],
+  ];
+  return { dir, proc: node.spawn(argv, { name, cwd: dir, env: { TMPDIR: dir } }) };
+}
+
+const read = (p: string) => (existsSync(p) ? readFileSync(p, 'utf8') : '');
+
+/**
+ * Send USR1 and USR2 to the daemon (by pid; keepalived's parent forwards them to its VRRP child)
+ * until both dumps are there and the data shows the instance in its role.
+ */
+async function dump(d: Daemon): Promise<{ data: string; stats: string }> {
+  const dataPath = join(d.dir, 'keepalived.data');
+  const statsPath = join(d.dir, 'keepalived.stats');
+  return await waitFor({
+    what: `${d.impl} ${d.role} dumps with State = ${d.role} in ${d.dir}`,
+    probe: async () => {
+      d.proc.signal('SIGUSR1');
+      d.proc.signal('SIGUSR2');
+      await new Promise((r) => setTimeout(r, 300));
+      return { data: read(dataPath), stats: read(statsPath) };
+    },
+    until: (f) => f.stats !== '' && f.data.includes(`\n   State = ${d.role}\n`),
+    timeoutMs: 10_000,
+  });
+}
+
+/** Sections of a data dump by title (`------< TITLE >------`). */
+function sections(text: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  let cur: string[] = [];
+  for (const l of text.split('\n')) {
+    const m = /^------< (.*) >------$/.exec(l);
+    if (m) {
+      cur = [];
+      out.set(m[1]!, cur);
+    } else if (l !== '') cur.push(l);
+  }
+  return out;
+}
+
+const VALUE_KEYS = [
+  'Router ID',
+  'Last transition',
+  'Read timeout',
+  'Using src_ip',
+  'Master router',
+  'Virtual Router ID',
+  'Result',
+];
+
+/** Replace the values that differ legitimately (see the file comment) by `<…>`. */
+function normalise(line: string): string {
+  for (const k of VALUE_KEYS)
+    if (line.startsWith(` ${k} = `) || line.startsWith(`   ${k} = `)) return line.replace(/= .*/, '= <…>');
+  // a VIP line: the address is the pair's own
+  return line.replace(/^( {5})192\.0\.2\.\d+\/24 /, '$1<vip>/24 ');
+}
+
+function comparableData(text: string): { global: string[]; rest: string[] } {
+  const s = sections(text);
+  const rest: string[] = [];
+  for (const [title, lines] of s) {
+    if (title === 'Global definitions' || title === 'VRRP Sockpool' || title === 'Interfaces') continue;
+    rest.push(
+      `------< ${title} >------`,
+      ...lines.filter((l) => !/^ {3}fd_in \d+, fd_out \d+$/.test(l)).map(normalise),
+    );
+  }
+  return { global: (s.get('Global definitions') ?? []).map(normalise), rest };
+}
+
+const comparableStats = (text: string) => text.split('\n').map((l) => l.replace(/: \d+$/, ': <n>'));
+
+describeIf('SIGUSR1 / SIGUSR2 dumps of keepalived-ts and keepalived side by side', needKeepalived, () => {
+  let topo: Topology | undefined;
+  const daemons: Daemon[] = [];
+
+  beforeAll(async () => {
+    topo = await createTopology({
+      nodes: PAIRS.flatMap((p, i) => [
+        { name: `h${p.vrid}`, links: [{ addrs: [`192.0.2.${10 + 2 * i}/24`] }] },
+        { name: `l${p.vrid}`, links: [{ addrs: [`192.0.2.${11 + 2 * i}/24`] }] },
+      ]),
+    });
+    const script = join(topo.dir, 'chk.sh');
+    writeFileSync(script, '#!/bin/sh\nexit 0\n');
+    chmodSync(script, 0o755);
+    for (const p of PAIRS) {
+      const hi = topo.node(`h${p.vrid}`);
+      const lo = topo.node(`l${p.vrid}`);
+      const h = start(hi, p.hi, conf(`hi${p.vrid}`, p.vrid, 150, script), `${p.hi}-hi`);
+      daemons.push({ impl: p.hi, role: 'MASTER', node: hi, ...h });
+      await waitForHolders([hi, lo], `192.0.2.${100 + p.vrid}`, [hi.name], 15_000);
+      const l = start(lo, p.lo, conf(`lo${p.vrid}`, p.vrid, 100, script), `${p.lo}-lo`);
+      daemons.push({ impl: p.lo, role: 'BACKUP', node: lo, ...l });
+    }
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all(daemons.map((d) => d.proc.stop()));
+    await topo?.destroy();
+  });
+
+  for (const role of ['MASTER', 'BACKUP'] as const) {
+    it(`keepalived-ts as ${role}: keepalived.data and keepalived.stats in keepalived's layout`, async () => {
+      const ka = daemons.find((d) => d.impl === 'ka' && d.role === role)!;
+      const ts = daemons.find((d) => d.impl === 'ts' && d.role === role)!;
+      const [kaFiles, tsFiles] = await Promise.all([dump(ka), dump(ts)]);
+      for (const d of [ka, ts])
+        for (const f of ['keepalived.data', 'keepalived.stats'])
+          expect(statSync(join(d.dir, f)).mode & 0o777, `${d.impl} ${f}`).toBe(0o600);
+      const k = comparableData(kaFiles.data);
+      const t = comparableData(tsFiles.data);
+      expect(t.rest).toEqual(k.rest);
+      const kaGlobal = new Set(k.global);
+      expect(t.global.length).toBeGreaterThan(0);
+      expect(t.global.filter((l) => !kaGlobal.has(l))).toEqual([]);
+      expect(comparableStats(tsFiles.stats)).toEqual(comparableStats(kaFiles.stats));
+      console.log(
+        `dumps ${role}: ${t.rest.length} data lines and ${tsFiles.stats.split('\n').length - 1} stats lines equal keepalived's after normalising; ${t.global.length}/${k.global.length} Global definitions lines printed`,
+      );
+    });
+  }
+});
