@@ -5,7 +5,7 @@
  * objects, handed out through the readonly types of src/config/model.ts.
  */
 import { hostname } from 'node:os';
-import { type DiagnosticSink, KaClass, type SrcPos } from './diagnostics.js';
+import { type Diagnostic, DiagnosticSink, KaClass, type SrcPos } from './diagnostics.js';
 import type { ConfigErrorCode } from './errors.js';
 import { type CHECKERS, GLOBAL_DEFS, type Kw, SHARED_GLOBALS, type Table, TOP_LEVEL } from './keywords.js';
 import type {
@@ -39,7 +39,15 @@ import type {
 } from './model.js';
 import type { AstNode, AstWord } from './parse-types.js';
 import { lineOf } from './specs.js';
-import { type Ctx, makeCommand, parseDecimal, parseIntStrict, parseIp } from './values.js';
+import {
+  ConfigStop,
+  type Ctx,
+  makeCommand,
+  missingArg,
+  parseDecimal,
+  parseIntStrict,
+  parseIp,
+} from './values.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -201,6 +209,7 @@ class Checker_ {
         kw.dep.use ? `'${kw.dep.use}'` : undefined,
       );
     }
+    if (kw.req === true && n.args.length === 0) missingArg(n, this.c, kw.block ? 'a name' : 'an argument');
     const key = kw.key ?? n.keyword;
     let value: unknown;
     if (kw.block || kw.lines) {
@@ -276,6 +285,35 @@ class Checker_ {
     if (!kw.multi) d.delete(key);
     d.add(key, value, n);
   }
+}
+
+/**
+ * After a stop at `line`: drops the preprocessor's and parser's diagnostics (the first `count` of
+ * `list`) that keepalived, reading line by line, never reaches: those in a file whose statements
+ * all come after the stopping line, or on a line after the last statement read in their file. A file
+ * without statements keeps its diagnostics (its place in the reading order is not known here).
+ * Walks the tree once, only on the stop path.
+ */
+function dropAfter(list: Diagnostic[], count: number, ast: readonly AstNode[], line: SrcPos): void {
+  const before = new Map<string, number>();
+  const after = new Set<string>();
+  let passed = false;
+  const walk = (nodes: readonly AstNode[]): void => {
+    for (const n of nodes) {
+      const p = n.pos;
+      if (passed) after.add(p.file);
+      else before.set(p.file, Math.max(before.get(p.file) ?? 0, p.line));
+      if (p.file === line.file && p.line === line.line) passed = true;
+      if (n.children) walk(n.children);
+    }
+  };
+  walk(ast);
+  const reached = (d: Diagnostic): boolean => {
+    if (!d.pos) return true;
+    const last = before.get(d.pos.file);
+    return last === undefined ? !after.has(d.pos.file) : d.pos.line <= last;
+  };
+  list.splice(0, count, ...list.slice(0, count).filter(reached));
 }
 
 /** `a` comes before `b` in the configuration text. */
@@ -373,6 +411,18 @@ export class ConfigBuilder extends Checker_ {
   }
 
   build(ast: readonly AstNode[]): KeepalivedConfig {
+    const fromParse = this.diags.list.length;
+    try {
+      return this.buildAll(ast);
+    } catch (e) {
+      if (!(e instanceof ConfigStop)) throw e;
+      dropAfter(this.diags.list, fromParse, ast, e.line);
+      // keepalived has exited: no model (the daemon refuses the file on the fatal diagnostic)
+      return new ConfigBuilder(new DiagnosticSink(), this.opts).build([]);
+    }
+  }
+
+  private buildAll(ast: readonly AstNode[]): KeepalivedConfig {
     // global_defs first: keepalived reads them before anything else uses them.
     for (const n of ast) {
       if (n.keyword === 'global_defs' && n.children) {
@@ -412,14 +462,18 @@ export class ConfigBuilder extends Checker_ {
         .items<{ name: string; extra: string[] }>('linkbeat_interfaces')
         .map((x) => ({ name: x.name, mode: x.extra[0] })),
       interfaceUpDownDelays: this.interfaceDelays(),
-      trackGroups: this.top.all('track_group').map((e) => {
+      trackGroups: this.top.all('track_group').flatMap((e) => {
         const nd = e.value as NamedDraft;
-        return {
-          name: nd.name,
-          members: nd.d
-            .items<{ name: string; extra: string[] }>('group')
-            .flatMap((x) => [x.name, ...x.extra]),
-        };
+        // keepalived: "track_group must have a name - skipping"
+        if (!this.nameOf(nd, 'track_group', KaClass.GeneralError)) return [];
+        return [
+          {
+            name: nd.name,
+            members: nd.d
+              .items<{ name: string; extra: string[] }>('group')
+              .flatMap((x) => [x.name, ...x.extra]),
+          },
+        ];
       }),
       garpGroups: this.top.all('garp_group').flatMap((e) => {
         const d = (e.value as NamedDraft).d;
@@ -853,12 +907,12 @@ export class ConfigBuilder extends Checker_ {
 
   // ---- trackers ----
 
-  private nameOf(nd: NamedDraft, block: string): string | undefined {
+  private nameOf(nd: NamedDraft, block: string, cls = KaClass.MissingParameter): string | undefined {
     const name = nd.node.args[0]?.text;
     if (!name) {
       this.report(
         'KA_ERR_CONF_MISSING_ARG',
-        KaClass.MissingParameter,
+        cls,
         nd.node.pos,
         block,
         `${block} without a name`,

@@ -9,7 +9,7 @@ export interface SrcPos {
 
 /**
  * keepalived's error classes (`config_err_t`), in its enum order: the config test exits with the
- * class of the highest one recorded (surface §1.4).
+ * class of the highest one recorded (surface §1.4). `Stop` is ours: keepalived has no class for it.
  */
 export enum KaClass {
   /** Informational: does not change the exit code. */
@@ -28,6 +28,11 @@ export enum KaClass {
   Deprecated = 12,
   NoConfig = 13,
   SecurityError = 14,
+  /**
+   * Not a keepalived class: a line lacks a word keepalived reads unconditionally, and keepalived
+   * exits at once with status 2 ("is missing a parameter"). Loading stops there (src/config/check.ts).
+   */
+  Stop = 15,
 }
 
 export type Severity = 'fatal' | 'error' | 'warning';
@@ -72,12 +77,14 @@ export function formatDiagnostic(d: Diagnostic): string {
 
 /**
  * keepalived's config-test exit code for a set of diagnostics (surface §1.4): 0 nothing recorded,
- * 4 cannot run, 5 would run with errors, 6 security violation or missing checked include.
+ * 2 stopped at a missing parameter, 4 cannot run, 5 would run with errors, 6 security violation or
+ * missing checked include.
  */
 export function configTestExitCode(diags: readonly Diagnostic[]): number {
   let max = 0;
   for (const d of diags) if (d.kaClass > max) max = d.kaClass;
   if (max === 0) return 0;
+  if (max === KaClass.Stop) return 2;
   if (max <= KaClass.Fatal) return 4;
   if (max >= KaClass.NoConfig) return 6;
   return 5;

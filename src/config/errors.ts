@@ -19,6 +19,7 @@ export const ConfigErrors = defineCodes('config', {
   KA_ERR_CONF_SYNTAX: 'the block structure cannot be parsed',
   KA_ERR_CONF_UNKNOWN_KEYWORD: 'a keyword unknown in its block (ignored)',
   KA_ERR_CONF_MISSING_ARG: 'a keyword lacks a required argument',
+  KA_ERR_CONF_MISSING_WORD: 'a line lacks a word keepalived reads unconditionally: loading stops there',
   KA_ERR_CONF_BAD_NUMBER: 'a number is malformed or out of range',
   KA_ERR_CONF_BAD_VALUE: 'an argument is not one of the accepted values',
   KA_ERR_CONF_BAD_ADDRESS: 'an IP address or prefix is malformed',

@@ -52,6 +52,12 @@ export interface Kw {
   readonly once?: boolean;
   /** An empty list block is an error (keepalived: "Warning - empty … block"). */
   readonly nonEmpty?: boolean;
+  /**
+   * keepalived reads the first argument unconditionally: without one it exits at once with status 2
+   * (checked before the value or block is read). Typed value parsers stop on their own (missingArg);
+   * this marks word lists and block headers.
+   */
+  readonly req?: boolean;
   /** Deprecated alias: replacement, and keepalived's class for it ('silent' logs nothing). */
   readonly dep?: { readonly use: string | undefined; readonly cls: KaClass | 'silent' };
 }
@@ -70,7 +76,10 @@ const CMD: Kw = { v: commandArg };
 const ONCE = (k: Kw): Kw => ({ ...k, once: true });
 const ONE = (k: Kw): Kw => ({ ...k, v: oneArg(k.v!) });
 const OPT = (k: Kw): Kw => ({ ...k, v: optionalArg(k.v!) });
+/** keepalived checks for the argument itself: without it an error, not a stop (exit 5, not 2). */
 const NEEDED = (k: Kw): Kw => ({ ...k, v: neededArg(k.v!) });
+/** keepalived reads the first argument unconditionally (exit 2 without it). */
+const REQ = (k: Kw): Kw => ({ ...k, req: true });
 const MAX32 = 2147483647;
 const U32 = 4294967295;
 /** Largest whole seconds keepalived's µs timers hold (UINT_MAX µs). */
@@ -85,10 +94,10 @@ const silent = (use: string, extra: Partial<Kw> = {}): Kw => ({
 
 /** Keywords allowed both at top level and inside global_defs. */
 export const SHARED_GLOBALS: Table = {
-  net_namespace: STR,
+  net_namespace: NEEDED(STR),
   net_namespace_ipvs: WORDS,
   namespace_with_ipsets: FLAG,
-  instance: STR,
+  instance: NEEDED(STR),
   use_pid_dir: FLAG,
   linkbeat_use_polling: FLAG,
   child_wait_time: INT(0, 3600),
@@ -96,8 +105,8 @@ export const SHARED_GLOBALS: Table = {
 
 const SCHED: Table = Object.fromEntries(
   ['vrrp', 'checker', 'bfd'].flatMap((p) => [
-    [`${p}_priority`, INT(-20, 19)],
-    [`${p}_rt_priority`, INT(1, 99)],
+    [`${p}_priority`, NEEDED(INT(-20, 19))],
+    [`${p}_rt_priority`, NEEDED(INT(1, 99))],
     [`${p}_no_swap`, FLAG],
     [`${p}_cpu_affinity`, { v: cpuListArg }],
     [`${p}_rlimit_rttime`, INT(1, U32)],
@@ -113,7 +122,7 @@ const NETLINK_BUFS: Table = Object.fromEntries(
     'lvs_netlink_monitor_rcv_bufs',
     'process_monitor_rcv_bufs',
   ].flatMap((k) => [
-    [k, INT(0, U32)],
+    [k, NEEDED(INT(0, U32))],
     [`${k}_force`, BOOLE],
   ]),
 );
@@ -122,7 +131,7 @@ const NETLINK_BUFS: Table = Object.fromEntries(
 export const GLOBAL_DEFS: Table = {
   ...SCHED,
   ...NETLINK_BUFS,
-  tmp_config_directory: ONCE(STR),
+  tmp_config_directory: NEEDED(ONCE(STR)),
   config_save_dir: STR,
   process_names: FLAG,
   process_name: STR,
@@ -130,22 +139,22 @@ export const GLOBAL_DEFS: Table = {
   checker_process_name: STR,
   lvs_process_name: silent('checker_process_name', { v: strArg }),
   bfd_process_name: STR,
-  startup_script: ONCE(CMD),
-  startup_script_timeout: INT(1, 1000),
-  shutdown_script: ONCE(CMD),
-  shutdown_script_timeout: INT(1, 1000),
-  router_id: STR,
-  umask: { v: checkedWords(umaskOk, 'an octal mode up to 0777 or IWGRP|IWOTH…') },
+  startup_script: NEEDED(ONCE(CMD)),
+  startup_script_timeout: NEEDED(INT(1, 1000)),
+  shutdown_script: NEEDED(ONCE(CMD)),
+  shutdown_script_timeout: NEEDED(INT(1, 1000)),
+  router_id: NEEDED(STR),
+  umask: REQ({ v: checkedWords(umaskOk, 'an octal mode up to 0777 or IWGRP|IWOTH…') }),
   random_seed: INT(0, 4294967295),
   data_use_instance: BOOLE,
   reload_check_config: WORDS,
   reload_file: WORDS,
-  reload_time_file: ONE(STR),
+  reload_time_file: NEEDED(ONE(STR)),
   reload_repeat: FLAG,
   include_check: WORDS,
   notification_email: { lines: nameLine, nonEmpty: true },
-  notification_email_from: STR,
-  smtp_server: WORDS,
+  notification_email_from: NEEDED(STR),
+  smtp_server: REQ(WORDS),
   smtp_helo_name: OPT(STR),
   smtp_connect_timeout: INT(1, TMAX),
   smtp_alert: BOOLE,
@@ -158,7 +167,7 @@ export const GLOBAL_DEFS: Table = {
   vrrp_version: INT(2, 3),
   vrrp_mcast_group4: { v: ipArg() },
   vrrp_mcast_group6: { v: ipArg() },
-  default_interface: STR,
+  default_interface: NEEDED(STR),
   vrrp_garp_master_delay: INT(0, TMAX),
   vrrp_garp_master_repeat: INT(1, U32),
   vrrp_garp_lower_prio_delay: INT(0, TMAX),
@@ -197,7 +206,7 @@ export const GLOBAL_DEFS: Table = {
       'MTU|ADVERT|SIZE (bytes)',
     ),
   },
-  vrrp_rx_bufs_multiplier: ONE(INT(1, U32)),
+  vrrp_rx_bufs_multiplier: NEEDED(ONE(INT(1, U32))),
   nftables: ONCE(WORDS),
   nftables_priority: INT(-2147483648, MAX32),
   nftables_counters: FLAG,
@@ -210,7 +219,7 @@ export const GLOBAL_DEFS: Table = {
   vrrp_iptables: { v: wordsArg, dep: { use: 'nftables', cls: KaClass.GeneralError } },
   // Bare `max_auto_priority` is the highest SCHED_RR priority (keepalived: sched_get_priority_max).
   max_auto_priority: { v: (n, c) => (n.args.length === 0 ? 99 : intArg(-1, 99)(n, c)) },
-  min_auto_priority_delay: INT(1, 10_000_000),
+  min_auto_priority_delay: NEEDED(INT(1, 10_000_000)),
   lvs_sync_daemon: ONCE(WORDS),
   lvs_timeouts: NEEDED(WORDS),
   lvs_flush: FLAG,
@@ -227,7 +236,7 @@ export const GLOBAL_DEFS: Table = {
   lvs_notify_fifo: ONCE(WORDS),
   lvs_notify_fifo_script: NEEDED(ONCE(WORDS)),
   fifo_write_vrrp_states_on_reload: FLAG,
-  snmp_socket: ONE(ONCE(STR)),
+  snmp_socket: NEEDED(ONE(ONCE(STR))),
   enable_snmp_vrrp: FLAG,
   enable_snmp_keepalived: silent('enable_snmp_vrrp', { v: flagArg }),
   enable_snmp_checker: FLAG,
@@ -236,7 +245,7 @@ export const GLOBAL_DEFS: Table = {
   enable_snmp_rfcv3: FLAG,
   enable_traps: FLAG,
   enable_dbus: FLAG,
-  dbus_service_name: STR,
+  dbus_service_name: NEEDED(STR),
 };
 
 // ---- VRRP side ----
@@ -245,21 +254,21 @@ export const VRRP_SCRIPT: Table = {
   script: OPT(CMD),
   interval: INT(0, TMAX),
   timeout: INT(1, TMAX),
-  weight: { v: wordsArg },
+  weight: REQ({ v: wordsArg }),
   rise: INT(1, MAX32),
   fall: INT(1, MAX32),
-  user: WORDS,
+  user: REQ(WORDS),
   init_fail: FLAG,
 };
 
 export const TRACK_FILE: Table = {
-  file: ONCE(STR),
+  file: NEEDED(ONCE(STR)),
   weight: WORDS,
   init_file: WORDS,
 };
 
 export const TRACK_PROCESS: Table = {
-  process: ONCE(WORDS),
+  process: REQ(ONCE(WORDS)),
   param_match: OPT({ v: oneOf(['initial', 'partial']) }),
   weight: ONCE(WORDS),
   quorum: INT(1, 65535),
@@ -292,8 +301,9 @@ const maxHopsArg: ValueParser<number> = (n, c) => {
 };
 
 export const BFD_INSTANCE: Table = {
-  neighbor_ip: { v: ipArg() },
-  neighbour_ip: { key: 'neighbor_ip', v: ipArg() },
+  // keepalived 2.2.7 does not read a missing neighbour (it crashes later on such an instance)
+  neighbor_ip: NEEDED({ v: ipArg() }),
+  neighbour_ip: NEEDED({ key: 'neighbor_ip', v: ipArg() }),
   source_ip: { v: ipArg() },
   min_rx: BFD_MS(1, 4294967),
   min_tx: BFD_MS(1, 4294967),
@@ -303,7 +313,7 @@ export const BFD_INSTANCE: Table = {
   ttl: INT(1, 255),
   hoplimit: { key: 'ttl', v: intArg(1, 255) },
   max_hops: { v: maxHopsArg },
-  weight: WORDS,
+  weight: REQ(WORDS),
   vrrp: FLAG,
   checker: FLAG,
 };
@@ -345,9 +355,9 @@ export const VRRP_INSTANCE: Table = {
   state: STR,
   interface: STR,
   vrf: STR,
-  virtual_router_id: { v: wordsArg },
-  priority: { v: wordsArg },
-  advert_int: { v: wordsArg },
+  virtual_router_id: REQ({ v: wordsArg }),
+  priority: REQ({ v: wordsArg }),
+  advert_int: REQ({ v: wordsArg }),
   version: INT(2, 3),
   native_ipv6: { v: flagArg, dep: { use: undefined, cls: KaClass.Deprecated } },
   mcast_src_ip: { v: ipArg() },
@@ -393,7 +403,7 @@ export const VRRP_INSTANCE: Table = {
   higher_prio_send_advert: BOOLE,
   skip_check_adv_addr: BOOLE,
   strict_mode: BOOLE,
-  kernel_rx_buf_size: ONE(INT(0, U32)),
+  kernel_rx_buf_size: NEEDED(ONE(INT(0, U32))),
   notify_deleted: ONCE(WORDS),
   notify_master_rx_lower_pri: ONCE(CMD),
   notify_priority_changes: BOOLE,
@@ -429,7 +439,7 @@ export const URL: Table = {
   path: STR,
   digest: STR,
   status_code: WORDS,
-  virtualhost: STR,
+  virtualhost: NEEDED(STR),
   // keepalived 2.2.7 records no error for any argument of these (swept)
   regex: WORDS,
   regex_no_match: FLAG,
@@ -443,8 +453,8 @@ const HTTP: Table = {
   ...CHECK_TIMING,
   ...CONN_OPTS,
   url: { block: URL, multi: true },
-  http_protocol: { v: oneOf(['1.0', '1.0C', '1.1'], true) },
-  virtualhost: STR,
+  http_protocol: NEEDED({ v: oneOf(['1.0', '1.0C', '1.1'], true) }),
+  virtualhost: NEEDED(STR),
   fast_recovery: BOOLE,
   enable_sni: BOOLE,
   nb_get_retry: { key: 'retry', v: intArg(0, MAX32), dep: { use: 'retry', cls: KaClass.GeneralError } },
@@ -457,7 +467,7 @@ export const CHECKERS: Readonly<Record<string, Table>> = {
   SMTP_CHECK: {
     ...CHECK_TIMING,
     ...CONN_OPTS,
-    helo_name: STR,
+    helo_name: NEEDED(STR),
     host: { block: { ...CONN_OPTS, connect_timeout: TIMER(0.000001, 4294.967295) }, multi: true },
   },
   DNS_CHECK: {
@@ -469,7 +479,7 @@ export const CHECKERS: Readonly<Record<string, Table>> = {
   UDP_CHECK: {
     ...CHECK_TIMING,
     ...CONN_OPTS,
-    payload: STR,
+    payload: NEEDED(STR),
     require_reply: WORDS,
     min_reply_length: INT(0, 65535),
     max_reply_length: INT(0, 65535),
@@ -477,20 +487,20 @@ export const CHECKERS: Readonly<Record<string, Table>> = {
   PING_CHECK: { ...CHECK_TIMING, ...CONN_OPTS },
   MISC_CHECK: {
     ...CHECK_TIMING,
-    misc_path: STR,
+    misc_path: NEEDED(STR),
     misc_timeout: INT(1, MAX32),
     misc_dynamic: FLAG,
     user: WORDS,
   },
   FILE_CHECK: { track_file: STR, weight: WORDS },
-  BFD_CHECK: { alpha: BOOLE, name: STR },
+  BFD_CHECK: { alpha: BOOLE, name: NEEDED(STR) },
 };
 
 const checkerBlocks: Table = Object.fromEntries(
   Object.entries(CHECKERS).map(([k, t]) => [k, { key: 'checkers', block: t, multi: true }]),
 );
 
-const LVS_METHOD: Kw = { v: wordsArg };
+const LVS_METHOD: Kw = REQ({ v: wordsArg });
 
 export const REAL_SERVER: Table = {
   ...checkerBlocks,
@@ -509,12 +519,12 @@ export const REAL_SERVER: Table = {
   connect_timeout: TIMER(0.000001, 4294.967295),
   delay_loop: TIMER(0.000001, TNOMAX),
   smtp_alert: BOOLE,
-  virtualhost: STR,
-  snmp_name: ONE(STR),
+  virtualhost: NEEDED(STR),
+  snmp_name: NEEDED(ONE(STR)),
 };
 
 export const VIRTUAL_SERVER: Table = {
-  real_server: { block: REAL_SERVER, multi: true },
+  real_server: { block: REAL_SERVER, multi: true, req: true },
   lvs_sched: STR,
   lb_algo: silent('lvs_sched', { v: strArg }),
   'flag-1': FLAG,
@@ -527,21 +537,21 @@ export const VIRTUAL_SERVER: Table = {
   ops: FLAG,
   hashed: FLAG,
   lvs_method: LVS_METHOD,
-  lb_kind: silent('lvs_method', { v: wordsArg }),
+  lb_kind: silent('lvs_method', { v: wordsArg, req: true }),
   protocol: { v: oneOf(['TCP', 'UDP', 'SCTP'], true) },
   persistence_timeout: WORDS,
   persistence_granularity: STR,
   persistence_engine: STR,
   ip_family: { v: oneOf(['inet', 'inet6']) },
   ha_suspend: FLAG,
-  virtualhost: STR,
+  virtualhost: NEEDED(STR),
   alpha: FLAG,
   omega: FLAG,
   quorum: INT(1, MAX32),
   hysteresis: INT(0, MAX32),
   quorum_up: ONCE(CMD),
   quorum_down: ONCE(CMD),
-  sorry_server: WORDS,
+  sorry_server: REQ(WORDS),
   sorry_server_inhibit: FLAG,
   sorry_server_lvs_method: WORDS,
   connect_timeout: TIMER(0.000001, 4294.967295),
@@ -551,11 +561,16 @@ export const VIRTUAL_SERVER: Table = {
   warmup: TIMER(0, TNOMAX),
   inhibit_on_failure: FLAG,
   smtp_alert: BOOLE,
-  snmp_name: ONE(STR),
+  snmp_name: NEEDED(ONE(STR)),
   weight: INT(1, MAX32),
 };
 
-export const SSL: Table = { password: STR, ca: STR, certificate: STR, key: STR };
+export const SSL: Table = {
+  password: NEEDED(STR),
+  ca: NEEDED(STR),
+  certificate: NEEDED(STR),
+  key: NEEDED(STR),
+};
 
 export const GARP_GROUP: Table = {
   garp_interval: TIMER(0, 2147.483647),
@@ -575,14 +590,14 @@ export const TOP_LEVEL: Table = {
   static_routes: { lines: routeLine, multi: true },
   static_rules: { lines: ruleLine, multi: true },
   garp_group: { block: GARP_GROUP, multi: true },
-  vrrp_script: { block: VRRP_SCRIPT, multi: true },
-  track_file: { block: TRACK_FILE, multi: true },
-  vrrp_track_file: silent('track_file', { block: TRACK_FILE, multi: true }),
-  vrrp_track_process: { block: TRACK_PROCESS, multi: true },
+  vrrp_script: { block: VRRP_SCRIPT, multi: true, req: true },
+  track_file: { block: TRACK_FILE, multi: true, req: true },
+  vrrp_track_file: silent('track_file', { block: TRACK_FILE, multi: true, req: true }),
+  vrrp_track_process: { block: TRACK_PROCESS, multi: true, req: true },
   bfd_instance: { block: BFD_INSTANCE, multi: true },
   vrrp_sync_group: { block: SYNC_GROUP, multi: true },
   vrrp_instance: { block: VRRP_INSTANCE, multi: true },
   SSL: { block: SSL },
-  virtual_server_group: { lines: vsgLine, multi: true },
-  virtual_server: { block: VIRTUAL_SERVER, multi: true },
+  virtual_server_group: { lines: vsgLine, multi: true, req: true },
+  virtual_server: { block: VIRTUAL_SERVER, multi: true, req: true },
 };

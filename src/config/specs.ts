@@ -13,7 +13,15 @@ import type {
   VsGroupEntry,
 } from './model.js';
 import type { AstNode, AstWord } from './parse-types.js';
-import { badAddress, badNumber, type Ctx, parseIntStrict, parseIp, parsePrefix } from './values.js';
+import {
+  badAddress,
+  badNumber,
+  type Ctx,
+  parseIntStrict,
+  parseIp,
+  parsePrefix,
+  stopMissing,
+} from './values.js';
 
 export type LineParser<T> = (words: readonly AstWord[], c: Ctx, block: string) => T | undefined;
 
@@ -47,6 +55,14 @@ function need(
     );
   }
   return w;
+}
+
+/**
+ * The value after words[i], which keepalived reads unconditionally: without it, it exits at once
+ * with status 2 (route and rule options; `stopMissing`).
+ */
+function must(c: Ctx, words: readonly AstWord[], i: number, what: string): AstWord {
+  return words[i + 1] ?? stopMissing(c, words, words[0]!, words[i]!.text, what);
 }
 
 const SCOPES = ['site', 'link', 'host', 'nowhere', 'global'] as const;
@@ -234,6 +250,37 @@ const ROUTE_VALUE_OPTS = [
   'mtu',
   'hoplimit',
 ];
+/** Value options whose missing value keepalived reports itself rather than stopping. */
+const ROUTE_CHECKED = ['pref', 'expires', 'encap'];
+const RTN_TYPES = new Set([
+  'unspec',
+  'unicast',
+  'local',
+  'broadcast',
+  'anycast',
+  'multicast',
+  'blackhole',
+  'unreachable',
+  'prohibit',
+  'throw',
+  'nat',
+  'xresolve',
+]);
+
+/** keepalived's route type word: a type name, or a C unsigned number up to 255 (strtoul base 0; "" is 0). */
+function isRtnType(t: string): boolean {
+  if (RTN_TYPES.has(t)) return true;
+  if (t === '') return true;
+  const n = /^0x[0-9a-f]+$/i.test(t)
+    ? Number.parseInt(t.slice(2), 16)
+    : /^0[0-7]*$/.test(t)
+      ? Number.parseInt(t, 8)
+      : /^\+?[1-9]\d*$/.test(t)
+        ? Number(t)
+        : Number.NaN;
+  return n <= 255;
+}
+
 const ROUTE_FLAGS = ['onlink', 'append', 'inet6', 'inet', 'no_track', 'lock'];
 
 /** `[src IP] [to] PREFIX [via|gw IP] [dev IF] [metric N] … [nexthop via IP dev IF weight N …]` */
@@ -272,8 +319,7 @@ export const routeLine: LineParser<RouteSpec> = (words, c, block) => {
     const w = words[i]!;
     const t = w.text;
     if (inNexthop && (t === 'via' || t === 'dev' || t === 'weight')) {
-      const v = need(c, words, i++, block, 'a value');
-      if (!v) return undefined;
+      const v = must(c, words, i++, t === 'via' ? 'an address' : t === 'dev' ? 'an interface' : 'a weight');
       const nh = nexthops[nexthops.length - 1]!;
       if (t === 'via') {
         const ip = parseIp(v.text);
@@ -291,8 +337,7 @@ export const routeLine: LineParser<RouteSpec> = (words, c, block) => {
     }
     switch (t) {
       case 'src': {
-        const v = need(c, words, i++, block, 'an address');
-        if (!v) return undefined;
+        const v = must(c, words, i++, 'an address');
         const ip = parseIp(v.text);
         if (!ip) return badAddress(c, v, block);
         if (!setFam(ip.family, v)) return undefined;
@@ -300,6 +345,7 @@ export const routeLine: LineParser<RouteSpec> = (words, c, block) => {
         break;
       }
       case 'to':
+        must(c, words, i, 'a destination prefix');
         break;
       case 'via':
       case 'gw':
@@ -315,8 +361,7 @@ export const routeLine: LineParser<RouteSpec> = (words, c, block) => {
             t === 'gw' ? "'via'" : "'nexthop'",
           );
         }
-        const v = need(c, words, i++, block, 'an address');
-        if (!v) return undefined;
+        const v = must(c, words, i++, 'an address');
         const ip = parseIp(v.text);
         if (!ip) return badAddress(c, v, block);
         if (!setFam(ip.family, v)) return undefined;
@@ -326,16 +371,14 @@ export const routeLine: LineParser<RouteSpec> = (words, c, block) => {
       }
       case 'dev':
       case 'oif': {
-        const v = need(c, words, i++, block, 'an interface');
-        if (!v) return undefined;
+        const v = must(c, words, i++, 'an interface');
         r.dev = v.text;
         break;
       }
       case 'metric':
       case 'priority':
       case 'preference': {
-        const v = need(c, words, i++, block, 'a number');
-        if (!v) return undefined;
+        const v = must(c, words, i++, 'a number');
         const n = parseIntStrict(v.text);
         if (n === undefined || n < 0 || n > 4294967295)
           return badNumber(c, v, { keyword: t } as AstNode, 0, 4294967295);
@@ -353,6 +396,8 @@ export const routeLine: LineParser<RouteSpec> = (words, c, block) => {
         break;
       }
       default: {
+        // keepalived reads a route type (name or number) and then the destination
+        if (isRtnType(t)) must(c, words, i, 'a destination prefix');
         if ((ROUTE_TYPES as readonly string[]).includes(t)) {
           r.type = t as RouteSpec['type'];
         } else if (ROUTE_FLAGS.includes(t)) {
@@ -360,11 +405,13 @@ export const routeLine: LineParser<RouteSpec> = (words, c, block) => {
           if (t === 'no_track') r.noTrack = true;
           else options[t] = 'true';
         } else if (ROUTE_VALUE_OPTS.includes(t)) {
-          const v = need(c, words, i++, block, 'a value');
+          // keepalived checks these three itself (an error, not a stop)
+          const v = ROUTE_CHECKED.includes(t)
+            ? need(c, words, i++, block, 'a value')
+            : must(c, words, i++, 'a value');
           if (!v) return undefined;
           if (v.text === 'lock') {
-            const v2 = need(c, words, i++, block, 'a value');
-            if (!v2) return undefined;
+            const v2 = must(c, words, i++, 'a value');
             options[t] = `lock ${v2.text}`;
           } else options[t] = v.text;
           if (t === 'table') r.table = v.text;
@@ -425,8 +472,7 @@ export const ruleLine: LineParser<RuleSpec> = (words, c, block) => {
     switch (t) {
       case 'from':
       case 'to': {
-        const v = need(c, words, i++, block, 'a prefix or all');
-        if (!v) return undefined;
+        const v = must(c, words, i++, 'a prefix or all');
         if (v.text !== 'all') {
           const p = parsePrefix(v.text);
           if (!p) return badAddress(c, v, block, 'prefix');
@@ -439,14 +485,14 @@ export const ruleLine: LineParser<RuleSpec> = (words, c, block) => {
       }
       case 'table':
       case 'lookup':
-        r.table = need(c, words, i++, block, 'a table')?.text;
-        if (!r.table) return undefined;
+        r.table = must(c, words, i++, 'a table').text;
         break;
       case 'preference':
       case 'priority':
       case 'pref':
       case 'order': {
-        const v = need(c, words, i++, block, 'a number');
+        // keepalived checks for the value after 'pref' itself (an error, not a stop)
+        const v = t === 'pref' ? need(c, words, i++, block, 'a number') : must(c, words, i++, 'a number');
         if (!v) return undefined;
         const n = parseIntStrict(v.text);
         if (n === undefined || n < 0 || n > 4294967295)
@@ -456,16 +502,13 @@ export const ruleLine: LineParser<RuleSpec> = (words, c, block) => {
       }
       case 'iif':
       case 'dev':
-        r.iif = need(c, words, i++, block, 'an interface')?.text;
-        if (!r.iif) return undefined;
+        r.iif = must(c, words, i++, 'an interface').text;
         break;
       case 'oif':
-        r.oif = need(c, words, i++, block, 'an interface')?.text;
-        if (!r.oif) return undefined;
+        r.oif = must(c, words, i++, 'an interface').text;
         break;
       case 'fwmark':
-        r.fwmark = need(c, words, i++, block, 'a mark')?.text;
-        if (!r.fwmark) return undefined;
+        r.fwmark = must(c, words, i++, 'a mark').text;
         break;
       case 'no_track':
         r.noTrack = true;
@@ -500,7 +543,11 @@ export const ruleLine: LineParser<RuleSpec> = (words, c, block) => {
       case 'suppress_prefixlength':
       case 'suppress_ifgroup':
       case 'tunnel_id': {
-        const v = need(c, words, i++, block, 'a value');
+        // keepalived checks for the value after ip_proto and tunnel_id itself (not a stop)
+        const v =
+          t === 'ip_proto' || t === 'tunnel_id'
+            ? need(c, words, i++, block, 'a value')
+            : must(c, words, i++, 'a value');
         if (!v) return undefined;
         options[t] = v.text;
         if (t === 'goto') r.action = 'goto';

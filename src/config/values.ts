@@ -19,17 +19,51 @@ export interface Ctx {
 
 export type ValueParser<T> = (n: AstNode, c: Ctx) => T | undefined;
 
-export function missingArg(n: AstNode, c: Ctx, expected: string): undefined {
+/**
+ * Thrown after a `KaClass.Stop` diagnostic: keepalived exits at once (status 2) when a handler reads
+ * a word the line does not have, so nothing after that line is read or reported. ConfigBuilder.build
+ * catches it. `line` is where the line starts (keyword position).
+ */
+export class ConfigStop extends Error {
+  constructor(readonly line: SrcPos) {
+    super('configuration loading stopped at a missing parameter');
+  }
+}
+
+/** Where a missing word would go: just after the last word of the line. */
+function afterLast(words: readonly AstWord[], first: AstWord): SrcPos {
+  const w = words[words.length - 1] ?? first;
+  const p = w.pos;
+  return { file: p.file, line: p.line, col: p.col + w.text.length + (w.quoted ? 2 : 0) };
+}
+
+/**
+ * keepalived 2.2.7 reads the word after `after` unconditionally (strvec_slot): without it, it logs
+ * "is missing a parameter after keyword" and exits at once with status 2. We record that (class
+ * Stop, severity fatal: the daemon refuses the file) and stop loading.
+ */
+export function stopMissing(
+  c: Ctx,
+  words: readonly AstWord[],
+  start: AstWord,
+  after: string,
+  expected: string,
+): never {
   c.diags.add(
-    'KA_ERR_CONF_MISSING_ARG',
-    'error',
-    KaClass.MissingParameter,
-    n.pos,
-    n.keyword,
-    `'${n.keyword}' needs an argument`,
+    'KA_ERR_CONF_MISSING_WORD',
+    'fatal',
+    KaClass.Stop,
+    afterLast(words, start),
+    after,
+    `missing a parameter after '${after}': keepalived stops reading the configuration here (exit 2)`,
     expected,
   );
-  return undefined;
+  throw new ConfigStop(start.pos);
+}
+
+/** A statement without its first argument, which keepalived reads unconditionally (exit 2). */
+export function missingArg(n: AstNode, c: Ctx, expected: string): never {
+  return stopMissing(c, n.args, { text: n.keyword, pos: n.pos, quoted: false }, n.keyword, expected);
 }
 
 /** Strict decimal integer (keepalived's read_int_strvec: no trailing junk). */

@@ -4,19 +4,11 @@
 // Known gaps); the others are keepalived faults or outside the config layer.
 export interface Allow {
   readonly match: RegExp;
-  readonly kind: 'keepalived-crash' | 'exit-2' | 'gap';
+  readonly kind: 'keepalived-crash' | 'gap';
   readonly why: string;
 }
 
 export const ALLOWED: readonly Allow[] = [
-  {
-    match: /: ours \d+, keepalived 2$/,
-    kind: 'exit-2',
-    why:
-      'keepalived 2.2.7 stops at once with exit 2 when a line lacks a parameter ("is missing a parameter ' +
-      'after keyword"; also a real_server without address, a route line that is a bare number); ' +
-      'configTestExitCode (src/config/diagnostics.ts, not owned by the config helper) has no exit 2',
-  },
   {
     match: /: ours \d+, keepalived 139$/,
     kind: 'keepalived-crash',
