@@ -316,6 +316,31 @@ function dropAfter(list: Diagnostic[], count: number, ast: readonly AstNode[], l
   list.splice(0, count, ...list.slice(0, count).filter(reached));
 }
 
+/**
+ * An IPv4 address as inet_aton reads it: 1 to 4 parts, each a C number (0x hex, 0 octal, decimal);
+ * the last part fills the remaining bytes. Hand-written: ipaddr.js does not take the 1- to 3-part forms.
+ */
+function inetAton(t: string): boolean {
+  const parts = t.split('.');
+  if (parts.length > 4) return false;
+  const nums: number[] = [];
+  for (const p of parts) {
+    const n = /^0x[0-9a-f]*$/i.test(p)
+      ? p.length > 2
+        ? Number.parseInt(p.slice(2), 16)
+        : 0
+      : /^0[0-7]*$/.test(p)
+        ? Number.parseInt(p, 8)
+        : /^[1-9]\d*$/.test(p)
+          ? Number(p)
+          : Number.NaN;
+    if (Number.isNaN(n)) return false;
+    nums.push(n);
+  }
+  const last = nums.length - 1;
+  return nums.every((n, i) => n <= (i < last ? 255 : 2 ** (8 * (4 - last)) - 1));
+}
+
 /** `a` comes before `b` in the configuration text. */
 function earlier(a: SrcPos, b: SrcPos): boolean {
   if (a.file !== b.file) return true;
@@ -1433,7 +1458,10 @@ export class ConfigBuilder extends Checker_ {
         );
         pass = pass.slice(0, 8);
       }
-      if (!type) {
+      // keepalived records nothing for an empty authentication block
+      if (!type && authE.node.children?.length === 0) {
+        // nothing
+      } else if (!type) {
         this.report(
           'KA_ERR_CONF_MISSING_ARG',
           KaClass.GeneralError,
@@ -1532,6 +1560,7 @@ export class ConfigBuilder extends Checker_ {
       } else if (r.dev) this.checkIf(r.dev, r.pos, `route ${r.to}`);
     }
     const vmac = d.last<string[]>('use_vmac');
+    this.vmacNames(d.all('use_vmac'));
     const ipvlan = d.last<string[]>('use_ipvlan');
     // dependencies keepalived 2.2.7 checks after reading the instance
     const xmitE = d.entry('vmac_xmit_base');
@@ -1643,6 +1672,36 @@ export class ConfigBuilder extends Checker_ {
     };
     this.instances.push(inst);
     this.instanceByName.set(inst.name, inst);
+  }
+
+  /** `use_vmac [NAME]`: one name per instance, a valid interface name (keepalived 2.2.7 checks both). */
+  private vmacNames(entries: readonly Entry[]): void {
+    let named = false;
+    for (const e of entries) {
+      for (const w of e.node.args) {
+        if (named) {
+          this.report(
+            'KA_ERR_CONF_BAD_VALUE',
+            KaClass.GeneralError,
+            w.pos,
+            'use_vmac',
+            'VMAC interface name already specified',
+            'one use_vmac name',
+          );
+          continue;
+        }
+        named = true;
+        if (!/^[^\s/:]{1,15}$/.test(w.text) || w.text === '.' || w.text === '..')
+          this.report(
+            'KA_ERR_CONF_BAD_VALUE',
+            KaClass.GeneralError,
+            w.pos,
+            'use_vmac',
+            `VMAC interface name '${w.text}' too long or invalid characters - ignoring`,
+            'an interface name of 1 to 15 characters',
+          );
+      }
+    }
   }
 
   private checkDuplicateVrids(): void {
@@ -1983,7 +2042,26 @@ export class ConfigBuilder extends Checker_ {
         );
       else persistenceTimeout = v;
     }
-    const gran = d.last<string>('persistence_granularity');
+    let gran = d.last<string>('persistence_granularity');
+    if (gran !== undefined) {
+      // keepalived 2.2.7: an IPv4 mask as getaddrinfo reads a numeric host (inet_aton forms), an
+      // IPv6 prefix length 1..128; the family is the service's, else guessed from a '.'
+      const fam = target.kind === 'addr' ? target.family : gran.includes('.') ? 'inet' : 'inet6';
+      const v6 = parseIntStrict(gran);
+      const ok =
+        fam === 'inet' ? inetAton(gran) : /^\d+$/.test(gran) && v6 !== undefined && v6 >= 1 && v6 <= 128;
+      if (!ok) {
+        this.report(
+          'KA_ERR_CONF_BAD_VALUE',
+          KaClass.GeneralError,
+          d.entry('persistence_granularity')!.node.args[0]?.pos,
+          'persistence_granularity',
+          `Invalid ${fam === 'inet' ? 'IPv4' : 'IPv6'} persistence_granularity specified - ${gran}`,
+          fam === 'inet' ? 'an IPv4 netmask' : 'a prefix length 1..128',
+        );
+        gran = undefined;
+      }
+    }
     if (gran !== undefined && persistenceTimeout === undefined) persistenceTimeout = 360;
     let sorry: Mutable<NonNullable<VirtualServer['sorryServer']>> | undefined;
     const se = d.entry('sorry_server');

@@ -81,6 +81,15 @@ const NEEDED = (k: Kw): Kw => ({ ...k, v: neededArg(k.v!) });
 /** keepalived reads the first argument unconditionally (exit 2 without it). */
 const REQ = (k: Kw): Kw => ({ ...k, req: true });
 const MAX32 = 2147483647;
+
+const INCLUDE_CHECK_TYPES = new Set(['read', 'match', 'wildcard_match', 'brace_match']);
+/** `include_check` words: only the first may lack a +/- sign; each names a known check type. */
+function includeCheckOk(words: readonly string[]): boolean {
+  return words.every((w, i) => {
+    const signed = w[0] === '+' || w[0] === '-';
+    return (signed || i === 0) && INCLUDE_CHECK_TYPES.has(signed ? w.slice(1) : w);
+  });
+}
 const U32 = 4294967295;
 /** Largest whole seconds keepalived's µs timers hold (UINT_MAX µs). */
 const TMAX = 4294;
@@ -151,7 +160,9 @@ export const GLOBAL_DEFS: Table = {
   reload_file: WORDS,
   reload_time_file: NEEDED(ONE(STR)),
   reload_repeat: FLAG,
-  include_check: WORDS,
+  include_check: {
+    v: checkedWords(includeCheckOk, '[+|-]read|match|wildcard_match|brace_match, one without a sign first'),
+  },
   notification_email: { lines: nameLine, nonEmpty: true },
   notification_email_from: NEEDED(STR),
   smtp_server: REQ(WORDS),
@@ -371,7 +382,7 @@ export const VRRP_INSTANCE: Table = {
   old_unicast_checksum: WORDS,
   authentication: { block: AUTHENTICATION },
   debug: INT(0, 4),
-  use_vmac: WORDS,
+  use_vmac: { v: wordsArg, multi: true },
   use_vmac_addr: FLAG,
   vmac_xmit_base: FLAG,
   use_ipvlan: WORDS,

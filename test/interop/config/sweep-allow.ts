@@ -20,27 +20,12 @@ export const ALLOWED: readonly Allow[] = [
     why: 'keepalived 2.2.7 -t kills itself (SIGTERM, exit 143) on any MISC_CHECK, even a valid one',
   },
   {
-    match: /^virtual_server persistence_granularity /,
-    kind: 'gap',
-    why: 'keepalived: "Invalid IPv4 persistence_granularity specified" (netmask not validated)',
-  },
-  {
     match: /^vrrp_instance (unicast_peer no brace:|old_unicast_checksum =)/,
     kind: 'gap',
     why: 'unicast_peer without a block and old_unicast_checksum mode words are not reported as keepalived does',
   },
   {
-    match: /^vrrp_instance use_vmac /,
-    kind: 'gap',
-    why: 'use_vmac interface names, extra words and repeats are not checked as keepalived does',
-  },
-  {
-    match: /^vrrp_instance authentication empty block: ours 5, keepalived 0$/,
-    kind: 'gap',
-    why: 'an empty authentication block: keepalived records nothing, we report the missing auth_type',
-  },
-  {
-    match: /^global_defs (include_check|smtp_server|vrrp_garp_extra_if) /,
+    match: /^global_defs (smtp_server|vrrp_garp_extra_if) /,
     kind: 'gap',
     why: 'option words of these keywords are kept as text, not validated as keepalived does',
   },

@@ -1047,4 +1047,28 @@ export const cases: Case[] = [
     keyword: 'track_group',
     exit: 5,
   },
+  {
+    name: 'include_check with an unknown type',
+    conf: 'global_defs {\n  include_check abc\n}\n',
+    code: 'KA_ERR_CONF_BAD_VALUE',
+    at: [2, 17],
+    keyword: 'include_check',
+    exit: 5,
+  },
+  {
+    name: 'use_vmac given two names',
+    conf: VI('    use_vmac vm1 vm2\n'),
+    code: 'KA_ERR_CONF_BAD_VALUE',
+    at: [4, 18],
+    keyword: 'use_vmac',
+    exit: 5,
+  },
+  {
+    name: 'persistence_granularity not an IPv4 mask',
+    conf: VS('    persistence_granularity abc\n'),
+    code: 'KA_ERR_CONF_BAD_VALUE',
+    at: [5, 29],
+    keyword: 'persistence_granularity',
+    exit: 5,
+  },
 ];
