@@ -15,6 +15,7 @@
 import { type MessagePort, Worker } from 'node:worker_threads';
 import { isKaError, KaError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
+import { sendUnixDatagram } from '../sys/unix-dgram.js';
 import { icmpPinger } from './icmp.js';
 import type { Runner } from './index.js';
 import { type RealServerSpec, Scheduler, TimerQueue } from './schedule.js';
@@ -48,6 +49,27 @@ export interface WorkerOptions {
   logLevel?: string;
   /** Log to stderr (the daemon's `-l`) rather than stdout. */
   logStderr?: boolean;
+  /** keepalived -G: no syslog. */
+  noSyslog?: boolean;
+  /** syslog facility (default LOG_DAEMON) and ident suffix (`_NS_INSTANCE`). */
+  logFacility?: number;
+  identSuffix?: string;
+}
+
+/** The checker side logs as keepalived's checker child: syslog ident Keepalived_healthcheckers, console with -l. */
+function workerLogger(level: string, opts: WorkerOptions) {
+  return createLogger({
+    level,
+    console: opts.logStderr ?? false,
+    stderr: true,
+    syslog: opts.noSyslog
+      ? undefined
+      : {
+          facility: opts.logFacility ?? 3,
+          identSuffix: opts.identSuffix ?? '',
+          sink: { send: (path, data) => void sendUnixDatagram(path, data) },
+        },
+  }).child({ proc: 'healthcheckers' });
 }
 
 interface Endpoint {
@@ -61,9 +83,7 @@ export function serveScheduler(port: Endpoint, opts: WorkerOptions = {}, runner?
   const stats = { attempts: 0, failures: 0, failCodes: {} as Record<string, number> };
   const sched = new Scheduler({
     clock: new TimerQueue(),
-    ...(opts.logLevel
-      ? { logger: createLogger({ level: opts.logLevel, stderr: opts.logStderr ?? false }) }
-      : {}),
+    ...(opts.logLevel ? { logger: workerLogger(opts.logLevel, opts) } : {}),
     maxConcurrent: opts.maxConcurrent ?? 256,
     ...(runner ? { runner } : {}),
     onEvent: (ev) => send({ type: 'event', ev }),
@@ -147,7 +167,14 @@ export class CheckerWorker {
     this.endpoint =
       opts.endpoint ??
       new Worker(new URL('./worker-entry.js', import.meta.url), {
-        workerData: { maxConcurrent: opts.maxConcurrent, logLevel: opts.logLevel, logStderr: opts.logStderr },
+        workerData: {
+          maxConcurrent: opts.maxConcurrent,
+          logLevel: opts.logLevel,
+          logStderr: opts.logStderr,
+          noSyslog: opts.noSyslog,
+          logFacility: opts.logFacility,
+          identSuffix: opts.identSuffix,
+        },
         resourceLimits: CHECKER_RESOURCE_LIMITS,
       });
     this.endpoint.on('message', (raw) => {

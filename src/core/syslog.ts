@@ -93,7 +93,8 @@ export class SyslogStream {
     private readonly sink: DatagramSink,
     private readonly opts: SyslogOptions,
   ) {
-    this.path = opts.path ?? '/dev/log';
+    // KEEPALIVED_TS_SYSLOG_SOCKET: another socket than /dev/log (tests; a chroot's log socket)
+    this.path = opts.path ?? process.env.KEEPALIVED_TS_SYSLOG_SOCKET ?? '/dev/log';
   }
 
   write(chunk: string): boolean {

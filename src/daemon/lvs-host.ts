@@ -76,8 +76,10 @@ export interface LvsHostDeps {
   scripts: ScriptResolver;
   /** `-I` / `--dont-release-ipvs`: leave the IPVS table as it is at stop. */
   dontRelease?: boolean;
-  /** The checker worker logs to stderr (`-l`) rather than stdout, like the daemon's own logger. */
+  /** The checker worker logs to the console (stderr, `-l`), like the daemon's own logger. */
   logStderr?: boolean;
+  /** The checker worker's syslog, as the daemon's: off (-G), facility (-S), ident suffix. */
+  syslog?: { noSyslog: boolean; logFacility: number; identSuffix: string };
   /** IPVS access; default: generic netlink (`NetlinkIpvs`), opened at start. */
   ipvs?: IpvsOps;
   /**
@@ -690,7 +692,11 @@ export class LvsHost {
           },
           ...(this.deps.onCheckerThread ? { onTid: this.deps.onCheckerThread } : {}),
         },
-        { logLevel: this.log.level, ...(this.deps.logStderr ? { logStderr: true } : {}) },
+        {
+          logLevel: this.log.level,
+          ...(this.deps.logStderr ? { logStderr: true } : {}),
+          ...(this.deps.syslog ?? {}),
+        },
       );
     return {
       add: (rs) => {

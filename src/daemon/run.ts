@@ -14,7 +14,8 @@ import type { KeepalivedConfig } from '../config/model.js';
 import { systemClock } from '../core/clock.js';
 import { Counters } from '../core/counters.js';
 import type { KaError } from '../core/errors.js';
-import { createLogger, type Logger } from '../core/log.js';
+import { createLogger, type Logger, type LogOptions } from '../core/log.js';
+import { facilityNumber } from '../core/syslog.js';
 import { enterNetns } from '../sys/netns.js';
 import * as sched from '../sys/sched.js';
 import { sendUnixDatagram } from '../sys/unix-dgram.js';
@@ -23,7 +24,7 @@ import { DaemonBfd } from './bfd-host.js';
 import { ipvsRepairDefaultS, LvsHost, type LvsHostDeps } from './lvs-host.js';
 import { type LvsSnapshot, type MetricsServer, parseListenAddress, startMetricsServer } from './metrics.js';
 import { NetState } from './netstate.js';
-import { DEFAULT_PIDFILES, writePidFile } from './pidfile.js';
+import { ensurePidDir, pidFilePaths, writePidFile } from './pidfile.js';
 import { Priorities, type SchedOps, type SchedPlan, schedPlan, threadNice } from './priorities.js';
 import { ScriptResolver } from './scripts.js';
 import { VrrpHost, type VrrpHostDeps } from './vrrp-host.js';
@@ -53,6 +54,51 @@ export interface DaemonOptions {
   metricsAddress?: string;
   /** `--ipvs-repair-interval SECONDS` (keepalived-ts only); default ipvsRepairDefaultS (lvs-host.ts). */
   ipvsRepairInterval?: number | undefined;
+  /** -b: the BFD pid file. */
+  bfdPidFile?: string | undefined;
+  /** -S: syslog facility (0-7 = local0-7, user, daemon). */
+  logFacility?: string | undefined;
+  /** -G: no syslog. */
+  noSyslog?: boolean;
+}
+
+/** keepalived's syslog ident suffix: `_NAMESPACE` then `_INSTANCE`, each when set. */
+const identSuffix = (ns: string | undefined, instance: string | undefined): string =>
+  `${ns ? `_${ns}` : ''}${instance ? `_${instance}` : ''}`;
+
+/** The signals the daemon acts on (RT signals 36/63: see rt-signals). */
+const DAEMON_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'] as const;
+type DaemonSignal = (typeof DAEMON_SIGNALS)[number];
+
+/**
+ * Listens to the daemon's signals from the first line of runDaemon, before any await: with no
+ * listener, SIGHUP and SIGTERM would end the process without releasing anything, and SIGUSR1 would
+ * start Node's inspector (a debugger port). Until the daemon is up, signals are kept and replayed
+ * in order once it is (a stop or reload asked for during start-up happens right after it).
+ */
+class DaemonSignals {
+  private pending: DaemonSignal[] = [];
+  private handler: ((s: DaemonSignal) => void) | undefined;
+  private readonly listener = (s: NodeJS.Signals) => {
+    const sig = s as DaemonSignal;
+    if (this.handler) this.handler(sig);
+    else if (!this.pending.includes(sig)) this.pending.push(sig);
+  };
+  constructor() {
+    for (const s of DAEMON_SIGNALS) process.on(s, this.listener);
+  }
+  /** Signals kept so far; a stop asked for before start-up ended makes the start-up give up. */
+  get stopRequested(): boolean {
+    return this.pending.includes('SIGTERM') || this.pending.includes('SIGINT');
+  }
+  /** From now on `handler` acts on each signal; the kept ones are handed over first. */
+  serve(handler: (s: DaemonSignal) => void): void {
+    this.handler = handler;
+    for (const s of this.pending.splice(0)) handler(s);
+  }
+  close(): void {
+    for (const s of DAEMON_SIGNALS) process.off(s, this.listener);
+  }
 }
 
 export const DEFAULT_CONFIG_FILE = '/etc/keepalived/keepalived.conf';
@@ -118,8 +164,37 @@ export async function runDaemon(
   opts: DaemonOptions,
   factories: Partial<DaemonFactories> = {},
 ): Promise<number> {
-  const make: DaemonFactories = { ...defaultFactories, ...factories };
-  const log = createLogger({ level: opts.logDetail ? 'debug' : 'info', stderr: opts.logConsole ?? false });
+  const signals = new DaemonSignals();
+  try {
+    return await runDaemonWith(opts, { ...defaultFactories, ...factories }, signals);
+  } finally {
+    signals.close();
+  }
+}
+
+async function runDaemonWith(
+  opts: DaemonOptions,
+  make: DaemonFactories,
+  signals: DaemonSignals,
+): Promise<number> {
+  const counters = new Counters();
+  const syslog = (ns: string | undefined, instance: string | undefined): LogOptions['syslog'] =>
+    opts.noSyslog
+      ? undefined
+      : {
+          facility: facilityNumber(opts.logFacility),
+          identSuffix: identSuffix(ns, instance),
+          sink: { send: (path, data) => void sendUnixDatagram(path, data) },
+          onError: () => counters.inc('log.syslog_errors'),
+        };
+  const logOpts = (ns: string | undefined, instance: string | undefined): LogOptions => ({
+    level: opts.logDetail ? 'debug' : 'info',
+    // keepalived: the console (stderr) only with -l
+    console: opts.logConsole ?? false,
+    stderr: true,
+    syslog: syslog(ns, instance),
+  });
+  let log = createLogger(logOpts(opts.namespace, undefined));
   const configFile = opts.configFile ?? DEFAULT_CONFIG_FILE;
   log.info(`Starting keepalived-ts, pid ${process.pid}`);
   const config = load(configFile, opts, log);
@@ -128,22 +203,40 @@ export async function runDaemon(
     return 1;
   }
   const ns = opts.namespace ?? config.global.netNamespace;
-  if (ns) enterNetns(ns);
+  const instance = config.global.instance;
+  if (ns !== opts.namespace || instance) {
+    // keepalived: "Changing syslog ident to Keepalived_NS_INSTANCE"
+    log.info(`Changing syslog ident to Keepalived${identSuffix(ns, instance)}`);
+    log = createLogger(logOpts(ns, instance));
+  }
+  const pids = pidFilePaths({
+    main: opts.pidFile,
+    vrrp: opts.vrrpPidFile,
+    checkers: opts.checkersPidFile,
+    bfd: opts.bfdPidFile,
+    usePidDir: config.global.usePidDir,
+    instance,
+    namespace: ns,
+  });
 
   const releases: (() => void)[] = [];
   try {
-    releases.push(writePidFile(opts.pidFile ?? DEFAULT_PIDFILES.main));
-    if (config.vrrpInstances.length > 0)
-      releases.push(writePidFile(opts.vrrpPidFile ?? DEFAULT_PIDFILES.vrrp));
-    if (config.virtualServers.length > 0)
-      releases.push(writePidFile(opts.checkersPidFile ?? DEFAULT_PIDFILES.checkers));
+    // the pid directory is made before entering the namespace, as keepalived does
+    const files = [pids.main];
+    if (config.vrrpInstances.length > 0 && !opts.checkOnly) files.push(pids.vrrp);
+    if (config.virtualServers.length > 0 && !opts.vrrpOnly) files.push(pids.checkers);
+    if (config.bfdInstances.length > 0 && !opts.noBfd) files.push(pids.bfd);
+    const dir = pids.dir;
+    if (dir && files.some((f) => f.startsWith(`${dir}/`))) releases.push(ensurePidDir(dir));
+    if (ns) enterNetns(ns);
+    for (const f of files) releases.push(writePidFile(f));
   } catch (e) {
     log.error((e as Error).message);
-    for (const r of releases) r();
+    // removed in reverse: the pid files before their directory
+    for (const r of releases.reverse()) r();
     return 1;
   }
 
-  const counters = new Counters();
   // Late-bound: the hosts are created below; a scrape before then sees no instances.
   let vrrpHost: VrrpHost | undefined;
   let lvsHost: LvsHost | undefined;
@@ -162,7 +255,7 @@ export async function runDaemon(
       log.info(`Serving metrics on ${opts.metricsAddress} (/metrics, /state)`);
     } catch (e) {
       log.error({ code: (e as KaError).code }, `${(e as KaError).code}: ${(e as Error).message}`);
-      for (const r of releases) r();
+      for (const r of releases.reverse()) r();
       return 1;
     }
   }
@@ -174,7 +267,7 @@ export async function runDaemon(
   } catch (e) {
     // a listening metrics server would keep the process alive after the failed start
     await metrics?.close();
-    for (const r of releases) r();
+    for (const r of releases.reverse()) r();
     throw e;
   }
   const runVrrp = config.vrrpInstances.length > 0 && !opts.checkOnly;
@@ -187,16 +280,21 @@ export async function runDaemon(
     clock: systemClock,
   });
   const vrrp = runVrrp
-    ? make.vrrpHost(config, { clock: systemClock, log, counters, net, scripts })
+    ? make.vrrpHost(config, { clock: systemClock, log: log.child({ proc: 'vrrp' }), counters, net, scripts })
     : undefined;
   const lvs = runLvs
     ? make.lvsHost(config, {
         clock: systemClock,
-        log,
+        log: log.child({ proc: 'healthcheckers' }),
         counters,
         scripts,
         ...(opts.dontReleaseIpvs ? { dontRelease: true } : {}),
         ...(opts.logConsole ? { logStderr: true } : {}),
+        syslog: {
+          noSyslog: opts.noSyslog ?? false,
+          logFacility: facilityNumber(opts.logFacility),
+          identSuffix: identSuffix(ns, instance),
+        },
         repairIntervalUs: (opts.ipvsRepairInterval ?? ipvsRepairDefaultS(runVrrp)) * 1e6,
         onCheckerThread: (tid: number) => priorities.checkerThread(tid),
       })
@@ -204,7 +302,11 @@ export async function runDaemon(
   vrrpHost = vrrp;
   lvsHost = lvs;
   // Nothing runs until apply() (below, after VRRP, as keepalived starts its BFD child last).
-  const bfd = new DaemonBfd({ clock: systemClock, log, counters }, opts.noBfd ?? false, vrrp);
+  const bfd = new DaemonBfd(
+    { clock: systemClock, log: log.child({ proc: 'bfd' }), counters },
+    opts.noBfd ?? false,
+    vrrp,
+  );
 
   /**
    * Stop and a start that fails part-way release the same way: VRRP first (the peer takes over the
@@ -228,7 +330,7 @@ export async function runDaemon(
     priorities.stop();
     await metrics?.close();
     net.close();
-    for (const r of releases) r();
+    for (const r of releases.reverse()) r();
   };
 
   try {
@@ -273,7 +375,6 @@ export async function runDaemon(
       await reloads;
       await release();
       log.info('Stopped keepalived-ts');
-      for (const s of signals) process.off(s, handlers[s]!);
       resolve(0);
     };
     // SIGHUP: re-read the configuration; on fatal errors keep running the old one (keepalived).
@@ -307,7 +408,7 @@ export async function runDaemon(
         log.warn(`cannot write ${path}: ${(e as Error).message}`);
       }
     };
-    const handlers: Record<string, () => void> = {
+    const handlers: Record<DaemonSignal, () => void> = {
       SIGTERM: () => void stop('SIGTERM'),
       SIGINT: () => void stop('SIGINT'),
       SIGHUP: () => {
@@ -340,7 +441,6 @@ export async function runDaemon(
         writeDump('keepalived.stats', `${out.join('\n')}\n`);
       },
     };
-    const signals = Object.keys(handlers) as NodeJS.Signals[];
-    for (const s of signals) process.on(s, handlers[s]!);
+    signals.serve((sig) => handlers[sig]());
   });
 }
