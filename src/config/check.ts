@@ -224,6 +224,8 @@ class Checker_ {
           "Missing '{' at beginning of configuration block",
           `'${n.keyword} {'`,
         );
+        // an empty list still counts as given (e.g. `unicast_peer` alone is a unicast keyword)
+        if (kw.lines && table !== TOP_LEVEL) d.add(key, [], n);
         return;
       }
       if (kw.block) {

@@ -20,11 +20,6 @@ export const ALLOWED: readonly Allow[] = [
     why: 'keepalived 2.2.7 -t kills itself (SIGTERM, exit 143) on any MISC_CHECK, even a valid one',
   },
   {
-    match: /^vrrp_instance (unicast_peer no brace:|old_unicast_checksum =)/,
-    kind: 'gap',
-    why: 'unicast_peer without a block and old_unicast_checksum mode words are not reported as keepalived does',
-  },
-  {
     match: /^global_defs (smtp_server|vrrp_garp_extra_if) /,
     kind: 'gap',
     why: 'option words of these keywords are kept as text, not validated as keepalived does',
