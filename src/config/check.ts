@@ -760,7 +760,7 @@ export class ConfigBuilder extends Checker_ {
       vrrpGarpInterval: d.last<number>('vrrp_garp_interval') ?? 0,
       vrrpGnaInterval: d.last<number>('vrrp_gna_interval') ?? 0,
       vrrpMinGarp: bool('vrrp_min_garp'),
-      vrrpGarpExtraIf: this.garpExtraIf(d.entry('vrrp_garp_extra_if')),
+      vrrpGarpExtraIf: this.garpExtraIf(d.entry('vrrp_garp_extra_if'), 1),
       vrrpDownTimerAdverts: d.last<number>('vrrp_down_timer_adverts') ?? 3,
       vrrpLowerPrioNoAdvert: d.last<boolean>('vrrp_lower_prio_no_advert'),
       vrrpHigherPrioSendAdvert: bool('vrrp_higher_prio_send_advert'),
@@ -836,20 +836,21 @@ export class ConfigBuilder extends Checker_ {
     };
   }
 
-  private garpExtraIf(e: Entry | undefined): GlobalDefs['vrrpGarpExtraIf'] {
+  /** `[all] SECONDS`: keepalived 2.2.7 takes 1..86400 in global_defs, 0..86400 in an instance ("" is 0). */
+  private garpExtraIf(e: Entry | undefined, min: number): GlobalDefs['vrrpGarpExtraIf'] {
     if (!e) return undefined;
     const w = e.value as string[];
     const all = w[0] === 'all';
     const t = all ? w[1] : w[0];
-    const v = t === undefined ? undefined : parseIntStrict(t);
-    if (v === undefined || v < 0 || v > 86400) {
+    const v = t === undefined ? undefined : t === '' ? 0 : parseIntStrict(t);
+    if (v === undefined || v < min || v > 86400) {
       this.report(
         'KA_ERR_CONF_BAD_NUMBER',
         KaClass.InvalidNumber,
         e.node.args[all ? 1 : 0]?.pos ?? e.node.pos,
         e.node.keyword,
         `invalid interval '${t ?? ''}'`,
-        '[all] seconds 0..86400',
+        `[all] seconds ${min}..86400`,
       );
       return undefined;
     }
@@ -1647,7 +1648,7 @@ export class ConfigBuilder extends Checker_ {
         masterRefresh: d.last<number>('garp_master_refresh') ?? g.garp.masterRefresh,
         masterRefreshRepeat: d.last<number>('garp_master_refresh_repeat') ?? g.garp.masterRefreshRepeat,
       },
-      garpExtraIf: extra ? this.garpExtraIf(extra) : g.vrrpGarpExtraIf,
+      garpExtraIf: extra ? this.garpExtraIf(extra, 0) : g.vrrpGarpExtraIf,
       downTimerAdverts: d.last<number>('down_timer_adverts') ?? g.vrrpDownTimerAdverts,
       lowerPrioNoAdvert: d.last<boolean>('lower_prio_no_advert') ?? g.vrrpLowerPrioNoAdvert ?? strict,
       higherPrioSendAdvert: d.last<boolean>('higher_prio_send_advert') ?? g.vrrpHigherPrioSendAdvert,
