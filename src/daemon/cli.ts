@@ -174,9 +174,9 @@ export async function runCli(
 
   if (opts.mode === 'daemon' || opts.mode === 'config-test') {
     proc.setTitle(PROCESS_TITLE);
-    // keepalived runs with 0177 unless -u, but forces 0644 on its pid files and 0755 on their
-    // directory; until pidfile.ts does the same the daemon keeps its inherited umask unless -u.
-    const mask = opts.umask ?? (opts.mode === 'config-test' ? DEFAULT_UMASK : undefined);
+    // keepalived runs with 0177 unless -u, and forces 0644 on its pid files and 0755 on their
+    // directory (pidfile.ts does the same)
+    const mask = opts.umask ?? DEFAULT_UMASK;
     if (mask !== undefined) proc.umask(mask);
   }
   // keepalived sends stderr to the --config-test log from where that option stands

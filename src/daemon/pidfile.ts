@@ -3,7 +3,7 @@
  * checkers' I/O being asynchronous), so the parent, VRRP and checker pid files all name that process:
  * supervisors and scripts that read any of them (`kill -HUP $(cat /run/keepalived.pid)`) keep working.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, rmdirSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, fchmodSync, mkdirSync, openSync, readFileSync, rmdirSync, unlinkSync, writeSync } from 'node:fs';
 import { KaError } from '../core/errors.js';
 import { DaemonErrors } from './errors.js';
 
@@ -68,6 +68,8 @@ export function ensurePidDir(dir: string): () => void {
   let made: string | undefined;
   try {
     made = mkdirSync(dir, { recursive: true, mode: 0o755 });
+    // 0755 whatever the umask (keepalived's daemon umask is 0177)
+    if (made) chmodSync(dir, 0o755);
   } catch (e) {
     throw new KaError(
       DaemonErrors.KA_ERR_DAEMON_PIDFILE,
@@ -122,6 +124,8 @@ export function writePidFile(path: string, pid = process.pid): () => void {
   }
   try {
     const fd = openSync(path, 'w', 0o644);
+    // 0644 whatever the umask, as keepalived makes them (readable by init scripts and exporters)
+    fchmodSync(fd, 0o644);
     writeSync(fd, `${pid}\n`);
     closeSync(fd);
   } catch (e) {

@@ -5,9 +5,8 @@
  * USR1 writes the data dump, USR2 the stats dump. With NOTIFY_SOCKET set (systemd Type=notify) it
  * reports READY=1 / RELOADING=1 / STOPPING=1.
  */
-import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { isAbsolute, join } from 'node:path';
+
+import { join } from 'node:path';
 import { formatDiagnostic } from '../config/diagnostics.js';
 import { loadConfig } from '../config/load.js';
 import type { KeepalivedConfig } from '../config/model.js';
@@ -21,12 +20,22 @@ import * as sched from '../sys/sched.js';
 import { sendUnixDatagram } from '../sys/unix-dgram.js';
 import { stateName } from '../vrrp/types.js';
 import { DaemonBfd } from './bfd-host.js';
+import { logConfigDump } from './cli.js';
+import { dumpDir, dumpPaths, formatStats, formatVrrpData, writeDumpFile } from './dumps.js';
 import { ipvsRepairDefaultS, LvsHost, type LvsHostDeps } from './lvs-host.js';
-import { type LvsSnapshot, type MetricsServer, parseListenAddress, startMetricsServer } from './metrics.js';
+import {
+  type LvsSnapshot,
+  type MetricsServer,
+  parseListenAddress,
+  startMetricsServer,
+  stateDocument,
+} from './metrics.js';
 import { NetState } from './netstate.js';
 import { ensurePidDir, pidFilePaths, writePidFile } from './pidfile.js';
 import { Priorities, type SchedOps, type SchedPlan, schedPlan, threadNice } from './priorities.js';
+import { clearCounters, installRtSignals } from './rt-dumps.js';
 import { ScriptResolver } from './scripts.js';
+import { hasStaticConfig, StaticConfig } from './static-config.js';
 import { VrrpHost, type VrrpHostDeps } from './vrrp-host.js';
 
 /** What daemon mode needs from the command line (a structural subset of the CLI's options). */
@@ -60,6 +69,12 @@ export interface DaemonOptions {
   logFacility?: string | undefined;
   /** -G: no syslog. */
   noSyslog?: boolean;
+  /** -d: log the configuration at start and at each reload. */
+  dumpConf?: boolean;
+  /** --all: run the VRRP and checker sides even with nothing configured for them. */
+  all?: boolean;
+  /** -D -D: trace-level logs. */
+  logExtraDetail?: boolean;
 }
 
 /** keepalived's syslog ident suffix: `_NAMESPACE` then `_INSTANCE`, each when set. */
@@ -96,8 +111,14 @@ class DaemonSignals {
     this.handler = handler;
     for (const s of this.pending.splice(0)) handler(s);
   }
+  private readonly closers: (() => void)[] = [];
+  /** Also run `fn` at close (the RT signal watches). */
+  onClose(fn: () => void): void {
+    this.closers.push(fn);
+  }
   close(): void {
     for (const s of DAEMON_SIGNALS) process.off(s, this.listener);
+    for (const c of this.closers.splice(0)) c();
   }
 }
 
@@ -155,11 +176,6 @@ function load(path: string, opts: DaemonOptions, log: Logger): KeepalivedConfig 
   return fatal ? undefined : config;
 }
 
-function dumpDir(): string {
-  const t = process.env.TMPDIR;
-  return t && isAbsolute(t) ? t : tmpdir();
-}
-
 export async function runDaemon(
   opts: DaemonOptions,
   factories: Partial<DaemonFactories> = {},
@@ -188,13 +204,33 @@ async function runDaemonWith(
           onError: () => counters.inc('log.syslog_errors'),
         };
   const logOpts = (ns: string | undefined, instance: string | undefined): LogOptions => ({
-    level: opts.logDetail ? 'debug' : 'info',
+    level: opts.logExtraDetail ? 'trace' : opts.logDetail ? 'debug' : 'info',
     // keepalived: the console (stderr) only with -l
     console: opts.logConsole ?? false,
     stderr: true,
     syslog: syslog(ns, instance),
   });
   let log = createLogger(logOpts(opts.namespace, undefined));
+  // Late-bound: the hosts are created below; a scrape or dump before then sees no instances.
+  let vrrpHost: VrrpHost | undefined;
+  let lvsHost: LvsHost | undefined;
+  // RT signals 36 (JSON) and 63 (STATS_CLEAR) end a process that does not catch them: caught first
+  const stopRtSignals = installRtSignals({
+    dumpDir: () => dumpDir(),
+    jsonState: () => stateDocument({ vrrp: () => vrrpHost?.snapshot() ?? [], counters }).vrrp,
+    writeStats: () =>
+      void writeDumpFile(
+        join(dumpDir(), 'keepalived.stats'),
+        formatStats((vrrpHost?.instances ?? []).map((i) => ({ name: i.name, stats: i.counters.snapshot() }))),
+        { log, counters },
+      ),
+    clearStats: () => {
+      for (const i of vrrpHost?.instances ?? []) clearCounters(i.counters);
+    },
+    log,
+    counters,
+  });
+  signals.onClose(stopRtSignals);
   const configFile = opts.configFile ?? DEFAULT_CONFIG_FILE;
   log.info(`Starting keepalived-ts, pid ${process.pid}`);
   const config = load(configFile, opts, log);
@@ -204,11 +240,16 @@ async function runDaemonWith(
   }
   const ns = opts.namespace ?? config.global.netNamespace;
   const instance = config.global.instance;
+  // --all: both sides run even with nothing configured; static addresses/routes/rules are the VRRP side's
+  const wantVrrp =
+    (config.vrrpInstances.length > 0 || hasStaticConfig(config) || opts.all === true) && !opts.checkOnly;
+  const wantLvs = (config.virtualServers.length > 0 || opts.all === true) && !opts.vrrpOnly;
   if (ns !== opts.namespace || instance) {
     // keepalived: "Changing syslog ident to Keepalived_NS_INSTANCE"
     log.info(`Changing syslog ident to Keepalived${identSuffix(ns, instance)}`);
     log = createLogger(logOpts(ns, instance));
   }
+  if (opts.dumpConf) logConfigDump(config, log);
   const pids = pidFilePaths({
     main: opts.pidFile,
     vrrp: opts.vrrpPidFile,
@@ -223,8 +264,8 @@ async function runDaemonWith(
   try {
     // the pid directory is made before entering the namespace, as keepalived does
     const files = [pids.main];
-    if (config.vrrpInstances.length > 0 && !opts.checkOnly) files.push(pids.vrrp);
-    if (config.virtualServers.length > 0 && !opts.vrrpOnly) files.push(pids.checkers);
+    if (wantVrrp) files.push(pids.vrrp);
+    if (wantLvs) files.push(pids.checkers);
     if (config.bfdInstances.length > 0 && !opts.noBfd) files.push(pids.bfd);
     const dir = pids.dir;
     if (dir && files.some((f) => f.startsWith(`${dir}/`))) releases.push(ensurePidDir(dir));
@@ -237,9 +278,6 @@ async function runDaemonWith(
     return 1;
   }
 
-  // Late-bound: the hosts are created below; a scrape before then sees no instances.
-  let vrrpHost: VrrpHost | undefined;
-  let lvsHost: LvsHost | undefined;
   let metrics: MetricsServer | undefined;
   if (opts.metricsAddress !== undefined) {
     try {
@@ -261,17 +299,21 @@ async function runDaemonWith(
   }
   let net: NetState;
   let scripts: ScriptResolver;
+  // static_ipaddress / _routes / _rules: the VRRP side's, whatever the instances (keepalived's start_vrrp)
+  let statics: StaticConfig | undefined;
   try {
     net = await NetState.open({ log, counters });
     scripts = await ScriptResolver.create(config, log);
+    if (wantVrrp)
+      statics = new StaticConfig({ net, log: log.child({ proc: 'vrrp' }), counters, followRoutes: true });
   } catch (e) {
     // a listening metrics server would keep the process alive after the failed start
     await metrics?.close();
     for (const r of releases.reverse()) r();
     throw e;
   }
-  const runVrrp = config.vrrpInstances.length > 0 && !opts.checkOnly;
-  const runLvs = config.virtualServers.length > 0 && !opts.vrrpOnly;
+  const runVrrp = (config.vrrpInstances.length > 0 || opts.all === true) && !opts.checkOnly;
+  const runLvs = wantLvs;
   // vrrp_* / checker_* scheduling: the main thread is the VRRP side, the checker worker the checker side.
   const priorities = make.priorities(schedPlan(config.global, { withVrrp: runVrrp }), {
     ops: schedOps,
@@ -321,6 +363,8 @@ async function runDaemonWith(
     } catch (e) {
       log.error({ err: e }, 'error while stopping');
     } finally {
+      // removed even with -V, as keepalived's stop_vrrp does; never rejects (failures are per entry)
+      await statics?.remove();
       try {
         bfd.stop();
       } catch (e) {
@@ -340,6 +384,7 @@ async function runDaemonWith(
       // keepalived's checker child logs and carries on without IPVS; VRRP must still run.
       log.error({ err: e }, `LVS: ${(e as Error).message}`);
     }
+    await statics?.apply(config);
     await vrrp?.start();
     bfd.apply(config);
     if (vrrp && lvs) {
@@ -363,6 +408,7 @@ async function runDaemonWith(
   }
   sdNotify('READY=1');
   log.info('Startup complete');
+  let current = config;
 
   return await new Promise<number>((resolve) => {
     let stopping = false;
@@ -388,6 +434,8 @@ async function runDaemonWith(
       if (!next) {
         log.error('Reload aborted: the new configuration has fatal errors; keeping the running one');
       } else {
+        if (opts.dumpConf) logConfigDump(next, log);
+        await statics?.reconcile(next);
         if (vrrp) await vrrp.reload(next);
         else if (next.vrrpInstances.length > 0 && !opts.checkOnly)
           log.warn('Reload: vrrp_instances added to a daemon started without any; restart to run them');
@@ -396,17 +444,10 @@ async function runDaemonWith(
         else if (next.virtualServers.length > 0 && !opts.vrrpOnly)
           log.warn('Reload: virtual_servers added to a daemon started without any; restart to run them');
         priorities.reload(schedPlan(next.global, { withVrrp: vrrp !== undefined }));
+        current = next;
         log.info('Reload complete');
       }
       sdNotify('READY=1');
-    };
-    const writeDump = (name: string, text: string) => {
-      const path = join(dumpDir(), name);
-      try {
-        writeFileSync(path, text, { mode: 0o600 });
-      } catch (e) {
-        log.warn(`cannot write ${path}: ${(e as Error).message}`);
-      }
     };
     const handlers: Record<DaemonSignal, () => void> = {
       SIGTERM: () => void stop('SIGTERM'),
@@ -415,30 +456,29 @@ async function runDaemonWith(
         reloads = reloads.then(() => reload()).catch((e) => log.error({ err: e }, 'reload failed'));
       },
       SIGUSR1: () => {
-        const lines = (vrrp?.snapshot() ?? []).map((s) => JSON.stringify(s));
-        if (lvs) lines.push(JSON.stringify({ lvs: lvs.snapshot() }));
-        writeDump('keepalived.data', `${lines.join('\n')}\n`);
+        const paths = dumpPaths(current, ns);
+        if (vrrp)
+          writeDumpFile(
+            paths.data,
+            formatVrrpData({
+              config: current,
+              instances: vrrp.snapshot(),
+              trackers: vrrp.trackerStates(),
+              ...(ns ? { namespace: ns } : {}),
+            }),
+            { log, counters },
+          );
+        // the checker side: our LVS snapshot as one JSON line, not keepalived's text (docs/DUMPS.md)
+        if (lvs)
+          writeDumpFile(paths.checkData, `${JSON.stringify({ lvs: lvs.snapshot() })}\n`, { log, counters });
       },
       SIGUSR2: () => {
-        const out: string[] = [];
-        for (const inst of vrrp?.instances ?? []) {
-          const c = inst.counters;
-          out.push(
-            `VRRP Instance: ${inst.name}`,
-            `  State: ${stateName(inst.state)}`,
-            '  Advertisements:',
-            `    Received: ${c.get('vrrp.advert_rcvd')}`,
-            `    Sent: ${c.get('vrrp.advert_sent')}`,
-            `  Released master: ${c.get('vrrp.release_master')}`,
-            '  Priority Zero:',
-            `    Received: ${c.get('vrrp.pri_zero_rcvd')}`,
-            `    Sent: ${c.get('vrrp.pri_zero_sent')}`,
-            `  Counters: ${JSON.stringify(c.snapshot())}`,
+        if (vrrp)
+          writeDumpFile(
+            dumpPaths(current, ns).stats,
+            formatStats(vrrp.instances.map((i) => ({ name: i.name, stats: i.counters.snapshot() }))),
+            { log, counters },
           );
-        }
-        // Daemon-wide counters: unknown VRIDs, socket and netlink errors, LVS reconcile errors, …
-        out.push('Daemon:', ...Object.entries(counters.snapshot()).map(([k, v]) => `  ${k}: ${v}`));
-        writeDump('keepalived.stats', `${out.join('\n')}\n`);
       },
     };
     signals.serve((sig) => handlers[sig]());

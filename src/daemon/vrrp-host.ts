@@ -49,12 +49,8 @@ import { unsolicitedNaFrame } from '../wire/ndisc.js';
 import type { NlMsg } from '../wire/netlink.js';
 import {
   delAddr,
-  delRoute,
-  delRule,
   IFF_NOARP,
   newAddr,
-  newRoute,
-  newRule,
   RT_SCOPE_HOST,
   RT_SCOPE_LINK,
   type RtRequest,
@@ -68,6 +64,7 @@ import {
   VRRP_AUTH_PASS,
   type VrrpAdvert,
 } from '../wire/vrrp.js';
+import type { TrackerDumpState, VrrpDumpInstance } from './dumps.js';
 import {
   Firewall,
   type FirewallSettings,
@@ -78,14 +75,13 @@ import {
   instanceVmac,
   nftRunner,
 } from './firewall.js';
-import type { VrrpInstanceSnapshot } from './metrics.js';
 import { linkIsUp, type NetState } from './netstate.js';
 import { mainRtPacer, type RtPacer } from './priorities.js';
 import { planReload, type ReloadPlan } from './reload.js';
 import type { ScriptResolver } from './scripts.js';
 import './vrrp-errors.js';
 import { VmacManager, vrrpMac } from './vmac.js';
-import { routeRequest, ruleRequest } from './vroutes.js';
+import { routeMessages, ruleMessages } from './vroutes.js';
 
 const SCOPES: Record<string, number> = {
   global: 0,
@@ -740,7 +736,7 @@ export class VrrpHost {
   }
 
   /** State for JSON output / data dumps. */
-  snapshot(): VrrpInstanceSnapshot[] {
+  snapshot(): VrrpDumpInstance[] {
     return this.bound.map((b) => {
       this.pacer.pace();
       const m = b.inst.machine;
@@ -757,7 +753,19 @@ export class VrrpHost {
         vipset: m.vipsSet,
         vips: b.vips.map((v) => `${v.address}/${v.prefix}`),
         stats: b.inst.counters.snapshot(),
+        src_ip: b.src,
+        ifindex: b.ifindex,
+        master_adver_int_us: m.masterAdverIntUs,
       };
+    });
+  }
+
+  /** The running trackers' states (vrrp_script, track_file, track_process), for the data dump. */
+  trackerStates(): TrackerDumpState[] {
+    return this.trackers.entries().map(({ kind, name, handle }) => {
+      const cur = handle.current();
+      const up = cur?.state === 'up' ? true : cur?.state === 'down' ? false : undefined;
+      return { kind, name, up, ...(cur?.value !== undefined ? { value: cur.value } : {}) };
     });
   }
 
@@ -1475,8 +1483,8 @@ export class VrrpHost {
   private async setRoutes(b: Bound, add: boolean): Promise<void> {
     for (const r of b.cfg.virtualRoutes) {
       try {
-        const req = routeRequest(r, (dev) => this.deps.net.link(dev)?.ifindex);
-        await this.nlRequest(add ? newRoute(req) : delRoute(req));
+        const m = routeMessages(r, (dev) => this.deps.net.link(dev)?.ifindex);
+        await this.nlRequest(add ? m.add : m.del);
       } catch (e) {
         if (add && isSysError(e, 'EEXIST')) continue;
         if (!add && (isSysError(e, 'ESRCH') || isSysError(e, 'ENOENT'))) continue;
@@ -1493,8 +1501,8 @@ export class VrrpHost {
   private async setRules(b: Bound, add: boolean): Promise<void> {
     for (const r of b.cfg.virtualRules) {
       try {
-        const req = ruleRequest(r);
-        await this.nlRequest(add ? newRule(req) : delRule(req));
+        const m = ruleMessages(r);
+        await this.nlRequest(add ? m.add : m.del);
       } catch (e) {
         if (add && isSysError(e, 'EEXIST')) continue;
         if (!add && (isSysError(e, 'ESRCH') || isSysError(e, 'ENOENT'))) continue;

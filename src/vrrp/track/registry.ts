@@ -80,6 +80,11 @@ export class TrackerRegistry<H extends RunningTracker> {
     return this.running.get(keyOf(kind, name))?.handle;
   }
 
+  /** Every running tracker with its kind and name, in start order. */
+  entries(): { kind: RunKind; name: string; handle: H }[] {
+    return [...this.running.values()].map(({ kind, name, handle }) => ({ kind, name, handle }));
+  }
+
   /** Every running tracker, in start order. */
   handles(): H[] {
     return [...this.running.values()].map((r) => r.handle);

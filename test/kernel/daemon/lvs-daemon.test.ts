@@ -159,7 +159,7 @@ sec reload; echo "ok=$ok ms=$(( $(now) - T ))"
 sec stats2; $D ipvsadm -Ln --stats
 sec adm5; $D ipvsadm -Ln
 kill -USR1 $DPID; sleep 1
-sec snapshot; cat kt.pid.snapshot 2>/dev/null || grep -h '^{"lvs"' /tmp/keepalived.data; echo
+sec snapshot; cat kt.pid.snapshot 2>/dev/null || grep -h '^{"lvs"' /tmp/keepalived_check.data; echo
 kill -TERM $DPID
 for t in $(seq 1 200); do kill -0 $DPID 2>/dev/null || break; sleep 0.1; done
 sec term; if kill -0 $DPID 2>/dev/null; then echo alive=1; else echo alive=0; fi; if [ -e kt.pid ]; then echo pidfile=1; else echo pidfile=0; fi
@@ -336,7 +336,7 @@ describeIf('keepalived-ts LVS daemon in the kernel VM', needVm, () => {
     ]);
   });
 
-  // SIGUSR1: the stand-in writes LvsHost.snapshot(), the daemon a `{"lvs": snapshot}` line in keepalived.data.
+  // SIGUSR1: the stand-in writes LvsHost.snapshot(), the daemon a `{"lvs": snapshot}` line in keepalived_check.data.
   it('the snapshot reports the service and both real servers up', () => {
     type Snap = {
       virtualServers: Array<{ name: string; realServers: Array<{ addr: string; up: boolean }> }>;

@@ -2,7 +2,7 @@
  * Malformed adverts at a running keepalived-ts: from a raw socket in a peer namespace we send adverts
  * with every field wrong in turn, truncations and random bytes, all claiming priority 200 (so one
  * wrongly accepted would push our MASTER, priority 100, to BACKUP). Each must be dropped and counted
- * under its code (read from the SIGUSR2 stats file in the daemon's TMPDIR); the daemon keeps running
+ * under its code (read from /metrics inside the namespace); the daemon keeps running
  * and stays MASTER. A last, valid advert proves the injector reaches it.
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,6 +19,8 @@ import { createTopology, type Topology } from '../../lab/topology.js';
 import { describeIf } from '../../support/privilege.js';
 
 const VRID = 7;
+/** /metrics inside the daemon's namespace (its loopback, nothing outside it). */
+const METRICS_PORT = 9651;
 const VIP = '192.0.2.70';
 const GROUP = '224.0.0.18';
 const INJECT = resolve(dirname(fileURLToPath(import.meta.url)), 'inject.mjs');
@@ -84,38 +86,35 @@ describeIf('malformed adverts at a running keepalived-ts', needLab, () => {
   let proc: LabProcess;
   let tmp: string;
 
-  /** SIGUSR2, then the instance counters from the fresh stats file (removed first, so never stale). */
+  /** The instance's receive-check counters (`vrrp.rx.CODE`) and adverts received, from /metrics inside the node. */
   const stats = async (): Promise<Record<string, number>> => {
-    const path = join(tmp, 'keepalived.stats');
-    rmSync(path, { force: true });
-    proc.signal('SIGUSR2');
-    return await waitFor({
-      what: 'the stats file',
-      probe: () => {
-        const m = /Counters: (\{.*\})/.exec(readFileSync(path, 'utf8'));
-        if (!m) throw new Error('no counters yet');
-        return JSON.parse(m[1]!) as Record<string, number>;
-      },
-      timeoutMs: 5_000,
-    });
+    const text = await d.exec('curl', ['-sf', `http://127.0.0.1:${METRICS_PORT}/metrics`]);
+    const out: Record<string, number> = {};
+    for (const m of text.matchAll(
+      /^keepalived_ts_vrrp_rx_dropped_total\{[^}]*code="([^"]+)"[^}]*\} (\d+)$/gm,
+    ))
+      out[`vrrp.rx.${m[1]}`] = Number(m[2]);
+    const rcvd = /^keepalived_advert_rcvd_total\{[^}]*\} (\d+)$/m.exec(text);
+    if (rcvd) out['vrrp.advert_rcvd'] = Number(rcvd[1]);
+    return out;
   };
 
+  /** SIGUSR1, then the instance state from the fresh keepalived.data (removed first, so never stale). */
   const state = async (): Promise<string> => {
     const path = join(tmp, 'keepalived.data');
     rmSync(path, { force: true });
     proc.signal('SIGUSR1');
-    const line = await waitFor({
+    return await waitFor({
       what: 'the data dump',
       probe: () => {
         try {
-          return readFileSync(path, 'utf8').split('\n')[0] || undefined;
+          return /^ {3}State = (\w+)$/m.exec(readFileSync(path, 'utf8'))?.[1];
         } catch {
           return undefined;
         }
       },
       timeoutMs: 5_000,
     });
-    return (JSON.parse(line) as { state_name: string }).state_name;
   };
 
   const inject = async (packets: readonly Buffer[]): Promise<number> => {
@@ -152,6 +151,8 @@ describeIf('malformed adverts at a running keepalived-ts', needLab, () => {
         join(dir, 'r'),
         '-c',
         join(dir, 'c'),
+        '--metrics-address',
+        `127.0.0.1:${METRICS_PORT}`,
       ],
       { name: 'keepalived-ts', env: { TMPDIR: tmp }, cwd: dir },
     );

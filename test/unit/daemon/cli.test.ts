@@ -150,8 +150,8 @@ describe('process-wide effects', () => {
       out: '',
       err: 'Unknown option --bogus\n',
     });
-    // no default umask for the daemon yet: its pid files would lose their 0644 (docs/CLI.md)
-    expect(rec.calls).toEqual([`title ${PROCESS_TITLE}`]);
+    // keepalived's umask 0177 (pid files are forced to 0644 by pidfile.ts)
+    expect(rec.calls).toEqual([`title ${PROCESS_TITLE}`, `umask ${DEFAULT_UMASK.toString(8)}`]);
     const withU = recorder();
     await run(['-n', '-u', '027', '--bogus'], withU.hooks);
     expect(withU.calls).toEqual([`title ${PROCESS_TITLE}`, 'umask 27']);
