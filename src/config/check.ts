@@ -2028,6 +2028,16 @@ export class ConfigBuilder extends Checker_ {
       );
       sched = 'wlc';
     }
+    if (!d.has('lvs_method'))
+      // keepalived 2.2.7 counts this as a configuration error (-t exits 5)
+      this.report(
+        'KA_ERR_CONF_MISSING_REQUIRED',
+        KaClass.GeneralError,
+        nd.node.pos,
+        'virtual_server',
+        `(${nd.node.args.map((w) => w.text).join(' ')}) no forwarding method set, setting default NAT`,
+        "'lvs_method NAT|DR|TUN'",
+      );
     const lvsMethod = this.lbKind(d.entry('lvs_method')) ?? { method: 'NAT', tunnel: undefined };
     let persistenceTimeout: number | undefined;
     const pt = d.entry('persistence_timeout');

@@ -637,8 +637,17 @@ export const cases: Case[] = [
     message: /not of the same family, disabling instance/,
   },
   {
+    name: 'virtual server without lvs_method',
+    conf: 'virtual_server 192.0.2.10 80 {\n  lvs_sched rr\n  protocol TCP\n  real_server 198.51.100.1 80 {\n    weight 1\n  }\n}\n',
+    code: 'KA_ERR_CONF_MISSING_REQUIRED',
+    at: [1, 1],
+    keyword: 'virtual_server',
+    exit: 5,
+    message: /no forwarding method set, setting default NAT/,
+  },
+  {
     name: 'virtual server without real servers',
-    conf: 'virtual_server 192.0.2.10 80 {\n  lvs_sched rr\n  protocol TCP\n}\n',
+    conf: 'virtual_server 192.0.2.10 80 {\n  lvs_sched rr\n  lvs_method NAT\n  protocol TCP\n}\n',
     code: 'KA_ERR_CONF_MISSING_REQUIRED',
     at: [1, 1],
     keyword: 'virtual_server',

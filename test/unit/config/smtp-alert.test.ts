@@ -16,7 +16,7 @@ function rsAlert(globals: string, vs: string, rs: string) {
   const path = join(dir, 'k.conf');
   writeFileSync(
     path,
-    `global_defs {\n${globals}\n}\nvirtual_server 203.0.113.1 80 {\n  protocol TCP\n${vs}\n  real_server 198.51.100.1 80 {\n${rs}\n    TCP_CHECK {\n    }\n  }\n}\n`,
+    `global_defs {\n${globals}\n}\nvirtual_server 203.0.113.1 80 {\n  protocol TCP\n  lvs_method NAT\n${vs}\n  real_server 198.51.100.1 80 {\n${rs}\n    TCP_CHECK {\n    }\n  }\n}\n`,
   );
   const { config, diagnostics } = loadConfig(path, { configId: 'test' });
   expect(diagnostics.filter((d) => d.severity !== 'warning')).toEqual([]);

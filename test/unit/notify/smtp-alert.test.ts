@@ -263,6 +263,8 @@ vrrp_sync_group G_DEFAULT {
   }
 }
 virtual_server 192.0.2.10 80 {
+  lvs_method NAT
+  protocol TCP
   real_server 192.0.2.11 80 {
     smtp_alert off
   }
