@@ -3,7 +3,17 @@
  * checkers' I/O being asynchronous), so the parent, VRRP and checker pid files all name that process:
  * supervisors and scripts that read any of them (`kill -HUP $(cat /run/keepalived.pid)`) keep working.
  */
-import { chmodSync, closeSync, fchmodSync, mkdirSync, openSync, readFileSync, rmdirSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  fchmodSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmdirSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { KaError } from '../core/errors.js';
 import { DaemonErrors } from './errors.js';
 
