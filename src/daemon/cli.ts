@@ -176,8 +176,7 @@ export async function runCli(
     proc.setTitle(PROCESS_TITLE);
     // keepalived runs with 0177 unless -u, and forces 0644 on its pid files and 0755 on their
     // directory (pidfile.ts does the same)
-    const mask = opts.umask ?? DEFAULT_UMASK;
-    if (mask !== undefined) proc.umask(mask);
+    proc.umask(opts.umask ?? DEFAULT_UMASK);
   }
   // keepalived sends stderr to the --config-test log from where that option stands
   let errOut = io.stderr;

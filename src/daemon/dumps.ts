@@ -9,8 +9,7 @@
  * prints that the daemon does not expose yet are optional inputs (see VrrpDumpInstance); a line whose
  * value is unknown is printed with keepalived's "unset" value (epoch 0 for times, 0 for counts).
  */
-import { chmodSync, writeFileSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { basename, dirname, isAbsolute, join } from 'node:path';
 import type {
   AddressSpec,
   Command,
@@ -27,6 +26,7 @@ import type { TrackerKind } from '../vrrp/track/priority.js';
 import { resolveInstanceTrackers } from '../vrrp/track/resolve.js';
 import { PRIO_OWNER } from '../vrrp/types.js';
 import { keepalivedStats, type VrrpInstanceSnapshot } from './metrics.js';
+import { writeFileAtomic } from './rt-dumps.js';
 
 // ---- files ----
 
@@ -101,8 +101,9 @@ export function writeDumpFile(
   deps: { readonly log: Logger; readonly counters?: Counters },
 ): boolean {
   try {
-    writeFileSync(path, text, { mode: 0o600 });
-    chmodSync(path, 0o600);
+    // a new file renamed over the old one: a symlink planted at the path (a shared /tmp) is
+    // replaced, never written through (keepalived's fopen_safe, CVE-2018-19044)
+    writeFileAtomic(dirname(path), basename(path), text);
     return true;
   } catch (e) {
     deps.counters?.inc('daemon.dump_errors');

@@ -78,8 +78,9 @@ export function ensurePidDir(dir: string): () => void {
   let made: string | undefined;
   try {
     made = mkdirSync(dir, { recursive: true, mode: 0o755 });
-    // 0755 whatever the umask (keepalived's daemon umask is 0177)
-    if (made) chmodSync(dir, 0o755);
+    // 0755 whatever the umask (keepalived's daemon umask is 0177), every level made here
+    if (made)
+      for (let d = dir; d.length >= made.length; d = d.slice(0, d.lastIndexOf('/'))) chmodSync(d, 0o755);
   } catch (e) {
     throw new KaError(
       DaemonErrors.KA_ERR_DAEMON_PIDFILE,

@@ -297,7 +297,7 @@ async function runDaemonWith(
       return 1;
     }
   }
-  let net: NetState;
+  let net: NetState | undefined;
   let scripts: ScriptResolver;
   // static_ipaddress / _routes / _rules: the VRRP side's, whatever the instances (keepalived's start_vrrp)
   let statics: StaticConfig | undefined;
@@ -307,7 +307,8 @@ async function runDaemonWith(
     if (wantVrrp)
       statics = new StaticConfig({ net, log: log.child({ proc: 'vrrp' }), counters, followRoutes: true });
   } catch (e) {
-    // a listening metrics server would keep the process alive after the failed start
+    // a listening metrics server or an open netlink socket would keep the process alive
+    net?.close();
     await metrics?.close();
     for (const r of releases.reverse()) r();
     throw e;
@@ -321,8 +322,15 @@ async function runDaemonWith(
     counters,
     clock: systemClock,
   });
+  const nl = net;
   const vrrp = runVrrp
-    ? make.vrrpHost(config, { clock: systemClock, log: log.child({ proc: 'vrrp' }), counters, net, scripts })
+    ? make.vrrpHost(config, {
+        clock: systemClock,
+        log: log.child({ proc: 'vrrp' }),
+        counters,
+        net: nl,
+        scripts,
+      })
     : undefined;
   const lvs = runLvs
     ? make.lvsHost(config, {
@@ -358,7 +366,9 @@ async function runDaemonWith(
    */
   const release = async (): Promise<void> => {
     try {
-      if (vrrp && !opts.dontReleaseVrrp) await vrrp.stop();
+      // -V: the instances still stop (their sockets and timers would keep the process alive), the
+      // addresses stay
+      if (vrrp) await vrrp.stop({ keepAddresses: opts.dontReleaseVrrp === true });
       await lvs?.stop();
     } catch (e) {
       log.error({ err: e }, 'error while stopping');
@@ -371,11 +381,25 @@ async function runDaemonWith(
         log.error({ err: e }, 'error while stopping BFD');
       }
     }
-    priorities.stop();
-    await metrics?.close();
-    net.close();
-    for (const r of releases.reverse()) r();
+    // each step on its own: whatever fails, the pid files and their directory still go
+    const step = async (what: string, fn: () => unknown) => {
+      try {
+        await fn();
+      } catch (e) {
+        log.error({ err: e }, `error while stopping ${what}`);
+      }
+    };
+    await step('scheduling', () => priorities.stop());
+    await step('metrics', () => metrics?.close());
+    await step('netlink', () => nl.close());
+    for (const r of releases.reverse()) await step('pid files', r);
   };
+  if (signals.stopRequested) {
+    // a TERM or INT arrived while loading: nothing has been applied yet
+    log.info('Stop requested during start-up - exiting');
+    await release();
+    return 0;
+  }
 
   try {
     try {
@@ -430,6 +454,14 @@ async function runDaemonWith(
       if (stopping) return;
       sdNotify('RELOADING=1');
       log.info(`Reloading configuration ${configFile}`);
+      try {
+        await applyReload();
+      } finally {
+        // systemd leaves "reloading" even when the reload failed part-way
+        sdNotify('READY=1');
+      }
+    };
+    const applyReload = async () => {
       const next = load(configFile, opts, log);
       if (!next) {
         log.error('Reload aborted: the new configuration has fatal errors; keeping the running one');
@@ -447,7 +479,6 @@ async function runDaemonWith(
         current = next;
         log.info('Reload complete');
       }
-      sdNotify('READY=1');
     };
     const handlers: Record<DaemonSignal, () => void> = {
       SIGTERM: () => void stop('SIGTERM'),
@@ -481,6 +512,14 @@ async function runDaemonWith(
           );
       },
     };
-    signals.serve((sig) => handlers[sig]());
+    signals.serve((sig) => {
+      try {
+        handlers[sig]();
+      } catch (e) {
+        // a dump that fails must not end the daemon (nothing would be released)
+        counters.inc('daemon.dump_errors');
+        log.error({ err: e }, `${sig}: ${(e as Error).message}`);
+      }
+    });
   });
 }

@@ -308,6 +308,8 @@ export class VrrpHost {
   /** nftables drop rules of instances with accept off, VMAC IGMP/MLD filters (firewall.ts). */
   private fw: Firewall | undefined;
   private readonly log: Logger;
+  /** Set by stop({ keepAddresses }): removals of VIPs, routes and rules are skipped (-V). */
+  private keepAddresses = false;
   private readonly vmacs: VmacManager;
   private readonly pacer: RtPacer;
   /** The instances' clock: each timer callback is paced first (see RtPacer). */
@@ -458,8 +460,12 @@ export class VrrpHost {
     }
   }
 
-  /** SIGTERM: every instance stops (priority 0 from a master, VIPs removed, STOP notifies), then I/O closes. */
-  async stop(): Promise<void> {
+  /**
+   * SIGTERM: every instance stops (priority 0 from a master, STOP notifies), then I/O closes.
+   * `keepAddresses` (-V): VIPs, virtual routes and rules stay, as keepalived leaves them.
+   */
+  async stop(opts: { keepAddresses?: boolean } = {}): Promise<void> {
+    this.keepAddresses = opts.keepAddresses === true;
     const trackers = this.trackers.handles();
     this.trackers.stopAll();
     for (const b of this.bound) {
@@ -827,11 +833,11 @@ export class VrrpHost {
       transport: { send: (a) => this.send(b, a) },
       addresses: {
         addVips: () => this.setVips(b, true),
-        removeVips: () => this.setVips(b, false),
+        removeVips: () => (this.keepAddresses ? Promise.resolve() : this.setVips(b, false)),
         addRoutes: () => this.setRoutes(b, true),
-        removeRoutes: () => this.setRoutes(b, false),
+        removeRoutes: () => (this.keepAddresses ? Promise.resolve() : this.setRoutes(b, false)),
         addRules: () => this.setRules(b, true),
-        removeRules: () => this.setRules(b, false),
+        removeRules: () => (this.keepAddresses ? Promise.resolve() : this.setRules(b, false)),
       },
       announcer: { announce: (rounds) => this.announce(b, rounds) },
       // The sync group's state when the transition was decided (notify actions run later, after

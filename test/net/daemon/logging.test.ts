@@ -5,7 +5,7 @@
  * nowhere with -G and no -l. A SIGHUP or SIGUSR1 that arrives while the daemon starts neither kills
  * it nor opens Node's inspector: it is acted on once the daemon is up.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { UnixDatagramReceiver } from '../../../src/sys/unix-dgram.js';
@@ -108,6 +108,19 @@ describeIf('daemon logging and signals during start-up', needLab, () => {
     expect(got).toEqual([]);
   });
 
+  it('-V: SIGTERM still ends the daemon (exit 0) and the VIP stays', async () => {
+    const { proc } = start(['-l', '-V']);
+    await proc.waitForOutput(/Entering MASTER STATE/, 15_000);
+    proc.signal('SIGTERM');
+    const exit = await Promise.race([
+      proc.exited,
+      new Promise<'still running'>((r) => setTimeout(() => r('still running'), 10_000)),
+    ]);
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(await d.ip(['-4', 'addr', 'show', 'dev', 'eth0'])).toContain('192.0.2.90/24');
+    await d.ip(['addr', 'del', '192.0.2.90/24', 'dev', 'eth0']);
+  });
+
   it('a SIGHUP and a SIGUSR1 during start-up are acted on once it is up; the process lives', async () => {
     const { proc, got } = start(['-l']);
     // the listeners are installed before the first log line
@@ -121,6 +134,12 @@ describeIf('daemon logging and signals during start-up', needLab, () => {
     expect(out).not.toMatch(/Debugger listening/);
     expect(proc.running).toBe(true);
     expect(got.some((g) => g.includes('Reload complete'))).toBe(true);
+    // the SIGUSR1 kept during start-up was acted on: the data dump is there
+    await waitFor({
+      what: 'keepalived.data',
+      probe: () => (existsSync(join(topo!.dir, `run${n - 1}`, 'keepalived.data')) ? true : undefined),
+      timeoutMs: 5_000,
+    });
     const exit = await proc.stop();
     expect(exit).toEqual({ code: 0, signal: null });
   });

@@ -93,8 +93,16 @@ describe('pid file names as keepalived 2.2.7 makes them', () => {
   it('creates the pid directory 0755 and removes what it created once empty', () => {
     const base = tmp();
     const dir = join(base, 'keepalived', 'keepalived_ns');
-    const release = ensurePidDir(dir);
+    const mask = process.umask(0o177);
+    let release: () => void;
+    try {
+      release = ensurePidDir(dir);
+    } finally {
+      process.umask(mask);
+    }
+    // under keepalived's umask 0177 too, every level created is 0755
     expect(statSync(dir).mode & 0o777).toBe(0o755);
+    expect(statSync(join(base, 'keepalived')).mode & 0o777).toBe(0o755);
     const releaseFile = writePidFile(join(dir, 'keepalived.pid'));
     releaseFile();
     release();
