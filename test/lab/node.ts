@@ -261,7 +261,7 @@ export class LabNode {
 
   /**
    * Start a keepalived-style daemon in the foreground with its files in a fresh directory:
-   * `CMD -n -l -D -f CONF -p PID -r VPID -c CPID [extraArgs]`.
+   * `CMD -n -l -D -f CONF -p PID -r VPID -c CPID -b BPID [extraArgs]`.
    */
   startDaemon(opts: DaemonOptions): DaemonHandle {
     const name = opts.name ?? 'keepalived';
@@ -285,6 +285,9 @@ export class LabNode {
       vrrpPidPath,
       '-c',
       checkerPidPath,
+      // the BFD pid file too: a default /run/bfd.pid is shared by every daemon on the host
+      '-b',
+      join(dir, 'bfd.pid'),
       ...(opts.extraArgs ?? []),
     ];
     const proc = this.spawn(argv, { name, cwd: dir });
