@@ -302,5 +302,8 @@ function dumpConfig(opts: CliOptions, io: CliIo): number {
   const { config, diagnostics } = load(opts, false);
   io.stderr(report(diagnostics));
   io.stdout(`${JSON.stringify(config, null, 2)}\n`);
-  return configTestExitCode(diagnostics) === 4 ? 4 : 0;
+  // 4: a file could not be read; 2: loading stopped at a line missing its parameter (the model
+  // printed is what was read before it, as keepalived stops there)
+  const code = configTestExitCode(diagnostics);
+  return code === 4 || code === 2 ? code : 0;
 }

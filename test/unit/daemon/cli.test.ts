@@ -83,6 +83,12 @@ describe('runCli', () => {
     expect((await run(['-t', '-i', 'nodeA', '-f', f])).code).toBe(5);
     expect((await run(['-t', '--config-i', 'nodeB', '-f', f])).code).toBe(0);
   });
+  it('--dump-config exits 2 where keepalived stops at a line missing its parameter', async () => {
+    const f = file('stop.conf', 'vrrp_instance VI_1 {\n  virtual_router_id 7\n  priority\n}\n');
+    const r = await run(['--dump-config', '-f', f]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/KA_ERR_CONF_MISSING_WORD/);
+  });
   it('--dump-config prints the resolved model as JSON', async () => {
     const f = file(
       'vi.conf',
