@@ -4,8 +4,8 @@
  * its script user (libuv clears supplementary groups when uid/gid are set, like keepalived), an
  * inherited environment without IFS / LD_PRELOAD / LD_LIBRARY_PATH, and stdin on /dev/null.
  *
- * Callers never wait: `fire()` returns at once (the spawn itself happens on the next event-loop
- * turn) and `run()` returns a promise that never rejects.
+ * Callers never wait: `fire()` returns at once (the spawn itself happens on a later event-loop
+ * turn, one spawn per turn) and `run()` returns a promise that never rejects.
  * Each script has a bounded queue: at most `maxRunning` copies run at once, `maxQueued` wait,
  * further calls are dropped and counted. stdout/stderr are read to the end (so a chatty script never
  * blocks on a full pipe) but only the first `maxOutputBytes` of each are kept for the log.
@@ -101,6 +101,30 @@ interface Lane {
   queue: Job[];
 }
 
+/**
+ * One fork/exec per event-loop turn, for every runner of this thread. A spawn holds the thread for
+ * 1-2 ms (execa's set-up, fork, and the wait for exec; measured on this 2-core host) and more under
+ * load, so 1,000 notify scripts spawned in one turn stalled adverts and timers for seconds. Chained
+ * through setImmediate, timers and socket I/O run between two spawns; launch order is call order.
+ */
+const launches: (() => void)[] = [];
+let launching = false;
+function launchNext(): void {
+  try {
+    launches.shift()?.();
+  } finally {
+    if (launches.length > 0) setImmediate(launchNext);
+    else launching = false;
+  }
+}
+function launch(fn: () => void): void {
+  launches.push(fn);
+  if (!launching) {
+    launching = true;
+    setImmediate(launchNext);
+  }
+}
+
 interface Live {
   pid: number | undefined;
   kill: (sig: NodeJS.Signals) => void;
@@ -117,6 +141,8 @@ export class ScriptRunner {
   private readonly lanes = new Map<string, Lane>();
   private readonly live = new Set<Live>();
   private closed = false;
+  /** Jobs admitted but not yet launched (waiting their turn in `launches`). */
+  private pendingLaunch = 0;
 
   constructor(opts: ScriptRunnerOptions = {}) {
     this.clock = opts.clock ?? systemClock;
@@ -166,8 +192,9 @@ export class ScriptRunner {
    * left after `graceUs`, and wait for all of them.
    */
   async close(signal: NodeJS.Signals = 'SIGTERM', graceUs: Micros = 1_000_000): Promise<void> {
-    // let calls admitted this turn launch, so they get the signal instead of vanishing
-    await new Promise<void>((r) => setImmediate(r));
+    // let calls admitted before close launch, so they get the signal instead of vanishing
+    do await new Promise<void>((r) => setImmediate(r));
+    while (this.pendingLaunch > 0);
     this.closed = true;
     for (const lane of this.lanes.values()) {
       for (const job of lane.queue.splice(0)) job.resolve(this.drop(job, 'runner closed'));
@@ -232,13 +259,15 @@ export class ScriptRunner {
   }
 
   /**
-   * Admit a job now (so queue accounting stays exact) but fork/exec on the next turn of the event
-   * loop: spawning is synchronous in Node (fork + exec take 1-3 ms on an idle host, tens of ms under
-   * load), so the caller's own work (adverts, VIPs) finishes first. Launch order is call order.
+   * Admit a job now (so queue accounting stays exact) but fork/exec on a later turn of the event
+   * loop, one spawn per turn (`launch`): spawning is synchronous in Node, so the caller's own work
+   * (adverts, VIPs) finishes first and timers keep running during a burst. Launch order is call order.
    */
   private start(lane: Lane, job: Job): void {
     lane.running++;
-    setImmediate(() => {
+    this.pendingLaunch++;
+    launch(() => {
+      this.pendingLaunch--;
       const done = this.closed
         ? Promise.resolve(this.drop(job, 'runner closed'))
         : this.exec(job.def, job.argv);

@@ -39,8 +39,16 @@ function harness() {
   return { runner, starts, idle };
 }
 
-/** One event-loop turn: scripts and FIFO lines are launched on the next turn. */
+/** One event-loop turn: scripts and FIFO lines are launched on later turns, one script per turn. */
 const turn = () => new Promise<void>((r) => setImmediate(r));
+/** Turns until no script has been launched for three turns in a row (the launch queue is empty). */
+const settled = async (starts: readonly unknown[]): Promise<void> => {
+  for (let still = 0, n = starts.length; still < 3; ) {
+    await turn();
+    still = starts.length === n ? still + 1 : 0;
+    n = starts.length;
+  }
+};
 
 const calls = async (): Promise<string[]> =>
   (await readFile(out, 'utf8').catch(() => ''))
@@ -67,7 +75,7 @@ describe('Notifier: keepalived order and arguments, recorded by real scripts', (
     n.instance(inst(), 'MASTER', 150);
     n.instance(inst(), 'STOP', 150);
     // spawn order: specific script first, then the generic one, transition by transition
-    await turn();
+    await settled(starts);
     expect(starts).toEqual([
       [],
       ['INST-A', 'INSTANCE', 'VI_1', 'BACKUP', '150'],
@@ -98,7 +106,7 @@ describe('Notifier: keepalived order and arguments, recorded by real scripts', (
       'DELETED',
       90,
     );
-    await turn();
+    await settled(starts);
     expect(starts).toEqual([
       ['FAULT-A'],
       ['INST-A', 'INSTANCE', 'VI_1', 'FAULT', '90'],
@@ -120,7 +128,7 @@ describe('Notifier: keepalived order and arguments, recorded by real scripts', (
     n.instance(inst(), 'MASTER', 150, 'MASTER'); // first notification of VI_1: sent
     n.instance(inst(), 'MASTER', 150, 'MASTER'); // following the group again: suppressed
     n.instance(inst(), 'FAULT', 150, 'MASTER'); // differs from the group: sent
-    await turn();
+    await settled(starts);
     expect(starts).toEqual([
       ['G-MASTER'],
       ['G', 'GROUP', 'G1', 'MASTER', '0'],
@@ -146,7 +154,7 @@ describe('Notifier: keepalived order and arguments, recorded by real scripts', (
       [fifo],
     );
     n.realServer(undefined, 'VS [198.51.100.1]:tcp:80 DOWN', [fifo]);
-    await turn();
+    await settled(starts);
     expect(starts).toEqual([['RS-DOWN', '192.0.2.10']]);
     while (got.join('').split('\n').length < 3) await new Promise((r) => setTimeout(r, 5));
     expect(got.join('')).toBe(

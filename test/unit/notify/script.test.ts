@@ -159,6 +159,36 @@ describe('ScriptRunner with real scripts', () => {
     expect((await q).outcome).toEqual({ kind: 'signal', signal: 'SIGTERM' });
   });
 
+  it('a burst of scripts is spawned one per event-loop turn, in call order, across runners', async () => {
+    // a callback chained on setImmediate, first queued after the burst: it runs once per turn
+    let turns = 0;
+    let ticking = true;
+    const tick = (): void => {
+      turns++;
+      if (ticking) setImmediate(tick);
+    };
+    const starts: { arg: string; turn: number }[] = [];
+    const onEvent = (e: ScriptEvent): void => {
+      if (e.type === 'start') starts.push({ arg: String(e.argv.at(-1)), turn: turns });
+    };
+    const a = runner({ onEvent });
+    const b = runner({ onEvent });
+    const s = await script('burst.sh', 'exit 0');
+    const runs = Array.from({ length: 12 }, (_, i) =>
+      (i % 2 === 0 ? a : b).run({ name: `burst${i}`, argv: [s] }, [String(i)]),
+    );
+    setImmediate(tick);
+    const results = await Promise.all(runs);
+    ticking = false;
+    expect(results.every((r) => succeeded(r.outcome))).toBe(true);
+    expect(starts.map((x) => x.arg)).toEqual(Array.from({ length: 12 }, (_, i) => String(i)));
+    // the ticker ran between every two spawns (all in one turn, the count would not move)
+    for (let i = 1; i < starts.length; i++) expect(starts[i]?.turn).toBeGreaterThan(starts[i - 1]?.turn ?? 0);
+    process.stdout.write(
+      `12 spawns over ${(starts.at(-1)?.turn ?? 0) - (starts[0]?.turn ?? 0) + 1} event-loop turns\n`,
+    );
+  });
+
   it('bounded queue per script: extra calls are dropped and counted, queued ones run later', async () => {
     const counters = new Counters();
     const events: ScriptEvent[] = [];
