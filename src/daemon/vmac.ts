@@ -5,6 +5,10 @@
  * addr_gen_mode none on every VMAC; on the parent arp_ignore=1, arp_filter=1 (the old values are put
  * back at stop, which keepalived 2.2.7 itself fails to do). An IPv6 VMAC gets the parent's link-local
  * (nodad, preferred 0) so adverts keep the parent's source. Deleted at stop.
+ *
+ * Also the instance keyword `promote_secondaries` (keepalived vrrp_if_config.c): promote_secondaries=1
+ * on the instance's interface unless it already is 1, counted per interface, set back to 0 when the
+ * last instance using it stops (as keepalived does; an interface found at 1 is never touched).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { KaError } from '../core/errors.js';
@@ -86,6 +90,9 @@ export class VmacManager {
     string,
     { ifindex: number; ifname: string; arpIgnore: number; arpFilter: number }
   >();
+
+  /** Interfaces whose promote_secondaries we set to 1: users left (reset to 0 at the last). */
+  private readonly promoted = new Map<string, { ifindex: number; users: number }>();
 
   constructor(
     private readonly net: NetState,
@@ -179,6 +186,39 @@ export class VmacManager {
     );
   }
 
+  /** An instance with promote_secondaries starts on `link`. Errors are logged, not thrown. */
+  async holdPromoteSecondaries(link: LinkInfo): Promise<void> {
+    const held = this.promoted.get(link.name);
+    if (held) {
+      held.users++;
+      return;
+    }
+    if (readSysctl(4, link.name, 'promote_secondaries') === 1) return; // already on: left alone
+    try {
+      await this.net.request(setInetConf(link.ifindex, [[IPV4_DEVCONF_PROMOTE_SECONDARIES, 1]]));
+      this.promoted.set(link.name, { ifindex: link.ifindex, users: 1 });
+    } catch (e) {
+      this.log.warn({ err: e }, `${link.name}: cannot set promote_secondaries: ${(e as Error).message}`);
+    }
+  }
+
+  /** An instance holding promote_secondaries on `ifname` stops; the last one sets it back to 0. */
+  async releasePromoteSecondaries(ifname: string): Promise<void> {
+    const held = this.promoted.get(ifname);
+    if (!held || --held.users > 0) return;
+    this.promoted.delete(ifname);
+    await this.resetPromote(ifname, held.ifindex);
+  }
+
+  private async resetPromote(ifname: string, ifindex: number): Promise<void> {
+    try {
+      await this.net.request(setInetConf(ifindex, [[IPV4_DEVCONF_PROMOTE_SECONDARIES, 0]]));
+    } catch (e) {
+      if (!isSysError(e, 'ENODEV'))
+        this.log.warn({ err: e }, `${ifname}: cannot reset promote_secondaries: ${(e as Error).message}`);
+    }
+  }
+
   /** Delete one VMAC (an instance removed by reload). */
   async remove(name: string): Promise<void> {
     const ifindex = this.created.get(name);
@@ -192,8 +232,14 @@ export class VmacManager {
     }
   }
 
-  /** Delete every VMAC made here and put the parents' sysctls back. Errors are logged, not thrown. */
+  /**
+   * Delete every VMAC made here and put the parents' sysctls (and promote_secondaries) back.
+   * Errors are logged, not thrown.
+   */
   async stop(): Promise<void> {
+    for (const [name, p] of this.promoted)
+      if (![...this.created.values()].includes(p.ifindex)) await this.resetPromote(name, p.ifindex);
+    this.promoted.clear();
     for (const [name, ifindex] of this.created) {
       try {
         await this.net.request(delLink(ifindex));

@@ -32,6 +32,8 @@ import { ScriptRunner } from '../notify/script.js';
 import { isSysError } from '../sys/errors.js';
 import { ETH_P_ARP, ETH_P_IPV6, PacketSocket } from '../sys/packet-socket.js';
 import { IPPROTO_AH, IPPROTO_VRRP, type RawMessage, RawSocket } from '../sys/raw-socket.js';
+import { type AnnounceKind, GarpPacer, type PaceDomain, pacingDomains } from '../vrrp/garp-pacer.js';
+import { effectiveGarp } from '../vrrp/garp-timing.js';
 import { type AdvertTemplate, VrrpInstance } from '../vrrp/instance.js';
 import { machineConfig } from '../vrrp/machine.js';
 import { SyncGroupCoordinator } from '../vrrp/sync-group.js';
@@ -134,6 +136,10 @@ interface Bound {
    * then only stamps the IP id. Cleared whenever the template or the configuration changes.
    */
   readonly encoded: Map<number, Buffer[]>;
+  /** garp_extra_if: when the next GARP/NA on the other interfaces is due (checked at each advert). */
+  extraIfAt: number;
+  /** promote_secondaries was taken on this interface (released when the instance goes). */
+  promoteIf: string | undefined;
 }
 
 /** Seed form of a tracker's state (InstanceTracking.seed). */
@@ -198,7 +204,14 @@ function stampIpId(pkt: Buffer, id: number): Buffer {
 }
 
 /** The state machine's view of an instance's configuration (checked; throws KA_ERR_VRRP_MACHINE_CONFIG). */
-function machineConfigOf(cfg: VrrpInstanceCfg, family: 4 | 6, src: string): MachineConfig {
+function machineConfigOf(
+  cfg: VrrpInstanceCfg,
+  family: 4 | 6,
+  src: string,
+  global: KeepalivedConfig['global'],
+): MachineConfig {
+  // vrrp_min_garp lowers the GARP defaults the instance inherits (src/vrrp/garp-timing.ts)
+  const garp = effectiveGarp(cfg.garp, global.garp, global.vrrpMinGarp);
   return machineConfig({
     name: cfg.name,
     version: cfg.version,
@@ -212,12 +225,12 @@ function machineConfigOf(cfg: VrrpInstanceCfg, family: 4 | 6, src: string): Mach
     downTimerAdverts: cfg.downTimerAdverts,
     primaryIp: src,
     garp: {
-      masterDelayUs: Math.round(cfg.garp.masterDelay * 1e6),
-      masterRepeat: cfg.garp.masterRepeat,
-      masterRefreshUs: Math.round(cfg.garp.masterRefresh * 1e6),
-      masterRefreshRepeat: cfg.garp.masterRefreshRepeat,
-      lowerPrioDelayUs: Math.round(cfg.garp.lowerPrioDelay * 1e6),
-      lowerPrioRepeat: cfg.garp.lowerPrioRepeat,
+      masterDelayUs: Math.round(garp.masterDelay * 1e6),
+      masterRepeat: garp.masterRepeat,
+      masterRefreshUs: Math.round(garp.masterRefresh * 1e6),
+      masterRefreshRepeat: garp.masterRefreshRepeat,
+      lowerPrioDelayUs: Math.round(garp.lowerPrioDelay * 1e6),
+      lowerPrioRepeat: garp.lowerPrioRepeat,
     },
     lowerPrioNoAdvert: cfg.lowerPrioNoAdvert,
     higherPrioSendAdvert: cfg.higherPrioSendAdvert,
@@ -316,6 +329,11 @@ export class VrrpHost {
   private readonly instClock: Clock;
   private nlInFlight = 0;
   private readonly nlWaiting: (() => void)[] = [];
+  /** vrrp_garp_interval / vrrp_gna_interval / garp_group pacing of GARPs and NAs. */
+  private readonly garpPacer: GarpPacer;
+  private paceDomain: (ifname: string) => PaceDomain;
+  /** vrrp_startup_delay: end of the delay on the clock (first start only), if one runs. */
+  private startHoldUntil: number | undefined;
 
   constructor(
     private config: KeepalivedConfig,
@@ -347,6 +365,8 @@ export class VrrpHost {
     this.runner = new ScriptRunner({ clock: runnerClock, log: deps.log, counters: this.counters });
     this.notifier = new Notifier({ runner: this.runner, log: deps.log, counters: this.counters });
     this.vmacs = new VmacManager(deps.net, deps.log);
+    this.garpPacer = new GarpPacer({ clock: this.instClock, counters: this.counters });
+    this.paceDomain = pacingDomains({ ...config.global, garpGroups: config.garpGroups });
   }
 
   /**
@@ -371,6 +391,13 @@ export class VrrpHost {
   }
 
   async start(): Promise<void> {
+    const delay = this.config.global.vrrpStartupDelay;
+    if (delay > 0) {
+      // keepalived: the delay runs from start-up (not from a reload); instances enter BACKUP at once
+      // and none leaves it before the delay's end.
+      this.startHoldUntil = this.deps.clock.now() + Math.round(delay * 1e6);
+      this.log.info(`Delaying startup for ${delay} seconds`);
+    }
     this.notifier.configureSmtp(this.config);
     await this.ensureFirewall(this.config);
     await this.openFifos();
@@ -395,10 +422,7 @@ export class VrrpHost {
     });
     for (const b of this.bound) {
       await this.removeStaleVips(b);
-      b.inst.start();
-      const t = b.tracking?.result;
-      if (t && (t.fault || t.initPending)) b.inst.fault();
-      else if (t && t.effectivePriority !== b.cfg.priority) b.inst.setEffectivePriority(t.effectivePriority);
+      this.startInstance(b);
     }
     this.pacer.holdStartup(this.settled());
   }
@@ -411,7 +435,8 @@ export class VrrpHost {
   settled(): Promise<void> {
     const clock = this.deps.clock;
     const maxAdvertUs = Math.max(0, ...this.bound.map((b) => Math.round(b.cfg.advertIntCs * 10_000)));
-    const capUs = STARTUP_SETTLE_CAP_US + 4 * maxAdvertUs;
+    const holdUs = Math.max(0, (this.startHoldUntil ?? 0) - clock.now());
+    const capUs = STARTUP_SETTLE_CAP_US + holdUs + 4 * maxAdvertUs;
     const deadline = clock.now() + capUs;
     let timer: TimerHandle | undefined;
     const cap = new Promise<void>((r) => {
@@ -481,6 +506,7 @@ export class VrrpHost {
     for (const f of this.fifos) await f.close();
     for (const { sock } of this.rx.values()) sock.close();
     for (const s of this.tx.values()) s.close();
+    this.garpPacer.stop();
     for (const s of this.arp.values()) s.close();
     this.rx.clear();
     this.tx.clear();
@@ -509,6 +535,7 @@ export class VrrpHost {
     }
     // Kept instances follow the new configuration: tracking is rebuilt against it.
     this.config = next;
+    this.paceDomain = pacingDomains({ ...next.global, garpGroups: next.garpGroups });
     this.notifier.configureSmtp(next);
     const reconfigured: { b: Bound; mc: MachineConfig; template: AdvertTemplate }[] = [];
     const retracked: Bound[] = [];
@@ -540,7 +567,7 @@ export class VrrpHost {
       if (applies && k.changed.length > 0) {
         try {
           // The sync-group wiring is not rebuilt by a reload (reported as unapplied): keep the old flag.
-          mc = { ...machineConfigOf(c, family, src), syncGroup: k.old.syncGroup !== undefined };
+          mc = { ...machineConfigOf(c, family, src, next.global), syncGroup: k.old.syncGroup !== undefined };
         } catch (e) {
           this.counters.inc('vrrp.instance_errors');
           this.log.error(
@@ -593,7 +620,8 @@ export class VrrpHost {
           ...k.vipsAdded.map((v) => this.setVip(b, v, true)),
           ...k.vipsRemoved.map((v) => this.setVip(b, v, false)),
         ]);
-        if (k.vipsAdded.length > 0) this.announce(b, c.garp.masterRepeat);
+        if (k.vipsAdded.length > 0)
+          this.announce(b, effectiveGarp(c.garp, next.global.garp, next.global.vrrpMinGarp).masterRepeat);
       }
       const unapplied = applies ? k.unapplied : [...k.changed, ...k.unapplied];
       if (unapplied.length > 0)
@@ -642,12 +670,19 @@ export class VrrpHost {
     }
     for (const b of fresh) {
       await this.removeStaleVips(b);
-      b.inst.start();
-      const t = b.tracking?.result;
-      if (t && (t.fault || t.initPending)) b.inst.fault();
-      else if (t && t.effectivePriority !== b.cfg.priority) b.inst.setEffectivePriority(t.effectivePriority);
+      this.startInstance(b);
     }
     return plan;
+  }
+
+  /** An instance leaves INIT; while vrrp_startup_delay runs it is held in BACKUP until the delay's end. */
+  private startInstance(b: Bound): void {
+    const hold = this.startHoldUntil;
+    if (hold !== undefined && this.deps.clock.now() < hold) b.inst.start(hold);
+    else b.inst.start();
+    const t = b.tracking?.result;
+    if (t && (t.fault || t.initPending)) b.inst.fault();
+    else if (t && t.effectivePriority !== b.cfg.priority) b.inst.setEffectivePriority(t.effectivePriority);
   }
 
   /**
@@ -690,6 +725,8 @@ export class VrrpHost {
   private async unbind(b: Bound): Promise<void> {
     const i = this.bound.indexOf(b);
     if (i >= 0) this.bound.splice(i, 1);
+    this.garpPacer.dropOwner(b.cfg.name);
+    if (b.promoteIf) await this.vmacs.releasePromoteSecondaries(b.promoteIf);
     for (const e of this.rx.values()) leaveRx(e.byVrid, b);
     this.closeUnusedSockets();
     if (this.fw) {
@@ -819,7 +856,7 @@ export class VrrpHost {
     const vips = [...cfg.virtualIpaddress, ...cfg.virtualIpaddressExcluded];
     const advertAddrs = advertAddrsOf(cfg, family);
     const notify = await this.notifyConfig(cfg);
-    const mc = machineConfigOf(cfg, family, src);
+    const mc = machineConfigOf(cfg, family, src, this.config.global);
     // `b` is filled in below; the instance's I/O callbacks only run after start().
     const b = {} as Bound;
     const template = {
@@ -882,6 +919,8 @@ export class VrrpHost {
       ahSeq: 0,
       ipId: 0,
       encoded: new Map(),
+      extraIfAt: Number.NEGATIVE_INFINITY,
+      promoteIf: undefined,
       validate: {
         vrid: cfg.vrid,
         family,
@@ -890,6 +929,13 @@ export class VrrpHost {
       },
     } satisfies Bound);
     b.tracking = this.tracking(cfg, ifname);
+    if (cfg.promoteSecondaries) {
+      // keepalived sets net.ipv4.conf.<if>.promote_secondaries=1 on the instance's interface (the
+      // VMAC with use_vmac) unless already 1, and puts 0 back when its last user stops.
+      const on = vmac ?? link;
+      await this.vmacs.holdPromoteSecondaries(on);
+      b.promoteIf = on.name;
+    }
     this.attachSockets(b);
     this.warmSendPath(b);
     return b;
@@ -1365,6 +1411,7 @@ export class VrrpHost {
       }
       b.inst.counters.inc('vrrp.advert_sent');
       if (advert.priority === 0) b.inst.counters.inc('vrrp.pri_zero_sent');
+      else this.extraIf(b);
     } catch (e) {
       this.counters.inc('vrrp.send_errors');
       this.log.warn(
@@ -1542,37 +1589,99 @@ export class VrrpHost {
     return s;
   }
 
+  /**
+   * GARP / unsolicited NA for every VIP and eVIP, `rounds` times, each through the pacer: with
+   * vrrp_garp_interval / vrrp_gna_interval / garp_group the frames on one interface (or group) are
+   * spaced by the interval and repeats of a queued address collapse into one, as in keepalived.
+   */
   private announce(b: Bound, rounds: number): void {
     this.pacer.pace();
-    const frames: { ifindex: number; protocol: number; frame: Buffer }[] = [];
-    for (const v of b.vips) {
-      const ifindex = this.vipIfindex(b, v);
-      const link = ifindex === undefined ? undefined : this.deps.net.link(ifindex);
-      if (!link?.mac || link.flags & IFF_NOARP) continue;
-      if (v.family === 'inet') {
-        frames.push({
-          ifindex: link.ifindex,
-          protocol: ETH_P_ARP,
-          frame: gratuitousArpFrame(link.mac, v.address),
-        });
-      } else {
-        frames.push({
-          ifindex: link.ifindex,
-          protocol: ETH_P_IPV6,
-          frame: unsolicitedNaFrame({ mac: link.mac, vip: v.address, router: forwarding6(link.name) }),
-        });
-      }
+    const items: AnnounceItem[] = [];
+    for (const [i, v] of b.vips.entries()) {
+      const item = this.announceItem(b, v, i);
+      if (item) items.push(item);
     }
-    try {
-      for (let i = 0; i < rounds; i++) {
-        for (const f of frames) this.packetSocket(f.ifindex, f.protocol).send(f.frame);
-      }
-      b.inst.counters.inc('vrrp.garp_sent', rounds * frames.length);
-    } catch (e) {
-      this.counters.inc('vrrp.garp_errors');
-      this.log.warn({ err: e }, `(${b.cfg.name}) gratuitous ARP/NA send failed: ${(e as Error).message}`);
+    for (let r = 0; r < rounds; r++) for (const item of items) this.requestAnnounce(b, item);
+  }
+
+  /** The frame announcing `v` and where it leaves (undefined: no interface, no MAC, or NOARP). */
+  private announceItem(b: Bound, v: AddressSpec, index: number): AnnounceItem | undefined {
+    const ifindex = this.vipIfindex(b, v);
+    const link = ifindex === undefined ? undefined : this.deps.net.link(ifindex);
+    if (!link?.mac || link.flags & IFF_NOARP) return undefined;
+    const kind: AnnounceKind = v.family === 'inet' ? 'arp' : 'na';
+    const frame =
+      kind === 'arp'
+        ? gratuitousArpFrame(link.mac, v.address)
+        : unsolicitedNaFrame({ mac: link.mac, vip: v.address, router: forwarding6(link.name) });
+    return { v, index, ifindex: link.ifindex, ifname: link.name, kind, frame };
+  }
+
+  private requestAnnounce(b: Bound, item: AnnounceItem): void {
+    const protocol = item.kind === 'arp' ? ETH_P_ARP : ETH_P_IPV6;
+    // a VMAC shares its parent's budget (keepalived paces on the base interface)
+    const base = this.bound.find((x) => x.vmacName === item.ifname)?.ifname ?? item.ifname;
+    const rank = Math.max(0, this.bound.indexOf(b)) * 0x10000 + item.index;
+    const how = this.garpPacer.request({
+      owner: b.cfg.name,
+      id: `${item.ifindex}/${item.v.address}`,
+      rank,
+      domain: this.paceDomain(base),
+      kind: item.kind,
+      wanted: () =>
+        this.bound.includes(b) &&
+        b.inst.state === VrrpState.MASTER &&
+        b.inst.machine.vipsSet &&
+        b.vips.includes(item.v),
+      send: () => {
+        try {
+          this.packetSocket(item.ifindex, protocol).send(item.frame);
+          b.inst.counters.inc('vrrp.garp_sent');
+        } catch (e) {
+          this.counters.inc('vrrp.garp_errors');
+          this.log.warn({ err: e }, `(${b.cfg.name}) gratuitous ARP/NA send failed: ${(e as Error).message}`);
+        }
+      },
+    });
+    if (how !== 'sent') b.inst.counters.inc('vrrp.garp_queued');
+  }
+
+  /**
+   * garp_extra_if [all] S (keepalived vrrp_send_vmac_update): while MASTER with VIPs set, at the
+   * first advert after each S seconds, one GARP/NA per other interface carrying a VIP or eVIP: the
+   * VMACs made here, or every interface with `all`; the instance's own interface only with
+   * vmac_xmit_base (its adverts leave elsewhere then).
+   */
+  private extraIf(b: Bound): void {
+    const x = b.cfg.garpExtraIf;
+    if (!x || x.interval <= 0) return;
+    if (b.inst.state !== VrrpState.MASTER || !b.inst.machine.vipsSet) return;
+    const now = this.deps.clock.now();
+    if (!(now > b.extraIfAt)) return;
+    b.extraIfAt = now + x.interval * 1_000_000;
+    const ours = new Set(this.bound.map((o) => o.vmacName).filter((n) => n !== undefined));
+    const done = new Set<number>();
+    for (const [i, v] of b.vips.entries()) {
+      const item = this.announceItem(b, v, i);
+      if (!item || done.has(item.ifindex)) continue;
+      if (!ours.has(item.ifname) && !x.all) continue;
+      if (item.ifindex === b.vipIfindex && !b.cfg.vmacXmitBase) continue;
+      done.add(item.ifindex);
+      this.counters.inc('vrrp.garp_extra_if');
+      this.requestAnnounce(b, item);
     }
   }
+}
+
+/** One VIP's announcement: the frame and the interface it leaves on. */
+interface AnnounceItem {
+  readonly v: AddressSpec;
+  /** Position in the instance's VIPs + eVIPs (pacing order). */
+  readonly index: number;
+  readonly ifindex: number;
+  readonly ifname: string;
+  readonly kind: AnnounceKind;
+  readonly frame: Buffer;
 }
 
 /** R flag of unsolicited NAs: set only when the interface forwards IPv6 (keepalived). */

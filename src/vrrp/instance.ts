@@ -128,8 +128,12 @@ export class VrrpInstance implements SyncMember {
     this.listeners.push(listener);
   }
 
-  start(): void {
-    this.handle({ type: 'startup' });
+  /**
+   * Leave INIT (into BACKUP or FAULT). `holdUntil` (vrrp_startup_delay): no Master_Down timer
+   * expires before that time.
+   */
+  start(holdUntil?: Micros): void {
+    this.handle(holdUntil === undefined ? { type: 'startup' } : { type: 'startup', holdUntil });
   }
 
   /** Orderly stop (SIGTERM): STOP notify, priority-0 advert and VIP removal if MASTER. */

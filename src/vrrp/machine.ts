@@ -135,6 +135,7 @@ export function initialState(config: MachineConfig): MachineState & { readonly c
     wantMaster: false,
     masterAddr: null,
     masterPriority: null,
+    startHoldUntil: null,
   };
 }
 
@@ -162,6 +163,14 @@ class Step {
     return vrrpTimers(this.c.version, priority, this.n.masterAdverIntUs, this.c.downTimerAdverts);
   }
   armDown(us: Micros): void {
+    // keepalived vrrp_init_instance_sands: during vrrp_startup_delay a BACKUP's timer starts at the
+    // delay's end, so no instance leaves BACKUP before it (adverts received meanwhile count as usual).
+    const hold = this.n.startHoldUntil;
+    if (hold !== null && this.now < hold) {
+      this.n.timers = { down: hold + us };
+      return;
+    }
+    this.n.startHoldUntil = null;
     this.n.timers = { down: this.now + us };
   }
   /** v3 only: RFC 5798 §6.4.2 / §6.4.3 "set Master_Adver_Interval to Adver Interval contained in the ADVERTISEMENT". */
@@ -197,6 +206,8 @@ export function step(s: Machine, ev: VrrpEvent, now: Micros): StepResult & { sta
   const t = new Step(s, now);
   switch (ev.type) {
     case 'startup':
+      if (ev.holdUntil !== undefined && s.state === VrrpState.INIT && ev.holdUntil > now)
+        t.n.startHoldUntil = ev.holdUntil;
       onStartup(t);
       break;
     case 'shutdown':

@@ -90,12 +90,17 @@ export interface MachineState {
   /** Last master seen while BACKUP (for data dumps). */
   readonly masterAddr: string | null;
   readonly masterPriority: number | null;
+  /**
+   * vrrp_startup_delay: until this time a BACKUP's Master_Down timer runs from here rather than from
+   * now (keepalived's vrrp_delayed_start_time); null = no delay in force.
+   */
+  readonly startHoldUntil: Micros | null;
 }
 
 export type ForcedState = 'MASTER' | 'BACKUP' | 'FAULT';
 
 export type VrrpEvent =
-  | { type: 'startup' }
+  | { type: 'startup'; holdUntil?: Micros }
   | { type: 'shutdown' }
   | { type: 'timer'; timer: TimerName }
   /** An advert that already passed receive validation (validate.ts). */
