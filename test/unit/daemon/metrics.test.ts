@@ -8,6 +8,7 @@ import {
   type MetricsSources,
   parseListenAddress,
   stateDocument,
+  stateJson,
   type VrrpInstanceSnapshot,
 } from '../../../src/daemon/metrics.js';
 import { parseOptions } from '../../../src/daemon/options.js';
@@ -191,6 +192,75 @@ describe('scrape cost', () => {
     expect([vrrpCalls, lvsCalls]).toEqual([1, 1]);
     await reg.metrics();
     expect([vrrpCalls, lvsCalls]).toEqual([2, 2]);
+  });
+});
+
+describe('a large scrape is sliced', () => {
+  const many = (n: number): VrrpInstanceSnapshot[] =>
+    Array.from({ length: n }, (_, i) => ({ ...vi1, iname: `VI_${i}`, vrid: (i % 250) + 1 }));
+  const bigLvs: LvsSnapshot = {
+    virtualServers: Array.from({ length: 1000 }, (_, v) => ({
+      name: `203.0.113.${(v % 250) + 1} ${1000 + v}`,
+      protocol: 'tcp',
+      family: 'inet',
+      quorumUp: true,
+      realServers: Array.from({ length: 10 }, (_, r) => ({
+        addr: `198.51.100.${r + 1}`,
+        port: 1000 + v,
+        up: r % 2 === 0,
+        weight: r,
+      })),
+    })),
+  };
+
+  it('/metrics: 1,000 instances and 10,000 real servers are written in slices of 250 samples, a break after each', async () => {
+    let breaks = 0;
+    const chunks: string[] = [];
+    await createRegistry(
+      { vrrp: () => many(1000), lvs: () => bigLvs, counters: new Counters() },
+      async () => {
+        breaks++;
+      },
+    ).write((c) => chunks.push(c));
+    const text = chunks.join('');
+    const samples = text.split('\n').filter((l) => /^keepalived_(?!ts_(process|nodejs))/.test(l));
+    // 18 per-instance families + 4 rx-drop codes per instance, 2 per real server, 1 per vs, keepalived_up
+    expect(samples).toHaveLength(1000 * 18 + 1000 * 4 + 10_000 * 2 + 1000 + 1);
+    expect(breaks).toBe(chunks.length - 1);
+    expect(breaks).toBeGreaterThanOrEqual(Math.floor(samples.length / 250));
+    // no slice but the last (Node's process metrics) carries more than 250 samples
+    for (const c of chunks.slice(0, -1))
+      expect(c.split('\n').filter((l) => l !== '' && !l.startsWith('#')).length).toBeLessThanOrEqual(250);
+    expect(samples).toContain(
+      'keepalived_ts_lvs_real_server_weight{virtual_server="203.0.113.250 1249",protocol="tcp",family="inet",real_server="198.51.100.10:1249"} 9',
+    );
+  });
+
+  it('/state: the sliced JSON is byte for byte JSON.stringify of the document', async () => {
+    let breaks = 0;
+    const pause = async () => {
+      breaks++;
+    };
+    const cases: MetricsSources[] = [
+      { vrrp: () => many(1000), lvs: () => bigLvs, counters: new Counters() },
+      { counters: new Counters() },
+      { vrrp: () => [], lvs: () => ({ virtualServers: [] }), counters: new Counters() },
+      // a snapshot member beyond virtualServers keeps its place in the document
+      {
+        vrrp: () => many(3),
+        lvs: () => ({ ...lvs, extra: { a: 1 } }) as LvsSnapshot,
+        counters: new Counters(),
+      },
+    ];
+    for (const src of cases) expect(await stateJson(src, pause)).toBe(JSON.stringify(stateDocument(src)));
+    expect(breaks).toBe(10 + 10);
+  });
+
+  it('escapes label values and keeps odd values readable', async () => {
+    const counters = new Counters();
+    counters.inc('a"b\\c\nd', 2);
+    const text = await createRegistry({ counters }).metrics();
+    expect(text.split('\n')).toContain('keepalived_ts_events_total{name="a\\"b\\\\c\\nd"} 2');
   });
 });
 
