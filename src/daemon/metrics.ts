@@ -2,7 +2,7 @@
  * Observability beyond keepalived: a Prometheus endpoint and a JSON state document, served over HTTP
  * by the daemon when started with `--metrics-address HOST:PORT` (off by default).
  *
- * - `GET /metrics`: Prometheus text format (prom-client). VRRP metrics keep the names and labels of
+ * - `GET /metrics`: Prometheus text format, streamed in slices. VRRP metrics keep the names and labels of
  *   the common keepalived exporters (`keepalived_vrrp_state{iname,intf,vrid}`,
  *   `keepalived_advert_rcvd_total`, …) so existing dashboards keep working; what only we have is
  *   prefixed `keepalived_ts_` (drops per error code, daemon counters, real-server health, Node's
@@ -11,7 +11,7 @@
  *   (`inet`, `inet6`): together the virtual server's identity (vsKey). The per-real-server ones add
  *   `real_server` (`addr:port`).
  * - `GET /state`: keepalived's `-J` JSON layout (`[{ data, stats }]`, the same keys and state codes),
- *   plus an `lvs` member. keepalived writes it on SIGJSON (a real-time signal Node cannot catch).
+ *   plus an `lvs` member (keepalived writes its JSON to a file on signal 36; so do we, rt-dumps.ts).
  *
  * Values are read from the daemon's snapshots at scrape time: nothing is kept twice.
  */
