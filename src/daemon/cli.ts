@@ -12,11 +12,15 @@ import { configTestExitCode, type Diagnostic, formatDiagnostic } from '../config
 import { loadConfig, sysfsInterfaceExists, systemScriptEnv } from '../config/load.js';
 import type { KeepalivedConfig } from '../config/model.js';
 import type { Logger } from '../core/log.js';
+import { absolutePaths, childReporter, forkDaemon, isDaemonChild } from './daemonize.js';
 import { type CliOptions, type ParseEnv, parseOptions, USAGE } from './options.js';
 
 // Daemon mode and genhash pull in the whole runtime (native addon, VRRP, IPVS, checkers): they are
 // imported on demand so that -t, --dump-config, -v and --signum start quickly.
 const DEFAULT_CONFIG_FILE = '/etc/keepalived/keepalived.conf';
+
+/** Options naming files, made absolute before the forked daemon changes to "/". */
+const PATH_OPTIONS = ['configFile', 'pidFile', 'vrrpPidFile', 'checkersPidFile', 'bfdPidFile'] as const;
 
 /** The keepalived release whose feature set, command line and configuration we implement. */
 export const KEEPALIVED_VERSION = '2.2.7';
@@ -199,7 +203,7 @@ export async function runCli(
     };
   }
   try {
-    return await afterParse(parsed.messages.slice(before), opts, parsed.ok, io, errOut, proc);
+    return await afterParse(parsed.messages.slice(before), opts, parsed.ok, io, errOut, proc, argv);
   } finally {
     if (logFd !== undefined) closeSync(logFd);
   }
@@ -212,6 +216,7 @@ async function afterParse(
   io: CliIo,
   errOut: (text: string) => void,
   proc: ProcessHooks,
+  argv: readonly string[],
 ): Promise<number> {
   for (const m of messages) errOut(`${m}\n`);
   if (opts.stray.length) io.stdout(`Unexpected argument(s): ${opts.stray.map((s) => `${s} `).join('')}\n`);
@@ -223,10 +228,35 @@ async function afterParse(
     case 'dump-config':
       return dumpConfig(opts, io);
     default: {
+      // without -n, as keepalived: the daemon runs detached in its own session (daemonize.ts); this
+      // process waits until it is up and exits with 0, or with its exit code when it fails
+      if (!opts.dontFork && !isDaemonChild()) return forkDaemon(argv, { stderr: io.stderr });
+      const reporter = childReporter();
+      // the first reason given wins; a bare exit code is reported only when run.ts gave none
+      let told = false;
+      const startup = reporter && {
+        ready: () => reporter.ready(),
+        failed: (why: string) => {
+          if (told) return;
+          told = true;
+          reporter.failed(why);
+        },
+      };
+      let daemonOpts = { ...opts, configFile: opts.configFile ?? DEFAULT_CONFIG_FILE };
+      if (startup) {
+        daemonOpts = absolutePaths(daemonOpts, PATH_OPTIONS, process.cwd());
+        // keepalived's daemon changes to "/" (a mount it started from stays free to unmount)
+        process.chdir('/');
+      }
       const restore = opts.coreDump ? setupCoreDumps(opts, proc, io.stderr) : undefined;
       try {
         const { runDaemon } = await import('./run.js');
-        return await runDaemon({ ...opts, configFile: opts.configFile ?? DEFAULT_CONFIG_FILE });
+        const code = await runDaemon({ ...daemonOpts, ...(startup ? { startup } : {}) });
+        if (code !== 0) startup?.failed(`start-up failed (exit ${code}); see the log (syslog)`);
+        return code;
+      } catch (e) {
+        startup?.failed(`start-up failed: ${(e as Error).message}`);
+        throw e;
       } finally {
         restore?.();
       }

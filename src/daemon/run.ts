@@ -21,7 +21,9 @@ import { sendUnixDatagram } from '../sys/unix-dgram.js';
 import { stateName } from '../vrrp/types.js';
 import { DaemonBfd } from './bfd-host.js';
 import { logConfigDump } from './cli.js';
+import type { StartupReporter } from './daemonize.js';
 import { dumpDir, dumpPaths, formatStats, formatVrrpData, writeDumpFile } from './dumps.js';
+import { runLifecycleScript } from './lifecycle-scripts.js';
 import { ipvsRepairDefaultS, LvsHost, type LvsHostDeps } from './lvs-host.js';
 import {
   type LvsSnapshot,
@@ -75,6 +77,8 @@ export interface DaemonOptions {
   all?: boolean;
   /** -D -D: trace-level logs. */
   logExtraDetail?: boolean;
+  /** Told once the daemon is up, or why start-up failed (the parent of a forked daemon). */
+  startup?: StartupReporter | undefined;
 }
 
 /** keepalived's syslog ident suffix: `_NAMESPACE` then `_INSTANCE`, each when set. */
@@ -159,7 +163,12 @@ function sdNotify(state: string): void {
   }
 }
 
-function load(path: string, opts: DaemonOptions, log: Logger): KeepalivedConfig | undefined {
+function load(
+  path: string,
+  opts: DaemonOptions,
+  log: Logger,
+  fatals: string[] = [],
+): KeepalivedConfig | undefined {
   const { config, diagnostics } = loadConfig(path, {
     ...(opts.configId ? { configId: opts.configId } : {}),
     allConfig: opts.allConfig ?? false,
@@ -169,6 +178,7 @@ function load(path: string, opts: DaemonOptions, log: Logger): KeepalivedConfig 
     const line = formatDiagnostic(d);
     if (d.severity === 'fatal') {
       fatal = true;
+      fatals.push(line);
       log.error({ code: d.code }, line);
     } else if (d.severity === 'error') log.error({ code: d.code }, line);
     else log.warn({ code: d.code }, line);
@@ -233,9 +243,11 @@ async function runDaemonWith(
   signals.onClose(stopRtSignals);
   const configFile = opts.configFile ?? DEFAULT_CONFIG_FILE;
   log.info(`Starting keepalived-ts, pid ${process.pid}`);
-  const config = load(configFile, opts, log);
+  const fatals: string[] = [];
+  const config = load(configFile, opts, log, fatals);
   if (!config) {
     log.error(`Stopped - configuration ${configFile} has fatal errors`);
+    opts.startup?.failed(`configuration ${configFile} has fatal errors: ${fatals.join('; ')}`);
     return 1;
   }
   const ns = opts.namespace ?? config.global.netNamespace;
@@ -273,10 +285,18 @@ async function runDaemonWith(
     for (const f of files) releases.push(writePidFile(f));
   } catch (e) {
     log.error((e as Error).message);
+    opts.startup?.failed((e as Error).message);
     // removed in reverse: the pid files before their directory
     for (const r of releases.reverse()) r();
     return 1;
   }
+
+  // keepalived's parent runs startup_script here: pid files written, no child started yet; start-up
+  // goes on whatever its outcome (lifecycle-scripts.ts)
+  const scriptDeps = { log, counters, clock: systemClock };
+  await runLifecycleScript('startup', config, scriptDeps);
+  // the configuration whose shutdown_script runs at stop: the running one (a reload replaces it)
+  let current = config;
 
   let metrics: MetricsServer | undefined;
   if (opts.metricsAddress !== undefined) {
@@ -293,6 +313,8 @@ async function runDaemonWith(
       log.info(`Serving metrics on ${opts.metricsAddress} (/metrics, /state)`);
     } catch (e) {
       log.error({ code: (e as KaError).code }, `${(e as KaError).code}: ${(e as Error).message}`);
+      opts.startup?.failed(`metrics server: ${(e as Error).message}`);
+      await runLifecycleScript('shutdown', current, scriptDeps);
       for (const r of releases.reverse()) r();
       return 1;
     }
@@ -310,6 +332,7 @@ async function runDaemonWith(
     // a listening metrics server or an open netlink socket would keep the process alive
     net?.close();
     await metrics?.close();
+    await runLifecycleScript('shutdown', current, scriptDeps);
     for (const r of releases.reverse()) r();
     throw e;
   }
@@ -392,6 +415,8 @@ async function runDaemonWith(
     await step('scheduling', () => priorities.stop());
     await step('metrics', () => metrics?.close());
     await step('netlink', () => nl.close());
+    // keepalived: after its children have exited, before its pid file goes
+    await runLifecycleScript('shutdown', current, scriptDeps);
     for (const r of releases.reverse()) await step('pid files', r);
   };
   if (signals.stopRequested) {
@@ -432,7 +457,7 @@ async function runDaemonWith(
   }
   sdNotify('READY=1');
   log.info('Startup complete');
-  let current = config;
+  opts.startup?.ready();
 
   return await new Promise<number>((resolve) => {
     let stopping = false;

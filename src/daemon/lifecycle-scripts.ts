@@ -1,0 +1,97 @@
+/**
+ * global_defs `startup_script` / `shutdown_script`, as keepalived 2.2.7 runs them (checked against
+ * Debian's binary, docs/DAEMON.md): the startup script once, after the pid files are written and
+ * before VRRP, the checkers and BFD start; the shutdown script once, after they have stopped. Each
+ * gets exactly its configured words (nothing appended), the daemon's environment, "/" as working
+ * directory when the daemon forked, its own process group, and its user ([user [group]], else
+ * script_user / keepalived_script / root, with the script security checks of every other script).
+ * keepalived waits for it up to `*_script_timeout` seconds (default 10), then sends SIGTERM to its
+ * process group and SIGKILL 2 s later. A failing or timed-out script is logged and start-up (or
+ * shutdown) goes on. A reload runs neither.
+ */
+import type { KeepalivedConfig } from '../config/model.js';
+import type { Clock } from '../core/clock.js';
+import type { Counters } from '../core/counters.js';
+import type { Logger } from '../core/log.js';
+import { type ScriptOutcome, type ScriptResult, ScriptRunner } from '../notify/script.js';
+import { ScriptResolver } from './scripts.js';
+
+export type LifecycleKind = 'startup' | 'shutdown';
+
+export interface LifecycleDeps {
+  log: Logger;
+  counters?: Counters;
+  clock?: Clock;
+  /** Resolver for the script's user and checks; default one made from the configuration. */
+  resolver?: ScriptResolver;
+}
+
+/** keepalived's SIGTERM → SIGKILL delay for a script past its timeout. */
+const KILL_GRACE_US = 2_000_000;
+
+/** keepalived's log line for how the script ended (its wording, "script script" included). */
+export function outcomeLine(kind: LifecycleKind, o: ScriptOutcome, timeoutS: number): string {
+  switch (o.kind) {
+    case 'exit':
+      return o.code === 0
+        ? `${kind} script script succeeded`
+        : `${kind} script script failed, status ${o.code}`;
+    case 'signal':
+      return `${kind} script script failed, killed by ${o.signal}`;
+    case 'timeout':
+      return `${kind} script timed out after ${timeoutS} s, ended by ${o.signal}`;
+    case 'spawn-error':
+    case 'dropped':
+      return `${kind} script could not be run: ${o.error.message}`;
+  }
+}
+
+/**
+ * Runs the configuration's startup or shutdown script, if any, and waits for it (bounded by its
+ * timeout plus the kill grace). Never rejects; resolves with the result, or undefined when there is
+ * no script or keepalived's checks disable it (logged).
+ */
+export async function runLifecycleScript(
+  kind: LifecycleKind,
+  config: KeepalivedConfig,
+  deps: LifecycleDeps,
+): Promise<ScriptResult | undefined> {
+  const g = config.global;
+  const cmd = kind === 'startup' ? g.startupScript : g.shutdownScript;
+  if (!cmd) return undefined;
+  const timeoutS = kind === 'startup' ? g.startupScriptTimeout : g.shutdownScriptTimeout;
+  const log = deps.log;
+  let runner: ScriptRunner | undefined;
+  try {
+    const resolver = deps.resolver ?? (await ScriptResolver.create(config, log));
+    const def = await resolver.resolve(`${kind} script`, cmd, {
+      timeoutUs: timeoutS * 1_000_000,
+      timeoutSignal: 'SIGTERM',
+      killGraceUs: KILL_GRACE_US,
+      maxRunning: 1,
+      maxQueued: 0,
+    });
+    if (!def) return undefined;
+    runner = new ScriptRunner({
+      log,
+      ...(deps.counters ? { counters: deps.counters } : {}),
+      ...(deps.clock ? { clock: deps.clock } : {}),
+    });
+    // keepalived logs this one with -D only
+    log.debug(`Running ${kind} script ${cmd.text}`);
+    const r = await runner.run(def);
+    const line = outcomeLine(kind, r.outcome, timeoutS);
+    if (r.outcome.kind === 'exit' && r.outcome.code === 0) log.info(line);
+    else {
+      deps.counters?.inc(`daemon.${kind}_script_failures`);
+      log.warn({ script: def.name, stderr: r.stderr || undefined }, line);
+    }
+    return r;
+  } catch (e) {
+    deps.counters?.inc(`daemon.${kind}_script_failures`);
+    log.error({ err: e }, `${kind} script: ${(e as Error).message}`);
+    return undefined;
+  } finally {
+    await runner?.close();
+  }
+}
