@@ -608,8 +608,55 @@ export class ConfigBuilder extends Checker_ {
       case 'static_ipaddress':
         for (const a of v as AddressSpec[]) this.checkIf(a.dev, a.pos, `ip address ${a.address}/${a.prefix}`);
         return;
+      case 'static_routes':
+        this.checkStaticRoutes(v as Mutable<RouteSpec>[]);
+        return;
       default:
         return;
+    }
+  }
+
+  /**
+   * keepalived 2.2.7 checks a static route as it reads it: its track_group must be defined above it,
+   * a tracked route needs an interface, and the interface must exist.
+   */
+  private checkStaticRoutes(routes: Mutable<RouteSpec>[]): void {
+    for (const r of routes) {
+      if (
+        r.trackGroup !== undefined &&
+        !this.top.all('track_group').some((e) => (e.value as NamedDraft).node.args[0]?.text === r.trackGroup)
+      ) {
+        this.report(
+          'KA_ERR_CONF_UNDEFINED_REF',
+          KaClass.GeneralError,
+          r.pos,
+          'track_group',
+          `track_group ${r.trackGroup} not found`,
+          'a track_group defined before the route',
+        );
+        r.trackGroup = undefined;
+      }
+      if (!r.dev && !r.noTrack)
+        this.report(
+          'KA_ERR_CONF_BAD_VALUE',
+          KaClass.GeneralError,
+          r.pos,
+          'static_routes',
+          `Warning - cannot track route ${r.to} with no interface specified, not tracking`,
+          "'dev IF' or 'no_track'",
+        );
+      if (r.trackGroup !== undefined && !r.dev) {
+        this.report(
+          'KA_ERR_CONF_CONFLICT',
+          KaClass.GeneralError,
+          r.pos,
+          'track_group',
+          'Static route cannot have track group if no oif specified',
+          "'dev IF'",
+        );
+        r.trackGroup = undefined;
+      }
+      this.checkIf(r.dev, r.pos, `route ${r.to}`);
     }
   }
 
@@ -733,6 +780,7 @@ export class ConfigBuilder extends Checker_ {
       'instance',
       'use_pid_dir',
       'child_wait_time',
+      'umask',
     ]);
     const settings: Record<string, string | number | boolean | readonly string[]> = {};
     for (const [k, l] of d.groups()) if (!modelled.has(k)) settings[k] = l[l.length - 1]!.value as string;
@@ -794,6 +842,7 @@ export class ConfigBuilder extends Checker_ {
       instance: d.last<string>('instance'),
       usePidDir: bool('use_pid_dir'),
       childWaitTime: d.last<number>('child_wait_time') ?? 5,
+      umask: d.last<number>('umask'),
       settings,
     };
     for (const k of ['startup_script', 'shutdown_script'] as const) {
@@ -2004,7 +2053,15 @@ export class ConfigBuilder extends Checker_ {
       name = port === undefined ? ip.address : `${ip.address} ${port}`;
     }
     const protoE = d.entry('protocol');
-    let protocol = (d.last<string>('protocol')?.toUpperCase() ?? 'TCP') as VirtualServer['protocol'];
+    // keepalived 2.2.7 checks the protocol of address services only (after its real-server check);
+    // a fwmark service keeps TCP in the model, unused by IPVS
+    const byAddr =
+      target.kind === 'addr' ||
+      (target.kind === 'group' &&
+        (this.vsgs.get(target.name)?.entries.some((x) => x.kind === 'addr') ?? false));
+    const noProtocol = !protoE && byAddr;
+    let protocol = (d.last<string>('protocol')?.toUpperCase() ??
+      (byAddr ? 'UDP' : 'TCP')) as VirtualServer['protocol'];
     if (target.kind === 'fwmark' && protoE) {
       this.report(
         'KA_ERR_CONF_CONFLICT',
@@ -2142,7 +2199,8 @@ export class ConfigBuilder extends Checker_ {
       );
       d.delete(f);
     }
-    if (d.has('ops') && protocol !== 'UDP') {
+    // a firewall-mark service may use one-packet scheduling with any protocol
+    if (d.has('ops') && byAddr && protocol !== 'UDP') {
       this.report(
         'KA_ERR_CONF_BAD_VALUE',
         KaClass.GeneralError,
@@ -2220,6 +2278,16 @@ export class ConfigBuilder extends Checker_ {
       );
       return undefined;
     }
+    if (noProtocol)
+      // the kernel takes protocol 0 as UDP; keepalived sets it and counts a configuration error
+      this.report(
+        'KA_ERR_CONF_MISSING_REQUIRED',
+        KaClass.GeneralError,
+        n.pos,
+        'virtual_server',
+        `Virtual server ${name}: no protocol set - defaulting to UDP`,
+        "'protocol TCP|UDP|SCTP'",
+      );
     const weightSum = rss.reduce((sum, r) => sum + r.weight, 0);
     if (vs.quorum > weightSum) {
       this.report(

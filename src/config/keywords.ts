@@ -32,7 +32,7 @@ import {
   strArg,
   strictBoolArg,
   timerArg,
-  umaskOk,
+  umaskArg,
   type ValueParser,
   wordsArg,
 } from './values.js';
@@ -153,7 +153,7 @@ export const GLOBAL_DEFS: Table = {
   shutdown_script: NEEDED(ONCE(CMD)),
   shutdown_script_timeout: NEEDED(INT(1, 1000)),
   router_id: NEEDED(STR),
-  umask: REQ({ v: checkedWords(umaskOk, 'an octal mode up to 0777 or IWGRP|IWOTH…') }),
+  umask: REQ({ v: umaskArg }),
   random_seed: INT(0, 4294967295),
   data_use_instance: BOOLE,
   reload_check_config: WORDS,

@@ -46,7 +46,14 @@ export interface AddressSpec {
 /** `ip route`-style route (surface §2.8). Options not modelled as fields stay in `options`. */
 export interface RouteSpec {
   readonly family: Family;
+  /**
+   * The type by name when it is one of these five; any other type keepalived accepts (local,
+   * broadcast, anycast, multicast, nat, xresolve, or a number 0..255) reads 'unicast' here and is
+   * given by `rtnType`.
+   */
   readonly type: 'unicast' | 'blackhole' | 'unreachable' | 'prohibit' | 'throw';
+  /** The kernel route type keepalived sends (RTN_*, 1 = unicast when no type word is given). */
+  readonly rtnType: number;
   readonly to: string;
   readonly src: string | undefined;
   readonly via: string | undefined;
@@ -136,6 +143,8 @@ export interface GlobalDefs {
   readonly instance: string | undefined;
   readonly usePidDir: boolean;
   readonly childWaitTime: number;
+  /** `umask`: the file-creation mask keepalived sets while reading the file (undefined: not given or invalid). */
+  readonly umask?: number;
   /**
    * The long tail of global_defs (scheduling, netlink buffer sizes, nftables/iptables, SNMP, DBus,
    * process names, reload files…): validated by the keyword table, stored by keyword.

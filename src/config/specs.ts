@@ -220,7 +220,14 @@ function isAddrOption(t: string): boolean {
   ].includes(t);
 }
 
-const ROUTE_TYPES = ['blackhole', 'unreachable', 'prohibit', 'throw'] as const;
+/** The route types the model names (RouteSpec['type']), by kernel number. */
+const NAMED_TYPES: Readonly<Record<number, RouteSpec['type']>> = {
+  1: 'unicast',
+  6: 'blackhole',
+  7: 'unreachable',
+  8: 'prohibit',
+  9: 'throw',
+};
 const ROUTE_VALUE_OPTS = [
   'table',
   'scope',
@@ -252,25 +259,29 @@ const ROUTE_VALUE_OPTS = [
 ];
 /** Value options whose missing value keepalived reports itself rather than stopping. */
 const ROUTE_CHECKED = ['pref', 'expires', 'encap'];
-const RTN_TYPES = new Set([
-  'unspec',
-  'unicast',
-  'local',
-  'broadcast',
-  'anycast',
-  'multicast',
-  'blackhole',
-  'unreachable',
-  'prohibit',
-  'throw',
-  'nat',
-  'xresolve',
-]);
+/** keepalived 2.2.7's route type names (rttables.c; no 'unspec'), with the kernel's RTN_* numbers. */
+const RTN_TYPES: Readonly<Record<string, number>> = {
+  unicast: 1,
+  local: 2,
+  broadcast: 3,
+  brd: 3,
+  anycast: 4,
+  multicast: 5,
+  blackhole: 6,
+  unreachable: 7,
+  prohibit: 8,
+  throw: 9,
+  nat: 10,
+  xresolve: 11,
+};
 
-/** keepalived's route type word: a type name, or a C unsigned number up to 255 (strtoul base 0; "" is 0). */
-function isRtnType(t: string): boolean {
-  if (RTN_TYPES.has(t)) return true;
-  if (t === '') return true;
+/**
+ * keepalived's route type word: a type name, or a C unsigned number up to 255 (strtoul base 0, no
+ * leading '-'; "" is 0). Returns the RTN_* number, undefined for a word that is not a type.
+ */
+function rtnType(t: string): number | undefined {
+  if (Object.hasOwn(RTN_TYPES, t)) return RTN_TYPES[t];
+  if (t === '') return 0;
   const n = /^0x[0-9a-f]+$/i.test(t)
     ? Number.parseInt(t.slice(2), 16)
     : /^0[0-7]*$/.test(t)
@@ -278,7 +289,7 @@ function isRtnType(t: string): boolean {
       : /^\+?[1-9]\d*$/.test(t)
         ? Number(t)
         : Number.NaN;
-  return n <= 255;
+  return n <= 255 ? n : undefined;
 }
 
 const ROUTE_FLAGS = ['onlink', 'append', 'inet6', 'inet', 'no_track', 'lock'];
@@ -290,6 +301,7 @@ export const routeLine: LineParser<RouteSpec> = (words, c, block) => {
   } = {
     family: 'inet',
     type: 'unicast',
+    rtnType: 1,
     to: '',
     src: undefined,
     via: undefined,
@@ -313,6 +325,18 @@ export const routeLine: LineParser<RouteSpec> = (words, c, block) => {
       return false;
     }
     fam = f;
+    return true;
+  };
+  /** The destination (a prefix or 'default'); false after reporting a bad one. */
+  const routeDest = (w: AstWord): boolean => {
+    const t = w.text;
+    const pfx = t === 'default' ? { address: '', family: fam ?? 'inet', prefix: 0 } : parsePrefix(t);
+    if (!pfx) {
+      badAddress(c, w, block, 'route destination prefix');
+      return false;
+    }
+    if (t !== 'default' && !setFam(pfx.family, w)) return false;
+    r.to = t === 'default' ? 'default' : `${pfx.address}/${pfx.prefix}`;
     return true;
   };
   for (let i = 0; i < words.length; i++) {
@@ -345,7 +369,8 @@ export const routeLine: LineParser<RouteSpec> = (words, c, block) => {
         break;
       }
       case 'to':
-        must(c, words, i, 'a destination prefix');
+        // keepalived takes the next word as the destination (never as a route type)
+        if (!routeDest(must(c, words, i++, 'a destination prefix'))) return undefined;
         break;
       case 'via':
       case 'gw':
@@ -390,16 +415,22 @@ export const routeLine: LineParser<RouteSpec> = (words, c, block) => {
         nexthops.push({ via: undefined, dev: undefined, weight: undefined });
         break;
       case 'track_group': {
+        // keepalived 2.2.7 takes track_group in static routes only; elsewhere it is a bad destination
+        if (block !== 'static_routes')
+          return bad(c, w, block, `unknown route keyword ${t}`, 'an ip-route option');
         const v = need(c, words, i++, block, 'a name');
         if (!v) return undefined;
         r.trackGroup = v.text;
         break;
       }
       default: {
-        // keepalived reads a route type (name or number) and then the destination
-        if (isRtnType(t)) must(c, words, i, 'a destination prefix');
-        if ((ROUTE_TYPES as readonly string[]).includes(t)) {
-          r.type = t as RouteSpec['type'];
+        // keepalived reads a route type (name or number), then the destination right after it
+        const type = ROUTE_FLAGS.includes(t) || ROUTE_VALUE_OPTS.includes(t) ? undefined : rtnType(t);
+        if (type !== undefined) {
+          const to = must(c, words, i++, 'a destination prefix');
+          if (!routeDest(to)) return undefined;
+          r.rtnType = type;
+          r.type = NAMED_TYPES[type] ?? 'unicast';
         } else if (ROUTE_FLAGS.includes(t)) {
           if (t === 'inet6') fam = fam ?? 'inet6';
           if (t === 'no_track') r.noTrack = true;
@@ -417,10 +448,7 @@ export const routeLine: LineParser<RouteSpec> = (words, c, block) => {
           if (t === 'table') r.table = v.text;
           if (t === 'scope') r.scope = v.text;
         } else if (!r.to) {
-          const pfx = t === 'default' ? { address: '', family: fam ?? 'inet', prefix: 0 } : parsePrefix(t);
-          if (!pfx) return badAddress(c, w, block, 'route destination prefix');
-          if (t !== 'default' && !setFam(pfx.family, w)) return undefined;
-          r.to = t === 'default' ? 'default' : `${pfx.address}/${pfx.prefix}`;
+          if (!routeDest(w)) return undefined;
         } else {
           return bad(c, w, block, `unknown route option '${t}'`, 'an ip-route option');
         }

@@ -352,14 +352,67 @@ export function checkedWords(
   };
 }
 
-const UMASK_BIT = /^I[RW](USR|GRP|OTH)$/;
+const UMASK_BITS: Readonly<Record<string, number>> = {
+  IRUSR: 0o400,
+  IWUSR: 0o200,
+  IXUSR: 0o100,
+  IRGRP: 0o040,
+  IWGRP: 0o020,
+  IXGRP: 0o010,
+  IROTH: 0o004,
+  IWOTH: 0o002,
+  IXOTH: 0o001,
+};
 
-/** `umask`: one word, a number up to 0777 (C notation: 0 octal, 0x hex) or I[RW](USR|GRP|OTH) joined by '|'. */
-export function umaskOk(words: readonly string[]): boolean {
-  const [w, extra] = words;
-  if (w === undefined || extra !== undefined) return false;
-  if (/^0[0-7]*$/.test(w)) return Number.parseInt(w, 8) <= 0o777;
-  if (/^0x[0-9a-f]+$/i.test(w)) return Number.parseInt(w, 16) <= 0o777;
-  if (/^[1-9]\d*$/.test(w)) return Number(w) <= 0o777;
-  return w.split('|').every((b) => UMASK_BIT.test(b));
+/**
+ * `umask` as keepalived 2.2.7 reads it: a word starting with a digit is one C number (strtol base 0:
+ * 0 octal, 0x hex, else decimal) up to 0777 and nothing after it; otherwise the words together are
+ * bit names (IRUSR…IXOTH) joined by '|', with or without spaces around it. Returns the mask or
+ * keepalived's complaint.
+ */
+export function parseUmask(words: readonly string[]): number | string {
+  const first = words[0] ?? '';
+  if (/^\d/.test(first)) {
+    if (words.length !== 1) return 'Extra parameter(s) to umask option';
+    const m = /^(?:0x([0-9a-f]+)|0([0-7]*)|([1-9]\d*))$/i.exec(first);
+    let v = -1;
+    if (m?.[1] !== undefined) v = Number.parseInt(m[1], 16);
+    else if (m?.[2] !== undefined) v = m[2] ? Number.parseInt(m[2], 8) : 0;
+    else if (m?.[3] !== undefined) v = Number(m[3]);
+    return v >= 0 && v <= 0o777 ? v : `invalid umask value ${first}`;
+  }
+  let mask = 0;
+  let needOr = false;
+  for (const w of words) {
+    for (let i = 0; i < w.length; ) {
+      if (needOr) {
+        if (w[i] !== '|') return `Invalid umask syntax ${w}`;
+        needOr = false;
+        i++;
+        continue;
+      }
+      const bit = UMASK_BITS[w.slice(i, i + 5)];
+      if (bit === undefined) return `Unknown umask bit ${w.slice(i)}`;
+      mask |= bit;
+      i += 5;
+      needOr = true;
+    }
+  }
+  return needOr ? mask : 'umask missing bit value';
 }
+
+/** `umask MASK`: the mask as a number, or keepalived's error (the umask is then left as it was). */
+export const umaskArg: ValueParser<number> = (n, c) => {
+  const v = parseUmask(n.args.map((a) => a.text));
+  if (typeof v === 'number') return v;
+  c.diags.add(
+    'KA_ERR_CONF_BAD_VALUE',
+    'error',
+    KaClass.GeneralError,
+    n.args[0]?.pos ?? n.pos,
+    n.keyword,
+    v,
+    'an octal mode up to 0777 or bit names joined by | (IWGRP|IWOTH)',
+  );
+  return undefined;
+};
