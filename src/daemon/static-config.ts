@@ -224,6 +224,8 @@ export interface StaticReport {
   removed: number;
   kept: number;
   failed: number;
+  /** Adds that found the entry already in place (EEXIST), counted in `added` too. */
+  existed: number;
   /** One KA_ERR_DAEMON_STATIC per failed entry (also logged and counted). */
   errors: KaError[];
 }
@@ -429,7 +431,10 @@ export class StaticConfig {
       return true;
     } catch (err) {
       // already there / already gone: the state we want (keepalived 2.2.7 adopts an existing one too)
-      if (add && isSysError(err, 'EEXIST')) return true;
+      if (add && isSysError(err, 'EEXIST')) {
+        report.existed++;
+        return true;
+      }
       if (!add && ['ESRCH', 'ENOENT', 'EADDRNOTAVAIL', 'ENODEV'].some((n) => isSysError(err, n))) return true;
       const what = `${add ? 'add' : 'remove'} static ${e.kind} ${e.text}`;
       const ke = new KaError(
@@ -493,8 +498,7 @@ export class StaticConfig {
       void this.serial(async () => {
         if (this.stopped || this.state.get(e.key)?.entry !== e) return;
         this.log.info(`Restoring deleted static address ${e.text}`);
-        this.counters?.inc('static.restored');
-        await this.addOne(e, emptyReport());
+        await this.reAdd(e);
       });
       return;
     }
@@ -531,10 +535,15 @@ export class StaticConfig {
       for (const e of entries) {
         if (this.stopped || this.state.get(e.key)?.entry !== e) continue;
         this.log.info(`Restoring ${why} static ${e.kind} ${e.text}`);
-        this.counters?.inc('static.restored');
-        await this.addOne(e, emptyReport());
+        await this.reAdd(e);
       }
     });
+  }
+
+  /** Adds an entry again; `static.restored` counts only what was really missing (not EEXIST). */
+  private async reAdd(e: StaticEntry): Promise<void> {
+    const r = emptyReport();
+    if ((await this.addOne(e, r)) && r.existed === 0) this.counters?.inc('static.restored');
   }
 
   private linkEvent(now: LinkInfo, before: LinkInfo | undefined): void {
@@ -593,7 +602,7 @@ function kernelIdentity(e: StaticEntry, resolve: (d: string) => number | undefin
 }
 
 function emptyReport(): StaticReport {
-  return { added: 0, removed: 0, kept: 0, failed: 0, errors: [] };
+  return { added: 0, removed: 0, kept: 0, failed: 0, existed: 0, errors: [] };
 }
 
 /** keepalived's reload wording. */

@@ -57,11 +57,13 @@ function conf(o: {
   routes?: string[];
   rules?: string[];
   global?: string;
+  /** Put first, as is (e.g. the track_group that static entries name: keepalived wants it above). */
+  before?: string;
 }): KeepalivedConfig {
   const block = (name: string, lines: string[] | undefined) =>
     lines && lines.length > 0 ? `${name} {\n${lines.map((l) => `  ${l}\n`).join('')}}\n` : '';
   return load(
-    `${o.global ? `global_defs {\n  ${o.global}\n}\n` : ''}${block('static_ipaddress', o.addrs)}${block('static_routes', o.routes)}${block('static_rules', o.rules)}`,
+    `${o.before ?? ''}${o.global ? `global_defs {\n  ${o.global}\n}\n` : ''}${block('static_ipaddress', o.addrs)}${block('static_routes', o.routes)}${block('static_rules', o.rules)}`,
   );
 }
 
@@ -146,6 +148,8 @@ describe('staticEntries', () => {
         global: 'router_id moved',
         addrs: ['192.0.2.10/24 dev eth0 track_group G'],
         routes: ['198.51.100.0/24 dev eth0 mtu 1400 track_group G'],
+        before:
+          'vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 1\n  priority 100\n  virtual_ipaddress {\n    192.0.2.99\n  }\n}\ntrack_group G {\n  group {\n    VI_1\n  }\n}\n',
       }),
     );
     const c = staticEntries(
@@ -346,6 +350,37 @@ describe('StaticConfig over an in-memory kernel', () => {
     expect(s.snapshot().map((x) => x.set)).toEqual([true, false]);
     await s.remove();
     expect(k.objects.size).toBe(0);
+  });
+
+  it('static.restored counts only entries really missing: a re-add that finds it in place (EEXIST) is not one', async () => {
+    const k = new FakeKernel();
+    const counters = new Counters();
+    const s = new StaticConfig({ net: k, counters });
+    await s.apply(conf({ addrs: ['192.0.2.10/24 dev eth0', '192.0.2.11/24 dev eth0'] }));
+    const gone = (address: string): AddrInfo => ({
+      deleted: true,
+      family: 4,
+      ifindex: 2,
+      prefixlen: 24,
+      flags: 0,
+      scope: 0,
+      address,
+      peer: undefined,
+      broadcast: undefined,
+      label: undefined,
+      cacheinfo: undefined,
+    });
+    // a stale deletion notice: the address is still there, the add answers EEXIST
+    k.emit('addr', gone('192.0.2.10'));
+    await s.settled();
+    expect(counters.get('static.restored')).toBe(0);
+    // really deleted: put back and counted
+    k.objects.delete(`addr 2 ${hex4('192.0.2.11')}/24`);
+    k.emit('addr', gone('192.0.2.11'));
+    await s.settled();
+    expect(counters.get('static.restored')).toBe(1);
+    expect(k.objects.has(`addr 2 ${hex4('192.0.2.11')}/24`)).toBe(true);
+    await s.remove();
   });
 
   it('restores a deleted static address (not no_track), and adds entries of an interface that comes up', async () => {
