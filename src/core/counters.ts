@@ -13,6 +13,11 @@ export class Counters {
     return this.values.get(name) ?? 0;
   }
 
+  /** Every counter back to 0 (keepalived's STATS_CLEAR); the names stay, at 0. */
+  clear(): void {
+    for (const name of this.values.keys()) this.values.set(name, 0);
+  }
+
   snapshot(): Record<string, number> {
     return Object.fromEntries([...this.values.entries()].sort(([a], [b]) => a.localeCompare(b)));
   }
