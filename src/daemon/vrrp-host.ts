@@ -136,8 +136,11 @@ interface Bound {
    * then only stamps the IP id. Cleared whenever the template or the configuration changes.
    */
   readonly encoded: Map<number, Buffer[]>;
-  /** garp_extra_if: when the next GARP/NA on the other interfaces is due (checked at each advert). */
-  extraIfAt: number;
+  /**
+   * garp_extra_if: time of the advert step that last sent (or of the step entering MASTER); undefined
+   * while not MASTER. The next round is due at the first advert S seconds after it.
+   */
+  extraIfFrom: number | undefined;
   /** promote_secondaries was taken on this interface (released when the instance goes). */
   promoteIf: string | undefined;
 }
@@ -919,7 +922,7 @@ export class VrrpHost {
       ahSeq: 0,
       ipId: 0,
       encoded: new Map(),
-      extraIfAt: Number.NEGATIVE_INFINITY,
+      extraIfFrom: undefined,
       promoteIf: undefined,
       validate: {
         vrid: cfg.vrid,
@@ -928,6 +931,11 @@ export class VrrpHost {
         ...validateOf(cfg, authType, authData),
       },
     } satisfies Bound);
+    inst.onChange((from) => {
+      const m = inst.machine;
+      if (m.state !== VrrpState.MASTER) b.extraIfFrom = undefined;
+      else if (from !== VrrpState.MASTER) b.extraIfFrom = advertStepAt(inst);
+    });
     b.tracking = this.tracking(cfg, ifname);
     if (cfg.promoteSecondaries) {
       // keepalived sets net.ipv4.conf.<if>.promote_secondaries=1 on the instance's interface (the
@@ -1654,11 +1662,12 @@ export class VrrpHost {
    */
   private extraIf(b: Bound): void {
     const x = b.cfg.garpExtraIf;
-    if (!x || x.interval <= 0) return;
+    // undefined: the advert entering MASTER (its state listener runs after it), or not MASTER
+    if (!x || x.interval <= 0 || b.extraIfFrom === undefined) return;
     if (b.inst.state !== VrrpState.MASTER || !b.inst.machine.vipsSet) return;
-    const now = this.deps.clock.now();
-    if (!(now > b.extraIfAt)) return;
-    b.extraIfAt = now + x.interval * 1_000_000;
+    const at = advertStepAt(b.inst);
+    if (at < b.extraIfFrom + x.interval * 1_000_000) return;
+    b.extraIfFrom = at;
     const ours = new Set(this.bound.map((o) => o.vmacName).filter((n) => n !== undefined));
     const done = new Set<number>();
     for (const [i, v] of b.vips.entries()) {
@@ -1671,6 +1680,15 @@ export class VrrpHost {
       this.requestAnnounce(b, item);
     }
   }
+}
+
+/**
+ * When the step that sent the current advert ran: a MASTER's next advert is due one interval after
+ * it (keepalived's time_now in vrrp_state_master_tx, free of how late the send itself ran).
+ */
+function advertStepAt(inst: VrrpInstance): number {
+  const m = inst.machine;
+  return (m.timers.advert ?? 0) - m.config.advertIntervalUs;
 }
 
 /** One VIP's announcement: the frame and the interface it leaves on. */

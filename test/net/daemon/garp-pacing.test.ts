@@ -173,3 +173,69 @@ vrrp_instance VI_1 {
     for (const g of gapsMs(all)) expect(g * 1000).toBeGreaterThanOrEqual(250_000 - SLACK_US);
   });
 });
+
+describeIf('garp_extra_if: periodic GARPs on the other interfaces', needLab, () => {
+  let topo: Topology | undefined;
+  // keepalived 2.2.7 with this configuration (captured in a namespace): the burst on both interfaces,
+  // then one GARP for 198.51.100.20 (the first VIP on the other interface) at each advert 2 s apart.
+  const CONFIG = `
+vrrp_instance VI_1 {
+  state MASTER
+  interface eth0
+  virtual_router_id 53
+  priority 255
+  advert_int 1
+  garp_master_repeat 1
+  garp_master_delay 0
+  garp_extra_if all 2
+  virtual_ipaddress {
+    192.0.2.30/24
+    198.51.100.30/24 dev eth1
+    192.0.2.31/24
+    198.51.100.31/24 dev eth1
+  }
+}
+`;
+
+  beforeAll(async () => {
+    topo = await createTopology({
+      nodes: [
+        {
+          name: 'd',
+          links: [{ addrs: ['192.0.2.1/24'] }, { segment: 'b', addrs: ['198.51.100.1/24'] }],
+        },
+      ],
+    });
+  });
+
+  afterAll(async () => {
+    await topo?.destroy();
+  });
+
+  it('sends one GARP on the other interface every 2 s, none on the instance interface', async () => {
+    const t = topo!;
+    const d = t.node('d');
+    const capA = await startCapture(t, { segment: 'lan', name: 'extra-a' });
+    const capB = await startCapture(t, { segment: 'b', name: 'extra-b' });
+    d.startDaemon({ command: keepalivedTsCommand(), config: CONFIG, name: 'keepalived-ts' });
+    await waitForHolders([d], '192.0.2.30', ['d'], 15_000);
+    await waitFor({
+      what: 'three GARPs for 198.51.100.30',
+      timeoutMs: 15_000,
+      probe: () => (garps(capB.frames(), '198.51.100.30').length >= 3 ? true : undefined),
+    });
+    const a = await capA.stop();
+    const b = await capB.stop();
+    const extra = garps(b, '198.51.100.30');
+    console.log(
+      `garp_extra_if GARPs for 198.51.100.30: gaps ms ${gapsMs(extra)
+        .map((g) => g.toFixed(1))
+        .join(' ')}`,
+    );
+    // the burst's one, then the periodic ones, spaced by the 2 s interval (a whole advert interval)
+    for (const g of gapsMs(extra)) expect(g * 1000).toBeGreaterThanOrEqual(2_000_000 - SLACK_US);
+    expect(garps(b, '198.51.100.31')).toHaveLength(1);
+    expect(garps(a, '192.0.2.30')).toHaveLength(1);
+    expect(garps(a, '192.0.2.31')).toHaveLength(1);
+  });
+});
