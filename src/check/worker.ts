@@ -12,7 +12,9 @@
  * `serveScheduler` is the worker side over any MessagePort-like endpoint, so the protocol is tested
  * in-thread with a MessageChannel; `CheckerWorker` is the main side.
  */
+
 import { type MessagePort, Worker } from 'node:worker_threads';
+import { Counters } from '../core/counters.js';
 import { isKaError, KaError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
 import { sendUnixDatagram } from '../sys/unix-dgram.js';
@@ -32,7 +34,7 @@ export interface WorkerStats {
   failCodes: Record<string, number>;
   inFlight: number;
   waiting: number;
-  /** The worker's own counters (PING_CHECK's raw-socket refusals and ping(8) fallbacks). */
+  /** The worker's own counters (PING_CHECK's raw-socket refusals and ping(8) fallbacks, syslog errors). */
   counters: Record<string, number>;
 }
 export type FromWorker =
@@ -56,6 +58,9 @@ export interface WorkerOptions {
   identSuffix?: string;
 }
 
+/** The worker thread's own counters (syslog send errors), sent with each stats reply. */
+const workerCounters = new Counters();
+
 /** The checker side logs as keepalived's checker child: syslog ident Keepalived_healthcheckers, console with -l. */
 function workerLogger(level: string, opts: WorkerOptions) {
   return createLogger({
@@ -68,6 +73,8 @@ function workerLogger(level: string, opts: WorkerOptions) {
           facility: opts.logFacility ?? 3,
           identSuffix: opts.identSuffix ?? '',
           sink: { send: (path, data) => void sendUnixDatagram(path, data) },
+          // reported with the stats, added to the daemon's log.syslog_errors
+          onError: () => workerCounters.inc('log.syslog_errors'),
         },
   }).child({ proc: 'healthcheckers' });
 }
@@ -113,7 +120,7 @@ export function serveScheduler(port: Endpoint, opts: WorkerOptions = {}, runner?
               failCodes: { ...stats.failCodes },
               inFlight: sched.inFlight,
               waiting: sched.waiting,
-              counters: icmpPinger.counters.snapshot(),
+              counters: { ...icmpPinger.counters.snapshot(), ...workerCounters.snapshot() },
             },
           });
           break;

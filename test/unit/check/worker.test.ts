@@ -78,3 +78,37 @@ describe('checker worker protocol', () => {
     port1.close();
   });
 });
+
+describe('checker worker logging', () => {
+  it('counts syslog send errors in its own counters, which travel with the stats', async () => {
+    const saved = process.env.KEEPALIVED_TS_SYSLOG_SOCKET;
+    // a log socket nobody listens on: every datagram fails (ENOENT)
+    process.env.KEEPALIVED_TS_SYSLOG_SOCKET = `/nonexistent-kt-${process.pid}/log`;
+    const { port1, port2 } = new MessageChannel();
+    try {
+      const runner: Runner = async () => ({
+        ok: false,
+        error: new KaError('KA_ERR_CHECK_REFUSED', 'refused'),
+      });
+      serveScheduler(port1, { maxConcurrent: 4, logLevel: 'info' }, runner);
+      const events: RealServerEvent[] = [];
+      const w = new CheckerWorker({ onEvent: (e) => events.push(e) }, { endpoint: port2 });
+      const before = (await w.stats()).counters['log.syslog_errors'] ?? 0;
+      w.add({ id: 'rs1', weight: 1, checkers: [spec] });
+      // the real server goes down: logged at info, sent to the missing socket
+      for (let i = 0; i < 200 && !events.some((e) => !e.up); i++) await new Promise((r) => setTimeout(r, 10));
+      expect(events.some((e) => !e.up)).toBe(true);
+      let errs = before;
+      for (let i = 0; i < 100 && errs === before; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+        errs = (await w.stats()).counters['log.syslog_errors'] ?? 0;
+      }
+      expect(errs).toBeGreaterThan(before);
+      await w.stop();
+    } finally {
+      port1.close();
+      if (saved === undefined) delete process.env.KEEPALIVED_TS_SYSLOG_SOCKET;
+      else process.env.KEEPALIVED_TS_SYSLOG_SOCKET = saved;
+    }
+  });
+});
