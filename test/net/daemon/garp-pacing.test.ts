@@ -239,3 +239,45 @@ vrrp_instance VI_1 {
     expect(garps(a, '192.0.2.31')).toHaveLength(1);
   });
 });
+
+describeIf('vrrp_min_garp: one GARP per VIP, no second burst', needLab, () => {
+  let topo: Topology | undefined;
+  // keepalived 2.2.7 with this configuration sent one GARP for each VIP and nothing in the next 8 s.
+  const CONFIG = `
+global_defs {
+  vrrp_min_garp
+}
+vrrp_instance VI_1 {
+  state MASTER
+  interface eth0
+  virtual_router_id 54
+  priority 255
+  advert_int 1
+  virtual_ipaddress {
+    192.0.2.40/24
+    192.0.2.41/24
+  }
+}
+`;
+
+  beforeAll(async () => {
+    topo = await createTopology({ nodes: [{ name: 'd', links: [{ addrs: ['192.0.2.1/24'] }] }] });
+  });
+
+  afterAll(async () => {
+    await topo?.destroy();
+  });
+
+  it('sends each VIP once where the defaults would send 5 now and 5 more after 5 s', async () => {
+    const t = topo!;
+    const d = t.node('d');
+    const cap = await startCapture(t, { name: 'min-garp' });
+    d.startDaemon({ command: keepalivedTsCommand(), config: CONFIG, name: 'keepalived-ts' });
+    await waitForHolders([d], '192.0.2.40', ['d'], 15_000);
+    // past the default garp_master_delay (5 s) with a margin
+    await new Promise((r) => setTimeout(r, 6_500));
+    const frames = await cap.stop();
+    expect(garps(frames, '192.0.2.40')).toHaveLength(1);
+    expect(garps(frames, '192.0.2.41')).toHaveLength(1);
+  });
+});
