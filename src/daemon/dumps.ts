@@ -15,6 +15,7 @@ import type {
   Command,
   KeepalivedConfig,
   RouteSpec,
+  RuleSpec,
   Tracking,
   TrackRef,
   VrrpInstance as VrrpInstanceCfg,
@@ -242,8 +243,9 @@ function vipText(v: AddressSpec, dev: string, set: boolean): string {
   parts.push(`dev ${v.dev ?? dev}`, `scope ${v.scope ?? 'global'}`);
   if (v.label) parts.push(`label ${v.label}`);
   if (v.family === 'inet6') {
+    // keepalived makes a /128 VIP deprecated (preferred_lft 0) unless configured otherwise
     const lft = v.preferredLft ?? 'forever';
-    parts.push(`preferred_lft ${lft === 'forever' ? 'forever' : lft}`);
+    parts.push(lft === 0 ? 'deprecated' : `preferred_lft ${lft}`);
   }
   if (set) parts.push('set');
   return parts.join(' ');
@@ -264,6 +266,78 @@ function routeText(r: RouteSpec): string {
   return parts.join(' ');
 }
 
+const RT_TABLES: Readonly<Record<string, number>> = { default: 253, main: 254, local: 255 };
+const RULE_TYPES = new Set(['blackhole', 'unreachable', 'prohibit']);
+/** keepalived numbers rules configured without a preference from 16384 down, per family. */
+const RULE_START_PRIORITY = 16384;
+
+/** An address of a rule as keepalived prints it: no length for a host, `all` as the zero prefix. */
+function ruleAddr(a: string, family: 'inet' | 'inet6'): string {
+  if (a === 'all') return family === 'inet6' ? '::/0' : '0.0.0.0/0';
+  return a.replace(family === 'inet6' ? /\/128$/ : /\/32$/, '');
+}
+
+const hex = (v: string | undefined): string => {
+  const n = v === undefined ? 0 : Number(v);
+  return `0x${(Number.isInteger(n) ? n : 0).toString(16)}`;
+};
+
+/**
+ * The priority keepalived gives each rule: the configured preference, else the next one down from
+ * 16384 for the rule's family, in configuration order (static rules, then each instance's; one file
+ * read top to bottom gives the same order).
+ */
+export function rulePriorities(config: KeepalivedConfig): Map<RuleSpec, number> {
+  const all = [...config.staticRules, ...config.vrrpInstances.flatMap((i) => i.virtualRules)];
+  const sameFile = all.every((r) => r.pos.file === all[0]?.pos.file);
+  if (sameFile) all.sort((a, b) => a.pos.line - b.pos.line || a.pos.col - b.pos.col);
+  const next = { inet: RULE_START_PRIORITY, inet6: RULE_START_PRIORITY };
+  return new Map(all.map((r) => [r, r.preference ?? next[r.family]--]));
+}
+
+/** A virtual or static rule as keepalived 2.2.7 prints it (the .data dump and the JSON `vrules`). */
+export function ruleText(r: RuleSpec, priority: number | undefined): string {
+  const o = r.options;
+  const parts: string[] = [];
+  if (!r.from && !r.to && r.family === 'inet6') parts.push('inet6');
+  if (o.not !== undefined) parts.push('not');
+  parts.push(`from ${r.from ? ruleAddr(r.from, r.family) : 'all'}`);
+  if (r.to) parts.push(`to ${ruleAddr(r.to, r.family)}`);
+  const prio = r.preference ?? priority;
+  if (prio !== undefined) parts.push(`priority ${prio}`);
+  parts.push(`tos ${hex(o.tos ?? o.dsfield)}`);
+  if (r.fwmark !== undefined) {
+    const [mark, mask] = r.fwmark.split('/');
+    parts.push(
+      `fwmark ${hex(mark)}${mask !== undefined && Number(mask) !== 0xffffffff ? `/${hex(mask)}` : ''}`,
+    );
+  }
+  if (r.iif) parts.push(`iif ${r.iif}`);
+  if (r.oif) parts.push(`oif ${r.oif}`);
+  if (o.suppress_prefixlength !== undefined) parts.push(`suppress_prefixlen ${o.suppress_prefixlength}`);
+  if (o.suppress_ifgroup !== undefined) parts.push(`suppress_ifgroup ${o.suppress_ifgroup}`);
+  if (o.tunnel_id !== undefined) parts.push(`tunnel-id ${o.tunnel_id}`);
+  if (o.uidrange !== undefined) parts.push(`uidrange ${o.uidrange}`);
+  if (o.l3mdev !== undefined) parts.push('l3mdev');
+  // keepalived sets protocol 18 (its own) on every rule it tracks
+  const proto = r.noTrack ? o.protocol : '18';
+  if (proto !== undefined) parts.push(`protocol ${proto}`);
+  const ipProto = o.ipproto ?? o.ip_proto;
+  if (ipProto !== undefined) parts.push(`ipproto ${ipProto}`);
+  const range = (v: string) => (v.includes('-') ? v : `${v}-${v}`);
+  if (o.sport !== undefined) parts.push(`sport ${range(o.sport)}`);
+  if (o.dport !== undefined) parts.push(`dport ${range(o.dport)}`);
+  if (o.realms !== undefined) parts.push(`realms ${o.realms.includes('/') ? o.realms : `0/${o.realms}`}`);
+  if (r.action === 'goto') parts.push(`goto ${o.goto}`);
+  else if (r.action === 'nop') parts.push('nop');
+  else if (r.action && RULE_TYPES.has(r.action)) parts.push(`type ${r.action}`);
+  else if (r.table !== undefined || o.l3mdev !== undefined)
+    parts.push(`lookup ${r.table === undefined ? 0 : (RT_TABLES[r.table] ?? r.table)}`);
+  if (r.noTrack) parts.push('no_track');
+  if (r.trackGroup) parts.push(`track_group ${r.trackGroup}`);
+  return parts.join(' ');
+}
+
 /**
  * Master_Down_Interval in µs: 3 × Master_Adver_Interval + Skew_Time, the skew from the effective
  * priority: (256 - p) / 256 s for v2 (RFC 3768 §6.1), (256 - p) × Master_Adver_Interval / 256 for v3
@@ -274,26 +348,42 @@ export function masterDownTimerUs(adverIntUs: number, priority: number, version:
   return Math.floor(3 * adverIntUs + skew);
 }
 
+/**
+ * State carried from one instance block to the next. keepalived 2.2.7 formats the addresses of
+ * `Master router`, `Multicast address` and the unicast peers into one static buffer, and prints the
+ * master of a BACKUP that has seen none from that buffer unchanged: the IPv6 multicast group for the
+ * first instance (the last address of Global definitions), else the previous instance's multicast
+ * group or last unicast peer (observed with Debian's 2.2.7).
+ */
+interface DataContext {
+  lastAddr: string;
+  readonly rulePrio: ReadonlyMap<RuleSpec, number>;
+}
+
 function instanceBlock(
   cfg: VrrpInstanceCfg,
   s: VrrpDumpInstance,
   tracked: readonly TrackerRef[],
   input: VrrpDataInput,
   trackers: ReadonlyMap<string, TrackerDumpState>,
+  ctx: DataContext,
 ): string[] {
   const g = input.config.global;
   const uidGid = input.scriptUidGid ?? '0:0';
   const unicast = cfg.unicastPeers.length > 0;
   const want = s.wantstate ?? s.state;
+  const masterAdverUs = s.master_adver_int_us ?? Math.round(cfg.advertIntCs * 10_000);
   const out = [` VRRP Instance = ${s.iname}`, `   VRRP Version = ${cfg.version}`];
   if (cfg.family === 'inet6') out.push('   Using Native IPv6');
   if (cfg.syncGroup) out.push(`   Sync group = ${cfg.syncGroup}`);
   out.push(`   State = ${stateText(s.state)}`);
   if (s.state === 1) {
-    out.push(
-      `   Master router = ${s.master_addr ?? (cfg.family === 'inet6' ? '::' : '0.0.0.0')}`,
-      `   Master priority = ${s.master_priority ?? 0}`,
-    );
+    // keepalived formats addresses into one static buffer and prints an unset master as whatever
+    // address that buffer last held (the one printed before it: see DataContext)
+    const master = s.master_addr ?? ctx.lastAddr;
+    ctx.lastAddr = master;
+    out.push(`   Master router = ${master}`, `   Master priority = ${s.master_priority ?? 0}`);
+    if (cfg.version === 3) out.push(`   Master advert int = ${(masterAdverUs / 1e6).toFixed(2)} sec`);
   }
   if (unicast) out.push('   Flags:', '     Using unicast');
   else if (cfg.useVmac) out.push('   Flags:');
@@ -312,8 +402,9 @@ function instanceBlock(
     `   Last transition = ${formatTimeval(s.last_transition ?? 0)}`,
     `   Read timeout = ${formatTimeval(s.read_timeout ?? 0)}`,
   );
-  const adverUs = s.master_adver_int_us ?? Math.round(cfg.advertIntCs * 10_000);
-  out.push(`   Master down timer = ${masterDownTimerUs(adverUs, s.effective_priority, cfg.version)} usecs`);
+  out.push(
+    `   Master down timer = ${masterDownTimerUs(masterAdverUs, s.effective_priority, cfg.version)} usecs`,
+  );
   const vmacName = cfg.useVmac ? (cfg.useVmac.ifname ?? `${g.vmacPrefix}.${cfg.vrid}`) : undefined;
   if (vmacName)
     out.push(
@@ -324,6 +415,7 @@ function instanceBlock(
   if (src !== undefined) out.push(`   Using src_ip = ${src}${cfg.mcastSrcIp ? ' (from configuration)' : ''}`);
   if (!unicast) {
     const group = cfg.mcastDstIp ?? (cfg.family === 'inet6' ? g.vrrpMcastGroup6 : g.vrrpMcastGroup4);
+    ctx.lastAddr = group;
     out.push(
       cfg.family === 'inet6'
         ? `   Multicast address ${group}, ifindex ${s.ifindex ?? 0}`
@@ -348,12 +440,16 @@ function instanceBlock(
     cfg.version === 2
       ? `   Advert interval = ${cfg.advertInt} sec`
       : `   Advert interval = ${Math.round(cfg.advertIntCs * 10)} milli-sec`,
+    // a v3 BACKUP also prints the interval it learnt from the master
+    ...(cfg.version === 3 && s.state === 1
+      ? [`   Master advert interval = ${Math.round(masterAdverUs / 1000)} milli-sec`]
+      : []),
     `   Accept = ${onOff(cfg.accept)}`,
     // keepalived clears nopreempt on an instance configured `state MASTER`
     `   Preempt = ${onOff(!(cfg.nopreempt && cfg.state !== 'MASTER'))}`,
   );
   if (cfg.preemptDelay > 0) out.push(`   Preempt delay = ${cfg.preemptDelay} secs`);
-  out.push(`   Promote_secondaries = ${onOff(cfg.promoteSecondaries)}`);
+  out.push(`   Promote_secondaries = ${onOff(promoteSecondaries(cfg))}`);
   if (cfg.version === 2) {
     const a = cfg.authentication;
     if (!a) out.push('   Authentication type = none');
@@ -377,9 +473,15 @@ function instanceBlock(
       ...cfg.unicastPeers.map((p) => `     ${p.address} min_ttl ${p.minTtl ?? 0} max_ttl ${p.maxTtl ?? 255}`),
       `   Unicast checksum compatibility = ${cfg.oldUnicastChecksum === true ? 'yes' : cfg.oldUnicastChecksum === 'never' ? 'never' : 'no'}`,
     );
+    ctx.lastAddr = cfg.unicastPeers[cfg.unicastPeers.length - 1]?.address ?? ctx.lastAddr;
   }
   if (cfg.virtualRoutes.length > 0)
     out.push('   Virtual Routes :', ...cfg.virtualRoutes.map((r) => `     ${routeText(r)}`));
+  if (cfg.virtualRules.length > 0)
+    out.push(
+      '   Virtual Rules :',
+      ...cfg.virtualRules.map((r) => `     ${ruleText(r, ctx.rulePrio.get(r))}`),
+    );
   const list = (kind: TrackerKind, title: string, sep: string) => {
     const refs = tracked.filter((r) => r.kind === kind);
     if (refs.length > 0)
@@ -408,6 +510,9 @@ function instanceBlock(
   out.push(`   Notify priority changes = ${cfg.notifyPriorityChanges ? 'true' : 'false'}`);
   return out;
 }
+
+/** keepalived 2.2.7 reports promote_secondaries off on a VMAC instance, whatever the configuration says. */
+const promoteSecondaries = (cfg: VrrpInstanceCfg): boolean => cfg.promoteSecondaries && !cfg.useVmac;
 
 /**
  * The objects an instance tracks, with their weights, after keepalived's rules: its own interface is
@@ -506,6 +611,8 @@ export function formatVrrpData(input: VrrpDataInput): string {
     ` Script security ${g.enableScriptSecurity ? 'enabled' : 'disabled'}`,
     '------< VRRP Topology >------',
   ];
+  // the last address of Global definitions keepalived prints is the IPv6 multicast group
+  const ctx: DataContext = { lastAddr: g.vrrpMcastGroup6, rulePrio: rulePriorities(config) };
   const stateOf = new Map<string, number>();
   const trackedBy = new Map<string, readonly TrackerRef[]>();
   for (const s of input.instances) {
@@ -514,7 +621,7 @@ export function formatVrrpData(input: VrrpDataInput): string {
     const tracked = s.tracked ?? effectiveTracking(config, cfg, s.ifp_ifname);
     stateOf.set(s.iname, s.state);
     trackedBy.set(s.iname, tracked);
-    out.push(...instanceBlock(cfg, s, tracked, input, trackers));
+    out.push(...instanceBlock(cfg, s, tracked, input, trackers, ctx));
   }
   if (config.syncGroups.length > 0) {
     out.push('------< VRRP Sync groups >------');
@@ -602,4 +709,205 @@ export function formatVrrpData(input: VrrpDataInput): string {
     }
   }
   return `${out.join('\n')}\n`;
+}
+
+// ---- keepalived.json (SIGJSON) ----
+
+/** A number written as keepalived's printf format writes it (`%g`, `%f`). */
+class JsonNumberText {
+  constructor(readonly text: string) {}
+}
+
+type JsonValue =
+  | string
+  | boolean
+  | number
+  | JsonNumberText
+  | readonly JsonValue[]
+  | { readonly [key: string]: JsonValue };
+
+/**
+ * C's `%g` (6 significant digits, trailing zeros dropped, exponent form below 1e-4 or from 1e6),
+ * which keepalived's JSON writer uses for its float fields. By hand: JavaScript has no %g.
+ */
+export function printfG(x: number): string {
+  if (x === 0 || !Number.isFinite(x)) return x === 0 ? '0' : String(x);
+  const [mant = '', e = '0'] = x.toExponential(5).split('e');
+  const exp = Number(e);
+  const strip = (t: string) => (t.includes('.') ? t.replace(/0+$/, '').replace(/\.$/, '') : t);
+  if (exp < -4 || exp >= 6)
+    return `${strip(mant)}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
+  return strip(x.toFixed(5 - exp));
+}
+
+/**
+ * A JSON string as keepalived's writer escapes it: `/` as `\/`, the C escapes \t \n \r \f \b, and
+ * `"`. Two deliberate differences keep the file valid JSON: a backslash is written `\\` (keepalived
+ * writes `\n` for it) and other control characters as `\u00XX` (keepalived writes them raw).
+ */
+function jsonString(s: string): string {
+  let out = '"';
+  for (const ch of s) {
+    const c = ch.charCodeAt(0);
+    if (ch === '"' || ch === '\\' || ch === '/') out += `\\${ch}`;
+    else if (ch === '\t') out += '\\t';
+    else if (ch === '\n') out += '\\n';
+    else if (ch === '\r') out += '\\r';
+    else if (ch === '\f') out += '\\f';
+    else if (ch === '\b') out += '\\b';
+    else if (c < 0x20 || c === 0x7f) out += `\\u${c.toString(16).padStart(4, '0')}`;
+    else out += ch;
+  }
+  return `${out}"`;
+}
+
+/** Compact JSON in keepalived's layout: no blanks, keys in insertion order. */
+function jsonText(v: JsonValue): string {
+  if (typeof v === 'string') return jsonString(v);
+  if (typeof v === 'boolean') return v ? 'true' : 'false';
+  if (typeof v === 'number') return String(Math.trunc(v));
+  if (v instanceof JsonNumberText) return v.text;
+  if (Array.isArray(v)) return `[${(v as readonly JsonValue[]).map(jsonText).join(',')}]`;
+  const o = v as { readonly [key: string]: JsonValue };
+  return `{${Object.keys(o)
+    .map((k) => `${jsonString(k)}:${jsonText(o[k] as JsonValue)}`)
+    .join(',')}}`;
+}
+
+/** keepalived's `stats` keys, in its order. */
+const JSON_STATS = [
+  'advert_rcvd',
+  'advert_sent',
+  'become_master',
+  'release_master',
+  'packet_len_err',
+  'advert_interval_err',
+  'ip_ttl_err',
+  'invalid_type_rcvd',
+  'addr_list_err',
+  'invalid_authtype',
+  'authtype_mismatch',
+  'auth_failure',
+  'pri_zero_rcvd',
+  'pri_zero_sent',
+] as const;
+
+function jsonData(
+  cfg: VrrpInstanceCfg,
+  s: VrrpDumpInstance,
+  tracked: readonly TrackerRef[],
+  input: VrrpDataInput,
+  rulePrio: ReadonlyMap<RuleSpec, number>,
+): Record<string, JsonValue> {
+  const g = input.config.global;
+  const vmacName = cfg.useVmac ? (cfg.useVmac.ifname ?? `${g.vmacPrefix}.${cfg.vrid}`) : undefined;
+  const adverS = cfg.advertIntCs / 100;
+  const n = cfg.notify;
+  const d: Record<string, JsonValue> = {
+    iname: s.iname,
+    dont_track_primary: cfg.dontTrackPrimary ? 1 : 0,
+    skip_check_adv_addr: cfg.skipCheckAdvAddr ? 1 : 0,
+    strict_mode: cfg.strict ? 1 : 0,
+    vmac_ifname: vmacName ?? '',
+    // keepalived's ifp of a VMAC instance is the VMAC interface
+    ifp_ifname: vmacName ?? s.ifp_ifname,
+    master_priority: s.master_priority ?? 0,
+    last_transition: new JsonNumberText((s.last_transition ?? 0).toFixed(6)),
+    garp_delay: new JsonNumberText(printfG(cfg.garp.masterDelay)),
+    garp_refresh: cfg.garp.masterRefresh,
+    garp_rep: cfg.garp.masterRepeat,
+    garp_refresh_rep: cfg.garp.masterRefreshRepeat,
+    garp_lower_prio_delay: cfg.garp.lowerPrioDelay,
+    garp_lower_prio_rep: cfg.garp.lowerPrioRepeat,
+    lower_prio_no_advert: cfg.lowerPrioNoAdvert ? 1 : 0,
+    higher_prio_send_advert: cfg.higherPrioSendAdvert ? 1 : 0,
+    vrid: cfg.vrid,
+    base_priority: s.base_priority,
+    effective_priority: s.effective_priority,
+    vipset: s.vipset,
+    promote_secondaries: promoteSecondaries(cfg),
+    adver_int: new JsonNumberText(printfG(adverS)),
+    master_adver_int: new JsonNumberText(
+      printfG(s.master_adver_int_us !== undefined ? s.master_adver_int_us / 1e6 : adverS),
+    ),
+    accept: cfg.accept ? 1 : 0,
+    // keepalived clears nopreempt on an instance configured `state MASTER`
+    nopreempt: cfg.nopreempt && cfg.state !== 'MASTER',
+    preempt_delay: cfg.preemptDelay,
+    state: s.state,
+    wantstate: s.wantstate ?? s.state,
+    version: cfg.version,
+    smtp_alert: cfg.smtpAlert ?? g.smtpAlertVrrp ?? g.smtpAlert ?? false,
+    notify_deleted: n.deleted !== false,
+  };
+  const script = (key: string, c: Command | boolean | undefined) => {
+    if (typeof c === 'object') d[key] = commandText(c, input);
+  };
+  script('script_backup', n.backup);
+  script('script_master', n.master);
+  script('script_fault', n.fault);
+  script('script_stop', n.stop);
+  script('script_deleted', n.deleted);
+  script('script', n.generic);
+  script('script_master_rx_lower_pri', n.masterRxLowerPri);
+  const list = (key: string, items: readonly string[]) => {
+    if (items.length > 0) d[key] = items;
+  };
+  const vipDev = vmacName ? `${vmacName}@${s.ifp_ifname}` : s.ifp_ifname;
+  list(
+    'vips',
+    cfg.virtualIpaddress.filter((v) => v.family === cfg.family).map((v) => vipText(v, vipDev, s.vipset)),
+  );
+  list(
+    'evips',
+    cfg.virtualIpaddressExcluded.map((v) => vipText(v, vipDev, s.vipset)),
+  );
+  list('vroutes', cfg.virtualRoutes.map(routeText));
+  list(
+    'vrules',
+    cfg.virtualRules.map((r) => ruleText(r, rulePrio.get(r))),
+  );
+  list(
+    'track_ifp',
+    tracked.filter((r) => r.kind === 'interface').map((r) => r.name),
+  );
+  list(
+    'track_script',
+    tracked
+      .filter((r) => r.kind === 'script')
+      .flatMap((r) => {
+        const sc = input.config.vrrpScripts.find((x) => x.name === r.name);
+        return sc ? [commandText(sc.script, input)] : [];
+      }),
+  );
+  const a = cfg.authentication;
+  d.auth_type = !a ? 0 : a.type === 'PASS' ? 1 : 2;
+  // keepalived keeps the first 8 bytes of auth_pass, for AH too
+  if (a) d.auth_data = a.pass.slice(0, 8);
+  return d;
+}
+
+/**
+ * `keepalived.json` (SIGJSON, keepalived's `-J`): one `{ "data": {...}, "stats": {...} }` per VRRP
+ * instance in configuration order, with keepalived 2.2.7's keys, key order, types and encodings
+ * (compact, `/` escaped, last_transition as `%f`, the intervals as `%g`, state codes 0 INIT,
+ * 1 BACKUP, 2 MASTER, 3 FAULT). Keys keepalived writes only when set (scripts, address and tracking
+ * lists, auth_data) are left out the same way. Empty string when there is no instance: keepalived
+ * then writes no file.
+ */
+export function formatVrrpJson(input: VrrpDataInput): string {
+  const { config } = input;
+  const byName = new Map(config.vrrpInstances.map((c) => [c.name, c]));
+  const rulePrio = rulePriorities(config);
+  const items: JsonValue[] = [];
+  for (const s of input.instances) {
+    const cfg = byName.get(s.iname);
+    if (!cfg) continue;
+    const tracked = s.tracked ?? effectiveTracking(config, cfg, s.ifp_ifname);
+    const st = keepalivedStats(s.stats);
+    const stats: Record<string, JsonValue> = {};
+    for (const k of JSON_STATS) stats[k] = st[k] ?? 0;
+    items.push({ data: jsonData(cfg, s, tracked, input, rulePrio), stats });
+  }
+  return items.length > 0 ? `${jsonText(items)}\n` : '';
 }

@@ -18,8 +18,13 @@ import { keepalivedSignals, processSignals, type RtSignals } from '../sys/rt-sig
 export interface RtSignalDeps {
   /** keepalived's dump directory ($TMPDIR if absolute, else /tmp); a function is read at each signal. */
   readonly dumpDir: string | (() => string);
-  /** keepalived's `-J` array (one `{ data, stats }` per VRRP instance), read at each SIGJSON. */
-  readonly jsonState: () => readonly unknown[];
+  /**
+   * The text of `keepalived.json` in keepalived's layout (dumps.ts formatVrrpJson), read at each
+   * SIGJSON; an empty string writes no file (keepalived without VRRP instances).
+   */
+  readonly jsonText?: () => string;
+  /** Used when jsonText is not given: the `-J` array (one `{ data, stats }` per instance), stringified. */
+  readonly jsonState?: () => readonly unknown[];
   /** Writes `keepalived.stats` (the SIGUSR2 dump): keepalived prints the stats, then clears them. */
   readonly writeStats?: () => void;
   /** Zeroes every VRRP instance's statistics (clearCounters on each instance's counters). */
@@ -64,9 +69,14 @@ export function installRtSignals(deps: RtSignalDeps): () => void {
 function dumpJson(deps: RtSignalDeps): void {
   deps.counters.inc('signal.json');
   deps.log.info(`Printing VRRP as json for process(${process.pid}) on signal`);
-  const instances = deps.jsonState();
-  if (instances.length === 0) return; // keepalived writes no file without VRRP instances
-  writeDump(deps, 'keepalived.json', `${JSON.stringify(instances)}\n`);
+  let text: string;
+  if (deps.jsonText) text = deps.jsonText();
+  else {
+    const instances = deps.jsonState?.() ?? [];
+    text = instances.length > 0 ? `${JSON.stringify(instances)}\n` : '';
+  }
+  if (text === '') return; // keepalived writes no file without VRRP instances
+  writeDump(deps, 'keepalived.json', text);
 }
 
 function statsClear(deps: RtSignalDeps): void {

@@ -297,14 +297,13 @@ describe('keepalived.data, VRRP part', () => {
     const text = formatVrrpData({
       config: config(CONF_RICH),
       instances: [
-        // keepalived reports ff02::12 / 0 as the master of a BACKUP that has seen none
+        // a BACKUP that has seen no master: keepalived prints ff02::12 / 0 (the last address it printed)
         snap({
           iname: 'VI_1',
           vrid: 51,
           state: 1,
           base_priority: 200,
           effective_priority: 200,
-          master_addr: 'ff02::12',
           master_priority: 0,
           last_transition: 1795426560.93357,
           read_timeout: 1795426567.162892,
@@ -327,7 +326,6 @@ describe('keepalived.data, VRRP part', () => {
           vrid: 53,
           state: 1,
           wantstate: 2,
-          master_addr: 'ff02::12',
           master_priority: 0,
           last_transition: 1795426560.944141,
           read_timeout: 1795426568.164198,

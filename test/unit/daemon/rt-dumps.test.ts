@@ -107,6 +107,30 @@ describe('SIGJSON', () => {
     expect(JSON.parse(readFileSync(join(dir, 'keepalived.json'), 'utf8'))[0].stats.advert_rcvd).toBe(8);
   });
 
+  it('writes the jsonText formatter output verbatim when given (keepalived layout), none when it is empty', () => {
+    const src = new MemorySignalSource();
+    const counters = new Counters();
+    let text = '[{"data":{"iname":"VI_1","ifp_ifname":"eth0"},"stats":{}}]\n';
+    installRtSignals({
+      dumpDir: () => dir,
+      jsonText: () => text,
+      jsonState: () => [{ unused: true }],
+      clearStats: () => {},
+      log: capture().log,
+      counters,
+      signals: new RtSignals(src),
+    });
+    src.raise(JSON_SIG);
+    src.flush();
+    expect(readFileSync(join(dir, 'keepalived.json'), 'utf8')).toBe(text);
+    rmSync(join(dir, 'keepalived.json'));
+    text = '';
+    src.raise(JSON_SIG);
+    src.flush();
+    expect(readdirSync(dir)).toEqual([]);
+    expect(counters.get('signal.json')).toBe(2);
+  });
+
   it('writes no file without VRRP instances (as keepalived)', () => {
     const d = daemon({ instances: 0 });
     d.signal(JSON_SIG);
