@@ -156,6 +156,19 @@ describe('GarpPacer', () => {
     expect(h.counters.get('vrrp.garp_dropped')).toBe(2);
   });
 
+  it('a reload changing the interval moves the next slot to the last send + the new interval', () => {
+    const h = harness();
+    h.pacer.request(h.req('a', eth0(1_000_000), { rank: 0 }));
+    h.clock.advance(100_000);
+    // the configuration now says 0.2 s: the slot after the send at 0 is at 0.2 s, not 1 s
+    h.pacer.request(h.req('b', eth0(200_000), { rank: 1 }));
+    h.clock.advance(2_000_000);
+    expect(h.sent.map((s) => [s.id, s.at])).toEqual([
+      ['a', 0],
+      ['b', 200_000],
+    ]);
+  });
+
   it('never lets two frames of one kind out of one domain closer than its interval, and loses none that stay wanted', () => {
     const domains = [eth0(70_000, 30_000), { key: 'group:0', garpUs: 250_000, gnaUs: 0 }];
     const arb = fc.array(
