@@ -230,7 +230,14 @@ async function afterParse(
     default: {
       // without -n, as keepalived: the daemon runs detached in its own session (daemonize.ts); this
       // process waits until it is up and exits with 0, or with its exit code when it fails
-      if (!opts.dontFork && !isDaemonChild()) return forkDaemon(argv, { stderr: io.stderr });
+      if (!opts.dontFork && !isDaemonChild()) {
+        const sock = process.env.NOTIFY_SOCKET;
+        const send = sock ? (await import('../sys/unix-dgram.js')).sendUnixDatagram : undefined;
+        return forkDaemon(argv, {
+          stderr: io.stderr,
+          notify: sock && send ? (state) => void send(sock, Buffer.from(state)) : undefined,
+        });
+      }
       const reporter = childReporter();
       // the first reason given wins; a bare exit code is reported only when run.ts gave none
       let told = false;

@@ -35,6 +35,11 @@ export interface ForkDeps {
   stderr(text: string): void;
   /** Signals forwarded to the child while waiting (default TERM and INT). */
   forward?: readonly NodeJS.Signals[];
+  /**
+   * sd_notify of this process (set when NOTIFY_SOCKET is): once the child is up it is told
+   * `MAINPID=<child>` and `READY=1`, so a `Type=notify` unit started without -n follows the daemon.
+   */
+  notify?: ((state: string) => void) | undefined;
 }
 
 /** A child's line on the readiness pipe. */
@@ -112,8 +117,14 @@ export function forkDaemon(args: readonly string[], deps: ForkDeps): Promise<num
       for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
         const l = parseReadinessLine(buf.slice(0, nl));
         buf = buf.slice(nl + 1);
-        if (l?.kind === 'ready') finish(0);
-        else if (l?.kind === 'error') errors.push(l.text);
+        if (l?.kind === 'ready') {
+          try {
+            deps.notify?.(`MAINPID=${l.pid}\nREADY=1`);
+          } catch {
+            // systemd not listening: nothing to tell
+          }
+          finish(0);
+        } else if (l?.kind === 'error') errors.push(l.text);
       }
     });
     pipe?.on('error', () => {

@@ -19,6 +19,7 @@ import { enterNetns } from '../sys/netns.js';
 import * as sched from '../sys/sched.js';
 import { sendUnixDatagram } from '../sys/unix-dgram.js';
 import { stateName } from '../vrrp/types.js';
+import { type AddrInfo, decodeRtnl, getAddrDump } from '../wire/rtnetlink.js';
 import { DaemonBfd } from './bfd-host.js';
 import { logConfigDump } from './cli.js';
 import type { StartupReporter } from './daemonize.js';
@@ -77,6 +78,8 @@ export interface DaemonOptions {
   all?: boolean;
   /** -D -D: trace-level logs. */
   logExtraDetail?: boolean;
+  /** -a: log every address added or removed, as keepalived's netlink reflector reports them. */
+  addressMonitoring?: boolean;
   /** Told once the daemon is up, or why start-up failed (the parent of a forked daemon). */
   startup?: StartupReporter | undefined;
 }
@@ -161,6 +164,29 @@ function sdNotify(state: string): void {
   } catch {
     // systemd not listening: nothing to tell
   }
+}
+
+/** keepalived's -a line for one address change. */
+export function addressChangeLine(a: Pick<AddrInfo, 'address' | 'deleted'>, ifname: string): string {
+  return `Netlink reflector reports IP ${a.address} ${a.deleted ? 'removed from' : 'added to'} ${ifname}`;
+}
+
+/**
+ * -a: the addresses present at start, then each change, one line each as keepalived 2.2.7 logs them.
+ * keepalived leaves out the changes its own commands made (its VIPs going up and down); NetState's
+ * events do not say which socket made a change, so ours are logged too (docs/DAEMON.md).
+ */
+async function monitorAddresses(net: NetState, log: Logger, counters: Counters): Promise<void> {
+  const name = (ifindex: number) => net.link(ifindex)?.name ?? `if${ifindex}`;
+  for (const m of await net.request(getAddrDump(0))) {
+    try {
+      const ev = decodeRtnl(m);
+      if (ev?.kind === 'addr') log.info(addressChangeLine(ev.addr, name(ev.addr.ifindex)));
+    } catch {
+      counters.inc('daemon.address_monitor_errors');
+    }
+  }
+  net.on('addr', (a) => log.info(addressChangeLine(a, name(a.ifindex))));
 }
 
 function load(
@@ -325,6 +351,7 @@ async function runDaemonWith(
   let statics: StaticConfig | undefined;
   try {
     net = await NetState.open({ log, counters });
+    if (opts.addressMonitoring) await monitorAddresses(net, log.child({ proc: 'vrrp' }), counters);
     scripts = await ScriptResolver.create(config, log);
     if (wantVrrp)
       statics = new StaticConfig({ net, log: log.child({ proc: 'vrrp' }), counters, followRoutes: true });

@@ -60,7 +60,7 @@ describeIf('keepalived-ts without -n (forking)', needLab, () => {
   });
 
   /** Runs `keepalived-ts -f CONF -p P -r R -c C -b B [extra]` (no -n) in the node; resolves at its exit. */
-  async function startForking(extra: string[] = [], pidFile?: string) {
+  async function startForking(extra: string[] = [], pidFile?: string, env: Record<string, string> = {}) {
     const dir = join(topo!.dir, `fork${n++}`);
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'keepalived.conf'), CONFIG);
@@ -73,7 +73,11 @@ describeIf('keepalived-ts without -n (forking)', needLab, () => {
     const argv = [...keepalivedTsCommand(), '-f', 'keepalived.conf', '-p', pid, '-r', join(dir, 'vrrp.pid')];
     argv.push('-c', join(dir, 'checkers.pid'), '-b', join(dir, 'bfd.pid'), '-D', ...extra);
     // a relative -f: the daemon changes to "/", the path must still name this file
-    const proc = d.spawn(argv, { name: `fork${n}`, env: { KEEPALIVED_TS_SYSLOG_SOCKET: logPath }, cwd: dir });
+    const proc = d.spawn(argv, {
+      name: `fork${n}`,
+      env: { KEEPALIVED_TS_SYSLOG_SOCKET: logPath, ...env },
+      cwd: dir,
+    });
     const exit = await proc.exited;
     return { proc, exit, pidFile: pid, dir, log };
   }
@@ -142,6 +146,56 @@ describeIf('keepalived-ts without -n (forking)', needLab, () => {
     expect(r.exit.code).toBe(1);
     expect(r.proc.stderr()).toMatch(/cannot write pid file \/dev\/null\/keepalived\.pid/);
     expect(r.proc.stderr()).toMatch(/exited with code 1 before start-up completed/);
+  });
+
+  it('with NOTIFY_SOCKET set (Type=notify without -n), the starter names the daemon as MAINPID once it is up', async () => {
+    const sockPath = join(topo!.dir, 'notify.sock');
+    const notify = UnixDatagramReceiver.listen(sockPath);
+    sockets.push(notify);
+    const got: string[] = [];
+    notify.on('message', (b) => got.push(b.toString()));
+    const r = await startForking([], undefined, { NOTIFY_SOCKET: sockPath });
+    expect(r.exit.code).toBe(0);
+    const pid = Number(readFileSync(r.pidFile, 'utf8').trim());
+    daemons.add(pid);
+    await waitFor({
+      what: 'MAINPID from the starter',
+      probe: () => got.includes(`MAINPID=${pid}\nREADY=1`),
+      timeoutMs: 5_000,
+    });
+    killQuiet(pid, 'SIGTERM');
+    // the daemon itself tells systemd it stops
+    await waitFor({ what: 'STOPPING=1', probe: () => got.includes('STOPPING=1'), timeoutMs: 15_000 });
+    await waitFor({ what: `daemon ${pid} to exit`, probe: () => !pidAlive(pid), timeoutMs: 15_000 });
+  });
+
+  it('-a logs the addresses present at start and every change, as keepalived words it', async () => {
+    const r = await startForking(['-a']);
+    expect(r.exit.code).toBe(0);
+    const pid = Number(readFileSync(r.pidFile, 'utf8').trim());
+    daemons.add(pid);
+    const has = (text: string) => r.log.some((l) => l.endsWith(`: ${text}`));
+    expect(has('Netlink reflector reports IP 192.0.2.1 added to eth0')).toBe(true);
+    await d.ip(['addr', 'add', '198.51.100.7/24', 'dev', 'eth0']);
+    await d.ip(['addr', 'add', 'fd00::7/64', 'dev', 'eth0', 'nodad']);
+    await waitFor({
+      what: 'the additions logged',
+      probe: () =>
+        has('Netlink reflector reports IP 198.51.100.7 added to eth0') &&
+        has('Netlink reflector reports IP fd00::7 added to eth0'),
+      timeoutMs: 5_000,
+    });
+    await d.ip(['addr', 'del', '198.51.100.7/24', 'dev', 'eth0']);
+    await d.ip(['addr', 'del', 'fd00::7/64', 'dev', 'eth0']);
+    await waitFor({
+      what: 'the removals logged',
+      probe: () =>
+        has('Netlink reflector reports IP 198.51.100.7 removed from eth0') &&
+        has('Netlink reflector reports IP fd00::7 removed from eth0'),
+      timeoutMs: 5_000,
+    });
+    killQuiet(pid, 'SIGTERM');
+    await waitFor({ what: `daemon ${pid} to exit`, probe: () => !pidAlive(pid), timeoutMs: 15_000 });
   });
 
   it('-t, -v and --signum do not fork: they answer in the foreground', async () => {
