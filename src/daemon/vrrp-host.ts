@@ -1605,15 +1605,16 @@ export class VrrpHost {
   private announce(b: Bound, rounds: number): void {
     this.pacer.pace();
     const items: AnnounceItem[] = [];
+    const at = this.bound.indexOf(b);
     for (const [i, v] of b.vips.entries()) {
-      const item = this.announceItem(b, v, i);
+      const item = this.announceItem(b, v, at, i);
       if (item) items.push(item);
     }
     for (let r = 0; r < rounds; r++) for (const item of items) this.requestAnnounce(b, item);
   }
 
   /** The frame announcing `v` and where it leaves (undefined: no interface, no MAC, or NOARP). */
-  private announceItem(b: Bound, v: AddressSpec, index: number): AnnounceItem | undefined {
+  private announceItem(b: Bound, v: AddressSpec, at: number, index: number): AnnounceItem | undefined {
     const ifindex = this.vipIfindex(b, v);
     const link = ifindex === undefined ? undefined : this.deps.net.link(ifindex);
     if (!link?.mac || link.flags & IFF_NOARP) return undefined;
@@ -1622,19 +1623,25 @@ export class VrrpHost {
       kind === 'arp'
         ? gratuitousArpFrame(link.mac, v.address)
         : unsolicitedNaFrame({ mac: link.mac, vip: v.address, router: forwarding6(link.name) });
-    return { v, index, ifindex: link.ifindex, ifname: link.name, kind, frame };
+    // a VMAC shares its parent's budget (keepalived paces on the base interface)
+    const base =
+      link.name === b.vmacName
+        ? b.ifname
+        : link.name === b.ifname
+          ? b.ifname
+          : (this.bound.find((x) => x.vmacName === link.name)?.ifname ?? link.name);
+    // configuration order: instance, then its VIPs and eVIPs
+    const rank = Math.max(0, at) * 0x10000 + index;
+    return { v, rank, ifindex: link.ifindex, ifname: link.name, base, kind, frame };
   }
 
   private requestAnnounce(b: Bound, item: AnnounceItem): void {
     const protocol = item.kind === 'arp' ? ETH_P_ARP : ETH_P_IPV6;
-    // a VMAC shares its parent's budget (keepalived paces on the base interface)
-    const base = this.bound.find((x) => x.vmacName === item.ifname)?.ifname ?? item.ifname;
-    const rank = Math.max(0, this.bound.indexOf(b)) * 0x10000 + item.index;
     const how = this.garpPacer.request({
       owner: b.cfg.name,
       id: `${item.ifindex}/${item.v.address}`,
-      rank,
-      domain: this.paceDomain(base),
+      rank: item.rank,
+      domain: this.paceDomain(item.base),
       kind: item.kind,
       wanted: () =>
         this.bound.includes(b) &&
@@ -1670,8 +1677,9 @@ export class VrrpHost {
     b.extraIfFrom = at;
     const ours = new Set(this.bound.map((o) => o.vmacName).filter((n) => n !== undefined));
     const done = new Set<number>();
+    const pos = this.bound.indexOf(b);
     for (const [i, v] of b.vips.entries()) {
-      const item = this.announceItem(b, v, i);
+      const item = this.announceItem(b, v, pos, i);
       if (!item || done.has(item.ifindex)) continue;
       if (!ours.has(item.ifname) && !x.all) continue;
       if (item.ifindex === b.vipIfindex && !b.cfg.vmacXmitBase) continue;
@@ -1694,10 +1702,12 @@ function advertStepAt(inst: VrrpInstance): number {
 /** One VIP's announcement: the frame and the interface it leaves on. */
 interface AnnounceItem {
   readonly v: AddressSpec;
-  /** Position in the instance's VIPs + eVIPs (pacing order). */
-  readonly index: number;
+  /** Pacing order: the instance's position, then the address's among its VIPs + eVIPs. */
+  readonly rank: number;
   readonly ifindex: number;
   readonly ifname: string;
+  /** The interface whose pacing budget it uses (a VMAC's parent). */
+  readonly base: string;
   readonly kind: AnnounceKind;
   readonly frame: Buffer;
 }
