@@ -130,11 +130,22 @@ export function forkDaemon(args: readonly string[], deps: ForkDeps): Promise<num
     pipe?.on('error', () => {
       // the child closed its end: its exit decides
     });
+    // 'exit' may come before the last lines are read: the pipe's end is awaited (bounded, in case
+    // something the child started still holds its end)
+    const drained = new Promise<void>((r) => {
+      if (!pipe) r();
+      pipe?.once('close', r);
+      pipe?.once('end', r);
+    });
     child.once('error', (e) => {
       deps.stderr(`keepalived-ts: cannot start the daemon: ${e.message}\n`);
       finish(1);
     });
-    child.once('exit', (code, signal) => {
+    child.once('exit', async (code, signal) => {
+      if (settled) return;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([drained, new Promise<void>((r) => (timer = setTimeout(r, 1000)))]);
+      clearTimeout(timer);
       if (settled) return;
       const status = exitStatus(code, signal);
       for (const t of errors) deps.stderr(`keepalived-ts: ${t}\n`);
