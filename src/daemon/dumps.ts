@@ -12,12 +12,15 @@
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import type {
   AddressSpec,
+  Checker,
   Command,
   KeepalivedConfig,
+  RealServer,
   RouteSpec,
   RuleSpec,
   Tracking,
   TrackRef,
+  VirtualServer,
   VrrpInstance as VrrpInstanceCfg,
 } from '../config/model.js';
 import type { Counters } from '../core/counters.js';
@@ -26,7 +29,7 @@ import type { TrackerRef } from '../vrrp/track/instance.js';
 import type { TrackerKind } from '../vrrp/track/priority.js';
 import { resolveInstanceTrackers } from '../vrrp/track/resolve.js';
 import { PRIO_OWNER } from '../vrrp/types.js';
-import { keepalivedStats, type VrrpInstanceSnapshot } from './metrics.js';
+import { keepalivedStats, type LvsSnapshot, type VrrpInstanceSnapshot } from './metrics.js';
 import { writeFileAtomic } from './rt-dumps.js';
 
 // ---- files ----
@@ -578,18 +581,19 @@ function groupState(states: readonly number[]): string {
 }
 
 /**
- * The VRRP part of `keepalived.data` (SIGUSR1): a `Global definitions` section (the lines we model),
- * then `VRRP Topology` (one block per instance), `VRRP Sync groups`, `VRRP Scripts`, `VRRP Track
- * files`, in keepalived's order and layout. Instances missing from the configuration are skipped.
+ * The `Global definitions` lines we model, each one of keepalived's with its value. The checker
+ * process prints no `Default interface` line, and its two lower priority GARP values are never
+ * resolved there (keepalived prints 4294967295 for them unless set): left out of its dump.
  */
-export function formatVrrpData(input: VrrpDataInput): string {
-  const { config } = input;
+function globalDefinitions(
+  config: KeepalivedConfig,
+  namespace: string | undefined,
+  proc: 'vrrp' | 'checker',
+): string[] {
   const g = config.global;
-  const trackers = new Map((input.trackers ?? []).map((t) => [`${t.kind}/${t.name}`, t]));
-  const byName = new Map(config.vrrpInstances.map((c) => [c.name, c]));
-  const out = [
+  const lines = [
     '------< Global definitions >------',
-    ` Network namespace = ${input.namespace ?? g.netNamespace ?? '(default)'}`,
+    ` Network namespace = ${namespace ?? g.netNamespace ?? '(default)'}`,
     ` Router ID = ${g.routerId}`,
     ` Default interface = ${g.defaultInterface}`,
     ` VRRP notify priority changes = ${g.vrrpNotifyPriorityChanges ? 'true' : 'false'}`,
@@ -609,8 +613,24 @@ export function formatVrrpData(input: VrrpDataInput): string {
     ` VRRP skip check advert addresses = ${g.vrrpSkipCheckAdvAddr ? 'true' : 'false'}`,
     ` VRRP strict mode = ${g.vrrpStrict ? 'true' : 'false'}`,
     ` Script security ${g.enableScriptSecurity ? 'enabled' : 'disabled'}`,
-    '------< VRRP Topology >------',
   ];
+  if (proc === 'vrrp') return lines;
+  return lines.filter(
+    (l) => !/^ (Default interface|Gratuitous ARP lower priority (delay|repeat)) = /.test(l),
+  );
+}
+
+/**
+ * The VRRP part of `keepalived.data` (SIGUSR1): a `Global definitions` section (the lines we model),
+ * then `VRRP Topology` (one block per instance), `VRRP Sync groups`, `VRRP Scripts`, `VRRP Track
+ * files`, in keepalived's order and layout. Instances missing from the configuration are skipped.
+ */
+export function formatVrrpData(input: VrrpDataInput): string {
+  const { config } = input;
+  const g = config.global;
+  const trackers = new Map((input.trackers ?? []).map((t) => [`${t.kind}/${t.name}`, t]));
+  const byName = new Map(config.vrrpInstances.map((c) => [c.name, c]));
+  const out = [...globalDefinitions(config, input.namespace, 'vrrp'), '------< VRRP Topology >------'];
   // the last address of Global definitions keepalived prints is the IPv6 multicast group
   const ctx: DataContext = { lastAddr: g.vrrpMcastGroup6, rulePrio: rulePriorities(config) };
   const stateOf = new Map<string, number>();
@@ -910,4 +930,369 @@ export function formatVrrpJson(input: VrrpDataInput): string {
     items.push({ data: jsonData(cfg, s, tracked, input, rulePrio), stats });
   }
   return items.length > 0 ? `${jsonText(items)}\n` : '';
+}
+
+// ---- keepalived_check.data (checker SIGUSR1) ----
+
+export interface CheckDataInput {
+  readonly config: KeepalivedConfig;
+  /** LvsHost.snapshot(): quorum and real-server health; without it, every runtime value is "unset". */
+  readonly lvs?: CheckLvsSnapshot | undefined;
+  /** Network namespace we run in (`-s` or net_namespace). */
+  readonly namespace?: string;
+  /** `uid:gid` scripts run as when they name no user (default 0:0, the daemon as root). */
+  readonly scriptUidGid?: string;
+  /** argv of a script as it will run (keepalived prints the resolved path); default: the words. */
+  readonly commandArgv?: (c: Command) => readonly string[];
+}
+
+/**
+ * LvsHost.snapshot() as the checker dump reads it: the /metrics shape plus, when LvsHost gives them,
+ * the IPVS services each virtual server has in the table with their destinations.
+ */
+export interface CheckLvsSnapshot {
+  readonly virtualServers: readonly (LvsSnapshot['virtualServers'][number] & {
+    readonly services?: readonly {
+      readonly dests: readonly { readonly addr: string; readonly port: number | null }[];
+    }[];
+  })[];
+}
+
+type LvsVs = CheckLvsSnapshot['virtualServers'][number];
+type LvsRs = LvsVs['realServers'][number];
+
+const usecs = (s: number) => `${Math.round(s * 1e6)} us`;
+const onOffCaps = (b: boolean) => (b ? 'ON' : 'OFF');
+
+/**
+ * keepalived's checker "Last ran" time: `SEC.USEC (Www Mmm dd HH:MM:SS YYYY.USEC)`, local time (the
+ * microseconds after the year, unlike the VRRP dump's timevals).
+ */
+export function formatCheckerTime(epochS: number): string {
+  const t = formatTimeval(epochS);
+  const m = /^(\S+) \((.*) (\d\d:\d\d:\d\d)\.(\d{6}) (\d+)\)$/.exec(t);
+  return m ? `${m[1]} (${m[2]} ${m[3]} ${m[5]}.${m[4]})` : t;
+}
+
+/** `tcp`, `udp`, `sctp`; `none` for a fwmark service (it has no protocol of its own). */
+const vsProto = (vs: VirtualServer) => (vs.target.kind === 'fwmark' ? 'none' : vs.protocol.toLowerCase());
+
+/** The service as the checker dump names it: `[VIP]:tcp:80`, `FWM 5`, `[GROUP]:0`. */
+function vsId(vs: VirtualServer): string {
+  const t = vs.target;
+  if (t.kind === 'fwmark') return `FWM ${t.fwmark}`;
+  if (t.kind === 'group') return `[${t.name}]:0`;
+  return `[${t.addr}]:${vsProto(vs)}:${t.port ?? 0}`;
+}
+
+function forwarding(k: {
+  readonly method: string;
+  readonly tunnel?: VirtualServer['lvsMethod']['tunnel'];
+}): string {
+  if (k.method !== 'TUN') return k.method;
+  const tun = k.tunnel;
+  const type = (tun?.type ?? 'ipip').toUpperCase();
+  return `TUN, type = ${type}${tun?.port !== undefined ? `, port = ${tun.port}` : ''}${tun?.csum ? `, ${tun.csum}` : ''}`;
+}
+
+function vsFamily(vs: VirtualServer): string {
+  return vs.target.kind === 'addr' ? vs.target.family : (vs.ipFamily ?? 'inet');
+}
+
+function findLvs(lvs: CheckLvsSnapshot | undefined, vs: VirtualServer): LvsVs | undefined {
+  const cands = (lvs?.virtualServers ?? []).filter(
+    (v) => v.name === vs.name && v.protocol === vs.protocol.toLowerCase(),
+  );
+  return cands.find((v) => v.family === vsFamily(vs)) ?? cands[0];
+}
+
+const findRs = (v: LvsVs | undefined, rs: RealServer): LvsRs | undefined =>
+  v?.realServers.find((r) => r.addr === rs.address && (r.port ?? 0) === (rs.port ?? 0));
+
+/** Retry delay a checker kind defaults to (keepalived prints it as "Default delay before retry"). */
+const DEFAULT_RETRY_DELAY_S: Readonly<Partial<Record<Checker['kind'], number>>> = {
+  HTTP_GET: 3,
+  SSL_GET: 3,
+  TCP_CHECK: 1,
+  MISC_CHECK: 1,
+  SMTP_CHECK: 1,
+  DNS_CHECK: 0,
+};
+
+function checkerBlock(
+  vs: VirtualServer,
+  rs: RealServer,
+  c: Checker,
+  live: LvsRs | undefined,
+  input: CheckDataInput,
+): string[] {
+  const uidGid = input.scriptUidGid ?? '0:0';
+  const out = [
+    ` ${vsId(vs)} -> [${rs.address}]:${vsProto(vs)}:${rs.port ?? 0}`,
+    '   Enabled = yes',
+    // per-checker state is not in LvsHost.snapshot(): the real server's health stands for each checker
+    `   Up = ${live?.up ? 'yes' : 'no'}`,
+    `   Has run = ${live ? 'yes' : 'no'}`,
+    '   Current weight = 0', // keepalived's checker weight (MISC_CHECK dynamic): not in the snapshot
+    `   Alpha = ${c.alpha ? 'yes' : 'no'}`,
+    `   Delay loop = ${usecs(c.delayLoop)}`,
+    `   Warmup = ${usecs(c.warmup ?? c.delayLoop)}`,
+    `   Retries = ${c.retry}`,
+  ];
+  if (c.retry > 0)
+    out.push(
+      `   Delay before retry = ${usecs(c.delayBeforeRetry)}`,
+      '   Retries iterations = 0', // the checker's retry count: not in the snapshot
+    );
+  out.push(
+    `   Default delay before retry = ${usecs(DEFAULT_RETRY_DELAY_S[c.kind] ?? 1)}`,
+    `   Log all failures = ${c.logAllFailures ? 'yes' : 'no'}`,
+  );
+  if ('connectIp' in c) {
+    out.push('   Connection', `     Dest = [${c.connectIp}]:${c.connectPort}`);
+    if (c.bindto) out.push(`     Bind to = [${c.bindto}]:${c.bindPort ?? 0}`);
+    if (c.bindIf) out.push(`     Bind i/f = ${c.bindIf}`);
+    if (c.fwmark !== undefined) out.push(`     Mark = ${c.fwmark}`);
+    out.push(`     Timeout = ${c.connectTimeout.toFixed(6)}`);
+  }
+  switch (c.kind) {
+    case 'HTTP_GET':
+    case 'SSL_GET': {
+      out.push(`   Keepalive method = ${c.kind}, http protocol ${c.httpProtocol ?? '1.0'}`);
+      if (c.virtualhost) out.push(`   Virtualhost = ${c.virtualhost}`);
+      out.push(
+        `   Enable SNI ${c.enableSni ? 'set' : 'unset'}`,
+        `   Fast recovery ${c.fastRecovery ? 'set' : 'unset'}`,
+      );
+      for (const u of c.urls) {
+        out.push(`   Checked url = ${u.path}`);
+        if (u.digest) out.push(`     digest = ${u.digest}`);
+        if (u.virtualhost) out.push(`     Virtual host = ${u.virtualhost}`);
+        const codes = u.statusCodes.length > 0 ? u.statusCodes : [[200, 299] as const];
+        out.push(
+          '     HTTP Status Code(s)',
+          ...codes.map((k) => `       ${typeof k === 'number' ? k : `${k[0]}-${k[1]}`}`),
+        );
+      }
+      // "Failed URL = …": which URL failed last is not in the snapshot
+      break;
+    }
+    case 'TCP_CHECK':
+    case 'PING_CHECK':
+    case 'UDP_CHECK':
+      out.push(`   Keepalive method = ${c.kind}`);
+      break;
+    case 'SMTP_CHECK':
+      out.push('   Keepalive method = SMTP_CHECK', `   helo = ${c.heloName}`);
+      break;
+    case 'DNS_CHECK':
+      out.push('   Keepalive method = DNS_CHECK', `   Type = ${c.type}`, `   Name = ${c.name}`);
+      break;
+    case 'MISC_CHECK':
+      out.push(
+        '   Keepalive method = MISC_CHECK',
+        `   script = ${(input.commandArgv?.(c.miscPath) ?? c.miscPath.argv).map((w) => `'${w}'`).join(' ')}`,
+        `   timeout = ${Math.floor(c.miscTimeout)}`,
+        `   dynamic = ${c.miscDynamic ? 'YES' : 'NO'}`,
+        `   uid:gid = ${uidGid}`,
+        // when the script last ran and its exit status are not in the snapshot
+        `   Last ran = ${formatCheckerTime(0)}`,
+        '   Last status = 0',
+      );
+      break;
+    case 'FILE_CHECK':
+      out.push('   Keepalive method = FILE_CHECK', `   Tracked file = ${c.trackFile}`);
+      break;
+    case 'BFD_CHECK':
+      out.push('   Keepalive method = BFD_CHECK', `   BFD = ${c.name}`);
+      break;
+  }
+  return out;
+}
+
+function realServerBlock(
+  vs: VirtualServer,
+  rs: RealServer,
+  live: LvsRs | undefined,
+  inTable: boolean | undefined,
+  input: CheckDataInput,
+): string[] {
+  const cmd = (c: Command) =>
+    `${(input.commandArgv?.(c) ?? c.argv).map((w) => `'${w}'`).join(' ')}, uid:gid ${input.scriptUidGid ?? '0:0'}`;
+  const weight = live?.weight ?? rs.weight;
+  const out = [
+    '   ------< Real server >------',
+    `   RIP = ${rs.address}, RPORT = ${rs.port ?? 0}, WEIGHT = ${rs.weight} EFF WEIGHT = ${weight}`,
+    `   forwarding method = ${forwarding(rs.lvsMethod)}`,
+    `   Alpha is ${onOffCaps(rs.alpha)}`,
+    `   connection timeout = ${vs.connectTimeout.toFixed(6)}`,
+    `   connection limit range = ${rs.lthreshold} -> ${rs.uthreshold}`,
+    `   Delay loop = ${vs.delayLoop.toFixed(6)}`,
+    `   Inhibit on failure is ${onOffCaps(rs.inhibitOnFailure)}`,
+  ];
+  if (rs.notifyUp) out.push(`     RS up notify script = ${cmd(rs.notifyUp)}`);
+  if (rs.notifyDown) out.push(`     RS down notify script = ${cmd(rs.notifyDown)}`);
+  out.push(
+    // keepalived leaves a real server's smtp_alert unset (-1) unless configured: printed "yes"
+    `   Using smtp notification = ${rs.smtpAlert === false ? 'no' : 'yes'}`,
+    `   initial weight = ${rs.weight}`,
+    `   effective weight = ${weight}`,
+    '   previous effective_weight = 0', // not in the snapshot
+    `   alive = ${live?.up ? 1 : 0}`,
+    // which checkers failed is not in the snapshot: a down real server counts one
+    `   num failed checkers = ${live && !live.up ? 1 : 0}`,
+    // in the IPVS table (from the snapshot's services; else: up, or down with inhibit_on_failure)
+    `   RS set = ${(inTable ?? (live !== undefined && (live.up || rs.inhibitOnFailure))) ? 1 : 0}`,
+    '   reloaded = 0',
+  );
+  return out;
+}
+
+function virtualServerBlock(vs: VirtualServer, live: LvsVs | undefined, input: CheckDataInput): string[] {
+  const g = input.config.global;
+  const t = vs.target;
+  const cmd = (c: Command) =>
+    `${(input.commandArgv?.(c) ?? c.argv).map((w) => `'${w}'`).join(' ')}, uid:gid ${input.scriptUidGid ?? '0:0'}`;
+  const head =
+    t.kind === 'addr'
+      ? ` VS VIP = ${t.addr}, VPORT = ${t.port ?? 0}`
+      : t.kind === 'fwmark'
+        ? ` VS FWMARK = ${t.fwmark}`
+        : ` VS GROUP = [${t.name}]:0`;
+  const flag = (f: string) => onOff(vs.schedFlags.includes(f));
+  const flags =
+    vs.lvsSched === 'sh' || vs.lvsSched === 'mh'
+      ? [
+          `   ${vs.lvsSched}-port = ${flag(`${vs.lvsSched}-port`)}`,
+          `   ${vs.lvsSched}-fallback = ${flag(`${vs.lvsSched}-fallback`)}`,
+        ]
+      : ['flag-1', 'flag-2', 'flag-3'].map((f) => `   ${f} = ${flag(f)}`);
+  const out = [
+    ' ------< Virtual server >------',
+    head,
+    `   Address family = ${vsFamily(vs)}`,
+    `   connection timeout = ${vs.connectTimeout.toFixed(6)}`,
+    `   delay_loop = ${vs.delayLoop.toFixed(6)}`,
+    `   lvs_sched = ${vs.lvsSched}`,
+    `   Hashed = ${flag('hashed')}`,
+    ...flags,
+    `   One packet scheduling = ${onOff(vs.ops)}`,
+  ];
+  if (vs.persistenceTimeout !== undefined) out.push(`   persistence timeout = ${vs.persistenceTimeout}`);
+  if (vs.persistenceGranularity !== undefined)
+    out.push(`   persistence granularity = ${vs.persistenceGranularity}`);
+  out.push(
+    `   protocol = ${t.kind === 'fwmark' ? 'none' : vs.protocol}`,
+    `   alpha is ${onOffCaps(vs.alpha)}`,
+    `   omega is ${onOffCaps(vs.omega)}`,
+    `   Inhibit on failure is ${onOffCaps(vs.inhibitOnFailure)}`,
+    `   quorum = ${vs.quorum}, hysteresis = ${vs.hysteresis}`,
+  );
+  if (vs.quorumUp) out.push(`   Quorum up notify script = ${cmd(vs.quorumUp)}`);
+  if (vs.quorumDown) out.push(`   Quorum down notify script = ${cmd(vs.quorumDown)}`);
+  const smtp = vs.smtpAlert ?? g.smtpAlertChecker ?? g.smtpAlert ?? false;
+  out.push(
+    `   Using smtp notification = ${smtp ? 'yes' : 'no'}`,
+    `   default forwarding method = ${forwarding(vs.lvsMethod)}`,
+  );
+  const sorry = vs.sorryServer;
+  if (sorry)
+    out.push(
+      `   sorry server = [${sorry.address}]:${vsProto(vs)}:${sorry.port ?? 0}`,
+      `     forwarding method = ${forwarding(sorry.lvsMethod ?? vs.lvsMethod)}`,
+      `     Inhibit on failure is ${onOffCaps(sorry.inhibit)}`,
+    );
+  out.push(
+    // the service is in the IPVS table
+    `   alive = ${(live?.services ? live.services.length > 0 : live !== undefined) ? 1 : 0}`,
+    `   quorum_state_up = ${live?.quorumUp ? 1 : 0}`,
+    '   reloaded = 0',
+  );
+  const dests = live?.services?.flatMap((sv) => sv.dests);
+  for (const rs of vs.realServers) {
+    const inTable = dests?.some((d) => d.addr === rs.address && (d.port ?? 0) === (rs.port ?? 0));
+    out.push(...realServerBlock(vs, rs, findRs(live, rs), inTable, input));
+  }
+  return out;
+}
+
+/** A group range as keepalived prints it: `203.0.113.21-23` as `203.0.113.21-203.0.113.23`. */
+function groupRange(range: string): string {
+  const m = /^(.*?)([.:])([0-9a-fA-F]+)-([0-9a-fA-F]+)$/.exec(range);
+  if (!m) return range;
+  return `${m[1]}${m[2]}${m[3]}-${m[1]}${m[2]}${m[4]}`;
+}
+
+/**
+ * `keepalived_check.data` (SIGUSR1 to the checker process) in keepalived 2.2.7's layout: `Global
+ * definitions` (the lines we model), `SSL definitions` (when an SSL_GET checker or an ssl block
+ * needs a context), `LVS Topology` (virtual server groups, virtual servers with their real
+ * servers), `Health checkers` (one block per checker). Layout captured from Debian's keepalived
+ * 2.2.7 with IPVS in the kernel VM (docs/DUMPS.md). Runtime values come from LvsHost.snapshot();
+ * those it does not carry are printed with keepalived's unset value (commented where they are).
+ */
+export function formatCheckData(input: CheckDataInput): string {
+  const { config } = input;
+  const out = globalDefinitions(config, input.namespace, 'checker');
+  const needsSsl =
+    config.ssl !== undefined ||
+    config.virtualServers.some((vs) =>
+      vs.realServers.some((rs) => rs.checkers.some((c) => c.kind === 'SSL_GET')),
+    );
+  if (needsSsl) {
+    out.push('------< SSL definitions >------');
+    const ssl = config.ssl;
+    if (ssl && (ssl.password || ssl.ca || ssl.certificate || ssl.key)) {
+      if (ssl.password) out.push(` Password : ${ssl.password}`);
+      if (ssl.ca) out.push(` CA-file : ${ssl.ca}`);
+      if (ssl.certificate) out.push(` Certificate file : ${ssl.certificate}`);
+      if (ssl.key) out.push(` Key file : ${ssl.key}`);
+    } else out.push(' Using autogen SSL context');
+  }
+  // the kernel's IPVS version: every kernel since 2.6.x reports 1.2.1
+  out.push('------< LVS Topology >------', ' System is compiled with LVS v1.2.1');
+  const live = new Map(config.virtualServers.map((vs) => [vs, findLvs(input.lvs, vs)]));
+  if (config.virtualServerGroups.length > 0) {
+    out.push(' ------< Virtual server group >------');
+    for (const grp of config.virtualServerGroups) {
+      const users = config.virtualServers.filter(
+        (vs) => vs.target.kind === 'group' && vs.target.name === grp.name,
+      );
+      // keepalived counts, per entry, the services of the group that are up
+      const up = (pred: (vs: VirtualServer) => boolean) =>
+        users.filter((vs) => pred(vs) && live.get(vs)?.quorumUp === true).length;
+      const addrs = grp.entries.filter((e) => e.kind === 'addr');
+      const v6 = addrs.some((e) => e.kind === 'addr' && e.range.includes(':'));
+      const v4 = addrs.some((e) => e.kind === 'addr' && !e.range.includes(':'));
+      out.push(
+        ` Virtual Server Group = ${grp.name}, IPv4 = ${v4 ? 'yes' : 'no'}, IPv6 = ${v6 ? 'yes' : 'no'}`,
+      );
+      for (const e of grp.entries) {
+        if (e.kind === 'addr') {
+          const range = groupRange(e.range);
+          out.push(
+            range === e.range
+              ? `   VIP = ${e.range}, VPORT = ${e.port ?? 0}`
+              : `   VIP Range = ${range}, VPORT = ${e.port ?? 0}`,
+            `     Alive: ${up((vs) => vs.protocol === 'TCP')} tcp, ${up((vs) => vs.protocol === 'UDP')} udp, ${up((vs) => vs.protocol === 'SCTP')} sctp`,
+          );
+        } else
+          out.push(
+            `   FWMARK = ${e.fwmark}`,
+            `     Alive: ${up((vs) => vsFamily(vs) === 'inet')} IPv4, ${up((vs) => vsFamily(vs) === 'inet6')} IPv6`,
+          );
+        out.push('     reloaded = False');
+      }
+    }
+  }
+  for (const vs of config.virtualServers) out.push(...virtualServerBlock(vs, live.get(vs), input));
+  const checkers = config.virtualServers.flatMap((vs) =>
+    vs.realServers.flatMap((rs) => rs.checkers.map((c) => ({ vs, rs, c }))),
+  );
+  if (checkers.length > 0) {
+    out.push('------< Health checkers >------');
+    for (const { vs, rs, c } of checkers)
+      out.push(...checkerBlock(vs, rs, c, findRs(live.get(vs), rs), input));
+  }
+  return `${out.join('\n')}\n`;
 }

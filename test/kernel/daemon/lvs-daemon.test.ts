@@ -159,7 +159,7 @@ sec reload; echo "ok=$ok ms=$(( $(now) - T ))"
 sec stats2; $D ipvsadm -Ln --stats
 sec adm5; $D ipvsadm -Ln
 kill -USR1 $DPID; sleep 1
-sec snapshot; cat kt.pid.snapshot 2>/dev/null || grep -h '^{"lvs"' /tmp/keepalived_check.data; echo
+sec snapshot; cat kt.pid.snapshot 2>/dev/null || grep -E '^ VS |^   RIP = |^   (alive|quorum_state_up) = |^{"lvs"' /tmp/keepalived_check.data; echo
 kill -TERM $DPID
 for t in $(seq 1 200); do kill -0 $DPID 2>/dev/null || break; sleep 0.1; done
 sec term; if kill -0 $DPID 2>/dev/null; then echo alive=1; else echo alive=0; fi; if [ -e kt.pid ]; then echo pidfile=1; else echo pidfile=0; fi
@@ -336,16 +336,36 @@ describeIf('keepalived-ts LVS daemon in the kernel VM', needVm, () => {
     ]);
   });
 
-  // SIGUSR1: the stand-in writes LvsHost.snapshot(), the daemon a `{"lvs": snapshot}` line in keepalived_check.data.
+  // SIGUSR1: the stand-in writes LvsHost.snapshot() (JSON); the daemon keepalived_check.data in
+  // keepalived's layout (` VS VIP = A, VPORT = P`, `   RIP = …`, `   alive = 0|1` per real server),
+  // or, before run.ts writes that layout, a `{"lvs": snapshot}` line.
   it('the snapshot reports the service and both real servers up', () => {
     type Snap = {
       virtualServers: Array<{ name: string; realServers: Array<{ addr: string; up: boolean }> }>;
     };
-    const raw = JSON.parse(lines(s.get('snapshot'))[0] ?? 'null') as (Snap & { lvs?: Snap }) | null;
-    const snap = raw?.lvs ?? raw;
-    expect(snap?.virtualServers.map((v) => [v.name, v.realServers.map((r) => `${r.addr} ${r.up}`)])).toEqual([
-      ['203.0.113.10 80', ['198.51.100.11 true', '198.51.100.12 true']],
-    ]);
+    const got = lines(s.get('snapshot'));
+    if (got[0]?.startsWith('{')) {
+      const raw = JSON.parse(got[0]) as Snap & { lvs?: Snap };
+      const snap = raw.lvs ?? raw;
+      expect(snap.virtualServers.map((v) => [v.name, v.realServers.map((r) => `${r.addr} ${r.up}`)])).toEqual(
+        [['203.0.113.10 80', ['198.51.100.11 true', '198.51.100.12 true']]],
+      );
+      return;
+    }
+    const services: [string, string[]][] = [];
+    let rip = '';
+    for (const l of got) {
+      const vs = /^ VS VIP = (\S+), VPORT = (\d+)$/.exec(l);
+      if (vs) services.push([`${vs[1]} ${vs[2]}`, []]);
+      const rs = /^ {3}RIP = (\S+), RPORT = \d+,/.exec(l);
+      if (rs) rip = rs[1] ?? '';
+      const alive = /^ {3}alive = ([01])$/.exec(l);
+      if (alive && rip) {
+        services.at(-1)?.[1].push(`${rip} ${alive[1] === '1'}`);
+        rip = '';
+      }
+    }
+    expect(services).toEqual([['203.0.113.10 80', ['198.51.100.11 true', '198.51.100.12 true']]]);
   });
 
   it('SIGTERM: the daemon exits, removes its pid file and its services, and leaves the foreign one', () => {
