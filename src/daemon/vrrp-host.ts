@@ -1632,33 +1632,40 @@ export class VrrpHost {
           : (this.bound.find((x) => x.vmacName === link.name)?.ifname ?? link.name);
     // configuration order: instance, then its VIPs and eVIPs
     const rank = Math.max(0, at) * 0x10000 + index;
-    return { v, rank, ifindex: link.ifindex, ifname: link.name, base, kind, frame };
+    return { v, rank, ifindex: link.ifindex, ifname: link.name, domain: this.paceDomain(base), kind, frame };
   }
 
   private requestAnnounce(b: Bound, item: AnnounceItem): void {
     const protocol = item.kind === 'arp' ? ETH_P_ARP : ETH_P_IPV6;
+    if ((item.kind === 'arp' ? item.domain.garpUs : item.domain.gnaUs) <= 0) {
+      // not paced (the default): straight out, as a burst
+      this.sendAnnounce(b, item, protocol);
+      return;
+    }
     const how = this.garpPacer.request({
       owner: b.cfg.name,
       id: `${item.ifindex}/${item.v.address}`,
       rank: item.rank,
-      domain: this.paceDomain(item.base),
+      domain: item.domain,
       kind: item.kind,
       wanted: () =>
         this.bound.includes(b) &&
         b.inst.state === VrrpState.MASTER &&
         b.inst.machine.vipsSet &&
         b.vips.includes(item.v),
-      send: () => {
-        try {
-          this.packetSocket(item.ifindex, protocol).send(item.frame);
-          b.inst.counters.inc('vrrp.garp_sent');
-        } catch (e) {
-          this.counters.inc('vrrp.garp_errors');
-          this.log.warn({ err: e }, `(${b.cfg.name}) gratuitous ARP/NA send failed: ${(e as Error).message}`);
-        }
-      },
+      send: () => this.sendAnnounce(b, item, protocol),
     });
     if (how !== 'sent') b.inst.counters.inc('vrrp.garp_queued');
+  }
+
+  private sendAnnounce(b: Bound, item: AnnounceItem, protocol: number): void {
+    try {
+      this.packetSocket(item.ifindex, protocol).send(item.frame);
+      b.inst.counters.inc('vrrp.garp_sent');
+    } catch (e) {
+      this.counters.inc('vrrp.garp_errors');
+      this.log.warn({ err: e }, `(${b.cfg.name}) gratuitous ARP/NA send failed: ${(e as Error).message}`);
+    }
   }
 
   /**
@@ -1706,8 +1713,8 @@ interface AnnounceItem {
   readonly rank: number;
   readonly ifindex: number;
   readonly ifname: string;
-  /** The interface whose pacing budget it uses (a VMAC's parent). */
-  readonly base: string;
+  /** The pacing budget it uses (its interface's, a VMAC's parent's, or its garp_group's). */
+  readonly domain: PaceDomain;
   readonly kind: AnnounceKind;
   readonly frame: Buffer;
 }
