@@ -65,6 +65,10 @@ export interface ScriptEnv {
   /** Absolute path of an executable found for argv[0] (PATH search for bare names), or undefined. */
   resolve(argv0: string): string | undefined;
   userExists(name: string): boolean;
+  /** Whether a group of this name exists (undefined: groups are not checked). */
+  groupExists?(name: string): boolean;
+  /** Whether a host name resolves here, as getaddrinfo does (undefined: names are not checked). */
+  hostResolves?(name: string): boolean;
   /** The path (or a directory above it) is writable by a non-root user. */
   unsafe(path: string): boolean;
 }
@@ -411,6 +415,8 @@ const SCHEDULERS = [
 
 export class ConfigBuilder extends Checker_ {
   private readonly scripts = new Map<string, Mutable<VrrpScript>>();
+  /** script_user named a user or group this machine lacks (config test only). */
+  private scriptUserFailed = false;
   private readonly trackFiles = new Map<string, TrackFile>();
   private readonly trackProcs = new Map<string, TrackProcess>();
   private readonly bfds = new Map<string, BfdInstance>();
@@ -688,6 +694,16 @@ export class ConfigBuilder extends Checker_ {
           `invalid port '${w[1]}'`,
           'a port 1..65535',
         );
+      else if (!parseIp(w[0]) && this.opts.scripts?.hostResolves?.(w[0]) === false)
+        // keepalived resolves the name while reading the keyword
+        this.report(
+          'KA_ERR_CONF_BAD_ADDRESS',
+          KaClass.GeneralError,
+          smtp.node.args[0]?.pos ?? smtp.node.pos,
+          'smtp_server',
+          `Invalid smtp server ${w[0]} ${port}: the name does not resolve`,
+          'an address or a host name this machine resolves',
+        );
       else smtpServer = { host: w[0], port };
     }
     const garp: GarpTiming = {
@@ -717,8 +733,30 @@ export class ConfigBuilder extends Checker_ {
           'no user given',
           'USER [GROUP]',
         );
-      else scriptUser = { user: w[0], group: w[1] };
+      else if (!this.userOk(w[0], w[1])) {
+        // keepalived then has no default script user: vrrp_scripts without their own user are dropped
+        this.scriptUserFailed = true;
+        this.report(
+          'KA_ERR_CONF_UNDEFINED_REF',
+          KaClass.GeneralError,
+          su.node.pos,
+          'script_user',
+          `Error setting global script uid/gid: no user '${w[0]}'${w[1] === undefined ? '' : ` or group '${w[1]}'`} on this machine`,
+          'an existing user [and group]',
+        );
+      } else scriptUser = { user: w[0], group: w[1] };
     }
+    const saveDir = d.entry('config_save_dir');
+    if (saveDir?.value === '')
+      // keepalived creates the directory while reading the keyword; "" cannot be made
+      this.report(
+        'KA_ERR_CONF_BAD_VALUE',
+        KaClass.GeneralError,
+        saveDir.node.args[0]?.pos ?? saveDir.node.pos,
+        'config_save_dir',
+        'Unable to create config_save_dir  (error 2 - No such file or directory)',
+        'a directory path',
+      );
     const dyn = d.last<string[]>('dynamic_interfaces');
     const modelled = new Set([
       'router_id',
@@ -834,9 +872,9 @@ export class ConfigBuilder extends Checker_ {
           ? 'VS'
           : true
         : false,
-      startupScript: d.last<Command>('startup_script'),
+      startupScript: this.globalScript(d, 'startup_script'),
       startupScriptTimeout: d.last<number>('startup_script_timeout') ?? 10,
-      shutdownScript: d.last<Command>('shutdown_script'),
+      shutdownScript: this.globalScript(d, 'shutdown_script'),
       shutdownScriptTimeout: d.last<number>('shutdown_script_timeout') ?? 10,
       netNamespace: d.last<string>('net_namespace'),
       instance: d.last<string>('instance'),
@@ -845,10 +883,11 @@ export class ConfigBuilder extends Checker_ {
       umask: d.last<number>('umask'),
       settings,
     };
-    for (const k of ['startup_script', 'shutdown_script'] as const) {
-      const cmd = d.last<Command>(k);
+    for (const [k, cmd] of [
+      ['startup_script', g.startupScript],
+      ['shutdown_script', g.shutdownScript],
+    ] as const)
       if (cmd) this.commands.push({ cmd, kind: 'notify', owner: k, side: 'parent' });
-    }
     for (const f of [g.notifyFifo, g.vrrpNotifyFifo, g.lvsNotifyFifo])
       if (f?.script)
         this.commands.push({
@@ -860,11 +899,54 @@ export class ConfigBuilder extends Checker_ {
     return g;
   }
 
+  /**
+   * keepalived 2.2.7 looks a script user (and group) up by name while reading script_user, a
+   * vrrp_script's or a MISC_CHECK's `user`; checked only by the config test (with a ScriptEnv).
+   */
+  private userOk(user: string, group: string | undefined): boolean {
+    const env = this.opts.scripts;
+    if (!env) return true;
+    return env.userExists(user) && (group === undefined || (env.groupExists?.(group) ?? true));
+  }
+
+  /** startup_script / shutdown_script: keepalived refuses an empty command or an unknown user or group. */
+  private globalScript(d: Draft, key: 'startup_script' | 'shutdown_script'): Command | undefined {
+    const e = d.entry(key);
+    const cmd = e?.value as Command | undefined;
+    if (!e || !cmd) return undefined;
+    if (cmd.argv[0] && (cmd.user === undefined || this.userOk(cmd.user, cmd.group))) return cmd;
+    this.report(
+      'KA_ERR_CONF_BAD_VALUE',
+      KaClass.GeneralError,
+      e.node.args[cmd.argv[0] ? 1 : 0]?.pos ?? e.node.pos,
+      key,
+      `Invalid ${key.replace('_script', '')} script${cmd.argv[0] ? `: no user '${cmd.user}'${cmd.group === undefined ? '' : ` or group '${cmd.group}'`}` : ''}`,
+      'CMD [user [group]] with an existing user and group',
+    );
+    return undefined;
+  }
+
+  /** A block's `user USER [GROUP]` names a user or group this machine lacks: reported with `message`. */
+  private unknownUser(d: Draft, message: string): boolean {
+    const e = d.entry('user');
+    const w = e?.value as string[] | undefined;
+    if (!e || !w || this.userOk(w[0] ?? '', w[1])) return false;
+    this.report(
+      'KA_ERR_CONF_UNDEFINED_REF',
+      KaClass.GeneralError,
+      e.node.pos,
+      'user',
+      `${message} (no user '${w[0] ?? ''}'${w[1] === undefined ? '' : ` or group '${w[1]}'`} here)`,
+      'an existing user [and group]',
+    );
+    return true;
+  }
+
   private fifo(d: Draft, key: string): FifoSpec | undefined {
     const e = d.entry(key);
     if (!e) return undefined;
     const w = e.value as string[];
-    if (!w[0]) {
+    if (w[0] === undefined) {
       this.report(
         'KA_ERR_CONF_MISSING_ARG',
         KaClass.MissingParameter,
@@ -872,6 +954,18 @@ export class ConfigBuilder extends Checker_ {
         key,
         'no FIFO path',
         'PATH [user [group]]',
+      );
+      return undefined;
+    }
+    if (w[0] === '') {
+      // keepalived -t accepts "" (exit 0); no FIFO can be made at that path
+      this.report(
+        'KA_ERR_CONF_BAD_VALUE',
+        KaClass.None,
+        e.node.pos,
+        key,
+        'empty FIFO path - no FIFO',
+        'a path',
       );
       return undefined;
     }
@@ -909,7 +1003,7 @@ export class ConfigBuilder extends Checker_ {
   private lvsSyncDaemon(e: Entry | undefined): GlobalDefs['lvsSyncDaemon'] {
     if (!e) return undefined;
     const w = e.value as string[];
-    if (!w[0]) {
+    if (w[0] === undefined) {
       this.report(
         'KA_ERR_CONF_MISSING_ARG',
         KaClass.MissingParameter,
@@ -917,6 +1011,18 @@ export class ConfigBuilder extends Checker_ {
         'lvs_sync_daemon',
         'no interface',
         'IF [VI] [id N] [maxlen N] [port N] [ttl N] [group IP]',
+      );
+      return undefined;
+    }
+    if (w[0] === '') {
+      // keepalived -t accepts "" (exit 0); no sync daemon can run on it
+      this.report(
+        'KA_ERR_CONF_BAD_VALUE',
+        KaClass.None,
+        e.node.pos,
+        'lvs_sync_daemon',
+        'empty interface name - no sync daemon',
+        'an interface',
       );
       return undefined;
     }
@@ -1067,6 +1173,18 @@ export class ConfigBuilder extends Checker_ {
       interval = 1;
     }
     const user = d.last<string[]>('user');
+    if (this.unknownUser(d, `Unable to set uid/gid for script '${script.argv.join(' ')}' - removing`)) return;
+    if (!user && this.scriptUserFailed) {
+      this.report(
+        'KA_ERR_CONF_UNDEFINED_REF',
+        KaClass.GeneralError,
+        nd.node.pos,
+        'vrrp_script',
+        `Unable to set default user for vrrp script ${name} - removing`,
+        'a valid script_user or a user for the script',
+      );
+      return;
+    }
     const cmd: Command = user?.[0] ? { ...script, user: user[0], group: user[1] } : script;
     const { weight, reverse } = this.weightOf(d.entry('weight'), 253, 0);
     if (this.scripts.has(name)) {
@@ -1287,7 +1405,8 @@ export class ConfigBuilder extends Checker_ {
   }
 
   private checkIf(name: string | undefined, pos: SrcPos, what: string): void {
-    if (!name || !this.opts.interfaceExists) return;
+    // an empty name ("") is looked up too, and fails, as in keepalived
+    if (name === undefined || !this.opts.interfaceExists) return;
     if (!this.opts.interfaceExists(name)) {
       // keepalived's VRRP process stops at a missing interface, before its script checks
       this.vrrpBadIf = true;
@@ -1521,6 +1640,15 @@ export class ConfigBuilder extends Checker_ {
           'authentication',
           `(${name}) authentication without auth_type - ignoring`,
           'auth_type PASS|AH',
+        );
+      } else if (pass === '') {
+        this.report(
+          'KA_ERR_CONF_MISSING_ARG',
+          KaClass.GeneralError,
+          authE.node.pos,
+          'authentication',
+          `(${name}) Authentication specified but no password given. Ignoring`,
+          'auth_pass PASSWORD',
         );
       } else if (version === 3) {
         this.report(
@@ -2563,6 +2691,8 @@ export class ConfigBuilder extends Checker_ {
           return undefined;
         }
         const user = d.last<string[]>('user');
+        if (this.unknownUser(d, `Failed to set uid/gid for misc checker script '${path}' - removing`))
+          return undefined;
         const cmd = makeCommand(path, user?.[0], user?.[1], d.entry('misc_path')!.node.args[0]!.pos);
         this.commands.push({ cmd, kind: 'notify', owner: 'MISC_CHECK', side: 'checker' });
         return {
@@ -2612,7 +2742,8 @@ export class ConfigBuilder extends Checker_ {
   private finishUrl(nd: NamedDraft): UrlModel | undefined {
     const d = nd.d;
     const path = d.last<string>('path');
-    if (!path) {
+    // keepalived takes an empty path ("") as given
+    if (path === undefined) {
       this.report(
         'KA_ERR_CONF_MISSING_REQUIRED',
         KaClass.GeneralError,

@@ -212,7 +212,7 @@ export const GLOBAL_DEFS: Table = {
   vrrp_rx_bufs_policy: {
     v: checkedWords(
       (w) =>
-        (w.length === 1 && /^(mtu|advert)$/i.test(w[0] ?? '')) ||
+        (w.length === 1 && /^(mtu|advert|)$/i.test(w[0] ?? 'x')) ||
         (/^\d+$/.test(w[0] ?? '') && Number(w[0]) <= U32),
       'MTU|ADVERT|SIZE (bytes)',
     ),

@@ -6,6 +6,7 @@
  * readonly; test/unit/config/readonly.test.ts checks it). Only the root object is frozen at run time:
  * a deep Object.freeze walked about 100,000 objects of a large file on every load.
  */
+import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { delimiter, dirname, isAbsolute, join } from 'node:path';
@@ -94,6 +95,18 @@ export function sysfsInterfaceExists(name: string): boolean {
   return !name.includes('/') && name !== '.' && name !== '..' && existsSync(`/sys/class/net/${name}`);
 }
 
+/** Whether a colon-separated database (/etc/passwd, /etc/group) has an entry of this name. */
+function namedIn(file: string, name: string): boolean {
+  if (!name) return false;
+  try {
+    return readFileSync(file, 'utf8')
+      .split('\n')
+      .some((l) => l.split(':')[0] === name);
+  } catch {
+    return false;
+  }
+}
+
 const SAFE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** Script checks against this machine: PATH search, /etc/passwd, ownership and modes. */
@@ -116,14 +129,13 @@ export const systemScriptEnv: ScriptEnv = {
     }
     return undefined;
   },
-  userExists(name) {
-    try {
-      return readFileSync('/etc/passwd', 'utf8')
-        .split('\n')
-        .some((l) => l.split(':')[0] === name);
-    } catch {
-      return false;
-    }
+  userExists: (name) => namedIn('/etc/passwd', name),
+  groupExists: (name) => namedIn('/etc/group', name),
+  hostResolves(name) {
+    // getent asks getaddrinfo through NSS as keepalived does; Node's resolver is asynchronous only
+    if (!name || name.startsWith('-')) return false;
+    const r = spawnSync('getent', ['ahosts', name], { stdio: 'ignore', timeout: 10_000 });
+    return r.error ? true : r.status === 0;
   },
   unsafe(path) {
     for (let p = path; ; p = dirname(p)) {

@@ -323,12 +323,13 @@ export const cpuListArg: ValueParser<string[]> = (n, c) => {
   const max = availableParallelism() - 1;
   if (n.args.length === 0) return neededArg(wordsArg)(n, c) as undefined;
   for (const w of n.args) {
-    const v = parseIntStrict(w.text);
+    // keepalived reads "" as cpu 0
+    const v = w.text === '' ? 0 : parseIntStrict(w.text);
     if (v !== undefined && v >= 0 && v <= max) continue;
     badNumber(c, w, n, 0, max, 'cpu id');
     return undefined;
   }
-  return n.args.map((a) => a.text);
+  return n.args.map((a) => a.text || '0');
 };
 
 /** Arguments checked by a predicate on the words; keepalived 2.2.7 reports a failing one as an error. */

@@ -19,20 +19,4 @@ export const ALLOWED: readonly Allow[] = [
     kind: 'keepalived-crash',
     why: 'keepalived 2.2.7 -t kills itself (SIGTERM, exit 143) on any MISC_CHECK, even a valid one',
   },
-  {
-    match: /^global_defs smtp_server /,
-    kind: 'gap',
-    why: 'the smtp_server host is kept as text; keepalived resolves it (-1, abc and "" fail)',
-  },
-  {
-    match:
-      /^(global_defs script_user|vrrp_script user|MISC_CHECK user|global_defs (startup|shutdown)_script) /,
-    kind: 'gap',
-    why: 'keepalived resolves the user / script path while parsing these keywords (numeric or unknown names fail)',
-  },
-  {
-    match: / ="": /,
-    kind: 'gap',
-    why: 'an empty quoted argument: keepalived reads it per keyword (0, an empty name, or an error); numbers follow it, names and paths do not yet',
-  },
 ];

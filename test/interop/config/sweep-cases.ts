@@ -177,6 +177,82 @@ function statements(kw: string, spec: Kw): { variant: string; stmt: string }[] {
   return out;
 }
 
+const ROUTE_WORDS = [
+  'local 192.0.2.0/24 dev eth0',
+  'unicast 192.0.2.0/24 dev eth0',
+  'brd 192.0.2.255 dev eth0',
+  'anycast 192.0.2.0/24 dev eth0',
+  'multicast 224.1.1.0/24 dev eth0',
+  'nat 192.0.2.0/24 dev eth0',
+  'xresolve 192.0.2.0/24 dev eth0',
+  'unspec 192.0.2.0/24 dev eth0',
+  '5 192.0.2.0/24 dev eth0',
+  '0x10 192.0.2.0/24 dev eth0',
+  '255 192.0.2.0/24 dev eth0',
+  '256 192.0.2.0/24 dev eth0',
+  '-1 192.0.2.0/24 dev eth0',
+  'blackhole 192.0.2.0/24',
+  'throw 192.0.2.0/24 no_track',
+  'prohibit 2001:db8::/32 dev eth0',
+  'to local 192.0.2.0/24 dev eth0',
+  'local to 192.0.2.0/24 dev eth0',
+  'src 192.0.2.1 unreachable 198.51.100.0/24 dev eth0',
+  '192.0.2.0/24 via 198.51.100.1',
+  '192.0.2.0/24 dev nosuch0',
+  '192.0.2.0/24 dev eth0 track_group G',
+];
+const TRACK_GROUP = 'track_group G {\n  group {\n    VI_1\n  }\n}\n';
+const UMASKS = [
+  'IWGRP | IWOTH',
+  'IWGRP |IWOTH',
+  'IXOTH',
+  'IWGRP IWOTH',
+  'IWGRP|',
+  '|IWGRP',
+  'IWGRPIWOTH',
+  '0x1ff',
+  '511',
+  '0777',
+  '08',
+  '0x',
+  '0 1',
+];
+const VS_NO_PROTO = `virtual_server 192.0.2.10 80 {\n  lvs_sched rr\n  lvs_method NAT\n${rs('')}}\n`;
+
+/** id → configuration; each line chosen where keepalived 2.2.7 -t was found to differ from a naive reading. */
+const EXTRA: Readonly<Record<string, string>> = {
+  ...Object.fromEntries(ROUTE_WORDS.map((r) => [`static_routes ${r}`, `static_routes {\n  ${r}\n}\n`])),
+  ...Object.fromEntries(
+    ROUTE_WORDS.map((r) => [`virtual_routes ${r}`, vi(`  virtual_routes {\n    ${r}\n  }\n`)]),
+  ),
+  'static_routes track_group defined before': `${TRACK_GROUP}static_routes {\n  192.0.2.0/24 dev eth0 track_group G\n}\n`,
+  'static_routes track_group without dev': `${TRACK_GROUP}static_routes {\n  192.0.2.0/24 via 198.51.100.1 track_group G\n}\n`,
+  ...Object.fromEntries(UMASKS.map((u) => [`umask ${u}`, `global_defs {\n  umask ${u}\n}\n`])),
+  'virtual_server without protocol': VS_NO_PROTO,
+  'virtual_server without protocol or real servers':
+    'virtual_server 192.0.2.10 80 {\n  lvs_sched rr\n  lvs_method NAT\n}\n',
+  'virtual_server group of addresses without protocol': `virtual_server_group G1 {\n  192.0.2.10 80\n}\n${VS_NO_PROTO.replace('192.0.2.10 80', 'group G1')}`,
+  'virtual_server group of fwmarks without protocol': `virtual_server_group G1 {\n  fwmark 3\n}\n${VS_NO_PROTO.replace('192.0.2.10 80', 'group G1')}`,
+  'virtual_server fwmark without protocol, ops': VS_NO_PROTO.replace('192.0.2.10 80', 'fwmark 4').replace(
+    'NAT\n',
+    'NAT\n  ops\n',
+  ),
+  'virtual_server without protocol, ops': VS_NO_PROTO.replace('NAT\n', 'NAT\n  ops\n'),
+  'script_user with an unknown group': 'global_defs {\n  script_user nobody nosuchgroup\n}\n',
+  'script_user with a group': 'global_defs {\n  script_user nobody nogroup\n}\n',
+  'script_user unknown, vrrp_script without user': `global_defs {\n  script_user nosuchuser\n}\nvrrp_script chk {\n  script /bin/true\n}\n${vi('  track_script {\n    chk\n  }\n')}`,
+  'notify script with an unknown user': `${SEC}${vi('  notify_master /bin/true nosuchuser\n')}`,
+  'startup_script with an unknown group': 'global_defs {\n  startup_script /bin/true nobody nosuchgroup\n}\n',
+  'startup_script empty with a user': 'global_defs {\n  startup_script "" root\n}\n',
+  ...Object.fromEntries(
+    ['localhost', 'localhost 2525', 'nosuchhost.invalid', '2001:db8::1'].map((h) => [
+      `smtp_server ${h}`,
+      `global_defs {\n  smtp_server ${h}\n}\n`,
+    ]),
+  ),
+  'authentication PASS without auth_pass': vi('  authentication {\n    auth_type PASS\n  }\n'),
+};
+
 export function sweepCases(): SweepCase[] {
   const out: SweepCase[] = [];
   for (const t of targets()) {
@@ -199,6 +275,8 @@ export function sweepCases(): SweepCase[] {
         out.push({ id: `${t.name} ${kw} in ${host.name}`, conf: host.ctx(`  ${kw} 1\n`) });
     }
   }
+  // hand-picked lines whose exit keepalived decides beyond a keyword's arguments
+  for (const [id, conf] of Object.entries(EXTRA)) out.push({ id: `extra ${id}`, conf });
   // static lists at top level
   for (const kw of ['static_ipaddress', 'static_routes', 'static_rules']) {
     for (const { variant, stmt } of statements(kw, { lines: (() => undefined) as unknown as Kw['lines'] })) {
