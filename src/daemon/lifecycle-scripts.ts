@@ -12,7 +12,7 @@
 import type { KeepalivedConfig } from '../config/model.js';
 import type { Clock } from '../core/clock.js';
 import type { Counters } from '../core/counters.js';
-import type { Logger } from '../core/log.js';
+import { type Logger, silentLogger } from '../core/log.js';
 import { type ScriptOutcome, type ScriptResult, ScriptRunner } from '../notify/script.js';
 import { ScriptResolver } from './scripts.js';
 
@@ -44,6 +44,37 @@ export function outcomeLine(kind: LifecycleKind, o: ScriptOutcome, timeoutS: num
     case 'dropped':
       return `${kind} script could not be run: ${o.error.message}`;
   }
+}
+
+/** keepalived's warning when a lifecycle script runs as root without enable_script_security. */
+export const LIFECYCLE_SECURITY_VIOLATION =
+  'SECURITY VIOLATION - start/shutdown scripts are being executed but script_security not enabled.';
+
+/**
+ * keepalived 2.2.7 logs LIFECYCLE_SECURITY_VIOLATION at start when a startup or shutdown script
+ * would run as root and enable_script_security is off, whether or not the script's path is safe
+ * (`-t` exits 6 for it: src/config). Returns whether it was logged.
+ */
+export async function warnLifecycleSecurity(
+  config: KeepalivedConfig,
+  deps: Pick<LifecycleDeps, 'log' | 'resolver'>,
+): Promise<boolean> {
+  const g = config.global;
+  if (g.enableScriptSecurity) return false;
+  // silent: runLifecycleScript resolves them again and logs what keepalived warns about
+  const resolver = deps.resolver ?? (await ScriptResolver.create(config, silentLogger));
+  const myUid = process.getuid?.() ?? 0;
+  for (const [kind, cmd] of [
+    ['startup', g.startupScript],
+    ['shutdown', g.shutdownScript],
+  ] as const) {
+    const def = await resolver.resolve(`${kind} script`, cmd);
+    if (def && (def.user?.uid ?? myUid) === 0) {
+      deps.log.warn(LIFECYCLE_SECURITY_VIOLATION);
+      return true;
+    }
+  }
+  return false;
 }
 
 /**

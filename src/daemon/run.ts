@@ -24,7 +24,7 @@ import { DaemonBfd } from './bfd-host.js';
 import { logConfigDump } from './cli.js';
 import type { StartupReporter } from './daemonize.js';
 import { dumpDir, dumpPaths, formatStats, formatVrrpData, writeDumpFile } from './dumps.js';
-import { runLifecycleScript } from './lifecycle-scripts.js';
+import { runLifecycleScript, warnLifecycleSecurity } from './lifecycle-scripts.js';
 import { ipvsRepairDefaultS, LvsHost, type LvsHostDeps } from './lvs-host.js';
 import {
   type LvsSnapshot,
@@ -320,6 +320,7 @@ async function runDaemonWith(
   // keepalived's parent runs startup_script here: pid files written, no child started yet; start-up
   // goes on whatever its outcome (lifecycle-scripts.ts)
   const scriptDeps = { log, counters, clock: systemClock };
+  await warnLifecycleSecurity(config, scriptDeps);
   await runLifecycleScript('startup', config, scriptDeps);
   // the configuration whose shutdown_script runs at stop: the running one (a reload replaces it)
   let current = config;

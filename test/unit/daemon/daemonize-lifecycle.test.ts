@@ -3,16 +3,23 @@
  * a temporary directory. What is run, with which words, what is logged for each outcome, and that a
  * missing or disabled script is skipped with a warning instead of failing.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load.js';
 import { Counters } from '../../../src/core/counters.js';
-import { outcomeLine, runLifecycleScript } from '../../../src/daemon/lifecycle-scripts.js';
+import {
+  LIFECYCLE_SECURITY_VIOLATION,
+  outcomeLine,
+  runLifecycleScript,
+  warnLifecycleSecurity,
+} from '../../../src/daemon/lifecycle-scripts.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kt-lifecycle-'));
+// scripts here must be reachable by a non-root script user (nobody)
+chmodSync(dir, 0o755);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function config(globals: string) {
@@ -93,6 +100,26 @@ describe('runLifecycleScript', () => {
     expect(r).toBeUndefined();
     expect(rec.lines.some((l) => l.level === 40)).toBe(true);
     expect(rec.msgs()).not.toContain('startup script script succeeded');
+  });
+});
+
+describe('warnLifecycleSecurity', () => {
+  const s = script('sec.sh', 'exit 0');
+  it('warns when a lifecycle script runs as root without enable_script_security, whatever its path', async () => {
+    const rec = recordingLog();
+    expect(await warnLifecycleSecurity(config(`shutdown_script "${s}" root`), { log: rec.log })).toBe(true);
+    expect(rec.lines).toEqual([{ level: 40, msg: LIFECYCLE_SECURITY_VIOLATION }]);
+  });
+  it('is silent with enable_script_security, for a non-root user, and without scripts', async () => {
+    for (const g of [
+      `startup_script "${s}" root\nenable_script_security`,
+      `startup_script "${s}" nobody`,
+      '',
+    ]) {
+      const rec = recordingLog();
+      expect(await warnLifecycleSecurity(config(g), { log: rec.log })).toBe(false);
+      expect(rec.lines).toEqual([]);
+    }
   });
 });
 
