@@ -213,6 +213,10 @@ describeIf('startup_script and shutdown_script', needLab, () => {
     const proc = startForeground(dir, args);
     await proc.waitForOutput(/Entering MASTER STATE/, 30_000);
     expect(msgs(proc)).toContain('startup script script failed, status 3');
+    // root scripts without enable_script_security, as keepalived warns at start
+    expect(msgs(proc)).toContain(
+      'SECURITY VIOLATION - start/shutdown scripts are being executed but script_security not enabled.',
+    );
     expect(await d.ip(['-4', 'addr', 'show', 'dev', 'eth0'])).toContain(VIP);
     expect(existsSync(join(dir, 'stop.addr'))).toBe(false);
     proc.signal('SIGTERM');
