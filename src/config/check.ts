@@ -642,10 +642,11 @@ export class ConfigBuilder extends Checker_ {
         );
         r.trackGroup = undefined;
       }
+      // keepalived's "Warning": the route stays, untracked; the config test still exits 5
       if (!r.dev && !r.noTrack)
         this.report(
           'KA_ERR_CONF_BAD_VALUE',
-          KaClass.GeneralError,
+          KaClass.Warning,
           r.pos,
           'static_routes',
           `Warning - cannot track route ${r.to} with no interface specified, not tracking`,
@@ -1729,9 +1730,10 @@ export class ConfigBuilder extends Checker_ {
     }
     for (const r of d.items<RouteSpec>('virtual_routes')) {
       if (!r.dev && !r.noTrack) {
+        // keepalived's "Warning": the route stays, untracked; the config test still exits 5
         this.report(
           'KA_ERR_CONF_BAD_VALUE',
-          KaClass.GeneralError,
+          KaClass.Warning,
           r.pos,
           'virtual_routes',
           `Warning - cannot track route ${r.to} with no interface specified, not tracking`,
