@@ -181,6 +181,8 @@ export interface VrrpDumpInstance extends VrrpInstanceSnapshot {
   readonly ifindex?: number;
   /** The objects the instance tracks, as its tracking runs them; default: effectiveTracking(). */
   readonly tracked?: readonly TrackerRef[];
+  /** Interfaces of the instance that are down (its own, tracked ones), for the fault count; default none. */
+  readonly down_interfaces?: readonly string[];
 }
 
 /** A tracked object's state (vrrp_script, track_file, track_process), for the status lines. */
@@ -238,7 +240,7 @@ const commandText = (c: Command, input: VrrpDataInput): string =>
   (input.commandArgv?.(c) ?? c.argv).map((w) => `'${w}'`).join(' ');
 
 /** A VIP line: `ADDR[/LEN] dev IF scope S [label L] [preferred_lft forever] [set]`. */
-function vipText(v: AddressSpec, dev: string, set: boolean): string {
+function vipText(v: AddressSpec, dev: string, set: boolean, nftSet = false): string {
   const host = v.family === 'inet6' ? 128 : 32;
   const parts = [v.prefix === host ? v.address : `${v.address}/${v.prefix}`];
   if (v.peer) parts.push(`peer ${v.peer}`);
@@ -251,6 +253,7 @@ function vipText(v: AddressSpec, dev: string, set: boolean): string {
     parts.push(lft === 0 ? 'deprecated' : `preferred_lft ${lft}`);
   }
   if (set) parts.push('set');
+  if (nftSet) parts.push('nftable_set');
   return parts.join(' ');
 }
 
@@ -393,9 +396,13 @@ function instanceBlock(
   else out.push('   Flags: none');
   out.push(`   Wantstate = ${stateText(want)}`, '   Number of config faults = 0');
   // A tracked object with weight 0 puts the instance in FAULT while down; scripts without a result are "init".
-  const faults = tracked.filter(
-    (r) => r.kind !== 'interface' && r.weight === 0 && trackers.get(`${r.kind}/${r.name}`)?.up === false,
-  ).length;
+  const down = new Set(s.down_interfaces ?? []);
+  const faults =
+    tracked.filter((r) =>
+      r.kind === 'interface'
+        ? r.weight === 0 && down.has(r.name)
+        : r.weight === 0 && trackers.get(`${r.kind}/${r.name}`)?.up === false,
+    ).length + (!cfg.dontTrackPrimary && down.has(s.ifp_ifname) ? 1 : 0);
   const inits = tracked.filter(
     (r) => r.kind === 'script' && trackers.get(`script/${r.name}`)?.up === undefined,
   ).length;
@@ -403,7 +410,8 @@ function instanceBlock(
     `   Number of interface and track script faults = ${faults}`,
     `   Number of track scripts init = ${input.trackers ? inits : 0}`,
     `   Last transition = ${formatTimeval(s.last_transition ?? 0)}`,
-    `   Read timeout = ${formatTimeval(s.read_timeout ?? 0)}`,
+    // keepalived runs no read timer in FAULT
+    `   Read timeout = ${s.state === 3 ? 'DISABLED' : formatTimeval(s.read_timeout ?? 0)}`,
   );
   out.push(
     `   Master down timer = ${masterDownTimerUs(masterAdverUs, s.effective_priority, cfg.version)} usecs`,
@@ -414,6 +422,7 @@ function instanceBlock(
       `   Use VMAC, i/f name ${vmacName}, is_up = true, xmit_base = ${cfg.vmacXmitBase ? 'true' : 'false'}`,
     );
   out.push(`   Interface = ${vmacName ? `${vmacName}, vmac on ${s.ifp_ifname}` : s.ifp_ifname}`);
+  if (cfg.strict) out.push('   Enforcing strict VRRP compliance');
   const src = cfg.mcastSrcIp ?? s.src_ip;
   if (src !== undefined) out.push(`   Using src_ip = ${src}${cfg.mcastSrcIp ? ' (from configuration)' : ''}`);
   if (!unicast) {
@@ -431,8 +440,8 @@ function instanceBlock(
     `   Gratuitous ARP repeat = ${garp.masterRepeat}`,
     `   Gratuitous ARP refresh = ${garp.masterRefresh}`,
     `   Gratuitous ARP refresh repeat = ${garp.masterRefreshRepeat}`,
-    `   Gratuitous ARP lower priority delay = ${garp.lowerPrioDelay}`,
-    `   Gratuitous ARP lower priority repeat = ${garp.lowerPrioRepeat}`,
+    `   Gratuitous ARP lower priority delay = ${lowerPrioGarp(cfg).delay}`,
+    `   Gratuitous ARP lower priority repeat = ${lowerPrioGarp(cfg).repeat}`,
     `   Down timer adverts = ${cfg.downTimerAdverts}`,
     `   Send advert after receive lower priority advert = ${cfg.lowerPrioNoAdvert ? 'false' : 'true'}`,
     `   Send advert after receive higher priority advert = ${cfg.higherPrioSendAdvert ? 'true' : 'false'}`,
@@ -462,11 +471,14 @@ function instanceBlock(
   const vipDev = vmacName ? `${vmacName}@${s.ifp_ifname}` : s.ifp_ifname;
   const vips = cfg.virtualIpaddress.filter((v) => v.family === cfg.family);
   if (vips.length > 0)
-    out.push(`   Virtual IP (${vips.length}):`, ...vips.map((v) => `     ${vipText(v, vipDev, s.vipset)}`));
+    out.push(
+      `   Virtual IP (${vips.length}):`,
+      ...vips.map((v) => `     ${vipText(v, vipDev, s.vipset, nftSet(cfg, s))}`),
+    );
   if (cfg.virtualIpaddressExcluded.length > 0)
     out.push(
       '   Virtual IP Excluded :',
-      ...cfg.virtualIpaddressExcluded.map((v) => `     ${vipText(v, vipDev, s.vipset)}`),
+      ...cfg.virtualIpaddressExcluded.map((v) => `     ${vipText(v, vipDev, s.vipset, nftSet(cfg, s))}`),
     );
   if (unicast) {
     out.push(
@@ -513,6 +525,16 @@ function instanceBlock(
   out.push(`   Notify priority changes = ${cfg.notifyPriorityChanges ? 'true' : 'false'}`);
   return out;
 }
+
+/** keepalived 2.2.7 sends no lower priority GARPs in strict mode: it prints their delay and repeat as 0. */
+const lowerPrioGarp = (cfg: VrrpInstanceCfg) =>
+  cfg.strict ? { delay: 0, repeat: 0 } : { delay: cfg.garp.lowerPrioDelay, repeat: cfg.garp.lowerPrioRepeat };
+
+/**
+ * Without accept mode (strict mode's default) keepalived puts a MASTER's addresses into its
+ * nftables set, and prints `nftable_set` after `set` (observed with 2.2.7 and vrrp_strict).
+ */
+const nftSet = (cfg: VrrpInstanceCfg, s: VrrpDumpInstance): boolean => s.vipset && !cfg.accept;
 
 /** keepalived 2.2.7 reports promote_secondaries off on a VMAC instance, whatever the configuration says. */
 const promoteSecondaries = (cfg: VrrpInstanceCfg): boolean => cfg.promoteSecondaries && !cfg.useVmac;
@@ -837,8 +859,8 @@ function jsonData(
     garp_refresh: cfg.garp.masterRefresh,
     garp_rep: cfg.garp.masterRepeat,
     garp_refresh_rep: cfg.garp.masterRefreshRepeat,
-    garp_lower_prio_delay: cfg.garp.lowerPrioDelay,
-    garp_lower_prio_rep: cfg.garp.lowerPrioRepeat,
+    garp_lower_prio_delay: lowerPrioGarp(cfg).delay,
+    garp_lower_prio_rep: lowerPrioGarp(cfg).repeat,
     lower_prio_no_advert: cfg.lowerPrioNoAdvert ? 1 : 0,
     higher_prio_send_advert: cfg.higherPrioSendAdvert ? 1 : 0,
     vrid: cfg.vrid,
@@ -876,11 +898,13 @@ function jsonData(
   const vipDev = vmacName ? `${vmacName}@${s.ifp_ifname}` : s.ifp_ifname;
   list(
     'vips',
-    cfg.virtualIpaddress.filter((v) => v.family === cfg.family).map((v) => vipText(v, vipDev, s.vipset)),
+    cfg.virtualIpaddress
+      .filter((v) => v.family === cfg.family)
+      .map((v) => vipText(v, vipDev, s.vipset, nftSet(cfg, s))),
   );
   list(
     'evips',
-    cfg.virtualIpaddressExcluded.map((v) => vipText(v, vipDev, s.vipset)),
+    cfg.virtualIpaddressExcluded.map((v) => vipText(v, vipDev, s.vipset, nftSet(cfg, s))),
   );
   list('vroutes', cfg.virtualRoutes.map(routeText));
   list(

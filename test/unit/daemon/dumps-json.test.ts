@@ -313,6 +313,38 @@ describe('keepalived.data lines that go with it', () => {
   });
 });
 
+describe('vrrp_strict', () => {
+  it('matches keepalived 2.2.7: strict MASTER (nftables set, no lower priority GARPs, no accept) and a FAULT on a tracked interface', () => {
+    const c = config(CONF_6);
+    const instances = [
+      snap({
+        iname: 'VI_S',
+        vrid: 81,
+        version: 3,
+        state: 2,
+        base_priority: 120,
+        effective_priority: 120,
+        vipset: true,
+        stats: mastered(1),
+        ...runtimeOf(TOPOLOGY_6, 'VI_S'),
+      }),
+      snap({
+        iname: 'VI_F',
+        vrid: 82,
+        state: 3,
+        base_priority: 120,
+        effective_priority: 120,
+        down_interfaces: ['v1'],
+        ...runtimeOf(TOPOLOGY_6, 'VI_F'),
+      }),
+    ];
+    expect(formatVrrpJson({ config: c, instances })).toBe(`${JSON_6}\n`);
+    const lines = formatVrrpData({ config: c, instances }).split('\n');
+    // keepalived's dump ends with its Sockpool section (left out): no final empty line to compare
+    expect(lines.slice(lines.indexOf('------< VRRP Topology >------'), -1)).toEqual(comparable(TOPOLOGY_6));
+  });
+});
+
 const CONF_1 = `global_defs {
   router_id r1
   script_user root
@@ -759,4 +791,127 @@ const TOPOLOGY_2 = `------< VRRP Topology >------
    Full command = false
    Tracking instances :
      VI_1, weight 3
+`;
+
+const CONF_6 = `global_defs {
+  router_id r6
+  vrrp_strict
+  script_user root
+}
+vrrp_instance VI_S {
+  state BACKUP
+  interface v0
+  virtual_router_id 81
+  priority 120
+  advert_int 2
+  version 3
+  virtual_ipaddress {
+    192.0.2.140
+  }
+}
+vrrp_instance VI_F {
+  state BACKUP
+  interface v0
+  virtual_router_id 82
+  priority 120
+  advert_int 1
+  track_interface {
+    v1
+  }
+  virtual_ipaddress {
+    192.0.2.141/24
+  }
+}
+`;
+const JSON_6 = String.raw`[{"data":{"iname":"VI_S","dont_track_primary":0,"skip_check_adv_addr":0,"strict_mode":1,"vmac_ifname":"","ifp_ifname":"v0","master_priority":0,"last_transition":1795440737.257039,"garp_delay":5,"garp_refresh":0,"garp_rep":5,"garp_refresh_rep":1,"garp_lower_prio_delay":0,"garp_lower_prio_rep":0,"lower_prio_no_advert":1,"higher_prio_send_advert":0,"vrid":81,"base_priority":120,"effective_priority":120,"vipset":true,"promote_secondaries":false,"adver_int":2,"master_adver_int":2,"accept":0,"nopreempt":false,"preempt_delay":0,"state":2,"wantstate":2,"version":3,"smtp_alert":false,"notify_deleted":false,"vips":["192.0.2.140 dev v0 scope global set nftable_set"],"auth_type":0},"stats":{"advert_rcvd":0,"advert_sent":1,"become_master":1,"release_master":0,"packet_len_err":0,"advert_interval_err":0,"ip_ttl_err":0,"invalid_type_rcvd":0,"addr_list_err":0,"invalid_authtype":0,"authtype_mismatch":0,"auth_failure":0,"pri_zero_rcvd":0,"pri_zero_sent":0}},{"data":{"iname":"VI_F","dont_track_primary":0,"skip_check_adv_addr":0,"strict_mode":1,"vmac_ifname":"","ifp_ifname":"v0","master_priority":0,"last_transition":1795440730.178409,"garp_delay":5,"garp_refresh":0,"garp_rep":5,"garp_refresh_rep":1,"garp_lower_prio_delay":0,"garp_lower_prio_rep":0,"lower_prio_no_advert":1,"higher_prio_send_advert":0,"vrid":82,"base_priority":120,"effective_priority":120,"vipset":false,"promote_secondaries":false,"adver_int":1,"master_adver_int":1,"accept":0,"nopreempt":false,"preempt_delay":0,"state":3,"wantstate":3,"version":2,"smtp_alert":false,"notify_deleted":false,"vips":["192.0.2.141\/24 dev v0 scope global"],"track_ifp":["v1"],"auth_type":0},"stats":{"advert_rcvd":0,"advert_sent":0,"become_master":0,"release_master":0,"packet_len_err":0,"advert_interval_err":0,"ip_ttl_err":0,"invalid_type_rcvd":0,"addr_list_err":0,"invalid_authtype":0,"authtype_mismatch":0,"auth_failure":0,"pri_zero_rcvd":0,"pri_zero_sent":0}}]`;
+const TOPOLOGY_6 = `------< VRRP Topology >------
+ VRRP Instance = VI_S
+   VRRP Version = 3
+   State = MASTER
+   Flags: none
+   Wantstate = MASTER
+   Number of config faults = 0
+   Number of interface and track script faults = 0
+   Number of track scripts init = 0
+   Last transition = 1795440737.257039 (Mon Nov 23 13:32:17.257039 2026)
+   Read timeout = 1795440739.257041 (Mon Nov 23 13:32:19.257041 2026)
+   Master down timer = 7062500 usecs
+   Interface = v0
+   Enforcing strict VRRP compliance
+   Using src_ip = 192.0.2.1
+   Multicast address 224.0.0.18
+   Gratuitous ARP delay = 5
+   Gratuitous ARP repeat = 5
+   Gratuitous ARP refresh = 0
+   Gratuitous ARP refresh repeat = 1
+   Gratuitous ARP lower priority delay = 0
+   Gratuitous ARP lower priority repeat = 0
+   Down timer adverts = 3
+   Send advert after receive lower priority advert = false
+   Send advert after receive higher priority advert = false
+   Virtual Router ID = 81
+   Priority = 120
+   Effective priority = 120
+   Total priority = 120
+   Advert interval = 2000 milli-sec
+   Accept = disabled
+   Preempt = enabled
+   Promote_secondaries = disabled
+   Virtual IP (1):
+     192.0.2.140 dev v0 scope global set nftable_set
+   fd_in 13, fd_out 14
+   Using smtp notification = no
+   Notify deleted = Fault
+   Notify priority changes = false
+ VRRP Instance = VI_F
+   VRRP Version = 2
+   State = FAULT
+   Flags: none
+   Wantstate = FAULT
+   Number of config faults = 0
+   Number of interface and track script faults = 1
+   Number of track scripts init = 0
+   Last transition = 1795440730.178409 (Mon Nov 23 13:32:10.178409 2026)
+   Read timeout = DISABLED
+   Master down timer = 3531250 usecs
+   Interface = v0
+   Enforcing strict VRRP compliance
+   Using src_ip = 192.0.2.1
+   Multicast address 224.0.0.18
+   Gratuitous ARP delay = 5
+   Gratuitous ARP repeat = 5
+   Gratuitous ARP refresh = 0
+   Gratuitous ARP refresh repeat = 1
+   Gratuitous ARP lower priority delay = 0
+   Gratuitous ARP lower priority repeat = 0
+   Down timer adverts = 3
+   Send advert after receive lower priority advert = false
+   Send advert after receive higher priority advert = false
+   Virtual Router ID = 82
+   Priority = 120
+   Effective priority = 120
+   Total priority = 120
+   Advert interval = 1 sec
+   Accept = disabled
+   Preempt = enabled
+   Promote_secondaries = disabled
+   Authentication type = none
+   Virtual IP (1):
+     192.0.2.141/24 dev v0 scope global
+   fd_in 13, fd_out 14
+   Tracked interfaces :
+     v1 weight 0
+   Using smtp notification = no
+   Notify deleted = Fault
+   Notify priority changes = false
+------< VRRP Sockpool >------
+ fd_in 13 fd_out = 14
+   Interface = v0
+   Family = IPv4
+   Protocol = VRRP
+   Type = Multicast
+   Rx buf size = 0
+   VRRP instances
+     VI_S vrid 81
+     VI_F vrid 82
 `;
