@@ -50,6 +50,8 @@ import {
 } from './values.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+/** The route/rule protocol keepalived gives what it tracks. */
+const RTPROT_KEEPALIVED = 18;
 
 export interface CheckOptions {
   configId: string;
@@ -415,6 +417,9 @@ const SCHEDULERS = [
 
 export class ConfigBuilder extends Checker_ {
   private readonly scripts = new Map<string, Mutable<VrrpScript>>();
+  /** keepalived numbers rules without a preference from 16384 down, per family, in file order. */
+  private readonly nextRulePriority = { inet: 16384, inet6: 16384 };
+  private readonly staticRules: RuleSpec[] = [];
   /** script_user named a user or group this machine lacks (config test only). */
   private scriptUserFailed = false;
   private readonly trackFiles = new Map<string, TrackFile>();
@@ -490,7 +495,7 @@ export class ConfigBuilder extends Checker_ {
       global: this.global,
       staticIpaddress: this.top.items<AddressSpec>('static_ipaddress'),
       staticRoutes: this.top.items<RouteSpec>('static_routes'),
-      staticRules: this.top.items<RuleSpec>('static_rules'),
+      staticRules: this.staticRules,
       linkbeatInterfaces: this.top
         .items<{ name: string; extra: string[] }>('linkbeat_interfaces')
         .map((x) => ({ name: x.name, mode: x.extra[0] })),
@@ -617,6 +622,9 @@ export class ConfigBuilder extends Checker_ {
       case 'static_routes':
         this.checkStaticRoutes(v as Mutable<RouteSpec>[]);
         return;
+      case 'static_rules':
+        this.staticRules.push(...this.checkRules(v as RuleSpec[], 'static_rules'));
+        return;
       default:
         return;
     }
@@ -628,10 +636,7 @@ export class ConfigBuilder extends Checker_ {
    */
   private checkStaticRoutes(routes: Mutable<RouteSpec>[]): void {
     for (const r of routes) {
-      if (
-        r.trackGroup !== undefined &&
-        !this.top.all('track_group').some((e) => (e.value as NamedDraft).node.args[0]?.text === r.trackGroup)
-      ) {
+      if (r.trackGroup !== undefined && !this.trackGroupAbove(r.trackGroup)) {
         this.report(
           'KA_ERR_CONF_UNDEFINED_REF',
           KaClass.GeneralError,
@@ -665,6 +670,68 @@ export class ConfigBuilder extends Checker_ {
       }
       this.checkIf(r.dev, r.pos, `route ${r.to}`);
     }
+  }
+
+  /**
+   * keepalived 2.2.7's checks of a rule that need more than its line: interfaces (a missing one
+   * drops the rule), a tracked rule's protocol, static track_groups (defined above the rule, with
+   * an iif), and the preference it numbers from 16384 down per family when none is given (the
+   * model keeps it undefined; daemon/dumps.ts numbers them the same way).
+   */
+  private checkRules(rules: readonly RuleSpec[], block: 'static_rules' | 'virtual_rules'): RuleSpec[] {
+    const out: RuleSpec[] = [];
+    for (const rule of rules) {
+      const r: Mutable<RuleSpec> = { ...rule };
+      if (!this.checkIf(r.iif, r.pos, 'rule') || !this.checkIf(r.oif, r.pos, 'rule')) continue;
+      const proto = r.options.protocol;
+      if (!r.noTrack && proto !== undefined && parseIntStrict(proto) !== RTPROT_KEEPALIVED)
+        this.report(
+          'KA_ERR_CONF_CONFLICT',
+          KaClass.GeneralError,
+          r.pos,
+          'protocol',
+          `Rule cannot be tracked if protocol is not RTPROT_KEEPALIVED(${RTPROT_KEEPALIVED}), resetting protocol`,
+          "'no_track' or 'protocol 18'",
+        );
+      if (r.trackGroup !== undefined && !this.trackGroupAbove(r.trackGroup)) {
+        this.report(
+          'KA_ERR_CONF_UNDEFINED_REF',
+          KaClass.GeneralError,
+          r.pos,
+          'track_group',
+          `track_group ${r.trackGroup} not found`,
+          'a track_group defined before the rule',
+        );
+        r.trackGroup = undefined;
+      }
+      if (r.trackGroup !== undefined && r.iif === undefined) {
+        this.report(
+          'KA_ERR_CONF_CONFLICT',
+          KaClass.GeneralError,
+          r.pos,
+          'track_group',
+          'Static rule cannot have track_group if dev/iif not specified',
+          "'dev IF'",
+        );
+        r.trackGroup = undefined;
+      }
+      if (r.preference === undefined)
+        this.report(
+          'KA_ERR_CONF_MISSING_ARG',
+          KaClass.GeneralError,
+          r.pos,
+          block,
+          `Rule has no preference specified - setting to ${this.nextRulePriority[r.family]--}. This is probably not what you want.`,
+          "'preference N'",
+        );
+      out.push(r);
+    }
+    return out;
+  }
+
+  /** A track_group of this name read before this point of the file. */
+  private trackGroupAbove(name: string): boolean {
+    return this.top.all('track_group').some((e) => (e.value as NamedDraft).node.args[0]?.text === name);
   }
 
   // ---- global_defs ----
@@ -1405,9 +1472,10 @@ export class ConfigBuilder extends Checker_ {
     };
   }
 
-  private checkIf(name: string | undefined, pos: SrcPos, what: string): void {
+  /** False after reporting a configured interface this machine lacks. */
+  private checkIf(name: string | undefined, pos: SrcPos, what: string): boolean {
     // an empty name ("") is looked up too, and fails, as in keepalived
-    if (name === undefined || !this.opts.interfaceExists) return;
+    if (name === undefined || !this.opts.interfaceExists) return true;
     if (!this.opts.interfaceExists(name)) {
       // keepalived's VRRP process stops at a missing interface, before its script checks
       this.vrrpBadIf = true;
@@ -1419,7 +1487,9 @@ export class ConfigBuilder extends Checker_ {
         `WARNING - interface ${name} for ${what} doesn't exist`,
         'an existing interface',
       );
+      return false;
     }
+    return true;
   }
 
   // ---- vrrp_instance ----
@@ -1806,7 +1876,7 @@ export class ConfigBuilder extends Checker_ {
       virtualIpaddress: goodVips,
       virtualIpaddressExcluded: excluded,
       virtualRoutes: d.items<RouteSpec>('virtual_routes'),
-      virtualRules: d.items<RuleSpec>('virtual_rules'),
+      virtualRules: this.checkRules(d.items<RuleSpec>('virtual_rules'), 'virtual_rules'),
       tracking,
       dontTrackPrimary: d.has('dont_track_primary'),
       trackSrcIp: d.has('track_src_ip'),

@@ -494,9 +494,25 @@ export const ruleLine: LineParser<RuleSpec> = (words, c, block) => {
   };
   const options: Record<string, string> = {};
   let fam: Family | undefined;
+  /** keepalived's rule action (table, l3mdev, goto, nop, blackhole…): one per rule. */
+  let act: string | undefined;
+  let gotoTarget = 0;
+  /** realms / suppress_*: only with a table action. */
+  let tableOption = false;
+  const setAction = (a: string, w: AstWord, withL3mdev = true): boolean => {
+    if (act === undefined) {
+      act = a;
+      return true;
+    }
+    const list = `table/nop/goto/blackhole/prohibit/unreachable${withL3mdev ? '/l3mdev' : ''}`;
+    bad(c, w, block, `Cannot specify more than one of ${list} for rule`, 'one action per rule');
+    return false;
+  };
   for (let i = 0; i < words.length; i++) {
     const w = words[i]!;
-    const t = w.text;
+    let t = w.text;
+    // keepalived: `type ACTION` is ACTION
+    if (t === 'type') t = must(c, words, i++, 'a rule action').text;
     switch (t) {
       case 'from':
       case 'to': {
@@ -514,6 +530,7 @@ export const ruleLine: LineParser<RuleSpec> = (words, c, block) => {
       case 'table':
       case 'lookup':
         r.table = must(c, words, i++, 'a table').text;
+        if (!setAction('table', w, false)) return undefined;
         break;
       case 'preference':
       case 'priority':
@@ -545,6 +562,9 @@ export const ruleLine: LineParser<RuleSpec> = (words, c, block) => {
         fam = fam ?? 'inet6';
         break;
       case 'track_group':
+        // keepalived 2.2.7 takes track_group in static rules only
+        if (block !== 'static_rules')
+          return bad(c, w, block, `Unknown rule option ${t}`, 'an ip-rule option');
         r.trackGroup = need(c, words, i++, block, 'a name')?.text;
         if (!r.trackGroup) return undefined;
         break;
@@ -552,9 +572,13 @@ export const ruleLine: LineParser<RuleSpec> = (words, c, block) => {
       case 'unreachable':
       case 'prohibit':
       case 'nop':
+        if (!setAction(t, w)) return undefined;
         r.action = t;
         break;
       case 'l3mdev':
+        if (!setAction(t, w)) return undefined;
+        options[t] = 'true';
+        break;
       case 'not':
         options[t] = 'true';
         break;
@@ -578,13 +602,55 @@ export const ruleLine: LineParser<RuleSpec> = (words, c, block) => {
             : must(c, words, i++, 'a value');
         if (!v) return undefined;
         options[t] = v.text;
-        if (t === 'goto') r.action = 'goto';
+        if (t === 'realms' || t.startsWith('suppress_')) tableOption = true;
+        if (t === 'goto') {
+          if (!setAction(t, w)) return undefined;
+          r.action = 'goto';
+          gotoTarget = parseIntStrict(v.text) ?? 0;
+        }
         break;
       }
       default:
-        return bad(c, w, block, `unknown rule option '${t}'`, 'an ip-rule option');
+        // another route type is no rule action
+        return rtnType(t) === undefined
+          ? bad(c, w, block, `Unknown rule option ${t}`, 'an ip-rule option')
+          : bad(c, w, block, `Invalid rule action ${t}`, 'blackhole|unreachable|prohibit|nop|goto N');
     }
   }
+  // keepalived 2.2.7's checks once the rule is read; each drops it
+  const first = words[0]!;
+  if (act === 'goto' && r.preference === undefined)
+    return bad(
+      c,
+      first,
+      block,
+      `Invalid rule - goto target ${gotoTarget} specified without preference`,
+      "'preference N'",
+    );
+  if (act === 'goto' && r.preference !== undefined && r.preference >= gotoTarget)
+    return bad(
+      c,
+      first,
+      block,
+      `Invalid rule - preference ${r.preference} >= goto target ${gotoTarget}`,
+      'a preference below the goto target',
+    );
+  if (act === undefined)
+    return bad(
+      c,
+      first,
+      block,
+      'No action specified for rule - ignoring',
+      'table|goto|nop|blackhole|unreachable|prohibit|l3mdev',
+    );
+  if (act !== 'table' && act !== 'l3mdev' && tableOption)
+    return bad(
+      c,
+      first,
+      block,
+      'suppressor/realm specified for non table action - skipping',
+      'a table action',
+    );
   r.family = fam ?? 'inet';
   r.options = options;
   return r;

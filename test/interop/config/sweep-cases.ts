@@ -201,6 +201,35 @@ const ROUTE_WORDS = [
   '192.0.2.0/24 dev nosuch0',
   '192.0.2.0/24 dev eth0 track_group G',
 ];
+const RULE_WORDS = [
+  'from 192.0.2.0/24 table 100',
+  'from 192.0.2.0/24 table 100 preference 10',
+  'from 192.0.2.0/24 preference 10',
+  'from 192.0.2.0/24 table 100 preference 10 dev nosuch0',
+  'from 192.0.2.0/24 table 100 preference 10 oif nosuch0',
+  'from 192.0.2.0/24 table 100 preference 10 iif ""',
+  'from 192.0.2.0/24 table 100 preference 10 dev eth0',
+  'to 192.0.2.0/24 goto 10 preference 20',
+  'to 192.0.2.0/24 goto 10 preference 5',
+  'to 192.0.2.0/24 goto 10',
+  'from 192.0.2.0/24 table 100 preference 10 protocol 5',
+  'from 192.0.2.0/24 table 100 preference 10 protocol 18',
+  'from 192.0.2.0/24 table 100 preference 10 protocol 5 no_track',
+  'from 192.0.2.0/24 table 100 blackhole preference 10',
+  'from 192.0.2.0/24 blackhole realms 3 preference 10',
+  'from 192.0.2.0/24 table 100 realms 3 preference 10',
+  'from 192.0.2.0/24 nop suppress_prefixlength 0 preference 10',
+  'from 192.0.2.0/24 l3mdev preference 10',
+  'from 192.0.2.0/24 l3mdev table 100 preference 10',
+  'from 192.0.2.0/24 type blackhole preference 10',
+  'from 192.0.2.0/24 type goto 20 preference 10',
+  'from 192.0.2.0/24 type foo preference 10',
+  'from 192.0.2.0/24 local preference 10',
+  'from 192.0.2.0/24 5 preference 10',
+  'from 192.0.2.0/24 nop',
+  'from 192.0.2.0/24 table 100 preference 10 dev eth0 track_group G',
+  'from 192.0.2.0/24 table 100 preference 10 track_group G',
+];
 const TRACK_GROUP = 'track_group G {\n  group {\n    VI_1\n  }\n}\n';
 const UMASKS = [
   'IWGRP | IWOTH',
@@ -225,6 +254,13 @@ const EXTRA: Readonly<Record<string, string>> = {
   ...Object.fromEntries(
     ROUTE_WORDS.map((r) => [`virtual_routes ${r}`, vi(`  virtual_routes {\n    ${r}\n  }\n`)]),
   ),
+  ...Object.fromEntries(
+    RULE_WORDS.map((r) => [`static_rules ${r}`, `${TRACK_GROUP}static_rules {\n  ${r}\n}\n`]),
+  ),
+  ...Object.fromEntries(
+    RULE_WORDS.map((r) => [`virtual_rules ${r}`, vi(`  virtual_rules {\n    ${r}\n  }\n`)]),
+  ),
+  'static_rules track_group defined after': `static_rules {\n  from 192.0.2.0/24 table 100 preference 10 dev eth0 track_group G\n}\n${TRACK_GROUP}`,
   'static_routes track_group defined before': `${TRACK_GROUP}static_routes {\n  192.0.2.0/24 dev eth0 track_group G\n}\n`,
   'static_routes track_group without dev': `${TRACK_GROUP}static_routes {\n  192.0.2.0/24 via 198.51.100.1 track_group G\n}\n`,
   ...Object.fromEntries(UMASKS.map((u) => [`umask ${u}`, `global_defs {\n  umask ${u}\n}\n`])),
