@@ -636,17 +636,7 @@ export class ConfigBuilder extends Checker_ {
    */
   private checkStaticRoutes(routes: Mutable<RouteSpec>[]): void {
     for (const r of routes) {
-      if (r.trackGroup !== undefined && !this.trackGroupAbove(r.trackGroup)) {
-        this.report(
-          'KA_ERR_CONF_UNDEFINED_REF',
-          KaClass.GeneralError,
-          r.pos,
-          'track_group',
-          `track_group ${r.trackGroup} not found`,
-          'a track_group defined before the route',
-        );
-        r.trackGroup = undefined;
-      }
+      r.trackGroup = this.trackGroupAbove(r.trackGroup, r.pos);
       // keepalived's "Warning": the route stays, untracked; the config test still exits 5
       if (!r.dev && !r.noTrack)
         this.report(
@@ -693,17 +683,7 @@ export class ConfigBuilder extends Checker_ {
           `Rule cannot be tracked if protocol is not RTPROT_KEEPALIVED(${RTPROT_KEEPALIVED}), resetting protocol`,
           "'no_track' or 'protocol 18'",
         );
-      if (r.trackGroup !== undefined && !this.trackGroupAbove(r.trackGroup)) {
-        this.report(
-          'KA_ERR_CONF_UNDEFINED_REF',
-          KaClass.GeneralError,
-          r.pos,
-          'track_group',
-          `track_group ${r.trackGroup} not found`,
-          'a track_group defined before the rule',
-        );
-        r.trackGroup = undefined;
-      }
+      r.trackGroup = this.trackGroupAbove(r.trackGroup, r.pos);
       if (r.trackGroup !== undefined && r.iif === undefined) {
         this.report(
           'KA_ERR_CONF_CONFLICT',
@@ -729,9 +709,20 @@ export class ConfigBuilder extends Checker_ {
     return out;
   }
 
-  /** A track_group of this name read before this point of the file. */
-  private trackGroupAbove(name: string): boolean {
-    return this.top.all('track_group').some((e) => (e.value as NamedDraft).node.args[0]?.text === name);
+  /** The name when a track_group of that name was read above this point of the file, else reported. */
+  private trackGroupAbove(name: string | undefined, pos: SrcPos): string | undefined {
+    if (name === undefined) return undefined;
+    if (this.top.all('track_group').some((e) => (e.value as NamedDraft).node.args[0]?.text === name))
+      return name;
+    this.report(
+      'KA_ERR_CONF_UNDEFINED_REF',
+      KaClass.GeneralError,
+      pos,
+      'track_group',
+      `track_group ${name} not found`,
+      'a track_group defined above',
+    );
+    return undefined;
   }
 
   // ---- global_defs ----
