@@ -6,10 +6,11 @@
  * reports READY=1 / RELOADING=1 / STOPPING=1.
  */
 
+import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatDiagnostic } from '../config/diagnostics.js';
 import { loadConfig } from '../config/load.js';
-import type { KeepalivedConfig } from '../config/model.js';
+import type { Command, KeepalivedConfig } from '../config/model.js';
 import { systemClock } from '../core/clock.js';
 import { Counters } from '../core/counters.js';
 import type { KaError } from '../core/errors.js';
@@ -23,16 +24,19 @@ import { type AddrInfo, decodeRtnl, getAddrDump } from '../wire/rtnetlink.js';
 import { DaemonBfd } from './bfd-host.js';
 import { logConfigDump } from './cli.js';
 import type { StartupReporter } from './daemonize.js';
-import { dumpDir, dumpPaths, formatStats, formatVrrpData, writeDumpFile } from './dumps.js';
+import {
+  type CheckLvsSnapshot,
+  dumpDir,
+  dumpPaths,
+  formatCheckData,
+  formatStats,
+  formatVrrpData,
+  formatVrrpJson,
+  writeDumpFile,
+} from './dumps.js';
 import { runLifecycleScript, warnLifecycleSecurity } from './lifecycle-scripts.js';
 import { ipvsRepairDefaultS, LvsHost, type LvsHostDeps } from './lvs-host.js';
-import {
-  type LvsSnapshot,
-  type MetricsServer,
-  parseListenAddress,
-  startMetricsServer,
-  stateDocument,
-} from './metrics.js';
+import { type LvsSnapshot, type MetricsServer, parseListenAddress, startMetricsServer } from './metrics.js';
 import { NetState } from './netstate.js';
 import { ensurePidDir, pidFilePaths, writePidFile } from './pidfile.js';
 import { Priorities, type SchedOps, type SchedPlan, schedPlan, threadNice } from './priorities.js';
@@ -44,6 +48,8 @@ import { VrrpHost, type VrrpHostDeps } from './vrrp-host.js';
 /** What daemon mode needs from the command line (a structural subset of the CLI's options). */
 export interface DaemonOptions {
   configFile?: string;
+  /** -u: the umask given on the command line (the `umask` keyword is then ignored, as keepalived). */
+  umask?: number | undefined;
   pidFile?: string;
   vrrpPidFile?: string;
   checkersPidFile?: string;
@@ -250,10 +256,20 @@ async function runDaemonWith(
   // Late-bound: the hosts are created below; a scrape or dump before then sees no instances.
   let vrrpHost: VrrpHost | undefined;
   let lvsHost: LvsHost | undefined;
+  // the running configuration, for keepalived.json (set once loaded and at each reload)
+  let jsonConfig: KeepalivedConfig | undefined;
   // RT signals 36 (JSON) and 63 (STATS_CLEAR) end a process that does not catch them: caught first
   const stopRtSignals = installRtSignals({
     dumpDir: () => dumpDir(),
-    jsonState: () => stateDocument({ vrrp: () => vrrpHost?.snapshot() ?? [], counters }).vrrp,
+    jsonText: () =>
+      vrrpHost && jsonConfig
+        ? formatVrrpJson({
+            config: jsonConfig,
+            instances: vrrpHost.snapshot(),
+            trackers: vrrpHost.trackerStates(),
+            commandArgv: printedArgv,
+          })
+        : '',
     writeStats: () =>
       void writeDumpFile(
         join(dumpDir(), 'keepalived.stats'),
@@ -276,6 +292,7 @@ async function runDaemonWith(
     opts.startup?.failed(`configuration ${configFile} has fatal errors: ${fatals.join('; ')}`);
     return 1;
   }
+  applyUmask(config, opts);
   const ns = opts.namespace ?? config.global.netNamespace;
   const instance = config.global.instance;
   // --all: both sides run even with nothing configured; static addresses/routes/rules are the VRRP side's
@@ -324,6 +341,7 @@ async function runDaemonWith(
   await runLifecycleScript('startup', config, scriptDeps);
   // the configuration whose shutdown_script runs at stop: the running one (a reload replaces it)
   let current = config;
+  jsonConfig = config;
 
   let metrics: MetricsServer | undefined;
   if (opts.metricsAddress !== undefined) {
@@ -530,6 +548,8 @@ async function runDaemonWith(
           log.warn('Reload: virtual_servers added to a daemon started without any; restart to run them');
         priorities.reload(schedPlan(next.global, { withVrrp: vrrp !== undefined }));
         current = next;
+        jsonConfig = next;
+        applyUmask(next, opts);
         log.info('Reload complete');
       }
     };
@@ -548,13 +568,23 @@ async function runDaemonWith(
               config: current,
               instances: vrrp.snapshot(),
               trackers: vrrp.trackerStates(),
+              commandArgv: printedArgv,
               ...(ns ? { namespace: ns } : {}),
             }),
             { log, counters },
           );
-        // the checker side: our LVS snapshot as one JSON line, not keepalived's text (docs/DUMPS.md)
+        // the checker side, in keepalived's keepalived_check.data layout (docs/DUMPS.md)
         if (lvs)
-          writeDumpFile(paths.checkData, `${JSON.stringify({ lvs: lvs.snapshot() })}\n`, { log, counters });
+          writeDumpFile(
+            paths.checkData,
+            formatCheckData({
+              config: current,
+              lvs: lvs.snapshot() as CheckLvsSnapshot,
+              commandArgv: printedArgv,
+              ...(ns ? { namespace: ns } : {}),
+            }),
+            { log, counters },
+          );
       },
       SIGUSR2: () => {
         if (vrrp)
@@ -575,4 +605,33 @@ async function runDaemonWith(
       }
     });
   });
+}
+
+/**
+ * argv of a script as keepalived prints it in its dumps: the program found on PATH and its
+ * symlinks resolved (/bin/true is printed /usr/bin/true on a merged-/usr system); the configured
+ * words when it cannot be found. Synchronous: a dump is written in one go.
+ */
+function printedArgv(c: Command): readonly string[] {
+  const [first, ...rest] = c.argv;
+  if (first === undefined) return c.argv;
+  const candidates = first.includes('/')
+    ? [first]
+    : (process.env.PATH ?? '/usr/bin:/bin')
+        .split(':')
+        .filter((d) => d !== '')
+        .map((d) => join(d, first));
+  for (const f of candidates) {
+    try {
+      return [realpathSync(f), ...rest];
+    } catch {
+      // not there: the next PATH entry
+    }
+  }
+  return c.argv;
+}
+
+/** global_defs `umask`, unless -u was given (keepalived: the command line wins). */
+function applyUmask(config: KeepalivedConfig, opts: DaemonOptions): void {
+  if (opts.umask === undefined && config.global.umask !== undefined) process.umask(config.global.umask);
 }

@@ -8,8 +8,7 @@
  *
  * Signal 36 (SIGJSON, `keepalived --signum=JSON`: Debian's keepalived 2.2.7 is built with JSON) makes
  * both write keepalived.json; the two files are compared key by key: the same keys in the same order,
- * the same JSON types, equal values after normalising (normaliseJson() below). That comparison runs
- * once src/daemon/run.ts writes the file with dumps.ts formatVrrpJson (it skips, saying so, before).
+ * the same JSON types, equal values after normalising (normaliseJson() below).
  *
  * Values that legitimately differ are normalised before comparing (normalise() below): router_id,
  * VRID, VIP and source/master addresses (each node has its own), times (Last transition, Read
@@ -19,8 +18,7 @@
  * `Global definitions` lines we do not print (each line we do print must be one of keepalived's).
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { needKeepalived } from '../../lab/gates.js';
 import { keepalivedCommand, keepalivedTsCommand, type LabNode, type LabProcess } from '../../lab/node.js';
@@ -158,11 +156,6 @@ const comparableStats = (text: string) => text.split('\n').map((l) => l.replace(
 
 /** keepalived's SIGJSON on Linux (`keepalived --signum=JSON`). */
 const SIGJSON = 36;
-/** Whether the daemon writes keepalived.json with formatVrrpJson (else it is our older /state layout). */
-const JSON_WIRED = readFileSync(
-  join(dirname(fileURLToPath(import.meta.url)), '../../../src/daemon/run.ts'),
-  'utf8',
-).includes('formatVrrpJson');
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -262,24 +255,21 @@ describeIf('SIGUSR1 / SIGUSR2 dumps of keepalived-ts and keepalived side by side
       );
     });
 
-    it.skipIf(!JSON_WIRED)(
-      `keepalived-ts as ${role}: keepalived.json key by key as keepalived's (skipped until run.ts writes it with formatVrrpJson)`,
-      async () => {
-        const ka = daemons.find((d) => d.impl === 'ka' && d.role === role)!;
-        const ts = daemons.find((d) => d.impl === 'ts' && d.role === role)!;
-        const [k, t] = await Promise.all([dumpJson(ka), dumpJson(ts)]);
-        for (const d of [ka, ts])
-          expect(statSync(join(d.dir, 'keepalived.json')).mode & 0o777, `${d.impl}`).toBe(0o600);
-        // the layout: compact, `/` escaped, one line
-        expect(t.text.endsWith(']\n')).toBe(true);
-        expect(t.text.split('\n')).toHaveLength(2);
-        expect(/"last_transition":\d+\.\d{6},/.test(t.text)).toBe(true);
-        expect(comparableJson(t.doc)).toEqual(comparableJson(k.doc));
-        const keys = comparableJson(t.doc)[0]?.length ?? 0;
-        console.log(
-          `keepalived.json ${role}: ${keys} keys equal keepalived's in name, order and type (values after normalising)`,
-        );
-      },
-    );
+    it(`keepalived-ts as ${role}: keepalived.json key by key as keepalived's`, async () => {
+      const ka = daemons.find((d) => d.impl === 'ka' && d.role === role)!;
+      const ts = daemons.find((d) => d.impl === 'ts' && d.role === role)!;
+      const [k, t] = await Promise.all([dumpJson(ka), dumpJson(ts)]);
+      for (const d of [ka, ts])
+        expect(statSync(join(d.dir, 'keepalived.json')).mode & 0o777, `${d.impl}`).toBe(0o600);
+      // the layout: compact, `/` escaped, one line
+      expect(t.text.endsWith(']\n')).toBe(true);
+      expect(t.text.split('\n')).toHaveLength(2);
+      expect(/"last_transition":\d+\.\d{6},/.test(t.text)).toBe(true);
+      expect(comparableJson(t.doc)).toEqual(comparableJson(k.doc));
+      const keys = comparableJson(t.doc)[0]?.length ?? 0;
+      console.log(
+        `keepalived.json ${role}: ${keys} keys equal keepalived's in name, order and type (values after normalising)`,
+      );
+    });
   }
 });
