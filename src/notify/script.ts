@@ -89,6 +89,8 @@ export interface ScriptRunnerOptions {
 export const succeeded = (o: ScriptOutcome): boolean => o.kind === 'exit' && o.code === 0;
 
 const DROPPED_ENV = ['IFS', 'LD_PRELOAD', 'LD_LIBRARY_PATH'];
+/** Output of an exited script still read before its pipes are closed (a background child may hold them). */
+const OUTPUT_GRACE_US = 100_000;
 
 interface Job {
   def: ScriptDef;
@@ -366,52 +368,84 @@ export class ScriptRunner {
     }
 
     this.onEvent?.({ type: 'start', script: def.name, argv, pid, at: startedAt });
-    const done: Promise<ScriptResult> = Promise.resolve(sub).then(
-      (r) => {
-        exited = true;
-        for (const t of timers) t.cancel();
-        const endedAt = this.clock.now();
-        const common = {
-          script: def.name,
-          argv,
-          pid,
-          startedAt,
-          endedAt,
-          stdout: Buffer.concat(out.stdout).toString('utf8'),
-          stderr: Buffer.concat(out.stderr).toString('utf8'),
-          outputDropped: out.dropped,
-        };
-        let outcome: ScriptOutcome;
-        let killDelayUs: Micros | undefined;
-        const to = timedOut as { signal: string; at: Micros } | null;
-        if (to) {
-          outcome = { kind: 'timeout', signal: r.signal ?? to.signal };
-          killDelayUs = endedAt - to.at;
-        } else if (r.signal) outcome = { kind: 'signal', signal: r.signal };
-        else if (r.exitCode !== undefined) outcome = { kind: 'exit', code: r.exitCode };
-        else return this.spawnFailed(def, argv, startedAt, r);
-        // Kill stragglers left in the group (keepalived does kill(-pid, SIGKILL) after a TERM death).
-        if (pid !== undefined && outcome.kind !== 'exit') {
-          try {
-            process.kill(-pid, 'SIGKILL');
-          } catch {
-            // group already empty
-          }
+    const build = (r: { signal?: string | null | undefined; exitCode?: number | null | undefined }) => {
+      const endedAt = this.clock.now();
+      const common = {
+        script: def.name,
+        argv,
+        pid,
+        startedAt,
+        endedAt,
+        stdout: Buffer.concat(out.stdout).toString('utf8'),
+        stderr: Buffer.concat(out.stderr).toString('utf8'),
+        outputDropped: out.dropped,
+      };
+      let outcome: ScriptOutcome;
+      let killDelayUs: Micros | undefined;
+      const to = timedOut as { signal: string; at: Micros } | null;
+      if (to) {
+        outcome = { kind: 'timeout', signal: r.signal ?? to.signal };
+        killDelayUs = endedAt - to.at;
+      } else if (r.signal) outcome = { kind: 'signal', signal: r.signal };
+      else if (typeof r.exitCode === 'number') outcome = { kind: 'exit', code: r.exitCode };
+      else return this.spawnFailed(def, argv, startedAt, r);
+      // Kill stragglers left in the group (keepalived does kill(-pid, SIGKILL) after a TERM death).
+      if (pid !== undefined && outcome.kind !== 'exit') {
+        try {
+          process.kill(-pid, 'SIGKILL');
+        } catch {
+          // group already empty
         }
-        const result: ScriptResult = {
-          ...common,
-          outcome,
-          ...(killDelayUs !== undefined ? { killDelayUs } : {}),
-        };
-        this.report(result);
-        return result;
-      },
-      (e: unknown) => {
-        exited = true;
-        for (const t of timers) t.cancel();
-        return this.spawnFailed(def, argv, startedAt, e);
-      },
-    );
+      }
+      const result: ScriptResult = {
+        ...common,
+        outcome,
+        ...(killDelayUs !== undefined ? { killDelayUs } : {}),
+      };
+      this.report(result);
+      return result;
+    };
+    const ended = () => {
+      exited = true;
+      for (const t of timers) t.cancel();
+    };
+    // The script has ended when its own process exits, as keepalived waits for its pid only: a
+    // child it left in the background (`helper &`, `setsid helper &`) may hold the output pipes
+    // open for ever, and execa's promise waits for them. Output still in flight is read for up to
+    // OUTPUT_GRACE_US after the exit; then the pipes are closed and the result is the exit status.
+    const done = new Promise<ScriptResult>((resolve) => {
+      let settled = false;
+      const finish = (make: () => ScriptResult): void => {
+        if (settled) return;
+        settled = true;
+        resolve(make());
+      };
+      const streamsClosed = Promise.resolve(sub);
+      void streamsClosed.then(
+        (r) =>
+          finish(() => {
+            ended();
+            return build(r);
+          }),
+        (e: unknown) =>
+          finish(() => {
+            ended();
+            return this.spawnFailed(def, argv, startedAt, e);
+          }),
+      );
+      sub.once('exit', (code: number | null, signal: NodeJS.Signals | null) => {
+        ended();
+        const grace = this.clock.at(this.clock.now() + OUTPUT_GRACE_US, () => {
+          sub.stdout?.destroy();
+          sub.stderr?.destroy();
+          finish(() => build({ signal, exitCode: code }));
+        });
+        void streamsClosed.then(
+          () => grace.cancel(),
+          () => grace.cancel(),
+        );
+      });
+    });
     const live: Live = { pid, kill: killGroup, done };
     this.live.add(live);
     void done.then(() => this.live.delete(live));

@@ -159,6 +159,37 @@ describe('ScriptRunner with real scripts', () => {
     expect((await q).outcome).toEqual({ kind: 'signal', signal: 'SIGTERM' });
   });
 
+  it('a script that leaves a child in the background ends when it exits, not when the child closes its output', async () => {
+    // keepalived waits for the script's pid only; the child (even in its own session) keeps running
+    const pids: number[] = [];
+    try {
+      for (const [name, launch] of [
+        ['bg.sh', 'sleep 30'],
+        ['bg-setsid.sh', 'setsid sleep 30'],
+      ] as const) {
+        const pidFile = join(dir, `${name}.pid`);
+        const s = await script(name, `echo started\n${launch} &\necho $! > ${pidFile}\nexit 0`);
+        const r = await runner().run({ name, argv: [s], timeoutUs: 20_000_000 });
+        const bg = Number((await readFile(pidFile, 'utf8')).trim());
+        pids.push(bg);
+        expect(r.outcome).toEqual({ kind: 'exit', code: 0 });
+        expect(r.stdout).toBe('started\n');
+        expect(await alive(bg)).toBe(true);
+        process.stdout.write(
+          `${name}: ended after ${((r.endedAt - r.startedAt) / 1000).toFixed(0)} ms, its child still running\n`,
+        );
+      }
+    } finally {
+      for (const p of pids) {
+        try {
+          process.kill(p, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    }
+  });
+
   it('a burst of scripts is spawned one per event-loop turn, in call order, across runners', async () => {
     // a callback chained on setImmediate, first queued after the burst: it runs once per turn
     let turns = 0;
