@@ -6,7 +6,9 @@
  * notify_deleted), unmatched new ones start in BACKUP. A kept instance takes its new settings
  * (`changed`) except those listed in `unapplied`. keepalived reopens every VRRP socket on reload, so
  * a changed mcast_dst_ip (multicast group), mcast_src_ip (of a multicast instance) or unicast_ttl is
- * applied to the running instance.
+ * applied to the running instance. A changed vrrp_min_garp or global vrrp_garp_* default counts as a
+ * change of the instance's `garp` (keepalived re-reads them on reload), and promote_secondaries is
+ * taken or released on the instance's interface.
  */
 import type { AddressSpec, KeepalivedConfig, VrrpInstance } from '../config/model.js';
 
@@ -75,6 +77,8 @@ const APPLIED = [
   'downTimerAdverts',
   'lowerPrioNoAdvert',
   'higherPrioSendAdvert',
+  // net.ipv4.conf.<if>.promote_secondaries held (on) or released (off) by VrrpHost.reload
+  'promoteSecondaries',
 ] as const satisfies readonly (keyof VrrpInstance)[];
 
 /** Settings that would need other links or group wiring: reported, applied at restart. */
@@ -85,6 +89,14 @@ const usesAh = (c: VrrpInstance) => c.version === 2 && c.authentication?.type ==
 
 const stable = (v: unknown): string =>
   JSON.stringify(v, (k, x) => (k === 'pos' ? undefined : (x as unknown)));
+
+/**
+ * What an instance's GARP timing is derived from: its own values, the global vrrp_garp_* defaults
+ * and vrrp_min_garp (whether the latter is folded into the global values or applied on top, a change
+ * of any of the three may change the timing the instance runs with).
+ */
+const garpInputs = (c: VrrpInstance, cfg: KeepalivedConfig) =>
+  stable([c.garp, cfg.global.garp, cfg.global.vrrpMinGarp]);
 
 export function planReload(old: KeepalivedConfig, next: KeepalivedConfig): ReloadPlan {
   const oldByKey = new Map<string, VrrpInstance>();
@@ -106,7 +118,9 @@ export function planReload(old: KeepalivedConfig, next: KeepalivedConfig): Reloa
       next: c,
       vipsAdded: [...after].filter(([key]) => !before.has(key)).map(([, v]) => v),
       vipsRemoved: [...before].filter(([key]) => !after.has(key)).map(([, v]) => v),
-      changed: APPLIED.filter((f) => stable(o[f]) !== stable(c[f])),
+      changed: APPLIED.filter((f) =>
+        f === 'garp' ? garpInputs(o, old) !== garpInputs(c, next) : stable(o[f]) !== stable(c[f]),
+      ),
       routesChanged:
         stable(o.virtualRoutes) !== stable(c.virtualRoutes) ||
         stable(o.virtualRules) !== stable(c.virtualRules),

@@ -207,7 +207,7 @@ function stampIpId(pkt: Buffer, id: number): Buffer {
 }
 
 /** The state machine's view of an instance's configuration (checked; throws KA_ERR_VRRP_MACHINE_CONFIG). */
-function machineConfigOf(
+export function machineConfigOf(
   cfg: VrrpInstanceCfg,
   family: 4 | 6,
   src: string,
@@ -605,6 +605,7 @@ export class VrrpHost {
         const carried = old?.snapshot().filter((u) => b.tracking?.tracks(u.kind, u.name)) ?? [];
         b.tracking?.seed(carried);
         retracked.push(b);
+        if (k.changed.includes('promoteSecondaries')) await this.reloadPromote(b, c.promoteSecondaries);
       }
       if (mc) {
         const { authType, authData } = authOf(c);
@@ -722,6 +723,27 @@ export class VrrpHost {
     if (down && !b.inst.machine.faulted) b.inst.fault();
     if (eff !== b.inst.machine.effectivePriority) b.inst.setEffectivePriority(eff);
     if (!down && b.inst.machine.faulted) b.inst.unfault();
+  }
+
+  /**
+   * promote_secondaries turned on or off by a reload: taken on the interface bind() would use (the
+   * VMAC with use_vmac) or released (0 again when this was its last user), as at start and stop.
+   */
+  private async reloadPromote(b: Bound, on: boolean): Promise<void> {
+    if (!on) {
+      const held = b.promoteIf;
+      b.promoteIf = undefined;
+      if (held) await this.vmacs.releasePromoteSecondaries(held);
+      return;
+    }
+    if (b.promoteIf) return;
+    const link = this.deps.net.link(b.rxIfindex);
+    if (!link) {
+      this.log.warn(`(${b.cfg.name}) reload: interface ${b.rxIfname} gone; promote_secondaries not set`);
+      return;
+    }
+    await this.vmacs.holdPromoteSecondaries(link);
+    b.promoteIf = link.name;
   }
 
   /** Take a removed instance off its sockets (closing those nobody else uses) and drop its VMAC. */

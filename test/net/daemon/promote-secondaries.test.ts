@@ -2,8 +2,10 @@
  * promote_secondaries (vrrp_instance): keepalived 2.2.7 sets net.ipv4.conf.<if>.promote_secondaries=1
  * on the instance's interface at start (observed: 1 during vrrp_startup_delay already) and puts 0 back
  * at stop; an interface found at 1 is left alone (keepalived marks it "already set"). With it, the
- * kernel keeps a VIP (a secondary address) when the interface's primary address is deleted.
+ * kernel keeps a VIP (a secondary address) when the interface's primary address is deleted. A reload
+ * (SIGHUP) that adds or removes the keyword sets it or puts 0 back on the running instance's interface.
  */
+import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { needLab } from '../../lab/gates.js';
 import { keepalivedTsCommand, type LabNode } from '../../lab/node.js';
@@ -36,6 +38,7 @@ describeIf('promote_secondaries of a running keepalived-ts', needLab, () => {
       nodes: [
         { name: 'd', links: [{ addrs: ['192.0.2.1/24'] }] },
         { name: 'e', links: [{ addrs: ['192.0.2.2/24'] }] },
+        { name: 'f', links: [{ addrs: ['192.0.2.3/24'] }] },
       ],
     });
   });
@@ -75,5 +78,32 @@ describeIf('promote_secondaries of a running keepalived-ts', needLab, () => {
     await waitForHolders([e], '192.0.2.71', ['e'], 15_000);
     expect(await sysctl(e)).toBe('0');
     await h2.proc.stop();
+  });
+
+  it('a reload turning promote_secondaries on sets it to 1; turning it off puts 0 back', async () => {
+    const f = topo!.node('f');
+    await f.exec('sysctl', ['-q', '-w', 'net.ipv4.conf.eth0.promote_secondaries=0']);
+    const h = f.startDaemon({ command: keepalivedTsCommand(), config: config(false), name: 'ka-reload' });
+    await waitForHolders([f], '192.0.2.71', ['f'], 15_000);
+    expect(await sysctl(f)).toBe('0');
+    const reload = async (promote: boolean, want: string) => {
+      writeFileSync(h.configPath, config(promote));
+      h.proc.signal('SIGHUP');
+      await waitFor({
+        what: `promote_secondaries ${want} after reload`,
+        timeoutMs: 10_000,
+        probe: async () => ((await sysctl(f)) === want ? true : undefined),
+      });
+      expect(await sysctl(f)).toBe(want);
+    };
+    await reload(true, '1');
+    expect(h.proc.output()).toContain('(VI_1) reload: applying changed promoteSecondaries');
+    await reload(false, '0');
+    // the instance was kept (no restart) and still holds the VIP
+    expect(h.proc.output().match(/\(VI_1\) Entering MASTER STATE/g) ?? []).toHaveLength(1);
+    expect(await f.hasAddress('192.0.2.71')).toBe(true);
+    expect(h.proc.running).toBe(true);
+    await h.proc.stop();
+    expect(await sysctl(f)).toBe('0');
   });
 });
