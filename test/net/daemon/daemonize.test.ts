@@ -36,12 +36,35 @@ function stat(pid: number) {
   return { ppid: Number(f[1]), pgrp: Number(f[2]), sid: Number(f[3]) };
 }
 
+/** The pid a pid file names (undefined when it is gone or unreadable). */
+function pidIn(pidFile: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(pidFile, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 1 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `pid` runs with one of `pidFiles` on its command line (a reused pid is not ended). */
+function runsWith(pid: number, pidFiles: ReadonlySet<string>): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+      .split('\0')
+      .some((a) => pidFiles.has(a));
+  } catch {
+    return false;
+  }
+}
+
 describeIf('keepalived-ts without -n (forking)', needLab, () => {
   let topo: Topology | undefined;
   let d: LabNode;
   let n = 0;
   /** Every daemon pid seen, ended in afterAll if still alive. */
   const daemons = new Set<number>();
+  /** Every pid file a forked daemon was given, noted before it starts: read again in afterAll. */
+  const pidFiles = new Set<string>();
   const sockets: UnixDatagramReceiver[] = [];
 
   beforeAll(async () => {
@@ -50,11 +73,20 @@ describeIf('keepalived-ts without -n (forking)', needLab, () => {
   });
 
   afterAll(async () => {
-    for (const pid of daemons) if (pidAlive(pid)) killQuiet(pid, 'SIGTERM');
-    for (const pid of daemons)
-      await waitFor({ what: `daemon ${pid} gone`, probe: () => !pidAlive(pid), timeoutMs: 10_000 }).catch(
-        () => killQuiet(pid, 'SIGKILL'),
-      );
+    // A forked daemon has its own session, out of reach of the lab's process tracking: the pid
+    // files (noted before each start) name those a failed test did not get to note or stop.
+    for (const f of pidFiles) {
+      const pid = pidIn(f);
+      if (pid !== undefined) daemons.add(pid);
+    }
+    const live = [...daemons].filter((pid) => runsWith(pid, pidFiles));
+    for (const pid of live) killQuiet(pid, 'SIGTERM');
+    for (const pid of live)
+      await waitFor({
+        what: `daemon ${pid} gone`,
+        probe: () => !runsWith(pid, pidFiles),
+        timeoutMs: 10_000,
+      }).catch(() => killQuiet(pid, 'SIGKILL'));
     for (const s of sockets) s.close();
     await topo?.destroy();
   });
@@ -72,6 +104,8 @@ describeIf('keepalived-ts without -n (forking)', needLab, () => {
     const pid = pidFile ?? join(dir, 'keepalived.pid');
     const argv = [...keepalivedTsCommand(), '-f', 'keepalived.conf', '-p', pid, '-r', join(dir, 'vrrp.pid')];
     argv.push('-c', join(dir, 'checkers.pid'), '-b', join(dir, 'bfd.pid'), '-D', ...extra);
+    for (const f of [pid, join(dir, 'vrrp.pid'), join(dir, 'checkers.pid'), join(dir, 'bfd.pid')])
+      pidFiles.add(f);
     // a relative -f: the daemon changes to "/", the path must still name this file
     const proc = d.spawn(argv, {
       name: `fork${n}`,
@@ -84,11 +118,11 @@ describeIf('keepalived-ts without -n (forking)', needLab, () => {
 
   it('exits 0 once the daemon is up; the daemon has its own session, "/" and /dev/null; HUP reloads, TERM stops', async () => {
     const { proc, exit, pidFile, dir, log } = await startForking();
-    expect(exit).toEqual({ code: 0, signal: null });
-    expect(proc.output()).toBe('');
     // read at once: the pid file was written before the starter exited
     const pid = Number(readFileSync(pidFile, 'utf8').trim());
     daemons.add(pid);
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(proc.output()).toBe('');
     expect(pid).not.toBe(proc.pid);
     expect(pidAlive(pid)).toBe(true);
     const st = stat(pid);
@@ -128,9 +162,9 @@ describeIf('keepalived-ts without -n (forking)', needLab, () => {
 
   it('exits non-zero with the reason on stderr when the pid file names a live daemon', async () => {
     const first = await startForking();
-    expect(first.exit.code).toBe(0);
     const pid = Number(readFileSync(first.pidFile, 'utf8').trim());
     daemons.add(pid);
+    expect(first.exit.code).toBe(0);
     const second = await startForking([], first.pidFile);
     expect(second.exit.code).toBe(1);
     expect(second.proc.stderr()).toContain(`daemon is already running (pid ${pid} in ${first.pidFile})`);
@@ -155,9 +189,9 @@ describeIf('keepalived-ts without -n (forking)', needLab, () => {
     const got: string[] = [];
     notify.on('message', (b) => got.push(b.toString()));
     const r = await startForking([], undefined, { NOTIFY_SOCKET: sockPath });
-    expect(r.exit.code).toBe(0);
     const pid = Number(readFileSync(r.pidFile, 'utf8').trim());
     daemons.add(pid);
+    expect(r.exit.code).toBe(0);
     await waitFor({
       what: 'MAINPID from the starter',
       probe: () => got.includes(`MAINPID=${pid}\nREADY=1`),
@@ -171,9 +205,9 @@ describeIf('keepalived-ts without -n (forking)', needLab, () => {
 
   it('-a logs the addresses present at start and every change, as keepalived words it', async () => {
     const r = await startForking(['-a']);
-    expect(r.exit.code).toBe(0);
     const pid = Number(readFileSync(r.pidFile, 'utf8').trim());
     daemons.add(pid);
+    expect(r.exit.code).toBe(0);
     const has = (text: string) => r.log.some((l) => l.endsWith(`: ${text}`));
     expect(has('Netlink reflector reports IP 192.0.2.1 added to eth0')).toBe(true);
     await d.ip(['addr', 'add', '198.51.100.7/24', 'dev', 'eth0']);

@@ -35,12 +35,35 @@ vrrp_instance VI_1 {
 }
 `;
 
+/** The pid a pid file names (undefined when it is gone or unreadable). */
+function pidIn(pidFile: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(pidFile, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 1 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `pid` runs with one of `pidFiles` on its command line (a reused pid is not ended). */
+function runsWith(pid: number, pidFiles: ReadonlySet<string>): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+      .split('\0')
+      .some((a) => pidFiles.has(a));
+  } catch {
+    return false;
+  }
+}
+
 describeIf('startup_script and shutdown_script', needLab, () => {
   let topo: Topology | undefined;
   let d: LabNode;
   let n = 0;
   const procs: LabProcess[] = [];
   const daemons = new Set<number>();
+  /** Every pid file a daemon was given, noted before it starts: read again in afterAll. */
+  const pidFiles = new Set<string>();
   const sockets: UnixDatagramReceiver[] = [];
   let cap: Capture | undefined;
 
@@ -52,11 +75,20 @@ describeIf('startup_script and shutdown_script', needLab, () => {
   afterAll(async () => {
     await cap?.stop();
     for (const p of procs) await p.stop();
-    for (const pid of daemons) if (pidAlive(pid)) killQuiet(pid, 'SIGTERM');
-    for (const pid of daemons)
-      await waitFor({ what: `daemon ${pid} gone`, probe: () => !pidAlive(pid), timeoutMs: 10_000 }).catch(
-        () => killQuiet(pid, 'SIGKILL'),
-      );
+    // A forked daemon has its own session, out of reach of the lab's process tracking: the pid
+    // files (noted before each start) name those a failed test did not get to note or stop.
+    for (const f of pidFiles) {
+      const pid = pidIn(f);
+      if (pid !== undefined) daemons.add(pid);
+    }
+    const live = [...daemons].filter((pid) => runsWith(pid, pidFiles));
+    for (const pid of live) killQuiet(pid, 'SIGTERM');
+    for (const pid of live)
+      await waitFor({
+        what: `daemon ${pid} gone`,
+        probe: () => !runsWith(pid, pidFiles),
+        timeoutMs: 10_000,
+      }).catch(() => killQuiet(pid, 'SIGKILL'));
     for (const s of sockets) s.close();
     await topo?.destroy();
   });
@@ -77,6 +109,7 @@ describeIf('startup_script and shutdown_script', needLab, () => {
       join(dir, 'checkers.pid'),
     ];
     files.push('-b', join(dir, 'bfd.pid'));
+    for (const f of files.filter((_, i) => i % 2 === 1)) pidFiles.add(f);
     return { dir, args: ['-f', join(dir, 'keepalived.conf'), ...files] };
   }
 
@@ -126,9 +159,10 @@ describeIf('startup_script and shutdown_script', needLab, () => {
       env: { KEEPALIVED_TS_SYSLOG_SOCKET: logPath },
       cwd: dir,
     });
-    expect((await starter.exited).code).toBe(0);
+    const started = await starter.exited;
     const pid = Number(readFileSync(join(dir, 'keepalived.pid'), 'utf8'));
     daemons.add(pid);
+    expect(started.code).toBe(0);
     await waitFor({
       what: 'an advert from the daemon',
       probe: () => adverts(cap!.frames(), VRID, '192.0.2.1')[0],
