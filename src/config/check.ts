@@ -398,6 +398,16 @@ const DEFAULT_GARP: GarpTiming = {
   masterRefreshRepeat: 1,
 };
 
+/** The master defaults after vrrp_min_garp: one GARP/NA, no second burst, no refresh. */
+const MIN_GARP: GarpTiming = {
+  masterDelay: 0,
+  masterRepeat: 1,
+  lowerPrioDelay: 0,
+  lowerPrioRepeat: 1,
+  masterRefresh: 0,
+  masterRefreshRepeat: 0,
+};
+
 const SCHEDULERS = [
   'rr',
   'wrr',
@@ -765,19 +775,18 @@ export class ConfigBuilder extends Checker_ {
         );
       else smtpServer = { host: w[0], port };
     }
+    // vrrp_min_garp (keepalived's handler) lowers, where it is read, each master default not yet set;
+    // a value written before or after it wins, so the result does not depend on the order.
+    const base = bool('vrrp_min_garp') ? MIN_GARP : DEFAULT_GARP;
+    const masterDelay = d.last<number>('vrrp_garp_master_delay') ?? base.masterDelay;
+    const masterRepeat = d.last<number>('vrrp_garp_master_repeat') ?? base.masterRepeat;
     const garp: GarpTiming = {
-      masterDelay: d.last<number>('vrrp_garp_master_delay') ?? DEFAULT_GARP.masterDelay,
-      masterRepeat: d.last<number>('vrrp_garp_master_repeat') ?? DEFAULT_GARP.masterRepeat,
-      lowerPrioDelay:
-        d.last<number>('vrrp_garp_lower_prio_delay') ??
-        d.last<number>('vrrp_garp_master_delay') ??
-        DEFAULT_GARP.lowerPrioDelay,
-      lowerPrioRepeat:
-        d.last<number>('vrrp_garp_lower_prio_repeat') ??
-        d.last<number>('vrrp_garp_master_repeat') ??
-        DEFAULT_GARP.lowerPrioRepeat,
-      masterRefresh: d.last<number>('vrrp_garp_master_refresh') ?? 0,
-      masterRefreshRepeat: d.last<number>('vrrp_garp_master_refresh_repeat') ?? 1,
+      masterDelay,
+      masterRepeat,
+      lowerPrioDelay: d.last<number>('vrrp_garp_lower_prio_delay') ?? masterDelay,
+      lowerPrioRepeat: d.last<number>('vrrp_garp_lower_prio_repeat') ?? masterRepeat,
+      masterRefresh: d.last<number>('vrrp_garp_master_refresh') ?? base.masterRefresh,
+      masterRefreshRepeat: d.last<number>('vrrp_garp_master_refresh_repeat') ?? base.masterRefreshRepeat,
     };
     const su = d.entry('script_user');
     let scriptUser: GlobalDefs['scriptUser'];
@@ -1036,6 +1045,55 @@ export class ConfigBuilder extends Checker_ {
       group: w[2],
       script: sw?.[0] ? makeCommand(sw[0], sw[1], sw[2], s!.node.args[0]!.pos) : undefined,
     };
+  }
+
+  /**
+   * An instance's GARP timing (keepalived 2.2.7): each knob it does not set comes from the global
+   * value, the lower-priority ones too (not from the instance's own master ones). Strict mode sends
+   * no lower-priority GARPs: both become 0, with keepalived's message where the instance set them.
+   */
+  private instanceGarp(d: Draft, name: string, g: GarpTiming, strict: boolean): GarpTiming {
+    const garp: GarpTiming = {
+      masterDelay: d.last<number>('garp_master_delay') ?? g.masterDelay,
+      masterRepeat: d.last<number>('garp_master_repeat') ?? g.masterRepeat,
+      lowerPrioDelay: d.last<number>('garp_lower_prio_delay') ?? g.lowerPrioDelay,
+      lowerPrioRepeat: d.last<number>('garp_lower_prio_repeat') ?? g.lowerPrioRepeat,
+      masterRefresh: d.last<number>('garp_master_refresh') ?? g.masterRefresh,
+      masterRefreshRepeat: d.last<number>('garp_master_refresh_repeat') ?? g.masterRefreshRepeat,
+    };
+    if (!strict) return garp;
+    for (const [k, what] of [
+      ['garp_lower_prio_delay', 'repeat garp delay'],
+      ['garp_lower_prio_repeat', 'repeat garps'],
+    ] as const) {
+      const e = d.entry(k);
+      if (e && d.last<number>(k))
+        this.report(
+          'KA_ERR_CONF_CONFLICT',
+          KaClass.GeneralError,
+          e.node.pos,
+          k,
+          `(${name}) Strict mode requires no ${what}. resetting`,
+          `no ${k} in strict mode`,
+        );
+    }
+    return { ...garp, lowerPrioDelay: 0, lowerPrioRepeat: 0 };
+  }
+
+  /** keepalived 2.2.7 ignores promote_secondaries on a VMAC (it sets it on every VMAC it makes). */
+  private promoteSecondaries(d: Draft, name: string, vmac: boolean): boolean {
+    const e = d.entry('promote_secondaries');
+    if (!e) return false;
+    if (!vmac) return true;
+    this.report(
+      'KA_ERR_CONF_CONFLICT',
+      KaClass.GeneralError,
+      e.node.pos,
+      'promote_secondaries',
+      `(${name}) promote_secondaries is automatically set for vmacs - ignoring`,
+      'no promote_secondaries with use_vmac',
+    );
+    return false;
   }
 
   /** `[all] SECONDS`: keepalived 2.2.7 takes 1..86400 in global_defs, 0..86400 in an instance ("" is 0). */
@@ -1592,7 +1650,7 @@ export class ConfigBuilder extends Checker_ {
     if (ae) {
       const w = (ae.value as string[])[0];
       const v = w === undefined ? undefined : parseDecimal(w);
-      const [min, max] = version === 2 ? [1, 255] : [0.01, 40.95];
+      const [min, max] = version === 2 ? [1, 255] : [0.01, 255];
       if (v === undefined || v < (version === 2 ? 0.5 : min) || v > max) {
         this.report(
           'KA_ERR_CONF_BAD_NUMBER',
@@ -1611,6 +1669,17 @@ export class ConfigBuilder extends Checker_ {
           'advert_int',
           `(${name}) VRRPv2 advertisement interval ${v.toFixed(6)}s must be an integer. rounding`,
           'whole seconds with version 2',
+        );
+      } else if (version === 3 && Math.round(v * 100) > 4095) {
+        // keepalived 2.2.7 caps a VRRPv3 interval at the 12-bit field's maximum
+        advert = 40.95;
+        this.report(
+          'KA_ERR_CONF_BAD_NUMBER',
+          KaClass.GeneralError,
+          ae.node.args[0]!.pos,
+          'advert_int',
+          `(${name}) VRRPv3 advertisement interval ${v.toFixed(2)}s is out of range. Must be less than 40.96s. Setting to 40.95s`,
+          'seconds in [0.01, 40.95] with version 3',
         );
       } else advert = version === 2 ? v : Math.round(v * 100) / 100;
     }
@@ -1721,16 +1790,32 @@ export class ConfigBuilder extends Checker_ {
           `(${name}) authentication is not supported with VRRPv3 - ignoring`,
           'no authentication with version 3',
         );
-      } else if (type === 'AH' && state === 'MASTER') {
-        this.report(
-          'KA_ERR_CONF_CONFLICT',
-          KaClass.GeneralError,
-          authE.node.pos,
-          'authentication',
-          `(${name}) AH authentication is incompatible with state MASTER - clearing authentication`,
-          'state BACKUP with auth_type AH',
-        );
       } else auth = { type, pass };
+    }
+    const strict = d.last<boolean>('strict_mode') ?? g.vrrpStrict;
+    if (strict && state === 'MASTER' && priority !== 255) {
+      // keepalived 2.2.7 starts a non-owner in BACKUP under strict mode
+      this.report(
+        'KA_ERR_CONF_CONFLICT',
+        KaClass.GeneralError,
+        stateE?.node.pos ?? pos,
+        'state',
+        `(${name}) State MASTER must match being address owner`,
+        'state BACKUP, or priority 255',
+      );
+      state = 'BACKUP';
+    }
+    if (auth?.type === 'AH' && !strict && state === 'MASTER' && priority !== 255) {
+      // keepalived 2.2.7 keeps AH and drops the initial MASTER state (the instance starts as BACKUP)
+      this.report(
+        'KA_ERR_CONF_CONFLICT',
+        KaClass.GeneralError,
+        stateE?.node.pos ?? pos,
+        'state',
+        `(${name}) Initial state master is incompatible with AH authentication - clearing`,
+        'state BACKUP with auth_type AH',
+      );
+      state = 'BACKUP';
     }
     // preemption
     let nopreempt = d.has('nopreempt');
@@ -1745,7 +1830,6 @@ export class ConfigBuilder extends Checker_ {
       );
       nopreempt = false;
     }
-    const strict = d.last<boolean>('strict_mode') ?? g.vrrpStrict;
     const tracking = this.tracking(d, name);
     if (priority === 255) {
       for (const t of [
@@ -1773,7 +1857,7 @@ export class ConfigBuilder extends Checker_ {
         KaClass.GeneralError,
         authE!.node.pos,
         'authentication',
-        `(${name}) strict mode does not support authentication. Ignoring`,
+        `(${name}) Strict mode does not support authentication. Ignoring.`,
         'no authentication in strict mode',
       );
       auth = undefined;
@@ -1874,20 +1958,7 @@ export class ConfigBuilder extends Checker_ {
       notify: this.notify(d, name),
       notifyPriorityChanges: d.last<boolean>('notify_priority_changes') ?? g.vrrpNotifyPriorityChanges,
       smtpAlert: d.last<boolean>('smtp_alert') ?? g.smtpAlertVrrp ?? g.smtpAlert,
-      garp: {
-        masterDelay: d.last<number>('garp_master_delay') ?? g.garp.masterDelay,
-        masterRepeat: d.last<number>('garp_master_repeat') ?? g.garp.masterRepeat,
-        lowerPrioDelay:
-          d.last<number>('garp_lower_prio_delay') ??
-          d.last<number>('garp_master_delay') ??
-          g.garp.lowerPrioDelay,
-        lowerPrioRepeat:
-          d.last<number>('garp_lower_prio_repeat') ??
-          d.last<number>('garp_master_repeat') ??
-          g.garp.lowerPrioRepeat,
-        masterRefresh: d.last<number>('garp_master_refresh') ?? g.garp.masterRefresh,
-        masterRefreshRepeat: d.last<number>('garp_master_refresh_repeat') ?? g.garp.masterRefreshRepeat,
-      },
+      garp: this.instanceGarp(d, name, g.garp, strict),
       garpExtraIf: extra ? this.garpExtraIf(extra, 0) : g.vrrpGarpExtraIf,
       downTimerAdverts: d.last<number>('down_timer_adverts') ?? g.vrrpDownTimerAdverts,
       lowerPrioNoAdvert: d.last<boolean>('lower_prio_no_advert') ?? g.vrrpLowerPrioNoAdvert ?? strict,
@@ -1908,7 +1979,7 @@ export class ConfigBuilder extends Checker_ {
             mode: ipvlan.find((w) => ['bridge', 'private', 'vepa'].includes(w)),
           }
         : undefined,
-      promoteSecondaries: d.has('promote_secondaries'),
+      promoteSecondaries: this.promoteSecondaries(d, name, vmac !== undefined),
       kernelRxBufSize: d.last<number>('kernel_rx_buf_size'),
       syncGroup: undefined,
       pos,

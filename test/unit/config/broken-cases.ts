@@ -164,6 +164,8 @@ export const cases: Case[] = [
     at: [5, 16],
     keyword: 'advert_int',
     exit: 5,
+    message:
+      /VRRPv3 advertisement interval 41\.00s is out of range\. Must be less than 40\.96s\. Setting to 40\.95s/,
   },
   {
     name: 'vrrp_script interval not a number',
@@ -479,10 +481,52 @@ export const cases: Case[] = [
     conf: VI(
       '    state MASTER\n    priority 150\n    authentication {\n        auth_type AH\n        auth_pass x\n    }\n',
     ),
+    // keepalived keeps AH and starts the instance as BACKUP
     code: 'KA_ERR_CONF_CONFLICT',
-    at: [6, 5],
-    keyword: 'authentication',
+    at: [4, 5],
+    keyword: 'state',
     exit: 5,
+    message: /^\(VI_1\) Initial state master is incompatible with AH authentication - clearing$/,
+  },
+  {
+    name: 'state MASTER without priority 255 in strict mode',
+    conf: `global_defs {\n    vrrp_strict\n}\n${VI('    state MASTER\n    priority 150\n    virtual_ipaddress {\n        192.0.2.1\n    }\n')}`,
+    code: 'KA_ERR_CONF_CONFLICT',
+    at: [7, 5],
+    keyword: 'state',
+    exit: 5,
+    message: /State MASTER must match being address owner/,
+  },
+  {
+    name: 'promote_secondaries on a VMAC instance',
+    conf: VI('    use_vmac\n    promote_secondaries\n    virtual_ipaddress {\n        192.0.2.1\n    }\n'),
+    code: 'KA_ERR_CONF_CONFLICT',
+    at: [5, 5],
+    keyword: 'promote_secondaries',
+    exit: 5,
+    message: /promote_secondaries is automatically set for vmacs - ignoring/,
+  },
+  {
+    name: 'garp_lower_prio_repeat in strict mode',
+    conf: VI(
+      '    strict_mode true\n    garp_lower_prio_repeat 3\n    virtual_ipaddress {\n        192.0.2.1\n    }\n',
+    ),
+    code: 'KA_ERR_CONF_CONFLICT',
+    at: [5, 5],
+    keyword: 'garp_lower_prio_repeat',
+    exit: 5,
+    message: /Strict mode requires no repeat garps\. resetting/,
+  },
+  {
+    name: 'garp_lower_prio_delay in strict mode',
+    conf: VI(
+      '    strict_mode true\n    garp_lower_prio_delay 4\n    virtual_ipaddress {\n        192.0.2.1\n    }\n',
+    ),
+    code: 'KA_ERR_CONF_CONFLICT',
+    at: [5, 5],
+    keyword: 'garp_lower_prio_delay',
+    exit: 5,
+    message: /Strict mode requires no repeat garp delay\. resetting/,
   },
   {
     name: 'protocol given for a fwmark service',
