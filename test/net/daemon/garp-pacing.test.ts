@@ -1,21 +1,46 @@
 /**
  * GARP / NA pacing of a running keepalived-ts on the wire (vrrp_garp_interval, vrrp_gna_interval,
- * garp_group; src/vrrp/garp-pacer.ts). Captured on the segments' bridges; the gaps measured are
- * printed, and only their lower bound (the interval, less a slack for capture timestamps) is asserted,
- * with the order and count of the frames. keepalived 2.2.7 with the first configuration, captured
- * the same way, sent .10 then .10, .11, .12 at +0.30 s steps (4 frames for 3 VIPs x 3 repeats).
+ * garp_group; src/vrrp/garp-pacer.ts). Captured on the segments' bridges. No wall-clock bound is
+ * asserted (the gaps measured are printed): pacing is proven by the order and count of the frames on
+ * the wire (repeats collapse only while an address waits for its slot) and by the daemon's own pacer
+ * counters (`vrrp.garp_queued`, `vrrp.garp_merged`, scraped from /metrics), whose values follow from
+ * the requests made; garp_extra_if's period is counted in the instance's own adverts. keepalived 2.2.7
+ * with the first configuration, captured the same way, sent .10 then .10, .11, .12 at +0.30 s steps
+ * (4 frames for 3 VIPs x 3 repeats).
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { needLab } from '../../lab/gates.js';
-import { keepalivedTsCommand } from '../../lab/node.js';
-import { type Frame, garps, startCapture, waitFor, waitForHolders } from '../../lab/observe.js';
+import { keepalivedTsCommand, type LabNode } from '../../lab/node.js';
+import { adverts, type Frame, garps, startCapture, waitFor, waitForHolders } from '../../lab/observe.js';
 import { createTopology, type Topology } from '../../lab/topology.js';
 import { describeIf } from '../../support/privilege.js';
 
-/** Capture timestamps are the bridge's; a frame is never early by more than this. */
-const SLACK_US = 20_000;
-
 const gapsMs = (fs: readonly Frame[]) => fs.slice(1).map((f, i) => (f.tsUs - fs[i]!.tsUs) / 1000);
+const showGaps = (fs: readonly Frame[]) =>
+  gapsMs(fs)
+    .map((g) => g.toFixed(1))
+    .join(' ');
+
+/** --metrics-address of the daemon under test (in its own namespace). */
+const METRICS = ['--metrics-address', '192.0.2.1:9651'];
+
+/** The daemon's pacer counters (keepalived_ts_events_total; absent = 0), scraped in its namespace. */
+async function pacerCounters(n: LabNode) {
+  const body = await n.exec('curl', ['-s', '--max-time', '5', 'http://192.0.2.1:9651/metrics']);
+  const get = (name: string) => {
+    const m = new RegExp(
+      `^keepalived_ts_events_total\\{name="${name.replaceAll('.', '\\.')}"\\} (\\d+)$`,
+      'm',
+    ).exec(body);
+    return m ? Number(m[1]) : 0;
+  };
+  expect(body).toContain('keepalived_ts_events_total');
+  return {
+    queued: get('vrrp.garp_queued'),
+    merged: get('vrrp.garp_merged'),
+    dropped: get('vrrp.garp_dropped'),
+  };
+}
 
 describeIf('GARP pacing on one interface (vrrp_garp_interval, vrrp_gna_interval)', needLab, () => {
   let topo: Topology | undefined;
@@ -55,7 +80,12 @@ vrrp_instance VI_1 {
     const t = topo!;
     const d = t.node('d');
     const cap = await startCapture(t, { name: 'garp-one-if' });
-    d.startDaemon({ command: keepalivedTsCommand(), config: CONFIG, name: 'keepalived-ts' });
+    d.startDaemon({
+      command: keepalivedTsCommand(),
+      config: CONFIG,
+      name: 'keepalived-ts',
+      extraArgs: METRICS,
+    });
     await waitForHolders([d], VIPS[0]!, ['d'], 15_000);
     // 4 GARPs (.10 at once, then .10 .11 .12) and 3 NAs (::10 at once, then ::10 ::11) are expected
     await waitFor({
@@ -73,26 +103,22 @@ vrrp_instance VI_1 {
     const frames = await cap.stop();
     const arps = frames.filter((f) => f.kind === 'arp' && VIPS.includes(f.arp!.senderIp));
     const nas = frames.filter((f) => f.kind === 'na' && NAS.includes(f.na!.target));
-    console.log(
-      `GARPs ${arps.map((f) => f.arp!.senderIp).join(' ')}; gaps ms ${gapsMs(arps)
-        .map((g) => g.toFixed(1))
-        .join(' ')}`,
-    );
-    console.log(
-      `NAs ${nas.map((f) => f.na!.target).join(' ')}; gaps ms ${gapsMs(nas)
-        .map((g) => g.toFixed(1))
-        .join(' ')}`,
-    );
+    const c = await pacerCounters(d);
+    console.log(`GARPs ${arps.map((f) => f.arp!.senderIp).join(' ')}; gaps ms ${showGaps(arps)}`);
+    console.log(`NAs ${nas.map((f) => f.na!.target).join(' ')}; gaps ms ${showGaps(nas)}`);
+    console.log(`pacer: queued ${c.queued}, merged ${c.merged}, dropped ${c.dropped}`);
+    // Unpaced, 3 rounds would put 9 GARPs and 6 NAs on the wire at once. Paced: the first of each
+    // kind goes at once, every later request waits; a waiting address takes its repeats.
     expect(arps.map((f) => f.arp!.senderIp)).toEqual([
       '192.0.2.10',
       '192.0.2.10',
       '192.0.2.11',
       '192.0.2.12',
     ]);
-    for (const g of gapsMs(arps)) expect(g * 1000).toBeGreaterThanOrEqual(300_000 - SLACK_US);
     expect(nas.map((f) => f.na!.target)).toEqual(['fd00::10', 'fd00::10', 'fd00::11']);
-    for (const g of gapsMs(nas)) expect(g * 1000).toBeGreaterThanOrEqual(200_000 - SLACK_US);
-    for (const v of VIPS) expect(garps(frames, v).length).toBeGreaterThan(0);
+    // 15 requests (3 rounds x 5 addresses), 2 sent at once: 13 waited; of them 8 found their address
+    // already waiting (round 2: .11 .12 ::11, round 3: all 5) and merged
+    expect(c).toEqual({ queued: 13, merged: 8, dropped: 0 });
   });
 });
 
@@ -143,7 +169,12 @@ vrrp_instance VI_1 {
     const d = t.node('d');
     const capA = await startCapture(t, { segment: 'lan', name: 'group-a' });
     const capB = await startCapture(t, { segment: 'b', name: 'group-b' });
-    d.startDaemon({ command: keepalivedTsCommand(), config: CONFIG, name: 'keepalived-ts' });
+    d.startDaemon({
+      command: keepalivedTsCommand(),
+      config: CONFIG,
+      name: 'keepalived-ts',
+      extraArgs: METRICS,
+    });
     await waitForHolders([d], '192.0.2.20', ['d'], 15_000);
     await waitFor({
       what: 'four GARPs on the two segments',
@@ -159,18 +190,18 @@ vrrp_instance VI_1 {
     const all = [...(await capA.stop()), ...(await capB.stop())]
       .filter((f) => f.kind === 'arp' && f.arp!.senderIp === f.arp!.targetIp)
       .sort((a, b) => a.tsUs - b.tsUs);
-    console.log(
-      `group GARPs ${all.map((f) => f.arp!.senderIp).join(' ')}; gaps ms ${gapsMs(all)
-        .map((g) => g.toFixed(1))
-        .join(' ')}`,
-    );
+    const c = await pacerCounters(d);
+    console.log(`group GARPs ${all.map((f) => f.arp!.senderIp).join(' ')}; gaps ms ${showGaps(all)}`);
+    console.log(`pacer: queued ${c.queued}, merged ${c.merged}, dropped ${c.dropped}`);
     expect(all.map((f) => f.arp!.senderIp)).toEqual([
       '192.0.2.20',
       '198.51.100.20',
       '192.0.2.21',
       '198.51.100.21',
     ]);
-    for (const g of gapsMs(all)) expect(g * 1000).toBeGreaterThanOrEqual(250_000 - SLACK_US);
+    // one budget for both interfaces: the first GARP goes at once, the 3 others wait (with a budget
+    // per interface only 2 would; without the group none)
+    expect(c).toEqual({ queued: 3, merged: 0, dropped: 0 });
   });
 });
 
@@ -220,20 +251,25 @@ vrrp_instance VI_1 {
     d.startDaemon({ command: keepalivedTsCommand(), config: CONFIG, name: 'keepalived-ts' });
     await waitForHolders([d], '192.0.2.30', ['d'], 15_000);
     await waitFor({
-      what: 'three GARPs for 198.51.100.30',
-      timeoutMs: 15_000,
-      probe: () => (garps(capB.frames(), '198.51.100.30').length >= 3 ? true : undefined),
+      what: 'four GARPs for 198.51.100.30',
+      timeoutMs: 20_000,
+      probe: () => (garps(capB.frames(), '198.51.100.30').length >= 4 ? true : undefined),
     });
     const a = await capA.stop();
     const b = await capB.stop();
-    const extra = garps(b, '198.51.100.30');
+    const extra = garps(b, '198.51.100.30').slice(0, 4);
+    // The burst's one (at the advert entering MASTER), then one at every 2nd advert (2 s at
+    // advert_int 1): the daemon's own adverts on eth0 are the clock. From the first of the four to the
+    // last (3 periods = 6 advert intervals) lie 5 adverts, plus the 2 sent in the same steps as the
+    // first and last GARP, whichever way the two captures order those: 5 to 7. One GARP per advert
+    // would give 2 to 4, one per 3 adverts 8 to 10.
+    const ads = adverts(a, 53, '192.0.2.1');
+    const within = ads.filter((f) => f.tsUs >= extra[0]!.tsUs && f.tsUs <= extra[3]!.tsUs).length;
     console.log(
-      `garp_extra_if GARPs for 198.51.100.30: gaps ms ${gapsMs(extra)
-        .map((g) => g.toFixed(1))
-        .join(' ')}`,
+      `garp_extra_if GARPs for 198.51.100.30: gaps ms ${showGaps(extra)}; adverts from first to fourth: ${within}`,
     );
-    // the burst's one, then the periodic ones, spaced by the 2 s interval (a whole advert interval)
-    for (const g of gapsMs(extra)) expect(g * 1000).toBeGreaterThanOrEqual(2_000_000 - SLACK_US);
+    expect(within).toBeGreaterThanOrEqual(5);
+    expect(within).toBeLessThanOrEqual(7);
     expect(garps(b, '198.51.100.31')).toHaveLength(1);
     expect(garps(a, '192.0.2.30')).toHaveLength(1);
     expect(garps(a, '192.0.2.31')).toHaveLength(1);
