@@ -30,6 +30,16 @@ vrrp_instance VI_1 {
 const sysctl = async (n: LabNode, ifname = 'eth0') =>
   (await n.exec('cat', [`/proc/sys/net/ipv4/conf/${ifname}/promote_secondaries`])).trim();
 
+/** Waits for the node's eth0 promote_secondaries to read `want`, then asserts it. */
+async function sysctlBecomes(n: LabNode, want: string, what: string) {
+  await waitFor({
+    what: `promote_secondaries ${want} ${what}`,
+    timeoutMs: 10_000,
+    probe: async () => ((await sysctl(n)) === want ? true : undefined),
+  });
+  expect(await sysctl(n)).toBe(want);
+}
+
 describeIf('promote_secondaries of a running keepalived-ts', needLab, () => {
   let topo: Topology | undefined;
 
@@ -58,12 +68,7 @@ describeIf('promote_secondaries of a running keepalived-ts', needLab, () => {
     await d.ip(['addr', 'del', '192.0.2.1/24', 'dev', 'eth0']);
     expect(await d.hasAddress('192.0.2.71')).toBe(true);
     await h.proc.stop();
-    await waitFor({
-      what: 'promote_secondaries back to 0',
-      timeoutMs: 5_000,
-      probe: async () => ((await sysctl(d)) === '0' ? true : undefined),
-    });
-    expect(await sysctl(d)).toBe('0');
+    await sysctlBecomes(d, '0', 'at stop');
   });
 
   it('leaves an interface already at 1 untouched, and does nothing without the keyword', async () => {
@@ -89,12 +94,7 @@ describeIf('promote_secondaries of a running keepalived-ts', needLab, () => {
     const reload = async (promote: boolean, want: string) => {
       writeFileSync(h.configPath, config(promote));
       h.proc.signal('SIGHUP');
-      await waitFor({
-        what: `promote_secondaries ${want} after reload`,
-        timeoutMs: 10_000,
-        probe: async () => ((await sysctl(f)) === want ? true : undefined),
-      });
-      expect(await sysctl(f)).toBe(want);
+      await sysctlBecomes(f, want, 'after reload');
     };
     await reload(true, '1');
     expect(h.proc.output()).toContain('(VI_1) reload: applying changed promoteSecondaries');
