@@ -28,16 +28,12 @@ import {
   RT_TABLE_LOCAL,
   RT_TABLE_MAIN,
   RTA_GATEWAY,
-  RTN_BLACKHOLE,
   RTN_UNICAST,
-  RTN_UNREACHABLE,
   RTPROT_KEEPALIVED,
   type RtRequest,
   type RuleSpec,
 } from '../wire/rtnetlink.js';
 
-const RTN_PROHIBIT = 8;
-const RTN_THROW = 9;
 const FR_ACT_NOP = 3;
 const FR_ACT_UNREACHABLE = 7;
 const FR_ACT_PROHIBIT = 8;
@@ -105,13 +101,6 @@ export const ROUTE_OPTIONS_APPLIED = [
 ] as const;
 export const ROUTE_OPTIONS_REFUSED = ['encap', 'vrf', 'ttl-propagate'] as const;
 
-const TYPES: Record<CfgRoute['type'], number> = {
-  unicast: RTN_UNICAST,
-  blackhole: RTN_BLACKHOLE,
-  unreachable: RTN_UNREACHABLE,
-  prohibit: RTN_PROHIBIT,
-  throw: RTN_THROW,
-};
 const SCOPES: Record<string, number> = {
   global: RT_SCOPE_UNIVERSE,
   universe: RT_SCOPE_UNIVERSE,
@@ -200,7 +189,9 @@ function routeBase(r: CfgRoute, ifindexOf: Resolve): RouteSpec {
   if (table === undefined) fail(`unknown routing table ${r.table}`);
   const multipath = r.nexthops.length > 0;
   const oif = r.dev === undefined || multipath ? undefined : ifindex(r.dev, ifindexOf);
-  const type = TYPES[r.type];
+  // every type word keepalived accepts (local, broadcast, nat, a number ...) as the RTN_* it sends;
+  // with no scope given keepalived sends universe, which the kernel refuses for local/broadcast/...
+  const type = r.rtnType;
   const scope =
     r.scope !== undefined
       ? (SCOPES[r.scope] ?? num(r.scope, 255) ?? fail(`invalid scope ${r.scope}`))

@@ -1,8 +1,9 @@
 /**
  * Every route / rule option vroutes.ts applies, accepted by the kernel: each configured line is
  * added with routeMessages / ruleMessages over a NetState in a namespace of its own, read back with
- * `ip -n NS route|rule`, deleted with the matching delete message and checked gone. Also: the onlink
- * route through an off-subnet gateway that the kernel refuses without the flag.
+ * `ip -n NS route|rule`, deleted with the matching delete message and checked gone; route types
+ * (local, broadcast, anycast, multicast, a number) are read back with theirs. Also: the onlink route
+ * through an off-subnet gateway that the kernel refuses without the flag, and the types it refuses.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -64,6 +65,33 @@ const ROUTES: [string, string[], string[]][] = [
     '198.51.100.0/24 nexthop via 192.0.2.2 dev eth0 weight 2 nexthop via 192.0.2.3 dev eth0',
     ['route', 'show'],
     ['nexthop via 192.0.2.2 dev eth0 weight 2', 'nexthop via 192.0.2.3 dev eth0 weight 1'],
+  ],
+  // route types beyond unicast/blackhole/...: the RTN_* the config gives, read back from the kernel
+  [
+    'local 198.51.100.7 dev eth0 table 100 scope host',
+    ['route', 'show', 'table', 'all'],
+    ['local 198.51.100.7 dev eth0 table 100', 'scope host'],
+  ],
+  [
+    'broadcast 198.51.100.255 dev eth0 table 100 scope link',
+    ['route', 'show', 'table', 'all'],
+    ['broadcast 198.51.100.255 dev eth0 table 100', 'scope link'],
+  ],
+  [
+    'anycast 198.51.100.8 dev eth0 table 100 scope link',
+    ['route', 'show', 'table', 'all'],
+    ['anycast 198.51.100.8 dev eth0 table 100', 'scope link'],
+  ],
+  [
+    'multicast 203.0.113.0/24 dev eth0 table 100',
+    ['route', 'show', 'table', '100'],
+    ['multicast 203.0.113.0/24'],
+  ],
+  // a number is the RTN_* itself: 2 is local
+  [
+    '2 198.51.100.9 dev eth0 table 100 scope host',
+    ['route', 'show', 'table', 'all'],
+    ['local 198.51.100.9 dev eth0 table 100'],
   ],
   [
     'fd00:1::/64 via fd00::2 dev eth0 metric 10 pref high expires 300',
@@ -149,7 +177,8 @@ describeIf('route and rule options accepted by the kernel', needLab, () => {
     for (const [line, show, fragments] of ROUTES) {
       const m = routeMessages(load('static_routes', line).staticRoutes[0]!, resolve);
       await net!.request(m.add);
-      const dst = line.replace(/^blackhole /, '').split(' ')[0]!;
+      // the prefix: the first word with a dot or colon (a type word may come first)
+      const dst = line.split(' ').find((w) => /[.:]/.test(w))!;
       const out = (await n.ip(show)).trim();
       console.log(`${line}\n  -> ${out.replace(/\n/g, '\n     ')}`);
       expect(out, line).toContain(dst);
@@ -158,6 +187,25 @@ describeIf('route and rule options accepted by the kernel', needLab, () => {
       await net!.request(m.del);
       expect(await n.ip(show), line).not.toContain(dst);
     }
+  });
+
+  it('types the kernel refuses are sent as configured and refused (EINVAL), as keepalived 2.2.7 logs', async () => {
+    // keepalived 2.2.7 with these static_routes: "Netlink: error: Invalid argument(22), type=RTM_NEWROUTE"
+    // for each; IPv4 has no nat/xresolve routes, and local without a scope is sent with scope universe
+    for (const line of [
+      'nat 203.0.113.9 dev eth0 table 100 scope host',
+      'xresolve 203.0.113.64/26 dev eth0 table 100',
+      'local 198.51.100.7 dev eth0 table 100',
+    ]) {
+      let err: unknown;
+      try {
+        await net!.request(routeMessages(load('static_routes', line).staticRoutes[0]!, resolve).add);
+      } catch (e) {
+        err = e;
+      }
+      expect(isSysError(err, 'EINVAL'), line).toBe(true);
+    }
+    expect((await n.ip(['route', 'show', 'table', '100'])).trim()).toBe('');
   });
 
   it('append puts a second route to the same prefix after the first (without it: before)', async () => {
