@@ -28,7 +28,6 @@ import {
   RT_TABLE_LOCAL,
   RT_TABLE_MAIN,
   RTA_GATEWAY,
-  RTN_UNICAST,
   RTPROT_KEEPALIVED,
   type RtRequest,
   type RuleSpec,
@@ -192,12 +191,12 @@ function routeBase(r: CfgRoute, ifindexOf: Resolve): RouteSpec {
   // every type word keepalived accepts (local, broadcast, nat, a number ...) as the RTN_* it sends;
   // with no scope given keepalived sends universe, which the kernel refuses for local/broadcast/...
   const type = r.rtnType;
+  // keepalived 2.2.7 sends universe when no scope is given, a dev-only route too (`ip -d route`
+  // shows "scope global" where `ip route add` would have chosen link)
   const scope =
     r.scope !== undefined
       ? (SCOPES[r.scope] ?? num(r.scope, 255) ?? fail(`invalid scope ${r.scope}`))
-      : type === RTN_UNICAST && r.via === undefined && !multipath && oif !== undefined
-        ? RT_SCOPE_LINK
-        : RT_SCOPE_UNIVERSE;
+      : RT_SCOPE_UNIVERSE;
   // keepalived: the protocol option only holds for no_track routes; tracked ones are RTPROT_KEEPALIVED.
   const proto = r.options.protocol;
   return {

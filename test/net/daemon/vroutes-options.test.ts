@@ -52,8 +52,9 @@ const ROUTES: [string, string[], string[]][] = [
   ],
   [
     '198.51.100.0/24 dev eth0 tos 0x04 realms 3/7',
-    ['route', 'show'],
-    ['tos 0x04', 'realms 3/7', 'scope link'],
+    // no scope given: universe, as keepalived 2.2.7 sends (iproute2 would pick link)
+    ['-d', 'route', 'show'],
+    ['tos 0x04', 'realms 3/7', 'scope global'],
   ],
   [
     '198.51.100.0/24 dev eth0 protocol static no_track src 192.0.2.1',
