@@ -33,7 +33,6 @@ import { isSysError } from '../sys/errors.js';
 import { ETH_P_ARP, ETH_P_IPV6, PacketSocket } from '../sys/packet-socket.js';
 import { IPPROTO_AH, IPPROTO_VRRP, type RawMessage, RawSocket } from '../sys/raw-socket.js';
 import { type AnnounceKind, GarpPacer, type PaceDomain, pacingDomains } from '../vrrp/garp-pacer.js';
-import { effectiveGarp } from '../vrrp/garp-timing.js';
 import { type AdvertTemplate, VrrpInstance } from '../vrrp/instance.js';
 import { machineConfig } from '../vrrp/machine.js';
 import { SyncGroupCoordinator } from '../vrrp/sync-group.js';
@@ -207,14 +206,9 @@ function stampIpId(pkt: Buffer, id: number): Buffer {
 }
 
 /** The state machine's view of an instance's configuration (checked; throws KA_ERR_VRRP_MACHINE_CONFIG). */
-export function machineConfigOf(
-  cfg: VrrpInstanceCfg,
-  family: 4 | 6,
-  src: string,
-  global: KeepalivedConfig['global'],
-): MachineConfig {
-  // vrrp_min_garp lowers the GARP defaults the instance inherits (src/vrrp/garp-timing.ts)
-  const garp = effectiveGarp(cfg.garp, global.garp, global.vrrpMinGarp);
+export function machineConfigOf(cfg: VrrpInstanceCfg, family: 4 | 6, src: string): MachineConfig {
+  // vrrp_min_garp and the global vrrp_garp_* defaults are folded into cfg.garp by the configuration
+  const garp = cfg.garp;
   return machineConfig({
     name: cfg.name,
     version: cfg.version,
@@ -570,7 +564,7 @@ export class VrrpHost {
       if (applies && k.changed.length > 0) {
         try {
           // The sync-group wiring is not rebuilt by a reload (reported as unapplied): keep the old flag.
-          mc = { ...machineConfigOf(c, family, src, next.global), syncGroup: k.old.syncGroup !== undefined };
+          mc = { ...machineConfigOf(c, family, src), syncGroup: k.old.syncGroup !== undefined };
         } catch (e) {
           this.counters.inc('vrrp.instance_errors');
           this.log.error(
@@ -624,8 +618,7 @@ export class VrrpHost {
           ...k.vipsAdded.map((v) => this.setVip(b, v, true)),
           ...k.vipsRemoved.map((v) => this.setVip(b, v, false)),
         ]);
-        if (k.vipsAdded.length > 0)
-          this.announce(b, effectiveGarp(c.garp, next.global.garp, next.global.vrrpMinGarp).masterRepeat);
+        if (k.vipsAdded.length > 0) this.announce(b, c.garp.masterRepeat);
       }
       const unapplied = applies ? k.unapplied : [...k.changed, ...k.unapplied];
       if (unapplied.length > 0)
@@ -881,7 +874,7 @@ export class VrrpHost {
     const vips = [...cfg.virtualIpaddress, ...cfg.virtualIpaddressExcluded];
     const advertAddrs = advertAddrsOf(cfg, family);
     const notify = await this.notifyConfig(cfg);
-    const mc = machineConfigOf(cfg, family, src, this.config.global);
+    const mc = machineConfigOf(cfg, family, src);
     // `b` is filled in below; the instance's I/O callbacks only run after start().
     const b = {} as Bound;
     const template = {

@@ -8,6 +8,7 @@
  * with the first configuration, captured the same way, sent .10 then .10, .11, .12 at +0.30 s steps
  * (4 frames for 3 VIPs x 3 repeats).
  */
+import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { needLab } from '../../lab/gates.js';
 import { keepalivedTsCommand, type LabNode } from '../../lab/node.js';
@@ -315,5 +316,89 @@ vrrp_instance VI_1 {
     const frames = await cap.stop();
     expect(garps(frames, '192.0.2.40')).toHaveLength(1);
     expect(garps(frames, '192.0.2.41')).toHaveLength(1);
+  });
+});
+
+describeIf('reload: a global GARP default reaches the running instance', needLab, () => {
+  let topo: Topology | undefined;
+  const config = (refresh: boolean) => `
+global_defs {
+  vrrp_garp_master_repeat 1
+  vrrp_garp_master_delay 0
+  ${refresh ? 'vrrp_garp_master_refresh 1' : ''}
+}
+vrrp_instance VI_1 {
+  state MASTER
+  interface eth0
+  virtual_router_id 55
+  priority 255
+  advert_int 1
+  virtual_ipaddress {
+    192.0.2.50/24
+  }
+}
+`;
+
+  beforeAll(async () => {
+    topo = await createTopology({ nodes: [{ name: 'd', links: [{ addrs: ['192.0.2.1/24'] }] }] });
+  });
+
+  afterAll(async () => {
+    await topo?.destroy();
+  });
+
+  it('vrrp_garp_master_refresh added by SIGHUP starts refresh GARPs of the kept MASTER; removed, stops them', async () => {
+    const t = topo!;
+    const d = t.node('d');
+    const own = (fs: readonly Frame[]) => adverts(fs, 55, '192.0.2.1');
+    let cap = await startCapture(t, { name: 'reload-refresh-0' });
+    const h = d.startDaemon({ command: keepalivedTsCommand(), config: config(false), name: 'keepalived-ts' });
+    await waitForHolders([d], '192.0.2.50', ['d'], 15_000);
+    // the MASTER burst (1 GARP), then nothing over 4 adverts: no refresh configured
+    await waitFor({
+      what: '4 adverts',
+      timeoutMs: 15_000,
+      probe: () => own(cap.frames()).length >= 4 || undefined,
+    });
+    const before = await cap.stop();
+    expect(garps(before, '192.0.2.50')).toHaveLength(1);
+
+    const reload = async (refresh: boolean, n: number) => {
+      writeFileSync(h.configPath, config(refresh));
+      const done = h.proc.output().match(/Reload complete/g)?.length ?? 0;
+      h.proc.signal('SIGHUP');
+      await waitFor({
+        what: `reload ${n}`,
+        timeoutMs: 15_000,
+        probe: () => ((h.proc.output().match(/Reload complete/g)?.length ?? 0) > done ? true : undefined),
+      });
+    };
+    await reload(true, 1);
+    expect(h.proc.output()).toContain('(VI_1) reload: applying changed garp');
+    cap = await startCapture(t, { name: 'reload-refresh-1' });
+    await waitFor({
+      what: '6 adverts',
+      timeoutMs: 20_000,
+      probe: () => own(cap.frames()).length >= 6 || undefined,
+    });
+    const refreshed = await cap.stop();
+    // garp_master_refresh is checked after each advert (at most one refresh GARP per advert)
+    const on = garps(refreshed, '192.0.2.50').length;
+
+    await reload(false, 2);
+    cap = await startCapture(t, { name: 'reload-refresh-2' });
+    await waitFor({
+      what: '4 adverts',
+      timeoutMs: 15_000,
+      probe: () => own(cap.frames()).length >= 4 || undefined,
+    });
+    const off = garps(await cap.stop(), '192.0.2.50').length;
+    console.log(
+      `refresh GARPs: ${on} over 6 adverts after the reload adding it, ${off} over 4 after removing it`,
+    );
+    expect(on).toBeGreaterThanOrEqual(2);
+    expect(off).toBe(0);
+    // the instance was kept: one MASTER entry
+    expect(h.proc.output().match(/\(VI_1\) Entering MASTER STATE/g)).toHaveLength(1);
   });
 });

@@ -2,7 +2,8 @@
  * Reload of global GARP settings (src/daemon/reload.ts planReload): keepalived re-reads
  * vrrp_min_garp and the global vrrp_garp_* defaults on SIGHUP, so a kept instance that inherits them
  * takes the new timing. The plan marks `garp` changed and VrrpHost.reload rebuilds the instance's
- * machine configuration with machineConfigOf against the new globals (checked here on both configs).
+ * machine configuration with machineConfigOf from the new configuration (checked here on both). On the
+ * wire: test/net/daemon/garp-pacing.test.ts (a reload adding and removing vrrp_garp_master_refresh).
  * promote_secondaries is an applied setting too (held or released by VrrpHost.reload; the sysctl
  * itself is checked in test/net/daemon/promote-secondaries.test.ts).
  */
@@ -34,8 +35,8 @@ function timing(a: KeepalivedConfig, b: KeepalivedConfig) {
   return {
     changed: k.changed,
     unapplied: k.unapplied,
-    before: machineConfigOf(k.old, 4, '192.0.2.1', a.global).garp,
-    after: machineConfigOf(k.next, 4, '192.0.2.1', b.global).garp,
+    before: machineConfigOf(k.old, 4, '192.0.2.1').garp,
+    after: machineConfigOf(k.next, 4, '192.0.2.1').garp,
   };
 }
 
