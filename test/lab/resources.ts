@@ -122,3 +122,24 @@ export const liveResources = (): string[] => [...live].map((c) => c.label);
 
 /** Remove a temp dir; registered as a cleanup by its creator. */
 export const removeDirSync = (dir: string): void => rmSync(dir, { recursive: true, force: true });
+
+/** The pid a pid file names, or undefined (missing, empty, not a pid). */
+export function pidIn(pidFile: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(pidFile, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 1 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `pid` runs with one of `pidFiles` on its command line (a reused pid is not ended). */
+export function runsWith(pid: number, pidFiles: ReadonlySet<string>): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+      .split('\0')
+      .some((a) => pidFiles.has(a));
+  } catch {
+    return false;
+  }
+}

@@ -13,7 +13,7 @@ import { UnixDatagramReceiver } from '../../../src/sys/unix-dgram.js';
 import { needLab } from '../../lab/gates.js';
 import { keepalivedTsCommand, type LabNode } from '../../lab/node.js';
 import { waitFor } from '../../lab/observe.js';
-import { killQuiet, pidAlive } from '../../lab/resources.js';
+import { killQuiet, pidAlive, pidIn, runsWith } from '../../lab/resources.js';
 import { createTopology, type Topology } from '../../lab/topology.js';
 import { describeIf } from '../../support/privilege.js';
 
@@ -34,27 +34,6 @@ function stat(pid: number) {
   const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
   return { ppid: Number(f[1]), pgrp: Number(f[2]), sid: Number(f[3]) };
-}
-
-/** The pid a pid file names (undefined when it is gone or unreadable). */
-function pidIn(pidFile: string): number | undefined {
-  try {
-    const pid = Number(readFileSync(pidFile, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 1 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Whether `pid` runs with one of `pidFiles` on its command line (a reused pid is not ended). */
-function runsWith(pid: number, pidFiles: ReadonlySet<string>): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8')
-      .split('\0')
-      .some((a) => pidFiles.has(a));
-  } catch {
-    return false;
-  }
 }
 
 describeIf('keepalived-ts without -n (forking)', needLab, () => {

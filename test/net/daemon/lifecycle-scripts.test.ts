@@ -13,7 +13,7 @@ import { UnixDatagramReceiver } from '../../../src/sys/unix-dgram.js';
 import { needLab } from '../../lab/gates.js';
 import { keepalivedTsCommand, type LabNode, type LabProcess } from '../../lab/node.js';
 import { adverts, type Capture, startCapture, waitFor } from '../../lab/observe.js';
-import { killQuiet, pidAlive } from '../../lab/resources.js';
+import { killQuiet, pidAlive, pidIn, runsWith } from '../../lab/resources.js';
 import { createTopology, type Topology } from '../../lab/topology.js';
 import { describeIf } from '../../support/privilege.js';
 
@@ -34,27 +34,6 @@ vrrp_instance VI_1 {
   }
 }
 `;
-
-/** The pid a pid file names (undefined when it is gone or unreadable). */
-function pidIn(pidFile: string): number | undefined {
-  try {
-    const pid = Number(readFileSync(pidFile, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 1 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Whether `pid` runs with one of `pidFiles` on its command line (a reused pid is not ended). */
-function runsWith(pid: number, pidFiles: ReadonlySet<string>): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8')
-      .split('\0')
-      .some((a) => pidFiles.has(a));
-  } catch {
-    return false;
-  }
-}
 
 describeIf('startup_script and shutdown_script', needLab, () => {
   let topo: Topology | undefined;
