@@ -94,6 +94,8 @@ const SCOPES: Record<string, number> = {
 
 interface Bound {
   cfg: VrrpInstanceCfg;
+  /** Wall-clock time of the last state change (epoch s) and that state, for the dumps. */
+  lastTransition?: { at: number; state: string };
   readonly inst: VrrpInstance;
   readonly ifname: string;
   readonly ifindex: number;
@@ -176,6 +178,8 @@ export interface VrrpHostDeps {
   scripts: ScriptResolver;
   /** Paces the work while the thread is real-time (default: the main thread's, set by Priorities). */
   pacer?: RtPacer;
+  /** Wall-clock time in epoch seconds, for the dumps' last transition (default: Date.now). */
+  wallSeconds?: () => number;
 }
 
 /**
@@ -322,6 +326,7 @@ export class VrrpHost {
   private keepAddresses = false;
   private readonly vmacs: VmacManager;
   private readonly pacer: RtPacer;
+  private readonly wallSeconds: () => number;
   /** The instances' clock: each timer callback is paced first (see RtPacer). */
   private readonly instClock: Clock;
   private nlInFlight = 0;
@@ -339,6 +344,7 @@ export class VrrpHost {
     this.log = deps.log;
     this.counters = deps.counters ?? new Counters();
     const pacer = deps.pacer ?? mainRtPacer;
+    this.wallSeconds = deps.wallSeconds ?? (() => Date.now() / 1000);
     this.pacer = pacer;
     const clock = deps.clock;
     this.instClock = {
@@ -811,6 +817,7 @@ export class VrrpHost {
         base_priority: m.basePriority,
         effective_priority: m.effectivePriority,
         master_addr: m.masterAddr,
+        ...(b.lastTransition ? { last_transition: b.lastTransition.at } : {}),
         vipset: m.vipsSet,
         vips: b.vips.map((v) => `${v.address}/${v.prefix}`),
         stats: b.inst.counters.snapshot(),
@@ -899,6 +906,8 @@ export class VrrpHost {
       // the VIPs): keepalived compares it with the instance's new state to suppress follow-up notifies.
       onAction: (a) => {
         if (a.type !== 'notify') return;
+        if (b.lastTransition?.state !== a.state)
+          b.lastTransition = { at: this.wallSeconds(), state: a.state };
         const g = cfg.syncGroup ? this.groups.find((x) => x.name === cfg.syncGroup) : undefined;
         b.groupStateAtNotify.push(g ? (stateName(g.state) as NotifyState) : undefined);
       },
