@@ -31,7 +31,11 @@ export const DEFAULT_UMASK = 0o177;
 /** The process name of the daemon and config test (/proc/PID/comm, `pidof`, `killall`). */
 export const PROCESS_TITLE = 'keepalived';
 
-/** `--signum` names as keepalived 2.2.7 on Linux prints them (surface §4.1). */
+/**
+ * `--signum` names as keepalived 2.2.7 on Linux prints them (surface §4.1). STATS_CLEAR and JSON are
+ * SIGRTMAX-1 and SIGRTMIN+2 of the C library (63 and 36 with glibc): read from the addon, these
+ * values only when it cannot be loaded.
+ */
 const SIGNUMS: Readonly<Record<string, number>> = {
   STOP: 15,
   RELOAD: 1,
@@ -40,6 +44,19 @@ const SIGNUMS: Readonly<Record<string, number>> = {
   STATS_CLEAR: 63,
   JSON: 36,
 };
+
+async function signum(name: string): Promise<number | undefined> {
+  if (name !== 'JSON' && name !== 'STATS_CLEAR') return SIGNUMS[name];
+  try {
+    const [{ k }, { keepalivedSignals }] = await Promise.all([
+      import('../sys/native.js'),
+      import('../sys/rt-signals.js'),
+    ]);
+    return keepalivedSignals({ min: k('SIGRTMIN'), max: k('SIGRTMAX') })[name];
+  } catch {
+    return SIGNUMS[name];
+  }
+}
 
 /** Process-wide effects of the command line. */
 export interface ProcessHooks {
@@ -159,7 +176,7 @@ export async function runCli(
       io.stderr(versionText());
       return 0;
     case 'signum': {
-      const n = SIGNUMS[opts.signum ?? ''];
+      const n = Object.hasOwn(SIGNUMS, opts.signum ?? '') ? await signum(opts.signum ?? '') : undefined;
       if (n === undefined) {
         io.stderr(`Unknown sigfunc ${opts.signum}\n`);
         return 1;

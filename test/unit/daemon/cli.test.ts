@@ -108,7 +108,9 @@ describe('runCli', () => {
   it('--signum prints keepalived signal numbers', async () => {
     expect(await run(['--signum=RELOAD'])).toEqual({ code: 0, out: '1\n', err: '' });
     expect(await run(['--signum', 'STOP'])).toEqual({ code: 0, out: '15\n', err: '' });
+    // the C library's SIGRTMIN+2 / SIGRTMAX-1, from the addon (glibc: 36 / 63)
     expect(await run(['--signum=JSON'])).toEqual({ code: 0, out: '36\n', err: '' });
+    expect(await run(['--signum=STATS_CLEAR'])).toEqual({ code: 0, out: '63\n', err: '' });
     expect(await run(['--signum=NOPE'])).toEqual({ code: 1, out: '', err: 'Unknown sigfunc NOPE\n' });
   });
   it('-h prints the usage to stderr, exit 0', async () => {
