@@ -310,12 +310,23 @@ function routeOptions(
   return { type: req.type, flags, header, attrs };
 }
 
+/** rtm_scope of a delete that matches any scope. */
+const RT_SCOPE_NOWHERE = 255;
+
 /** RTM_NEWROUTE and RTM_DELROUTE of a configured route, every supported option applied. */
 export function routeMessages(r: CfgRoute, ifindexOf: Resolve): { add: RtRequest; del: RtRequest } {
   const base = routeBase(r, ifindexOf);
   return {
     add: routeOptions(r, base, newRoute(base), true, ifindexOf),
-    del: routeOptions(r, base, delRoute(base), false, ifindexOf),
+    // keepalived deletes with RT_SCOPE_NOWHERE unless a scope is configured: the kernel then
+    // matches the route whatever its scope (one installed as link by an older build too)
+    del: routeOptions(
+      r,
+      base,
+      delRoute(r.scope !== undefined ? base : { ...base, scope: RT_SCOPE_NOWHERE }),
+      false,
+      ifindexOf,
+    ),
   };
 }
 

@@ -92,7 +92,10 @@ class FakeKernel extends EventEmitter implements StaticNet {
       const local = attrMap(decodeAttrs(encodeAttrs(req.attrs))).get(IFA_LOCAL)!;
       return `addr ${req.header.readUInt32LE(4)} ${local.toString('hex')}/${req.header[1]}`;
     }
-    return `${kind} ${req.header.toString('hex')} ${encodeAttrs(req.attrs).toString('hex')}`;
+    const header = Buffer.from(req.header);
+    // a route delete names RT_SCOPE_NOWHERE (any scope): the scope byte is not part of the key here
+    if (kind === 'route') header[6] = 0;
+    return `${kind} ${header.toString('hex')} ${encodeAttrs(req.attrs).toString('hex')}`;
   }
 
   async request(req: RtRequest): Promise<unknown> {

@@ -51,6 +51,15 @@ describe('route options', () => {
     );
   });
 
+  it('scope: added as universe unless configured; deleted with RT_SCOPE_NOWHERE (any scope) unless configured', () => {
+    // rtmsg: family, dst_len, src_len, tos, table, protocol, scope (byte 6), type
+    const plain = routeMessages(route('198.51.100.0/24 dev eth0'), resolve);
+    expect(plain.add.header[6]).toBe(0); // RT_SCOPE_UNIVERSE, as keepalived 2.2.7 adds it
+    expect(plain.del.header[6]).toBe(255); // matches a route installed as link too
+    const link = routeMessages(route('198.51.100.0/24 dev eth0 scope link'), resolve);
+    expect([link.add.header[6], link.del.header[6]]).toEqual([253, 253]);
+  });
+
   it('metrics go into RTA_METRICS, with lock bits; metric, table and tos into their places', () => {
     const m = routeMessages(
       route(
