@@ -48,14 +48,7 @@ import { gratuitousArpFrame } from '../wire/arp.js';
 import { nextIpId, VRRP_GROUP4, VRRP_GROUP6 } from '../wire/ip.js';
 import { unsolicitedNaFrame } from '../wire/ndisc.js';
 import type { NlMsg } from '../wire/netlink.js';
-import {
-  delAddr,
-  IFF_NOARP,
-  newAddr,
-  RT_SCOPE_HOST,
-  RT_SCOPE_LINK,
-  type RtRequest,
-} from '../wire/rtnetlink.js';
+import { IFF_NOARP, type RtRequest } from '../wire/rtnetlink.js';
 import {
   authDataFromPassword,
   encodeVrrp,
@@ -80,17 +73,10 @@ import { linkIsUp, type NetState } from './netstate.js';
 import { mainRtPacer, type RtPacer } from './priorities.js';
 import { planReload, type ReloadPlan } from './reload.js';
 import type { ScriptResolver } from './scripts.js';
+import { addressMessage } from './static-config.js';
 import './vrrp-errors.js';
 import { VmacManager, vrrpMac } from './vmac.js';
 import { routeMessages, ruleMessages } from './vroutes.js';
-
-const SCOPES: Record<string, number> = {
-  global: 0,
-  site: 200,
-  link: RT_SCOPE_LINK,
-  host: RT_SCOPE_HOST,
-  nowhere: 255,
-};
 
 interface Bound {
   cfg: VrrpInstanceCfg;
@@ -1523,36 +1509,9 @@ export class VrrpHost {
       this.log.error(`(${b.cfg.name}) VIP ${v.address}: interface ${v.dev} does not exist`);
       return;
     }
-    const family = v.family === 'inet6' ? 6 : 4;
     try {
-      if (add) {
-        await this.nlRequest(
-          newAddr(
-            {
-              family,
-              ifindex,
-              address: v.address,
-              prefixlen: v.prefix,
-              ...(v.brd ? { broadcast: v.brd } : {}),
-              ...(v.label ? { label: v.label } : {}),
-              ...(v.peer ? { peer: v.peer } : {}),
-              ...(typeof v.preferredLft === 'number' ? { preferredLft: v.preferredLft } : {}),
-              ...(v.scope ? { scope: SCOPES[v.scope] ?? 0 } : {}),
-            },
-            { create: true },
-          ),
-        );
-      } else {
-        await this.nlRequest(
-          delAddr({
-            family,
-            ifindex,
-            address: v.address,
-            prefixlen: v.prefix,
-            ...(v.peer ? { peer: v.peer } : {}),
-          }),
-        );
-      }
+      // the same request as a static address (brd +/-, flags, numeric scopes), as keepalived
+      await this.nlRequest(addressMessage(v, ifindex, add));
     } catch (e) {
       if (add && isSysError(e, 'EEXIST')) return;
       if (!add && (isSysError(e, 'EADDRNOTAVAIL') || isSysError(e, 'ENODEV'))) return;
