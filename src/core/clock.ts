@@ -24,6 +24,8 @@ function hrNowMicros(): Micros {
 /** How early the millisecond timer wakes before the µs deadline; the rest is finished with setImmediate. */
 const EARLY_WAKE_US = 1500;
 
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
 /**
  * Node's timers have millisecond granularity and tend to fire 1–2 ms late, which VRRP timing
  * (Master_Down_Interval, skew time) would inherit. So the timer wakes about 1.5 ms early and the
@@ -43,7 +45,9 @@ export const systemClock: Clock = {
       if (cancelled) return;
       const rem = at - hrNowMicros();
       if (rem <= 0 && mayFire) fn();
-      else if (rem > EARLY_WAKE_US) timeout = setTimeout(check, Math.floor((rem - EARLY_WAKE_US) / 1000));
+      // setTimeout takes at most 2^31-1 ms (a longer delay fires after 1 ms): longer waits re-arm
+      else if (rem > EARLY_WAKE_US)
+        timeout = setTimeout(check, Math.min(Math.floor((rem - EARLY_WAKE_US) / 1000), MAX_TIMEOUT_MS));
       else immediate = setImmediate(check);
     };
     const check = () => arm(true);

@@ -6,10 +6,10 @@
  * reports READY=1 / RELOADING=1 / STOPPING=1.
  */
 
-import { realpathSync } from 'node:fs';
+import { realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatDiagnostic } from '../config/diagnostics.js';
-import { loadConfig } from '../config/load.js';
+import { configTestExitCode, formatDiagnostic } from '../config/diagnostics.js';
+import { loadConfig, systemScriptEnv } from '../config/load.js';
 import type { Command, KeepalivedConfig } from '../config/model.js';
 import { systemClock } from '../core/clock.js';
 import { Counters } from '../core/counters.js';
@@ -40,6 +40,13 @@ import { type LvsSnapshot, type MetricsServer, parseListenAddress, startMetricsS
 import { NetState } from './netstate.js';
 import { ensurePidDir, pidFilePaths, writePidFile } from './pidfile.js';
 import { Priorities, type SchedOps, type SchedPlan, schedPlan, threadNice } from './priorities.js';
+import {
+  createReloadFile,
+  ReloadTimeMonitor,
+  reloadSettings,
+  removeReloadFile,
+  unsupportedReloadChanges,
+} from './reload-control.js';
 import { clearCounters, installRtSignals } from './rt-dumps.js';
 import { ScriptResolver } from './scripts.js';
 import { hasStaticConfig, StaticConfig } from './static-config.js';
@@ -218,6 +225,39 @@ function load(
   return fatal ? undefined : config;
 }
 
+/**
+ * reload_check_config: the config test a reload runs first (keepalived runs `keepalived
+ * --config-test=LOG` in a child): its messages written to `logFile`, the configuration returned
+ * only when the test passes (exit code 0), otherwise undefined.
+ */
+function checkedLoad(
+  path: string,
+  opts: DaemonOptions,
+  logFile: string,
+  interfaceExists: (name: string) => boolean,
+  log: Logger,
+  counters: Counters,
+): KeepalivedConfig | undefined {
+  const { config, diagnostics } = loadConfig(path, {
+    ...(opts.configId ? { configId: opts.configId } : {}),
+    allConfig: opts.allConfig ?? false,
+    interfaceExists,
+    scripts: systemScriptEnv,
+  });
+  try {
+    writeFileSync(logFile, diagnostics.map((d) => `${formatDiagnostic(d)}\n`).join(''));
+  } catch (e) {
+    counters.inc('daemon.reload_check_log_errors');
+    log.warn(`cannot write the config check log ${logFile}: ${(e as Error).message}`);
+  }
+  if (configTestExitCode(diagnostics) !== 0) {
+    counters.inc('daemon.reload_check_failed');
+    log.info(`New config failed validation, see ${logFile} for details`);
+    return undefined;
+  }
+  return config;
+}
+
 export async function runDaemon(
   opts: DaemonOptions,
   factories: Partial<DaemonFactories> = {},
@@ -293,6 +333,9 @@ async function runDaemonWith(
     return 1;
   }
   applyUmask(config, opts);
+  // keepalived removes a reload_file left behind before it starts
+  const startReloadFile = reloadSettings(config).reloadFile;
+  if (startReloadFile) removeReloadFile(startReloadFile, counters);
   const ns = opts.namespace ?? config.global.netNamespace;
   const instance = config.global.instance;
   // --all: both sides run even with nothing configured; static addresses/routes/rules are the VRRP side's
@@ -507,9 +550,12 @@ async function runDaemonWith(
 
   return await new Promise<number>((resolve) => {
     let stopping = false;
+    // reload_time_file: stopped while a reload runs, started again from the configuration it leaves
+    let timeMonitor: ReloadTimeMonitor | undefined;
     const stop = async (sig: string) => {
       if (stopping) return;
       stopping = true;
+      timeMonitor?.stop();
       log.info(`Stopping (${sig})`);
       sdNotify('STOPPING=1');
       // a reload in progress would start trackers after the hosts stopped theirs
@@ -521,21 +567,65 @@ async function runDaemonWith(
     // SIGHUP: re-read the configuration; on fatal errors keep running the old one (keepalived).
     // Reloads are serialized: a second SIGHUP waits for the first.
     let reloads: Promise<void> = Promise.resolve();
+    const requestReload = () => {
+      reloads = reloads.then(() => reload()).catch((e) => log.error({ err: e }, 'reload failed'));
+    };
+    const startTimeMonitor = () => {
+      const rs = reloadSettings(current);
+      if (!rs.timeFile || stopping) return;
+      timeMonitor = new ReloadTimeMonitor({
+        path: rs.timeFile,
+        repeat: rs.repeat,
+        log,
+        counters,
+        clock: systemClock,
+        onReload: requestReload,
+      });
+      timeMonitor.start();
+    };
+    const stopTimeMonitor = () => {
+      timeMonitor?.stop();
+      timeMonitor = undefined;
+    };
+    startTimeMonitor();
     const reload = async () => {
       if (stopping) return;
       sdNotify('RELOADING=1');
       log.info(`Reloading configuration ${configFile}`);
+      stopTimeMonitor();
       try {
         await applyReload();
       } finally {
         // systemd leaves "reloading" even when the reload failed part-way
         sdNotify('READY=1');
+        startTimeMonitor();
+      }
+    };
+    /** The new configuration, read and checked (reload_check_config), with reload_file around it. */
+    const readForReload = (): KeepalivedConfig | undefined => {
+      const rs = reloadSettings(current);
+      if (rs.reloadFile) createReloadFile(rs.reloadFile, log, counters);
+      try {
+        if (rs.checkLog === undefined) return load(configFile, opts, log);
+        log.debug('validate conf before Reload');
+        return checkedLoad(configFile, opts, rs.checkLog, (n) => nl.link(n) !== undefined, log, counters);
+      } finally {
+        if (rs.reloadFile) removeReloadFile(rs.reloadFile, counters);
       }
     };
     const applyReload = async () => {
-      const next = load(configFile, opts, log);
+      const next = readForReload();
+      const refused = next ? unsupportedReloadChanges(current, next) : [];
+      for (const line of refused) log.info(line);
+      if (refused.length > 0) counters.inc('daemon.reload_refused');
       if (!next) {
-        log.error('Reload aborted: the new configuration has fatal errors; keeping the running one');
+        log.error(
+          'Reload aborted: the new configuration did not load or failed its check; keeping the running one',
+        );
+      } else if (refused.length > 0) {
+        log.error(
+          'Reload aborted: a setting that needs a restart changed; keeping the running configuration',
+        );
       } else {
         if (opts.dumpConf) logConfigDump(next, log);
         await statics?.reconcile(next);
@@ -556,9 +646,7 @@ async function runDaemonWith(
     const handlers: Record<DaemonSignal, () => void> = {
       SIGTERM: () => void stop('SIGTERM'),
       SIGINT: () => void stop('SIGINT'),
-      SIGHUP: () => {
-        reloads = reloads.then(() => reload()).catch((e) => log.error({ err: e }, 'reload failed'));
-      },
+      SIGHUP: requestReload,
       SIGUSR1: () => {
         const paths = dumpPaths(current, ns);
         if (vrrp)
