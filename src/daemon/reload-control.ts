@@ -71,7 +71,8 @@ export function unsupportedReloadChanges(old: KeepalivedConfig, next: Keepalived
   const s = (c: KeepalivedConfig, k: string) => c.global.settings[k];
   diff(s(old, 'nftables'), s(next, 'nftables'), 'nftables table name');
   diff(s(old, 'nftables_ipvs'), s(next, 'nftables_ipvs'), 'IPVS nftables table name');
-  diff(s(old, 'config_save_dir'), s(next, 'config_save_dir'), 'config_directory');
+  // tmp_config_directory is keepalived's config_directory
+  diff(s(old, 'tmp_config_directory'), s(next, 'tmp_config_directory'), 'config_directory');
   const igmp = (c: KeepalivedConfig) => s(c, 'disable_local_igmp') !== undefined;
   if (igmp(old) !== igmp(next))
     out.push('Cannot change disable_local_igmp at a reload - please restart keepalived');
