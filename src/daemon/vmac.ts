@@ -174,7 +174,8 @@ export class VmacManager {
 
   /** arp_ignore=1, arp_filter=1 on the parent (once per parent), old values kept for stop(). */
   private async parentArp(parent: LinkInfo): Promise<void> {
-    if (this.saved.has(parent.name)) return;
+    // a parent deleted and re-created (new ifindex) is a new interface with its own values
+    if (this.saved.get(parent.name)?.ifindex === parent.ifindex) return;
     const arpIgnore = readSysctl(4, parent.name, 'arp_ignore') ?? 0;
     const arpFilter = readSysctl(4, parent.name, 'arp_filter') ?? 0;
     this.saved.set(parent.name, { ifindex: parent.ifindex, ifname: parent.name, arpIgnore, arpFilter });
@@ -258,10 +259,12 @@ export class VmacManager {
           ]),
         );
       } catch (e) {
-        this.log.warn(
-          { err: e },
-          `${s.ifname}: cannot restore arp_ignore/arp_filter: ${(e as Error).message}`,
-        );
+        // a parent deleted meanwhile (dynamic interfaces) has nothing to restore
+        if (!isSysError(e, 'ENODEV'))
+          this.log.warn(
+            { err: e },
+            `${s.ifname}: cannot restore arp_ignore/arp_filter: ${(e as Error).message}`,
+          );
       }
     }
     this.saved.clear();

@@ -33,6 +33,7 @@ import { isSysError } from '../sys/errors.js';
 import { ETH_P_ARP, ETH_P_IPV6, PacketSocket } from '../sys/packet-socket.js';
 import { IPPROTO_AH, IPPROTO_VRRP, type RawMessage, RawSocket } from '../sys/raw-socket.js';
 import { type AnnounceKind, GarpPacer, type PaceDomain, pacingDomains } from '../vrrp/garp-pacer.js';
+import { type IfBound, type IfFault, type IfView, planRelink } from '../vrrp/iface-binding.js';
 import { type AdvertTemplate, VrrpInstance } from '../vrrp/instance.js';
 import { machineConfig } from '../vrrp/machine.js';
 import { SyncGroupCoordinator } from '../vrrp/sync-group.js';
@@ -48,7 +49,7 @@ import { gratuitousArpFrame } from '../wire/arp.js';
 import { nextIpId, VRRP_GROUP4, VRRP_GROUP6 } from '../wire/ip.js';
 import { unsolicitedNaFrame } from '../wire/ndisc.js';
 import type { NlMsg } from '../wire/netlink.js';
-import { IFF_NOARP, type RtRequest } from '../wire/rtnetlink.js';
+import { type AddrInfo, IFF_NOARP, type LinkInfo, type RtRequest } from '../wire/rtnetlink.js';
 import {
   authDataFromPassword,
   encodeVrrp,
@@ -84,18 +85,26 @@ interface Bound {
   lastTransition?: { at: number; state: string };
   readonly inst: VrrpInstance;
   readonly ifname: string;
-  readonly ifindex: number;
+  /**
+   * The interface fields below are those of the current binding (iface-binding.ts): 0 while the
+   * instance waits unbound in FAULT (`ifFault`), new ones after the interface is re-created.
+   */
+  ifindex: number;
   /** Where VIPs go by default and GARP/NA leave: the VMAC with use_vmac, else the interface. */
-  readonly vipIfindex: number;
+  vipIfindex: number;
   /**
    * Where adverts are received: the VMAC with use_vmac (keepalived joins the group there; a peer's
    * advert from the same VRRP MAC is handed to our macvlan, never to the parent).
    */
-  readonly rxIfname: string;
-  readonly rxIfindex: number;
+  rxIfname: string;
+  rxIfindex: number;
   /** Where adverts leave: the VMAC unless vmac_xmit_base. */
-  readonly txIfname: string;
-  readonly txIfindex: number;
+  txIfname: string;
+  txIfindex: number;
+  /** Why the instance waits unbound (interface missing, no source address); undefined while bound. */
+  ifFault: IfFault | undefined;
+  /** Binding changes of this instance, one after the other (link and address events queue here). */
+  linkOps: Promise<void>;
   readonly family: 4 | 6;
   readonly protocol: number;
   /** Source address of the adverts (mcast_src_ip / unicast_src_ip, else the interface's). */
@@ -109,7 +118,7 @@ interface Bound {
   notify: InstanceNotifyConfig;
   /** The advert template handed to the instance (its address list is updated in place on reload). */
   template: AdvertTemplate;
-  /** VMAC made for this instance, if any. */
+  /** use_vmac: the VMAC's name (made while bound). */
   readonly vmacName: string | undefined;
   /** Removed by a reload: its STOP notify is reported as DELETED (FAULT without notify_deleted). */
   deleting: boolean;
@@ -310,6 +319,8 @@ export class VrrpHost {
   private readonly log: Logger;
   /** Set by stop({ keepAddresses }): removals of VIPs, routes and rules are skipped (-V). */
   private keepAddresses = false;
+  /** Set by stop(): queued binding changes (relink) do nothing any more. */
+  private stopping = false;
   private readonly vmacs: VmacManager;
   private readonly pacer: RtPacer;
   private readonly wallSeconds: () => number;
@@ -388,6 +399,7 @@ export class VrrpHost {
       this.log.info(`Delaying startup for ${delay} seconds`);
     }
     this.notifier.configureSmtp(this.config);
+    this.refuseMissingInterfaces(this.config);
     await this.ensureFirewall(this.config);
     await this.openFifos();
     for (const cfg of this.config.vrrpInstances) {
@@ -403,12 +415,14 @@ export class VrrpHost {
     }
     this.bindSyncGroups();
     await this.syncTrackers();
-    this.deps.net.on('link', (l) => {
+    this.deps.net.on('link', (l, before) => {
       for (const b of this.bound) {
         if (b.tracking?.tracks('interface', l.name))
           b.tracking.setState('interface', l.name, linkIsUp(l) ? 'up' : 'down');
       }
+      this.onLink(l, before);
     });
+    this.deps.net.on('addr', (a) => this.onAddr(a));
     for (const b of this.bound) {
       await this.removeStaleVips(b);
       this.startInstance(b);
@@ -480,6 +494,8 @@ export class VrrpHost {
    */
   async stop(opts: { keepAddresses?: boolean } = {}): Promise<void> {
     this.keepAddresses = opts.keepAddresses === true;
+    this.stopping = true;
+    await Promise.all(this.bound.map((b) => b.linkOps));
     const trackers = this.trackers.handles();
     this.trackers.stopAll();
     for (const b of this.bound) {
@@ -509,6 +525,7 @@ export class VrrpHost {
    * master, VIPs removed, FAULT/DELETED notify); new ones start in BACKUP. Returns the plan applied.
    */
   async reload(next: KeepalivedConfig): Promise<ReloadPlan> {
+    this.refuseMissingInterfaces(next);
     const plan = planReload(this.config, next);
     await this.ensureFirewall(next);
     for (const cfg of plan.removed) {
@@ -583,7 +600,7 @@ export class VrrpHost {
         b.ttl = ttlOf(c);
         b.src = src;
         b.encoded.clear(); // a send during the awaits above may have encoded for the old ones
-        this.attachSockets(b);
+        if (b.ifFault === undefined) this.attachSockets(b);
         // Weights of vrrp_script / track_file / track_process blocks and sync-group tracking may
         // have changed without the instance's own settings: tracking is always rebuilt, states carried.
         const old = b.tracking;
@@ -648,7 +665,7 @@ export class VrrpHost {
       b.encoded.clear();
       const down = t !== undefined && (t.fault || t.initPending);
       if (down && !b.inst.machine.faulted) b.inst.fault();
-      else if (!down && b.inst.machine.faulted) b.inst.unfault();
+      else if (!down && b.inst.machine.faulted && b.ifFault === undefined) b.inst.unfault();
       this.warmSendPath(b);
     }
     for (const b of retracked) {
@@ -666,6 +683,8 @@ export class VrrpHost {
 
   /** An instance leaves INIT; while vrrp_startup_delay runs it is held in BACKUP until the delay's end. */
   private startInstance(b: Bound): void {
+    // unbound: straight to FAULT (init), as keepalived for an interface missing at start
+    if (b.ifFault !== undefined) b.inst.fault();
     const hold = this.startHoldUntil;
     if (hold !== undefined && this.deps.clock.now() < hold) b.inst.start(hold);
     else b.inst.start();
@@ -680,6 +699,8 @@ export class VrrpHost {
    * found or an IPv6 VMAC was made with the old one as its link-local address.
    */
   private reloadedSource(b: Bound, c: VrrpInstanceCfg): string {
+    // unbound: the source is chosen when it binds
+    if (b.ifFault !== undefined) return c.mcastSrcIp ?? b.src;
     const src =
       c.mcastSrcIp ??
       (b.family === 4 ? this.deps.net.primaryIpv4(b.ifindex) : this.deps.net.linkLocalIpv6(b.ifindex));
@@ -707,7 +728,7 @@ export class VrrpHost {
     const eff = t ? t.effectivePriority : b.cfg.priority;
     if (down && !b.inst.machine.faulted) b.inst.fault();
     if (eff !== b.inst.machine.effectivePriority) b.inst.setEffectivePriority(eff);
-    if (!down && b.inst.machine.faulted) b.inst.unfault();
+    if (!down && b.inst.machine.faulted && b.ifFault === undefined) b.inst.unfault();
   }
 
   /**
@@ -721,7 +742,7 @@ export class VrrpHost {
       if (held) await this.vmacs.releasePromoteSecondaries(held);
       return;
     }
-    if (b.promoteIf) return;
+    if (b.promoteIf || b.ifFault !== undefined) return; // unbound: taken when it binds
     const link = this.deps.net.link(b.rxIfindex);
     if (!link) {
       this.log.warn(`(${b.cfg.name}) reload: interface ${b.rxIfname} gone; promote_secondaries not set`);
@@ -780,7 +801,7 @@ export class VrrpHost {
       e.sock.close();
       this.rx.delete(k);
     }
-    const txUsed = new Set(this.bound.map(txKey));
+    const txUsed = new Set(this.bound.filter((b) => b.ifFault === undefined).map(txKey));
     for (const [k, s] of this.tx) {
       if (txUsed.has(k)) continue;
       s.close();
@@ -825,43 +846,21 @@ export class VrrpHost {
 
   // ---- binding one instance ----
 
+  /**
+   * One instance: its machine, tracking and notify settings, then its binding to the interface
+   * (attach). An interface missing or without a source address leaves it unbound, waiting in FAULT
+   * for the link and address events (relink).
+   */
   private async bind(cfg: VrrpInstanceCfg): Promise<Bound> {
     const net = this.deps.net;
     const ifname = cfg.interface ?? this.config.global.defaultInterface;
-    const link = net.link(ifname);
-    if (!link)
-      throw new KaError('KA_ERR_VRRP_BIND', `interface ${ifname} does not exist`, {
-        instance: cfg.name,
-        ifname,
-      });
     const family: 4 | 6 = cfg.family === 'inet6' ? 6 : 4;
     const ah = cfg.version === 2 && cfg.authentication?.type === 'AH';
     const protocol = ah ? IPPROTO_AH : IPPROTO_VRRP;
     const unicast = cfg.unicastPeers.length > 0;
-    const src =
-      cfg.mcastSrcIp ??
-      (family === 4 ? net.primaryIpv4(link.ifindex) : net.linkLocalIpv6(link.ifindex)) ??
-      (() => {
-        throw new KaError(
-          'KA_ERR_VRRP_BIND',
-          `interface ${ifname} has no ${family === 4 ? 'IPv4' : 'IPv6 link-local'} address`,
-          { instance: cfg.name, ifname },
-        );
-      })();
-    const vmac = cfg.useVmac
-      ? await this.vmacs.create({
-          name: cfg.useVmac.ifname ?? `${this.config.global.vmacPrefix}.${cfg.vrid}`,
-          mac: cfg.useVmac.mac ?? vrrpMac(family, cfg.vrid),
-          parent: link,
-          family,
-          ...(family === 6 ? { linkLocal: src } : {}),
-        })
-      : undefined;
-    if (vmac && this.fw) {
-      const e = instanceVmac(cfg, vmac.name, link.name, this.fw.settings);
-      if (e) await this.fw.addVmac(e);
-    }
-    const tx = vmac && !cfg.vmacXmitBase ? vmac : link;
+    const link = net.link(ifname);
+    // until bound, the machine compares peers with the unspecified address (it ignores adverts in FAULT)
+    const src = this.sourceOf(cfg, family, link) ?? (family === 4 ? '0.0.0.0' : '::');
     const dsts = destinationsOf(cfg, family, this.config.global);
     const { authType, authData } = authOf(cfg);
     const vips = [...cfg.virtualIpaddress, ...cfg.virtualIpaddressExcluded];
@@ -910,12 +909,14 @@ export class VrrpHost {
       cfg,
       inst,
       ifname,
-      ifindex: link.ifindex,
-      vipIfindex: vmac?.ifindex ?? link.ifindex,
-      rxIfname: (vmac ?? link).name,
-      rxIfindex: (vmac ?? link).ifindex,
-      txIfname: tx.name,
-      txIfindex: tx.ifindex,
+      ifindex: 0,
+      vipIfindex: 0,
+      rxIfname: ifname,
+      rxIfindex: 0,
+      txIfname: ifname,
+      txIfindex: 0,
+      ifFault: 'missing',
+      linkOps: Promise.resolve(),
       family,
       protocol,
       src,
@@ -927,7 +928,9 @@ export class VrrpHost {
       tracking: undefined,
       groupStateAtNotify: [],
       template,
-      vmacName: vmac?.name,
+      vmacName: cfg.useVmac
+        ? (cfg.useVmac.ifname ?? `${this.config.global.vmacPrefix}.${cfg.vrid}`)
+        : undefined,
       deleting: false,
       ahSeq: 0,
       ipId: 0,
@@ -947,6 +950,211 @@ export class VrrpHost {
       else if (from !== VrrpState.MASTER) b.extraIfFrom = advertStepAt(inst);
     });
     b.tracking = this.tracking(cfg, ifname);
+    if (!link)
+      this.log.info(
+        `Configuration specifies interface ${ifname} which doesn't currently exist - will use if created`,
+      );
+    await this.relink(b);
+    // keepalived gives the reasons at start only (at run time just "Entering FAULT STATE")
+    if (b.ifFault === 'missing') {
+      this.logFault(b, 'missing');
+      if (!cfg.mcastSrcIp) this.logFault(b, 'no-address');
+    } else if (b.ifFault === 'no-address') this.logFault(b, 'no-address');
+    return b;
+  }
+
+  /**
+   * Without dynamic_interfaces, keepalived 2.2.7's VRRP process stops at an instance whose interface
+   * does not exist, at start and at a reload alike, and the whole daemon with it (exit 2, "exited
+   * with permanent error CONFIG"): logged as keepalived does, then thrown with `exitCode: 2` before
+   * anything is applied.
+   */
+  private refuseMissingInterfaces(config: KeepalivedConfig): void {
+    if (config.global.dynamicInterfaces !== false) return;
+    const missing: string[] = [];
+    for (const c of config.vrrpInstances) {
+      const ifname = c.interface ?? config.global.defaultInterface;
+      if (this.deps.net.link(ifname)) continue;
+      missing.push(ifname);
+      this.log.error(`WARNING - interface ${ifname} for vrrp_instance ${c.name} doesn't exist`);
+    }
+    if (missing.length === 0) return;
+    this.counters.inc('vrrp.nonexistent_interface');
+    this.log.error('Non-existent interface specified in configuration');
+    throw new KaError('KA_ERR_VRRP_BIND', 'Non-existent interface specified in configuration', {
+      interfaces: missing,
+      exitCode: 2,
+    });
+  }
+
+  /**
+   * A link appeared, went, or was renamed: the instances on it (by name, or bound to its ifindex or
+   * VMAC) look at their binding again. Up/down alone changes no binding (tracking handles it).
+   */
+  private onLink(l: LinkInfo, before: LinkInfo | undefined): void {
+    const structural = l.deleted || !before || before.name !== l.name;
+    let used = false;
+    for (const b of this.bound) {
+      const mine =
+        l.name === b.ifname ||
+        before?.name === b.ifname ||
+        (b.ifFault === undefined && (l.ifindex === b.ifindex || l.ifindex === b.vipIfindex));
+      if (!mine) continue;
+      used = true;
+      if (structural) this.queueRelink(b);
+    }
+    if (!used) return;
+    // keepalived's lines for the interfaces it uses
+    const up = linkIsUp(l);
+    if (before && up !== linkIsUp(before)) this.log.info(`Netlink reports ${l.name} ${up ? 'up' : 'down'}`);
+    if (l.deleted) this.log.info(`Interface ${l.name} deleted`);
+    else if (!before) {
+      this.log.info(`Interface ${l.name} added`);
+      if (up) this.log.info(`Netlink reports ${l.name} up`);
+    }
+  }
+
+  /**
+   * An address event matters to an instance waiting for an address on its interface, and to a bound
+   * one whose source address was removed; anything else (VIPs going up and down) changes nothing.
+   */
+  private onAddr(a: AddrInfo): void {
+    for (const b of this.bound) {
+      if (b.cfg.mcastSrcIp || b.family !== a.family) continue;
+      if (b.ifFault === undefined) {
+        if (a.deleted && a.ifindex === b.ifindex && a.address === b.src) this.queueRelink(b);
+      } else if (
+        b.ifFault === 'no-address' &&
+        !a.deleted &&
+        this.deps.net.link(b.ifname)?.ifindex === a.ifindex
+      )
+        this.queueRelink(b);
+    }
+  }
+
+  /** The source address of `cfg`'s adverts on `link`: mcast_src_ip / unicast_src_ip, else the interface's. */
+  private sourceOf(cfg: VrrpInstanceCfg, family: 4 | 6, link: LinkInfo | undefined): string | undefined {
+    if (cfg.mcastSrcIp) return cfg.mcastSrcIp;
+    if (!link) return undefined;
+    return family === 4 ? this.deps.net.primaryIpv4(link.ifindex) : this.deps.net.linkLocalIpv6(link.ifindex);
+  }
+
+  /** The kernel's view of `b`'s interface now (iface-binding.ts). */
+  private ifView(b: Bound): IfView {
+    const link = this.deps.net.link(b.ifname);
+    const view: IfView = { link, src: this.sourceOf(b.cfg, b.family, link) };
+    if (b.vmacName && b.ifFault === undefined)
+      return { ...view, vmacAlive: this.deps.net.link(b.vipIfindex)?.name === b.vmacName };
+    return view;
+  }
+
+  /** Queue a look at `b`'s binding after a link or address event (one at a time per instance). */
+  private queueRelink(b: Bound): void {
+    b.linkOps = b.linkOps.then(() => this.relink(b));
+  }
+
+  /**
+   * Bring `b`'s binding in line with the kernel (planRelink): bind to an interface that appeared or
+   * was re-created (new ifindex, VMAC made again), release one that went, and put the instance in or
+   * out of FAULT accordingly. Never throws: a failed binding leaves the instance unbound, counted.
+   */
+  private async relink(b: Bound): Promise<void> {
+    if (this.stopping || b.deleting) return;
+    const cur: IfBound | undefined =
+      b.ifFault === undefined
+        ? { ifindex: b.ifindex, src: b.src, vmac: b.vmacName !== undefined }
+        : undefined;
+    const view = this.ifView(b);
+    const plan = planRelink(cur, view, b.ifFault);
+    const name = b.cfg.name;
+    switch (plan.action) {
+      case 'keep':
+        return;
+      case 'source':
+        this.log.info(`(${name}) source address ${b.src} gone from ${b.ifname}; using ${view.src}`);
+        this.counters.inc('vrrp.interface_source_changed');
+        if (view.src) this.setSource(b, view.src);
+        return;
+      case 'detach':
+      case 'rebind':
+        this.counters.inc(plan.action === 'detach' ? 'vrrp.interface_lost' : 'vrrp.interface_rebound');
+        await this.detach(b, plan.fault ?? 'missing');
+        if (plan.action === 'detach') return;
+        break;
+      case 'wait':
+        b.ifFault = plan.fault;
+        this.syncIfFault(b);
+        return;
+      case 'attach':
+        break;
+    }
+    const link = view.link ? this.deps.net.link(view.link.ifindex) : undefined;
+    if (!link || view.src === undefined) return;
+    try {
+      await this.attach(b, link, view.src);
+    } catch (e) {
+      this.counters.inc('vrrp.interface_bind_errors');
+      this.log.error(
+        { err: e, instance: name, code: (e as { code?: string }).code ?? 'KA_ERR_VRRP_BIND' },
+        `(${name}) cannot bind to interface ${b.ifname}: ${(e as Error).message}`,
+      );
+      await this.detach(b, 'missing');
+      return;
+    }
+    this.syncIfFault(b);
+  }
+
+  private logFault(b: Bound, fault: IfFault | undefined): void {
+    if (fault === 'missing')
+      this.log.info(`(${b.cfg.name}): entering FAULT state (interface ${b.ifname} down)`);
+    else if (fault === 'no-address')
+      this.log.info(
+        `(${b.cfg.name}) entering FAULT state (no ${b.family === 4 ? 'IPv4' : 'IPv6'} address for interface)`,
+      );
+  }
+
+  /** The adverts' source changed (bound instance): the machine compares peers with the new one. */
+  private setSource(b: Bound, src: string): void {
+    if (src === b.src) return;
+    b.src = src;
+    b.encoded.clear();
+    try {
+      b.inst.reconfigure({ ...b.inst.config, primaryIp: src }, b.template, b.inst.machine.effectivePriority);
+    } catch (e) {
+      this.counters.inc('vrrp.instance_errors');
+      this.log.error(
+        { err: e, instance: b.cfg.name },
+        `(${b.cfg.name}) source ${src}: ${(e as Error).message}`,
+      );
+    }
+  }
+
+  /** Bind `b` to `link` with source `src`: VMAC, promote_secondaries, sockets. Throws on failure. */
+  private async attach(b: Bound, link: LinkInfo, src: string): Promise<void> {
+    const cfg = b.cfg;
+    const family = b.family;
+    const vmac =
+      cfg.useVmac && b.vmacName
+        ? await this.vmacs.create({
+            name: b.vmacName,
+            mac: cfg.useVmac.mac ?? vrrpMac(family, cfg.vrid),
+            parent: link,
+            family,
+            ...(family === 6 ? { linkLocal: src } : {}),
+          })
+        : undefined;
+    if (vmac && this.fw) {
+      const e = instanceVmac(cfg, vmac.name, link.name, this.fw.settings);
+      if (e) await this.fw.addVmac(e);
+    }
+    const tx = vmac && !cfg.vmacXmitBase ? vmac : link;
+    b.ifindex = link.ifindex;
+    b.vipIfindex = (vmac ?? link).ifindex;
+    b.rxIfname = (vmac ?? link).name;
+    b.rxIfindex = (vmac ?? link).ifindex;
+    b.txIfname = tx.name;
+    b.txIfindex = tx.ifindex;
+    this.setSource(b, src);
     if (cfg.promoteSecondaries) {
       // keepalived sets net.ipv4.conf.<if>.promote_secondaries=1 on the instance's interface (the
       // VMAC with use_vmac) unless already 1, and puts 0 back when its last user stops.
@@ -954,9 +1162,52 @@ export class VrrpHost {
       await this.vmacs.holdPromoteSecondaries(on);
       b.promoteIf = on.name;
     }
-    this.attachSockets(b);
+    b.ifFault = undefined;
+    b.encoded.clear();
+    try {
+      this.attachSockets(b);
+    } catch (e) {
+      b.ifFault = 'missing';
+      throw e;
+    }
     this.warmSendPath(b);
-    return b;
+  }
+
+  /**
+   * Release `b`'s binding (its interface went, or is re-created): off its sockets (closing those
+   * nobody uses), its AF_PACKET sockets of dead links closed, promote_secondaries let go, the VMAC
+   * forgotten (the kernel deleted it with its parent) or deleted; the instance goes to FAULT.
+   */
+  private async detach(b: Bound, fault: IfFault): Promise<void> {
+    const wasBound = b.ifFault === undefined;
+    b.ifFault = fault;
+    this.syncIfFault(b);
+    if (!wasBound) return;
+    for (const e of this.rx.values()) leaveRx(e.byVrid, b);
+    this.closeUnusedSockets();
+    for (const [key, s] of this.arp) {
+      if (this.deps.net.link(Math.floor(key / 0x10000))) continue;
+      s.close();
+      this.arp.delete(key);
+    }
+    const held = b.promoteIf;
+    b.promoteIf = undefined;
+    b.ifindex = 0;
+    b.vipIfindex = 0;
+    b.rxIfindex = 0;
+    b.txIfindex = 0;
+    b.encoded.clear();
+    if (held) await this.vmacs.releasePromoteSecondaries(held);
+    if (b.vmacName) await this.vmacs.remove(b.vmacName);
+  }
+
+  /** The instance follows its binding: FAULT while unbound; out of it once bound unless tracking holds it. */
+  private syncIfFault(b: Bound): void {
+    if (b.ifFault !== undefined) {
+      if (!b.inst.machine.faulted) b.inst.fault();
+      return;
+    }
+    if (b.inst.machine.faulted && !trackingDown(b)) b.inst.unfault();
   }
 
   private async notifyConfig(cfg: VrrpInstanceCfg): Promise<InstanceNotifyConfig> {
@@ -1053,7 +1304,8 @@ export class VrrpHost {
         if (next.effectivePriority !== prev.effectivePriority)
           inst.setEffectivePriority(next.effectivePriority);
         if (down && !wasDown) inst.fault();
-        if (!down && wasDown) inst.unfault();
+        // an instance waiting for its interface stays in FAULT (relink takes it out)
+        if (!down && wasDown && b()?.ifFault === undefined) inst.unfault();
       },
     });
     tracking.seed(
@@ -1412,6 +1664,12 @@ export class VrrpHost {
   }
 
   private send(b: Bound, advert: VrrpAdvert): void {
+    if (b.ifFault !== undefined) {
+      // keepalived: "send advert error 19 (No such device)" (the priority-0 advert of a master
+      // whose interface was deleted)
+      this.counters.inc('vrrp.send_no_interface');
+      return;
+    }
     const sock = this.tx.get(txKey(b));
     if (!sock) return;
     try {
@@ -1434,7 +1692,9 @@ export class VrrpHost {
       this.counters.inc('vrrp.send_errors');
       this.log.warn(
         { err: e, instance: b.cfg.name },
-        `(${b.cfg.name}) advert send failed: ${(e as Error).message}`,
+        isSysError(e, 'ENODEV')
+          ? `(${b.cfg.name}): send advert error 19 (No such device)` // keepalived's wording
+          : `(${b.cfg.name}) advert send failed: ${(e as Error).message}`,
       );
     }
   }
@@ -1487,7 +1747,8 @@ export class VrrpHost {
   // ---- addresses and announcements ----
 
   private vipIfindex(b: Bound, v: AddressSpec): number | undefined {
-    return v.dev ? this.deps.net.link(v.dev)?.ifindex : b.vipIfindex;
+    if (v.dev) return this.deps.net.link(v.dev)?.ifindex;
+    return b.ifFault === undefined ? b.vipIfindex : undefined;
   }
 
   private async setVips(b: Bound, add: boolean): Promise<void> {
@@ -1504,6 +1765,13 @@ export class VrrpHost {
 
   private async setVip(b: Bound, v: AddressSpec, add: boolean): Promise<void> {
     const ifindex = this.vipIfindex(b, v);
+    if (ifindex === undefined && !v.dev) {
+      // the instance's interface is gone: its addresses went with it
+      if (!add) return;
+      this.counters.inc('vrrp.vip_errors');
+      this.log.error(`(${b.cfg.name}) VIP ${v.address}: interface ${b.ifname} does not exist`);
+      return;
+    }
     if (ifindex === undefined) {
       this.counters.inc('vrrp.vip_errors');
       this.log.error(`(${b.cfg.name}) VIP ${v.address}: interface ${v.dev} does not exist`);
@@ -1678,6 +1946,12 @@ export class VrrpHost {
       this.requestAnnounce(b, item);
     }
   }
+}
+
+/** The instance's tracking holds it in FAULT (a tracker down with weight 0, or a script not run yet). */
+function trackingDown(b: Bound): boolean {
+  const t = b.tracking?.result;
+  return t !== undefined && (t.fault || t.initPending);
 }
 
 /**
