@@ -26,7 +26,7 @@ export interface CheckedRealServer {
 
 export interface AdapterResult {
   servers: CheckedRealServer[];
-  /** Checkers left out, with the reason (BFD_CHECK, unknown track_file, unreadable SSL files). */
+  /** Checkers left out, with the reason (unknown track_file, unreadable SSL files). */
   skipped: KaError[];
 }
 
@@ -138,9 +138,8 @@ export function checkSpecFromModel(
       return { kind: c.kind, ...t, file: tf.file, weight: c.weight, reverse: c.reverse, dynamic: c.dynamic };
     }
     case 'BFD_CHECK':
-      return new KaError('KA_ERR_CHECK_SPEC', `BFD_CHECK ${c.name} is not supported (no BFD process)`, {
-        pos: c.pos,
-      });
+      // The config stage already removed a BFD_CHECK naming no bfd_instance (keepalived: "BFD %s not configured").
+      return { kind: c.kind, ...t, name: c.name };
   }
 }
 
@@ -176,7 +175,12 @@ export function checkersFromConfig(
       servers.push({
         virtualServer: vs.name,
         realServer: key,
-        spec: { id: `${vs.name}|${key}`, weight: rs.weight, checkers },
+        spec: {
+          id: `${vs.name}|${key}`,
+          label: `[${rs.address}]:${vs.protocol.toLowerCase()}:${rs.port ?? 0}`,
+          weight: rs.weight,
+          checkers,
+        },
         inhibitOnFailure: rs.inhibitOnFailure,
         notifyUp: rs.notifyUp,
         notifyDown: rs.notifyDown,

@@ -33,6 +33,12 @@ export const runCheck: Runner = async (spec, signal) => {
         return await misc.run(spec, signal);
       case 'FILE_CHECK':
         return await file.run(spec, signal);
+      case 'BFD_CHECK':
+        // Never scheduled: the BFD sessions set its state (Scheduler.setBfdState).
+        return {
+          ok: false,
+          error: new KaError('KA_ERR_CHECK_SPEC', `BFD_CHECK ${spec.name} runs no attempts`),
+        };
     }
   } catch (e) {
     return {

@@ -10,6 +10,9 @@
  * failing with no retry left is reported (`alphaFailure`) though nothing changes, as keepalived
  * notifies it (with retries, keepalived's has_run is set by then and it does not).
  * A real server is UP when all its checkers are UP; its weight follows misc_dynamic / FILE_CHECK.
+ * Every checker transition is reported with the real server's state after it (`checker` of the
+ * event), as keepalived mails per checker. A BFD_CHECK runs no attempts: its state is set by
+ * setBfdState from the BFD sessions (keepalived's bfd_check_handle_event).
  * Attempts run concurrently up to `maxConcurrent`; the rest wait in FIFO order.
  */
 import { type Clock, type Micros, systemClock, type TimerHandle } from '../core/clock.js';
@@ -17,11 +20,13 @@ import type { Counters } from '../core/counters.js';
 import { KaError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/log.js';
 import { type Runner, runCheck } from './index.js';
-import type { CheckResult, CheckSpec, RealServerEvent } from './types.js';
+import type { CheckerTransition, CheckResult, CheckSpec, RealServerEvent } from './types.js';
 
 export interface RealServerSpec {
   /** Identity used in events, e.g. `198.51.100.2:80` (the IPVS side's key). */
   id: string;
+  /** keepalived's FMT_RS text for log lines, e.g. `[198.51.100.2]:tcp:80` (default: the id). */
+  label?: string;
   /** Configured IPVS weight. */
   weight: number;
   checkers: readonly CheckSpec[];
@@ -221,8 +226,10 @@ export class TimerQueue implements Clock {
 
 /** keepalived's FMT_CHK: `[198.51.100.2]:tcp:80`. */
 export function fmtChk(spec: CheckSpec): string {
-  if (!('connectIp' in spec))
-    return spec.kind === 'MISC_CHECK' ? `[${spec.miscPath.join(' ')}]` : `[${spec.file}]`;
+  if (!('connectIp' in spec)) {
+    if (spec.kind === 'MISC_CHECK') return `[${spec.miscPath.join(' ')}]`;
+    return spec.kind === 'FILE_CHECK' ? `[${spec.file}]` : `[${spec.name}]`;
+  }
   const proto = spec.kind === 'DNS_CHECK' || spec.kind === 'UDP_CHECK' ? 'udp' : 'tcp';
   return `[${spec.connectIp}]:${proto}:${spec.connectPort}`;
 }
@@ -234,6 +241,8 @@ function logName(spec: CheckSpec): string {
 
 export class Scheduler {
   private readonly servers = new Map<string, RsState>();
+  /** BFD_CHECK checkers by bfd_instance name. */
+  private readonly bfdCheckers = new Map<string, Set<CheckerState>>();
   private readonly queue: CheckerState[] = [];
   private running = 0;
   private readonly runner: Runner;
@@ -278,8 +287,40 @@ export class Scheduler {
     this.servers.set(spec.id, rs);
     this.recompute(rs, true);
     for (const c of rs.checkers) {
+      if (c.spec.kind === 'BFD_CHECK') {
+        const set = this.bfdCheckers.get(c.spec.name) ?? new Set<CheckerState>();
+        this.bfdCheckers.set(c.spec.name, set);
+        set.add(c);
+        continue;
+      }
       const warmup = c.spec.warmup ?? c.spec.delayLoop;
       this.arm(c, now + Math.floor(this.random() * warmup * US));
+    }
+  }
+
+  /**
+   * A BFD session's state, for the BFD_CHECK checkers naming it (keepalived's bfd_check_handle_event):
+   * a checker already in that state after its first event is left alone; otherwise the change is
+   * logged (`BFD check of [name] RS(rs) is UP|DOWN`) and applied. A first Down of an alpha checker
+   * (already down) is the alpha first failure (notified, no change).
+   */
+  setBfdState(name: string, up: boolean): void {
+    const set = this.bfdCheckers.get(name);
+    if (!set) return;
+    for (const c of [...set]) {
+      if (c.rs.removed || (c.up === up && c.hasRun)) continue;
+      const rs = c.rs.spec;
+      this.log.info(
+        { rs: rs.id, checker: 'BFD_CHECK' },
+        `BFD check of [${name}] RS(${rs.label ?? rs.id}) is ${up ? 'UP' : 'DOWN'}`,
+      );
+      c.hasRun = true;
+      if (c.up === up) {
+        if (!up) this.opts.onEvent({ realServer: rs.id, up: false, alphaFailure: true });
+        continue;
+      }
+      c.up = up;
+      this.recompute(c.rs, false, { index: c.index, kind: 'BFD_CHECK', up, bfd: name });
     }
   }
 
@@ -288,7 +329,10 @@ export class Scheduler {
     const rs = this.servers.get(id);
     if (!rs) return;
     rs.removed = true;
-    for (const c of rs.checkers) this.cancel(c);
+    for (const c of rs.checkers) {
+      this.cancel(c);
+      if (c.spec.kind === 'BFD_CHECK') this.bfdCheckers.get(c.spec.name)?.delete(c);
+    }
     this.servers.delete(id);
   }
 
@@ -377,14 +421,17 @@ export class Scheduler {
       c.retryIt = 0;
       c.weight = r.weight;
       c.weightDelta = r.weightDelta ?? 0;
+      let transition: CheckerTransition | undefined;
       if (!c.up) {
         c.up = true;
+        transition = { index: c.index, kind: s.kind, up: true };
         this.log.info(
           { rs: c.rs.spec.id, checker: s.kind },
           `${logName(s)} on service ${fmtChk(s)} success.`,
         );
-      }
-      this.recompute(c.rs, false);
+      } else if (first && s.kind === 'MISC_CHECK')
+        transition = { index: c.index, kind: s.kind, up: true, unchanged: true };
+      this.recompute(c.rs, false, transition);
       this.arm(c, now + s.delayLoop * US);
       return;
     }
@@ -405,13 +452,21 @@ export class Scheduler {
       );
       if (c.up) {
         c.up = false;
-        this.recompute(c.rs, false);
-      } else this.opts.onEvent({ realServer: c.rs.spec.id, up: false, alphaFailure: true });
+        const transition: CheckerTransition = { index: c.index, kind: s.kind, up: false };
+        if (r.reason !== undefined) transition.reason = r.reason;
+        this.recompute(c.rs, false, transition);
+      } else {
+        const ev: RealServerEvent = { realServer: c.rs.spec.id, up: false, alphaFailure: true };
+        if (s.kind === 'MISC_CHECK')
+          ev.checker = { index: c.index, kind: s.kind, up: false, unchanged: true };
+        this.opts.onEvent(ev);
+      }
     }
     this.arm(c, now + (s.fastRecovery ? s.delayBeforeRetry : s.delayLoop) * US);
   }
 
-  private recompute(rs: RsState, initial: boolean): void {
+  /** Emits the real server's state when it changed, and on every checker `transition`. */
+  private recompute(rs: RsState, initial: boolean, transition?: CheckerTransition): void {
     const up = rs.checkers.every((c) => c.up);
     let weight = rs.spec.weight;
     for (const c of rs.checkers) if (c.weight !== undefined) weight = c.weight;
@@ -420,8 +475,9 @@ export class Scheduler {
     const changed = initial || up !== rs.up || (up && weight !== rs.weight);
     rs.up = up;
     rs.weight = weight;
-    if (!changed) return;
+    if (!changed && !transition) return;
     const ev: RealServerEvent = { realServer: rs.spec.id, up };
+    if (transition) ev.checker = transition;
     if (weight !== rs.spec.weight) ev.weight = weight;
     this.opts.onEvent(ev);
   }

@@ -51,6 +51,27 @@ export function run(
   return new Promise((resolve) => new SmtpDialogue(spec, signal, resolve, connect).start());
 }
 
+/** keepalived's FMT_SMTP_RS (inet_sockaddrtopair): `[198.51.100.2]:25`. */
+function smtpTarget(spec: SmtpCheckSpec): string {
+  return `[${spec.connectIp}]:${spec.connectPort}`;
+}
+
+/**
+ * A failure as keepalived's smtp_final words it, for the mail `=> CHECK failed on service : … <=`:
+ * connect timeout or error, a bad greeting or HELO reply, then a read timeout or failure.
+ */
+function failureReason(phase: Phase, e: KaError, spec: SmtpCheckSpec): string {
+  const to = smtpTarget(spec);
+  const timeout = e.code === 'KA_ERR_CHECK_TIMEOUT';
+  if (phase === Phase.Connect)
+    return timeout ? `Connection timeout to server ${to}` : `Error connecting to server ${to}`;
+  if (e.code === 'KA_ERR_CHECK_BAD_RESPONSE')
+    return phase === Phase.Greeting
+      ? `Bad greeting banner from server ${to}`
+      : `Bad HELO response from server ${to}`;
+  return timeout ? `Read timeout from server ${to}` : `Read failure from server ${to}`;
+}
+
 /** Where a dialogue stands; a deadline is reported with the phase's wording. */
 const Phase = { Connect: 0, Greeting: 1, Helo: 2, Done: 3 } as const;
 type Phase = (typeof Phase)[keyof typeof Phase];
@@ -165,8 +186,9 @@ class SmtpDialogue {
 
   private fail(e: KaError): void {
     if (this.phase === Phase.Done) return;
+    const reason = failureReason(this.phase, e, this.spec);
     this.close();
-    this.resolve(fail(e));
+    this.resolve({ ok: false, error: e, reason });
   }
 
   private close(): void {

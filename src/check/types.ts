@@ -140,6 +140,16 @@ export interface FileCheckSpec extends CheckTiming {
   dynamic?: boolean;
 }
 
+/**
+ * BFD_CHECK: up while the named `bfd_instance`'s session is Up. It runs no attempts: the BFD side
+ * feeds its session changes to the scheduler (Scheduler.setBfdState). Timing keywords are unused.
+ */
+export interface BfdCheckSpec extends CheckTiming {
+  kind: 'BFD_CHECK';
+  /** The `bfd_instance` name. */
+  name: string;
+}
+
 export type CheckSpec =
   | HttpCheckSpec
   | TcpCheckSpec
@@ -148,19 +158,47 @@ export type CheckSpec =
   | UdpCheckSpec
   | PingCheckSpec
   | MiscCheckSpec
-  | FileCheckSpec;
+  | FileCheckSpec
+  | BfdCheckSpec;
 
 export type CheckKind = CheckSpec['kind'];
 
-/** Outcome of one attempt. `weight` is set by MISC_CHECK misc_dynamic and FILE_CHECK. */
+/**
+ * Outcome of one attempt. `weight` is set by MISC_CHECK misc_dynamic and FILE_CHECK. `reason`: the
+ * failure as keepalived words it in a checker mail (SMTP_CHECK: `Error connecting to server …`).
+ */
 export type CheckResult =
   | { ok: true; weight?: number; weightDelta?: number; detail?: string }
-  | { ok: false; error: KaError };
+  | { ok: false; error: KaError; reason?: string };
 
-/** What schedule.ts emits towards the IPVS side when a real server changes. */
+/** One checker of a real server changed state (keepalived's update_svr_checker_state). */
+export interface CheckerTransition {
+  /** Index of the checker in its real server's list. */
+  index: number;
+  kind: CheckKind;
+  /** The checker's new state. */
+  up: boolean;
+  /** Failure wording for the mail (SMTP_CHECK), from the attempt that took it down. */
+  reason?: string;
+  /** BFD_CHECK: the bfd_instance name. */
+  bfd?: string;
+  /**
+   * The checker's state did not flip: a MISC_CHECK's first result, which keepalived reports (and
+   * mails) whatever the state it started in.
+   */
+  unchanged?: true;
+}
+
+/**
+ * What schedule.ts emits towards the IPVS side: when a real server changes, and on every checker
+ * transition (`checker`), which keepalived mails even when the real server stays as it was.
+ */
 export interface RealServerEvent {
   realServer: string;
+  /** The real server's state after the change (all its checkers up). */
   up: boolean;
+  /** The checker whose transition this event reports. */
+  checker?: CheckerTransition;
   /** Set when a dynamic checker (misc_dynamic, FILE_CHECK) changes the weight. */
   weight?: number;
   /**

@@ -6,7 +6,7 @@
  *
  * Protocol (structured-clone messages):
  *   main → worker  { type: 'add', rs: RealServerSpec } | { type: 'remove', id } | { type: 'stats' }
- *                  | { type: 'stop' }
+ *                  | { type: 'bfd', name, up } (a BFD session's state, for BFD_CHECK) | { type: 'stop' }
  *   worker → main  { type: 'event', ev: RealServerEvent } | { type: 'error', id?, code, message }
  *                  | { type: 'stats', stats: WorkerStats } | { type: 'stopped' } | { type: 'tid', tid }
  * `serveScheduler` is the worker side over any MessagePort-like endpoint, so the protocol is tested
@@ -26,6 +26,7 @@ import type { RealServerEvent } from './types.js';
 export type ToWorker =
   | { type: 'add'; rs: RealServerSpec }
   | { type: 'remove'; id: string }
+  | { type: 'bfd'; name: string; up: boolean }
   | { type: 'stats' }
   | { type: 'stop' };
 export interface WorkerStats {
@@ -111,6 +112,11 @@ export function serveScheduler(port: Endpoint, opts: WorkerOptions = {}, runner?
           break;
         case 'remove':
           sched.remove(m.id);
+          break;
+        case 'bfd':
+          if (typeof m.name !== 'string' || typeof m.up !== 'boolean')
+            throw new KaError('KA_ERR_CHECK_SPEC', 'bad bfd message');
+          sched.setBfdState(m.name, m.up);
           break;
         case 'stats':
           send({
@@ -201,6 +207,11 @@ export class CheckerWorker {
 
   remove(id: string): void {
     this.post({ type: 'remove', id });
+  }
+
+  /** A BFD session's state, for the BFD_CHECK checkers naming it. */
+  bfd(name: string, up: boolean): void {
+    this.post({ type: 'bfd', name, up });
   }
 
   stats(): Promise<WorkerStats> {

@@ -28,7 +28,7 @@ import { execa } from 'execa';
 import { checkersFromConfig, rsKey } from '../check/fromConfig.js';
 import type { Runner } from '../check/index.js';
 import { type RealServerSpec as CheckedRs, Scheduler } from '../check/schedule.js';
-import type { RealServerEvent } from '../check/types.js';
+import type { CheckerTransition, RealServerEvent } from '../check/types.js';
 import { CheckerWorker, type WorkerStats } from '../check/worker.js';
 import type { KeepalivedConfig, RealServer, VirtualServer } from '../config/model.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
@@ -57,9 +57,9 @@ import { NotifyFifo } from '../notify/fifo.js';
 import { Notifier } from '../notify/notifier.js';
 import { type ScriptDef, ScriptRunner } from '../notify/script.js';
 import {
-  type AlertCheckerKind,
   type AlertVirtualServer,
   checkerBody,
+  mailsCheckerResult,
   quorumBody,
   realServerAlerts,
   type SmtpAlerterOptions,
@@ -118,8 +118,8 @@ interface RsEntry {
   readonly text: string;
   /** smtp_alert as keepalived resolves it for a real server. */
   readonly mail: boolean;
-  readonly checkerKinds: readonly AlertCheckerKind[];
-  readonly bfdName: string | undefined;
+  /** bfd_instance names of its BFD_CHECK checkers. */
+  readonly bfdNames: readonly string[];
 }
 
 /** A real server, checked or not, as quorum, reload removal and omega's stop see it. */
@@ -159,6 +159,8 @@ interface VsEntry {
 interface Checks {
   add(rs: CheckedRs): void;
   remove(id: string): void;
+  /** A BFD session's state, for BFD_CHECK. */
+  bfd(name: string, up: boolean): void;
   stop(): Promise<void>;
   /** The checker worker's statistics (undefined before it started, or for in-process checks). */
   stats?(): Promise<WorkerStats> | undefined;
@@ -265,6 +267,8 @@ export class LvsHost {
   private readonly resumed = new Set<string>();
   /** checkIds whose checkers produced a result (keepalived's has_run, per real server here). */
   private readonly hasRun = new Set<string>();
+  /** Last Up/Down of each BFD session (setBfdState), for BFD_CHECK checkers started later. */
+  private readonly bfdStates = new Map<string, boolean>();
   private readonly log: Logger;
 
   constructor(
@@ -377,6 +381,8 @@ export class LvsHost {
     const next = await this.buildModel(config);
     if (this.stopped) return;
     this.config = config;
+    for (const name of [...this.bfdStates.keys()])
+      if (!config.bfdInstances.some((b) => b.name === name)) this.bfdStates.delete(name);
     // Checker results wait in pendingHealth until the manager has the new specs: a pass on the old
     // specs after the removals were decided would notify the same quorum loss again.
     this.reloading = true;
@@ -644,14 +650,13 @@ export class LvsHost {
           vsKey: key,
           rs,
           check,
-          // Without its id: a checker kept under a new key (reloadRenames) compares equal.
-          checkJson: JSON.stringify({ ...check, id: '' }),
+          // Without its id and log label: a checker kept under a new key (reloadRenames) compares equal.
+          checkJson: JSON.stringify({ ...check, id: '', label: '' }),
           notifyUp: member.notifyUp,
           notifyDown: member.notifyDown,
           text: rsText,
           mail: realServerAlerts(rs, config.global),
-          checkerKinds: rs.checkers.map((c) => c.kind),
-          bfdName: rs.checkers.find((c) => c.kind === 'BFD_CHECK')?.name,
+          bfdNames: rs.checkers.flatMap((c) => (c.kind === 'BFD_CHECK' ? [c.name] : [])),
         };
         entry.rs.push(r);
         byCheckId.set(checkId, r);
@@ -678,7 +683,12 @@ export class LvsHost {
         logger: this.log,
         ...(this.deps.random ? { random: this.deps.random } : {}),
       });
-      return { add: (rs) => s.add(rs), remove: (id) => s.remove(id), stop: async () => s.stop() };
+      return {
+        add: (rs) => s.add(rs),
+        remove: (id) => s.remove(id),
+        bfd: (name, up) => s.setBfdState(name, up),
+        stop: async () => s.stop(),
+      };
     }
     // The worker thread starts with the first checked real server.
     let w: CheckerWorker | undefined;
@@ -704,6 +714,7 @@ export class LvsHost {
         w.add(rs);
       },
       remove: (id) => w?.remove(id),
+      bfd: (name, up) => w?.bfd(name, up),
       stop: async () => {
         await w?.stop();
       },
@@ -773,19 +784,28 @@ export class LvsHost {
       // keepalived's do_rs_notifies for an alpha checker's first failure: notify_down and the
       // `RS … DOWN` line; no mail (the checker was not up) and no change to the pool. A checker
       // that had run before it was suspended is not at its first result (has_run kept).
-      if (!ranBefore && v) this.notifier.realServer(r.notifyDown, `RS ${r.text} ${v.text} DOWN`);
+      if (!ranBefore && v) {
+        this.notifier.realServer(r.notifyDown, `RS ${r.text} ${v.text} DOWN`);
+        // MISC_CHECK reports its first result whatever its state: mailed unless no_checker_emails
+        if (ev.checker) this.checkerMail(v, r, ev.checker, false, false);
+      }
       return;
     }
     const prev = this.health.get(r.healthId);
     const h: RsHealth = ev.weight === undefined ? { up: ev.up } : { up: ev.up, weight: ev.weight };
-    this.health.set(r.healthId, h);
-    if (v && prev !== undefined && prev.up !== ev.up) {
+    const rsChanged = prev !== undefined && prev.up !== ev.up;
+    if (v && rsChanged) {
       const inhibit = r.rs.inhibitOnFailure;
       const verb = ev.up ? (inhibit ? 'Enabling' : 'Adding') : inhibit ? 'Disabling' : 'Removing';
       this.log.info({ rs: r.healthId }, `${verb} service ${r.text} ${ev.up ? 'to' : 'from'} VS ${v.text}`);
       this.deps.counters.inc(ev.up ? 'lvs.rs_up' : 'lvs.rs_down');
       this.notifyRs(v, r, ev.up);
     }
+    if (v && ev.checker && !initial && !(ev.checker.unchanged && ranBefore))
+      this.checkerMail(v, r, ev.checker, ev.up, rsChanged);
+    // A checker transition that leaves the real server as it was changes nothing in IPVS.
+    if (prev !== undefined && prev.up === h.up && prev.weight === h.weight) return;
+    this.health.set(r.healthId, h);
     this.pendingHealth.set(r.healthId, h);
     if (this.pendingHealth.size === 1 && !this.reloading) setImmediate(() => this.flushHealth());
   }
@@ -816,14 +836,36 @@ export class LvsHost {
 
   private notifyRs(v: VsEntry, r: RsEntry, up: boolean): void {
     this.notifier.realServer(up ? r.notifyUp : r.notifyDown, `RS ${r.text} ${v.text} ${up ? 'UP' : 'DOWN'}`);
-    if (r.mail)
-      this.notifier.mail({
-        kind: 'real-server',
-        rs: r.text,
-        vs: v.text,
-        up,
-        body: checkerBody(r.checkerKinds, up, r.bfdName),
-      });
+  }
+
+  /**
+   * keepalived mails per checker result, not per real server (each checker after
+   * update_svr_checker_state): the checker's own words, the real server's state after the result in
+   * the subject, when the real server's smtp_alert is on and either its state changed or
+   * no_checker_emails is off. So with two checkers, the second failing mails DOWN too, and the
+   * first recovering mails DOWN "succeed".
+   */
+  private checkerMail(v: VsEntry, r: RsEntry, c: CheckerTransition, rsUp: boolean, rsChanged: boolean): void {
+    const noCheckerEmails = this.config.global.noCheckerEmails;
+    if (!mailsCheckerResult({ smtpAlert: r.mail, rsChanged, noCheckerEmails })) return;
+    const body = checkerBody(c);
+    if (body === undefined) return;
+    this.deps.counters.inc('lvs.checker_mails');
+    this.notifier.mail({ kind: 'real-server', rs: r.text, vs: v.text, up: rsUp, body });
+  }
+
+  /**
+   * A BFD session's Up/Down (the daemon's BFD host), for the BFD_CHECK checkers naming it. Sessions
+   * whose bfd_instance delivers to VRRP only (`vrrp`) are ignored. The last state of each session is
+   * kept and given to checkers started later (start before BFD, reload, ha_suspend resume), as
+   * keepalived's BFD process sends every session's state to the checkers when it starts.
+   */
+  setBfdState(name: string, up: boolean): void {
+    if (this.stopped) return;
+    const inst = this.config.bfdInstances.find((b) => b.name === name);
+    if (inst?.deliverTo === 'vrrp') return;
+    this.bfdStates.set(name, up);
+    this.checks?.bfd(name, up);
   }
 
   private onQuorum(e: QuorumEvent): void {
@@ -1008,6 +1050,11 @@ export class LvsHost {
     this.fresh.add(runId);
     if (h) this.resumed.add(runId);
     this.checks.add(check);
+    // BFD_CHECK: the sessions' last states, after the checker's initial state (as a BFD event)
+    for (const name of new Set(r.bfdNames)) {
+      const up = this.bfdStates.get(name);
+      if (up !== undefined) this.checks.bfd(name, up);
+    }
   }
 
   private stopCheck(checkId: string): void {

@@ -213,31 +213,59 @@ export function alertText(ev: AlertEvent, routerId: string): { subject: string; 
 /** Checker kinds as the model names them. */
 export type AlertCheckerKind = RealServer['checkers'][number]['kind'];
 
+/** A checker result keepalived mails (RealServerEvent.checker, in the notify module's terms). */
+export interface CheckerMail {
+  readonly kind: AlertCheckerKind;
+  /** The checker's state after the result. */
+  readonly up: boolean;
+  /** SMTP_CHECK: what failed (`Error connecting to server [198.51.100.2]:25`). */
+  readonly reason?: string;
+  /** BFD_CHECK: the bfd_instance name. */
+  readonly bfd?: string;
+}
+
 /**
- * The body of a real-server mail. keepalived mails per checker transition, with the checker's
- * own words; here health arrives per real server, so a real server with one checker gets that
- * checker's words and one with several gets the generic ones.
+ * The body of a checker's real-server mail, in that checker's words (keepalived 2.2.7's checkers):
+ * TCP/UDP/ICMP/DNS name themselves; HTTP_GET and SSL_GET fail with "HTTP request failed"; SMTP_CHECK
+ * with its reason; MISC_CHECK says succeeded / failed; BFD_CHECK names its instance. FILE_CHECK
+ * mails nothing (keepalived's track file updates send no alert): undefined.
  */
-export function checkerBody(kinds: readonly AlertCheckerKind[], up: boolean, bfdName?: string): string {
-  const verb = up ? 'succeed' : 'failed';
-  const only = kinds.length === 1 ? kinds[0] : undefined;
-  switch (only) {
+export function checkerBody(c: CheckerMail): string | undefined {
+  const verb = c.up ? 'succeed' : 'failed';
+  switch (c.kind) {
     case 'TCP_CHECK':
       return `=> TCP CHECK ${verb} on service <=`;
     case 'UDP_CHECK':
       return `=> UDP CHECK ${verb} on service <=`;
     case 'PING_CHECK':
       return `=> ICMP CHECK ${verb} on service <=`;
-    case 'MISC_CHECK':
-      return `=> MISC CHECK ${verb} on service <=`;
     case 'DNS_CHECK':
       return `=> DNS_CHECK: ${verb} on service <=`;
+    case 'MISC_CHECK':
+      return `=> MISC CHECK ${c.up ? 'succeeded' : 'failed'} on service <=`;
     case 'BFD_CHECK':
-      return `=> BFD CHECK ${bfdName ?? ''} ${up ? 'succeeded' : 'failed'} on service <=`;
-    default:
-      // HTTP_GET, SSL_GET, SMTP_CHECK (keepalived adds the failure reason when it has one), FILE_CHECK, several.
-      return `=> CHECK ${verb} on service <=`;
+      return `=> BFD CHECK ${c.bfd ?? ''} ${c.up ? 'succeeded' : 'failed'} on service <=`;
+    case 'HTTP_GET':
+    case 'SSL_GET':
+      return c.up ? '=> CHECK succeed on service <=' : '=> CHECK failed on service : HTTP request failed <=';
+    case 'SMTP_CHECK':
+      if (c.up || c.reason === undefined) return `=> CHECK ${verb} on service <=`;
+      return `=> CHECK failed on service : ${c.reason} <=`;
+    case 'FILE_CHECK':
+      return undefined;
   }
+}
+
+/**
+ * Whether a checker result is mailed (keepalived's checkers after update_svr_checker_state): the
+ * real server's `smtp_alert`, and either its alive state changed or `no_checker_emails` is off.
+ */
+export function mailsCheckerResult(o: {
+  readonly smtpAlert: boolean;
+  readonly rsChanged: boolean;
+  readonly noCheckerEmails: boolean;
+}): boolean {
+  return o.smtpAlert && (o.rsChanged || !o.noCheckerEmails);
 }
 
 /**

@@ -53,10 +53,11 @@ describe('checker worker protocol', () => {
     expect(events[0]).toEqual({ realServer: 'rs1', up: true });
     healthy = false;
     await until(() => events.length === 2);
-    expect(events[1]).toEqual({ realServer: 'rs1', up: false });
+    const tcpChecker = { index: 0, kind: 'TCP_CHECK' };
+    expect(events[1]).toEqual({ realServer: 'rs1', up: false, checker: { ...tcpChecker, up: false } });
     healthy = true;
     await until(() => events.length === 3);
-    expect(events[2]).toEqual({ realServer: 'rs1', up: true });
+    expect(events[2]).toEqual({ realServer: 'rs1', up: true, checker: { ...tcpChecker, up: true } });
     const stats = await w.stats();
     expect(stats.attempts).toBeGreaterThanOrEqual(3); // fail, retry fails (DOWN), success (UP)
     expect(stats.failCodes.KA_ERR_CHECK_REFUSED).toBeGreaterThanOrEqual(2);

@@ -30,6 +30,7 @@ import {
   groupAlerts,
   instanceAlerts,
   type MailTransport,
+  mailsCheckerResult,
   type OutgoingMail,
   quorumBody,
   realServerAlerts,
@@ -172,7 +173,7 @@ describe('texts', () => {
           rs: '[198.51.100.11]:tcp:80',
           vs: '[203.0.113.10]:tcp:80',
           up: false,
-          body: checkerBody(['TCP_CHECK'], false),
+          body: checkerBody({ kind: 'TCP_CHECK', up: false }) ?? '',
         },
         'LB1',
       ),
@@ -184,13 +185,46 @@ describe('texts', () => {
       alertText({ kind: 'virtual-server', vs: 'FWM 5', up: true, body: quorumBody(true, 3, 1, 4, 5) }, 'LB1'),
     ).toEqual({ subject: '[LB1] Virtualserver FWM 5 - UP', body: '=> Gained quorum 3+1=4 <= 5 <=' });
     expect(quorumBody(false, 3, 1, 2, 1)).toBe('=> Lost quorum 3+1=2 <= 1 <=');
-    expect(checkerBody(['PING_CHECK'], true)).toBe('=> ICMP CHECK succeed on service <=');
-    expect(checkerBody(['DNS_CHECK'], false)).toBe('=> DNS_CHECK: failed on service <=');
-    expect(checkerBody(['MISC_CHECK'], true)).toBe('=> MISC CHECK succeed on service <=');
-    expect(checkerBody(['UDP_CHECK'], false)).toBe('=> UDP CHECK failed on service <=');
-    expect(checkerBody(['BFD_CHECK'], true, 'bfd1')).toBe('=> BFD CHECK bfd1 succeeded on service <=');
-    expect(checkerBody(['HTTP_GET'], true)).toBe('=> CHECK succeed on service <=');
-    expect(checkerBody(['TCP_CHECK', 'HTTP_GET'], false)).toBe('=> CHECK failed on service <=');
+    expect(checkerBody({ kind: 'PING_CHECK', up: true })).toBe('=> ICMP CHECK succeed on service <=');
+    expect(checkerBody({ kind: 'DNS_CHECK', up: false })).toBe('=> DNS_CHECK: failed on service <=');
+    expect(checkerBody({ kind: 'MISC_CHECK', up: true })).toBe('=> MISC CHECK succeeded on service <=');
+    expect(checkerBody({ kind: 'MISC_CHECK', up: false })).toBe('=> MISC CHECK failed on service <=');
+    expect(checkerBody({ kind: 'UDP_CHECK', up: false })).toBe('=> UDP CHECK failed on service <=');
+    expect(checkerBody({ kind: 'BFD_CHECK', up: true, bfd: 'bfd1' })).toBe(
+      '=> BFD CHECK bfd1 succeeded on service <=',
+    );
+    expect(checkerBody({ kind: 'BFD_CHECK', up: false, bfd: 'bfd1' })).toBe(
+      '=> BFD CHECK bfd1 failed on service <=',
+    );
+    expect(checkerBody({ kind: 'HTTP_GET', up: true })).toBe('=> CHECK succeed on service <=');
+    expect(checkerBody({ kind: 'SSL_GET', up: false })).toBe(
+      '=> CHECK failed on service : HTTP request failed <=',
+    );
+    expect(checkerBody({ kind: 'SMTP_CHECK', up: true })).toBe('=> CHECK succeed on service <=');
+    expect(
+      checkerBody({ kind: 'SMTP_CHECK', up: false, reason: 'Error connecting to server [198.51.100.2]:25' }),
+    ).toBe('=> CHECK failed on service : Error connecting to server [198.51.100.2]:25 <=');
+    expect(checkerBody({ kind: 'SMTP_CHECK', up: false })).toBe('=> CHECK failed on service <=');
+    // keepalived's track file updates mail nothing
+    expect(checkerBody({ kind: 'FILE_CHECK', up: false })).toBeUndefined();
+  });
+
+  it('checker results mail with smtp_alert when the real server changed or no_checker_emails is off', () => {
+    const rows: Array<[boolean, boolean, boolean, boolean]> = [];
+    for (const smtpAlert of [false, true])
+      for (const rsChanged of [false, true])
+        for (const noCheckerEmails of [false, true])
+          rows.push([
+            smtpAlert,
+            rsChanged,
+            noCheckerEmails,
+            mailsCheckerResult({ smtpAlert, rsChanged, noCheckerEmails }),
+          ]);
+    expect(rows.filter((r) => r[3]).map((r) => r.slice(0, 3))).toEqual([
+      [true, false, false],
+      [true, true, false],
+      [true, true, true],
+    ]);
   });
 
   it('subject and body are cut at keepalived buffer sizes; a line break cannot start a header', () => {
