@@ -9,7 +9,7 @@
 import { realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { configTestExitCode, formatDiagnostic } from '../config/diagnostics.js';
-import { loadConfig, systemScriptEnv } from '../config/load.js';
+import { loadConfig, sysfsInterfaceExists, systemScriptEnv } from '../config/load.js';
 import type { Command, KeepalivedConfig } from '../config/model.js';
 import { systemClock } from '../core/clock.js';
 import { Counters } from '../core/counters.js';
@@ -207,6 +207,7 @@ function load(
   opts: DaemonOptions,
   log: Logger,
   fatals: string[] = [],
+  logged: string[] = [],
 ): KeepalivedConfig | undefined {
   const { config, diagnostics } = loadConfig(path, {
     ...(opts.configId ? { configId: opts.configId } : {}),
@@ -215,6 +216,7 @@ function load(
   let fatal = false;
   for (const d of diagnostics) {
     const line = formatDiagnostic(d);
+    logged.push(line);
     if (d.severity === 'fatal') {
       fatal = true;
       fatals.push(line);
@@ -256,6 +258,25 @@ function checkedLoad(
     return undefined;
   }
   return config;
+}
+
+/**
+ * The config test of the start-up configuration when reload_check_config is set: its exit code;
+ * the messages the plain load did not already log (interfaces, script security) are logged.
+ */
+function startConfigCheck(path: string, opts: DaemonOptions, log: Logger, logged: readonly string[]): number {
+  const seen = new Set(logged);
+  const { diagnostics } = loadConfig(path, {
+    ...(opts.configId ? { configId: opts.configId } : {}),
+    allConfig: opts.allConfig ?? false,
+    interfaceExists: sysfsInterfaceExists,
+    scripts: systemScriptEnv,
+  });
+  for (const d of diagnostics) {
+    const line = formatDiagnostic(d);
+    if (!seen.has(line)) log.error({ code: d.code }, line);
+  }
+  return configTestExitCode(diagnostics);
 }
 
 export async function runDaemon(
@@ -326,13 +347,29 @@ async function runDaemonWith(
   const configFile = opts.configFile ?? DEFAULT_CONFIG_FILE;
   log.info(`Starting keepalived-ts, pid ${process.pid}`);
   const fatals: string[] = [];
-  const config = load(configFile, opts, log, fatals);
+  const logged: string[] = [];
+  const config = load(configFile, opts, log, fatals, logged);
   if (!config) {
     log.error(`Stopped - configuration ${configFile} has fatal errors`);
     opts.startup?.failed(`configuration ${configFile} has fatal errors: ${fatals.join('; ')}`);
     return 1;
   }
   applyUmask(config, opts);
+  // keepalived 2.2.7 with reload_check_config: a configuration with any error (what `-t` would not
+  // pass: unknown keywords, missing interfaces, script security) stops its children at start, and
+  // the daemon with them ("exited with permanent error CONFIG. Terminating", exit 2; observed)
+  const startCheck = reloadSettings(config).checkLog;
+  if (startCheck !== undefined) {
+    const code = startConfigCheck(configFile, opts, log, logged);
+    if (code !== 0) {
+      counters.inc('daemon.reload_check_failed');
+      log.error(
+        `configuration ${configFile} has errors (config test exit ${code}) and reload_check_config is set: exited with permanent error CONFIG. Terminating`,
+      );
+      opts.startup?.failed(`configuration ${configFile} has errors and reload_check_config is set`);
+      return 2;
+    }
+  }
   // keepalived removes a reload_file left behind before it starts
   const startReloadFile = reloadSettings(config).reloadFile;
   if (startReloadFile) removeReloadFile(startReloadFile, counters);
@@ -467,7 +504,8 @@ async function runDaemonWith(
   const bfd = new DaemonBfd(
     { clock: systemClock, log: log.child({ proc: 'bfd' }), counters },
     opts.noBfd ?? false,
-    vrrp,
+    // track_bfd (VRRP) and BFD_CHECK (checkers) both follow the sessions
+    vrrp || lvs ? { setBfdState: (n, up) => void [vrrp, lvs].map((h) => h?.setBfdState(n, up)) } : undefined,
   );
 
   /**
