@@ -37,7 +37,7 @@ import type {
   VsGroupEntry,
   VsTarget,
 } from './model.js';
-import type { AstNode, AstWord } from './parse-types.js';
+import { type AstNode, type AstWord, argCount, argText } from './parse-types.js';
 import { lineOf } from './specs.js';
 import {
   ConfigStop,
@@ -215,7 +215,7 @@ class Checker_ {
         kw.dep.use ? `'${kw.dep.use}'` : undefined,
       );
     }
-    if (kw.req === true && n.args.length === 0) missingArg(n, this.c, kw.block ? 'a name' : 'an argument');
+    if (kw.req === true && argCount(n) === 0) missingArg(n, this.c, kw.block ? 'a name' : 'an argument');
     const key = kw.key ?? n.keyword;
     let value: unknown;
     if (kw.block || kw.lines) {
@@ -383,7 +383,7 @@ export class NamedDraft extends Draft {
     return this;
   }
   get name(): string {
-    return this.node.args[0]?.text ?? '';
+    return argText(this.node, 0) ?? '';
   }
 }
 
@@ -1208,7 +1208,7 @@ export class ConfigBuilder extends Checker_ {
   // ---- trackers ----
 
   private nameOf(nd: NamedDraft, block: string, cls = KaClass.MissingParameter): string | undefined {
-    const name = nd.node.args[0]?.text;
+    const name = argText(nd.node, 0);
     if (!name) {
       this.report(
         'KA_ERR_CONF_MISSING_ARG',
@@ -2580,9 +2580,12 @@ export class ConfigBuilder extends Checker_ {
   }
 
   private finishRs(nd: NamedDraft, vs: VirtualServer): RealServer | undefined {
-    const a = nd.node.args;
+    const n = nd.node;
     const d = nd.d;
-    if (!a[0]) {
+    // word texts read alone; word objects (positions) only for a diagnostic
+    const addr = argText(n, 0);
+    const portText = argText(n, 1);
+    if (addr === undefined) {
       this.report(
         'KA_ERR_CONF_MISSING_ARG',
         KaClass.MissingParameter,
@@ -2593,28 +2596,28 @@ export class ConfigBuilder extends Checker_ {
       );
       return undefined;
     }
-    const ip = parseIp(a[0].text);
+    const ip = parseIp(addr);
     if (!ip) {
       this.report(
         'KA_ERR_CONF_BAD_ADDRESS',
         KaClass.GeneralError,
-        a[0].pos,
+        n.args[0]!.pos,
         'real_server',
-        `invalid real server address '${a[0].text}' - skipping`,
+        `invalid real server address '${addr}' - skipping`,
         'an IPv4 or IPv6 address',
       );
       return undefined;
     }
     let port = vs.target.kind === 'addr' ? vs.target.port : undefined;
-    if (a[1]) {
-      const p = parseIntStrict(a[1].text);
+    if (portText !== undefined) {
+      const p = parseIntStrict(portText);
       if (p === undefined || p < 0 || p > 65535) {
         this.report(
           'KA_ERR_CONF_BAD_NUMBER',
           KaClass.InvalidNumber,
-          a[1].pos,
+          n.args[1]!.pos,
           'real_server',
-          `invalid port '${a[1].text}' - skipping`,
+          `invalid port '${portText}' - skipping`,
           'a port 0..65535',
         );
         return undefined;
@@ -2626,7 +2629,7 @@ export class ConfigBuilder extends Checker_ {
       this.report(
         'KA_ERR_CONF_BAD_ADDRESS',
         KaClass.GeneralError,
-        a[0].pos,
+        n.args[0]!.pos,
         'real_server',
         `real server ${ip.address} family differs from virtual server ${vs.name} - skipping`,
         'same family unless tunnelled',

@@ -46,10 +46,23 @@ export function isWs(c: number): boolean {
 }
 
 /** The source column of column 0 of a logical line (mapPos for index 0, without a line object). */
-function startCol(s: readonly number[]): number {
+export function startCol(s: readonly number[]): number {
   let k = 0;
   for (let i = 3; i < s.length && s[i]! <= 0; i += 3) k = i;
   return s[k + 2] ? s[k + 1]! : s[k + 1]! - s[k]!;
+}
+
+/**
+ * The text of argument `i` of a node (`n.args[i]?.text`): a parsed line reads it without making
+ * word objects, which are only needed for a diagnostic's position.
+ */
+export function argText(n: AstNode, i: number): string | undefined {
+  return n instanceof LineNode ? n.arg(i) : n.args[i]?.text;
+}
+
+/** How many arguments a node has (`n.args.length`), counted without making word objects. */
+export function argCount(n: AstNode): number {
+  return n instanceof LineNode ? n.argc : n.args.length;
 }
 
 /** Where a brace was: its file, line and column. */
@@ -83,8 +96,40 @@ abstract class LineNode implements PpLine {
     return mapPos(this, i);
   }
 
+  arg(i: number): string | undefined {
+    if (this.quotedArgs) return this.quotedArgs[i]?.text;
+    const t = this.text;
+    const n = t.length;
+    let p = 0;
+    // the keyword is word -1
+    for (let w = -1; p < n; w++) {
+      while (p < n && isWs(t.charCodeAt(p))) p++;
+      if (p === n) break;
+      const start = p;
+      while (p < n && !isWs(t.charCodeAt(p))) p++;
+      if (w === i) return t.slice(start, p);
+    }
+    return undefined;
+  }
+
+  get argc(): number {
+    if (this.quotedArgs) return this.quotedArgs.length;
+    const t = this.text;
+    const n = t.length;
+    let p = 0;
+    let w = -1;
+    while (p < n) {
+      while (p < n && isWs(t.charCodeAt(p))) p++;
+      if (p === n) break;
+      while (p < n && !isWs(t.charCodeAt(p))) p++;
+      w++;
+    }
+    return Math.max(w, 0);
+  }
+
   get args(): readonly AstWord[] {
     if (this.quotedArgs) return this.quotedArgs;
+    if (lastSplit === this) return lastArgs;
     const t = this.text;
     const n = t.length;
     let i = 0;
@@ -103,9 +148,19 @@ abstract class LineNode implements PpLine {
       if (out) out.push(w);
       else out = [w];
     }
-    return out ?? NO_WORDS;
+    lastSplit = this;
+    lastArgs = out ?? NO_WORDS;
+    return lastArgs;
   }
 }
+
+/**
+ * The node whose arguments were split last, and its words: a statement's arguments are mostly read
+ * several times in a row (the keyword check, then its value parser), so the split is kept for the
+ * next read of the same node. One entry only: nothing is kept per node.
+ */
+let lastSplit: LineNode | undefined;
+let lastArgs: readonly AstWord[] = NO_WORDS;
 
 /**
  * A statement line (`stmt` token), its own AST node. It is the logical line itself (text, file,
@@ -151,10 +206,11 @@ export class BlockNode extends LineNode implements AstNode {
     line: number,
     segs: number[],
     quotedArgs: readonly AstWord[] | undefined,
-    open: BracePos,
+    /** The `{`, or its column when it is on the header's line. */
+    open: BracePos | number,
   ) {
     super(keyword, text, file, line, segs, quotedArgs);
-    this.openAt = open.file === file && open.line === line ? open.col : open;
+    this.openAt = typeof open === 'number' || open.file !== file || open.line !== line ? open : open.col;
   }
   get type(): 'open' {
     return 'open';
@@ -180,7 +236,7 @@ export class BlockNode extends LineNode implements AstNode {
       this.line,
       this.segs,
       this.quotedArgs,
-      this.open,
+      this.openAt,
     );
     return b.complete(children, close);
   }

@@ -20,6 +20,7 @@ import {
   isWs,
   LineToken,
   NO_WORDS,
+  startCol,
   type Token,
   Word,
 } from './parse-types.js';
@@ -198,10 +199,13 @@ export class LineParser implements LineSink {
   /** Placeholder tokens held by the cached shapes. */
   private cachedTokens = 0;
   private readonly shapes = new Map<string, Shape>();
-  /** Tokens of the item being read, their types, and its shape key. */
+  /**
+   * Tokens of the item being read (the first `count`; the array is reused, not emptied, so it does
+   * not grow again for every item) and their types as letters s/o/c, the item's shape key.
+   */
   private readonly item: Token[] = [];
-  private readonly types: Token['type'][] = [];
-  private key = '';
+  private count = 0;
+  private shapeKey = Buffer.allocUnsafe(256);
   /** A nearley failure (never expected): the rest of the input is ignored, as before. */
   private broken = false;
   /** The statement line waiting for the next line, which decides whether it opens a block. */
@@ -242,7 +246,8 @@ export class LineParser implements LineSink {
             this.pLine,
             this.pSegs,
             this.pQuoted,
-            bracePos(file, line, segs),
+            // the common `{` on its header's line is kept as a column (no position object)
+            file === this.pFile && line === this.pLine ? startCol(segs) : bracePos(file, line, segs),
           ),
         );
         return;
@@ -276,8 +281,7 @@ export class LineParser implements LineSink {
         return;
       }
       this.depth--;
-      const at = bracePos(file, line, segs);
-      this.token(new CloseToken(at.file, at.line, at.col));
+      this.token(new CloseToken(file, line, startCol(segs)));
       return;
     }
     let kw: string;
@@ -365,25 +369,34 @@ export class LineParser implements LineSink {
   /** Adds a token to the current item; at depth 0 the item is complete and parsed. */
   private token(t: Token): void {
     const type = t.type;
-    this.item.push(t);
-    this.types.push(type);
-    this.key += type === 'stmt' ? 's' : type === 'open' ? 'o' : 'c';
+    const i = this.count++;
+    this.item[i] = t;
+    if (i === this.shapeKey.length) {
+      const k = Buffer.allocUnsafe(2 * i);
+      this.shapeKey.copy(k);
+      this.shapeKey = k;
+    }
+    this.shapeKey[i] = type === 'stmt' ? 115 : type === 'open' ? 111 : 99;
     if (this.depth === 0) this.finishItem();
   }
 
   private finishItem(): void {
+    const count = this.count;
     const item = this.item;
     if (!this.broken) {
       let d: Derivation<AstNode>;
-      if (!this.useShapes || item.length > this.itemTokensMax) {
-        d = derive<AstNode>(item);
+      if (!this.useShapes || count > this.itemTokensMax) {
+        d = derive<AstNode>(item.length === count ? item : item.slice(0, count));
       } else {
-        let shape = this.shapes.get(this.key);
+        const key = this.shapeKey.toString('latin1', 0, count);
+        let shape = this.shapes.get(key);
         if (!shape) {
-          shape = derive<ShapeNode>(this.types.map((t, i) => new ShapeToken(t, i)));
-          if (this.cachedTokens + item.length <= this.cacheTokensMax) {
-            this.shapes.set(this.key, shape);
-            this.cachedTokens += item.length;
+          const placeholders = new Array<ShapeToken>(count);
+          for (let i = 0; i < count; i++) placeholders[i] = new ShapeToken(item[i]!.type, i);
+          shape = derive<ShapeNode>(placeholders);
+          if (this.cachedTokens + count <= this.cacheTokensMax) {
+            this.shapes.set(key, shape);
+            this.cachedTokens += count;
           }
         }
         d =
@@ -400,9 +413,8 @@ export class LineParser implements LineSink {
         for (const n of d.nodes) this.nodes.push(n);
       }
     }
-    item.length = 0;
-    this.types.length = 0;
-    this.key = '';
+    // the tokens stay referenced until overwritten: they are all in the tree already
+    this.count = 0;
   }
 
   private syntax(message: string): void {

@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import { splitWords } from '../notify/command.js';
 import { type DiagnosticSink, KaClass, type SrcPos } from './diagnostics.js';
 import type { Command, Family } from './model.js';
-import type { AstNode, AstWord } from './parse-types.js';
+import { type AstNode, type AstWord, argText } from './parse-types.js';
 
 // ipaddr.js is CommonJS: require() loads it several times faster than an ESM import, which first
 // scans the source for its exports (start-up of `keepalived-ts -t`).
@@ -100,11 +100,12 @@ export function badNumber(
 
 export function intArg(min: number, max: number, idx = 0): ValueParser<number> {
   return (n, c) => {
-    const w = n.args[idx];
-    if (!w) return missingArg(n, c, `an integer in [${min}, ${max}]`);
+    // the text alone on the common path: word objects (positions) only for a diagnostic
+    const t = argText(n, idx);
+    if (t === undefined) return missingArg(n, c, `an integer in [${min}, ${max}]`);
     // keepalived reads an empty word ("") as 0 without an error
-    const v = w.text === '' ? 0 : parseIntStrict(w.text);
-    if (v === undefined || v < min || v > max) return badNumber(c, w, n, min, max, 'integer');
+    const v = t === '' ? 0 : parseIntStrict(t);
+    if (v === undefined || v < min || v > max) return badNumber(c, n.args[idx], n, min, max, 'integer');
     return v;
   };
 }
@@ -112,10 +113,10 @@ export function intArg(min: number, max: number, idx = 0): ValueParser<number> {
 /** Seconds with decimals, µs resolution. */
 export function timerArg(min: number, max: number): ValueParser<number> {
   return (n, c) => {
-    const w = n.args[0];
-    if (!w) return missingArg(n, c, `seconds in [${min}, ${max}]`);
-    const v = w.text === '' ? 0 : parseDecimal(w.text);
-    if (v === undefined || v < min || v > max) return badNumber(c, w, n, min, max, 'time');
+    const t = argText(n, 0);
+    if (t === undefined) return missingArg(n, c, `seconds in [${min}, ${max}]`);
+    const v = t === '' ? 0 : parseDecimal(t);
+    if (v === undefined || v < min || v > max) return badNumber(c, n.args[0], n, min, max, 'time');
     return Math.round(v * 1e6) / 1e6;
   };
 }
@@ -160,11 +161,7 @@ export const strictBoolArg: ValueParser<boolean> = boolParser(true);
 /** A bare keyword; arguments are ignored as keepalived does. */
 export const flagArg: ValueParser<boolean> = () => true;
 
-export const strArg: ValueParser<string> = (n, c) => {
-  const w = n.args[0];
-  if (!w) return missingArg(n, c, 'a value');
-  return w.text;
-};
+export const strArg: ValueParser<string> = (n, c) => argText(n, 0) ?? missingArg(n, c, 'a value');
 
 /** All arguments as words (keywords kept for the runtime as written). */
 export const wordsArg: ValueParser<string[]> = (n) => n.args.map((a) => a.text);
