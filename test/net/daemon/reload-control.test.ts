@@ -80,7 +80,12 @@ describeIf(
       writeFileSync(h.configPath, config(dir, '192.0.2.83'));
       h.proc.signal('SIGHUP');
       await waitForHolders([r], '192.0.2.83', ['r'], 15_000);
-      expect(reloaded()).toBe(1);
+      // "Reload complete" is logged once the checker side has reloaded too, after the VIPs
+      await waitFor({
+        what: 'the first reload',
+        timeoutMs: 10_000,
+        probe: async () => (reloaded() === 1 ? true : undefined),
+      });
       expect(readFileSync(join(dir, 'check.log'), 'utf8')).toBe('');
       expect(existsSync(join(dir, 'reloading'))).toBe(false);
 
@@ -127,6 +132,29 @@ describeIf(
       await waitForHolders([r], '192.0.2.85', ['r'], 15_000);
       expect(existsSync(join(dir, 'reloading'))).toBe(false);
       await h.proc.stop();
+    });
+
+    it('with reload_check_config, a start-up configuration with errors stops the daemon (exit 2), as keepalived', async () => {
+      const r = topo!.node('r');
+      const name = 'ka-startcheck';
+      const dir = join(r.dir, name);
+      // an unknown keyword: keepalived -t exits 5; keepalived itself runs it unless reload_check_config
+      const text = config(dir, '192.0.2.86', 'no_such_keyword 1');
+      const h = r.startDaemon({ command: keepalivedTsCommand(), config: text, name });
+      const info = await h.proc.exited;
+      expect(info.code).toBe(2);
+      expect(h.proc.output()).toMatch(
+        /reload_check_config is set: exited with permanent error CONFIG\. Terminating/,
+      );
+      expect(await r.hasAddress('192.0.2.86')).toBe(false);
+      // the same file without reload_check_config runs
+      const h2 = r.startDaemon({
+        command: keepalivedTsCommand(),
+        config: text.replace(/reload_check_config .*\n/, ''),
+        name: 'ka-startnocheck',
+      });
+      await waitForHolders([r], '192.0.2.86', ['r'], 15_000);
+      await h2.proc.stop();
     });
   },
 );
