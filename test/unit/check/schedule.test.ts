@@ -219,6 +219,117 @@ describe('check schedule machine (FakeClock)', () => {
     expect(events.map((e) => e.up)).toEqual([true, false, true]);
   });
 
+  it('every checker flip is reported with the real server after it (A down, B down, A up, B up)', async () => {
+    const clock = new FakeClock(1_000_000);
+    const t0 = clock.now();
+    const events: Array<RealServerEvent & { at: number }> = [];
+    const bad = new Set<string>();
+    const runner: Runner = async (spec) =>
+      bad.has(spec.kind)
+        ? { ok: false, error: new KaError('KA_ERR_CHECK_REFUSED', 'refused'), reason: `${spec.kind} reason` }
+        : { ok: true };
+    const sched = new Scheduler({
+      clock,
+      runner,
+      random: () => 0,
+      onEvent: (e) => events.push({ ...e, at: (clock.now() - t0) / S }),
+    });
+    const http: CheckSpec = {
+      kind: 'HTTP_GET',
+      connectIp: '198.51.100.2',
+      connectPort: 80,
+      connectTimeout: 1,
+      urls: [{ path: '/' }],
+      delayLoop: 2,
+      retry: 0,
+      delayBeforeRetry: 1,
+      warmup: 0,
+      alpha: false,
+    };
+    sched.add({ id: 'rs', weight: 1, checkers: [tcp({ retry: 0 }), http] });
+    await runFor(clock, 1 * S); // first results at 0: both up, nothing flips, nothing reported
+    bad.add('TCP_CHECK');
+    await runFor(clock, 2 * S); // at 2: A fails
+    bad.add('HTTP_GET');
+    await runFor(clock, 2 * S); // at 4: B fails
+    bad.delete('TCP_CHECK');
+    await runFor(clock, 2 * S); // at 6: A recovers
+    bad.delete('HTTP_GET');
+    await runFor(clock, 2 * S); // at 8: B recovers
+    const a = { index: 0, kind: 'TCP_CHECK' };
+    const b = { index: 1, kind: 'HTTP_GET' };
+    expect(events).toEqual([
+      { realServer: 'rs', up: true, at: 0 },
+      { realServer: 'rs', up: false, at: 2, checker: { ...a, up: false, reason: 'TCP_CHECK reason' } },
+      { realServer: 'rs', up: false, at: 4, checker: { ...b, up: false, reason: 'HTTP_GET reason' } },
+      { realServer: 'rs', up: false, at: 6, checker: { ...a, up: true } },
+      { realServer: 'rs', up: true, at: 8, checker: { ...b, up: true } },
+    ]);
+  });
+
+  it('BFD_CHECK: no attempts; setBfdState flips it as keepalived (first event, repeats, alpha, removal)', async () => {
+    const clock = new FakeClock(1_000_000);
+    const events: RealServerEvent[] = [];
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (l: string) => lines.push(JSON.parse(l).msg) });
+    const runner: Runner = async () => {
+      throw new Error('a BFD_CHECK must not run attempts');
+    };
+    const counters = new Counters();
+    const sched = new Scheduler({
+      clock,
+      runner,
+      logger,
+      counters,
+      random: () => 0,
+      onEvent: (e) => events.push(e),
+    });
+    const bfd = (alpha: boolean): CheckSpec => ({
+      kind: 'BFD_CHECK',
+      name: 'b1',
+      delayLoop: 1,
+      retry: 0,
+      delayBeforeRetry: 1,
+      alpha,
+    });
+    sched.add({ id: 'r1', label: '[198.51.100.2]:tcp:80', weight: 1, checkers: [bfd(false)] });
+    sched.add({ id: 'r2', label: '[198.51.100.3]:tcp:80', weight: 1, checkers: [bfd(true)] });
+    await runFor(clock, 5 * S);
+    expect(counters.get('check.attempts')).toBe(0);
+    expect(events).toEqual([
+      { realServer: 'r1', up: true },
+      { realServer: 'r2', up: false },
+    ]);
+    events.length = 0;
+    // the session's first state (Down, as the BFD side announces a new session)
+    sched.setBfdState('b1', false);
+    expect(events).toEqual([
+      { realServer: 'r1', up: false, checker: { index: 0, kind: 'BFD_CHECK', up: false, bfd: 'b1' } },
+      // alpha, already down: its first result only notifies (keepalived's do_rs_notifies)
+      { realServer: 'r2', up: false, alphaFailure: true },
+    ]);
+    events.length = 0;
+    sched.setBfdState('b1', false); // same state again: nothing
+    sched.setBfdState('other', true); // no checker names it: nothing
+    expect(events).toEqual([]);
+    sched.setBfdState('b1', true);
+    expect(events.map((e) => [e.realServer, e.up, e.checker?.up])).toEqual([
+      ['r1', true, true],
+      ['r2', true, true],
+    ]);
+    expect(lines).toEqual([
+      'BFD check of [b1] RS([198.51.100.2]:tcp:80) is DOWN',
+      'BFD check of [b1] RS([198.51.100.3]:tcp:80) is DOWN',
+      'BFD check of [b1] RS([198.51.100.2]:tcp:80) is UP',
+      'BFD check of [b1] RS([198.51.100.3]:tcp:80) is UP',
+    ]);
+    events.length = 0;
+    sched.remove('r1');
+    sched.setBfdState('b1', false);
+    expect(events.map((e) => e.realServer)).toEqual(['r2']);
+    expect(sched.state('r2')).toEqual({ up: false, weight: 1, checkers: [false] });
+  });
+
   it('misc_dynamic and FILE_CHECK weights reach the event', async () => {
     const clock = new FakeClock(1_000_000);
     const events: RealServerEvent[] = [];

@@ -9,7 +9,7 @@ import { Duplex } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { run } from '../../../src/check/smtp.js';
 import type { SmtpCheckSpec } from '../../../src/check/types.js';
-import type { KaError } from '../../../src/core/errors.js';
+import { KaError } from '../../../src/core/errors.js';
 
 class SlowLinkSocket extends Duplex {
   /** Bytes the server received, in order. */
@@ -119,5 +119,51 @@ describe('SMTP_CHECK ends the session with QUIT', () => {
     expect(await r).toMatchObject({ ok: false, error: { code: 'KA_ERR_CHECK_BAD_RESPONSE' } });
     expect(sock.destroyed).toBe(true);
     expect(sock.received).toBe('');
+  });
+});
+
+describe('SMTP_CHECK failure reasons (the mail says what failed, in keepalived smtp_final words)', () => {
+  const greeting = (text: string, helo: string | null) => {
+    const sock = new SlowLinkSocket((line) => (/^HELO /.test(line) ? helo : null));
+    return (_co: unknown, _what: string, done: (r: net.Socket | KaError) => void) => {
+      setImmediate(() => {
+        done(sock as unknown as net.Socket);
+        sock.greet(text);
+      });
+      return sock as unknown as net.Socket;
+    };
+  };
+
+  it('bad greeting, bad HELO reply, connection error, server gone mid-dialogue', async () => {
+    const signal = new AbortController().signal;
+    expect(await run(spec, signal, greeting('554 go away\r\n', null))).toMatchObject({
+      ok: false,
+      reason: 'Bad greeting banner from server [192.0.2.25]:25',
+    });
+    expect(await run(spec, signal, greeting('220 hi\r\n', '550 no\r\n'))).toMatchObject({
+      ok: false,
+      reason: 'Bad HELO response from server [192.0.2.25]:25',
+    });
+    const refused = (_co: unknown, _what: string, done: (r: net.Socket | KaError) => void) => {
+      const sock = new SlowLinkSocket(() => null);
+      setImmediate(() => done(new KaError('KA_ERR_CHECK_REFUSED', 'SMTP connect: refused')));
+      return sock as unknown as net.Socket;
+    };
+    expect(await run(spec, signal, refused)).toMatchObject({
+      ok: false,
+      reason: 'Error connecting to server [192.0.2.25]:25',
+    });
+    const gone = (_co: unknown, _what: string, done: (r: net.Socket | KaError) => void) => {
+      const sock = new SlowLinkSocket(() => null);
+      setImmediate(() => {
+        done(sock as unknown as net.Socket);
+        sock.push(null); // closed before any greeting
+      });
+      return sock as unknown as net.Socket;
+    };
+    expect(await run(spec, signal, gone)).toMatchObject({
+      ok: false,
+      reason: 'Read failure from server [192.0.2.25]:25',
+    });
   });
 });

@@ -80,6 +80,40 @@ describe('checker worker protocol', () => {
   });
 });
 
+describe('checker worker: BFD sessions', () => {
+  it('a bfd message sets the BFD_CHECK checkers of that instance; a malformed one is a typed error', async () => {
+    const { port1, port2 } = new MessageChannel();
+    serveScheduler(port1, {}, async () => ({ ok: true }));
+    const events: RealServerEvent[] = [];
+    const errors: KaError[] = [];
+    const w = new CheckerWorker(
+      { onEvent: (e) => events.push(e), onError: (e) => errors.push(e) },
+      { endpoint: port2 },
+    );
+    const until = async (cond: () => boolean) => {
+      for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+    };
+    w.add({
+      id: 'rs1',
+      weight: 1,
+      checkers: [
+        { kind: 'BFD_CHECK', name: 'b1', delayLoop: 1, retry: 0, delayBeforeRetry: 1, alpha: false },
+      ],
+    });
+    w.bfd('b1', false);
+    await until(() => events.length === 2);
+    expect(events).toEqual([
+      { realServer: 'rs1', up: true },
+      { realServer: 'rs1', up: false, checker: { index: 0, kind: 'BFD_CHECK', up: false, bfd: 'b1' } },
+    ]);
+    port2.postMessage({ type: 'bfd', name: 'b1', up: 'yes' });
+    await until(() => errors.length === 1);
+    expect(errors[0]?.code).toBe('KA_ERR_CHECK_SPEC');
+    await w.stop();
+    port1.close();
+  });
+});
+
 describe('checker worker logging', () => {
   it('counts syslog send errors in its own counters, which travel with the stats', async () => {
     const saved = process.env.KEEPALIVED_TS_SYSLOG_SOCKET;
