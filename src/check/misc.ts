@@ -17,7 +17,13 @@ export function interpretExit(
   timedOut = false,
 ): CheckResult {
   const details = { exitCode, signal };
-  if (timedOut) return fail(new KaError('KA_ERR_CHECK_TIMEOUT', 'Misc check timed out', details));
+  // keepalived's mail then says "MISC CHECK timed out"
+  if (timedOut)
+    return {
+      ok: false,
+      error: new KaError('KA_ERR_CHECK_TIMEOUT', 'Misc check timed out', details),
+      reason: 'timed out',
+    };
   if (signal !== undefined || exitCode === undefined)
     return fail(new KaError('KA_ERR_CHECK_EXIT', `Misc check killed by signal ${signal ?? '?'}`, details));
   if (exitCode === 0) return { ok: true };

@@ -218,7 +218,7 @@ export interface CheckerMail {
   readonly kind: AlertCheckerKind;
   /** The checker's state after the result. */
   readonly up: boolean;
-  /** SMTP_CHECK: what failed (`Error connecting to server [198.51.100.2]:25`). */
+  /** SMTP_CHECK: what failed (`Error connecting to server [198.51.100.2]:25`); MISC_CHECK: `timed out`. */
   readonly reason?: string;
   /** BFD_CHECK: the bfd_instance name. */
   readonly bfd?: string;
@@ -227,7 +227,7 @@ export interface CheckerMail {
 /**
  * The body of a checker's real-server mail, in that checker's words (keepalived 2.2.7's checkers):
  * TCP/UDP/ICMP/DNS name themselves; HTTP_GET and SSL_GET fail with "HTTP request failed"; SMTP_CHECK
- * with its reason; MISC_CHECK says succeeded / failed; BFD_CHECK names its instance. FILE_CHECK
+ * with its reason; MISC_CHECK says succeeded / failed / timed out; BFD_CHECK names its instance. FILE_CHECK
  * mails nothing (keepalived's track file updates send no alert): undefined.
  */
 export function checkerBody(c: CheckerMail): string | undefined {
@@ -242,7 +242,7 @@ export function checkerBody(c: CheckerMail): string | undefined {
     case 'DNS_CHECK':
       return `=> DNS_CHECK: ${verb} on service <=`;
     case 'MISC_CHECK':
-      return `=> MISC CHECK ${c.up ? 'succeeded' : 'failed'} on service <=`;
+      return `=> MISC CHECK ${c.up ? 'succeeded' : c.reason === 'timed out' ? 'timed out' : 'failed'} on service <=`;
     case 'BFD_CHECK':
       return `=> BFD CHECK ${c.bfd ?? ''} ${c.up ? 'succeeded' : 'failed'} on service <=`;
     case 'HTTP_GET':

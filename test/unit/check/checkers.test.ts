@@ -72,7 +72,7 @@ describe('MISC_CHECK', () => {
       miscSpec([script('slow.sh', 'sleep 5')], { miscTimeout: 0.2 }),
       new AbortController().signal,
     );
-    expect(slow).toMatchObject({ ok: false, error: { code: 'KA_ERR_CHECK_TIMEOUT' } });
+    expect(slow).toMatchObject({ ok: false, error: { code: 'KA_ERR_CHECK_TIMEOUT' }, reason: 'timed out' });
     const missing = await misc.run(miscSpec([join(dir, 'nope.sh')]), new AbortController().signal);
     expect(missing).toMatchObject({ ok: false, error: { code: 'KA_ERR_CHECK_SPAWN' } });
     const empty = await misc.run(miscSpec([]), new AbortController().signal);

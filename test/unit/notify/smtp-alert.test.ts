@@ -189,6 +189,9 @@ describe('texts', () => {
     expect(checkerBody({ kind: 'DNS_CHECK', up: false })).toBe('=> DNS_CHECK: failed on service <=');
     expect(checkerBody({ kind: 'MISC_CHECK', up: true })).toBe('=> MISC CHECK succeeded on service <=');
     expect(checkerBody({ kind: 'MISC_CHECK', up: false })).toBe('=> MISC CHECK failed on service <=');
+    expect(checkerBody({ kind: 'MISC_CHECK', up: false, reason: 'timed out' })).toBe(
+      '=> MISC CHECK timed out on service <=',
+    );
     expect(checkerBody({ kind: 'UDP_CHECK', up: false })).toBe('=> UDP CHECK failed on service <=');
     expect(checkerBody({ kind: 'BFD_CHECK', up: true, bfd: 'bfd1' })).toBe(
       '=> BFD CHECK bfd1 succeeded on service <=',
