@@ -413,7 +413,7 @@ export class VrrpHost {
         );
       }
     }
-    this.bindSyncGroups();
+    await this.bindSyncGroups();
     await this.syncTrackers();
     this.deps.net.on('link', (l, before) => {
       for (const b of this.bound) {
@@ -685,9 +685,14 @@ export class VrrpHost {
   private startInstance(b: Bound): void {
     // unbound: straight to FAULT (init), as keepalived for an interface missing at start
     if (b.ifFault !== undefined) b.inst.fault();
+    // keepalived 2.2.7 (observed): a sync-group member whose group has one waiting for its
+    // interface starts in FAULT itself, notifying FAULT only
+    const g = b.cfg.syncGroup ? this.config.syncGroups.find((x) => x.name === b.cfg.syncGroup) : undefined;
+    const groupFault =
+      g !== undefined &&
+      this.bound.some((o) => o !== b && g.members.includes(o.cfg.name) && o.ifFault !== undefined);
     const hold = this.startHoldUntil;
-    if (hold !== undefined && this.deps.clock.now() < hold) b.inst.start(hold);
-    else b.inst.start();
+    b.inst.start(hold !== undefined && this.deps.clock.now() < hold ? hold : undefined, { groupFault });
     const t = b.tracking?.result;
     if (t && (t.fault || t.initPending)) b.inst.fault();
     else if (t && t.effectivePriority !== b.cfg.priority) b.inst.setEffectivePriority(t.effectivePriority);
@@ -1492,23 +1497,23 @@ export class VrrpHost {
     return h;
   }
 
-  private bindSyncGroups(): void {
+  private async bindSyncGroups(): Promise<void> {
     for (const g of this.config.syncGroups) {
       const members = this.bound.filter((b) => g.members.includes(b.cfg.name)).map((b) => b.inst);
       if (members.length === 0) continue;
       const notify: GroupNotifyConfig = { name: g.name };
-      void (async () => {
-        const r = this.deps.scripts;
-        const set = async (k: keyof GroupNotifyConfig, label: string, cmd: typeof g.notify.master) => {
-          const d = await r.resolve(`${label}(${g.name})`, cmd);
-          if (d) (notify as unknown as Record<string, unknown>)[k] = d;
-        };
-        await set('master', 'notify_master', g.notify.master);
-        await set('backup', 'notify_backup', g.notify.backup);
-        await set('fault', 'notify_fault', g.notify.fault);
-        await set('stop', 'notify_stop', g.notify.stop);
-        await set('generic', 'notify', g.notify.generic);
-      })();
+      // resolved before any member starts: a group entering FAULT at start (a member's interface
+      // missing) notifies at once
+      const r = this.deps.scripts;
+      const set = async (k: keyof GroupNotifyConfig, label: string, cmd: typeof g.notify.master) => {
+        const d = await r.resolve(`${label}(${g.name})`, cmd);
+        if (d) (notify as unknown as Record<string, unknown>)[k] = d;
+      };
+      await set('master', 'notify_master', g.notify.master);
+      await set('backup', 'notify_backup', g.notify.backup);
+      await set('fault', 'notify_fault', g.notify.fault);
+      await set('stop', 'notify_stop', g.notify.stop);
+      await set('generic', 'notify', g.notify.generic);
       this.groups.push(
         new SyncGroupCoordinator(g.name, members, {
           log: (m) => this.log.info({ group: g.name }, m),

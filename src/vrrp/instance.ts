@@ -130,10 +130,14 @@ export class VrrpInstance implements SyncMember {
 
   /**
    * Leave INIT (into BACKUP or FAULT). `holdUntil` (vrrp_startup_delay): no Master_Down timer
-   * expires before that time.
+   * expires before that time. `groupFault`: the instance's sync group starts in FAULT.
    */
-  start(holdUntil?: Micros): void {
-    this.handle(holdUntil === undefined ? { type: 'startup' } : { type: 'startup', holdUntil });
+  start(holdUntil?: Micros, opts: { groupFault?: boolean } = {}): void {
+    this.handle({
+      type: 'startup',
+      ...(holdUntil === undefined ? {} : { holdUntil }),
+      ...(opts.groupFault ? { groupFault: true } : {}),
+    });
   }
 
   /** Orderly stop (SIGTERM): STOP notify, priority-0 advert and VIP removal if MASTER. */

@@ -208,7 +208,7 @@ export function step(s: Machine, ev: VrrpEvent, now: Micros): StepResult & { sta
     case 'startup':
       if (ev.holdUntil !== undefined && s.state === VrrpState.INIT && ev.holdUntil > now)
         t.n.startHoldUntil = ev.holdUntil;
-      onStartup(t);
+      onStartup(t, ev.groupFault === true);
       break;
     case 'shutdown':
       onShutdown(t);
@@ -242,12 +242,12 @@ export function step(s: Machine, ev: VrrpEvent, now: Micros): StepResult & { sta
 }
 
 /** RFC 5798 §6.4.1 Initialize, as keepalived does it: every instance first enters BACKUP. */
-function onStartup(t: Step): void {
+function onStartup(t: Step, groupFault: boolean): void {
   if (t.n.state !== VrrpState.INIT) return;
   // keepalived removes stale VIPs/routes/rules left by a crashed run before starting.
   t.removeAll();
   t.n.masterAdverIntUs = t.c.advertIntervalUs;
-  if (t.n.faulted) {
+  if (t.n.faulted || groupFault) {
     t.log('info', 'Entering FAULT STATE (init)');
     t.n.state = VrrpState.FAULT;
     t.act({ type: 'notify', state: 'FAULT', priority: t.n.effectivePriority });

@@ -55,6 +55,10 @@ export function syncGroupStep(
         others.filter((m) => m.state === VrrpState.BACKUP || m.state === VrrpState.MASTER),
         'FAULT',
       );
+    else if (!me.faulted && (me.state === VrrpState.BACKUP || me.state === VrrpState.MASTER))
+      // a member leaving INIT into a FAULT group (another member's interface missing at start):
+      // keepalived starts it in FAULT too
+      d.forced.push({ name: me.name, to: 'FAULT' });
     return d;
   }
   if (groupState === VrrpState.FAULT) {

@@ -100,7 +100,11 @@ export interface MachineState {
 export type ForcedState = 'MASTER' | 'BACKUP' | 'FAULT';
 
 export type VrrpEvent =
-  | { type: 'startup'; holdUntil?: Micros }
+  /**
+   * `groupFault`: a sync-group member whose group starts in FAULT (another member's interface missing
+   * or tracking down): it enters FAULT (init) without being faulted itself; the group takes it out.
+   */
+  | { type: 'startup'; holdUntil?: Micros; groupFault?: boolean }
   | { type: 'shutdown' }
   | { type: 'timer'; timer: TimerName }
   /** An advert that already passed receive validation (validate.ts). */

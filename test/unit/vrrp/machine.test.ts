@@ -83,6 +83,22 @@ describe('startup (RFC 5798 §6.4.1, keepalived: always BACKUP first)', () => {
     ]);
   });
 
+  it('a member of a sync group starting in FAULT enters FAULT (init) unfaulted; the group takes it out', () => {
+    const { m, actions } = run(initialState(cfg({ syncGroup: true })), [
+      { type: 'startup', groupFault: true },
+      T0,
+    ]);
+    expect(m.state).toBe(VrrpState.FAULT);
+    expect(m.faulted).toBe(false);
+    expect(actions.slice(3)).toEqual([
+      log('(VI_1) Entering FAULT STATE (init)'),
+      { type: 'notify', state: 'FAULT', priority: 100 },
+    ]);
+    const out = run(m, [{ type: 'force', to: 'BACKUP' }, T0 + 10]);
+    expect(out.m.state).toBe(VrrpState.BACKUP);
+    expect(out.m.timers.down).toBeDefined();
+  });
+
   it('a second startup is ignored', () => {
     const s = start();
     expect(run(s.m, [{ type: 'startup' }, T0 + 5]).actions).toEqual([]);

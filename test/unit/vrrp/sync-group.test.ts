@@ -30,6 +30,27 @@ describe('syncGroupStep', () => {
     });
   });
 
+  it('a member leaving INIT into a group in FAULT is forced to FAULT, without a second group notify', () => {
+    // keepalived 2.2.7, observed: VI_1's interface missing at start (dynamic_interfaces) puts the
+    // group and VI_2 in FAULT ("VRRP_Group(G1): Syncing VI_1 to FAULT state", "(VI_2) entering FAULT state")
+    const d = syncGroupStep('G1', FAULT, [m('A', FAULT, { faulted: true }), m('B', BACKUP)], {
+      name: 'B',
+      from: INIT,
+    });
+    expect(d).toEqual({ groupState: FAULT, forced: [{ name: 'B', to: 'FAULT' }], notify: null, logs: [] });
+    // a member faulted by its own tracking is already where it belongs
+    const own = syncGroupStep(
+      'G1',
+      FAULT,
+      [m('A', FAULT, { faulted: true }), m('B', FAULT, { faulted: true })],
+      {
+        name: 'B',
+        from: INIT,
+      },
+    );
+    expect(own.forced).toEqual([]);
+  });
+
   it('the group stays in FAULT while any member is faulted, and leaves when none is', () => {
     const still = syncGroupStep(
       'G1',
