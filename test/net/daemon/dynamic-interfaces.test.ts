@@ -94,6 +94,8 @@ describeIf('dynamic_interfaces: instances on interfaces that come and go', needL
         { name: 'v', links: [{ addrs: ['192.0.2.3/24'] }] },
         { name: 'v2', links: [{ addrs: ['192.0.2.4/24'] }] },
         { name: 'n', links: [{ addrs: ['192.0.2.5/24'] }] },
+        { name: 'g', links: [{ addrs: ['192.0.2.6/24'] }] },
+        { name: 'g2', links: [{ addrs: ['192.0.2.7/24'] }] },
       ],
     });
   });
@@ -211,6 +213,77 @@ describeIf('dynamic_interfaces: instances on interfaces that come and go', needL
     expect((await h.proc.stop()).code).toBe(0);
     // the VMAC is deleted at stop, as before
     await expect(d.ip(['link', 'show', 'dev', vmac])).rejects.toThrow();
+  });
+
+  it('sync group: a member waiting for its interface holds the group in FAULT; created, the group goes MASTER', async () => {
+    const d = topo!.node('g');
+    const x = topo!.node('g2');
+    const rec = notifyRecorder(topo!.dir, 'notify-group');
+    const h = d.startDaemon({
+      command: keepalivedTsCommand(),
+      name: 'dyn-group',
+      config: `
+global_defs {
+  dynamic_interfaces
+}
+vrrp_sync_group G1 {
+  group {
+    VI_1
+    VI_2
+  }
+  notify ${rec.script}
+}
+${['VI_1 vx0 61 198.51.100.61', 'VI_2 eth0 62 192.0.2.62']
+  .map((l) => l.split(' '))
+  .map(
+    ([name, ifname, vrid, vip]) => `
+vrrp_instance ${name} {
+  state MASTER
+  interface ${ifname}
+  virtual_router_id ${vrid}
+  priority 200
+  advert_int 1
+  virtual_ipaddress {
+    ${vip}/24
+  }
+  notify ${rec.script}
+}`,
+  )
+  .join('\n')}
+`,
+    });
+    // keepalived 2.2.7: the group and both members FAULT, no member BACKUP before vx0 exists
+    const seen = () =>
+      rec
+        .entries()
+        .map((e) => `${e.args[1]} ${e.args[2]}`)
+        .sort();
+    await waitFor({
+      what: 'group and members in FAULT',
+      timeoutMs: 15_000,
+      probe: () => seen().join(','),
+      until: (s) => s === 'G1 FAULT,VI_1 FAULT,VI_2 FAULT',
+    });
+    expect(await d.hasAddress('192.0.2.62')).toBe(false);
+    await makeLink(d, x);
+    await waitFor({
+      what: 'group and members MASTER',
+      timeoutMs: 20_000,
+      probe: () =>
+        seen()
+          .filter((l) => l.endsWith('MASTER'))
+          .join(','),
+      until: (s) => s === 'G1 MASTER,VI_1 MASTER,VI_2 MASTER',
+    });
+    expect(await d.hasAddress('192.0.2.62')).toBe(true);
+    expect(await d.hasAddress(VIP)).toBe(true);
+    // VI_2 (on an interface that was always there) went FAULT, BACKUP, MASTER: never BACKUP at start
+    const vi2 = rec
+      .entries()
+      .filter((e) => e.args[1] === 'VI_2')
+      .map((e) => e.args[2]);
+    expect(vi2).toEqual(['FAULT', 'BACKUP', 'MASTER']);
+    expect((await h.proc.stop()).code).toBe(0);
   });
 
   it('without dynamic_interfaces a missing interface stops the daemon, as keepalived does', async () => {
