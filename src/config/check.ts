@@ -1525,6 +1525,8 @@ export class ConfigBuilder extends Checker_ {
   private checkIf(name: string | undefined, pos: SrcPos, what: string): boolean {
     // an empty name ("") is looked up too, and fails, as in keepalived
     if (name === undefined || !this.opts.interfaceExists) return true;
+    // dynamic_interfaces: interfaces may come later; keepalived 2.2.7 reports none missing (-t exits 0)
+    if ((this.global as GlobalDefs | undefined)?.dynamicInterfaces) return true;
     if (!this.opts.interfaceExists(name)) {
       // keepalived's VRRP process stops at a missing interface, before its script checks
       this.vrrpBadIf = true;
