@@ -189,6 +189,8 @@ export interface SnmpAgentOptions {
   readonly answerTimeoutMs?: number;
   /** AgentX Open description. */
   readonly description?: string;
+  /** Subtrees to register (default: KEEPALIVED-MIB global and vrrp, as keepalived's VRRP process). */
+  readonly regions?: readonly Oid[];
 }
 
 /** Counter interface: src/core/counters.ts's Counters fits. */
@@ -196,11 +198,13 @@ interface CounterSink {
   inc(name: string, by?: number): void;
 }
 
-/** The regions keepalived's VRRP process registers, with their sysORTable descriptions. */
-const REGIONS: readonly { readonly oid: Oid; readonly descr: string }[] = [
-  { oid: GLOBAL_OID, descr: 'The MIB module for Keepalived' },
-  { oid: VRRP_OID, descr: 'The MIB module for KEEPALIVED-VRRP' },
-];
+/** keepalived's sysORTable description of each subtree it registers. */
+function regionDescr(oid: Oid): string {
+  const t = oidText(oid);
+  if (t === oidText(GLOBAL_OID)) return 'The MIB module for Keepalived';
+  if (t === oidText(VRRP_OID)) return 'The MIB module for KEEPALIVED-VRRP';
+  return `The MIB module for ${t}`;
+}
 
 /**
  * The sub-agent. `start()` connects in the background and keeps a session open until `stop()`;
@@ -331,8 +335,8 @@ export class SnmpAgent {
 
   private async handshake(sa: snmp.Subagent): Promise<void> {
     await this.request('Open', (cb) => sa.open(cb));
-    for (const r of REGIONS) {
-      const oid = oidText(r.oid);
+    for (const region of this.opts.regions ?? [GLOBAL_OID, VRRP_OID]) {
+      const oid = oidText(region);
       await this.request(`Register ${oid}`, (cb) =>
         sa.sendPdu(
           snmp.AgentXPdu.createFromVariables({
@@ -345,7 +349,7 @@ export class SnmpAgent {
           cb,
         ),
       );
-      await this.request(`AddAgentCaps ${oid}`, (cb) => sa.addAgentCaps(oid, r.descr, cb));
+      await this.request(`AddAgentCaps ${oid}`, (cb) => sa.addAgentCaps(oid, regionDescr(region), cb));
     }
     if (this.sa !== sa) return;
     this.open = true;
@@ -353,6 +357,30 @@ export class SnmpAgent {
     this.failures = 0;
     this.retryDelay = this.opts.retryMs ?? 1000;
     this.log?.info(`AgentX subagent connected to ${this.where()}`);
+  }
+
+  /**
+   * Send a notification (AgentX Notify: the master adds sysUpTime and snmpTrapOID and forwards it
+   * to its trap sinks). Without an open session it is dropped and counted, as keepalived drops it.
+   */
+  notify(trap: Oid, varbinds: readonly Varbind[]): void {
+    const sa = this.sa;
+    if (!sa || !this.open) {
+      this.counters?.inc(SnmpErrors.KA_ERR_SNMP_NOTIFY);
+      return;
+    }
+    try {
+      sa.notify(oidText(trap), varbinds.map(libVarbind), (err, pdu) => {
+        if (err || pdu?.error)
+          this.fail(
+            SnmpErrors.KA_ERR_SNMP_NOTIFY,
+            `AgentX master refused a notification (error ${pdu?.error})`,
+            err,
+          );
+      });
+    } catch (e) {
+      this.fail(SnmpErrors.KA_ERR_SNMP_NOTIFY, 'sending a notification failed', e);
+    }
   }
 
   private lost(sa: snmp.Subagent): void {
