@@ -970,18 +970,26 @@ export class VrrpHost {
 
   /**
    * Without dynamic_interfaces, keepalived 2.2.7's VRRP process stops at an instance whose interface
-   * does not exist, at start and at a reload alike, and the whole daemon with it (exit 2, "exited
-   * with permanent error CONFIG"): logged as keepalived does, then thrown with `exitCode: 2` before
-   * anything is applied.
+   * (or track_interface, or VIP `dev`) does not exist, at start and at a reload alike, and the whole
+   * daemon with it (exit 2, "exited with permanent error CONFIG"): logged as keepalived does, then
+   * thrown with `exitCode: 2` before anything is applied.
    */
   private refuseMissingInterfaces(config: KeepalivedConfig): void {
     if (config.global.dynamicInterfaces !== false) return;
     const missing: string[] = [];
+    const check = (ifname: string, line: string) => {
+      if (this.deps.net.link(ifname)) return;
+      missing.push(ifname);
+      this.log.error(line);
+    };
     for (const c of config.vrrpInstances) {
       const ifname = c.interface ?? config.global.defaultInterface;
-      if (this.deps.net.link(ifname)) continue;
-      missing.push(ifname);
-      this.log.error(`WARNING - interface ${ifname} for vrrp_instance ${c.name} doesn't exist`);
+      check(ifname, `WARNING - interface ${ifname} for vrrp_instance ${c.name} doesn't exist`);
+      for (const t of c.tracking.interfaces)
+        check(t.name, `(${c.name}) tracked interface ${t.name} doesn't exist`);
+      for (const v of [...c.virtualIpaddress, ...c.virtualIpaddressExcluded])
+        if (v.dev)
+          check(v.dev, `WARNING - interface ${v.dev} for ip address ${v.address}/${v.prefix} doesn't exist`);
     }
     if (missing.length === 0) return;
     this.counters.inc('vrrp.nonexistent_interface');
