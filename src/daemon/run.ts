@@ -202,6 +202,9 @@ async function monitorAddresses(net: NetState, log: Logger, counters: Counters):
   net.on('addr', (a) => log.info(addressChangeLine(a, name(a.ifindex))));
 }
 
+/** Marks, in `fatals`, a main configuration file that cannot be read (keepalived exits 6). */
+const MAIN_FILE_MISSING = 'main configuration file missing';
+
 function load(
   path: string,
   opts: DaemonOptions,
@@ -217,7 +220,12 @@ function load(
   for (const d of diagnostics) {
     const line = formatDiagnostic(d);
     logged.push(line);
-    if (d.severity === 'fatal') {
+    if (d.code === 'KA_ERR_CONF_FILE_NOT_FOUND' && d.pos === undefined) {
+      // the main file (a missing include only warns): keepalived stops, "Config files missing"
+      fatal = true;
+      fatals.push(MAIN_FILE_MISSING);
+      log.error({ code: d.code }, `Config files missing '${path}'. (${line})`);
+    } else if (d.severity === 'fatal') {
       fatal = true;
       fatals.push(line);
       log.error({ code: d.code }, line);
@@ -352,7 +360,8 @@ async function runDaemonWith(
   if (!config) {
     log.error(`Stopped - configuration ${configFile} has fatal errors`);
     opts.startup?.failed(`configuration ${configFile} has fatal errors: ${fatals.join('; ')}`);
-    return 1;
+    // keepalived 2.2.7 exits 6 on a missing main file (observed, with -n and when forking)
+    return fatals.includes(MAIN_FILE_MISSING) ? 6 : 1;
   }
   applyUmask(config, opts);
   // keepalived 2.2.7 with reload_check_config: a configuration with any error (what `-t` would not

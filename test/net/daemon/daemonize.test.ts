@@ -154,6 +154,19 @@ describeIf('keepalived-ts without -n (forking)', needLab, () => {
     await waitFor({ what: `daemon ${pid} to exit`, probe: () => !pidAlive(pid), timeoutMs: 15_000 });
   });
 
+  it('exits 6 when the configuration file is missing, forking or not, as keepalived 2.2.7', async () => {
+    for (const extra of [
+      ['-f', 'missing.conf'],
+      ['-n', '-f', 'missing.conf'],
+    ]) {
+      const r = await startForking(extra);
+      expect(r.exit.code, extra.join(' ')).toBe(6);
+      expect(existsSync(r.pidFile), extra.join(' ')).toBe(false);
+      const text = `${r.log.join('\n')}\n${r.proc.output()}`;
+      expect(text, extra.join(' ')).toMatch(/Config files missing '[^']*missing\.conf'/);
+    }
+  });
+
   it('exits non-zero when the pid file cannot be written', async () => {
     const r = await startForking([], '/dev/null/keepalived.pid');
     expect(r.exit.code).toBe(1);
