@@ -963,6 +963,7 @@ export class VrrpHost {
     // keepalived gives the reasons at start only (at run time just "Entering FAULT STATE")
     if (b.ifFault === 'missing') {
       this.logFault(b, 'missing');
+      if (b.vmacName) this.log.info(`(${cfg.name}): entering FAULT state (interface ${b.vmacName} down)`);
       if (!cfg.mcastSrcIp) this.logFault(b, 'no-address');
     } else if (b.ifFault === 'no-address') this.logFault(b, 'no-address');
     return b;
