@@ -3,17 +3,24 @@
  * checkers' I/O being asynchronous), so the parent, VRRP and checker pid files all name that process:
  * supervisors and scripts that read any of them (`kill -HUP $(cat /run/keepalived.pid)`) keep working.
  */
+import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
   closeSync,
+  constants,
   fchmodSync,
+  fstatSync,
   mkdirSync,
   openSync,
   readFileSync,
+  renameSync,
   rmdirSync,
+  rmSync,
+  type Stats,
   unlinkSync,
   writeSync,
 } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { KaError } from '../core/errors.js';
 import { DaemonErrors } from './errors.js';
 
@@ -112,17 +119,85 @@ function alive(pid: number): boolean {
   }
 }
 
+const kindOf = (st: Stats): string =>
+  st.isDirectory()
+    ? 'a directory'
+    : st.isFIFO()
+      ? 'a FIFO'
+      : st.isSocket()
+        ? 'a socket'
+        : st.isCharacterDevice() || st.isBlockDevice()
+          ? 'a device'
+          : 'not a regular file';
+
+/** keepalived's wording ("Error reading pid file PATH"), then why. */
+const unreadable = (path: string, why: string): KaError =>
+  new KaError(DaemonErrors.KA_ERR_DAEMON_PIDFILE, `Error reading pid file ${path}: ${why}`, { path });
+
 /**
- * Writes `pid` to `path`, refusing (as keepalived does) when the file names another live process.
- * Returns a release function that removes the file if it still holds our pid.
+ * The text of the pid file at `path`, or undefined when there is none. The last component is never
+ * followed (O_NOFOLLOW: a symlink fails with ELOOP) and a FIFO does not block the open (O_NONBLOCK);
+ * anything but a regular file is refused with KA_ERR_DAEMON_PIDFILE. keepalived 2.2.7 refuses to
+ * start on a pid file it cannot read ("Error reading pid file", then "daemon is already running")
+ * and leaves what the path names untouched.
+ */
+function readPidText(path: string): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw unreadable(path, code === 'ELOOP' ? 'a symbolic link' : (e as Error).message);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw unreadable(path, kindOf(st));
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Writes `text` to `path` mode 0644 through a new file in the same directory (O_CREAT|O_EXCL|
+ * O_NOFOLLOW) renamed over it: a symlink planted at `path` is replaced, never written through, and a
+ * reader never sees the file empty. keepalived's pidfile_write opens with O_NOFOLLOW; the rename also
+ * closes the window between our check of the old file and the write.
+ */
+function replaceFile(path: string, text: string): void {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}`);
+  const fd = openSync(
+    tmp,
+    constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+    0o644,
+  );
+  try {
+    // 0644 whatever the umask, as keepalived makes them (readable by init scripts and exporters)
+    fchmodSync(fd, 0o644);
+    const buf = Buffer.from(text);
+    for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off);
+    closeSync(fd);
+    renameSync(tmp, path);
+  } catch (e) {
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed
+    }
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+/**
+ * Writes `pid` to `path`, refusing (as keepalived does) when the file names another live process,
+ * and (KA_ERR_DAEMON_PIDFILE) when `path` is a symlink, a directory, a FIFO or anything else that is
+ * not a regular file. Returns a release function that removes the file if it still holds our pid.
  */
 export function writePidFile(path: string, pid = process.pid): () => void {
-  let existing: number | undefined;
-  try {
-    existing = Number.parseInt(readFileSync(path, 'utf8').trim(), 10);
-  } catch {
-    existing = undefined;
-  }
+  const text = readPidText(path);
+  const existing = text === undefined ? undefined : Number.parseInt(text.trim(), 10);
   if (existing !== undefined && Number.isInteger(existing) && existing !== pid && alive(existing)) {
     throw new KaError(
       DaemonErrors.KA_ERR_DAEMON_RUNNING,
@@ -134,11 +209,7 @@ export function writePidFile(path: string, pid = process.pid): () => void {
     );
   }
   try {
-    const fd = openSync(path, 'w', 0o644);
-    // 0644 whatever the umask, as keepalived makes them (readable by init scripts and exporters)
-    fchmodSync(fd, 0o644);
-    writeSync(fd, `${pid}\n`);
-    closeSync(fd);
+    replaceFile(path, `${pid}\n`);
   } catch (e) {
     throw new KaError(
       DaemonErrors.KA_ERR_DAEMON_PIDFILE,
@@ -150,9 +221,11 @@ export function writePidFile(path: string, pid = process.pid): () => void {
   }
   return () => {
     try {
-      if (Number.parseInt(readFileSync(path, 'utf8').trim(), 10) === pid) unlinkSync(path);
+      // read without following: a symlink put there since is left alone
+      const now = readPidText(path);
+      if (now !== undefined && Number.parseInt(now.trim(), 10) === pid) unlinkSync(path);
     } catch {
-      // already gone
+      // gone, or no longer a regular file: not ours to remove
     }
   };
 }

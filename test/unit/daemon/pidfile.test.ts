@@ -1,4 +1,17 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -54,6 +67,97 @@ describe('pid files', () => {
       err = e;
     }
     expect(isKaError(err, 'KA_ERR_DAEMON_PIDFILE')).toBe(true);
+  });
+});
+
+/** The KaError writePidFile throws, or undefined. */
+function refusal(path: string): unknown {
+  try {
+    writePidFile(path);
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
+
+describe('pid file that is not a regular file (keepalived: "Error reading pid file", not started)', () => {
+  it('a symlink to a file: refused, the target keeps its content, the link stays', () => {
+    const d = tmp();
+    const target = join(d, 'tgt');
+    writeFileSync(target, 'precious\n');
+    const link = join(d, 'link.pid');
+    symlinkSync(target, link);
+    const err = refusal(link);
+    expect(isKaError(err, 'KA_ERR_DAEMON_PIDFILE')).toBe(true);
+    expect((err as Error).message).toBe(`Error reading pid file ${link}: a symbolic link`);
+    expect(readFileSync(target, 'utf8')).toBe('precious\n');
+    expect(readlinkSync(link)).toBe(target);
+    expect(readdirSync(d).sort()).toEqual(['link.pid', 'tgt']);
+  });
+
+  it('a symlink to a file holding a live pid is refused the same way, not read through', () => {
+    const d = tmp();
+    writeFileSync(join(d, 'other.pid'), '1\n');
+    symlinkSync(join(d, 'other.pid'), join(d, 'k.pid'));
+    expect(isKaError(refusal(join(d, 'k.pid')), 'KA_ERR_DAEMON_PIDFILE')).toBe(true);
+  });
+
+  it('a symlink to a directory: refused, nothing created in the directory', () => {
+    const d = tmp();
+    mkdirSync(join(d, 'sub'));
+    symlinkSync(join(d, 'sub'), join(d, 'k.pid'));
+    expect(isKaError(refusal(join(d, 'k.pid')), 'KA_ERR_DAEMON_PIDFILE')).toBe(true);
+    expect(readdirSync(join(d, 'sub'))).toEqual([]);
+  });
+
+  it('a dangling symlink: refused, its target is not created', () => {
+    const d = tmp();
+    symlinkSync(join(d, 'absent'), join(d, 'k.pid'));
+    const err = refusal(join(d, 'k.pid'));
+    expect(isKaError(err, 'KA_ERR_DAEMON_PIDFILE')).toBe(true);
+    expect(existsSync(join(d, 'absent'))).toBe(false);
+    expect(lstatSync(join(d, 'k.pid')).isSymbolicLink()).toBe(true);
+  });
+
+  it('a directory: refused', () => {
+    const d = tmp();
+    mkdirSync(join(d, 'k.pid'));
+    const err = refusal(join(d, 'k.pid'));
+    expect(isKaError(err, 'KA_ERR_DAEMON_PIDFILE')).toBe(true);
+    expect((err as Error).message).toBe(`Error reading pid file ${join(d, 'k.pid')}: a directory`);
+  });
+
+  it('a FIFO: refused without blocking on it (no writer is ever attached)', () => {
+    const d = tmp();
+    const fifo = join(d, 'k.pid');
+    execFileSync('mkfifo', [fifo]);
+    const err = refusal(fifo);
+    expect(isKaError(err, 'KA_ERR_DAEMON_PIDFILE')).toBe(true);
+    expect((err as Error).message).toBe(`Error reading pid file ${fifo}: a FIFO`);
+    expect(statSync(fifo).isFIFO()).toBe(true);
+  });
+
+  it('release leaves a symlink put in place of our file alone (and its target)', () => {
+    const d = tmp();
+    const p = join(d, 'k.pid');
+    const release = writePidFile(p);
+    rmSync(p);
+    writeFileSync(join(d, 'tgt'), `${process.pid}\n`);
+    symlinkSync(join(d, 'tgt'), p);
+    release();
+    expect(lstatSync(p).isSymbolicLink()).toBe(true);
+    expect(readFileSync(join(d, 'tgt'), 'utf8')).toBe(`${process.pid}\n`);
+  });
+
+  it('writes through a new file renamed into place: mode 0644, no temporary file left', () => {
+    const d = tmp();
+    const p = join(d, 'k.pid');
+    writeFileSync(p, '999999999\n', { mode: 0o600 });
+    const release = writePidFile(p);
+    expect(statSync(p).mode & 0o777).toBe(0o644);
+    expect(readdirSync(d)).toEqual(['k.pid']);
+    release();
+    expect(readdirSync(d)).toEqual([]);
   });
 });
 
