@@ -5,8 +5,8 @@
  * gets exactly its configured words (nothing appended), the daemon's environment, "/" as working
  * directory when the daemon forked, its own process group, and its user ([user [group]], else
  * script_user / keepalived_script / root, with the script security checks of every other script).
- * keepalived waits for it up to `*_script_timeout` seconds (default 10), then sends SIGTERM to its
- * process group and SIGKILL 2 s later. A failing or timed-out script is logged and start-up (or
+ * keepalived waits for it up to `*_script_timeout` seconds (default 10), then logs `timed out` and
+ * sends SIGTERM to its process group, SIGKILL 2 s later; then it logs how the script ended. A failing or timed-out script is logged and start-up (or
  * shutdown) goes on. A reload runs neither.
  */
 import type { KeepalivedConfig } from '../config/model.js';
@@ -29,8 +29,15 @@ export interface LifecycleDeps {
 /** keepalived's SIGTERM → SIGKILL delay for a script past its timeout. */
 const KILL_GRACE_US = 2_000_000;
 
-/** keepalived's log line for how the script ended (its wording, "script script" included). */
-export function outcomeLine(kind: LifecycleKind, o: ScriptOutcome, timeoutS: number): string {
+/** keepalived's line when the timeout expires, before the SIGTERM. */
+export const timedOutLine = (kind: LifecycleKind): string => `${kind} script timed out`;
+
+/**
+ * keepalived's log line for how the script ended (its wording, "script script" included). A timed
+ * out script gets the line of how it then ended: its exit status when it trapped SIGTERM and exited
+ * (keepalived: `timed out`, then `script failed, status 3`), else the signal that ended it.
+ */
+export function outcomeLine(kind: LifecycleKind, o: ScriptOutcome): string {
   switch (o.kind) {
     case 'exit':
       return o.code === 0
@@ -39,7 +46,9 @@ export function outcomeLine(kind: LifecycleKind, o: ScriptOutcome, timeoutS: num
     case 'signal':
       return `${kind} script script failed, killed by ${o.signal}`;
     case 'timeout':
-      return `${kind} script timed out after ${timeoutS} s, ended by ${o.signal}`;
+      return o.code === undefined
+        ? `${kind} script script failed, killed by ${o.signal}`
+        : outcomeLine(kind, { kind: 'exit', code: o.code });
     case 'spawn-error':
     case 'dropped':
       return `${kind} script could not be run: ${o.error.message}`;
@@ -107,15 +116,20 @@ export async function runLifecycleScript(
       log,
       ...(deps.counters ? { counters: deps.counters } : {}),
       ...(deps.clock ? { clock: deps.clock } : {}),
+      onEvent: (e) => {
+        if (e.type === 'timeout' && e.signal === 'SIGTERM')
+          log.warn({ script: def.name }, timedOutLine(kind));
+      },
     });
     // keepalived logs this one with -D only
     log.debug(`Running ${kind} script ${cmd.text}`);
     const r = await runner.run(def);
-    const line = outcomeLine(kind, r.outcome, timeoutS);
+    const line = outcomeLine(kind, r.outcome);
+    // a timed-out script counts as failed even when it then exits 0
     if (r.outcome.kind === 'exit' && r.outcome.code === 0) log.info(line);
     else {
       deps.counters?.inc(`daemon.${kind}_script_failures`);
-      log.warn({ script: def.name, stderr: r.stderr || undefined }, line);
+      log.warn({ script: def.name }, line);
     }
     return r;
   } catch (e) {

@@ -2,13 +2,18 @@
  * Script runner with keepalived's conventions (keepalived-surface.md §4.2–4.4): each run gets its
  * own process group (so a timeout kills the whole group, as keepalived's kill(-pid)), the uid/gid of
  * its script user (libuv clears supplementary groups when uid/gid are set, like keepalived), an
- * inherited environment without IFS / LD_PRELOAD / LD_LIBRARY_PATH, and stdin on /dev/null.
+ * inherited environment without IFS / LD_PRELOAD / LD_LIBRARY_PATH, and stdin, stdout and stderr on
+ * /dev/null (keepalived's set_std_fd / xdaemon: in every mode its scripts write to /dev/null).
+ *
+ * /dev/null, not pipes, because a script may leave a child in the background (`helper &`, `nohup
+ * helper &`) that inherits them: a pipe whose reader is gone (the script ended and the pipe was
+ * closed, or the daemon exited or restarted) kills that child with SIGPIPE at its next write, while
+ * under keepalived it lives on. `captureOutput` (tests, tools) pipes them instead; see there.
  *
  * Callers never wait: `fire()` returns at once (the spawn itself happens on a later event-loop
  * turn, one spawn per turn) and `run()` returns a promise that never rejects.
  * Each script has a bounded queue: at most `maxRunning` copies run at once, `maxQueued` wait,
- * further calls are dropped and counted. stdout/stderr are read to the end (so a chatty script never
- * blocks on a full pipe) but only the first `maxOutputBytes` of each are kept for the log.
+ * further calls are dropped and counted.
  */
 import { execa } from 'execa';
 import { type Clock, type Micros, systemClock, type TimerHandle } from '../core/clock.js';
@@ -50,7 +55,11 @@ export interface ScriptDef {
 export type ScriptOutcome =
   | { kind: 'exit'; code: number }
   | { kind: 'signal'; signal: string }
-  | { kind: 'timeout'; signal: string }
+  /**
+   * Still running at its timeout. `code`: it then exited by itself (a TERM trap), with this status;
+   * `signal`: the signal that ended it, or with `code` the last signal sent.
+   */
+  | { kind: 'timeout'; signal: string; code?: number }
   | { kind: 'spawn-error'; error: KaError }
   | { kind: 'dropped'; error: KaError };
 
@@ -63,6 +72,7 @@ export interface ScriptResult {
   endedAt: Micros;
   /** Timeout kill signal sent → process gone, when a timeout fired. */
   killDelayUs?: Micros;
+  /** With `captureOutput` only (else empty): the first maxOutputBytes of each stream. */
   stdout: string;
   stderr: string;
   /** Bytes of output dropped beyond maxOutputBytes. */
@@ -71,6 +81,8 @@ export interface ScriptResult {
 
 export type ScriptEvent =
   | { type: 'start'; script: string; argv: readonly string[]; pid: number | undefined; at: Micros }
+  /** Its timeout expired; `signal` is being sent to its process group. */
+  | { type: 'timeout'; script: string; pid: number | undefined; signal: string; at: Micros }
   | { type: 'end'; result: ScriptResult }
   | { type: 'dropped'; script: string; argv: readonly string[]; at: Micros };
 
@@ -79,7 +91,14 @@ export interface ScriptRunnerOptions {
   log?: Logger;
   counters?: Counters;
   onEvent?: (e: ScriptEvent) => void;
-  /** Per stream (default 4096). */
+  /**
+   * Pipe stdout/stderr to the runner instead of /dev/null (default false, as keepalived). The pipes
+   * are read until end of file, also after the script has exited (its result does not wait for
+   * them), and never closed by the runner: a background child of the script may keep writing while
+   * this process runs. It still gets SIGPIPE once this process exits, so the daemon leaves this off.
+   */
+  captureOutput?: boolean;
+  /** Per stream, with captureOutput (default 4096). */
   maxOutputBytes?: number;
   /** Environment to start from (default process.env). */
   env?: NodeJS.ProcessEnv;
@@ -89,7 +108,10 @@ export interface ScriptRunnerOptions {
 export const succeeded = (o: ScriptOutcome): boolean => o.kind === 'exit' && o.code === 0;
 
 const DROPPED_ENV = ['IFS', 'LD_PRELOAD', 'LD_LIBRARY_PATH'];
-/** Output of an exited script still read before its pipes are closed (a background child may hold them). */
+/**
+ * captureOutput: how long after the script's exit its result waits for output still in flight when
+ * the pipes stay open (a background child holds them); they are read on after that, to end of file.
+ */
 const OUTPUT_GRACE_US = 100_000;
 
 interface Job {
@@ -139,6 +161,7 @@ export class ScriptRunner {
   private readonly counters: Counters | undefined;
   private readonly onEvent: ((e: ScriptEvent) => void) | undefined;
   private readonly maxOutput: number;
+  private readonly capture: boolean;
   private readonly env: NodeJS.ProcessEnv;
   private readonly lanes = new Map<string, Lane>();
   private readonly live = new Set<Live>();
@@ -152,6 +175,7 @@ export class ScriptRunner {
     this.counters = opts.counters;
     this.onEvent = opts.onEvent;
     this.maxOutput = opts.maxOutputBytes ?? 4096;
+    this.capture = opts.captureOutput ?? false;
     const env = { ...(opts.env ?? process.env) };
     for (const k of DROPPED_ENV) delete env[k];
     this.env = env;
@@ -303,8 +327,8 @@ export class ScriptRunner {
         reject: false,
         buffer: false,
         stdin: 'ignore',
-        stdout: 'pipe',
-        stderr: 'pipe',
+        stdout: this.capture ? 'pipe' : 'ignore',
+        stderr: this.capture ? 'pipe' : 'ignore',
         env: this.env,
         extendEnv: false,
         shell: false,
@@ -323,6 +347,7 @@ export class ScriptRunner {
     };
     for (const stream of ['stdout', 'stderr'] as const) {
       sub[stream]?.on('data', (chunk: Buffer) => {
+        if (reported) return; // read on to end of file, nobody looks any more
         const room = this.maxOutput - out.kept[stream];
         if (room > 0) {
           const part = chunk.length > room ? chunk.subarray(0, room) : chunk;
@@ -333,6 +358,7 @@ export class ScriptRunner {
       });
     }
 
+    let reported = false;
     let timedOut: { signal: string; at: Micros } | null = null;
     let exited = false;
     const timers: TimerHandle[] = [];
@@ -353,11 +379,13 @@ export class ScriptRunner {
         this.clock.at(startedAt + def.timeoutUs, () => {
           const sig = def.timeoutSignal ?? 'SIGTERM';
           timedOut = { signal: sig, at: this.clock.now() };
+          this.onEvent?.({ type: 'timeout', script: def.name, pid, signal: sig, at: timedOut.at });
           this.log.info({ script: def.name, pid }, `${def.name} timed out - sending ${sig}`);
           killGroup(sig);
           if (sig !== 'SIGKILL') {
             timers.push(
               this.clock.at(this.clock.now() + (def.killGraceUs ?? 2_000_000), () => {
+                if (timedOut) timedOut.signal = 'SIGKILL';
                 this.log.warn({ script: def.name, pid }, `Process [${pid}] didn't respond to SIGTERM`);
                 killGroup('SIGKILL');
               }),
@@ -369,6 +397,7 @@ export class ScriptRunner {
 
     this.onEvent?.({ type: 'start', script: def.name, argv, pid, at: startedAt });
     const build = (r: { signal?: string | null | undefined; exitCode?: number | null | undefined }) => {
+      reported = true;
       const endedAt = this.clock.now();
       const common = {
         script: def.name,
@@ -384,7 +413,10 @@ export class ScriptRunner {
       let killDelayUs: Micros | undefined;
       const to = timedOut as { signal: string; at: Micros } | null;
       if (to) {
-        outcome = { kind: 'timeout', signal: r.signal ?? to.signal };
+        outcome =
+          !r.signal && typeof r.exitCode === 'number'
+            ? { kind: 'timeout', signal: to.signal, code: r.exitCode }
+            : { kind: 'timeout', signal: r.signal ?? to.signal };
         killDelayUs = endedAt - to.at;
       } else if (r.signal) outcome = { kind: 'signal', signal: r.signal };
       else if (typeof r.exitCode === 'number') outcome = { kind: 'exit', code: r.exitCode };
@@ -409,10 +441,10 @@ export class ScriptRunner {
       exited = true;
       for (const t of timers) t.cancel();
     };
-    // The script has ended when its own process exits, as keepalived waits for its pid only: a
-    // child it left in the background (`helper &`, `setsid helper &`) may hold the output pipes
-    // open for ever, and execa's promise waits for them. Output still in flight is read for up to
-    // OUTPUT_GRACE_US after the exit; then the pipes are closed and the result is the exit status.
+    // The script has ended when its own process exits, as keepalived waits for its pid only. With
+    // captureOutput a child it left in the background (`helper &`) may hold the pipes open for
+    // ever, and execa's promise waits for them: the result waits OUTPUT_GRACE_US at most for output
+    // in flight, and the pipes are read on to end of file, unref'd so they keep no process alive.
     const done = new Promise<ScriptResult>((resolve) => {
       let settled = false;
       const finish = (make: () => ScriptResult): void => {
@@ -435,9 +467,12 @@ export class ScriptRunner {
       );
       sub.once('exit', (code: number | null, signal: NodeJS.Signals | null) => {
         ended();
+        if (!this.capture) {
+          finish(() => build({ signal, exitCode: code }));
+          return;
+        }
+        for (const stream of [sub.stdout, sub.stderr]) (stream as { unref?: () => void } | null)?.unref?.();
         const grace = this.clock.at(this.clock.now() + OUTPUT_GRACE_US, () => {
-          sub.stdout?.destroy();
-          sub.stderr?.destroy();
           finish(() => build({ signal, exitCode: code }));
         });
         void streamsClosed.then(

@@ -195,9 +195,9 @@ describeIf('startup_script and shutdown_script', needLab, () => {
     const proc = startForeground(dir, args);
     await proc.waitForOutput(/Startup complete/, 30_000);
     const lines = msgs(proc);
-    const timedOut = lines.indexOf('startup script timed out - sending SIGTERM');
+    const timedOut = lines.indexOf('startup script timed out');
     const killed = lines.findIndex((l) => /didn't respond to SIGTERM/.test(l));
-    const outcome = lines.findIndex((l) => /^startup script timed out after 1 s, ended by SIGKILL$/.test(l));
+    const outcome = lines.indexOf('startup script script failed, killed by SIGKILL');
     const complete = lines.indexOf('Startup complete');
     expect(timedOut).toBeGreaterThanOrEqual(0);
     expect(killed).toBeGreaterThan(timedOut);
@@ -206,6 +206,24 @@ describeIf('startup_script and shutdown_script', needLab, () => {
     // it saw the TERM (trapped), never got to its end, and is gone
     expect(readFileSync(join(dir, 'slow.out'), 'utf8')).toBe('TERM\n');
     expect(pidAlive(Number(readFileSync(join(dir, 'slow.pid'), 'utf8')))).toBe(false);
+    proc.signal('SIGTERM');
+    expect((await proc.exited).code).toBe(0);
+  });
+
+  it("a startup script exiting 3 from its TERM trap at its timeout: keepalived's two lines, in order", async () => {
+    const { dir, args } = setup(
+      { 'trap3.sh': ["trap 'exit 3' TERM", 'sleep 30 &', 'wait'].join('\n') },
+      (dir) => `  startup_script ${dir}/trap3.sh\n  startup_script_timeout 1`,
+    );
+    const proc = startForeground(dir, args);
+    await proc.waitForOutput(/Startup complete/, 30_000);
+    const lines = msgs(proc);
+    const timedOut = lines.indexOf('startup script timed out');
+    const failed = lines.indexOf('startup script script failed, status 3');
+    expect(timedOut).toBeGreaterThanOrEqual(0);
+    expect(failed).toBeGreaterThan(timedOut);
+    expect(lines.indexOf('Startup complete')).toBeGreaterThan(failed);
+    expect(lines.some((l) => /didn't respond to SIGTERM|ended by/.test(l))).toBe(false);
     proc.signal('SIGTERM');
     expect((await proc.exited).code).toBe(0);
   });

@@ -14,6 +14,7 @@ import {
   LIFECYCLE_SECURITY_VIOLATION,
   outcomeLine,
   runLifecycleScript,
+  timedOutLine,
   warnLifecycleSecurity,
 } from '../../../src/daemon/lifecycle-scripts.js';
 
@@ -77,12 +78,28 @@ describe('runLifecycleScript', () => {
   it('past its timeout the script is ended (SIGTERM) and the outcome says so', async () => {
     const s = script('slow.sh', 'exec sleep 30');
     const rec = recordingLog();
+    const counters = new Counters();
+    const r = await runLifecycleScript('startup', config(`startup_script ${s}\nstartup_script_timeout 1`), {
+      log: rec.log,
+      counters,
+    });
+    expect(r?.outcome).toEqual({ kind: 'timeout', signal: 'SIGTERM' });
+    const msgs = rec.msgs();
+    const timedOut = msgs.indexOf('startup script timed out');
+    expect(timedOut).toBeGreaterThanOrEqual(0);
+    expect(msgs.indexOf('startup script script failed, killed by SIGTERM')).toBeGreaterThan(timedOut);
+    expect(counters.get('daemon.startup_script_failures')).toBe(1);
+  });
+
+  it("a script trapping SIGTERM at its timeout and exiting 3: keepalived's two lines, status kept", async () => {
+    const s = script('trap3.sh', "trap 'exit 3' TERM\nsleep 30 &\nwait");
+    const rec = recordingLog();
     const r = await runLifecycleScript('startup', config(`startup_script ${s}\nstartup_script_timeout 1`), {
       log: rec.log,
     });
-    expect(r?.outcome).toEqual({ kind: 'timeout', signal: 'SIGTERM' });
-    expect(rec.msgs()).toContain('startup script timed out - sending SIGTERM');
-    expect(rec.msgs()).toContain('startup script timed out after 1 s, ended by SIGTERM');
+    expect(r?.outcome).toEqual({ kind: 'timeout', signal: 'SIGTERM', code: 3 });
+    const warns = rec.lines.filter((l) => l.level === 40).map((l) => l.msg);
+    expect(warns).toEqual(['startup script timed out', 'startup script script failed, status 3']);
   });
 
   it('no script configured: nothing runs, nothing is logged', async () => {
@@ -125,15 +142,19 @@ describe('warnLifecycleSecurity', () => {
 
 describe('outcomeLine', () => {
   it("keepalived's wording for each outcome", () => {
-    expect(outcomeLine('startup', { kind: 'exit', code: 0 }, 10)).toBe('startup script script succeeded');
-    expect(outcomeLine('shutdown', { kind: 'exit', code: 7 }, 10)).toBe(
+    expect(outcomeLine('startup', { kind: 'exit', code: 0 })).toBe('startup script script succeeded');
+    expect(outcomeLine('shutdown', { kind: 'exit', code: 7 })).toBe(
       'shutdown script script failed, status 7',
     );
-    expect(outcomeLine('startup', { kind: 'signal', signal: 'SIGSEGV' }, 10)).toBe(
+    expect(outcomeLine('startup', { kind: 'signal', signal: 'SIGSEGV' })).toBe(
       'startup script script failed, killed by SIGSEGV',
     );
-    expect(outcomeLine('startup', { kind: 'timeout', signal: 'SIGKILL' }, 2)).toBe(
-      'startup script timed out after 2 s, ended by SIGKILL',
+    expect(outcomeLine('startup', { kind: 'timeout', signal: 'SIGKILL' })).toBe(
+      'startup script script failed, killed by SIGKILL',
     );
+    expect(outcomeLine('shutdown', { kind: 'timeout', signal: 'SIGTERM', code: 3 })).toBe(
+      'shutdown script script failed, status 3',
+    );
+    expect(timedOutLine('shutdown')).toBe('shutdown script timed out');
   });
 });

@@ -47,7 +47,9 @@ afterAll(async () => {
 describe('ScriptRunner with real scripts', () => {
   it('passes argv untouched, reports exit status and captures output', async () => {
     const s = await script('echo.sh', 'for a in "$@"; do echo "[$a]"; done; echo err >&2; exit 3');
-    const r = await runner().run({ name: 'echo', argv: [s, 'a b', "it's"] }, ['EXTRA']);
+    const r = await runner({ captureOutput: true }).run({ name: 'echo', argv: [s, 'a b', "it's"] }, [
+      'EXTRA',
+    ]);
     expect(r.outcome).toEqual({ kind: 'exit', code: 3 });
     expect(r.stdout).toBe("[a b]\n[it's]\n[EXTRA]\n");
     expect(r.stderr).toBe('err\n');
@@ -58,17 +60,17 @@ describe('ScriptRunner with real scripts', () => {
     const p = join(dir, 'noshebang.sh');
     await writeFile(p, 'printf \'n=%s first=%s\\n\' "$#" "$1"\n');
     await chmod(p, 0o755);
-    const r = await runner().run({ name: 'sh', argv: [p, 'x y'], mode: 'shell' });
+    const r = await runner({ captureOutput: true }).run({ name: 'sh', argv: [p, 'x y'], mode: 'shell' });
     expect(r.stdout).toBe('n=1 first=x y\n');
     const odd = 'a\\b \'q\' $HOME `x` "d"';
-    const r2 = await runner().run({ name: 'sh', argv: [p, odd], mode: 'shell' });
+    const r2 = await runner({ captureOutput: true }).run({ name: 'sh', argv: [p, odd], mode: 'shell' });
     expect(r2.stdout).toBe(`n=1 first=${odd}\n`);
   });
 
   it('drops IFS, LD_PRELOAD and LD_LIBRARY_PATH from the environment', async () => {
     const s = await script('env.sh', "env | grep -E '^(IFS|LD_PRELOAD|LD_LIBRARY_PATH|KEEP)=' | sort");
     const env = { ...process.env, IFS: ':', LD_PRELOAD: '/x.so', LD_LIBRARY_PATH: '/x', KEEP: 'yes' };
-    const r = await runner({ env }).run({ name: 'env', argv: [s] });
+    const r = await runner({ env, captureOutput: true }).run({ name: 'env', argv: [s] });
     expect(r.stdout).toBe('KEEP=yes\n');
   });
 
@@ -77,7 +79,7 @@ describe('ScriptRunner with real scripts', () => {
       'chatty.sh',
       'i=0; while [ $i -lt 200 ]; do echo 0123456789012345678901234567890123456789012345678; i=$((i+1)); done',
     );
-    const r = await runner({ maxOutputBytes: 1000 }).run({ name: 'chatty', argv: [s] });
+    const r = await runner({ maxOutputBytes: 1000, captureOutput: true }).run({ name: 'chatty', argv: [s] });
     expect(r.outcome).toEqual({ kind: 'exit', code: 0 });
     expect(r.stdout.length).toBe(1000);
     expect(r.outputDropped).toBe(200 * 50 - 1000);
@@ -94,8 +96,18 @@ describe('ScriptRunner with real scripts', () => {
   it('timeout: SIGTERM to the process group kills the script and its children', async () => {
     const pidFile = join(dir, 'child.pid');
     const s = await script('hang.sh', `sleep 30 & echo $! > ${pidFile}; wait`);
-    const r = await runner().run({ name: 'hang', argv: [s], timeoutUs: 300_000 });
+    const events: ScriptEvent[] = [];
+    const r = await runner({ onEvent: (e) => events.push(e) }).run({
+      name: 'hang',
+      argv: [s],
+      timeoutUs: 300_000,
+    });
     expect(r.outcome).toEqual({ kind: 'timeout', signal: 'SIGTERM' });
+    expect(events).toEqual([
+      expect.objectContaining({ type: 'start', script: 'hang' }),
+      expect.objectContaining({ type: 'timeout', script: 'hang', signal: 'SIGTERM', pid: r.pid }),
+      expect.objectContaining({ type: 'end' }),
+    ]);
     const child = Number(await readFile(pidFile, 'utf8'));
     expect(await gone(child)).toBe(true);
     process.stdout.write(
@@ -112,6 +124,13 @@ describe('ScriptRunner with real scripts', () => {
       `script ignoring TERM: killed ${((r.killDelayUs ?? 0) / 1000).toFixed(1)} ms after TERM (grace 300 ms)\n`,
     );
     expect(r.killDelayUs).toBeGreaterThanOrEqual(300_000);
+  });
+
+  it('timeout: a script trapping SIGTERM and exiting keeps its exit status in the outcome', async () => {
+    const s = await script('trap3.sh', "trap 'exit 3' TERM; sleep 30 & wait");
+    const r = await runner().run({ name: 'trap3', argv: [s], timeoutUs: 200_000 });
+    expect(r.outcome).toEqual({ kind: 'timeout', signal: 'SIGTERM', code: 3 });
+    expect(succeeded(r.outcome)).toBe(false);
   });
 
   it('a hung script delays neither the caller, nor the event loop, nor the next script', async () => {
@@ -169,7 +188,7 @@ describe('ScriptRunner with real scripts', () => {
       ] as const) {
         const pidFile = join(dir, `${name}.pid`);
         const s = await script(name, `echo started\n${launch} &\necho $! > ${pidFile}\nexit 0`);
-        const r = await runner().run({ name, argv: [s], timeoutUs: 20_000_000 });
+        const r = await runner({ captureOutput: true }).run({ name, argv: [s], timeoutUs: 20_000_000 });
         const bg = Number((await readFile(pidFile, 'utf8')).trim());
         pids.push(bg);
         expect(r.outcome).toEqual({ kind: 'exit', code: 0 });
@@ -187,6 +206,41 @@ describe('ScriptRunner with real scripts', () => {
           // already gone
         }
       }
+    }
+  });
+
+  it('stdin, stdout and stderr are /dev/null, as keepalived gives its scripts', async () => {
+    const out = join(dir, 'fds.txt');
+    const s = await script(
+      'fds.sh',
+      `a=$(readlink /proc/$$/fd/0) b=$(readlink /proc/$$/fd/1) c=$(readlink /proc/$$/fd/2)\necho "$a $b $c" > ${out}`,
+    );
+    const r = await runner().run({ name: 'fds', argv: [s] });
+    expect(r.outcome).toEqual({ kind: 'exit', code: 0 });
+    expect(await readFile(out, 'utf8')).toBe('/dev/null /dev/null /dev/null\n');
+    expect(r.stdout).toBe('');
+  });
+
+  it('a background child writing to stdout/stderr after the script exited is not killed by SIGPIPE', async () => {
+    // `helper &` / `nohup helper &` in a notify script: the child outlives the script and writes later
+    for (const captureOutput of [false, true]) {
+      const status = join(dir, `bg-write-${captureOutput}.status`);
+      const s = await script(
+        `bg-write-${captureOutput}.sh`,
+        `( trap 'echo SIGPIPE > ${status}.tmp; mv ${status}.tmp ${status}' PIPE
+  sleep 0.3; echo hi; echo oops >&2; echo "$?" > ${status}.tmp; mv ${status}.tmp ${status} ) &
+exit 0`,
+      );
+      const r = await runner({ captureOutput }).run({ name: 'bg-write', argv: [s] });
+      expect(r.outcome).toEqual({ kind: 'exit', code: 0 });
+      // the script's result came before the child wrote: the status file is not there yet
+      expect(await readFile(status, 'utf8').catch(() => null)).toBeNull();
+      let written: string | null = null;
+      for (let i = 0; i < 500 && written === null; i++) {
+        written = await readFile(status, 'utf8').catch(() => null);
+        if (written === null) await new Promise((ok) => setTimeout(ok, 10));
+      }
+      expect(written, `captureOutput ${captureOutput}`).toBe('0\n');
     }
   });
 
