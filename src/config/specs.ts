@@ -139,9 +139,22 @@ export const addressLine: LineParser<AddressSpec> = (words, c, block) => {
       case 'peer': {
         const v = need(c, words, i++, block, 'an address');
         if (!v) return undefined;
-        const pp = parsePrefix(v.text);
-        if (!pp) return badAddress(c, v, block);
-        a.peer = v.text;
+        // keepalived 2.2.7: a peer with a prefix or of the other family is refused and the
+        // address is installed without one ("Invalid peer address", -t exit 5; observed)
+        const pp = parseIp(v.text);
+        if (!pp || pp.family !== p.family) {
+          c.diags.add(
+            'KA_ERR_CONF_BAD_ADDRESS',
+            'error',
+            KaClass.GeneralError,
+            v.pos,
+            block,
+            `Invalid peer address ${v.text}`,
+            `an ${p.family === 'inet6' ? 'IPv6' : 'IPv4'} address without a prefix`,
+          );
+          break;
+        }
+        a.peer = pp.address;
         break;
       }
       case 'use_vmac': {
@@ -197,6 +210,19 @@ export const addressLine: LineParser<AddressSpec> = (words, c, block) => {
           'brd|dev|scope|label|peer|home|-nodad|mngtmpaddr|noprefixroute|autojoin|no_track|preferred_lft|use_vmac',
         );
     }
+  }
+  if (a.peer !== undefined && first.text.includes('/')) {
+    // keepalived installs a peer address as a host address (`192.0.2.1 peer 192.0.2.2/32`)
+    c.diags.add(
+      'KA_ERR_CONF_BAD_VALUE',
+      'error',
+      KaClass.GeneralError,
+      first.pos,
+      block,
+      'Cannot specify address prefix when specifying peer address - ignoring',
+      'ADDRESS peer PEER, without a prefix',
+    );
+    a.prefix = p.family === 'inet6' ? 128 : 32;
   }
   return a;
 };

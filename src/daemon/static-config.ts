@@ -242,9 +242,15 @@ export function addressMessage(a: AddressSpec, ifindex: number, add: boolean): R
       ...(a.peer ? { peer: a.peer } : {}),
     });
   let broadcast: string | undefined;
-  if (family === 4 && a.brd !== undefined && a.brd !== '-') {
+  if (family === 4 && a.brd !== undefined) {
+    // as iproute2 and keepalived: `+` sets the host bits, `-` clears them (the network address)
+    const cidr = `${a.address}/${a.prefix}`;
     broadcast =
-      a.brd === '+' ? ipaddr.IPv4.broadcastAddressFromCIDR(`${a.address}/${a.prefix}`).toString() : a.brd;
+      a.brd === '+'
+        ? ipaddr.IPv4.broadcastAddressFromCIDR(cidr).toString()
+        : a.brd === '-'
+          ? ipaddr.IPv4.networkAddressFromCIDR(cidr).toString()
+          : a.brd;
   }
   const scope = a.scope === undefined ? undefined : (ADDR_SCOPES[a.scope] ?? Number(a.scope));
   const spec: AddrSpec = {

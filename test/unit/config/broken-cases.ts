@@ -343,6 +343,22 @@ export const cases: Case[] = [
     exit: 5,
   },
   {
+    name: 'VIP with a prefix and a peer (installed /32 with the peer)',
+    conf: VI('    virtual_ipaddress {\n        192.0.2.110/24 peer 192.0.2.111\n    }\n'),
+    code: 'KA_ERR_CONF_BAD_VALUE',
+    at: [5, 9],
+    keyword: 'virtual_ipaddress',
+    exit: 5,
+  },
+  {
+    name: 'VIP peer with a prefix (installed without the peer)',
+    conf: VI('    virtual_ipaddress {\n        198.51.100.5/24 peer 198.51.100.9/30\n    }\n'),
+    code: 'KA_ERR_CONF_BAD_ADDRESS',
+    at: [5, 30],
+    keyword: 'virtual_ipaddress',
+    exit: 5,
+  },
+  {
     name: 'bad unicast peer',
     conf: VI('    unicast_peer {\n        192.0.2.x\n    }\n'),
     code: 'KA_ERR_CONF_BAD_ADDRESS',
