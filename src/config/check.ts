@@ -47,6 +47,7 @@ import {
   parseDecimal,
   parseIntStrict,
   parseIp,
+  parseIpShared,
 } from './values.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -88,33 +89,46 @@ export interface Entry {
  * thousands of blocks whose drafts all stay alive until the model is built.
  */
 export class Draft {
-  /** key, value, node, key, value, node… */
+  /** key, value, node, key, value, node… (the first `n` slots; readBlock sizes it once) */
   private e: unknown[] = [];
+  private n = 0;
   constructor(readonly node: AstNode | undefined) {}
-  add(key: string, value: unknown, node: AstNode): void {
-    this.e.push(key, value, node);
+  /** Room for `count` occurrences, so a block's draft is allocated once at its final size. */
+  reserve(count: number): void {
+    if (this.n === 0 && count > 0) this.e = new Array(3 * count);
   }
-  /** Drops the spare room a growing array keeps (done once a block is read). */
+  add(key: string, value: unknown, node: AstNode): void {
+    const e = this.e;
+    const i = this.n;
+    this.n = i + 3;
+    if (i < e.length) {
+      e[i] = key;
+      e[i + 1] = value;
+      e[i + 2] = node;
+    } else e.push(key, value, node);
+  }
+  /** Drops the room not used (done once a block is read); the array is shortened in place. */
   trim(): void {
-    if (this.e.length) this.e = this.e.slice();
+    if (this.e.length > this.n) this.e.length = this.n;
   }
   /** Removes every occurrence of `key` (a later one replaces it and moves it last, as Map.delete + set did). */
   delete(key: string): void {
     const e = this.e;
     if (!this.has(key)) return;
     let j = 0;
-    for (let i = 0; i < e.length; i += 3) {
+    for (let i = 0; i < this.n; i += 3) {
       if (e[i] === key) continue;
       e[j] = e[i];
       e[j + 1] = e[i + 1];
       e[j + 2] = e[i + 2];
       j += 3;
     }
-    e.length = j;
+    for (let i = j; i < this.n; i++) e[i] = undefined;
+    this.n = j;
   }
   private find(key: string): number {
     const e = this.e;
-    for (let i = e.length - 3; i >= 0; i -= 3) if (e[i] === key) return i;
+    for (let i = this.n - 3; i >= 0; i -= 3) if (e[i] === key) return i;
     return -1;
   }
   has(key: string): boolean {
@@ -131,15 +145,45 @@ export class Draft {
   all(key: string): Entry[] {
     const e = this.e;
     const out: Entry[] = [];
-    for (let i = 0; i < e.length; i += 3)
+    for (let i = 0; i < this.n; i += 3)
       if (e[i] === key) out.push({ value: e[i + 1], node: e[i + 2] as AstNode });
+    return out;
+  }
+  /** The index of the first occurrence of `key` at or after index `from` (a multiple of 3), or -1. */
+  next(key: string, from: number): number {
+    const e = this.e;
+    for (let i = from; i < this.n; i += 3) if (e[i] === key) return i;
+    return -1;
+  }
+  valueAt<T>(i: number): T {
+    return this.e[i + 1] as T;
+  }
+  keyAt(i: number): string {
+    return this.e[i] as string;
+  }
+  nodeAt(i: number): AstNode {
+    return this.e[i + 2] as AstNode;
+  }
+  /** Occurrences recorded. */
+  get size(): number {
+    return this.n / 3;
+  }
+  clear(): void {
+    this.e.fill(undefined, 0, this.n);
+    this.n = 0;
+  }
+  /** The values of every occurrence of `key`, in order (all() without the entry objects). */
+  values<T>(key: string): T[] {
+    const e = this.e;
+    const out: T[] = [];
+    for (let i = 0; i < this.n; i += 3) if (e[i] === key) out.push(e[i + 1] as T);
     return out;
   }
   /** Concatenated items of a repeated list block. */
   items<T>(key: string): T[] {
     const e = this.e;
     const out: T[] = [];
-    for (let i = 0; i < e.length; i += 3) if (e[i] === key) for (const x of e[i + 1] as T[]) out.push(x);
+    for (let i = 0; i < this.n; i += 3) if (e[i] === key) for (const x of e[i + 1] as T[]) out.push(x);
     return out;
   }
   /** Each key with its occurrences, keys in order of their first occurrence. */
@@ -147,7 +191,7 @@ export class Draft {
     const e = this.e;
     const out: [string, Entry[]][] = [];
     const seen = new Set<string>();
-    for (let i = 0; i < e.length; i += 3) {
+    for (let i = 0; i < this.n; i += 3) {
       const k = e[i] as string;
       if (seen.has(k)) continue;
       seen.add(k);
@@ -184,6 +228,7 @@ class Checker_ {
   }
 
   readBlock(children: readonly AstNode[], table: Table, block: string, d = new Draft(undefined)): Draft {
+    d.reserve(children.length);
     for (const n of children) this.readKeyword(n, table, block, d);
     d.trim();
     return d;
@@ -361,6 +406,22 @@ function offsetOf(words: readonly string[] | undefined): number | undefined {
   return w !== undefined && /^\d+$/.test(w) && Number(w) <= 2147483647 ? Number(w) : undefined;
 }
 
+/** A checker's kind and timing fields without its connection fields (checkers that connect nowhere). */
+function timingOf<T extends { connectIp: unknown }>(base: T) {
+  const {
+    connectIp: _ip,
+    connectPort: _port,
+    bindto: _bindto,
+    bindIf: _bindIf,
+    bindPort: _bindPort,
+    fwmark: _fwmark,
+    connectTimeout: _timeout,
+    ...timing
+  } = base as T &
+    Record<'connectPort' | 'bindto' | 'bindIf' | 'bindPort' | 'fwmark' | 'connectTimeout', unknown>;
+  return timing;
+}
+
 /** Each keyword table as a Map: one hash lookup per keyword instead of hasOwn and a property read. */
 const tableMaps = new Map<Table, Map<string, Kw>>();
 function keywordOf(table: Table, keyword: string): Kw | undefined {
@@ -442,6 +503,7 @@ export class ConfigBuilder extends Checker_ {
   private readonly vsgs = new Map<string, VirtualServerGroup>();
   private readonly globalDraft = new Draft(undefined);
   private readonly top = new Draft(undefined);
+  private readonly topScratch = new Draft(undefined);
   private readonly commands: {
     cmd: Command;
     kind: 'track' | 'notify';
@@ -485,14 +547,16 @@ export class ConfigBuilder extends Checker_ {
         continue;
       }
       if (Object.hasOwn(SHARED_GLOBALS, n.keyword)) continue;
-      const d = new Draft(undefined);
+      // one keyword read on its own (a fresh draft: no once/replace rule across top-level items)
+      // records at most one occurrence; the scratch draft is emptied for the next item
+      const d = this.topScratch;
       this.readKeyword(n, TOP_LEVEL, 'top level', d);
-      for (const [key, entries] of d.groups()) {
-        for (const e of entries) {
-          this.top.add(key, e.value, e.node);
-          this.finishTop(key, e.value);
-        }
-      }
+      if (d.size === 0) continue;
+      const key = d.keyAt(0);
+      const value = d.valueAt(0);
+      this.top.add(key, value, d.nodeAt(0));
+      d.clear();
+      this.finishTop(key, value);
     }
     this.finishSyncGroups();
     const vsList = this.finishVirtualServers();
@@ -2514,8 +2578,8 @@ export class ConfigBuilder extends Checker_ {
     for (const q of [vs.quorumUp, vs.quorumDown])
       if (q) this.commands.push({ cmd: q, kind: 'notify', owner: `virtual_server ${name}`, side: 'checker' });
     const rss: RealServer[] = [];
-    for (const e of d.all('real_server')) {
-      const rs = this.finishRs(e.value as NamedDraft, vs);
+    for (const v of d.values<NamedDraft>('real_server')) {
+      const rs = this.finishRs(v, vs);
       if (!rs) continue;
       if (rss.some((r) => r.address === rs.address && r.port === rs.port)) {
         this.report(
@@ -2598,7 +2662,7 @@ export class ConfigBuilder extends Checker_ {
       );
       return undefined;
     }
-    const ip = parseIp(addr);
+    const ip = parseIpShared(addr);
     if (!ip) {
       this.report(
         'KA_ERR_CONF_BAD_ADDRESS',
@@ -2640,9 +2704,20 @@ export class ConfigBuilder extends Checker_ {
     }
     const notifyUp = d.last<Command>('notify_up');
     const notifyDown = d.last<Command>('notify_down');
-    for (const q of [notifyUp, notifyDown])
-      if (q)
-        this.commands.push({ cmd: q, kind: 'notify', owner: `real_server ${ip.address}`, side: 'checker' });
+    if (notifyUp)
+      this.commands.push({
+        cmd: notifyUp,
+        kind: 'notify',
+        owner: `real_server ${ip.address}`,
+        side: 'checker',
+      });
+    if (notifyDown)
+      this.commands.push({
+        cmd: notifyDown,
+        kind: 'notify',
+        owner: `real_server ${ip.address}`,
+        side: 'checker',
+      });
     const rsTiming = {
       delayLoop: d.last<number>('delay_loop') ?? vs.delayLoop,
       connectTimeout: d.last<number>('connect_timeout') ?? vs.connectTimeout,
@@ -2653,8 +2728,8 @@ export class ConfigBuilder extends Checker_ {
       virtualhost: d.last<string>('virtualhost') ?? vs.virtualhost,
     };
     const checkers: Checker[] = [];
-    for (const e of d.all('checkers')) {
-      const ck = this.finishChecker(e.value as NamedDraft, ip.address, port, rsTiming);
+    for (let i = d.next('checkers', 0); i >= 0; i = d.next('checkers', i + 3)) {
+      const ck = this.finishChecker(d.valueAt<NamedDraft>(i), ip.address, port, rsTiming);
       if (ck) checkers.push(ck);
     }
     return {
@@ -2697,7 +2772,11 @@ export class ConfigBuilder extends Checker_ {
     const delayLoop = d.last<number>('delay_loop') ?? rs.delayLoop;
     const defRetry = kind === 'DNS_CHECK' ? 3 : kind === 'MISC_CHECK' ? 0 : 1;
     const defDbr = kind === 'HTTP_GET' || kind === 'SSL_GET' ? 3 : kind === 'DNS_CHECK' ? delayLoop : 1;
-    const timing = {
+    // timing and connection fields, in the order the model lists them: the common checkers
+    // (TCP_CHECK, PING_CHECK) are this object itself, the others copy it (one object per checker
+    // on the common path; spreads of intermediate objects were the hottest line of a large load)
+    const base = {
+      kind,
       delayLoop,
       retry: d.last<number>('retry') ?? rs.retry ?? defRetry,
       delayBeforeRetry: d.last<number>('delay_before_retry') ?? rs.delayBeforeRetry ?? defDbr,
@@ -2705,8 +2784,6 @@ export class ConfigBuilder extends Checker_ {
       alpha: d.last<boolean>('alpha') ?? rs.alpha,
       logAllFailures: d.last<boolean>('log_all_failures') ?? this.global.checkerLogAllFailures,
       pos: nd.node.pos,
-    };
-    const conn = {
       connectIp: d.last<{ address: string }>('connect_ip')?.address ?? rsAddr,
       connectPort: d.last<number>('connect_port') ?? rsPort ?? 0,
       bindto: d.last<{ address: string }>('bindto')?.address,
@@ -2735,9 +2812,8 @@ export class ConfigBuilder extends Checker_ {
           return undefined;
         }
         return {
+          ...base,
           kind,
-          ...timing,
-          ...conn,
           urls,
           virtualhost: d.last<string>('virtualhost') ?? rs.virtualhost,
           httpProtocol: d.last<string>('http_protocol')?.toUpperCase() as '1.0' | '1.0C' | '1.1' | undefined,
@@ -2747,32 +2823,13 @@ export class ConfigBuilder extends Checker_ {
       }
       case 'TCP_CHECK':
       case 'PING_CHECK':
-        // written out: the most common checkers, where two object spreads were the hottest line of
-        // a large file's load (V8 copies spread properties one by one)
-        return {
-          kind,
-          delayLoop: timing.delayLoop,
-          retry: timing.retry,
-          delayBeforeRetry: timing.delayBeforeRetry,
-          warmup: timing.warmup,
-          alpha: timing.alpha,
-          logAllFailures: timing.logAllFailures,
-          pos: timing.pos,
-          connectIp: conn.connectIp,
-          connectPort: conn.connectPort,
-          bindto: conn.bindto,
-          bindIf: conn.bindIf,
-          bindPort: conn.bindPort,
-          fwmark: conn.fwmark,
-          connectTimeout: conn.connectTimeout,
-        };
+        return base as Checker;
       case 'SMTP_CHECK':
-        return { kind, ...timing, ...conn, heloName: d.last<string>('helo_name') ?? hostname() };
+        return { ...base, kind, heloName: d.last<string>('helo_name') ?? hostname() };
       case 'DNS_CHECK':
         return {
+          ...base,
           kind,
-          ...timing,
-          ...conn,
           connectPort: d.last<number>('connect_port') ?? rsPort ?? 53,
           type: (d.last<string>('type')?.toUpperCase() ?? 'SOA') as 'SOA',
           name: d.last<string>('name') ?? '.',
@@ -2807,9 +2864,8 @@ export class ConfigBuilder extends Checker_ {
             'min_reply_length <= max_reply_length',
           );
         return {
+          ...base,
           kind,
-          ...timing,
-          ...conn,
           payload,
           requireReply: reply,
           minReplyLength: minReply,
@@ -2835,8 +2891,8 @@ export class ConfigBuilder extends Checker_ {
         const cmd = makeCommand(path, user?.[0], user?.[1], d.entry('misc_path')!.node.args[0]!.pos);
         this.commands.push({ cmd, kind: 'notify', owner: 'MISC_CHECK', side: 'checker' });
         return {
+          ...timingOf(base),
           kind,
-          ...timing,
           miscPath: cmd,
           miscTimeout: d.last<number>('misc_timeout') ?? delayLoop,
           miscDynamic: d.has('misc_dynamic'),
@@ -2856,7 +2912,7 @@ export class ConfigBuilder extends Checker_ {
           return undefined;
         }
         const { weight, reverse } = this.weightOf(d.entry('weight'), 2147483647, 1);
-        return { kind, ...timing, trackFile: tf, weight, reverse, dynamic: d.has('dynamic') };
+        return { ...timingOf(base), kind, trackFile: tf, weight, reverse, dynamic: d.has('dynamic') };
       }
       case 'BFD_CHECK': {
         const name = d.last<string>('name');
@@ -2871,7 +2927,7 @@ export class ConfigBuilder extends Checker_ {
           );
           return undefined;
         }
-        return { kind, ...timing, name };
+        return { ...timingOf(base), kind, name };
       }
       default:
         return undefined;

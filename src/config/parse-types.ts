@@ -227,8 +227,18 @@ export class BlockNode extends LineNode implements AstNode {
     return { file: this.closeFile ?? this.file, line: this.closeLine, col: this.closeCol };
   }
 
-  /** A new node: this header with its children and closing brace (the grammar's block postprocessor). */
-  withBlock(children: readonly AstNode[], close: CloseToken): BlockNode {
+  /**
+   * Records the block's `}` (LineParser, when it reads it; the header is the block node, its
+   * children are added once the item is parsed).
+   */
+  closeAt(file: string, line: number, col: number): void {
+    this.closeLine = line;
+    this.closeCol = col;
+    this.closeFile = file === this.file ? undefined : file;
+  }
+
+  /** A new node: this header, its `}` and the given children (the grammar's block postprocessor). */
+  withBlock(children: readonly AstNode[], _close: CloseToken): BlockNode {
     const b = new BlockNode(
       this.keyword,
       this.text,
@@ -238,32 +248,32 @@ export class BlockNode extends LineNode implements AstNode {
       this.quotedArgs,
       this.openAt,
     );
-    return b.complete(children, close);
+    b.closeLine = this.closeLine;
+    b.closeCol = this.closeCol;
+    b.closeFile = this.closeFile;
+    return b.complete(children);
   }
 
   /**
    * The same, in place: for a header used once by a derivation already complete (parse.ts
    * instantiates shapes this way; nearley's own postprocessors get withBlock).
    */
-  complete(children: readonly AstNode[], close: CloseToken): this {
+  complete(children: readonly AstNode[]): this {
     this.kids = children;
-    this.closeLine = close.line;
-    this.closeCol = close.col;
-    this.closeFile = close.file === this.file ? undefined : close.file;
     return this;
   }
 }
 
-/** A closing brace (`close` token): where it was, or the end of input for one the parser adds. */
-export class CloseToken implements BracePos {
-  constructor(
-    readonly file: string,
-    readonly line: number,
-    readonly col: number,
-  ) {}
+/**
+ * A closing brace (`close` token). Its position is recorded on the block it closes
+ * (BlockNode.closeAt), so every `}` is this one object.
+ */
+export class CloseToken {
   get type(): 'close' {
     return 'close';
   }
 }
+
+export const CLOSE = new CloseToken();
 
 export type Token = LineToken | BlockNode | CloseToken;

@@ -16,7 +16,7 @@ import {
   BlockNode,
   type BracePos,
   bracePos,
-  CloseToken,
+  CLOSE,
   isWs,
   LineToken,
   NO_WORDS,
@@ -168,7 +168,7 @@ function instantiate(n: ShapeNode, item: readonly Token[]): AstNode {
   const children = new Array<AstNode>(n.children.length);
   for (let i = 0; i < children.length; i++) children[i] = instantiate(n.children[i]!, item);
   // each header appears once in a derivation: completed in place
-  return (item[n.open] as BlockNode).complete(children, item[n.close] as CloseToken);
+  return (item[n.open] as BlockNode).complete(children);
 }
 
 export interface ParseOptions {
@@ -189,6 +189,8 @@ export interface ParseOptions {
  */
 export class LineParser implements LineSink {
   private depth = 0;
+  /** The blocks open at this point, innermost last (a `}` is recorded on the block it closes). */
+  private readonly blocks: BlockNode[] = [];
   private readonly nodes: AstNode[] = [];
   private readonly names = new Map<string, string>();
   /** Interned keywords by (length << 8 | first char code & 0xff), for nameAt. */
@@ -238,18 +240,18 @@ export class LineParser implements LineSink {
       this.pending = false;
       if (text === '{') {
         this.depth++;
-        this.token(
-          new BlockNode(
-            this.pKeyword,
-            this.pText,
-            this.pFile,
-            this.pLine,
-            this.pSegs,
-            this.pQuoted,
-            // the common `{` on its header's line is kept as a column (no position object)
-            file === this.pFile && line === this.pLine ? startCol(segs) : bracePos(file, line, segs),
-          ),
+        const b = new BlockNode(
+          this.pKeyword,
+          this.pText,
+          this.pFile,
+          this.pLine,
+          this.pSegs,
+          this.pQuoted,
+          // the common `{` on its header's line is kept as a column (no position object)
+          file === this.pFile && line === this.pLine ? startCol(segs) : bracePos(file, line, segs),
         );
+        this.blocks.push(b);
+        this.token(b);
         return;
       }
       this.token(new LineToken(this.pKeyword, this.pText, this.pFile, this.pLine, this.pSegs, this.pQuoted));
@@ -281,7 +283,8 @@ export class LineParser implements LineSink {
         return;
       }
       this.depth--;
-      this.token(new CloseToken(file, line, startCol(segs)));
+      this.blocks.pop()?.closeAt(file, line, startCol(segs));
+      this.token(CLOSE);
       return;
     }
     let kw: string;
@@ -332,7 +335,8 @@ export class LineParser implements LineSink {
       );
       while (this.depth > 0) {
         this.depth--;
-        this.token(new CloseToken(at.file, at.line, at.col));
+        this.blocks.pop()?.closeAt(at.file, at.line, at.col);
+        this.token(CLOSE);
       }
     }
     return this.nodes;

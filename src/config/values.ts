@@ -195,13 +195,19 @@ export interface ParsedIp {
 
 /** An address as inet_pton accepts it (dotted quad for IPv4), canonicalised by ipaddr.js. */
 export function parseIp(text: string): ParsedIp | undefined {
+  const r = parseIpShared(text);
+  return r ? { address: r.address, family: r.family } : undefined;
+}
+
+/** parseIp's result shared with other callers: for a caller that only reads it (no copy made). */
+export function parseIpShared(text: string): Readonly<ParsedIp> | undefined {
   let r = ipCache.get(text);
   if (r === undefined) {
     r = parseIpUncached(text) ?? null;
     if (ipCache.size >= IP_CACHE_MAX) ipCache.clear();
     ipCache.set(text, r);
   }
-  return r ? { address: r.address, family: r.family } : undefined;
+  return r ?? undefined;
 }
 
 /** Large files repeat the same addresses (real servers under every virtual server). */
