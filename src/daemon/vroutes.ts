@@ -109,6 +109,11 @@ const SCOPES: Record<string, number> = {
   nowhere: 255,
 };
 
+/** A name table's entry, never one of Object's own properties (`constructor`, `toString`). */
+function own<T>(table: Readonly<Record<string, T>>, name: string): T | undefined {
+  return Object.hasOwn(table, name) ? table[name] : undefined;
+}
+
 function fail(message: string, details: Record<string, unknown> = {}): never {
   throw new KaError('KA_ERR_VRRP_ROUTE', message, details);
 }
@@ -145,12 +150,12 @@ export function tableId(name: string | undefined): number | undefined {
   const n = num(name, 0xffffffff);
   if (n !== undefined) return n;
   const fixed: Record<string, number> = { main: RT_TABLE_MAIN, local: RT_TABLE_LOCAL, default: 253 };
-  return fixed[name] ?? fromFile('rt_tables', name);
+  return own(fixed, name) ?? fromFile('rt_tables', name);
 }
 
 function protocolId(s: string): number {
   const fixed: Record<string, number> = { kernel: 2, boot: 3, static: 4, keepalived: RTPROT_KEEPALIVED };
-  const v = num(s, 255) ?? fixed[s] ?? fromFile('rt_protos', s);
+  const v = num(s, 255) ?? own(fixed, s) ?? fromFile('rt_protos', s);
   return v ?? fail(`unknown protocol ${s}`);
 }
 
@@ -195,7 +200,7 @@ function routeBase(r: CfgRoute, ifindexOf: Resolve): RouteSpec {
   // shows "scope global" where `ip route add` would have chosen link)
   const scope =
     r.scope !== undefined
-      ? (SCOPES[r.scope] ?? num(r.scope, 255) ?? fail(`invalid scope ${r.scope}`))
+      ? (own(SCOPES, r.scope) ?? num(r.scope, 255) ?? fail(`invalid scope ${r.scope}`))
       : RT_SCOPE_UNIVERSE;
   // keepalived: the protocol option only holds for no_track routes; tracked ones are RTPROT_KEEPALIVED.
   const proto = r.options.protocol;
@@ -289,7 +294,7 @@ function routeOptions(
   if (o.realms !== undefined) attrs.push(u32(RTA_FLOW, realms(o.realms)));
   if (o.pref !== undefined) {
     if (base.family !== 6) fail('pref is only valid for IPv6 routes');
-    attrs.push(u8(RTA_PREF, PREFS[o.pref] ?? num(o.pref, 255) ?? fail(`invalid pref ${o.pref}`)));
+    attrs.push(u8(RTA_PREF, own(PREFS, o.pref) ?? num(o.pref, 255) ?? fail(`invalid pref ${o.pref}`)));
   }
   if (o.expires !== undefined) {
     if (base.family !== 6) fail('expires is only valid for IPv6 routes');
@@ -330,21 +335,21 @@ export function routeMessages(r: CfgRoute, ifindexOf: Resolve): { add: RtRequest
   };
 }
 
+const RULE_ACTIONS: Readonly<Record<string, number>> = {
+  blackhole: FR_ACT_BLACKHOLE,
+  unreachable: FR_ACT_UNREACHABLE,
+  prohibit: FR_ACT_PROHIBIT,
+  goto: FR_ACT_GOTO,
+  nop: FR_ACT_NOP,
+};
+
 /** Wire rule of a configured one (rtnetlink.ts fields); throws KA_ERR_VRRP_ROUTE when it cannot be expressed. */
 export function ruleRequest(r: CfgRule): RuleSpec {
   const family = r.family === 'inet6' ? 6 : 4;
   const action =
     r.action === undefined || r.action === 'table' || r.action === 'lookup'
       ? FR_ACT_TO_TBL
-      : (
-          {
-            blackhole: FR_ACT_BLACKHOLE,
-            unreachable: FR_ACT_UNREACHABLE,
-            prohibit: FR_ACT_PROHIBIT,
-            goto: FR_ACT_GOTO,
-            nop: FR_ACT_NOP,
-          } as Record<string, number>
-        )[r.action];
+      : own(RULE_ACTIONS, r.action);
   if (action === undefined) fail(`rule action ${r.action} is not supported`);
   const table = action === FR_ACT_TO_TBL ? tableId(r.table) : 0;
   if (table === undefined) fail(`unknown routing table ${r.table}`);
@@ -427,7 +432,7 @@ function ruleOptions(r: CfgRule, req: RtRequest): RtRequest {
   const ipProto = o.ip_proto ?? o.ipproto;
   if (ipProto !== undefined)
     attrs.push(
-      u8(FRA_IP_PROTO, num(ipProto, 255) ?? IP_PROTOS[ipProto] ?? fail(`invalid ip_proto ${ipProto}`)),
+      u8(FRA_IP_PROTO, num(ipProto, 255) ?? own(IP_PROTOS, ipProto) ?? fail(`invalid ip_proto ${ipProto}`)),
     );
   if (o.sport !== undefined) attrs.push(bytes(FRA_SPORT_RANGE, range('sport', o.sport, 2)));
   if (o.dport !== undefined) attrs.push(bytes(FRA_DPORT_RANGE, range('dport', o.dport, 2)));

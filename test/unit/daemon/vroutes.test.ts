@@ -139,10 +139,33 @@ describe('route options', () => {
       '198.51.100.0/24 dev eth0 table nosuchtable',
       '198.51.100.0/24 dev eth0 mtu abc',
       '198.51.100.0/24 dev eth0 rtt 1h',
+      // names of Object's own properties are not table entries
+      '198.51.100.0/24 dev eth0 table constructor',
+      '198.51.100.0/24 dev eth0 scope constructor',
+      '198.51.100.0/24 dev eth0 protocol toString no_track',
+      'fd00:1::/64 dev eth0 pref constructor',
     ]) {
       let caught: unknown;
       try {
         routeMessages(route(line), resolve);
+      } catch (e) {
+        caught = e;
+      }
+      expect(isKaError(caught, 'KA_ERR_VRRP_ROUTE'), line).toBe(true);
+    }
+  });
+});
+
+describe('rule names', () => {
+  it("refuses Object's own property names as tables, actions and ip_proto with KA_ERR_VRRP_ROUTE", () => {
+    for (const line of [
+      'from 192.0.2.0/24 table constructor preference 10',
+      'from 192.0.2.0/24 table 100 preference 10 ip_proto constructor',
+      'from 192.0.2.0/24 table 100 preference 10 ip_proto __proto__',
+    ]) {
+      let caught: unknown;
+      try {
+        ruleMessages(rule(line));
       } catch (e) {
         caught = e;
       }
