@@ -50,6 +50,8 @@ export interface KeepalivedMibInput {
   readonly namespace?: string;
   /** ifindex of an interface other than an instance's own (a VIP's `dev`); unknown: column left out. */
   readonly ifindexOf?: (ifname: string) => number | undefined;
+  /** argv of a script as keepalived prints it (the program by its resolved path); default: as configured. */
+  readonly commandArgv?: (c: Command) => readonly string[];
 }
 
 /** -1 when a sorts before b, as SNMP orders OIDs (subidentifier by subidentifier, prefix first). */
@@ -150,8 +152,6 @@ function globalGroup(input: KeepalivedMibInput, add: Add): void {
   add(at(11, 0), 'integer', g.lvsFlushOnStop === 'VS' ? 3 : truth(g.lvsFlushOnStop));
 }
 
-const cmdText = (c: Command | undefined): string | undefined => c?.text;
-
 /** keepalived sets notify_exec when any notify script of the instance or group is configured. */
 function notifyExec(n: VrrpInstance['notify']): boolean {
   return (
@@ -169,6 +169,9 @@ export function syncGroupState(states: readonly number[]): number {
 
 function vrrpGroup(input: KeepalivedMibInput, add: Add): void {
   const { config } = input;
+  // a script as keepalived's cmd_str gives it: each word in single quotes
+  const cmdText = (c: Command | undefined): string | undefined =>
+    c && (input.commandArgv?.(c) ?? c.argv).map((w) => `'${w}'`).join(' ');
   const g = config.global;
   const byName = new Map(input.instances.map((i) => [i.iname, i]));
   const at = (...sub: number[]): Oid => [...VRRP_OID, ...sub];
@@ -208,10 +211,12 @@ function vrrpGroup(input: KeepalivedMibInput, add: Add): void {
     add(col(8), 'integer', s.effective_priority);
     add(col(9), 'integer', truth(s.vipset));
     add(col(10), 'octets', ifname);
-    add(col(11), 'integer', truth(c.tracking.interfaces.length > 0));
+    // keepalived drops a track_interface entry naming the instance's own interface
+    add(col(11), 'integer', truth(c.tracking.interfaces.some((t) => t.name !== ifname)));
     add(col(12), 'gauge', c.version === 2 ? Math.trunc(c.advertInt) : c.advertIntCs);
     add(col(13), 'integer', c.nopreempt ? 2 : 1);
-    add(col(14), 'gauge', Math.trunc(c.preemptDelay));
+    // preempt_delay is reset with nopreempt ("incompatible with nopreempt mode - resetting")
+    add(col(14), 'gauge', c.nopreempt ? 0 : Math.trunc(c.preemptDelay));
     add(
       col(15),
       'integer',
@@ -262,7 +267,9 @@ function vrrpGroup(input: KeepalivedMibInput, add: Add): void {
     const s = byName.get(c.name) as SnmpInstanceState;
     const ifname = s.ifp_ifname ?? c.interface ?? g.defaultInterface;
     const base = { ifname, ifindex: s.ifindex, set: s.vipset, ifindexOf: input.ifindexOf };
-    addresses(ii + 1, c.virtualIpaddress, 1, { ...base, advertised: true });
+    // vrrpAddressAdvertising: keepalived 2.2.7 answers advertised(1) for the first instance's VIPs
+    // only (walks of two configurations: every other VIP, set or not, reads 2)
+    addresses(ii + 1, c.virtualIpaddress, 1, { ...base, advertised: ii === 0 });
     addresses(ii + 1, c.virtualIpaddressExcluded, c.virtualIpaddress.length + 1, {
       ...base,
       advertised: false,
@@ -296,8 +303,7 @@ function address(add: Add, entry: Oid, inst: number, ix: number, a: AddressSpec,
   add(col(8), 'octets', dev);
   add(col(9), 'octets', a.label);
   add(col(10), 'integer', truth(o.set));
-  // 2.2.7 answers advertised(1) only for a VIP that is set: a BACKUP's VIPs read 2, as its walk shows
-  add(col(11), 'integer', truth(o.advertised && o.set));
+  add(col(11), 'integer', truth(o.advertised));
   add(col(12), 'octets', a.peer ? addressBytes(a.peer) : undefined);
 }
 

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ensurePackagesSync, needKeepalived } from '../lab/gates.js';
-import { type DaemonHandle, keepalivedTsCommand, type LabNode, type LabProcess } from '../lab/node.js';
+import { keepalivedTsCommand, type LabNode, type LabProcess } from '../lab/node.js';
 import { waitFor, waitForHolders } from '../lab/observe.js';
 import { createTopology, type Topology } from '../lab/topology.js';
 import { describeIf } from '../support/privilege.js';
@@ -21,6 +21,24 @@ const PORT = 16161;
 /** KEEPALIVED-MIB::version: each implementation names itself; compared by type only. */
 const VERSION_OID = '1.3.6.1.4.1.9586.100.5.1.1.0';
 
+/** One configuration of node A, with the VIP that shows it is up and the objects that show it settled. */
+const CASES = [
+  {
+    name: 'basic',
+    conf: 'node-a.conf',
+    what: 'a MASTER with two VIPs in a sync group, a BACKUP',
+    vip: '192.0.2.101',
+    settled: { '2.3.1.4.1': '2', '2.3.1.4.2': '1', '2.1.1.3.1': '2' },
+  },
+  {
+    name: 'wide',
+    conf: 'node-a-wide.conf',
+    what: 'notify scripts, PASS auth, v3 IPv6, unicast, nopreempt, excluded and static addresses, mail settings',
+    vip: '192.0.2.111',
+    settled: { '2.3.1.4.1': '2', '2.3.1.4.2': '2', '2.3.1.4.3': '2', '2.1.1.3.1': '2', '2.1.1.3.2': '2' },
+  },
+] as const;
+
 const needSnmp = (): string | null => needKeepalived() ?? ensurePackagesSync(['snmpd', 'snmp']);
 
 describeIf('KEEPALIVED-MIB served through snmpd: keepalived-ts against keepalived', needSnmp, () => {
@@ -28,8 +46,7 @@ describeIf('KEEPALIVED-MIB served through snmpd: keepalived-ts against keepalive
   let a: LabNode;
   let b: LabNode;
   let snmpd: LabProcess | undefined;
-  const walks: Partial<Record<'ka' | 'ts', WalkEntry[]>> = {};
-  let tsDaemon: DaemonHandle | undefined;
+  const walks: Record<string, WalkEntry[]> = {};
 
   const socketPath = () => join(a.dir, 'agentx');
 
@@ -81,21 +98,18 @@ describeIf('KEEPALIVED-MIB served through snmpd: keepalived-ts against keepalive
       ]),
     );
 
-  /** Walk until VI_1 reads MASTER, VI_2 BACKUP and the group MASTER (states settle after the VIPs). */
-  const settledWalk = () =>
+  /** Walk until the listed objects (OID under KEEPALIVED-MIB: value) read as given: states settle after the VIPs. */
+  const settledWalk = (want: Readonly<Record<string, string>>) =>
     waitFor({
-      what: 'VI_1 MASTER, VI_2 BACKUP and G1 MASTER in the walk',
+      what: `${JSON.stringify(want)} in the walk`,
       probe: async () => {
         const w = await walk().catch(() => []);
         const v = (o: string) => w.find((e) => e.oid === `${BASE.slice(1)}.${o}`)?.value;
-        return v('2.3.1.4.1') === '2' && v('2.3.1.4.2') === '1' && v('2.1.1.3.1') === '2' ? w : undefined;
+        return Object.entries(want).every(([o, x]) => v(o) === x) ? w : undefined;
       },
-      timeoutMs: 20_000,
+      timeoutMs: 30_000,
       intervalMs: 500,
     });
-
-  const nodeAConfig = () =>
-    readFileSync(join(FIX, 'node-a.conf'), 'utf8').replace('AGENTX_SOCKET', socketPath());
 
   beforeAll(async () => {
     topo = await createTopology({
@@ -116,54 +130,60 @@ describeIf('KEEPALIVED-MIB served through snmpd: keepalived-ts against keepalive
     await topo?.destroy();
   });
 
-  for (const impl of ['ka', 'ts'] as const) {
-    it(`walks ${impl === 'ka' ? "keepalived's" : "keepalived-ts's"} KEEPALIVED-MIB for a MASTER with two VIPs and a BACKUP`, async () => {
-      const d =
-        impl === 'ka'
-          ? a.startKeepalived(nodeAConfig(), 'ka-a')
-          : a.startDaemon({ command: keepalivedTsCommand(), config: nodeAConfig(), name: 'ts-a' });
-      await waitForHolders([a, b], '192.0.2.101', ['a'], 15_000);
-      const w = await settledWalk();
-      walks[impl] = w;
-      console.log(`snmp walk ${impl}: ${w.length} objects`);
-      expect(w.length).toBeGreaterThan(90);
-      if (impl === 'ts') tsDaemon = d;
-      else {
-        await d.proc.stop();
-        await waitForHolders([a, b], '192.0.2.101', [], 10_000);
+  for (const c of CASES) {
+    for (const impl of ['ka', 'ts'] as const) {
+      it(`${c.name}: walks ${impl === 'ka' ? "keepalived's" : "keepalived-ts's"} KEEPALIVED-MIB (${c.what})`, async () => {
+        const config = readFileSync(join(FIX, c.conf), 'utf8').replace('AGENTX_SOCKET', socketPath());
+        const d =
+          impl === 'ka'
+            ? a.startKeepalived(config, `ka-${c.name}`)
+            : a.startDaemon({ command: keepalivedTsCommand(), config, name: `ts-${c.name}` });
+        try {
+          await waitForHolders([a, b], c.vip, ['a'], 20_000);
+          const w = await settledWalk(c.settled);
+          walks[`${c.name} ${impl}`] = w;
+          console.log(`snmp walk ${c.name} ${impl}: ${w.length} objects`);
+          expect(w.length).toBeGreaterThan(90);
+        } finally {
+          await d.proc.stop();
+          await waitForHolders([a, b], c.vip, [], 10_000);
+        }
+      });
+    }
+
+    it(`${c.name}: keepalived-ts serves the objects keepalived serves, with the same types and values`, () => {
+      const ka = walks[`${c.name} ka`];
+      const ts = walks[`${c.name} ts`];
+      if (!ka || !ts) throw new Error('a walk is missing (see the tests above)');
+      const byOid = (w: WalkEntry[]) => new Map(w.map((e) => [e.oid, e]));
+      const k = byOid(ka);
+      const t = byOid(ts);
+      const missing = [...k.keys()].filter((o) => !t.has(o));
+      const extra = [...t.keys()].filter((o) => !k.has(o));
+      let equal = 0;
+      const differing: string[] = [];
+      for (const [oid, e] of k) {
+        const g = t.get(oid);
+        if (!g) continue;
+        const same = oid === VERSION_OID ? g.type === e.type : g.type === e.type && g.value === e.value;
+        if (same) equal++;
+        else differing.push(`${oid}: keepalived ${e.type} ${e.value}, keepalived-ts ${g.type} ${g.value}`);
       }
+      console.log(
+        `snmp compare ${c.name}: ${k.size} objects from keepalived, ${t.size} from keepalived-ts, ${equal} equal` +
+          ` (version compared by type), ${differing.length} differing, ${missing.length} missing, ${extra.length} extra`,
+      );
+      expect({ missing, extra, differing }).toEqual({ missing: [], extra: [], differing: [] });
+      expect(equal).toBe(k.size);
     });
   }
 
-  it('serves the objects keepalived serves, with the same types and values (version by type)', () => {
-    const ka = walks.ka;
-    const ts = walks.ts;
-    if (!ka || !ts) throw new Error('a walk is missing (see the tests above)');
-    const byOid = (w: WalkEntry[]) => new Map(w.map((e) => [e.oid, e]));
-    const k = byOid(ka);
-    const t = byOid(ts);
-    const missing = [...k.keys()].filter((o) => !t.has(o));
-    const extra = [...t.keys()].filter((o) => !k.has(o));
-    let equal = 0;
-    const differing: string[] = [];
-    for (const [oid, e] of k) {
-      const g = t.get(oid);
-      if (!g) continue;
-      const same = oid === VERSION_OID ? g.type === e.type : g.type === e.type && g.value === e.value;
-      if (same) equal++;
-      else differing.push(`${oid}: keepalived ${e.type} ${e.value}, keepalived-ts ${g.type} ${g.value}`);
-    }
-    console.log(
-      `snmp compare: ${k.size} objects from keepalived, ${t.size} from keepalived-ts, ${equal} equal` +
-        ` (version compared by type), ${differing.length} differing, ${missing.length} missing, ${extra.length} extra`,
-    );
-    expect({ missing, extra, differing }).toEqual({ missing: [], extra: [], differing: [] });
-    expect(equal).toBe(k.size);
-  });
-
   it('keepalived-ts survives snmpd being killed and serves again once snmpd is back', async () => {
-    const d = tsDaemon;
-    if (!d || !snmpd) throw new Error('keepalived-ts or snmpd did not start (see the tests above)');
+    if (!snmpd) throw new Error('snmpd did not start (see beforeAll)');
+    const config = readFileSync(join(FIX, 'node-a.conf'), 'utf8').replace('AGENTX_SOCKET', socketPath());
+    const d = a.startDaemon({ command: keepalivedTsCommand(), config, name: 'ts-restart' });
+    await waitForHolders([a, b], '192.0.2.101', ['a'], 20_000);
+    const first = await settledWalk(CASES[0].settled);
     const connected = () => (d.proc.output().match(/AgentX subagent connected/g) ?? []).length;
     expect(connected()).toBe(1);
     snmpd.signal('SIGKILL');
@@ -180,8 +200,8 @@ describeIf('KEEPALIVED-MIB served through snmpd: keepalived-ts against keepalive
       probe: () => connected() === 2 || undefined,
       timeoutMs: 40_000,
     });
-    const w = await settledWalk();
-    expect(w.map((e) => e.oid)).toEqual(walks.ts?.map((e) => e.oid));
+    const w = await settledWalk(CASES[0].settled);
+    expect(w.map((e) => e.oid)).toEqual(first.map((e) => e.oid));
     expect(d.proc.running).toBe(true);
     await d.proc.stop();
     expect(d.proc.output()).not.toMatch(/Uncaught|TypeError|RangeError/);

@@ -72,7 +72,16 @@ describe('KEEPALIVED-MIB from config and snapshot', () => {
       version: 3 as const,
       accept: true,
       advertIntCs: 100,
-      notify: { ...c0.notify, master: { ...(c0.notify.generic ?? ({} as never)), text: '/bin/m arg' } },
+      notify: {
+        ...c0.notify,
+        master: {
+          text: '/bin/m arg',
+          argv: ['/bin/m', 'arg'],
+          user: undefined,
+          group: undefined,
+          pos: c0.pos,
+        },
+      },
       virtualIpaddress: [
         ...c0.virtualIpaddress,
         {
@@ -98,7 +107,7 @@ describe('KEEPALIVED-MIB from config and snapshot', () => {
     expect(v('2.3.1.27.1')).toBe(1); // accept
     expect(v('2.3.1.27.2')).toBe(0); // v2: no accept mode
     expect(v('2.3.1.30.1')).toBe(3);
-    expect(v('2.3.1.22.1')).toEqual(Buffer.from('/bin/m arg'));
+    expect(v('2.3.1.22.1')).toEqual(Buffer.from("'/bin/m' 'arg'"));
     expect(v('2.3.1.21.1')).toBe(1); // notify exec
     expect(v('2.6.1.2.1.3')).toBe(2); // ipv6
     expect(v('2.6.1.3.1.3')).toEqual(Buffer.from('fd000000000000000000000000000005', 'hex'));
