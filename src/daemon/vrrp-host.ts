@@ -973,9 +973,10 @@ export class VrrpHost {
    * Without dynamic_interfaces, keepalived 2.2.7's VRRP process stops at an instance whose interface
    * (or track_interface, or VIP `dev`) does not exist, at start and at a reload alike, and the whole
    * daemon with it (exit 2, "exited with permanent error CONFIG"): logged as keepalived does, then
-   * thrown with `exitCode: 2` before anything is applied.
+   * thrown with `exitCode: 2` before anything is applied. start() and reload() call it first;
+   * public so that the daemon can check a new configuration before it applies anything else.
    */
-  private refuseMissingInterfaces(config: KeepalivedConfig): void {
+  refuseMissingInterfaces(config: KeepalivedConfig): void {
     if (config.global.dynamicInterfaces !== false) return;
     const missing: string[] = [];
     const check = (ifname: string, line: string) => {
