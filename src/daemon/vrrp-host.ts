@@ -1065,7 +1065,16 @@ export class VrrpHost {
 
   /** Queue a look at `b`'s binding after a link or address event (one at a time per instance). */
   private queueRelink(b: Bound): void {
-    b.linkOps = b.linkOps.then(() => this.relink(b));
+    b.linkOps = b.linkOps
+      .then(() => this.relink(b))
+      .catch((e) => {
+        // relink handles its own failures; anything else must not break the chain (nor the process)
+        this.counters.inc('vrrp.interface_bind_errors');
+        this.log.error(
+          { err: e, instance: b.cfg.name },
+          `(${b.cfg.name}) interface change: ${(e as Error).message}`,
+        );
+      });
   }
 
   /**
