@@ -12,10 +12,12 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/if_packet.h>
@@ -704,6 +706,65 @@ Napi::Value SignalDrops(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(gSigDropped.load(std::memory_order_relaxed)));
 }
 
+// --- Reaping orphans when the daemon is PID 1 or a child subreaper (src/notify/script.ts) ---
+
+// waitidPeek() -> [pid, si_code, si_status]: waitid(P_ALL, WEXITED | WNOHANG | WNOWAIT), i.e. one
+// child that has ended, left waitable (not reaped); pid 0 when none has, -1 when there is no child
+// at all (ECHILD, which libuv has no name for).
+Napi::Value WaitidPeek(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  siginfo_t si;
+  memset(&si, 0, sizeof si);
+  if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
+    if (errno == ECHILD) si.si_pid = -1;
+    else {
+      ThrowErrno(env, errno, "waitid");
+      return env.Undefined();
+    }
+  }
+  Napi::Array out = Napi::Array::New(env, 3);
+  out.Set(0u, Napi::Number::New(env, si.si_pid));
+  out.Set(1u, Napi::Number::New(env, si.si_code));
+  out.Set(2u, Napi::Number::New(env, si.si_status));
+  return out;
+}
+
+// waitpidNoHang(pid) -> [pid, wstatus]: waitpid(pid, WNOHANG); pid 0 while that child runs, -1 when
+// it is not (or no longer) our child (ECHILD).
+Napi::Value WaitpidNoHang(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    ThrowType(env, "waitpidNoHang(pid: number)");
+    return env.Undefined();
+  }
+  int pid = info[0].As<Napi::Number>().Int32Value();
+  if (pid <= 0) {  // only one given child: never "any child" (-1) nor a process group
+    ThrowErrno(env, EINVAL, "waitpid");
+    return env.Undefined();
+  }
+  int status = 0;
+  pid_t rc = waitpid(pid, &status, WNOHANG);
+  if (rc < 0 && errno != ECHILD) {
+    ThrowErrno(env, errno, "waitpid");
+    return env.Undefined();
+  }
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::Number::New(env, rc));
+  out.Set(1u, Napi::Number::New(env, status));
+  return out;
+}
+
+// getChildSubreaper() -> prctl(PR_GET_CHILD_SUBREAPER): whether orphans are reparented to us.
+Napi::Value GetChildSubreaper(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int v = 0;
+  if (prctl(PR_GET_CHILD_SUBREAPER, &v, 0, 0, 0) < 0) {
+    ThrowErrno(env, errno, "prctl");
+    return env.Undefined();
+  }
+  return Napi::Boolean::New(env, v != 0);
+}
+
 Napi::Object Constants(Napi::Env env) {
   Napi::Object c = Napi::Object::New(env);
 #define K(name) c.Set(#name, Napi::Number::New(env, name))
@@ -752,6 +813,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("signalSocket", Napi::Function::New(env, SignalSocket));
   exports.Set("catchSignal", Napi::Function::New(env, CatchSignal));
   exports.Set("signalDrops", Napi::Function::New(env, SignalDrops));
+  exports.Set("waitidPeek", Napi::Function::New(env, WaitidPeek));
+  exports.Set("waitpidNoHang", Napi::Function::New(env, WaitpidNoHang));
+  exports.Set("getChildSubreaper", Napi::Function::New(env, GetChildSubreaper));
   exports.Set("constants", Constants(env));
   return exports;
 }

@@ -15,11 +15,13 @@
  * Each script has a bounded queue: at most `maxRunning` copies run at once, `maxQueued` wait,
  * further calls are dropped and counted.
  */
+import { readdir, readFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import { type Clock, type Micros, systemClock, type TimerHandle } from '../core/clock.js';
 import type { Counters } from '../core/counters.js';
 import { KaError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/log.js';
+import { addon } from '../sys/native.js';
 import { commandString } from './command.js';
 
 export interface ScriptUser {
@@ -102,6 +104,11 @@ export interface ScriptRunnerOptions {
   maxOutputBytes?: number;
   /** Environment to start from (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Start the process-wide OrphanReaper when this process is PID 1 or a child subreaper (default
+   * true): orphans of scripts are then reparented to us, and libuv reaps only its own children.
+   */
+  reapOrphans?: boolean;
 }
 
 /** Success as keepalived counts it for vrrp_script: exit status 0 and nothing else. */
@@ -179,6 +186,7 @@ export class ScriptRunner {
     const env = { ...(opts.env ?? process.env) };
     for (const k of DROPPED_ENV) delete env[k];
     this.env = env;
+    if (opts.reapOrphans !== false) startOrphanReaper(this.log);
   }
 
   /** Fire and forget: start (or queue) the script and return at once. */
@@ -528,4 +536,200 @@ export class ScriptRunner {
     else this.log.debug(fields, `${r.script} ended`);
     this.onEvent?.({ type: 'end', result: r });
   }
+}
+
+/** What the reaper needs from the system (the addon and /proc; an in-memory table in tests). */
+export interface ChildWaitOps {
+  /**
+   * Our children that have ended and not been reaped (zombies). `id` tells a reused pid apart (the
+   * start time), '' when unknown. May list only the first one (waitid peek without /proc).
+   */
+  zombies(): Promise<{ pid: number; id: string }[]>;
+  /** waitpid(pid, WNOHANG): the wait status when this call reaped it, else null. */
+  reap(pid: number): number | null;
+}
+
+export interface OrphanReaperOptions {
+  clock?: Clock;
+  log?: Logger;
+  /** A zombie is reaped once seen this long (default 2 s); see OrphanReaper. */
+  minAgeUs?: Micros;
+}
+
+/**
+ * Reaps orphans reparented to this process when it is PID 1 (a container) or a child subreaper:
+ * a notify script's `sleep 1 &` outlives the script, and libuv waits only for the children it
+ * spawned, so the orphan would stay a zombie. keepalived reaps every child (it waits for any pid).
+ *
+ * libuv must keep the exit status of its own children (a stolen one never emits 'exit', and a
+ * script's result would never come). It reaps them in the poll phase right after SIGCHLD, on the
+ * thread that spawned them; so a zombie still there `minAgeUs` later, with the same start time, is
+ * not one libuv is about to wait for. The margin covers a checker worker thread (MISC_CHECK) whose
+ * loop is busy. Sweeps run on SIGCHLD (after minAgeUs) and again while zombies remain.
+ */
+export class OrphanReaper {
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly minAgeUs: Micros;
+  private seen = new Map<number, { id: string; at: Micros }>();
+  private timer: TimerHandle | null = null;
+  private current: Promise<number> | null = null;
+  /** Orphans reaped so far. */
+  reaped = 0;
+
+  constructor(
+    private readonly ops: ChildWaitOps,
+    opts: OrphanReaperOptions = {},
+  ) {
+    this.clock = opts.clock ?? systemClock;
+    this.log = opts.log ?? silentLogger;
+    this.minAgeUs = opts.minAgeUs ?? 2_000_000;
+  }
+
+  /** A child ended (SIGCHLD): sweep once minAgeUs has passed. */
+  poke(): void {
+    if (this.timer) return;
+    this.timer = this.clock.at(this.clock.now() + this.minAgeUs, () => {
+      this.timer = null;
+      void this.sweep();
+    });
+  }
+
+  stop(): void {
+    this.timer?.cancel();
+    this.timer = null;
+  }
+
+  /**
+   * One pass: reap zombies first seen at least minAgeUs ago, remember the others. Resolves with the
+   * number reaped (a call during a pass gets that pass's); never rejects.
+   */
+  sweep(): Promise<number> {
+    if (!this.current) {
+      this.current = this.pass().finally(() => {
+        this.current = null;
+      });
+    }
+    return this.current;
+  }
+
+  private async pass(): Promise<number> {
+    let n = 0;
+    try {
+      const now = this.clock.now();
+      const next = new Map<number, { id: string; at: Micros }>();
+      // a peek lists one zombie at a time: list again after each reap (bounded)
+      for (let round = 0; round < 1024; round++) {
+        let reapedNow = 0;
+        for (const z of await this.ops.zombies()) {
+          if (next.has(z.pid)) continue;
+          const prev = this.seen.get(z.pid);
+          if (prev && prev.id === z.id && now - prev.at >= this.minAgeUs) {
+            const status = this.ops.reap(z.pid);
+            this.seen.delete(z.pid);
+            if (status === null) continue;
+            reapedNow++;
+            this.log.debug(
+              { pid: z.pid, status: describeWaitStatus(status) },
+              `Reaped orphan process ${z.pid}`,
+            );
+          } else {
+            next.set(z.pid, prev && prev.id === z.id ? prev : { id: z.id, at: now });
+          }
+        }
+        n += reapedNow;
+        if (reapedNow === 0) break;
+      }
+      // only what is still a zombie is remembered: a pid reaped by libuv and reused starts afresh
+      this.seen = next;
+      if (next.size > 0) this.poke();
+    } catch (e) {
+      this.log.warn({ err: e }, `orphan reaper: ${(e as Error).message}`);
+    }
+    this.reaped += n;
+    return n;
+  }
+}
+
+/** A wait status as text, for logs: `exit 3` or `signal 9`. */
+export function describeWaitStatus(status: number): string {
+  const sig = status & 0x7f;
+  return sig === 0 ? `exit ${(status >> 8) & 0xff}` : `signal ${sig}`;
+}
+
+/** Field 3 (state) and 22 (start time) of /proc/PID/stat, after the command name in parentheses. */
+function statFields(stat: string): { state: string; start: string } | null {
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return f[0] && f[19] ? { state: f[0], start: f[19] } : null;
+}
+
+/**
+ * The addon's waitid/waitpid, and /proc for the full list of zombie children when /proc is this pid
+ * namespace's (a container's PID 1 with its own /proc); else a waitid peek, one zombie at a time.
+ */
+export function systemChildWaitOps(): ChildWaitOps {
+  const native = addon();
+  const viaProc = async (): Promise<{ pid: number; id: string }[] | null> => {
+    const self = await readFile('/proc/self/stat', 'latin1').catch(() => '');
+    if (Number.parseInt(self, 10) !== process.pid) return null;
+    const tids = await readdir('/proc/self/task').catch(() => null);
+    if (!tids) return null;
+    const pids = new Set<number>();
+    for (const tid of tids) {
+      const list = await readFile(`/proc/self/task/${tid}/children`, 'latin1').catch(() => null);
+      if (list === null) return null; // kernel without CONFIG_PROC_CHILDREN
+      for (const w of list.split(' ')) if (w) pids.add(Number(w));
+    }
+    const out: { pid: number; id: string }[] = [];
+    for (const pid of pids) {
+      const f = statFields(await readFile(`/proc/${pid}/stat`, 'latin1').catch(() => ''));
+      if (f?.state === 'Z') out.push({ pid, id: f.start });
+    }
+    return out;
+  };
+  return {
+    async zombies() {
+      const listed = await viaProc();
+      if (listed) return listed;
+      const [pid] = native.waitidPeek();
+      return pid > 0 ? [{ pid, id: '' }] : [];
+    },
+    reap(pid) {
+      const [rc, status] = native.waitpidNoHang(pid);
+      return rc === pid ? status : null;
+    },
+  };
+}
+
+/** null: checked, not needed (or not possible); undefined: not checked yet. */
+let orphanReaper: OrphanReaper | null | undefined;
+
+/**
+ * Starts the process-wide OrphanReaper (once) when this process is PID 1 or a child subreaper;
+ * ScriptRunner calls it. Returns it, or null when orphans are not ours to reap. Without the addon
+ * as PID 1 it warns that orphans will stay zombies.
+ */
+export function startOrphanReaper(log: Logger = silentLogger): OrphanReaper | null {
+  if (orphanReaper !== undefined) return orphanReaper;
+  orphanReaper = null;
+  let subreaper = false;
+  try {
+    subreaper = process.pid !== 1 && addon().getChildSubreaper();
+    if (process.pid !== 1 && !subreaper) return null;
+    orphanReaper = new OrphanReaper(systemChildWaitOps(), { log });
+  } catch (e) {
+    if (process.pid === 1)
+      log.warn(
+        { err: e },
+        'running as PID 1 without the native addon: orphaned processes of scripts will stay zombies',
+      );
+    return null;
+  }
+  const r = orphanReaper;
+  process.on('SIGCHLD', () => r.poke());
+  r.poke();
+  log.info(
+    `${process.pid === 1 ? 'running as PID 1' : 'child subreaper'}: orphaned processes of scripts are reaped`,
+  );
+  return r;
 }

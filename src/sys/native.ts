@@ -73,6 +73,15 @@ export interface NativeAddon {
   setRlimit(resource: number, soft: number, hard: number): void;
   /** getrlimit(resource) -> [soft, hard]; -1 is RLIM_INFINITY. */
   getRlimit(resource: number): [number, number];
+  /**
+   * waitid(P_ALL, WEXITED | WNOHANG | WNOWAIT) -> [pid, si_code, si_status]: one ended child, left
+   * waitable (not reaped); pid 0 when none has ended, -1 when there is no child at all.
+   */
+  waitidPeek(): [number, number, number];
+  /** waitpid(pid > 0, WNOHANG) -> [pid, wstatus]; pid 0 while it runs, -1 when not our child. */
+  waitpidNoHang(pid: number): [number, number];
+  /** prctl(PR_GET_CHILD_SUBREAPER): whether orphans are reparented to this process. */
+  getChildSubreaper(): boolean;
   constants: NativeConstants;
 }
 
