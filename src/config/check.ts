@@ -37,7 +37,7 @@ import type {
   VsGroupEntry,
   VsTarget,
 } from './model.js';
-import { type AstNode, type AstWord, argCount, argText } from './parse-types.js';
+import { type AstNode, type AstWord, argText, hasArgs } from './parse-types.js';
 import { lineOf } from './specs.js';
 import {
   ConfigStop,
@@ -235,8 +235,8 @@ class Checker_ {
   }
 
   readKeyword(n: AstNode, table: Table, block: string, d: Draft): void {
-    const kw = keywordOf(table, n.keyword);
-    if (!kw) {
+    const known = keywordOf(table, n.keyword);
+    if (!known) {
       this.report(
         'KA_ERR_CONF_UNKNOWN_KEYWORD',
         KaClass.UnknownKeyword,
@@ -247,6 +247,7 @@ class Checker_ {
       );
       return;
     }
+    const kw = known.kw;
     if (kw.dep) {
       // keepalived accepts silent aliases without recording anything: we warn without changing
       // the config-test exit code
@@ -260,8 +261,8 @@ class Checker_ {
         kw.dep.use ? `'${kw.dep.use}'` : undefined,
       );
     }
-    if (kw.req === true && argCount(n) === 0) missingArg(n, this.c, kw.block ? 'a name' : 'an argument');
-    const key = kw.key ?? n.keyword;
+    if (kw.req === true && !hasArgs(n)) missingArg(n, this.c, kw.block ? 'a name' : 'an argument');
+    const key = known.key;
     let value: unknown;
     if (kw.block || kw.lines) {
       if (!n.children) {
@@ -422,12 +423,23 @@ function timingOf<T extends { connectIp: unknown }>(base: T) {
   return timing;
 }
 
-/** Each keyword table as a Map: one hash lookup per keyword instead of hasOwn and a property read. */
-const tableMaps = new Map<Table, Map<string, Kw>>();
-function keywordOf(table: Table, keyword: string): Kw | undefined {
+/** A keyword of a table and its draft key (the table's own string: see keywordOf). */
+interface Known {
+  readonly kw: Kw;
+  readonly key: string;
+}
+
+/**
+ * Each keyword table as a Map: one hash lookup per keyword instead of hasOwn and a property read.
+ * Draft keys are the tables' own strings (V8 keeps one copy of each such name), so the drafts'
+ * lookups by a literal key (`d.last('weight')`) match by identity, not by comparing characters
+ * with the keyword's text from the file.
+ */
+const tableMaps = new Map<Table, Map<string, Known>>();
+function keywordOf(table: Table, keyword: string): Known | undefined {
   let m = tableMaps.get(table);
   if (!m) {
-    m = new Map(Object.entries(table));
+    m = new Map(Object.entries(table).map(([name, kw]) => [name, { kw, key: kw.key ?? name }]));
     tableMaps.set(table, m);
   }
   return m.get(keyword);

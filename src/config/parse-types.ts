@@ -65,6 +65,11 @@ export function argCount(n: AstNode): number {
   return n instanceof LineNode ? n.argc : n.args.length;
 }
 
+/** Whether a node has arguments (`n.args.length > 0`), found without making word objects. */
+export function hasArgs(n: AstNode): boolean {
+  return n instanceof LineNode ? n.hasArgs : n.args.length > 0;
+}
+
 /** Where a brace was: its file, line and column. */
 export interface BracePos {
   readonly file: string;
@@ -110,6 +115,17 @@ abstract class LineNode implements PpLine {
       if (w === i) return t.slice(start, p);
     }
     return undefined;
+  }
+
+  get hasArgs(): boolean {
+    if (this.quotedArgs) return this.quotedArgs.length > 0;
+    const t = this.text;
+    const n = t.length;
+    let p = 0;
+    while (p < n && isWs(t.charCodeAt(p))) p++;
+    while (p < n && !isWs(t.charCodeAt(p))) p++;
+    while (p < n && isWs(t.charCodeAt(p))) p++;
+    return p < n;
   }
 
   get argc(): number {

@@ -5,10 +5,10 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DiagnosticSink } from '../../../src/config/diagnostics.js';
 import { parseLines } from '../../../src/config/parse.js';
-import { type AstNode, argCount, argText } from '../../../src/config/parse-types.js';
+import { type AstNode, argCount, argText, hasArgs } from '../../../src/config/parse-types.js';
 import { preprocess } from '../../../src/config/preprocess.js';
 
-// argText / argCount read a parsed line's arguments without making word objects; they must agree
+// argText / argCount / hasArgs read a parsed line's arguments without making word objects; they must agree
 // with `args` (the words the checker reports positions of) on every line, quoted or not.
 const dir = mkdtempSync(join(tmpdir(), 'kt-args-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -32,6 +32,7 @@ function agree(nodes: readonly AstNode[]): number {
   for (const n of walk(nodes)) {
     const words = n.args.map((w) => w.text);
     expect(argCount(n)).toBe(words.length);
+    expect(hasArgs(n)).toBe(words.length > 0);
     for (let i = 0; i <= words.length; i++) expect(argText(n, i)).toBe(words[i]);
     // a second read of args (kept for the next read of the same node) gives the same words
     expect(n.args.map((w) => w.text)).toEqual(words);
@@ -40,7 +41,7 @@ function agree(nodes: readonly AstNode[]): number {
   return checked;
 }
 
-describe('argText / argCount', () => {
+describe('argText / argCount / hasArgs', () => {
   it('agree with args on plain, quoted, tabbed and block lines', () => {
     const n = agree(
       parse(
@@ -84,5 +85,6 @@ describe('argText / argCount', () => {
     expect(argText(n, 0)).toBe('a');
     expect(argText(n, 1)).toBeUndefined();
     expect(argCount(n)).toBe(1);
+    expect(hasArgs(n)).toBe(true);
   });
 });
