@@ -9,14 +9,14 @@
  *   process and event-loop metrics). LVS metrics are labelled `virtual_server` (its configured name,
  *   e.g. `192.0.2.10 80`, `fwmark 5`, `group G`), `protocol` (`tcp`, `udp`, `sctp`) and `family`
  *   (`inet`, `inet6`): together the virtual server's identity (vsKey). The per-real-server ones add
- *   `real_server` (`addr:port`).
+ *   `real_server` (`addr:port`, `[v6addr]:port`; the bare address without a port).
  * - `GET /state`: keepalived's `-J` JSON layout (`[{ data, stats }]`, the same keys and state codes),
  *   plus an `lvs` member (keepalived writes its JSON to a file on signal 36; so do we, rt-dumps.ts).
  *
  * Values are read from the daemon's snapshots at scrape time: nothing is kept twice.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Counters } from '../core/counters.js';
 import { KaError } from '../core/errors.js';
@@ -146,16 +146,23 @@ function* eachInstance(s: Scrape, value: (i: VrrpInstanceSnapshot) => number): I
   for (const i of s.vrrp) yield [instanceLabels(i), value(i)];
 }
 
+/**
+ * A real server's `real_server` label: `addr:port`, an IPv6 address in brackets (`[fd00::1]:80`, as
+ * Go's net.JoinHostPort, Prometheus' `instance` label and keepalived's own dumps write it; unbracketed,
+ * `fd00::1:80` is also a port-less address); the bare address for a port-less (fwmark) real server.
+ * gen2brain/keepalived_exporter writes its `addr` label unbracketed; mehdy/keepalived-exporter has
+ * no real-server label.
+ */
+export const hostPort = (addr: string, port: number | null): string =>
+  port === null ? addr : addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
+
 function* eachRealServer(
   s: Scrape,
   value: (rs: LvsSnapshot['virtualServers'][number]['realServers'][number]) => number,
 ): Iterable<Sample> {
   for (const vs of s.lvs?.virtualServers ?? [])
     for (const rs of vs.realServers)
-      yield [
-        [vs.name, vs.protocol, vs.family, rs.port === null ? rs.addr : `${rs.addr}:${rs.port}`],
-        value(rs),
-      ];
+      yield [[vs.name, vs.protocol, vs.family, hostPort(rs.addr, rs.port)], value(rs)];
 }
 
 /** Every family we expose, in exposition order. */
@@ -261,6 +268,27 @@ const SAMPLES_PER_SLICE = 250;
 /** Lets timers and socket I/O run between two slices of a long scrape, and paces a real-time thread. */
 export type ScrapeBreak = () => Promise<void>;
 
+/**
+ * Takes one slice of a scrape. A promise it returns holds the next slice back until it settles: the
+ * HTTP handler returns one while the socket is over its high-water mark (backpressure). Any other
+ * return value is ignored.
+ */
+export type ScrapeSink = (chunk: string) => unknown;
+
+/** Hands `chunk` to `sink`, waits for it, then breaks; false once `signal` is aborted (stop there). */
+async function flushSlice(
+  sink: ScrapeSink,
+  chunk: string,
+  pause: ScrapeBreak,
+  signal: AbortSignal | undefined,
+): Promise<boolean> {
+  const pending = sink(chunk);
+  if (pending instanceof Promise) await pending;
+  if (signal?.aborted) return false;
+  await pause();
+  return !signal?.aborted;
+}
+
 /** The break the daemon uses: the main thread's RLIMIT_RTTIME pacer, then the next event-loop turn. */
 export const turnBreak: ScrapeBreak = () => {
   mainRtPacer.pace();
@@ -296,9 +324,10 @@ export class MetricsRegistry {
   /**
    * The exposition in slices of about SAMPLES_PER_SLICE samples, each handed to `sink` as one
    * string, with a break after each: the HTTP handler streams them (joining 6 MB into one string
-   * held the thread for 16 ms on its own).
+   * held the thread for 16 ms on its own). Stops at the first slice boundary after `signal` is
+   * aborted (the client left) and then resolves false; true when everything was written.
    */
-  async write(sink: (chunk: string) => void): Promise<void> {
+  async write(sink: ScrapeSink, signal?: AbortSignal): Promise<boolean> {
     const scrape: Scrape = {
       vrrp: this.src.vrrp?.() ?? [],
       lvs: this.src.lvs?.(),
@@ -317,14 +346,17 @@ export class MetricsRegistry {
         }
         out.push(`${line} ${formatValue(v)}\n`);
         if (out.length >= SAMPLES_PER_SLICE) {
-          sink(out.join(''));
+          const chunk = out.join('');
           out = [];
-          await this.pause();
+          if (!(await flushSlice(sink, chunk, this.pause, signal))) return false;
         }
       }
     }
     out.push(await this.process.metrics());
-    sink(out.join(''));
+    if (signal?.aborted) return false;
+    const last = sink(out.join(''));
+    if (last instanceof Promise) await last;
+    return !signal?.aborted;
   }
 }
 
@@ -338,11 +370,31 @@ const INSTANCES_PER_SLICE = 100;
 
 /** `JSON.stringify(stateDocument(src))`, built in slices with a break between them. */
 export async function stateJson(src: MetricsSources, pause: ScrapeBreak = turnBreak): Promise<string> {
+  const parts: string[] = [];
+  await writeStateJson(src, (c) => parts.push(c), pause);
+  return parts.join('');
+}
+
+/**
+ * `JSON.stringify(stateDocument(src))` handed to `sink` in slices of INSTANCES_PER_SLICE instances
+ * or virtual servers, with a break after each; false (and no more slices) once `signal` is aborted.
+ */
+export async function writeStateJson(
+  src: MetricsSources,
+  sink: ScrapeSink,
+  pause: ScrapeBreak = turnBreak,
+  signal?: AbortSignal,
+): Promise<boolean> {
   const doc = stateDocument(src);
-  const parts: string[] = ['{"vrrp":['];
+  let parts: string[] = ['{"vrrp":['];
+  const flush = () => {
+    const chunk = parts.join('');
+    parts = [];
+    return flushSlice(sink, chunk, pause, signal);
+  };
   for (let i = 0; i < doc.vrrp.length; i++) {
     parts.push(`${i ? ',' : ''}${JSON.stringify(doc.vrrp[i])}`);
-    if ((i + 1) % INSTANCES_PER_SLICE === 0) await pause();
+    if ((i + 1) % INSTANCES_PER_SLICE === 0 && !(await flush())) return false;
   }
   parts.push('],"lvs":');
   const vss = doc.lvs?.virtualServers;
@@ -353,7 +405,7 @@ export async function stateJson(src: MetricsSources, pause: ScrapeBreak = turnBr
     parts.push('{"virtualServers":[');
     for (let i = 0; i < vss.length; i++) {
       parts.push(`${i ? ',' : ''}${JSON.stringify(vss[i])}`);
-      if ((i + 1) % INSTANCES_PER_SLICE === 0) await pause();
+      if ((i + 1) % INSTANCES_PER_SLICE === 0 && !(await flush())) return false;
     }
     parts.push(']');
     const tail = JSON.stringify(rest);
@@ -361,7 +413,10 @@ export async function stateJson(src: MetricsSources, pause: ScrapeBreak = turnBr
     parts.push('}');
   }
   parts.push('}');
-  return parts.join('');
+  if (signal?.aborted) return false;
+  const last = sink(parts.join(''));
+  if (last instanceof Promise) await last;
+  return !signal?.aborted;
 }
 
 /** `HOST:PORT` or `[V6]:PORT` (as given to `--metrics-address`). */
@@ -382,20 +437,103 @@ export function parseListenAddress(text: string): { host: string; port: number }
 export interface MetricsServer {
   /** The bound port (useful with port 0). */
   readonly port: number;
+  /**
+   * Scrapes (`/metrics`, `/state`) in progress, and the bytes their responses hold in this process
+   * (written, not yet taken by the kernel): what a client that does not read costs us.
+   */
+  inflight(): { scrapes: number; bufferedBytes: number };
   close(): Promise<void>;
 }
 
-/** Serves `/metrics` and `/state`; rejects with KA_ERR_DAEMON_METRICS when it cannot listen. */
+/**
+ * A connection on which nothing moved for this long is dropped: a scrape parked on a client that
+ * stopped reading, or a request never completed. 10 s is Prometheus' default scrape_timeout: a
+ * scraper that has read nothing for that long has given up on the scrape already.
+ */
+export const METRICS_IDLE_TIMEOUT_MS = 10_000;
+/**
+ * A response not finished after this long is cut, however slowly the client keeps reading, so a
+ * trickling client cannot hold one of the few connections for ever. 60 s is the default
+ * scrape_interval (Prometheus caps scrape_timeout at it) and leaves a 6 MB scrape 1 Mbit/s.
+ */
+export const METRICS_SCRAPE_DEADLINE_MS = 60_000;
+/** Connections served at once (one scrape each at most); more are closed at once by Node. */
+export const METRICS_MAX_CONNECTIONS = 16;
+
+export interface MetricsServerOptions {
+  readonly idleTimeoutMs?: number;
+  readonly scrapeDeadlineMs?: number;
+  readonly maxConnections?: number;
+  /** The break between two slices (turnBreak in the daemon). */
+  readonly pause?: ScrapeBreak;
+}
+
+/**
+ * A sink writing to `res` with backpressure: when `res.write` reports the socket over its
+ * high-water mark, the next slice waits for 'drain' (or for the end of the response), so a client
+ * that does not read holds one slice and the socket's buffers, not the whole exposition.
+ */
+function responseSink(res: ServerResponse, signal: AbortSignal): ScrapeSink {
+  return (chunk) => {
+    if (signal.aborted || res.write(chunk)) return;
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        res.off('drain', done);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      res.once('drain', done);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  };
+}
+
+/**
+ * Serves `/metrics` and `/state`; rejects with KA_ERR_DAEMON_METRICS when it cannot listen. A scrape
+ * stops at its next slice once its response is closed (client gone, idle timeout, deadline) and is
+ * counted as `metrics.scrape_aborted`; its connection (one of maxConnections) is then free.
+ */
 export async function startMetricsServer(
   addr: { host: string; port: number },
   src: MetricsSources,
   log: Logger,
+  opts: MetricsServerOptions = {},
 ): Promise<MetricsServer> {
-  const registry = createRegistry(src);
+  const pause = opts.pause ?? turnBreak;
+  const registry = createRegistry(src, pause);
   const counters = src.counters;
+  const deadlineMs = opts.scrapeDeadlineMs ?? METRICS_SCRAPE_DEADLINE_MS;
+  const scrapes = new Set<ServerResponse>();
   const reply = (res: ServerResponse, status: number, type: string, body: string) => {
     res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
     res.end(body);
+  };
+  /** Streams one document (chunked transfer encoding): no multi-megabyte string on the VRRP thread. */
+  const stream = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    type: string,
+    body: (sink: ScrapeSink, signal: AbortSignal) => Promise<boolean>,
+  ) => {
+    res.writeHead(200, { 'content-type': type });
+    if (req.method === 'HEAD') return void res.end();
+    const ac = new AbortController();
+    const onClose = () => ac.abort();
+    res.once('close', onClose);
+    scrapes.add(res);
+    const deadline = setTimeout(() => {
+      counters.inc('metrics.scrape_deadline');
+      res.destroy();
+    }, deadlineMs);
+    deadline.unref();
+    try {
+      if (await body(responseSink(res, ac.signal), ac.signal)) res.end();
+      else counters.inc('metrics.scrape_aborted');
+    } finally {
+      scrapes.delete(res);
+      clearTimeout(deadline);
+      res.off('close', onClose);
+    }
   };
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -403,14 +541,14 @@ export async function startMetricsServer(
       res.setHeader('allow', 'GET, HEAD');
       return reply(res, 405, 'text/plain', 'method not allowed\n');
     }
-    if (path === '/metrics') {
-      // streamed in slices (chunked transfer encoding): no 6 MB string is built on the VRRP thread
-      res.writeHead(200, { 'content-type': registry.contentType });
-      if (req.method === 'HEAD') return void res.end();
-      await registry.write((chunk) => res.write(chunk));
-      return void res.end();
-    }
-    if (path === '/state') return reply(res, 200, 'application/json', `${await stateJson(src)}\n`);
+    if (path === '/metrics')
+      return stream(req, res, registry.contentType, (sink, signal) => registry.write(sink, signal));
+    if (path === '/state')
+      return stream(req, res, 'application/json', async (sink, signal) => {
+        if (!(await writeStateJson(src, sink, pause, signal))) return false;
+        await sink('\n');
+        return !signal.aborted;
+      });
     return reply(res, 404, 'text/plain', 'not found: try /metrics or /state\n');
   };
   const server = createServer((req, res) => {
@@ -424,7 +562,10 @@ export async function startMetricsServer(
   // A scrape must never keep the daemon alive or pile up: short timeouts, few connections.
   server.requestTimeout = 5000;
   server.headersTimeout = 5000;
-  server.maxConnections = 16;
+  server.maxConnections = opts.maxConnections ?? METRICS_MAX_CONNECTIONS;
+  // socket inactivity (nothing read from or written to the kernel): dropped, which aborts its scrape
+  server.timeout = opts.idleTimeoutMs ?? METRICS_IDLE_TIMEOUT_MS;
+  server.on('timeout', (socket: Socket) => socket.destroy());
   await new Promise<void>((resolve, reject) => {
     const onError = (e: Error) =>
       reject(
@@ -443,6 +584,11 @@ export async function startMetricsServer(
   server.unref();
   return {
     port: (server.address() as AddressInfo).port,
+    inflight: () => {
+      let bufferedBytes = 0;
+      for (const res of scrapes) bufferedBytes += res.writableLength;
+      return { scrapes: scrapes.size, bufferedBytes };
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -71,6 +71,13 @@ const lvs: LvsSnapshot = {
       quorumUp: true,
       realServers: [{ addr: 'fd00::3', port: null, up: true, weight: 1 }],
     },
+    {
+      name: 'fd00::10 80',
+      protocol: 'tcp',
+      family: 'inet6',
+      quorumUp: null,
+      realServers: [{ addr: 'fd00::1', port: 80, up: true, weight: 2 }],
+    },
   ],
 };
 
@@ -156,6 +163,14 @@ describe('Prometheus registry', () => {
     line('keepalived_ts_lvs_quorum_up{virtual_server="203.0.113.10:80",protocol="tcp",family="inet"} 1');
     line('keepalived_ts_lvs_quorum_up{virtual_server="203.0.113.10:80",protocol="udp",family="inet"} 0');
     line('keepalived_ts_lvs_quorum_up{virtual_server="fwmark 5",protocol="tcp",family="inet6"} 1');
+    // IPv6 real servers in brackets, as keepalived's dumps and Prometheus' instance label write them
+    line(
+      'keepalived_ts_lvs_real_server_weight{virtual_server="fd00::10 80",protocol="tcp",family="inet6",real_server="[fd00::1]:80"} 2',
+    );
+    line(
+      'keepalived_ts_lvs_real_server_up{virtual_server="fwmark 5",protocol="tcp",family="inet6",real_server="fd00::3"} 1',
+    );
+    expect(text).not.toContain('real_server="fd00::1:80"');
     expect(text).not.toContain(
       'keepalived_ts_lvs_quorum_up{virtual_server="fwmark 5",protocol="tcp",family="inet"}',
     );
