@@ -8,9 +8,11 @@
  * inhibit_on_failure, one reconcile at a time, never a flush) and, on a transition, notify_up /
  * notify_down and the `RS …` FIFO line (also on an alpha checker's first failure, without mail;
  * with rs_init_notifies, notify_up and `RS … UP` for each real server start or reload pools);
- * quorum transitions run quorum_up / quorum_down and write the
- * `VS …` FIFO line, then the SMTP alert (smtp_alert of the real / virtual server). lvs_sync_daemon follows the VRRP state of its instance; ha_suspend pauses the
- * checks of a virtual server while its address is not configured on this host.
+ * each checker result mails on its own (checkerMail: the checker's words, keepalived's
+ * no_checker_emails); quorum transitions run quorum_up / quorum_down and write the `VS …` FIFO line,
+ * then the virtual server's mail. BFD sessions reach the BFD_CHECK checkers through setBfdState.
+ * lvs_sync_daemon follows the VRRP state of its instance; ha_suspend pauses the checks of a virtual
+ * server while its address is not configured on this host.
  *
  * Besides transitions, as keepalived's ipwrapper.c: a virtual server's first programming (start, or
  * new in a reload) and a reload's first pass notify quorum as init_service_vs does (quorum_up /

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { needLab } from '../../lab/gates.js';
-import { keepalivedTsCommand, type LabProcess } from '../../lab/node.js';
+import { type DaemonHandle, keepalivedTsCommand, type LabProcess } from '../../lab/node.js';
 import { waitFor } from '../../lab/observe.js';
 import { createTopology, type Topology } from '../../lab/topology.js';
 import { describeIf } from '../../support/privilege.js';
@@ -82,6 +82,7 @@ describeIf('per-checker SMTP alerts from the daemon (no_checker_emails off and o
   let relay: LabProcess;
   let backend: LabProcess | undefined;
   const fifos = new Map<string, number>();
+  const daemons = new Map<string, DaemonHandle>();
 
   /** `subject | body` of the mails of router `id`, in arrival order. */
   const mails = (id: string): string[] =>
@@ -111,6 +112,15 @@ describeIf('per-checker SMTP alerts from the daemon (no_checker_emails off and o
     await backend?.waitForOutput(/^ready$/m, 10_000);
   };
 
+  /** Both daemons have logged `text` `n` times (a checker result that mails nothing in LB-NCE). */
+  const waitLogged = (text: string, n: number) =>
+    waitFor({
+      what: `${n} × "${text}" in both logs`,
+      probe: async () =>
+        [...daemons.values()].every((d) => d.proc.output().split(text).length - 1 >= n) ? true : undefined,
+      timeoutMs: 20_000,
+    });
+
   const waitMails = (id: string, n: number, what: string) =>
     waitFor({
       what: `${what} (${id})`,
@@ -137,7 +147,10 @@ describeIf('per-checker SMTP alerts from the daemon (no_checker_emails off and o
       ['LB-ALL', ''],
       ['LB-NCE', '  no_checker_emails\n'],
     ] as const)
-      topo.node('d').startDaemon({ command: keepalivedTsCommand(), config: config(id, extra), name: id });
+      daemons.set(
+        id,
+        topo.node('d').startDaemon({ command: keepalivedTsCommand(), config: config(id, extra), name: id }),
+      );
   });
 
   afterAll(async () => {
@@ -165,13 +178,16 @@ describeIf('per-checker SMTP alerts from the daemon (no_checker_emails off and o
   });
 
   it('A down, B down, A up, B up: one mail per checker flip; no_checker_emails keeps the first and last', async () => {
+    // each step waits for both daemons to have seen it (LB-NCE mails only the first and last)
     await backend?.stop(5_000); // A (TCP_CHECK) fails
     await waitMails('LB-ALL', 2, 'A failed');
     await waitMails('LB-NCE', 1, 'A failed');
     rmSync(FLAG); // B (MISC_CHECK) fails
     await waitMails('LB-ALL', 3, 'B failed');
+    await waitLogged(`MISC_CHECK on service [/bin/test -e ${FLAG}] failed.`, 1);
     await startBackend(); // A recovers
     await waitMails('LB-ALL', 4, 'A recovered');
+    await waitLogged(`TCP_CHECK on service [${RELAY}]:tcp:${BACKEND_PORT} success.`, 1);
     writeFileSync(FLAG, ''); // B recovers
     await waitMails('LB-ALL', 5, 'B recovered');
     await waitMails('LB-NCE', 2, 'B recovered');
