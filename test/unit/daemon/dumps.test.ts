@@ -7,7 +7,20 @@
  * `VRRP Sockpool` section are dropped from the goldens: we have no such sockets to print
  * (docs/DUMPS.md). The snapshots fed in carry the values keepalived printed (times, master address).
  */
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -141,6 +154,48 @@ describe('dump directory and file names', () => {
     expect(statSync(path).mode & 0o777).toBe(0o600);
     expect(readFileSync(path, 'utf8')).toBe('new\n');
     expect(counters.get('daemon.dump_errors')).toBe(0);
+  });
+
+  it('never writes through what is planted at the path in a shared /tmp (keepalived: temp file renamed over it)', () => {
+    const d = mkdtempSync(join(dir, 'planted-'));
+    writeFileSync(join(d, 'passwd'), 'precious\n');
+    mkdirSync(join(d, 'sub'));
+    symlinkSync(join(d, 'passwd'), join(d, 'keepalived.data'));
+    symlinkSync(join(d, 'absent'), join(d, 'keepalived.stats'));
+    symlinkSync(join(d, 'sub'), join(d, 'keepalived_check.data'));
+    execFileSync('mkfifo', [join(d, 'keepalived.json')]);
+    const counters = new Counters();
+    for (const name of ['keepalived.data', 'keepalived.stats', 'keepalived_check.data', 'keepalived.json']) {
+      const path = join(d, name);
+      expect(writeDumpFile(path, `${name}\n`, { log: silentLogger, counters })).toBe(true);
+      // the link (or FIFO) is replaced by a regular file of ours, mode 0600
+      expect(lstatSync(path).isFile()).toBe(true);
+      expect(statSync(path).mode & 0o777).toBe(0o600);
+      expect(readFileSync(path, 'utf8')).toBe(`${name}\n`);
+    }
+    expect(readFileSync(join(d, 'passwd'), 'utf8')).toBe('precious\n');
+    expect(existsSync(join(d, 'absent'))).toBe(false);
+    expect(readdirSync(join(d, 'sub'))).toEqual([]);
+    // no temporary file left behind
+    expect(readdirSync(d).sort()).toEqual([
+      'keepalived.data',
+      'keepalived.json',
+      'keepalived.stats',
+      'keepalived_check.data',
+      'passwd',
+      'sub',
+    ]);
+    expect(counters.get('daemon.dump_errors')).toBe(0);
+  });
+
+  it('a directory at the path: not written, counted, no temporary file left', () => {
+    const d = mkdtempSync(join(dir, 'dir-'));
+    mkdirSync(join(d, 'keepalived.data'));
+    const counters = new Counters();
+    expect(writeDumpFile(join(d, 'keepalived.data'), 'x\n', { log: silentLogger, counters })).toBe(false);
+    expect(counters.get('daemon.dump_errors')).toBe(1);
+    expect(readdirSync(d)).toEqual(['keepalived.data']);
+    expect(readdirSync(join(d, 'keepalived.data'))).toEqual([]);
   });
 
   it('counts a dump it cannot write and does not throw', () => {
