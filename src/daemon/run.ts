@@ -16,6 +16,7 @@ import { Counters } from '../core/counters.js';
 import type { KaError } from '../core/errors.js';
 import { createLogger, type Logger, type LogOptions } from '../core/log.js';
 import { facilityNumber } from '../core/syslog.js';
+import { startOrphanReaper } from '../notify/script.js';
 import { enterNetns } from '../sys/netns.js';
 import * as sched from '../sys/sched.js';
 import { sendUnixDatagram } from '../sys/unix-dgram.js';
@@ -461,6 +462,8 @@ async function runDaemonWith(
     net = await NetState.open({ log, counters });
     if (opts.addressMonitoring) await monitorAddresses(net, log.child({ proc: 'vrrp' }), counters);
     scripts = await ScriptResolver.create(config, log);
+    // as PID 1 or a subreaper, orphans of scripts are reaped even before a script runner exists
+    startOrphanReaper(log);
     if (wantVrrp)
       statics = new StaticConfig({ net, log: log.child({ proc: 'vrrp' }), counters, followRoutes: true });
   } catch (e) {

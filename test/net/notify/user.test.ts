@@ -9,7 +9,7 @@ import { describeIf, needRoot } from '../../support/privilege.js';
 // Needs root: switching uid/gid, and files owned by another user.
 describeIf('scripts run as another user, and script security with real ownership', needRoot, () => {
   let dir: string;
-  const runner = new ScriptRunner();
+  const runner = new ScriptRunner({ captureOutput: true });
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'kt-user-'));
     await chmod(dir, 0o755);
