@@ -229,13 +229,19 @@ class Checker_ {
 
   readBlock(children: readonly AstNode[], table: Table, block: string, d = new Draft(undefined)): Draft {
     d.reserve(children.length);
-    for (const n of children) this.readKeyword(n, table, block, d);
+    const known = tableMap(table);
+    for (let i = 0; i < children.length; i++) this.readKnown(children[i]!, known, table, block, d);
     d.trim();
     return d;
   }
 
   readKeyword(n: AstNode, table: Table, block: string, d: Draft): void {
-    const known = keywordOf(table, n.keyword);
+    this.readKnown(n, tableMap(table), table, block, d);
+  }
+
+  /** readKeyword with the table's Map already looked up (once per block). */
+  private readKnown(n: AstNode, map: Map<string, Known>, table: Table, block: string, d: Draft): void {
+    const known = map.get(n.keyword);
     if (!known) {
       this.report(
         'KA_ERR_CONF_UNKNOWN_KEYWORD',
@@ -423,7 +429,7 @@ function timingOf<T extends { connectIp: unknown }>(base: T) {
   return timing;
 }
 
-/** A keyword of a table and its draft key (the table's own string: see keywordOf). */
+/** A keyword of a table and its draft key (the table's own string: see tableMap). */
 interface Known {
   readonly kw: Kw;
   readonly key: string;
@@ -436,13 +442,13 @@ interface Known {
  * with the keyword's text from the file.
  */
 const tableMaps = new Map<Table, Map<string, Known>>();
-function keywordOf(table: Table, keyword: string): Known | undefined {
+function tableMap(table: Table): Map<string, Known> {
   let m = tableMaps.get(table);
   if (!m) {
     m = new Map(Object.entries(table).map(([name, kw]) => [name, { kw, key: kw.key ?? name }]));
     tableMaps.set(table, m);
   }
-  return m.get(keyword);
+  return m;
 }
 
 /** A block occurrence: its node and the draft of its content (one object: a large file has tens of thousands). */

@@ -193,8 +193,8 @@ export class LineParser implements LineSink {
   private readonly blocks: BlockNode[] = [];
   private readonly nodes: AstNode[] = [];
   private readonly names = new Map<string, string>();
-  /** Interned keywords by (length << 8 | first char code & 0xff), for nameAt. */
-  private readonly byShape = new Map<number, string[]>();
+  /** Interned keywords by a hash of their characters, for nameAt. */
+  private readonly byHash = new Map<number, string[]>();
   private readonly useShapes: boolean;
   private readonly cacheTokensMax: number;
   private readonly itemTokensMax: number;
@@ -295,9 +295,15 @@ export class LineParser implements LineSink {
       let i = 0;
       while (i < n && isWs(text.charCodeAt(i))) i++;
       const start = i;
-      while (i < n && !isWs(text.charCodeAt(i))) i++;
+      // the keyword's hash, taken while scanning it (nameAt finds the interned string by it)
+      let h = 0;
+      for (; i < n; i++) {
+        const c = text.charCodeAt(i);
+        if (isWs(c)) break;
+        h = (Math.imul(h, 31) + c) | 0;
+      }
       if (start === n) return;
-      kw = start === 0 && i === n ? this.name(text) : this.nameAt(text, start, i);
+      kw = start === 0 && i === n ? this.name(text) : this.nameAt(text, start, i, h);
     } else {
       const words = lineWords({ text, file, line, segs }, this.diags);
       const first = words[0];
@@ -355,16 +361,22 @@ export class LineParser implements LineSink {
 
   /**
    * The keyword text[start, end) as its interned string, found without copying it first: the
-   * keywords seen are kept by length and first character, and compared in place.
+   * keywords seen are kept by a hash `h` of their characters, and compared in place.
    */
-  private nameAt(text: string, start: number, end: number): string {
-    const slot = ((end - start) << 8) | (text.charCodeAt(start) & 0xff);
-    let seen = this.byShape.get(slot);
-    if (seen) for (const k of seen) if (text.startsWith(k, start)) return k;
+  private nameAt(text: string, start: number, end: number, h: number): string {
+    const len = end - start;
+    let seen = this.byHash.get(h);
+    if (seen)
+      for (const k of seen) {
+        if (k.length !== len) continue;
+        let j = 0;
+        while (j < len && k.charCodeAt(j) === text.charCodeAt(start + j)) j++;
+        if (j === len) return k;
+      }
     const k = this.name(text.slice(start, end));
     if (!seen) {
       seen = [];
-      this.byShape.set(slot, seen);
+      this.byHash.set(h, seen);
     }
     seen.push(k);
     return k;

@@ -87,4 +87,12 @@ describe('argText / argCount / hasArgs', () => {
     expect(argCount(n)).toBe(1);
     expect(hasArgs(n)).toBe(true);
   });
+
+  it('keeps keywords apart whose interning hashes collide', () => {
+    // 'Aa' and 'BB' have the same 31-based hash, the interning key of LineParser
+    const ast = parse('Aa 1\nBB 2\nAa 3\n x BB 4\n');
+    expect(ast.map((n) => n.keyword)).toEqual(['Aa', 'BB', 'Aa', 'x']);
+    expect(ast[0]!.keyword).toBe(ast[2]!.keyword);
+    expect(ast.map((n) => argText(n, 0))).toEqual(['1', '2', '3', 'BB']);
+  });
 });
