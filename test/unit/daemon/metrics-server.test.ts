@@ -3,7 +3,7 @@
  * holds a few slices, not the exposition), the scrape stopping when its client goes away, the idle
  * timeout and the response deadline freeing the connection slot, and a normal scrape after each.
  */
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Counters } from '../../../src/core/counters.js';
@@ -184,7 +184,7 @@ describe('metrics server: a client that goes away', () => {
 
 describe('metrics server: idle timeout and deadline free the connection slots', () => {
   it('clients that never read fill the slots until the idle timeout drops them; then a scrape succeeds', async () => {
-    const { srv, counters, slices } = await server({ maxConnections: 2, idleTimeoutMs: 300 });
+    const { srv, counters, slices } = await server({ maxConnections: 2, idleTimeoutMs: 1000 });
     stalled(srv.port);
     stalled(srv.port);
     await until(() => slices() > 0, 'the scrapes start');
@@ -206,6 +206,32 @@ describe('metrics server: idle timeout and deadline free the connection slots', 
     const next = await scrape(srv.port);
     expect(next.status).toBe(200);
     expect(next.body).toMatch(/^keepalived_ts_process_resident_memory_bytes \d+/m);
+  });
+
+  it('on a kept-alive connection too: a second scrape its client stops reading is dropped', async () => {
+    const { srv, counters } = await server({ idleTimeoutMs: 1000 });
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const get = () =>
+        new Promise<{ reused: boolean; res: import('node:http').IncomingMessage }>((resolve, reject) => {
+          const req = request({ host: '127.0.0.1', port: srv.port, path: '/metrics', agent }, (res) =>
+            resolve({ reused: req.reusedSocket, res }),
+          );
+          req.on('error', reject);
+          req.end();
+        });
+      const first = await get();
+      first.res.resume();
+      await new Promise((r) => first.res.on('end', r));
+      const second = await get();
+      expect(second.reused).toBe(true);
+      second.res.on('error', () => {});
+      second.res.pause();
+      await until(() => counters.get('metrics.scrape_aborted') === 1, 'the idle timeout aborts the second');
+      expect(srv.inflight().scrapes).toBe(0);
+    } finally {
+      agent.destroy();
+    }
   });
 
   it('a response not finished by the deadline is cut and counted, before any idle timeout', async () => {
