@@ -225,6 +225,8 @@ export class SnmpAgent {
   private failures = 0;
   /** Sessions opened (the first connect and each reconnect). */
   sessions = 0;
+  /** Callers of ready() waiting for the first attempt's outcome. */
+  private waiters: ((open: boolean) => void)[] = [];
 
   constructor(private readonly opts: SnmpAgentOptions = {}) {
     this.master = parseSnmpSocket(opts.socket ?? DEFAULT_SNMP_SOCKET);
@@ -235,6 +237,28 @@ export class SnmpAgent {
   /** True while a session with the master is open and the subtrees are registered. */
   get connected(): boolean {
     return this.open;
+  }
+
+  /**
+   * Resolves true once a session is open, false when the first attempt failed or after `timeoutMs`
+   * (keepalived connects before its VRRP instances start, so their first traps find the master).
+   */
+  ready(timeoutMs: number): Promise<boolean> {
+    if (this.open) return Promise.resolve(true);
+    if (this.stopped) return Promise.resolve(false);
+    return new Promise((res) => {
+      const t = setTimeout(() => done(false), timeoutMs);
+      const done = (open: boolean) => {
+        clearTimeout(t);
+        this.waiters = this.waiters.filter((w) => w !== done);
+        res(open);
+      };
+      this.waiters.push(done);
+    });
+  }
+
+  private settle(open: boolean): void {
+    for (const w of [...this.waiters]) w(open);
   }
 
   start(view: () => KeepalivedMibInput, log: Logger, counters: CounterSink): void {
@@ -249,6 +273,7 @@ export class SnmpAgent {
   /** Close the session (an AgentX Close when one is open) and stop reconnecting. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.settle(false);
     clearTimeout(this.retryTimer);
     const sa = this.sa;
     this.sa = undefined;
@@ -272,6 +297,7 @@ export class SnmpAgent {
   }
 
   private fail(code: string, message: string, err?: unknown): void {
+    if (!this.open) this.settle(false);
     this.counters?.inc(code);
     const detail = err instanceof Error ? `: ${err.message}` : '';
     if (this.failures++ === 0) this.log?.warn({ code }, `SNMP: ${message}${detail}`);
@@ -357,6 +383,7 @@ export class SnmpAgent {
     this.failures = 0;
     this.retryDelay = this.opts.retryMs ?? 1000;
     this.log?.info(`AgentX subagent connected to ${this.where()}`);
+    this.settle(true);
   }
 
   /**

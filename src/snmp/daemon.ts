@@ -9,10 +9,8 @@ import type { Logger } from '../core/log.js';
 import { DEFAULT_SNMP_SOCKET, SnmpAgent, type SnmpAgentOptions } from './agent.js';
 import { SnmpErrors } from './errors.js';
 import {
-  findExact,
   GLOBAL_OID,
   type KeepalivedMibInput,
-  keepalivedVarbinds,
   type Oid,
   type SnmpInstanceState,
   syncGroupState,
@@ -60,6 +58,8 @@ export function snmpSettings(config: KeepalivedConfig, cli: SnmpCli = {}): SnmpS
 /** An instance as the trap hooks need it (VrrpHost.instances' VrrpInstance fits). */
 export interface WatchedInstance {
   readonly name: string;
+  /** keepalived's numeric state (0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT). */
+  readonly state: number;
   onChange(listener: () => void): void;
 }
 
@@ -68,15 +68,19 @@ export interface DaemonSnmpDeps {
   readonly counters: { inc(name: string, by?: number): void };
 }
 
+/** VrrpState shutdown(5): what keepalived's traps say of an instance or group that stops. */
+const SHUTDOWN = 5;
+
 /**
- * The daemon's sub-agent: `start(view)` once the VRRP side runs, `watch(instances)` for the traps,
- * `stop()` at shutdown. Never throws after construction.
+ * The daemon's sub-agent: `start(view)` and `await ready()` before the VRRP instances start,
+ * `watch(instances)` once they run (sends their first traps), `stop()` at shutdown. Never throws
+ * after construction.
  */
 export class DaemonSnmp {
   readonly agent: SnmpAgent;
   private view: (() => KeepalivedMibInput) | undefined;
-  /** Last state sent per sync group, so a trap goes out only when the group's state changes. */
-  private readonly groupStates = new Map<string, number>();
+  /** Last state sent per instance and per sync group: a trap goes out when it changes. */
+  private readonly sent = new Map<string, number>();
 
   constructor(
     readonly settings: SnmpSettings,
@@ -119,72 +123,84 @@ export class DaemonSnmp {
   start(view: () => KeepalivedMibInput): void {
     this.view = view;
     this.agent.start(view, this.deps.log, this.deps.counters);
-    if (this.settings.traps && this.settings.vrrp)
-      for (const g of this.groups()) this.groupStates.set(g.name, g.state);
   }
 
-  /** Send keepalived's traps on every state change of these instances (with `enable_traps`). */
+  /** See SnmpAgent.ready. */
+  ready(timeoutMs: number): Promise<boolean> {
+    return this.agent.ready(timeoutMs);
+  }
+
+  /**
+   * With `enable_traps`: a trap for each instance's and sync group's state now (keepalived sends
+   * one as they enter their first state), then one on every change of state.
+   */
   watch(instances: readonly WatchedInstance[]): void {
     if (!this.settings.traps || !this.settings.vrrp) return;
-    for (const i of instances) i.onChange(() => this.instanceChanged(i.name));
+    for (const i of instances) {
+      this.instanceChanged(i, instances);
+      i.onChange(() => this.instanceChanged(i, instances));
+    }
   }
 
   stop(): Promise<void> {
     return this.agent.stop();
   }
 
-  private input(): KeepalivedMibInput | undefined {
+  private config(): KeepalivedConfig | undefined {
     try {
-      return this.view?.();
+      return this.view?.().config;
     } catch (e) {
       this.deps.counters.inc(SnmpErrors.KA_ERR_SNMP_SNAPSHOT);
-      this.deps.log.debug({ err: e }, 'SNMP: reading the daemon state for a trap failed');
+      this.deps.log.debug({ err: e }, 'SNMP: reading the configuration for a trap failed');
       return undefined;
     }
   }
 
-  private groups(): { name: string; state: number }[] {
-    const input = this.input();
-    if (!input) return [];
-    const state = new Map(input.instances.map((i) => [i.iname, i.state]));
-    return input.config.syncGroups.map((g) => ({
-      name: g.name,
-      state: syncGroupState(g.members.map((m) => state.get(m) ?? 0)),
-    }));
+  private instanceChanged(inst: WatchedInstance, all: readonly WatchedInstance[]): void {
+    const config = this.config();
+    if (!config) return;
+    // a stopped instance is back in INIT: keepalived's trap says shutdown
+    const state = inst.state === 0 ? SHUTDOWN : inst.state;
+    if (this.sent.get(`i ${inst.name}`) !== state) {
+      this.sent.set(`i ${inst.name}`, state);
+      const cfg = config.vrrpInstances.find((c) => c.name === inst.name);
+      this.send(
+        config,
+        [...VRRP_NOTIFICATIONS_OID, 2],
+        [
+          { oid: [...VRRP_OID, 3, 1, 2], type: 'octets', value: Buffer.from(inst.name) },
+          { oid: [...VRRP_OID, 3, 1, 4], type: 'integer', value: state },
+          { oid: [...VRRP_OID, 3, 1, 5], type: 'integer', value: cfg?.state === 'MASTER' ? 2 : 1 },
+        ],
+      );
+    }
+    const states = new Map(all.map((i) => [i.name, i.state]));
+    for (const g of config.syncGroups) {
+      if (!g.members.includes(inst.name)) continue;
+      const members = g.members.map((m) => states.get(m) ?? 0);
+      const gstate = members.every((s) => s === 0) ? SHUTDOWN : syncGroupState(members);
+      if (this.sent.get(`g ${g.name}`) === gstate) continue;
+      this.sent.set(`g ${g.name}`, gstate);
+      this.send(
+        config,
+        [...VRRP_NOTIFICATIONS_OID, 1],
+        [
+          { oid: [...VRRP_OID, 1, 1, 2], type: 'octets', value: Buffer.from(g.name) },
+          { oid: [...VRRP_OID, 1, 1, 3], type: 'integer', value: gstate },
+        ],
+      );
+    }
   }
 
-  private instanceChanged(name: string): void {
-    const input = this.input();
-    if (!input) return;
-    const binds = keepalivedVarbinds(input);
-    const ix =
-      input.config.vrrpInstances
-        .filter((c) => input.instances.some((i) => i.iname === c.name))
-        .findIndex((c) => c.name === name) + 1;
-    if (ix > 0)
-      this.send([...VRRP_NOTIFICATIONS_OID, 2], binds, [
-        [...VRRP_OID, 3, 1, 2, ix],
-        [...VRRP_OID, 3, 1, 4, ix],
-        [...VRRP_OID, 3, 1, 5, ix],
-      ]);
-    input.config.syncGroups.forEach((g, gi) => {
-      if (!g.members.includes(name)) return;
-      const state = findExact(binds, [...VRRP_OID, 1, 1, 3, gi + 1])?.value;
-      if (typeof state !== 'number' || this.groupStates.get(g.name) === state) return;
-      this.groupStates.set(g.name, state);
-      this.send([...VRRP_NOTIFICATIONS_OID, 1], binds, [
-        [...VRRP_OID, 1, 1, 2, gi + 1],
-        [...VRRP_OID, 1, 1, 3, gi + 1],
-      ]);
-    });
-  }
-
-  /** A trap with the listed objects, then routerId.0, as keepalived's traps carry them. */
-  private send(trap: Oid, binds: readonly Varbind[], objects: readonly Oid[]): void {
-    const vbs = [...objects, [...GLOBAL_OID, 2, 0]]
-      .map((o) => findExact(binds, o))
-      .filter((v): v is Varbind => v !== undefined);
-    this.agent.notify(trap, vbs);
+  /**
+   * A trap with its objects, then routerId.0. keepalived names the objects by their column OID,
+   * without the row index (vrrpInstanceName, not vrrpInstanceName.1), and so do we.
+   */
+  private send(config: KeepalivedConfig, trap: Oid, objects: readonly Varbind[]): void {
+    const routerId: Varbind[] = config.global.routerId
+      ? [{ oid: [...GLOBAL_OID, 2, 0], type: 'octets', value: Buffer.from(config.global.routerId) }]
+      : [];
+    this.agent.notify(trap, [...objects, ...routerId]);
   }
 }
 

@@ -18,6 +18,8 @@ import { parseWalkEntries, type WalkEntry } from './snmp-walk.js';
 const FIX = join(import.meta.dirname, 'fixtures/snmp');
 const BASE = '.1.3.6.1.4.1.9586.100.5';
 const PORT = 16161;
+/** Where snmpd sends its traps (trap2sink), to snmp-trap-receiver.mjs. */
+const TRAP_PORT = 16262;
 /** KEEPALIVED-MIB::version: each implementation names itself; compared by type only. */
 const VERSION_OID = '1.3.6.1.4.1.9586.100.5.1.1.0';
 
@@ -46,6 +48,8 @@ describeIf('KEEPALIVED-MIB served through snmpd: keepalived-ts against keepalive
   let a: LabNode;
   let b: LabNode;
   let snmpd: LabProcess | undefined;
+  let receiver: LabProcess | undefined;
+  const trapsBy: Record<string, Record<string, string[][]>> = {};
   const walks: Record<string, WalkEntry[]> = {};
 
   const socketPath = () => join(a.dir, 'agentx');
@@ -55,7 +59,13 @@ describeIf('KEEPALIVED-MIB served through snmpd: keepalived-ts against keepalive
     const conf = join(a.dir, 'snmpd.conf');
     writeFileSync(
       conf,
-      ['master agentx', `agentXSocket unix:${socketPath()}`, 'rocommunity public 127.0.0.1', ''].join('\n'),
+      [
+        'master agentx',
+        `agentXSocket unix:${socketPath()}`,
+        'rocommunity public 127.0.0.1',
+        `trap2sink 127.0.0.1:${TRAP_PORT} public`,
+        '',
+      ].join('\n'),
     );
     const p = a.spawn(
       [
@@ -124,6 +134,66 @@ describeIf('KEEPALIVED-MIB served through snmpd: keepalived-ts against keepalive
     b.startKeepalived(readFileSync(join(FIX, 'node-b.conf'), 'utf8'), 'ka-b');
     await waitForHolders([a, b], '192.0.2.103', ['b'], 15_000);
     snmpd = await startSnmpd();
+    receiver = a.spawn(
+      [process.execPath, join(import.meta.dirname, 'snmp-trap-receiver.mjs'), String(TRAP_PORT)],
+      {
+        name: 'traps',
+      },
+    );
+    await receiver.waitForOutput(/listening/, 10_000);
+  });
+
+  /**
+   * KEEPALIVED-MIB traps the receiver printed after `from`, each as its trap OID and its objects
+   * (`OID=value`, sysUpTime left out), grouped by the instance or group they name, in arrival order.
+   */
+  const trapsSince = (from: number): Record<string, string[][]> => {
+    const out: Record<string, string[][]> = {};
+    for (const line of (receiver?.stdout() ?? '').slice(from).split('\n')) {
+      if (!line.startsWith('{')) continue;
+      const vbs = (JSON.parse(line) as { varbinds: { oid: string; value: unknown }[] }).varbinds;
+      const trap = String(vbs.find((v) => v.oid === '1.3.6.1.6.3.1.1.4.1.0')?.value);
+      if (!trap.startsWith('1.3.6.1.4.1.9586.')) continue;
+      const objects = vbs.filter(
+        (v) => !v.oid.startsWith('1.3.6.1.2.1.1.3.') && !v.oid.startsWith('1.3.6.1.6.3.1.1.4.1.'),
+      );
+      const who = Buffer.from(String(objects[0]?.value ?? ''), 'hex').toString();
+      out[who] = [...(out[who] ?? []), [trap, ...objects.map((v) => `${v.oid}=${v.value}`)]];
+    }
+    return out;
+  };
+
+  for (const impl of ['ka', 'ts'] as const) {
+    it(`traps: ${impl === 'ka' ? 'keepalived' : 'keepalived-ts'} with enable_traps, from start to stop`, async () => {
+      const from = receiver?.stdout().length ?? 0;
+      const config = readFileSync(join(FIX, 'node-a.conf'), 'utf8')
+        .replace('AGENTX_SOCKET', socketPath())
+        .replace('enable_snmp_vrrp', 'enable_snmp_vrrp\n  enable_traps');
+      const d =
+        impl === 'ka'
+          ? a.startKeepalived(config, 'ka-traps')
+          : a.startDaemon({ command: keepalivedTsCommand(), config, name: 'ts-traps' });
+      try {
+        await waitForHolders([a, b], '192.0.2.101', ['a'], 20_000);
+        await settledWalk(CASES[0].settled);
+      } finally {
+        await d.proc.stop();
+        await waitForHolders([a, b], '192.0.2.101', [], 10_000);
+      }
+      // snmpd forwards a trap as soon as it has it; give the last ones a moment
+      await new Promise((r) => setTimeout(r, 1000));
+      trapsBy[impl] = trapsSince(from);
+      console.log(`snmp traps ${impl}: ${JSON.stringify(trapsBy[impl])}`);
+      expect(Object.keys(trapsBy[impl] ?? {}).length).toBeGreaterThan(0);
+    });
+  }
+
+  it('traps: keepalived-ts sends the traps keepalived sends, per instance and group, in order', () => {
+    const count = (t: Record<string, string[][]> | undefined) =>
+      Object.values(t ?? {}).reduce((n, l) => n + l.length, 0);
+    console.log(`snmp traps compared: keepalived ${count(trapsBy.ka)}, keepalived-ts ${count(trapsBy.ts)}`);
+    expect(count(trapsBy.ka)).toBeGreaterThan(0);
+    expect(trapsBy.ts).toEqual(trapsBy.ka);
   });
 
   afterAll(async () => {

@@ -398,60 +398,57 @@ describe('SnmpAgent with a scripted AgentX master', () => {
 });
 
 describe('traps', () => {
-  it('sends vrrpInstanceStateChange on a state change and vrrpSyncGroupStateChange when the group state moves', async () => {
+  it("sends keepalived's vrrpInstanceStateChange and vrrpSyncGroupStateChange: first states, changes, shutdown", async () => {
     const master = new FakeMaster();
     await master.listen();
     const { config } = loadConfig(join(FIX, 'node-a.conf'), { configId: 'nodeA' });
-    const traps = {
-      ...config,
-      global: {
-        ...config.global,
-        settings: { ...config.global.settings, enable_traps: true, snmp_socket: `unix:${master.path}` },
-      },
-    };
-    const view = nodeAView();
-    let vi1 = 1;
+    const settings = { ...config.global.settings, enable_traps: true, snmp_socket: `unix:${master.path}` };
+    const traps = { ...config, global: { ...config.global, settings } };
     const listeners: (() => void)[] = [];
+    const vi1 = { name: 'VI_1', state: 1, onChange: (l: () => void) => void listeners.push(l) };
+    const vi2 = { name: 'VI_2', state: 1, onChange: () => {} };
     const d = DaemonSnmp.create(traps, {}, { log: silentLogger, counters: new Counters() }, { retryMs: 20 });
+    const notes = () => master.received.filter((f) => f[1] === P.Notify).map(notifyVarbinds);
     try {
       expect(d).toBeDefined();
-      d?.start(() => ({
-        ...view,
-        config: traps,
-        instances: view.instances.map((i) => (i.iname === 'VI_1' ? { ...i, state: vi1 } : i)),
-      }));
-      d?.watch([{ name: 'VI_1', onChange: (l) => listeners.push(l) }]);
-      await waitUntil('the session', () => d?.agent.connected === true);
-      vi1 = 2;
-      for (const l of listeners) l();
-      await waitUntil(
-        'two notifications',
-        () => master.received.filter((f) => f[1] === P.Notify).length === 2,
-      );
-      const notes = master.received.filter((f) => f[1] === P.Notify).map(responseVarbindsOfNotify);
-      expect(notes[0]).toEqual([
-        '1.3.6.1.2.1.1.3.0',
-        '1.3.6.1.6.3.1.1.4.1.0',
-        '1.3.6.1.4.1.9586.100.5.2.3.1.2.1',
-        '1.3.6.1.4.1.9586.100.5.2.3.1.4.1',
-        '1.3.6.1.4.1.9586.100.5.2.3.1.5.1',
-        '1.3.6.1.4.1.9586.100.5.1.2.0',
+      d?.start(() => ({ ...nodeAView(), config: traps }));
+      expect(await d?.ready(2000)).toBe(true);
+      d?.watch([vi1, vi2]);
+      const fire = async (state: number, count: number) => {
+        vi1.state = state;
+        for (const l of listeners) l();
+        await waitUntil(`${count} notifications`, () => notes().length === count);
+      };
+      await waitUntil('the first states', () => notes().length === 3);
+      await fire(2, 5);
+      await fire(2, 5); // no change: no trap
+      await fire(0, 7);
+      const inst = '1.3.6.1.4.1.9586.100.5.2.3.1';
+      const grp = '1.3.6.1.4.1.9586.100.5.2.1.1';
+      const rid = `1.3.6.1.4.1.9586.100.5.1.2.0=${Buffer.from('nodeA').toString('hex')}`;
+      const name = (n: string) => Buffer.from(n).toString('hex');
+      const i = (n: string, s: number, init: number) => [
+        '1.3.6.1.4.1.9586.100.5.2.10.0.2',
+        `${inst}.2=${name(n)}`,
+        `${inst}.4=${s}`,
+        `${inst}.5=${init}`,
+        rid,
+      ];
+      const g = (s: number) => [
+        '1.3.6.1.4.1.9586.100.5.2.10.0.1',
+        `${grp}.2=${name('G1')}`,
+        `${grp}.3=${s}`,
+        rid,
+      ];
+      expect(notes()).toEqual([
+        i('VI_1', 1, 2),
+        g(1),
+        i('VI_2', 1, 1),
+        i('VI_1', 2, 2),
+        g(2),
+        i('VI_1', 5, 2),
+        g(5),
       ]);
-      expect(notes[1]).toEqual([
-        '1.3.6.1.2.1.1.3.0',
-        '1.3.6.1.6.3.1.1.4.1.0',
-        '1.3.6.1.4.1.9586.100.5.2.1.1.2.1',
-        '1.3.6.1.4.1.9586.100.5.2.1.1.3.1',
-        '1.3.6.1.4.1.9586.100.5.1.2.0',
-      ]);
-      // the same state again: the instance trap only
-      for (const l of listeners) l();
-      await waitUntil(
-        'a third notification',
-        () => master.received.filter((f) => f[1] === P.Notify).length === 3,
-      );
-      await new Promise((r) => setTimeout(r, 50));
-      expect(master.received.filter((f) => f[1] === P.Notify).length).toBe(3);
     } finally {
       await d?.stop();
       await master.close();
@@ -459,9 +456,37 @@ describe('traps', () => {
   });
 });
 
-/** OIDs of a Notify PDU's varbinds (same layout as a Response's, without the 8-byte response header). */
-function responseVarbindsOfNotify(frame: Buffer): string[] {
-  const shifted = Buffer.concat([frame.subarray(0, 20), Buffer.alloc(8), frame.subarray(20)]);
-  shifted.writeUInt32BE(frame.readUInt32BE(16) + 8, 16);
-  return responseVarbinds(shifted).map((v) => v.oid);
+/**
+ * A Notify PDU's snmpTrapOID, then its other varbinds as `OID=value` (octets in hex), sysUpTime
+ * left out (same layout as a Response's varbinds, without the 8-byte response header).
+ */
+function notifyVarbinds(frame: Buffer): string[] {
+  const body = frame.subarray(20);
+  const out: string[] = [];
+  let o = 0;
+  while (o < body.length) {
+    const type = body.readUInt16BE(o);
+    const n = body[o + 4] as number;
+    const prefix = body[o + 5] as number;
+    const sub = prefix ? [1, 3, 6, 1, prefix] : [];
+    o += 8;
+    for (let k = 0; k < n; k++, o += 4) sub.push(body.readUInt32BE(o));
+    const oid = sub.join('.');
+    if (type === 2 || type === 66 || type === 67) {
+      if (type !== 67) out.push(`${oid}=${body.readInt32BE(o)}`);
+      o += 4;
+    } else if (type === 4) {
+      const len = body.readUInt32BE(o);
+      out.push(`${oid}=${body.subarray(o + 4, o + 4 + len).toString('hex')}`);
+      o += 4 + len + ((4 - (len % 4)) % 4);
+    } else if (type === 6) {
+      const m = body[o] as number;
+      const p = body[o + 1] as number;
+      const v = p ? [1, 3, 6, 1, p] : [];
+      for (let k = 0; k < m; k++) v.push(body.readUInt32BE(o + 4 + 4 * k));
+      out.push(v.join('.'));
+      o += 4 + 4 * m;
+    } else throw new Error(`unexpected varbind type ${type}`);
+  }
+  return out;
 }
