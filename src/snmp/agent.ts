@@ -191,6 +191,13 @@ export interface SnmpAgentOptions {
   readonly description?: string;
   /** Subtrees to register (default: KEEPALIVED-MIB global and vrrp, as keepalived's VRRP process). */
   readonly regions?: readonly Oid[];
+  /**
+   * How long one view of the daemon answers requests (default 500 ms): a walk is one GetNext per
+   * object, and building the view is linear in the instances, so each request must not rebuild it.
+   */
+  readonly viewTtlMs?: number;
+  /** Monotonic milliseconds (default performance.now). */
+  readonly nowMs?: () => number;
 }
 
 /** Counter interface: src/core/counters.ts's Counters fits. */
@@ -484,11 +491,23 @@ export class SnmpAgent {
     }
   }
 
+  private cached: { readonly at: number; readonly binds: Varbind[] } | undefined;
+
+  /** The varbinds of the current view, rebuilt when older than viewTtlMs. */
+  private binds(): Varbind[] {
+    const now = (this.opts.nowMs ?? (() => performance.now()))();
+    const c = this.cached;
+    if (c && now - c.at < (this.opts.viewTtlMs ?? 500)) return c.binds;
+    const binds = keepalivedVarbinds((this.view as () => KeepalivedMibInput)());
+    this.cached = { at: now, binds };
+    return binds;
+  }
+
   private serve(sa: snmp.Subagent, pdu: snmp.AgentXPdu, ranges: Range[]): void {
     const resp = pdu.getResponsePduForRequest();
     let binds: Varbind[];
     try {
-      binds = keepalivedVarbinds((this.view as () => KeepalivedMibInput)());
+      binds = this.binds();
     } catch (e) {
       this.fail(SnmpErrors.KA_ERR_SNMP_SNAPSHOT, 'reading the daemon state failed', e);
       resp.error = AGENTX_GEN_ERR;

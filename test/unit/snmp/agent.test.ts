@@ -358,6 +358,30 @@ describe('SnmpAgent with a scripted AgentX master', () => {
     expect(a.connected).toBe(true);
   });
 
+  it('reads the daemon state once per viewTtlMs, not once per request', async () => {
+    master = new FakeMaster();
+    await master.listen();
+    let now = 0;
+    let reads = 0;
+    agent = new SnmpAgent({ socket: `unix:${master.path}`, viewTtlMs: 500, nowMs: () => now });
+    agent.start(
+      () => {
+        reads++;
+        return nodeAView();
+      },
+      silentLogger,
+      new Counters(),
+    );
+    await waitUntil('the session', () => agent?.connected === true);
+    await master.ask(getNext('1.3.6.1.4.1.9586.100.5', '', false, 1));
+    now = 499;
+    await master.ask(getNext('1.3.6.1.4.1.9586.100.5.1.1.0', '', false, 2));
+    expect(reads).toBe(1);
+    now = 500;
+    await master.ask(getNext('1.3.6.1.4.1.9586.100.5.1.2.0', '', false, 3));
+    expect(reads).toBe(2);
+  });
+
   it('answers genErr when the daemon state cannot be read', async () => {
     const counters = await start({}, () => {
       throw new Error('no state');
