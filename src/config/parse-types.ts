@@ -82,11 +82,17 @@ export function bracePos(file: string, line: number, segs: readonly number[]): B
   return { file, line, col: startCol(segs) };
 }
 
-/** Shared members of statement and block nodes: the logical line (a PpLine) split when read. */
+/**
+ * Shared members of statement and block nodes: the logical line (a PpLine) split when read. The
+ * line is src[start, end): for the common line, a range of the file's own text, so no string is
+ * kept per line and scans read the file's flat text.
+ */
 abstract class LineNode implements PpLine {
   constructor(
     readonly keyword: string,
-    readonly text: string,
+    protected readonly src: string,
+    protected readonly start: number,
+    protected readonly end: number,
     readonly file: string,
     readonly line: number,
     readonly segs: number[],
@@ -94,18 +100,24 @@ abstract class LineNode implements PpLine {
     protected readonly quotedArgs: readonly AstWord[] | undefined,
   ) {}
 
+  /** The logical line's text (made when read). */
+  get text(): string {
+    return this.start === 0 && this.end === this.src.length ? this.src : this.src.slice(this.start, this.end);
+  }
+
   get pos(): SrcPos {
-    const t = this.text;
-    let i = 0;
-    while (i < t.length && isWs(t.charCodeAt(i))) i++;
-    return mapPos(this, i);
+    const t = this.src;
+    const e = this.end;
+    let i = this.start;
+    while (i < e && isWs(t.charCodeAt(i))) i++;
+    return mapPos(this, i - this.start);
   }
 
   arg(i: number): string | undefined {
     if (this.quotedArgs) return this.quotedArgs[i]?.text;
-    const t = this.text;
-    const n = t.length;
-    let p = 0;
+    const t = this.src;
+    const n = this.end;
+    let p = this.start;
     // the keyword is word -1
     for (let w = -1; p < n; w++) {
       while (p < n && isWs(t.charCodeAt(p))) p++;
@@ -119,9 +131,9 @@ abstract class LineNode implements PpLine {
 
   get hasArgs(): boolean {
     if (this.quotedArgs) return this.quotedArgs.length > 0;
-    const t = this.text;
-    const n = t.length;
-    let p = 0;
+    const t = this.src;
+    const n = this.end;
+    let p = this.start;
     while (p < n && isWs(t.charCodeAt(p))) p++;
     while (p < n && !isWs(t.charCodeAt(p))) p++;
     while (p < n && isWs(t.charCodeAt(p))) p++;
@@ -130,9 +142,9 @@ abstract class LineNode implements PpLine {
 
   get argc(): number {
     if (this.quotedArgs) return this.quotedArgs.length;
-    const t = this.text;
-    const n = t.length;
-    let p = 0;
+    const t = this.src;
+    const n = this.end;
+    let p = this.start;
     let w = -1;
     while (p < n) {
       while (p < n && isWs(t.charCodeAt(p))) p++;
@@ -146,9 +158,9 @@ abstract class LineNode implements PpLine {
   get args(): readonly AstWord[] {
     if (this.quotedArgs) return this.quotedArgs;
     if (lastSplit === this) return lastArgs;
-    const t = this.text;
-    const n = t.length;
-    let i = 0;
+    const t = this.src;
+    const n = this.end;
+    let i = this.start;
     let out: Word[] | undefined;
     let first = true;
     while (i < n) {
@@ -160,7 +172,7 @@ abstract class LineNode implements PpLine {
         first = false;
         continue;
       }
-      const w = new Word(t.slice(start, i), false, this, start);
+      const w = new Word(t.slice(start, i), false, this, start - this.start);
       if (out) out.push(w);
       else out = [w];
     }
@@ -217,7 +229,9 @@ export class BlockNode extends LineNode implements AstNode {
 
   constructor(
     keyword: string,
-    text: string,
+    src: string,
+    start: number,
+    end: number,
     file: string,
     line: number,
     segs: number[],
@@ -225,7 +239,7 @@ export class BlockNode extends LineNode implements AstNode {
     /** The `{`, or its column when it is on the header's line. */
     open: BracePos | number,
   ) {
-    super(keyword, text, file, line, segs, quotedArgs);
+    super(keyword, src, start, end, file, line, segs, quotedArgs);
     this.openAt = typeof open === 'number' || open.file !== file || open.line !== line ? open : open.col;
   }
   get type(): 'open' {
@@ -257,7 +271,9 @@ export class BlockNode extends LineNode implements AstNode {
   withBlock(children: readonly AstNode[], _close: CloseToken): BlockNode {
     const b = new BlockNode(
       this.keyword,
-      this.text,
+      this.src,
+      this.start,
+      this.end,
       this.file,
       this.line,
       this.segs,

@@ -213,7 +213,9 @@ export class LineParser implements LineSink {
   /** The statement line waiting for the next line, which decides whether it opens a block. */
   private pending = false;
   private pKeyword = '';
-  private pText = '';
+  private pSrc = '';
+  private pStart = 0;
+  private pEnd = 0;
   private pFile = '';
   private pLine = 0;
   private pSegs: number[] = [];
@@ -232,17 +234,21 @@ export class LineParser implements LineSink {
     this.itemTokensMax = opts.shapeMaxTokens ?? SHAPE_MAX_TOKENS;
   }
 
-  line(text: string, file: string, line: number, segs: number[]): void {
+  line(src: string, start: number, end: number, file: string, line: number, segs: number[]): void {
+    // a brace line is the brace alone
+    const c0 = end - start === 1 ? src.charCodeAt(start) : 0;
     this.lastFile = file;
     this.lastLine = line;
     this.lastSegs = segs;
     if (this.pending) {
       this.pending = false;
-      if (text === '{') {
+      if (c0 === 123 /* { */) {
         this.depth++;
         const b = new BlockNode(
           this.pKeyword,
-          this.pText,
+          this.pSrc,
+          this.pStart,
+          this.pEnd,
           this.pFile,
           this.pLine,
           this.pSegs,
@@ -254,9 +260,20 @@ export class LineParser implements LineSink {
         this.token(b);
         return;
       }
-      this.token(new LineToken(this.pKeyword, this.pText, this.pFile, this.pLine, this.pSegs, this.pQuoted));
+      this.token(
+        new LineToken(
+          this.pKeyword,
+          this.pSrc,
+          this.pStart,
+          this.pEnd,
+          this.pFile,
+          this.pLine,
+          this.pSegs,
+          this.pQuoted,
+        ),
+      );
     }
-    if (text === '{') {
+    if (c0 === 123) {
       // a '{' not right after a keyword line (those are taken with their keyword above)
       this.diags.add(
         'KA_ERR_CONF_UNEXPECTED_BRACE',
@@ -269,7 +286,7 @@ export class LineParser implements LineSink {
       );
       return;
     }
-    if (text === '}') {
+    if (c0 === 125 /* } */) {
       if (this.depth === 0) {
         this.diags.add(
           'KA_ERR_CONF_UNEXPECTED_BRACE',
@@ -289,23 +306,30 @@ export class LineParser implements LineSink {
     }
     let kw: string;
     let quoted: readonly AstWord[] | undefined;
-    if (text.indexOf('"') < 0) {
-      // the keyword is the first run of non-blank characters; the arguments are split when read
-      const n = text.length;
-      let i = 0;
-      while (i < n && isWs(text.charCodeAt(i))) i++;
-      const start = i;
-      // the keyword's hash, taken while scanning it (nameAt finds the interned string by it)
-      let h = 0;
-      for (; i < n; i++) {
-        const c = text.charCodeAt(i);
-        if (isWs(c)) break;
-        h = (Math.imul(h, 31) + c) | 0;
-      }
-      if (start === n) return;
-      kw = start === 0 && i === n ? this.name(text) : this.nameAt(text, start, i, h);
+    // the keyword is the first run of non-blank characters, its hash taken while scanning it
+    // (nameAt finds the interned string by it); the arguments are split when read
+    let i = start;
+    while (i < end && isWs(src.charCodeAt(i))) i++;
+    const kwStart = i;
+    let h = 0;
+    let quote = false;
+    for (; i < end; i++) {
+      const c = src.charCodeAt(i);
+      if (isWs(c)) break;
+      if (c === 34) quote = true;
+      h = (Math.imul(h, 31) + c) | 0;
+    }
+    for (let k = i; k < end && !quote; k++) quote = src.charCodeAt(k) === 34;
+    if (!quote) {
+      if (kwStart === end) return;
+      kw = this.nameAt(src, kwStart, i, h);
     } else {
-      const words = lineWords({ text, file, line, segs }, this.diags);
+      if (start !== 0 || end !== src.length) {
+        src = src.slice(start, end);
+        start = 0;
+        end = src.length;
+      }
+      const words = lineWords({ text: src, file, line, segs }, this.diags);
       const first = words[0];
       if (!first) return;
       quoted = words.length === 1 ? NO_WORDS : words.slice(1);
@@ -313,7 +337,9 @@ export class LineParser implements LineSink {
     }
     this.pending = true;
     this.pKeyword = kw;
-    this.pText = text;
+    this.pSrc = src;
+    this.pStart = start;
+    this.pEnd = end;
     this.pFile = file;
     this.pLine = line;
     this.pSegs = segs;
@@ -324,7 +350,18 @@ export class LineParser implements LineSink {
   end(): AstNode[] {
     if (this.pending) {
       this.pending = false;
-      this.token(new LineToken(this.pKeyword, this.pText, this.pFile, this.pLine, this.pSegs, this.pQuoted));
+      this.token(
+        new LineToken(
+          this.pKeyword,
+          this.pSrc,
+          this.pStart,
+          this.pEnd,
+          this.pFile,
+          this.pLine,
+          this.pSegs,
+          this.pQuoted,
+        ),
+      );
     }
     if (this.depth > 0) {
       const at: BracePos = this.lastSegs
@@ -453,6 +490,6 @@ export function parseLines(
   opts: ParseOptions = {},
 ): AstNode[] {
   const p = new LineParser(diags, opts);
-  for (const l of lines) p.line(l.text, l.file, l.line, l.segs);
+  for (const l of lines) p.line(l.text, 0, l.text.length, l.file, l.line, l.segs);
   return p.end();
 }

@@ -44,13 +44,18 @@ export interface PreprocessResult {
  * src/config/parse.ts LineParser), so no line object outlives the parse of its top-level item.
  */
 export interface LineSink {
-  line(text: string, file: string, line: number, segs: number[]): void;
+  /**
+   * One logical line: src[start, end). The common line is a range of the file's own text (no copy
+   * is made of it); `segs` maps columns counted from `start`.
+   */
+  line(src: string, start: number, end: number, file: string, line: number, segs: number[]): void;
 }
 
 /** A sink that keeps every line (tests, and the bench's stage timings). */
 export class LineCollector implements LineSink {
   readonly lines: PpLine[] = [];
-  line(text: string, file: string, line: number, segs: number[]): void {
+  line(src: string, start: number, end: number, file: string, line: number, segs: number[]): void {
+    const text = start === 0 && end === src.length ? src : src.slice(start, end);
     this.lines.push({ text, file, line, segs });
   }
 }
@@ -334,7 +339,7 @@ export class Preprocessor {
     let e = le;
     while (e > s && isBlank(text.charCodeAt(e - 1))) e--;
     if (braces === 0) {
-      this.pushText(text.slice(s, e), plainSegs(s - ls + 1), file, line);
+      this.pushRange(text, s, e, plainSegs(s - ls + 1), file, line);
       return true;
     }
     let part = s;
@@ -342,7 +347,7 @@ export class Preprocessor {
       const c = text.charCodeAt(i);
       if (c !== 123 && c !== 125) continue;
       this.plainPart(text, ls, part, i, file, line);
-      this.out.line(c === 123 ? OPEN : CLOSE, file, line, plainSegs(i - ls + 1));
+      this.out.line(c === 123 ? OPEN : CLOSE, 0, 1, file, line, plainSegs(i - ls + 1));
       part = i + 1;
     }
     this.plainPart(text, ls, part, e, file, line);
@@ -353,7 +358,7 @@ export class Preprocessor {
   private plainPart(text: string, ls: number, start: number, end: number, file: string, line: number): void {
     while (start < end && isBlank(text.charCodeAt(start))) start++;
     while (end > start && isBlank(text.charCodeAt(end - 1))) end--;
-    if (start < end) this.pushText(text.slice(start, end), plainSegs(start - ls + 1), file, line);
+    if (start < end) this.pushRange(text, start, end, plainSegs(start - ls + 1), file, line);
   }
 
   /** `@ID rest` / `@^ID rest`: keep rest only when the id matches (resp. does not match). */
@@ -816,19 +821,33 @@ export class Preprocessor {
   }
 
   private pushText(text: string, segs: number[], file: string, line: number): void {
-    if (text.length === 0) return;
-    if (text.length > MAX_LINE / 4 && Buffer.byteLength(text) > MAX_LINE) {
-      this.diags.add(
-        'KA_ERR_CONF_LINE_TOO_LONG',
-        'error',
-        KaClass.GeneralError,
-        { file, line, col: segs[1]! },
-        text.slice(0, 20),
-        `line is ${Buffer.byteLength(text)} bytes long`,
-        `at most ${MAX_LINE} bytes`,
-      );
+    this.pushRange(text, 0, text.length, segs, file, line);
+  }
+
+  /** Records the logical line src[start, end). */
+  private pushRange(
+    src: string,
+    start: number,
+    end: number,
+    segs: number[],
+    file: string,
+    line: number,
+  ): void {
+    if (end <= start) return;
+    if (end - start > MAX_LINE / 4) {
+      const text = src.slice(start, end);
+      if (Buffer.byteLength(text) > MAX_LINE)
+        this.diags.add(
+          'KA_ERR_CONF_LINE_TOO_LONG',
+          'error',
+          KaClass.GeneralError,
+          { file, line, col: segs[1]! },
+          text.slice(0, 20),
+          `line is ${Buffer.byteLength(text)} bytes long`,
+          `at most ${MAX_LINE} bytes`,
+        );
     }
-    this.out.line(text, file, line, segs);
+    this.out.line(src, start, end, file, line, segs);
   }
 }
 
