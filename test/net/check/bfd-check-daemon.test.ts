@@ -96,8 +96,14 @@ describeIf('BFD_CHECK follows the bfd_instance session in the daemon', needLab, 
     }
     return lines;
   };
+  /** Waits for the n-th RS line; on timeout the error shows the lines and the daemon's last log lines. */
   const waitLines = (n: number, what: string) =>
-    waitFor({ what, probe: async () => (rsLines().length >= n ? true : undefined), timeoutMs: 20_000 });
+    waitFor({ what, probe: async () => (rsLines().length >= n ? true : undefined), timeoutMs: 40_000 }).catch(
+      (e: unknown) => {
+        const tail = daemon.proc.output().split('\n').slice(-30).join('\n');
+        throw new Error(`${(e as Error).message}; RS lines ${JSON.stringify(rsLines())}; log:\n${tail}`);
+      },
+    );
   const startPeer = () => {
     peerDaemon = topo
       ?.node('x')
@@ -160,7 +166,7 @@ describeIf('BFD_CHECK follows the bfd_instance session in the daemon', needLab, 
         what: `reload ${n}`,
         probe: async () =>
           (daemon.proc.output().match(/Reload complete/g) ?? []).length >= n ? true : undefined,
-        timeoutMs: 15_000,
+        timeoutMs: 40_000,
       });
     }
     expect(rsLines().slice(4)).toEqual([`${RS_LINE} DOWN`]);
