@@ -457,8 +457,10 @@ export class Scheduler {
         this.recompute(c.rs, false, transition);
       } else {
         const ev: RealServerEvent = { realServer: c.rs.spec.id, up: false, alphaFailure: true };
-        if (s.kind === 'MISC_CHECK')
+        if (s.kind === 'MISC_CHECK') {
           ev.checker = { index: c.index, kind: s.kind, up: false, unchanged: true };
+          if (r.reason !== undefined) ev.checker.reason = r.reason;
+        }
         this.opts.onEvent(ev);
       }
     }

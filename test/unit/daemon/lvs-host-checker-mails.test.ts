@@ -241,6 +241,38 @@ virtual_server 192.0.2.10 80 {
   });
 });
 
+describe('LvsHost: an alpha MISC_CHECK failing its first run', () => {
+  const text = (extra: string) => `${GLOBAL(extra)}
+virtual_server 192.0.2.10 80 {
+  delay_loop 2
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  real_server 192.0.2.11 80 {
+    notify_down "/bin/echo down 11"
+    MISC_CHECK {
+      misc_path /bin/false
+      alpha
+    }
+  }
+}
+`;
+
+  it('notifies DOWN and mails "MISC CHECK failed" (keepalived reports the misc first result); not with no_checker_emails', async () => {
+    for (const [extra, mails] of [
+      ['', [`${RS} - DOWN | => MISC CHECK failed on service <=`]],
+      ['  no_checker_emails\n', []],
+    ] as const) {
+      const w = await makeWorld(text(extra));
+      w.down.add('MISC_CHECK');
+      await step(w, 0.5);
+      expect(await scriptsStarted(w, 1)).toEqual(['/bin/echo down 11']);
+      expect(w.mails).toEqual(mails);
+      expect(w.counters.get('lvs.rs_down')).toBe(0);
+    }
+  });
+});
+
 const BFD = (opts: { alpha?: boolean; extra?: string } = {}) => `${GLOBAL(opts.extra ?? '')}
 bfd_instance b1 {
   neighbor_ip 192.0.2.50
