@@ -88,9 +88,12 @@ export interface Entry {
  * triples rather than a Map of lists. A block holds a few keys, and a large file has tens of
  * thousands of blocks whose drafts all stay alive until the model is built.
  */
+/** The entries of a draft with none yet (never written to: add() replaces it). */
+const NO_ENTRIES: unknown[] = [];
+
 export class Draft {
   /** key, value, node, key, value, node… (the first `n` slots; readBlock sizes it once) */
-  private e: unknown[] = [];
+  private e: unknown[] = NO_ENTRIES;
   private n = 0;
   constructor(readonly node: AstNode | undefined) {}
   /** Room for `count` occurrences, so a block's draft is allocated once at its final size. */
@@ -105,7 +108,8 @@ export class Draft {
       e[i] = key;
       e[i + 1] = value;
       e[i + 2] = node;
-    } else e.push(key, value, node);
+    } else if (e === NO_ENTRIES) this.e = [key, value, node];
+    else e.push(key, value, node);
   }
   /** Drops the room not used (done once a block is read); the array is shortened in place. */
   trim(): void {

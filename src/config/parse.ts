@@ -392,8 +392,12 @@ export class LineParser implements LineSink {
   private name(kw: string): string {
     const k = this.names.get(kw);
     if (k !== undefined) return k;
-    this.names.set(kw, kw);
-    return kw;
+    // V8 keeps property names as unique strings: the keyword taken as one is the same string as
+    // the keyword tables' names, so the checker's Map lookups and draft keys match by identity
+    // instead of comparing characters (measured: the hottest line of the keyword checks)
+    const u = Object.keys({ [kw]: 0 })[0] ?? kw;
+    this.names.set(u, u);
+    return u;
   }
 
   /**
