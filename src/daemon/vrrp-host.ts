@@ -105,6 +105,8 @@ interface Bound {
   ifFault: IfFault | undefined;
   /** Binding changes of this instance, one after the other (link and address events queue here). */
   linkOps: Promise<void>;
+  /** A failed binding is tried again after `delayUs` (doubling up to BIND_RETRY_MAX_US). */
+  bindRetry: { handle: TimerHandle | undefined; delayUs: number };
   readonly family: 4 | 6;
   readonly protocol: number;
   /** Source address of the adverts (mcast_src_ip / unicast_src_ip, else the interface's). */
@@ -183,6 +185,10 @@ export interface VrrpHostDeps {
  * buffer (ENOBUFS), and every pending request failed with it. FIFO, so each instance's order holds.
  */
 const NETLINK_WINDOW = 64;
+
+/** First wait before a failed interface binding is tried again, and the longest (retryBind). */
+const BIND_RETRY_FIRST_US = 1_000_000;
+const BIND_RETRY_MAX_US = 60_000_000;
 
 /** Longest wait for the start-up burst to settle (VrrpHost.settled), before advert intervals. */
 const STARTUP_SETTLE_CAP_US = 30_000_000;
@@ -495,6 +501,7 @@ export class VrrpHost {
   async stop(opts: { keepAddresses?: boolean } = {}): Promise<void> {
     this.keepAddresses = opts.keepAddresses === true;
     this.stopping = true;
+    for (const b of this.bound) b.bindRetry.handle?.cancel();
     await Promise.all(this.bound.map((b) => b.linkOps));
     const trackers = this.trackers.handles();
     this.trackers.stopAll();
@@ -759,6 +766,8 @@ export class VrrpHost {
 
   /** Take a removed instance off its sockets (closing those nobody else uses) and drop its VMAC. */
   private async unbind(b: Bound): Promise<void> {
+    b.bindRetry.handle?.cancel();
+    await b.linkOps;
     const i = this.bound.indexOf(b);
     if (i >= 0) this.bound.splice(i, 1);
     this.garpPacer.dropOwner(b.cfg.name);
@@ -922,6 +931,7 @@ export class VrrpHost {
       txIfindex: 0,
       ifFault: 'missing',
       linkOps: Promise.resolve(),
+      bindRetry: { handle: undefined, delayUs: BIND_RETRY_FIRST_US },
       family,
       protocol,
       src,
@@ -1122,10 +1132,28 @@ export class VrrpHost {
         { err: e, instance: name, code: (e as { code?: string }).code ?? 'KA_ERR_VRRP_BIND' },
         `(${name}) cannot bind to interface ${b.ifname}: ${(e as Error).message}`,
       );
-      await this.detach(b, 'missing');
+      // whatever the attempt took (VMAC, promote_secondaries, a receive socket) is let go
+      await this.detach(b, 'missing', true);
+      this.retryBind(b);
       return;
     }
+    b.bindRetry.delayUs = BIND_RETRY_FIRST_US;
     this.syncIfFault(b);
+  }
+
+  /**
+   * A binding failed with its interface there (VMAC or socket refused, the link going as it was
+   * bound): look again later, as no event may come. 1 s, doubling to 60 s; reset once bound.
+   */
+  private retryBind(b: Bound): void {
+    if (this.stopping || b.deleting) return;
+    b.bindRetry.handle?.cancel();
+    const delay = b.bindRetry.delayUs;
+    b.bindRetry.delayUs = Math.min(delay * 2, BIND_RETRY_MAX_US);
+    b.bindRetry.handle = this.deps.clock.at(this.deps.clock.now() + delay, () => {
+      b.bindRetry.handle = undefined;
+      this.queueRelink(b);
+    });
   }
 
   private logFault(b: Bound, fault: IfFault | undefined): void {
@@ -1186,14 +1214,9 @@ export class VrrpHost {
       await this.vmacs.holdPromoteSecondaries(on);
       b.promoteIf = on.name;
     }
-    b.ifFault = undefined;
     b.encoded.clear();
-    try {
-      this.attachSockets(b);
-    } catch (e) {
-      b.ifFault = 'missing';
-      throw e;
-    }
+    this.attachSockets(b);
+    b.ifFault = undefined;
     this.warmSendPath(b);
   }
 
@@ -1201,12 +1224,13 @@ export class VrrpHost {
    * Release `b`'s binding (its interface went, or is re-created): off its sockets (closing those
    * nobody uses), its AF_PACKET sockets of dead links closed, promote_secondaries let go, the VMAC
    * forgotten (the kernel deleted it with its parent) or deleted; the instance goes to FAULT.
+   * `partial`: a binding that failed half-way is released too.
    */
-  private async detach(b: Bound, fault: IfFault): Promise<void> {
+  private async detach(b: Bound, fault: IfFault, partial = false): Promise<void> {
     const wasBound = b.ifFault === undefined;
     b.ifFault = fault;
     this.syncIfFault(b);
-    if (!wasBound) return;
+    if (!wasBound && !partial) return;
     for (const e of this.rx.values()) leaveRx(e.byVrid, b);
     this.closeUnusedSockets();
     for (const [key, s] of this.arp) {
