@@ -155,6 +155,14 @@ function isBlank(c: number): boolean {
 
 // ---- the preprocessor ----
 
+/** plainLine's character classes: a line with a SPECIAL character takes the general path. */
+const SPECIAL = 1;
+const BRACE = 2;
+const PLAIN_CLASS = new Uint8Array(128);
+for (const c of '"#!$\\') PLAIN_CLASS[c.charCodeAt(0)] = SPECIAL;
+PLAIN_CLASS[123] = BRACE;
+PLAIN_CLASS[125] = BRACE;
+
 const INCLUDE_RE = /^(include[rmwba]?)(?:[ \t]+(.*))?$/;
 const DEF_RE = /^\$([A-Za-z_][A-Za-z0-9_]*)=(.*)$/;
 const COND_RE = /^@(\^?)([^ \t]+)[ \t]*/;
@@ -329,21 +337,22 @@ export class Preprocessor {
     const c0 = text.charCodeAt(s);
     // i: include*, $: definition, @: conditional, ~: sequence
     if (c0 === 105 || c0 === 36 || c0 === 64 || c0 === 126) return false;
-    let braces = 0;
+    let firstBrace = -1;
     for (let i = s; i < le; i++) {
       const c = text.charCodeAt(i);
-      // " # ! $ \
-      if (c === 34 || c === 35 || c === 33 || c === 36 || c === 92) return false;
-      if (c === 123 || c === 125) braces++;
+      const k = c < 128 ? PLAIN_CLASS[c]! : 0;
+      if (k === 0) continue;
+      if (k === SPECIAL) return false;
+      if (firstBrace < 0) firstBrace = i;
     }
     let e = le;
     while (e > s && isBlank(text.charCodeAt(e - 1))) e--;
-    if (braces === 0) {
+    if (firstBrace < 0) {
       this.pushRange(text, s, e, plainSegs(s - ls + 1), file, line);
       return true;
     }
     let part = s;
-    for (let i = s; i < e; i++) {
+    for (let i = firstBrace; i < e; i++) {
       const c = text.charCodeAt(i);
       if (c !== 123 && c !== 125) continue;
       this.plainPart(text, ls, part, i, file, line);
