@@ -269,6 +269,8 @@ export class LvsHost {
   private readonly resumed = new Set<string>();
   /** checkIds whose checkers produced a result (keepalived's has_run, per real server here). */
   private readonly hasRun = new Set<string>();
+  /** Checker mails waiting for the IPVS pass (and so the quorum notifies) of their result (onCheck). */
+  private mailsAfterPass: Array<() => void> = [];
   /** Last Up/Down of each BFD session (setBfdState), for BFD_CHECK checkers started later. */
   private readonly bfdStates = new Map<string, boolean>();
   private readonly log: Logger;
@@ -803,8 +805,16 @@ export class LvsHost {
       this.deps.counters.inc(ev.up ? 'lvs.rs_up' : 'lvs.rs_down');
       this.notifyRs(v, r, ev.up);
     }
-    if (v && ev.checker && !initial && !(ev.checker.unchanged && ranBefore))
-      this.checkerMail(v, r, ev.checker, ev.up, rsChanged);
+    if (v && ev.checker && !initial && !(ev.checker.unchanged && ranBefore)) {
+      const c = ev.checker;
+      const up = ev.up;
+      // keepalived mails the checker result after update_svr_checker_state, so after the quorum
+      // change it caused (update_quorum_state → do_vs_notifies): a result that moves the real
+      // server mails once the IPVS pass it starts is done; later ones keep their order behind it.
+      const mail = () => this.checkerMail(v, r, c, up, rsChanged);
+      if (rsChanged || this.mailsAfterPass.length > 0) this.mailsAfterPass.push(mail);
+      else mail();
+    }
     // A checker transition that leaves the real server as it was changes nothing in IPVS.
     if (prev !== undefined && prev.up === h.up && prev.weight === h.weight) return;
     this.health.set(r.healthId, h);
@@ -822,8 +832,18 @@ export class LvsHost {
     if (this.reloading) return; // reload() flushes once the manager has the new specs
     const batch = [...this.pendingHealth];
     this.pendingHealth.clear();
-    if (this.stopped || !this.manager) return;
-    for (const [id, h] of batch) this.track(this.manager.setHealth(id, h));
+    const mails = this.mailsAfterPass.splice(0);
+    const manager = this.manager;
+    if (this.stopped || !manager) {
+      for (const m of mails) m();
+      return;
+    }
+    const passes = batch.map(([id, h]) => manager.setHealth(id, h));
+    for (const p of passes) this.track(p);
+    if (mails.length === 0) return;
+    void Promise.allSettled(passes).then(() => {
+      for (const m of mails) m();
+    });
   }
 
   private armRepair(): void {

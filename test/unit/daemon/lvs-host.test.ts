@@ -860,26 +860,28 @@ describe('LvsHost: SMTP alerts', () => {
     const world = await makeWorld({ smtp: box.smtp }, text);
     await step(world, 0.2);
     await settle();
-    // start: the two virtual servers with quorum; then the alpha server's first success
+    // start: the two virtual servers with quorum; then the alpha server's first success, whose
+    // quorum mail goes first (keepalived: update_quorum_state runs inside update_svr_checker_state,
+    // before the checker mails)
     expect(box.mails.map((m) => [m.subject, m.body])).toEqual([
       ['[LB1] Virtualserver [192.0.2.10]:tcp:80 - UP', '=> Starting with quorum up 2+0=2 <= 3 <='],
       ['[LB1] Virtualserver [192.0.2.20]:tcp:80 - UP', '=> Starting with quorum up 1+0=1 <= 7 <='],
+      ['[LB1] Virtualserver [192.0.2.30]:tcp:80 - UP', '=> Gained quorum 1+0=1 <= 1 <='],
       [
         '[LB1] Realserver [192.0.2.31]:tcp:80 of virtual server [192.0.2.30]:tcp:80 - UP',
         '=> TCP CHECK succeed on service <=',
       ],
-      ['[LB1] Virtualserver [192.0.2.30]:tcp:80 - UP', '=> Gained quorum 1+0=1 <= 1 <='],
     ]);
     box.mails.length = 0;
     world.down.add('192.0.2.12');
     await step(world, 4);
     await settle();
     expect(box.mails.map((m) => [m.subject, m.body])).toEqual([
+      ['[LB1] Virtualserver [192.0.2.10]:tcp:80 - DOWN', '=> Lost quorum 2+0=2 <= 1 <='],
       [
         '[LB1] Realserver [192.0.2.12]:tcp:80 of virtual server [192.0.2.10]:tcp:80 - DOWN',
         '=> TCP CHECK failed on service <=',
       ],
-      ['[LB1] Virtualserver [192.0.2.10]:tcp:80 - DOWN', '=> Lost quorum 2+0=2 <= 1 <='],
     ]);
     expect(box.mails[0]?.to).toEqual(['ops@example.org']);
     box.mails.length = 0;
@@ -887,8 +889,8 @@ describe('LvsHost: SMTP alerts', () => {
     await step(world, 2.2);
     await settle();
     expect(box.mails.map((m) => m.subject)).toEqual([
-      '[LB1] Realserver [192.0.2.12]:tcp:80 of virtual server [192.0.2.10]:tcp:80 - UP',
       '[LB1] Virtualserver [192.0.2.10]:tcp:80 - UP',
+      '[LB1] Realserver [192.0.2.12]:tcp:80 of virtual server [192.0.2.10]:tcp:80 - UP',
     ]);
     expect(world.counters.get('smtp_alerts_sent')).toBe(8);
     await world.host.stop();
@@ -1321,8 +1323,8 @@ describe('LvsHost: quorum and removal notifications of start and reload (keepali
       scripts: ['/bin/echo down tcp', '/bin/echo quorum-down tcp'],
       fifo: [`RS ${rsT} ${t} DOWN`, `VS ${t} DOWN`],
       mails: [
-        `[LB1] Realserver ${rsT} of virtual server ${t} - DOWN | => TCP CHECK failed on service <=`,
         `[LB1] Virtualserver ${t} - DOWN | => Lost quorum 1+0=1 <= 0 <=`,
+        `[LB1] Realserver ${rsT} of virtual server ${t} - DOWN | => TCP CHECK failed on service <=`,
       ],
     });
     x.scripts.length = 0;
@@ -1460,8 +1462,8 @@ describe('LvsHost: alpha', () => {
       'VS [192.0.2.40]:tcp:80 UP',
     ]);
     expect(box.mails.map((m) => m.subject)).toEqual([
-      '[LB1] Realserver [192.0.2.41]:tcp:80 of virtual server [192.0.2.40]:tcp:80 - UP',
       '[LB1] Virtualserver [192.0.2.40]:tcp:80 - UP',
+      '[LB1] Realserver [192.0.2.41]:tcp:80 of virtual server [192.0.2.40]:tcp:80 - UP',
     ]);
     await world.host.stop();
     closeSync(world.fifo);
