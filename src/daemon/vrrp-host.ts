@@ -1612,7 +1612,13 @@ export class VrrpHost {
         ...(group ? { bindAddress: group } : {}),
         timestamps: true,
       });
-      if (group) sock.join(group, b.rxIfindex);
+      try {
+        if (group) sock.join(group, b.rxIfindex);
+      } catch (e) {
+        // the interface went meanwhile: a socket kept nowhere would never be closed
+        sock.close();
+        throw e;
+      }
       const entry = { sock, byVrid: new Map<number, Bound[]>() };
       sock.on('message', (m) => this.onPacket(entry.byVrid, b.family, m));
       sock.on('error', (e) => {
