@@ -10,7 +10,7 @@ import type { Clock } from '../core/clock.js';
 import type { Counters } from '../core/counters.js';
 import type { Logger } from '../core/log.js';
 
-/** Where session changes go: VrrpHost.setBfdState. */
+/** Where session changes go: VrrpHost.setBfdState (track_bfd), LvsHost.setBfdState (BFD_CHECK). */
 export interface BfdSink {
   setBfdState(name: string, up: boolean): void;
 }
@@ -30,6 +30,8 @@ export class DaemonBfd {
     private readonly deps: DaemonBfdDeps,
     private readonly disabled: boolean,
     private readonly sink: BfdSink | undefined,
+    /** BFD_CHECK's side: every instance except those keepalived delivers to VRRP only. */
+    private readonly checkerSink?: BfdSink,
   ) {}
 
   /** Start (first call) or reconfigure (reload) for `config`'s bfd_instances. */
@@ -52,7 +54,9 @@ export class DaemonBfd {
       transport: new UdpBfdTransport(),
     });
     host.onChange((inst, up) => {
+      // keepalived's bfd_instance `vrrp` / `checker`: delivered to that process only
       if (inst.deliverTo !== 'checker') this.sink?.setBfdState(inst.name, up);
+      if (inst.deliverTo !== 'vrrp') this.checkerSink?.setBfdState(inst.name, up);
     });
     host.start();
     this.deps.log.info('Starting BFD');

@@ -517,7 +517,8 @@ async function runDaemonWith(
     { clock: systemClock, log: log.child({ proc: 'bfd' }), counters },
     opts.noBfd ?? false,
     // track_bfd (VRRP) and BFD_CHECK (checkers) both follow the sessions
-    vrrp || lvs ? { setBfdState: (n, up) => void [vrrp, lvs].map((h) => h?.setBfdState(n, up)) } : undefined,
+    vrrp,
+    lvs,
   );
 
   /**

@@ -2,7 +2,8 @@
  * BFD_CHECK in the running daemon: keepalived-ts in namespace `d` checks a real server with
  * BFD_CHECK against its bfd_instance, whose peer is a second keepalived-ts (BFD only) in namespace
  * `x`. What it proves, from the checking daemon's lvs_notify_fifo and log: the BFD host's session
- * changes reach the LVS host through the daemon's wiring (run.ts), and the LVS host takes the real
+ * changes reach the LVS host through the daemon's wiring (run.ts; the instance is `checker`, so
+ * delivered to the checkers only), and the LVS host takes the real
  * server out of the pool when the session goes Down and puts it back when it comes Up:
  * - start: the session is announced Down first (keepalived's BFD process sends every session's state
  *   when it starts), so the real server (not alpha) goes DOWN, then UP once the session is Up;
@@ -39,6 +40,7 @@ bfd_instance b1 {
   min_rx 100
   min_tx 100
   multiplier 3
+  checker
 }
 virtual_server 203.0.113.10 80 {
   delay_loop 2
