@@ -13,7 +13,7 @@ import { loadConfig, sysfsInterfaceExists, systemScriptEnv } from '../config/loa
 import type { Command, KeepalivedConfig } from '../config/model.js';
 import { systemClock } from '../core/clock.js';
 import { Counters } from '../core/counters.js';
-import type { KaError } from '../core/errors.js';
+import { isKaError, type KaError } from '../core/errors.js';
 import { createLogger, type Logger, type LogOptions } from '../core/log.js';
 import { facilityNumber } from '../core/syslog.js';
 import { startOrphanReaper } from '../notify/script.js';
@@ -273,6 +273,22 @@ function checkedLoad(
  * The config test of the start-up configuration when reload_check_config is set: its exit code;
  * the messages the plain load did not already log (interfaces, script security) are logged.
  */
+/** A start-up refused by the configuration as keepalived refuses it (exit 2), e.g. a missing interface. */
+function refusedConfig(e: unknown): boolean {
+  return isKaError(e) && (e.details as { exitCode?: unknown } | undefined)?.exitCode === 2;
+}
+
+/** Whether the VRRP side accepts `next`'s interfaces (it logs keepalived's lines when not). */
+function interfacesPresent(vrrp: VrrpHost, next: KeepalivedConfig): boolean {
+  try {
+    vrrp.refuseMissingInterfaces(next);
+    return true;
+  } catch (e) {
+    if (refusedConfig(e)) return false;
+    throw e;
+  }
+}
+
 function startConfigCheck(path: string, opts: DaemonOptions, log: Logger, logged: readonly string[]): number {
   const seen = new Set(logged);
   const { diagnostics } = loadConfig(path, {
@@ -591,6 +607,14 @@ async function runDaemonWith(
     priorities.start(runVrrp ? 'vrrp' : 'checker');
   } catch (e) {
     // Whatever had started (BFD's sockets and timers above all) would keep the process alive.
+    if (refusedConfig(e)) {
+      // keepalived: its VRRP child exits with CONFIG (a missing interface without
+      // dynamic_interfaces), the parent stops too and exits 2
+      log.error('exited with permanent error CONFIG. Terminating');
+      opts.startup?.failed((e as Error).message);
+      await release();
+      return 2;
+    }
     log.error({ err: e }, `Start-up failed: ${(e as Error).message}`);
     await release();
     throw e;
@@ -603,7 +627,7 @@ async function runDaemonWith(
     let stopping = false;
     // reload_time_file: stopped while a reload runs, started again from the configuration it leaves
     let timeMonitor: ReloadTimeMonitor | undefined;
-    const stop = async (sig: string) => {
+    const stop = async (sig: string, code = 0) => {
       if (stopping) return;
       stopping = true;
       timeMonitor?.stop();
@@ -613,7 +637,7 @@ async function runDaemonWith(
       await reloads;
       await release();
       log.info('Stopped keepalived-ts');
-      resolve(0);
+      resolve(code);
     };
     // SIGHUP: re-read the configuration; on fatal errors keep running the old one (keepalived).
     // Reloads are serialized: a second SIGHUP waits for the first.
@@ -677,6 +701,11 @@ async function runDaemonWith(
         log.error(
           'Reload aborted: a setting that needs a restart changed; keeping the running configuration',
         );
+      } else if (vrrp && !interfacesPresent(vrrp, next)) {
+        // keepalived 2.2.7: a reload naming a missing interface (no dynamic_interfaces) stops the
+        // whole daemon (its VRRP child exits with CONFIG; observed); stopped once this reload returns
+        log.error('exited with permanent error CONFIG. Terminating');
+        setImmediate(() => void stop('configuration error', 2));
       } else {
         if (opts.dumpConf) logConfigDump(next, log);
         await statics?.reconcile(next);

@@ -9,6 +9,7 @@
  * - use_vmac: the VMAC goes with its parent and is made again on the re-created one.
  * - without dynamic_interfaces a missing interface stops the daemon, as keepalived's does.
  */
+import { writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -295,9 +296,27 @@ vrrp_instance ${name} {
       name: 'static',
     });
     const exit = await h.proc.exited;
-    expect(exit.code).not.toBe(0);
+    // keepalived 2.2.7: "exited with permanent error CONFIG. Terminating", exit 2
+    expect(exit.code).toBe(2);
     expect(h.proc.output()).toContain("WARNING - interface vx0 for vrrp_instance VI_1 doesn't exist");
     expect(h.proc.output()).toContain('Non-existent interface specified in configuration');
+    expect(h.proc.output()).toContain('exited with permanent error CONFIG. Terminating');
     expect(states(rec)).toEqual([]);
+  });
+
+  it('without dynamic_interfaces a reload naming a missing interface stops the daemon (exit 2), as keepalived does', async () => {
+    const n = topo!.node('n');
+    const rec = notifyRecorder(topo!.dir, 'notify-static-reload');
+    const running = config({ dynamic: false, rec }).replace('interface vx0', 'interface eth0');
+    const h = n.startDaemon({ command: keepalivedTsCommand(), config: running, name: 'static-reload' });
+    await waitStates(rec, ['BACKUP', 'MASTER'], 'MASTER on eth0');
+    writeFileSync(h.configPath, config({ dynamic: false, rec }));
+    h.proc.signal('SIGHUP');
+    const exit = await h.proc.exited;
+    expect(exit.code).toBe(2);
+    expect(h.proc.output()).toContain("WARNING - interface vx0 for vrrp_instance VI_1 doesn't exist");
+    // the running instance stopped as at any stop: its STOP notify, the VIP released
+    expect(states(rec)).toEqual(['BACKUP', 'MASTER', 'STOP']);
+    expect(await n.hasAddress(VIP)).toBe(false);
   });
 });
