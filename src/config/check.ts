@@ -37,7 +37,7 @@ import type {
   VsGroupEntry,
   VsTarget,
 } from './model.js';
-import { type AstNode, type AstWord, argText, hasArgs } from './parse-types.js';
+import { type AstNode, type AstWord, argText, hasArgs, releaseSplit } from './parse-types.js';
 import { lineOf } from './specs.js';
 import {
   ConfigStop,
@@ -551,6 +551,9 @@ export class ConfigBuilder extends Checker_ {
       dropAfter(this.diags.list, fromParse, ast, e.line);
       // keepalived has exited: no model (the daemon refuses the file on the fatal diagnostic)
       return new ConfigBuilder(new DiagnosticSink(), this.opts).build([]);
+    } finally {
+      // the model keeps no node: nothing of the parse stays reachable
+      releaseSplit();
     }
   }
 

@@ -190,6 +190,12 @@ abstract class LineNode implements PpLine {
 let lastSplit: LineNode | undefined;
 let lastArgs: readonly AstWord[] = NO_WORDS;
 
+/** Drops the kept split (its node refers to the file's whole text): called once a load is done. */
+export function releaseSplit(): void {
+  lastSplit = undefined;
+  lastArgs = NO_WORDS;
+}
+
 /**
  * A statement line (`stmt` token), its own AST node. It is the logical line itself (text, file,
  * line, column map): no separate line object stays alive, and `args` splits the text again on each
