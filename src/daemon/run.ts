@@ -17,13 +17,14 @@ import { isKaError, type KaError } from '../core/errors.js';
 import { createLogger, type Logger, type LogOptions } from '../core/log.js';
 import { facilityNumber } from '../core/syslog.js';
 import { startOrphanReaper } from '../notify/script.js';
+import { DaemonSnmp } from '../snmp/daemon.js';
 import { enterNetns } from '../sys/netns.js';
 import * as sched from '../sys/sched.js';
 import { sendUnixDatagram } from '../sys/unix-dgram.js';
 import { stateName } from '../vrrp/types.js';
 import { type AddrInfo, decodeRtnl, getAddrDump } from '../wire/rtnetlink.js';
 import { DaemonBfd } from './bfd-host.js';
-import { logConfigDump } from './cli.js';
+import { logConfigDump, versionText } from './cli.js';
 import type { StartupReporter } from './daemonize.js';
 import {
   type CheckLvsSnapshot,
@@ -56,6 +57,9 @@ import { VrrpHost, type VrrpHostDeps } from './vrrp-host.js';
 /** What daemon mode needs from the command line (a structural subset of the CLI's options). */
 export interface DaemonOptions {
   configFile?: string;
+  /** -x / --snmp and -A / --snmp-agent-socket (src/snmp/daemon.ts). */
+  snmp?: boolean;
+  snmpAgentSocket?: string | undefined;
   /** -u: the umask given on the command line (the `umask` keyword is then ignored, as keepalived). */
   umask?: number | undefined;
   pidFile?: string;
@@ -450,6 +454,7 @@ async function runDaemonWith(
   jsonConfig = config;
 
   let metrics: MetricsServer | undefined;
+  let snmp: DaemonSnmp | undefined;
   if (opts.metricsAddress !== undefined) {
     try {
       metrics = await startMetricsServer(
@@ -569,6 +574,7 @@ async function runDaemonWith(
       }
     };
     await step('scheduling', () => priorities.stop());
+    await step('snmp', () => snmp?.stop());
     await step('metrics', () => metrics?.close());
     await step('netlink', () => nl.close());
     // keepalived: after its children have exited, before its pid file goes
@@ -590,7 +596,21 @@ async function runDaemonWith(
       log.error({ err: e }, `LVS: ${(e as Error).message}`);
     }
     await statics?.apply(config);
+    // the SNMP sub-agent: keepalived's VRRP process connects it before its instances start
+    snmp = DaemonSnmp.create(config, opts, { log: log.child({ proc: 'vrrp' }), counters });
+    const snmpVersion = versionText().split('\n')[0] ?? '';
+    snmp?.start(() => ({
+      config: current,
+      instances: vrrp?.snapshot() ?? [],
+      version: snmpVersion,
+      trackers: vrrp?.trackerStates() ?? [],
+      commandArgv: printedArgv,
+      ifindexOf: (name) => nl.link(name)?.ifindex,
+      ...(ns ? { namespace: ns } : {}),
+    }));
+    await snmp?.ready(1000);
     await vrrp?.start();
+    if (vrrp) snmp?.watch(vrrp.instances);
     bfd.apply(config);
     if (vrrp && lvs) {
       // lvs_sync_daemon and ha_suspend follow the VRRP instances.
