@@ -96,6 +96,14 @@ export class Draft {
   private e: unknown[] = NO_ENTRIES;
   private n = 0;
   constructor(readonly node: AstNode | undefined) {}
+  /** The draft of a block's content (this object; see NamedDraft). */
+  get d(): Draft {
+    return this;
+  }
+  /** A block's name: its first argument. */
+  get name(): string {
+    return this.node ? (argText(this.node, 0) ?? '') : '';
+  }
   /** Room for `count` occurrences, so a block's draft is allocated once at its final size. */
   reserve(count: number): void {
     if (this.n === 0 && count > 0) this.e = new Array(3 * count);
@@ -291,7 +299,7 @@ class Checker_ {
         return;
       }
       if (kw.block) {
-        value = this.readBlock(n.children, kw.block, n.keyword, new NamedDraft(n));
+        value = this.readBlock(n.children, kw.block, n.keyword, new Draft(n) as NamedDraft);
       } else {
         const items: unknown[] = [];
         if (kw.nonEmpty && n.children.length === 0) {
@@ -455,20 +463,11 @@ function tableMap(table: Table): Map<string, Known> {
   return m;
 }
 
-/** A block occurrence: its node and the draft of its content (one object: a large file has tens of thousands). */
-export class NamedDraft extends Draft {
-  declare readonly node: AstNode;
-  constructor(node: AstNode) {
-    super(node);
-  }
-  /** The draft of the block's content (this object). */
-  get d(): Draft {
-    return this;
-  }
-  get name(): string {
-    return argText(this.node, 0) ?? '';
-  }
-}
+/**
+ * A block occurrence: its node and the draft of its content (one object: a large file has tens of
+ * thousands). The same class as every draft: one object shape for the drafts' hot lookups.
+ */
+export type NamedDraft = Draft & { readonly node: AstNode };
 
 // ---- building the model ----
 

@@ -205,7 +205,7 @@ export class LineParser implements LineSink {
    * Tokens of the item being read (the first `count`; the array is reused, not emptied, so it does
    * not grow again for every item) and their types as letters s/o/c, the item's shape key.
    */
-  private readonly item: Token[] = [];
+  private readonly item: Token[] = new Array<Token>(256);
   private count = 0;
   private shapeKey = Buffer.allocUnsafe(256);
   /** A nearley failure (never expected): the rest of the input is ignored, as before. */

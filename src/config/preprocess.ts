@@ -84,16 +84,14 @@ function globSync(pattern: string, opts: Omit<GlobOptions, 'patterns'>): string[
 
 // ---- line buffers with column maps ----
 
-/** Shared maps of the common one-segment lines (`segs` arrays are never mutated). */
-const PLAIN_SEGS: number[][] = [];
+/**
+ * Shared maps of the common one-segment lines (`segs` arrays are never mutated). Made up front: an
+ * array filled as columns appear changed shape during a load, and the optimised line readers that
+ * depended on it were thrown away and compiled again.
+ */
+const PLAIN_SEGS: readonly number[][] = Array.from({ length: 256 }, (_, col) => [0, col, 0]);
 function plainSegs(col: number): number[] {
-  if (col >= 256) return [0, col, 0];
-  let s = PLAIN_SEGS[col];
-  if (!s) {
-    s = [0, col, 0];
-    PLAIN_SEGS[col] = s;
-  }
-  return s;
+  return col < 256 ? PLAIN_SEGS[col]! : [0, col, 0];
 }
 
 interface Buf {
