@@ -40,8 +40,10 @@ import { SyncGroupCoordinator } from '../vrrp/sync-group.js';
 import { TrackFile } from '../vrrp/track/file.js';
 import { InstanceTracking, type TrackerRef } from '../vrrp/track/instance.js';
 import type { PriorityResult, UpDown } from '../vrrp/track/priority.js';
+import { PRIO_OWNER } from '../vrrp/track/priority.js';
 import { processTableOf, TrackProcess } from '../vrrp/track/process.js';
 import { type RunKind, TrackerRegistry } from '../vrrp/track/registry.js';
+import { type ResolvedTrackers, resolveInstanceTrackers } from '../vrrp/track/resolve.js';
 import { runnerExec, VrrpScriptTracker } from '../vrrp/track/script.js';
 import { type MachineConfig, stateName, VrrpState } from '../vrrp/types.js';
 import { peekVrid, type RxPacket, type ValidateInstance, validateAdvert } from '../vrrp/validate.js';
@@ -208,6 +210,70 @@ const NFT_TIMEOUT_MS = 1_000;
 function stampIpId(pkt: Buffer, id: number): Buffer {
   pkt.writeUInt16BE(id, 4);
   return pkt;
+}
+
+/** An instance's or a sync group's track_* blocks as refs, weights as configured. */
+function trackRefs(config: KeepalivedConfig, t: VrrpInstanceCfg['tracking']): TrackerRef[] {
+  const refs: TrackerRef[] = [];
+  const ref = (
+    kind: TrackerRef['kind'],
+    r: { name: string; weight: number | undefined; reverse: boolean },
+    d: { weight: number; weightReverse: boolean },
+  ) =>
+    refs.push({
+      kind,
+      name: r.name,
+      weight: r.weight ?? d.weight,
+      reverse: r.weight !== undefined ? r.reverse : d.weightReverse,
+    });
+  for (const r of t.interfaces) ref('interface', r, { weight: 0, weightReverse: r.reverse });
+  for (const r of t.scripts) {
+    const s = config.vrrpScripts.find((x) => x.name === r.name);
+    if (s) ref('script', r, s);
+  }
+  for (const r of t.files) {
+    const f = config.trackFiles.find((x) => x.name === r.name);
+    if (f) ref('file', r, f);
+  }
+  for (const r of t.processes) {
+    const p = config.trackProcesses.find((x) => x.name === r.name);
+    if (p) ref('process', r, p);
+  }
+  for (const r of t.bfds) {
+    const f = config.bfdInstances.find((x) => x.name === r.name);
+    if (f && f.deliverTo !== 'checker') ref('bfd', r, f);
+  }
+  return refs;
+}
+
+/**
+ * The trackers an instance runs with (primary interface not included): keepalived 2.2.7 drops a
+ * sync-group member's own weighted trackers unless the group has sync_group_tracking_weight, and
+ * applies the group's track_* to every member with their weights (see vrrp/track/resolve.ts).
+ */
+export function instanceTrackers(config: KeepalivedConfig, cfg: VrrpInstanceCfg): ResolvedTrackers {
+  const group = cfg.syncGroup ? config.syncGroups.find((g) => g.name === cfg.syncGroup) : undefined;
+  const own = trackRefs(config, cfg.tracking);
+  const r = resolveInstanceTrackers(
+    cfg.name,
+    cfg.priority,
+    own,
+    group && {
+      name: group.name,
+      trackers: trackRefs(config, group.tracking),
+      trackingWeight: group.syncGroupTrackingWeight,
+      hasOwnerMember: config.vrrpInstances.some(
+        (i) => i.syncGroup === group.name && i.priority === PRIO_OWNER,
+      ),
+    },
+  );
+  // An interface whose weight the group cleared runs without `reverse` (keepalived 2.2.7 keeps the
+  // flag in its dump but does not fault the member while the interface is up).
+  const cleared = (t: TrackerRef) =>
+    t.kind === 'interface' &&
+    t.weight === 0 &&
+    own.some((o) => o.kind === 'interface' && o.name === t.name && o.weight !== 0);
+  return { ...r, trackers: r.trackers.map((t) => (cleared(t) ? { ...t, reverse: false } : t)) };
 }
 
 /** The state machine's view of an instance's configuration (checked; throws KA_ERR_VRRP_MACHINE_CONFIG). */
@@ -1278,6 +1344,8 @@ export class VrrpHost {
   }
 
   private tracking(cfg: VrrpInstanceCfg, ifname: string): InstanceTracking | undefined {
+    const resolved = instanceTrackers(this.config, cfg);
+    for (const w of resolved.warnings) this.log.warn(w);
     const refs: TrackerRef[] = [];
     const seen = new Set<string>();
     const add = (r: TrackerRef) => {
@@ -1286,54 +1354,7 @@ export class VrrpHost {
       seen.add(k);
       refs.push(r);
     };
-    const group = cfg.syncGroup ? this.config.syncGroups.find((g) => g.name === cfg.syncGroup) : undefined;
-    for (const t of [cfg.tracking, ...(group ? [group.tracking] : [])]) {
-      const groupLevel = t !== cfg.tracking;
-      const w = (ref: { weight: number | undefined }, own: number) =>
-        groupLevel && !group?.syncGroupTrackingWeight ? 0 : (ref.weight ?? own);
-      for (const r of t.interfaces)
-        add({ kind: 'interface', name: r.name, weight: w(r, 0), reverse: r.reverse });
-      for (const r of t.scripts) {
-        const s = this.config.vrrpScripts.find((x) => x.name === r.name);
-        if (s)
-          add({
-            kind: 'script',
-            name: r.name,
-            weight: w(r, s.weight),
-            reverse: r.weight !== undefined ? r.reverse : s.weightReverse,
-          });
-      }
-      for (const r of t.files) {
-        const f = this.config.trackFiles.find((x) => x.name === r.name);
-        if (f)
-          add({
-            kind: 'file',
-            name: r.name,
-            weight: w(r, f.weight),
-            reverse: r.weight !== undefined ? r.reverse : f.weightReverse,
-          });
-      }
-      for (const r of t.processes) {
-        const p = this.config.trackProcesses.find((x) => x.name === r.name);
-        if (p)
-          add({
-            kind: 'process',
-            name: r.name,
-            weight: w(r, p.weight),
-            reverse: r.weight !== undefined ? r.reverse : p.weightReverse,
-          });
-      }
-      for (const r of t.bfds) {
-        const f = this.config.bfdInstances.find((x) => x.name === r.name);
-        if (f && f.deliverTo !== 'checker')
-          add({
-            kind: 'bfd',
-            name: r.name,
-            weight: w(r, f.weight),
-            reverse: r.weight !== undefined ? r.reverse : f.weightReverse,
-          });
-      }
-    }
+    for (const r of resolved.trackers) add(r);
     if (!cfg.dontTrackPrimary) add({ kind: 'interface', name: ifname, weight: 0, reverse: false });
     if (refs.length === 0) return undefined;
     const b = () => this.bound.find((x) => x.tracking === tracking);

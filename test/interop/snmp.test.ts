@@ -52,14 +52,7 @@ const CASES = [
  * Differences the walks show that are not SNMP's: each names the object and the cause, so the test
  * fails both on a new difference and when one of these goes away (then remove it here).
  */
-const KNOWN: Readonly<Record<string, Readonly<Record<string, string>>>> = {
-  track: {
-    // keepalived drops VI_1's weighted track_scripts (sync group member without
-    // sync_group_tracking_weight) and runs only G1's chk_ok: 100 + 10. keepalived-ts's VRRP side
-    // still applies chk_bad (-30) and chk_rev (-5): 75.
-    '1.3.6.1.4.1.9586.100.5.2.3.1.8.1': 'vrrpInstanceEffectivePriority: keepalived 110, keepalived-ts 75',
-  },
-};
+const KNOWN: Readonly<Record<string, Readonly<Record<string, string>>>> = {};
 
 const needSnmp = (): string | null => needKeepalived() ?? ensurePackagesSync(['snmpd', 'snmp']);
 

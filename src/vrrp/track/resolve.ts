@@ -45,7 +45,8 @@ export function resolveInstanceTrackers(
     }
     if (t.kind === 'interface') {
       warnings.push(
-        `(${instance}) ignoring ${owner ? '' : 'weight of '}tracked interface ${t.name} due to ${why}`,
+        // keepalived 2.2.7's wording, as it logs it
+        `(${instance}) ignoring ${t.name} tracked interface ${owner ? '' : 'weight '}due to ${why}`,
       );
       if (!owner) out.push({ ...t, weight: 0 });
     } else if (t.kind === 'file' && t.weight === 1) {
@@ -54,9 +55,7 @@ export function resolveInstanceTrackers(
       );
       out.push({ ...t, weight: 0 });
     } else {
-      warnings.push(
-        `(${instance}) ignoring tracked ${t.kind} ${t.name} with weight ${t.weight} due to ${why}`,
-      );
+      warnings.push(`(${instance}) ignoring tracked ${t.kind} ${t.name} with weights due to ${why}`);
     }
   }
   for (const t of group?.trackers ?? []) {

@@ -40,11 +40,11 @@ describe('resolveInstanceTrackers (keepalived sync-group and owner rules)', () =
     });
     expect(r.trackers).toEqual([t('interface', 'eth1', 0), t('script', 'must', 0), t('file', 'fdef', 0)]);
     expect(r.warnings).toEqual([
-      '(VI_1) ignoring weight of tracked interface eth1 due to SYNC group',
-      '(VI_1) ignoring tracked script chk with weight -60 due to SYNC group',
+      '(VI_1) ignoring eth1 tracked interface weight due to SYNC group',
+      '(VI_1) ignoring tracked script chk with weights due to SYNC group',
       '(VI_1) ignoring weight from tracked file fdef due to SYNC group - specify weight 0',
-      '(VI_1) ignoring tracked file fw with weight 5 due to SYNC group',
-      '(VI_1) ignoring tracked process p with weight 2 due to SYNC group',
+      '(VI_1) ignoring tracked file fw with weights due to SYNC group',
+      '(VI_1) ignoring tracked process p with weights due to SYNC group',
     ]);
   });
 
@@ -66,7 +66,7 @@ describe('resolveInstanceTrackers (keepalived sync-group and owner rules)', () =
       hasOwnerMember: true,
     });
     expect(r.trackers).toEqual([t('interface', 'eth9', 0), t('script', 'gchk', 0)]);
-    expect(r.warnings[0]).toBe('(VI_1) ignoring tracked interface eth1 due to address owner');
+    expect(r.warnings[0]).toBe('(VI_1) ignoring eth1 tracked interface due to address owner');
   });
 });
 
