@@ -576,6 +576,8 @@ export class VrrpHost {
       b.inst.stop();
     }
     await Promise.all(this.bound.map((b) => b.inst.idle()));
+    // the groups' STOP follows their members' (keepalived 2.2.7 order)
+    for (const g of this.groups) g.stop();
     await this.fw?.stop();
     // keepalived lets the STOP notifies run, killing what is left after 1 s.
     await this.runner.drain(1_000_000);

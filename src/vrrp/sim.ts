@@ -223,7 +223,7 @@ export interface SimGarp {
 export interface SimGroupNotify {
   t: Micros;
   group: string;
-  state: StateName;
+  state: StateName | 'STOP';
 }
 
 /** One machine on the LAN: its instances, its addresses, what it announced and notified. */

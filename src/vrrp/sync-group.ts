@@ -114,13 +114,16 @@ export interface SyncMember {
 
 export interface SyncGroupHooks {
   log?(message: string): void;
-  notify?(state: StateName): void;
+  notify?(state: StateName | 'STOP'): void;
 }
 
 /** Runtime binding: listens to its members and applies `syncGroupStep`'s forced transitions. */
 export class SyncGroupCoordinator {
   private groupState: VrrpState = VrrpState.BACKUP;
   private busy = false;
+  /** The group has notified a state (keepalived notifies it once its first member leaves INIT). */
+  private announced = false;
+  private stopped = false;
   private readonly queue: { name: string; from: VrrpState }[] = [];
 
   constructor(
@@ -135,7 +138,18 @@ export class SyncGroupCoordinator {
     return this.groupState;
   }
 
+  /**
+   * Daemon stop, after the members' STOP: a group that has notified a state runs its notify_stop
+   * and `GROUP name STOP 0` (keepalived 2.2.7 order: members first). Member changes are then ignored.
+   */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.announced) this.hooks.notify?.('STOP');
+  }
+
   private changed(name: string, from: VrrpState): void {
+    if (this.stopped) return;
     this.queue.push({ name, from });
     if (this.busy) return; // a forced transition re-entered us; handled in the loop below
     this.busy = true;
@@ -153,6 +167,11 @@ export class SyncGroupCoordinator {
         // transitions still see the old group state (it decides whether instance notifies are sent).
         this.groupState = d.groupState;
         if (d.notify) this.hooks.notify?.(d.notify);
+        else if (!this.announced && tr.from === VrrpState.INIT && !this.stopped)
+          // the first member placed, the group staying where it starts (BACKUP): keepalived 2.2.7
+          // still runs the group's notify_backup and `GROUP name BACKUP 0`
+          this.hooks.notify?.(stateName(this.groupState));
+        if (d.notify || tr.from === VrrpState.INIT) this.announced = true;
       }
     } finally {
       this.busy = false;

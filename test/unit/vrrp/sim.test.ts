@@ -323,7 +323,11 @@ describe('sync group', () => {
     l.runUntil(10_000_000);
     expect(st(l.host('a'))).toEqual([VrrpState.MASTER, VrrpState.MASTER]);
     expect(st(l.host('b'))).toEqual([VrrpState.BACKUP, VrrpState.BACKUP]);
-    expect(l.host('a').groupNotifies).toEqual([{ t: 3_414_062, group: 'G1', state: 'MASTER' }]);
+    // the group's initial BACKUP (members placed at start), then MASTER
+    expect(l.host('a').groupNotifies).toEqual([
+      { t: 0, group: 'G1', state: 'BACKUP' },
+      { t: 3_414_062, group: 'G1', state: 'MASTER' },
+    ]);
   });
 
   it('one member faulting moves both to FAULT; the peer takes both; unfault brings both back', () => {
@@ -334,14 +338,17 @@ describe('sync group', () => {
     expect(advertTimes(l, 'a', 0)).toEqual([10_500_000, 10_500_000]);
     l.runUntil(12_000_000);
     expect(st(l.host('b'))).toEqual([VrrpState.MASTER, VrrpState.MASTER]);
-    expect(l.host('b').groupNotifies.map((n) => `${n.state}@${n.t}`)).toEqual(['MASTER@11109375']);
+    expect(l.host('b').groupNotifies.map((n) => `${n.state}@${n.t}`)).toEqual([
+      'BACKUP@0',
+      'MASTER@11109375',
+    ]);
     expect(l.host('a').installed.size).toBe(0);
     l.host('a').instance('VI_1').unfault();
     expect(st(l.host('a'))).toEqual([VrrpState.BACKUP, VrrpState.BACKUP]);
     l.runUntil(40_000_000);
     expect(st(l.host('a'))).toEqual([VrrpState.MASTER, VrrpState.MASTER]);
     expect(st(l.host('b'))).toEqual([VrrpState.BACKUP, VrrpState.BACKUP]);
-    expect(l.host('a').groupNotifies.map((n) => n.state)).toEqual(['MASTER', 'FAULT', 'BACKUP', 'MASTER']);
+    expect(l.host('a').groupNotifies.map((n) => n.state)).toEqual(['BACKUP', 'MASTER', 'FAULT', 'BACKUP', 'MASTER']);
   });
 
   it('one member yielding to a higher priority takes the other member to BACKUP too', () => {
@@ -354,7 +361,7 @@ describe('sync group', () => {
     l.runUntil(20_000_000);
     expect(stateOf(l, 'c')).toBe(VrrpState.MASTER);
     expect(l.host('a').instance('VI_2').state).toBe(VrrpState.BACKUP);
-    expect(l.host('a').groupNotifies.map((n) => n.state)).toEqual(['MASTER', 'BACKUP']);
+    expect(l.host('a').groupNotifies.map((n) => n.state)).toEqual(['BACKUP', 'MASTER', 'BACKUP']);
   });
 });
 

@@ -179,3 +179,41 @@ describe('SyncGroupCoordinator', () => {
     ]);
   });
 });
+
+describe('SyncGroupCoordinator: start and stop notifies (keepalived 2.2.7)', () => {
+  it('notifies the initial BACKUP once, when the first member leaves INIT, and STOP at stop', () => {
+    const a = new FakeMember('A', m('A', INIT));
+    const b = new FakeMember('B', m('B', INIT));
+    const notes: string[] = [];
+    const g = new SyncGroupCoordinator('G1', [a, b], { notify: (s) => notes.push(s) });
+    a.set({ state: BACKUP });
+    b.set({ state: BACKUP });
+    expect(notes).toEqual(['BACKUP']);
+    a.set({ wantMaster: true });
+    b.set({ wantMaster: true });
+    expect(notes).toEqual(['BACKUP', 'MASTER']);
+    g.stop();
+    // members going to INIT after the group's STOP change nothing
+    a.set({ state: INIT, wantMaster: false });
+    g.stop();
+    expect(notes).toEqual(['BACKUP', 'MASTER', 'STOP']);
+  });
+
+  it('a group starting in FAULT notifies FAULT only (no BACKUP first)', () => {
+    const a = new FakeMember('A', m('A', INIT));
+    const b = new FakeMember('B', m('B', INIT));
+    const notes: string[] = [];
+    new SyncGroupCoordinator('G1', [a, b], { notify: (s) => notes.push(s) });
+    a.set({ state: FAULT, faulted: true });
+    b.set({ state: BACKUP });
+    expect(notes).toEqual(['FAULT']);
+  });
+
+  it('a group whose members never left INIT notifies nothing at stop', () => {
+    const a = new FakeMember('A', m('A', INIT));
+    const notes: string[] = [];
+    const g = new SyncGroupCoordinator('G1', [a], { notify: (s) => notes.push(s) });
+    g.stop();
+    expect(notes).toEqual([]);
+  });
+});
