@@ -603,6 +603,8 @@ export class VrrpHost {
     this.refuseMissingInterfaces(next);
     const plan = planReload(this.config, next);
     await this.ensureFirewall(next);
+    // before the removed instances' notifies: those go to the new FIFOs, as keepalived's do
+    await this.reopenFifos(next);
     for (const cfg of plan.removed) {
       const b = this.bound.find((x) => x.cfg === cfg);
       if (!b) continue;
@@ -1591,10 +1593,22 @@ export class VrrpHost {
     }
   }
 
-  private async openFifos(): Promise<void> {
+  /**
+   * Reload: keepalived 2.2.7 closes notify_fifo / vrrp_notify_fifo at every reload, whatever changed
+   * ("we don't know if it will be the same after a reload": their scripts get SIGTERM, a FIFO it
+   * made is removed) and opens those of the new configuration before any instance notifies.
+   */
+  private async reopenFifos(next: KeepalivedConfig): Promise<void> {
+    const old = this.fifos.splice(0);
+    this.notifier.setFifos(this.fifos);
+    for (const f of old) await f.close();
+    await this.openFifos(next);
+  }
+
+  private async openFifos(config: KeepalivedConfig = this.config): Promise<void> {
     for (const [spec, type] of [
-      [this.config.global.notifyFifo, ''],
-      [this.config.global.vrrpNotifyFifo, 'vrrp_'],
+      [config.global.notifyFifo, ''],
+      [config.global.vrrpNotifyFifo, 'vrrp_'],
     ] as const) {
       if (!spec) continue;
       try {
