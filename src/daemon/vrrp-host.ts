@@ -32,7 +32,13 @@ import { ScriptRunner } from '../notify/script.js';
 import { isSysError } from '../sys/errors.js';
 import { ETH_P_ARP, ETH_P_IPV6, PacketSocket } from '../sys/packet-socket.js';
 import { IPPROTO_AH, IPPROTO_VRRP, type RawMessage, RawSocket } from '../sys/raw-socket.js';
-import { type AnnounceKind, GarpPacer, type PaceDomain, pacingDomains } from '../vrrp/garp-pacer.js';
+import {
+  type AnnounceKind,
+  GarpPacer,
+  type PaceDomain,
+  pacingDomains,
+  pacingIntervals,
+} from '../vrrp/garp-pacer.js';
 import { type IfBound, type IfFault, type IfView, planRelink } from '../vrrp/iface-binding.js';
 import { type AdvertTemplate, VrrpInstance } from '../vrrp/instance.js';
 import { machineConfig } from '../vrrp/machine.js';
@@ -619,6 +625,8 @@ export class VrrpHost {
     // Kept instances follow the new configuration: tracking is rebuilt against it.
     this.config = next;
     this.paceDomain = pacingDomains({ ...next.global, garpGroups: next.garpGroups });
+    // queued announcements are paced with the new intervals from now on
+    this.garpPacer.reconfigure(pacingIntervals({ ...next.global, garpGroups: next.garpGroups }));
     this.notifier.configureSmtp(next);
     const reconfigured: { b: Bound; mc: MachineConfig; template: AdvertTemplate }[] = [];
     const retracked: Bound[] = [];

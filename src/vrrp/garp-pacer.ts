@@ -37,6 +37,10 @@ export interface PaceRequest {
   readonly id: string;
   /** Configuration order (instance index, then address index): the order pending work is sent in. */
   readonly rank: number;
+  /**
+   * Its domain at the time of the request. Only the key stays with queued work: when it is sent,
+   * the domain's intervals are the pacer's current ones (`reconfigure` on reload).
+   */
   readonly domain: PaceDomain;
   readonly kind: AnnounceKind;
   /** Sends the frame now. Must not throw (the caller counts its own send errors). */
@@ -92,6 +96,8 @@ export class GarpPacer {
     }
     const d = this.domain(r.domain);
     const now = this.deps.clock.now();
+    // queued work already due (a reload shortened its interval) goes before this request
+    if (this.timer && this.timer.at <= now) this.fire(this.timer.at);
     const key = `${r.owner}\0${r.id}`;
     if (now >= d.next[r.kind] && !this.pending.has(key)) {
       this.sendNow(d, r, now);
@@ -106,6 +112,19 @@ export class GarpPacer {
     this.pending.set(key, r);
     this.schedule(d.next[r.kind]);
     return 'queued';
+  }
+
+  /**
+   * Reload: every known domain takes its intervals from the new configuration (`intervalsOf` by
+   * key; undefined keeps a domain as it is), queued work included, and the timer follows.
+   */
+  reconfigure(intervalsOf: (key: string) => PaceIntervals | undefined): void {
+    for (const [key, d] of this.domains) {
+      const i = intervalsOf(key);
+      if (i) this.retime(d, i);
+    }
+    this.cancelTimer();
+    this.rearm();
   }
 
   /** Drop the pending work of one instance (stopped, removed by reload, left MASTER). */
@@ -125,20 +144,39 @@ export class GarpPacer {
     this.cancelTimer();
   }
 
+  /** A new request's domain: it carries the current configuration's intervals. */
   private domain(p: PaceDomain): DomainState {
     let d = this.domains.get(p.key);
     if (!d) {
       d = { intervals: p, next: { arp: Number.NEGATIVE_INFINITY, na: Number.NEGATIVE_INFINITY } };
       this.domains.set(p.key, d);
-    } else if (d.intervals.garpUs !== p.garpUs || d.intervals.gnaUs !== p.gnaUs) {
-      // A reload changed the intervals: the next slot follows the new interval from the last send.
-      for (const kind of ['arp', 'na'] as const) {
-        const last = d.next[kind] - intervalOf(d.intervals, kind);
-        d.next[kind] = Number.isFinite(last) ? last + intervalOf(p, kind) : d.next[kind];
-      }
-      d.intervals = p;
+    } else if (this.retime(d, p)) {
+      // the next slot may now be earlier than the timer armed for queued work
+      this.cancelTimer();
+      this.rearm();
     }
     return d;
+  }
+
+  /** New intervals for a domain: the next slot follows the new interval from the last send. */
+  private retime(d: DomainState, p: PaceIntervals): boolean {
+    if (d.intervals.garpUs === p.garpUs && d.intervals.gnaUs === p.gnaUs) return false;
+    for (const kind of ['arp', 'na'] as const) {
+      const last = d.next[kind] - intervalOf(d.intervals, kind);
+      d.next[kind] = Number.isFinite(last) ? last + intervalOf(p, kind) : d.next[kind];
+    }
+    d.intervals = { garpUs: p.garpUs, gnaUs: p.gnaUs };
+    return true;
+  }
+
+  /** Arm the timer at the earliest next slot of a domain with queued work. */
+  private rearm(): void {
+    let earliest = Number.POSITIVE_INFINITY;
+    for (const r of this.pending.values()) {
+      const d = this.domains.get(r.domain.key);
+      if (d) earliest = Math.min(earliest, d.next[r.kind]);
+    }
+    if (Number.isFinite(earliest)) this.schedule(earliest);
   }
 
   private sendNow(d: DomainState, r: PaceRequest, now: Micros): void {
@@ -176,7 +214,8 @@ export class GarpPacer {
         this.counters.inc('vrrp.garp_dropped');
         continue;
       }
-      const d = this.domain(r.domain);
+      // queued work keeps its domain's key only: the intervals are the current ones
+      const d = this.domains.get(r.domain.key) ?? this.domain(r.domain);
       if (now >= d.next[r.kind]) {
         this.pending.delete(k);
         this.sendNow(d, r, now);
@@ -206,6 +245,21 @@ const us = (s: number | undefined): Micros => (s === undefined || !(s > 0) ? 0 :
  * An interface listed in two groups belongs to the first.
  */
 export function pacingDomains(c: PacingConfig): (ifname: string) => PaceDomain {
+  return pacing(c).byIfname;
+}
+
+/**
+ * The intervals of a domain key under `c` (for GarpPacer.reconfigure): a garp_group by its index,
+ * any `if:` domain the global intervals; undefined for a group `c` no longer has.
+ */
+export function pacingIntervals(c: PacingConfig): (key: string) => PaceIntervals | undefined {
+  return pacing(c).byKey;
+}
+
+function pacing(c: PacingConfig): {
+  byIfname: (ifname: string) => PaceDomain;
+  byKey: (key: string) => PaceIntervals | undefined;
+} {
   const byIf = new Map<string, PaceDomain>();
   c.garpGroups.forEach((g, i) => {
     const d: PaceDomain = { key: `group:${i}`, garpUs: us(g.garpInterval), gnaUs: us(g.gnaInterval) };
@@ -213,5 +267,12 @@ export function pacingDomains(c: PacingConfig): (ifname: string) => PaceDomain {
   });
   const garpUs = us(c.vrrpGarpInterval);
   const gnaUs = us(c.vrrpGnaInterval);
-  return (ifname) => byIf.get(ifname) ?? { key: `if:${ifname}`, garpUs, gnaUs };
+  return {
+    byIfname: (ifname) => byIf.get(ifname) ?? { key: `if:${ifname}`, garpUs, gnaUs },
+    byKey: (key) => {
+      if (key.startsWith('if:')) return { garpUs, gnaUs };
+      const g = key.startsWith('group:') ? c.garpGroups[Number(key.slice(6))] : undefined;
+      return g && { garpUs: us(g.garpInterval), gnaUs: us(g.gnaInterval) };
+    },
+  };
 }

@@ -8,6 +8,7 @@ import {
   type PaceDomain,
   type PaceRequest,
   pacingDomains,
+  pacingIntervals,
 } from '../../../src/vrrp/garp-pacer.js';
 
 /** A pacer on a fake clock recording every frame it lets out, with the time it left. */
@@ -227,5 +228,66 @@ describe('pacingDomains', () => {
     expect(dom('eth1')).toEqual({ key: 'group:0', garpUs: 500_000, gnaUs: 0 });
     expect(dom('eth2')).toEqual({ key: 'group:1', garpUs: 0, gnaUs: 700_000 });
     expect(dom('eth3')).toEqual({ key: 'if:eth3', garpUs: 100_000, gnaUs: 200_000 });
+  });
+});
+
+describe('GarpPacer across a reload (intervals come from the current configuration)', () => {
+  const times = (h: ReturnType<typeof harness>) => h.sent.map((s) => `${s.id}@${s.at / 1e6}s`);
+
+  it('queued work follows a shortened interval at once (reconfigure): the first queued goes first', () => {
+    const h = harness();
+    h.pacer.request(h.req('A', eth0(5_000_000), { rank: 0 }));
+    h.pacer.request(h.req('B', eth0(5_000_000), { rank: 1 }));
+    h.clock.advance(1_000_000);
+    // reload at t=1 s: vrrp_garp_interval 5 -> 0.1
+    h.pacer.reconfigure(pacingIntervals({ vrrpGarpInterval: 0.1, vrrpGnaInterval: 0, garpGroups: [] }));
+    h.pacer.request(h.req('C', eth0(100_000), { rank: 2 }));
+    h.clock.advance(4_500_000);
+    h.pacer.request(h.req('D', eth0(100_000), { rank: 3 }));
+    h.clock.advance(10_000_000);
+    expect(times(h)).toEqual(['A@0s', 'B@1s', 'C@1.1s', 'D@5.5s']);
+  });
+
+  it('a request queued before the reload does not bring the old interval back when it is sent', () => {
+    const h = harness();
+    h.pacer.request(h.req('A', eth0(5_000_000), { rank: 0 }));
+    h.pacer.request(h.req('B', eth0(5_000_000), { rank: 1 }));
+    h.clock.advance(1_000_000);
+    // no reconfigure: the new interval arrives with the first request made after the reload
+    h.pacer.request(h.req('C', eth0(100_000), { rank: 2 }));
+    h.clock.advance(4_500_000);
+    h.pacer.request(h.req('D', eth0(100_000), { rank: 3 }));
+    h.pacer.request(h.req('E', eth0(100_000), { rank: 4 }));
+    h.clock.advance(10_000_000);
+    expect(times(h)).toEqual(['A@0s', 'B@1s', 'C@1.1s', 'D@5.5s', 'E@5.6s']);
+  });
+
+  it('queued work waits for a lengthened interval, counted from the last send', () => {
+    const h = harness();
+    const g = (garpUs: Micros): PaceDomain => ({ key: 'group:0', garpUs, gnaUs: 0 });
+    h.pacer.request(h.req('A', g(1_000_000), { rank: 0 }));
+    h.pacer.request(h.req('B', g(1_000_000), { rank: 1 }));
+    h.clock.advance(500_000);
+    h.pacer.reconfigure(
+      pacingIntervals({
+        vrrpGarpInterval: 0,
+        vrrpGnaInterval: 0,
+        garpGroups: [{ garpInterval: 3, gnaInterval: undefined, interfaces: ['eth0'] }],
+      }),
+    );
+    expect(h.pacer.nextWake).toBe(3_000_000);
+    h.clock.advance(10_000_000);
+    expect(times(h)).toEqual(['A@0s', 'B@3s']);
+  });
+
+  it('pacingIntervals: global intervals for if: keys, the group by index, nothing for a gone group', () => {
+    const at = pacingIntervals({
+      vrrpGarpInterval: 0.5,
+      vrrpGnaInterval: 0.25,
+      garpGroups: [{ garpInterval: 2, gnaInterval: undefined, interfaces: ['eth1'] }],
+    });
+    expect(at('if:eth0')).toEqual({ garpUs: 500_000, gnaUs: 250_000 });
+    expect(at('group:0')).toEqual({ garpUs: 2_000_000, gnaUs: 0 });
+    expect(at('group:1')).toBeUndefined();
   });
 });
