@@ -13,6 +13,7 @@ import type {
   VsGroupEntry,
 } from './model.js';
 import type { AstNode, AstWord } from './parse-types.js';
+import { ipProto, rtDsfield, rtProtocol, rtRealms, rtScope, rtTable } from './rtnames.js';
 import {
   badAddress,
   badNumber,
@@ -301,6 +302,25 @@ const RTN_TYPES: Readonly<Record<string, number>> = {
   xresolve: 11,
 };
 
+/** keepalived 2.2.7's complaint about a route option's name (undefined: it resolves). */
+function routeName(opt: string, v: string): string | undefined {
+  switch (opt) {
+    case 'table':
+      return rtTable(v) === undefined ? `Routing table ${v} not found for route` : undefined;
+    case 'scope':
+      return rtScope(v) === undefined ? `Scope ${v} not found or invalid for route` : undefined;
+    case 'protocol':
+      return rtProtocol(v) === undefined ? `Protocol ${v} not found or invalid for route` : undefined;
+    case 'tos':
+    case 'dsfield':
+      return rtDsfield(v) === undefined ? `TOS value ${v} is invalid` : undefined;
+    case 'realms':
+      return rtRealms(v) === undefined ? `Invalid realms ${v} for route` : undefined;
+    default:
+      return undefined;
+  }
+}
+
 /**
  * keepalived's route type word: a type name, or a C unsigned number up to 255 (strtoul base 0, no
  * leading '-'; "" is 0). Returns the RTN_* number, undefined for a word that is not a type.
@@ -467,6 +487,9 @@ export const routeLine: LineParser<RouteSpec> = (words, c, block) => {
             ? need(c, words, i++, block, 'a value')
             : must(c, words, i++, 'a value');
           if (!v) return undefined;
+          // keepalived looks these names up as it reads the route and drops it on a failure
+          const msg = routeName(t, v.text);
+          if (msg) return bad(c, v, block, msg, `a ${t} name or number`);
           if (v.text === 'lock') {
             const v2 = must(c, words, i++, 'a value');
             options[t] = `lock ${v2.text}`;
@@ -498,6 +521,38 @@ export const routeLine: LineParser<RouteSpec> = (words, c, block) => {
   r.options = options;
   return r;
 };
+
+/**
+ * keepalived 2.2.7's name checks of a rule option: 'drop' (reported, the rule is dropped), 'skip'
+ * (reported, the rule stays without the option), undefined when the value resolves.
+ */
+function ruleName(c: Ctx, v: AstWord, block: string, opt: string): 'drop' | 'skip' | undefined {
+  const t = v.text;
+  switch (opt) {
+    case 'tos':
+    case 'dsfield':
+      if (rtDsfield(t) !== undefined) return undefined;
+      bad(c, v, block, `TOS value ${t} is invalid`, 'a dsfield name or number');
+      return 'drop';
+    case 'realms':
+      if (rtRealms(t) !== undefined) return undefined;
+      bad(c, v, block, `invalid realms ${t} for rule`, '[FROM/]TO realms');
+      return 'drop';
+    case 'ipproto':
+      if (ipProto(t) !== undefined) return undefined;
+      bad(c, v, block, `Invalid ipproto ${t}`, 'an IP protocol of /etc/protocols');
+      return 'drop';
+    case 'protocol': {
+      // a number only (no rt_protos names); keepalived keeps the rule with its own protocol
+      const n = parseIntStrict(t);
+      if (n !== undefined && n >= 0 && n <= 255) return undefined;
+      bad(c, v, block, `Invalid protocol ${t}`, 'a number 0..255');
+      return 'skip';
+    }
+    default:
+      return undefined;
+  }
+}
 
 /** `[from P] [to P] [table T] [preference N] [iif IF] [oif IF] [fwmark M] …` */
 export const ruleLine: LineParser<RuleSpec> = (words, c, block) => {
@@ -556,6 +611,14 @@ export const ruleLine: LineParser<RuleSpec> = (words, c, block) => {
       case 'table':
       case 'lookup':
         r.table = must(c, words, i++, 'a table').text;
+        if (rtTable(r.table) === undefined)
+          return bad(
+            c,
+            words[i]!,
+            block,
+            `Routing table ${r.table} not found for rule`,
+            'a table name or number',
+          );
         if (!setAction('table', w, false)) return undefined;
         break;
       case 'preference':
@@ -627,6 +690,9 @@ export const ruleLine: LineParser<RuleSpec> = (words, c, block) => {
             ? need(c, words, i++, block, 'a value')
             : must(c, words, i++, 'a value');
         if (!v) return undefined;
+        const named = ruleName(c, v, block, t);
+        if (named === 'drop') return undefined;
+        if (named === 'skip') break;
         options[t] = v.text;
         if (t === 'realms' || t.startsWith('suppress_')) tableOption = true;
         if (t === 'goto') {

@@ -1,0 +1,106 @@
+/**
+ * The iproute2 names keepalived 2.2.7 resolves while it reads routes and rules (tables, scopes,
+ * protocols, realms, dsfield), and the IP protocols of `ipproto`. Names come from the system's
+ * files with iproute2's defaults; only a file's own entries are names (never `constructor`).
+ */
+import { readFileSync } from 'node:fs';
+
+/** iproute2's built-in names, used when the file does not exist. */
+const DEFAULTS: Readonly<Record<string, Readonly<Record<string, number>>>> = {
+  rt_tables: { default: 253, main: 254, local: 255 },
+  rt_scopes: { global: 0, site: 200, link: 253, host: 254, nowhere: 255 },
+  rt_protos: { unspec: 0, redirect: 1, kernel: 2, boot: 3, static: 4, keepalived: 18 },
+  rt_realms: { unknown: 0 },
+  rt_dsfield: {},
+};
+
+const files = new Map<string, Map<string, number>>();
+
+/** `ID NAME` lines of /etc/iproute2/FILE (read once), or iproute2's defaults without it. */
+function table(file: string): Map<string, number> {
+  let m = files.get(file);
+  if (m) return m;
+  m = new Map();
+  try {
+    for (const line of readFileSync(`/etc/iproute2/${file}`, 'utf8').split('\n')) {
+      const x = /^\s*(0x[0-9a-fA-F]+|\d+)\s+([^\s#]+)/.exec(line);
+      if (x) m.set(x[2]!, Number(x[1]));
+    }
+  } catch {
+    for (const [k, v] of Object.entries(DEFAULTS[file] ?? {})) m.set(k, v);
+  }
+  files.set(file, m);
+  return m;
+}
+
+/** C strtoul base 0 over the whole word (leading '-' wraps, as in C); undefined when not a number. */
+function cNumber(s: string): number | undefined {
+  const x = /^\s*([+-]?)(0x[0-9a-f]+|0[0-7]*|[1-9]\d*)$/i.exec(s);
+  if (!x) return undefined;
+  const d = x[2]!;
+  const n = /^0x/i.test(d)
+    ? Number.parseInt(d.slice(2), 16)
+    : d.startsWith('0')
+      ? Number.parseInt(d, 8)
+      : Number(d);
+  return x[1] === '-' && n !== 0 ? 2 ** 64 - n : n;
+}
+
+function byte(s: string): number | undefined {
+  const n = cNumber(s);
+  return n !== undefined && n <= 255 ? n : undefined;
+}
+
+/** A routing table: any number, or a name of rt_tables. */
+export function rtTable(s: string): number | undefined {
+  return cNumber(s) ?? table('rt_tables').get(s);
+}
+
+/** A route scope: a number up to 255 or a name of rt_scopes. */
+export function rtScope(s: string): number | undefined {
+  return byte(s) ?? table('rt_scopes').get(s);
+}
+
+/** A route protocol: a number up to 255 or a name of rt_protos. */
+export function rtProtocol(s: string): number | undefined {
+  return byte(s) ?? table('rt_protos').get(s);
+}
+
+/** A tos/dsfield value: a number up to 255 or a name of rt_dsfield. */
+export function rtDsfield(s: string): number | undefined {
+  return byte(s) ?? table('rt_dsfield').get(s);
+}
+
+/** `[FROM/]TO` realms, each a number up to 255 or a name of rt_realms. */
+export function rtRealms(s: string): number | undefined {
+  const parts = s.split('/');
+  if (parts.length > 2) return undefined;
+  let v = 0;
+  for (const p of parts) {
+    const r = byte(p) ?? table('rt_realms').get(p);
+    if (r === undefined) return undefined;
+    v = (v << 16) | r;
+  }
+  return v >>> 0;
+}
+
+let protocols: Map<string, number> | undefined;
+
+/** An `ipproto` value: a protocol name, alias or number listed in /etc/protocols. */
+export function ipProto(s: string): number | undefined {
+  if (!protocols) {
+    protocols = new Map();
+    try {
+      for (const line of readFileSync('/etc/protocols', 'utf8').split('\n')) {
+        const w = line.replace(/#.*/, '').trim().split(/\s+/);
+        if (w.length < 2 || !/^\d+$/.test(w[1]!)) continue;
+        const n = Number(w[1]);
+        protocols.set(w[1]!, n);
+        for (const name of [w[0]!, ...w.slice(2)]) protocols.set(name, n);
+      }
+    } catch {
+      // no /etc/protocols: no protocol resolves
+    }
+  }
+  return protocols.get(s);
+}
