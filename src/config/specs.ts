@@ -338,6 +338,9 @@ function rtnType(t: string): number | undefined {
   return n <= 255 ? n : undefined;
 }
 
+/** The route protocol keepalived gives what it tracks. */
+const RTPROT_KEEPALIVED = 18;
+
 const ROUTE_FLAGS = ['onlink', 'append', 'inet6', 'inet', 'no_track', 'lock'];
 
 /** `[src IP] [to] PREFIX [via|gw IP] [dev IF] [metric N] … [nexthop via IP dev IF weight N …]` */
@@ -516,6 +519,18 @@ export const routeLine: LineParser<RouteSpec> = (words, c, block) => {
     );
     return undefined;
   }
+  const proto = options.protocol;
+  if (proto !== undefined && !r.noTrack && rtProtocol(proto) !== RTPROT_KEEPALIVED)
+    // keepalived keeps the route with its own protocol (daemon/vroutes.ts ignores the option)
+    c.diags.add(
+      'KA_ERR_CONF_CONFLICT',
+      'error',
+      KaClass.GeneralError,
+      words[0]!.pos,
+      'protocol',
+      `Route cannot be tracked if protocol is not RTPROT_KEEPALIVED(${RTPROT_KEEPALIVED}), resetting protocol`,
+      "'no_track' or 'protocol 18'",
+    );
   r.family = fam ?? 'inet';
   r.nexthops = nexthops;
   r.options = options;
@@ -541,9 +556,9 @@ function ruleName(c: Ctx, v: AstWord, block: string, opt: string): 'drop' | 'ski
     case 'ipproto':
       if (ipProto(t) !== undefined) return undefined;
       bad(c, v, block, `Invalid ipproto ${t}`, 'an IP protocol of /etc/protocols');
-      return 'drop';
+      return 'skip';
     case 'protocol': {
-      // a number only (no rt_protos names); keepalived keeps the rule with its own protocol
+      // a number only (no rt_protos names); keepalived keeps the rule without the option
       const n = parseIntStrict(t);
       if (n !== undefined && n >= 0 && n <= 255) return undefined;
       bad(c, v, block, `Invalid protocol ${t}`, 'a number 0..255');
@@ -677,18 +692,14 @@ export const ruleLine: LineParser<RuleSpec> = (words, c, block) => {
       case 'goto':
       case 'uidrange':
       case 'protocol':
-      case 'ip_proto':
       case 'ipproto':
       case 'sport':
       case 'dport':
       case 'suppress_prefixlength':
       case 'suppress_ifgroup':
       case 'tunnel_id': {
-        // keepalived checks for the value after ip_proto and tunnel_id itself (not a stop)
-        const v =
-          t === 'ip_proto' || t === 'tunnel_id'
-            ? need(c, words, i++, block, 'a value')
-            : must(c, words, i++, 'a value');
+        // keepalived checks for the value after tunnel_id itself (not a stop); 2.2.7 has no 'ip_proto'
+        const v = t === 'tunnel_id' ? need(c, words, i++, block, 'a value') : must(c, words, i++, 'a value');
         if (!v) return undefined;
         const named = ruleName(c, v, block, t);
         if (named === 'drop') return undefined;
