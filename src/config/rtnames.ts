@@ -12,6 +12,7 @@ const DEFAULTS: Readonly<Record<string, Readonly<Record<string, number>>>> = {
   rt_protos: { unspec: 0, redirect: 1, kernel: 2, boot: 3, static: 4, keepalived: 18 },
   rt_realms: { unknown: 0 },
   rt_dsfield: {},
+  group: { default: 0 },
 };
 
 const files = new Map<string, Map<string, number>>();
@@ -82,6 +83,17 @@ export function rtRealms(s: string): number | undefined {
     v = (v << 16) | r;
   }
   return v >>> 0;
+}
+
+/** An interface group (suppress_ifgroup): a number or a name of /etc/iproute2/group. */
+export function rtGroup(s: string): number | undefined {
+  return cNumber(s) ?? table('group').get(s);
+}
+
+/** A rule's `fwmark MARK[/MASK]`, each a number. */
+export function rtMark(s: string): boolean {
+  const parts = s.split('/');
+  return parts.length <= 2 && parts.every((p) => cNumber(p) !== undefined);
 }
 
 let protocols: Map<string, number> | undefined;

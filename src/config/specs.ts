@@ -13,7 +13,7 @@ import type {
   VsGroupEntry,
 } from './model.js';
 import type { AstNode, AstWord } from './parse-types.js';
-import { ipProto, rtDsfield, rtProtocol, rtRealms, rtScope, rtTable } from './rtnames.js';
+import { ipProto, rtDsfield, rtGroup, rtMark, rtProtocol, rtRealms, rtScope, rtTable } from './rtnames.js';
 import {
   badAddress,
   badNumber,
@@ -302,6 +302,11 @@ const RTN_TYPES: Readonly<Record<string, number>> = {
   xresolve: 11,
 };
 
+function inRange(v: string, max: number): boolean {
+  const n = parseIntStrict(v);
+  return n !== undefined && n >= 0 && n <= max;
+}
+
 /** keepalived 2.2.7's complaint about a route option's name (undefined: it resolves). */
 function routeName(opt: string, v: string): string | undefined {
   switch (opt) {
@@ -316,6 +321,14 @@ function routeName(opt: string, v: string): string | undefined {
       return rtDsfield(v) === undefined ? `TOS value ${v} is invalid` : undefined;
     case 'realms':
       return rtRealms(v) === undefined ? `Invalid realms ${v} for route` : undefined;
+    case 'pref':
+      return ['low', 'medium', 'high'].includes(v) || inRange(v, 255)
+        ? undefined
+        : `Invalid pref value ${v} specified for route`;
+    case 'quickack':
+      return inRange(v, 1) ? undefined : `Invalid quickack value ${v} specified for route`;
+    case 'features':
+      return v === 'ecn' ? undefined : `feature ${v} not supported`;
     default:
       return undefined;
   }
@@ -492,6 +505,11 @@ export const routeLine: LineParser<RouteSpec> = (words, c, block) => {
           if (!v) return undefined;
           // keepalived looks these names up as it reads the route and drops it on a failure
           const msg = routeName(t, v.text);
+          if (msg && t === 'features') {
+            // keepalived keeps the route without the feature
+            bad(c, v, block, msg, 'ecn');
+            continue;
+          }
           if (msg) return bad(c, v, block, msg, `a ${t} name or number`);
           if (v.text === 'lock') {
             const v2 = must(c, words, i++, 'a value');
@@ -557,6 +575,10 @@ function ruleName(c: Ctx, v: AstWord, block: string, opt: string): 'drop' | 'ski
       if (ipProto(t) !== undefined) return undefined;
       bad(c, v, block, `Invalid ipproto ${t}`, 'an IP protocol of /etc/protocols');
       return 'skip';
+    case 'suppress_ifgroup':
+      if (rtGroup(t) !== undefined) return undefined;
+      bad(c, v, block, `suppress_group ${t} is invalid`, 'an interface group name or number');
+      return 'drop';
     case 'protocol': {
       // a number only (no rt_protos names); keepalived keeps the rule without the option
       const n = parseIntStrict(t);
@@ -658,6 +680,8 @@ export const ruleLine: LineParser<RuleSpec> = (words, c, block) => {
         break;
       case 'fwmark':
         r.fwmark = must(c, words, i++, 'a mark').text;
+        if (!rtMark(r.fwmark))
+          return bad(c, words[i]!, block, `Invalid rule fwmark ${r.fwmark} specified`, 'MARK[/MASK]');
         break;
       case 'no_track':
         r.noTrack = true;

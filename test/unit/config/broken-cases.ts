@@ -1389,6 +1389,23 @@ export const cases: Case[] = [
   ruleName('rule tos name unknown', 'tos nosuch', /TOS value nosuch is invalid/),
   ruleName('rule realm above 255', 'realms 256', /invalid realms 256 for rule/),
   ruleName('rule protocol is a number only', 'protocol bgp', /Invalid protocol bgp/),
+  routeName('route quickack above 1', 'quickack 2', /Invalid quickack value 2 specified for route/),
+  routeName('route feature unknown', 'features nosuch', /feature nosuch not supported/),
+  ruleName(
+    'rule suppress_ifgroup name unknown',
+    'suppress_ifgroup nosuch',
+    /suppress_group nosuch is invalid/,
+  ),
+  ruleName('rule fwmark mask not a number', 'fwmark 5/x', /Invalid rule fwmark 5\/x specified/),
+  {
+    name: 'route pref name unknown',
+    conf: 'static_routes {\n  fd00::/64 dev eth0 pref nosuch\n}\n',
+    code: 'KA_ERR_CONF_BAD_VALUE',
+    at: [2, 27],
+    keyword: 'static_routes',
+    exit: 5,
+    message: /Invalid pref value nosuch specified for route/,
+  },
   ruleName('rule ipproto not in /etc/protocols', 'ipproto nosuch', /Invalid ipproto nosuch/),
   {
     name: 'rule table name not in rt_tables',
