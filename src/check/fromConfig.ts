@@ -135,7 +135,7 @@ export function checkSpecFromModel(
         return new KaError('KA_ERR_CHECK_SPEC', `FILE_CHECK: unknown track_file ${c.trackFile}`, {
           pos: c.pos,
         });
-      return { kind: c.kind, ...t, file: tf.file, weight: c.weight, reverse: c.reverse, dynamic: c.dynamic };
+      return { kind: c.kind, ...t, file: tf.file, weight: c.weight, reverse: c.reverse };
     }
     case 'BFD_CHECK':
       // The config stage already removed a BFD_CHECK naming no bfd_instance (keepalived: "BFD %s not configured").

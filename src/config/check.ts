@@ -2936,7 +2936,7 @@ export class ConfigBuilder extends Checker_ {
           return undefined;
         }
         const { weight, reverse } = this.weightOf(d.entry('weight'), 2147483647, 1);
-        return { ...timingOf(base), kind, trackFile: tf, weight, reverse, dynamic: d.has('dynamic') };
+        return { ...timingOf(base), kind, trackFile: tf, weight, reverse };
       }
       case 'BFD_CHECK': {
         const name = d.last<string>('name');

@@ -453,7 +453,6 @@ export type Checker =
       readonly trackFile: string;
       readonly weight: number;
       readonly reverse: boolean;
-      readonly dynamic: boolean;
     })
   | (CheckerBase & { readonly kind: 'BFD_CHECK'; readonly name: string });
 
