@@ -302,7 +302,15 @@ const RTN_TYPES: Readonly<Record<string, number>> = {
   xresolve: 11,
 };
 
+const MAX_U32 = 4294967295;
+/** A number keepalived reads with strtoul keeps no leading '+' (the runtime reads plain digits). */
+const plain = (v: string): string => (/^\+\d+$/.test(v) ? v.slice(1) : v);
+/** A route time metric: a decimal number with an optional unit. */
+const TIME = /^\d+(\.\d*)?(s|sec|secs|ms|msec|msecs|us|usec|usecs|ns|nsec|nsecs)?$/;
+
+/** A decimal number in [0, max] (keepalived's metric numbers take no hex and no '-'). */
 function inRange(v: string, max: number): boolean {
+  if (!/^\+?\d+$/.test(v)) return false;
   const n = parseIntStrict(v);
   return n !== undefined && n >= 0 && n <= max;
 }
@@ -326,7 +334,29 @@ function routeName(opt: string, v: string): string | undefined {
         ? undefined
         : `Invalid pref value ${v} specified for route`;
     case 'quickack':
-      return inRange(v, 1) ? undefined : `Invalid quickack value ${v} specified for route`;
+    case 'fastopen_no_cookie':
+      return inRange(v, 1) ? undefined : `Invalid ${opt} value ${v} specified for route`;
+    case 'mtu':
+      return inRange(v, MAX_U32) ? undefined : `Invalid MTU ${v} specified for route`;
+    case 'hoplimit':
+      return inRange(v, 255) ? undefined : `Invalid hoplimit ${v} specified for route`;
+    case 'advmss':
+      return inRange(v, MAX_U32) ? undefined : `Invalid advmss ${v} specified for route`;
+    case 'expires':
+      return inRange(v, MAX_U32) ? undefined : `Invalid expires time ${v} specified for route`;
+    case 'window':
+    case 'cwnd':
+    case 'ssthresh':
+    case 'reordering':
+    case 'initcwnd':
+    case 'initrwnd':
+      return inRange(v, MAX_U32) ? undefined : `Invalid ${opt} value ${v} specified for route`;
+    // times take a unit; their ranges are not checked here
+    case 'rtt':
+    case 'rttvar':
+      return TIME.test(v) ? undefined : `Invalid ${opt} ${v} for route`;
+    case 'rto_min':
+      return TIME.test(v) ? undefined : `Invalid rto_min value ${v} specified for route`;
     case 'features':
       return v === 'ecn' ? undefined : `feature ${v} not supported`;
     default:
@@ -504,7 +534,7 @@ export const routeLine: LineParser<RouteSpec> = (words, c, block) => {
             : must(c, words, i++, 'a value');
           if (!v) return undefined;
           // keepalived looks these names up as it reads the route and drops it on a failure
-          const msg = routeName(t, v.text);
+          const msg = v.text === 'lock' ? undefined : routeName(t, v.text);
           if (msg && t === 'features') {
             // keepalived keeps the route without the feature
             bad(c, v, block, msg, 'ecn');
@@ -513,10 +543,12 @@ export const routeLine: LineParser<RouteSpec> = (words, c, block) => {
           if (msg) return bad(c, v, block, msg, `a ${t} name or number`);
           if (v.text === 'lock') {
             const v2 = must(c, words, i++, 'a value');
-            options[t] = `lock ${v2.text}`;
-          } else options[t] = v.text;
-          if (t === 'table') r.table = v.text;
-          if (t === 'scope') r.scope = v.text;
+            const m = routeName(t, v2.text);
+            if (m) return bad(c, v2, block, m, 'a number');
+            options[t] = `lock ${plain(v2.text)}`;
+          } else options[t] = plain(v.text);
+          if (t === 'table') r.table = plain(v.text);
+          if (t === 'scope') r.scope = plain(v.text);
         } else if (!r.to) {
           if (!routeDest(w)) return undefined;
         } else {

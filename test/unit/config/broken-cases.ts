@@ -1406,6 +1406,13 @@ export const cases: Case[] = [
     exit: 5,
     message: /Invalid pref value nosuch specified for route/,
   },
+  routeName('route mtu above 32 bits', 'mtu 4294967296', /Invalid MTU 4294967296 specified for route/),
+  routeName('route locked mtu not a number', 'mtu lock x', /Invalid MTU x specified for route/),
+  routeName('route hoplimit above 255', 'hoplimit 256', /Invalid hoplimit 256 specified for route/),
+  routeName('route window in hex', 'window 0x10', /Invalid window value 0x10 specified for route/),
+  routeName('route rtt not a time', 'rtt x', /Invalid rtt x for route/),
+  routeName('route rto_min not a time', 'rto_min x', /Invalid rto_min value x specified for route/),
+  routeName('route fastopen_no_cookie above 1', 'fastopen_no_cookie 2', /Invalid fastopen_no_cookie value 2/),
   ruleName('rule ipproto not in /etc/protocols', 'ipproto nosuch', /Invalid ipproto nosuch/),
   {
     name: 'rule table name not in rt_tables',
