@@ -607,6 +607,23 @@ function ruleName(c: Ctx, v: AstWord, block: string, opt: string): 'drop' | 'ski
       if (ipProto(t) !== undefined) return undefined;
       bad(c, v, block, `Invalid ipproto ${t}`, 'an IP protocol of /etc/protocols');
       return 'skip';
+    case 'uidrange':
+      if (/^\d+-\d+$/.test(t) && t.split('-').every((n) => Number(n) <= MAX_U32)) return undefined;
+      bad(c, v, block, 'Invalid uidrange uidrange specified', 'FIRST-LAST uids');
+      return 'drop';
+    case 'sport':
+    case 'dport':
+      if (/^\d+-\d+$/.test(t)) return undefined;
+      bad(c, v, block, `invalid ${opt} range ${t}`, 'FIRST-LAST ports');
+      return 'skip';
+    case 'suppress_prefixlength':
+      if (inRange(t, MAX_U32)) return undefined;
+      bad(c, v, block, 'Invalid suppress_prefixlength suppress_prefixlength specified', 'a number');
+      return 'drop';
+    case 'goto':
+      if (inRange(t, MAX_U32)) return undefined;
+      bad(c, v, block, 'Invalid target goto specified', 'a preference number');
+      return 'drop';
     case 'suppress_ifgroup':
       if (rtGroup(t) !== undefined) return undefined;
       bad(c, v, block, `suppress_group ${t} is invalid`, 'an interface group name or number');
@@ -760,7 +777,14 @@ export const ruleLine: LineParser<RuleSpec> = (words, c, block) => {
         const named = ruleName(c, v, block, t);
         if (named === 'drop') return undefined;
         if (named === 'skip') break;
-        options[t] = v.text;
+        // keepalived reads ports as unsigned shorts: a larger number wraps
+        options[t] =
+          t === 'sport' || t === 'dport'
+            ? v.text
+                .split('-')
+                .map((n) => Number(n) % 65536)
+                .join('-')
+            : v.text;
         if (t === 'realms' || t.startsWith('suppress_')) tableOption = true;
         if (t === 'goto') {
           if (!setAction(t, w)) return undefined;

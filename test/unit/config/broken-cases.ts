@@ -1413,6 +1413,22 @@ export const cases: Case[] = [
   routeName('route rtt not a time', 'rtt x', /Invalid rtt x for route/),
   routeName('route rto_min not a time', 'rto_min x', /Invalid rto_min value x specified for route/),
   routeName('route fastopen_no_cookie above 1', 'fastopen_no_cookie 2', /Invalid fastopen_no_cookie value 2/),
+  ruleName('rule uidrange without a range', 'uidrange 5', /Invalid uidrange uidrange specified/),
+  ruleName('rule sport in hex', 'sport 0x10-0x20', /invalid sport range 0x10-0x20/),
+  ruleName(
+    'rule suppress_prefixlength negative',
+    'suppress_prefixlength -1',
+    /Invalid suppress_prefixlength/,
+  ),
+  {
+    name: 'rule goto target not a number',
+    conf: 'static_rules {\n  from 192.0.2.10 goto x preference 100\n}\n',
+    code: 'KA_ERR_CONF_BAD_VALUE',
+    at: [2, 24],
+    keyword: 'static_rules',
+    exit: 5,
+    message: /Invalid target goto specified/,
+  },
   ruleName('rule ipproto not in /etc/protocols', 'ipproto nosuch', /Invalid ipproto nosuch/),
   {
     name: 'rule table name not in rt_tables',
