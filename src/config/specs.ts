@@ -541,6 +541,11 @@ export const routeLine: LineParser<RouteSpec> = (words, c, block) => {
             continue;
           }
           if (msg) return bad(c, v, block, msg, `a ${t} name or number`);
+          if (t === 'pref') {
+            // keepalived: pref makes the route IPv6
+            if (fam === 'inet') return bad(c, w, block, 'pref is only valid for IPv6', 'an IPv6 route');
+            fam = 'inet6';
+          }
           if (v.text === 'lock') {
             const v2 = must(c, words, i++, 'a value');
             const m = routeName(t, v2.text);

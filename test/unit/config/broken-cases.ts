@@ -1429,6 +1429,15 @@ export const cases: Case[] = [
     exit: 5,
     message: /Invalid target goto specified/,
   },
+  {
+    name: 'route pref on IPv4',
+    conf: 'static_routes {\n  198.51.100.0/24 dev eth0 pref high\n}\n',
+    code: 'KA_ERR_CONF_BAD_VALUE',
+    at: [2, 28],
+    keyword: 'static_routes',
+    exit: 5,
+    message: /pref is only valid for IPv6/,
+  },
   ruleName('rule ipproto not in /etc/protocols', 'ipproto nosuch', /Invalid ipproto nosuch/),
   {
     name: 'rule table name not in rt_tables',
