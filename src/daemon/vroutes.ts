@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import ipaddr from 'ipaddr.js';
 import type { RouteSpec as CfgRoute, RuleSpec as CfgRule } from '../config/model.js';
+import { ipProto } from '../config/rtnames.js';
 import { KaError } from '../core/errors.js';
 import './vrrp-errors.js';
 import { type AttrSpec, bytes, encodeAttrs, NLM_F_APPEND, u8, u32 } from '../wire/netlink.js';
@@ -113,6 +114,9 @@ const SCOPES: Record<string, number> = {
 function own<T>(table: Readonly<Record<string, T>>, name: string): T | undefined {
   return Object.hasOwn(table, name) ? table[name] : undefined;
 }
+
+/** /etc/protocols names and aliases (`gre`, `TCP`), as the config accepts them for `ipproto`. */
+const protocolNumber = (name: string) => ipProto(name);
 
 function fail(message: string, details: Record<string, unknown> = {}): never {
   throw new KaError('KA_ERR_VRRP_ROUTE', message, details);
@@ -432,7 +436,13 @@ function ruleOptions(r: CfgRule, req: RtRequest): RtRequest {
   const ipProto = o.ip_proto ?? o.ipproto;
   if (ipProto !== undefined)
     attrs.push(
-      u8(FRA_IP_PROTO, num(ipProto, 255) ?? own(IP_PROTOS, ipProto) ?? fail(`invalid ip_proto ${ipProto}`)),
+      u8(
+        FRA_IP_PROTO,
+        num(ipProto, 255) ??
+          own(IP_PROTOS, ipProto) ??
+          protocolNumber(ipProto) ??
+          fail(`invalid ip_proto ${ipProto}`),
+      ),
     );
   if (o.sport !== undefined) attrs.push(bytes(FRA_SPORT_RANGE, range('sport', o.sport, 2)));
   if (o.dport !== undefined) attrs.push(bytes(FRA_DPORT_RANGE, range('dport', o.dport, 2)));

@@ -103,7 +103,7 @@ const ROUTES: [string, string[], string[]][] = [
 
 const RULES: [string, string[]][] = [
   [
-    'from 192.0.2.10 to 198.51.100.0/24 table 100 preference 1100 ip_proto tcp sport 1000-2000 dport 80 uidrange 100-200',
+    'from 192.0.2.10 to 198.51.100.0/24 table 100 preference 1100 ipproto tcp sport 1000-2000 dport 80-80 uidrange 100-200',
     [
       '1100:',
       'from 192.0.2.10 to 198.51.100.0/24',

@@ -8,7 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load.js';
-import type { KeepalivedConfig } from '../../../src/config/model.js';
+import type {
+  RouteSpec as CfgRoute,
+  RuleSpec as CfgRule,
+  KeepalivedConfig,
+} from '../../../src/config/model.js';
 import { isKaError } from '../../../src/core/errors.js';
 import { routeMessages, routeRequest, ruleMessages } from '../../../src/daemon/vroutes.js';
 import { attrMap, decodeAttrs, encodeAttrs, NLM_F_APPEND } from '../../../src/wire/netlink.js';
@@ -28,6 +32,13 @@ function load(body: string): KeepalivedConfig {
 }
 
 const route = (line: string) => load(`static_routes {\n  ${line}\n}\n`).staticRoutes[0]!;
+/** A route line the config reports but keeps (its messages returned too). */
+function reportedRoute(line: string): { route: CfgRoute; messages: string[] } {
+  const path = join(dir, `k${n++}.conf`);
+  writeFileSync(path, `static_routes {\n  ${line}\n}\n`);
+  const { config, diagnostics } = loadConfig(path, { configId: 'test' });
+  return { route: config.staticRoutes[0]!, messages: diagnostics.map((d) => d.message) };
+}
 const rule = (line: string) => load(`static_rules {\n  ${line}\n}\n`).staticRules[0]!;
 const ifindexes: Record<string, number> = { eth0: 2, eth1: 3 };
 const resolve = (d: string) => ifindexes[d];
@@ -112,7 +123,10 @@ describe('route options', () => {
     expect(routeMessages(route('198.51.100.0/24 dev eth0 protocol 99 no_track'), resolve).add.header[5]).toBe(
       99,
     );
-    expect(routeMessages(route('198.51.100.0/24 dev eth0 protocol static'), resolve).add.header[5]).toBe(18);
+    // the config reports a tracked route with another protocol (keepalived: "resetting protocol")
+    const tracked = reportedRoute('198.51.100.0/24 dev eth0 protocol static');
+    expect(tracked.messages.join('\n')).toMatch(/cannot be tracked/);
+    expect(routeMessages(tracked.route, resolve).add.header[5]).toBe(18);
   });
 
   it('nexthops become RTA_MULTIPATH (weight - 1 in rtnh_hops, gateway attribute per hop)', () => {
@@ -133,43 +147,58 @@ describe('route options', () => {
   });
 
   it('refuses options it cannot express, and unknown interfaces, with KA_ERR_VRRP_ROUTE', () => {
-    for (const line of [
-      '198.51.100.0/24 dev eth0 vrf red',
-      '198.51.100.0/24 dev eth9',
-      '198.51.100.0/24 dev eth0 table nosuchtable',
-      '198.51.100.0/24 dev eth0 mtu abc',
-      '198.51.100.0/24 dev eth0 rtt 1h',
-      // names of Object's own properties are not table entries
-      '198.51.100.0/24 dev eth0 table constructor',
-      '198.51.100.0/24 dev eth0 scope constructor',
-      '198.51.100.0/24 dev eth0 protocol toString no_track',
-      'fd00:1::/64 dev eth0 pref constructor',
-    ]) {
+    // the config drops most of these with keepalived's messages; the runtime refuses them too,
+    // whatever a model holds (and Object's own property names are not table entries)
+    const base = route('198.51.100.0/24 dev eth0');
+    const base6 = route('fd00:1::/64 dev eth0');
+    const cases: [string, CfgRoute][] = [
+      ['vrf red', { ...base, options: { vrf: 'red' } }],
+      ['dev eth9', route('198.51.100.0/24 dev eth9')],
+      ['table nosuchtable', { ...base, table: 'nosuchtable' }],
+      ['mtu abc', { ...base, options: { mtu: 'abc' } }],
+      ['rtt 1h', { ...base, options: { rtt: '1h' } }],
+      ['table constructor', { ...base, table: 'constructor' }],
+      ['scope constructor', { ...base, scope: 'constructor' }],
+      ['protocol toString', { ...base, noTrack: true, options: { protocol: 'toString' } }],
+      ['pref constructor', { ...base6, options: { pref: 'constructor' } }],
+    ];
+    for (const [what, r] of cases) {
       let caught: unknown;
       try {
-        routeMessages(route(line), resolve);
+        routeMessages(r, resolve);
       } catch (e) {
         caught = e;
       }
-      expect(isKaError(caught, 'KA_ERR_VRRP_ROUTE'), line).toBe(true);
+      expect(isKaError(caught, 'KA_ERR_VRRP_ROUTE'), what).toBe(true);
     }
+  });
+});
+
+describe('rule ipproto', () => {
+  it('takes /etc/protocols names and aliases as the config does (gre is 47)', () => {
+    const m = ruleMessages(rule('from 192.0.2.0/24 table 100 preference 10 ipproto gre'));
+    const a = attrs(m.add);
+    expect(a.get(22)?.readUInt8(0)).toBe(47); // FRA_IP_PROTO
   });
 });
 
 describe('rule names', () => {
   it("refuses Object's own property names as tables, actions and ip_proto with KA_ERR_VRRP_ROUTE", () => {
-    for (const line of [
-      'from 192.0.2.0/24 table constructor preference 10',
-      'from 192.0.2.0/24 table 100 preference 10 ip_proto constructor',
-      'from 192.0.2.0/24 table 100 preference 10 ip_proto __proto__',
-    ]) {
+    const base = rule('from 192.0.2.0/24 table 100 preference 10');
+    const cases: [string, CfgRule][] = [
+      ['table constructor', { ...base, table: 'constructor' }],
+      ['action constructor', { ...base, action: 'constructor' }],
+      ['ipproto constructor', { ...base, options: { ipproto: 'constructor' } }],
+      ['ipproto __proto__', { ...base, options: { ipproto: '__proto__' } }],
+    ];
+    for (const [what, r] of cases) {
       let caught: unknown;
       try {
-        ruleMessages(rule(line));
+        ruleMessages(r);
       } catch (e) {
         caught = e;
       }
-      expect(isKaError(caught, 'KA_ERR_VRRP_ROUTE'), line).toBe(true);
+      expect(isKaError(caught, 'KA_ERR_VRRP_ROUTE'), what).toBe(true);
     }
   });
 });
@@ -178,7 +207,7 @@ describe('rule options', () => {
   it('tos, not, goto, uidrange, ip_proto, ports, suppress_prefixlength, l3mdev, realms, tunnel_id', () => {
     const m = ruleMessages(
       rule(
-        'from 192.0.2.0/24 table 100 preference 500 tos 0x08 not uidrange 1000-2000 ip_proto tcp sport 1000-2000 dport 80 suppress_prefixlength 0 realms 5 tunnel_id 7',
+        'from 192.0.2.0/24 table 100 preference 500 tos 0x08 not uidrange 1000-2000 ipproto tcp sport 1000-2000 dport 80-80 suppress_prefixlength 0 realms 5 tunnel_id 7',
       ),
     );
     expect(m.add.header.readUInt8(3)).toBe(8);
