@@ -348,7 +348,13 @@ describe('sync group', () => {
     l.runUntil(40_000_000);
     expect(st(l.host('a'))).toEqual([VrrpState.MASTER, VrrpState.MASTER]);
     expect(st(l.host('b'))).toEqual([VrrpState.BACKUP, VrrpState.BACKUP]);
-    expect(l.host('a').groupNotifies.map((n) => n.state)).toEqual(['BACKUP', 'MASTER', 'FAULT', 'BACKUP', 'MASTER']);
+    expect(l.host('a').groupNotifies.map((n) => n.state)).toEqual([
+      'BACKUP',
+      'MASTER',
+      'FAULT',
+      'BACKUP',
+      'MASTER',
+    ]);
   });
 
   it('one member yielding to a higher priority takes the other member to BACKUP too', () => {
