@@ -37,6 +37,36 @@ import type { NetState } from './netstate.js';
 export const vrrpMac = (family: 4 | 6, vrid: number): string =>
   `00:00:5e:00:0${family === 4 ? 1 : 2}:${vrid.toString(16).padStart(2, '0')}`;
 
+/** Longest interface name (IFNAMSIZ less the NUL). */
+const IFNAME_MAX = 15;
+
+/**
+ * The name of a VMAC that use_vmac does not name, as keepalived 2.2.7 chooses it (observed:
+ * `vrrp.52`, then `vrrp1.52` for a second VMAC of VRID 52 on another interface; an IPv6 one next to
+ * an IPv4 one is `vrrp6.52`): `<prefix>.<vrid>`, else `<prefix><n>.<vrid>` with n = 1, 2, … for IPv4
+ * and 6, 1, 2, 3, 4, 5, 7, … for IPv6, the first name not `taken` (another instance's VMAC, or an
+ * interface that is not this instance's VMAC). The prefix is shortened to fit 15 characters.
+ */
+export function vmacAutoName(
+  prefix: string,
+  vrid: number,
+  family: 4 | 6,
+  taken: (name: string) => boolean,
+): string {
+  const make = (num: string) => {
+    const tail = `${num}.${vrid}`;
+    return `${prefix.slice(0, Math.max(0, IFNAME_MAX - tail.length))}${tail}`;
+  };
+  let name = make('');
+  // 255 VRIDs at most share a prefix per family: the loop ends well before n reaches 1,000
+  for (let i = 0, n = 0; taken(name) && i < 1000; i++) {
+    if (family === 6) n = n === 0 ? 6 : n === 6 ? 1 : n + 1 === 6 ? 7 : n + 1;
+    else n++;
+    name = make(String(n));
+  }
+  return name;
+}
+
 export interface VmacSpec {
   readonly name: string;
   readonly mac: string;

@@ -84,7 +84,7 @@ import { planReload, type ReloadPlan } from './reload.js';
 import type { ScriptResolver } from './scripts.js';
 import { addressMessage } from './static-config.js';
 import './vrrp-errors.js';
-import { VmacManager, vrrpMac } from './vmac.js';
+import { VmacManager, vmacAutoName, vrrpMac } from './vmac.js';
 import { routeMessages, ruleMessages } from './vroutes.js';
 
 interface Bound {
@@ -128,8 +128,8 @@ interface Bound {
   notify: InstanceNotifyConfig;
   /** The advert template handed to the instance (its address list is updated in place on reload). */
   template: AdvertTemplate;
-  /** use_vmac: the VMAC's name (made while bound). */
-  readonly vmacName: string | undefined;
+  /** use_vmac: the VMAC's name (made while bound; a reload may rename it). */
+  vmacName: string | undefined;
   /** Removed by a reload: its STOP notify is reported as DELETED (FAULT without notify_deleted). */
   deleting: boolean;
   tracking: InstanceTracking | undefined;
@@ -491,7 +491,7 @@ export class VrrpHost {
         );
       }
     }
-    await this.bindSyncGroups();
+    this.groups.push(...(await this.bindSyncGroups()));
     await this.syncTrackers();
     this.deps.net.on('link', (l, before) => {
       for (const b of this.bound) {
@@ -608,6 +608,10 @@ export class VrrpHost {
   async reload(next: KeepalivedConfig): Promise<ReloadPlan> {
     this.refuseMissingInterfaces(next);
     const plan = planReload(this.config, next);
+    // Every sync group is rebuilt from the new configuration (rebuildSyncGroups): the old ones stop
+    // following their members now, their states kept to place the new ones.
+    const priorGroups = new Map(this.groups.map((g) => [g.name, g.state]));
+    for (const g of this.groups.splice(0)) g.retire();
     await this.ensureFirewall(next);
     // before the removed instances' notifies: those go to the new FIFOs, as keepalived's do
     await this.reopenFifos(next);
@@ -639,7 +643,8 @@ export class VrrpHost {
       for (const k of plan.kept) {
         const b = this.bound.find((x) => x.cfg === k.old);
         if (!b?.inst.machine.vipsSet) continue;
-        const v = instanceVips(k.next, b.vmacName ?? b.ifname, this.fw.settings);
+        const vmac = k.vmacChanged ? (k.next.useVmac?.ifname ?? b.vmacName) : b.vmacName;
+        const v = instanceVips(k.next, vmac ?? b.ifname, this.fw.settings);
         fwPlans.set(b, v);
         if (v.length > 0) adds.push(this.fw.addVips(k.next.name, v));
       }
@@ -657,8 +662,7 @@ export class VrrpHost {
       let mc: MachineConfig | undefined;
       if (applies && k.changed.length > 0) {
         try {
-          // The sync-group wiring is not rebuilt by a reload (reported as unapplied): keep the old flag.
-          mc = { ...machineConfigOf(c, family, src), syncGroup: k.old.syncGroup !== undefined };
+          mc = machineConfigOf(c, family, src);
         } catch (e) {
           this.counters.inc('vrrp.instance_errors');
           this.log.error(
@@ -678,6 +682,7 @@ export class VrrpHost {
       b.encoded.clear();
       b.validate = { ...b.validate, vips: advertAddrs };
       b.notify = await this.notifyConfig(c);
+      if (k.vmacChanged) await this.revmac(b, c);
       if (settingsApply) {
         // keepalived reopens every socket on reload: a new multicast group (mcast_dst_ip,
         // vrrp_mcast_group4/6), unicast peers or unicast_ttl take effect at once.
@@ -741,6 +746,7 @@ export class VrrpHost {
         );
       }
     }
+    const groups = await this.bindSyncGroups();
     // Trackers follow the new configuration (stopped, replaced, started) and seed their users.
     await this.syncTrackers();
     for (const { b, mc, template } of reconfigured) {
@@ -759,6 +765,9 @@ export class VrrpHost {
       this.applyTracking(b, b.tracking?.result);
       this.warmSendPath(b);
     }
+    // the groups take their place over the running members before the new instances start
+    this.groups.push(...groups);
+    for (const g of groups) g.adopt(priorGroups.get(g.name));
     for (const b of fresh) {
       await this.removeStaleVips(b);
       this.startInstance(b);
@@ -819,6 +828,68 @@ export class VrrpHost {
     if (down && !b.inst.machine.faulted) b.inst.fault();
     if (eff !== b.inst.machine.effectivePriority) b.inst.setEffectivePriority(eff);
     if (!down && b.inst.machine.faulted && b.ifFault === undefined) b.inst.unfault();
+  }
+
+  /**
+   * A VMAC name that use_vmac leaves to us (vmacAutoName): taken by another instance's VMAC, a name
+   * another instance configures, or an interface that is not a VMAC of this instance (a VMAC with its
+   * MAC on its interface, left by a crash, is made again under its name).
+   */
+  private autoVmacName(cfg: VrrpInstanceCfg, family: 4 | 6, ifname: string): string {
+    const mac = cfg.useVmac?.mac ?? vrrpMac(family, cfg.vrid);
+    const parent = this.deps.net.link(ifname)?.ifindex;
+    const taken = (name: string) => {
+      if (this.bound.some((o) => o.vmacName === name)) return true;
+      if (this.config.vrrpInstances.some((i) => i !== cfg && i.useVmac?.ifname === name)) return true;
+      const l = this.deps.net.link(name);
+      return l !== undefined && !(l.kind === 'macvlan' && l.mac === mac && l.parentIndex === parent);
+    };
+    return vmacAutoName(this.config.global.vmacPrefix, cfg.vrid, family, taken);
+  }
+
+  /**
+   * A reload renamed a kept instance's VMAC (or changed its MAC): keepalived 2.2.7 deletes the old
+   * one ("Deleting old VMAC interface vrrp.51") and makes the new one, the instance keeping its state
+   * without a notify (observed). Its VIPs went with the old link: a MASTER sets them on the new one
+   * and announces them (keepalived 2.2.7 logs "setting VIPs." but leaves them off, a VIP lost
+   * silently; not copied). An unbound instance makes the new one when it binds.
+   */
+  private async revmac(b: Bound, c: VrrpInstanceCfg): Promise<void> {
+    const old = b.vmacName;
+    const name = c.useVmac?.ifname ?? old;
+    b.vmacName = name;
+    if (b.ifFault !== undefined) return;
+    const held = b.inst.machine.vipsSet;
+    for (const e of this.rx.values()) leaveRx(e.byVrid, b);
+    b.encoded.clear();
+    const promoted = b.promoteIf;
+    b.promoteIf = undefined;
+    if (promoted) await this.vmacs.releasePromoteSecondaries(promoted);
+    if (old) {
+      this.log.info(`(${c.name}) Deleting old VMAC interface ${old}`);
+      if (this.fw) await this.fw.removeVmac(old);
+      await this.vmacs.remove(old);
+    }
+    const link = this.deps.net.link(b.ifindex);
+    try {
+      if (!link) throw new KaError('KA_ERR_VRRP_VMAC', `interface ${b.ifname} gone`, { name: name ?? '' });
+      await this.attach(b, link, b.src);
+    } catch (e) {
+      this.counters.inc('vrrp.interface_bind_errors');
+      this.log.error(
+        { err: e, instance: c.name, code: (e as { code?: string }).code ?? 'KA_ERR_VRRP_VMAC' },
+        `(${c.name}) cannot make VMAC ${name}: ${(e as Error).message}`,
+      );
+      await this.detach(b, 'missing', true);
+      this.retryBind(b);
+      return;
+    } finally {
+      this.closeUnusedSockets();
+    }
+    if (held && b.inst.machine.vipsSet) {
+      await this.setVips(b, true);
+      this.announce(b, c.garp.masterRepeat);
+    }
   }
 
   /**
@@ -985,7 +1056,8 @@ export class VrrpHost {
         if (a.type !== 'notify') return;
         if (b.lastTransition?.state !== a.state)
           b.lastTransition = { at: this.wallSeconds(), state: a.state };
-        const g = cfg.syncGroup ? this.groups.find((x) => x.name === cfg.syncGroup) : undefined;
+        const group = b.cfg.syncGroup;
+        const g = group ? this.groups.find((x) => x.name === group) : undefined;
         b.groupStateAtNotify.push(g ? (stateName(g.state) as NotifyState) : undefined);
       },
       notifier: {
@@ -1021,9 +1093,7 @@ export class VrrpHost {
       tracking: undefined,
       groupStateAtNotify: [],
       template,
-      vmacName: cfg.useVmac
-        ? (cfg.useVmac.ifname ?? `${this.config.global.vmacPrefix}.${cfg.vrid}`)
-        : undefined,
+      vmacName: cfg.useVmac ? (cfg.useVmac.ifname ?? this.autoVmacName(cfg, family, ifname)) : undefined,
       deleting: false,
       ahSeq: 0,
       ipId: 0,
@@ -1573,7 +1643,9 @@ export class VrrpHost {
     return h;
   }
 
-  private async bindSyncGroups(): Promise<void> {
+  /** A coordinator for each vrrp_sync_group of the configuration with a bound member. */
+  private async bindSyncGroups(): Promise<SyncGroupCoordinator[]> {
+    const made: SyncGroupCoordinator[] = [];
     for (const g of this.config.syncGroups) {
       const members = this.bound.filter((b) => g.members.includes(b.cfg.name)).map((b) => b.inst);
       if (members.length === 0) continue;
@@ -1590,7 +1662,7 @@ export class VrrpHost {
       await set('fault', 'notify_fault', g.notify.fault);
       await set('stop', 'notify_stop', g.notify.stop);
       await set('generic', 'notify', g.notify.generic);
-      this.groups.push(
+      made.push(
         new SyncGroupCoordinator(g.name, members, {
           log: (m) => this.log.info({ group: g.name }, m),
           notify: (s) => {
@@ -1599,6 +1671,7 @@ export class VrrpHost {
         }),
       );
     }
+    return made;
   }
 
   /**

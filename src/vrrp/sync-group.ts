@@ -6,6 +6,10 @@
  *   group is already MASTER; then all members are forced to MASTER ("prefer backup to avoid thrashing");
  * - a member leaving MASTER for BACKUP forces every other MASTER member to BACKUP.
  * `syncGroupStep` returns the forced transitions; `SyncGroupCoordinator` applies them to live members.
+ *
+ * A reload (SIGHUP) rebuilds every group from the new configuration over the running instances:
+ * `syncGroupReloadStep` says where the rebuilt group stands and which members it forces (keepalived
+ * 2.2.7, observed in the lab; docs/DAEMON.md "What a reload applies").
  */
 import { type ForcedState, type StateName, stateName, VrrpState } from './types.js';
 
@@ -103,6 +107,39 @@ export function syncGroupStep(
   return d;
 }
 
+/**
+ * A group (new, or kept with other members) rebuilt by a reload over members in their current
+ * states; a member still in INIT is an instance the reload adds (it starts in BACKUP). keepalived
+ * 2.2.7, observed: a member faulted on its own puts the group in FAULT and forces the others to FAULT
+ * (`VRRP_Group(G1): Syncing VI_3 to FAULT state`); otherwise the group is MASTER when every member is
+ * MASTER and BACKUP else, forcing its MASTER members (and those only forced into FAULT before) to
+ * BACKUP. The group notifies its state only when it forces a member.
+ */
+export function syncGroupReloadStep(groupName: string, members: readonly SyncMemberView[]): SyncDecision {
+  const faulted = members.filter((m) => m.faulted);
+  const live = (m: SyncMemberView) => m.state === VrrpState.BACKUP || m.state === VrrpState.MASTER;
+  let groupState: VrrpState;
+  let forced: SyncDecision['forced'];
+  const logs: string[] = [];
+  if (faulted.length > 0) {
+    groupState = VrrpState.FAULT;
+    forced = members
+      .filter((m) => !m.faulted && live(m))
+      .map((m) => ({ name: m.name, to: 'FAULT' as const }));
+    if (forced.length > 0)
+      for (const f of faulted) logs.push(`VRRP_Group(${groupName}): Syncing ${f.name} to FAULT state`);
+  } else if (members.length > 0 && members.every((m) => m.state === VrrpState.MASTER)) {
+    groupState = VrrpState.MASTER;
+    forced = [];
+  } else {
+    groupState = VrrpState.BACKUP;
+    forced = members
+      .filter((m) => m.state === VrrpState.MASTER || m.state === VrrpState.FAULT)
+      .map((m) => ({ name: m.name, to: 'BACKUP' as const }));
+  }
+  return { groupState, forced, notify: forced.length > 0 ? stateName(groupState) : null, logs };
+}
+
 /** What the coordinator needs from a live member (VrrpInstance implements it). */
 export interface SyncMember {
   readonly name: string;
@@ -146,6 +183,40 @@ export class SyncGroupCoordinator {
     if (this.stopped) return;
     this.stopped = true;
     if (this.announced) this.hooks.notify?.('STOP');
+  }
+
+  /**
+   * A reload replaced this group (or removed it): it stops following its members, without a notify
+   * (keepalived notifies nothing for a group a reload removes).
+   */
+  retire(): void {
+    this.stopped = true;
+  }
+
+  /**
+   * Reload: place this group, just built over running members, as keepalived does
+   * (syncGroupReloadStep). Members' changes caused by the forcing are the group's own doing and are
+   * not reacted to again. A group with a running member counts as announced: its STOP is notified at
+   * stop (keepalived 2.2.7 notifies STOP for a group a reload made over running instances).
+   * `prior`: the state of the group of that name before the reload (none: a new group). The forced
+   * members see it while they move, so their own notifies are sent (keepalived 2.2.7 sends them).
+   */
+  adopt(prior?: VrrpState): SyncDecision {
+    const views = this.members.map((m) => m.view());
+    const d = syncGroupReloadStep(this.name, views);
+    this.groupState = prior ?? VrrpState.INIT;
+    this.busy = true;
+    try {
+      for (const l of d.logs) this.hooks.log?.(l);
+      for (const f of d.forced) this.members.find((m) => m.name === f.name)?.force(f.to);
+    } finally {
+      this.queue.length = 0;
+      this.busy = false;
+      this.groupState = d.groupState;
+    }
+    if (d.notify) this.hooks.notify?.(d.notify);
+    if (views.some((v) => v.state !== VrrpState.INIT)) this.announced = true;
+    return d;
   }
 
   private changed(name: string, from: VrrpState): void {

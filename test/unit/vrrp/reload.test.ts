@@ -160,7 +160,7 @@ describe('reload plan: applied and unapplied changes', () => {
     return loadConfig(p, {}).config;
   };
 
-  it('priority, advert_int, authentication and nopreempt are applied; use_vmac and a switch to AH are not', () => {
+  it('priority, advert_int, authentication and nopreempt are applied; a switch to AH is not', () => {
     const a = conf(
       'a',
       '  priority 100\n  advert_int 1\n  authentication {\n    auth_type PASS\n    auth_pass one\n  }',
@@ -174,10 +174,10 @@ describe('reload plan: applied and unapplied changes', () => {
     expect(k.unapplied).toEqual([]);
     const c = conf(
       'c',
-      '  priority 100\n  advert_int 1\n  use_vmac\n  authentication {\n    auth_type AH\n    auth_pass one\n  }',
+      '  priority 100\n  advert_int 1\n  authentication {\n    auth_type AH\n    auth_pass one\n  }',
     );
     const k2 = planReload(a, c).kept[0]!;
-    expect(k2.unapplied).toEqual(['useVmac', 'authentication (AH)']);
+    expect(k2.unapplied).toEqual(['authentication (AH)']);
     expect(planReload(a, a).kept[0]).toMatchObject({ changed: [], unapplied: [], routesChanged: false });
   });
 
