@@ -682,7 +682,13 @@ export class VrrpHost {
       b.encoded.clear();
       b.validate = { ...b.validate, vips: advertAddrs };
       b.notify = await this.notifyConfig(c);
-      if (k.vmacChanged) await this.revmac(b, c);
+      if (k.vmacChanged) {
+        // after the binding changes queued before it; the link events of its own deletion queue
+        // after it and find the instance bound to the new VMAC
+        const op = b.linkOps.then(() => this.revmac(b, c));
+        b.linkOps = op.catch(() => undefined);
+        await op;
+      }
       if (settingsApply) {
         // keepalived reopens every socket on reload: a new multicast group (mcast_dst_ip,
         // vrrp_mcast_group4/6), unicast peers or unicast_ttl take effect at once.
@@ -777,8 +783,9 @@ export class VrrpHost {
 
   /** An instance leaves INIT; while vrrp_startup_delay runs it is held in BACKUP until the delay's end. */
   private startInstance(b: Bound): void {
-    // unbound: straight to FAULT (init), as keepalived for an interface missing at start
-    if (b.ifFault !== undefined) b.inst.fault();
+    // unbound, or a tracked interface down (keepalived 2.2.7, observed: "(VI_3): entering FAULT
+    // state (interface t0 down)", FAULT notify only): straight to FAULT (init)
+    if (b.ifFault !== undefined || b.tracking?.result.fault === true) b.inst.fault();
     // keepalived 2.2.7 (observed): a sync-group member whose group has one waiting for its
     // interface starts in FAULT itself, notifying FAULT only
     const g = b.cfg.syncGroup ? this.config.syncGroups.find((x) => x.name === b.cfg.syncGroup) : undefined;
@@ -852,13 +859,14 @@ export class VrrpHost {
    * one ("Deleting old VMAC interface vrrp.51") and makes the new one, the instance keeping its state
    * without a notify (observed). Its VIPs went with the old link: a MASTER sets them on the new one
    * and announces them (keepalived 2.2.7 logs "setting VIPs." but leaves them off, a VIP lost
-   * silently; not copied). An unbound instance makes the new one when it binds.
+   * silently; not copied). An unbound instance makes the new one when it binds. Runs in the
+   * instance's binding queue (linkOps). Never throws: a failure leaves it unbound, retried.
    */
   private async revmac(b: Bound, c: VrrpInstanceCfg): Promise<void> {
     const old = b.vmacName;
     const name = c.useVmac?.ifname ?? old;
     b.vmacName = name;
-    if (b.ifFault !== undefined) return;
+    if (b.ifFault !== undefined || this.stopping) return;
     const held = b.inst.machine.vipsSet;
     for (const e of this.rx.values()) leaveRx(e.byVrid, b);
     b.encoded.clear();
