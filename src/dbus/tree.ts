@@ -236,7 +236,8 @@ export class VrrpObjectTree {
           : interfaceXml(INSTANCE_INTERFACE, INSTANCE_MEMBERS)),
       );
     }
-    for (const c of [...children].sort()) out.push(`  <node name="${c}"/>`);
+    // in order of registration (the Vrrp object first), as GDBus lists them in the common case
+    for (const c of children) out.push(`  <node name="${c}"/>`);
     out.push('</node>', '');
     return out.join('\n');
   }

@@ -175,8 +175,25 @@ describeIf('DBus: keepalived-ts against keepalived on a private bus', needDbus, 
           timeoutMs: 20_000,
         });
         rec.tree = (await busctl(['tree', '--list', NAME])).split('\n');
-        for (const p of rec.tree)
+        for (const p of rec.tree) {
           rec.introspection[p] = table(await busctl(['introspect', NAME, p])).join('\n');
+          // busctl's table leaves the child nodes out: those from the XML
+          const xml = JSON.parse(
+            await busctl([
+              'call',
+              '--json=short',
+              NAME,
+              p,
+              'org.freedesktop.DBus.Introspectable',
+              'Introspect',
+            ]),
+          ) as { data: string[] };
+          rec.introspection[`${p} nodes`] = [...(xml.data[0] ?? '').matchAll(/<node name="([^"]+)"/g)]
+            .map((m) => m[1])
+            // GDBus lists them in its hash table's order
+            .sort()
+            .join(' ');
+        }
         for (const p of rec.tree.filter((x) => x.includes('/Instance/') && /IPv[46]$/.test(x))) {
           for (const prop of ['Name', 'State'])
             rec.properties[`${p} ${prop}`] = await busctl([

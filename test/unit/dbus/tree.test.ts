@@ -120,7 +120,7 @@ describe('introspection', () => {
     const children = (p: string) =>
       [...t.introspect(p).matchAll(/<node name="([^"]+)"\/>/g)].map((m) => m[1]);
     expect(children('/')).toEqual(['org']);
-    expect(children('/org/keepalived/Vrrp1')).toEqual(['Instance', 'Vrrp']);
+    expect(children('/org/keepalived/Vrrp1')).toEqual(['Vrrp', 'Instance']);
     expect(children('/org/keepalived/Vrrp1/Instance/eth0')).toEqual(['51', '52']);
     expect(children('/org/keepalived/Vrrp1/Instance/eth0/51')).toEqual(['IPv4']);
     expect(t.introspect('/org/keepalived/Vrrp1')).not.toContain('<interface');
