@@ -34,17 +34,23 @@ function table(file: string): Map<string, number> {
   return m;
 }
 
-/** C strtoul base 0 over the whole word (leading '-' wraps, as in C); undefined when not a number. */
-function cNumber(s: string): number | undefined {
+/**
+ * C strtoul base 0 over the whole word, as an unsigned long (a leading '-' wraps, an overflow is
+ * ULONG_MAX, as in C); undefined when not a number.
+ */
+function cULong(s: string): bigint | undefined {
   const x = /^\s*([+-]?)(0x[0-9a-f]+|0[0-7]*|[1-9]\d*)$/i.exec(s);
   if (!x) return undefined;
   const d = x[2]!;
-  const n = /^0x/i.test(d)
-    ? Number.parseInt(d.slice(2), 16)
-    : d.startsWith('0')
-      ? Number.parseInt(d, 8)
-      : Number(d);
-  return x[1] === '-' && n !== 0 ? 2 ** 64 - n : n;
+  const n = /^0x/i.test(d) ? BigInt(d) : d.startsWith('0') ? BigInt(`0o${d.slice(1) || '0'}`) : BigInt(d);
+  if (n > ULONG_MAX) return ULONG_MAX;
+  return x[1] === '-' && n !== 0n ? ULONG_MAX + 1n - n : n;
+}
+const ULONG_MAX = 2n ** 64n - 1n;
+
+function cNumber(s: string): number | undefined {
+  const n = cULong(s);
+  return n === undefined ? undefined : Number(n);
 }
 
 function byte(s: string): number | undefined {
@@ -52,9 +58,13 @@ function byte(s: string): number | undefined {
   return n !== undefined && n <= 255 ? n : undefined;
 }
 
-/** A routing table: any number, or a name of rt_tables. */
+/**
+ * A routing table: a number (keepalived keeps the low 32 bits of C's strtoul: `-1` is 4294967295,
+ * `010` is 8, 4294967296 is 0), or a name of rt_tables.
+ */
 export function rtTable(s: string): number | undefined {
-  return cNumber(s) ?? table('rt_tables').get(s);
+  const n = cULong(s);
+  return n !== undefined ? Number(n & 0xffffffffn) : table('rt_tables').get(s);
 }
 
 /** A route scope: a number up to 255 or a name of rt_scopes. */

@@ -21,7 +21,9 @@ import {
   parseIntStrict,
   parseIp,
   parsePrefix,
+  routeTime,
   stopMissing,
+  unsignedComplaint,
 } from './values.js';
 
 export type LineParser<T> = (words: readonly AstWord[], c: Ctx, block: string) => T | undefined;
@@ -34,6 +36,22 @@ export function lineOf(n: AstNode): AstWord[] {
 function bad(c: Ctx, w: AstWord, block: string, msg: string, expected: string): undefined {
   c.diags.add('KA_ERR_CONF_BAD_VALUE', 'error', KaClass.GeneralError, w.pos, block, msg, expected);
   return undefined;
+}
+
+/** Each of keepalived's messages about one bad word, in its order; undefined. */
+function badAll(c: Ctx, w: AstWord, block: string, msgs: readonly string[], expected: string): undefined {
+  for (const m of msgs) bad(c, w, block, m, expected);
+  return undefined;
+}
+
+/**
+ * keepalived 2.2.7's `inet` / `inet6` word in a route or rule: false after reporting a family the
+ * line already has another of. Its caller skips the word after it, as keepalived does.
+ */
+function familyWord(c: Ctx, w: AstWord, block: string, fam: Family | undefined, what: string): boolean {
+  if (!fam || fam === w.text) return true;
+  bad(c, w, block, `${w.text} specified for IPv${fam === 'inet' ? 4 : 6} ${what}`, `one family per ${what}`);
+  return false;
 }
 
 function need(
@@ -305,60 +323,64 @@ const RTN_TYPES: Readonly<Record<string, number>> = {
 const MAX_U32 = 4294967295;
 /** A number keepalived reads with strtoul keeps no leading '+' (the runtime reads plain digits). */
 const plain = (v: string): string => (/^\+\d+$/.test(v) ? v.slice(1) : v);
-/** A route time metric: a decimal number with an optional unit. */
-const TIME = /^\d+(\.\d*)?(s|sec|secs|ms|msec|msecs|us|usec|usecs|ns|nsec|nsecs)?$/;
 
-/** A decimal number in [0, max] (keepalived's metric numbers take no hex and no '-'). */
-function inRange(v: string, max: number): boolean {
-  if (!/^\+?\d+$/.test(v)) return false;
-  const n = parseIntStrict(v);
-  return n !== undefined && n >= 0 && n <= max;
-}
+/** Route options keepalived reads as unsigned numbers: their range and complaint. */
+const ROUTE_NUMBERS: Readonly<Record<string, [number, (v: string) => string]>> = {
+  metric: [MAX_U32, (v) => `Invalid metric ${v} specified for route`],
+  mtu: [MAX_U32, (v) => `Invalid MTU ${v} specified for route`],
+  hoplimit: [255, (v) => `Invalid hoplimit ${v} specified for route`],
+  advmss: [MAX_U32, (v) => `Invalid advmss ${v} specified for route`],
+  expires: [MAX_U32, (v) => `Invalid expires time ${v} specified for route`],
+  pref: [255, (v) => `Invalid pref value ${v} specified for route`],
+  quickack: [1, (v) => `Invalid quickack value ${v} specified for route`],
+  fastopen_no_cookie: [1, (v) => `Invalid fastopen_no_cookie value ${v} specified for route`],
+  window: [MAX_U32, (v) => `Invalid window value ${v} specified for route`],
+  cwnd: [MAX_U32, (v) => `Invalid cwnd value ${v} specified for route`],
+  ssthresh: [MAX_U32, (v) => `Invalid ssthresh value ${v} specified for route`],
+  reordering: [MAX_U32, (v) => `Invalid reordering value ${v} specified for route`],
+  initcwnd: [MAX_U32, (v) => `Invalid initcwnd value ${v} specified for route`],
+  initrwnd: [MAX_U32, (v) => `Invalid initrwnd value ${v} specified for route`],
+};
 
-/** keepalived 2.2.7's complaint about a route option's name (undefined: it resolves). */
-function routeName(opt: string, v: string): string | undefined {
+/**
+ * keepalived 2.2.7's complaints about a route option's value, in its order (a number reader's
+ * message, then the route's), undefined when it resolves.
+ */
+function routeName(opt: string, v: string): string[] | undefined {
+  const num = ROUTE_NUMBERS[opt];
+  if (num) {
+    if (opt === 'pref' && ['low', 'medium', 'high'].includes(v)) return undefined;
+    const first = unsignedComplaint(v, 0, num[0]);
+    return first ? [first, num[1](v)] : undefined;
+  }
+  const one = (bad: boolean, msg: string) => (bad ? [msg] : undefined);
   switch (opt) {
     case 'table':
-      return rtTable(v) === undefined ? `Routing table ${v} not found for route` : undefined;
+      return one(rtTable(v) === undefined, `Routing table ${v} not found for route`);
     case 'scope':
-      return rtScope(v) === undefined ? `Scope ${v} not found or invalid for route` : undefined;
+      return one(rtScope(v) === undefined, `Scope ${v} not found or invalid for route`);
     case 'protocol':
-      return rtProtocol(v) === undefined ? `Protocol ${v} not found or invalid for route` : undefined;
+      return one(rtProtocol(v) === undefined, `Protocol ${v} not found or invalid for route`);
     case 'tos':
     case 'dsfield':
-      return rtDsfield(v) === undefined ? `TOS value ${v} is invalid` : undefined;
+      return one(rtDsfield(v) === undefined, `TOS value ${v} is invalid`);
     case 'realms':
-      return rtRealms(v) === undefined ? `Invalid realms ${v} for route` : undefined;
-    case 'pref':
-      return ['low', 'medium', 'high'].includes(v) || inRange(v, 255)
-        ? undefined
-        : `Invalid pref value ${v} specified for route`;
-    case 'quickack':
-    case 'fastopen_no_cookie':
-      return inRange(v, 1) ? undefined : `Invalid ${opt} value ${v} specified for route`;
-    case 'mtu':
-      return inRange(v, MAX_U32) ? undefined : `Invalid MTU ${v} specified for route`;
-    case 'hoplimit':
-      return inRange(v, 255) ? undefined : `Invalid hoplimit ${v} specified for route`;
-    case 'advmss':
-      return inRange(v, MAX_U32) ? undefined : `Invalid advmss ${v} specified for route`;
-    case 'expires':
-      return inRange(v, MAX_U32) ? undefined : `Invalid expires time ${v} specified for route`;
-    case 'window':
-    case 'cwnd':
-    case 'ssthresh':
-    case 'reordering':
-    case 'initcwnd':
-    case 'initrwnd':
-      return inRange(v, MAX_U32) ? undefined : `Invalid ${opt} value ${v} specified for route`;
-    // times take a unit; their ranges are not checked here
+      return one(rtRealms(v) === undefined, `Invalid realms ${v} for route`);
     case 'rtt':
     case 'rttvar':
-      return TIME.test(v) ? undefined : `Invalid ${opt} ${v} for route`;
-    case 'rto_min':
-      return TIME.test(v) ? undefined : `Invalid rto_min value ${v} specified for route`;
+    case 'rto_min': {
+      const t = routeTime(opt, v);
+      // too many decimal places is reported, and the route kept
+      if (t.value !== undefined) return t.notes.length > 0 ? t.notes : undefined;
+      return [
+        ...t.notes,
+        opt === 'rto_min'
+          ? `Invalid rto_min value ${v} specified for route`
+          : `Invalid ${opt} ${v} for route`,
+      ];
+    }
     case 'features':
-      return v === 'ecn' ? undefined : `feature ${v} not supported`;
+      return one(v !== 'ecn', `feature ${v} not supported`);
     default:
       return undefined;
   }
@@ -385,6 +407,8 @@ function rtnType(t: string): number | undefined {
 const RTPROT_KEEPALIVED = 18;
 
 const ROUTE_FLAGS = ['onlink', 'append', 'inet6', 'inet', 'no_track', 'lock'];
+/** The route time metrics (values.ts routeTime). */
+const TIMES = ['rtt', 'rttvar', 'rto_min'];
 
 /** `[src IP] [to] PREFIX [via|gw IP] [dev IF] [metric N] … [nexthop via IP dev IF weight N …]` */
 export const routeLine: LineParser<RouteSpec> = (words, c, block) => {
@@ -411,9 +435,11 @@ export const routeLine: LineParser<RouteSpec> = (words, c, block) => {
   const nexthops: { via: string | undefined; dev: string | undefined; weight: number | undefined }[] = [];
   let fam: Family | undefined;
   let inNexthop = false;
-  const setFam = (f: Family, w: AstWord): boolean => {
+  const setFam = (f: Family, w: AstWord, dest = false): boolean => {
     if (fam && fam !== f) {
-      bad(c, w, block, `address family mismatch at '${w.text}'`, 'one address family per route');
+      // keepalived names the destination, not a gateway or source, in this message
+      const what = dest ? ` (${w.text})` : '';
+      bad(c, w, block, `Cannot mix IPv4 and IPv6 addresses for route${what}`, 'one address family per route');
       return false;
     }
     fam = f;
@@ -427,7 +453,7 @@ export const routeLine: LineParser<RouteSpec> = (words, c, block) => {
       badAddress(c, w, block, 'route destination prefix');
       return false;
     }
-    if (t !== 'default' && !setFam(pfx.family, w)) return false;
+    if (t !== 'default' && !setFam(pfx.family, w, true)) return false;
     r.to = t === 'default' ? 'default' : `${pfx.address}/${pfx.prefix}`;
     return true;
   };
@@ -496,10 +522,9 @@ export const routeLine: LineParser<RouteSpec> = (words, c, block) => {
       case 'priority':
       case 'preference': {
         const v = must(c, words, i++, 'a number');
-        const n = parseIntStrict(v.text);
-        if (n === undefined || n < 0 || n > 4294967295)
-          return badNumber(c, v, { keyword: t } as AstNode, 0, 4294967295);
-        r.metric = n;
+        const msgs = routeName('metric', v.text);
+        if (msgs) return badAll(c, v, block, msgs, 'a number 0..4294967295');
+        r.metric = Number(v.text);
         break;
       }
       case 'nexthop':
@@ -523,8 +548,11 @@ export const routeLine: LineParser<RouteSpec> = (words, c, block) => {
           if (!routeDest(to)) return undefined;
           r.rtnType = type;
           r.type = NAMED_TYPES[type] ?? 'unicast';
+        } else if (t === 'inet' || t === 'inet6') {
+          if (!familyWord(c, w, block, fam, 'route')) return undefined;
+          fam = t;
+          i++;
         } else if (ROUTE_FLAGS.includes(t)) {
-          if (t === 'inet6') fam = fam ?? 'inet6';
           if (t === 'no_track') r.noTrack = true;
           else options[t] = 'true';
         } else if (ROUTE_VALUE_OPTS.includes(t)) {
@@ -533,23 +561,33 @@ export const routeLine: LineParser<RouteSpec> = (words, c, block) => {
             ? need(c, words, i++, block, 'a value')
             : must(c, words, i++, 'a value');
           if (!v) return undefined;
+          // keepalived: pref and expires make the route IPv6, checked before their value
+          if ((t === 'pref' || t === 'expires') && fam === 'inet')
+            return bad(c, w, block, `${t} is only valid for IPv6`, 'an IPv6 route');
           // keepalived looks these names up as it reads the route and drops it on a failure
-          const msg = v.text === 'lock' ? undefined : routeName(t, v.text);
-          if (msg && t === 'features') {
+          const msgs = v.text === 'lock' ? undefined : routeName(t, v.text);
+          if (msgs && t === 'features') {
             // keepalived keeps the route without the feature
-            bad(c, v, block, msg, 'ecn');
+            badAll(c, v, block, msgs, 'ecn');
             continue;
           }
-          if (msg) return bad(c, v, block, msg, `a ${t} name or number`);
-          if (t === 'pref') {
-            // keepalived: pref makes the route IPv6
-            if (fam === 'inet') return bad(c, w, block, 'pref is only valid for IPv6', 'an IPv6 route');
-            fam = 'inet6';
+          // a time with too many decimal places is reported; the route stays
+          const kept = msgs !== undefined && TIMES.includes(t) && routeTime(t, v.text).value !== undefined;
+          if (msgs) badAll(c, v, block, msgs, `a ${t} name or number`);
+          if (msgs && !kept) return undefined;
+          if (t === 'pref' || t === 'expires') fam = 'inet6';
+          if (t === 'realms') {
+            // keepalived: realms make the route IPv4
+            if (fam === 'inet6') return bad(c, w, block, 'realms are only valid for IPv4', 'an IPv4 route');
+            fam = 'inet';
           }
           if (v.text === 'lock') {
             const v2 = must(c, words, i++, 'a value');
             const m = routeName(t, v2.text);
-            if (m) return bad(c, v2, block, m, 'a number');
+            const keptLock =
+              m !== undefined && TIMES.includes(t) && routeTime(t, v2.text).value !== undefined;
+            if (m) badAll(c, v2, block, m, 'a number');
+            if (m && !keptLock) return undefined;
             options[t] = `lock ${plain(v2.text)}`;
           } else options[t] = plain(v.text);
           if (t === 'table') r.table = plain(v.text);
@@ -569,7 +607,7 @@ export const routeLine: LineParser<RouteSpec> = (words, c, block) => {
       KaClass.MissingParameter,
       words[0]!.pos,
       block,
-      'route without destination',
+      'Route must have a destination',
       'a destination prefix',
     );
     return undefined;
@@ -621,23 +659,34 @@ function ruleName(c: Ctx, v: AstWord, block: string, opt: string): 'drop' | 'ski
       if (/^\d+-\d+$/.test(t)) return undefined;
       bad(c, v, block, `invalid ${opt} range ${t}`, 'FIRST-LAST ports');
       return 'skip';
-    case 'suppress_prefixlength':
-      if (inRange(t, MAX_U32)) return undefined;
-      bad(c, v, block, 'Invalid suppress_prefixlength suppress_prefixlength specified', 'a number');
+    case 'suppress_prefixlength': {
+      // keepalived 2.2.7 reads it as a signed int: any value up to INT_MAX reaches the kernel
+      const first = unsignedComplaint(t, 0, 2147483647);
+      if (!first) return undefined;
+      badAll(
+        c,
+        v,
+        block,
+        [first, 'Invalid suppress_prefixlength suppress_prefixlength specified'],
+        'a number',
+      );
       return 'drop';
-    case 'goto':
-      if (inRange(t, MAX_U32)) return undefined;
-      bad(c, v, block, 'Invalid target goto specified', 'a preference number');
+    }
+    case 'goto': {
+      const first = unsignedComplaint(t, 0, MAX_U32);
+      if (!first) return undefined;
+      badAll(c, v, block, [first, 'Invalid target goto specified'], 'a preference number');
       return 'drop';
+    }
     case 'suppress_ifgroup':
       if (rtGroup(t) !== undefined) return undefined;
       bad(c, v, block, `suppress_group ${t} is invalid`, 'an interface group name or number');
       return 'drop';
     case 'protocol': {
       // a number only (no rt_protos names); keepalived keeps the rule without the option
-      const n = parseIntStrict(t);
-      if (n !== undefined && n >= 0 && n <= 255) return undefined;
-      bad(c, v, block, `Invalid protocol ${t}`, 'a number 0..255');
+      const first = unsignedComplaint(t, 0, 255);
+      if (!first) return undefined;
+      badAll(c, v, block, [first, `Invalid protocol ${t}`], 'a number 0..255');
       return 'skip';
     }
     default:
@@ -693,7 +742,7 @@ export const ruleLine: LineParser<RuleSpec> = (words, c, block) => {
           const p = parsePrefix(v.text);
           if (!p) return badAddress(c, v, block, 'prefix');
           if (fam && fam !== p.family)
-            return bad(c, v, block, 'address family mismatch', 'one family per rule');
+            return bad(c, v, block, 'rule specification has mixed IPv4 and IPv6', 'one family per rule');
           fam = p.family;
           r[t] = `${p.address}/${p.prefix}`;
         } else r[t] = 'all';
@@ -711,6 +760,9 @@ export const ruleLine: LineParser<RuleSpec> = (words, c, block) => {
             'a table name or number',
           );
         if (!setAction('table', w, false)) return undefined;
+        // table numbers are C unsigned ints: 4294967296 and -0 are table 0
+        if (rtTable(r.table) === 0)
+          return bad(c, words[i]!, block, 'Table 0 is not valid', 'a table 1..4294967295');
         break;
       case 'preference':
       case 'priority':
@@ -719,10 +771,10 @@ export const ruleLine: LineParser<RuleSpec> = (words, c, block) => {
         // keepalived checks for the value after 'pref' itself (an error, not a stop)
         const v = t === 'pref' ? need(c, words, i++, block, 'a number') : must(c, words, i++, 'a number');
         if (!v) return undefined;
-        const n = parseIntStrict(v.text);
-        if (n === undefined || n < 0 || n > 4294967295)
-          return badNumber(c, v, { keyword: t } as AstNode, 0, 4294967295);
-        r.preference = n;
+        const first = unsignedComplaint(v.text, 0, MAX_U32);
+        if (first)
+          return badAll(c, v, block, [first, 'Invalid rule preference preference specified'], 'a number');
+        r.preference = Number(v.text);
         break;
       }
       case 'iif':
@@ -740,8 +792,11 @@ export const ruleLine: LineParser<RuleSpec> = (words, c, block) => {
       case 'no_track':
         r.noTrack = true;
         break;
+      case 'inet':
       case 'inet6':
-        fam = fam ?? 'inet6';
+        if (!familyWord(c, w, block, fam, 'rule')) return undefined;
+        fam = t;
+        i++;
         break;
       case 'track_group':
         // keepalived 2.2.7 takes track_group in static rules only
@@ -774,11 +829,9 @@ export const ruleLine: LineParser<RuleSpec> = (words, c, block) => {
       case 'sport':
       case 'dport':
       case 'suppress_prefixlength':
-      case 'suppress_ifgroup':
-      case 'tunnel_id': {
-        // keepalived checks for the value after tunnel_id itself (not a stop); 2.2.7 has no 'ip_proto'
-        const v = t === 'tunnel_id' ? need(c, words, i++, block, 'a value') : must(c, words, i++, 'a value');
-        if (!v) return undefined;
+      case 'suppress_ifgroup': {
+        // keepalived 2.2.7 has no 'ip_proto' and no 'tunnel_id' (both are unknown rule options)
+        const v = must(c, words, i++, 'a value');
         const named = ruleName(c, v, block, t);
         if (named === 'drop') return undefined;
         if (named === 'skip') break;

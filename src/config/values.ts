@@ -420,3 +420,98 @@ export const umaskArg: ValueParser<number> = (n, c) => {
   );
   return undefined;
 };
+
+const UINT_MAX = 4294967295n;
+const ULONG_MAX = 18446744073709551615n;
+
+/**
+ * keepalived 2.2.7's complaint about an unsigned decimal word read against [min, max] (the first
+ * of its two messages for a bad route or rule number), undefined when the word is in range.
+ */
+export function unsignedComplaint(t: string, min: number, max: number): string | undefined {
+  if (t.startsWith('-')) return `negative number '${t}'`;
+  if (!/^\+?\d+$/.test(t)) return `invalid number '${t}'`;
+  const n = BigInt(t);
+  if (n > UINT_MAX) return `number '${t}' outside unsigned integer range`;
+  if (n < BigInt(min) || n > BigInt(max)) return `number '${t}' outside range [${min}, ${max}]`;
+  return undefined;
+}
+
+/**
+ * keepalived 2.2.7's reading of a decimal with at most `shift` decimal places into an integer of
+ * 10^-shift units, checked against [0, max]. `notes` are the messages it prints on the way; too
+ * many decimal places is reported but the value (truncated) is kept.
+ */
+export function readDecimalShift(
+  num: string,
+  shift: number,
+  max: number,
+): { value: number | undefined; notes: string[] } {
+  if (num.startsWith('-')) return { value: undefined, notes: [`negative number '${num}'`] };
+  const notes: string[] = [];
+  const m = /^\+?(\d*)(?:\.(\d*))?(.*)$/s.exec(num)!;
+  const intPart = m[1]!;
+  let frac = m[2] ?? '';
+  const rest = m[3]!;
+  if (frac.length > shift) {
+    // the digits past `shift` and whatever follows them are ignored
+    notes.push(`number '${num}' has too many decimal places`);
+    frac = frac.slice(0, shift);
+  } else if (rest !== '' || (intPart === '' && m[2] === undefined)) {
+    return { value: undefined, notes: [`invalid number '${num}'`] };
+  }
+  const v = BigInt(intPart || '0') * 10n ** BigInt(shift) + BigInt(frac.padEnd(shift, '0') || '0');
+  if (v > ULONG_MAX)
+    return { value: undefined, notes: [...notes, `number '${num}' outside unsigned decimal range`] };
+  if (v > BigInt(max)) {
+    const fmt = (x: number) => (shift === 0 ? `${x}.` : (x / 10 ** shift).toFixed(shift));
+    return { value: undefined, notes: [...notes, `number '${num}' outside range [${fmt(0)}, ${fmt(max)}]`] };
+  }
+  return { value: Number(v), notes };
+}
+
+/** Kernel units per millisecond of the route time metrics (RTAX_RTT is ms << 3, RTTVAR ms << 2). */
+const RTT_MULT: Readonly<Record<string, number>> = { rtt: 8, rttvar: 4, rto_min: 1 };
+const RTT_MIN_MS = 200;
+const RTT_MAX_MS = 120000;
+
+/**
+ * A route time metric (`rtt`, `rttvar`, `rto_min`) as keepalived 2.2.7 reads it: `N` is in kernel
+ * units, `Nms`/`Nmsec(s)` milliseconds, `Ns`/`Nsec(s)` seconds with up to 3 decimals; exponents
+ * are refused. `value` (kernel units) is undefined when the route is dropped; `notes` are the
+ * number reader's messages; `clamp` is the message of a value it resets into [200 ms, 120 s].
+ */
+export function routeTime(
+  opt: string,
+  t: string,
+): { value: number | undefined; notes: string[]; clamp: string | undefined } {
+  const mult = RTT_MULT[opt] ?? 1;
+  const fail = { value: undefined, notes: [], clamp: undefined };
+  let num = t;
+  let shift = 0;
+  let raw = true;
+  const p = t.search(/s/i);
+  if (p >= 0) {
+    if (!['s', 'sec', 'secs'].includes(t.slice(p).toLowerCase())) return fail;
+    raw = false;
+    let end = p;
+    if (p > 0 && t[p - 1]!.toLowerCase() === 'm') end = p - 1;
+    else shift = 3;
+    if (end === 0) return fail;
+    num = t.slice(0, end);
+  }
+  if (/e/i.test(num)) return fail;
+  const r = readDecimalShift(num, shift, RTT_MAX_MS * mult);
+  if (r.value === undefined) return { ...fail, notes: r.notes };
+  let value = raw ? r.value : r.value * mult;
+  let clamp: string | undefined;
+  // keepalived 2.2.7 names every time metric 'rtt' in these two messages
+  if (value > RTT_MAX_MS * mult) {
+    clamp = `rtt value ${t} exceeds maximum ${RTT_MAX_MS / 1000}s, resetting`;
+    value = RTT_MAX_MS * mult;
+  } else if (value < RTT_MIN_MS * mult) {
+    clamp = `rtt value ${t} below minimum ${RTT_MIN_MS}ms, resetting`;
+    value = RTT_MIN_MS * mult;
+  }
+  return { value, notes: r.notes, clamp };
+}

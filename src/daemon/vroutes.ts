@@ -9,7 +9,8 @@
 import { readFileSync } from 'node:fs';
 import ipaddr from 'ipaddr.js';
 import type { RouteSpec as CfgRoute, RuleSpec as CfgRule } from '../config/model.js';
-import { ipProto } from '../config/rtnames.js';
+import { ipProto, rtTable } from '../config/rtnames.js';
+import { routeTime } from '../config/values.js';
 import { KaError } from '../core/errors.js';
 import './vrrp-errors.js';
 import { type AttrSpec, bytes, encodeAttrs, NLM_F_APPEND, u8, u32 } from '../wire/netlink.js';
@@ -74,7 +75,6 @@ const PREFS: Record<string, number> = { low: 3, medium: 0, high: 1 };
 
 const FRA_GOTO = 4;
 const FRA_FLOW = 11;
-const FRA_TUN_ID = 12;
 const FRA_SUPPRESS_IFGROUP = 13;
 const FRA_SUPPRESS_PREFIXLEN = 14;
 const FRA_L3MDEV = 19;
@@ -148,13 +148,14 @@ function num(s: string, max: number): number | undefined {
   return n <= max ? n : undefined;
 }
 
-/** Table id of a name or number (undefined: unknown name). */
+/**
+ * Table id of a name or number (undefined: unknown name), as the config reads it (rtnames.ts): a
+ * C unsigned number (octal, hex, a negative one wrapped to 32 bits) or an rt_tables name.
+ */
 export function tableId(name: string | undefined): number | undefined {
   if (name === undefined) return RT_TABLE_MAIN;
-  const n = num(name, 0xffffffff);
-  if (n !== undefined) return n;
   const fixed: Record<string, number> = { main: RT_TABLE_MAIN, local: RT_TABLE_LOCAL, default: 253 };
-  return own(fixed, name) ?? fromFile('rt_tables', name);
+  return rtTable(name) ?? own(fixed, name) ?? fromFile('rt_tables', name);
 }
 
 function protocolId(s: string): number {
@@ -238,23 +239,13 @@ function lockValue(v: string): { lock: boolean; value: string } {
   return m ? { lock: true, value: m[1]! } : { lock: false, value: v };
 }
 
-/** rtt / rttvar / rto_min: `N` (ms), `Nms`, `Ns` or `Nsec(s)` / `Nmsec(s)` -> milliseconds. */
-function msOf(name: string, v: string): number {
-  const m = /^(\d+(?:\.\d+)?)(s|sec|secs|ms|msec|msecs)?$/.exec(v);
-  if (!m) fail(`invalid ${name} ${v}`);
-  const n = Number(m[1]) * (m[2] !== undefined && !m[2].startsWith('m') ? 1000 : 1);
-  return Math.round(n);
-}
-
 function metricValue(name: string, v: string): AttrSpec {
   const type = RTAX[name]!;
   if (name === 'congctl') return bytes(type, Buffer.from(v, 'utf8'));
   if (name === 'features') return v === 'ecn' ? u32(type, RTAX_FEATURE_ECN) : fail(`route feature ${v}`);
   let n: number | undefined;
-  // kernel units: RTAX_RTT is ms << 3, RTAX_RTTVAR ms << 2, RTAX_RTO_MIN ms
-  if (name === 'rtt') n = msOf(name, v) * 8;
-  else if (name === 'rttvar') n = msOf(name, v) * 4;
-  else if (name === 'rto_min') n = msOf(name, v);
+  // kernel units (RTAX_RTT is ms << 3, RTAX_RTTVAR ms << 2), kept in [200 ms, 120 s] as keepalived does
+  if (name === 'rtt' || name === 'rttvar' || name === 'rto_min') n = routeTime(name, v).value;
   else n = num(v, name === 'quickack' || name === 'fastopen_no_cookie' ? 1 : 0xffffffff);
   if (n === undefined || n > 0xffffffff) fail(`invalid ${name} ${v}`);
   return u32(type, n);
@@ -411,12 +402,6 @@ function ruleOptions(r: CfgRule, req: RtRequest): RtRequest {
   if (o.goto !== undefined)
     attrs.push(u32(FRA_GOTO, num(o.goto, 0xffffffff) ?? fail(`invalid goto ${o.goto}`)));
   if (o.realms !== undefined) attrs.push(u32(FRA_FLOW, realms(o.realms)));
-  if (o.tunnel_id !== undefined) {
-    const id = Buffer.alloc(8);
-    if (!/^\d+$/.test(o.tunnel_id)) fail(`invalid tunnel_id ${o.tunnel_id}`);
-    id.writeBigUInt64BE(BigInt(o.tunnel_id));
-    attrs.push(bytes(FRA_TUN_ID, id));
-  }
   if (o.suppress_ifgroup !== undefined)
     attrs.push(
       u32(
@@ -428,7 +413,9 @@ function ruleOptions(r: CfgRule, req: RtRequest): RtRequest {
     attrs.push(
       u32(
         FRA_SUPPRESS_PREFIXLEN,
-        num(o.suppress_prefixlength, 128) ?? fail(`invalid suppress_prefixlength ${o.suppress_prefixlength}`),
+        // keepalived 2.2.7 sends any value up to INT_MAX; the kernel keeps it (a rule then never suppresses)
+        num(o.suppress_prefixlength.replace(/^\+/, ''), 2147483647) ??
+          fail(`invalid suppress_prefixlength ${o.suppress_prefixlength}`),
       ),
     );
   if (o.l3mdev !== undefined) attrs.push(u8(FRA_L3MDEV, 1));

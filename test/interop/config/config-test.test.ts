@@ -35,6 +35,7 @@ function files(): { name: string; path: string }[] {
 }
 
 let tmp = '';
+const ROUTING = ['static_routes', 'static_rules', 'virtual_routes', 'virtual_rules'];
 
 async function keepalivedTest(path: string): Promise<number> {
   return (await netns.keepalivedTest(path)).exit;
@@ -85,9 +86,21 @@ describeIf('config test exit codes equal keepalived -t', unmet, () => {
       mkdirSync(dirname(join(dir, name)), { recursive: true });
       writeFileSync(join(dir, name), text);
     }
-    const theirs = await keepalivedTest(join(dir, 'main.conf'));
+    const r = await netns.keepalivedTest(join(dir, 'main.conf'));
     expect(ourTest(join(dir, 'main.conf'))).toBe(c.exit);
     // where keepalived crashes (a segfault is exit 139) we keep the exit it would give otherwise
-    expect(theirs).toBe(c.keepalived ?? c.exit);
+    expect(r.exit).toBe(c.keepalived ?? c.exit);
+    if (c.message && !c.file && (ROUTING.includes(c.keyword) || c.first)) {
+      // keepalived's own wording at the same line: `(FILE: Line N) MESSAGE`, the reader's first
+      // (checked for route and rule lines, and wherever keepalived prints two messages)
+      const lines = r.stderr
+        .split('\n')
+        .map((l) => /\(\S+: Line (\d+)\) (.*)$/.exec(l))
+        .filter((m) => m !== null && Number(m[1]) === c.at[0])
+        .map((m) => m![2]!);
+      const at = lines.findIndex((l) => c.message!.test(l));
+      expect(at, `keepalived said ${JSON.stringify(lines)}`).toBeGreaterThanOrEqual(0);
+      if (c.first) expect(lines.findIndex((l) => c.first!.test(l))).toBe(at - 1);
+    }
   });
 });

@@ -16,6 +16,8 @@ export interface Case {
   keepalived?: number;
   extra?: Record<string, string>;
   message?: RegExp;
+  /** keepalived's first message about the same word (its number reader's), reported before `message`. */
+  first?: RegExp;
 }
 
 const VI = (body: string, head = 'vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 51\n') =>
@@ -26,7 +28,7 @@ const VS = (
 ) => `${head}${body}}\n`;
 
 /** A static route whose OPTION (`NAME VALUE`) keepalived 2.2.7 cannot resolve: reported at the value. */
-const routeName = (name: string, option: string, message: RegExp): Case => {
+const routeName = (name: string, option: string, message: RegExp, first?: RegExp): Case => {
   const line = `  198.51.100.0/24 dev eth0 ${option}`;
   return {
     name,
@@ -36,10 +38,11 @@ const routeName = (name: string, option: string, message: RegExp): Case => {
     keyword: 'static_routes',
     exit: 5,
     message,
+    ...(first ? { first } : {}),
   };
 };
 /** The same for a static rule. */
-const ruleName = (name: string, option: string, message: RegExp): Case => {
+const ruleName = (name: string, option: string, message: RegExp, first?: RegExp): Case => {
   const line = `  from 192.0.2.10 table 100 ${option}`;
   return {
     name,
@@ -49,6 +52,7 @@ const ruleName = (name: string, option: string, message: RegExp): Case => {
     keyword: 'static_rules',
     exit: 5,
     message,
+    ...(first ? { first } : {}),
   };
 };
 
@@ -1388,8 +1392,13 @@ export const cases: Case[] = [
   routeName('route realm above 255', 'realms 256', /Invalid realms 256 for route/),
   ruleName('rule tos name unknown', 'tos nosuch', /TOS value nosuch is invalid/),
   ruleName('rule realm above 255', 'realms 256', /invalid realms 256 for rule/),
-  ruleName('rule protocol is a number only', 'protocol bgp', /Invalid protocol bgp/),
-  routeName('route quickack above 1', 'quickack 2', /Invalid quickack value 2 specified for route/),
+  ruleName('rule protocol is a number only', 'protocol bgp', /Invalid protocol bgp/, /invalid number 'bgp'/),
+  routeName(
+    'route quickack above 1',
+    'quickack 2',
+    /Invalid quickack value 2 specified for route/,
+    /number '2' outside range \[0, 1\]/,
+  ),
   routeName('route feature unknown', 'features nosuch', /feature nosuch not supported/),
   ruleName(
     'rule suppress_ifgroup name unknown',
@@ -1405,20 +1414,52 @@ export const cases: Case[] = [
     keyword: 'static_routes',
     exit: 5,
     message: /Invalid pref value nosuch specified for route/,
+    first: /invalid number 'nosuch'/,
   },
-  routeName('route mtu above 32 bits', 'mtu 4294967296', /Invalid MTU 4294967296 specified for route/),
-  routeName('route locked mtu not a number', 'mtu lock x', /Invalid MTU x specified for route/),
-  routeName('route hoplimit above 255', 'hoplimit 256', /Invalid hoplimit 256 specified for route/),
-  routeName('route window in hex', 'window 0x10', /Invalid window value 0x10 specified for route/),
-  routeName('route rtt not a time', 'rtt x', /Invalid rtt x for route/),
-  routeName('route rto_min not a time', 'rto_min x', /Invalid rto_min value x specified for route/),
-  routeName('route fastopen_no_cookie above 1', 'fastopen_no_cookie 2', /Invalid fastopen_no_cookie value 2/),
+  routeName(
+    'route mtu above 32 bits',
+    'mtu 4294967296',
+    /Invalid MTU 4294967296 specified for route/,
+    /number '4294967296' outside unsigned integer range/,
+  ),
+  routeName(
+    'route locked mtu not a number',
+    'mtu lock x',
+    /Invalid MTU x specified for route/,
+    /invalid number 'x'/,
+  ),
+  routeName(
+    'route hoplimit above 255',
+    'hoplimit 256',
+    /Invalid hoplimit 256 specified for route/,
+    /number '256' outside range \[0, 255\]/,
+  ),
+  routeName(
+    'route window in hex',
+    'window 0x10',
+    /Invalid window value 0x10 specified for route/,
+    /invalid number '0x10'/,
+  ),
+  routeName('route rtt not a time', 'rtt x', /Invalid rtt x for route/, /invalid number 'x'/),
+  routeName(
+    'route rto_min not a time',
+    'rto_min x',
+    /Invalid rto_min value x specified for route/,
+    /invalid number 'x'/,
+  ),
+  routeName(
+    'route fastopen_no_cookie above 1',
+    'fastopen_no_cookie 2',
+    /Invalid fastopen_no_cookie value 2/,
+    /number '2' outside range \[0, 1\]/,
+  ),
   ruleName('rule uidrange without a range', 'uidrange 5', /Invalid uidrange uidrange specified/),
   ruleName('rule sport in hex', 'sport 0x10-0x20', /invalid sport range 0x10-0x20/),
   ruleName(
     'rule suppress_prefixlength negative',
     'suppress_prefixlength -1',
     /Invalid suppress_prefixlength/,
+    /negative number '-1'/,
   ),
   {
     name: 'rule goto target not a number',
@@ -1428,6 +1469,7 @@ export const cases: Case[] = [
     keyword: 'static_rules',
     exit: 5,
     message: /Invalid target goto specified/,
+    first: /invalid number 'x'/,
   },
   {
     name: 'route pref on IPv4',
@@ -1476,5 +1518,194 @@ export const cases: Case[] = [
     keyword: 'static_rules',
     exit: 5,
     message: /Unknown rule option ip_proto/,
+  },
+  // ---- time metrics (keepalived 2.2.7: bare numbers are kernel units, at most 120 s) ----
+  routeName(
+    'route rtt above 120 s in kernel units',
+    'rtt 960001',
+    /Invalid rtt 960001 for route/,
+    /number '960001' outside range \[0\., 960000\.\]/,
+  ),
+  routeName(
+    'route rttvar above 480 s',
+    'rttvar 481s',
+    /Invalid rttvar 481s for route/,
+    /number '481' outside range \[0\.000, 480\.000\]/,
+  ),
+  routeName(
+    'route rto_min above 120 s',
+    'rto_min 121s',
+    /Invalid rto_min value 121s specified for route/,
+    /number '121' outside range \[0\.000, 120\.000\]/,
+  ),
+  routeName('route rtt in microseconds', 'rtt 5us', /Invalid rtt 5us for route/, /invalid number '5u'/),
+  routeName('route rtt negative', 'rtt -1', /Invalid rtt -1 for route/, /negative number '-1'/),
+  routeName('route rtt in exponent form', 'rtt 1e3', /Invalid rtt 1e3 for route/),
+  routeName('route rtt unit unknown', 'rtt 5mss', /Invalid rtt 5mss for route/),
+  routeName(
+    'route rtt overflows',
+    'rtt 9999999999999999999999999',
+    /Invalid rtt 9999999999999999999999999 for route/,
+    /number '9999999999999999999999999' outside unsigned decimal range/,
+  ),
+  routeName(
+    'route rtt with decimals is reported and kept',
+    'rtt 1.5',
+    /number '1.5' has too many decimal places/,
+  ),
+  routeName(
+    'route rtt in seconds with 4 decimals is reported and kept',
+    'rtt 1.0005s',
+    /number '1.0005' has too many decimal places/,
+  ),
+  // ---- address families ----
+  {
+    name: 'route inet6 on an IPv4 route',
+    conf: 'static_routes {\n  198.51.100.0/24 dev eth0 inet6\n}\n',
+    code: 'KA_ERR_CONF_BAD_VALUE',
+    at: [2, 28],
+    keyword: 'static_routes',
+    exit: 5,
+    message: /inet6 specified for IPv4 route/,
+  },
+  {
+    name: 'route inet on an IPv6 route',
+    conf: 'static_routes {\n  fd00::/64 dev eth0 inet\n}\n',
+    code: 'KA_ERR_CONF_BAD_VALUE',
+    at: [2, 22],
+    keyword: 'static_routes',
+    exit: 5,
+    message: /inet specified for IPv6 route/,
+  },
+  {
+    name: 'route family word skips the word after it',
+    conf: 'static_routes {\n  inet 198.51.100.0/24 dev eth0\n}\n',
+    code: 'KA_ERR_CONF_MISSING_ARG',
+    at: [2, 3],
+    keyword: 'static_routes',
+    exit: 5,
+    message: /Route must have a destination/,
+  },
+  {
+    name: 'route gateway of the other family',
+    conf: 'static_routes {\n  fd00::/64 via 192.0.2.1 dev eth0\n}\n',
+    code: 'KA_ERR_CONF_BAD_VALUE',
+    at: [2, 17],
+    keyword: 'static_routes',
+    exit: 5,
+    message: /^Cannot mix IPv4 and IPv6 addresses for route$/,
+  },
+  {
+    name: 'route destination of the family an option gave',
+    conf: 'static_routes {\n  expires 5 to 198.51.100.0/24 dev eth0\n}\n',
+    code: 'KA_ERR_CONF_BAD_VALUE',
+    at: [2, 16],
+    keyword: 'static_routes',
+    exit: 5,
+    message: /Cannot mix IPv4 and IPv6 addresses for route \(198\.51\.100\.0\/24\)/,
+  },
+  {
+    name: 'route expires on IPv4 is checked before its value',
+    conf: 'static_routes {\n  198.51.100.0/24 dev eth0 expires 4294967296\n}\n',
+    code: 'KA_ERR_CONF_BAD_VALUE',
+    at: [2, 28],
+    keyword: 'static_routes',
+    exit: 5,
+    message: /expires is only valid for IPv6/,
+  },
+  {
+    name: 'route expires above 32 bits',
+    conf: 'static_routes {\n  fd00::/64 dev eth0 expires 4294967296\n}\n',
+    code: 'KA_ERR_CONF_BAD_VALUE',
+    at: [2, 30],
+    keyword: 'static_routes',
+    exit: 5,
+    message: /Invalid expires time 4294967296 specified for route/,
+    first: /number '4294967296' outside unsigned integer range/,
+  },
+  {
+    name: 'route realms on IPv6',
+    conf: 'static_routes {\n  fd00::/64 dev eth0 realms 5\n}\n',
+    code: 'KA_ERR_CONF_BAD_VALUE',
+    at: [2, 22],
+    keyword: 'static_routes',
+    exit: 5,
+    message: /realms are only valid for IPv4/,
+  },
+  routeName(
+    'route metric not a number',
+    'metric x',
+    /Invalid metric x specified for route/,
+    /invalid number 'x'/,
+  ),
+  {
+    name: 'rule inet6 on an IPv4 rule',
+    conf: 'static_rules {\n  from 192.0.2.0/24 inet6 table 100 preference 10\n}\n',
+    code: 'KA_ERR_CONF_BAD_VALUE',
+    at: [2, 21],
+    keyword: 'static_rules',
+    exit: 5,
+    message: /inet6 specified for IPv4 rule/,
+  },
+  {
+    name: 'rule inet on an IPv6 rule',
+    conf: 'static_rules {\n  from fd00::/64 inet table 100 preference 10\n}\n',
+    code: 'KA_ERR_CONF_BAD_VALUE',
+    at: [2, 18],
+    keyword: 'static_rules',
+    exit: 5,
+    message: /inet specified for IPv6 rule/,
+  },
+  {
+    name: 'rule family word skips the word after it',
+    conf: 'static_rules {\n  inet6 from fd00::/64 table 100 preference 10\n}\n',
+    code: 'KA_ERR_CONF_BAD_VALUE',
+    at: [2, 14],
+    keyword: 'static_rules',
+    exit: 5,
+    message: /Unknown rule option fd00::\/64/,
+  },
+  {
+    name: 'rule with both families',
+    conf: 'static_rules {\n  from 192.0.2.0/24 to fd00::/64 table 100 preference 10\n}\n',
+    code: 'KA_ERR_CONF_BAD_VALUE',
+    at: [2, 24],
+    keyword: 'static_rules',
+    exit: 5,
+    message: /rule specification has mixed IPv4 and IPv6/,
+  },
+  {
+    name: 'rule tunnel_id is no keepalived 2.2.7 option',
+    conf: 'static_rules {\n  from 192.0.2.10 table 100 preference 100 tunnel_id 5\n}\n',
+    code: 'KA_ERR_CONF_BAD_VALUE',
+    at: [2, 44],
+    keyword: 'static_rules',
+    exit: 5,
+    message: /Unknown rule option tunnel_id/,
+  },
+  {
+    name: 'rule table 2^32 is table 0',
+    conf: 'static_rules {\n  from 192.0.2.10 table 4294967296 preference 100\n}\n',
+    code: 'KA_ERR_CONF_BAD_VALUE',
+    at: [2, 25],
+    keyword: 'static_rules',
+    exit: 5,
+    message: /Table 0 is not valid/,
+  },
+  ruleName(
+    'rule suppress_prefixlength above INT_MAX',
+    'suppress_prefixlength 2147483648',
+    /Invalid suppress_prefixlength suppress_prefixlength specified/,
+    /number '2147483648' outside range \[0, 2147483647\]/,
+  ),
+  {
+    name: 'rule preference not a number',
+    conf: 'static_rules {\n  from 192.0.2.10 table 100 preference x\n}\n',
+    code: 'KA_ERR_CONF_BAD_VALUE',
+    at: [2, 40],
+    keyword: 'static_rules',
+    exit: 5,
+    message: /Invalid rule preference preference specified/,
+    first: /invalid number 'x'/,
   },
 ];

@@ -44,9 +44,9 @@ describe('broken configurations', () => {
       interfaceExists: (n) => IFACES.has(n),
       scripts: fakeScripts,
     });
-    const hit = diagnostics.find(
-      (d) => d.code === c.code && d.pos?.file === file && d.pos.line === c.at[0] && d.pos.col === c.at[1],
-    );
+    const here = (d: (typeof diagnostics)[number]) =>
+      d.code === c.code && d.pos?.file === file && d.pos.line === c.at[0] && d.pos.col === c.at[1];
+    const hit = diagnostics.find((d) => here(d) && (!c.message || c.message.test(d.message)));
     expect(
       hit,
       `no ${c.code} at ${c.at.join(':')}; got ${JSON.stringify(diagnostics.map((d) => [d.code, d.pos?.line, d.pos?.col, d.keyword]))}`,
@@ -54,6 +54,12 @@ describe('broken configurations', () => {
     expect(hit!.keyword).toBe(c.keyword);
     expect(hit!.message.length).toBeGreaterThan(0);
     if (c.message) expect(hit!.message).toMatch(c.message);
+    if (c.first) {
+      // keepalived prints its number reader's message first, then the line's own
+      const first = diagnostics.findIndex((d) => here(d) && c.first!.test(d.message));
+      expect(first, `no first message ${c.first}`).toBeGreaterThanOrEqual(0);
+      expect(first).toBeLessThan(diagnostics.indexOf(hit!));
+    }
     expect(configTestExitCode(diagnostics)).toBe(c.exit);
     expect(diagnostics.some((d) => d.code === 'KA_ERR_CONF_INTERNAL')).toBe(false);
   });

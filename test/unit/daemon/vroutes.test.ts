@@ -74,7 +74,7 @@ describe('route options', () => {
   it('metrics go into RTA_METRICS, with lock bits; metric, table and tos into their places', () => {
     const m = routeMessages(
       route(
-        '203.0.113.0/24 via 192.0.2.254 dev eth0 mtu lock 1400 advmss 1360 metric 50 table 1000 tos 0x10 initcwnd 10 initrwnd 20 rtt 100ms rttvar 2s rto_min 300 hoplimit 9 features ecn congctl cubic quickack 1 fastopen_no_cookie 1 window 7 cwnd 8 ssthresh 9 reordering 4',
+        '203.0.113.0/24 via 192.0.2.254 dev eth0 mtu lock 1400 advmss 1360 metric 50 table 1000 tos 0x10 initcwnd 10 initrwnd 20 rtt 300ms rttvar 2s rto_min 300 hoplimit 9 features ecn congctl cubic quickack 1 fastopen_no_cookie 1 window 7 cwnd 8 ssthresh 9 reordering 4',
       ),
       resolve,
     );
@@ -90,7 +90,7 @@ describe('route options', () => {
     expect(v(8)).toBe(1360); // advmss
     expect(v(11)).toBe(10); // initcwnd
     expect(v(14)).toBe(20); // initrwnd
-    expect(v(4)).toBe(800); // rtt 100 ms, kernel unit ms << 3
+    expect(v(4)).toBe(2400); // rtt 300 ms, kernel unit ms << 3
     expect(v(5)).toBe(8000); // rttvar 2 s, ms << 2
     expect(v(13)).toBe(300); // rto_min ms
     expect(v(10)).toBe(9);
@@ -204,10 +204,10 @@ describe('rule names', () => {
 });
 
 describe('rule options', () => {
-  it('tos, not, goto, uidrange, ip_proto, ports, suppress_prefixlength, l3mdev, realms, tunnel_id', () => {
+  it('tos, not, goto, uidrange, ip_proto, ports, suppress_prefixlength, l3mdev, realms', () => {
     const m = ruleMessages(
       rule(
-        'from 192.0.2.0/24 table 100 preference 500 tos 0x08 not uidrange 1000-2000 ipproto tcp sport 1000-2000 dport 80-80 suppress_prefixlength 0 realms 5 tunnel_id 7',
+        'from 192.0.2.0/24 table 100 preference 500 tos 0x08 not uidrange 1000-2000 ipproto tcp sport 1000-2000 dport 80-80 suppress_prefixlength 0 realms 5',
       ),
     );
     expect(m.add.header.readUInt8(3)).toBe(8);
@@ -220,7 +220,7 @@ describe('rule options', () => {
     expect([...a.get(24)!]).toEqual([80, 0, 80, 0]);
     expect(a.get(14)!.readUInt32LE(0)).toBe(0);
     expect(a.get(11)!.readUInt32LE(0)).toBe(5);
-    expect(a.get(12)!.readBigUInt64BE(0)).toBe(7n);
+    expect(a.get(12)).toBeUndefined(); // keepalived 2.2.7 has no tunnel_id
     const g = ruleMessages(rule('from 192.0.2.1 goto 600 preference 501'));
     expect(g.add.header.readUInt8(7)).toBe(2); // FR_ACT_GOTO
     expect(attrs(g.add).get(4)!.readUInt32LE(0)).toBe(600);
@@ -229,5 +229,48 @@ describe('rule options', () => {
         .get(19)!
         .readUInt8(0),
     ).toBe(1);
+  });
+});
+
+describe('numbers as keepalived 2.2.7 reads them (its installed tables and values, ip route/rule)', () => {
+  /** The table a message installs into: rtm_table, or RTA_TABLE / FRA_TABLE (15) above 255. */
+  const tableOf = (req: RtRequest) => attrs(req).get(15)?.readUInt32LE(0) ?? req.header.readUInt8(4);
+  it('table numbers are C unsigned longs cut to 32 bits: octal, hex, negative wrap, 2^32 is 0', () => {
+    const cases: [string, number][] = [
+      ['010', 8],
+      ['0x10', 16],
+      ['+5', 5],
+      ['-1', 4294967295],
+      ['-4294967295', 1],
+      ['4294967295', 4294967295],
+      ['4294967296', 0], // rtm_table 0: the kernel puts it in main, as it did keepalived's
+    ];
+    for (const [t, id] of cases) {
+      expect(tableOf(routeMessages(route(`198.51.100.0/24 dev eth0 table ${t}`), resolve).add), t).toBe(id);
+      if (id !== 0)
+        expect(tableOf(ruleMessages(rule(`from 192.0.2.1 table ${t} preference 10`)).add), t).toBe(id);
+    }
+  });
+  it('suppress_prefixlength up to INT_MAX reaches the kernel (keepalived installs 129)', () => {
+    for (const v of [129, 2147483647]) {
+      const a = attrs(
+        ruleMessages(rule(`from 192.0.2.1 table 10 suppress_prefixlength ${v} preference 10`)).add,
+      );
+      expect(a.get(14)!.readUInt32LE(0)).toBe(v);
+    }
+  });
+  it('time metrics: a bare number is kernel units; values are kept in [200 ms, 120 s]', () => {
+    const metric = (r: CfgRoute, t: number) =>
+      attrMap(decodeAttrs(attrs(routeMessages(r, resolve).add).get(8)!))
+        .get(t)!
+        .readUInt32LE(0);
+    expect(metric(route('198.51.100.0/24 dev eth0 rtt 2000'), 4)).toBe(2000); // 250 ms
+    expect(metric(route('198.51.100.0/24 dev eth0 rtt 300'), 4)).toBe(1600); // 37 ms: 200 ms
+    expect(metric(route('198.51.100.0/24 dev eth0 rtt 121s'), 4)).toBe(960000); // 120 s
+    expect(metric(route('198.51.100.0/24 dev eth0 rttvar 5s'), 5)).toBe(20000);
+    expect(metric(route('198.51.100.0/24 dev eth0 rto_min 1.5s'), 13)).toBe(1500);
+    const kept = reportedRoute('198.51.100.0/24 dev eth0 rtt 1.5');
+    expect(kept.messages).toEqual(["number '1.5' has too many decimal places"]);
+    expect(metric(kept.route, 4)).toBe(1600);
   });
 });
