@@ -599,6 +599,8 @@ async function runDaemonWith(
     // the SNMP sub-agent: keepalived's VRRP process connects it before its instances start
     snmp = DaemonSnmp.create(config, opts, { log: log.child({ proc: 'vrrp' }), counters });
     const snmpVersion = versionText().split('\n')[0] ?? '';
+    // VRRP-MIB up-times count from here (keepalived's vrrp_start_time), in epoch seconds
+    const snmpStartedAt = Date.now() / 1000;
     snmp?.start(() => ({
       config: current,
       instances: vrrp?.snapshot() ?? [],
@@ -606,6 +608,18 @@ async function runDaemonWith(
       trackers: vrrp?.trackerStates() ?? [],
       commandArgv: printedArgv,
       ifindexOf: (name) => nl.link(name)?.ifindex,
+      link: (name) => {
+        const l = nl.link(name);
+        return (
+          l && {
+            ifindex: l.ifindex,
+            mac: l.mac,
+            ipv4: nl.primaryIpv4(l.ifindex),
+            ipv6: nl.linkLocalIpv6(l.ifindex),
+          }
+        );
+      },
+      startedAt: snmpStartedAt,
       ...(ns ? { namespace: ns } : {}),
     }));
     await snmp?.ready(1000);
@@ -739,6 +753,8 @@ async function runDaemonWith(
         priorities.reload(schedPlan(next.global, { withVrrp: vrrp !== undefined }));
         current = next;
         jsonConfig = next;
+        // instances a reload added send their traps too
+        if (vrrp) snmp?.watch(vrrp.instances);
         applyUmask(next, opts);
         log.info('Reload complete');
       }

@@ -27,6 +27,7 @@ import {
   type Varbind,
   VRRP_OID,
 } from './keepalived-mib.js';
+import { VRRP_MIB_OID, VRRPV3_MIB_OID } from './vrrp-rfc-mib.js';
 
 /** Where the master listens: a unix socket path or a TCP host and port. */
 export type MasterAddress = { readonly path: string } | { readonly host: string; readonly port: number };
@@ -87,6 +88,15 @@ function fixOctetStringWriter(): void {
     buffer.writeBuffer(bytes);
     buffer.writeBuffer(Buffer.alloc((4 - (bytes.length % 4)) % 4));
   };
+  // its IpAddress case calls writeOctetString on the SmartBuffer (which has none): written here
+  const writeVarBind = pdu.writeVarBind.bind(pdu);
+  pdu.writeVarBind = (buffer, vb) => {
+    if (vb.type !== T.IpAddress) return writeVarBind(buffer, vb);
+    buffer.writeUInt16BE(vb.type);
+    buffer.writeUInt16BE(0);
+    pdu.writeOid(buffer, vb.oid);
+    pdu.writeOctetString(buffer, Buffer.from(String(vb.value).split('.').map(Number)));
+  };
   pdu.kaFixed = true;
 }
 
@@ -128,16 +138,21 @@ export function readSearchRanges(frame: Buffer): Range[] {
   return out;
 }
 
-/** A varbind for net-snmp's encoder. */
+const LIB_TYPE: Readonly<Record<Varbind['type'], number>> = {
+  integer: T.Integer as number,
+  gauge: T.Gauge as number,
+  octets: T.OctetString as number,
+  counter: T.Counter as number,
+  counter64: T.Counter64 as number,
+  timeticks: T.TimeTicks as number,
+  ipaddress: T.IpAddress as number,
+};
+
+/** A varbind for net-snmp's encoder (an IpAddress as its dotted text, which the encoder splits). */
 const libVarbind = (v: Varbind): snmp.AgentXVarbind => ({
   oid: oidText(v.oid),
-  type:
-    v.type === 'integer'
-      ? (T.Integer as number)
-      : v.type === 'gauge'
-        ? (T.Gauge as number)
-        : (T.OctetString as number),
-  value: v.value,
+  type: LIB_TYPE[v.type],
+  value: v.type === 'ipaddress' && Buffer.isBuffer(v.value) ? [...v.value].join('.') : v.value,
 });
 
 const endOfMib = (oid: Oid): snmp.AgentXVarbind => ({
@@ -198,6 +213,8 @@ export interface SnmpAgentOptions {
   readonly viewTtlMs?: number;
   /** Monotonic milliseconds (default performance.now). */
   readonly nowMs?: () => number;
+  /** The objects served, from one view (default: KEEPALIVED-MIB's global and vrrp groups). */
+  readonly build?: (view: KeepalivedMibInput) => Varbind[];
 }
 
 /** Counter interface: src/core/counters.ts's Counters fits. */
@@ -210,6 +227,8 @@ function regionDescr(oid: Oid): string {
   const t = oidText(oid);
   if (t === oidText(GLOBAL_OID)) return 'The MIB module for Keepalived';
   if (t === oidText(VRRP_OID)) return 'The MIB module for KEEPALIVED-VRRP';
+  if (t === oidText(VRRP_MIB_OID)) return 'The MIB module for VRRP';
+  if (t === oidText(VRRPV3_MIB_OID)) return 'The MIB module for VRRPV3';
   return `The MIB module for ${t}`;
 }
 
@@ -498,7 +517,7 @@ export class SnmpAgent {
     const now = (this.opts.nowMs ?? (() => performance.now()))();
     const c = this.cached;
     if (c && now - c.at < (this.opts.viewTtlMs ?? 500)) return c.binds;
-    const binds = keepalivedVarbinds((this.view as () => KeepalivedMibInput)());
+    const binds = (this.opts.build ?? keepalivedVarbinds)((this.view as () => KeepalivedMibInput)());
     this.cached = { at: now, binds };
     return binds;
   }

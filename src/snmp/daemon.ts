@@ -11,6 +11,7 @@ import { SnmpErrors } from './errors.js';
 import {
   GLOBAL_OID,
   type KeepalivedMibInput,
+  keepalivedVarbinds,
   type Oid,
   type SnmpInstanceState,
   syncGroupState,
@@ -18,6 +19,14 @@ import {
   VRRP_NOTIFICATIONS_OID,
   VRRP_OID,
 } from './keepalived-mib.js';
+import {
+  newMasterTraps,
+  VRRP_MIB_OID,
+  VRRPV3_MIB_OID,
+  type VrrpRfcMibInput,
+  vrrpMibVarbinds,
+  vrrpv3MibVarbinds,
+} from './vrrp-rfc-mib.js';
 
 export interface SnmpSettings {
   readonly socket: string;
@@ -25,7 +34,7 @@ export interface SnmpSettings {
   readonly vrrp: boolean;
   /** KEEPALIVED-MIB check subtree: not served yet. */
   readonly checker: boolean;
-  /** VRRP-MIB (RFC 2787) and VRRPv3-MIB (RFC 6527): not served yet. */
+  /** VRRP-MIB (RFC 2787) and VRRPv3-MIB (RFC 6527). */
   readonly rfcv2: boolean;
   readonly rfcv3: boolean;
   readonly traps: boolean;
@@ -63,6 +72,10 @@ export interface WatchedInstance {
   onChange(listener: () => void): void;
 }
 
+/** VRRP states as the traps read them. */
+const INIT = 0;
+const MASTER = 2;
+
 export interface DaemonSnmpDeps {
   readonly log: Logger;
   readonly counters: { inc(name: string, by?: number): void };
@@ -78,23 +91,34 @@ const SHUTDOWN = 5;
  */
 export class DaemonSnmp {
   readonly agent: SnmpAgent;
-  private view: (() => KeepalivedMibInput) | undefined;
+  private view: (() => VrrpRfcMibInput) | undefined;
   /** Last state sent per instance and per sync group: a trap goes out when it changes. */
   private readonly sent = new Map<string, number>();
+  /** Instances whose changes are followed (a reload adds new ones); the latest list for sync groups. */
+  private readonly watched = new WeakSet<WatchedInstance>();
+  private instances: readonly WatchedInstance[] = [];
 
   constructor(
     readonly settings: SnmpSettings,
     private readonly deps: DaemonSnmpDeps,
     agentOptions: Omit<SnmpAgentOptions, 'socket' | 'regions'> = {},
   ) {
-    const regions: Oid[] = [GLOBAL_OID];
+    // keepalived's VRRP process registers the global group only with enable_snmp_vrrp (its checker
+    // process does with enable_snmp_checker), then each MIB enabled
+    const regions: Oid[] = [];
+    if (settings.vrrp || settings.checker) regions.push(GLOBAL_OID);
     if (settings.vrrp) regions.push(VRRP_OID);
-    this.agent = new SnmpAgent({ ...agentOptions, socket: settings.socket, regions });
-    const missing = [
-      settings.checker ? 'enable_snmp_checker (KEEPALIVED-MIB check)' : '',
-      settings.rfcv2 ? 'enable_snmp_rfcv2 (VRRP-MIB)' : '',
-      settings.rfcv3 ? 'enable_snmp_rfcv3 (VRRPv3-MIB)' : '',
-    ].filter((m) => m !== '');
+    if (settings.rfcv2) regions.push(VRRP_MIB_OID);
+    if (settings.rfcv3) regions.push(VRRPV3_MIB_OID);
+    const build = (view: KeepalivedMibInput): Varbind[] => [
+      ...(settings.vrrp || settings.checker ? keepalivedVarbinds(view) : []),
+      ...(settings.rfcv2 ? vrrpMibVarbinds(view) : []),
+      ...(settings.rfcv3 ? vrrpv3MibVarbinds(view) : []),
+    ];
+    this.agent = new SnmpAgent({ ...agentOptions, socket: settings.socket, regions, build });
+    const missing = [settings.checker ? 'enable_snmp_checker (KEEPALIVED-MIB check)' : ''].filter(
+      (m) => m !== '',
+    );
     if (missing.length > 0) deps.log.warn(`SNMP: not served yet: ${missing.join(', ')}`);
   }
 
@@ -120,7 +144,7 @@ export class DaemonSnmp {
     }
   }
 
-  start(view: () => KeepalivedMibInput): void {
+  start(view: () => VrrpRfcMibInput): void {
     this.view = view;
     this.agent.start(view, this.deps.log, this.deps.counters);
   }
@@ -132,13 +156,18 @@ export class DaemonSnmp {
 
   /**
    * With `enable_traps`: a trap for each instance's and sync group's state now (keepalived sends
-   * one as they enter their first state), then one on every change of state.
+   * one as they enter their first state), then one on every change of state. Called again after a
+   * reload with the running instances: the ones not seen before are followed from then on.
    */
   watch(instances: readonly WatchedInstance[]): void {
-    if (!this.settings.traps || !this.settings.vrrp) return;
+    if (!this.settings.traps) return;
+    this.instances = instances;
     for (const i of instances) {
-      this.instanceChanged(i, instances);
-      i.onChange(() => this.instanceChanged(i, instances));
+      if (this.watched.has(i)) continue;
+      this.watched.add(i);
+      // one not started yet (INIT) sends its first trap as it enters its first state
+      if (i.state !== INIT) this.instanceChanged(i);
+      i.onChange(() => this.instanceChanged(i));
     }
   }
 
@@ -146,9 +175,9 @@ export class DaemonSnmp {
     return this.agent.stop();
   }
 
-  private config(): KeepalivedConfig | undefined {
+  private snapshot(): VrrpRfcMibInput | undefined {
     try {
-      return this.view?.().config;
+      return this.view?.();
     } catch (e) {
       this.deps.counters.inc(SnmpErrors.KA_ERR_SNMP_SNAPSHOT);
       this.deps.log.debug({ err: e }, 'SNMP: reading the configuration for a trap failed');
@@ -156,9 +185,13 @@ export class DaemonSnmp {
     }
   }
 
-  private instanceChanged(inst: WatchedInstance, all: readonly WatchedInstance[]): void {
-    const config = this.config();
-    if (!config) return;
+  private instanceChanged(inst: WatchedInstance): void {
+    const view = this.snapshot();
+    if (!view) return;
+    const config = view.config;
+    if (this.settings.rfcv2 || this.settings.rfcv3) this.rfcTraps(view, inst);
+    if (!this.settings.vrrp) return;
+    const all = this.instances;
     // a stopped instance is back in INIT: keepalived's trap says shutdown
     const state = inst.state === 0 ? SHUTDOWN : inst.state;
     if (this.sent.get(`i ${inst.name}`) !== state) {
@@ -190,6 +223,22 @@ export class DaemonSnmp {
         ],
       );
     }
+  }
+
+  /** vrrpTrapNewMaster / vrrpv3NewMaster as the instance enters MASTER. */
+  private rfcTraps(view: VrrpRfcMibInput, inst: WatchedInstance): void {
+    const key = `r ${inst.name}`;
+    const was = this.sent.get(key);
+    this.sent.set(key, inst.state);
+    if (inst.state !== MASTER || was === MASTER) return;
+    const traps = newMasterTraps(view, inst.name, { v2: this.settings.rfcv2, v3: this.settings.rfcv3 });
+    for (const t of traps) {
+      const what = t.trap[6] === 68 ? 'vrrpTrapNewMaster' : 'vrrpv3NotifyNewMaster';
+      this.deps.log.info(`VRRP_Instance(${inst.name}): Sending SNMP notification ${what}`);
+      this.agent.notify(t.trap, t.objects);
+    }
+    if (traps.length === 0)
+      this.deps.log.debug(`SNMP: (${inst.name}) is in no RFC VRRP MIB: no new-master trap`);
   }
 
   /**

@@ -13,13 +13,16 @@ import { PRIO_OWNER } from '../vrrp/types.js';
 
 export type Oid = readonly number[];
 
-/** The SMI types KEEPALIVED-MIB uses in this slice (Unsigned32 and Gauge32 share one BER tag). */
-export type VarType = 'integer' | 'gauge' | 'octets';
+/**
+ * The SMI types the served MIBs use (Unsigned32 and Gauge32 share one BER tag); `ipaddress` holds 4
+ * bytes, `counter64` a bigint.
+ */
+export type VarType = 'integer' | 'gauge' | 'octets' | 'ipaddress' | 'counter' | 'counter64' | 'timeticks';
 
 export interface Varbind {
   readonly oid: Oid;
   readonly type: VarType;
-  readonly value: number | Buffer;
+  readonly value: number | bigint | Buffer;
 }
 
 /** KEEPALIVED-MIB::keepalived. */
@@ -41,6 +44,12 @@ export interface SnmpInstanceState {
   readonly vipset: boolean;
   readonly ifp_ifname?: string;
   readonly ifindex?: number;
+  /** VRRP-MIB / VRRPv3-MIB only: the master's address as last seen, the advert source, counters. */
+  readonly master_addr?: string | null | undefined;
+  readonly src_ip?: string;
+  readonly stats?: Readonly<Record<string, number>>;
+  /** Epoch seconds of the last state change. */
+  readonly last_transition?: number;
 }
 
 export interface KeepalivedMibInput {

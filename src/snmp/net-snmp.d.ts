@@ -39,6 +39,7 @@ declare module 'net-snmp' {
 
     /** smart-buffer's SmartBuffer, as the PDU writers receive it. */
     interface PduWriteBuffer {
+      writeUInt16BE(v: number): unknown;
       writeUInt32BE(v: number): unknown;
       writeBuffer(b: Buffer): unknown;
     }
@@ -47,6 +48,8 @@ declare module 'net-snmp' {
       createFromVariables(vars: Record<string, unknown>): AgentXPdu;
       createFromBuffer(buf: Buffer): AgentXPdu;
       writeOctetString(buffer: PduWriteBuffer, value: string | Buffer): void;
+      writeOid(buffer: PduWriteBuffer, oid: string): void;
+      writeVarBind(buffer: PduWriteBuffer, varbind: AgentXVarbind): void;
     }
 
     type Callback = (error: Error | null, pdu?: AgentXPdu) => void;

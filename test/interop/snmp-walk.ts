@@ -7,8 +7,16 @@ import type { Varbind } from '../../src/snmp/keepalived-mib.js';
 
 export interface WalkEntry {
   readonly oid: string;
-  readonly type: 'integer' | 'gauge' | 'octets' | 'other';
-  /** Integer value, or the bytes in lower-case hex, or the raw text for other types. */
+  readonly type:
+    | 'integer'
+    | 'gauge'
+    | 'octets'
+    | 'ipaddress'
+    | 'counter'
+    | 'counter64'
+    | 'timeticks'
+    | 'other';
+  /** Number, dotted IPv4 address, or the bytes in lower-case hex, or the raw text for other types. */
   readonly value: string;
 }
 
@@ -18,7 +26,11 @@ export const walkLine = (v: Varbind): string =>
   entryLine({
     oid: v.oid.join('.'),
     type: v.type,
-    value: typeof v.value === 'number' ? String(v.value) : v.value.toString('hex'),
+    value: Buffer.isBuffer(v.value)
+      ? v.type === 'ipaddress'
+        ? [...v.value].join('.')
+        : v.value.toString('hex')
+      : String(v.value),
   });
 
 /** Reads a quoted snmpwalk string (escapes \" and \\) back to its bytes. */
@@ -39,6 +51,11 @@ export function parseWalkEntries(text: string): WalkEntry[] {
     if (type === undefined && val === '""') return [{ oid, type: 'octets', value: '' }];
     if (type === 'INTEGER') return [{ oid, type: 'integer', value: String(Number.parseInt(val, 10)) }];
     if (type === 'Gauge32') return [{ oid, type: 'gauge', value: val }];
+    if (type === 'Counter32') return [{ oid, type: 'counter', value: val }];
+    if (type === 'Counter64') return [{ oid, type: 'counter64', value: val }];
+    if (type === 'IpAddress') return [{ oid, type: 'ipaddress', value: val }];
+    // Timeticks: (12345) 0:02:03.45
+    if (type === 'Timeticks') return [{ oid, type: 'timeticks', value: /^\((\d+)\)/.exec(val)?.[1] ?? val }];
     if (type === 'STRING') return [{ oid, type: 'octets', value: unquote(val).toString('hex') }];
     if (type === 'Hex-STRING') return [{ oid, type: 'octets', value: val.replace(/\s+/g, '').toLowerCase() }];
     return [{ oid, type: 'other', value: `${type ?? ''} ${val}` }];

@@ -480,6 +480,80 @@ describe('traps', () => {
   });
 });
 
+describe('VRRP-MIB and VRRPv3-MIB traps', () => {
+  it('sends vrrpTrapNewMaster and vrrpv3NewMaster as instances enter MASTER, once per entry', async () => {
+    const master = new FakeMaster();
+    await master.listen();
+    const { config: raw } = loadConfig(join(FIX, 'node-a-rfc.conf'), { configId: 'nodeA' });
+    const settings = { ...raw.global.settings, snmp_socket: `unix:${master.path}` };
+    const config = { ...raw, global: { ...raw.global, settings } };
+    const listeners = new Map<string, () => void>();
+    const mk = (name: string) => ({
+      name,
+      state: 1,
+      onChange: (l: () => void) => void listeners.set(name, l),
+    });
+    const watched = ['VI_1', 'VI_3', 'VI_5'].map(mk);
+    const view = () => ({
+      config,
+      version: 'test',
+      instances: watched.map((w) => {
+        const c = config.vrrpInstances.find((x) => x.name === w.name);
+        return {
+          iname: w.name,
+          state: w.state,
+          base_priority: c?.priority ?? 100,
+          effective_priority: c?.priority ?? 100,
+          vipset: w.state === 2,
+          ifp_ifname: 'eth0',
+          src_ip: c?.family === 'inet6' ? 'fe80::1' : '192.0.2.1',
+        };
+      }),
+      link: (n: string) =>
+        n === 'eth0'
+          ? { ifindex: 7, mac: '02:00:00:00:01:01', ipv4: '192.0.2.1', ipv6: 'fe80::1' }
+          : undefined,
+    });
+    const d = DaemonSnmp.create(config, {}, { log: silentLogger, counters: new Counters() }, { retryMs: 20 });
+    const notes = () => master.received.filter((f) => f[1] === P.Notify).map(notifyVarbinds);
+    try {
+      d?.start(view);
+      expect(await d?.ready(2000)).toBe(true);
+      d?.watch(watched);
+      const enter = async (name: string, state: number, count: number) => {
+        const w = watched.find((x) => x.name === name);
+        if (w) w.state = state;
+        listeners.get(name)?.();
+        await waitUntil(`${count} notifications`, () => notes().length === count);
+      };
+      await enter('VI_1', 2, 2);
+      await enter('VI_1', 2, 2); // still MASTER: nothing new
+      await enter('VI_3', 2, 3);
+      await enter('VI_5', 2, 4);
+      await enter('VI_1', 1, 4);
+      await enter('VI_1', 2, 6);
+      const v2 = ['1.3.6.1.2.1.68.0.1', '1.3.6.1.2.1.68.1.3.1.7.7.51=c0000201'];
+      const v3 = (vrid: number, fam: number, addr: string) => [
+        '1.3.6.1.2.1.207.0.1',
+        `1.3.6.1.2.1.207.1.1.1.1.3.7.${vrid}.${fam}=${addr}`,
+        `1.3.6.1.2.1.207.1.2.5.1.2.7.${vrid}.${fam}=3`,
+      ];
+      const ll = 'fe800000000000000000000000000001';
+      expect(notes()).toEqual([
+        v2,
+        v3(51, 1, 'c0000201'),
+        v3(61, 1, 'c0000201'),
+        v3(53, 2, ll),
+        v2,
+        v3(51, 1, 'c0000201'),
+      ]);
+    } finally {
+      await d?.stop();
+      await master.close();
+    }
+  });
+});
+
 /**
  * A Notify PDU's snmpTrapOID, then its other varbinds as `OID=value` (octets in hex), sysUpTime
  * left out (same layout as a Response's varbinds, without the 8-byte response header).
@@ -499,7 +573,7 @@ function notifyVarbinds(frame: Buffer): string[] {
     if (type === 2 || type === 66 || type === 67) {
       if (type !== 67) out.push(`${oid}=${body.readInt32BE(o)}`);
       o += 4;
-    } else if (type === 4) {
+    } else if (type === 4 || type === 64) {
       const len = body.readUInt32BE(o);
       out.push(`${oid}=${body.subarray(o + 4, o + 4 + len).toString('hex')}`);
       o += 4 + len + ((4 - (len % 4)) % 4);
