@@ -27,6 +27,7 @@ import {
   IFA_FLAGS,
   type LinkInfo,
   newAddr,
+  RT_TABLE_MAIN,
   RTA_DST,
   RTA_TABLE,
   RTM_DELROUTE,
@@ -577,7 +578,9 @@ function tableOf(header: Buffer, attrs: Map<number, Buffer>, attr: number): numb
 
 function routeIdentity(header: Buffer, attrs: Map<number, Buffer>): string {
   const dst = header[1] === 0 ? '' : (attrs.get(RTA_DST)?.toString('hex') ?? '');
-  return `${header[0]}/${header[1]}/${header[3]}/${tableOf(header, attrs, RTA_TABLE)}/${dst}`;
+  // a route sent with table 0 (`table 4294967296`, as keepalived reads it) lands in main
+  const table = tableOf(header, attrs, RTA_TABLE) || RT_TABLE_MAIN;
+  return `${header[0]}/${header[1]}/${header[3]}/${table}/${dst}`;
 }
 
 /** With and without the priority: a configured rule without `preference` has none in its message. */

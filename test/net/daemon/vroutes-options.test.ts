@@ -28,7 +28,7 @@ const ROUTES: [string, string[], string[]][] = [
     ['via 198.51.100.1 dev eth0', 'onlink'],
   ],
   [
-    '198.51.100.0/24 via 192.0.2.254 dev eth0 mtu lock 1400 advmss 1360 metric 50 table 100 initcwnd 10 initrwnd 20 rtt 100ms rttvar 50ms rto_min 200ms hoplimit 9 features ecn quickack 1 fastopen_no_cookie 1 window 7 cwnd lock 8 ssthresh 9 reordering 4 congctl reno',
+    '198.51.100.0/24 via 192.0.2.254 dev eth0 mtu lock 1400 advmss 1360 metric 50 table 100 initcwnd 10 initrwnd 20 rtt 300ms rttvar 250ms rto_min 200ms hoplimit 9 features ecn quickack 1 fastopen_no_cookie 1 window 7 cwnd lock 8 ssthresh 9 reordering 4 congctl reno',
     ['route', 'show', 'table', '100'],
     [
       'metric 50',
@@ -36,8 +36,8 @@ const ROUTES: [string, string[], string[]][] = [
       'advmss 1360',
       'initcwnd 10',
       'initrwnd 20',
-      'rtt 100ms',
-      'rttvar 50ms',
+      'rtt 300ms',
+      'rttvar 250ms',
       'rto_min 200ms',
       'hoplimit 9',
       'features ecn',
@@ -99,6 +99,16 @@ const ROUTES: [string, string[], string[]][] = [
     ['-6', 'route', 'show'],
     ['metric 10', 'expires', 'pref high'],
   ],
+  // what keepalived 2.2.7 installs for these (read back with ip route in its namespace): table
+  // numbers cut to 32 bits, octal; a bare rtt in kernel units and times kept in [200 ms, 120 s]
+  [
+    '198.51.100.1 dev eth0 table -1',
+    ['route', 'show', 'table', 'all'],
+    ['198.51.100.1 dev eth0 table 4294967295'],
+  ],
+  ['198.51.100.2 dev eth0 table 010', ['route', 'show', 'table', 'all'], ['198.51.100.2 dev eth0 table 8']],
+  ['198.51.100.3 dev eth0 rtt 300', ['route', 'show'], ['rtt 200ms']],
+  ['198.51.100.4 dev eth0 rtt 121s rttvar lock 1', ['route', 'show'], ['rtt 120s', 'rttvar lock 200ms']],
 ];
 
 const RULES: [string, string[]][] = [
@@ -121,6 +131,13 @@ const RULES: [string, string[]][] = [
   ],
   ['from 192.0.2.12 goto 1105 preference 1103', ['1103:', 'goto 1105']],
   ['from 192.0.2.13 table 100 preference 1104 realms 5', ['1104:', 'realms 5']],
+  // as keepalived 2.2.7 installs them
+  ['from 192.0.2.14 table -1 preference 1105', ['1105:', 'lookup 4294967295']],
+  ['from 192.0.2.15 table 010 preference 1106', ['1106:', 'lookup 8']],
+  [
+    'from 192.0.2.16 table 100 suppress_prefixlength 129 preference 1107',
+    ['1107:', 'suppress_prefixlength 129'],
+  ],
 ];
 
 describeIf('route and rule options accepted by the kernel', needLab, () => {
