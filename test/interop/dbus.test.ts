@@ -12,6 +12,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { sessionBus } from '@particle/dbus-next';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ensurePackagesSync, needKeepalived } from '../lab/gates.js';
 import { type DaemonHandle, keepalivedTsCommand, type LabNode } from '../lab/node.js';
@@ -89,7 +90,6 @@ describeIf('DBus: keepalived-ts against keepalived on a private bus', needDbus, 
   let a: LabNode;
   let bus: PrivateBus | undefined;
   let capture: Capture | undefined;
-  const priorAddress = process.env.DBUS_SYSTEM_BUS_ADDRESS;
   const records: { [impl: string]: DbusRecord } = {};
 
   beforeAll(async () => {
@@ -99,32 +99,38 @@ describeIf('DBus: keepalived-ts against keepalived on a private bus', needDbus, 
     a = topo.node('a');
     await a.ip(['link', 'set', 'lo', 'up']);
     bus = await startPrivateBus();
-    // inherited by the daemons the node spawns
-    process.env.DBUS_SYSTEM_BUS_ADDRESS = bus.address;
     capture = await startCapture(topo, { filter: 'arp' });
   });
 
   afterAll(async () => {
-    if (priorAddress === undefined) delete process.env.DBUS_SYSTEM_BUS_ADDRESS;
-    else process.env.DBUS_SYSTEM_BUS_ADDRESS = priorAddress;
     await capture?.stop();
     await topo?.destroy();
     await bus?.stop();
   });
 
   /** Start a daemon with TMPDIR set to its own directory (the dumps stay out of the shared /tmp). */
-  function start(impl: 'ka' | 'ts', name: string): DaemonHandle {
+  function start(impl: 'ka' | 'ts', name: string, busAddress?: string): DaemonHandle {
     const tmp = join(a.dir, `${name}-tmp`);
-    const prior = process.env.TMPDIR;
-    process.env.TMPDIR = tmp;
+    const env = { TMPDIR: tmp, DBUS_SYSTEM_BUS_ADDRESS: busAddress ?? bus?.address };
+    const prior = {
+      TMPDIR: process.env.TMPDIR,
+      DBUS_SYSTEM_BUS_ADDRESS: process.env.DBUS_SYSTEM_BUS_ADDRESS,
+    };
+    const set = (e: { [k: string]: string | undefined }) => {
+      for (const [k, v] of Object.entries(e)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    };
+    // the node's spawn copies process.env as it starts the daemon
+    set(env);
     try {
       mkdirSync(tmp, { recursive: true });
       return impl === 'ka'
         ? a.startKeepalived(config(52), name)
         : a.startDaemon({ command: keepalivedTsCommand(), config: config(52), name });
     } finally {
-      if (prior === undefined) delete process.env.TMPDIR;
-      else process.env.TMPDIR = prior;
+      set(prior);
     }
   }
 
@@ -305,6 +311,51 @@ describeIf('DBus: keepalived-ts against keepalived on a private bus', needDbus, 
       expect(rec.signals.length).toBeGreaterThan(5);
     });
   }
+
+  /** A daemon that cannot have DBus runs on: VIP up, process alive; what it logged about DBus. */
+  async function runsWithout(impl: 'ka' | 'ts', name: string, busAddress?: string): Promise<string> {
+    const d = start(impl, name, busAddress);
+    try {
+      await waitForHolders([a], '192.0.2.100', ['a'], 20_000);
+      expect(d.proc.running).toBe(true);
+      return d.proc
+        .output()
+        .split('\n')
+        .filter((l) => /DBus|dbus|the name/.test(l))
+        .join('\n');
+    } finally {
+      await d.proc.stop();
+      await waitForHolders([a], '192.0.2.100', [], 10_000);
+    }
+  }
+
+  it('without a bus both run on; keepalived-ts logs and counts KA_ERR_DBUS_CONNECT', async () => {
+    const absent = `unix:path=${join(a.dir, 'no-bus.sock')}`;
+    const ka = await runsWithout('ka', 'ka-nobus', absent);
+    const ts = await runsWithout('ts', 'ts-nobus', absent);
+    console.log(
+      `dbus without a bus: keepalived said ${JSON.stringify(ka)}; keepalived-ts said ${JSON.stringify(ts)}`,
+    );
+    expect(ts).toMatch(/KA_ERR_DBUS_CONNECT/);
+  });
+
+  it('with the name already owned both run on; keepalived-ts logs and counts KA_ERR_DBUS_NAME', async () => {
+    if (!bus) throw new Error('no bus (see beforeAll)');
+    const holder = sessionBus({ busAddress: bus.address });
+    try {
+      await new Promise<void>((r) => holder.once('connect', () => r()));
+      expect(await holder.requestName(NAME, 4)).toBe(1);
+      const ka = await runsWithout('ka', 'ka-taken');
+      const ts = await runsWithout('ts', 'ts-taken');
+      console.log(
+        `dbus name taken: keepalived said ${JSON.stringify(ka)}; keepalived-ts said ${JSON.stringify(ts)}`,
+      );
+      expect(ka).toMatch(/Lost the name org.keepalived.Vrrp1/);
+      expect(ts).toMatch(/KA_ERR_DBUS_NAME/);
+    } finally {
+      holder.disconnect();
+    }
+  });
 
   it('keepalived-ts serves what keepalived serves: tree, introspection, properties, errors, dumps, GARPs, signals', () => {
     const ka = records.ka;
