@@ -787,11 +787,16 @@ export class VrrpHost {
     // state (interface t0 down)", FAULT notify only): straight to FAULT (init)
     if (b.ifFault !== undefined || b.tracking?.result.fault === true) b.inst.fault();
     // keepalived 2.2.7 (observed): a sync-group member whose group has one waiting for its
-    // interface starts in FAULT itself, notifying FAULT only
+    // interface, or with a tracked interface down, starts in FAULT itself, notifying FAULT only
     const g = b.cfg.syncGroup ? this.config.syncGroups.find((x) => x.name === b.cfg.syncGroup) : undefined;
     const groupFault =
       g !== undefined &&
-      this.bound.some((o) => o !== b && g.members.includes(o.cfg.name) && o.ifFault !== undefined);
+      this.bound.some(
+        (o) =>
+          o !== b &&
+          g.members.includes(o.cfg.name) &&
+          (o.ifFault !== undefined || o.tracking?.result.fault === true),
+      );
     const hold = this.startHoldUntil;
     b.inst.start(hold !== undefined && this.deps.clock.now() < hold ? hold : undefined, { groupFault });
     const t = b.tracking?.result;
