@@ -185,6 +185,40 @@ export interface VrrpDumpInstance extends VrrpInstanceSnapshot {
   readonly down_interfaces?: readonly string[];
 }
 
+/** What `liveDumpFields` reads of a running instance's machine (src/vrrp/machine.ts). */
+export interface LiveMachineView {
+  readonly state: number;
+  /** Deadlines in monotonic µs: `down` (Master_Down) as BACKUP, `advert` as MASTER. */
+  readonly timers: Readonly<Partial<Record<string, number>>>;
+  /** BACKUP whose down timer expired while its sync group has not agreed on MASTER. */
+  readonly wantMaster: boolean;
+}
+
+/**
+ * keepalived 2.2.7's `Wantstate`, `Read timeout` and interface faults of a running instance, as
+ * observed in its keepalived.data: wantstate is the state, MASTER for a BACKUP waiting for its sync
+ * group; the read timeout is the wall-clock time of the next deadline (none in FAULT); an
+ * interface is down unless IFF_UP and IFF_RUNNING (`linkIsUp`, netstate.ts). The snapshot of
+ * vrrp-host spreads this into each VrrpDumpInstance.
+ */
+export function liveDumpFields(o: {
+  machine: LiveMachineView;
+  monoNowUs: number;
+  wallNowS: number;
+  /** The instance's own interface and the interfaces it tracks. */
+  interfaces: readonly string[];
+  isUp: (name: string) => boolean;
+}): Pick<VrrpDumpInstance, 'wantstate' | 'read_timeout' | 'down_interfaces'> {
+  const m = o.machine;
+  const due = [m.timers.down, m.timers.advert].filter((t): t is number => t !== undefined);
+  const next = due.length > 0 && m.state !== 3 ? Math.min(...due) : undefined;
+  return {
+    wantstate: m.state === 1 && m.wantMaster ? 2 : m.state,
+    ...(next !== undefined ? { read_timeout: o.wallNowS + (next - o.monoNowUs) / 1e6 } : {}),
+    down_interfaces: [...new Set(o.interfaces)].filter((n) => !o.isUp(n)),
+  };
+}
+
 /** A tracked object's state (vrrp_script, track_file, track_process), for the status lines. */
 export interface TrackerDumpState {
   readonly kind: 'script' | 'file' | 'process';
