@@ -30,7 +30,7 @@ function capturedView(): VrrpRfcMibInput {
       ifp_ifname: 'eth0',
       master_addr: backup ? '192.0.2.2' : null,
       src_ip: c.family === 'inet6' ? 'fe80::ff:fe00:101' : '192.0.2.1',
-      stats: backup ? { 'vrrp.advert_rcvd': 34 } : { 'vrrp.become_master': 1 },
+      stats: (backup ? { 'vrrp.advert_rcvd': 34 } : { 'vrrp.become_master': 1 }) as Record<string, number>,
     };
   });
   return {
