@@ -184,6 +184,49 @@ describeIf('DaemonDbus on a private bus', needBus, () => {
     await mon.stop();
   });
 
+  it('arguments of every DBus type are answered (InvalidArgs), the service stays up', async () => {
+    const counters = new Counters();
+    const d = DaemonDbus.create(config(52), {
+      log: silentLogger,
+      counters,
+      actions,
+      busAddress: bus.address,
+    });
+    try {
+      expect(await d?.start()).toBe(true);
+      const args: string[][] = [
+        ['y', '7'],
+        ['b', 'true'],
+        ['n', '-3'],
+        ['q', '3'],
+        ['i', '-70000'],
+        ['u', '70000'],
+        ['x', '-9007199254740993'],
+        ['t', '18446744073709551615'],
+        ['d', '2.5'],
+        ['s', ''],
+        ['o', '/a/b'],
+        ['g', 'a{sv}'],
+        ['ay', '3', '1', '2', '3'],
+        ['aay', '1', '2', '0', '0'],
+        ['a{sv}', '1', 'k', 'v', 's', 'x'],
+        ['v', 'as', '2', 'a', 'b'],
+        ['(iay)', '1', '0'],
+      ];
+      for (const a of args)
+        await expect(
+          bus.busctl(['call', '--', NAME, `${ROOT}/Vrrp`, 'org.keepalived.Vrrp1.Vrrp', 'PrintData', ...a]),
+        ).rejects.toThrow(/does not match expected type/);
+      expect(counters.get(DbusErrors.KA_ERR_DBUS_BAD_CALL)).toBe(args.length);
+      expect(counters.get(DbusErrors.KA_ERR_DBUS_CONNECT)).toBe(0);
+      calls.length = 0;
+      await bus.busctl(['call', NAME, `${ROOT}/Vrrp`, 'org.keepalived.Vrrp1.Vrrp', 'PrintData']);
+      expect(calls).toEqual(['data']);
+    } finally {
+      await d?.stop();
+    }
+  });
+
   it('a name already owned: start() resolves false, KA_ERR_DBUS_NAME counted, nothing thrown', async () => {
     const holder = sessionBus({ busAddress: bus.address });
     try {

@@ -1,4 +1,5 @@
 import { Variant } from '@particle/dbus-next';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DbusErrors } from '../../../src/dbus/errors.js';
 import {
@@ -274,5 +275,53 @@ describe('properties', () => {
 
   it('state words: Init, Backup, Master, Fault, else Unknown', () => {
     expect([0, 1, 2, 3, 98].map(stateText)).toEqual(['Init', 'Backup', 'Master', 'Fault', 'Unknown']);
+  });
+});
+
+describe('any call', () => {
+  it('is answered: a reply or an error with a code, never an exception', async () => {
+    const { t } = tree();
+    const a = recorder();
+    const word = fc.constantFrom(
+      'org.keepalived.Vrrp1.Vrrp',
+      'org.keepalived.Vrrp1.Instance',
+      'org.freedesktop.DBus.Properties',
+      'org.freedesktop.DBus.Introspectable',
+      'org.freedesktop.DBus.Peer',
+      'Get',
+      'GetAll',
+      'Set',
+      'Name',
+      'State',
+      'PrintData',
+      'SendGarp',
+      'Ping',
+      'Introspect',
+    );
+    const path = fc.oneof(fc.constantFrom(VI1, VI6, '/', '/org/keepalived/Vrrp1/Vrrp'), fc.string());
+    const value = fc.oneof(
+      fc.string(),
+      fc.integer(),
+      fc.constant(undefined),
+      fc.constant(null),
+      word,
+      fc.object(),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        path,
+        fc.option(word, { nil: undefined }),
+        fc.oneof(word, fc.string()),
+        fc.constantFrom('', 's', 'ss', 'ssv', 'u', 'a{sv}'),
+        fc.array(value, { maxLength: 4 }),
+        async (p, iface, member, signature, body) => {
+          const r = await t.call(call(p, iface, member, signature, body), a);
+          if ('error' in r)
+            expect([DbusErrors.KA_ERR_DBUS_BAD_CALL, DbusErrors.KA_ERR_DBUS_ACTION]).toContain(r.code);
+          else expect(typeof r.signature).toBe('string');
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 });
