@@ -199,6 +199,11 @@ describeIf('DBus: keepalived-ts against keepalived on a private bus', needDbus, 
             // GDBus lists them in its hash table's order
             .sort()
             .join(' ');
+          // the XML itself, but for GDBus's version comment and the order of the child nodes
+          rec.introspection[`${p} xml`] = (xml.data[0] ?? '')
+            .split('\n')
+            .filter((l) => !l.startsWith('<!-- GDBus') && !l.includes('<node name='))
+            .join('\n');
         }
         for (const p of rec.tree.filter((x) => x.includes('/Instance/') && /IPv[46]$/.test(x))) {
           for (const prop of ['Name', 'State'])
