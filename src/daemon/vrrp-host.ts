@@ -501,6 +501,10 @@ export class VrrpHost {
       this.onLink(l, before);
     });
     this.deps.net.on('addr', (a) => this.onAddr(a));
+    // Every instance that starts in FAULT is faulted before any starts: a sync group then goes to
+    // FAULT before its first member leaves INIT, as keepalived 2.2.7 does (observed: GROUP FAULT
+    // and the members' FAULT only, whatever the members' order in the file).
+    for (const b of this.bound) if (startsFaulted(b) && !b.inst.machine.faulted) b.inst.fault();
     for (const b of this.bound) {
       await this.removeStaleVips(b);
       this.startInstance(b);
@@ -785,7 +789,7 @@ export class VrrpHost {
   private startInstance(b: Bound): void {
     // unbound, or a tracked interface down (keepalived 2.2.7, observed: "(VI_3): entering FAULT
     // state (interface t0 down)", FAULT notify only): straight to FAULT (init)
-    if (b.ifFault !== undefined || b.tracking?.result.fault === true) b.inst.fault();
+    if (startsFaulted(b) && !b.inst.machine.faulted) b.inst.fault();
     // keepalived 2.2.7 (observed): a sync-group member whose group has one waiting for its
     // interface, or with a tracked interface down, starts in FAULT itself, notifying FAULT only
     const g = b.cfg.syncGroup ? this.config.syncGroups.find((x) => x.name === b.cfg.syncGroup) : undefined;
@@ -2131,6 +2135,11 @@ export class VrrpHost {
       this.requestAnnounce(b, item);
     }
   }
+}
+
+/** Unbound, or a tracker (a tracked interface down) says FAULT: the instance starts in FAULT. */
+function startsFaulted(b: Bound): boolean {
+  return b.ifFault !== undefined || b.tracking?.result.fault === true;
 }
 
 /** The instance's tracking holds it in FAULT (a tracker down with weight 0, or a script not run yet). */
