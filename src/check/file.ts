@@ -2,8 +2,17 @@
  * FILE_CHECK: read the tracked file's integer. With weight 0 (default) a non-zero value marks the server
  * down; otherwise the server stays up and its weight moves by value × weight (negated with `reverse`).
  * A missing or unreadable file, or one not holding an integer, counts as a failure.
+ *
+ * keepalived watches track files with inotify. `run` reads at once (the delay_loop poll); `watchRun`,
+ * for a checker that has already reported, returns at once only when the file differs from that
+ * report, otherwise waits for a change seen by `fs.watch` on the file's directory (so creation,
+ * rename over it and deletion are seen too). Where the directory cannot be watched (it does not
+ * exist, no inotify) it returns at once: the delay_loop poll is the fallback. `waitsForChange` tells
+ * the scheduler which case holds (it then starts the next attempt at once).
  */
+import { type FSWatcher, watch } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import { KaError } from '../core/errors.js';
 import { fail } from './common.js';
 import type { CheckResult, FileCheckSpec } from './types.js';
@@ -21,13 +30,94 @@ export function interpretValue(spec: Pick<FileCheckSpec, 'weight' | 'reverse'>, 
   return { ok: true, weightDelta: value * weight * (spec.reverse ? -1 : 1) };
 }
 
-export async function run(spec: FileCheckSpec, signal: AbortSignal): Promise<CheckResult> {
+/**
+ * Writers truncate then write, or write several times: events closer together than this are one
+ * change, read once they stop (so a half-written file is not reported).
+ */
+export const SETTLE_MS = 20;
+
+/** One fs.watch per directory, shared by the checkers of the files in it. */
+interface DirWatch {
+  readonly watcher: FSWatcher;
+  /** Waiters by file name. */
+  readonly waiters: Map<string, Set<() => void>>;
+}
+const dirs = new Map<string, DirWatch>();
+
+function wakeAll(d: DirWatch): void {
+  for (const set of d.waiters.values()) for (const w of [...set]) w();
+}
+
+function dirWatch(dir: string): DirWatch | undefined {
+  const d = dirs.get(dir);
+  if (d) return d;
+  let watcher: FSWatcher;
+  try {
+    watcher = watch(dir, { persistent: false });
+  } catch {
+    return undefined;
+  }
+  const entry: DirWatch = { watcher, waiters: new Map() };
+  watcher.on('change', (_type, name) => {
+    // no name (some platforms): any file may have changed
+    if (name === null || name === undefined) return wakeAll(entry);
+    for (const w of [...(entry.waiters.get(String(name)) ?? [])]) w();
+  });
+  // the directory went away or the watch broke: waiters re-read, later attempts poll
+  watcher.on('error', () => {
+    dirs.delete(dir);
+    watcher.close();
+    wakeAll(entry);
+  });
+  dirs.set(dir, entry);
+  return entry;
+}
+
+/**
+ * A subscription to changes of `file`, made before the file is read so no change is missed.
+ * undefined when the directory cannot be watched.
+ */
+function subscribe(file: string): { changed: Promise<void>; cancel: () => void } | undefined {
+  const dir = dirname(file);
+  const name = basename(file);
+  const d = dirWatch(dir);
+  if (!d) return undefined;
+  let settle: NodeJS.Timeout | undefined;
+  let resolve!: () => void;
+  const changed = new Promise<void>((r) => {
+    resolve = r;
+  });
+  const set = d.waiters.get(name) ?? new Set();
+  d.waiters.set(name, set);
+  const cancel = () => {
+    clearTimeout(settle);
+    set.delete(waiter);
+    if (set.size === 0) d.waiters.delete(name);
+    if (d.waiters.size === 0 && dirs.get(dir) === d) {
+      dirs.delete(dir);
+      d.watcher.close();
+    }
+  };
+  function waiter(): void {
+    clearTimeout(settle);
+    settle = setTimeout(() => {
+      cancel();
+      resolve();
+    }, SETTLE_MS);
+  }
+  set.add(waiter);
+  return { changed, cancel };
+}
+
+/** What each checker (its spec object) last reported: the text read, or the read error's code. */
+const lastSeen = new WeakMap<FileCheckSpec, string>();
+
+async function read(spec: FileCheckSpec, signal: AbortSignal): Promise<{ key: string; result: CheckResult }> {
   try {
     const text = await readFile(spec.file, { encoding: 'utf8', signal });
-    return interpretValue(spec, text);
+    return { key: `=${text}`, result: interpretValue(spec, text) };
   } catch (e) {
-    if (signal.aborted) return fail(new KaError('KA_ERR_CHECK_ABORTED', 'FILE_CHECK cancelled'));
-    return fail(
+    const result = fail(
       new KaError(
         'KA_ERR_CHECK_FILE',
         `cannot read ${spec.file}: ${(e as Error).message}`,
@@ -35,5 +125,67 @@ export async function run(spec: FileCheckSpec, signal: AbortSignal): Promise<Che
         { cause: e },
       ),
     );
+    return { key: `!${(e as NodeJS.ErrnoException).code ?? 'error'}`, result };
   }
+}
+
+const aborted = () => fail(new KaError('KA_ERR_CHECK_ABORTED', 'FILE_CHECK cancelled'));
+
+/** One attempt that reads the file at once (the delay_loop poll). */
+export async function run(spec: FileCheckSpec, signal: AbortSignal): Promise<CheckResult> {
+  if (signal.aborted) return aborted();
+  const r = await read(spec, signal);
+  if (signal.aborted) return aborted();
+  lastSeen.set(spec, r.key);
+  return r.result;
+}
+
+/**
+ * One attempt that, once the checker has reported, waits until its file differs from that report
+ * (returns at once where the directory cannot be watched). For a scheduler that starts the next
+ * attempt as soon as one ends while `waitsForChange` holds; a waiting attempt should not count
+ * towards its concurrency limit.
+ */
+export async function watchRun(spec: FileCheckSpec, signal: AbortSignal): Promise<CheckResult> {
+  if (signal.aborted) return aborted();
+  const last = lastSeen.get(spec);
+  const sub = last === undefined ? undefined : subscribe(spec.file);
+  try {
+    let r = await read(spec, signal);
+    if (sub && r.key === last) {
+      const stop = new Promise<void>((res) => signal.addEventListener('abort', () => res(), { once: true }));
+      await Promise.race([sub.changed, stop]);
+      if (signal.aborted) return aborted();
+      r = await read(spec, signal);
+    }
+    if (signal.aborted) return aborted();
+    lastSeen.set(spec, r.key);
+    return r.result;
+  } finally {
+    sub?.cancel();
+  }
+}
+
+/**
+ * Whether the checker's next attempt waits for a change of its file itself (it has reported once
+ * and the file's directory can be watched): the scheduler then starts it at once rather than after
+ * delay_loop. false: poll every delay_loop.
+ */
+export function waitsForChange(spec: FileCheckSpec): boolean {
+  if (!lastSeen.has(spec)) return false;
+  const dir = dirname(spec.file);
+  if (dirs.has(dir)) return true;
+  const d = dirWatch(dir);
+  if (!d) return false;
+  // probed only: no attempt waits on it yet
+  if (d.waiters.size === 0) {
+    dirs.delete(dir);
+    d.watcher.close();
+  }
+  return true;
+}
+
+/** Directories watched now (for tests: every watch is closed once no attempt waits). */
+export function watchedDirs(): number {
+  return dirs.size;
 }
