@@ -1,9 +1,10 @@
 // Bundles the compiled entry (dist/main.js) and the modules the one-shot modes use (-t,
 // --dump-config, -v, -h, --signum: options, config pipeline, nearley, moo, ipaddr.js, tinyglobby)
-// into one ES module, dist/keepalived-ts.mjs, which bin/keepalived-ts.js loads first: resolving and
-// loading ~20 files took about 20 ms of a `-t` start-up (docs/BENCHMARKS.md, issue 4). What daemon
-// mode and genhash load on demand (`import()`: VRRP, IPVS, checkers, the native addon) stays outside,
-// imported from dist/ as before. Run by `npm run build` after tsc.
+// into one CommonJS file, dist/keepalived-ts.cjs, which bin/keepalived-ts.js (itself CommonJS) loads
+// first: resolving and loading ~20 ES modules, and Node's ES module loader itself, took about 30 ms
+// of a `-t` start-up (docs/BENCHMARKS.md, issue 4). What daemon mode and genhash load on demand
+// (`import()`: VRRP, IPVS, checkers, the native addon) stays outside, imported from dist/ as before.
+// Run by `npm run build` after tsc.
 import { appendFile, readFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +12,7 @@ import { build } from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
-const outfile = join(dist, 'keepalived-ts.mjs');
+const outfile = join(dist, 'keepalived-ts.cjs');
 
 /** Keeps dynamic imports outside the bundle and rewrites `createRequire(import.meta.url)(X)`. */
 const plugin = {
@@ -39,13 +40,9 @@ const result = await build({
   outfile,
   bundle: true,
   platform: 'node',
-  format: 'esm',
+  format: 'cjs',
   target: 'node20',
   plugins: [plugin],
-  // bundled CommonJS packages require Node built-ins (fs, path): give the ES module a require
-  banner: {
-    js: "import { createRequire as __ktCreateRequire } from 'node:module';\nconst require = __ktCreateRequire(import.meta.url);",
-  },
   logLevel: 'warning',
   legalComments: 'inline',
   metafile: true,
@@ -54,9 +51,9 @@ const result = await build({
 const fromDist = Object.keys(result.metafile.inputs)
   .map((p) => relative(dist, resolve(root, p)))
   .filter((p) => !p.startsWith('..'));
-await appendFile(outfile, `export const bundledFrom = ${JSON.stringify(fromDist)};\n`);
+await appendFile(outfile, `module.exports.bundledFrom = ${JSON.stringify(fromDist)};\n`);
 const inputs = Object.keys(result.metafile.inputs).length;
 const external = result.metafile.outputs[relative(root, outfile)]?.imports.filter((i) => i.external);
 console.log(
-  `dist/keepalived-ts.mjs: ${inputs} modules bundled, ${external?.filter((i) => i.path.startsWith('.')).length ?? '?'} loaded on demand from dist/`,
+  `dist/keepalived-ts.cjs: ${inputs} modules bundled, ${external?.filter((i) => i.path.startsWith('.')).length ?? '?'} loaded on demand from dist/`,
 );
