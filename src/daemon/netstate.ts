@@ -26,7 +26,12 @@ import {
 type NetStateEvents = {
   /** A link appeared, changed or went away (`now.deleted`). `before` is undefined for a new link. */
   link: [now: LinkInfo, before: LinkInfo | undefined];
-  addr: [AddrInfo];
+  /**
+   * An address was added or removed. `own`: the change answers a request of this NetState's command
+   * socket (the kernel puts the requester's port id in the notification), as keepalived tells its
+   * own VIP changes from others' (`-a` logs only the others).
+   */
+  addr: [a: AddrInfo, own: boolean];
 };
 
 /** keepalived's notion of "up": IFF_UP and IFF_RUNNING both set. */
@@ -144,10 +149,10 @@ export class NetState extends EventEmitter<NetStateEvents> {
 
   private onMessage(m: NlMsg, emit: boolean): void {
     const ev = this.decode(m);
-    if (ev) this.apply(ev, emit);
+    if (ev) this.apply(ev, emit, m.pid !== 0 && m.pid === this.cmd.portId);
   }
 
-  private apply(ev: NonNullable<ReturnType<typeof decodeRtnl>>, emit: boolean): void {
+  private apply(ev: NonNullable<ReturnType<typeof decodeRtnl>>, emit: boolean, own = false): void {
     if (ev.kind === 'link') {
       const before = this.links.get(ev.link.ifindex);
       if (ev.link.deleted) {
@@ -165,6 +170,6 @@ export class NetState extends EventEmitter<NetStateEvents> {
     );
     if (!a.deleted) list.push(a);
     this.addrs.set(a.ifindex, list);
-    if (emit) this.emit('addr', a);
+    if (emit) this.emit('addr', a, own);
   }
 }
