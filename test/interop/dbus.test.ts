@@ -88,15 +88,21 @@ const table = (text: string) =>
 describeIf('DBus: keepalived-ts against keepalived on a private bus', needDbus, () => {
   let topo: Topology | undefined;
   let a: LabNode;
+  let b: LabNode;
   let bus: PrivateBus | undefined;
   let capture: Capture | undefined;
   const records: { [impl: string]: DbusRecord } = {};
 
   beforeAll(async () => {
     topo = await createTopology({
-      nodes: [{ name: 'a', links: [{ addrs: ['192.0.2.1/24', 'fd00::1/64'] }] }],
+      nodes: [
+        { name: 'a', links: [{ addrs: ['192.0.2.1/24', 'fd00::1/64'] }] },
+        // idle until the BACKUP SendGarp test, where it is VI_1's master
+        { name: 'b', links: [{ addrs: ['192.0.2.2/24'] }] },
+      ],
     });
     a = topo.node('a');
+    b = topo.node('b');
     await a.ip(['link', 'set', 'lo', 'up']);
     bus = await startPrivateBus();
     capture = await startCapture(topo, { filter: 'arp' });
@@ -146,6 +152,9 @@ describeIf('DBus: keepalived-ts against keepalived on a private bus', needDbus, 
       return String((e as { stderr?: string }).stderr ?? e).trim();
     }
   };
+  /** GARPs for VI_1's VIP sent by node A (node B, VI_1's master in one test, sends its own). */
+  const garpsFromA = () =>
+    garps(capture?.frames() ?? [], '192.0.2.100').filter((f) => f.srcMac === a.link().mac);
   const signalSeen = (mon: BusMonitor, suffix: string) =>
     waitFor({
       what: `${suffix} on the bus`,
@@ -158,6 +167,7 @@ describeIf('DBus: keepalived-ts against keepalived on a private bus', needDbus, 
       if (!bus || !capture) throw new Error('no bus (see beforeAll)');
       const mon = await bus.monitor();
       const name = `${impl}-dbus`;
+      const garpsAtStart = garpsFromA().length;
       const d = start(impl, name);
       const tmp = join(a.dir, `${name}-tmp`);
       const rec: DbusRecord = {
@@ -281,17 +291,24 @@ describeIf('DBus: keepalived-ts against keepalived on a private bus', needDbus, 
           ? 'cleared'
           : 'not cleared';
 
-        // SendGarp: GARPs for the VIP after the call (the start-up ones are long over: 5 at once, then none)
-        const before = garps(capture.frames(), '192.0.2.100').length;
+        // SendGarp: GARPs for the VIP after the call, once the start-up ones are over (5 on entering
+        // MASTER, 5 more vrrp_garp_master_delay = 5 s later)
+        const fromA = () => garpsFromA().length - garpsAtStart;
+        await waitFor({
+          what: '10 GARPs after MASTER',
+          probe: () => fromA() >= 10 || undefined,
+          timeoutMs: 15_000,
+        });
+        const before = fromA();
         await busctl(['call', NAME, inst, 'org.keepalived.Vrrp1.Instance', 'SendGarp']);
         await waitFor({
           what: 'a GARP after SendGarp',
-          probe: () => garps(capture?.frames() ?? [], '192.0.2.100').length > before || undefined,
+          probe: () => fromA() > before || undefined,
           timeoutMs: 5000,
         });
         // one round: let any further ones arrive before counting
         await new Promise((r) => setTimeout(r, 1500));
-        rec.garps = garps(capture.frames(), '192.0.2.100').length - before;
+        rec.garps = fromA() - before;
 
         // ReloadConfig: the reload SIGHUP starts, with VI_6 moved to VRID 53
         writeFileSync(d.configPath, config(53));
@@ -333,6 +350,69 @@ describeIf('DBus: keepalived-ts against keepalived on a private bus', needDbus, 
       await waitForHolders([a], '192.0.2.100', [], 10_000);
     }
   }
+
+  it('SendGarp on a BACKUP instance: as keepalived, no GARP (VIPs not set)', async () => {
+    if (!bus || !capture) throw new Error('no bus (see beforeAll)');
+    // node B is VI_1's master: node A's VI_1 stays BACKUP
+    const peer = b.startKeepalived(
+      'vrrp_instance VI_1 {\n  state MASTER\n  interface eth0\n  virtual_router_id 51\n  priority 200\n  advert_int 1\n  virtual_ipaddress {\n    192.0.2.100/24\n  }\n}\n',
+      'peer-b',
+    );
+    const sent: { [impl: string]: number } = {};
+    try {
+      await waitForHolders([a, b], '192.0.2.100', ['b'], 20_000);
+      for (const impl of ['ka', 'ts'] as const) {
+        const mon = await bus.monitor();
+        const d = start(impl, `${impl}-backup`);
+        try {
+          await waitFor({
+            what: 'VI_6 MASTER and VI_1 BACKUP on DBus',
+            probe: async () => {
+              const s = said(mon.signals(ROOT));
+              const state = async (path: string) =>
+                JSON.parse(
+                  await busctl([
+                    'get-property',
+                    '--json=short',
+                    NAME,
+                    path,
+                    'org.keepalived.Vrrp1.Instance',
+                    'State',
+                  ]),
+                ) as { data: [number, string] };
+              if (!s.some((x) => x.includes('/52/IPv6 VrrpStatusChange [2]'))) return undefined;
+              return (await state(`${ROOT}/Instance/eth0/51/IPv4`)).data[0] === 1 || undefined;
+            },
+            timeoutMs: 20_000,
+          });
+          const before = garpsFromA().length;
+          await busctl([
+            'call',
+            NAME,
+            `${ROOT}/Instance/eth0/51/IPv4`,
+            'org.keepalived.Vrrp1.Instance',
+            'SendGarp',
+          ]);
+          // what a master sends arrives within milliseconds (see the test above); give it ample time
+          await new Promise((r) => setTimeout(r, 1500));
+          sent[impl] = garpsFromA().length - before;
+          const logged = d.proc
+            .output()
+            .split('\n')
+            .filter((l) => /garp|gratuitous/i.test(l));
+          console.log(`dbus SendGarp on BACKUP ${impl}: ${logged.join(' | ')}`);
+        } finally {
+          await d.proc.stop();
+          await mon.stop();
+        }
+      }
+    } finally {
+      await peer.proc.stop();
+    }
+    console.log(`dbus SendGarp on BACKUP: keepalived ${sent.ka} GARPs, keepalived-ts ${sent.ts}`);
+    expect(sent.ka).toBe(0);
+    expect(sent.ts).toBe(sent.ka);
+  });
 
   it('without a bus both run on; keepalived-ts logs and counts KA_ERR_DBUS_CONNECT', async () => {
     const absent = `unix:path=${join(a.dir, 'no-bus.sock')}`;
