@@ -48,6 +48,7 @@ import {
   parseIntStrict,
   parseIp,
   parseIpShared,
+  unsignedComplaint,
 } from './values.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -1655,17 +1656,21 @@ export class ConfigBuilder extends Checker_ {
     const ve = d.entry('virtual_router_id');
     if (ve) {
       const w = (ve.value as string[])[0];
-      const n = w === undefined ? undefined : parseIntStrict(w);
-      if (n === undefined || n < 1 || n > 255) {
+      const first = w === undefined ? undefined : unsignedComplaint(w, 1, 255);
+      if (w === undefined || first) {
+        const at = ve.node.args[0]?.pos ?? ve.node.pos;
+        // keepalived: its number reader's message, then the instance's
+        if (first)
+          this.report('KA_ERR_CONF_BAD_NUMBER', KaClass.InvalidNumber, at, 'virtual_router_id', first);
         this.report(
           'KA_ERR_CONF_BAD_NUMBER',
           KaClass.InvalidNumber,
-          ve.node.args[0]?.pos ?? ve.node.pos,
+          at,
           'virtual_router_id',
-          `(${name}) VRID '${w ?? ''}' not valid - must be between 1 & 255`,
+          `(${name}): VRID '${w ?? ''}' not valid - must be between 1 & 255`,
           'an integer in [1, 255]',
         );
-      } else vrid = n;
+      } else vrid = Number(w);
     }
     if (vrid === undefined) {
       this.report(
@@ -1698,18 +1703,21 @@ export class ConfigBuilder extends Checker_ {
     const pe = d.entry('priority');
     if (pe) {
       const w = (pe.value as string[])[0];
-      const n = w === undefined ? undefined : parseIntStrict(w);
-      if (n === undefined || n < 1 || n > 255) {
+      const first = w === undefined ? undefined : unsignedComplaint(w, 1, 255);
+      if (w === undefined || first) {
+        const at = pe.node.args[0]?.pos ?? pe.node.pos;
+        // keepalived: its number reader's message, then the instance's (which names no value)
+        if (first) this.report('KA_ERR_CONF_BAD_NUMBER', KaClass.InvalidNumber, at, 'priority', first);
         this.report(
           'KA_ERR_CONF_BAD_NUMBER',
           KaClass.InvalidNumber,
-          pe.node.args[0]?.pos ?? pe.node.pos,
+          at,
           'priority',
-          `(${name}) Priority '${w ?? ''}' not valid! must be between 1 & 255. Using default 100`,
+          `(${name}) Priority not valid! must be between 1 & 255. Using default 100`,
           'an integer in [1, 255]',
         );
         priority = 100;
-      } else priority = n;
+      } else priority = Number(w);
     }
     if (priority === undefined) priority = state === 'MASTER' ? 255 : 100;
     state = state ?? (priority === 255 ? 'MASTER' : 'BACKUP');

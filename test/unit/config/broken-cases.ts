@@ -146,6 +146,8 @@ export const cases: Case[] = [
     at: [4, 14],
     keyword: 'priority',
     exit: 5,
+    message: /^\(VI_1\) Priority not valid! must be between 1 & 255\. Using default 100$/,
+    first: /^number '300' outside range \[1, 255\]$/,
   },
   {
     name: 'priority not a number',
@@ -154,6 +156,8 @@ export const cases: Case[] = [
     at: [4, 14],
     keyword: 'priority',
     exit: 5,
+    message: /^\(VI_1\) Priority not valid! must be between 1 & 255\. Using default 100$/,
+    first: /^invalid number 'high'$/,
   },
   {
     name: 'VRID 0',
@@ -162,6 +166,8 @@ export const cases: Case[] = [
     at: [3, 23],
     keyword: 'virtual_router_id',
     exit: 5,
+    message: /^\(VI_1\): VRID '0' not valid - must be between 1 & 255$/,
+    first: /^number '0' outside range \[1, 255\]$/,
   },
   {
     name: 'VRID 300',
@@ -170,6 +176,8 @@ export const cases: Case[] = [
     at: [3, 23],
     keyword: 'virtual_router_id',
     exit: 5,
+    message: /^\(VI_1\): VRID '300' not valid - must be between 1 & 255$/,
+    first: /^number '300' outside range \[1, 255\]$/,
   },
   {
     name: 'advert_int 0',
@@ -788,6 +796,8 @@ export const cases: Case[] = [
     at: [5, 14],
     keyword: 'priority',
     exit: 5,
+    message: /^\(VI_1\) Priority not valid! must be between 1 & 255\. Using default 100$/,
+    first: /^number '300' outside range \[1, 255\]$/,
   },
   // ---- found by the keyword sweep (test/interop/config/sweep.test.ts) ----
   {
