@@ -71,6 +71,17 @@ import {
 import { addrFamily, canonicalAddr } from '../wire/ipvs.js';
 import type { ScriptResolver } from './scripts.js';
 
+/** A state change SNMP traps report (LvsHost.onStateEvent). */
+export type LvsStateEvent =
+  | {
+      readonly kind: 'rs';
+      readonly vs: VirtualServer;
+      readonly address: string;
+      readonly port: number | undefined;
+      readonly up: boolean;
+    }
+  | { readonly kind: 'quorum'; readonly vs: VirtualServer; readonly up: boolean; readonly stopping: boolean };
+
 export interface LvsHostDeps {
   clock: Clock;
   log: Logger;
@@ -858,6 +869,24 @@ export class LvsHost {
 
   private notifyRs(v: VsEntry, r: RsEntry, up: boolean): void {
     this.notifier.realServer(up ? r.notifyUp : r.notifyDown, `RS ${r.text} ${v.text} ${up ? 'UP' : 'DOWN'}`);
+    this.emitState({ kind: 'rs', vs: v.cfg, address: r.rs.address, port: r.rs.port, up });
+  }
+
+  private readonly stateListeners: ((e: LvsStateEvent) => void)[] = [];
+
+  /** SNMP traps: a real server moved, or a virtual server's quorum did (after their notifies). */
+  onStateEvent(listener: (e: LvsStateEvent) => void): void {
+    this.stateListeners.push(listener);
+  }
+
+  private emitState(e: LvsStateEvent): void {
+    for (const l of this.stateListeners) {
+      try {
+        l(e);
+      } catch (err) {
+        this.log.error({ err }, 'LVS state listener failed');
+      }
+    }
   }
 
   /**
@@ -927,6 +956,8 @@ export class LvsHost {
    */
   private vsNotify(v: VsEntry, e: QuorumEvent): void {
     const up = e.kind === 'quorum-up';
+    // keepalived's do_vs_notifies sends its quorum trap first, at start and stop too
+    this.emitState({ kind: 'quorum', vs: v.cfg, up, stopping: e.stopping === true });
     if (e.init !== 'start') this.deps.counters.inc(up ? 'lvs.quorum_up' : 'lvs.quorum_down');
     this.notifier.realServer(up ? v.quorumUp : v.quorumDown, `VS ${v.text} ${up ? 'UP' : 'DOWN'}`);
     if (v.mail) {

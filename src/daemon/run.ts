@@ -589,14 +589,8 @@ async function runDaemonWith(
   }
 
   try {
-    try {
-      await lvs?.start();
-    } catch (e) {
-      // keepalived's checker child logs and carries on without IPVS; VRRP must still run.
-      log.error({ err: e }, `LVS: ${(e as Error).message}`);
-    }
-    await statics?.apply(config);
-    // the SNMP sub-agent: keepalived's VRRP process connects it before its instances start
+    // the SNMP sub-agent: keepalived's VRRP process connects it before its instances start, its
+    // checker process before its virtual servers
     snmp = DaemonSnmp.create(config, opts, { log: log.child({ proc: 'vrrp' }), counters });
     const snmpVersion = versionText().split('\n')[0] ?? '';
     // VRRP-MIB up-times count from here (keepalived's vrrp_start_time), in epoch seconds
@@ -620,9 +614,19 @@ async function runDaemonWith(
         );
       },
       startedAt: snmpStartedAt,
+      virtualServers: (lvs?.snapshot() as LvsSnapshot | undefined)?.virtualServers,
       ...(ns ? { namespace: ns } : {}),
     }));
     await snmp?.ready(1000);
+    // realServerStateChange / virtualServerQuorumStateChange, from the first quorum decisions on
+    if (lvs) snmp?.watchLvs(lvs);
+    try {
+      await lvs?.start();
+    } catch (e) {
+      // keepalived's checker child logs and carries on without IPVS; VRRP must still run.
+      log.error({ err: e }, `LVS: ${(e as Error).message}`);
+    }
+    await statics?.apply(config);
     await vrrp?.start();
     if (vrrp) snmp?.watch(vrrp.instances);
     bfd.apply(config);

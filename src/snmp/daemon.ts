@@ -7,12 +7,20 @@ import type { KeepalivedConfig } from '../config/model.js';
 import { isKaError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { DEFAULT_SNMP_SOCKET, SnmpAgent, type SnmpAgentOptions } from './agent.js';
+import {
+  CHECK_OID,
+  type CheckMibInput,
+  type CheckVsState,
+  checkVarbinds,
+  quorumTrap,
+  realServerTrap,
+} from './check-mib.js';
 import { SnmpErrors } from './errors.js';
 import {
   GLOBAL_OID,
-  type KeepalivedMibInput,
   keepalivedVarbinds,
   type Oid,
+  oidText,
   type SnmpInstanceState,
   syncGroupState,
   type Varbind,
@@ -32,7 +40,7 @@ export interface SnmpSettings {
   readonly socket: string;
   /** KEEPALIVED-MIB global and vrrp subtrees (`enable_snmp_vrrp`, its alias `enable_snmp_keepalived`). */
   readonly vrrp: boolean;
-  /** KEEPALIVED-MIB check subtree: not served yet. */
+  /** KEEPALIVED-MIB check subtree (virtual and real servers). */
   readonly checker: boolean;
   /** VRRP-MIB (RFC 2787) and VRRPv3-MIB (RFC 6527). */
   readonly rfcv2: boolean;
@@ -72,6 +80,34 @@ export interface WatchedInstance {
   onChange(listener: () => void): void;
 }
 
+/** What the sub-agent reads of the daemon: the VRRP side's view and the LVS host's virtual servers. */
+export interface SnmpView extends VrrpRfcMibInput {
+  /** LvsHost.snapshot().virtualServers (check subtree). */
+  readonly virtualServers?: readonly CheckVsState[];
+}
+
+/** The LVS host's state events (LvsHost.onStateEvent). */
+export interface WatchedLvs {
+  onStateEvent(
+    listener: (
+      e:
+        | {
+            readonly kind: 'rs';
+            readonly vs: CheckMibInput['config']['virtualServers'][number];
+            readonly address: string;
+            readonly port: number | undefined;
+            readonly up: boolean;
+          }
+        | {
+            readonly kind: 'quorum';
+            readonly vs: CheckMibInput['config']['virtualServers'][number];
+            readonly up: boolean;
+            readonly stopping: boolean;
+          },
+    ) => void,
+  ): void;
+}
+
 /** VRRP states as the traps read them. */
 const INIT = 0;
 const MASTER = 2;
@@ -91,7 +127,7 @@ const SHUTDOWN = 5;
  */
 export class DaemonSnmp {
   readonly agent: SnmpAgent;
-  private view: (() => VrrpRfcMibInput) | undefined;
+  private view: (() => SnmpView) | undefined;
   /** Last state sent per instance and per sync group: a trap goes out when it changes. */
   private readonly sent = new Map<string, number>();
   /** Instances whose changes are followed (a reload adds new ones); the latest list for sync groups. */
@@ -110,16 +146,14 @@ export class DaemonSnmp {
     if (settings.vrrp) regions.push(VRRP_OID);
     if (settings.rfcv2) regions.push(VRRP_MIB_OID);
     if (settings.rfcv3) regions.push(VRRPV3_MIB_OID);
-    const build = (view: KeepalivedMibInput): Varbind[] => [
+    if (settings.checker) regions.push(CHECK_OID);
+    const build = (view: SnmpView): Varbind[] => [
       ...(settings.vrrp || settings.checker ? keepalivedVarbinds(view) : []),
+      ...(settings.checker ? checkVarbinds(view) : []),
       ...(settings.rfcv2 ? vrrpMibVarbinds(view) : []),
       ...(settings.rfcv3 ? vrrpv3MibVarbinds(view) : []),
     ];
     this.agent = new SnmpAgent({ ...agentOptions, socket: settings.socket, regions, build });
-    const missing = [settings.checker ? 'enable_snmp_checker (KEEPALIVED-MIB check)' : ''].filter(
-      (m) => m !== '',
-    );
-    if (missing.length > 0) deps.log.warn(`SNMP: not served yet: ${missing.join(', ')}`);
   }
 
   /**
@@ -144,7 +178,7 @@ export class DaemonSnmp {
     }
   }
 
-  start(view: () => VrrpRfcMibInput): void {
+  start(view: () => SnmpView): void {
     this.view = view;
     this.agent.start(view, this.deps.log, this.deps.counters);
   }
@@ -175,7 +209,48 @@ export class DaemonSnmp {
     return this.agent.stop();
   }
 
-  private snapshot(): VrrpRfcMibInput | undefined {
+  /**
+   * With `enable_traps` and `enable_snmp_checker`: realServerStateChange as a real server moves,
+   * virtualServerQuorumStateChange as a virtual server's quorum is decided (start, changes, stop:
+   * quorum status shutdown(3)), as keepalived's do_rs_notifies / do_vs_notifies send them.
+   */
+  watchLvs(lvs: WatchedLvs): void {
+    if (!this.settings.traps || !this.settings.checker) return;
+    lvs.onStateEvent((e) => {
+      const view = this.snapshot();
+      if (!view) return;
+      const list = view.config.virtualServers;
+      let vi = list.indexOf(e.vs);
+      if (vi < 0) vi = list.findIndex((v) => v.name === e.vs.name && v.protocol === e.vs.protocol);
+      if (vi < 0) return;
+      if (e.kind === 'rs') {
+        // the event's state: the LVS snapshot takes it after its notifies
+        const proto = e.vs.protocol.toLowerCase();
+        const moved = view.virtualServers?.map((v) =>
+          v.name !== e.vs.name || v.protocol !== proto
+            ? v
+            : {
+                ...v,
+                realServers: v.realServers.map((r) =>
+                  r.addr === e.address && (r.port ?? undefined) === e.port ? { ...r, up: e.up } : r,
+                ),
+              },
+        );
+        const t = realServerTrap(moved ? { ...view, virtualServers: moved } : view, vi, e.address, e.port);
+        if (t) this.agent.notify(t.trap, t.objects);
+        return;
+      }
+      const t = quorumTrap(view, vi);
+      if (!t) return;
+      const statusOid = oidText([...CHECK_OID, 3, 1, 23]);
+      // the event's state: the snapshot may not show it yet; shutdown(3) when stopping
+      const status = e.stopping ? 3 : e.up ? 1 : 2;
+      const objects = t.objects.map((o) => (oidText(o.oid) === statusOid ? { ...o, value: status } : o));
+      this.agent.notify(t.trap, objects);
+    });
+  }
+
+  private snapshot(): SnmpView | undefined {
     try {
       return this.view?.();
     } catch (e) {
