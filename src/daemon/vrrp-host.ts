@@ -607,15 +607,38 @@ export class VrrpHost {
   /**
    * SIGHUP: apply `next` (see reload.ts). Kept instances keep their state (no transition); their VIP
    * set and notify scripts follow the new configuration. Removed instances stop (priority 0 from a
-   * master, VIPs removed, FAULT/DELETED notify); new ones start in BACKUP. Returns the plan applied.
+   * master, VIPs removed, FAULT/DELETED notify); new ones start in BACKUP. Sync groups are rebuilt
+   * from the new configuration and placed over the running instances (SyncGroupCoordinator.adopt).
+   * Returns the plan applied.
    */
   async reload(next: KeepalivedConfig): Promise<ReloadPlan> {
     this.refuseMissingInterfaces(next);
     const plan = planReload(this.config, next);
-    // Every sync group is rebuilt from the new configuration (rebuildSyncGroups): the old ones stop
-    // following their members now, their states kept to place the new ones.
+    // Every sync group is rebuilt from the new configuration: the old ones stop following their
+    // members now, their states kept to place the new ones.
     const priorGroups = new Map(this.groups.map((g) => [g.name, g.state]));
     for (const g of this.groups.splice(0)) g.retire();
+    const wired = { done: false };
+    try {
+      await this.applyReload(next, plan, priorGroups, wired);
+    } catch (e) {
+      // a reload failing half-way must not leave the instances without their groups
+      if (!wired.done) {
+        const groups = await this.bindSyncGroups();
+        this.groups.push(...groups);
+        for (const g of groups) g.adopt(priorGroups.get(g.name));
+      }
+      throw e;
+    }
+    return plan;
+  }
+
+  private async applyReload(
+    next: KeepalivedConfig,
+    plan: ReloadPlan,
+    priorGroups: ReadonlyMap<string, VrrpState>,
+    wired: { done: boolean },
+  ): Promise<void> {
     await this.ensureFirewall(next);
     // before the removed instances' notifies: those go to the new FIFOs, as keepalived's do
     await this.reopenFifos(next);
@@ -777,12 +800,12 @@ export class VrrpHost {
     }
     // the groups take their place over the running members before the new instances start
     this.groups.push(...groups);
+    wired.done = true;
     for (const g of groups) g.adopt(priorGroups.get(g.name));
     for (const b of fresh) {
       await this.removeStaleVips(b);
       this.startInstance(b);
     }
-    return plan;
   }
 
   /** An instance leaves INIT; while vrrp_startup_delay runs it is held in BACKUP until the delay's end. */
