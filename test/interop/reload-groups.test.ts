@@ -156,6 +156,11 @@ describeIf('reloads changing sync groups and use_vmac, against keepalived', need
         { name: 'gb', links: [{ addrs: ['192.0.2.4/24'] }] },
         { name: 'va', links: [{ addrs: ['192.0.2.5/24'] }] },
         { name: 'vb', links: [{ addrs: ['192.0.2.6/24'] }] },
+        // a MASTER of VRID 52 (keepalived, priority 200) next to each implementation
+        { name: 'pa', links: [{ segment: 'pka', addrs: ['192.0.2.7/24'] }] },
+        { name: 'pk', links: [{ segment: 'pka', addrs: ['192.0.2.8/24'] }] },
+        { name: 'pb', links: [{ segment: 'pts', addrs: ['192.0.2.9/24'] }] },
+        { name: 'pt', links: [{ segment: 'pts', addrs: ['192.0.2.10/24'] }] },
       ],
     });
   });
@@ -280,5 +285,46 @@ describeIf('reloads changing sync groups and use_vmac, against keepalived', need
       ka[4]?.vips,
       [],
     ]);
+  });
+
+  it('a group over a MASTER and a BACKUP (a peer is MASTER): the same notifies and VIPs as keepalived, group made then removed', async () => {
+    const peerConf = `${header}
+vrrp_instance PV {
+  state BACKUP
+  interface eth0
+  virtual_router_id 52
+  priority 200
+  advert_int 1
+  virtual_ipaddress {
+    198.51.100.52/24
+  }
+}
+`;
+    const peers = [topo!.node('pk'), topo!.node('pt')];
+    for (const p of peers) p.startKeepalived(peerConf, 'peer');
+    await waitFor({
+      what: 'both peers MASTER of VRID 52',
+      timeoutMs: 20_000,
+      probe: async () =>
+        (await Promise.all(peers.map((p) => p.hasAddress('198.51.100.52')))).every(Boolean) || undefined,
+    });
+    const confs = (s: string) => {
+      const base = `${instance(s, 'VI_1', 51, '', 'eth0')}${instance(s, 'VI_2', 52, '', 'eth0')}`;
+      return [`${header}${base}`, `${header}${group(s, 'G1', ['VI_1', 'VI_2'])}${base}`, `${header}${base}`];
+    };
+    const ready = ['INSTANCE VI_1 MASTER 100', 'INSTANCE VI_2 BACKUP 100'];
+    const recKa = notifyRecorder(topo!.dir, 'rp-ka');
+    const recTs = notifyRecorder(topo!.dir, 'rp-ts');
+    const [ka, ts] = await Promise.all([
+      drive(topo!.node('pa'), 'ka', recKa, confs(recKa.script), ready),
+      drive(topo!.node('pb'), 'ts', recTs, confs(recTs.script), ready),
+    ]);
+    // keepalived 2.2.7: the new group is BACKUP, its MASTER forced to BACKUP (VIP removed)
+    expect(ka[1]?.notifies).toEqual(['GROUP G1 BACKUP 0', 'INSTANCE VI_1 BACKUP 100']);
+    expect(ka[1]?.vips).toEqual([]);
+    // the group removed, VI_1 is on its own again: MASTER after Master_Down
+    expect(ka[2]?.notifies).toEqual(['INSTANCE VI_1 MASTER 100']);
+    expect(ts.map((p) => p.notifies)).toEqual(ka.map((p) => p.notifies));
+    expect(ts.map((p) => p.vips)).toEqual(ka.map((p) => p.vips));
   });
 });
