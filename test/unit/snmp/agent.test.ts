@@ -480,6 +480,45 @@ describe('traps', () => {
   });
 });
 
+describe('traps after a reload', () => {
+  it('follows instances a second watch() adds, once each; one not started yet waits for its first state', async () => {
+    const master = new FakeMaster();
+    await master.listen();
+    const { config } = loadConfig(join(FIX, 'node-a.conf'), { configId: 'nodeA' });
+    const settings = { ...config.global.settings, enable_traps: true, snmp_socket: `unix:${master.path}` };
+    const traps = { ...config, global: { ...config.global, settings } };
+    const listeners = new Map<string, (() => void)[]>();
+    const mk = (name: string, state: number) => ({
+      name,
+      state,
+      onChange: (l: () => void) => void listeners.set(name, [...(listeners.get(name) ?? []), l]),
+    });
+    const vi1 = mk('VI_1', 1);
+    const vi2 = mk('VI_2', 0);
+    const d = DaemonSnmp.create(traps, {}, { log: silentLogger, counters: new Counters() }, { retryMs: 20 });
+    const notes = () => master.received.filter((f) => f[1] === P.Notify).map((f) => notifyVarbinds(f)[0]);
+    try {
+      d?.start(() => ({ ...nodeAView(), config: traps }));
+      expect(await d?.ready(2000)).toBe(true);
+      d?.watch([vi1]);
+      await waitUntil('VI_1 and G1', () => notes().length === 2);
+      // the reload: VI_1 kept, VI_2 added before it starts
+      d?.watch([vi1, vi2]);
+      expect(listeners.get('VI_1')).toHaveLength(1);
+      expect(listeners.get('VI_2')).toHaveLength(1);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(notes()).toHaveLength(2);
+      vi2.state = 1;
+      for (const l of listeners.get('VI_2') ?? []) l();
+      await waitUntil('VI_2 entering BACKUP', () => notes().length === 3);
+      expect(notes()[2]).toBe('1.3.6.1.4.1.9586.100.5.2.10.0.2');
+    } finally {
+      await d?.stop();
+      await master.close();
+    }
+  });
+});
+
 describe('VRRP-MIB and VRRPv3-MIB traps', () => {
   it('sends vrrpTrapNewMaster and vrrpv3NewMaster as instances enter MASTER, once per entry', async () => {
     const master = new FakeMaster();
