@@ -40,8 +40,8 @@ export interface KeptInstance {
   /** virtual_routes or virtual_rules differ (re-installed when the instance holds its VIPs). */
   readonly routesChanged: boolean;
   /**
-   * use_vmac kept on, with another configured name or MAC: the VMAC is deleted and made again (its
-   * VIPs moved onto it while MASTER). A configuration that names no VMAC keeps the running one's name,
+   * use_vmac kept on, with another configured name or MAC, or vmac_xmit_base changed: the VMAC is
+   * deleted and made again, the sockets with it (its VIPs moved onto it while MASTER). A configuration that names no VMAC keeps the running one's name,
    * as keepalived keeps the interface it finds.
    */
   readonly vmacChanged: boolean;
@@ -109,6 +109,8 @@ const APPLIED = [
   'syncGroup',
   // the VMAC's configured name or MAC (vmacChanged); turning use_vmac on or off is another instance
   'useVmac',
+  // adverts sent on the VMAC's parent or on the VMAC (vmacChanged: the VMAC and sockets made again)
+  'vmacXmitBase',
 ] as const satisfies readonly (keyof VrrpInstance)[];
 
 /**
@@ -166,7 +168,8 @@ export function planReload(old: KeepalivedConfig, next: KeepalivedConfig): Reloa
         o.useVmac !== undefined &&
         c.useVmac !== undefined &&
         ((c.useVmac.ifname !== undefined && c.useVmac.ifname !== o.useVmac.ifname) ||
-          c.useVmac.mac !== o.useVmac.mac),
+          c.useVmac.mac !== o.useVmac.mac ||
+          c.vmacXmitBase !== o.vmacXmitBase),
       unapplied: [
         ...(vmacToggled(o, c) ? ['useVmac'] : []),
         ...(usesAh(o) !== usesAh(c) ? ['authentication (AH)'] : []),

@@ -175,4 +175,44 @@ describeIf('reload renaming a VMAC, and VMAC names', needLab, () => {
     expect(await macvlans()).toEqual([]);
     expect(calls().slice(before)).toEqual(['INSTANCE VI_1 STOP 100']);
   });
+
+  it('vmac_xmit_base turned on by a reload: adverts leave from the parent, the VIP stays on the VMAC', async () => {
+    const ifname = n.link().ifname;
+    const parentMac = (
+      JSON.parse(await n.ip(['-j', 'link', 'show', 'dev', ifname])) as { address: string }[]
+    )[0]?.address;
+    h = n.startDaemon({
+      command: keepalivedTsCommand(),
+      config: config(rec.script, ifname, 'use_vmac vk51'),
+      name: 'ts-xmit',
+    });
+    const before = calls().length;
+    await waitFor({
+      what: 'VI_1 MASTER again with its VIP on vk51',
+      timeoutMs: 20_000,
+      probe: async () =>
+        (calls().slice(before).includes('INSTANCE VI_1 MASTER 100') &&
+          (await holder(VIP)).includes('vk51')) ||
+        undefined,
+    });
+    const mark = calls().length;
+    await cap?.stop();
+    cap = await startCapture(topo!, { name: 'xmit' });
+    writeFileSync(h.configPath, config(rec.script, ifname, 'use_vmac vk51\n  vmac_xmit_base'));
+    const reloadAt = Date.now() * 1000;
+    process.kill(h.proc.pid, 'SIGHUP');
+    const adverts = await waitFor({
+      what: '3 adverts of VRID 51 from the parent after the reload',
+      timeoutMs: 10_000,
+      probe: () => {
+        const a = cap!.frames().filter((f) => f.tsUs >= reloadAt && f.vrrp?.vrid === 51);
+        return a.filter((f) => f.srcMac === parentMac).length >= 3 ? a : undefined;
+      },
+    });
+    // once the first advert left from the parent, none from the VRRP MAC
+    const first = adverts.findIndex((f) => f.srcMac === parentMac);
+    expect(adverts.slice(first).every((f) => f.srcMac === parentMac)).toBe(true);
+    expect(await holder(VIP)).toEqual(['vk51']);
+    expect(calls().slice(mark)).toEqual([]);
+  });
 });

@@ -141,6 +141,12 @@ describe('planReload: use_vmac', () => {
     expect(
       planReload(one('  use_vmac vk51'), one('  use_vmac vk51 00:00:5e:00:01:99')).kept[0],
     ).toMatchObject({ vmacChanged: true });
+    expect(planReload(one('  use_vmac'), one('  use_vmac\n  vmac_xmit_base')).kept[0]).toMatchObject({
+      changed: ['vmacXmitBase'],
+      vmacChanged: true,
+    });
+    // without a VMAC, vmac_xmit_base means nothing: nothing to make again
+    expect(planReload(one(''), one('  vmac_xmit_base')).kept[0]).toMatchObject({ vmacChanged: false });
   });
 });
 
