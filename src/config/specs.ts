@@ -3,6 +3,7 @@
  * unicast peers and virtual_server_group entries.
  */
 import { KaClass, type SrcPos } from './diagnostics.js';
+import type { ConfigErrorCode } from './errors.js';
 import type {
   AddressSpec,
   Family,
@@ -36,6 +37,49 @@ export function lineOf(n: AstNode): AstWord[] {
 function bad(c: Ctx, w: AstWord, block: string, msg: string, expected: string): undefined {
   c.diags.add('KA_ERR_CONF_BAD_VALUE', 'error', KaClass.GeneralError, w.pos, block, msg, expected);
   return undefined;
+}
+
+/** keepalived 2.2.7's message for an address it cannot parse (before the line's own, if any). */
+function invalidIp(c: Ctx, w: AstWord, block: string, second?: string): undefined {
+  const add = (code: ConfigErrorCode, m: string) =>
+    c.diags.add(code, 'error', KaClass.GeneralError, w.pos, block, m, 'an IP address');
+  add('KA_ERR_CONF_BAD_ADDRESS', `VRRP parsed invalid IP ${w.text}. skipping IP...`);
+  // a word that is neither an option nor an address is an unknown keyword to keepalived
+  if (second) add(second.startsWith('unknown') ? 'KA_ERR_CONF_BAD_VALUE' : 'KA_ERR_CONF_BAD_ADDRESS', second);
+  return undefined;
+}
+
+/**
+ * `IP[/LEN]` as keepalived 2.2.7 reads it: an unparsable address is reported (invalidIp, then
+ * `second`) and undefined returned; a length out of range is reported (its number reader's message,
+ * then "Invalid address prefix len") and replaced by the family's maximum, the address kept.
+ */
+function readPrefix(
+  c: Ctx,
+  w: AstWord,
+  block: string,
+  second?: string,
+): { address: string; family: Family; prefix: number } | undefined {
+  const t = w.text;
+  const slash = t.indexOf('/');
+  const ip = parseIp(slash < 0 ? t : t.slice(0, slash));
+  if (!ip) return invalidIp(c, w, block, second);
+  const max = ip.family === 'inet' ? 32 : 128;
+  if (slash < 0) return { ...ip, prefix: max };
+  const len = t.slice(slash + 1);
+  const first = unsignedComplaint(len, 0, max);
+  if (!first) return { ...ip, prefix: Number(len) };
+  for (const m of [first, `Invalid address prefix len ${len} for address ${t} - using ${max}`])
+    c.diags.add(
+      'KA_ERR_CONF_BAD_ADDRESS',
+      'error',
+      KaClass.GeneralError,
+      w.pos,
+      block,
+      m,
+      `a length 0..${max}`,
+    );
+  return { ...ip, prefix: max };
 }
 
 /** Each of keepalived's messages about one bad word, in its order; undefined. */
@@ -89,8 +133,8 @@ const SCOPES = ['site', 'link', 'host', 'nowhere', 'global'] as const;
 /** `IP[/MASK] [brd IP|+|-] [dev IF] [scope S] [label L] [peer IP] [home] [-nodad] …` */
 export const addressLine: LineParser<AddressSpec> = (words, c, block) => {
   const first = words[0]!;
-  const p = parsePrefix(first.text);
-  if (!p) return badAddress(c, first, block, 'address[/prefix]');
+  const p = readPrefix(c, first, block);
+  if (!p) return undefined;
   const a: {
     -readonly [K in keyof AddressSpec]: AddressSpec[K];
   } = {
@@ -448,11 +492,11 @@ export const routeLine: LineParser<RouteSpec> = (words, c, block) => {
   /** The destination (a prefix or 'default'); false after reporting a bad one. */
   const routeDest = (w: AstWord): boolean => {
     const t = w.text;
-    const pfx = t === 'default' ? { address: '', family: fam ?? 'inet', prefix: 0 } : parsePrefix(t);
-    if (!pfx) {
-      badAddress(c, w, block, 'route destination prefix');
-      return false;
-    }
+    const pfx =
+      t === 'default'
+        ? { address: '', family: fam ?? 'inet', prefix: 0 }
+        : readPrefix(c, w, block, `unknown route keyword ${t}`);
+    if (!pfx) return false;
     if (t !== 'default' && !setFam(pfx.family, w, true)) return false;
     r.to = t === 'default' ? 'default' : `${pfx.address}/${pfx.prefix}`;
     return true;
@@ -465,7 +509,7 @@ export const routeLine: LineParser<RouteSpec> = (words, c, block) => {
       const nh = nexthops[nexthops.length - 1]!;
       if (t === 'via') {
         const ip = parseIp(v.text);
-        if (!ip) return badAddress(c, v, block);
+        if (!ip) return invalidIp(c, v, block, `invalid nexthop address ${v.text}`);
         if (!setFam(ip.family, v)) return undefined;
         nh.via = ip.address;
       } else if (t === 'dev') nh.dev = v.text;
@@ -481,7 +525,7 @@ export const routeLine: LineParser<RouteSpec> = (words, c, block) => {
       case 'src': {
         const v = must(c, words, i++, 'an address');
         const ip = parseIp(v.text);
-        if (!ip) return badAddress(c, v, block);
+        if (!ip) return invalidIp(c, v, block, `invalid route src address ${v.text}`);
         if (!setFam(ip.family, v)) return undefined;
         r.src = ip.address;
         break;
@@ -506,7 +550,8 @@ export const routeLine: LineParser<RouteSpec> = (words, c, block) => {
         }
         const v = must(c, words, i++, 'an address');
         const ip = parseIp(v.text);
-        if (!ip) return badAddress(c, v, block);
+        if (!ip)
+          return invalidIp(c, v, block, `invalid ${t === 'or' ? 'nexthop' : 'route via'} address ${v.text}`);
         if (!setFam(ip.family, v)) return undefined;
         if (t === 'or') nexthops.push({ via: ip.address, dev: undefined, weight: undefined });
         else r.via = ip.address;
@@ -533,8 +578,7 @@ export const routeLine: LineParser<RouteSpec> = (words, c, block) => {
         break;
       case 'track_group': {
         // keepalived 2.2.7 takes track_group in static routes only; elsewhere it is a bad destination
-        if (block !== 'static_routes')
-          return bad(c, w, block, `unknown route keyword ${t}`, 'an ip-route option');
+        if (block !== 'static_routes') return invalidIp(c, w, block, `unknown route keyword ${t}`);
         const v = need(c, words, i++, block, 'a name');
         if (!v) return undefined;
         r.trackGroup = v.text;
@@ -595,7 +639,8 @@ export const routeLine: LineParser<RouteSpec> = (words, c, block) => {
         } else if (!r.to) {
           if (!routeDest(w)) return undefined;
         } else {
-          return bad(c, w, block, `unknown route option '${t}'`, 'an ip-route option');
+          // keepalived tries the word as the destination again
+          return invalidIp(c, w, block, `unknown route keyword ${t}`);
         }
       }
     }
@@ -739,8 +784,8 @@ export const ruleLine: LineParser<RuleSpec> = (words, c, block) => {
       case 'to': {
         const v = must(c, words, i++, 'a prefix or all');
         if (v.text !== 'all') {
-          const p = parsePrefix(v.text);
-          if (!p) return badAddress(c, v, block, 'prefix');
+          const p = readPrefix(c, v, block, `Invalid rule ${t} address ${v.text}`);
+          if (!p) return undefined;
           if (fam && fam !== p.family)
             return bad(c, v, block, 'rule specification has mixed IPv4 and IPv6', 'one family per rule');
           fam = p.family;

@@ -347,6 +347,8 @@ export const cases: Case[] = [
     at: [5, 34],
     keyword: 'virtual_routes',
     exit: 5,
+    message: /^unknown route keyword colour$/,
+    first: /^VRRP parsed invalid IP colour\. skipping IP\.\.\.$/,
   },
   // ---- addresses ----
   {
@@ -364,6 +366,8 @@ export const cases: Case[] = [
     at: [5, 9],
     keyword: 'virtual_ipaddress',
     exit: 5,
+    message: /^Invalid address prefix len 33 for address 192\.0\.2\.1\/33 - using 32$/,
+    first: /^number '33' outside range \[0, 32\]$/,
   },
   {
     name: 'VIP family differs from the first',
@@ -380,6 +384,8 @@ export const cases: Case[] = [
     at: [5, 14],
     keyword: 'virtual_rules',
     exit: 5,
+    message: /^Invalid rule from address 192\.0\.2\.\/24$/,
+    first: /^VRRP parsed invalid IP 192\.0\.2\.\/24\. skipping IP\.\.\.$/,
   },
   {
     name: 'VIP with a prefix and a peer (installed /32 with the peer)',
@@ -1254,6 +1260,8 @@ export const cases: Case[] = [
     at: [9, 31],
     keyword: 'virtual_routes',
     exit: 5,
+    message: /^unknown route keyword track_group$/,
+    first: /^VRRP parsed invalid IP track_group\. skipping IP\.\.\.$/,
   },
   {
     name: 'route type word after to',
@@ -1717,5 +1725,35 @@ export const cases: Case[] = [
     exit: 5,
     message: /Invalid rule preference preference specified/,
     first: /invalid number 'x'/,
+  },
+  {
+    name: 'route gateway not an address',
+    conf: 'static_routes {\n  198.51.100.0/24 via 192.0.2.x dev eth0\n}\n',
+    code: 'KA_ERR_CONF_BAD_ADDRESS',
+    at: [2, 23],
+    keyword: 'static_routes',
+    exit: 5,
+    message: /^invalid route via address 192\.0\.2\.x$/,
+    first: /^VRRP parsed invalid IP 192\.0\.2\.x\. skipping IP\.\.\.$/,
+  },
+  {
+    name: 'rule prefix length above 32 (the rule kept with /32)',
+    conf: 'static_rules {\n  from all to 192.0.2.0/33 table 100 preference 5\n}\n',
+    code: 'KA_ERR_CONF_BAD_ADDRESS',
+    at: [2, 15],
+    keyword: 'static_rules',
+    exit: 5,
+    message: /^Invalid address prefix len 33 for address 192\.0\.2\.0\/33 - using 32$/,
+    first: /^number '33' outside range \[0, 32\]$/,
+  },
+  {
+    name: 'static address prefix length not a number',
+    conf: 'static_ipaddress {\n  192.0.2.2/x dev eth0\n}\n',
+    code: 'KA_ERR_CONF_BAD_ADDRESS',
+    at: [2, 3],
+    keyword: 'static_ipaddress',
+    exit: 5,
+    message: /^Invalid address prefix len x for address 192\.0\.2\.2\/x - using 32$/,
+    first: /^invalid number 'x'$/,
   },
 ];

@@ -44,8 +44,9 @@ describe('broken configurations', () => {
       interfaceExists: (n) => IFACES.has(n),
       scripts: fakeScripts,
     });
-    const here = (d: (typeof diagnostics)[number]) =>
-      d.code === c.code && d.pos?.file === file && d.pos.line === c.at[0] && d.pos.col === c.at[1];
+    const at = (d: (typeof diagnostics)[number]) =>
+      d.pos?.file === file && d.pos.line === c.at[0] && d.pos.col === c.at[1];
+    const here = (d: (typeof diagnostics)[number]) => d.code === c.code && at(d);
     const hit = diagnostics.find((d) => here(d) && (!c.message || c.message.test(d.message)));
     expect(
       hit,
@@ -56,7 +57,7 @@ describe('broken configurations', () => {
     if (c.message) expect(hit!.message).toMatch(c.message);
     if (c.first) {
       // keepalived prints its number reader's message first, then the line's own
-      const first = diagnostics.findIndex((d) => here(d) && c.first!.test(d.message));
+      const first = diagnostics.findIndex((d) => at(d) && c.first!.test(d.message));
       expect(first, `no first message ${c.first}`).toBeGreaterThanOrEqual(0);
       expect(first).toBeLessThan(diagnostics.indexOf(hit!));
     }

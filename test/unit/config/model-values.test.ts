@@ -68,12 +68,39 @@ describe('route types', () => {
   it('refuses a type after to, unspec and numbers above 255', () => {
     for (const line of ['to local 192.0.2.0/24', 'unspec 192.0.2.0/24', '256 192.0.2.0/24']) {
       const { config, diagnostics } = route(line);
+      // keepalived 2.2.7: "VRRP parsed invalid IP X. skipping IP...", then "unknown route keyword X"
       expect(
         diagnostics.map((d) => d.code),
         line,
-      ).toEqual(['KA_ERR_CONF_BAD_ADDRESS']);
+      ).toEqual(['KA_ERR_CONF_BAD_ADDRESS', 'KA_ERR_CONF_BAD_VALUE']);
       expect(config.staticRoutes, line).toEqual([]);
     }
+  });
+});
+
+describe('prefix lengths out of range (keepalived 2.2.7 reports them and uses the maximum)', () => {
+  it('keeps the address, route and rule with /32 or /128', () => {
+    const { config, diagnostics } = load(
+      'static_ipaddress {\n  192.0.2.1/33 dev eth0\n  fd00::1/129 dev eth0\n}\n' +
+        'static_routes {\n  198.51.100.0/40 dev eth0\n}\n' +
+        'static_rules {\n  from 192.0.2.0/-1 table 100 preference 5\n}\n',
+    );
+    expect(config.staticIpaddress.map((a) => `${a.address}/${a.prefix}`)).toEqual([
+      '192.0.2.1/32',
+      'fd00::1/128',
+    ]);
+    expect(config.staticRoutes.map((r) => r.to)).toEqual(['198.51.100.0/32']);
+    expect(config.staticRules.map((r) => r.from)).toEqual(['192.0.2.0/32']);
+    expect(diagnostics.map((d) => d.message)).toEqual([
+      "number '33' outside range [0, 32]",
+      'Invalid address prefix len 33 for address 192.0.2.1/33 - using 32',
+      "number '129' outside range [0, 128]",
+      'Invalid address prefix len 129 for address fd00::1/129 - using 128',
+      "number '40' outside range [0, 32]",
+      'Invalid address prefix len 40 for address 198.51.100.0/40 - using 32',
+      "negative number '-1'",
+      'Invalid address prefix len -1 for address 192.0.2.0/-1 - using 32',
+    ]);
   });
 });
 
