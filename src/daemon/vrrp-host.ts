@@ -468,6 +468,17 @@ export class VrrpHost {
     return this.bound.map((b) => b.inst);
   }
 
+  /**
+   * DBus SendGarp (keepalived's vrrp_send_link_update(vrrp, 1)): one round of GARPs / unsolicited
+   * NAs for the instance's VIPs, only while they are set (MASTER). False: no instance of that name.
+   */
+  sendGarp(name: string): boolean {
+    const b = this.bound.find((x) => x.inst.name === name);
+    if (!b) return false;
+    if (b.inst.state === VrrpState.MASTER) this.announce(b, 1);
+    return true;
+  }
+
   async start(): Promise<void> {
     const delay = this.config.global.vrrpStartupDelay;
     if (delay > 0) {
