@@ -634,6 +634,19 @@ export const routeLine: LineParser<RouteSpec> = (words, c, block) => {
             if (m && !keptLock) return undefined;
             options[t] = `lock ${plain(v2.text)}`;
           } else options[t] = plain(v.text);
+          const tv = v.text === 'lock' ? words[i] : v;
+          const clamp = TIMES.includes(t) && tv ? routeTime(t, tv.text).clamp : undefined;
+          // keepalived logs the reset as it loads; the config test does not count it
+          if (clamp && tv)
+            c.diags.add(
+              'KA_ERR_CONF_BAD_VALUE',
+              'warning',
+              KaClass.None,
+              tv.pos,
+              block,
+              clamp,
+              '200 ms to 120 s',
+            );
           if (t === 'table') r.table = plain(v.text);
           if (t === 'scope') r.scope = plain(v.text);
         } else if (!r.to) {

@@ -270,7 +270,18 @@ describe('numbers as keepalived 2.2.7 reads them (its installed tables and value
     expect(metric(route('198.51.100.0/24 dev eth0 rttvar 5s'), 5)).toBe(20000);
     expect(metric(route('198.51.100.0/24 dev eth0 rto_min 1.5s'), 13)).toBe(1500);
     const kept = reportedRoute('198.51.100.0/24 dev eth0 rtt 1.5');
-    expect(kept.messages).toEqual(["number '1.5' has too many decimal places"]);
+    expect(kept.messages).toEqual([
+      "number '1.5' has too many decimal places",
+      'rtt value 1.5 below minimum 200ms, resetting',
+    ]);
+    // keepalived 2.2.7 names every time metric 'rtt' in its reset messages
+    expect(reportedRoute('198.51.100.0/24 dev eth0 rto_min 121s').messages).toEqual([
+      "number '121' outside range [0.000, 120.000]",
+      'Invalid rto_min value 121s specified for route',
+    ]);
+    expect(reportedRoute('198.51.100.0/24 dev eth0 rttvar lock 1').messages).toEqual([
+      'rtt value 1 below minimum 200ms, resetting',
+    ]);
     expect(metric(kept.route, 4)).toBe(1600);
   });
 });
