@@ -47,6 +47,9 @@ const result = await build({
   legalComments: 'inline',
   metafile: true,
 });
+// a warning here (e.g. an import.meta the rewrite above does not cover, empty in CommonJS) would be a
+// bug of the -t path at run time: the build fails instead
+if (result.warnings.length) throw new Error(`bundle: ${result.warnings.length} warning(s), see above`);
 // the bin falls back to dist/main.js when one of these is newer than the bundle (tsc run alone)
 const fromDist = Object.keys(result.metafile.inputs)
   .map((p) => relative(dist, resolve(root, p)))
