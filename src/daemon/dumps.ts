@@ -175,6 +175,8 @@ export interface VrrpDumpInstance extends VrrpInstanceSnapshot {
   readonly read_timeout?: number;
   /** Master_Adver_Interval in µs (v3 learns it from the master); default: the configured interval. */
   readonly master_adver_int_us?: number;
+  /** use_vmac: the VMAC's name as made (vrrp.52, vrrp1.52, vrrp6.52…); default: the configured or `<prefix>.<vrid>`. */
+  readonly vmac_ifname?: string;
   /** Source address of the adverts. */
   readonly src_ip?: string;
   /** ifindex of the interface adverts leave by (printed for IPv6 multicast). */
@@ -450,7 +452,7 @@ function instanceBlock(
   out.push(
     `   Master down timer = ${masterDownTimerUs(masterAdverUs, s.effective_priority, cfg.version)} usecs`,
   );
-  const vmacName = cfg.useVmac ? (cfg.useVmac.ifname ?? `${g.vmacPrefix}.${cfg.vrid}`) : undefined;
+  const vmacName = cfg.useVmac ? (s.vmac_ifname ?? cfg.useVmac.ifname ?? `${g.vmacPrefix}.${cfg.vrid}`) : undefined;
   if (vmacName)
     out.push(
       `   Use VMAC, i/f name ${vmacName}, is_up = true, xmit_base = ${cfg.vmacXmitBase ? 'true' : 'false'}`,
@@ -876,7 +878,7 @@ function jsonData(
   rulePrio: ReadonlyMap<RuleSpec, number>,
 ): Record<string, JsonValue> {
   const g = input.config.global;
-  const vmacName = cfg.useVmac ? (cfg.useVmac.ifname ?? `${g.vmacPrefix}.${cfg.vrid}`) : undefined;
+  const vmacName = cfg.useVmac ? (s.vmac_ifname ?? cfg.useVmac.ifname ?? `${g.vmacPrefix}.${cfg.vrid}`) : undefined;
   const adverS = cfg.advertIntCs / 100;
   const n = cfg.notify;
   const d: Record<string, JsonValue> = {

@@ -67,7 +67,7 @@ import {
   VRRP_AUTH_PASS,
   type VrrpAdvert,
 } from '../wire/vrrp.js';
-import type { TrackerDumpState, VrrpDumpInstance } from './dumps.js';
+import { liveDumpFields, type TrackerDumpState, type VrrpDumpInstance } from './dumps.js';
 import {
   Firewall,
   type FirewallSettings,
@@ -1045,6 +1045,14 @@ export class VrrpHost {
         src_ip: b.src,
         ifindex: b.ifindex,
         master_adver_int_us: m.masterAdverIntUs,
+        ...(b.vmacName !== undefined ? { vmac_ifname: b.vmacName } : {}),
+        ...liveDumpFields({
+          machine: m,
+          monoNowUs: this.deps.clock.now(),
+          wallNowS: Date.now() / 1e3,
+          interfaces: [b.ifname, ...b.cfg.tracking.interfaces.map((r) => r.name)],
+          isUp: (n) => linkIsUp(this.deps.net.link(n)),
+        }),
       };
     });
   }
