@@ -452,7 +452,9 @@ function instanceBlock(
   out.push(
     `   Master down timer = ${masterDownTimerUs(masterAdverUs, s.effective_priority, cfg.version)} usecs`,
   );
-  const vmacName = cfg.useVmac ? (s.vmac_ifname ?? cfg.useVmac.ifname ?? `${g.vmacPrefix}.${cfg.vrid}`) : undefined;
+  const vmacName = cfg.useVmac
+    ? (s.vmac_ifname ?? cfg.useVmac.ifname ?? `${g.vmacPrefix}.${cfg.vrid}`)
+    : undefined;
   if (vmacName)
     out.push(
       `   Use VMAC, i/f name ${vmacName}, is_up = true, xmit_base = ${cfg.vmacXmitBase ? 'true' : 'false'}`,
@@ -878,7 +880,9 @@ function jsonData(
   rulePrio: ReadonlyMap<RuleSpec, number>,
 ): Record<string, JsonValue> {
   const g = input.config.global;
-  const vmacName = cfg.useVmac ? (s.vmac_ifname ?? cfg.useVmac.ifname ?? `${g.vmacPrefix}.${cfg.vrid}`) : undefined;
+  const vmacName = cfg.useVmac
+    ? (s.vmac_ifname ?? cfg.useVmac.ifname ?? `${g.vmacPrefix}.${cfg.vrid}`)
+    : undefined;
   const adverS = cfg.advertIntCs / 100;
   const n = cfg.notify;
   const d: Record<string, JsonValue> = {
