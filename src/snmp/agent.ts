@@ -1,6 +1,6 @@
 /**
  * keepalived's SNMP sub-agent: connects to the AgentX master (snmpd) on `snmp_socket`, registers the
- * KEEPALIVED-MIB global and vrrp subtrees as keepalived's VRRP process does, and answers Get, GetNext
+ * subtrees it is given (KEEPALIVED-MIB global, vrrp, check; VRRP-MIB; VRRPv3-MIB), and answers Get, GetNext
  * and GetBulk from a view of the daemon taken when each request arrives. It reconnects when the
  * master goes away and never lets a broken master reach the daemon: failures are logged, counted
  * under their KA_ERR_SNMP_* code and retried.
