@@ -32,7 +32,7 @@ export const runCheck: Runner = async (spec, signal) => {
       case 'MISC_CHECK':
         return await misc.run(spec, signal);
       case 'FILE_CHECK':
-        return await file.run(spec, signal);
+        return await file.watchRun(spec, signal);
       case 'BFD_CHECK':
         // Never scheduled: the BFD sessions set its state (Scheduler.setBfdState).
         return {

@@ -19,6 +19,7 @@ import { type Clock, type Micros, systemClock, type TimerHandle } from '../core/
 import type { Counters } from '../core/counters.js';
 import { KaError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/log.js';
+import { waitsForChange } from './file.js';
 import { type Runner, runCheck } from './index.js';
 import type { CheckerTransition, CheckResult, CheckSpec, RealServerEvent } from './types.js';
 
@@ -293,7 +294,8 @@ export class Scheduler {
         set.add(c);
         continue;
       }
-      const warmup = c.spec.warmup ?? c.spec.delayLoop;
+      // keepalived reads a FILE_CHECK's track file at start-up (it has no warmup)
+      const warmup = c.spec.kind === 'FILE_CHECK' ? 0 : (c.spec.warmup ?? c.spec.delayLoop);
       this.arm(c, now + Math.floor(this.random() * warmup * US));
     }
   }
@@ -373,15 +375,18 @@ export class Scheduler {
 
   private enqueue(c: CheckerState): void {
     if (this.stopped || c.rs.removed) return;
-    if (this.running < this.max) this.start(c);
+    // A FILE_CHECK attempt is a file read, or a wait for the file to change: it takes no slot, so
+    // many watched files never hold back the other checkers.
+    if (c.spec.kind === 'FILE_CHECK') this.start(c, false);
+    else if (this.running < this.max) this.start(c);
     else {
       c.queued = true;
       this.queue.push(c);
     }
   }
 
-  private start(c: CheckerState): void {
-    this.running++;
+  private start(c: CheckerState, counted = true): void {
+    if (counted) this.running++;
     const ctl = new AbortController();
     c.inflight = ctl;
     let attempt: Promise<CheckResult>;
@@ -391,11 +396,13 @@ export class Scheduler {
       attempt = Promise.reject(e);
     }
     const done = (r: CheckResult): void => {
-      this.running--;
-      const next = this.queue.shift();
-      if (next) {
-        next.queued = false;
-        this.start(next);
+      if (counted) {
+        this.running--;
+        const next = this.queue.shift();
+        if (next) {
+          next.queued = false;
+          this.start(next);
+        }
       }
       if (c.inflight !== ctl) return; // cancelled or removed meanwhile
       c.inflight = null;
@@ -417,6 +424,10 @@ export class Scheduler {
     if (!r.ok) this.opts.counters?.inc(`check.fail.${r.error.code}`);
     const first = !c.hasRun;
     c.hasRun = true;
+    // A FILE_CHECK whose file is watched (file.ts): the next attempt starts at once and waits for
+    // the file to change; a value applies at once, without retries (keepalived's track file
+    // checkers do not run, their file's inotify events set them).
+    const watched = s.kind === 'FILE_CHECK' && waitsForChange(s);
     if (r.ok) {
       c.retryIt = 0;
       c.weight = r.weight;
@@ -432,13 +443,13 @@ export class Scheduler {
       } else if (first && s.kind === 'MISC_CHECK')
         transition = { index: c.index, kind: s.kind, up: true, unchanged: true };
       this.recompute(c.rs, false, transition);
-      this.arm(c, now + s.delayLoop * US);
+      this.arm(c, watched ? now : now + s.delayLoop * US);
       return;
     }
     if (s.logAllFailures)
       this.log.info({ rs: c.rs.spec.id, code: r.error.code }, `${r.error.message} to ${fmtChk(s)}.`);
     if (c.up || first) {
-      if (c.retryIt < s.retry) {
+      if (c.retryIt < s.retry && !watched) {
         c.retryIt++;
         this.arm(c, now + s.delayBeforeRetry * US);
         return;
@@ -446,7 +457,7 @@ export class Scheduler {
       c.retryIt = 0;
       this.log.info(
         { rs: c.rs.spec.id, code: r.error.code },
-        s.retry && !first
+        s.retry && !first && !watched
           ? `${logName(s)} on service ${fmtChk(s)} failed after ${s.retry} retries.`
           : `${logName(s)} on service ${fmtChk(s)} failed.`,
       );
@@ -464,7 +475,7 @@ export class Scheduler {
         this.opts.onEvent(ev);
       }
     }
-    this.arm(c, now + (s.fastRecovery ? s.delayBeforeRetry : s.delayLoop) * US);
+    this.arm(c, watched ? now : now + (s.fastRecovery ? s.delayBeforeRetry : s.delayLoop) * US);
   }
 
   /** Emits the real server's state when it changed, and on every checker `transition`. */
