@@ -5,7 +5,7 @@
  * sync group G1, VI_2 BACKUP to node B's keepalived). The two walks are compared object by object.
  * Then snmpd is killed under keepalived-ts and started again: the daemon lives on and serves again.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ensurePackagesSync, needKeepalived } from '../lab/gates.js';
@@ -13,7 +13,8 @@ import { keepalivedTsCommand, type LabNode, type LabProcess } from '../lab/node.
 import { waitFor, waitForHolders } from '../lab/observe.js';
 import { createTopology, type Topology } from '../lab/topology.js';
 import { describeIf } from '../support/privilege.js';
-import { parseWalkEntries, type WalkEntry } from './snmp-walk.js';
+import { agentxSocket, parseTraps, startSnmpd, startTrapReceiver, walkNode } from './snmp-lab.js';
+import type { WalkEntry } from './snmp-walk.js';
 
 const FIX = join(import.meta.dirname, 'fixtures/snmp');
 const BASE = '.1.3.6.1.4.1.9586.100.5';
@@ -65,61 +66,9 @@ describeIf('KEEPALIVED-MIB served through snmpd: keepalived-ts against keepalive
   const trapsBy: Record<string, Record<string, string[][]>> = {};
   const walks: Record<string, WalkEntry[]> = {};
 
-  const socketPath = () => join(a.dir, 'agentx');
-
-  async function startSnmpd(): Promise<LabProcess> {
-    mkdirSync(a.dir, { recursive: true });
-    const conf = join(a.dir, 'snmpd.conf');
-    writeFileSync(
-      conf,
-      [
-        'master agentx',
-        `agentXSocket unix:${socketPath()}`,
-        'rocommunity public 127.0.0.1',
-        `trap2sink 127.0.0.1:${TRAP_PORT} public`,
-        '',
-      ].join('\n'),
-    );
-    const p = a.spawn(
-      [
-        '/usr/sbin/snmpd',
-        '-f',
-        '-Lo',
-        '-C',
-        '-I',
-        '-smux',
-        '-c',
-        conf,
-        '-p',
-        join(a.dir, 'snmpd.pid'),
-        `udp:127.0.0.1:${PORT}`,
-      ],
-      { name: 'snmpd', env: { MIBS: '', SNMP_PERSISTENT_DIR: join(a.dir, 'snmp-persist') } },
-    );
-    await p.waitForOutput(/NET-SNMP version/, 10_000);
-    await waitFor({
-      what: 'the AgentX socket',
-      probe: () => existsSync(socketPath()) || undefined,
-      timeoutMs: 5_000,
-    });
-    return p;
-  }
-
-  const walk = async (): Promise<WalkEntry[]> =>
-    parseWalkEntries(
-      await a.exec('snmpwalk', [
-        '-v2c',
-        '-c',
-        'public',
-        '-On',
-        '-t',
-        '1',
-        '-r',
-        '2',
-        `127.0.0.1:${PORT}`,
-        BASE,
-      ]),
-    );
+  const socketPath = () => agentxSocket(a);
+  const startSnmpdA = () => startSnmpd(a, PORT, TRAP_PORT);
+  const walk = (): Promise<WalkEntry[]> => walkNode(a, PORT, BASE);
 
   /** Walk until the listed objects (OID under KEEPALIVED-MIB: value) read as given: states settle after the VIPs. */
   const settledWalk = (want: Readonly<Record<string, string>>) =>
@@ -146,14 +95,8 @@ describeIf('KEEPALIVED-MIB served through snmpd: keepalived-ts against keepalive
     await a.ip(['link', 'set', 'lo', 'up']);
     b.startKeepalived(readFileSync(join(FIX, 'node-b.conf'), 'utf8'), 'ka-b');
     await waitForHolders([a, b], '192.0.2.103', ['b'], 15_000);
-    snmpd = await startSnmpd();
-    receiver = a.spawn(
-      [process.execPath, join(import.meta.dirname, 'snmp-trap-receiver.mjs'), String(TRAP_PORT)],
-      {
-        name: 'traps',
-      },
-    );
-    await receiver.waitForOutput(/listening/, 10_000);
+    snmpd = await startSnmpdA();
+    receiver = await startTrapReceiver(a, TRAP_PORT);
   });
 
   /**
@@ -162,16 +105,10 @@ describeIf('KEEPALIVED-MIB served through snmpd: keepalived-ts against keepalive
    */
   const trapsSince = (from: number): Record<string, string[][]> => {
     const out: Record<string, string[][]> = {};
-    for (const line of (receiver?.stdout() ?? '').slice(from).split('\n')) {
-      if (!line.startsWith('{')) continue;
-      const vbs = (JSON.parse(line) as { varbinds: { oid: string; value: unknown }[] }).varbinds;
-      const trap = String(vbs.find((v) => v.oid === '1.3.6.1.6.3.1.1.4.1.0')?.value);
-      if (!trap.startsWith('1.3.6.1.4.1.9586.')) continue;
-      const objects = vbs.filter(
-        (v) => !v.oid.startsWith('1.3.6.1.2.1.1.3.') && !v.oid.startsWith('1.3.6.1.6.3.1.1.4.1.'),
-      );
-      const who = Buffer.from(String(objects[0]?.value ?? ''), 'hex').toString();
-      out[who] = [...(out[who] ?? []), [trap, ...objects.map((v) => `${v.oid}=${v.value}`)]];
+    for (const t of parseTraps((receiver?.stdout() ?? '').slice(from))) {
+      if (!t.trap.startsWith('1.3.6.1.4.1.9586.')) continue;
+      const who = Buffer.from(String(t.objects[0]?.value ?? ''), 'hex').toString();
+      out[who] = [...(out[who] ?? []), [t.trap, ...t.objects.map((v) => `${v.oid}=${String(v.value)}`)]];
     }
     return out;
   };
@@ -282,7 +219,7 @@ describeIf('KEEPALIVED-MIB served through snmpd: keepalived-ts against keepalive
       timeoutMs: 10_000,
     });
     expect(d.proc.running).toBe(true);
-    snmpd = await startSnmpd();
+    snmpd = await startSnmpdA();
     await waitFor({
       what: 'a second AgentX session',
       probe: () => connected() === 2 || undefined,
