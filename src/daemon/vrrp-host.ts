@@ -755,6 +755,11 @@ export class VrrpHost {
         b.validate = { ...b.validate, ...validateOf(c, authType, authData) };
         reconfigured.push({ b, mc, template });
         this.log.info(`(${c.name}) reload: applying changed ${k.changed.join(', ')}`);
+      } else if (b.inst.config.syncGroup !== (c.syncGroup !== undefined)) {
+        // settings not applied (an AH switch waits for a restart) but the groups are rebuilt: the
+        // machine must know whether a group now decides its MASTER transitions
+        const kept = { ...b.inst.config, syncGroup: c.syncGroup !== undefined };
+        reconfigured.push({ b, mc: kept, template: b.template });
       }
       if (b.inst.machine.vipsSet) {
         await Promise.all([
@@ -801,6 +806,9 @@ export class VrrpHost {
       const down = t !== undefined && (t.fault || t.initPending);
       if (down && !b.inst.machine.faulted) b.inst.fault();
       else if (!down && b.inst.machine.faulted && b.ifFault === undefined) b.inst.unfault();
+      // only forced into FAULT by a group it no longer belongs to: leaves FAULT (keepalived)
+      else if (!down && !mc.syncGroup && b.ifFault === undefined && b.inst.machine.state === VrrpState.FAULT)
+        b.inst.unfault();
       this.warmSendPath(b);
     }
     for (const b of retracked) {
@@ -810,6 +818,8 @@ export class VrrpHost {
       this.warmSendPath(b);
     }
     // the groups take their place over the running members before the new instances start
+    // fresh members that start faulted count as faulted when the groups are placed
+    for (const b of fresh) if (startsFaulted(b) && !b.inst.machine.faulted) b.inst.fault();
     this.groups.push(...groups);
     wired.done = true;
     for (const g of groups) g.adopt(priorGroups.get(g.name));
@@ -939,6 +949,8 @@ export class VrrpHost {
     }
     if (held && b.inst.machine.vipsSet) {
       await this.setVips(b, true);
+      // routes through the VMAC, or with a VIP as source, went with the old link
+      await Promise.all([this.setRoutes(b, true), this.setRules(b, true)]);
       this.announce(b, c.garp.masterRepeat);
     }
   }

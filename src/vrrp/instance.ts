@@ -124,8 +124,13 @@ export class VrrpInstance implements SyncMember {
     return { name: this.name, state: this.m.state, wantMaster: this.m.wantMaster, faulted: this.m.faulted };
   }
 
-  onChange(listener: (from: VrrpState) => void): void {
+  /** Subscribes `listener`; the function returned unsubscribes it. */
+  onChange(listener: (from: VrrpState) => void): () => void {
     this.listeners.push(listener);
+    return () => {
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
   }
 
   /**
@@ -215,7 +220,7 @@ export class VrrpInstance implements SyncMember {
       before.wantMaster !== state.wantMaster ||
       before.faulted !== state.faulted
     )
-      for (const l of this.listeners) l(before.state);
+      for (const l of [...this.listeners]) l(before.state);
   }
 
   private rearm(): void {

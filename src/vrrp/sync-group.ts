@@ -145,8 +145,11 @@ export interface SyncMember {
   readonly name: string;
   view(): SyncMemberView;
   force(to: ForcedState): void;
-  /** Subscribe to changes of state / wantMaster / faulted; `from` is the state before the change. */
-  onChange(listener: (from: VrrpState) => void): void;
+  /**
+   * Subscribe to changes of state / wantMaster / faulted; `from` is the state before the change.
+   * May return the function that unsubscribes (called when the group stops or is retired).
+   */
+  onChange(listener: (from: VrrpState) => void): (() => void) | undefined;
 }
 
 export interface SyncGroupHooks {
@@ -162,13 +165,18 @@ export class SyncGroupCoordinator {
   private announced = false;
   private stopped = false;
   private readonly queue: { name: string; from: VrrpState }[] = [];
+  /** Unsubscribes from the members (a retired group no longer holds them). */
+  private readonly offs: (() => void)[] = [];
 
   constructor(
     readonly name: string,
     private readonly members: readonly SyncMember[],
     private readonly hooks: SyncGroupHooks = {},
   ) {
-    for (const m of members) m.onChange((from) => this.changed(m.name, from));
+    for (const m of members) {
+      const off = m.onChange((from) => this.changed(m.name, from));
+      if (off) this.offs.push(off);
+    }
   }
 
   get state(): VrrpState {
@@ -182,6 +190,7 @@ export class SyncGroupCoordinator {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
+    this.unsubscribe();
     if (this.announced) this.hooks.notify?.('STOP');
   }
 
@@ -191,6 +200,11 @@ export class SyncGroupCoordinator {
    */
   retire(): void {
     this.stopped = true;
+    this.unsubscribe();
+  }
+
+  private unsubscribe(): void {
+    for (const off of this.offs.splice(0)) off();
   }
 
   /**
@@ -216,6 +230,12 @@ export class SyncGroupCoordinator {
     }
     if (d.notify) this.hooks.notify?.(d.notify);
     if (views.some((v) => v.state !== VrrpState.INIT)) this.announced = true;
+    // a member whose down timer already expired (wantMaster) does not signal it again: look now
+    const want = this.members.find((m) => {
+      const v = m.view();
+      return v.state === VrrpState.BACKUP && v.wantMaster;
+    });
+    if (want) this.changed(want.name, VrrpState.BACKUP);
     return d;
   }
 

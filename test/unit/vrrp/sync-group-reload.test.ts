@@ -105,8 +105,15 @@ class FakeMember implements SyncMember {
     this.v = { ...this.v, state: VrrpState[to], wantMaster: false };
     for (const l of this.listeners) l(from);
   }
-  onChange(listener: (from: VrrpState) => void): void {
+  onChange(listener: (from: VrrpState) => void): () => void {
     this.listeners.push(listener);
+    return () => {
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
+  get listenerCount(): number {
+    return this.listeners.length;
   }
   set(state: VrrpState, o: Partial<SyncMemberView> = {}): void {
     const from = this.v.state;
@@ -182,5 +189,26 @@ describe('SyncGroupCoordinator across a reload', () => {
     expect(b.forcedTo).toEqual(['MASTER']);
     g.stop();
     expect(notified).toEqual(['MASTER']);
+  });
+
+  it('members whose down timer already expired (wantMaster) make a shrunk group MASTER at adopt', () => {
+    // G1 {A, B, C}: a peer was MASTER of B only, A and C waited for B. The reload drops B.
+    const a = new FakeMember('A', m('A', BACKUP, { wantMaster: true }));
+    const c = new FakeMember('C', m('C', BACKUP, { wantMaster: true }));
+    const { g, notified } = coordinator([a, c]);
+    g.adopt(BACKUP);
+    // keepalived 2.2.7 (lab): GROUP G1 MASTER, both members MASTER; no later expiry would signal it
+    expect(g.state).toBe(MASTER);
+    expect([a.forcedTo, c.forcedTo]).toEqual([['MASTER'], ['MASTER']]);
+    expect(notified).toEqual(['MASTER']);
+  });
+
+  it('retire and stop unsubscribe from the members (no listener kept per reload)', () => {
+    const a = new FakeMember('A', m('A', BACKUP));
+    const b = new FakeMember('B', m('B', BACKUP));
+    for (let i = 0; i < 50; i++) coordinator([a, b]).g.retire();
+    expect([a.listenerCount, b.listenerCount]).toEqual([0, 0]);
+    coordinator([a, b]).g.stop();
+    expect([a.listenerCount, b.listenerCount]).toEqual([0, 0]);
   });
 });
