@@ -989,6 +989,8 @@ export class LvsHost {
    */
   private rsRemoved(v: VsEntry, m: RsMember, stopping: boolean): void {
     this.notifier.realServer(m.notifyDown, `RS ${m.text} ${v.text} DOWN`);
+    const r = v.rs.find((x) => x.healthId === m.healthId);
+    if (r) this.emitState({ kind: 'rs', vs: v.cfg, address: r.rs.address, port: r.rs.port, up: false });
     if (m.mail)
       this.notifier.mail({
         kind: 'real-server',

@@ -216,6 +216,8 @@ export class DaemonSnmp {
    */
   watchLvs(lvs: WatchedLvs): void {
     if (!this.settings.traps || !this.settings.checker) return;
+    /** Real servers' states as the events last gave them, by virtual server, protocol, address, port. */
+    const moved = new Map<string, boolean>();
     lvs.onStateEvent((e) => {
       const view = this.snapshot();
       if (!view) return;
@@ -223,24 +225,24 @@ export class DaemonSnmp {
       let vi = list.indexOf(e.vs);
       if (vi < 0) vi = list.findIndex((v) => v.name === e.vs.name && v.protocol === e.vs.protocol);
       if (vi < 0) return;
+      const proto = e.vs.protocol.toLowerCase();
+      if (e.kind === 'rs') moved.set(`${e.vs.name} ${proto} ${e.address} ${e.port}`, e.up);
+      // the events' states: the LVS snapshot takes them after its notifies (and keeps real servers
+      // removed at stop as they were)
+      const states = view.virtualServers?.map((v) => ({
+        ...v,
+        realServers: v.realServers.map((r) => {
+          const up = moved.get(`${v.name} ${v.protocol} ${r.addr} ${r.port ?? undefined}`);
+          return up === undefined ? r : { ...r, up };
+        }),
+      }));
+      const seen = states ? { ...view, virtualServers: states } : view;
       if (e.kind === 'rs') {
-        // the event's state: the LVS snapshot takes it after its notifies
-        const proto = e.vs.protocol.toLowerCase();
-        const moved = view.virtualServers?.map((v) =>
-          v.name !== e.vs.name || v.protocol !== proto
-            ? v
-            : {
-                ...v,
-                realServers: v.realServers.map((r) =>
-                  r.addr === e.address && (r.port ?? undefined) === e.port ? { ...r, up: e.up } : r,
-                ),
-              },
-        );
-        const t = realServerTrap(moved ? { ...view, virtualServers: moved } : view, vi, e.address, e.port);
+        const t = realServerTrap(seen, vi, e.address, e.port);
         if (t) this.agent.notify(t.trap, t.objects);
         return;
       }
-      const t = quorumTrap(view, vi);
+      const t = quorumTrap(seen, vi);
       if (!t) return;
       const statusOid = oidText([...CHECK_OID, 3, 1, 23]);
       // the event's state: the snapshot may not show it yet; shutdown(3) when stopping
