@@ -190,10 +190,11 @@ export function checkVarbinds(input: CheckMibInput): Varbind[] {
     add(col(12), 'octets', vs.virtualhost);
     const persist = (vs.persistenceTimeout ?? 0) > 0;
     add(col(13), 'integer', truth(persist));
-    if (persist) {
-      add(col(14), 'gauge', vs.persistenceTimeout);
+    if (persist) add(col(14), 'gauge', vs.persistenceTimeout);
+    // an IPv4 netmask, persistence or not (keepalived 2.2.7: 255.255.255.255 by default)
+    if (familyOf(vs, config) !== 'inet6') {
       const gran = vs.persistenceGranularity ? addrBytes(vs.persistenceGranularity) : undefined;
-      if (gran?.length === 4) add(col(15), 'octets', gran);
+      add(col(15), 'octets', gran?.length === 4 ? gran : Buffer.from([255, 255, 255, 255]));
     }
     add(col(16), 'gauge', Math.trunc(vs.delayLoop));
     add(col(17), 'integer', truth(vs.haSuspend));

@@ -85,7 +85,12 @@ describe('virtualServerTable', () => {
       'gauge 300',
       'octets ffffff00',
     ]);
-    expect([v.get('13.2'), v.get('14.2'), v.get('15.2')]).toEqual(['integer 2', undefined, undefined]);
+    // granularity 255.255.255.255 without persistence (keepalived 2.2.7's walk), none for IPv6
+    expect([v.get('13.2'), v.get('14.2'), v.get('15.2')]).toEqual([
+      'integer 2',
+      undefined,
+      'octets ffffffff',
+    ]);
     expect([v.get('16.1'), v.get('16.2')]).toEqual(['gauge 6', 'gauge 60']);
     // HaSuspend, Alpha, Omega: 1 when set, else 2
     expect([v.get('17.3'), v.get('18.3'), v.get('19.3')]).toEqual(['integer 1', 'integer 1', 'integer 1']);
