@@ -16,6 +16,7 @@ import { Counters } from '../core/counters.js';
 import { isKaError, type KaError } from '../core/errors.js';
 import { createLogger, type Logger, type LogOptions } from '../core/log.js';
 import { facilityNumber } from '../core/syslog.js';
+import { DaemonDbus } from '../dbus/daemon.js';
 import { startOrphanReaper } from '../notify/script.js';
 import { DaemonSnmp } from '../snmp/daemon.js';
 import { enterNetns } from '../sys/netns.js';
@@ -191,8 +192,8 @@ export function addressChangeLine(a: Pick<AddrInfo, 'address' | 'deleted'>, ifna
 
 /**
  * -a: the addresses present at start, then each change, one line each as keepalived 2.2.7 logs them.
- * keepalived leaves out the changes its own commands made (its VIPs going up and down); NetState's
- * events do not say which socket made a change, so ours are logged too (docs/DAEMON.md).
+ * keepalived leaves out the changes its own commands made (its VIPs going up and down): NetState
+ * marks those `own` (the notification's port id is our socket's).
  */
 async function monitorAddresses(net: NetState, log: Logger, counters: Counters): Promise<void> {
   const name = (ifindex: number) => net.link(ifindex)?.name ?? `if${ifindex}`;
@@ -204,7 +205,9 @@ async function monitorAddresses(net: NetState, log: Logger, counters: Counters):
       counters.inc('daemon.address_monitor_errors');
     }
   }
-  net.on('addr', (a) => log.info(addressChangeLine(a, name(a.ifindex))));
+  net.on('addr', (a, own) => {
+    if (!own) log.info(addressChangeLine(a, name(a.ifindex)));
+  });
 }
 
 /** Marks, in `fatals`, a main configuration file that cannot be read (keepalived exits 6). */
@@ -455,6 +458,7 @@ async function runDaemonWith(
 
   let metrics: MetricsServer | undefined;
   let snmp: DaemonSnmp | undefined;
+  let dbus: DaemonDbus | undefined;
   if (opts.metricsAddress !== undefined) {
     try {
       metrics = await startMetricsServer(
@@ -574,6 +578,8 @@ async function runDaemonWith(
       }
     };
     await step('scheduling', () => priorities.stop());
+    // after vrrp.stop(): the instances' last VrrpStatusChange goes out before VrrpStopped
+    await step('dbus', () => dbus?.stop());
     await step('snmp', () => snmp?.stop());
     await step('metrics', () => metrics?.close());
     await step('netlink', () => nl.close());
@@ -618,6 +624,45 @@ async function runDaemonWith(
       ...(ns ? { namespace: ns } : {}),
     }));
     await snmp?.ready(1000);
+    // DBus (enable_dbus): keepalived's VRRP process registers on the system bus before its instances start
+    if (vrrp) {
+      const host = vrrp;
+      dbus = DaemonDbus.create(
+        config,
+        {
+          log: log.child({ proc: 'vrrp' }),
+          counters,
+          actions: {
+            printData: () => {
+              writeDumpFile(
+                dumpPaths(current, ns).data,
+                formatVrrpData({
+                  config: current,
+                  instances: host.snapshot(),
+                  trackers: host.trackerStates(),
+                  commandArgv: printedArgv,
+                  ...(ns ? { namespace: ns } : {}),
+                }),
+                { log, counters },
+              );
+            },
+            printStats: (clear) => {
+              writeDumpFile(
+                dumpPaths(current, ns).stats,
+                formatStats(host.instances.map((i) => ({ name: i.name, stats: i.counters.snapshot() }))),
+                { log, counters },
+              );
+              if (clear) for (const i of host.instances) clearCounters(i.counters);
+            },
+            // keepalived answers, then signals its parent: the reload is the SIGHUP one
+            reload: () => void process.kill(process.pid, 'SIGHUP'),
+            sendGarp: (name) => void host.sendGarp(name),
+          },
+        },
+        ns,
+      );
+      void dbus?.start();
+    }
     // realServerStateChange / virtualServerQuorumStateChange, from the first quorum decisions on
     if (lvs) snmp?.watchLvs(lvs);
     try {
@@ -629,6 +674,7 @@ async function runDaemonWith(
     await statics?.apply(config);
     await vrrp?.start();
     if (vrrp) snmp?.watch(vrrp.instances);
+    if (vrrp) dbus?.watch(vrrp.instances);
     bfd.apply(config);
     if (vrrp && lvs) {
       // lvs_sync_daemon and ha_suspend follow the VRRP instances.
@@ -747,8 +793,14 @@ async function runDaemonWith(
       } else {
         if (opts.dumpConf) logConfigDump(next, log);
         await statics?.reconcile(next);
-        if (vrrp) await vrrp.reload(next);
-        else if (next.vrrpInstances.length > 0 && !opts.checkOnly)
+        if (vrrp) {
+          dbus?.reloading();
+          try {
+            await vrrp.reload(next);
+          } finally {
+            dbus?.reloaded(next, vrrp.instances);
+          }
+        } else if (next.vrrpInstances.length > 0 && !opts.checkOnly)
           log.warn('Reload: vrrp_instances added to a daemon started without any; restart to run them');
         bfd.apply(next);
         if (lvs) await lvs.reload(next);

@@ -202,6 +202,15 @@ describeIf('keepalived-ts without -n (forking)', needLab, () => {
     expect(r.exit.code).toBe(0);
     const has = (text: string) => r.log.some((l) => l.endsWith(`: ${text}`));
     expect(has('Netlink reflector reports IP 192.0.2.1 added to eth0')).toBe(true);
+    // our own VIP (VI_1 alone becomes MASTER) is not reported: keepalived leaves its own changes out
+    let vipSet = false;
+    await waitFor({
+      what: 'the VIP set by VI_1',
+      probe: async () =>
+        (vipSet = (await d.ip(['-o', 'addr', 'show', 'dev', 'eth0'])).includes('192.0.2.91/24')),
+      timeoutMs: 10_000,
+    });
+    expect(vipSet).toBe(true);
     await d.ip(['addr', 'add', '198.51.100.7/24', 'dev', 'eth0']);
     await d.ip(['addr', 'add', 'fd00::7/64', 'dev', 'eth0', 'nodad']);
     await waitFor({
@@ -220,6 +229,8 @@ describeIf('keepalived-ts without -n (forking)', needLab, () => {
         has('Netlink reflector reports IP fd00::7 removed from eth0'),
       timeoutMs: 5_000,
     });
+    // the changes above were logged after the VIP was set: its line would be there by now
+    expect(r.log.filter((l) => l.includes('192.0.2.91'))).toEqual([]);
     killQuiet(pid, 'SIGTERM');
     await waitFor({ what: `daemon ${pid} to exit`, probe: () => !pidAlive(pid), timeoutMs: 15_000 });
   });

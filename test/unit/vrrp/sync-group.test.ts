@@ -139,8 +139,9 @@ class FakeMember implements SyncMember {
   view(): SyncMemberView {
     return { ...this.v };
   }
-  onChange(l: (from: VrrpState) => void): void {
+  onChange(l: (from: VrrpState) => void): undefined {
     this.listeners.push(l);
+    return undefined;
   }
   set(next: Partial<SyncMemberView>): void {
     const from = this.v.state;
