@@ -459,6 +459,25 @@ async function runDaemonWith(
   let metrics: MetricsServer | undefined;
   let snmp: DaemonSnmp | undefined;
   let dbus: DaemonDbus | undefined;
+  /**
+   * lvs_sync_daemon and ha_suspend follow the VRRP instances: those running now, and after a reload
+   * the ones it added or replaced (a use_vmac toggle makes a new instance of the same name).
+   */
+  const lvsFollowed = new WeakSet<object>();
+  const lvsFollow = () => {
+    if (!vrrp || !lvs) return;
+    const host = lvs;
+    for (const inst of vrrp.instances) {
+      if (lvsFollowed.has(inst)) continue;
+      lvsFollowed.add(inst);
+      const tell = () => {
+        const s = stateName(inst.state);
+        host.vrrpStateChanged(inst.name, s === 'INIT' ? 'STOP' : s);
+      };
+      inst.onChange(tell);
+      tell();
+    }
+  };
   if (opts.metricsAddress !== undefined) {
     try {
       metrics = await startMetricsServer(
@@ -676,17 +695,7 @@ async function runDaemonWith(
     if (vrrp) snmp?.watch(vrrp.instances);
     if (vrrp) dbus?.watch(vrrp.instances);
     bfd.apply(config);
-    if (vrrp && lvs) {
-      // lvs_sync_daemon and ha_suspend follow the VRRP instances.
-      for (const inst of vrrp.instances) {
-        const tell = () => {
-          const s = stateName(inst.state);
-          lvs.vrrpStateChanged(inst.name, s === 'INIT' ? 'STOP' : s);
-        };
-        inst.onChange(tell);
-        tell();
-      }
-    }
+    lvsFollow();
     // scheduling (nice, SCHED_RR, RLIMIT_RTTIME) once the CPU-bound start-up is done (priorities.ts)
     priorities.start(runVrrp ? 'vrrp' : 'checker');
   } catch (e) {
@@ -811,6 +820,7 @@ async function runDaemonWith(
         jsonConfig = next;
         // instances a reload added send their traps too
         if (vrrp) snmp?.watch(vrrp.instances);
+        lvsFollow();
         applyUmask(next, opts);
         log.info('Reload complete');
       }
