@@ -12,6 +12,9 @@
  * FAULT then BACKUP then MASTER, vrrp.51 made), renamed twice (g: no notify, the VMAC made again),
  * turned off (the VMAC deleted). keepalived 2.2.7 leaves a renamed VMAC without the VIP it had
  * (a VIP lost silently); keepalived-ts moves it there: the one difference asserted as such.
+ * Review fixes: E1 a group removed releases a member it forced into FAULT; E2 a group shrunk to
+ * members that waited for it goes MASTER; E3 a new group with a new faulted member goes FAULT with
+ * no BACKUP step.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { needKeepalived } from '../lab/gates.js';
@@ -49,6 +52,31 @@ ${members.map((m) => `    ${m}\n`).join('')}  }
   notify ${notifyWord ? `"${s} ${notifyWord}"` : s}
 }
 `;
+
+/** A keepalived MASTER of VRID 52 (priority 200) on each of `peers`, waited for. */
+async function startPeers(peers: LabNode[]): Promise<void> {
+  const peerConf = `${header}
+vrrp_instance PV {
+  state BACKUP
+  interface eth0
+  virtual_router_id 52
+  priority 200
+  advert_int 1
+  virtual_ipaddress {
+    198.51.100.52/24
+  }
+}
+`;
+  for (const p of peers) p.startKeepalived(peerConf, 'peer');
+  await waitFor({
+    what: 'both peers MASTER of VRID 52',
+    timeoutMs: 20_000,
+    probe: async () =>
+      (await Promise.all(peers.map((p) => p.hasAddress('198.51.100.52')))).every(Boolean) || undefined,
+  });
+}
+
+const TRACK_T0 = '  track_interface {\n    t0\n  }';
 
 interface Phase {
   /** Notify calls made during the phase, sorted (each call is its own process). */
@@ -146,6 +174,22 @@ async function drive(
   return phases;
 }
 
+/** keepalived on node `nodes[0]` and keepalived-ts on `nodes[1]`, each driven through `confs`. */
+function sideBySide(
+  topo: Topology,
+  tag: string,
+  nodes: readonly [string, string],
+  confs: (script: string) => string[],
+  ready: readonly string[],
+): Promise<[Phase[], Phase[]]> {
+  const recKa = notifyRecorder(topo.dir, `${tag}-ka`);
+  const recTs = notifyRecorder(topo.dir, `${tag}-ts`);
+  return Promise.all([
+    drive(topo.node(nodes[0]), 'ka', recKa, confs(recKa.script), ready),
+    drive(topo.node(nodes[1]), 'ts', recTs, confs(recTs.script), ready),
+  ]);
+}
+
 describeIf('reloads changing sync groups and use_vmac, against keepalived', needKeepalived, () => {
   let topo: Topology | undefined;
 
@@ -161,6 +205,15 @@ describeIf('reloads changing sync groups and use_vmac, against keepalived', need
         { name: 'pk', links: [{ segment: 'pka', addrs: ['192.0.2.8/24'] }] },
         { name: 'pb', links: [{ segment: 'pts', addrs: ['192.0.2.9/24'] }] },
         { name: 'pt', links: [{ segment: 'pts', addrs: ['192.0.2.10/24'] }] },
+        // review fixes (E1..E3): each implementation alone, E2 next to a peer MASTER of VRID 52
+        { name: 'e1a', links: [{ addrs: ['192.0.2.11/24'] }] },
+        { name: 'e1b', links: [{ addrs: ['192.0.2.12/24'] }] },
+        { name: 'e2a', links: [{ segment: 'e2ka', addrs: ['192.0.2.13/24'] }] },
+        { name: 'e2k', links: [{ segment: 'e2ka', addrs: ['192.0.2.14/24'] }] },
+        { name: 'e2b', links: [{ segment: 'e2ts', addrs: ['192.0.2.15/24'] }] },
+        { name: 'e2t', links: [{ segment: 'e2ts', addrs: ['192.0.2.16/24'] }] },
+        { name: 'e3a', links: [{ addrs: ['192.0.2.17/24'] }] },
+        { name: 'e3b', links: [{ addrs: ['192.0.2.18/24'] }] },
       ],
     });
   });
@@ -171,7 +224,7 @@ describeIf('reloads changing sync groups and use_vmac, against keepalived', need
 
   it('sync groups: the same notifies and VIPs as keepalived through joins, leaves, new, removed and changed groups', async () => {
     const confs = (s: string) => {
-      const vi4 = instance(s, 'VI_4', 54, '  track_interface {\n    t0\n  }');
+      const vi4 = instance(s, 'VI_4', 54, TRACK_T0);
       const base = `${instance(s, 'VI_1', 51)}${instance(s, 'VI_2', 52)}${instance(s, 'VI_3', 53)}${vi4}`;
       const vi5 = instance(s, 'VI_5', 55);
       return [
@@ -184,12 +237,7 @@ describeIf('reloads changing sync groups and use_vmac, against keepalived', need
       ];
     };
     const ready = ['INSTANCE VI_1 MASTER 100', 'INSTANCE VI_2 MASTER 100', 'INSTANCE VI_3 MASTER 100'];
-    const recKa = notifyRecorder(topo!.dir, 'rg-ka');
-    const recTs = notifyRecorder(topo!.dir, 'rg-ts');
-    const [ka, ts] = await Promise.all([
-      drive(topo!.node('ga'), 'ka', recKa, confs(recKa.script), ready),
-      drive(topo!.node('gb'), 'ts', recTs, confs(recTs.script), ready),
-    ]);
+    const [ka, ts] = await sideBySide(topo!, 'rg', ['ga', 'gb'], confs, ready);
     // what keepalived 2.2.7 did, phase by phase (start, five reloads, stop)
     expect(ka.map((p) => p.notifies)).toEqual([
       [
@@ -242,12 +290,7 @@ describeIf('reloads changing sync groups and use_vmac, against keepalived', need
       );
     };
     const ready = ['INSTANCE VI_1 MASTER 100', 'INSTANCE VI_8 MASTER 100', 'INSTANCE VI_9 MASTER 100'];
-    const recKa = notifyRecorder(topo!.dir, 'rv-ka');
-    const recTs = notifyRecorder(topo!.dir, 'rv-ts');
-    const [ka, ts] = await Promise.all([
-      drive(topo!.node('va'), 'ka', recKa, confs(recKa.script), ready),
-      drive(topo!.node('vb'), 'ts', recTs, confs(recTs.script), ready),
-    ]);
+    const [ka, ts] = await sideBySide(topo!, 'rv', ['va', 'vb'], confs, ready);
     const replaced = ['INSTANCE VI_1 BACKUP 100', 'INSTANCE VI_1 FAULT 100', 'INSTANCE VI_1 MASTER 100'];
     expect(ka.map((p) => p.notifies).slice(1)).toEqual([
       replaced,
@@ -288,42 +331,77 @@ describeIf('reloads changing sync groups and use_vmac, against keepalived', need
   });
 
   it('a group over a MASTER and a BACKUP (a peer is MASTER): the same notifies and VIPs as keepalived, group made then removed', async () => {
-    const peerConf = `${header}
-vrrp_instance PV {
-  state BACKUP
-  interface eth0
-  virtual_router_id 52
-  priority 200
-  advert_int 1
-  virtual_ipaddress {
-    198.51.100.52/24
-  }
-}
-`;
-    const peers = [topo!.node('pk'), topo!.node('pt')];
-    for (const p of peers) p.startKeepalived(peerConf, 'peer');
-    await waitFor({
-      what: 'both peers MASTER of VRID 52',
-      timeoutMs: 20_000,
-      probe: async () =>
-        (await Promise.all(peers.map((p) => p.hasAddress('198.51.100.52')))).every(Boolean) || undefined,
-    });
+    await startPeers([topo!.node('pk'), topo!.node('pt')]);
     const confs = (s: string) => {
       const base = `${instance(s, 'VI_1', 51, '', 'eth0')}${instance(s, 'VI_2', 52, '', 'eth0')}`;
       return [`${header}${base}`, `${header}${group(s, 'G1', ['VI_1', 'VI_2'])}${base}`, `${header}${base}`];
     };
     const ready = ['INSTANCE VI_1 MASTER 100', 'INSTANCE VI_2 BACKUP 100'];
-    const recKa = notifyRecorder(topo!.dir, 'rp-ka');
-    const recTs = notifyRecorder(topo!.dir, 'rp-ts');
-    const [ka, ts] = await Promise.all([
-      drive(topo!.node('pa'), 'ka', recKa, confs(recKa.script), ready),
-      drive(topo!.node('pb'), 'ts', recTs, confs(recTs.script), ready),
-    ]);
+    const [ka, ts] = await sideBySide(topo!, 'rp', ['pa', 'pb'], confs, ready);
     // keepalived 2.2.7: the new group is BACKUP, its MASTER forced to BACKUP (VIP removed)
     expect(ka[1]?.notifies).toEqual(['GROUP G1 BACKUP 0', 'INSTANCE VI_1 BACKUP 100']);
     expect(ka[1]?.vips).toEqual([]);
     // the group removed, VI_1 is on its own again: MASTER after Master_Down
     expect(ka[2]?.notifies).toEqual(['INSTANCE VI_1 MASTER 100']);
+    expect(ts.map((p) => p.notifies)).toEqual(ka.map((p) => p.notifies));
+    expect(ts.map((p) => p.vips)).toEqual(ka.map((p) => p.vips));
+  });
+
+  it('E1: a group removed by a reload releases the member it only forced into FAULT (BACKUP, then MASTER)', async () => {
+    const confs = (s: string) => {
+      const base = `${instance(s, 'VI_1', 51)}${instance(s, 'VI_3', 53, TRACK_T0)}`;
+      return [`${header}${group(s, 'G1', ['VI_1', 'VI_3'])}${base}`, `${header}${base}`];
+    };
+    const ready = ['INSTANCE VI_1 FAULT 100', 'INSTANCE VI_3 FAULT 100'];
+    const [ka, ts] = await sideBySide(topo!, 'e1', ['e1a', 'e1b'], confs, ready);
+    // keepalived 2.2.7: VI_1 leaves FAULT once G1 is gone, VI_3 stays FAULT (t0 down)
+    expect(ka[1]?.notifies).toEqual(['INSTANCE VI_1 BACKUP 100', 'INSTANCE VI_1 MASTER 100']);
+    expect(ka[1]?.vips).toEqual(['sg0 198.51.100.51']);
+    expect(ts.map((p) => p.notifies)).toEqual(ka.map((p) => p.notifies));
+    expect(ts.map((p) => p.vips)).toEqual(ka.map((p) => p.vips));
+  });
+
+  it('E2: a group shrunk by a reload to members that waited for it goes MASTER', async () => {
+    await startPeers([topo!.node('e2k'), topo!.node('e2t')]);
+    const confs = (s: string) => {
+      const base = ['VI_1', 'VI_2', 'VI_3'].map((name, i) => instance(s, name, 51 + i, '', 'eth0')).join('');
+      return [
+        `${header}${group(s, 'G1', ['VI_1', 'VI_2', 'VI_3'])}${base}`,
+        `${header}${group(s, 'G1', ['VI_1', 'VI_3'])}${base}`,
+      ];
+    };
+    // VI_2 BACKUP under the peer; VI_1 and VI_3 held BACKUP by their group
+    const ready = ['INSTANCE VI_1 BACKUP 100', 'INSTANCE VI_2 BACKUP 100', 'INSTANCE VI_3 BACKUP 100'];
+    const [ka, ts] = await sideBySide(topo!, 'e2', ['e2a', 'e2b'], confs, ready);
+    expect(ka[0]?.vips).toEqual([]);
+    expect(ka[1]?.notifies).toEqual([
+      'GROUP G1 MASTER 0',
+      'INSTANCE VI_1 MASTER 100',
+      'INSTANCE VI_3 MASTER 100',
+    ]);
+    expect(ka[1]?.vips).toEqual(['eth0 198.51.100.51', 'eth0 198.51.100.53']);
+    expect(ts.map((p) => p.notifies)).toEqual(ka.map((p) => p.notifies));
+    expect(ts.map((p) => p.vips)).toEqual(ka.map((p) => p.vips));
+  });
+
+  it('E3: a new group over two MASTERs and a new faulted member goes FAULT at once, no BACKUP notify', async () => {
+    const confs = (s: string) => {
+      const base = `${instance(s, 'VI_1', 51)}${instance(s, 'VI_2', 52)}`;
+      const vi4 = instance(s, 'VI_4', 54, TRACK_T0);
+      return [`${header}${base}`, `${header}${group(s, 'G1', ['VI_1', 'VI_2', 'VI_4'])}${base}${vi4}`];
+    };
+    const ready = ['INSTANCE VI_1 MASTER 100', 'INSTANCE VI_2 MASTER 100'];
+    const [ka, ts] = await sideBySide(topo!, 'e3', ['e3a', 'e3b'], confs, ready);
+    const reload = [
+      'GROUP G1 FAULT 0',
+      'INSTANCE VI_1 FAULT 100',
+      'INSTANCE VI_2 FAULT 100',
+      'INSTANCE VI_4 FAULT 100',
+    ];
+    expect(ka[1]?.notifies).toEqual(reload);
+    expect(ka[1]?.vips).toEqual([]);
+    // sorted phases hide order, not extra calls: no BACKUP on our side either
+    expect(ts[1]?.notifies.filter((c) => c.includes(' BACKUP '))).toEqual([]);
     expect(ts.map((p) => p.notifies)).toEqual(ka.map((p) => p.notifies));
     expect(ts.map((p) => p.vips)).toEqual(ka.map((p) => p.vips));
   });

@@ -2,7 +2,7 @@
  * keepalived-ts alone on a lab segment, through a reload that renames a MASTER's VMAC: the old VMAC
  * is deleted, the new one made, and the MASTER keeps its state without a notify, its VIP moved onto
  * the new VMAC (keepalived 2.2.7 leaves it off: docs/INTERFACES.md), announced there (GARPs after the
- * reload) and its adverts going on. Also the names of VMACs that use_vmac does not name, as
+ * reload) and its adverts going on; its virtual route (the VIP as source) set again. Also the names of VMACs that use_vmac does not name, as
  * keepalived 2.2.7 gives them: vrrp.52, then vrrp1.52 for the same VRID on another interface,
  * vrrp6.52 for the IPv6 one, and vrrp1.53 when an interface that is no VMAC holds vrrp.53.
  */
@@ -21,6 +21,8 @@ import { createTopology, type Topology } from '../../lab/topology.js';
 import { describeIf } from '../../support/privilege.js';
 
 const VIP = '192.0.2.151';
+/** VI_1's virtual route: its VIP as source, so deleting the VIP from a link takes it away. */
+const ROUTE = '198.51.100.0/24';
 
 const config = (s: string, ifname: string, vmac1: string) => `
 global_defs {
@@ -37,6 +39,9 @@ vrrp_instance VI_1 {
   notify ${s}
   virtual_ipaddress {
     ${VIP}/24
+  }
+  virtual_routes {
+    ${ROUTE} via 192.0.2.254 src ${VIP}
   }
 }
 vrrp_instance VI_8 {
@@ -102,6 +107,15 @@ describeIf('reload renaming a VMAC, and VMAC names', needLab, () => {
   const holder = async (addr: string) =>
     (await n.addresses()).filter((a) => a.local === addr).map((a) => a.ifname);
   const calls = () => rec.entries().map((e) => e.args.join(' '));
+  const routes = async () =>
+    (
+      JSON.parse(await n.ip(['-j', 'route', 'show', ROUTE])) as {
+        dst: string;
+        gateway?: string;
+        prefsrc?: string;
+      }[]
+    ).map((r) => `${r.dst} via ${r.gateway ?? '-'} src ${r.prefsrc ?? '-'}`);
+  const ourRoute = [`${ROUTE} via 192.0.2.254 src ${VIP}`];
 
   beforeAll(async () => {
     topo = await createTopology({ nodes: [{ name: 'v', links: [{ addrs: ['192.0.2.1/24'] }] }] });
@@ -140,9 +154,15 @@ describeIf('reload renaming a VMAC, and VMAC names', needLab, () => {
     );
   });
 
-  it('a renamed VMAC keeps its MASTER (no notify), its VIP moved, announced and advertised on the new one', async () => {
+  it('a renamed VMAC keeps its MASTER (no notify), its VIP and route moved, announced and advertised on the new one', async () => {
     const ifname = n.link().ifname;
     const before = calls().length;
+    await waitFor({
+      what: `${ROUTE} set by the MASTER`,
+      timeoutMs: 5_000,
+      probe: async () => (await routes()).length > 0 || undefined,
+    });
+    expect(await routes()).toEqual(ourRoute);
     cap = await startCapture(topo!, { name: 'rename' });
     writeFileSync(h!.configPath, config(rec.script, ifname, 'use_vmac vk51'));
     const reloadAt = Date.now() * 1000;
@@ -167,6 +187,17 @@ describeIf('reload renaming a VMAC, and VMAC names', needLab, () => {
     expect(new Set(seen.adverts.map((f) => f.vrrp?.priority))).toEqual(new Set([100]));
     expect(seen.garps[0]?.srcMac).toBe('00:00:5e:00:01:33');
     expect(await holder(VIP)).toEqual(['vk51']);
+    // the route went with the VIP off the old VMAC: set again (it stayed lost before a fix)
+    expect(
+      await waitFor({
+        what: `${ROUTE} back after the rename`,
+        timeoutMs: 5_000,
+        probe: async () => {
+          const r = await routes();
+          return r.length > 0 ? r : undefined;
+        },
+      }),
+    ).toEqual(ourRoute);
     expect(await macvlans()).toEqual(
       [`vk51@${ifname}`, `vrrp.52@${ifname}`, 'vrrp1.52@vs0', `vrrp6.52@${ifname}`, 'vrrp1.53@vs0'].sort(),
     );
