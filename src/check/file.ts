@@ -10,7 +10,7 @@
  * exist, no inotify) it returns at once: the delay_loop poll is the fallback. `waitsForChange` tells
  * the scheduler which case holds (it then starts the next attempt at once).
  */
-import { type FSWatcher, watch } from 'node:fs';
+import { existsSync, type FSWatcher, realpathSync, watch } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { KaError } from '../core/errors.js';
@@ -58,26 +58,51 @@ function dirWatch(dir: string): DirWatch | undefined {
     return undefined;
   }
   const entry: DirWatch = { watcher, waiters: new Map() };
-  watcher.on('change', (_type, name) => {
+  // the directory went away or the watch broke: waiters re-read, later attempts poll (until the
+  // directory is back and can be watched again)
+  const broken = () => {
+    if (dirs.get(dir) === entry) dirs.delete(dir);
+    watcher.close();
+    wakeAll(entry);
+  };
+  watcher.on('change', (type, name) => {
+    // a removed directory gives no error, only a rename (inotify IN_DELETE_SELF / IN_MOVE_SELF)
+    if (type === 'rename' && !existsSync(dir)) return broken();
     // no name (some platforms): any file may have changed
     if (name === null || name === undefined) return wakeAll(entry);
     for (const w of [...(entry.waiters.get(String(name)) ?? [])]) w();
   });
-  // the directory went away or the watch broke: waiters re-read, later attempts poll
-  watcher.on('error', () => {
-    dirs.delete(dir);
-    watcher.close();
-    wakeAll(entry);
-  });
+  watcher.on('error', broken);
   dirs.set(dir, entry);
   return entry;
 }
 
 /**
- * A subscription to changes of `file`, made before the file is read so no change is missed.
- * undefined when the directory cannot be watched.
+ * A subscription to changes of `file` and, when it is a symlink, of its target (keepalived watches
+ * the realpath), made before the file is read so no change is missed. undefined when the file's
+ * directory cannot be watched.
  */
 function subscribe(file: string): { changed: Promise<void>; cancel: () => void } | undefined {
+  const own = subscribeOne(file);
+  if (!own) return undefined;
+  let real: string | undefined;
+  try {
+    real = realpathSync(file);
+  } catch {
+    real = undefined; // missing: its creation is seen in its own directory
+  }
+  const target = real !== undefined && real !== file ? subscribeOne(real) : undefined;
+  if (!target) return own;
+  return {
+    changed: Promise.race([own.changed, target.changed]),
+    cancel: () => {
+      own.cancel();
+      target.cancel();
+    },
+  };
+}
+
+function subscribeOne(file: string): { changed: Promise<void>; cancel: () => void } | undefined {
   const dir = dirname(file);
   const name = basename(file);
   const d = dirWatch(dir);
@@ -153,6 +178,8 @@ export async function watchRun(spec: FileCheckSpec, signal: AbortSignal): Promis
   try {
     let r = await read(spec, signal);
     if (sub && r.key === last) {
+      // aborted during the read: the listener below would never fire
+      if (signal.aborted) return aborted();
       const stop = new Promise<void>((res) => signal.addEventListener('abort', () => res(), { once: true }));
       await Promise.race([sub.changed, stop]);
       if (signal.aborted) return aborted();

@@ -240,6 +240,13 @@ function logName(spec: CheckSpec): string {
   return spec.kind === 'HTTP_GET' || spec.kind === 'SSL_GET' ? 'HTTP_CHECK' : spec.kind;
 }
 
+/**
+ * A watched FILE_CHECK's next attempt starts this long after a result: a change meanwhile is still
+ * seen (the attempt compares the file with the last report first), and a file whose content differs
+ * at every read (a /proc file) is read at most 20 times a second rather than in a tight loop.
+ */
+const WATCH_SPACING_US = 50_000;
+
 export class Scheduler {
   private readonly servers = new Map<string, RsState>();
   /** BFD_CHECK checkers by bfd_instance name. */
@@ -443,7 +450,7 @@ export class Scheduler {
       } else if (first && s.kind === 'MISC_CHECK')
         transition = { index: c.index, kind: s.kind, up: true, unchanged: true };
       this.recompute(c.rs, false, transition);
-      this.arm(c, watched ? now : now + s.delayLoop * US);
+      this.arm(c, watched ? now + WATCH_SPACING_US : now + s.delayLoop * US);
       return;
     }
     if (s.logAllFailures)
@@ -475,7 +482,7 @@ export class Scheduler {
         this.opts.onEvent(ev);
       }
     }
-    this.arm(c, watched ? now : now + (s.fastRecovery ? s.delayBeforeRetry : s.delayLoop) * US);
+    this.arm(c, watched ? now + WATCH_SPACING_US : now + (s.fastRecovery ? s.delayBeforeRetry : s.delayLoop) * US);
   }
 
   /** Emits the real server's state when it changed, and on every checker `transition`. */

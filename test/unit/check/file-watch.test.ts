@@ -4,7 +4,16 @@
  * instead of re-reading every delay_loop; an unwatchable directory falls back to the poll. Ordering
  * only: "has not resolved" is checked after event-loop turns, never against a clock.
  */
-import { mkdirSync, mkdtempSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -141,5 +150,58 @@ describe('FILE_CHECK watches its file', () => {
     writeFileSync(s.file, '0');
     await loop;
     expect(results).toEqual(['ok', 'KA_ERR_CHECK_FILE_VALUE', 'ok']);
+  });
+
+  it('an abort at any point of the read still ends the attempt (none waits on, no watch left)', async () => {
+    const s = spec('0');
+    await file.run(s, new AbortController().signal);
+    for (let k = 0; k < 100; k++) {
+      const ctl = new AbortController();
+      const a = attempt(s, ctl.signal);
+      await turns(k % 6);
+      ctl.abort();
+      // an attempt still waiting would only end at the next change of the file: none comes
+      const r = await a.result;
+      expect(r.ok).toBe(false);
+    }
+    expect(file.watchedDirs()).toBe(0);
+  });
+
+  it('a symlinked track file follows its target, as keepalived watches the realpath', async () => {
+    const base = join(dir, `sym${n++}`);
+    mkdirSync(join(base, 'l'), { recursive: true });
+    mkdirSync(join(base, 't'));
+    writeFileSync(join(base, 't', 'target'), '0');
+    symlinkSync(join(base, 't', 'target'), join(base, 'l', 'track'));
+    const s: FileCheckSpec = {
+      kind: 'FILE_CHECK',
+      file: join(base, 'l', 'track'),
+      ...defaultTiming('FILE_CHECK'),
+    };
+    expect(await file.run(s, new AbortController().signal)).toEqual({ ok: true });
+    const a = attempt(s);
+    await turns();
+    expect(a.done).toBe(false);
+    writeFileSync(join(base, 't', 'target'), '1');
+    expect(await a.result).toMatchObject({ ok: false, error: { code: 'KA_ERR_CHECK_FILE_VALUE' } });
+    expect(file.watchedDirs()).toBe(0);
+  });
+
+  it('its directory removed: the waiting attempt ends and the checker polls until it is back', async () => {
+    const s = spec(undefined);
+    const first = await file.run(s, new AbortController().signal);
+    expect(first).toMatchObject({ ok: false, error: { code: 'KA_ERR_CHECK_FILE' } });
+    const a = attempt(s);
+    await turns();
+    expect(a.done).toBe(false);
+    rmdirSync(join(s.file, '..'));
+    expect(await a.result).toEqual(first);
+    expect(file.watchedDirs()).toBe(0);
+    expect(file.waitsForChange(s)).toBe(false);
+    // re-created with the file: the poll reads it, then the checker watches again
+    mkdirSync(join(s.file, '..'));
+    writeFileSync(s.file, '0');
+    expect(await file.watchRun(s, new AbortController().signal)).toEqual({ ok: true });
+    expect(file.waitsForChange(s)).toBe(true);
   });
 });
