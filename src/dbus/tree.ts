@@ -317,7 +317,8 @@ export class VrrpObjectTree {
       if (c.signature !== (c.member === 'Get' ? 'ss' : 'ssv')) return noIface();
       if (iface !== own) return noSuchIface();
       const name = String(c.body[1]);
-      const value = values[name];
+      // own properties only: `constructor`, `__proto__`, `toString` are no property here
+      const value = Object.hasOwn(values, name) ? values[name] : undefined;
       if (value === undefined) return badCall(ERROR_INVALID_ARGS, `No such property ${q(name)}`);
       if (c.member === 'Set') return badCall(ERROR_INVALID_ARGS, `Property ${q(name)} is not writable`);
       return ok('v', [value]);

@@ -273,6 +273,34 @@ describe('properties', () => {
     );
   });
 
+  it("names an Object has (constructor, __proto__, toString, hasOwnProperty) are no property: GDBus's 'No such property'", async () => {
+    const { t } = tree();
+    const a = recorder();
+    const props = (path: string, member: string, signature: string, body: unknown[]) =>
+      t.call(call(path, 'org.freedesktop.DBus.Properties', member, signature, body), a);
+    const inherited = [
+      'constructor',
+      '__proto__',
+      'toString',
+      'hasOwnProperty',
+      'valueOf',
+      '__defineGetter__',
+    ];
+    for (const [path, iface] of [
+      [VI1, INSTANCE_INTERFACE],
+      ['/org/keepalived/Vrrp1/Vrrp', VRRP_INTERFACE],
+    ] as const)
+      for (const name of inherited) {
+        const noSuch = {
+          error: ERROR_INVALID_ARGS,
+          message: `No such property \u201c${name}\u201d`,
+          code: DbusErrors.KA_ERR_DBUS_BAD_CALL,
+        };
+        expect(await props(path, 'Get', 'ss', [iface, name])).toEqual(noSuch);
+        expect(await props(path, 'Set', 'ssv', [iface, name, new Variant('s', 'x')])).toEqual(noSuch);
+      }
+  });
+
   it('state words: Init, Backup, Master, Fault, else Unknown', () => {
     expect([0, 1, 2, 3, 98].map(stateText)).toEqual(['Init', 'Backup', 'Master', 'Fault', 'Unknown']);
   });
@@ -297,6 +325,9 @@ describe('any call', () => {
       'SendGarp',
       'Ping',
       'Introspect',
+      'constructor',
+      '__proto__',
+      'toString',
     );
     const path = fc.oneof(fc.constantFrom(VI1, VI6, '/', '/org/keepalived/Vrrp1/Vrrp'), fc.string());
     const value = fc.oneof(
@@ -318,7 +349,13 @@ describe('any call', () => {
           const r = await t.call(call(p, iface, member, signature, body), a);
           if ('error' in r)
             expect([DbusErrors.KA_ERR_DBUS_BAD_CALL, DbusErrors.KA_ERR_DBUS_ACTION]).toContain(r.code);
-          else expect(typeof r.signature).toBe('string');
+          else {
+            expect(typeof r.signature).toBe('string');
+            // a reply dbus-next can marshal: no function anywhere in it
+            expect(
+              JSON.stringify(r.body, (_k, v: unknown) => (typeof v === 'function' ? 'FUNCTION' : v)),
+            ).not.toContain('FUNCTION');
+          }
         },
       ),
       { numRuns: 2000 },
