@@ -47,10 +47,19 @@ function cULong(s: string): bigint | undefined {
   return x[1] === '-' && n !== 0n ? ULONG_MAX + 1n - n : n;
 }
 const ULONG_MAX = 2n ** 64n - 1n;
+const LONG_MAX = 2n ** 63n - 1n;
 
-function cNumber(s: string): number | undefined {
+/** C strtoul base 0 (`010` is 8, `0x10` 16, `+5` 5, `-1` wraps); undefined when not a number. */
+export function cNumber(s: string): number | undefined {
   const n = cULong(s);
   return n === undefined ? undefined : Number(n);
+}
+
+/** cNumber of an unsigned 32-bit value: no '-', at most 4294967295 (keepalived refuses the rest). */
+export function cU32(s: string): number | undefined {
+  if (s.trimStart().startsWith('-')) return undefined;
+  const n = cNumber(s);
+  return n !== undefined && n <= 0xffffffff ? n : undefined;
 }
 
 function byte(s: string): number | undefined {
@@ -97,13 +106,28 @@ export function rtRealms(s: string): number | undefined {
 
 /** An interface group (suppress_ifgroup): a number or a name of /etc/iproute2/group. */
 export function rtGroup(s: string): number | undefined {
-  return cNumber(s) ?? table('group').get(s);
+  return groupNumber(s) ?? table('group').get(s);
 }
 
-/** A rule's `fwmark MARK[/MASK]`, each a number. */
+/**
+ * keepalived 2.2.7's group number: a signed C long (base 0) kept to its low 32 bits; a negative one
+ * other than -0, and one whose low 32 bits are all set (-1 is its "invalid"), are refused.
+ */
+function groupNumber(s: string): number | undefined {
+  const x = /^\s*([+-]?)(0x[0-9a-f]+|0[0-7]*|[1-9]\d*)$/i.exec(s);
+  if (!x) return undefined;
+  const d = x[2]!;
+  let n = /^0x/i.test(d) ? BigInt(d) : d.startsWith('0') ? BigInt(`0o${d.slice(1) || '0'}`) : BigInt(d);
+  if (x[1] === '-' && n !== 0n) return undefined;
+  if (n > LONG_MAX) n = LONG_MAX;
+  const v = Number(n & 0xffffffffn);
+  return v === 0xffffffff ? undefined : v;
+}
+
+/** A rule's `fwmark MARK[/MASK]`, each an unsigned 32-bit number. */
 export function rtMark(s: string): boolean {
   const parts = s.split('/');
-  return parts.length <= 2 && parts.every((p) => cNumber(p) !== undefined);
+  return parts.length <= 2 && parts.every((p) => cU32(p) !== undefined);
 }
 
 let protocols: Map<string, number> | undefined;

@@ -19,6 +19,7 @@ import {
   badAddress,
   badNumber,
   type Ctx,
+  cUnsigned,
   parseIntStrict,
   parseIp,
   parsePrefix,
@@ -709,7 +710,7 @@ function ruleName(c: Ctx, v: AstWord, block: string, opt: string): 'drop' | 'ski
       bad(c, v, block, `Invalid ipproto ${t}`, 'an IP protocol of /etc/protocols');
       return 'skip';
     case 'uidrange':
-      if (/^\d+-\d+$/.test(t) && t.split('-').every((n) => Number(n) <= MAX_U32)) return undefined;
+      if (/^\+?\d+-\+?\d+$/.test(t) && t.split('-').every((n) => Number(n) <= MAX_U32)) return undefined;
       bad(c, v, block, 'Invalid uidrange uidrange specified', 'FIRST-LAST uids');
       return 'drop';
     case 'sport':
@@ -751,6 +752,9 @@ function ruleName(c: Ctx, v: AstWord, block: string, opt: string): 'drop' | 'ski
       return undefined;
   }
 }
+
+/** Rule options keepalived reads as decimal numbers (`protocol 010` is 10): kept as plain decimals. */
+const DECIMAL_RULE_OPTS = ['goto', 'protocol', 'suppress_prefixlength'];
 
 /** `[from P] [to P] [table T] [preference N] [iif IF] [oif IF] [fwmark M] …` */
 export const ruleLine: LineParser<RuleSpec> = (words, c, block) => {
@@ -824,15 +828,13 @@ export const ruleLine: LineParser<RuleSpec> = (words, c, block) => {
         break;
       case 'preference':
       case 'priority':
-      case 'pref':
       case 'order': {
-        // keepalived checks for the value after 'pref' itself (an error, not a stop)
-        const v = t === 'pref' ? need(c, words, i++, block, 'a number') : must(c, words, i++, 'a number');
-        if (!v) return undefined;
-        const first = unsignedComplaint(v.text, 0, MAX_U32);
-        if (first)
-          return badAll(c, v, block, [first, 'Invalid rule preference preference specified'], 'a number');
-        r.preference = Number(v.text);
+        // keepalived 2.2.7 reads it as a C number (`010` is 8, `0x20` 32); 'pref' is unknown to it
+        const v = must(c, words, i++, 'a number');
+        const p = cUnsigned(v.text);
+        if (typeof p === 'string')
+          return badAll(c, v, block, [p, `Invalid rule preference ${t} specified`], 'a number');
+        r.preference = p;
         break;
       }
       case 'iif':
@@ -900,12 +902,14 @@ export const ruleLine: LineParser<RuleSpec> = (words, c, block) => {
                 .split('-')
                 .map((n) => Number(n) % 65536)
                 .join('-')
-            : v.text;
+            : DECIMAL_RULE_OPTS.includes(t)
+              ? String(Number(plain(v.text)))
+              : v.text;
         if (t === 'realms' || t.startsWith('suppress_')) tableOption = true;
         if (t === 'goto') {
           if (!setAction(t, w)) return undefined;
           r.action = 'goto';
-          gotoTarget = parseIntStrict(v.text) ?? 0;
+          gotoTarget = Number(plain(v.text));
         }
         break;
       }

@@ -438,9 +438,26 @@ export function unsignedComplaint(t: string, min: number, max: number): string |
 }
 
 /**
+ * A C unsigned number (strtoul base 0: `010` is 8, `0x20` 32, a leading '+') up to 4294967295, or
+ * keepalived 2.2.7's complaint about the word.
+ */
+export function cUnsigned(t: string): number | string {
+  if (t.startsWith('-')) return `negative number '${t}'`;
+  const x = /^\+?(0x[0-9a-f]+|0[0-7]*|[1-9]\d*)$/i.exec(t);
+  if (!x) return `invalid number '${t}'`;
+  const d = x[1]!;
+  const n = /^0x/i.test(d) ? BigInt(d) : d.startsWith('0') ? BigInt(`0o${d.slice(1) || '0'}`) : BigInt(d);
+  if (n > UINT_MAX) return `number '${t}' outside unsigned integer range`;
+  return Number(n);
+}
+
+/**
  * keepalived 2.2.7's reading of a decimal with at most `shift` decimal places into an integer of
- * 10^-shift units, checked against [0, max]. `notes` are the messages it prints on the way; too
- * many decimal places is reported but the value (truncated) is kept.
+ * 10^-shift units, checked against [0, max]. `notes` are the messages it prints on the way. As
+ * keepalived (observed against 2.2.7): whatever follows the first '.' beyond `shift` characters is
+ * reported as too many decimal places and dropped, the value rounded up when the first dropped
+ * character sorts at or after '5'; the rest (sign, digits, kept places padded with '0') must then be
+ * a whole decimal number, an empty one being 0 (`.` is 0, `+.` is not a number).
  */
 export function readDecimalShift(
   num: string,
@@ -449,18 +466,20 @@ export function readDecimalShift(
 ): { value: number | undefined; notes: string[] } {
   if (num.startsWith('-')) return { value: undefined, notes: [`negative number '${num}'`] };
   const notes: string[] = [];
-  const m = /^\+?(\d*)(?:\.(\d*))?(.*)$/s.exec(num)!;
-  const intPart = m[1]!;
-  let frac = m[2] ?? '';
-  const rest = m[3]!;
-  if (frac.length > shift) {
-    // the digits past `shift` and whatever follows them are ignored
-    notes.push(`number '${num}' has too many decimal places`);
-    frac = frac.slice(0, shift);
-  } else if (rest !== '' || (intPart === '' && m[2] === undefined)) {
-    return { value: undefined, notes: [`invalid number '${num}'`] };
-  }
-  const v = BigInt(intPart || '0') * 10n ** BigInt(shift) + BigInt(frac.padEnd(shift, '0') || '0');
+  const dot = num.indexOf('.');
+  let digits = num;
+  let up = false;
+  if (dot >= 0) {
+    const after = num.slice(dot + 1);
+    if (after.length > shift) {
+      notes.push(`number '${num}' has too many decimal places`);
+      up = after[shift]! >= '5';
+    }
+    digits = num.slice(0, dot) + after.slice(0, shift).padEnd(shift, '0');
+  } else digits = num + '0'.repeat(shift);
+  if (!/^\+?\d*$/.test(digits) || digits === '+')
+    return { value: undefined, notes: [...notes, `invalid number '${num}'`] };
+  const v = BigInt(digits.replace('+', '') || '0') + (up ? 1n : 0n);
   if (v > ULONG_MAX)
     return { value: undefined, notes: [...notes, `number '${num}' outside unsigned decimal range`] };
   if (v > BigInt(max)) {

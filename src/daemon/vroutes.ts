@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import ipaddr from 'ipaddr.js';
 import type { RouteSpec as CfgRoute, RuleSpec as CfgRule } from '../config/model.js';
-import { ipProto, rtTable } from '../config/rtnames.js';
+import { cU32, ipProto, rtGroup, rtTable } from '../config/rtnames.js';
 import { routeTime } from '../config/values.js';
 import { KaError } from '../core/errors.js';
 import './vrrp-errors.js';
@@ -141,9 +141,18 @@ function fromFile(file: string, name: string): number | undefined {
   return m.get(name);
 }
 
-/** A decimal or 0x-hex number in [0, max], else undefined. */
+/**
+ * A C number (strtoul base 0: `010` is 8, `0x10` 16, a leading '+') in [0, max], else undefined:
+ * how keepalived reads fwmark, realms, tos/dsfield, scope and protocol.
+ */
 function num(s: string, max: number): number | undefined {
-  if (!/^(0x[0-9a-fA-F]+|\d+)$/.test(s)) return undefined;
+  const n = cU32(s);
+  return n !== undefined && n <= max ? n : undefined;
+}
+
+/** A decimal number with an optional '+' in [0, max], else undefined: keepalived's other numbers. */
+function dec(s: string, max: number): number | undefined {
+  if (!/^\+?\d+$/.test(s)) return undefined;
   const n = Number(s);
   return n <= max ? n : undefined;
 }
@@ -246,7 +255,7 @@ function metricValue(name: string, v: string): AttrSpec {
   let n: number | undefined;
   // kernel units (RTAX_RTT is ms << 3, RTAX_RTTVAR ms << 2), kept in [200 ms, 120 s] as keepalived does
   if (name === 'rtt' || name === 'rttvar' || name === 'rto_min') n = routeTime(name, v).value;
-  else n = num(v, name === 'quickack' || name === 'fastopen_no_cookie' ? 1 : 0xffffffff);
+  else n = dec(v, name === 'quickack' || name === 'fastopen_no_cookie' ? 1 : 0xffffffff);
   if (n === undefined || n > 0xffffffff) fail(`invalid ${name} ${v}`);
   return u32(type, n);
 }
@@ -289,11 +298,11 @@ function routeOptions(
   if (o.realms !== undefined) attrs.push(u32(RTA_FLOW, realms(o.realms)));
   if (o.pref !== undefined) {
     if (base.family !== 6) fail('pref is only valid for IPv6 routes');
-    attrs.push(u8(RTA_PREF, own(PREFS, o.pref) ?? num(o.pref, 255) ?? fail(`invalid pref ${o.pref}`)));
+    attrs.push(u8(RTA_PREF, own(PREFS, o.pref) ?? dec(o.pref, 255) ?? fail(`invalid pref ${o.pref}`)));
   }
   if (o.expires !== undefined) {
     if (base.family !== 6) fail('expires is only valid for IPv6 routes');
-    attrs.push(u32(RTA_EXPIRES, num(o.expires, 0xffffffff) ?? fail(`invalid expires ${o.expires}`)));
+    attrs.push(u32(RTA_EXPIRES, dec(o.expires, 0xffffffff) ?? fail(`invalid expires ${o.expires}`)));
   }
   const metrics: AttrSpec[] = [];
   let lock = 0;
@@ -379,8 +388,8 @@ export function ruleRequest(r: CfgRule): RuleSpec {
 function range(name: string, v: string, width: 2 | 4): Buffer {
   const [a, b] = v.split('-');
   const max = width === 2 ? 0xffff : 0xffffffff;
-  const lo = num(a!, max) ?? fail(`invalid ${name} ${v}`);
-  const hi = b === undefined ? lo : (num(b, max) ?? fail(`invalid ${name} ${v}`));
+  const lo = dec(a!, max) ?? fail(`invalid ${name} ${v}`);
+  const hi = b === undefined ? lo : (dec(b, max) ?? fail(`invalid ${name} ${v}`));
   const buf = Buffer.alloc(width * 2);
   if (width === 2) {
     buf.writeUInt16LE(lo, 0);
@@ -400,13 +409,13 @@ function ruleOptions(r: CfgRule, req: RtRequest): RtRequest {
   if (o.not !== undefined) header.writeUInt32LE(FIB_RULE_INVERT, HDR_FLAGS);
   const attrs = [...req.attrs];
   if (o.goto !== undefined)
-    attrs.push(u32(FRA_GOTO, num(o.goto, 0xffffffff) ?? fail(`invalid goto ${o.goto}`)));
+    attrs.push(u32(FRA_GOTO, dec(o.goto, 0xffffffff) ?? fail(`invalid goto ${o.goto}`)));
   if (o.realms !== undefined) attrs.push(u32(FRA_FLOW, realms(o.realms)));
   if (o.suppress_ifgroup !== undefined)
     attrs.push(
       u32(
         FRA_SUPPRESS_IFGROUP,
-        num(o.suppress_ifgroup, 0xffffffff) ?? fromFile('group', o.suppress_ifgroup) ?? fail('bad ifgroup'),
+        rtGroup(o.suppress_ifgroup) ?? fail(`invalid suppress_ifgroup ${o.suppress_ifgroup}`),
       ),
     );
   if (o.suppress_prefixlength !== undefined)
@@ -414,7 +423,7 @@ function ruleOptions(r: CfgRule, req: RtRequest): RtRequest {
       u32(
         FRA_SUPPRESS_PREFIXLEN,
         // keepalived 2.2.7 sends any value up to INT_MAX; the kernel keeps it (a rule then never suppresses)
-        num(o.suppress_prefixlength.replace(/^\+/, ''), 2147483647) ??
+        dec(o.suppress_prefixlength, 2147483647) ??
           fail(`invalid suppress_prefixlength ${o.suppress_prefixlength}`),
       ),
     );
@@ -425,7 +434,7 @@ function ruleOptions(r: CfgRule, req: RtRequest): RtRequest {
     attrs.push(
       u8(
         FRA_IP_PROTO,
-        num(ipProto, 255) ??
+        dec(ipProto, 255) ??
           own(IP_PROTOS, ipProto) ??
           protocolNumber(ipProto) ??
           fail(`invalid ip_proto ${ipProto}`),

@@ -1756,4 +1756,52 @@ export const cases: Case[] = [
     message: /^Invalid address prefix len x for address 192\.0\.2\.2\/x - using 32$/,
     first: /^invalid number 'x'$/,
   },
+  // keepalived 2.2.7 reads a rule preference as a C number: 010 is 8 and 0x20 32, so 08 is no number
+  ruleName(
+    'rule preference 08 (a C octal number)',
+    'preference 08',
+    /^Invalid rule preference preference specified$/,
+    /^invalid number '08'$/,
+  ),
+  ruleName(
+    'rule priority above 32 bits, named by its keyword',
+    'priority 0x100000000',
+    /^Invalid rule preference priority specified$/,
+    /^number '0x100000000' outside unsigned integer range$/,
+  ),
+  {
+    name: "rule 'pref' (unknown to keepalived 2.2.7)",
+    conf: 'static_rules {\n  from 192.0.2.10 table 100 pref 10\n}\n',
+    code: 'KA_ERR_CONF_BAD_VALUE',
+    at: [2, 29],
+    keyword: 'static_rules',
+    exit: 5,
+    message: /^Unknown rule option pref$/,
+  },
+  ruleName('rule fwmark negative', 'fwmark -1', /^Invalid rule fwmark -1 specified$/),
+  ruleName(
+    'rule fwmark mask above 32 bits',
+    'fwmark 1/4294967296',
+    /^Invalid rule fwmark 1\/4294967296 specified$/,
+  ),
+  ruleName('rule suppress_ifgroup negative', 'suppress_ifgroup -1', /^suppress_group -1 is invalid$/),
+  // keepalived keeps a group's low 32 bits and refuses all of them set (its -1)
+  ruleName(
+    'rule suppress_ifgroup 0x1ffffffff',
+    'suppress_ifgroup 0x1ffffffff',
+    /^suppress_group 0x1ffffffff is invalid$/,
+  ),
+  // keepalived 2.2.7 rounds the dropped place up: 120.0005 s is 120.001 s, out of range
+  routeName(
+    'route rto_min rounded above 120 s',
+    'rto_min 120.0005s',
+    /^Invalid rto_min value 120\.0005s specified for route$/,
+    /^number '120\.0005' outside range \[0\.000, 120\.000\]$/,
+  ),
+  routeName(
+    'route rtt with a lone sign and a dot',
+    'rtt +.',
+    /^Invalid rtt \+\. for route$/,
+    /^invalid number '\+\.'$/,
+  ),
 ];

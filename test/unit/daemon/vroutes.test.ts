@@ -284,4 +284,56 @@ describe('numbers as keepalived 2.2.7 reads them (its installed tables and value
     ]);
     expect(metric(kept.route, 4)).toBe(1600);
   });
+  it('C numbers (octal, hex, +) where keepalived reads them with strtoul base 0; goto stays decimal', () => {
+    // keepalived 2.2.7 installs fwmark 0x8/0xf, realms 8/9, suppress_ifgroup 8, pref 8 for these
+    const r = ruleMessages(
+      rule('from 192.0.2.1 table 10 fwmark 010/017 realms 010/011 suppress_ifgroup 010 preference 010'),
+    ).add;
+    const a = attrs(r);
+    expect(a.get(10)!.readUInt32LE(0)).toBe(8); // FRA_FWMARK
+    expect(a.get(16)!.readUInt32LE(0)).toBe(15); // FRA_FWMASK
+    expect(a.get(11)!.readUInt32LE(0)).toBe((8 << 16) | 9); // FRA_FLOW
+    expect(a.get(13)!.readUInt32LE(0)).toBe(8); // FRA_SUPPRESS_IFGROUP
+    expect(a.get(6)!.readUInt32LE(0)).toBe(8); // FRA_PRIORITY
+    for (const [p, v] of [
+      ['0x20', 32],
+      ['0X21', 33],
+      ['+010', 8],
+    ] as const)
+      expect(
+        attrs(ruleMessages(rule(`from 192.0.2.1 table 10 priority ${p}`)).add)
+          .get(6)!
+          .readUInt32LE(0),
+      ).toBe(v);
+    expect(
+      attrs(ruleMessages(rule('from 192.0.2.1 goto 010 preference 5')).add)
+        .get(4)!
+        .readUInt32LE(0),
+    ).toBe(10);
+    const rt = routeMessages(
+      route('198.51.100.0/24 dev eth0 scope 010 protocol 010 tos 010 no_track'),
+      resolve,
+    ).add;
+    expect(rt.header.readUInt8(6)).toBe(8); // rtm_scope
+    expect(rt.header.readUInt8(5)).toBe(8); // rtm_protocol: gated
+    expect(rt.header.readUInt8(3)).toBe(8); // rtm_tos
+  });
+  it("rule values with a leading '+' install as keepalived does", () => {
+    const a = attrs(
+      ruleMessages(
+        rule('from 192.0.2.1 goto +10 protocol +5 no_track fwmark +5/+7 tos +4 uidrange +1-2 preference 5'),
+      ).add,
+    );
+    expect(a.get(4)!.readUInt32LE(0)).toBe(10); // FRA_GOTO
+    expect(a.get(21)!.readUInt8(0)).toBe(5); // FRA_PROTOCOL
+    expect(a.get(10)!.readUInt32LE(0)).toBe(5);
+    expect(a.get(16)!.readUInt32LE(0)).toBe(7);
+    expect([...a.get(20)!]).toEqual([1, 0, 0, 0, 2, 0, 0, 0]); // FRA_UID_RANGE
+    const t = ruleMessages(
+      rule('from 192.0.2.1 table 10 realms +3/+4 suppress_ifgroup +5 tos +4 preference 9'),
+    ).add;
+    expect(t.header.readUInt8(3)).toBe(4);
+    expect(attrs(t).get(11)!.readUInt32LE(0)).toBe((3 << 16) | 4);
+    expect(attrs(t).get(13)!.readUInt32LE(0)).toBe(5);
+  });
 });
