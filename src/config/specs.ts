@@ -53,7 +53,8 @@ function invalidIp(c: Ctx, w: AstWord, block: string, second?: string): undefine
 /**
  * `IP[/LEN]` as keepalived 2.2.7 reads it: an unparsable address is reported (invalidIp, then
  * `second`) and undefined returned; a length out of range is reported (its number reader's message,
- * then "Invalid address prefix len") and replaced by the family's maximum, the address kept.
+ * then "Invalid address prefix len") and replaced by the family's maximum, the address kept; an
+ * empty one is 0.
  */
 function readPrefix(
   c: Ctx,
@@ -68,6 +69,8 @@ function readPrefix(
   const max = ip.family === 'inet' ? 32 : 128;
   if (slash < 0) return { ...ip, prefix: max };
   const len = t.slice(slash + 1);
+  // keepalived 2.2.7 reads an empty length as 0, silently (`192.0.2.1/` is /0)
+  if (len === '') return { ...ip, prefix: 0 };
   const first = unsignedComplaint(len, 0, max);
   if (!first) return { ...ip, prefix: Number(len) };
   for (const m of [first, `Invalid address prefix len ${len} for address ${t} - using ${max}`])
@@ -454,6 +457,8 @@ const RTPROT_KEEPALIVED = 18;
 const ROUTE_FLAGS = ['onlink', 'append', 'inet6', 'inet', 'no_track', 'lock'];
 /** The route time metrics (values.ts routeTime). */
 const TIMES = ['rtt', 'rttvar', 'rto_min'];
+/** The route options keepalived 2.2.7 takes `lock` before; elsewhere `lock` is read as the value. */
+const LOCKABLE = ['mtu', 'advmss', 'cwnd', 'ssthresh', 'reordering', 'rtt', 'rttvar', 'rto_min', 'congctl'];
 
 /** `[src IP] [to] PREFIX [via|gw IP] [dev IF] [metric N] … [nexthop via IP dev IF weight N …]` */
 export const routeLine: LineParser<RouteSpec> = (words, c, block) => {
@@ -610,7 +615,8 @@ export const routeLine: LineParser<RouteSpec> = (words, c, block) => {
           if ((t === 'pref' || t === 'expires') && fam === 'inet')
             return bad(c, w, block, `${t} is only valid for IPv6`, 'an IPv6 route');
           // keepalived looks these names up as it reads the route and drops it on a failure
-          const msgs = v.text === 'lock' ? undefined : routeName(t, v.text);
+          const lock = v.text === 'lock' && LOCKABLE.includes(t);
+          const msgs = lock ? undefined : routeName(t, v.text);
           if (msgs && t === 'features') {
             // keepalived keeps the route without the feature
             badAll(c, v, block, msgs, 'ecn');
@@ -626,7 +632,7 @@ export const routeLine: LineParser<RouteSpec> = (words, c, block) => {
             if (fam === 'inet6') return bad(c, w, block, 'realms are only valid for IPv4', 'an IPv4 route');
             fam = 'inet';
           }
-          if (v.text === 'lock') {
+          if (lock) {
             const v2 = must(c, words, i++, 'a value');
             const m = routeName(t, v2.text);
             const keptLock =
@@ -635,7 +641,7 @@ export const routeLine: LineParser<RouteSpec> = (words, c, block) => {
             if (m && !keptLock) return undefined;
             options[t] = `lock ${plain(v2.text)}`;
           } else options[t] = plain(v.text);
-          const tv = v.text === 'lock' ? words[i] : v;
+          const tv = lock ? words[i] : v;
           const clamp = TIMES.includes(t) && tv ? routeTime(t, tv.text).clamp : undefined;
           // keepalived logs the reset as it loads; the config test does not count it
           if (clamp && tv)

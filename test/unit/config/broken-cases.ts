@@ -1804,4 +1804,31 @@ export const cases: Case[] = [
     /^Invalid rtt \+\. for route$/,
     /^invalid number '\+\.'$/,
   ),
+  // keepalived 2.2.7 takes `lock` only before mtu, advmss, cwnd, ssthresh, reordering, rtt, rttvar,
+  // rto_min and congctl; elsewhere `lock` is the option's value
+  ...(
+    [
+      ['hoplimit', /^Invalid hoplimit lock specified for route$/, /^invalid number 'lock'$/],
+      ['window', /^Invalid window value lock specified for route$/, /^invalid number 'lock'$/],
+      ['initcwnd', /^Invalid initcwnd value lock specified for route$/, /^invalid number 'lock'$/],
+      ['quickack', /^Invalid quickack value lock specified for route$/, /^invalid number 'lock'$/],
+      ['table', /^Routing table lock not found for route$/],
+      ['scope', /^Scope lock not found or invalid for route$/],
+      ['protocol', /^Protocol lock not found or invalid for route$/],
+      ['tos', /^TOS value lock is invalid$/],
+      ['realms', /^Invalid realms lock for route$/],
+    ] as [string, RegExp, RegExp?][]
+  ).map(([opt, message, first]): Case => {
+    const line = `  198.51.100.0/24 dev eth0 ${opt} lock 5`;
+    return {
+      name: `route ${opt} lock`,
+      conf: `static_routes {\n${line}\n}\n`,
+      code: 'KA_ERR_CONF_BAD_VALUE',
+      at: [2, line.indexOf(' lock') + 2],
+      keyword: 'static_routes',
+      exit: 5,
+      message,
+      ...(first ? { first } : {}),
+    };
+  }),
 ];

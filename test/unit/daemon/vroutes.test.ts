@@ -336,4 +336,11 @@ describe('numbers as keepalived 2.2.7 reads them (its installed tables and value
     expect(attrs(t).get(11)!.readUInt32LE(0)).toBe((3 << 16) | 4);
     expect(attrs(t).get(13)!.readUInt32LE(0)).toBe(5);
   });
+  it("an empty prefix length is /0 without a message, as keepalived reads 'IP/'", () => {
+    // keepalived 2.2.7 shows `from 198.51.100.0/` as `from all` (src_len 0)
+    const r = ruleMessages(rule('from 198.51.100.0/ table 10 preference 5')).add;
+    expect(r.header.readUInt8(2)).toBe(0); // src_len
+    const rt = routeMessages(route('198.51.100.0/ dev eth0'), resolve).add;
+    expect(rt.header.readUInt8(1)).toBe(0); // dst_len: the kernel refuses it (host bits), as keepalived's
+  });
 });
