@@ -40,6 +40,9 @@ function bad(c: Ctx, w: AstWord, block: string, msg: string, expected: string): 
   return undefined;
 }
 
+/** An address as keepalived 2.2.7 reads addresses of routes, rules and VIPs: no `%zone` suffix. */
+const inetPton = (t: string) => (t.includes('%') ? undefined : parseIp(t));
+
 /** keepalived 2.2.7's message for an address it cannot parse (before the line's own, if any). */
 function invalidIp(c: Ctx, w: AstWord, block: string, second?: string): undefined {
   const add = (code: ConfigErrorCode, m: string) =>
@@ -64,7 +67,7 @@ function readPrefix(
 ): { address: string; family: Family; prefix: number } | undefined {
   const t = w.text;
   const slash = t.indexOf('/');
-  const ip = parseIp(slash < 0 ? t : t.slice(0, slash));
+  const ip = inetPton(slash < 0 ? t : t.slice(0, slash));
   if (!ip) return invalidIp(c, w, block, second);
   const max = ip.family === 'inet' ? 32 : 128;
   if (slash < 0) return { ...ip, prefix: max };
@@ -514,7 +517,7 @@ export const routeLine: LineParser<RouteSpec> = (words, c, block) => {
       const v = must(c, words, i++, t === 'via' ? 'an address' : t === 'dev' ? 'an interface' : 'a weight');
       const nh = nexthops[nexthops.length - 1]!;
       if (t === 'via') {
-        const ip = parseIp(v.text);
+        const ip = inetPton(v.text);
         if (!ip) return invalidIp(c, v, block, `invalid nexthop address ${v.text}`);
         if (!setFam(ip.family, v)) return undefined;
         nh.via = ip.address;
@@ -530,7 +533,7 @@ export const routeLine: LineParser<RouteSpec> = (words, c, block) => {
     switch (t) {
       case 'src': {
         const v = must(c, words, i++, 'an address');
-        const ip = parseIp(v.text);
+        const ip = inetPton(v.text);
         if (!ip) return invalidIp(c, v, block, `invalid route src address ${v.text}`);
         if (!setFam(ip.family, v)) return undefined;
         r.src = ip.address;
@@ -555,7 +558,7 @@ export const routeLine: LineParser<RouteSpec> = (words, c, block) => {
           );
         }
         const v = must(c, words, i++, 'an address');
-        const ip = parseIp(v.text);
+        const ip = inetPton(v.text);
         if (!ip)
           return invalidIp(c, v, block, `invalid ${t === 'or' ? 'nexthop' : 'route via'} address ${v.text}`);
         if (!setFam(ip.family, v)) return undefined;

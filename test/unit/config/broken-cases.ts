@@ -1831,4 +1831,23 @@ export const cases: Case[] = [
       ...(first ? { first } : {}),
     };
   }),
+  {
+    name: 'VIP with a zone index',
+    conf: VI('    virtual_ipaddress {\n        fe80::1%eth0\n    }\n'),
+    code: 'KA_ERR_CONF_BAD_ADDRESS',
+    at: [5, 9],
+    keyword: 'virtual_ipaddress',
+    exit: 5,
+    message: /^VRRP parsed invalid IP fe80::1%eth0\. skipping IP\.\.\.$/,
+  },
+  {
+    name: 'route via with a zone index',
+    conf: 'static_routes {\n  fe80::/64 via fe80::1%eth0 dev eth0\n}\n',
+    code: 'KA_ERR_CONF_BAD_ADDRESS',
+    at: [2, 17],
+    keyword: 'static_routes',
+    exit: 5,
+    message: /^invalid route via address fe80::1%eth0$/,
+    first: /^VRRP parsed invalid IP fe80::1%eth0\. skipping IP\.\.\.$/,
+  },
 ];
