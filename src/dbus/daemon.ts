@@ -39,6 +39,19 @@ export function dbusSettings(config: KeepalivedConfig, namespace?: string): Dbus
   return { serviceName: name, scope: { namespace, instance: config.global.instance } };
 }
 
+/**
+ * Whether a reload can keep the running DBus service: same name and same object paths (the
+ * namespace and instance name in them). Either undefined: only if both are (enable_dbus unchanged off).
+ */
+export function sameDbusSettings(a: DbusSettings | undefined, b: DbusSettings | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return (
+    a.serviceName === b.serviceName &&
+    (a.scope.namespace ?? '') === (b.scope.namespace ?? '') &&
+    (a.scope.instance ?? '') === (b.scope.instance ?? '')
+  );
+}
+
 /** An instance as DBus follows it (VrrpHost.instances' VrrpInstance fits). */
 export interface DbusWatchedInstance {
   readonly name: string;
@@ -74,6 +87,8 @@ export class DaemonDbus {
   private readonly watched = new Map<DbusWatchedInstance, string | undefined>();
   private up = false;
   private stopped = false;
+  /** The connection failed once: DBus is off for good, later reports of that failure are not counted. */
+  private failed = false;
   /** Between reloading() and reloaded(): an instance leaving for INIT is a deleted one (keepalived: FAULT). */
   private inReload = false;
 
@@ -168,13 +183,16 @@ export class DaemonDbus {
   }
 
   /**
-   * After a reload: objects follow the new configuration (gone instances lose theirs, moved ones
-   * move), VrrpReloaded, then the state of each new instance.
+   * After a reload, in keepalived's order: the objects follow the new configuration, VrrpReloaded,
+   * then the state of each new object. A kept instance whose path changes (an instance without
+   * `interface` when default_interface changes) is deleted and created as keepalived does it: FAULT
+   * on the old path before VrrpReloaded, its state on the new one after.
    */
   reloaded(config: KeepalivedConfig, instances: readonly DbusWatchedInstance[]): void {
     this.inReload = false;
     this.config = config;
     const now = new Set(instances);
+    const fresh: DbusWatchedInstance[] = [];
     for (const [inst, path] of [...this.watched]) {
       if (!now.has(inst)) {
         this.watched.delete(inst);
@@ -183,21 +201,19 @@ export class DaemonDbus {
       }
       const next = instancePath(config, this.settings.scope, inst.name);
       if (next !== path) {
-        // keepalived deletes and creates the object: the old path's last word is FAULT
         this.statusSignal(path, 3);
         this.watched.set(inst, next);
-        this.statusSignal(next, inst.state);
+        fresh.push(inst);
       }
     }
     const added = instances.filter((i) => !this.watched.has(i));
-    // keepalived creates the new objects, signals VrrpReloaded, then each new instance's state
-    for (const inst of added) this.watched.set(inst, instancePath(config, this.settings.scope, inst.name));
+    for (const inst of added) {
+      this.watched.set(inst, instancePath(config, this.settings.scope, inst.name));
+      this.follow(inst);
+    }
     this.publish();
     if (this.up) this.service.signal(this.tree.vrrpPath, VRRP_INTERFACE, 'VrrpReloaded');
-    for (const inst of added) {
-      this.follow(inst);
-      this.statusSignal(this.watched.get(inst), inst.state);
-    }
+    for (const inst of [...fresh, ...added]) this.statusSignal(this.watched.get(inst), inst.state);
   }
 
   /** VrrpStopped, then the name and the connection go. Never rejects. */
@@ -223,12 +239,16 @@ export class DaemonDbus {
 
   private fail(e: unknown): void {
     const code = isKaError(e) ? e.code : DbusErrors.KA_ERR_DBUS_CONNECT;
-    this.deps.counters.inc(code);
     if (code === DbusErrors.KA_ERR_DBUS_SEND) {
       // one message lost; the connection itself is judged by its own errors
+      this.deps.counters.inc(code);
       this.deps.log.warn({ code }, `DBus: ${(e as Error).message}`);
       return;
     }
+    // a lost connection also fails the call in flight (start's RequestName): one failure
+    if (this.failed) return;
+    this.failed = true;
+    this.deps.counters.inc(code);
     this.up = false;
     // keepalived unregisters its objects when it loses the name; here the connection goes too
     void this.service.close();

@@ -12,4 +12,6 @@ export const DbusErrors = defineCodes('dbus', {
   KA_ERR_DBUS_ACTION:
     'the action behind a method call (dump, reload, GARP) failed (answered with a DBus error)',
   KA_ERR_DBUS_SEND: 'a reply or signal could not be written to the bus',
+  KA_ERR_DBUS_PROTOCOL:
+    'the bus sent bytes that are not a DBus message dbus-next can read; the connection is closed',
 });

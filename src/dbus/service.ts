@@ -7,8 +7,9 @@
 
 import type { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
+import type { Duplex } from 'node:stream';
 import { Message, type MessageBus, MessageFlag, MessageType, sessionBus } from '@particle/dbus-next';
-import { KaError } from '../core/errors.js';
+import { isKaError, KaError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { DbusErrors } from './errors.js';
 import type { DbusActions, DbusReply, VrrpObjectTree } from './tree.js';
@@ -18,6 +19,9 @@ const PRIMARY_OWNER = 1;
 const ALREADY_OWNER = 4;
 /** A bus that accepts the socket but does not answer Hello in this time is given up. */
 const CONNECT_TIMEOUT_MS = 5000;
+const CLOSED = 'the bus closed the connection';
+/** The largest DBus message (dbus-specification, "Message Protocol": 2^27 bytes). */
+const MAX_MESSAGE = 2 ** 27;
 
 export const DEFAULT_SYSTEM_BUS = 'unix:path=/run/dbus/system_bus_socket';
 
@@ -63,6 +67,8 @@ export interface DbusServiceOptions {
 export class DbusService {
   private bus: MessageBus | undefined;
   private closed = false;
+  /** Calls to the bus in flight: dbus-next never settles them when the connection goes. */
+  private readonly waiters = new Set<(e: KaError) => void>();
 
   constructor(private readonly opts: DbusServiceOptions) {}
 
@@ -86,36 +92,48 @@ export class DbusService {
         },
       );
     }
+    // the MessageBus does not pass on the end of its stream; its connection does (an EventEmitter)
+    const conn = (bus as unknown as { _connection?: EventEmitter & { stream?: Duplex } })._connection;
+    if (conn?.stream) guardReads(conn.stream);
+    // one set of listeners from the start: a failure during auth / Hello rejects connect() at once,
+    // a later one is the loss of the connection (an 'error' without a listener would be thrown)
+    let phase: 'connecting' | 'up' | 'failed' = 'connecting';
+    let settle: (e?: unknown) => void = () => undefined;
+    const broken = (e: unknown) => {
+      if (phase === 'connecting') settle(e);
+      else if (phase === 'up') this.lost(e);
+    };
+    bus.on('error', broken);
+    conn?.on('end', () => broken(CLOSED));
     await new Promise<void>((resolve, reject) => {
-      const fail = (e: unknown) => {
+      const timer = setTimeout(() => settle(new Error('no answer to Hello')), CONNECT_TIMEOUT_MS);
+      const onConnect = () => settle();
+      settle = (e?: unknown) => {
+        if (phase !== 'connecting') return;
         clearTimeout(timer);
-        bus.removeListener('connect', done);
+        bus.removeListener('connect', onConnect);
+        if (e === undefined) {
+          phase = 'up';
+          resolve();
+          return;
+        }
+        phase = 'failed';
         try {
           bus.disconnect();
         } catch {
           // the socket never opened
         }
         reject(
-          new KaError(DbusErrors.KA_ERR_DBUS_CONNECT, `cannot connect to ${address}: ${errText(e)}`, {
-            address,
-          }),
+          isKaError(e)
+            ? e
+            : new KaError(DbusErrors.KA_ERR_DBUS_CONNECT, `cannot connect to ${address}: ${errText(e)}`, {
+                address,
+              }),
         );
       };
-      const done = () => {
-        clearTimeout(timer);
-        bus.removeListener('error', fail);
-        resolve();
-      };
-      const timer = setTimeout(() => fail(new Error('no answer to Hello')), CONNECT_TIMEOUT_MS);
-      bus.once('error', fail);
-      bus.once('connect', done);
+      bus.once('connect', onConnect);
     });
     this.bus = bus;
-    bus.on('error', (e: unknown) => this.lost(`bus error: ${errText(e)}`));
-    // the MessageBus does not pass on the end of its stream; its connection does (an EventEmitter)
-    (bus as unknown as { _connection?: EventEmitter })._connection?.on('end', () =>
-      this.lost('the bus closed the connection'),
-    );
     bus.addMethodHandler((msg: Message) => {
       this.onCall(msg);
       return true;
@@ -129,8 +147,9 @@ export class DbusService {
     if (!bus) throw new KaError(DbusErrors.KA_ERR_DBUS_NAME, `cannot own ${name}: not connected`);
     let reply: number;
     try {
-      reply = await bus.requestName(name, 0);
+      reply = await this.untilLost(bus.requestName(name, 0));
     } catch (e) {
+      if (isKaError(e)) throw e;
       throw new KaError(DbusErrors.KA_ERR_DBUS_NAME, `cannot own ${name}: ${errText(e)}`, { name });
     }
     if (reply !== PRIMARY_OWNER && reply !== ALREADY_OWNER)
@@ -169,7 +188,7 @@ export class DbusService {
     }
   }
 
-  private lost(why: string): void {
+  private lost(e: unknown): void {
     if (this.closed) return;
     this.closed = true;
     try {
@@ -177,7 +196,31 @@ export class DbusService {
     } catch {
       // already closed
     }
-    this.opts.onFailure(new KaError(DbusErrors.KA_ERR_DBUS_CONNECT, why));
+    const err = isKaError(e)
+      ? e
+      : new KaError(DbusErrors.KA_ERR_DBUS_CONNECT, e === CLOSED ? CLOSED : `bus error: ${errText(e)}`);
+    for (const w of this.waiters) w(err);
+    this.waiters.clear();
+    this.opts.onFailure(err);
+  }
+
+  /** p, or the failure that ends the connection first. */
+  private untilLost<T>(p: Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new KaError(DbusErrors.KA_ERR_DBUS_CONNECT, CLOSED));
+    return new Promise<T>((resolve, reject) => {
+      const w = (e: KaError) => reject(e);
+      this.waiters.add(w);
+      p.then(
+        (v) => {
+          this.waiters.delete(w);
+          resolve(v);
+        },
+        (e: unknown) => {
+          this.waiters.delete(w);
+          reject(e);
+        },
+      );
+    });
   }
 
   private onCall(msg: Message): void {
@@ -246,4 +289,41 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
       },
     );
   });
+}
+
+/**
+ * dbus-next parses incoming messages inside the socket's 'readable' listener (lib/message.js
+ * unmarshalMessages) and lets a parse error escape it; thrown out of an event, it would end the
+ * process. The 'readable' events of this one socket are guarded instead: the error destroys the
+ * socket with KA_ERR_DBUS_PROTOCOL, which dbus-next passes on as the bus's 'error'.
+ */
+function guardReads(stream: Duplex): void {
+  const emit = stream.emit;
+  const read = stream.read;
+  // dbus-next reads a message's fields and body in one read() of the length its header announces;
+  // more than the specification's maximum would only stall the connection (or buffer up to 1 GiB);
+  // a length of 2^31 or more comes out negative there (its padding is computed with >> and <<)
+  stream.read = function (this: Duplex, size?: number): unknown {
+    if (size !== undefined && (size < 0 || size > MAX_MESSAGE)) {
+      this.destroy(
+        new KaError(
+          DbusErrors.KA_ERR_DBUS_PROTOCOL,
+          'unreadable message from the bus: its header announces more than the 128 MiB maximum',
+        ),
+      );
+      return null;
+    }
+    return read.call(this, size);
+  } as Duplex['read'];
+  stream.emit = function (this: Duplex, event: string | symbol, ...args: unknown[]): boolean {
+    if (event !== 'readable') return emit.call(this, event, ...args);
+    try {
+      return emit.call(this, event, ...args);
+    } catch (e) {
+      this.destroy(
+        new KaError(DbusErrors.KA_ERR_DBUS_PROTOCOL, `unreadable message from the bus: ${errText(e)}`),
+      );
+      return true;
+    }
+  } as Duplex['emit'];
 }

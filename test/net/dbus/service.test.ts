@@ -147,7 +147,8 @@ describeIf('DaemonDbus on a private bus', needBus, () => {
     vi6.set(3);
     expect(await prop(VI1, 'State')).toEqual({ type: '(us)', data: [2, 'Master'] });
 
-    // reload: VI_6 moves to VRID 53 (keepalived: deleted and created), VI_3 is new
+    // reload: VI_6's object moves to VRID 53 (the path a kept instance without `interface` changes
+    // when default_interface does; keepalived deletes and creates the object), VI_3 is new
     const vi3 = new FakeInstance('VI_3', 1);
     d.reloading();
     d.reloaded(config(53, true), [vi1, vi6, vi3]);
@@ -170,9 +171,10 @@ describeIf('DaemonDbus on a private bus', needBus, () => {
       `${ROOT}/Instance/e0/52/IPv6 VrrpStatusChange [1]`,
       `${VI1} VrrpStatusChange [2]`,
       `${ROOT}/Instance/e0/52/IPv6 VrrpStatusChange [3]`,
+      // keepalived's order (docs/DBUS.md): the old object's FAULT, VrrpReloaded, the new objects' states
       `${ROOT}/Instance/e0/52/IPv6 VrrpStatusChange [3]`,
-      `${ROOT}/Instance/e0/53/IPv6 VrrpStatusChange [3]`,
       `${ROOT}/Vrrp VrrpReloaded`,
+      `${ROOT}/Instance/e0/53/IPv6 VrrpStatusChange [3]`,
       `${ROOT}/Instance/e0/60/IPv4 VrrpStatusChange [1]`,
       `${VI1} VrrpStatusChange [98]`,
       `${ROOT}/Instance/e0/53/IPv6 VrrpStatusChange [98]`,

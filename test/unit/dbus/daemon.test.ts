@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load.js';
 import { Counters } from '../../../src/core/counters.js';
 import type { silentLogger } from '../../../src/core/log.js';
-import { DaemonDbus, dbusSettings, instancePath } from '../../../src/dbus/daemon.js';
+import { DaemonDbus, dbusSettings, instancePath, sameDbusSettings } from '../../../src/dbus/daemon.js';
 import { DbusErrors } from '../../../src/dbus/errors.js';
 import { systemBusAddress, validBusName } from '../../../src/dbus/service.js';
 import type { DbusActions } from '../../../src/dbus/tree.js';
@@ -72,6 +72,28 @@ describe('dbusSettings', () => {
       serviceName: 'org.example.Ka',
       scope: { namespace: 'blue', instance: undefined },
     });
+  });
+
+  it('sameDbusSettings: a reload keeps the service only with the same name, namespace and instance', () => {
+    const on = dbusSettings(config('enable_dbus'));
+    const off = dbusSettings(config('router_id a'));
+    expect(sameDbusSettings(off, dbusSettings(config('router_id b')))).toBe(true);
+    expect(sameDbusSettings(on, dbusSettings(config('enable_dbus\n router_id b')))).toBe(true);
+    expect(sameDbusSettings(on, off)).toBe(false);
+    expect(sameDbusSettings(off, on)).toBe(false);
+    expect(sameDbusSettings(on, dbusSettings(config('enable_dbus\n dbus_service_name org.example.Ka')))).toBe(
+      false,
+    );
+    expect(sameDbusSettings(on, dbusSettings(config('enable_dbus'), 'blue'))).toBe(false);
+    expect(
+      sameDbusSettings(
+        dbusSettings(config('enable_dbus'), 'blue'),
+        dbusSettings(config('enable_dbus'), 'blue'),
+      ),
+    ).toBe(true);
+    expect(sameDbusSettings(on, { serviceName: 'org.keepalived.Vrrp1', scope: { instance: 'i1' } })).toBe(
+      false,
+    );
   });
 
   it('places each instance by interface (default_interface without one), VRID and family', () => {
