@@ -16,7 +16,7 @@ import { Counters } from '../core/counters.js';
 import { isKaError, type KaError } from '../core/errors.js';
 import { createLogger, type Logger, type LogOptions } from '../core/log.js';
 import { facilityNumber } from '../core/syslog.js';
-import { DaemonDbus } from '../dbus/daemon.js';
+import { DaemonDbus, dbusSettings } from '../dbus/daemon.js';
 import { startOrphanReaper } from '../notify/script.js';
 import { DaemonSnmp } from '../snmp/daemon.js';
 import { enterNetns } from '../sys/netns.js';
@@ -459,6 +459,8 @@ async function runDaemonWith(
   let metrics: MetricsServer | undefined;
   let snmp: DaemonSnmp | undefined;
   let dbus: DaemonDbus | undefined;
+  /** The DBus service for a configuration (set once the VRRP host exists; at start and at reloads). */
+  let makeDbus: (cfg: KeepalivedConfig) => DaemonDbus | undefined = () => undefined;
   /**
    * lvs_sync_daemon and ha_suspend follow the VRRP instances: those running now, and after a reload
    * the ones it added or replaced (a use_vmac toggle makes a new instance of the same name).
@@ -644,10 +646,11 @@ async function runDaemonWith(
     }));
     await snmp?.ready(1000);
     // DBus (enable_dbus): keepalived's VRRP process registers on the system bus before its instances start
-    if (vrrp) {
+    makeDbus = (cfg) => {
+      if (!vrrp) return undefined;
       const host = vrrp;
-      dbus = DaemonDbus.create(
-        config,
+      return DaemonDbus.create(
+        cfg,
         {
           log: log.child({ proc: 'vrrp' }),
           counters,
@@ -680,8 +683,9 @@ async function runDaemonWith(
         },
         ns,
       );
-      void dbus?.start();
-    }
+    };
+    dbus = makeDbus(config);
+    void dbus?.start();
     // realServerStateChange / virtualServerQuorumStateChange, from the first quorum decisions on
     if (lvs) snmp?.watchLvs(lvs);
     try {
@@ -802,12 +806,26 @@ async function runDaemonWith(
       } else {
         if (opts.dumpConf) logConfigDump(next, log);
         await statics?.reconcile(next);
+        // keepalived releases the bus name at a reload that drops enable_dbus (or renames the
+        // service) and takes it at one that adds it
+        const dbusKept =
+          JSON.stringify(dbusSettings(current, ns) ?? null) ===
+          JSON.stringify(dbusSettings(next, ns) ?? null);
+        if (!dbusKept) {
+          await dbus?.stop();
+          dbus = undefined;
+        }
         if (vrrp) {
           dbus?.reloading();
           try {
             await vrrp.reload(next);
           } finally {
             dbus?.reloaded(next, vrrp.instances);
+          }
+          if (!dbusKept) {
+            dbus = makeDbus(next);
+            void dbus?.start();
+            dbus?.watch(vrrp.instances);
           }
         } else if (next.vrrpInstances.length > 0 && !opts.checkOnly)
           log.warn('Reload: vrrp_instances added to a daemon started without any; restart to run them');
