@@ -16,7 +16,7 @@ import { Counters } from '../core/counters.js';
 import { isKaError, type KaError } from '../core/errors.js';
 import { createLogger, type Logger, type LogOptions } from '../core/log.js';
 import { facilityNumber } from '../core/syslog.js';
-import { DaemonDbus, dbusSettings } from '../dbus/daemon.js';
+import { DaemonDbus, dbusSettings, sameDbusSettings } from '../dbus/daemon.js';
 import { startOrphanReaper } from '../notify/script.js';
 import { DaemonSnmp } from '../snmp/daemon.js';
 import { enterNetns } from '../sys/netns.js';
@@ -808,9 +808,7 @@ async function runDaemonWith(
         await statics?.reconcile(next);
         // keepalived releases the bus name at a reload that drops enable_dbus (or renames the
         // service) and takes it at one that adds it
-        const dbusKept =
-          JSON.stringify(dbusSettings(current, ns) ?? null) ===
-          JSON.stringify(dbusSettings(next, ns) ?? null);
+        const dbusKept = sameDbusSettings(dbusSettings(current, ns), dbusSettings(next, ns));
         if (!dbusKept) {
           await dbus?.stop();
           dbus = undefined;
