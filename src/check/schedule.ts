@@ -482,7 +482,10 @@ export class Scheduler {
         this.opts.onEvent(ev);
       }
     }
-    this.arm(c, watched ? now + WATCH_SPACING_US : now + (s.fastRecovery ? s.delayBeforeRetry : s.delayLoop) * US);
+    this.arm(
+      c,
+      watched ? now + WATCH_SPACING_US : now + (s.fastRecovery ? s.delayBeforeRetry : s.delayLoop) * US,
+    );
   }
 
   /** Emits the real server's state when it changed, and on every checker `transition`. */
