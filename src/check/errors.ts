@@ -19,7 +19,6 @@ export const CheckErrors = defineCodes('check', {
   KA_ERR_CHECK_DNS_RCODE: 'DNS answer with a non-zero RCODE',
   KA_ERR_CHECK_UDP_REPLY: 'UDP reply missing, or not matching require_reply / length bounds',
   KA_ERR_CHECK_PING: 'no ICMP echo reply',
-  KA_ERR_CHECK_FILE: 'FILE_CHECK file missing or not holding an integer',
   KA_ERR_CHECK_FILE_VALUE: 'FILE_CHECK value marks the server down (non-zero with weight 0)',
   KA_ERR_CHECK_ABORTED: 'the check was cancelled (scheduler stopped or server removed)',
   KA_ERR_CHECK_SPEC: 'invalid checker specification (bad address, port, digest, status code…)',

@@ -1,7 +1,9 @@
 /**
- * FILE_CHECK: read the tracked file's integer. With weight 0 (default) a non-zero value marks the server
- * down; otherwise the server stays up and its weight moves by value × weight (negated with `reverse`).
- * A missing or unreadable file, or one not holding an integer, counts as a failure.
+ * FILE_CHECK: read the tracked file's integer as keepalived does (C strtol base 0 of its first 127
+ * bytes; a missing, unreadable, empty or non-numeric file reads as 0). With weight 0 (default) a
+ * non-zero value marks the server down (`reverse`: a zero value does); otherwise the server stays up
+ * and its weight moves by value × weight (negated with `reverse`). A value outside
+ * [-2^31, 2^31] is ignored: the checker keeps its last result (keepalived: "Invalid number").
  *
  * keepalived watches track files with inotify. `run` reads at once (the delay_loop poll); `watchRun`,
  * for a checker that has already reported, returns at once only when the file differs from that
@@ -14,19 +16,22 @@ import { existsSync, type FSWatcher, realpathSync, watch } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { KaError } from '../core/errors.js';
+import { strtol0 } from '../core/strtol.js';
 import { fail } from './common.js';
 import type { CheckResult, FileCheckSpec } from './types.js';
 
-export function interpretValue(spec: Pick<FileCheckSpec, 'weight' | 'reverse'>, text: string): CheckResult {
-  const t = text.trim();
-  if (!/^[-+]?\d+$/.test(t))
-    return fail(new KaError('KA_ERR_CHECK_FILE', `track file does not hold an integer: '${t.slice(0, 32)}'`));
-  const value = Number(t);
+/** The result of a file's content; undefined for a value keepalived ignores (out of range). */
+export function interpretValue(
+  spec: Pick<FileCheckSpec, 'weight' | 'reverse'>,
+  text: string,
+): CheckResult | undefined {
+  const value = strtol0(text.slice(0, 127));
+  if (value < -(2 ** 31) || value > 2 ** 31) return undefined;
   const weight = spec.weight ?? 0;
   if (weight === 0)
-    return value === 0
-      ? { ok: true }
-      : fail(new KaError('KA_ERR_CHECK_FILE_VALUE', `track file value ${value}`, { value }));
+    return (value !== 0) !== (spec.reverse === true)
+      ? fail(new KaError('KA_ERR_CHECK_FILE_VALUE', `track file value ${value}`, { value }))
+      : { ok: true };
   return { ok: true, weightDelta: value * weight * (spec.reverse ? -1 : 1) };
 }
 
@@ -137,21 +142,24 @@ function subscribeOne(file: string): { changed: Promise<void>; cancel: () => voi
 /** What each checker (its spec object) last reported: the text read, or the read error's code. */
 const lastSeen = new WeakMap<FileCheckSpec, string>();
 
+/** Each checker's last result: what an out-of-range value leaves in place. */
+const lastResult = new WeakMap<FileCheckSpec, CheckResult>();
+
 async function read(spec: FileCheckSpec, signal: AbortSignal): Promise<{ key: string; result: CheckResult }> {
+  let text: string;
+  let key: string;
   try {
-    const text = await readFile(spec.file, { encoding: 'utf8', signal });
-    return { key: `=${text}`, result: interpretValue(spec, text) };
+    text = await readFile(spec.file, { encoding: 'latin1', signal });
+    key = `=${text}`;
   } catch (e) {
-    const result = fail(
-      new KaError(
-        'KA_ERR_CHECK_FILE',
-        `cannot read ${spec.file}: ${(e as Error).message}`,
-        { file: spec.file },
-        { cause: e },
-      ),
-    );
-    return { key: `!${(e as NodeJS.ErrnoException).code ?? 'error'}`, result };
+    // keepalived: a file it cannot open reads as 0 (the key still tells a deletion from a write of 0)
+    text = '';
+    key = `!${(e as NodeJS.ErrnoException).code ?? 'error'}`;
   }
+  const result =
+    interpretValue(spec, text) ?? lastResult.get(spec) ?? (interpretValue(spec, '') as CheckResult);
+  if (!signal.aborted) lastResult.set(spec, result);
+  return { key, result };
 }
 
 const aborted = () => fail(new KaError('KA_ERR_CHECK_ABORTED', 'FILE_CHECK cancelled'));

@@ -15,20 +15,10 @@ import { basename, dirname } from 'node:path';
 import { type Clock, type Micros, systemClock, type TimerHandle } from '../../core/clock.js';
 import type { Counters } from '../../core/counters.js';
 import { type Logger, silentLogger } from '../../core/log.js';
+import { strtol0 } from '../../core/strtol.js';
 import { clampFileValue } from './priority.js';
 
-/** C strtol(s, NULL, 0): leading blanks, sign, 0x/0X hex, leading 0 octal, else decimal; stops at the first bad char. */
-export function strtol0(s: string): number {
-  const m = /^[ \t\n\v\f\r]*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)/.exec(s);
-  if (!m) return 0;
-  const sign = m[1] === '-' ? -1 : 1;
-  const body = m[2] as string;
-  let v: number;
-  if (/^0[xX]/.test(body)) v = Number.parseInt(body.slice(2), 16);
-  else if (body.length > 1 && body.startsWith('0')) v = Number.parseInt(body.slice(1), 8);
-  else v = Number.parseInt(body, 10);
-  return sign * v;
-}
+export { strtol0 };
 
 /** The value keepalived takes from file content. */
 export const parseTrackFileValue = (content: string): number =>

@@ -98,28 +98,42 @@ describe('MISC_CHECK', () => {
 });
 
 describe('FILE_CHECK', () => {
-  it('weight 0: non-zero value is DOWN; weight N [reverse]: weight moves by value × N', () => {
+  it('weight 0: non-zero value is DOWN (reverse: zero is); weight N [reverse]: weight moves by value × N', () => {
     expect(file.interpretValue({}, '0\n')).toEqual({ ok: true });
     expect(file.interpretValue({}, '3')).toMatchObject({
       ok: false,
       error: { code: 'KA_ERR_CHECK_FILE_VALUE' },
     });
+    expect(file.interpretValue({ reverse: true }, '3')).toEqual({ ok: true });
+    expect(file.interpretValue({ reverse: true }, '0')).toMatchObject({ ok: false });
     expect(file.interpretValue({ weight: 5 }, '-2')).toEqual({ ok: true, weightDelta: -10 });
     expect(file.interpretValue({ weight: 5, reverse: true }, '2')).toEqual({ ok: true, weightDelta: -10 });
-    expect(file.interpretValue({}, 'abc')).toMatchObject({ ok: false, error: { code: 'KA_ERR_CHECK_FILE' } });
   });
 
-  it('reads the file; a missing file is a failure', async () => {
+  it('reads numbers as keepalived (strtol base 0): garbage and emptiness are 0, out of range is ignored', () => {
+    expect(file.interpretValue({}, 'abc')).toEqual({ ok: true });
+    expect(file.interpretValue({}, '')).toEqual({ ok: true });
+    expect(file.interpretValue({ weight: 1 }, '010')).toEqual({ ok: true, weightDelta: 8 });
+    expect(file.interpretValue({ weight: 1 }, ' 0x10 trailing')).toEqual({ ok: true, weightDelta: 16 });
+    expect(file.interpretValue({ weight: 1 }, '5abc')).toEqual({ ok: true, weightDelta: 5 });
+    expect(file.interpretValue({ weight: 1 }, String(2 ** 31))).toEqual({ ok: true, weightDelta: 2 ** 31 });
+    expect(file.interpretValue({ weight: 1 }, String(2 ** 31 + 1))).toBeUndefined();
+    expect(file.interpretValue({ weight: 1 }, String(-(2 ** 31) - 1))).toBeUndefined();
+  });
+
+  it('reads the file; a missing one reads as 0 and an out-of-range value keeps the last result', async () => {
     const p = join(dir, 'track');
     writeFileSync(p, '4\n');
     const spec = { kind: 'FILE_CHECK' as const, file: p, weight: 2, ...defaultTiming('FILE_CHECK') };
     expect(await file.run(spec, new AbortController().signal)).toEqual({ ok: true, weightDelta: 8 });
-    expect(
-      await file.run({ ...spec, file: join(dir, 'absent') }, new AbortController().signal),
-    ).toMatchObject({
-      ok: false,
-      error: { code: 'KA_ERR_CHECK_FILE' },
+    writeFileSync(p, '99999999999\n');
+    expect(await file.run(spec, new AbortController().signal)).toEqual({ ok: true, weightDelta: 8 });
+    expect(await file.run({ ...spec, file: join(dir, 'absent') }, new AbortController().signal)).toEqual({
+      ok: true,
+      weightDelta: 0,
     });
+    const down = { kind: 'FILE_CHECK' as const, file: join(dir, 'absent'), ...defaultTiming('FILE_CHECK') };
+    expect(await file.run(down, new AbortController().signal)).toEqual({ ok: true });
   });
 });
 
