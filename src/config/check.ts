@@ -2943,7 +2943,13 @@ export class ConfigBuilder extends Checker_ {
           );
           return undefined;
         }
-        const { weight, reverse } = this.weightOf(d.entry('weight'), 2147483647, 1);
+        // without its own `weight` line a FILE_CHECK takes its track_file's weight and reverse
+        // (keepalived 2.2.7, observed in the IPVS VM: test/kernel/daemon/file-check.test.ts)
+        const block = this.trackFiles.get(tf);
+        const { weight, reverse } =
+          d.entry('weight') === undefined && block
+            ? { weight: block.weight, reverse: block.weightReverse }
+            : this.weightOf(d.entry('weight'), 2147483647, 1);
         return { ...timingOf(base), kind, trackFile: tf, weight, reverse };
       }
       case 'BFD_CHECK': {
